@@ -1,0 +1,230 @@
+package ckpt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// File names of a Hugging Face model directory.
+const (
+	ConfigName            = "config.json"
+	SafetensorsName       = "model.safetensors"
+	SafetensorsIndexName  = "model.safetensors.index.json"
+	LMHeadName            = "lm_head.weight"
+	transformerPrefix     = "transformer."
+	pytorchWeightsName    = "pytorch_model.bin"
+	pytorchIndexName      = "pytorch_model.bin.index.json"
+	safetensorsShardGlob  = "model-?????-of-?????.safetensors"
+	safetensorsShardFmt   = "model-%05d-of-%05d.safetensors"
+	indexTotalSizeKey     = "total_size"
+	defaultSafetensorsFmt = "pt"
+)
+
+// HF is an opened Hugging Face BLOOM model directory: its config and its
+// safetensors weights, single-file or sharded. Tensor names are normalized:
+// a leading "transformer." is stripped, and lm_head.weight (tied to
+// word_embeddings.weight in BLOOM) is kept out of Names. Safe for concurrent
+// use; Close releases the files.
+type HF struct {
+	Config BloomConfig
+
+	dir     string
+	files   []*File
+	tensors map[string]hfTensor // by normalized name, lm_head included
+	names   []string            // sorted, without lm_head
+}
+
+// hfTensor locates one tensor: the file and its name inside that file.
+type hfTensor struct {
+	file *File
+	name string
+}
+
+// normalizeName strips the "transformer." prefix HF's BloomForCausalLM uses.
+func normalizeName(name string) string { return strings.TrimPrefix(name, transformerPrefix) }
+
+// OpenHF opens a Hugging Face BLOOM model directory: config.json plus either
+// model.safetensors or model.safetensors.index.json and the shards it names
+// (model.safetensors wins when both exist, as in transformers). Every file is
+// checked on open; errors name the file at fault.
+func OpenHF(dir string) (*HF, error) {
+	cfg, err := ReadBloomConfig(filepath.Join(dir, ConfigName))
+	if err != nil {
+		return nil, err
+	}
+	h := &HF{Config: cfg, dir: dir, tensors: map[string]hfTensor{}}
+	single := filepath.Join(dir, SafetensorsName)
+	index := filepath.Join(dir, SafetensorsIndexName)
+	switch {
+	case exists(single):
+		err = h.addShard(single, nil)
+	case exists(index):
+		err = h.openIndex(index)
+	default:
+		err = noWeightsError(dir)
+	}
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	for name := range h.tensors {
+		if name != LMHeadName {
+			h.names = append(h.names, name)
+		}
+	}
+	slices.Sort(h.names)
+	return h, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// noWeightsError explains what is missing from dir, and what to do when it
+// holds PyTorch weights instead.
+func noWeightsError(dir string) error {
+	if exists(filepath.Join(dir, pytorchWeightsName)) || exists(filepath.Join(dir, pytorchIndexName)) {
+		return errf(dir, ErrNotFound, "only PyTorch .bin weights found; convert them to safetensors "+
+			"(in Python: model.save_pretrained(dir, safe_serialization=True))")
+	}
+	return errf(dir, ErrNotFound, "no %s or %s", SafetensorsName, SafetensorsIndexName)
+}
+
+// sfIndex is model.safetensors.index.json.
+type sfIndex struct {
+	Metadata  map[string]any    `json:"metadata"`
+	WeightMap map[string]string `json:"weight_map"`
+}
+
+// openIndex reads a sharded checkpoint's index and opens every shard it names.
+func (h *HF) openIndex(path string) error {
+	js, err := os.ReadFile(path)
+	if err != nil {
+		return ioErr(path, err, "read index")
+	}
+	var idx sfIndex
+	if err := strictUnmarshal(js, &idx); err != nil {
+		return wrapf(path, ErrCorrupt, err, "bad index")
+	}
+	if len(idx.WeightMap) == 0 {
+		return errf(path, ErrCorrupt, "weight_map is missing or empty")
+	}
+	byShard := map[string][]string{} // shard file -> normalized names it should hold
+	for name, shard := range idx.WeightMap {
+		if shard == "" || shard != filepath.Base(shard) || shard == "." || shard == ".." || strings.ContainsAny(shard, `/\`) {
+			return errf(path, ErrCorrupt, "weight_map: tensor %q names shard %q, which is not a file name in this directory", name, shard)
+		}
+		byShard[shard] = append(byShard[shard], normalizeName(name))
+	}
+	shards := slices.Sorted(maps.Keys(byShard))
+	for _, shard := range shards {
+		sp := filepath.Join(h.dir, shard)
+		if !exists(sp) {
+			return errf(path, ErrNotFound, "shard %s, named in weight_map, does not exist", shard)
+		}
+		if err := h.addShard(sp, byShard[shard]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// strictUnmarshal decodes one JSON value and rejects trailing data.
+func strictUnmarshal(js []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// addShard opens one safetensors file and adds its tensors; want lists the
+// names the index says it holds (nil for a single-file checkpoint).
+func (h *HF) addShard(path string, want []string) error {
+	f, err := OpenSafetensors(path)
+	if err != nil {
+		return err
+	}
+	h.files = append(h.files, f)
+	for _, raw := range f.Names() {
+		name := normalizeName(raw)
+		if prev, dup := h.tensors[name]; dup {
+			if prev.file == f {
+				return errf(path, ErrCorrupt, "tensors %q and %q are the same after stripping %q", prev.name, raw, transformerPrefix)
+			}
+			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.file.Path()))
+		}
+		h.tensors[name] = hfTensor{file: f, name: raw}
+	}
+	for _, name := range want {
+		if t, ok := h.tensors[name]; !ok || t.file != f {
+			return errf(path, ErrNotFound, "tensor %q, which the index places in this shard, is not in it", name)
+		}
+	}
+	return nil
+}
+
+// Dir is the directory the model was opened from.
+func (h *HF) Dir() string { return h.dir }
+
+// Names lists the normalized tensor names, sorted, without lm_head.weight.
+// The caller owns the slice.
+func (h *HF) Names() []string { return slices.Clone(h.names) }
+
+// HasLMHead reports whether the checkpoint stores lm_head.weight explicitly.
+// BLOOM ties it to word_embeddings.weight, so usually it does not.
+func (h *HF) HasLMHead() bool {
+	_, ok := h.tensors[LMHeadName]
+	return ok
+}
+
+// Info describes a tensor by its normalized name (lm_head.weight included).
+// Begin and End are offsets in the data section of the shard holding it.
+func (h *HF) Info(name string) (TensorInfo, bool) {
+	t, ok := h.tensors[name]
+	if !ok {
+		return TensorInfo{}, false
+	}
+	ti, _ := t.file.Info(t.name)
+	ti.Name = name
+	return ti, true
+}
+
+// Shard is the path of the file holding the named tensor.
+func (h *HF) Shard(name string) (string, bool) {
+	t, ok := h.tensors[name]
+	if !ok {
+		return "", false
+	}
+	return t.file.Path(), true
+}
+
+// Float32 reads a tensor by its normalized name as float32 (see
+// File.Float32). It returns a fresh slice and shape owned by the caller.
+func (h *HF) Float32(name string) ([]float32, []int, error) {
+	t, ok := h.tensors[name]
+	if !ok {
+		return nil, nil, errf(h.dir, ErrNotFound, "no tensor %q", name)
+	}
+	return t.file.Float32(t.name)
+}
+
+// Close closes every shard.
+func (h *HF) Close() error {
+	var errs []error
+	for _, f := range h.files {
+		errs = append(errs, f.Close())
+	}
+	return errors.Join(errs...)
+}

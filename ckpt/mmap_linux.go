@@ -1,0 +1,27 @@
+package ckpt
+
+import (
+	"math"
+	"os"
+	"syscall"
+)
+
+// mmapFile maps the whole file read-only, or returns nil when it cannot (the
+// caller then reads with ReadAt).
+func mmapFile(f *os.File, size int64) []byte {
+	if size <= 0 || size > math.MaxInt {
+		return nil
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func munmap(b []byte) error {
+	if b == nil {
+		return nil
+	}
+	return syscall.Munmap(b)
+}

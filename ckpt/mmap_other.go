@@ -1,0 +1,10 @@
+//go:build !linux
+
+package ckpt
+
+import "os"
+
+// mmapFile is not used outside Linux; tensors are read with ReadAt.
+func mmapFile(*os.File, int64) []byte { return nil }
+
+func munmap([]byte) error { return nil }

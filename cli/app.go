@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// Version is the build's version, set with -ldflags "-X bloom/cli.Version=...".
+var Version = "dev"
+
+// CtlApp is bloomctl: the user's tool.
+func CtlApp() *ucli.App {
+	return &ucli.App{
+		Name:    "bloomctl",
+		Usage:   "train, fine-tune, score and generate with BLOOM models",
+		Version: Version,
+		Description: "bloomctl talks to a bloom cluster and carries the offline tools.\n" +
+			"Every flag can also be set from the BLOOM_<FLAG> environment variable.",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
+			&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
+		},
+		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand()},
+		EnableBashCompletion: true,
+	}
+}
+
+// DaemonApp is bloomd: the per-node daemon.
+func DaemonApp() *ucli.App {
+	return &ucli.App{
+		Name:    "bloomd",
+		Usage:   "the bloom node daemon",
+		Version: Version,
+		Description: "bloomd runs on every node of a bloom cluster. Cluster membership, the\n" +
+			"coordinator and job supervision are being built; today it reports its version\n" +
+			"and the compute backends compiled in.",
+		Commands: []*ucli.Command{devicesCommand()},
+	}
+}
+
+// outputJSON reports whether the user asked for --output json, and rejects
+// formats that do not exist.
+func outputJSON(c *ucli.Context) (bool, error) {
+	switch f := c.String("output"); f {
+	case "json":
+		return true, nil
+	case "table", "":
+		return false, nil
+	default:
+		return false, fmt.Errorf("unknown --output %q: use table or json", f)
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// parseTokens parses "5,17,42" (spaces allowed) into token ids.
+func parseTokens(flag, s string) ([]int32, error) {
+	var ids []int32
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		v, err := strconv.ParseInt(f, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("--%s: %q is not a token id (want comma-separated integers such as 5,17,42)", flag, f)
+		}
+		ids = append(ids, int32(v))
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("--%s: no token ids given (want comma-separated integers such as 5,17,42)", flag)
+	}
+	return ids, nil
+}

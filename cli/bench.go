@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/npu"
+	"bloom/trainer"
+	"bloom/trainer/bloom"
+)
+
+func benchCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "bench",
+		Usage: "measure this machine: GEMM, training step, generation",
+		Description: `Each subcommand prints one line per measurement; with --output json, one
+JSON object per line (what scripts/bench.sh reads to compare with PyTorch).`,
+		Subcommands: []*ucli.Command{benchGemmCommand(), benchTrainCommand(), benchGenerateCommand()},
+	}
+}
+
+// benchResult is one measurement, shaped like the PyTorch peer's output.
+type benchResult struct {
+	Peer         string  `json:"peer"`
+	Kind         string  `json:"kind"`
+	Threads      int     `json:"threads"`
+	Shape        []int   `json:"shape"`
+	GFLOPS       float64 `json:"gflops,omitempty"`
+	TokensPerSec float64 `json:"tokens_per_s,omitempty"`
+	MsPerIter    float64 `json:"ms_per_iter"`
+}
+
+func printBench(c *ucli.Context, r benchResult) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.App.Writer, r)
+	}
+	rate := fmt.Sprintf("%.1f GFLOP/s", r.GFLOPS)
+	if r.Kind != "gemm" {
+		rate = fmt.Sprintf("%.0f tokens/s", r.TokensPerSec)
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter)\n", r.Kind, r.Shape, r.Threads, rate, r.MsPerIter)
+	return err
+}
+
+// timeIters runs f until at least minTime has passed (after one warm-up call)
+// and returns the mean seconds per call.
+func timeIters(minIters int, minTime time.Duration, f func() error) (float64, error) {
+	if err := f(); err != nil {
+		return 0, err
+	}
+	start, n := time.Now(), 0
+	for n < minIters || time.Since(start) < minTime {
+		if err := f(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return time.Since(start).Seconds() / float64(n), nil
+}
+
+func benchGemmCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "gemm",
+		Usage:     "float32 GEMM GFLOP/s: C(m,n) = op(A)·op(B)",
+		UsageText: "bloomctl bench gemm --m 1024 --n 1024 --k 1024 [--transa] [--transb] [--threads N]",
+		Flags: []ucli.Flag{
+			&ucli.IntFlag{Name: "m", Value: 1024}, &ucli.IntFlag{Name: "n", Value: 1024}, &ucli.IntFlag{Name: "k", Value: 1024},
+			&ucli.BoolFlag{Name: "transa"}, &ucli.BoolFlag{Name: "transb"},
+		},
+		Action: func(c *ucli.Context) error {
+			m, n, k := c.Int("m"), c.Int("n"), c.Int("k")
+			if m <= 0 || n <= 0 || k <= 0 {
+				return fmt.Errorf("--m, --n and --k must be positive")
+			}
+			dev, err := openDevice(c)
+			if err != nil {
+				return err
+			}
+			a, b, out := randomBuf(dev, m*k, 1), randomBuf(dev, k*n, 2), dev.Alloc(m*n)
+			ta, tb := c.Bool("transa"), c.Bool("transb")
+			lda, ldb := k, n
+			if ta {
+				lda = m
+			}
+			if tb {
+				ldb = k
+			}
+			sec, err := timeIters(3, 500*time.Millisecond, func() error {
+				dev.Gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, out, n)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return printBench(c, benchResult{Peer: "bloom", Kind: "gemm", Threads: dev.Threads(), Shape: []int{m, n, k},
+				GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, MsPerIter: sec * 1e3})
+		},
+	}
+}
+
+func randomBuf(dev npu.Device, n int, seed uint64) npu.Buf {
+	r := rand.New(rand.NewPCG(seed, seed))
+	host := make([]float32, n)
+	for i := range host {
+		host[i] = float32(r.NormFloat64())
+	}
+	b := dev.Alloc(n)
+	dev.Write(b, host)
+	return b
+}
+
+var shapeFlags = []ucli.Flag{
+	&ucli.IntFlag{Name: "vocab", Value: 4096}, &ucli.IntFlag{Name: "hidden", Value: 256},
+	&ucli.IntFlag{Name: "heads", Value: 8}, &ucli.IntFlag{Name: "layers", Value: 4},
+	&ucli.IntFlag{Name: "seq", Value: 128}, &ucli.IntFlag{Name: "batch", Value: 8},
+}
+
+// benchModel makes a random model of the shape flags and a random batch.
+func benchModel(c *ucli.Context) (*bloom.Model, bloom.Batch, []int, error) {
+	cfg := bloom.Config{Vocab: c.Int("vocab"), Hidden: c.Int("hidden"), Heads: c.Int("heads"), Layers: c.Int("layers"), Eps: 1e-5}
+	B, T := c.Int("batch"), c.Int("seq")
+	if B <= 0 || T <= 0 {
+		return nil, bloom.Batch{}, nil, fmt.Errorf("--batch and --seq must be positive")
+	}
+	dev, err := openDevice(c)
+	if err != nil {
+		return nil, bloom.Batch{}, nil, err
+	}
+	m, err := bloom.New(dev, cfg)
+	if err != nil {
+		return nil, bloom.Batch{}, nil, err
+	}
+	m.InitRandom(1, 0.02)
+	r := rand.New(rand.NewPCG(7, 7))
+	b := bloom.Batch{B: B, T: T, IDs: make([]int32, B*T), Targets: make([]int32, B*T)}
+	for i := range b.IDs {
+		b.IDs[i], b.Targets[i] = int32(r.IntN(cfg.Vocab)), int32(r.IntN(cfg.Vocab))
+	}
+	return m, b, []int{cfg.Vocab, cfg.Hidden, cfg.Heads, cfg.Layers, T, B}, nil
+}
+
+func benchTrainCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "train",
+		Usage:     "training step tokens/s: forward, loss, backward, AdamW",
+		UsageText: "bloomctl bench train --vocab V --hidden C --heads NH --layers L --seq T --batch B [--threads N]",
+		Flags:     shapeFlags,
+		Action: func(c *ucli.Context) error {
+			m, b, shape, err := benchModel(c)
+			if err != nil {
+				return err
+			}
+			opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
+			sec, err := timeIters(3, 2*time.Second, func() error {
+				m.ZeroGrads()
+				if _, _, err := m.Step(b, 1); err != nil {
+					return err
+				}
+				opt.Update(1e-4)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			return printBench(c, benchResult{Peer: "bloom", Kind: "train", Threads: m.Dev.Threads(), Shape: shape,
+				TokensPerSec: float64(b.B*b.T) / sec, MsPerIter: sec * 1e3})
+		},
+	}
+}
+
+func benchGenerateCommand() *ucli.Command {
+	flags := append([]ucli.Flag{}, shapeFlags...)
+	flags = append(flags, &ucli.IntFlag{Name: "new-tokens", Value: 32})
+	return &ucli.Command{
+		Name:      "generate",
+		Usage:     "KV-cached greedy generation tokens/s (prompt of --seq tokens, --batch rows)",
+		UsageText: "bloomctl bench generate --vocab V --hidden C --heads NH --layers L --seq T --batch B --new-tokens N",
+		Flags:     flags,
+		Action: func(c *ucli.Context) error {
+			m, b, shape, err := benchModel(c)
+			if err != nil {
+				return err
+			}
+			n := c.Int("new-tokens")
+			prompts := make([][]int32, b.B)
+			for i := range prompts {
+				prompts[i] = b.IDs[i*b.T : (i+1)*b.T]
+			}
+			sec, err := timeIters(2, time.Second, func() error {
+				_, err := m.Generate(prompts, 3, bloom.GenerateOptions{MaxNew: n, EOS: -1, Pick: bloom.Greedy})
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return printBench(c, benchResult{Peer: "bloom", Kind: "generate", Threads: m.Dev.Threads(), Shape: append(shape, n),
+				TokensPerSec: float64(b.B*n) / sec, MsPerIter: sec * 1e3})
+		},
+	}
+}

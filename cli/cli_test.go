@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bloom/ckpt"
+)
+
+// golden is a tiny Hugging Face model with PyTorch reference outputs.
+const golden = "../trainer/testdata/golden/h4"
+
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	app := CtlApp()
+	var out bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &out
+	err := app.Run(append([]string{"bloomctl"}, args...))
+	return out.String(), err
+}
+
+func TestScore(t *testing.T) {
+	out, err := run(t, "score", "--model", golden, "--tokens", "5, 17,42,7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Tokens   []int32    `json:"tokens"`
+		Logprobs []*float64 `json:"logprobs"`
+		Loss     float64    `json:"loss"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if fmt.Sprint(r.Tokens) != "[5 17 42 7]" || len(r.Logprobs) != 4 || r.Logprobs[0] != nil {
+		t.Fatalf("unexpected shape: %s", out)
+	}
+	sum := 0.0
+	for _, lp := range r.Logprobs[1:] {
+		if lp == nil || *lp > 0 {
+			t.Fatalf("bad logprob in %s", out)
+		}
+		sum -= *lp
+	}
+	if math.Abs(sum/3-r.Loss) > 1e-9 {
+		t.Errorf("loss %g is not the mean of -logprobs[1:] (%g)", r.Loss, sum/3)
+	}
+}
+
+func TestGenerateGreedyMatchesGolden(t *testing.T) {
+	f, err := ckpt.OpenSafetensors(filepath.Join(golden, "golden.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ids, shape, _ := f.Int64("greedy.input_ids")
+	want, wshape, _ := f.Int64("greedy.tokens")
+	prompt := make([]string, shape[1]) // row 0 is not padded
+	for i := range prompt {
+		prompt[i] = fmt.Sprint(ids[i])
+	}
+	out, err := run(t, "-o", "json", "generate", "--model", golden, "--prompt-tokens", strings.Join(prompt, ","),
+		"--max-new-tokens", fmt.Sprint(wshape[1]), "--greedy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Tokens []int64 }
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if fmt.Sprint(r.Tokens) != fmt.Sprint(want[:wshape[1]]) {
+		t.Errorf("generated %v, PyTorch greedy %v", r.Tokens, want[:wshape[1]])
+	}
+	// Sampling is repeatable for a seed.
+	args := []string{"-o", "json", "generate", "--model", golden, "--prompt-tokens", "5,6", "--max-new-tokens", "8",
+		"--temperature", "0.9", "--top-k", "20", "--top-p", "0.95", "--seed", "3"}
+	a, err := run(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := run(t, args...); a != b {
+		t.Errorf("same seed, different samples: %s vs %s", a, b)
+	}
+}
+
+func TestTrainLocalSavesAModelThatLoads(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "model")
+	out, err := run(t, "-o", "json", "train", "--local", "--preset", "bloom-tiny", "--steps", "3", "--seq-length", "16",
+		"--micro-batch-size", "2", "--global-batch-size", "4", "--save", dir, "--save-dtype", "BF16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want one JSON line per step, got %q", out)
+	}
+	var s struct {
+		Step int
+		Loss float64
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &s); err != nil || s.Step != 3 || !(s.Loss > 0) {
+		t.Fatalf("last line %q: %v", lines[2], err)
+	}
+	if _, err := run(t, "score", "--model", dir, "--tokens", "70,80,90"); err != nil {
+		t.Errorf("the saved model does not score: %v", err)
+	}
+}
+
+func TestBadInputSaysWhatToDo(t *testing.T) {
+	truncated := filepath.Join(t.TempDir(), "m")
+	if err := os.MkdirAll(truncated, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(golden, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "model.safetensors" {
+			b = b[:len(b)/2]
+		}
+		if err := os.WriteFile(filepath.Join(truncated, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"score", "--model", golden, "--tokens", "5,96"}, "outside the vocabulary"},
+		{[]string{"score", "--model", golden, "--tokens", "5,x"}, "not a token id"},
+		{[]string{"score", "--model", golden, "--tokens", "5"}, "at least two"},
+		{[]string{"score", "--tokens", "5,6"}, "--model DIR is required"},
+		{[]string{"score", "--model", truncated, "--tokens", "5,6"}, "model.safetensors"},
+		{[]string{"generate", "--model", golden, "--prompt-tokens", "5", "--temperature", "0"}, "--temperature"},
+		{[]string{"train", "--preset", "bloom-tiny"}, "--local"},
+		{[]string{"train", "--local", "--preset", "nope"}, "unknown preset"},
+		{[]string{"train", "--local", "--preset", "bloom-tiny", "--global-batch-size", "3", "--micro-batch-size", "2"}, "multiple"},
+		{[]string{"-o", "yaml", "generate", "--model", golden, "--prompt-tokens", "5"}, "--output"},
+	} {
+		_, err := run(t, c.args...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want an error mentioning %q", c.args, err, c.want)
+		}
+	}
+}

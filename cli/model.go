@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"fmt"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/ckpt"
+	"bloom/npu"
+	_ "bloom/npu/cpu" // the CPU backend is always available
+	"bloom/trainer"
+	"bloom/trainer/bloom"
+)
+
+func openDevice(c *ucli.Context) (npu.Device, error) {
+	return npu.Open("cpu", npu.Options{Threads: c.Int("threads")})
+}
+
+// loadModel opens --model DIR (a Hugging Face BLOOM directory) on the CPU
+// device.
+func loadModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
+	dir := c.String("model")
+	if dir == "" {
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory with config.json and safetensors weights")
+	}
+	dev, err := openDevice(c)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	return trainer.LoadHF(dev, dir)
+}
+
+var modelFlag = &ucli.StringFlag{Name: "model", Usage: "Hugging Face BLOOM model `DIR` (config.json + model.safetensors or sharded with index.json)", EnvVars: []string{"BLOOM_MODEL"}}

@@ -1,0 +1,16 @@
+// Command bloomctl is the user's tool for bloom clusters; see package cli.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"bloom/cli"
+)
+
+func main() {
+	if err := cli.CtlApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "bloomctl:", err)
+		os.Exit(1)
+	}
+}

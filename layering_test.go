@@ -1,0 +1,127 @@
+package bloom
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// This is a statement of policy: which project packages each package may
+// import directly (DESIGN.md §3). Do not edit it to make a build pass; change
+// the design on purpose, here and in the design table together.
+//
+// Differences from the design table, on purpose: cli also reaches the model
+// packages (trainer/bloom, trainer/data) and the device registry (npu,
+// npu/cpu) directly, because the offline tools open devices and models; and
+// npu/nputest is the conformance suite backends' tests import.
+var allowed = map[string][]string{
+	"bloom":               {},
+	"bloom/npu":           {},
+	"bloom/npu/cpu":       {"npu"},
+	"bloom/npu/acl":       {"npu"},
+	"bloom/npu/nputest":   {"npu"},
+	"bloom/collective":    {},
+	"bloom/ckpt":          {},
+	"bloom/trainer/bloom": {"npu"},
+	"bloom/trainer/data":  {},
+	"bloom/trainer":       {"npu", "trainer/bloom", "trainer/data", "ckpt"},
+	"bloom/membership":    {},
+	"bloom/daemon/coord":  {},
+	"bloom/api":           {},
+	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
+		"trainer/data", "membership", "daemon/coord", "api"},
+	"bloom/cli": {"api", "daemon", "trainer", "trainer/bloom", "trainer/data", "ckpt", "collective",
+		"npu", "npu/cpu"},
+	"bloom/cmd/bloomd":   {"cli"},
+	"bloom/cmd/bloomctl": {"cli"},
+}
+
+// forbidden lists packages, ours or not, that must never be in a package's
+// transitive dependencies.
+var forbidden = map[string][]string{
+	"bloom/trainer": {"bloom/collective", "bloom/membership", "bloom/daemon", "github.com/hashicorp/raft",
+		"github.com/hashicorp/memberlist", "github.com/quic-go/quic-go"},
+	"bloom/trainer/bloom": {"bloom/trainer", "bloom/collective", "bloom/ckpt"},
+	"bloom/collective":    {"bloom/trainer", "bloom/npu"},
+	"bloom/npu":           {"bloom/"},
+	"bloom/membership":    {"bloom/daemon/coord", "bloom/collective"},
+	"bloom/api":           {"bloom/daemon"},
+}
+
+type goPackage struct {
+	ImportPath                string
+	Imports                   []string
+	Deps                      []string
+	CgoFiles                  []string
+	TestImports, XTestImports []string
+}
+
+func listPackages(t *testing.T, env ...string) []goPackage {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-deps=false", "-json", "./...")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	var pkgs []goPackage
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for {
+		var p goPackage
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs
+}
+
+func TestLayering(t *testing.T) {
+	for _, p := range listPackages(t) {
+		rules, ok := allowed[p.ImportPath]
+		if !ok {
+			t.Errorf("%s is not in the layering table: add it to allowed (and to DESIGN.md §3)", p.ImportPath)
+			continue
+		}
+		for _, imp := range p.Imports {
+			name, ours := strings.CutPrefix(imp, "bloom/")
+			if ours && !slices.Contains(rules, name) {
+				t.Errorf("%s imports %s, which the layering does not allow (may import: %v)", p.ImportPath, imp, rules)
+			}
+		}
+		for _, bad := range forbidden[p.ImportPath] {
+			for _, dep := range p.Deps {
+				if dep == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
+					t.Errorf("%s depends on %s, which it must never do", p.ImportPath, dep)
+				}
+			}
+		}
+		if len(p.CgoFiles) > 0 && p.ImportPath != "bloom/npu/acl" {
+			t.Errorf("%s uses cgo (%v); only npu/acl may", p.ImportPath, p.CgoFiles)
+		}
+	}
+}
+
+// TestPureGo builds every package but npu/acl with cgo off.
+func TestPureGo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the tree")
+	}
+	var paths []string
+	for _, p := range listPackages(t, "CGO_ENABLED=0") {
+		if p.ImportPath != "bloom/npu/acl" {
+			paths = append(paths, p.ImportPath)
+		}
+	}
+	cmd := exec.Command("go", append([]string{"build", "-o", os.DevNull}, paths...)...)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("CGO_ENABLED=0 go build: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,26 @@
+// Package cpu is the pure-Go device backend: the reference every other
+// backend is checked against, and the device that runs everywhere
+// (CGO_ENABLED=0). It owns the npu.Device implementation over host memory:
+// buffers (Buf, a []float32; Floats exposes one), the kernels, and the thread
+// pool they share.
+//
+// Kernels split their work across a fixed number of goroutines (every core by
+// default) and keep scratch memory between calls, so a training step
+// allocates no data-sized memory after the first. Every result is
+// bit-identical run after run and whatever the thread count: each output
+// value is computed by one goroutine in an order fixed by the sizes alone
+// (reductions over rows go column by column, SumSquares adds fixed blocks in
+// order, attention owns one (batch, head) pair per task). The GEMM has an
+// AVX2/FMA micro-kernel in assembly on amd64 and a portable Go kernel
+// elsewhere; attention runs on it, one query block at a time. Exponentials
+// and tanh use polynomial approximations good to 10⁻¹¹, far below float32's
+// rounding.
+//
+// The backend registers itself as "cpu":
+//
+//	import _ "bloom/npu/cpu"
+//	dev, _ := npu.Open("cpu", npu.Options{Threads: 2})
+//
+// or, without the registry, dev := cpu.New(2). It imports only npu and the
+// standard library; the conformance suite it passes is npu/nputest.
+package cpu

@@ -1,0 +1,255 @@
+#include "textflag.h"
+
+// KSTEP is one k-step of the 6×16 tile: two loads of B (16 floats at BX), six
+// broadcasts of A (rows 0-2 at AX + r·R8, rows 3-5 at DX + r·R8), twelve FMAs
+// into Y0..Y11 (row r in Y(2r), Y(2r+1)), then A advances by R9 bytes and B by
+// R10 bytes.
+#define KSTEP \
+	VMOVUPS      (BX), Y12;         \
+	VMOVUPS      32(BX), Y13;       \
+	VBROADCASTSS (AX), Y14;         \
+	VFMADD231PS  Y12, Y14, Y0;      \
+	VFMADD231PS  Y13, Y14, Y1;      \
+	VBROADCASTSS (AX)(R8*1), Y15;   \
+	VFMADD231PS  Y12, Y15, Y2;      \
+	VFMADD231PS  Y13, Y15, Y3;      \
+	VBROADCASTSS (AX)(R8*2), Y14;   \
+	VFMADD231PS  Y12, Y14, Y4;      \
+	VFMADD231PS  Y13, Y14, Y5;      \
+	VBROADCASTSS (DX), Y15;         \
+	VFMADD231PS  Y12, Y15, Y6;      \
+	VFMADD231PS  Y13, Y15, Y7;      \
+	VBROADCASTSS (DX)(R8*1), Y14;   \
+	VFMADD231PS  Y12, Y14, Y8;      \
+	VFMADD231PS  Y13, Y14, Y9;      \
+	VBROADCASTSS (DX)(R8*2), Y15;   \
+	VFMADD231PS  Y12, Y15, Y10;     \
+	VFMADD231PS  Y13, Y15, Y11;     \
+	ADDQ         R9, AX;            \
+	ADDQ         R9, DX;            \
+	ADDQ         R10, BX
+
+// STORE writes row accumulators lo, hi to the 16 floats at DI.
+#define STORE(lo, hi) \
+	VMOVUPS lo, (DI);  \
+	VMOVUPS hi, 32(DI)
+
+// UPDATE sets the 16 floats at DI to lo, hi + Y15·(DI) (Y15 = beta).
+#define UPDATE(lo, hi) \
+	VFMADD231PS (DI), Y15, lo;  \
+	VFMADD231PS 32(DI), Y15, hi; \
+	STORE(lo, hi)
+
+// func sgemmKernel6x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
+	MOVQ k+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ rsa+16(FP), R8
+	SHLQ $2, R8
+	MOVQ csa+24(FP), R9
+	SHLQ $2, R9
+	MOVQ b+32(FP), BX
+	MOVQ ldb+40(FP), R10
+	SHLQ $2, R10
+	MOVQ c+48(FP), DI
+	MOVQ ldc+56(FP), SI
+	SHLQ $2, SI
+	LEAQ (AX)(R8*2), DX
+	ADDQ R8, DX
+
+	// Start fetching the six rows of C now; they are needed after the k-loop.
+	MOVQ       DI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+	ADDQ       SI, R11
+	PREFETCHT0 (R11)
+	PREFETCHT0 60(R11)
+
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+	CMPQ CX, $4
+	JLT  tail
+
+loop4:
+	KSTEP
+	KSTEP
+	KSTEP
+	KSTEP
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4
+
+tail:
+	TESTQ CX, CX
+	JZ    scale
+
+loop1:
+	KSTEP
+	DECQ CX
+	JNZ  loop1
+
+scale:
+	VBROADCASTSS alpha+64(FP), Y14
+	VMULPS       Y14, Y0, Y0
+	VMULPS       Y14, Y1, Y1
+	VMULPS       Y14, Y2, Y2
+	VMULPS       Y14, Y3, Y3
+	VMULPS       Y14, Y4, Y4
+	VMULPS       Y14, Y5, Y5
+	VMULPS       Y14, Y6, Y6
+	VMULPS       Y14, Y7, Y7
+	VMULPS       Y14, Y8, Y8
+	VMULPS       Y14, Y9, Y9
+	VMULPS       Y14, Y10, Y10
+	VMULPS       Y14, Y11, Y11
+
+	// beta == 0 (of either sign) must not read C.
+	MOVL beta+68(FP), R11
+	ANDL $0x7fffffff, R11
+	JZ   overwrite
+
+	VBROADCASTSS beta+68(FP), Y15
+	UPDATE(Y0, Y1)
+	ADDQ         SI, DI
+	UPDATE(Y2, Y3)
+	ADDQ         SI, DI
+	UPDATE(Y4, Y5)
+	ADDQ         SI, DI
+	UPDATE(Y6, Y7)
+	ADDQ         SI, DI
+	UPDATE(Y8, Y9)
+	ADDQ         SI, DI
+	UPDATE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+overwrite:
+	STORE(Y0, Y1)
+	ADDQ SI, DI
+	STORE(Y2, Y3)
+	ADDQ SI, DI
+	STORE(Y4, Y5)
+	ADDQ SI, DI
+	STORE(Y6, Y7)
+	ADDQ SI, DI
+	STORE(Y8, Y9)
+	ADDQ SI, DI
+	STORE(Y10, Y11)
+	VZEROUPPER
+	RET
+
+// TRANSPOSE8 loads eight rows of eight floats (rows 0-3 at R10 + r·DX, rows
+// 4-7 at R11 + r·DX, R12 = 3·DX) and stores the transposed 8×8 block as eight
+// rows of eight floats at off(DI), off+64(DI), ..., off+448(DI).
+#define TRANSPOSE8(off) \
+	VMOVUPS    (R10), Y0;                  \
+	VMOVUPS    (R10)(DX*1), Y1;            \
+	VMOVUPS    (R10)(DX*2), Y2;            \
+	VMOVUPS    (R10)(R12*1), Y3;           \
+	VMOVUPS    (R11), Y4;                  \
+	VMOVUPS    (R11)(DX*1), Y5;            \
+	VMOVUPS    (R11)(DX*2), Y6;            \
+	VMOVUPS    (R11)(R12*1), Y7;           \
+	VUNPCKLPS  Y1, Y0, Y8;                 \
+	VUNPCKHPS  Y1, Y0, Y9;                 \
+	VUNPCKLPS  Y3, Y2, Y10;                \
+	VUNPCKHPS  Y3, Y2, Y11;                \
+	VUNPCKLPS  Y5, Y4, Y12;                \
+	VUNPCKHPS  Y5, Y4, Y13;                \
+	VUNPCKLPS  Y7, Y6, Y14;                \
+	VUNPCKHPS  Y7, Y6, Y15;                \
+	VSHUFPS    $0x44, Y10, Y8, Y0;         \
+	VSHUFPS    $0xEE, Y10, Y8, Y1;         \
+	VSHUFPS    $0x44, Y11, Y9, Y2;         \
+	VSHUFPS    $0xEE, Y11, Y9, Y3;         \
+	VSHUFPS    $0x44, Y14, Y12, Y4;        \
+	VSHUFPS    $0xEE, Y14, Y12, Y5;        \
+	VSHUFPS    $0x44, Y15, Y13, Y6;        \
+	VSHUFPS    $0xEE, Y15, Y13, Y7;        \
+	VPERM2F128 $0x20, Y4, Y0, Y8;          \
+	VPERM2F128 $0x20, Y5, Y1, Y9;          \
+	VPERM2F128 $0x20, Y6, Y2, Y10;         \
+	VPERM2F128 $0x20, Y7, Y3, Y11;         \
+	VPERM2F128 $0x31, Y4, Y0, Y12;         \
+	VPERM2F128 $0x31, Y5, Y1, Y13;         \
+	VPERM2F128 $0x31, Y6, Y2, Y14;         \
+	VPERM2F128 $0x31, Y7, Y3, Y15;         \
+	VMOVUPS    Y8, off(DI);                \
+	VMOVUPS    Y9, off+64(DI);             \
+	VMOVUPS    Y10, off+128(DI);           \
+	VMOVUPS    Y11, off+192(DI);           \
+	VMOVUPS    Y12, off+256(DI);           \
+	VMOVUPS    Y13, off+320(DI);           \
+	VMOVUPS    Y14, off+384(DI);           \
+	VMOVUPS    Y15, off+448(DI)
+
+// func packBT16(d, b *float32, ldb, k8 int)
+TEXT ·packBT16(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ b+8(FP), SI
+	MOVQ ldb+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k8+24(FP), CX
+	LEAQ (DX)(DX*2), R12
+	TESTQ CX, CX
+	JZ    packdone
+
+packloop:
+	// Rows 0-7 of the panel go to columns 0-7 of d.
+	MOVQ SI, R10
+	LEAQ (SI)(DX*4), R11
+	TRANSPOSE8(0)
+	// Rows 8-15 go to columns 8-15.
+	LEAQ (R11)(DX*4), R10
+	LEAQ (R10)(DX*4), R11
+	TRANSPOSE8(32)
+	ADDQ $32, SI
+	ADDQ $512, DI
+	DECQ CX
+	JNZ  packloop
+
+packdone:
+	VZEROUPPER
+	RET
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET

@@ -1,0 +1,89 @@
+package cpu
+
+import (
+	"fmt"
+	"testing"
+)
+
+// gemmBenchShape is a GEMM of the BLOOM training step; trans lists the
+// transpose pairs its linear layers use: "NT" forward out = in·Wᵀ, "NN"
+// backward dIn = dOut·W, "TN" backward dW = dOutᵀ·in.
+type gemmBenchShape struct {
+	m, n, k int
+	trans   []string
+}
+
+var gemmBenchShapes = []gemmBenchShape{
+	{2048, 1024, 1024, []string{"NT", "NN", "TN"}},
+	{2048, 4096, 1024, []string{"NT", "NN", "TN"}},
+	{2048, 1024, 4096, []string{"NT", "NN", "TN"}},
+	{1024, 16384, 1024, []string{"NT", "NN", "TN"}},
+	{64, 64, 64, []string{"NN", "NT", "TN", "TT"}},
+	{16, 320, 64, []string{"NN", "NT", "TN", "TT"}},
+}
+
+// BenchmarkSgemm reports GFLOP/s (2·m·n·k per call) per shape, transpose
+// pair and thread count, e.g.
+//
+//	go test ./npu/cpu/ -run '^$' -bench 'Sgemm/' -benchtime 3x
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range gemmBenchShapes {
+		for _, tr := range s.trans {
+			for _, threads := range []int{1, 2} {
+				name := fmt.Sprintf("%dx%dx%d/%s/threads=%d", s.m, s.n, s.k, tr, threads)
+				b.Run(name, func(b *testing.B) {
+					benchSgemm(b, newPool(threads), tr[0] == 'T', tr[1] == 'T', s.m, s.n, s.k)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkSgemmPortable measures the portable Go micro-kernel that non-amd64
+// targets use.
+func BenchmarkSgemmPortable(b *testing.B) {
+	usePortableGemm(b)
+	for _, tr := range []string{"NT", "NN"} {
+		b.Run(fmt.Sprintf("512x512x512/%s/threads=1", tr), func(b *testing.B) {
+			benchSgemm(b, newPool(1), tr[0] == 'T', tr[1] == 'T', 512, 512, 512)
+		})
+	}
+}
+
+func benchSgemm(b *testing.B, p *pool, transA, transB bool, m, n, k int) {
+	a := make([]float32, m*k)
+	bm := make([]float32, k*n)
+	c := make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) - 3
+	}
+	for i := range bm {
+		bm[i] = float32(i%5) - 2
+	}
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	sgemm(p, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
+	b.ResetTimer()
+	for b.Loop() {
+		sgemm(p, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+}
+
+// BenchmarkSgemmKernel measures the micro-kernel alone on L1-resident panels:
+// the ceiling for the blocked GEMM.
+func BenchmarkSgemmKernel(b *testing.B) {
+	const kc = gemmKC
+	ap := make([]float32, kc*gemmMR)
+	bp := make([]float32, kc*gemmNR)
+	c := make([]float32, gemmMR*gemmNR)
+	for b.Loop() {
+		sgemmKernel(kc, ap, 1, gemmMR, bp, gemmNR, c, gemmNR, 1, 1)
+	}
+	b.ReportMetric(2*kc*gemmMR*gemmNR*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+}

@@ -1,0 +1,11 @@
+//go:build !amd64
+
+package cpu
+
+// Without the amd64 assembly, sgemm keeps the portable micro-kernel and
+// packer (sgemmKernelGo, packBTGo in gemm.go); the compiler keeps the kernel's
+// accumulators in registers and, on arm64, ppc64 and s390x, fuses its
+// multiply-adds.
+
+// hasAVX2FMA is false off amd64: there is no assembly to select.
+func hasAVX2FMA() bool { return false }

@@ -1,0 +1,143 @@
+package npu
+
+// Buf is a region of device memory holding float32 values. Slice returns a
+// view that shares memory with its parent; views are how one flat parameter
+// buffer is cut into named tensors.
+type Buf interface {
+	Len() int
+	Slice(off, n int) Buf
+}
+
+// Memory allocates and moves buffers. Alloc returns zeroed memory. Write and
+// Read copy min(len(host), dev.Len()) values and keep neither slice.
+type Memory interface {
+	Alloc(n int) Buf
+	Write(dst Buf, src []float32)
+	Read(dst []float32, src Buf)
+	Copy(dst, src Buf)
+	Fill(dst Buf, v float32)
+}
+
+// Linear is dense linear algebra.
+//
+// Gemm computes C = alpha·op(A)·op(B) + beta·C with C (m,n), op(A) (m,k) and
+// op(B) (k,n), row-major, leading dimensions in elements. op(X) is X or its
+// transpose. beta == 0 overwrites C without reading it.
+type Linear interface {
+	Gemm(transA, transB bool, m, n, k int, alpha float32, a Buf, lda int, b Buf, ldb int, beta float32, c Buf, ldc int)
+	// AddBias adds bias (cols) to every row of out (rows,cols).
+	AddBias(out, bias Buf, rows, cols int)
+	// BiasBackward adds the column sums of dout (rows,cols) into dbias (cols).
+	BiasBackward(dbias, dout Buf, rows, cols int)
+}
+
+// Norm is layer normalization over the last dimension.
+type Norm interface {
+	// LayerNormForward normalizes in (rows,cols) into out with weight and bias
+	// (cols) and saves mean and rstd (rows) for the backward.
+	LayerNormForward(out, mean, rstd, in, weight, bias Buf, rows, cols int, eps float32)
+	// LayerNormBackward adds into din (rows,cols), dweight and dbias (cols).
+	LayerNormBackward(din, dweight, dbias, dout, in, weight, mean, rstd Buf, rows, cols int)
+}
+
+// Activation is elementwise nonlinearity and arithmetic.
+type Activation interface {
+	// GeluForward is BLOOM's tanh GELU:
+	// x·0.5·(1 + tanh(0.79788456·x·(1 + 0.044715·x²))).
+	GeluForward(out, in Buf, n int)
+	// GeluBackward adds dout·gelu'(in) into din.
+	GeluBackward(din, in, dout Buf, n int)
+	// Add sets out = a + b; out may alias a or b.
+	Add(out, a, b Buf, n int)
+	// Axpy sets y += alpha·x.
+	Axpy(y Buf, alpha float32, x Buf, n int)
+	// Scale sets x *= s.
+	Scale(x Buf, s float32, n int)
+	// SumSquares returns Σx² accumulated in float64.
+	SumSquares(x Buf, n int) float64
+}
+
+// Softmax is a row softmax, computed in float32 with the row maximum
+// subtracted first.
+type Softmax interface {
+	SoftmaxForward(out, in Buf, rows, cols int)
+	// SoftmaxBackward adds out ⊙ (dout − Σ dout⊙out) into din.
+	SoftmaxBackward(din, out, dout Buf, rows, cols int)
+}
+
+// AttentionShape describes one attention call. Queries are the last Tq of Tk
+// positions: query i sits at key position Tk−Tq+i and sees keys j ≤ that
+// position whose Mask[b·Tk+j] is non-zero (Mask nil = no padding). Key j's
+// ALiBi position is the number of unmasked keys before it (HF's
+// (cumsum(mask)−1)·mask), so left padding shifts nothing.
+type AttentionShape struct {
+	B, Tq, Tk, NH, HD int
+	Cap               int       // time capacity of the k and v buffers (≥ Tk)
+	Slopes            []float32 // (NH) ALiBi slopes
+	Mask              []int32   // (B,Tk) 1 = token, 0 = padding; nil = all tokens
+}
+
+// Attention is BLOOM's causal ALiBi attention: scores = q·k/√HD + slope·pos,
+// masked, softmax in float32, then times v.
+type Attention interface {
+	// AttentionForward reads q (B,NH,Tq,HD), k and v (B,NH,Cap,HD), writes out
+	// (B,Tq,NH,HD) and saves probs (B,NH,Tq,Tk). A query that sees no key
+	// (a left-padding position) attends uniformly to all Tk keys, as HF's
+	// masked_fill with the float minimum makes it; its probabilities do not
+	// depend on the scores. The first Tk rows of k and v must be finite,
+	// padding rows included.
+	AttentionForward(out, probs, q, k, v Buf, s AttentionShape)
+	// AttentionBackward adds into dq, dk and dv (shaped as q, k, v).
+	AttentionBackward(dq, dk, dv, dout, q, k, v, probs Buf, s AttentionShape)
+	// SplitQKV copies fused qkv (B,T,NH,3,HD) into q (B,NH,T,HD) and into k
+	// and v (B,NH,Cap,HD) at time offset t0 (the KV cache layout).
+	SplitQKV(q, k, v, qkv Buf, B, T, NH, HD, Cap, t0 int)
+	// MergeQKVBackward adds dq, dk, dv (as in SplitQKV) into dqkv (B,T,NH,3,HD).
+	MergeQKVBackward(dqkv, dq, dk, dv Buf, B, T, NH, HD, Cap, t0 int)
+}
+
+// IgnoreIndex is the target value whose row contributes no loss (PyTorch's -100).
+const IgnoreIndex = -100
+
+// Lookup is embedding and the loss.
+type Lookup interface {
+	// EmbeddingForward sets out[i] = table[ids[i]] for out (N,C), table (V,C).
+	EmbeddingForward(out, table Buf, ids []int32, C int)
+	// EmbeddingBackward adds dout[i] into dtable[ids[i]].
+	EmbeddingBackward(dtable, dout Buf, ids []int32, C int)
+	// CrossEntropy writes losses[i] = −log softmax(logits[i])[targets[i]] for
+	// logits (N,V), or 0 where targets[i] == IgnoreIndex. When dlogits is not
+	// nil it also writes dlogits[i] = scale·(softmax(logits[i]) − onehot), or
+	// zeros for ignored rows; dlogits may alias logits.
+	CrossEntropy(losses, dlogits, logits Buf, targets []int32, N, V int, scale float32)
+}
+
+// AdamW holds the hyperparameters of one decoupled-weight-decay Adam update,
+// as torch.optim.AdamW computes it. Step counts from 1. They are float64, as
+// torch keeps them in Python floats; backends derive their float32 scalars
+// from them as torch does.
+type AdamW struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float64
+	Step                               int
+}
+
+// Optimizer updates parameters in place.
+type Optimizer interface {
+	// AdamWUpdate updates param, m and v (n values each) from grad.
+	AdamWUpdate(param, grad, m, v Buf, n int, h AdamW)
+}
+
+// Device is everything a backend provides.
+type Device interface {
+	Name() string
+	// Threads is the number of host threads the backend computes with.
+	Threads() int
+	Memory
+	Linear
+	Norm
+	Activation
+	Softmax
+	Attention
+	Lookup
+	Optimizer
+}

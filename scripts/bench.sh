@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make bench: bloom's GEMM and training step against PyTorch in the same run.
+# The peer is Debian's python3-torch; it should use OpenBLAS (apt-get install
+# libopenblas0-pthread), else its GEMM is the reference BLAS and ~15x slower.
+# Machines here drift 2-5x between runs: read the ratio column, not the rates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CTL=bin/bloomctl
+PY=/usr/bin/python3
+PEER=scripts/bench/torch_bloom.py
+THREADS=${BENCH_THREADS:-"1 2"}
+have_torch=0
+if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
+  echo "python3-torch not installed: printing bloom's numbers only (apt-get install python3-torch libopenblas0-pthread)"; fi
+# OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE may be set on these machines for old
+# OpenBLAS builds; they slow a current one, so the peer runs without them.
+peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $PY $PEER "$@"; }
+field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
+
+printf '%-10s %-34s %3s %12s %12s %7s\n' kind shape thr bloom pytorch ratio
+row() { # kind shape threads ours theirs unit
+  local r="-"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}')
+  printf '%-10s %-34s %3s %12.1f %12s %7s  %s\n' "$1" "$2" "$3" "$4" "$5" "$r" "$6"
+}
+
+for t in $THREADS; do
+  for mnk in "2048 1024 1024 0 1" "2048 1024 4096 0 0" "4096 1024 2048 1 0" "1024 16384 1024 0 1"; do
+    set -- $mnk
+    fl=(); [ "$4" = 1 ] && fl+=(--transa); [ "$5" = 1 ] && fl+=(--transb)
+    ours=$($CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" | field gflops)
+    theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)
+    row gemm "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$ours" "$theirs" GFLOP/s
+  done
+done
+
+for t in $THREADS; do
+  for shape in "320 64 4 2 16 2" "4096 256 8 4 128 8" "16384 1024 16 4 256 4"; do
+    set -- $shape
+    ours=$($CTL --threads "$t" -o json bench train --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" | field tokens_per_s)
+    theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode step --threads "$t" --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --steps 5 | field tokens_per_s)
+    row train "V=$1 C=$2 NH=$3 L=$4 T=$5 B=$6" "$t" "$ours" "$theirs" tokens/s
+  done
+done
+
+for t in $THREADS; do
+  set -- 4096 256 8 4 32 1
+  ours=$($CTL --threads "$t" -o json bench generate --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --new-tokens 64 | field tokens_per_s)
+  theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode generate --threads "$t" --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --batch "$6" --prompt-len "$5" --new-tokens 64 --steps 3 | field tokens_per_s)
+  row generate "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$ours" "$theirs" tokens/s
+done

@@ -1,0 +1,225 @@
+package bloom
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"bloom/npu"
+	"bloom/npu/cpu"
+)
+
+func TestPresetParameterCounts(t *testing.T) {
+	// Counts from the model cards (bloom.md §4).
+	for name, want := range map[string]int{"bloom-560m": 559_214_592, "bloom-7b1": 7_069_016_064, "bloom": 176_247_271_424} {
+		c, err := Preset(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.NumParams(); got != want {
+			t.Errorf("%s: %d parameters, want %d", name, got, want)
+		}
+		if got := NewLayout(c).Size; got != want {
+			t.Errorf("%s: layout holds %d, want %d", name, got, want)
+		}
+	}
+	if _, err := Preset("bloom-9000"); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown preset: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{{}, {Vocab: 10, Hidden: 10, Heads: 3, Layers: 1, Eps: 1e-5}, {Vocab: 10, Hidden: 12, Heads: 3, Layers: 1}} {
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%+v: got %v, want ErrConfig", c, err)
+		}
+	}
+}
+
+func TestAlibiSlopes(t *testing.T) {
+	// HF raises a float32-rounded base (relative error ≤ 2^-24) to powers up
+	// to 2·64−1, so slopes carry up to ~127·6e-8 ≈ 8e-6 relative error.
+	close := func(a float32, b float64) bool { return math.Abs(float64(a)-b) <= 1e-5*b }
+	s16 := AlibiSlopes(16)
+	for k := 1; k <= 16; k++ {
+		if !close(s16[k-1], math.Pow(2, -0.5*float64(k))) {
+			t.Errorf("16 heads: slope %d = %g, want 2^(-%g)", k, s16[k-1], 0.5*float64(k))
+		}
+	}
+	// 112 heads (bloom 176B): 64 of 2^(-k/8), then 48 of 2^(-(2j-1)/16).
+	s := AlibiSlopes(112)
+	for k := 1; k <= 64; k++ {
+		if !close(s[k-1], math.Pow(2, -float64(k)/8)) {
+			t.Errorf("112 heads: slope %d = %g", k, s[k-1])
+		}
+	}
+	for j := 1; j <= 48; j++ {
+		if !close(s[63+j], math.Pow(2, -float64(2*j-1)/16)) {
+			t.Errorf("112 heads: extra slope %d = %g", j, s[63+j])
+		}
+	}
+}
+
+// tinyModel is a model with a non-power-of-two head count and random weights
+// large enough that every path matters.
+func tinyModel(t *testing.T) *Model {
+	t.Helper()
+	m, err := New(cpu.New(0), Config{Vocab: 11, Hidden: 12, Heads: 3, Layers: 2, Eps: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	host := make([]float32, m.Layout.Size)
+	for _, tn := range m.Layout.Tensors {
+		for i := tn.Offset; i < tn.Offset+tn.Size; i++ {
+			host[i] = float32(0.3 * r.NormFloat64())
+			if isNormWeight(tn.Name) {
+				host[i] += 1
+			}
+		}
+	}
+	m.Dev.Write(m.Params, host)
+	return m
+}
+
+func tinyBatch() Batch {
+	return Batch{B: 2, T: 5,
+		IDs:     []int32{3, 3, 4, 9, 1, 5, 2, 7, 7, 10},
+		Mask:    []int32{0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+		Targets: []int32{npu.IgnoreIndex, npu.IgnoreIndex, 9, 1, npu.IgnoreIndex, 2, 7, 7, 10, npu.IgnoreIndex}}
+}
+
+// TestGradientsFiniteDifference checks every layer's backward through the
+// whole model: for a few entries of every parameter tensor, the analytic
+// gradient against a central difference of the loss. The loss is float32
+// (noise ~1e-7·|L| per evaluation, /2h ≈ 1e-5 at h = 1e-2) and the central
+// difference errs by O(h²·L”'), so agreement to 1% of the gradient plus
+// 1e-3 of the largest gradient is what a correct backward gives; a wrong
+// one is off by O(1).
+func TestGradientsFiniteDifference(t *testing.T) {
+	m := tinyModel(t)
+	b := tinyBatch()
+	m.ZeroGrads()
+	if _, _, err := m.Step(b, 1); err != nil {
+		t.Fatal(err)
+	}
+	grads := make([]float32, m.Layout.Size)
+	m.Dev.Read(grads, m.Grads)
+	params := make([]float32, m.Layout.Size)
+	m.Dev.Read(params, m.Params)
+	maxG := 0.0
+	for _, g := range grads {
+		maxG = max(maxG, math.Abs(float64(g)))
+	}
+	loss := func(i int, v float32) float64 {
+		m.Dev.Write(m.Params.Slice(i, 1), []float32{v})
+		l, err := m.TokenLosses(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Dev.Write(m.Params.Slice(i, 1), []float32{params[i]})
+		sum := 0.0
+		for _, x := range l {
+			sum += float64(x)
+		}
+		return sum / 6 // six targets are not ignored
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	const h = 1e-2
+	for _, tn := range m.Layout.Tensors {
+		for range 3 {
+			i := tn.Offset + r.IntN(tn.Size)
+			fd := (loss(i, params[i]+h) - loss(i, params[i]-h)) / (2 * h)
+			if g := float64(grads[i]); math.Abs(fd-g) > 1e-2*math.Abs(g)+1e-3*maxG {
+				t.Errorf("%s[%d]: analytic %g, finite difference %g", tn.Name, i-tn.Offset, g, fd)
+			}
+		}
+	}
+}
+
+// TestDecodeMatchesForward: incremental decoding with the KV cache gives the
+// logits the full forward gives at each row's last position, with left
+// padding, whether the prompt arrives at once or token by token.
+func TestDecodeMatchesForward(t *testing.T) {
+	m := tinyModel(t)
+	b := tinyBatch()
+	b.Targets = nil
+	logits, err := m.Forward(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := make([]float32, logits.Len())
+	m.Dev.Read(full, logits)
+	V := m.Cfg.Vocab
+	for _, chunk := range []int{5, 2, 1} {
+		c := m.NewCache(b.B, b.T)
+		var got []float32
+		for t0 := 0; t0 < b.T; t0 += chunk {
+			n := min(chunk, b.T-t0)
+			ids, mask := make([]int32, 0, b.B*n), make([]int32, 0, b.B*n)
+			for r := 0; r < b.B; r++ {
+				ids = append(ids, b.IDs[r*b.T+t0:r*b.T+t0+n]...)
+				mask = append(mask, b.Mask[r*b.T+t0:r*b.T+t0+n]...)
+			}
+			out, err := m.Decode(c, ids, mask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = make([]float32, out.Len())
+			m.Dev.Read(got, out)
+		}
+		for r := 0; r < b.B; r++ {
+			for v := 0; v < V; v++ {
+				want := full[(r*b.T+b.T-1)*V+v]
+				if d := math.Abs(float64(got[r*V+v] - want)); d > 1e-5*(1+math.Abs(float64(want))) {
+					t.Fatalf("chunk %d row %d logit %d: decode %g, forward %g", chunk, r, v, got[r*V+v], want)
+				}
+			}
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	m := tinyModel(t)
+	for name, b := range map[string]Batch{
+		"id past vocab":     {B: 1, T: 2, IDs: []int32{1, 11}},
+		"negative id":       {B: 1, T: 2, IDs: []int32{-1, 1}},
+		"short ids":         {B: 2, T: 2, IDs: []int32{1, 2, 3}},
+		"target past vocab": {B: 1, T: 2, IDs: []int32{1, 2}, Targets: []int32{12, npu.IgnoreIndex}},
+		"mask size":         {B: 1, T: 2, IDs: []int32{1, 2}, Mask: []int32{1}},
+	} {
+		if _, err := m.Forward(b); !errors.Is(err, ErrInput) {
+			t.Errorf("%s: got %v, want ErrInput", name, err)
+		}
+	}
+	if _, _, err := m.Step(Batch{B: 1, T: 1, IDs: []int32{1}, Targets: []int32{npu.IgnoreIndex}}, 1); !errors.Is(err, ErrInput) {
+		t.Errorf("all targets ignored: got %v", err)
+	}
+	c := m.NewCache(1, 2)
+	if _, err := m.Decode(c, []int32{1, 2, 3}, nil); !errors.Is(err, ErrInput) {
+		t.Errorf("cache overflow: got %v", err)
+	}
+}
+
+func TestSampler(t *testing.T) {
+	logits := []float32{0.1, 2, -1, 1.9, 0}
+	if got := NewSampler(1, 1, 1, 5).Pick(0, logits); got != 1 {
+		t.Errorf("top-k 1 picked %d, want the argmax 1", got)
+	}
+	a, b := NewSampler(0.8, 3, 0.9, 9), NewSampler(0.8, 3, 0.9, 9)
+	seen := map[int32]bool{}
+	for range 200 {
+		x, y := a.Pick(0, logits), b.Pick(0, logits)
+		if x != y {
+			t.Fatal("same seed, different samples")
+		}
+		seen[x] = true
+	}
+	if seen[2] || seen[4] || seen[0] {
+		t.Errorf("sampled outside the top 2 that reach p=0.9: %v", seen)
+	}
+	if !seen[1] || !seen[3] {
+		t.Errorf("expected both top tokens over 200 draws: %v", seen)
+	}
+}

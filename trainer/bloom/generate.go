@@ -1,0 +1,146 @@
+package bloom
+
+import (
+	"fmt"
+
+	"bloom/npu"
+)
+
+// Cache is the key/value cache of B rows for incremental decoding: every
+// block's k and v (B,NH,Cap,HD), and the padding mask of the positions so far.
+type Cache struct {
+	B, Cap, Len int
+	k, v        []npu.Buf // per block
+	mask        []int32   // (B,Cap) 1 = token, 0 = padding
+	step        map[int]*acts
+}
+
+// NewCache allocates a cache for B rows of up to capacity positions.
+func (m *Model) NewCache(B, capacity int) *Cache {
+	c := &Cache{B: B, Cap: capacity, mask: make([]int32, B*capacity), step: map[int]*acts{}}
+	n := B * capacity * m.Cfg.Hidden
+	for range m.Cfg.Layers {
+		c.k = append(c.k, m.Dev.Alloc(n))
+		c.v = append(c.v, m.Dev.Alloc(n))
+	}
+	return c
+}
+
+// Decode appends Tq positions to every row of the cache: ids and mask are
+// (B,Tq), mask nil meaning all tokens. It returns the logits (B,V) of each
+// row's last new position, in a buffer the next Decode overwrites.
+func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
+	Tq := len(ids) / c.B
+	if Tq == 0 || len(ids) != c.B*Tq || mask != nil && len(mask) != len(ids) {
+		return nil, fmt.Errorf("%w: %d ids (and %d mask values) for %d rows", ErrInput, len(ids), len(mask), c.B)
+	}
+	if c.Len+Tq > c.Cap {
+		return nil, fmt.Errorf("%w: %d positions exceed the cache capacity %d", ErrInput, c.Len+Tq, c.Cap)
+	}
+	if err := (Batch{B: c.B, T: Tq, IDs: ids}).Validate(m.Cfg.Vocab); err != nil {
+		return nil, err
+	}
+	a := c.step[Tq]
+	if a == nil {
+		a = newActs(m.Dev, m.Cfg, c.B, Tq, c.Cap, false)
+		for l := range a.blocks {
+			a.blocks[l].k, a.blocks[l].v = c.k[l], c.v[l]
+		}
+		c.step[Tq] = a
+	}
+	t0 := c.Len
+	Tk := t0 + Tq
+	full := make([]int32, c.B*Tk) // the mask over all positions so far, (B,Tk)
+	for b := 0; b < c.B; b++ {
+		for t := 0; t < Tq; t++ {
+			v := int32(1)
+			if mask != nil {
+				v = mask[b*Tq+t]
+			}
+			c.mask[b*c.Cap+t0+t] = v
+		}
+		copy(full[b*Tk:(b+1)*Tk], c.mask[b*c.Cap:b*c.Cap+Tk])
+	}
+	m.forwardLast(a, ids, full, t0)
+	c.Len = Tk
+	return a.logits.Slice(0, c.B*m.Cfg.Vocab), nil
+}
+
+// forwardLast is forward, but the head runs only on each row's last position.
+func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
+	c, d := m.Cfg, m.Dev
+	N, C := a.B*a.Tq, c.Hidden
+	a.Tk, a.mask = t0+a.Tq, mask
+	embeddingForward(d, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, C, c.Eps)
+	x := a.x0
+	for l := range a.blocks {
+		ba := &a.blocks[l]
+		attentionForward(d, c, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0)
+		mlpForward(d, c, &m.W.Blocks[l], ba, a.proj, N)
+		x = ba.res2
+	}
+	// Rows b·Tq+Tq−1 of x are the last positions: gather them, then the head.
+	last := a.proj.Slice(0, a.B*C)
+	for b := 0; b < a.B; b++ {
+		r := (b*a.Tq + a.Tq - 1) * C
+		d.Copy(last.Slice(b*C, C), x.Slice(r, C))
+	}
+	headForward(d, c, &m.W, a, last, a.B)
+}
+
+// GenerateOptions control Generate.
+type GenerateOptions struct {
+	MaxNew int // new tokens per row
+	EOS    int // stop a row after this token; negative = never stop
+	// Pick chooses the next token of row from its logits (V). It may keep
+	// neither slice.
+	Pick func(row int, logits []float32) int32
+}
+
+// Generate continues each prompt (rows may differ in length; they are left
+// padded with pad) and returns the new tokens of every row.
+func (m *Model) Generate(prompts [][]int32, pad int32, o GenerateOptions) ([][]int32, error) {
+	B, Tp := len(prompts), 0
+	for _, p := range prompts {
+		Tp = max(Tp, len(p))
+	}
+	if B == 0 || Tp == 0 {
+		return nil, fmt.Errorf("%w: empty prompt", ErrInput)
+	}
+	ids, mask := make([]int32, B*Tp), make([]int32, B*Tp)
+	for b, p := range prompts {
+		off := Tp - len(p)
+		for t := 0; t < Tp; t++ {
+			ids[b*Tp+t], mask[b*Tp+t] = pad, 0
+			if t >= off {
+				ids[b*Tp+t], mask[b*Tp+t] = p[t-off], 1
+			}
+		}
+	}
+	c := m.NewCache(B, Tp+o.MaxNew)
+	out := make([][]int32, B)
+	done := make([]bool, B)
+	host := make([]float32, B*m.Cfg.Vocab)
+	for step := 0; step < o.MaxNew; step++ {
+		logits, err := m.Decode(c, ids, mask)
+		if err != nil {
+			return nil, err
+		}
+		m.Dev.Read(host, logits)
+		ids, mask = ids[:B], nil
+		live := false
+		for b := range B {
+			next := o.Pick(b, host[b*m.Cfg.Vocab:(b+1)*m.Cfg.Vocab])
+			if !done[b] {
+				out[b] = append(out[b], next)
+				done[b] = o.EOS >= 0 && int(next) == o.EOS
+			}
+			live = live || !done[b]
+			ids[b] = next
+		}
+		if !live {
+			break
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,79 @@
+package bloom
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+)
+
+// Greedy picks the highest logit (the first one on ties).
+func Greedy(_ int, logits []float32) int32 {
+	best := 0
+	for i, v := range logits {
+		if v > logits[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}
+
+// Sampler draws tokens from temperature-scaled logits restricted to the top k
+// tokens and then to the smallest set whose probability reaches top p, as
+// Hugging Face's TopK and TopP warpers do. It is deterministic for a seed.
+type Sampler struct {
+	Temperature float64 // > 0
+	TopK        int     // 0 = no limit
+	TopP        float64 // in (0,1]; 1 = no limit
+	rng         *rand.Rand
+	idx         []int
+	probs       []float64
+}
+
+// NewSampler returns a sampler seeded with seed.
+func NewSampler(temperature float64, topK int, topP float64, seed uint64) *Sampler {
+	return &Sampler{Temperature: temperature, TopK: topK, TopP: topP, rng: rand.New(rand.NewPCG(seed, 0x73616d706c65))}
+}
+
+// Pick implements GenerateOptions.Pick.
+func (s *Sampler) Pick(_ int, logits []float32) int32 {
+	V := len(logits)
+	s.idx = s.idx[:0]
+	for i := 0; i < V; i++ {
+		s.idx = append(s.idx, i)
+	}
+	sort.SliceStable(s.idx, func(a, b int) bool { return logits[s.idx[a]] > logits[s.idx[b]] })
+	keep := V
+	if s.TopK > 0 && s.TopK < keep {
+		keep = s.TopK
+	}
+	s.probs = s.probs[:0]
+	maxv, sum := float64(logits[s.idx[0]])/s.Temperature, 0.0
+	for _, i := range s.idx[:keep] {
+		p := math.Exp(float64(logits[i])/s.Temperature - maxv)
+		s.probs = append(s.probs, p)
+		sum += p
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		cum := 0.0
+		for j, p := range s.probs {
+			cum += p / sum
+			if cum >= s.TopP {
+				keep = j + 1
+				break
+			}
+		}
+		s.probs = s.probs[:keep]
+		sum = 0
+		for _, p := range s.probs {
+			sum += p
+		}
+	}
+	u := s.rng.Float64() * sum
+	for j, p := range s.probs {
+		u -= p
+		if u < 0 {
+			return int32(s.idx[j])
+		}
+	}
+	return int32(s.idx[len(s.probs)-1])
+}

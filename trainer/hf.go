@@ -1,0 +1,66 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+
+	"bloom/ckpt"
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// ErrMismatch is wrapped when a checkpoint's tensors do not fit its config.
+var ErrMismatch = errors.New("trainer: checkpoint does not match its config")
+
+// ConfigFromHF converts a Hugging Face BLOOM config.
+func ConfigFromHF(c ckpt.BloomConfig) bloom.Config {
+	return bloom.Config{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: float32(c.LayerNormEpsilon)}
+}
+
+// LoadHF opens the Hugging Face model directory dir (config.json plus single
+// or sharded safetensors) on d. Every tensor the config implies must be
+// present with its shape; unknown tensors are an error too, since they mean
+// the config and the weights disagree.
+func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
+	h, err := ckpt.OpenHF(dir)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	defer h.Close()
+	m, err := bloom.New(d, ConfigFromHF(h.Config))
+	if err != nil {
+		return nil, h.Config, fmt.Errorf("%s: %w", dir, err)
+	}
+	for _, name := range h.Names() {
+		if _, ok := m.Layout.Lookup(name); !ok {
+			return nil, h.Config, fmt.Errorf("%w: %s has tensor %q, which a %d-layer BLOOM does not have", ErrMismatch, dir, name, m.Cfg.Layers)
+		}
+	}
+	for _, t := range m.Layout.Tensors {
+		data, shape, err := h.Float32(t.Name)
+		if err != nil {
+			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)
+		}
+		if !slices.Equal(shape, t.Shape) {
+			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q has shape %v, the config implies %v", ErrMismatch, dir, t.Name, shape, t.Shape)
+		}
+		d.Write(m.Params.Slice(t.Offset, t.Size), data)
+	}
+	return m, h.Config, nil
+}
+
+// SaveHF writes m as a Hugging Face model directory with tensors stored as
+// dt (F32, F16 or BF16), sharded past maxShardBytes (0 = one file). cfg
+// carries the fields of config.json that the model shape does not.
+func SaveHF(m *bloom.Model, cfg ckpt.BloomConfig, dir string, dt ckpt.DType, maxShardBytes int64) error {
+	cfg.VocabSize, cfg.HiddenSize, cfg.NHead, cfg.NLayer = m.Cfg.Vocab, m.Cfg.Hidden, m.Cfg.Heads, m.Cfg.Layers
+	cfg.LayerNormEpsilon = float64(m.Cfg.Eps)
+	host := make([]float32, m.Layout.Size)
+	m.Dev.Read(host, m.Params)
+	ts := make([]ckpt.Tensor, 0, len(m.Layout.Tensors))
+	for _, t := range m.Layout.Tensors {
+		ts = append(ts, ckpt.Tensor{Name: t.Name, Shape: t.Shape, Data: host[t.Offset : t.Offset+t.Size]})
+	}
+	return ckpt.SaveHF(dir, cfg, dt, ts, maxShardBytes)
+}

@@ -1,0 +1,118 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"bloom/trainer/bloom"
+)
+
+// Source yields training samples: Sample fills dst (seq+1 tokens) with the
+// sample numbered i in the run's order. It keeps no reference to dst.
+type Source interface {
+	Sample(i int64, dst []int32) error
+}
+
+// LocalConfig is a single-process training run, in Megatron's terms.
+type LocalConfig struct {
+	Steps           int     // optimizer steps
+	MicroBatch      int     // sequences per forward/backward
+	GlobalBatch     int     // sequences per optimizer step; a multiple of MicroBatch
+	SeqLength       int     // tokens per sequence (samples hold one more)
+	ClipGrad        float64 // max global gradient norm; 0 = no clipping
+	ConsumedSamples int64   // samples already consumed (resume point)
+}
+
+// Validate reports a configuration that cannot run, saying what to change.
+func (c LocalConfig) Validate() error {
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("trainer: --steps must be positive, got %d", c.Steps)
+	case c.MicroBatch <= 0 || c.SeqLength <= 0:
+		return fmt.Errorf("trainer: --micro-batch-size (%d) and --seq-length (%d) must be positive", c.MicroBatch, c.SeqLength)
+	case c.GlobalBatch%c.MicroBatch != 0 || c.GlobalBatch <= 0:
+		return fmt.Errorf("trainer: --global-batch-size %d must be a positive multiple of --micro-batch-size %d", c.GlobalBatch, c.MicroBatch)
+	case c.ClipGrad < 0:
+		return fmt.Errorf("trainer: --clip-grad must not be negative")
+	}
+	return nil
+}
+
+// StepStats describe one finished optimizer step.
+type StepStats struct {
+	Step         int     `json:"step"` // 1-based
+	Loss         float64 `json:"loss"` // mean over the step's micro-batches
+	LR           float64 `json:"lr"`
+	GradNorm     float64 `json:"grad_norm"` // before clipping
+	Consumed     int64   `json:"consumed_samples"`
+	TokensPerSec float64 `json:"tokens_per_s"`
+	Seconds      float64 `json:"seconds"`
+}
+
+// Local trains a model in this process.
+type Local struct {
+	Cfg   LocalConfig
+	Model *bloom.Model
+	Opt   *AdamW
+	Sched Schedule
+	Data  Source
+}
+
+// Run trains for Cfg.Steps steps, calling report after each. It stops early,
+// returning ctx.Err(), when ctx is done.
+func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
+	if err := l.Cfg.Validate(); err != nil {
+		return err
+	}
+	if err := l.Sched.Validate(); err != nil {
+		return err
+	}
+	c := l.Cfg
+	T, mb := c.SeqLength, c.MicroBatch
+	sample := make([]int32, T+1)
+	batch := bloom.Batch{B: mb, T: T, IDs: make([]int32, mb*T), Targets: make([]int32, mb*T)}
+	consumed := c.ConsumedSamples
+	for step := 1; step <= c.Steps; step++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		l.Model.ZeroGrads()
+		micro := c.GlobalBatch / mb
+		loss := 0.0
+		for k := 0; k < micro; k++ {
+			for r := 0; r < mb; r++ {
+				if err := l.Data.Sample(consumed+int64(k*mb+r), sample); err != nil {
+					return fmt.Errorf("trainer: step %d: %w", step, err)
+				}
+				copy(batch.IDs[r*T:], sample[:T])
+				copy(batch.Targets[r*T:], sample[1:])
+			}
+			ml, _, err := l.Model.Step(batch, 1/float32(micro))
+			if err != nil {
+				return fmt.Errorf("trainer: step %d: %w", step, err)
+			}
+			loss += ml / float64(micro)
+		}
+		norm := l.Model.GradNorm()
+		if c.ClipGrad > 0 && norm > c.ClipGrad {
+			clipGrads(l.Model, c.ClipGrad/(norm+1e-6))
+		}
+		lr := l.Sched.LR(consumed)
+		l.Opt.Update(lr)
+		consumed += int64(c.GlobalBatch)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return fmt.Errorf("trainer: step %d: loss is %v", step, loss)
+		}
+		sec := time.Since(start).Seconds()
+		report(StepStats{Step: step, Loss: loss, LR: lr, GradNorm: norm, Consumed: consumed,
+			TokensPerSec: float64(c.GlobalBatch*T) / sec, Seconds: sec})
+	}
+	return nil
+}
+
+func clipGrads(m *bloom.Model, coeff float64) {
+	m.Dev.Scale(m.Grads, float32(coeff), m.Layout.Size)
+}
