@@ -49,6 +49,7 @@ import sys
 
 import torch
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the repo
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bloom_ref as br  # noqa: E402
 
