@@ -28,8 +28,8 @@ bench: build ## GEMM GFLOP/s and training tokens/s, with the PyTorch peer when i
 	scripts/bench.sh
 
 demo: build ## train a tiny BLOOM on the embedded corpus until the loss has clearly fallen
-	$(BIN)/bloomctl train --local --preset bloom-tiny --steps 150 --seq-length 64 \
-	  --micro-batch-size 8 --global-batch-size 16 --lr 3e-3 --min-lr 3e-4 \
+	$(BIN)/bloomctl train --local --preset bloom-tiny --steps 300 --seq-length 64 \
+	  --micro-batch-size 16 --global-batch-size 16 --lr 5e-3 --min-lr 5e-4 --lr-warmup-samples 320 \
 	  --sample-prompt "The garden " --save $(BIN)/demo-model
 
 fuzz: ## run the safetensors fuzzer for a minute

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -100,7 +101,13 @@ func runLocal(c *ucli.Context) error {
 		fmt.Fprintf(w, "training %s (%d parameters) on %d threads: %d steps of %d×%d tokens\n",
 			describe(c), m.Cfg.NumParams(), m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
 	}
+	var first, last trainer.StepStats
+	start := time.Now()
 	err = loop.Run(c.Context, func(s trainer.StepStats) {
+		if s.Step == 1 {
+			first = s
+		}
+		last = s
 		if asJSON {
 			writeJSON(w, s)
 			return
@@ -110,6 +117,9 @@ func runLocal(c *ucli.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !asJSON {
+		fmt.Fprintf(w, "loss %.4f -> %.4f over %d steps in %.1fs\n", first.Loss, last.Loss, last.Step, time.Since(start).Seconds())
 	}
 	if p := c.String("sample-prompt"); p != "" && !asJSON {
 		out, err := m.Generate([][]int32{data.ByteTokens([]byte(p))}, int32(hf.PadTokenID),
