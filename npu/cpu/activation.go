@@ -10,11 +10,22 @@ const (
 	geluC = 0.1070322243
 )
 
-// geluTanh returns tanh(0.79788456·x·(1 + 0.044715·x²)) with the float32
-// rounding of HF's expression, op by op.
-func geluTanh(x float32) float32 {
-	inner := 1 + float32(float32(geluB*x)*x)
-	return float32(tanhf(float64(float32(geluA*x) * inner)))
+// geluChunk is how many tanh values the GELU kernels compute at once, on the
+// stack, with the vector exponential.
+const geluChunk = 256
+
+// geluTanh sets t[i] = tanh(0.79788456·x·(1 + 0.044715·x²)), with the inner
+// expression rounded as HF's float32 ops round it and tanh(u) taken as
+// 1 − 2/(e^{2u} + 1), within a few 1e-8 absolute.
+func geluTanh(t, x []float32) {
+	for i, v := range x {
+		inner := 1 + float32(float32(geluB*v)*v)
+		t[i] = 2 * float32(geluA*v) * inner
+	}
+	expInPlace(t)
+	for i, e := range t {
+		t[i] = 1 - 2/(e+1)
+	}
 }
 
 // GeluForward sets out = x·0.5·(1 + tanh(0.79788456·x·(1 + 0.044715·x²))).
@@ -23,9 +34,13 @@ func (d *Device) GeluForward(out, in npu.Buf, n int) {
 	y := view(op, "out", out, n)
 	x := view(op, "in", in, n)
 	d.pool.parallelFor(n, grain/8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			y[i] = float32(v*0.5) * (1 + geluTanh(v))
+		var t [geluChunk]float32
+		for c := lo; c < hi; c += geluChunk {
+			xs := x[c:min(c+geluChunk, hi)]
+			geluTanh(t[:len(xs)], xs)
+			for i, v := range xs {
+				y[c+i] = float32(v*0.5) * (1 + t[i])
+			}
 		}
 	})
 }
@@ -38,12 +53,16 @@ func (d *Device) GeluBackward(din, in, dout npu.Buf, n int) {
 	x := view(op, "in", in, n)
 	dy := view(op, "dout", dout, n)
 	d.pool.parallelFor(n, grain/8, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			t := geluTanh(v)
-			slope := geluA + float32(float32(geluC*v)*v)
-			ff := float32(float32(0.5*v)*float32((1-float32(t*t))*slope)) + float32(0.5*(1+t))
-			dx[i] += float32(ff * dy[i])
+		var ts [geluChunk]float32
+		for c := lo; c < hi; c += geluChunk {
+			xs := x[c:min(c+geluChunk, hi)]
+			geluTanh(ts[:len(xs)], xs)
+			for i, v := range xs {
+				t := ts[i]
+				slope := geluA + float32(float32(geluC*v)*v)
+				ff := float32(float32(0.5*v)*float32((1-float32(t*t))*slope)) + float32(0.5*(1+t))
+				dx[c+i] += float32(ff * dy[c+i])
+			}
 		}
 	})
 }

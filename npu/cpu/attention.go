@@ -114,7 +114,7 @@ func softmaxScores(pr, pos []float32, mask []int32, b, last int, slope float32) 
 	m, seen := negInf, false
 	for j := 0; j <= last; j++ {
 		if !visible(mask, b, Tk, j) {
-			pr[j] = 0
+			pr[j] = negInf // exp gives exactly 0
 			continue
 		}
 		pr[j] += float32(slope * pos[j])
@@ -127,15 +127,7 @@ func softmaxScores(pr, pos []float32, mask []int32, b, last int, slope float32) 
 		}
 		return false
 	}
-	var sum float64
-	for j := 0; j <= last; j++ {
-		if visible(mask, b, Tk, j) {
-			e := expf(float64(pr[j] - m))
-			pr[j] = float32(e)
-			sum += e
-		}
-	}
-	inv := 1 / sum
+	inv := 1 / expSum(pr[:last+1], pr[:last+1], m)
 	for j := 0; j <= last; j++ {
 		pr[j] = float32(float64(pr[j]) * inv)
 	}

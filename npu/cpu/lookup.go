@@ -96,20 +96,13 @@ func crossEntropyRow(dx, x []float32, t int, scale float32) float32 {
 	}
 	xt := x[t] // read before dx, which may alias x, is written
 	m := maxOf(x)
-	var s float64
-	for i, v := range x {
-		e := expf(float64(v - m))
-		s += e
-		if dx != nil {
-			dx[i] = float32(e)
-		}
-	}
+	s := expSum(dx, x, m)
 	if dx != nil {
-		c := float64(scale) / s
+		c := float32(float64(scale) / s)
 		for i, e := range dx {
-			dx[i] = float32(float64(e) * c)
+			dx[i] = e * c
 		}
-		dx[t] = float32(expf(float64(xt-m))*c - float64(scale))
+		dx[t] = float32(float64(exp32(xt-m))*float64(c) - float64(scale))
 	}
 	return float32(float64(m) + math.Log(s) - float64(xt))
 }

@@ -19,14 +19,7 @@ func (d *Device) SoftmaxForward(out, in npu.Buf, rows, cols int) {
 
 // softmaxRow sets y = softmax(x); y may alias x.
 func softmaxRow(y, x []float32) {
-	m := maxOf(x)
-	var s float64
-	for i, v := range x {
-		e := expf(float64(v - m))
-		y[i] = float32(e)
-		s += e
-	}
-	inv := 1 / s
+	inv := 1 / expSum(y, x, maxOf(x))
 	for i, v := range y {
 		y[i] = float32(float64(v) * inv)
 	}

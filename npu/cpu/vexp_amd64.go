@@ -1,0 +1,6 @@
+package cpu
+
+func init() { hasVecExp = hasAVX2FMA() }
+
+//go:noescape
+func expSumAVX2(y, x *float32, n int, m float32) float64
