@@ -13,13 +13,16 @@ func generateCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "generate",
 		Usage:     "continue a prompt with a model (KV-cached decoding)",
-		UsageText: "bloomctl generate --model DIR --prompt-tokens 5,17 --max-new-tokens 20 [--greedy | --temperature T --top-k K --top-p P --seed S]",
-		Description: `Prints the new tokens only; with --output json, {"tokens":[...]}.
+		UsageText: "bloomctl generate --model DIR (--prompt-tokens 5,17 | --tokenizer FILE --prompt TEXT) --max-new-tokens 20 [--greedy | --temperature T --top-k K --top-p P --seed S]",
+		Description: `Prints the new tokens only; with --output json, {"tokens":[...]}. With --tokenizer
+it also prints them decoded (in JSON, "text").
 Without --greedy, tokens are sampled: temperature, then top-k, then top-p, as
 Hugging Face's generate does; --seed makes sampling repeatable.`,
 		Flags: []ucli.Flag{
 			modelFlag,
-			&ucli.StringFlag{Name: "prompt-tokens", Usage: "comma-separated prompt token ids", Required: true},
+			&ucli.StringFlag{Name: "prompt-tokens", Usage: "comma-separated prompt token ids"},
+			tokenizerFlag,
+			&ucli.StringFlag{Name: "prompt", Usage: "prompt `TEXT`, encoded with --tokenizer"},
 			&ucli.IntFlag{Name: "max-new-tokens", Value: 32, Usage: "tokens to generate"},
 			&ucli.BoolFlag{Name: "greedy", Usage: "always take the most likely token"},
 			&ucli.Float64Flag{Name: "temperature", Value: 1, Usage: "sampling temperature (> 0)"},
@@ -33,7 +36,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			if err != nil {
 				return err
 			}
-			prompt, err := parseTokens("prompt-tokens", c.String("prompt-tokens"))
+			prompt, tok, err := textIDs(c, "prompt", "prompt-tokens")
 			if err != nil {
 				return err
 			}
@@ -50,13 +53,16 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 				return err
 			}
 			if asJSON {
-				return writeJSON(c.App.Writer, map[string][]int32{"tokens": out[0]})
+				return writeJSON(c.App.Writer, generated{Tokens: out[0], Text: decodeIDs(tok, out[0])})
 			}
 			s := make([]string, len(out[0]))
 			for i, t := range out[0] {
 				s[i] = fmt.Sprint(t)
 			}
 			_, err = fmt.Fprintln(c.App.Writer, strings.Join(s, ","))
+			if err == nil && tok != nil {
+				_, err = fmt.Fprintln(c.App.Writer, *decodeIDs(tok, out[0]))
+			}
 			return err
 		},
 	}

@@ -21,20 +21,22 @@ func scoreCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "score",
 		Usage:     "log-probabilities of a token sequence under a model",
-		UsageText: "bloomctl score --model DIR --tokens 5,17,42",
+		UsageText: "bloomctl score --model DIR (--tokens 5,17,42 | --tokenizer FILE --text TEXT)",
 		Description: `Prints {"tokens":[...],"logprobs":[null,lp1,...],"loss":x}: logprobs[i] is
 log p(token i | tokens before it) and loss is the mean of -logprobs[1:].`,
 		Flags: []ucli.Flag{
 			modelFlag,
-			&ucli.StringFlag{Name: "tokens", Usage: "comma-separated token ids, at least two", Required: true},
+			&ucli.StringFlag{Name: "tokens", Usage: "comma-separated token ids, at least two"},
+			tokenizerFlag,
+			&ucli.StringFlag{Name: "text", Usage: "`TEXT` to score, encoded with --tokenizer"},
 		},
 		Action: func(c *ucli.Context) error {
-			ids, err := parseTokens("tokens", c.String("tokens"))
+			ids, _, err := textIDs(c, "text", "tokens")
 			if err != nil {
 				return err
 			}
 			if len(ids) < 2 {
-				return fmt.Errorf("--tokens: need at least two tokens to score")
+				return fmt.Errorf("need at least two tokens to score, got %d", len(ids))
 			}
 			m, _, err := loadModel(c)
 			if err != nil {
