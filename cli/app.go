@@ -25,7 +25,7 @@ func CtlApp() *ucli.App {
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
 			&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
 		},
-		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand()},
+		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand()},
 		EnableBashCompletion: true,
 	}
 }

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package data
+
+import "time"
+
+// cpuTime is unavailable here; benchmarks report 0.
+func cpuTime() time.Duration { return 0 }
