@@ -24,8 +24,11 @@ func CtlApp() *ucli.App {
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
 			&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
+			&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`; any node answers", EnvVars: []string{"BLOOM_ADDR"}},
+			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
+			&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file", EnvVars: []string{"BLOOM_TOKEN"}},
 		},
-		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand()},
+		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand()},
 		EnableBashCompletion: true,
 	}
 }
@@ -36,10 +39,10 @@ func DaemonApp() *ucli.App {
 		Name:    "bloomd",
 		Usage:   "the bloom node daemon",
 		Version: Version,
-		Description: "bloomd runs on every node of a bloom cluster. Cluster membership, the\n" +
-			"coordinator and job supervision are being built; today it reports its version\n" +
-			"and the compute backends compiled in.",
-		Commands: []*ucli.Command{devicesCommand()},
+		Description: "bloomd runs on every node of a bloom cluster: `bloomd join` gossips, takes part\n" +
+			"in Raft (the leader is the coordinator) and serves the HTTPS API. Job supervision\n" +
+			"is being built.",
+		Commands: []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand()},
 	}
 }
 

@@ -1,0 +1,97 @@
+package api
+
+import "encoding/json"
+
+// Endpoint paths.
+const (
+	PathMembers = "/v1/members"
+	PathStatus  = "/v1/status"
+	PathJobs    = "/v1/jobs"
+	PathMetrics = "/metrics"
+)
+
+// HeaderForwarded marks a request a follower forwarded to the leader; a
+// node that is not the leader answers it with 503 rather than forward again.
+const HeaderForwarded = "X-Bloom-Forwarded-By"
+
+// Member states, as gossip sees them.
+const (
+	StateAlive   = "alive"
+	StateSuspect = "suspect"
+	StateDead    = "dead"
+	StateLeft    = "left"
+)
+
+// Raft roles.
+const (
+	RoleLeader   = "leader"
+	RoleVoter    = "voter"
+	RoleNonvoter = "nonvoter"
+	RoleNone     = "none"
+)
+
+// Member is one node in `bloomctl members`.
+type Member struct {
+	Name    string `json:"name"`
+	Addr    string `json:"addr"` // gossip address
+	API     string `json:"api,omitempty"`
+	State   string `json:"state"`
+	Role    string `json:"role"`
+	Devices string `json:"devices,omitempty"`
+	Version string `json:"version,omitempty"`
+}
+
+// MembersResponse answers GET /v1/members.
+type MembersResponse struct {
+	// Node is the node that answered: states are as it sees them.
+	Node    string   `json:"node"`
+	Members []Member `json:"members"`
+}
+
+// Status answers GET /v1/status.
+type Status struct {
+	ClusterID    string   `json:"cluster_id"`
+	Node         string   `json:"node"`
+	Leader       string   `json:"leader"`
+	LeaderAddr   string   `json:"leader_addr,omitempty"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	LastIndex    uint64   `json:"last_index"`
+	Voters       []string `json:"voters"`
+	Nonvoters    []string `json:"nonvoters"`
+	Health       Health   `json:"health"`
+}
+
+// Health summarises whether the cluster can make progress.
+type Health struct {
+	Healthy bool `json:"healthy"`
+	// FailureTolerance is how many more voters may fail before the
+	// cluster loses its quorum.
+	FailureTolerance int    `json:"failure_tolerance"`
+	Reason           string `json:"reason,omitempty"`
+}
+
+// SubmitJobRequest is POST /v1/jobs.
+type SubmitJobRequest struct {
+	Name string          `json:"name"`
+	Spec json.RawMessage `json:"spec,omitempty"`
+}
+
+// Job is a job as the API shows it.
+type Job struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	SubmittedAt int64  `json:"submitted_at"`
+}
+
+// JobsResponse answers GET /v1/jobs.
+type JobsResponse struct {
+	Jobs []Job `json:"jobs"`
+}
+
+// ErrorBody is every error response's body.
+type ErrorBody struct {
+	Error string `json:"error"`
+}

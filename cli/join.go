@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/daemon"
+)
+
+// joinContext is cancelled when bloomd should stop (SIGINT, SIGTERM);
+// tests replace it.
+var joinContext = func() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func joinCommand() *ucli.Command {
+	def := daemon.DefaultConfig()
+	host, _ := os.Hostname()
+	env := func(name string) []string { return []string{"BLOOMD_" + name} }
+	return &ucli.Command{
+		Name:  "join",
+		Usage: "run the daemon in the foreground: join the cluster, take part in Raft, serve the API",
+		Description: "Joins through any live --peers address, bootstraps Raft once when --bootstrap-expect\n" +
+			"servers are seen, and runs until SIGINT or SIGTERM, when it hands leadership over and\n" +
+			"leaves. Restart it with the same --name and --data-dir to rejoin with its Raft log.",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "name", Value: host, Usage: "this node's unique, stable `NAME`", EnvVars: env("NAME")},
+			&ucli.StringFlag{Name: "data-dir", Usage: "`DIR` for the Raft log and snapshots", EnvVars: env("DATA_DIR")},
+			&ucli.StringFlag{Name: "bind", Value: def.Bind, Usage: "gossip `HOST:PORT` (UDP and TCP)", EnvVars: env("BIND")},
+			&ucli.StringFlag{Name: "advertise", Usage: "gossip `HOST:PORT` peers dial, when --bind is 0.0.0.0", EnvVars: env("ADVERTISE")},
+			&ucli.StringFlag{Name: "api", Value: def.API, Usage: "HTTPS API `HOST:PORT` (Raft shares it)", EnvVars: env("API")},
+			&ucli.StringFlag{Name: "peers", Usage: "gossip addresses to join through, comma-separated `HOST:PORT,...`", EnvVars: env("PEERS")},
+			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE` (bloomd keygen)", EnvVars: env("SECRET_FILE")},
+			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
+			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N or npu:0-7", EnvVars: env("DEVICES")},
+			&ucli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, Usage: "give up joining --peers after this long", EnvVars: env("JOIN_TIMEOUT")},
+			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
+			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("LOG_LEVEL")},
+		},
+		Action: runJoin,
+	}
+}
+
+func runJoin(c *ucli.Context) error {
+	cfg, err := joinConfig(c)
+	if err != nil {
+		return err
+	}
+	ctx, stop := joinContext()
+	defer stop()
+	d, err := daemon.Start(cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("stopping: handing over leadership and leaving")
+	return d.Stop()
+}
+
+func joinConfig(c *ucli.Context) (daemon.Config, error) {
+	cfg := daemon.DefaultConfig()
+	if c.String("secret-file") == "" {
+		return cfg, fmt.Errorf("--secret-file is required (make one with `bloomd keygen --out FILE`)")
+	}
+	s, err := daemon.LoadSecret(c.String("secret-file"))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Secret = s
+	cfg.Name, cfg.DataDir = c.String("name"), c.String("data-dir")
+	cfg.Bind, cfg.Advertise, cfg.API = c.String("bind"), c.String("advertise"), c.String("api")
+	for _, p := range strings.Split(c.String("peers"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			cfg.Peers = append(cfg.Peers, p)
+		}
+	}
+	cfg.BootstrapExpect, cfg.Devices = c.Int("bootstrap-expect"), c.String("devices")
+	cfg.JoinTimeout, cfg.Version = c.Duration("join-timeout"), Version
+	if cfg.Logger, err = newLogger(c); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(c *ucli.Context) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.String("log-format") {
+	case "json":
+		return slog.New(slog.NewJSONHandler(c.App.ErrWriter, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(c.App.ErrWriter, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", c.String("log-format"))
+}

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"bloom/daemon"
+)
+
+func writeTestSecret(t *testing.T) (string, daemon.Secret) {
+	t.Helper()
+	s, err := daemon.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "cluster.secret")
+	if err := os.WriteFile(path, []byte(s.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, s
+}
+
+func TestJoinRejectsBadFlags(t *testing.T) {
+	secret, _ := writeTestSecret(t)
+	dir := t.TempDir()
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"join", "--data-dir", dir}, "--secret-file"},
+		{[]string{"join", "--secret-file", filepath.Join(dir, "nope")}, "secret file"},
+		{[]string{"join", "--secret-file", secret, "--name", "n1"}, "--data-dir"},
+		{[]string{"join", "--secret-file", secret, "--name", "n1", "--data-dir", dir, "--devices", "gpu:2"}, "--devices"},
+		{[]string{"join", "--secret-file", secret, "--name", "n1", "--data-dir", dir, "--bind", "x"}, "--bind"},
+		{[]string{"join", "--secret-file", secret, "--name", "n1", "--data-dir", dir, "--log-format", "xml"}, "--log-format"},
+	}
+	for _, tt := range tests {
+		_, err := runDaemon(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%v: %v, want an error about %s", tt.args, err, tt.want)
+		}
+	}
+}
+
+// startJoin runs `bloomd join` in the background until the test ends.
+func startJoin(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	joinContext = func() (context.Context, context.CancelFunc) { return ctx, cancel }
+	done := make(chan error, 1)
+	go func() { _, err := runDaemon(t, append([]string{"join"}, args...)...); done <- err }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("bloomd join: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("bloomd join did not stop")
+		}
+	})
+}

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/api"
+	"bloom/daemon"
+)
+
+func statusCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "status",
+		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health",
+		Action: func(c *ucli.Context) error {
+			asJSON, err := outputJSON(c)
+			if err != nil {
+				return err
+			}
+			cl, err := ctlClient(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+			defer cancel()
+			st, err := cl.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(c.App.Writer, st)
+			}
+			return writeStatus(c, st)
+		},
+	}
+}
+
+func writeStatus(c *ucli.Context, st *api.Status) error {
+	health := "healthy"
+	if !st.Health.Healthy {
+		health = "unhealthy: " + st.Health.Reason
+	}
+	leader := st.Leader
+	if leader == "" {
+		leader = "(none)"
+	}
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	for _, kv := range [][2]string{
+		{"cluster", st.ClusterID},
+		{"answered by", st.Node},
+		{"leader", leader},
+		{"term", fmt.Sprint(st.Term)},
+		{"commit index", fmt.Sprint(st.CommitIndex)},
+		{"applied index", fmt.Sprint(st.AppliedIndex)},
+		{"voters", strings.Join(st.Voters, ",")},
+		{"non-voters", strings.Join(st.Nonvoters, ",")},
+		{"health", fmt.Sprintf("%s (failure tolerance %d)", health, st.Health.FailureTolerance)},
+	} {
+		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
+	}
+	return tw.Flush()
+}
+
+// ctlClient builds the API client from bloomctl's global flags: --addr and
+// either --secret-file (mutual TLS) or --token.
+func ctlClient(c *ucli.Context) (*api.Client, error) {
+	addr := c.String("addr")
+	switch {
+	case c.String("secret-file") != "":
+		s, err := daemon.LoadSecret(c.String("secret-file"))
+		if err != nil {
+			return nil, err
+		}
+		id, err := daemon.NewIdentity(s, "bloomctl")
+		if err != nil {
+			return nil, err
+		}
+		return api.NewClient(addr, id.APIClientTLS(), "")
+	case c.String("token") != "":
+		tlsConf, err := daemon.TokenClientTLS(c.String("token"))
+		if err != nil {
+			return nil, err
+		}
+		return api.NewClient(addr, tlsConf, c.String("token"))
+	}
+	return nil, errors.New("bloomctl needs the cluster's --secret-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN)")
+}

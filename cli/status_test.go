@@ -1,0 +1,79 @@
+package cli
+
+import (
+	"encoding/json"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"bloom/api"
+)
+
+// freePort returns an address on ip that was free a moment ago.
+func freeAddr(t *testing.T, ip string) string {
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestMembersAndStatus(t *testing.T) {
+	secret, s := writeTestSecret(t)
+	apiAddr := freeAddr(t, "127.0.0.1")
+	startJoin(t, "--name", "solo", "--data-dir", filepath.Join(t.TempDir(), "d"), "--bind", "127.0.0.1:0",
+		"--api", apiAddr, "--secret-file", secret, "--bootstrap-expect", "1", "--devices", "npu:0-7", "--log-level", "error")
+
+	var st api.Status
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := run(t, "--addr", apiAddr, "--secret-file", secret, "--output", "json", "status")
+		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Health.Healthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no healthy status: %q %v", out, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+	}
+	if st.Leader != "solo" || len(st.Voters) != 1 || st.ClusterID == "" {
+		t.Errorf("status %+v", st)
+	}
+	out, err := run(t, "--addr", apiAddr, "--token", s.Token(), "members")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") {
+		t.Fatalf("members table:\n%s", out)
+	}
+	for _, want := range []string{"solo", "alive", "leader", "npu:0-7"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("members row %q lacks %q", lines[1], want)
+		}
+	}
+	out, err = run(t, "--addr", apiAddr, "--token", s.Token(), "status")
+	if err != nil || !strings.Contains(out, "leader:") || !strings.Contains(out, "healthy") {
+		t.Errorf("status table %q %v", out, err)
+	}
+	out, err = run(t, "--addr", apiAddr, "--secret-file", secret, "-o", "json", "members")
+	var ms api.MembersResponse
+	if err != nil || json.Unmarshal([]byte(out), &ms) != nil || len(ms.Members) != 1 || ms.Members[0].Role != api.RoleLeader {
+		t.Errorf("members json %q %v", out, err)
+	}
+
+	// Refusals: no credentials, another cluster's secret, a bad --output.
+	if _, err := run(t, "--addr", apiAddr, "status"); err == nil || !strings.Contains(err.Error(), "--secret-file") {
+		t.Errorf("no credentials: %v", err)
+	}
+	other, _ := writeTestSecret(t)
+	if _, err := run(t, "--addr", apiAddr, "--secret-file", other, "status"); err == nil {
+		t.Error("another cluster's secret was let in")
+	}
+	if _, err := run(t, "--addr", apiAddr, "--secret-file", secret, "-o", "yaml", "members"); err == nil {
+		t.Error("--output yaml accepted")
+	}
+}

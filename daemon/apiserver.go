@@ -1,0 +1,221 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+)
+
+func (d *Daemon) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathMembers, d.handleMembers)
+	mux.HandleFunc("GET "+api.PathStatus, d.handleStatus)
+	mux.HandleFunc("GET "+api.PathJobs, d.handleJobs)
+	mux.HandleFunc("POST "+api.PathJobs, d.leaderOnly(d.handleSubmitJob))
+	mux.HandleFunc("GET "+api.PathMetrics, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		d.writeMetrics(w)
+	})
+	return d.authenticate(mux)
+}
+
+// authenticate lets in a client certificate issued by the cluster CA
+// (verified during the handshake) or the cluster's bearer token.
+func (d *Daemon) authenticate(next http.Handler) http.Handler {
+	token := d.cfg.Secret.Token()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tokenEqual(bearer, token) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeError(w, http.StatusUnauthorized, errors.New("authenticate with a client certificate from the cluster secret (--secret-file) or the cluster token (--token)"))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, err error) {
+	writeJSON(w, code, api.ErrorBody{Error: err.Error()})
+}
+
+func (d *Daemon) raftView() (raft.Configuration, raft.ServerID, raft.ServerAddress) {
+	addr, leader := d.raft.r.LeaderWithID()
+	var conf raft.Configuration
+	if f := d.raft.r.GetConfiguration(); f.Error() == nil {
+		conf = f.Configuration()
+	}
+	return conf, leader, addr
+}
+
+// Members lists gossip's members with their Raft roles, as this node sees them.
+func (d *Daemon) Members() api.MembersResponse {
+	conf, leader, _ := d.raftView()
+	out := api.MembersResponse{Node: d.cfg.Name, Members: []api.Member{}}
+	for _, m := range d.ml.Members() {
+		out.Members = append(out.Members, api.Member{
+			Name: m.Name, Addr: m.Addr, API: m.Meta.API, State: string(m.State),
+			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, Version: m.Meta.Version,
+		})
+	}
+	return out
+}
+
+// Status reports cluster id, leader, Raft indices, voters and health.
+func (d *Daemon) Status() api.Status {
+	conf, leader, addr := d.raftView()
+	r := d.raft.r
+	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
+		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
+		Voters: []string{}, Nonvoters: []string{}}
+	alive := map[string]bool{d.cfg.Name: true}
+	for _, m := range d.ml.Members() {
+		alive[m.Name] = live(m)
+	}
+	liveVoters := 0
+	for _, s := range conf.Servers {
+		if s.Suffrage == raft.Voter {
+			st.Voters = append(st.Voters, string(s.ID))
+			if alive[string(s.ID)] {
+				liveVoters++
+			}
+		} else {
+			st.Nonvoters = append(st.Nonvoters, string(s.ID))
+		}
+	}
+	sort.Strings(st.Voters)
+	sort.Strings(st.Nonvoters)
+	quorum := len(st.Voters)/2 + 1
+	st.Health.FailureTolerance = max(0, liveVoters-quorum)
+	switch {
+	case len(st.Voters) == 0:
+		st.Health.Reason = "no Raft configuration yet: waiting for --bootstrap-expect servers, or to be added by the leader"
+	case leader == "":
+		st.Health.Reason = "no leader"
+	case liveVoters < quorum:
+		st.Health.Reason = fmt.Sprintf("%d of %d voters alive, quorum is %d", liveVoters, len(st.Voters), quorum)
+	default:
+		st.Health.Healthy = true
+	}
+	return st
+}
+
+func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, d.Members())
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, d.Status())
+}
+
+func (d *Daemon) handleJobs(w http.ResponseWriter, r *http.Request) {
+	out := api.JobsResponse{Jobs: []api.Job{}}
+	d.fsm.read(func(s *coord.State) {
+		for _, j := range s.Jobs {
+			out.Jobs = append(out.Jobs, apiJob(j))
+		}
+	})
+	sort.Slice(out.Jobs, func(i, j int) bool { return out.Jobs[i].ID < out.Jobs[j].ID })
+	writeJSON(w, http.StatusOK, out)
+}
+
+func apiJob(j *coord.Job) api.Job {
+	return api.Job{ID: j.ID, Name: j.Name, State: j.State.String(), SubmittedAt: j.SubmittedAt}
+}
+
+func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
+	req, err := api.DecodeSubmitJob(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	id := "j" + hex.EncodeToString(b[:])
+	if err := d.Apply(coord.SubmitJob{ID: id, Name: req.Name, Spec: req.Spec, At: time.Now().UnixMilli()}); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, coord.ErrBadCommand) {
+			code = http.StatusBadRequest
+		}
+		writeError(w, code, err)
+		return
+	}
+	var job api.Job
+	d.fsm.read(func(s *coord.State) { job = apiJob(s.Jobs[id]) })
+	writeJSON(w, http.StatusCreated, job)
+}
+
+// leaderOnly runs a write on the leader, and forwards it there from any
+// other node (once: a forwarded request that lands on a non-leader fails
+// with 503 and the client retries).
+func (d *Daemon) leaderOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if d.IsLeader() {
+			h(w, r)
+			return
+		}
+		addr, leader := d.raft.r.LeaderWithID()
+		if addr == "" || r.Header.Get(api.HeaderForwarded) != "" {
+			writeError(w, http.StatusServiceUnavailable, errors.New("no leader at the moment (an election is under way): retry in a second"))
+			return
+		}
+		d.forward(w, r, string(addr), string(leader))
+	}
+}
+
+func (d *Daemon) forward(w http.ResponseWriter, r *http.Request, addr, leader string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxRequestBody+1))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d.cfg.ApplyTimeout+5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, r.Method, "https://"+addr+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+	req.Header.Set(api.HeaderForwarded, d.cfg.Name)
+	resp, err := d.forwardClient().Do(req)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("forward to leader %s: %w", leader, err))
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
+
+// forwardClient talks to the leader with this node's own certificate.
+func (d *Daemon) forwardClient() *http.Client {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fwd == nil {
+		d.fwd = &http.Client{Transport: &http.Transport{TLSClientConfig: d.id.ClientTLS(alpnHTTP), MaxIdleConnsPerHost: 2}}
+	}
+	return d.fwd
+}

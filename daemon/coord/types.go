@@ -1,0 +1,133 @@
+package coord
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Member is a node registered with the cluster: what the planner needs to
+// place ranks on it. Liveness is not here: gossip decides who is alive, Raft
+// records who exists (DESIGN.md §4, "two clocks").
+type Member struct {
+	Name     string `json:"name"`
+	RaftAddr string `json:"raft_addr"`
+	APIAddr  string `json:"api_addr"`
+	QUICAddr string `json:"quic_addr,omitempty"`
+	// Devices is the node's device list as bloomd was given it: "cpu:4", "npu:0-7".
+	Devices string `json:"devices,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Since is the Raft index of the command that first registered the member.
+	Since uint64 `json:"since"`
+}
+
+// Job is one submitted job and everything that happened to it.
+type Job struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Spec is the job specification as submitted, opaque to the state machine.
+	Spec        json.RawMessage `json:"spec,omitempty"`
+	State       JobState        `json:"state"`
+	Reason      string          `json:"reason,omitempty"`
+	SubmittedAt int64           `json:"submitted_at"` // unix milliseconds, the leader's clock
+	Plan        *Plan           `json:"plan,omitempty"`
+	Attempts    []Attempt       `json:"attempts,omitempty"`
+	// Checkpoints are the committed checkpoints, in increasing step order.
+	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+}
+
+// Plan places every rank of a job on a node and device, Megatron order:
+// rank = pp·(DP·TP) + dp·TP + tp.
+type Plan struct {
+	TP    int    `json:"tp"`
+	PP    int    `json:"pp"`
+	DP    int    `json:"dp"`
+	Ranks []Rank `json:"ranks"`
+}
+
+// Rank is one rank's place.
+type Rank struct {
+	Rank   int    `json:"rank"`
+	Node   string `json:"node"`
+	Device int    `json:"device"`
+}
+
+// Attempt is one run of a job from start (or a checkpoint) to its end.
+type Attempt struct {
+	N         int    `json:"n"` // 1, 2, ...
+	Plan      Plan   `json:"plan"`
+	StartedAt int64  `json:"started_at"`
+	EndedAt   int64  `json:"ended_at,omitempty"`
+	FromStep  int64  `json:"from_step"` // checkpoint step it resumed from, 0 for a fresh start
+	Cause     string `json:"cause,omitempty"`
+	StepsLost int64  `json:"steps_lost,omitempty"`
+}
+
+// Checkpoint is a checkpoint whose shards were all durable when it was
+// committed; only committed checkpoints are ever loaded.
+type Checkpoint struct {
+	Step        int64  `json:"step"`
+	Dir         string `json:"dir"`
+	Manifest    string `json:"manifest"` // hex SHA-256 of the manifest
+	CommittedAt int64  `json:"committed_at"`
+}
+
+// Validate checks a plan's layout: sizes positive, one entry per rank, every
+// rank 0..TP·PP·DP−1 exactly once, and the same device never used twice on a node.
+func (p *Plan) Validate() error {
+	if p.TP < 1 || p.PP < 1 || p.DP < 1 || p.TP > 1<<16 || p.PP > 1<<16 || p.DP > 1<<16 {
+		return fmt.Errorf("%w: plan sizes TP=%d PP=%d DP=%d must all be in 1..65536", ErrBadCommand, p.TP, p.PP, p.DP)
+	}
+	n := p.TP * p.PP * p.DP
+	if n > 1<<16 || len(p.Ranks) != n {
+		return fmt.Errorf("%w: plan has %d ranks, TP·PP·DP = %d", ErrBadCommand, len(p.Ranks), n)
+	}
+	seen := make([]bool, n)
+	type slot struct {
+		node   string
+		device int
+	}
+	used := make(map[slot]int, n)
+	for _, r := range p.Ranks {
+		if r.Rank < 0 || r.Rank >= n || seen[r.Rank] {
+			return fmt.Errorf("%w: plan rank %d is out of range or repeated", ErrBadCommand, r.Rank)
+		}
+		seen[r.Rank] = true
+		if r.Node == "" || r.Device < 0 {
+			return fmt.Errorf("%w: plan rank %d has no node or a negative device", ErrBadCommand, r.Rank)
+		}
+		s := slot{r.Node, r.Device}
+		if prev, ok := used[s]; ok {
+			return fmt.Errorf("%w: ranks %d and %d both on %s device %d", ErrBadCommand, prev, r.Rank, r.Node, r.Device)
+		}
+		used[s] = r.Rank
+	}
+	return nil
+}
+
+func (p *Plan) clone() *Plan {
+	if p == nil {
+		return nil
+	}
+	q := *p
+	q.Ranks = append([]Rank(nil), p.Ranks...)
+	return &q
+}
+
+func (j *Job) clone() *Job {
+	k := *j
+	k.Spec = append(json.RawMessage(nil), j.Spec...)
+	k.Plan = j.Plan.clone()
+	k.Attempts = make([]Attempt, len(j.Attempts))
+	for i, a := range j.Attempts {
+		k.Attempts[i] = a
+		k.Attempts[i].Plan = *a.Plan.clone()
+	}
+	k.Checkpoints = append([]Checkpoint(nil), j.Checkpoints...)
+	if len(j.Spec) == 0 {
+		k.Spec = nil
+	}
+	if len(j.Attempts) == 0 {
+		k.Attempts = nil
+	}
+	return &k
+}

@@ -1,0 +1,298 @@
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"bloom/daemon/coord"
+	"bloom/membership"
+)
+
+// Daemon is one running bloomd: gossip, Raft, the API. Start makes one;
+// Stop (graceful) or Kill (a crash, for tests) ends it.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	dir     *dataDir
+	id      *Identity
+	fsm     *fsm
+	raft    *raftNode
+	ml      *membership.Membership
+	mux     *mux
+	http    *http.Server
+	apiAddr string // advertised API (and Raft) address
+	nonce   string // random per process; makes the bootstrap cluster id unique
+	metrics *metrics
+
+	stop     chan struct{}
+	leaderCh chan struct{} // raft leadership changed (signal, never blocks raft)
+	wg       sync.WaitGroup
+	closed   atomic.Bool
+
+	// Owned by the main loop.
+	leaderReady  atomic.Bool
+	leaderSince  time.Time
+	bootstrapped bool
+	healthy      map[string]time.Time // non-voter → healthy since
+	lastRecon    time.Time
+
+	mu      sync.Mutex
+	failing map[string]bool // peers the leader fails to heartbeat (observer)
+	fwd     *http.Client    // forwards writes to the leader
+}
+
+// Start opens the data dir, starts Raft, the API and gossip, and joins
+// through cfg.Peers, retrying until one answers or JoinTimeout passes.
+func Start(cfg Config) (_ *Daemon, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	log = log.With("node", cfg.Name)
+	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), leaderCh: make(chan struct{}, 1),
+		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics()}
+	var nonce [4]byte
+	rand.Read(nonce[:])
+	d.nonce = hex.EncodeToString(nonce[:])
+
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	if d.dir, err = openDataDir(cfg.DataDir, cfg.Name, cfg.Secret); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { d.dir.close() })
+	if d.id, err = NewIdentity(cfg.Secret, cfg.Name); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.API)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: --api %s: %w (is another bloomd, or something else, using the port?)", cfg.API, err)
+	}
+	if d.apiAddr, err = advertised(ln.Addr().String(), cfg.Advertise, cfg.Bind); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	adv, _ := net.ResolveTCPAddr("tcp", d.apiAddr)
+	d.mux = newMux(ln, d.id.ServerTLS(), adv, log)
+	cleanup = append(cleanup, d.mux.close)
+
+	layer := newRaftLayer(d.mux.raft, d.id.ClientTLS(alpnRaft))
+	if d.raft, err = startRaft(&d.cfg, d.dir, d.fsm, layer, log); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { d.raft.shutdown() })
+	if d.ml, err = membership.New(d.gossipConfig()); err != nil {
+		return nil, fmt.Errorf("daemon: --bind %s: %w", cfg.Bind, err)
+	}
+	cleanup = append(cleanup, func() { d.ml.Shutdown() })
+
+	d.http = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	d.goFn(func() { d.http.Serve(d.mux.http) })
+	d.mux.start()
+	d.goFn(d.drainNotify)
+	d.goFn(d.watchObservations)
+	d.goFn(d.loop)
+	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above
+
+	if err := d.join(); err != nil {
+		return nil, err
+	}
+	log.Info("bloomd started", "gossip", d.ml.Local().Addr, "api", d.apiAddr,
+		"devices", cfg.Devices, "raft_state", d.raft.hasState, "cluster", d.dir.node.Cluster)
+	return d, nil
+}
+
+func (d *Daemon) goFn(fn func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		fn()
+	}()
+}
+
+// advertised turns a listen address into one peers can dial: an
+// unspecified host (0.0.0.0) takes the --advertise or --bind host.
+func advertised(listen, advertise, bind string) (string, error) {
+	h, p, _ := net.SplitHostPort(listen)
+	if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+		return listen, nil
+	}
+	for _, a := range []string{advertise, bind} {
+		if ah, _, err := net.SplitHostPort(a); err == nil {
+			if ip := net.ParseIP(ah); ip != nil && !ip.IsUnspecified() {
+				return net.JoinHostPort(ah, p), nil
+			}
+		}
+	}
+	return "", fmt.Errorf("daemon: --api %s listens on every address: pass --advertise HOST:PORT so peers know which to dial", listen)
+}
+
+func (d *Daemon) gossipConfig() membership.Config {
+	g := d.cfg.Gossip
+	g.Name = d.cfg.Name
+	h, p, _ := net.SplitHostPort(d.cfg.Bind)
+	g.BindAddr = h
+	g.BindPort, _ = strconv.Atoi(p)
+	if d.cfg.Advertise != "" {
+		ah, ap, _ := net.SplitHostPort(d.cfg.Advertise)
+		g.AdvertiseAddr = ah
+		g.AdvertisePort, _ = strconv.Atoi(ap)
+	}
+	g.Key = d.cfg.Secret.GossipKey()
+	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices,
+		Version: d.cfg.Version, Cluster: d.dir.node.Cluster, State: d.raft.hasState, Nonce: d.nonce}
+	g.Accept = d.accept
+	g.Logger = d.log
+	return g
+}
+
+// accept keeps nodes of another cluster out of our gossip (and us out of theirs).
+func (d *Daemon) accept(p membership.NodeMeta) error {
+	mine := d.clusterID()
+	if p.Cluster != "" && mine != "" && p.Cluster != mine {
+		return fmt.Errorf("node %s is in cluster %s but this node's data dir belongs to cluster %s: "+
+			"a data dir joins only the cluster that made it (use a fresh --data-dir)", p.Name, p.Cluster, mine)
+	}
+	return nil
+}
+
+func (d *Daemon) clusterID() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.dir.node.Cluster
+}
+
+// join retries cfg.Peers (less this node's own address) until one answers.
+func (d *Daemon) join() error {
+	self := d.ml.Local().Addr
+	var peers []string
+	for _, p := range d.cfg.Peers {
+		if p != self && p != d.cfg.Bind && p != d.cfg.Advertise {
+			peers = append(peers, p)
+		}
+	}
+	if len(peers) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(d.cfg.JoinTimeout)
+	for {
+		n, err := d.ml.Join(peers)
+		if err == nil {
+			d.log.Info("joined the cluster", "peers_answered", n)
+			return nil
+		}
+		if errors.Is(err, membership.ErrRejected) || time.Now().After(deadline) {
+			return fmt.Errorf("daemon: could not join through --peers within %v: %w", d.cfg.JoinTimeout, err)
+		}
+		d.log.Warn("join failed, retrying", "err", err)
+		select {
+		case <-d.stop:
+			return errors.New("daemon: stopped while joining")
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// Stop leaves gracefully: a leader first hands leadership to another voter,
+// then the node tells gossip it is leaving, then everything stops.
+func (d *Daemon) Stop() error { return d.shutdown(true) }
+
+// Kill stops at once, without leadership transfer or leave: to the others
+// it looks like a crash. The data dir is intact for a restart.
+func (d *Daemon) Kill() error { return d.shutdown(false) }
+
+func (d *Daemon) shutdown(graceful bool) error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	if graceful {
+		if d.raft.r.State() == raft.Leader {
+			start := time.Now()
+			err := d.raft.r.LeadershipTransfer().Error()
+			d.log.Info("leadership transfer before stop", "err", err, "took", time.Since(start))
+		}
+		if err := d.ml.Leave(2 * time.Second); err != nil {
+			d.log.Warn("gossip leave", "err", err)
+		}
+	}
+	close(d.stop)
+	errRaft := d.raft.shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	errHTTP := d.http.Shutdown(ctx)
+	errML := d.ml.Shutdown()
+	d.mu.Lock()
+	if d.fwd != nil {
+		d.fwd.CloseIdleConnections()
+	}
+	d.mu.Unlock()
+	d.mux.close()
+	d.wg.Wait()
+	err := errors.Join(errRaft, errHTTP, errML, d.dir.close())
+	d.log.Info("bloomd stopped", "graceful", graceful, "err", err)
+	return err
+}
+
+// Name is the node's name.
+func (d *Daemon) Name() string { return d.cfg.Name }
+
+// APIAddr is the advertised API (and Raft) address.
+func (d *Daemon) APIAddr() string { return d.apiAddr }
+
+// GossipAddr is the gossip address peers join through.
+func (d *Daemon) GossipAddr() string { return d.ml.Local().Addr }
+
+// IsLeader reports whether this node leads and has caught up (Barrier done).
+func (d *Daemon) IsLeader() bool { return d.leaderReady.Load() && d.raft.r.State() == raft.Leader }
+
+// Identity is the node's TLS identity (the QUIC data plane will use it too).
+func (d *Daemon) Identity() *Identity { return d.id }
+
+// Apply proposes cmd through Raft; only the leader can. It returns the
+// state machine's verdict.
+func (d *Daemon) Apply(cmd coord.Command) error {
+	b, err := coord.Encode(cmd)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	f := d.raft.r.Apply(b, d.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		return fmt.Errorf("daemon: raft apply: %w", err)
+	}
+	d.metrics.observeApply(time.Since(start))
+	if res, ok := f.Response().(coord.Result); ok && res.Err != nil {
+		return res.Err
+	}
+	return nil
+}
+
+// State returns a copy of the replicated state as this node has applied it.
+func (d *Daemon) State() *coord.State {
+	var s *coord.State
+	d.fsm.read(func(st *coord.State) { s = st.Clone() })
+	return s
+}

@@ -1,0 +1,32 @@
+// Package daemon is bloomd's composition root: it wires gossip
+// (membership), Raft (hashicorp/raft on raft-boltdb/v2 and file snapshots
+// in the data dir, the state machine of daemon/coord), the cluster's TLS
+// identities, and the HTTPS API of package api into one Daemon.
+//
+// It owns:
+//   - the cluster secret and everything derived from it (secret.go,
+//     identity.go): the gossip key, a cluster CA whose Ed25519 key is
+//     derived from the secret — every node issues its own certificate under
+//     it, so anyone with the secret is in and anyone without is refused —
+//     and the bearer token bloomctl may use instead of a certificate;
+//   - the data dir (node.json records the node name, the secret's
+//     fingerprint and the cluster id; a flock keeps a second bloomd out);
+//   - one TLS port for the API and Raft, told apart by ALPN (mux.go);
+//   - bootstrap once when --bootstrap-expect servers agree (bootstrap.go);
+//   - the leader's autopilot: add non-voters, promote healthy ones up to
+//     five voters, replace dead voters (autopilot.go); a new leader calls
+//     Barrier before acting; leadership is handed over before a leader stops;
+//   - /metrics in the Prometheus text format, written by hand.
+//
+// It will also supervise workers (DESIGN.md §2). It may import every
+// package of the project but cli and cmd.
+//
+// Usage:
+//
+//	cfg := daemon.DefaultConfig()
+//	cfg.Name, cfg.DataDir, cfg.Secret = "n1", "/var/lib/bloomd", secret
+//	cfg.Bind, cfg.API, cfg.BootstrapExpect = "10.0.0.1:7946", "10.0.0.1:7950", 3
+//	cfg.Peers = []string{"10.0.0.2:7946"}
+//	d, err := daemon.Start(cfg)
+//	defer d.Stop() // leadership transfer, gossip leave, shutdown
+package daemon

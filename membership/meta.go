@@ -1,0 +1,64 @@
+package membership
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// MetaMaxSize is memberlist's limit on a node's metadata.
+const MetaMaxSize = 512
+
+// ErrMetaTooLarge is returned when NodeMeta does not fit in MetaMaxSize bytes.
+var ErrMetaTooLarge = errors.New("membership: node metadata too large")
+
+// NodeMeta is what a node advertises to every other node. Short JSON keys
+// keep it well under 512 bytes.
+type NodeMeta struct {
+	Name    string `json:"n,omitempty"`
+	API     string `json:"a,omitempty"` // HTTPS API (and Raft, multiplexed) address
+	Raft    string `json:"r,omitempty"`
+	QUIC    string `json:"q,omitempty"`
+	Devices string `json:"d,omitempty"` // "cpu:4", "npu:0-7"
+	Version string `json:"v,omitempty"`
+	// Cluster is the cluster id once the node knows it; empty before bootstrap.
+	Cluster string `json:"c,omitempty"`
+	// Boot is the hash of the bootstrap configuration the node proposes,
+	// empty when it is not bootstrapping.
+	Boot string `json:"b,omitempty"`
+	// State is set when the node has Raft state on disk (it never bootstraps).
+	State bool `json:"s,omitempty"`
+	// Nonce is random per process; the bootstrap hash includes it, so two
+	// clusters bootstrapped from the same names get different ids.
+	Nonce string `json:"o,omitempty"`
+	// Leaving is set just before a graceful leave, so others report the
+	// node as left rather than dead.
+	Leaving bool `json:"l,omitempty"`
+}
+
+func (m NodeMeta) encode() ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("membership: encode metadata: %w", err)
+	}
+	if len(b) > MetaMaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (shorten the device list or addresses)", ErrMetaTooLarge, len(b), MetaMaxSize)
+	}
+	return b, nil
+}
+
+// DecodeMeta reads metadata written by a peer. Unknown keys are ignored so
+// newer nodes can add fields.
+func DecodeMeta(b []byte) (NodeMeta, error) {
+	var m NodeMeta
+	if len(b) == 0 {
+		return m, nil
+	}
+	if len(b) > MetaMaxSize {
+		return m, fmt.Errorf("%w: %d bytes", ErrMetaTooLarge, len(b))
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return NodeMeta{}, fmt.Errorf("membership: bad metadata: %w", err)
+	}
+	return m, nil
+}
