@@ -3,9 +3,15 @@
 // sharded safetensors with model.safetensors.index.json).
 //
 // It owns the safetensors format (open, validate, convert, write), the
-// conversions between float32 and F16/BF16 (round to nearest even) and the
-// BLOOM config.json. It does no math on the weights and knows nothing of
-// parallel layouts; the trainer maps names to its flat parameter buffer.
+// conversions between float32 and F16/BF16 (round to nearest even), the
+// BLOOM config.json, and the native sharded checkpoint format (native.go):
+// one directory per step, one safetensors shard per model-parallel rank, and
+// a manifest (layout, step, consumed samples, LR position, RNG states, every
+// shard's SHA-256) whose presence marks the checkpoint committed; readers
+// load only committed checkpoints and verify every shard first. It does no
+// math on the weights and does not know how a layout cuts tensors (it
+// records the layout's sizes); the trainer maps names to its flat parameter
+// buffers and reshards.
 //
 // A safetensors file is an 8-byte little-endian header size N, N bytes of
 // UTF-8 JSON (possibly padded with spaces), then the data section. The header

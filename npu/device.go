@@ -112,6 +112,34 @@ type Lookup interface {
 	CrossEntropy(losses, dlogits, logits Buf, targets []int32, N, V int, scale float32)
 }
 
+// VocabParallel is the word embedding and the cross-entropy over one shard of
+// the vocabulary, as Megatron's vocab-parallel embedding and cross-entropy
+// compute them: a tensor-parallel rank holds rows [lo, lo+V) of the (padded)
+// vocabulary, and the caller combines the parts across ranks (an all-reduce
+// sum of the embeddings; a max of the row maxima, then sums of the exp sums
+// and of the target logits).
+type VocabParallel interface {
+	// EmbeddingForwardRange sets out[i] = table[ids[i]−lo] for out (N,C) and
+	// table (V,C) where lo ≤ ids[i] < lo+V, and out[i] = 0 for other ids.
+	EmbeddingForwardRange(out, table Buf, ids []int32, lo, C int)
+	// EmbeddingBackwardRange adds dout[i] (N,C) into dtable[ids[i]−lo] for
+	// the ids in [lo, lo+V); other ids are skipped.
+	EmbeddingBackwardRange(dtable, dout Buf, ids []int32, lo, C int)
+	// CrossEntropyMax writes rowMax[i] = max_j logits[i,j] for the shard's
+	// logits (N,V).
+	CrossEntropyMax(rowMax, logits Buf, N, V int)
+	// CrossEntropySums writes sumExp[i] = Σ_j e^(logits[i,j]−rowMax[i]) for
+	// logits (N,V), and target[i] = logits[i, targets[i]−lo] where
+	// lo ≤ targets[i] < lo+V, else 0 (ignored rows included). rowMax (N) is
+	// the maximum over the whole vocabulary.
+	CrossEntropySums(sumExp, target, logits, rowMax Buf, targets []int32, lo, N, V int)
+	// CrossEntropyBackwardRange writes dlogits[i,j] =
+	// scale·(e^(logits[i,j]−rowMax[i])/sumExp[i] − [lo+j = targets[i]]),
+	// zeros for rows whose target is IgnoreIndex; rowMax and sumExp (N) are
+	// the combined ones. dlogits may alias logits.
+	CrossEntropyBackwardRange(dlogits, logits, rowMax, sumExp Buf, targets []int32, lo, N, V int, scale float32)
+}
+
 // AdamW holds the hyperparameters of one decoupled-weight-decay Adam update,
 // as torch.optim.AdamW computes it. Step counts from 1. They are float64, as
 // torch keeps them in Python floats; backends derive their float32 scalars
@@ -139,5 +167,6 @@ type Device interface {
 	Softmax
 	Attention
 	Lookup
+	VocabParallel
 	Optimizer
 }

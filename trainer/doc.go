@@ -3,11 +3,43 @@
 // layer norms, Megatron's learning-rate schedule counted in samples, and
 // loading and saving models through ckpt.
 //
-// It must not import collective, membership, raft or memberlist: what it needs
-// from the network (gradient reduction, pipeline links) it declares as small
-// interfaces that the daemon implements.
+// Two loops share those pieces. Local trains a whole model in this process.
+// Rank is one rank of a Megatron-style parallel job (rank = pp·DP·TP + dp·TP
+// + tp): tensor parallelism inside its part of the model (column- and
+// row-parallel linears, vocab-parallel embedding and cross-entropy; see
+// trainer/bloom's Part), a pipeline stage running the 1F1B schedule of
+// pipeline.go over --partition-layers, data parallelism with the gradients
+// all-reduced in buckets while the backward goes on (dp.go), the tied
+// embeddings' gradients summed between first and last stage, clipping by the
+// norm over all ranks, and Megatron's sampler (replica dp takes the dp-th
+// micro-batch of each MicroBatch·DP samples). The same seed, data and global
+// batch give the same losses for every layout, to float rounding; every
+// layout gives the same bits run after run.
 //
-//	m, _ := trainer.LoadHF(dev, "bloom-560m/")
+// Checkpoints are ckpt's native format: data-parallel replica 0 writes one
+// shard per rank (parameters and AdamW moments), a Committer commits the
+// checkpoint once every shard is durable (the manifest is the commit mark),
+// and --load resumes from the latest committed one bit for bit, resharding
+// it when the layout changed; a Hugging Face directory can be the start.
+//
+// It must not import collective, membership, raft or memberlist: what it needs
+// from the network it declares as small interfaces that the daemon implements
+// (Group for all-reduces, StageLink for pipeline neighbours, Committer for
+// checkpoint commits). Group reductions must give every member the same bits.
+//
+// The daemon's worker runs a rank:
+//
+//	cfg := trainer.DefaultRankConfig()
+//	cfg.Model, cfg.Rank, cfg.TP, cfg.PP, cfg.DP = model, rank, 8, 12, 1
+//	tp, dp, pp, embed := cfg.Groups() // the communicators' members
+//	prev, next := cfg.Neighbours()    // the pipeline links' peers
+//	err := trainer.Run(ctx, cfg, trainer.Env{Dev: dev, TP: tpComm, DP: dpComm, PP: ppComm,
+//		Embed: embedComm, Prev: prevLink, Next: nextLink, Data: dataset,
+//		Commit: coordinator, Report: progress})
+//
+// and one process trains alone with Local:
+//
+//	m, _, _ := trainer.LoadHF(dev, "bloom-560m/")
 //	opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 //	loop := trainer.Local{Model: m, Opt: opt, Sched: sched, Data: src, ...}
 //	loop.Run(ctx, func(s trainer.StepStats) { ... })

@@ -49,6 +49,14 @@ type StepStats struct {
 	Consumed     int64   `json:"consumed_samples"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Seconds      float64 `json:"seconds"`
+	// Where a parallel rank's step time went: its micro-batches' forward and
+	// backward passes (Compute; 1 − Compute/Seconds is its pipeline bubble
+	// plus the optimizer and the waits), blocked receiving activations or
+	// gradients from its neighbouring stages, and waiting for the
+	// data-parallel gradient reduction after its backward finished.
+	Compute  float64 `json:"compute_s,omitempty"`
+	PipeWait float64 `json:"pipe_wait_s,omitempty"`
+	DPWait   float64 `json:"dp_wait_s,omitempty"`
 }
 
 // Local trains a model in this process.

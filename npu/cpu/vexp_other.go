@@ -3,4 +3,6 @@
 package cpu
 
 // expSumAVX2 exists only on amd64; hasVecExp stays false elsewhere.
-func expSumAVX2(y, x *float32, n int, m float32) float64 { panic("cpu: no vector exp on this architecture") }
+func expSumAVX2(y, x *float32, n int, m float32) float64 {
+	panic("cpu: no vector exp on this architecture")
+}

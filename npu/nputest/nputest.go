@@ -28,6 +28,8 @@ func Run(t *testing.T, dev npu.Device) {
 		{"QKV", testQKV},
 		{"Embedding", testEmbedding},
 		{"CrossEntropy", testCrossEntropy},
+		{"VocabEmbedding", testVocabEmbedding},
+		{"VocabCrossEntropy", testVocabCrossEntropy},
 		{"AdamW", testAdamW},
 		{"Determinism", testDeterminism},
 	} {

@@ -229,6 +229,34 @@ var scenarios = []struct {
 		l.keep("dlogits, aliased", x)
 		return l.out
 	}},
+	{"VocabParallel", func(l *lab) []result {
+		const N, V, C, lo = 2048, 100, 64, 50 // ids in [0, 200): half hit the shard
+		ids := make([]int32, N)
+		for i := range ids {
+			ids[i] = int32(l.rng.IntN(4 * lo))
+		}
+		out, dt := l.dev.Alloc(N*C), l.in(V*C, 1)
+		l.dev.EmbeddingForwardRange(out, l.in(V*C, 1), ids, lo, C)
+		l.dev.EmbeddingBackwardRange(dt, l.in(N*C, 1), ids, lo, C)
+		l.keep("embedding out", out)
+		l.keep("embedding dtable", dt)
+		const rows, cols = 64, 3001
+		targets := make([]int32, rows)
+		for i := range targets {
+			targets[i] = int32(l.rng.IntN(2 * cols))
+		}
+		targets[3] = npu.IgnoreIndex
+		x, m, s, tg := l.in(rows*cols, 3), l.dev.Alloc(rows), l.dev.Alloc(rows), l.dev.Alloc(rows)
+		l.dev.CrossEntropyMax(m, x, rows, cols)
+		l.dev.CrossEntropySums(s, tg, x, m, targets, cols, rows, cols)
+		dx := l.dev.Alloc(rows * cols)
+		l.dev.CrossEntropyBackwardRange(dx, x, m, s, targets, cols, rows, cols, 1.0/rows)
+		l.keep("rowMax", m)
+		l.keep("sumExp", s)
+		l.keep("target", tg)
+		l.keep("dlogits", dx)
+		return l.out
+	}},
 	{"AdamW", func(l *lab) []result {
 		const n = 100003
 		p, m, v := l.in(n, 1), l.in(n, 0.01), l.dev.Alloc(n)

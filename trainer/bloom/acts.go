@@ -2,76 +2,108 @@ package bloom
 
 import "bloom/npu"
 
+// Shapes below are for one rank of a Part: A = C/TP is the local attention
+// width (NH/TP heads of HD), F = 4C/TP the local MLP width, V = Vocab/TP the
+// local vocabulary rows. With the full model, A = C, F = 4C, V = Vocab.
+
 // blockActs are the activations one block saves for its backward, for N = B·Tq
-// rows. k and v are (B,NH,Cap,HD): their own buffers in training (Cap = T),
+// rows. k and v are (B,NH/TP,Cap,HD): their own buffers in training (Cap = T),
 // the KV cache in generation.
 type blockActs struct {
 	ln1, ln1Mean, ln1Rstd npu.Buf // (N,C), (N), (N)
-	qkv                   npu.Buf // (N,3C)
-	q                     npu.Buf // (B,NH,Tq,HD)
-	k, v                  npu.Buf // (B,NH,Cap,HD)
-	probs                 npu.Buf // (B,NH,Tq,Tk)
-	att                   npu.Buf // (N,C) attention output before the dense projection
+	qkv                   npu.Buf // (N,3A)
+	q                     npu.Buf // (B,NH/TP,Tq,HD)
+	k, v                  npu.Buf // (B,NH/TP,Cap,HD)
+	probs                 npu.Buf // (B,NH/TP,Tq,Tk)
+	att                   npu.Buf // (N,A) attention output before the dense projection
 	res1                  npu.Buf // (N,C) residual stream after attention
 	ln2, ln2Mean, ln2Rstd npu.Buf // (N,C), (N), (N)
-	fch, fchGelu          npu.Buf // (N,4C) before and after GELU
+	fch, fchGelu          npu.Buf // (N,F) before and after GELU
 	res2                  npu.Buf // (N,C) block output
 }
 
-// acts holds a forward pass over B rows of Tq new positions (of Tk in all) and
-// the scratch its backward needs.
+// acts holds a forward pass over B rows of Tq new positions (of Tk in all)
+// and a pointer to the scratch its backward needs. Buffers of layers the
+// Part does not hold are nil.
 type acts struct {
 	B, Tq, Tk, Cap int
 	mask           []int32 // (B,Tk) of the last forward; nil = no padding
 
-	emb, x0, x0Mean, x0Rstd npu.Buf // (N,C) embeddings, after their layer norm; (N), (N)
-	blocks                  []blockActs
-	lnf, lnfMean, lnfRstd   npu.Buf // (N,C), (N), (N)
-	logits                  npu.Buf // (N,V); holds dlogits after a training step
-	losses                  npu.Buf // (N)
-	proj                    npu.Buf // (N,C) scratch: a projection before the residual add
+	emb, x0Mean, x0Rstd   npu.Buf // (N,C) embeddings; (N), (N) of their layer norm (first stage)
+	x0                    npu.Buf // (N,C) the blocks' input: normed embeddings, or what the previous stage sent
+	blocks                []blockActs
+	lnf, lnfMean, lnfRstd npu.Buf // (N,C), (N), (N) (last stage)
+	logits                npu.Buf // (N,V); holds dlogits after a training step
+	losses                npu.Buf // (N)
+	ceMax                 npu.Buf // (N) the vocab-parallel cross-entropy's row maxima (TP > 1)
+	ceParts               npu.Buf // (2N) its exp sums, then its target logits: one all-reduce sums both
+	ceSum, ceTgt          npu.Buf // (N) views of ceParts
+	proj                  npu.Buf // (N,C) scratch: a projection before the residual add
 
-	// Backward scratch, allocated on the first backward.
+	bw *backScratch // shared by every acts of a model: one backward runs at a time
+}
+
+// backScratch is the memory a backward pass works in.
+type backScratch struct {
 	dres, dtmp  npu.Buf // (N,C)
-	dfch, dfchG npu.Buf // (N,4C)
-	dqkv        npu.Buf // (N,3C)
-	dq, dk, dv  npu.Buf // (B,NH,Tq,HD), (B,NH,Cap,HD) ×2
-	hasBackward bool
+	dfch, dfchG npu.Buf // (N,F)
+	dqkv        npu.Buf // (N,3A)
+	dq, dk, dv  npu.Buf // (B,NH/TP,Tq,HD), (B,NH/TP,Cap,HD) ×2
+	B, Tq, Cap  int
 }
 
 // newActs allocates activations for B·Tq rows attending over up to Cap
 // positions. With ownKV false, the caller sets every block's k and v.
-func newActs(d npu.Device, c Config, B, Tq, Cap int, ownKV bool) *acts {
-	N, C := B*Tq, c.Hidden
-	a := &acts{B: B, Tq: Tq, Cap: Cap,
-		emb: d.Alloc(N * C), x0: d.Alloc(N * C), x0Mean: d.Alloc(N), x0Rstd: d.Alloc(N),
-		lnf: d.Alloc(N * C), lnfMean: d.Alloc(N), lnfRstd: d.Alloc(N),
-		logits: d.Alloc(N * c.Vocab), losses: d.Alloc(N), proj: d.Alloc(N * C),
+func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) *acts {
+	N, C, lc := B*Tq, c.Hidden, newLocal(c, p)
+	a := &acts{B: B, Tq: Tq, Cap: Cap, x0: d.Alloc(N * C), proj: d.Alloc(N * C)}
+	if p.Embed {
+		a.emb, a.x0Mean, a.x0Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
 	}
-	a.blocks = make([]blockActs, c.Layers)
+	if p.Head {
+		a.lnf, a.lnfMean, a.lnfRstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
+		a.logits, a.losses = d.Alloc(N*lc.vocab), d.Alloc(N)
+		if p.TP > 1 {
+			a.ceMax, a.ceParts = d.Alloc(N), d.Alloc(2*N)
+			a.ceSum, a.ceTgt = a.ceParts.Slice(0, N), a.ceParts.Slice(N, N)
+		}
+	}
+	a.blocks = make([]blockActs, p.Layers)
 	for i := range a.blocks {
 		b := &a.blocks[i]
 		b.ln1, b.ln1Mean, b.ln1Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
-		b.qkv, b.q = d.Alloc(3*N*C), d.Alloc(N*C)
+		b.qkv, b.q = d.Alloc(3*N*lc.attn), d.Alloc(N*lc.attn)
 		if ownKV {
-			b.k, b.v = d.Alloc(B*Cap*C), d.Alloc(B*Cap*C)
+			b.k, b.v = d.Alloc(B*Cap*lc.attn), d.Alloc(B*Cap*lc.attn)
 		}
-		b.probs = d.Alloc(B * c.Heads * Tq * Cap)
-		b.att, b.res1 = d.Alloc(N*C), d.Alloc(N*C)
+		b.probs = d.Alloc(B * lc.heads * Tq * Cap)
+		b.att, b.res1 = d.Alloc(N*lc.attn), d.Alloc(N*C)
 		b.ln2, b.ln2Mean, b.ln2Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
-		b.fch, b.fchGelu, b.res2 = d.Alloc(4*N*C), d.Alloc(4*N*C), d.Alloc(N*C)
+		b.fch, b.fchGelu, b.res2 = d.Alloc(N*lc.ff), d.Alloc(N*lc.ff), d.Alloc(N*C)
 	}
 	return a
 }
 
-func (a *acts) allocBackward(d npu.Device, c Config) {
-	if a.hasBackward {
-		return
+// out is the stage's output: the last block's, or its input when it has no
+// blocks.
+func (a *acts) out() npu.Buf {
+	if L := len(a.blocks); L > 0 {
+		return a.blocks[L-1].res2
 	}
-	N, C := a.B*a.Tq, c.Hidden
-	a.dres, a.dtmp = d.Alloc(N*C), d.Alloc(N*C)
-	a.dfch, a.dfchG = d.Alloc(4*N*C), d.Alloc(4*N*C)
-	a.dqkv = d.Alloc(3 * N * C)
-	a.dq, a.dk, a.dv = d.Alloc(N*C), d.Alloc(a.B*a.Cap*C), d.Alloc(a.B*a.Cap*C)
-	a.hasBackward = true
+	return a.x0
+}
+
+// newBackScratch allocates the backward's memory for acts shaped like a.
+func newBackScratch(d npu.Device, c Config, p Part, a *acts) *backScratch {
+	N, C, lc := a.B*a.Tq, c.Hidden, newLocal(c, p)
+	return &backScratch{B: a.B, Tq: a.Tq, Cap: a.Cap,
+		dres: d.Alloc(N * C), dtmp: d.Alloc(N * C),
+		dfch: d.Alloc(N * lc.ff), dfchG: d.Alloc(N * lc.ff),
+		dqkv: d.Alloc(3 * N * lc.attn),
+		dq:   d.Alloc(N * lc.attn), dk: d.Alloc(a.B * a.Cap * lc.attn), dv: d.Alloc(a.B * a.Cap * lc.attn)}
+}
+
+// fits reports whether s serves acts shaped like a.
+func (s *backScratch) fits(a *acts) bool {
+	return s != nil && s.B == a.B && s.Tq == a.Tq && s.Cap == a.Cap
 }

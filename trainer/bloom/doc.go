@@ -12,8 +12,20 @@
 // xxxForward(out, in, weights…) and xxxBackward(dIn, dWeights…, dOut, saved…),
 // where backward adds into d-prefixed buffers.
 //
+// Under Megatron-style parallelism a rank holds a Part: the blocks of its
+// pipeline stage (plus the embedding on the first, ln_f and the tied head on
+// the last), each tensor cut to its tensor-parallel piece (qkv and
+// dense_h_to_4h by rows, with whole heads and their ALiBi slopes; dense and
+// dense_4h_to_h by columns, their outputs summed across ranks and the bias
+// added once; the vocabulary split for the embedding and the cross-entropy;
+// layer norms replicated). NewPart builds one with a TPComm that sums or
+// maxes buffers across the tensor-parallel ranks; its flat buffer is laid
+// out like the whole model's. A stage runs micro-batches in slots
+// (PrepareSlots, ForwardSlot, BackwardSlot); moving activations between
+// stages is the caller's job.
+//
 //	m, _ := bloom.New(dev, bloom.Presets["bloom-tiny"])
-//	m.InitRandom(42)
+//	m.InitRandom(42, 0.02)
 //	loss := m.Step(batch, 1) // forward, loss, backward into m.Grads
 //
 // Imports: npu only. Loading weights from disk is ckpt's job; training loops,

@@ -34,6 +34,9 @@ func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
 	if Tq == 0 || len(ids) != c.B*Tq || mask != nil && len(mask) != len(ids) {
 		return nil, fmt.Errorf("%w: %d ids (and %d mask values) for %d rows", ErrInput, len(ids), len(mask), c.B)
 	}
+	if !m.Part.Full(m.Cfg) {
+		return nil, fmt.Errorf("%w: decoding needs the whole model, not a parallel part", ErrInput)
+	}
 	if c.Len+Tq > c.Cap {
 		return nil, fmt.Errorf("%w: %d positions exceed the cache capacity %d", ErrInput, c.Len+Tq, c.Cap)
 	}
@@ -42,7 +45,7 @@ func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
 	}
 	a := c.step[Tq]
 	if a == nil {
-		a = newActs(m.Dev, m.Cfg, c.B, Tq, c.Cap, false)
+		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, false)
 		for l := range a.blocks {
 			a.blocks[l].k, a.blocks[l].v = c.k[l], c.v[l]
 		}
@@ -71,12 +74,13 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
 	c, d := m.Cfg, m.Dev
 	N, C := a.B*a.Tq, c.Hidden
 	a.Tk, a.mask = t0+a.Tq, mask
-	embeddingForward(d, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, C, c.Eps)
+	// The whole model on one rank: the layers cannot fail.
+	_ = embeddingForward(d, &m.tp, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, C, c.Eps)
 	x := a.x0
 	for l := range a.blocks {
 		ba := &a.blocks[l]
-		attentionForward(d, c, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0)
-		mlpForward(d, c, &m.W.Blocks[l], ba, a.proj, N)
+		_ = attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0)
+		_ = mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N)
 		x = ba.res2
 	}
 	// Rows b·Tq+Tq−1 of x are the last positions: gather them, then the head.
@@ -85,7 +89,7 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
 		r := (b*a.Tq + a.Tq - 1) * C
 		d.Copy(last.Slice(b*C, C), x.Slice(r, C))
 	}
-	headForward(d, c, &m.W, a, last, a.B)
+	headForward(d, c, &m.tp, &m.W, a, last, a.B)
 }
 
 // GenerateOptions control Generate.

@@ -3,19 +3,25 @@ package bloom
 import "bloom/npu"
 
 // headForward applies the final layer norm to x (N,C) and the tied lm_head:
-// logits (N,V) = ln_f(x)·wteᵀ.
-func headForward(d npu.Device, c Config, w *Weights, a *acts, x npu.Buf, N int) {
-	C := c.Hidden
+// logits (N,V) = ln_f(x)·wteᵀ, V being this rank's vocabulary rows.
+func headForward(d npu.Device, c Config, tp *tensorPar, w *Weights, a *acts, x npu.Buf, N int) {
+	C, V := c.Hidden, tp.vocab
 	d.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, w.LNFW, w.LNFB, N, C, c.Eps)
-	d.Gemm(false, true, N, c.Vocab, C, 1, a.lnf, C, w.WTE, C, 0, a.logits, c.Vocab)
+	d.Gemm(false, true, N, V, C, 1, a.lnf, C, w.WTE, C, 0, a.logits, V)
 }
 
 // headBackward takes dlogits (N,V) and sets dres (N,C) = ∂L/∂x, adding into
-// the gradients of wte (the lm_head half) and ln_f.
-func headBackward(d npu.Device, c Config, w, g *Weights, a *acts, dres, dlogits, x npu.Buf, N int) {
-	C, V := c.Hidden, c.Vocab
-	d.Gemm(false, false, N, C, V, 1, dlogits, V, w.WTE, C, 0, a.dtmp, C)
+// the gradients of wte (the lm_head half) and ln_f. Under tensor parallelism
+// the head is column-parallel: the ranks' input gradients are summed before
+// the layer norm's backward.
+func headBackward(d npu.Device, c Config, tp *tensorPar, w, g *Weights, a *acts, s *backScratch, dres, dlogits, x npu.Buf, N int) error {
+	C, V := c.Hidden, tp.vocab
+	d.Gemm(false, false, N, C, V, 1, dlogits, V, w.WTE, C, 0, s.dtmp, C)
 	d.Gemm(true, false, V, C, N, 1, dlogits, V, a.lnf, C, 1, g.WTE, C)
+	if err := tp.sum(s.dtmp); err != nil {
+		return err
+	}
 	d.Fill(dres, 0)
-	d.LayerNormBackward(dres, g.LNFW, g.LNFB, a.dtmp, x, w.LNFW, a.lnfMean, a.lnfRstd, N, C)
+	d.LayerNormBackward(dres, g.LNFW, g.LNFB, s.dtmp, x, w.LNFW, a.lnfMean, a.lnfRstd, N, C)
+	return nil
 }

@@ -27,3 +27,16 @@ func linearBackward(d npu.Device, dIn, dw, db, dOut, in, w npu.Buf, N, C, OC int
 		d.BiasBackward(db, dOut, N, OC)
 	}
 }
+
+// rowParallelForward sets out (N,OC) = Σ_ranks in (N,C')·w'ᵀ + b: each
+// tensor-parallel rank multiplies its columns C' of the input and of w
+// (OC,C'), the partial products are summed across ranks, and the bias (OC),
+// which every rank holds, is added once. With one rank it is linearForward.
+func rowParallelForward(d npu.Device, tp *tensorPar, out, in, w, b npu.Buf, N, C, OC int) error {
+	d.Gemm(false, true, N, OC, C, 1, in, C, w, C, 0, out, OC)
+	if err := tp.sum(out); err != nil {
+		return err
+	}
+	d.AddBias(out, b, N, OC)
+	return nil
+}

@@ -3,23 +3,32 @@ package bloom
 import "bloom/npu"
 
 // mlpForward runs the MLP half of a block:
-// res2 = res1 + dense_4h_to_h(gelu(dense_h_to_4h(ln2(res1)))).
-func mlpForward(d npu.Device, c Config, w *Block, a *blockActs, proj npu.Buf, N int) {
-	C := c.Hidden
+// res2 = res1 + dense_4h_to_h(gelu(dense_h_to_4h(ln2(res1)))). Under tensor
+// parallelism dense_h_to_4h is column-parallel and dense_4h_to_h
+// row-parallel, as in attentionForward.
+func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, proj npu.Buf, N int) error {
+	C, F := c.Hidden, tp.ff
 	d.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res1, w.LN2W, w.LN2B, N, C, c.Eps)
-	linearForward(d, a.fch, a.ln2, w.FCW, w.FCB, N, C, 4*C)
-	d.GeluForward(a.fchGelu, a.fch, 4*N*C)
-	linearForward(d, proj, a.fchGelu, w.ProjW, w.ProjB, N, 4*C, C)
+	linearForward(d, a.fch, a.ln2, w.FCW, w.FCB, N, C, F)
+	d.GeluForward(a.fchGelu, a.fch, N*F)
+	if err := rowParallelForward(d, tp, proj, a.fchGelu, w.ProjW, w.ProjB, N, F, C); err != nil {
+		return err
+	}
 	d.Add(a.res2, a.res1, proj, N*C)
+	return nil
 }
 
 // mlpBackward takes dres = ∂L/∂res2 (N,C) and leaves ∂L/∂res1 in it, adding
 // the weight gradients into g.
-func mlpBackward(d npu.Device, c Config, w, g *Block, a *blockActs, s *acts, dres npu.Buf, N int) {
-	C := c.Hidden
-	linearBackward(d, s.dfchG, g.ProjW, g.ProjB, dres, a.fchGelu, w.ProjW, N, 4*C, C, false)
+func mlpBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *blockActs, s *backScratch, dres npu.Buf, N int) error {
+	C, F := c.Hidden, tp.ff
+	linearBackward(d, s.dfchG, g.ProjW, g.ProjB, dres, a.fchGelu, w.ProjW, N, F, C, false)
 	d.Fill(s.dfch, 0)
-	d.GeluBackward(s.dfch, a.fch, s.dfchG, 4*N*C)
-	linearBackward(d, s.dtmp, g.FCW, g.FCB, s.dfch, a.ln2, w.FCW, N, C, 4*C, false)
+	d.GeluBackward(s.dfch, a.fch, s.dfchG, N*F)
+	linearBackward(d, s.dtmp, g.FCW, g.FCB, s.dfch, a.ln2, w.FCW, N, C, F, false)
+	if err := tp.sum(s.dtmp); err != nil {
+		return err
+	}
 	d.LayerNormBackward(dres, g.LN2W, g.LN2B, s.dtmp, a.res1, w.LN2W, a.ln2Mean, a.ln2Rstd, N, C)
+	return nil
 }

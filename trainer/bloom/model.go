@@ -4,58 +4,82 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 
 	"bloom/npu"
 )
 
-// Model is a BLOOM model on one device: parameters in one flat buffer, and
-// the activations of the last forward pass.
+// Model is a BLOOM model, or the Part of one that a rank holds, on one
+// device: parameters in one flat buffer, and the activations of the last
+// forward pass.
 type Model struct {
 	Cfg    Config
 	Dev    npu.Device
-	Layout *Layout
+	Part   Part    // what this rank holds; FullPart(Cfg) for a whole model
+	Layout *Layout // Layout.Part == Part
 	Params npu.Buf // (Layout.Size) every parameter
 	W      Weights // views into Params
 	Grads  npu.Buf // (Layout.Size) mirrors Params; nil until the first Step
 	G      Weights // views into Grads
 
-	slopes []float32 // (NH) ALiBi slopes
-	train  *acts     // activations of the last Forward or Step
+	tp     tensorPar
+	slopes []float32    // (NH/TP) ALiBi slopes of this rank's heads
+	train  *acts        // activations of the last Forward or Step
+	slots  []*acts      // activations of the micro-batches in flight (stage.go)
+	bw     *backScratch // the backward's memory
+}
+
+// tensorPar is what a layer needs to know of tensor parallelism: this rank's
+// sizes and how to combine buffers with its peers (nil with one rank).
+type tensorPar struct {
+	local
+	comm TPComm
+}
+
+// sum adds b across the tensor-parallel ranks; with one rank it does nothing.
+func (t *tensorPar) sum(b npu.Buf) error {
+	if t.comm == nil {
+		return nil
+	}
+	return t.comm.AllReduceSum(b)
 }
 
 // ErrInput is wrapped by every error about a batch's contents.
 var ErrInput = errors.New("bloom: invalid input")
 
 // New allocates a model of shape c on d with zeroed parameters.
-func New(d npu.Device, c Config) (*Model, error) {
+func New(d npu.Device, c Config) (*Model, error) { return NewPart(d, c, FullPart(c), nil) }
+
+// NewPart allocates the Part p of a model of shape c on d with zeroed
+// parameters. comm combines buffers with the other tensor-parallel ranks of
+// the part; it is needed when p.TP > 1 and ignored otherwise. NewPart keeps
+// comm.
+func NewPart(d npu.Device, c Config, p Part, comm TPComm) (*Model, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	l := NewLayout(c)
-	m := &Model{Cfg: c, Dev: d, Layout: l, Params: d.Alloc(l.Size), slopes: AlibiSlopes(c.Heads)}
-	m.W = l.Views(m.Params, c.Layers)
+	if err := p.Validate(c); err != nil {
+		return nil, err
+	}
+	if p.TP == 1 {
+		comm = nil
+	} else if comm == nil {
+		return nil, fmt.Errorf("%w: a part of %d tensor-parallel ranks needs a TPComm", ErrConfig, p.TP)
+	}
+	l := NewPartLayout(c, p)
+	lc := newLocal(c, p)
+	m := &Model{Cfg: c, Dev: d, Part: p, Layout: l, Params: d.Alloc(l.Size), tp: tensorPar{local: lc, comm: comm},
+		slopes: AlibiSlopes(c.Heads)[p.TPRank*lc.heads : (p.TPRank+1)*lc.heads]}
+	m.W = l.Views(m.Params)
 	return m, nil
 }
 
 // InitRandom initializes the parameters as Hugging Face does for a new
 // model: weights and embeddings from N(0, std²), biases 0, layer norms 1.
+// Each weight row draws from its own stream of seed, so every Part of the
+// same seed holds its piece of the same model.
 func (m *Model) InitRandom(seed uint64, std float64) {
-	r := rand.New(rand.NewPCG(seed, 0x626c6f6f6d))
 	host := make([]float32, m.Layout.Size)
-	for _, t := range m.Layout.Tensors {
-		p := host[t.Offset : t.Offset+t.Size]
-		switch {
-		case t.Decay:
-			for i := range p {
-				p[i] = float32(r.NormFloat64() * std)
-			}
-		case isNormWeight(t.Name):
-			for i := range p {
-				p[i] = 1
-			}
-		}
-	}
+	m.Layout.initRandom(m.Cfg, host, seed, std)
 	m.Dev.Write(m.Params, host)
 }
 
@@ -94,39 +118,57 @@ func (b Batch) Validate(vocab int) error {
 	return nil
 }
 
-// Forward runs the model over b and returns the logits (B·T, V). The buffer
-// is the model's own and is overwritten by the next call.
+// Forward runs the model over b and returns the logits (B·T, V/TP) of this
+// rank's vocabulary rows. The buffer is the model's own and is overwritten
+// by the next call. The part must hold a whole pipeline (Embed and Head).
 func (m *Model) Forward(b Batch) (npu.Buf, error) {
+	if !m.Part.Embed || !m.Part.Head {
+		return nil, fmt.Errorf("%w: Forward runs a whole pipeline; a stage runs ForwardSlot", ErrInput)
+	}
 	if err := b.Validate(m.Cfg.Vocab); err != nil {
 		return nil, err
 	}
 	if a := m.train; a == nil || a.B != b.B || a.Tq != b.T {
-		m.train = newActs(m.Dev, m.Cfg, b.B, b.T, b.T, true)
+		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true)
 	}
-	m.forward(m.train, b.IDs, b.Mask, 0)
+	if err := m.forward(m.train, b.IDs, b.Mask, 0); err != nil {
+		return nil, err
+	}
 	return m.train.logits, nil
 }
 
-// forward is the model, in order: embedding and its layer norm, the blocks
-// (attention, then MLP), the final norm and the tied head. ids are the Tq new
-// positions of each row, starting at t0; mask covers all t0+Tq.
-func (m *Model) forward(a *acts, ids, mask []int32, t0 int) {
-	c, d := m.Cfg, m.Dev
+// forward is the model, in order: embedding and its layer norm (first
+// stage), the blocks (attention, then MLP), the final norm and the tied head
+// (last stage). ids are the Tq new positions of each row, starting at t0;
+// mask covers all t0+Tq. A stage that is not the first starts from a.x0.
+func (m *Model) forward(a *acts, ids, mask []int32, t0 int) error {
+	c, d, p := m.Cfg, m.Dev, m.Part
 	N := a.B * a.Tq
 	a.Tk, a.mask = t0+a.Tq, mask
-	embeddingForward(d, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, c.Hidden, c.Eps)
+	if p.Embed {
+		if err := embeddingForward(d, &m.tp, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, c.Hidden, c.Eps); err != nil {
+			return err
+		}
+	}
 	x := a.x0
 	for l := range a.blocks {
 		ba := &a.blocks[l]
-		attentionForward(d, c, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0)
-		mlpForward(d, c, &m.W.Blocks[l], ba, a.proj, N)
+		if err := attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0); err != nil {
+			return err
+		}
+		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N); err != nil {
+			return err
+		}
 		x = ba.res2
 	}
-	headForward(d, c, &m.W, a, x, N)
+	if p.Head {
+		headForward(d, c, &m.tp, &m.W, a, x, N)
+	}
+	return nil
 }
 
 func (m *Model) shape(a *acts) npu.AttentionShape {
-	return npu.AttentionShape{B: a.B, Tq: a.Tq, Tk: a.Tk, NH: m.Cfg.Heads, HD: m.Cfg.HeadDim(),
+	return npu.AttentionShape{B: a.B, Tq: a.Tq, Tk: a.Tk, NH: m.tp.heads, HD: m.Cfg.HeadDim(),
 		Cap: a.Cap, Slopes: m.slopes, Mask: a.mask}
 }
 
@@ -136,76 +178,148 @@ func (m *Model) TokenLosses(b Batch) ([]float32, error) {
 	if b.Targets == nil {
 		return nil, fmt.Errorf("%w: no targets", ErrInput)
 	}
-	logits, err := m.Forward(b)
-	if err != nil {
+	if _, err := m.Forward(b); err != nil {
 		return nil, err
 	}
-	N := b.B * b.T
-	m.Dev.CrossEntropy(m.train.losses, nil, logits, b.Targets, N, m.Cfg.Vocab, 0)
+	return m.tokenLosses(m.train, b.Targets, 0, false)
+}
+
+// tokenLosses computes the loss of every row of a's logits and, when grad is
+// set, leaves scale·∂loss/∂logits in a.logits. Under tensor parallelism it
+// is Megatron's vocab-parallel cross-entropy: the row maxima are combined
+// by a max across ranks, the exp sums and target logits by a sum.
+func (m *Model) tokenLosses(a *acts, targets []int32, scale float32, grad bool) ([]float32, error) {
+	d, N, V := m.Dev, a.B*a.Tq, m.tp.vocab
 	out := make([]float32, N)
-	m.Dev.Read(out, m.train.losses)
+	if m.tp.comm == nil {
+		var dl npu.Buf
+		if grad {
+			dl = a.logits
+		}
+		d.CrossEntropy(a.losses, dl, a.logits, targets, N, V, scale)
+		d.Read(out, a.losses)
+		return out, nil
+	}
+	d.CrossEntropyMax(a.ceMax, a.logits, N, V)
+	if err := m.tp.comm.AllReduceMax(a.ceMax); err != nil {
+		return nil, err
+	}
+	d.CrossEntropySums(a.ceSum, a.ceTgt, a.logits, a.ceMax, targets, m.tp.vlo, N, V)
+	if err := m.tp.comm.AllReduceSum(a.ceParts); err != nil {
+		return nil, err
+	}
+	mx, parts := make([]float32, N), make([]float32, 2*N)
+	d.Read(mx, a.ceMax)
+	d.Read(parts, a.ceParts)
+	for i, t := range targets[:N] {
+		if t != npu.IgnoreIndex {
+			out[i] = float32(math.Log(float64(parts[i])) + float64(mx[i]) - float64(parts[N+i]))
+		}
+	}
+	if grad {
+		d.CrossEntropyBackwardRange(a.logits, a.logits, a.ceMax, a.ceSum, targets, m.tp.vlo, N, V, scale)
+	}
 	return out, nil
+}
+
+// countTargets returns how many targets are not ignored, or an error when
+// there are none.
+func countTargets(targets []int32) (int, error) {
+	if targets == nil {
+		return 0, fmt.Errorf("%w: no targets", ErrInput)
+	}
+	n := 0
+	for _, t := range targets {
+		if t != npu.IgnoreIndex {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%w: every target is ignored", ErrInput)
+	}
+	return n, nil
 }
 
 // Step runs forward, loss and backward on b and adds weight·∂(mean loss)/∂θ
 // into Grads. It returns the mean loss over the targets that are not ignored
 // and their count. Call ZeroGrads before the first micro-batch of a step.
 func (m *Model) Step(b Batch, weight float32) (loss float64, n int, err error) {
-	if b.Targets == nil {
-		return 0, 0, fmt.Errorf("%w: no targets", ErrInput)
-	}
-	for _, t := range b.Targets {
-		if t != npu.IgnoreIndex {
-			n++
-		}
-	}
-	if n == 0 {
-		return 0, 0, fmt.Errorf("%w: every target is ignored", ErrInput)
+	if n, err = countTargets(b.Targets); err != nil {
+		return 0, 0, err
 	}
 	if _, err := m.Forward(b); err != nil {
 		return 0, 0, err
 	}
-	a, c, d := m.train, m.Cfg, m.Dev
-	N := b.B * b.T
-	d.CrossEntropy(a.losses, a.logits, a.logits, b.Targets, N, c.Vocab, weight/float32(n))
-	losses := make([]float32, N)
-	d.Read(losses, a.losses)
+	a := m.train
+	losses, err := m.tokenLosses(a, b.Targets, weight/float32(n), true)
+	if err != nil {
+		return 0, 0, err
+	}
 	sum := 0.0
 	for _, l := range losses {
 		sum += float64(l)
 	}
-	m.backward(a, b.IDs)
+	if err := m.backward(a, b.IDs, nil); err != nil {
+		return 0, 0, err
+	}
 	return sum / float64(n), n, nil
 }
 
-// backward walks forward's order back, from the dlogits left in a.logits.
-func (m *Model) backward(a *acts, ids []int32) {
+// backward walks forward's order back, from the dlogits left in a.logits on
+// the last stage, or from the gradient of its output in m.bw.dres on the
+// others. It leaves ∂L/∂a.x0 in m.bw.dres. ready, when not nil, gets each
+// range of the flat buffer whose gradient is complete: ln_f (and a last
+// stage's tied embedding copy) after the head, each block after its
+// backward, the embedding and its layer norm last.
+func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 	m.ensureGrads()
-	c, d := m.Cfg, m.Dev
-	a.allocBackward(d, c)
+	c, d, p, l := m.Cfg, m.Dev, m.Part, m.Layout
+	if !m.bw.fits(a) {
+		m.bw = newBackScratch(d, c, p, a)
+	}
+	s := m.bw
 	N := a.B * a.Tq
-	x := a.x0
-	if L := len(a.blocks); L > 0 {
-		x = a.blocks[L-1].res2
-	}
-	headBackward(d, c, &m.W, &m.G, a, a.dres, a.logits, x, N)
-	sh := m.shape(a)
-	for l := len(a.blocks) - 1; l >= 0; l-- {
-		ba := &a.blocks[l]
-		in := a.x0
-		if l > 0 {
-			in = a.blocks[l-1].res2
+	if p.Head {
+		if err := headBackward(d, c, &m.tp, &m.W, &m.G, a, s, s.dres, a.logits, a.out(), N); err != nil {
+			return err
 		}
-		mlpBackward(d, c, &m.W.Blocks[l], &m.G.Blocks[l], ba, a, a.dres, N)
-		attentionBackward(d, c, &m.W.Blocks[l], &m.G.Blocks[l], ba, a, a.dres, in, sh)
+		if ready != nil {
+			ready(l.namedRange("ln_f.weight", "ln_f.bias"))
+			if !p.Embed {
+				ready(l.namedRange("word_embeddings.weight"))
+			}
+		}
 	}
-	embeddingBackward(d, m.G.WTE, m.G.EmbLNW, m.G.EmbLNB, a.dtmp, a.dres, a.emb, m.W.EmbLNW, a.x0Mean, a.x0Rstd, ids, N, c.Hidden)
+	sh := m.shape(a)
+	for i := len(a.blocks) - 1; i >= 0; i-- {
+		ba := &a.blocks[i]
+		in := a.x0
+		if i > 0 {
+			in = a.blocks[i-1].res2
+		}
+		if err := mlpBackward(d, c, &m.tp, &m.W.Blocks[i], &m.G.Blocks[i], ba, s, s.dres, N); err != nil {
+			return err
+		}
+		if err := attentionBackward(d, c, &m.tp, &m.W.Blocks[i], &m.G.Blocks[i], ba, s, s.dres, in, sh); err != nil {
+			return err
+		}
+		if ready != nil {
+			ready(l.blockRange(i))
+		}
+	}
+	if p.Embed {
+		embeddingBackward(d, &m.tp, m.G.WTE, m.G.EmbLNW, m.G.EmbLNB, s.dtmp, s.dres, a.emb, m.W.EmbLNW, a.x0Mean, a.x0Rstd, ids, N, c.Hidden)
+		if ready != nil {
+			ready(l.namedRange("word_embeddings.weight", "word_embeddings_layernorm.weight", "word_embeddings_layernorm.bias"))
+		}
+	}
+	return nil
 }
 
 func (m *Model) ensureGrads() {
 	if m.Grads == nil {
 		m.Grads = m.Dev.Alloc(m.Layout.Size)
-		m.G = m.Layout.Views(m.Grads, m.Cfg.Layers)
+		m.G = m.Layout.Views(m.Grads)
 	}
 }
 
@@ -215,7 +329,7 @@ func (m *Model) ZeroGrads() {
 	m.Dev.Fill(m.Grads, 0)
 }
 
-// GradNorm is the L2 norm of all gradients.
+// GradNorm is the L2 norm of all gradients this rank holds.
 func (m *Model) GradNorm() float64 {
 	m.ensureGrads()
 	return math.Sqrt(m.Dev.SumSquares(m.Grads, m.Layout.Size))

@@ -4,22 +4,26 @@
 //   - Tokenizers: Hugging Face tokenizer.json byte-level BPE (LoadTokenizer;
 //     Encode, AppendIDs, Decode — id for id with the tokenizers library) and a
 //     byte-level BPE trainer with BLOOM's pipeline (NewBPETrainer).
+//
 //   - Megatron's MMIDIDX indexed datasets (CreateIndexed, OpenIndexed), both
 //     token dtypes, memory-mapped.
+//
 //   - Megatron's GPTDataset sample order: SplitRanges, BuildGPTIndex with
 //     numpy's RandomState reproduced bit for bit, GPTDataset with the .npy
 //     index maps cached beside the data, Sample as a trainer source, and
 //     MicroBatch (Megatron's pretraining sampler).
+//
 //   - Preprocess: parquet (a reader of its own), JSON lines or JSON arrays in;
 //     ordered multi-worker tokenizing; Megatron datasets or AscendSpeed's
 //     alpaca instruction format out.
+//
 //   - A byte-level corpus (the embedded demo text or any file) with a seeded,
 //     resumable order, for the demo.
 //
-//	s, _ := data.OpenGPTSplits("enwiki-100k_text_document", data.GPTSplitConfig{
-//		Split: "969,30,1", NumSamples: [3]int64{n, v, t}, SeqLength: 2048, Seed: 42})
-//	defer s.Close()
-//	s.Train.Sample(i, dst) // Megatron's sample i: 2049 tokens
+//     s, _ := data.OpenGPTSplits("enwiki-100k_text_document", data.GPTSplitConfig{
+//     Split: "969,30,1", NumSamples: [3]int64{n, v, t}, SeqLength: 2048, Seed: 42})
+//     defer s.Close()
+//     s.Train.Sample(i, dst) // Megatron's sample i: 2049 tokens
 //
 // It imports nothing of the project. Every parser of outside bytes
 // (tokenizer.json, parquet, .idx, JSON lines) returns errors naming the file

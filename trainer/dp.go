@@ -1,0 +1,120 @@
+package trainer
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// gradReducer sums gradients across the data-parallel group in buckets of
+// the flat gradient buffer, overlapped with the backward: as soon as the
+// model reports the last micro-batch's backward done with every tensor of a
+// bucket, the bucket goes to a goroutine that all-reduces it while the
+// backward continues. Buckets are cut at tensor boundaries from the end of
+// the buffer (the order the backward finishes them in), each at least
+// BucketElems values, as Megatron's DDP buckets parameters.
+type gradReducer struct {
+	g     Group
+	dev   npu.Device
+	grads npu.Buf
+
+	buckets []span      // in launch order, from the end of the buffer
+	host    [][]float32 // per bucket: the host copy that is all-reduced
+	pending []int       // per bucket: values whose gradient is not final yet
+	queued  []bool
+
+	queue chan int // buckets ready to reduce, in the order they became ready
+	done  chan struct{}
+	err   error         // the first failure of this step
+	wait  time.Duration // time the last step waited for reductions after the backward
+	mu    sync.Mutex
+}
+
+type span struct{ off, n int }
+
+func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, bucketElems int) *gradReducer {
+	r := &gradReducer{g: g, dev: dev, grads: grads}
+	end, size := l.Size, 0
+	for i := len(l.Tensors) - 1; i >= 0; i-- {
+		size += l.Tensors[i].Size
+		if size >= bucketElems || i == 0 {
+			off := l.Tensors[i].Offset
+			r.buckets = append(r.buckets, span{off, end - off})
+			r.host = append(r.host, make([]float32, end-off))
+			end, size = off, 0
+		}
+	}
+	r.pending = make([]int, len(r.buckets))
+	r.queued = make([]bool, len(r.buckets))
+	return r
+}
+
+// start begins a step: every bucket pending, and a goroutine, owned by the
+// step and ended by finish, that reduces buckets as they become ready.
+func (r *gradReducer) start(ctx context.Context) {
+	for i, b := range r.buckets {
+		r.pending[i], r.queued[i] = b.n, false
+	}
+	r.err = nil
+	r.queue = make(chan int, len(r.buckets))
+	r.done = make(chan struct{})
+	go r.loop(ctx, r.queue, r.done)
+}
+
+func (r *gradReducer) loop(ctx context.Context, queue <-chan int, done chan<- struct{}) {
+	defer close(done)
+	for i := range queue {
+		if r.failed() {
+			continue
+		}
+		b, h := r.buckets[i], r.host[i]
+		r.dev.Read(h, r.grads.Slice(b.off, b.n))
+		if err := r.g.AllReduce(ctx, h, ReduceSum); err != nil {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			continue
+		}
+		r.dev.Write(r.grads.Slice(b.off, b.n), h)
+	}
+}
+
+func (r *gradReducer) failed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err != nil
+}
+
+// ready records that the gradients in [off, off+n) are final; buckets whose
+// gradients are all final are queued. It runs on the compute goroutine.
+func (r *gradReducer) ready(off, n int) {
+	for i, b := range r.buckets {
+		lo, hi := max(off, b.off), min(off+n, b.off+b.n)
+		if lo >= hi || r.queued[i] {
+			continue
+		}
+		if r.pending[i] -= hi - lo; r.pending[i] <= 0 {
+			r.queued[i] = true
+			r.queue <- i
+		}
+	}
+}
+
+// finish queues any bucket not yet reported (in bucket order, the same on
+// every replica), waits for every reduction and ends the step's goroutine.
+func (r *gradReducer) finish() error {
+	t := time.Now()
+	for i := range r.buckets {
+		if !r.queued[i] {
+			r.queued[i] = true
+			r.queue <- i
+		}
+	}
+	close(r.queue)
+	<-r.done
+	r.wait = time.Since(t)
+	return r.err
+}

@@ -1,0 +1,227 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"bloom/trainer/bloom"
+)
+
+// What a rank needs from the network, declared here and implemented by the
+// daemon with collective (and by an in-process fake in the tests).
+
+// ReduceOp is how AllReduce combines values; the numbers are HCCL's.
+type ReduceOp int
+
+const (
+	ReduceSum ReduceOp = 0
+	ReduceMax ReduceOp = 2
+)
+
+// Group is a communicator over some of the job's ranks: the tensor-parallel,
+// data-parallel or pipeline group of a rank, or the embedding group of the
+// first and last pipeline stage. Members are numbered 0..Size()-1 in the
+// order of their global ranks.
+type Group interface {
+	Size() int
+	Rank() int
+	// AllReduce combines buf across the group in place. Every member must get
+	// the same bits, run after run (a reduction in a fixed order): replicas
+	// stay identical and resume is exact only then. Every member calls the
+	// group's operations in the same order. It must not keep buf.
+	AllReduce(ctx context.Context, buf []float32, op ReduceOp) error
+}
+
+// StageLink connects a pipeline stage with a neighbouring one: activations
+// go forward, their gradients back. Recv fills all of buf with what the
+// peer's Send of the same length sent; messages arrive in order. Send may
+// return before the peer receives. Neither keeps buf. A rank sends on a
+// link from one goroutine at a time and receives from another.
+type StageLink interface {
+	Send(ctx context.Context, buf []float32) error
+	Recv(ctx context.Context, buf []float32) error
+}
+
+// ErrConfig is wrapped by every error about a RankConfig.
+var ErrConfig = errors.New("trainer: invalid configuration")
+
+// RankConfig is one rank's part of a training job, in Megatron's terms; the
+// flag each field comes from is named in its comment. Every rank of a job
+// gets the same config but its Rank.
+type RankConfig struct {
+	Model bloom.Config
+
+	// Rank is this rank: pp·(DP·TP) + dp·TP + tp, as Megatron numbers them
+	// (tensor parallelism innermost, inside a node; pipeline outermost).
+	Rank int
+	TP   int // --tensor-model-parallel-size
+	PP   int // --pipeline-model-parallel-size
+	DP   int // data-parallel replicas: world size / (TP·PP)
+	// PartitionLayers is --partition-layers: the blocks of each pipeline
+	// stage, in order; it has PP entries of at least 1 that sum to the
+	// model's layers. nil splits the layers evenly.
+	PartitionLayers []int
+
+	MicroBatch  int // --micro-batch-size: sequences per forward/backward
+	GlobalBatch int // --global-batch-size: sequences per step, a multiple of MicroBatch·DP
+	SeqLength   int // --seq-length: tokens per sequence (samples hold one more)
+	Steps       int // --train-iters: the step to stop after, counting steps a resumed run loaded
+
+	Seed     uint64      // --seed: the initialization
+	InitStd  float64     // --init-method-std
+	ClipGrad float64     // --clip-grad: max global gradient norm; 0 = no clipping
+	Adam     AdamWConfig // --adam-beta1, --adam-beta2, --adam-eps, --weight-decay
+	LR       Schedule    // --lr, --min-lr, --lr-warmup-samples, --lr-decay-samples, --lr-decay-style
+
+	// BucketElems is the size, in gradient values, of the data-parallel
+	// all-reduce buckets; 0 = DefaultBucketElems.
+	BucketElems int
+
+	Save         string // --save: checkpoint root; "" = no checkpoints
+	SaveInterval int    // --save-interval: steps between checkpoints; the last step is saved too
+	// Load is --load: a checkpoint root (its latest committed checkpoint is
+	// loaded; none yet means start fresh), one step directory of it, or a
+	// Hugging Face model directory (weights only: fine-tuning from step 0).
+	// The layout may differ from the checkpoint's.
+	Load string
+}
+
+// DefaultBucketElems is Megatron's DDP bucket size.
+const DefaultBucketElems = 40_000_000
+
+// DefaultRankConfig is one rank training alone with Megatron's defaults;
+// set the model, batch sizes, steps and learning rate.
+func DefaultRankConfig() RankConfig {
+	return RankConfig{TP: 1, PP: 1, DP: 1, MicroBatch: 1, GlobalBatch: 1, SeqLength: 1024, Steps: 1,
+		Seed: 1234, InitStd: 0.02, ClipGrad: 1.0,
+		Adam: AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01},
+		LR:   Schedule{MaxLR: 1e-4, Style: "linear"}}
+}
+
+// World is the number of ranks: TP·PP·DP.
+func (c RankConfig) World() int { return c.TP * c.PP * c.DP }
+
+// Coords returns this rank's pipeline stage, data-parallel replica and
+// tensor-parallel rank.
+func (c RankConfig) Coords() (pp, dp, tp int) {
+	return c.Rank / (c.DP * c.TP), c.Rank / c.TP % c.DP, c.Rank % c.TP
+}
+
+// RankAt is the global rank at the given coordinates.
+func (c RankConfig) RankAt(pp, dp, tp int) int { return pp*c.DP*c.TP + dp*c.TP + tp }
+
+// Validate reports a config that cannot run, saying what to change.
+func (c RankConfig) Validate() error {
+	if err := c.Model.Validate(); err != nil {
+		return err
+	}
+	L := c.Model.Layers
+	switch {
+	case c.TP < 1 || c.PP < 1 || c.DP < 1:
+		return fmt.Errorf("%w: tensor (%d), pipeline (%d) and data (%d) parallel sizes must be at least 1", ErrConfig, c.TP, c.PP, c.DP)
+	case c.Rank < 0 || c.Rank >= c.World():
+		return fmt.Errorf("%w: rank %d is outside the job's %d = TP %d × PP %d × DP %d ranks", ErrConfig, c.Rank, c.World(), c.TP, c.PP, c.DP)
+	case c.Model.Heads%c.TP != 0:
+		return fmt.Errorf("%w: %d attention heads do not divide among --tensor-model-parallel-size %d: choose a divisor of %d", ErrConfig, c.Model.Heads, c.TP, c.Model.Heads)
+	case c.Model.Vocab%c.TP != 0:
+		return fmt.Errorf("%w: the vocabulary (%d rows) does not divide among --tensor-model-parallel-size %d: pad it to a multiple of %d", ErrConfig, c.Model.Vocab, c.TP, c.TP)
+	case c.PartitionLayers == nil && L%c.PP != 0:
+		return fmt.Errorf("%w: %d layers do not split evenly into %d pipeline stages: give --partition-layers", ErrConfig, L, c.PP)
+	case c.MicroBatch <= 0 || c.SeqLength <= 0:
+		return fmt.Errorf("%w: --micro-batch-size (%d) and --seq-length (%d) must be positive", ErrConfig, c.MicroBatch, c.SeqLength)
+	case c.GlobalBatch <= 0 || c.GlobalBatch%(c.MicroBatch*c.DP) != 0:
+		return fmt.Errorf("%w: --global-batch-size %d must be a positive multiple of --micro-batch-size %d × data-parallel size %d = %d",
+			ErrConfig, c.GlobalBatch, c.MicroBatch, c.DP, c.MicroBatch*c.DP)
+	case c.Steps <= 0:
+		return fmt.Errorf("%w: --train-iters must be positive, got %d", ErrConfig, c.Steps)
+	case c.ClipGrad < 0 || c.InitStd < 0:
+		return fmt.Errorf("%w: --clip-grad and --init-method-std must not be negative", ErrConfig)
+	case c.BucketElems < 0 || c.SaveInterval < 0:
+		return fmt.Errorf("%w: bucket size and --save-interval must not be negative", ErrConfig)
+	}
+	if c.PartitionLayers != nil {
+		sum := 0
+		for _, n := range c.PartitionLayers {
+			if n < 1 {
+				return fmt.Errorf("%w: --partition-layers %v: every stage needs at least one layer", ErrConfig, c.PartitionLayers)
+			}
+			sum += n
+		}
+		if len(c.PartitionLayers) != c.PP || sum != L {
+			return fmt.Errorf("%w: --partition-layers %v must have %d entries (one per pipeline stage) summing to the %d layers",
+				ErrConfig, c.PartitionLayers, c.PP, L)
+		}
+	}
+	if err := c.LR.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// Partition returns the blocks of each pipeline stage.
+func (c RankConfig) Partition() []int {
+	if c.PartitionLayers != nil {
+		return append([]int(nil), c.PartitionLayers...)
+	}
+	out := make([]int, c.PP)
+	for i := range out {
+		out[i] = c.Model.Layers / c.PP
+	}
+	return out
+}
+
+// stagePart is the part of the model that pipeline stage pp and
+// tensor-parallel rank tp hold under a layout.
+func stagePart(partition []int, tpSize, pp, tp int) bloom.Part {
+	first := 0
+	for _, n := range partition[:pp] {
+		first += n
+	}
+	return bloom.Part{TP: tpSize, TPRank: tp, First: first, Layers: partition[pp],
+		Embed: pp == 0, Head: pp == len(partition)-1}
+}
+
+// Part is the part of the model this rank holds.
+func (c RankConfig) Part() bloom.Part {
+	pp, _, tp := c.Coords()
+	return stagePart(c.Partition(), c.TP, pp, tp)
+}
+
+// MicroBatches is the number of micro-batches each rank runs per step.
+func (c RankConfig) MicroBatches() int { return c.GlobalBatch / (c.MicroBatch * c.DP) }
+
+// Groups lists, each in group-rank order, the global ranks of the groups
+// this rank belongs to: what the daemon needs to set up the communicators
+// (a group of one needs none). Embed is the first and last pipeline stage of
+// this rank's (dp, tp), for the ranks on those stages when PP > 1, else nil.
+func (c RankConfig) Groups() (tp, dp, pp, embed []int) {
+	p, d, t := c.Coords()
+	for i := range c.TP {
+		tp = append(tp, c.RankAt(p, d, i))
+	}
+	for i := range c.DP {
+		dp = append(dp, c.RankAt(p, i, t))
+	}
+	for i := range c.PP {
+		pp = append(pp, c.RankAt(i, d, t))
+	}
+	if c.PP > 1 && (p == 0 || p == c.PP-1) {
+		embed = []int{c.RankAt(0, d, t), c.RankAt(c.PP-1, d, t)}
+	}
+	return tp, dp, pp, embed
+}
+
+// Neighbours returns the ranks of the previous and next pipeline stage of
+// this (dp, tp), or -1 at the ends of the pipeline.
+func (c RankConfig) Neighbours() (prev, next int) {
+	p, _, _ := c.Coords()
+	prev, next = -1, -1
+	if p > 0 {
+		prev = c.Rank - c.DP*c.TP
+	}
+	if p < c.PP-1 {
+		next = c.Rank + c.DP*c.TP
+	}
+	return prev, next
+}

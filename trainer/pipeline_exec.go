@@ -1,0 +1,238 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"bloom/trainer/bloom"
+)
+
+// pipeline runs one rank's micro-batches of a step through its stage's 1F1B
+// schedule: it loads each micro-batch's samples, receives and sends
+// activations and gradients over the stage links, and calls the model.
+type pipeline struct {
+	cfg          RankConfig
+	m            *bloom.Model
+	dp           int
+	first, last  bool
+	prev, next   StageLink
+	data         Source
+	ops          []PipeOp
+	micro, slots int
+
+	ids, targets [][]int32 // per slot: (B·T) the first stage's ids, the last stage's targets
+	sample       []int32   // (T+1)
+	recv         []float32 // (B·T·C) host staging for what arrives
+
+	toPrev, toNext *sender
+	wait           time.Duration // time this step spent blocked in Recv
+	busy           time.Duration // time this step spent in forward and backward passes
+}
+
+func newPipeline(cfg RankConfig, m *bloom.Model, env Env) *pipeline {
+	pp, dp, _ := cfg.Coords()
+	M := cfg.MicroBatches()
+	p := &pipeline{cfg: cfg, m: m, dp: dp, first: pp == 0, last: pp == cfg.PP-1, prev: env.Prev, next: env.Next,
+		data: env.Data, ops: OneFOneB(cfg.PP, pp, M), micro: M, slots: InFlight(cfg.PP, pp, M),
+		sample: make([]int32, cfg.SeqLength+1)}
+	n := cfg.MicroBatch * cfg.SeqLength
+	for range p.slots {
+		p.ids = append(p.ids, make([]int32, n))
+		p.targets = append(p.targets, make([]int32, n))
+	}
+	if !p.first || !p.last {
+		p.recv = make([]float32, n*cfg.Model.Hidden)
+	}
+	m.PrepareSlots(p.slots, cfg.MicroBatch, cfg.SeqLength)
+	return p
+}
+
+// start starts the senders, owned by the run: stop ends them. A failed send
+// cancels the run.
+func (p *pipeline) start(ctx context.Context, cancel context.CancelFunc) {
+	n := len(p.recv)
+	if !p.first {
+		p.toPrev = newSender(ctx, cancel, p.prev, n, 2*p.micro)
+	}
+	if !p.last {
+		p.toNext = newSender(ctx, cancel, p.next, n, 2*p.micro)
+	}
+}
+
+// stop waits for the senders to deliver what they hold and ends them.
+func (p *pipeline) stop() error {
+	var err error
+	for _, s := range []*sender{p.toPrev, p.toNext} {
+		if s != nil {
+			if e := s.close(); err == nil {
+				err = e
+			}
+		}
+	}
+	return err
+}
+
+// load reads the samples of micro-batch k of the step that starts at
+// consumed into slot: Megatron's sampler takes MicroBatch·DP samples per
+// micro-batch and gives replica dp the dp-th MicroBatch of them.
+func (p *pipeline) load(consumed int64, k, slot int) error {
+	if !p.first && !p.last {
+		return nil
+	}
+	mb, T := p.cfg.MicroBatch, p.cfg.SeqLength
+	base := consumed + int64(k*mb*p.cfg.DP+p.dp*mb)
+	for r := range mb {
+		if err := p.data.Sample(base+int64(r), p.sample); err != nil {
+			return fmt.Errorf("sample %d: %w", base+int64(r), err)
+		}
+		copy(p.ids[slot][r*T:], p.sample[:T])
+		copy(p.targets[slot][r*T:], p.sample[1:])
+	}
+	return nil
+}
+
+// step runs the step's schedule and returns the mean of this rank's
+// micro-batch losses (0 on a stage that is not the last). ready goes to the
+// backward of the last micro-batch (see bloom.Model.BackwardSlot).
+func (p *pipeline) step(ctx context.Context, consumed int64, ready func(off, n int)) (float64, error) {
+	p.wait, p.busy = 0, 0
+	m, weight, loss := p.m, 1/float32(p.micro*p.cfg.DP), 0.0
+	for _, op := range p.ops {
+		slot := op.Micro % p.slots
+		if op.Kind == Forward {
+			if err := p.load(consumed, op.Micro, slot); err != nil {
+				return 0, err
+			}
+			if !p.first {
+				if err := p.receive(ctx, p.prev, "activations", op); err != nil {
+					return 0, err
+				}
+				m.Dev.Write(m.Input(slot), p.recv)
+			}
+			t := time.Now()
+			ml, _, err := m.ForwardSlot(slot, p.ids[slot], p.targets[slot], weight)
+			p.busy += time.Since(t)
+			if err != nil {
+				return 0, fmt.Errorf("forward of micro-batch %d: %w", op.Micro, err)
+			}
+			loss += ml / float64(p.micro)
+			if !p.last {
+				buf := p.toNext.buffer()
+				m.Dev.Read(buf, m.Output(slot))
+				if err := p.toNext.send(buf); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		if !p.last {
+			if err := p.receive(ctx, p.next, "gradients", op); err != nil {
+				return 0, err
+			}
+			m.Dev.Write(m.GradBuffer(), p.recv)
+		}
+		var rd func(int, int)
+		if op.Micro == p.micro-1 {
+			rd = ready
+		}
+		t := time.Now()
+		err := m.BackwardSlot(slot, p.ids[slot], rd)
+		p.busy += time.Since(t)
+		if err != nil {
+			return 0, fmt.Errorf("backward of micro-batch %d: %w", op.Micro, err)
+		}
+		if !p.first {
+			buf := p.toPrev.buffer()
+			m.Dev.Read(buf, m.GradBuffer())
+			if err := p.toPrev.send(buf); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return loss, nil
+}
+
+func (p *pipeline) receive(ctx context.Context, l StageLink, what string, op PipeOp) error {
+	t := time.Now()
+	err := l.Recv(ctx, p.recv)
+	p.wait += time.Since(t)
+	if err != nil {
+		return fmt.Errorf("receive %s of micro-batch %d: %w", what, op.Micro, err)
+	}
+	return nil
+}
+
+// sender sends buffers on a link from its own goroutine, in order, so that a
+// stage never waits for its neighbour to take a message before going on
+// (which would deadlock 1F1B over links that do not buffer). Buffers come
+// back to a free list once sent.
+type sender struct {
+	link  StageLink
+	n     int
+	queue chan []float32
+	free  chan []float32
+	done  chan struct{}
+
+	mu  sync.Mutex
+	err error
+}
+
+func newSender(ctx context.Context, cancel context.CancelFunc, link StageLink, n, depth int) *sender {
+	s := &sender{link: link, n: n, queue: make(chan []float32, depth), free: make(chan []float32, depth),
+		done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for b := range s.queue {
+			if s.failed() != nil {
+				continue
+			}
+			if err := s.link.Send(ctx, b); err != nil {
+				s.mu.Lock()
+				s.err = fmt.Errorf("send to a neighbouring pipeline stage: %w", err)
+				s.mu.Unlock()
+				cancel() // release this rank's blocked receives
+				continue
+			}
+			select {
+			case s.free <- b:
+			default:
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sender) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// buffer returns a free buffer of n values.
+func (s *sender) buffer() []float32 {
+	select {
+	case b := <-s.free:
+		return b
+	default:
+		return make([]float32, s.n)
+	}
+}
+
+// send queues b; it reports an earlier send's failure.
+func (s *sender) send(b []float32) error {
+	if err := s.failed(); err != nil {
+		return err
+	}
+	s.queue <- b
+	return nil
+}
+
+// close waits until every queued buffer is sent (or has failed) and ends
+// the goroutine.
+func (s *sender) close() error {
+	close(s.queue)
+	<-s.done
+	return s.err
+}

@@ -1,0 +1,341 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// Env is what a rank runs with: its device, its communicators, its data and
+// where its progress goes. The daemon's worker builds it from collective
+// communicators; the tests build an in-process one.
+type Env struct {
+	Dev npu.Device
+	// The groups this rank belongs to (RankConfig.Groups lists their
+	// members); nil for a group of one. Embed is the first and last pipeline
+	// stage, which sum the gradients of their two copies of the tied word
+	// embeddings; nil when PP = 1 and on middle stages.
+	TP, DP, PP, Embed Group
+	// Prev and Next link this stage to its neighbours (RankConfig.Neighbours);
+	// nil at the ends of the pipeline.
+	Prev, Next StageLink
+	// Data serves the run's samples in order (trainer/data's GPTDataset);
+	// every rank reads the samples its micro-batches need.
+	Data Source
+	// Commit learns of every saved shard and commits a checkpoint once all
+	// its shards are durable. nil: a job with one model-parallel rank commits
+	// its own checkpoints (a DirCommitter).
+	Commit Committer
+	// Report, when not nil, gets every finished step's figures; every rank
+	// reports the same step, loss, learning rate and gradient norm.
+	Report func(StepStats)
+	// Logf, when not nil, gets notes on where the run starts from.
+	Logf func(format string, args ...any)
+}
+
+// Rank is one rank's training loop: its part of the model and optimizer,
+// the pipeline schedule, the data-parallel gradient reduction, gradient
+// clipping over all ranks, the learning-rate schedule, and checkpoints.
+type Rank struct {
+	Cfg   RankConfig
+	Model *bloom.Model
+	Opt   *AdamW
+
+	step     int       // optimizer steps done
+	consumed int64     // samples consumed by those steps
+	rng      *rand.PCG // the rank's random state, saved and restored with checkpoints; unused while dropout is 0 (BLOOM's)
+
+	env        Env
+	pp, dp, tp int
+	tpc        *tpComm
+	red        *gradReducer // nil when DP = 1
+	pipe       *pipeline
+	normRuns   []span    // the gradient ranges counted in the global norm
+	embed      span      // the tied word embeddings, on the first and last stage
+	host       []float32 // staging for the embedding group
+}
+
+// Run builds the rank of cfg and trains it until cfg.Steps (see Rank.Run).
+func Run(ctx context.Context, cfg RankConfig, env Env) error {
+	r, err := NewRank(cfg, env)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}
+
+// NewRank checks cfg and env, allocates this rank's part of the model and
+// optimizer, initializes it from cfg.Seed and loads cfg.Load if set. It
+// talks to no other rank.
+func NewRank(cfg RankConfig, env Env) (*Rank, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Rank{Cfg: cfg, env: env}
+	r.pp, r.dp, r.tp = cfg.Coords()
+	if err := r.checkEnv(); err != nil {
+		return nil, err
+	}
+	var comm bloom.TPComm
+	if cfg.TP > 1 {
+		r.tpc = &tpComm{g: env.TP, dev: env.Dev, ctx: context.Background()}
+		comm = r.tpc
+	}
+	m, err := bloom.NewPart(env.Dev, cfg.Model, cfg.Part(), comm)
+	if err != nil {
+		return nil, err
+	}
+	m.InitRandom(cfg.Seed, cfg.InitStd)
+	m.ZeroGrads()
+	r.Model, r.Opt = m, NewAdamW(m, cfg.Adam)
+	r.rng = rand.NewPCG(cfg.Seed, uint64(cfg.Rank))
+	r.layoutRanges()
+	if cfg.Load != "" {
+		if err := r.load(cfg.Load); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DP > 1 {
+		b := cfg.BucketElems
+		if b == 0 {
+			b = DefaultBucketElems
+		}
+		r.red = newGradReducer(env.DP, env.Dev, m.Grads, m.Layout, b)
+	}
+	r.pipe = newPipeline(cfg, m, env)
+	return r, nil
+}
+
+// checkEnv checks that env gives this rank what its place in the layout
+// needs.
+func (r *Rank) checkEnv() error {
+	c, e := r.Cfg, r.env
+	if e.Dev == nil || e.Data == nil {
+		return fmt.Errorf("%w: rank %d has no device or no data source", ErrConfig, c.Rank)
+	}
+	first, last := r.pp == 0, r.pp == c.PP-1
+	embedSize, embedRank := 1, 0
+	if c.PP > 1 && (first || last) {
+		embedSize = 2
+		if last {
+			embedRank = 1
+		}
+	}
+	for _, g := range []struct {
+		name       string
+		g          Group
+		size, rank int
+	}{{"tensor-parallel", e.TP, c.TP, r.tp}, {"data-parallel", e.DP, c.DP, r.dp},
+		{"pipeline", e.PP, c.PP, r.pp}, {"embedding", e.Embed, embedSize, embedRank}} {
+		if g.size > 1 && (g.g == nil || g.g.Size() != g.size || g.g.Rank() != g.rank) {
+			return fmt.Errorf("%w: rank %d needs a %s group of %d ranks in which it is rank %d", ErrConfig, c.Rank, g.name, g.size, g.rank)
+		}
+	}
+	if !first && e.Prev == nil || !last && e.Next == nil {
+		return fmt.Errorf("%w: rank %d on pipeline stage %d of %d needs links to its neighbouring stages", ErrConfig, c.Rank, r.pp, c.PP)
+	}
+	if c.Save != "" && e.Commit == nil {
+		if c.TP*c.PP > 1 {
+			return fmt.Errorf("%w: a job of %d model-parallel ranks needs a Committer to commit its checkpoints", ErrConfig, c.TP*c.PP)
+		}
+		r.env.Commit = &DirCommitter{}
+	}
+	return nil
+}
+
+// layoutRanges finds the gradient ranges this rank counts in the global
+// norm (every tensor once across the job: replicated tensors on
+// tensor-parallel rank 0 only, the tied embeddings on the first stage only)
+// and its copy of the tied embeddings.
+func (r *Rank) layoutRanges() {
+	for _, t := range r.Model.Layout.Tensors {
+		if t.Name == "word_embeddings.weight" {
+			r.embed = span{t.Offset, t.Size}
+		}
+		if t.Tied || t.Split == bloom.Replicated && r.tp != 0 {
+			continue
+		}
+		if k := len(r.normRuns) - 1; k >= 0 && r.normRuns[k].off+r.normRuns[k].n == t.Offset {
+			r.normRuns[k].n += t.Size
+			continue
+		}
+		r.normRuns = append(r.normRuns, span{t.Offset, t.Size})
+	}
+}
+
+// StepsDone is the number of optimizer steps done, loaded ones included.
+func (r *Rank) StepsDone() int { return r.step }
+
+// Consumed is the number of samples the steps done consumed.
+func (r *Rank) Consumed() int64 { return r.consumed }
+
+// Run trains until cfg.Steps steps are done, reporting each, saving a
+// checkpoint every cfg.SaveInterval steps and after the last. It stops early,
+// returning ctx.Err(), when ctx is done, and with the error when a peer
+// fails; every goroutine it starts has ended when it returns.
+func (r *Rank) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r.tpc != nil {
+		r.tpc.ctx = ctx
+	}
+	r.pipe.start(ctx, cancel)
+	err := r.loop(ctx)
+	// A failed send cancels ctx, so the loop's error is then a cancellation:
+	// the send's failure is the cause to report.
+	if serr := r.pipe.stop(); serr != nil && (err == nil || ctx.Err() != nil) {
+		err = fmt.Errorf("trainer: rank %d: %w", r.Cfg.Rank, serr)
+	}
+	return err
+}
+
+func (r *Rank) loop(ctx context.Context) error {
+	for r.step < r.Cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, err := r.trainStep(ctx)
+		if err != nil {
+			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+				err = fmt.Errorf("%w (%w)", cerr, err)
+			}
+			return fmt.Errorf("trainer: rank %d: step %d: %w", r.Cfg.Rank, r.step+1, err)
+		}
+		if r.env.Report != nil {
+			r.env.Report(st)
+		}
+		if c := r.Cfg; c.Save != "" && (c.SaveInterval > 0 && r.step%c.SaveInterval == 0 || r.step == c.Steps) {
+			if err := r.save(ctx); err != nil {
+				return fmt.Errorf("trainer: rank %d: checkpoint of step %d: %w", c.Rank, r.step, err)
+			}
+		}
+	}
+	return nil
+}
+
+// trainStep runs one optimizer step: the pipeline's micro-batches with the
+// data-parallel reduction overlapped, the tied embeddings' gradients summed
+// between first and last stage, clipping by the global norm, AdamW.
+func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
+	c, m := r.Cfg, r.Model
+	start := time.Now()
+	m.ZeroGrads()
+	var ready func(int, int)
+	if r.red != nil {
+		r.red.start(ctx)
+		ready = r.red.ready
+	}
+	loss, err := r.pipe.step(ctx, r.consumed, ready)
+	var dpWait time.Duration
+	if r.red != nil {
+		if ferr := r.red.finish(); err == nil && ferr != nil {
+			err = fmt.Errorf("data-parallel gradient reduction: %w", ferr)
+		}
+		dpWait = r.red.wait
+	}
+	if err != nil {
+		return StepStats{}, err
+	}
+	if err := r.syncEmbedding(ctx); err != nil {
+		return StepStats{}, err
+	}
+	norm, err := r.gradNorm(ctx)
+	if err != nil {
+		return StepStats{}, err
+	}
+	if c.ClipGrad > 0 && norm > c.ClipGrad {
+		m.Dev.Scale(m.Grads, float32(c.ClipGrad/(norm+1e-6)), m.Layout.Size)
+	}
+	lr := c.LR.LR(r.consumed)
+	r.Opt.Update(lr)
+	r.consumed += int64(c.GlobalBatch)
+	r.step++
+	if loss, err = r.meanLoss(ctx, loss); err != nil {
+		return StepStats{}, err
+	}
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return StepStats{}, fmt.Errorf("loss is %v", loss)
+	}
+	sec := time.Since(start).Seconds()
+	return StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
+		TokensPerSec: float64(c.GlobalBatch*c.SeqLength) / sec, Seconds: sec,
+		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds()}, nil
+}
+
+// syncEmbedding sums the gradients of the first and last stage's copies of
+// the tied word embeddings, so that both copies take the same update.
+func (r *Rank) syncEmbedding(ctx context.Context) error {
+	if r.Cfg.PP == 1 || r.env.Embed == nil {
+		return nil
+	}
+	if r.host == nil {
+		r.host = make([]float32, r.embed.n)
+	}
+	g := r.Model.Grads.Slice(r.embed.off, r.embed.n)
+	r.Model.Dev.Read(r.host, g)
+	if err := r.env.Embed.AllReduce(ctx, r.host, ReduceSum); err != nil {
+		return fmt.Errorf("embedding gradient reduction: %w", err)
+	}
+	r.Model.Dev.Write(g, r.host)
+	return nil
+}
+
+// gradNorm is the L2 norm of the whole model's gradient: each rank's sum of
+// squares over the tensors it counts, summed over the tensor-parallel and
+// pipeline groups. Data-parallel replicas hold the same reduced gradients.
+func (r *Rank) gradNorm(ctx context.Context) (float64, error) {
+	d, g := r.Model.Dev, r.Model.Grads
+	ss := 0.0
+	for _, s := range r.normRuns {
+		ss += d.SumSquares(g.Slice(s.off, s.n), s.n)
+	}
+	if r.Cfg.TP == 1 && r.Cfg.PP == 1 {
+		return math.Sqrt(ss), nil
+	}
+	buf := []float32{float32(ss)}
+	for _, grp := range []Group{r.env.TP, r.env.PP} {
+		if grp != nil && grp.Size() > 1 {
+			if err := grp.AllReduce(ctx, buf, ReduceSum); err != nil {
+				return 0, fmt.Errorf("gradient norm: %w", err)
+			}
+		}
+	}
+	return math.Sqrt(float64(buf[0])), nil
+}
+
+// meanLoss turns this rank's mean micro-batch loss (the last stage's) into
+// the step's loss on every rank: averaged over the data-parallel replicas,
+// then passed from the last stage to the others.
+func (r *Rank) meanLoss(ctx context.Context, loss float64) (float64, error) {
+	c := r.Cfg
+	if c.DP > 1 {
+		buf := []float32{float32(loss)}
+		if err := r.env.DP.AllReduce(ctx, buf, ReduceSum); err != nil {
+			return 0, fmt.Errorf("loss reduction: %w", err)
+		}
+		loss = float64(buf[0]) / float64(c.DP)
+	}
+	if c.PP > 1 {
+		buf := []float32{0}
+		if r.pp == c.PP-1 {
+			buf[0] = float32(loss)
+		}
+		if err := r.env.PP.AllReduce(ctx, buf, ReduceSum); err != nil {
+			return 0, fmt.Errorf("loss reduction: %w", err)
+		}
+		loss = float64(buf[0])
+	}
+	return loss, nil
+}
+
+func (r *Rank) logf(format string, args ...any) {
+	if r.env.Logf != nil {
+		r.env.Logf(format, args...)
+	}
+}

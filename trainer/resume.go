@@ -1,0 +1,212 @@
+package trainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"bloom/ckpt"
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// load restores the rank from dir (RankConfig.Load): a Hugging Face model
+// directory (it has config.json), a committed native step directory (it has
+// a manifest), or a checkpoint root, whose latest committed checkpoint is
+// loaded. A root with no committed checkpoint yet (or none at all) leaves the
+// initialization in place, as Megatron does: the first run of a job with
+// --save and --load the same directory starts fresh.
+func (r *Rank) load(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return r.loadHF(dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ckpt.ManifestName)); err == nil {
+		return r.loadNative(dir)
+	}
+	step, _, err := ckpt.LatestNative(dir)
+	if errors.Is(err, ckpt.ErrNotFound) {
+		r.logf("no committed checkpoint in %s: starting from the initialization (seed %d)", dir, r.Cfg.Seed)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.loadNative(step)
+}
+
+// loadNative restores parameters, AdamW moments and step, the samples
+// consumed (hence the data position and the learning rate) and, when the
+// layout is the checkpoint's, the rank's random state. A checkpoint of
+// another tensor- or pipeline-parallel layout is resharded: every tensor is
+// reassembled from the shards that hold its pieces and cut to this rank's.
+func (r *Rank) loadNative(dir string) error {
+	n, err := ckpt.OpenNative(dir)
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	man := n.Manifest
+	var mr modelRecord
+	if err := json.Unmarshal(man.Model, &mr); err != nil {
+		return fmt.Errorf("%w: %s: model record: %w", ErrMismatch, dir, err)
+	}
+	if got := mr.config(); got != r.Cfg.Model {
+		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, got, r.Cfg.Model)
+	}
+	var tr trainerRecord
+	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
+		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
+	}
+	src, err := newShardSource(n, r.Cfg.Model)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+	}
+	l := r.Model.Layout
+	for i, dst := range [3]npu.Buf{r.Model.Params, r.Opt.M, r.Opt.V} {
+		host := make([]float32, l.Size)
+		for _, t := range l.Tensors {
+			if err := src.read(ckptPrefixes[i], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+			}
+		}
+		r.Model.Dev.Write(dst, host)
+	}
+	r.step, r.consumed, r.Opt.Step = man.Step, man.ConsumedSamples, tr.OptimizerStep
+	if sameLayout(man.Layout, r.Cfg) {
+		_, info, err := n.Shard(r.tp, r.pp)
+		if err == nil && len(info.RNG) > 0 {
+			if err := r.rng.UnmarshalBinary(info.RNG); err != nil {
+				return fmt.Errorf("%w: %s: random state of shard %s: %w", ErrMismatch, dir, info.File, err)
+			}
+		}
+	}
+	how := ""
+	if !sameLayout(man.Layout, r.Cfg) {
+		how = fmt.Sprintf(", resharded from TP=%d PP=%d %v", man.Layout.TP, man.Layout.PP, man.Layout.PartitionLayers)
+	}
+	r.logf("resumed from %s: step %d, %d samples consumed%s", dir, r.step, r.consumed, how)
+	return nil
+}
+
+// shardSource reads tensors of a native checkpoint by their global names,
+// whatever layout wrote them.
+type shardSource struct {
+	n         *ckpt.Native
+	c         bloom.Config
+	tp        int
+	partition []int
+	layouts   map[[2]int]*bloom.Layout // (pp, tp) → the layout that shard was written with
+}
+
+func newShardSource(n *ckpt.Native, c bloom.Config) (*shardSource, error) {
+	l := n.Manifest.Layout
+	sum := 0
+	for _, k := range l.PartitionLayers {
+		sum += k
+	}
+	if sum != c.Layers {
+		return nil, fmt.Errorf("its partition %v does not sum to the model's %d layers", l.PartitionLayers, c.Layers)
+	}
+	s := &shardSource{n: n, c: c, tp: l.TP, partition: l.PartitionLayers, layouts: map[[2]int]*bloom.Layout{}}
+	for pp := range l.PP {
+		for tp := range l.TP {
+			p := stagePart(l.PartitionLayers, l.TP, pp, tp)
+			if err := p.Validate(c); err != nil {
+				return nil, err
+			}
+			s.layouts[[2]int{pp, tp}] = bloom.NewPartLayout(c, p)
+		}
+	}
+	return s, nil
+}
+
+// read fills dst with this rank's piece (layout l) of tensor t of the copy
+// prefix names.
+func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst []float32) error {
+	pp := -1
+	for p := range len(s.partition) {
+		if _, ok := s.layouts[[2]int{p, 0}].Lookup(t.Name); ok {
+			pp = p // the first stage holding it: the tied embeddings' first copy
+			break
+		}
+	}
+	if pp < 0 {
+		return fmt.Errorf("no shard holds %s", t.Name)
+	}
+	piece := func(tp int) ([]float32, bloom.Tensor, error) {
+		ol := s.layouts[[2]int{pp, tp}]
+		ot, _ := ol.Lookup(t.Name)
+		f, _, err := s.n.Shard(tp, pp)
+		if err != nil {
+			return nil, ot, err
+		}
+		data, shape, err := f.Float32(prefix + t.Name)
+		if err != nil {
+			return nil, ot, err
+		}
+		if !slices.Equal(shape, ot.Shape) {
+			return nil, ot, fmt.Errorf("%s%s in shard (tp %d, pp %d) has shape %v, its layout says %v", prefix, t.Name, tp, pp, shape, ot.Shape)
+		}
+		return data, ot, nil
+	}
+	if s.tp == l.Part.TP {
+		data, _, err := piece(l.Part.TPRank)
+		if err != nil {
+			return err
+		}
+		copy(dst, data)
+		return nil
+	}
+	size := 1
+	for _, d := range t.Global {
+		size *= d
+	}
+	full := make([]float32, size)
+	for tp := range s.tp {
+		data, ot, err := piece(tp)
+		if err != nil {
+			return err
+		}
+		s.layouts[[2]int{pp, tp}].Unshard(ot, data, full)
+	}
+	l.Shard(t, full, dst)
+	return nil
+}
+
+// loadHF starts from a Hugging Face model's weights, cut to this rank's
+// piece by the tensor-parallel rules of bloom.md §2; the optimizer starts
+// fresh at step 0 (full fine-tuning).
+func (r *Rank) loadHF(dir string) error {
+	h, err := ckpt.OpenHF(dir)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if got := ConfigFromHF(h.Config); got != r.Cfg.Model {
+		return fmt.Errorf("%w: %s is a model of %+v, the job's is %+v", ErrMismatch, dir, got, r.Cfg.Model)
+	}
+	full := bloom.NewLayout(r.Cfg.Model)
+	for _, name := range h.Names() {
+		if _, ok := full.Lookup(name); !ok {
+			return fmt.Errorf("%w: %s has tensor %q, which a %d-layer BLOOM does not have", ErrMismatch, dir, name, r.Cfg.Model.Layers)
+		}
+	}
+	l := r.Model.Layout
+	host := make([]float32, l.Size)
+	for _, t := range l.Tensors {
+		data, shape, err := h.Float32(t.Name)
+		if err != nil {
+			return fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)
+		}
+		if !slices.Equal(shape, t.Global) {
+			return fmt.Errorf("%w: %s: tensor %q has shape %v, the config implies %v", ErrMismatch, dir, t.Name, shape, t.Global)
+		}
+		l.Shard(t, data, host[t.Offset:t.Offset+t.Size])
+	}
+	r.Model.Dev.Write(r.Model.Params, host)
+	r.logf("starting from the Hugging Face weights in %s", dir)
+	return nil
+}

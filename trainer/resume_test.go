@@ -1,0 +1,239 @@
+package trainer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"bloom/ckpt"
+	"bloom/npu/cpu"
+	"bloom/trainer/bloom"
+)
+
+// runState is a finished in-process job's reports and whole-model state.
+type runState struct {
+	stats     []StepStats
+	params    []float32
+	m, v      []float32
+	consumed  int64
+	optimStep int
+}
+
+func runAndGather(t *testing.T, c RankConfig) runState {
+	t.Helper()
+	res, err := runJob(context.Background(), c, tinySource(t, c), nil, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", layoutName(c), err)
+	}
+	p, m, v := fullState(t, c, res.ranks)
+	return runState{stats: res.stats[0], params: p, m: m, v: v, consumed: res.ranks[0].Consumed(), optimStep: res.ranks[0].Opt.Step}
+}
+
+func sameState(t *testing.T, what string, got, want runState) {
+	t.Helper()
+	for _, x := range []struct {
+		name   string
+		g, w   []float32
+		exceed bool
+	}{{"parameter", got.params, want.params, false}, {"exp_avg", got.m, want.m, false}, {"exp_avg_sq", got.v, want.v, false}} {
+		if i := sameBits(x.g, x.w); i >= 0 {
+			t.Fatalf("%s: %s %d is %v, want %v bit for bit", what, x.name, i, x.g[i], x.w[i])
+		}
+	}
+	if got.consumed != want.consumed || got.optimStep != want.optimStep {
+		t.Fatalf("%s: consumed %d, optimizer step %d; want %d, %d", what, got.consumed, got.optimStep, want.consumed, want.optimStep)
+	}
+}
+
+// TestResumeExact: a run stopped after step 10 and resumed from its
+// checkpoint equals the uninterrupted run bit for bit: every later step's
+// loss, gradient norm and learning rate, and the final parameters and AdamW
+// moments. For one rank and for DP=TP=PP=2.
+func TestResumeExact(t *testing.T) {
+	for _, c := range []RankConfig{tinyJob(), layout(tinyJob(), 2, 2, 2, nil)} {
+		t.Run(layoutName(c), func(t *testing.T) {
+			c.SaveInterval = 5
+			whole := c
+			whole.Save = t.TempDir()
+			want := runAndGather(t, whole)
+
+			stopped := c
+			stopped.Save, stopped.Steps = t.TempDir(), 10
+			runAndGather(t, stopped)
+			man, err := ckpt.ReadManifest(filepath.Join(stopped.Save, ckpt.StepDirName(10)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(man.Shards) != c.TP*c.PP || man.Step != 10 || man.ConsumedSamples != 80 {
+				t.Fatalf("manifest: %d shards, step %d, %d samples", len(man.Shards), man.Step, man.ConsumedSamples)
+			}
+
+			resumed := c
+			resumed.Save, resumed.Load = stopped.Save, stopped.Save
+			got := runAndGather(t, resumed)
+			if len(got.stats) != 10 || got.stats[0].Step != 11 {
+				t.Fatalf("resumed run reported %d steps from %d, want 10 from 11", len(got.stats), got.stats[0].Step)
+			}
+			for i, s := range got.stats {
+				w := want.stats[10+i]
+				if s.Step != w.Step || s.Loss != w.Loss || s.GradNorm != w.GradNorm || s.LR != w.LR || s.Consumed != w.Consumed {
+					t.Fatalf("step %d resumed: loss %v norm %v lr %v; uninterrupted: %v %v %v", s.Step, s.Loss, s.GradNorm, s.LR, w.Loss, w.GradNorm, w.LR)
+				}
+			}
+			sameState(t, "resumed run", got, want)
+		})
+	}
+}
+
+// TestReshardOnLoad: a checkpoint of DP=TP=PP=2 loads into other layouts
+// with every parameter and moment in place, bit for bit, and training goes
+// on as the uninterrupted run within the equivalence tolerance.
+func TestReshardOnLoad(t *testing.T) {
+	src := layout(tinyJob(), 2, 2, 2, nil)
+	src.Save, src.Steps = t.TempDir(), 10
+	saved := runAndGather(t, src)
+	whole := runAndGather(t, tinyJob())
+	for _, c := range []RankConfig{tinyJob(), layout(tinyJob(), 1, 4, 1, nil), layout(tinyJob(), 2, 1, 2, []int{1, 3})} {
+		t.Run(layoutName(c), func(t *testing.T) {
+			c.Load, c.Steps = src.Save, 10 // nothing to train: the state as loaded
+			loaded := runAndGather(t, c)
+			sameState(t, "loaded", loaded, saved)
+			c.Steps = 20
+			cont := runAndGather(t, c)
+			for i, s := range cont.stats {
+				w := whole.stats[10+i]
+				if math.Abs(s.Loss-w.Loss) > lossTolRel*w.Loss {
+					t.Errorf("step %d: loss %.7f, the single-rank run %.7f", s.Step, s.Loss, w.Loss)
+				}
+			}
+		})
+	}
+}
+
+// TestLoadOnlyCommitted: the latest committed checkpoint is loaded, never a
+// later one whose manifest was not written (a save cut short); a damaged
+// shard is refused; a root with no checkpoint starts fresh.
+func TestLoadOnlyCommitted(t *testing.T) {
+	c := layout(tinyJob(), 1, 2, 1, nil)
+	c.Save, c.SaveInterval, c.Steps = t.TempDir(), 3, 6
+	runAndGather(t, c)
+	if err := os.Remove(filepath.Join(c.Save, ckpt.StepDirName(6), ckpt.ManifestName)); err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(c)
+	var notes []string
+	var mu sync.Mutex
+	load := func(dir string) ([]*Rank, error) {
+		ranks := make([]*Rank, c.World())
+		for r := range ranks {
+			rc := c
+			rc.Rank, rc.Load = r, dir
+			env := w.envs[r]
+			env.Data, env.Commit = tinySource(t, c), &DirCommitter{}
+			env.Logf = func(f string, a ...any) { mu.Lock(); notes = append(notes, fmt.Sprintf(f, a...)); mu.Unlock() }
+			rk, err := NewRank(rc, env)
+			if err != nil {
+				return nil, err
+			}
+			ranks[r] = rk
+		}
+		return ranks, nil
+	}
+	ranks, err := load(c.Save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ranks[0].StepsDone() != 3 || ranks[1].Consumed() != 24 {
+		t.Errorf("loaded step %d, %d samples; want the committed step 3, 24", ranks[0].StepsDone(), ranks[1].Consumed())
+	}
+	shard := filepath.Join(c.Save, ckpt.StepDirName(3), ckpt.ShardFileName(1, 0))
+	b, _ := os.ReadFile(shard)
+	b[len(b)/2] ^= 0x40
+	if err := os.WriteFile(shard, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load(c.Save); !errors.Is(err, ckpt.ErrCorrupt) {
+		t.Errorf("damaged shard: %v, want ErrCorrupt", err)
+	}
+	notes = nil
+	ranks, err = load(filepath.Join(t.TempDir(), "none-yet"))
+	if err != nil || ranks[0].StepsDone() != 0 {
+		t.Fatalf("empty root: %v, step %d", err, ranks[0].StepsDone())
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "no committed checkpoint") {
+		t.Errorf("notes: %q", notes)
+	}
+}
+
+// TestLoadHFIntoLayout: a Hugging Face directory is cut into every rank's
+// piece by bloom.md §2's rules (the whole model reassembles bit for bit),
+// with the optimizer fresh at step 0.
+func TestLoadHFIntoLayout(t *testing.T) {
+	base := tinyJob()
+	m, _ := bloom.New(cpu.New(1), base.Model)
+	m.InitRandom(99, 0.5)
+	dir := t.TempDir()
+	if err := SaveHF(m, ckpt.DefaultBloomConfig(), dir, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := readBuf(m.Dev, m.Params)
+	c := layout(base, 1, 2, 2, []int{1, 3})
+	c.Load, c.Steps = dir, 1
+	res, err := runJob(context.Background(), c, tinySource(t, c), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One step trained from the HF weights: its loss is the local loop's
+	// first loss from the same weights.
+	loop := Local{Cfg: LocalConfig{Steps: 1, MicroBatch: c.MicroBatch, GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength},
+		Model: m, Opt: NewAdamW(m, c.Adam), Sched: c.LR, Data: tinySource(t, c)}
+	var first float64
+	if err := loop.Run(context.Background(), func(s StepStats) { first = s.Loss }); err != nil {
+		t.Fatal(err)
+	}
+	if got := res.stats[0][0].Loss; math.Abs(got-first) > lossTolRel*first {
+		t.Errorf("first loss from the HF weights %.7f, local loop %.7f", got, first)
+	}
+	// Before training: load only.
+	c.Steps = 1
+	w := newWorld(c)
+	full := bloom.NewLayout(c.Model)
+	got := make([]float32, full.Size)
+	for r := range c.World() {
+		rc := c
+		rc.Rank = r
+		env := w.envs[r]
+		env.Data = tinySource(t, c)
+		rk, err := NewRank(rc, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rk.StepsDone() != 0 || rk.Opt.Step != 0 || slices.ContainsFunc(readBuf(rk.Model.Dev, rk.Opt.V), func(x float32) bool { return x != 0 }) {
+			t.Fatalf("rank %d: loading HF weights left step %d, optimizer step %d or moments", r, rk.StepsDone(), rk.Opt.Step)
+		}
+		p := readBuf(rk.Model.Dev, rk.Model.Params)
+		for _, tn := range rk.Model.Layout.Tensors {
+			f, _ := full.Lookup(tn.Name)
+			rk.Model.Layout.Unshard(tn, p[tn.Offset:tn.Offset+tn.Size], got[f.Offset:f.Offset+f.Size])
+		}
+	}
+	if i := sameBits(got, want); i >= 0 {
+		t.Fatalf("parameter %d: %v, the HF checkpoint's %v", i, got[i], want[i])
+	}
+	other := c
+	other.Model.Layers = 3
+	other.PartitionLayers = []int{1, 2}
+	other.Rank = 0
+	env := newWorld(other).envs[0]
+	env.Data = tinySource(t, c)
+	if _, err := NewRank(other, env); !errors.Is(err, ErrMismatch) {
+		t.Errorf("HF model of another shape: %v, want ErrMismatch", err)
+	}
+}
