@@ -1,0 +1,115 @@
+package collective
+
+import (
+	"crypto/tls"
+	"fmt"
+	"os"
+	"time"
+)
+
+// Config configures an endpoint and the communicators it joins. Start from
+// DefaultConfig and override fields; Validate says what is wrong.
+type Config struct {
+	// Transport: "quic" (between nodes; mutual TLS), "shm" (ranks on one
+	// node, through shared memory), "hybrid" (shm inside a node, quic across
+	// nodes) or "mem" (in-process, for tests; needs Mem).
+	Transport string
+
+	// OpTimeout bounds every operation, as HCCL_EXEC_TIMEOUT does; a rank
+	// that passes it aborts the communicator everywhere. 0 = no limit beyond
+	// the caller's context.
+	OpTimeout time.Duration
+	// ConnectTimeout bounds joining (HCCL_CONNECT_TIMEOUT).
+	ConnectTimeout time.Duration
+	// PeerTimeout: a quic peer silent this long is lost (keep-alives are sent
+	// at a third of it). shm notices a dead peer process within ~50 ms.
+	PeerTimeout time.Duration
+
+	// ChunkBytes is the pipeline piece: ring steps move messages of at most
+	// this size, so a hop forwards one piece while the next arrives. A
+	// multiple of 64.
+	ChunkBytes int
+
+	// Host names this rank's node; ranks with equal Host share a node (the
+	// hierarchical algorithms and hybrid's shm links use it). Default: the
+	// hostname. A rank table's server_id overrides it.
+	Host string
+
+	// quic
+	// ListenAddr is the UDP address this rank listens on (host:port; port 0
+	// picks one).
+	ListenAddr string
+	// TLS holds this rank's identity (Certificates) and the CA that issued
+	// every rank's (RootCAs); both sides of a link verify each other. The
+	// certificates must name ServerName (default "bloom-collective").
+	TLS *tls.Config
+	// StreamsPerHop is the number of QUIC streams a link spreads its messages
+	// over.
+	StreamsPerHop int
+	// StreamWindow is the per-stream flow-control window (the connection's is
+	// StreamsPerHop times it): size it to the bandwidth-delay product.
+	StreamWindow int
+
+	// shm
+	// ShmDir holds the shared-memory files (a tmpfs).
+	ShmDir string
+	// ShmRingBytes is the ring buffer of one directed link; a power of two.
+	ShmRingBytes int
+
+	// mem
+	// Mem is the in-process network for the "mem" transport.
+	Mem *MemNetwork
+
+	noFuse bool // tests: run shm on the two-goroutine engine
+}
+
+// DefaultConfig returns the defaults: quic on 127.0.0.1, HCCL's timeouts
+// (exec 1836 s, connect 120 s), 512 KiB pieces, 4 streams per hop.
+func DefaultConfig() Config {
+	host, _ := os.Hostname()
+	return Config{
+		Transport:      "quic",
+		OpTimeout:      1836 * time.Second,
+		ConnectTimeout: 120 * time.Second,
+		PeerTimeout:    6 * time.Second,
+		ChunkBytes:     512 << 10,
+		Host:           host,
+		ListenAddr:     "127.0.0.1:0",
+		StreamsPerHop:  4,
+		StreamWindow:   8 << 20,
+		ShmDir:         "/dev/shm",
+		ShmRingBytes:   4 << 20,
+	}
+}
+
+// Validate reports the first field that cannot work.
+func (c *Config) Validate() error {
+	switch c.Transport {
+	case "quic", "hybrid":
+		if c.TLS == nil || len(c.TLS.Certificates) == 0 || c.TLS.RootCAs == nil {
+			return fmt.Errorf("collective: transport %s needs Config.TLS with this rank's certificate and the cluster CA in RootCAs", c.Transport)
+		}
+	case "shm", "mem":
+	default:
+		return fmt.Errorf("collective: unknown transport %q (want quic, shm, hybrid or mem)", c.Transport)
+	}
+	if c.Transport == "mem" && c.Mem == nil {
+		return fmt.Errorf("collective: transport mem needs Config.Mem (NewMemNetwork)")
+	}
+	if c.ChunkBytes < 64 || c.ChunkBytes%64 != 0 {
+		return fmt.Errorf("collective: ChunkBytes %d must be a positive multiple of 64", c.ChunkBytes)
+	}
+	if c.ShmRingBytes < 4096 || c.ShmRingBytes&(c.ShmRingBytes-1) != 0 {
+		return fmt.Errorf("collective: ShmRingBytes %d must be a power of two of at least 4096", c.ShmRingBytes)
+	}
+	if c.StreamsPerHop < 1 || c.StreamsPerHop > 64 {
+		return fmt.Errorf("collective: StreamsPerHop %d must be in 1..64", c.StreamsPerHop)
+	}
+	if c.StreamWindow < 64<<10 {
+		return fmt.Errorf("collective: StreamWindow %d must be at least 64 KiB", c.StreamWindow)
+	}
+	if c.OpTimeout < 0 || c.ConnectTimeout <= 0 || c.PeerTimeout <= 0 {
+		return fmt.Errorf("collective: OpTimeout must be >= 0, ConnectTimeout and PeerTimeout > 0")
+	}
+	return nil
+}

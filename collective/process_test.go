@@ -1,0 +1,109 @@
+package collective
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A rank in another process: the test binary re-executes itself with
+// BLOOM_COLLECTIVE_CHILD=dir:id:rank:size and loops AllReduce over shm
+// until the communicator fails.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("BLOOM_COLLECTIVE_CHILD"); spec != "" {
+		os.Exit(childRank(spec))
+	}
+	os.Exit(m.Run())
+}
+
+func childRank(spec string) int {
+	f := strings.Split(spec, ":")
+	idb, _ := hex.DecodeString(f[1])
+	rank, _ := strconv.Atoi(f[2])
+	size, _ := strconv.Atoi(f[3])
+	cfg := DefaultConfig()
+	cfg.Transport, cfg.ShmDir, cfg.ConnectTimeout = "shm", f[0], 10*time.Second
+	cfg.ChunkBytes, cfg.ShmRingBytes = 4096, 16384
+	c, err := JoinLocal(context.Background(), cfg, [16]byte(idb), rank, size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	buf := make([]float32, 1<<18)
+	for {
+		if err := c.AllReduceF32(context.Background(), buf, buf, Sum); err != nil {
+			return 0
+		}
+	}
+}
+
+// TestShmProcessKilled: rank 2 is a separate process, SIGKILLed while the
+// others are inside AllReduce with it; they must fail within a second.
+func TestShmProcessKilled(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
+	}
+	checkLeaks(t)
+	cfg := testConfig(t, "shm")
+	cfg.ChunkBytes, cfg.ShmRingBytes = 4096, 16384
+	id := NewCommID()
+	const size = 3
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), fmt.Sprintf("BLOOM_COLLECTIVE_CHILD=%s:%s:2:%d", cfg.ShmDir, hex.EncodeToString(id[:]), size))
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer child.Wait()
+	defer child.Process.Kill()
+	comms := make([]*Comm, size-1)
+	errs := make([]error, size-1)
+	var wg sync.WaitGroup
+	for r := range comms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			comms[r], errs[r] = JoinLocal(context.Background(), cfg, id, r, size)
+		}()
+	}
+	wg.Wait()
+	allOK(t, "join", errs)
+	defer closeAll(comms)
+	for range 3 { // the child takes part
+		allOK(t, "allreduce with the child", each(comms, func(c *Comm) error {
+			buf := make([]float32, 1<<18)
+			return c.AllReduceF32(context.Background(), buf, buf, Sum)
+		}))
+	}
+	var killed time.Time
+	var once sync.Once
+	errs = each(comms, func(c *Comm) error {
+		buf := make([]float32, 1<<18)
+		for {
+			once.Do(func() {
+				killed = time.Now()
+				child.Process.Kill()
+			})
+			if err := c.AllReduceF32(context.Background(), buf, buf, Sum); err != nil {
+				return err
+			}
+		}
+	})
+	if el := time.Since(killed); el > time.Second {
+		t.Errorf("a killed rank was noticed after %v, want < 1s", el)
+	}
+	for r, err := range errs {
+		if !errors.Is(err, ErrPeerLost) && !errors.Is(err, ErrAborted) {
+			t.Errorf("rank %d: %v, want ErrPeerLost or ErrAborted", r, err)
+		}
+	}
+}

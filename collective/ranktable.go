@@ -1,0 +1,241 @@
+package collective
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+)
+
+// RankTable is an HCCL rank table, version 1.0 (the file RANK_TABLE_FILE
+// names): servers, each with devices, each device one rank. Every value in
+// the file is a string.
+type RankTable struct {
+	Status      string
+	Version     string
+	ServerCount int
+	Servers     []RankTableServer
+	ranks       []rankEntry // by rank
+}
+
+// RankTableServer is one server_list entry.
+type RankTableServer struct {
+	ID      string // server_id
+	HostIP  string // host_ip (optional)
+	Devices []RankTableDevice
+}
+
+// RankTableDevice is one device entry: one rank.
+type RankTableDevice struct {
+	DeviceID   int
+	DeviceIP   string // device_ip (optional on one server)
+	DevicePort int    // device_port (0 if absent)
+	HostPort   int    // host_port (0 if absent)
+	Rank       int    // rank_id
+}
+
+type rankEntry struct {
+	server int
+	dev    RankTableDevice
+}
+
+type rawRankTable struct {
+	Status      string `json:"status"`
+	Version     string `json:"version"`
+	ServerCount string `json:"server_count"`
+	ServerList  []struct {
+		ServerID string `json:"server_id"`
+		HostIP   string `json:"host_ip"`
+		Device   []struct {
+			DeviceID   string `json:"device_id"`
+			DeviceIP   string `json:"device_ip"`
+			DevicePort string `json:"device_port"`
+			HostPort   string `json:"host_port"`
+			RankID     string `json:"rank_id"`
+		} `json:"device"`
+	} `json:"server_list"`
+}
+
+// ParseRankTable reads and checks a version 1.0 rank table: status
+// completed, server_count equal to the servers listed, rank_ids 0..n-1 each
+// once and contiguous per server (HCCL forbids interleaving).
+func ParseRankTable(data []byte) (*RankTable, error) {
+	var raw rawRankTable
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("collective: rank table is not JSON: %w", err)
+	}
+	bad := func(format string, a ...any) (*RankTable, error) {
+		return nil, fmt.Errorf("collective: rank table: "+format, a...)
+	}
+	if raw.Status != "completed" {
+		return bad("status is %q; only a \"completed\" table can be used", raw.Status)
+	}
+	if raw.Version != "1.0" {
+		return bad("version %q is not supported (want \"1.0\")", raw.Version)
+	}
+	rt := &RankTable{Status: raw.Status, Version: raw.Version}
+	var err error
+	if rt.ServerCount, err = strconv.Atoi(raw.ServerCount); err != nil || rt.ServerCount != len(raw.ServerList) {
+		return bad("server_count %q does not match the %d servers listed", raw.ServerCount, len(raw.ServerList))
+	}
+	num := func(field, s string, optional bool) (int, error) {
+		if s == "" && optional {
+			return 0, nil
+		}
+		v, err := strconv.Atoi(s)
+		if err != nil || v < 0 || v > 1<<20 {
+			return 0, fmt.Errorf("collective: rank table: %s %q is not a non-negative integer", field, s)
+		}
+		return v, nil
+	}
+	seen := map[string]bool{}
+	for si, s := range raw.ServerList {
+		if s.ServerID == "" || len(s.ServerID) > 64 || seen[s.ServerID] {
+			return bad("server_id %q is empty, longer than 64 or repeated", s.ServerID)
+		}
+		seen[s.ServerID] = true
+		srv := RankTableServer{ID: s.ServerID, HostIP: s.HostIP}
+		for _, d := range s.Device {
+			var dev RankTableDevice
+			var err error
+			if dev.DeviceID, err = num("device_id", d.DeviceID, false); err != nil {
+				return nil, err
+			}
+			if dev.Rank, err = num("rank_id", d.RankID, false); err != nil {
+				return nil, err
+			}
+			if dev.DevicePort, err = num("device_port", d.DevicePort, true); err != nil {
+				return nil, err
+			}
+			if dev.HostPort, err = num("host_port", d.HostPort, true); err != nil {
+				return nil, err
+			}
+			dev.DeviceIP = d.DeviceIP
+			srv.Devices = append(srv.Devices, dev)
+			if dev.Rank >= len(rt.ranks) {
+				rt.ranks = append(rt.ranks, make([]rankEntry, dev.Rank+1-len(rt.ranks))...)
+			}
+			if rt.ranks[dev.Rank].server > 0 {
+				return bad("rank_id %d appears twice", dev.Rank)
+			}
+			rt.ranks[dev.Rank] = rankEntry{server: si + 1, dev: dev}
+		}
+		if len(srv.Devices) == 0 {
+			return bad("server %s has no devices", s.ServerID)
+		}
+		rt.Servers = append(rt.Servers, srv)
+	}
+	if len(rt.ranks) == 0 {
+		return bad("no devices")
+	}
+	for r := range rt.ranks {
+		e := &rt.ranks[r]
+		if e.server == 0 {
+			return bad("rank_id %d is missing (ranks must be 0..%d)", r, len(rt.ranks)-1)
+		}
+		if r > 0 && e.server != rt.ranks[r-1].server && seenBefore(rt.ranks[:r-1], e.server) {
+			return bad("rank_id %d interleaves servers: each server's ranks must be contiguous", r)
+		}
+	}
+	for r := range rt.ranks {
+		rt.ranks[r].server--
+	}
+	return rt, nil
+}
+
+func seenBefore(entries []rankEntry, server int) bool {
+	for _, e := range entries {
+		if e.server == server {
+			return true
+		}
+	}
+	return false
+}
+
+// ReadRankTable parses the file at path.
+func ReadRankTable(path string) (*RankTable, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("collective: %w", err)
+	}
+	return ParseRankTable(data)
+}
+
+// Size is the number of ranks.
+func (rt *RankTable) Size() int { return len(rt.ranks) }
+
+// Server is the server_id of rank's server.
+func (rt *RankTable) Server(rank int) string { return rt.Servers[rt.ranks[rank].server].ID }
+
+// Addr is the address the quic transport uses for rank: device_ip (else
+// host_ip) with device_port (else host_port).
+func (rt *RankTable) Addr(rank int) (string, error) {
+	e := rt.ranks[rank]
+	ip, port := e.dev.DeviceIP, e.dev.DevicePort
+	if ip == "" {
+		ip = rt.Servers[e.server].HostIP
+	}
+	if port == 0 {
+		port = e.dev.HostPort
+	}
+	if ip == "" || port == 0 {
+		return "", fmt.Errorf("collective: rank table: rank %d has no address (device_ip or host_ip, and device_port or host_port)", rank)
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(port)), nil
+}
+
+// JoinRankTable makes rank of the communicator the rank table at path
+// describes (HcclCommInitClusterInfo). Ranks on one server_id share a node:
+// with transport shm they must all be on one; hybrid uses shm inside a
+// server and quic across; quic and hybrid listen on the rank's Addr.
+func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Comm, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("collective: %w", err)
+	}
+	rt, err := ParseRankTable(data)
+	if err != nil {
+		return nil, err
+	}
+	if rank < 0 || rank >= rt.Size() {
+		return nil, fmt.Errorf("collective: rank %d is not in the rank table (0..%d)", rank, rt.Size()-1)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	var id [16]byte
+	sum := sha256.Sum256(data)
+	copy(id[:], sum[:16])
+	size := rt.Size()
+	hosts := make([]string, size)
+	for r := range hosts {
+		hosts[r] = rt.Server(r)
+	}
+	if cfg.Transport == "shm" && len(rt.Servers) > 1 {
+		return nil, fmt.Errorf("collective: transport shm needs every rank on one server; the table has %d (use hybrid)", len(rt.Servers))
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout, ErrTimeout)
+	defer cancel()
+	if cfg.Transport != "quic" && cfg.Transport != "hybrid" {
+		return join(ctx, cfg, id, rank, size, hosts, nil)
+	}
+	addrs := make([]string, size)
+	for r := range addrs {
+		if addrs[r], err = rt.Addr(r); err != nil {
+			return nil, err
+		}
+	}
+	cfg.ListenAddr = addrs[rank]
+	e, err := Listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.joined = true
+	e.quic.mu.Lock()
+	e.quic.commID, e.quic.rank, e.quic.addrs = id, rank, addrs
+	e.quic.mu.Unlock()
+	return join(ctx, cfg, id, rank, size, hosts, e.quic)
+}
