@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test verify bench demo fuzz golden clean
+.PHONY: help build test verify bench demo demo-local fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ verify: ## gofmt, go vet, go mod tidy diff, the layering and package-doc tests
 bench: build ## GEMM GFLOP/s and training tokens/s, with the PyTorch peer when installed
 	scripts/bench.sh
 
-demo: build ## train a tiny BLOOM on the embedded corpus until the loss has clearly fallen
+demo: build ## a 3-node loopback cluster trains a tiny BLOOM job until the loss has clearly fallen
+	BIN=$(BIN) scripts/demo.sh
+
+demo-local: build ## train a tiny BLOOM in one process on the embedded corpus
 	$(BIN)/bloomctl train --local --preset bloom-tiny --steps 300 --seq-length 64 \
 	  --micro-batch-size 16 --global-batch-size 16 --lr 5e-3 --min-lr 5e-4 --lr-warmup-samples 320 \
 	  --sample-prompt "The garden " --save $(BIN)/demo-model

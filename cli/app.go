@@ -28,7 +28,7 @@ func CtlApp() *ucli.App {
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
 			&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file", EnvVars: []string{"BLOOM_TOKEN"}},
 		},
-		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand()},
+		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand()},
 		EnableBashCompletion: true,
 	}
 }
@@ -40,9 +40,9 @@ func DaemonApp() *ucli.App {
 		Usage:   "the bloom node daemon",
 		Version: Version,
 		Description: "bloomd runs on every node of a bloom cluster: `bloomd join` gossips, takes part\n" +
-			"in Raft (the leader is the coordinator) and serves the HTTPS API. Job supervision\n" +
-			"is being built.",
-		Commands: []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand()},
+			"in Raft (the leader is the coordinator), serves the HTTPS API and runs one worker\n" +
+			"process per device the coordinator's plans put on this node.",
+		Commands: []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand()},
 	}
 }
 

@@ -3,8 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,15 +15,13 @@ import (
 	"github.com/hashicorp/raft"
 
 	"bloom/api"
-	"bloom/daemon/coord"
 )
 
 func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathMembers, d.handleMembers)
 	mux.HandleFunc("GET "+api.PathStatus, d.handleStatus)
-	mux.HandleFunc("GET "+api.PathJobs, d.handleJobs)
-	mux.HandleFunc("POST "+api.PathJobs, d.leaderOnly(d.handleSubmitJob))
+	d.jobRoutes(mux)
 	mux.HandleFunc("GET "+api.PathMetrics, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		d.writeMetrics(w)
@@ -127,43 +123,6 @@ func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d.Status())
-}
-
-func (d *Daemon) handleJobs(w http.ResponseWriter, r *http.Request) {
-	out := api.JobsResponse{Jobs: []api.Job{}}
-	d.fsm.read(func(s *coord.State) {
-		for _, j := range s.Jobs {
-			out.Jobs = append(out.Jobs, apiJob(j))
-		}
-	})
-	sort.Slice(out.Jobs, func(i, j int) bool { return out.Jobs[i].ID < out.Jobs[j].ID })
-	writeJSON(w, http.StatusOK, out)
-}
-
-func apiJob(j *coord.Job) api.Job {
-	return api.Job{ID: j.ID, Name: j.Name, State: j.State.String(), SubmittedAt: j.SubmittedAt}
-}
-
-func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
-	req, err := api.DecodeSubmitJob(r.Body)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	id := "j" + hex.EncodeToString(b[:])
-	if err := d.Apply(coord.SubmitJob{ID: id, Name: req.Name, Spec: req.Spec, At: time.Now().UnixMilli()}); err != nil {
-		code := http.StatusInternalServerError
-		if errors.Is(err, coord.ErrBadCommand) {
-			code = http.StatusBadRequest
-		}
-		writeError(w, code, err)
-		return
-	}
-	var job api.Job
-	d.fsm.read(func(s *coord.State) { job = apiJob(s.Jobs[id]) })
-	writeJSON(w, http.StatusCreated, job)
 }
 
 // leaderOnly runs a write on the leader, and forwards it there from any

@@ -64,6 +64,9 @@ type Config struct {
 	// ApplyTimeout bounds one Raft Apply (and Barrier).
 	ApplyTimeout time.Duration
 
+	// Jobs configures the workers this node runs.
+	Jobs JobsConfig
+
 	// Gossip holds the failure-detector timings; its Name, addresses, Key
 	// and Meta are filled in by the daemon.
 	Gossip membership.Config
@@ -91,6 +94,7 @@ func DefaultConfig() Config {
 		ElectionTimeout:    time.Second,
 		LeaderLeaseTimeout: 500 * time.Millisecond,
 		ApplyTimeout:       10 * time.Second,
+		Jobs:               DefaultJobsConfig(),
 		Gossip:             membership.DefaultConfig(),
 		RaftLogLevel:       slog.LevelWarn,
 	}
@@ -134,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LeaderLeaseTimeout > c.HeartbeatTimeout || c.ElectionTimeout < c.HeartbeatTimeout || c.LeaderLeaseTimeout < 5*time.Millisecond {
 		errs = append(errs, errors.New("daemon: want 5ms ≤ LeaderLeaseTimeout ≤ HeartbeatTimeout ≤ ElectionTimeout"))
+	}
+	if err := c.Jobs.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.JoinTimeout <= 0 || c.ApplyTimeout <= 0 || c.ReconcileInterval <= 0 {
 		errs = append(errs, errors.New("daemon: JoinTimeout, ApplyTimeout and ReconcileInterval must be > 0"))

@@ -36,6 +36,7 @@ type Daemon struct {
 	apiAddr string // advertised API (and Raft) address
 	nonce   string // random per process; makes the bootstrap cluster id unique
 	metrics *metrics
+	jobs    *jobs // supervisor of this node's workers; the leader's job bookkeeping
 
 	stop     chan struct{}
 	leaderCh chan struct{} // raft leadership changed (signal, never blocks raft)
@@ -108,6 +109,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	}
 	cleanup = append(cleanup, func() { d.ml.Shutdown() })
 
+	d.jobs = newJobs(d) // before the API serves its routes
 	d.http = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	d.goFn(func() { d.http.Serve(d.mux.http) })
@@ -115,6 +117,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.goFn(d.drainNotify)
 	d.goFn(d.watchObservations)
 	d.goFn(d.loop)
+	d.goFn(func() { d.jobs.run(d.stop) })
 	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above
 
 	if err := d.join(); err != nil {
@@ -239,6 +242,9 @@ func (d *Daemon) shutdown(graceful bool) error {
 		}
 	}
 	close(d.stop)
+	if d.jobs != nil {
+		d.jobs.stop(!graceful) // workers end before the daemon does
+	}
 	errRaft := d.raft.shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -16,10 +16,19 @@
 //   - the leader's autopilot: add non-voters, promote healthy ones up to
 //     five voters, replace dead voters (autopilot.go); a new leader calls
 //     Barrier before acting; leadership is handed over before a leader stops;
-//   - /metrics in the Prometheus text format, written by hand.
+//   - /metrics in the Prometheus text format, written by hand;
+//   - jobs: specs with the seed's Megatron flag names, validated against the
+//     devices gossip reports (jobspec*.go); placement in Megatron's rank
+//     order, TP inside a node (plan.go); the coordinator that commits plans,
+//     ends attempts on a failed worker or a dead node, restarts from the
+//     last committed checkpoint and commits checkpoints once every shard is
+//     durable (job_coord.go, job_manifest.go);
+//   - the supervisor: one `bloomd worker` child process per assigned device,
+//     its progress, logs and failure (supervisor*.go), and the worker side,
+//     which joins the collective communicators and calls trainer.Run
+//     (worker*.go).
 //
-// It will also supervise workers (DESIGN.md §2). It may import every
-// package of the project but cli and cmd.
+// It may import every package of the project but cli and cmd.
 //
 // Usage:
 //

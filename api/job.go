@@ -1,0 +1,126 @@
+package api
+
+import (
+	"encoding/json"
+	"net/url"
+)
+
+// Job endpoint paths, under PathJobs; {id} is a job id.
+//
+//	GET  /v1/jobs                       JobInfoList (a superset of JobsResponse)
+//	POST /v1/jobs                       SubmitJobRequest → JobInfo
+//	GET  /v1/jobs/{id}                  JobInfo
+//	POST /v1/jobs/{id}/cancel           JobInfo
+//	GET  /v1/jobs/{id}/checkpoints      CheckpointList
+//	GET  /v1/jobs/{id}/logs?rank=&attempt=&offset=&follow=   raw log bytes
+//	POST /v1/internal/report            NodeReport → ReportReply (node → leader)
+//	GET  /v1/internal/rendezvous?job=&attempt=&key=          raw bytes (node → node)
+const (
+	PathJobPattern         = "/v1/jobs/{id}"
+	PathJobCancelPattern   = "/v1/jobs/{id}/cancel"
+	PathJobCkptsPattern    = "/v1/jobs/{id}/checkpoints"
+	PathJobLogsPattern     = "/v1/jobs/{id}/logs"
+	PathInternalReport     = "/v1/internal/report"
+	PathInternalRendezvous = "/v1/internal/rendezvous"
+)
+
+// Log response headers: where the next read starts, whether the log is
+// complete (the rank's worker has exited: nothing more will come), and
+// which attempt's log it is.
+const (
+	HeaderLogOffset   = "X-Bloom-Log-Offset"
+	HeaderLogComplete = "X-Bloom-Log-Complete"
+	HeaderLogAttempt  = "X-Bloom-Log-Attempt"
+)
+
+// Job states as the API shows them. Checkpointing is a running job whose
+// ranks are writing a checkpoint.
+const (
+	JobPending       = "pending"
+	JobRunning       = "running"
+	JobCheckpointing = "checkpointing"
+	JobRecovering    = "recovering"
+	JobSucceeded     = "succeeded"
+	JobFailed        = "failed"
+	JobCancelled     = "cancelled"
+)
+
+// JobTerminal reports whether a job in state s is over.
+func JobTerminal(s string) bool { return s == JobSucceeded || s == JobFailed || s == JobCancelled }
+
+func jobPath(id, suffix string) string { return PathJobs + "/" + url.PathEscape(id) + suffix }
+
+// JobInfo is everything about one job: `bloomctl job ID`.
+type JobInfo struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	State       string `json:"state"`
+	SubmittedAt int64  `json:"submitted_at"` // unix ms
+	Reason      string `json:"reason,omitempty"`
+	// Plan is the current (or last) attempt's placement.
+	Plan        *Plan           `json:"plan,omitempty"`
+	Progress    *JobProgress    `json:"progress,omitempty"`
+	Attempts    []Attempt       `json:"attempts,omitempty"`
+	Checkpoints []Checkpoint    `json:"checkpoints,omitempty"`
+	Spec        json.RawMessage `json:"spec,omitempty"`
+}
+
+// JobInfoList answers GET /v1/jobs.
+type JobInfoList struct {
+	Jobs []JobInfo `json:"jobs"`
+}
+
+// Plan places ranks: rank = pp·(DP·TP) + dp·TP + tp.
+type Plan struct {
+	TP    int        `json:"tp"`
+	PP    int        `json:"pp"`
+	DP    int        `json:"dp"`
+	Ranks []PlanRank `json:"ranks"`
+}
+
+// PlanRank is one rank's place.
+type PlanRank struct {
+	Rank   int    `json:"rank"`
+	Node   string `json:"node"`
+	Device string `json:"device"` // "cpu:0", "npu:3"
+}
+
+// JobProgress is the running attempt's latest step, as the ranks report it.
+type JobProgress struct {
+	Attempt      int     `json:"attempt"`
+	Step         int64   `json:"step"`
+	Steps        int64   `json:"steps"`
+	Loss         float64 `json:"loss"`
+	LR           float64 `json:"lr"`
+	GradNorm     float64 `json:"grad_norm"`
+	TokensPerSec float64 `json:"tokens_per_s"`
+	Consumed     int64   `json:"consumed_samples"`
+	// Ranks is how many ranks have reported; Checkpointing a step being saved.
+	Ranks         int   `json:"ranks"`
+	Checkpointing int64 `json:"checkpointing,omitempty"`
+	UpdatedAt     int64 `json:"updated_at"` // unix ms
+}
+
+// Attempt is one run of a job.
+type Attempt struct {
+	N         int    `json:"n"`
+	StartedAt int64  `json:"started_at"`
+	EndedAt   int64  `json:"ended_at,omitempty"`
+	FromStep  int64  `json:"from_step"`
+	Cause     string `json:"cause,omitempty"`
+	StepsLost int64  `json:"steps_lost,omitempty"`
+}
+
+// Checkpoint is a committed checkpoint.
+type Checkpoint struct {
+	Step        int64  `json:"step"`
+	Dir         string `json:"dir"`
+	Manifest    string `json:"manifest"` // hex SHA-256 of manifest.json
+	CommittedAt int64  `json:"committed_at"`
+}
+
+// CheckpointList answers GET /v1/jobs/{id}/checkpoints.
+type CheckpointList struct {
+	Job         string       `json:"job"`
+	Checkpoints []Checkpoint `json:"checkpoints"`
+}

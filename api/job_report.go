@@ -1,0 +1,84 @@
+package api
+
+// NodeReport is what a node tells the coordinator about the workers it
+// runs: a snapshot of every rank of every live attempt it hosts, sent again
+// and again, so a lost message or a new leader costs nothing.
+type NodeReport struct {
+	Node  string       `json:"node"`
+	Ranks []RankReport `json:"ranks"`
+	// Written are the checkpoint manifests this node has made durable.
+	Written []ManifestAck `json:"written,omitempty"`
+}
+
+// RankReport is one rank's state on its node.
+type RankReport struct {
+	Job      string        `json:"job"`
+	Attempt  int           `json:"attempt"`
+	Rank     int           `json:"rank"`
+	Progress *StepProgress `json:"progress,omitempty"`
+	// Saving is the step whose shard the rank is writing (0: none).
+	Saving int64 `json:"saving,omitempty"`
+	// Shards are the rank's durable checkpoint shards.
+	Shards []Shard `json:"shards,omitempty"`
+	// Exited: the worker process is gone; ExitOK when it finished its run.
+	Exited bool   `json:"exited,omitempty"`
+	ExitOK bool   `json:"exit_ok,omitempty"`
+	Exit   string `json:"exit,omitempty"`  // "exit status 1", "signal: killed"
+	Error  string `json:"error,omitempty"` // what the worker said last
+}
+
+// StepProgress is one finished optimizer step on one rank.
+type StepProgress struct {
+	Step         int64   `json:"step"`
+	Steps        int64   `json:"steps"`
+	Loss         float64 `json:"loss"`
+	HasLoss      bool    `json:"has_loss"` // only the last pipeline stage computes the loss
+	LR           float64 `json:"lr"`
+	GradNorm     float64 `json:"grad_norm"`
+	TokensPerSec float64 `json:"tokens_per_s"`
+	Consumed     int64   `json:"consumed_samples"`
+	At           int64   `json:"at"` // unix ms
+}
+
+// Shard is one rank's part of a checkpoint, durable on its node.
+type Shard struct {
+	Step  int64       `json:"step"`
+	Dir   string      `json:"dir"` // the checkpoint directory (the shard is inside it)
+	Files []ShardFile `json:"files"`
+	// Expect is how many shards complete the checkpoint (TP·PP when only
+	// one data-parallel replica writes); 0 means one per rank.
+	Expect int `json:"expect,omitempty"`
+	// Native, when set, is the rank's view of the checkpoint's native
+	// manifest (ckpt's Manifest listing only its own shard); the
+	// coordinator merges the views into the manifest it commits.
+	Native []byte `json:"native,omitempty"`
+}
+
+// ShardFile is one file of a shard, relative to the checkpoint directory.
+type ShardFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
+// ReportReply is the coordinator's answer: manifests to write.
+type ReportReply struct {
+	Manifests []ManifestOrder `json:"manifests,omitempty"`
+}
+
+// ManifestOrder asks a node to write a checkpoint's manifest.json, exactly
+// these bytes (base64 on the wire, so they arrive unchanged), into Dir.
+type ManifestOrder struct {
+	Job      string `json:"job"`
+	Step     int64  `json:"step"`
+	Dir      string `json:"dir"`
+	Manifest []byte `json:"manifest"`
+	SHA256   string `json:"sha256"`
+}
+
+// ManifestAck says a manifest is durable on the reporting node.
+type ManifestAck struct {
+	Job    string `json:"job"`
+	Step   int64  `json:"step"`
+	SHA256 string `json:"sha256"`
+}

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/api"
+)
+
+func jobCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "job",
+		Usage:     "show a job: state, plan, progress (step, loss, tokens/s), attempts, checkpoints",
+		UsageText: "bloomctl job ID [--watch]",
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "print a line per step until the job ends; fail unless it succeeds"},
+		},
+		Action: func(c *ucli.Context) error {
+			id, err := jobArg(c)
+			if err != nil {
+				return err
+			}
+			asJSON, err := outputJSON(c)
+			if err != nil {
+				return err
+			}
+			cl, err := ctlClient(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			if c.Bool("watch") {
+				return watchJob(c, cl, id)
+			}
+			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+			defer cancel()
+			job, err := cl.Job(ctx, id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(c.App.Writer, job)
+			}
+			return writeJob(c.App.Writer, job)
+		},
+	}
+}
+
+func writeJob(w io.Writer, j *api.JobInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "job:\t%s (%s)\n", j.ID, j.Name)
+	state := j.State
+	if j.Reason != "" {
+		state += ": " + j.Reason
+	}
+	fmt.Fprintf(tw, "state:\t%s\n", state)
+	fmt.Fprintf(tw, "submitted:\t%s\n", time.UnixMilli(j.SubmittedAt).Format(time.DateTime))
+	if p := j.Plan; p != nil {
+		fmt.Fprintf(tw, "plan:\tTP %d × PP %d × DP %d = %d ranks\n", p.TP, p.PP, p.DP, len(p.Ranks))
+		for _, r := range p.Ranks {
+			tp, dp, pp := r.Rank%p.TP, (r.Rank/p.TP)%p.DP, r.Rank/(p.TP*p.DP)
+			fmt.Fprintf(tw, "\trank %d on %s %s (tp %d, dp %d, pp %d)\n", r.Rank, r.Node, r.Device, tp, dp, pp)
+		}
+	}
+	if p := j.Progress; p != nil {
+		fmt.Fprintf(tw, "progress:\t%s\n", progressLine(p))
+	}
+	for _, a := range j.Attempts {
+		end := "running"
+		if a.EndedAt > 0 {
+			end = "ended " + time.UnixMilli(a.EndedAt).Format(time.TimeOnly)
+			if a.Cause != "" {
+				end += ": " + a.Cause
+			}
+			if a.StepsLost > 0 {
+				end += fmt.Sprintf(" (%d steps lost)", a.StepsLost)
+			}
+		}
+		from := "fresh start"
+		if a.FromStep > 0 {
+			from = fmt.Sprintf("from the checkpoint of step %d", a.FromStep)
+		}
+		fmt.Fprintf(tw, "attempt %d:\tstarted %s, %s; %s\n", a.N, time.UnixMilli(a.StartedAt).Format(time.TimeOnly), from, end)
+	}
+	for _, k := range j.Checkpoints {
+		fmt.Fprintf(tw, "checkpoint:\tstep %d in %s (manifest %.12s)\n", k.Step, k.Dir, k.Manifest)
+	}
+	return tw.Flush()
+}
+
+func progressLine(p *api.JobProgress) string {
+	s := fmt.Sprintf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
+		p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
+	if p.Checkpointing > 0 {
+		s += fmt.Sprintf(" | checkpointing step %d", p.Checkpointing)
+	}
+	return s
+}
+
+// watchJob prints a line per new step (and per state change) until the
+// job ends; it fails unless the job succeeded.
+func watchJob(c *ucli.Context, cl *api.Client, id string) error {
+	w := c.App.Writer
+	var lastStep int64 = -1
+	lastState := ""
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(c.Context, 10*time.Second)
+		j, err := cl.Job(ctx, id)
+		cancel()
+		var se *api.StatusError
+		switch {
+		case errors.As(err, &se) && se.Code == 404:
+			return err
+		case err != nil:
+			fmt.Fprintf(c.App.ErrWriter, "(%v; retrying)\n", err)
+		default:
+			end := api.JobTerminal(j.State)
+			if !end {
+				lastState = printState(w, j, lastState)
+			}
+			if p := j.Progress; p != nil && p.Step != lastStep && p.Step > 0 {
+				fmt.Fprintln(w, progressLine(p))
+				lastStep = p.Step
+			}
+			if end {
+				printState(w, j, lastState)
+				return watchEnd(w, j)
+			}
+		}
+		select {
+		case <-c.Context.Done():
+			return c.Context.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// printState prints the job's state when it differs from last (running
+// and checkpointing count as one) and returns the state now.
+func printState(w io.Writer, j *api.JobInfo, last string) string {
+	norm := func(s string) string {
+		if s == api.JobCheckpointing {
+			return api.JobRunning
+		}
+		return s
+	}
+	if norm(j.State) == norm(last) {
+		return last
+	}
+	line := "job " + j.ID + ": " + j.State
+	if j.Reason != "" {
+		line += ": " + j.Reason
+	}
+	if j.State == api.JobRunning && j.Plan != nil {
+		line += fmt.Sprintf(" (TP %d × PP %d × DP %d on %s)", j.Plan.TP, j.Plan.PP, j.Plan.DP, nodesOf(j.Plan))
+	}
+	fmt.Fprintln(w, line)
+	return j.State
+}
+
+func watchEnd(w io.Writer, j *api.JobInfo) error {
+	if len(j.Checkpoints) > 0 {
+		k := j.Checkpoints[len(j.Checkpoints)-1]
+		fmt.Fprintf(w, "last checkpoint: step %d in %s\n", k.Step, k.Dir)
+	}
+	if j.State == api.JobSucceeded {
+		return nil
+	}
+	cause := j.Reason
+	if n := len(j.Attempts); n > 0 && j.Attempts[n-1].Cause != "" {
+		cause = j.Attempts[n-1].Cause
+	}
+	return fmt.Errorf("job %s %s: %s", j.ID, j.State, cause)
+}
+
+func nodesOf(p *api.Plan) string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range p.Ranks {
+		if !seen[r.Node] {
+			seen[r.Node] = true
+			names = append(names, r.Node)
+		}
+	}
+	return strings.Join(names, ",")
+}
+
+// jobArg is the one job ID a command takes. urfave/cli reads flags only
+// before the arguments; flags after the ID (bloomctl logs ID --rank 1 -f)
+// are parsed here, so both orders work.
+func jobArg(c *ucli.Context) (string, error) {
+	if c.NArg() == 0 {
+		return "", errors.New("give the job's ID (bloomctl jobs lists them)")
+	}
+	if c.NArg() > 1 {
+		if err := parseTrailingFlags(c); err != nil {
+			return "", err
+		}
+	}
+	return c.Args().First(), nil
+}
+
+// parseTrailingFlags sets the command's flags found after its first argument.
+func parseTrailingFlags(c *ucli.Context) error {
+	fs := flag.NewFlagSet(c.Command.Name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	canonical := map[string]string{}
+	for _, f := range c.Command.Flags {
+		if err := f.Apply(fs); err != nil {
+			return err
+		}
+		for _, n := range f.Names() {
+			canonical[n] = f.Names()[0]
+		}
+	}
+	if err := fs.Parse(c.Args().Tail()); err != nil {
+		return fmt.Errorf("bloomctl %s: %w", c.Command.Name, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bloomctl %s takes one job ID, got also %q", c.Command.Name, fs.Args())
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if e := c.Set(canonical[f.Name], f.Value.String()); e != nil && err == nil {
+			err = e
+		}
+	})
+	return err
+}

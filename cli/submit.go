@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/api"
+	"bloom/daemon"
+)
+
+func submitCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "submit",
+		Usage:     "submit a job: a job file (YAML or JSON), or `submit pretrain --FLAGS`",
+		UsageText: "bloomctl submit [--name NAME] [--watch] job.yaml\n   bloomctl submit pretrain [--name NAME] [--watch] [Megatron flags...]",
+		Description: "A job file holds the same settings as the flags of `submit pretrain`, named as the\n" +
+			"seed's Megatron flags (tensor-model-parallel-size: 2, or with underscores), plus name\n" +
+			"and config (a BLOOM config.json, relative to the file). The cluster checks the job\n" +
+			"before it accepts it and says what to change when it cannot run.",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "name", Usage: "the job's `NAME` (default: the file's name, or pretrain)"},
+			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`)"},
+		},
+		Subcommands: []*ucli.Command{pretrainCommand()},
+		Action: func(c *ucli.Context) error {
+			if c.NArg() != 1 {
+				return errors.New("give one job file (bloomctl submit job.yaml), or use bloomctl submit pretrain --FLAGS")
+			}
+			jf, err := daemon.LoadJobFile(c.Args().First())
+			if err != nil {
+				return err
+			}
+			if jf.Name == "" {
+				jf.Name = strings.TrimSuffix(filepath.Base(c.Args().First()), filepath.Ext(c.Args().First()))
+			}
+			if n := c.String("name"); n != "" {
+				jf.Name = n
+			}
+			return submit(c, jf)
+		},
+	}
+}
+
+func pretrainCommand() *ucli.Command {
+	flags := []ucli.Flag{
+		&ucli.StringFlag{Name: "name", Value: "pretrain", Usage: "the job's `NAME`"},
+		&ucli.StringFlag{Name: "config", Usage: "a BLOOM config.json `FILE` for the model's shape (instead of --model-preset)"},
+		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
+	}
+	for _, f := range daemon.JobFields() {
+		flags = append(flags, &ucli.StringFlag{Name: f.Name, Usage: f.Usage, DefaultText: f.Default()})
+	}
+	return &ucli.Command{
+		Name:      "pretrain",
+		Usage:     "submit a BLOOM pretraining job with Megatron's flag names",
+		UsageText: "bloomctl submit pretrain --model-preset bloom-tiny --train-iters 300 [--tensor-model-parallel-size 2 ...]",
+		Flags:     flags,
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unexpected arguments %v: every setting is a --flag", c.Args().Slice())
+			}
+			jf := daemon.JobFile{Name: c.String("name"), Spec: daemon.DefaultJobSpec()}
+			if p := c.String("config"); p != "" {
+				if err := jf.Spec.SetConfigFile(p); err != nil {
+					return err
+				}
+			}
+			for _, f := range daemon.JobFields() {
+				if c.IsSet(f.Name) {
+					if err := jf.Spec.Set(f.Name, c.String(f.Name)); err != nil {
+						return err
+					}
+				}
+			}
+			if err := jf.Spec.Validate(); err != nil {
+				return err
+			}
+			return submit(c, jf)
+		},
+	}
+}
+
+// submit sends the job and prints its id (or, with --output json, the job).
+func submit(c *ucli.Context, jf daemon.JobFile) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
+	spec, err := jf.Spec.Marshal()
+	if err != nil {
+		return err
+	}
+	cl, err := ctlClient(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
+	defer cancel()
+	var job *api.JobInfo
+	err = retryElection(ctx, func() error {
+		job, err = cl.Submit(ctx, api.SubmitJobRequest{Name: jf.Name, Spec: spec})
+		return err
+	})
+	if err != nil {
+		var se *api.StatusError
+		if errors.As(err, &se) && se.Code == 400 {
+			return fmt.Errorf("the cluster refused the job: %s", se.Message)
+		}
+		return err
+	}
+	if asJSON {
+		if err := writeJSON(c.App.Writer, job); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(c.App.Writer, "submitted job %s (%s)\n", job.ID, job.Name)
+		fmt.Fprintf(c.App.Writer, "watch it: bloomctl job --watch %s | bloomctl logs -f %s\n", job.ID, job.ID)
+	}
+	if c.Bool("watch") {
+		return watchJob(c, cl, job.ID)
+	}
+	return nil
+}
+
+// retryElection retries a write while the cluster answers 503 (no leader:
+// an election is under way), until ctx ends.
+func retryElection(ctx context.Context, call func() error) error {
+	for {
+		err := call()
+		var se *api.StatusError
+		if !errors.As(err, &se) || se.Code != http.StatusServiceUnavailable {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}

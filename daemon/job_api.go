@@ -1,0 +1,206 @@
+package daemon
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+)
+
+// jobRoutes registers the job endpoints (api/job.go lists them).
+func (d *Daemon) jobRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+api.PathJobs, d.leaderView(d.handleJobs))
+	mux.HandleFunc("POST "+api.PathJobs, d.leaderOnly(d.handleSubmitJob))
+	mux.HandleFunc("GET "+api.PathJobPattern, d.leaderView(d.handleJob))
+	mux.HandleFunc("POST "+api.PathJobCancelPattern, d.leaderOnly(d.handleCancel))
+	mux.HandleFunc("GET "+api.PathJobCkptsPattern, d.handleCheckpoints)
+	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
+	mux.HandleFunc("POST "+api.PathInternalReport, d.leaderOnly(d.handleReport))
+	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.handleRendezvous)
+}
+
+// leaderView answers on the leader, which knows the running attempts'
+// progress; another node forwards there, or answers from its own state
+// when there is no leader.
+func (d *Daemon) leaderView(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		addr, leader := d.raft.r.LeaderWithID()
+		if d.IsLeader() || addr == "" || r.Header.Get(api.HeaderForwarded) != "" {
+			h(w, r)
+			return
+		}
+		d.forward(w, r, string(addr), string(leader))
+	}
+}
+
+func (d *Daemon) jobInfo(job *coord.Job, members map[string]*coord.Member) api.JobInfo {
+	return apiJob(job, members, d.jobs.progress(job), d.jobs.waitingReason(job.ID))
+}
+
+func (d *Daemon) handleJobs(w http.ResponseWriter, r *http.Request) {
+	st := d.State()
+	out := api.JobInfoList{Jobs: []api.JobInfo{}}
+	for _, j := range st.Jobs {
+		ji := d.jobInfo(j, st.Members)
+		ji.Spec = nil // `bloomctl job ID` has it
+		out.Jobs = append(out.Jobs, ji)
+	}
+	sort.Slice(out.Jobs, func(i, j int) bool {
+		a, b := out.Jobs[i], out.Jobs[j]
+		return a.SubmittedAt < b.SubmittedAt || (a.SubmittedAt == b.SubmittedAt && a.ID < b.ID)
+	})
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (d *Daemon) handleJob(w http.ResponseWriter, r *http.Request) {
+	st := d.State()
+	job, ok := st.Jobs[r.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q (bloomctl jobs lists them)", r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, d.jobInfo(job, st.Members))
+}
+
+func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
+	req, err := api.DecodeSubmitJob(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	spec, err := d.admit(req.Spec)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	id := "j" + hex.EncodeToString(b[:])
+	if err := d.Apply(coord.SubmitJob{ID: id, Name: req.Name, Spec: spec, At: time.Now().UnixMilli()}); err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, coord.ErrBadCommand) {
+			code = http.StatusBadRequest
+		}
+		writeError(w, code, err)
+		return
+	}
+	d.log.Info("job submitted", "job", id, "name", req.Name)
+	d.jobs.poke()
+	st := d.State()
+	writeJSON(w, http.StatusCreated, d.jobInfo(st.Jobs[id], st.Members))
+}
+
+// admit checks a submitted spec against the cluster and returns it with
+// the data-parallel size resolved: a job that can never be placed is
+// refused now, with what to change.
+func (d *Daemon) admit(raw []byte) ([]byte, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%w: the job has no spec (bloomctl submit job.yaml or bloomctl submit pretrain --FLAGS)", ErrJobSpec)
+	}
+	spec, err := decodeJobSpec(raw)
+	if err != nil {
+		return nil, err
+	}
+	// The cluster as gossip sees it now (the Raft registry may lag a
+	// node that just joined), every device counted, busy or not.
+	all := coord.NewState()
+	for _, m := range d.ml.Members() {
+		if live(m) && m.Meta.Devices != "" {
+			all.Members[m.Name] = &coord.Member{Name: m.Name, Devices: m.Meta.Devices}
+		}
+	}
+	isAlive := func(string) bool { return true }
+	// The devices first: a layout that does not fit says so even when the
+	// batch does not divide by it either.
+	if err := spec.ResolveLayout(totalDevices(all, isAlive)); err != nil {
+		return nil, errors.Join(err, spec.Validate())
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := Place(freeDevices(all, isAlive), spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
+		return nil, err
+	}
+	return spec.Marshal()
+}
+
+func (d *Daemon) handleCancel(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	job, ok := d.State().Jobs[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
+		return
+	}
+	const why = "cancelled by the user"
+	var err error
+	switch {
+	case job.State.Terminal():
+		writeError(w, http.StatusConflict, fmt.Errorf("job %s is already %v", id, job.State))
+		return
+	case job.State == coord.JobRunning:
+		err = d.Apply(coord.EndAttempt{ID: id, Cause: why, Next: coord.JobCancelled, At: time.Now().UnixMilli()})
+	default:
+		err = d.Apply(coord.SetJobState{ID: id, State: coord.JobCancelled, Reason: why})
+	}
+	if err != nil {
+		code := http.StatusInternalServerError
+		if errors.Is(err, coord.ErrBadTransition) {
+			code = http.StatusConflict // it moved meanwhile: the user can look again
+		}
+		writeError(w, code, err)
+		return
+	}
+	d.log.Info("job cancelled", "job", id)
+	d.jobs.poke()
+	st := d.State()
+	writeJSON(w, http.StatusOK, d.jobInfo(st.Jobs[id], st.Members))
+}
+
+func (d *Daemon) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	job, ok := d.State().Jobs[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, api.CheckpointList{Job: id, Checkpoints: apiCheckpoints(job.Checkpoints)})
+}
+
+func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
+	var rep api.NodeReport
+	if err := decodeBody(r, &rep); err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d.jobs.receive(rep))
+}
+
+func (d *Daemon) handleRendezvous(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var attempt int
+	fmt.Sscan(q.Get("attempt"), &attempt)
+	v, ok := d.jobs.sup.rdvGet(rdvKey{q.Get("job"), attempt, q.Get("key")})
+	if !ok {
+		writeError(w, http.StatusNotFound, errors.New("not published (yet)"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(v)
+}
+
+// decodeBody reads a JSON request body of bounded size.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, api.MaxRequestBody))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad request body: %v", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return nil
+}

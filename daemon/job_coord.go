@@ -1,0 +1,371 @@
+package daemon
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+	"bloom/membership"
+)
+
+// liveJob is the coordinator's view of a running attempt, from the nodes'
+// reports. It lives in the leader's memory only: reports are snapshots
+// sent again and again, so a new leader rebuilds it within one interval.
+type liveJob struct {
+	attempt int
+	ranks   map[int]api.RankReport
+	nodes   map[int]string         // rank → the node that reported it
+	pending map[int64]*pendingCkpt // step → manifest being written
+	refused map[int64]bool         // steps whose shards disagree: never committed
+}
+
+// pendingCkpt is a checkpoint whose shards are all durable and whose
+// manifest the nodes are writing; it is committed when every node acked.
+type pendingCkpt struct {
+	sha    string
+	dir    string                       // the first shard's checkpoint directory, as Raft records it
+	orders map[string]api.ManifestOrder // node → its order
+	acked  map[string]bool
+}
+
+// liveFor returns the live record of job's attempt, replacing one of an
+// older attempt; nil for a report of an attempt older than the record.
+// Call with j.mu held.
+func (j *jobs) liveFor(id string, attempt int) *liveJob {
+	lj := j.live[id]
+	if lj != nil && lj.attempt > attempt {
+		return nil
+	}
+	if lj == nil || lj.attempt < attempt {
+		lj = &liveJob{attempt: attempt, ranks: map[int]api.RankReport{}, nodes: map[int]string{},
+			pending: map[int64]*pendingCkpt{}, refused: map[int64]bool{}}
+		j.live[id] = lj
+	}
+	return lj
+}
+
+// receive merges a node's report (leader only) and answers with the
+// manifests that node should write.
+func (j *jobs) receive(r api.NodeReport) api.ReportReply {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	changed := false
+	for _, rr := range r.Ranks {
+		if lj := j.liveFor(rr.Job, rr.Attempt); lj != nil {
+			old := lj.ranks[rr.Rank]
+			changed = changed || old.Exited != rr.Exited || len(old.Shards) != len(rr.Shards)
+			lj.ranks[rr.Rank], lj.nodes[rr.Rank] = rr, r.Node
+		}
+	}
+	for _, ack := range r.Written {
+		if lj := j.live[ack.Job]; lj != nil {
+			if p := lj.pending[ack.Step]; p != nil && p.sha == ack.SHA256 {
+				if _, ok := p.orders[r.Node]; ok && !p.acked[r.Node] {
+					p.acked[r.Node], changed = true, true
+				}
+			}
+		}
+	}
+	var reply api.ReportReply
+	for _, lj := range j.live {
+		for _, p := range lj.pending {
+			if o, ok := p.orders[r.Node]; ok && !p.acked[r.Node] {
+				reply.Manifests = append(reply.Manifests, o)
+			}
+		}
+	}
+	if changed {
+		j.poke()
+	}
+	return reply
+}
+
+// aliveNodes is gossip's view: who is alive or suspect (not dead, not left).
+func (j *jobs) aliveNodes() map[string]bool {
+	alive := map[string]bool{j.d.cfg.Name: true}
+	for _, m := range j.d.ml.Members() {
+		alive[m.Name] = live(m)
+	}
+	return alive
+}
+
+// nodeStates is gossip's state of each node, for causes.
+func (j *jobs) nodeStates() map[string]membership.State {
+	out := map[string]membership.State{}
+	for _, m := range j.d.ml.Members() {
+		out[m.Name] = m.State
+	}
+	return out
+}
+
+// coordinate is the leader's pass over the jobs: place pending and
+// recovering ones, watch running ones. Followers forget what they knew.
+func (j *jobs) coordinate() {
+	if !j.d.IsLeader() {
+		j.mu.Lock()
+		j.leaderSince, j.live, j.waiting, j.final = time.Time{}, map[string]*liveJob{}, map[string]string{}, map[string]*api.JobProgress{}
+		j.mu.Unlock()
+		return
+	}
+	j.mu.Lock()
+	if j.leaderSince.IsZero() {
+		j.leaderSince = time.Now()
+	}
+	j.mu.Unlock()
+	st := j.d.State()
+	alive := j.aliveNodes()
+	ids := make([]string, 0, len(st.Jobs))
+	for id := range st.Jobs {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool {
+		x, y := st.Jobs[ids[a]], st.Jobs[ids[b]]
+		return x.SubmittedAt < y.SubmittedAt || (x.SubmittedAt == y.SubmittedAt && x.ID < y.ID)
+	})
+	for _, id := range ids {
+		switch job := st.Jobs[id]; job.State {
+		case coord.JobPending, coord.JobRecovering:
+			if j.start(st, job, alive) {
+				st = j.d.State()
+			}
+		case coord.JobRunning:
+			j.watch(job, alive)
+		}
+	}
+	j.mu.Lock()
+	for id, lj := range j.live {
+		if job, ok := st.Jobs[id]; !ok || job.State != coord.JobRunning {
+			if p := summarize(lj); p != nil {
+				j.final[id] = p // what `bloomctl job` shows after the end
+			}
+			delete(j.live, id)
+		}
+	}
+	j.mu.Unlock()
+}
+
+// start places a pending or recovering job on free devices and starts an
+// attempt; it reports whether it did.
+func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) bool {
+	spec, err := DecodeJobSpec(job.Spec)
+	if err != nil {
+		j.apply(coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()})
+		return false
+	}
+	free := freeDevices(st, func(n string) bool { return alive[n] })
+	plan, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel)
+	if err != nil {
+		n := 0
+		for _, nd := range free {
+			n += len(nd.Free)
+		}
+		why := fmt.Sprintf("waiting for devices: it needs %d (in groups of %d on one node), %d are free", spec.Ranks(), spec.TensorParallel, n)
+		var joining []string
+		for name, ok := range alive {
+			if _, registered := st.Members[name]; ok && !registered {
+				joining = append(joining, name)
+			}
+		}
+		if len(joining) > 0 {
+			sort.Strings(joining)
+			why += " (still registering: " + strings.Join(joining, ", ") + ")"
+		}
+		j.setWaiting(job.ID, why)
+		return false
+	}
+	var from int64
+	if ck, ok := st.LatestCheckpoint(job.ID); ok && job.State == coord.JobRecovering {
+		from = ck.Step
+	}
+	if err := j.apply(coord.StartAttempt{ID: job.ID, Plan: plan, FromStep: from, At: time.Now().UnixMilli()}); err != nil {
+		return false
+	}
+	j.setWaiting(job.ID, "")
+	j.d.log.Info("job started", "job", job.ID, "attempt", len(job.Attempts)+1, "tp", plan.TP, "pp", plan.PP, "dp", plan.DP, "from_step", from)
+	return true
+}
+
+func (j *jobs) setWaiting(id, reason string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if reason == "" {
+		delete(j.waiting, id)
+		return
+	}
+	if j.waiting[id] != reason {
+		j.d.log.Info("job waits", "job", id, "reason", reason)
+	}
+	j.waiting[id] = reason
+}
+
+func (j *jobs) apply(cmd coord.Command) error {
+	err := j.d.Apply(cmd)
+	if err != nil {
+		j.d.log.Warn("job command", "cmd", fmt.Sprintf("%T", cmd), "err", err)
+	}
+	return err
+}
+
+// watch ends a running attempt when a rank failed or its node is gone, or
+// when every rank finished; and commits checkpoints whose shards are all in.
+func (j *jobs) watch(job *coord.Job, alive map[string]bool) {
+	n := len(job.Attempts)
+	if n == 0 || job.Plan == nil {
+		return
+	}
+	j.mu.Lock()
+	lj := j.liveFor(job.ID, n)
+	grace := time.Since(j.leaderSince) < j.d.cfg.LeaderGrace
+	j.mu.Unlock()
+	if lj == nil {
+		return
+	}
+	if cause := j.failure(job, lj, alive, grace); cause != "" {
+		j.fail(job, lj, cause)
+		return
+	}
+	j.checkpoints(job, lj)
+	if j.allDone(job, lj) {
+		j.apply(coord.EndAttempt{ID: job.ID, Cause: "", Next: coord.JobSucceeded, At: time.Now().UnixMilli()})
+		j.d.log.Info("job succeeded", "job", job.ID, "attempt", n)
+	}
+}
+
+// failure names why the attempt cannot go on, or returns "".
+func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, grace bool) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, r := range job.Plan.Ranks {
+		rr, ok := lj.ranks[r.Rank]
+		if ok && rr.Exited && !rr.ExitOK {
+			cause := fmt.Sprintf("rank %d on %s: worker %s", r.Rank, r.Node, rr.Exit)
+			if rr.Error != "" {
+				cause += ": " + rr.Error
+			}
+			return cause
+		}
+	}
+	if grace {
+		return ""
+	}
+	states := j.nodeStates()
+	for _, r := range job.Plan.Ranks {
+		if !alive[r.Node] {
+			st := string(states[r.Node])
+			if st == "" {
+				st = "gone"
+			}
+			return fmt.Sprintf("node %s (rank %d) is %s", r.Node, r.Rank, st)
+		}
+	}
+	return ""
+}
+
+// allDone: every rank exited cleanly, and every shard they reported is
+// in a checkpoint committed in job (the state this pass started from): a
+// report that arrived during the pass waits for the next.
+func (j *jobs) allDone(job *coord.Job, lj *liveJob) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	last := lastStep(job)
+	for _, r := range job.Plan.Ranks {
+		rr, ok := lj.ranks[r.Rank]
+		if !ok || !rr.Exited || !rr.ExitOK {
+			return false
+		}
+		for _, sh := range rr.Shards {
+			if sh.Step > last {
+				return false
+			}
+		}
+	}
+	return len(lj.pending) == 0
+}
+
+// fail ends the attempt: recovering while restarts are left, else failed.
+func (j *jobs) fail(job *coord.Job, lj *liveJob, cause string) {
+	spec, _ := DecodeJobSpec(job.Spec)
+	next := coord.JobFailed
+	if len(job.Attempts)-1 < spec.MaxRestarts {
+		next = coord.JobRecovering
+	}
+	var last, lost int64
+	if n := len(job.Checkpoints); n > 0 {
+		last = job.Checkpoints[n-1].Step
+	}
+	j.mu.Lock()
+	for _, rr := range lj.ranks {
+		if rr.Progress != nil && rr.Progress.Step-last > lost {
+			lost = rr.Progress.Step - last
+		}
+	}
+	j.mu.Unlock()
+	if err := j.apply(coord.EndAttempt{ID: job.ID, Cause: truncate(cause, 4000), StepsLost: lost, Next: next, At: time.Now().UnixMilli()}); err == nil {
+		j.d.log.Warn("job attempt failed", "job", job.ID, "attempt", len(job.Attempts), "cause", cause, "next", next.String())
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// progress is the leader's summary of a job's running attempt, or of the
+// last attempt it saw end; nil when it knows none.
+func (j *jobs) progress(job *coord.Job) *api.JobProgress {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var p *api.JobProgress
+	if lj := j.live[job.ID]; lj != nil && lj.attempt == len(job.Attempts) {
+		p = summarize(lj)
+	} else if f := j.final[job.ID]; f != nil && job.State != coord.JobRunning {
+		cp := *f
+		p = &cp
+	}
+	if p != nil && job.State != coord.JobRunning {
+		p.Checkpointing = 0
+	}
+	return p
+}
+
+// summarize is a live attempt's progress, or nil. Call with j.mu held.
+func summarize(lj *liveJob) *api.JobProgress {
+	out := &api.JobProgress{Attempt: lj.attempt}
+	best := -1
+	for r, rr := range lj.ranks {
+		if rr.Saving > out.Checkpointing {
+			out.Checkpointing = rr.Saving
+		}
+		p := rr.Progress
+		if p == nil {
+			continue
+		}
+		out.Ranks++
+		// The loss comes from the last pipeline stage; among ranks that
+		// have one, the highest reports.
+		if p.HasLoss && r > best {
+			best = r
+			out.Step, out.Steps, out.Loss, out.LR, out.GradNorm = p.Step, p.Steps, p.Loss, p.LR, p.GradNorm
+			out.TokensPerSec, out.Consumed, out.UpdatedAt = p.TokensPerSec, p.Consumed, p.At
+		}
+	}
+	for step := range lj.pending {
+		out.Checkpointing = max(out.Checkpointing, step)
+	}
+	if out.Ranks == 0 && out.Checkpointing == 0 {
+		return nil
+	}
+	return out
+}
+
+// waitingReason is why a pending job is not placed yet ("" if unknown).
+func (j *jobs) waitingReason(id string) string {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.waiting[id]
+}

@@ -1,0 +1,156 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+)
+
+// maxLogChunk bounds one answer of the logs endpoint.
+const maxLogChunk = 1 << 20
+
+// followWait is how long a follow request waits for new bytes.
+const followWait = 2 * time.Second
+
+// handleLogs serves a rank's log: from this node's data dir when the rank
+// ran here, else through the node that ran it.
+func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	rank, err1 := strconv.Atoi(q.Get("rank"))
+	offset, err2 := strconv.ParseInt(q.Get("offset"), 10, 64)
+	if q.Get("rank") == "" {
+		rank, err1 = 0, nil
+	}
+	if q.Get("offset") == "" {
+		offset, err2 = 0, nil
+	}
+	if err := errors.Join(err1, err2); err != nil || offset < 0 {
+		writeError(w, http.StatusBadRequest, errors.New("rank and offset must be non-negative integers"))
+		return
+	}
+	st := d.State()
+	job, ok := st.Jobs[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
+		return
+	}
+	attempt := len(job.Attempts)
+	if a := q.Get("attempt"); a != "" {
+		attempt, _ = strconv.Atoi(a)
+	}
+	if attempt < 1 || attempt > len(job.Attempts) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("job %s has no attempt %d yet (it is %v)", id, attempt, job.State))
+		return
+	}
+	plan := job.Attempts[attempt-1].Plan
+	if rank < 0 || rank >= len(plan.Ranks) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("job %s has ranks 0..%d", id, len(plan.Ranks)-1))
+		return
+	}
+	node := plan.Ranks[rank].Node
+	if node != d.cfg.Name {
+		d.proxyLogs(w, r, st, node)
+		return
+	}
+	d.serveLog(w, r, workerKey{id, attempt, rank}, offset, q.Get("follow") == "1")
+}
+
+// serveLog answers from the local log file, waiting a little for new bytes
+// when follow is set and the worker still runs.
+func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey, offset int64, follow bool) {
+	path := d.jobs.logPath(key.job, key.attempt, key.rank)
+	deadline := time.Now().Add(followWait)
+	for {
+		done := d.workerDone(key)
+		b, err := readFrom(path, offset, maxLogChunk)
+		if err != nil && !os.IsNotExist(err) {
+			writeError(w, http.StatusInternalServerError, err)
+			return
+		}
+		if len(b) > 0 || !follow || done || time.Now().After(deadline) {
+			next := offset + int64(len(b))
+			w.Header().Set(api.HeaderLogOffset, strconv.FormatInt(next, 10))
+			w.Header().Set(api.HeaderLogAttempt, strconv.Itoa(key.attempt))
+			if done && len(b) < maxLogChunk {
+				w.Header().Set(api.HeaderLogComplete, "1")
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write(b)
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// workerDone reports whether the worker of key is over: it exited, or the
+// attempt is no longer running and nothing of it runs here.
+func (d *Daemon) workerDone(key workerKey) bool {
+	if p := d.jobs.sup.worker(key); p != nil {
+		select {
+		case <-p.exited:
+			return true
+		default:
+			return false
+		}
+	}
+	_, running := current(d.State(), key.job, key.attempt)
+	return !running
+}
+
+// readFrom reads up to max bytes of path from offset.
+func readFrom(path string, offset int64, max int) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b := make([]byte, max)
+	n, err := f.ReadAt(b, offset)
+	if err == io.EOF {
+		err = nil
+	}
+	return b[:n], err
+}
+
+// proxyLogs asks the node that ran the rank.
+func (d *Daemon) proxyLogs(w http.ResponseWriter, r *http.Request, st *coord.State, node string) {
+	m := st.Members[node]
+	if m == nil || m.APIAddr == "" || r.Header.Get(api.HeaderForwarded) != "" {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("the log is on node %s, which this node cannot reach", node))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), followWait+10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m.APIAddr+r.URL.RequestURI(), nil)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err)
+		return
+	}
+	req.Header.Set(api.HeaderForwarded, d.cfg.Name)
+	resp, err := d.forwardClient().Do(req)
+	if err != nil {
+		writeError(w, http.StatusBadGateway, fmt.Errorf("the log is on node %s: %w", node, err))
+		return
+	}
+	defer resp.Body.Close()
+	for _, h := range []string{"Content-Type", api.HeaderLogOffset, api.HeaderLogComplete, api.HeaderLogAttempt} {
+		if v := resp.Header.Get(h); v != "" {
+			w.Header().Set(h, v)
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}

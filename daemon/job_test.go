@@ -1,0 +1,361 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"bloom/api"
+	"bloom/ckpt"
+)
+
+// startJobCluster starts n daemons (two CPU devices each) whose workers are
+// this test binary.
+func startJobCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	c := &cluster{t: t, dir: t.TempDir()}
+	t.Cleanup(c.stopAll)
+	for i := 1; i <= n; i++ {
+		cfg := nodeConfig(t, c.dir, i, n, testSecret)
+		cfg.Jobs = workerTestConfig(t)
+		if i > 1 {
+			cfg.Peers = []string{c.nodes[0].GossipAddr()}
+		}
+		d, err := Start(cfg)
+		if err != nil {
+			t.Fatalf("start n%d: %v", i, err)
+		}
+		c.cfgs, c.nodes = append(c.cfgs, cfg), append(c.nodes, d)
+	}
+	l := c.waitLeader(30 * time.Second)
+	waitFor(t, 30*time.Second, "every member registered", func() bool { return len(l.State().Members) == n })
+	return c
+}
+
+func (c *cluster) byName(name string) *Daemon {
+	for _, d := range c.nodes {
+		if d != nil && d.Name() == name {
+			return d
+		}
+	}
+	c.t.Fatalf("no node %s", name)
+	return nil
+}
+
+func tinySpec(iters int64) JobSpec {
+	s := DefaultJobSpec()
+	s.ModelPreset, s.TrainIters = "bloom-tiny", iters
+	s.MicroBatch, s.GlobalBatch, s.SeqLength, s.LR, s.LRWarmupSamples = 2, 4, 32, 5e-3, 16
+	s.DataParallel = 1
+	return s
+}
+
+func submitSpec(t *testing.T, cl *api.Client, name string, s JobSpec) (*api.JobInfo, error) {
+	t.Helper()
+	raw, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl.Submit(ctx(t), api.SubmitJobRequest{Name: name, Spec: raw})
+}
+
+func waitJob(t *testing.T, cl *api.Client, id string, d time.Duration, what string, cond func(*api.JobInfo) bool) *api.JobInfo {
+	t.Helper()
+	var j *api.JobInfo
+	waitFor(t, d, what, func() bool {
+		var err error
+		j, err = cl.Job(ctx(t), id)
+		if err == nil && api.JobTerminal(j.State) && !cond(j) {
+			b, _ := json.MarshalIndent(j, "", " ")
+			t.Fatalf("job ended while waiting for %s:\n%s", what, b)
+		}
+		return err == nil && cond(j)
+	})
+	return j
+}
+
+func state(s string) func(*api.JobInfo) bool {
+	return func(j *api.JobInfo) bool { return j.State == s }
+}
+
+// worker finds the process of a rank of the job's current attempt.
+func (c *cluster) worker(j *api.JobInfo, rank int) *workerProc {
+	c.t.Helper()
+	d := c.byName(j.Plan.Ranks[rank].Node)
+	p := d.jobs.sup.worker(workerKey{j.ID, len(j.Attempts), rank})
+	if p == nil || p.cmd == nil {
+		c.t.Fatalf("no worker for rank %d of %s on %s", rank, j.ID, d.Name())
+	}
+	return p
+}
+
+// TestJobsOnCluster: three daemons run (1,1,1) jobs in real worker
+// processes: a job runs to success with checkpoints committed through
+// Raft and logs readable from any node; impossible jobs are refused with
+// what to change; cancel stops the worker; a worker SIGKILLed fails its
+// attempt within seconds; with --max-restarts the job resumes from its
+// last committed checkpoint.
+func TestJobsOnCluster(t *testing.T) {
+	checkGoroutines(t)
+	c := startJobCluster(t, 3)
+	cl := client(t, c.nodes[1], testSecret) // a follower or the leader: either answers
+
+	t.Run("refused", func(t *testing.T) {
+		for _, tc := range []struct {
+			edit func(*JobSpec)
+			want string
+		}{
+			{func(s *JobSpec) { s.TensorParallel = 4 }, "needs 4 free devices on one node"},
+			{func(s *JobSpec) { s.DataParallel = 7 }, "the cluster has 6 devices: lower --data-parallel-size to 6"},
+			{func(s *JobSpec) { s.TensorParallel = 3 }, "do not divide by --tensor-model-parallel-size 3"},
+			{func(s *JobSpec) { s.TrainIters = 0 }, "give --train-iters"},
+		} {
+			s := tinySpec(10)
+			tc.edit(&s)
+			_, err := submitSpec(t, cl, "bad", s)
+			var se *api.StatusError
+			if !errors.As(err, &se) || se.Code != 400 || !strings.Contains(se.Message, tc.want) {
+				t.Errorf("%v, want 400 saying %q", err, tc.want)
+			}
+		}
+	})
+
+	t.Run("succeeds", func(t *testing.T) {
+		s := tinySpec(30)
+		s.SaveInterval, s.LogInterval = 10, 5
+		start := time.Now()
+		j, err := submitSpec(t, cl, "tiny", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = waitJob(t, cl, j.ID, 60*time.Second, "success", state(api.JobSucceeded))
+		t.Logf("30 steps on one rank: submitted → succeeded in %v", time.Since(start).Round(time.Millisecond))
+		if len(j.Attempts) != 1 || j.Plan == nil || len(j.Plan.Ranks) != 1 || j.Plan.Ranks[0].Device == "" {
+			t.Fatalf("job %+v", j)
+		}
+		var steps []int64
+		for _, k := range j.Checkpoints {
+			steps = append(steps, k.Step)
+			m, err := ckpt.ReadManifest(k.Dir)
+			b, _ := os.ReadFile(filepath.Join(k.Dir, ckpt.ManifestName))
+			sum := sha256.Sum256(b)
+			if err != nil || hex.EncodeToString(sum[:]) != k.Manifest || m.Step != int(k.Step) || len(m.Shards) != 1 {
+				t.Errorf("checkpoint %d: manifest %+v %v (committed %s)", k.Step, m, err, k.Manifest)
+			}
+		}
+		if fmt.Sprint(steps) != "[10 20 30]" {
+			t.Errorf("committed checkpoints %v, want [10 20 30]", steps)
+		}
+		list, err := cl.Checkpoints(ctx(t), j.ID)
+		if err != nil || len(list.Checkpoints) != 3 {
+			t.Errorf("checkpoints %+v %v", list, err)
+		}
+		// The log, read through a node that did not run the rank.
+		var other *Daemon
+		for _, d := range c.nodes {
+			if d.Name() != j.Plan.Ranks[0].Node {
+				other = d
+			}
+		}
+		ch, err := client(t, other, testSecret).Logs(ctx(t), j.ID, api.LogQuery{Rank: 0})
+		if err != nil || !ch.Complete || !strings.Contains(string(ch.Data), "step 30/30") || ch.Next != int64(len(ch.Data)) || ch.Attempt != 1 {
+			t.Errorf("logs via %s: %v complete=%v\n%s", other.Name(), err, ch != nil && ch.Complete, ch.Data)
+		}
+		list2, err := cl.JobList(ctx(t))
+		if err != nil || len(list2) == 0 {
+			t.Errorf("job list %v %v", list2, err)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		j, err := submitSpec(t, cl, "long", tinySpec(1_000_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = waitJob(t, cl, j.ID, 30*time.Second, "progress", func(j *api.JobInfo) bool { return j.Progress != nil && j.Progress.Step > 0 })
+		p := c.worker(j, 0)
+		q := api.LogQuery{Rank: 0, Follow: true}
+		ch, err := cl.Logs(ctx(t), j.ID, q)
+		if err != nil || len(ch.Data) == 0 || ch.Complete {
+			t.Fatalf("follow a running worker's log: %v %+v", err, ch)
+		}
+		if _, err := cl.Cancel(ctx(t), j.ID); err != nil {
+			t.Fatal(err)
+		}
+		waitJob(t, cl, j.ID, 10*time.Second, "cancelled", state(api.JobCancelled))
+		took := waitFor(t, 10*time.Second, "worker stopped", func() bool {
+			select {
+			case <-p.exited:
+				return true
+			default:
+				return false
+			}
+		})
+		t.Logf("cancel: worker gone %v after the job was cancelled", took.Round(time.Millisecond))
+		for q.Offset = ch.Next; !ch.Complete; q.Offset = ch.Next { // -f ends when the worker has
+			if ch, err = cl.Logs(ctx(t), j.ID, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := cl.Cancel(ctx(t), j.ID); err == nil {
+			t.Error("cancelling a cancelled job succeeded")
+		}
+	})
+
+	t.Run("queue", func(t *testing.T) {
+		big := tinySpec(1_000_000)
+		big.DataParallel, big.MicroBatch, big.GlobalBatch = 6, 1, 6
+		first, err := submitSpec(t, cl, "everything", big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitJob(t, cl, first.ID, 30*time.Second, "running", state(api.JobRunning))
+		second, err := submitSpec(t, cl, "next", tinySpec(1_000_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second = waitJob(t, cl, second.ID, 10*time.Second, "told why it waits", func(j *api.JobInfo) bool {
+			return j.State == api.JobPending && strings.Contains(j.Reason, "waiting for devices")
+		})
+		t.Logf("second job: %s", second.Reason)
+		if _, err := cl.Cancel(ctx(t), first.ID); err != nil {
+			t.Fatal(err)
+		}
+		waitJob(t, cl, second.ID, 30*time.Second, "the second job runs", state(api.JobRunning))
+		if _, err := cl.Cancel(ctx(t), second.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("worker killed", func(t *testing.T) {
+		j, err := submitSpec(t, cl, "victim", tinySpec(1_000_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = waitJob(t, cl, j.ID, 30*time.Second, "progress", func(j *api.JobInfo) bool { return j.Progress != nil && j.Progress.Step > 0 })
+		c.worker(j, 0).cmd.Process.Signal(syscall.SIGKILL)
+		start := time.Now()
+		j = waitJob(t, cl, j.ID, 10*time.Second, "failed", state(api.JobFailed))
+		t.Logf("SIGKILL of the worker → job failed in %v", time.Since(start).Round(time.Millisecond))
+		if cause := j.Attempts[0].Cause; !strings.Contains(cause, "rank 0") || !strings.Contains(cause, "killed") {
+			t.Errorf("cause %q", cause)
+		}
+	})
+
+	t.Run("restart from checkpoint", func(t *testing.T) {
+		s := tinySpec(200)
+		s.SaveInterval, s.MaxRestarts = 20, 1
+		j, err := submitSpec(t, cl, "phoenix", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j = waitJob(t, cl, j.ID, 30*time.Second, "a checkpoint", func(j *api.JobInfo) bool { return len(j.Checkpoints) > 0 })
+		if j.State == api.JobSucceeded {
+			t.Skip("the run finished before it could be killed")
+		}
+		c.worker(j, 0).cmd.Process.Signal(syscall.SIGKILL)
+		j = waitJob(t, cl, j.ID, 60*time.Second, "success after a restart", state(api.JobSucceeded))
+		if len(j.Attempts) != 2 || j.Attempts[1].FromStep == 0 || j.Attempts[1].FromStep%20 != 0 || !strings.Contains(j.Attempts[0].Cause, "killed") {
+			t.Errorf("attempts %+v", j.Attempts)
+		}
+		ch, err := cl.Logs(ctx(t), j.ID, api.LogQuery{Rank: 0, Attempt: 2})
+		if err != nil || !strings.Contains(string(ch.Data), fmt.Sprintf("resumed from %s: step %d", j.Checkpoints[0].Dir, j.Attempts[1].FromStep)) {
+			t.Errorf("attempt 2 log: %v\n%s", err, ch.Data)
+		}
+	})
+}
+
+// TestParallelJob: a TP×PP×DP = 1×2×3 job over three nodes, two ranks
+// each: every daemon starts its workers, the ranks join their DP, PP and
+// embedding groups and their stage links through the daemons' rendezvous
+// (root info carried between nodes), train with the parallel trainer, and
+// the coordinator commits each native checkpoint once its two shards are
+// durable. Then the same job again, with a worker SIGKILLed after the first
+// checkpoint: the attempt fails on every rank, the job resumes from the
+// committed checkpoint, and ends with the same weights, bit for bit.
+func TestParallelJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("six worker processes training over QUIC and shared memory")
+	}
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("no /dev/shm")
+	}
+	checkGoroutines(t)
+	c := startJobCluster(t, 3)
+	cl := client(t, c.nodes[0], testSecret)
+	s := tinySpec(24)
+	s.PipelineParallel, s.DataParallel, s.MicroBatch, s.GlobalBatch, s.SaveInterval = 2, 0, 1, 6, 4
+	s.Save = filepath.Join(t.TempDir(), "ref") // one directory for every node: a shared file system
+	start := time.Now()
+	ref, err := submitSpec(t, cl, "pp2dp3", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref = waitJob(t, cl, ref.ID, 90*time.Second, "success", state(api.JobSucceeded))
+	t.Logf("(TP,PP,DP) = (1,2,3) on 3 nodes, 24 steps: submitted → succeeded in %v", time.Since(start).Round(time.Millisecond))
+	if got := layoutOf(ref.Plan); got != "n1 n1 n2 n2 n3 n3" || ref.Plan.DP != 3 {
+		t.Errorf("plan %s DP %d", got, ref.Plan.DP)
+	}
+	var steps []int64
+	for _, k := range ref.Checkpoints {
+		steps = append(steps, k.Step)
+		m, err := ckpt.ReadManifest(k.Dir)
+		if err != nil || m.Step != int(k.Step) || len(m.Shards) != 2 || m.Layout.DP != 3 {
+			t.Errorf("checkpoint %d: %+v %v", k.Step, m, err)
+		}
+	}
+	if fmt.Sprint(steps) != "[4 8 12 16 20 24]" {
+		t.Errorf("committed checkpoints %v", steps)
+	}
+	if ref.Progress == nil || ref.Progress.Step != 24 || !(ref.Progress.Loss > 0) {
+		t.Errorf("progress %+v", ref.Progress)
+	}
+	ch, err := cl.Logs(ctx(t), ref.ID, api.LogQuery{Rank: 5})
+	if err != nil || !strings.Contains(string(ch.Data), "step 24/24") {
+		t.Errorf("rank 5 log: %v\n%s", err, ch.Data)
+	}
+
+	s.Save, s.MaxRestarts = filepath.Join(t.TempDir(), "again"), 1
+	j, err := submitSpec(t, cl, "pp2dp3-killed", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cl, j.ID, 60*time.Second, "a checkpoint", func(j *api.JobInfo) bool { return len(j.Checkpoints) > 0 })
+	if j.State == api.JobSucceeded || len(j.Checkpoints) == len(ref.Checkpoints) {
+		t.Skip("the run finished before it could be killed")
+	}
+	c.worker(j, 3).cmd.Process.Signal(syscall.SIGKILL)
+	killed := time.Now()
+	j = waitJob(t, cl, j.ID, 30*time.Second, "a second attempt", func(j *api.JobInfo) bool { return len(j.Attempts) == 2 })
+	t.Logf("rank 3 SIGKILLed → attempt 2 started (from step %d) in %v", j.Attempts[1].FromStep, time.Since(killed).Round(time.Millisecond))
+	j = waitJob(t, cl, j.ID, 90*time.Second, "success after the restart", state(api.JobSucceeded))
+	if !strings.Contains(j.Attempts[0].Cause, "rank 3") || j.Attempts[1].FromStep == 0 {
+		t.Errorf("attempts %+v", j.Attempts)
+	}
+	want, err1 := ckpt.ReadManifest(ref.Checkpoints[len(ref.Checkpoints)-1].Dir)
+	got, err2 := ckpt.ReadManifest(j.Checkpoints[len(j.Checkpoints)-1].Dir)
+	if err := errors.Join(err1, err2); err != nil {
+		t.Fatal(err)
+	}
+	for i := range want.Shards {
+		if got.Shards[i].SHA256 != want.Shards[i].SHA256 {
+			t.Errorf("shard %s after a restart: %.12s, uninterrupted %.12s", want.Shards[i].File, got.Shards[i].SHA256, want.Shards[i].SHA256)
+		}
+	}
+}
+
+func layoutOf(p *api.Plan) string {
+	var s []string
+	for _, r := range p.Ranks {
+		s = append(s, r.Node)
+	}
+	return strings.Join(s, " ")
+}

@@ -1,0 +1,203 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"bloom/trainer/bloom"
+)
+
+// ErrJobSpec wraps every job-spec error: a user's mistake, with a message
+// that says what to change.
+var ErrJobSpec = errors.New("job spec")
+
+// JobKindPretrain is the one job kind so far: Megatron-style pretraining.
+const JobKindPretrain = "pretrain"
+
+// JobSpec is a training job in Megatron's terms. Its JSON form is what Raft
+// stores as the job's spec (coord.Job.Spec) and what every worker reads;
+// files and flags use the seed's Megatron flag names (jobspec_fields.go).
+type JobSpec struct {
+	Kind string `json:"kind"`
+
+	// The model: a preset name, or the shape from a config.json.
+	ModelPreset   string      `json:"model_preset,omitempty"`
+	Model         *ModelShape `json:"model,omitempty"`
+	InitMethodStd float64     `json:"init_method_std"`
+
+	// Parallel layout. DataParallel 0 means: as many replicas as the
+	// cluster's devices allow, and the batch divides by (resolved at submit).
+	TensorParallel   int   `json:"tensor_model_parallel_size"`
+	PipelineParallel int   `json:"pipeline_model_parallel_size"`
+	DataParallel     int   `json:"data_parallel_size"`
+	PartitionLayers  []int `json:"partition_layers,omitempty"` // layers per pipeline stage
+
+	MicroBatch  int `json:"micro_batch_size"`
+	GlobalBatch int `json:"global_batch_size"`
+	SeqLength   int `json:"seq_length"`
+
+	LR              float64 `json:"lr"`
+	MinLR           float64 `json:"min_lr"`
+	LRDecayStyle    string  `json:"lr_decay_style"`
+	LRWarmupSamples int64   `json:"lr_warmup_samples"`
+	LRDecaySamples  int64   `json:"lr_decay_samples"` // 0 = the whole run
+	WeightDecay     float64 `json:"weight_decay"`
+	ClipGrad        float64 `json:"clip_grad"`
+	AdamBeta1       float64 `json:"adam_beta1"`
+	AdamBeta2       float64 `json:"adam_beta2"`
+	AdamEps         float64 `json:"adam_eps"`
+	Seed            uint64  `json:"seed"`
+
+	// Length: exactly one of the two.
+	TrainSamples int64 `json:"train_samples,omitempty"`
+	TrainIters   int64 `json:"train_iters,omitempty"`
+
+	// Data: a Megatron dataset prefix (.bin/.idx), or empty for the embedded
+	// byte-level demo corpus.
+	DataPath            string `json:"data_path,omitempty"`
+	Split               string `json:"split"`
+	TokenizerNameOrPath string `json:"tokenizer_name_or_path,omitempty"`
+
+	// Checkpoints: every SaveInterval steps (0 = at the end only, when Save
+	// is set) into Save on each node (empty: the node's data dir). Load is a
+	// Hugging Face directory to start from.
+	SaveInterval int    `json:"save_interval"`
+	Save         string `json:"save,omitempty"`
+	Load         string `json:"load,omitempty"`
+
+	LogInterval int `json:"log_interval"`
+	MaxRestarts int `json:"max_restarts"`
+}
+
+// ModelShape is a BLOOM shape, as config.json gives it.
+type ModelShape struct {
+	Vocab  int     `json:"vocab_size"`
+	Hidden int     `json:"hidden_size"`
+	Heads  int     `json:"n_head"`
+	Layers int     `json:"n_layer"`
+	Eps    float64 `json:"layer_norm_epsilon"`
+}
+
+// DefaultJobSpec is what every flag not given takes: the values of
+// `bloomctl train`, which are Megatron's where Megatron has one.
+func DefaultJobSpec() JobSpec {
+	return JobSpec{Kind: JobKindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
+		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
+		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
+		Split: "969,30,1", LogInterval: 1}
+}
+
+// ModelConfig is the model's shape, from the preset or the config.
+func (s *JobSpec) ModelConfig() (bloom.Config, error) {
+	switch {
+	case s.ModelPreset != "" && s.Model != nil:
+		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrJobSpec)
+	case s.Model != nil:
+		m := s.Model
+		eps := m.Eps
+		if eps == 0 {
+			eps = 1e-5
+		}
+		c := bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: float32(eps)}
+		if err := c.Validate(); err != nil {
+			return c, fmt.Errorf("%w: config.json: %v", ErrJobSpec, err)
+		}
+		return c, nil
+	case s.ModelPreset != "":
+		c, err := bloom.Preset(s.ModelPreset)
+		if err != nil {
+			return c, fmt.Errorf("%w: --model-preset: %v", ErrJobSpec, err)
+		}
+		return c, nil
+	}
+	return bloom.Config{}, fmt.Errorf("%w: no model: give --model-preset (one of %v) or a config.json", ErrJobSpec, bloom.PresetNames())
+}
+
+// Steps is the run's length in optimizer steps.
+func (s *JobSpec) Steps() int64 {
+	if s.TrainIters > 0 {
+		return s.TrainIters
+	}
+	if s.GlobalBatch > 0 {
+		return s.TrainSamples / int64(s.GlobalBatch)
+	}
+	return 0
+}
+
+// Ranks is TP·PP·DP (DP as resolved; 0 while unresolved).
+func (s *JobSpec) Ranks() int { return s.TensorParallel * s.PipelineParallel * s.DataParallel }
+
+// StageLayers is the number of layers of each pipeline stage:
+// --partition-layers, or an even split.
+func (s *JobSpec) StageLayers() ([]int, error) {
+	m, err := s.ModelConfig()
+	if err != nil {
+		return nil, err
+	}
+	pp := s.PipelineParallel
+	if len(s.PartitionLayers) > 0 {
+		return append([]int(nil), s.PartitionLayers...), nil
+	}
+	if pp < 1 || m.Layers%pp != 0 {
+		return nil, fmt.Errorf("%w: %d layers do not split evenly over %d pipeline stages: pass --partition-layers (e.g. %s)",
+			ErrJobSpec, m.Layers, pp, suggestPartition(m.Layers, pp))
+	}
+	out := make([]int, pp)
+	for i := range out {
+		out[i] = m.Layers / pp
+	}
+	return out, nil
+}
+
+func suggestPartition(layers, pp int) string {
+	if pp < 1 || layers < pp {
+		return "fewer stages than layers"
+	}
+	var b bytes.Buffer
+	for i := range pp {
+		n := layers / pp
+		if i < layers%pp {
+			n++
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprint(&b, n)
+	}
+	return b.String()
+}
+
+// Marshal is the spec's JSON, as Raft stores it.
+func (s *JobSpec) Marshal() (json.RawMessage, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: encode: %v", ErrJobSpec, err)
+	}
+	return b, nil
+}
+
+// DecodeJobSpec reads a spec as Marshal wrote it (strict: unknown fields
+// are an error), then checks it alone (Validate).
+func DecodeJobSpec(b []byte) (JobSpec, error) {
+	s, err := decodeJobSpec(b)
+	if err != nil {
+		return s, err
+	}
+	return s, s.Validate()
+}
+
+func decodeJobSpec(b []byte) (JobSpec, error) {
+	s := DefaultJobSpec()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return s, fmt.Errorf("%w: %v", ErrJobSpec, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return s, fmt.Errorf("%w: trailing data after the spec", ErrJobSpec)
+	}
+	return s, nil
+}

@@ -1,0 +1,208 @@
+package daemon
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// JobField is one setting of a job spec, named as the seed's Megatron flag
+// (--tensor-model-parallel-size): the same name is a `bloomctl submit
+// pretrain` flag and a key of a job file (dashes or underscores).
+type JobField struct {
+	Name  string
+	Usage string
+	// List fields take several values (a YAML list, or "a,b,c").
+	List bool
+	set  func(s *JobSpec, v string) error
+	get  func(s *JobSpec) string
+}
+
+// Default is the field's value in DefaultJobSpec, as text ("" when unset).
+func (f JobField) Default() string {
+	s := DefaultJobSpec()
+	return f.get(&s)
+}
+
+func intField(name, usage string, p func(*JobSpec) *int) JobField {
+	return JobField{Name: name, Usage: usage,
+		set: func(s *JobSpec, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*p(s) = n
+			return nil
+		},
+		get: func(s *JobSpec) string { return strconv.Itoa(*p(s)) }}
+}
+
+func int64Field(name, usage string, p func(*JobSpec) *int64) JobField {
+	return JobField{Name: name, Usage: usage,
+		set: func(s *JobSpec, v string) error {
+			n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*p(s) = n
+			return nil
+		},
+		get: func(s *JobSpec) string { return strconv.FormatInt(*p(s), 10) }}
+}
+
+func floatField(name, usage string, p func(*JobSpec) *float64) JobField {
+	return JobField{Name: name, Usage: usage,
+		set: func(s *JobSpec, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("want a number, got %q", v)
+			}
+			*p(s) = f
+			return nil
+		},
+		get: func(s *JobSpec) string { return strconv.FormatFloat(*p(s), 'g', -1, 64) }}
+}
+
+func stringField(name, usage string, p func(*JobSpec) *string) JobField {
+	return JobField{Name: name, Usage: usage,
+		set: func(s *JobSpec, v string) error { *p(s) = v; return nil },
+		get: func(s *JobSpec) string { return *p(s) }}
+}
+
+// jobFields lists every setting, in help order.
+var jobFields = []JobField{
+	stringField("model-preset", "model shape: a preset name (bloom-tiny, bloom-560m, bloom-7b1, ...)", func(s *JobSpec) *string { return &s.ModelPreset }),
+	intField("tensor-model-parallel-size", "TP: ranks that split each layer (inside one node)", func(s *JobSpec) *int { return &s.TensorParallel }),
+	intField("pipeline-model-parallel-size", "PP: pipeline stages (across nodes)", func(s *JobSpec) *int { return &s.PipelineParallel }),
+	intField("data-parallel-size", "DP: model replicas (0 = as many as the devices allow)", func(s *JobSpec) *int { return &s.DataParallel }),
+	{Name: "partition-layers", List: true, Usage: "layers of each pipeline stage, e.g. 13,11 (default: an even split)",
+		set: func(s *JobSpec, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want layer counts such as 12,12, got %q", v)
+			}
+			s.PartitionLayers = append(s.PartitionLayers, n)
+			return nil
+		},
+		get: func(s *JobSpec) string { return joinInts(s.PartitionLayers) }},
+	intField("micro-batch-size", "sequences per forward/backward on one rank", func(s *JobSpec) *int { return &s.MicroBatch }),
+	intField("global-batch-size", "sequences per optimizer step, over every replica", func(s *JobSpec) *int { return &s.GlobalBatch }),
+	intField("seq-length", "tokens per sequence", func(s *JobSpec) *int { return &s.SeqLength }),
+	floatField("lr", "peak learning rate", func(s *JobSpec) *float64 { return &s.LR }),
+	floatField("min-lr", "learning rate at the end of the decay", func(s *JobSpec) *float64 { return &s.MinLR }),
+	stringField("lr-decay-style", "cosine, linear or constant", func(s *JobSpec) *string { return &s.LRDecayStyle }),
+	int64Field("lr-warmup-samples", "samples of linear warmup", func(s *JobSpec) *int64 { return &s.LRWarmupSamples }),
+	int64Field("lr-decay-samples", "samples until --min-lr (0 = the whole run)", func(s *JobSpec) *int64 { return &s.LRDecaySamples }),
+	floatField("weight-decay", "AdamW weight decay (off for biases and layer norms)", func(s *JobSpec) *float64 { return &s.WeightDecay }),
+	floatField("clip-grad", "clip the global gradient norm to this (0 = off)", func(s *JobSpec) *float64 { return &s.ClipGrad }),
+	floatField("adam-beta1", "", func(s *JobSpec) *float64 { return &s.AdamBeta1 }),
+	floatField("adam-beta2", "", func(s *JobSpec) *float64 { return &s.AdamBeta2 }),
+	floatField("adam-eps", "", func(s *JobSpec) *float64 { return &s.AdamEps }),
+	floatField("init-method-std", "std of the random initial weights", func(s *JobSpec) *float64 { return &s.InitMethodStd }),
+	{Name: "seed", Usage: "seed of the initial weights and the sample order",
+		set: func(s *JobSpec, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("want a non-negative integer, got %q", v)
+			}
+			s.Seed = n
+			return nil
+		},
+		get: func(s *JobSpec) string { return strconv.FormatUint(s.Seed, 10) }},
+	int64Field("train-samples", "run length in samples (or --train-iters)", func(s *JobSpec) *int64 { return &s.TrainSamples }),
+	int64Field("train-iters", "run length in optimizer steps (or --train-samples)", func(s *JobSpec) *int64 { return &s.TrainIters }),
+	stringField("data-path", "Megatron dataset prefix (PREFIX.bin/.idx) on every node; empty = the embedded byte-level corpus", func(s *JobSpec) *string { return &s.DataPath }),
+	stringField("split", "train/valid/test split of --data-path, Megatron's --split", func(s *JobSpec) *string { return &s.Split }),
+	stringField("tokenizer-name-or-path", "tokenizer.json the data was made with (recorded with the job)", func(s *JobSpec) *string { return &s.TokenizerNameOrPath }),
+	intField("save-interval", "write a checkpoint every N steps (0 = at the end only)", func(s *JobSpec) *int { return &s.SaveInterval }),
+	stringField("save", "checkpoint directory on each node (default: the node's data dir)", func(s *JobSpec) *string { return &s.Save }),
+	stringField("load", "start from this Hugging Face model directory (full fine-tuning)", func(s *JobSpec) *string { return &s.Load }),
+	intField("log-interval", "report every N steps", func(s *JobSpec) *int { return &s.LogInterval }),
+	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *JobSpec) *int { return &s.MaxRestarts }),
+}
+
+// JobFields lists the settings a job file or `bloomctl submit pretrain`
+// accepts (besides name and config).
+func JobFields() []JobField { return append([]JobField(nil), jobFields...) }
+
+func jobField(key string) (JobField, bool) {
+	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
+	for _, f := range jobFields {
+		if f.Name == k {
+			return f, true
+		}
+	}
+	return JobField{}, false
+}
+
+// Set sets the field named key (a Megatron flag name; dashes or
+// underscores) from its text values: one for a scalar, any number for a
+// list (each may itself be "a,b").
+func (s *JobSpec) Set(key string, values ...string) error {
+	f, ok := jobField(key)
+	if !ok {
+		return fmt.Errorf("%w: unknown setting %q%s", ErrJobSpec, key, suggestField(key))
+	}
+	if !f.List && len(values) != 1 {
+		return fmt.Errorf("%w: %s takes one value, got %d", ErrJobSpec, f.Name, len(values))
+	}
+	if f.List {
+		s.PartitionLayers = s.PartitionLayers[:0]
+		var parts []string
+		for _, v := range values {
+			parts = append(parts, strings.Split(v, ",")...)
+		}
+		values = parts
+	}
+	for _, v := range values {
+		if err := f.set(s, strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("%w: --%s: %v", ErrJobSpec, f.Name, err)
+		}
+	}
+	return nil
+}
+
+// suggestField names the closest known setting, for a typo.
+func suggestField(key string) string {
+	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
+	best, bestD := "", 4
+	names := make([]string, 0, len(jobFields))
+	for _, f := range jobFields {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := editDistance(k, n)
+		if len(k) >= 4 && strings.HasPrefix(n, k) {
+			d = 1 // "micro-batch" for micro-batch-size
+		}
+		if d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return " (see `bloomctl submit pretrain --help` for the list)"
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,174 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"bloom/ckpt"
+)
+
+// MaxJobFile bounds a job file.
+const MaxJobFile = 1 << 20
+
+// JobFile is a job as a file or a command line gives it: a name and a spec.
+type JobFile struct {
+	Name string
+	Spec JobSpec
+}
+
+// LoadJobFile reads a job file: YAML (the subset parseYAMLSubset reads) or
+// JSON, with Megatron flag names as keys, plus `name` and `config` (a
+// BLOOM config.json, relative to the job file). The spec is validated alone;
+// the devices are checked when the job is submitted.
+func LoadJobFile(path string) (JobFile, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return JobFile{}, fmt.Errorf("%w: %v", ErrJobSpec, err)
+	}
+	jf, err := ParseJobFile(b, filepath.Dir(path))
+	if err != nil {
+		return jf, fmt.Errorf("%s: %w", path, err)
+	}
+	return jf, nil
+}
+
+// ParseJobFile parses a job file's bytes; a `config` path is read relative
+// to dir.
+func ParseJobFile(b []byte, dir string) (JobFile, error) {
+	if len(b) > MaxJobFile {
+		return JobFile{}, fmt.Errorf("%w: file larger than %d bytes", ErrJobSpec, MaxJobFile)
+	}
+	var entries []yamlEntry
+	var err error
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		entries, err = jsonEntries(t)
+	} else {
+		entries, err = parseYAMLSubset(string(b))
+	}
+	if err != nil {
+		return JobFile{}, fmt.Errorf("%w: %v", ErrJobSpec, err)
+	}
+	jf := JobFile{Spec: DefaultJobSpec()}
+	for _, e := range entries {
+		if err := jf.apply(e, dir); err != nil {
+			if e.Line > 0 {
+				return jf, fmt.Errorf("line %d: %w", e.Line, err)
+			}
+			return jf, err
+		}
+	}
+	return jf, jf.Spec.Validate()
+}
+
+func (jf *JobFile) apply(e yamlEntry, dir string) error {
+	key := strings.ReplaceAll(e.Key, "_", "-")
+	one := func() (string, error) {
+		if len(e.Values) > 1 || (e.List && len(e.Values) == 1 && key != "partition-layers") {
+			return "", fmt.Errorf("%w: %s takes one value, not a list", ErrJobSpec, e.Key)
+		}
+		if len(e.Values) == 0 {
+			return "", nil
+		}
+		return e.Values[0], nil
+	}
+	switch key {
+	case "name":
+		v, err := one()
+		jf.Name = v
+		return err
+	case "kind":
+		v, err := one()
+		jf.Spec.Kind = v
+		return err
+	case "config":
+		v, err := one()
+		if err != nil {
+			return err
+		}
+		if v != "" && !filepath.IsAbs(v) {
+			v = filepath.Join(dir, v)
+		}
+		return jf.Spec.SetConfigFile(v)
+	}
+	f, ok := jobField(key)
+	if ok && !f.List {
+		v, err := one()
+		if err != nil {
+			return err
+		}
+		return jf.Spec.Set(e.Key, v)
+	}
+	return jf.Spec.Set(e.Key, e.Values...)
+}
+
+// SetConfigFile takes the model shape from a BLOOM config.json (the seed's
+// --config), replacing any preset.
+func (s *JobSpec) SetConfigFile(path string) error {
+	c, err := ckpt.ReadBloomConfig(path)
+	if err != nil {
+		return fmt.Errorf("%w: config: %v", ErrJobSpec, err)
+	}
+	s.Model = &ModelShape{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: c.LayerNormEpsilon}
+	return nil
+}
+
+// jsonEntries turns a JSON object into entries: numbers and strings as
+// text, arrays as lists; nested objects are refused.
+func jsonEntries(b []byte) ([]yamlEntry, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %v", err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data after the JSON object")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out []yamlEntry
+	for _, k := range keys {
+		e := yamlEntry{Key: k}
+		switch v := m[k].(type) {
+		case []any:
+			e.List, e.Values = true, []string{}
+			for _, x := range v {
+				s, err := jsonScalar(k, x)
+				if err != nil {
+					return nil, err
+				}
+				e.Values = append(e.Values, s)
+			}
+		default:
+			s, err := jsonScalar(k, v)
+			if err != nil {
+				return nil, err
+			}
+			e.Values = []string{s}
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func jsonScalar(key string, v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case bool:
+		return fmt.Sprint(x), nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("%s: want a number, a string or a list of them", key)
+}

@@ -1,0 +1,232 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseJobFile(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"model_type":"bloom","vocab_size":512,"hidden_size":96,"n_head":6,"n_layer":3,"layer_norm_epsilon":1e-5}`), 0o644)
+	tests := []struct {
+		name string
+		file string
+		want func(*JobFile)
+	}{
+		{"yaml flat", `# a tiny job
+name: demo
+model-preset: bloom-tiny
+tensor-model-parallel-size: 2
+pipeline_model_parallel_size: 2   # underscores work too
+micro-batch-size: 2
+global-batch-size: 8
+train-iters: 20
+lr: 5e-3
+data-path: "/data/my corpus_text_document"
+`, func(j *JobFile) {
+			j.Name, j.Spec.ModelPreset, j.Spec.TensorParallel, j.Spec.PipelineParallel = "demo", "bloom-tiny", 2, 2
+			j.Spec.MicroBatch, j.Spec.GlobalBatch, j.Spec.TrainIters, j.Spec.LR = 2, 8, 20, 5e-3
+			j.Spec.DataPath = "/data/my corpus_text_document"
+		}},
+		{"yaml lists", `---
+model-preset: bloom-tiny-6h
+pipeline-model-parallel-size: 2
+partition-layers:
+  - 2
+  - 1
+train-samples: 64
+`, func(j *JobFile) {
+			j.Spec.ModelPreset, j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainSamples = "bloom-tiny-6h", 2, []int{2, 1}, 64
+		}},
+		{"flow list and config", `config: config.json
+pipeline-model-parallel-size: 2
+partition-layers: [1, 2]
+train-iters: 5
+`, func(j *JobFile) {
+			j.Spec.Model = &ModelShape{Vocab: 512, Hidden: 96, Heads: 6, Layers: 3, Eps: 1e-5}
+			j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainIters = 2, []int{1, 2}, 5
+		}},
+		{"json", `{"name": "j", "model_preset": "bloom-tiny", "train-iters": 3, "partition-layers": [2], "seed": 7}`,
+			func(j *JobFile) {
+				j.Name, j.Spec.ModelPreset, j.Spec.TrainIters, j.Spec.PartitionLayers, j.Spec.Seed = "j", "bloom-tiny", 3, []int{2}, 7
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ParseJobFile([]byte(tc.file), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := JobFile{Spec: DefaultJobSpec()}
+			tc.want(&want)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("got  %+v\nwant %+v", got.Spec, want.Spec)
+			}
+		})
+	}
+}
+
+func TestParseJobFileErrors(t *testing.T) {
+	tests := []struct{ file, want string }{
+		{"model-preset: bloom-tiny\ntrain-iters: 5\ntrain-iters: 6\n", "line 3: train-iters is already set on line 2"},
+		{"model-preset: bloom-tiny\nmodel:\n  hidden: 4\n", "line 3: nested maps"},
+		{"model-preset: bloom-tiny\ntensor-model-paralel-size: 2\n", "did you mean tensor-model-parallel-size"},
+		{"model-preset: bloom-tiny\ntrain-iters: many\n", "want an integer"},
+		{"model-preset: bloom-tiny\ntrain-iters: [1, 2]\n", "takes one value"},
+		{"- 1\n", "list item with no `key:`"},
+		{"name: \"open\n", "unterminated"},
+		{"model-preset: bloom-tiny\n", "give --train-iters N or --train-samples N"},
+		{"train-iters: 5\n", "no model"},
+		{`{"model-preset": {"a": 1}}`, "want a number, a string or a list"},
+		{"model-preset: bloom-tiny\ntrain-iters: 5\nconfig: missing.json\n", "config"},
+		{"\tname: x\n", "tabs"},
+	}
+	for _, tc := range tests {
+		_, err := ParseJobFile([]byte(tc.file), t.TempDir())
+		if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want ErrJobSpec containing %q", tc.file, err, tc.want)
+		}
+	}
+}
+
+func validSpec() JobSpec {
+	s := DefaultJobSpec()
+	s.ModelPreset, s.TrainIters = "bloom-tiny", 10
+	return s
+}
+
+func TestJobSpecValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*JobSpec)
+		want string // "" = valid
+	}{
+		{"default tiny", func(s *JobSpec) {}, ""},
+		{"tp 2 pp 2", func(s *JobSpec) { s.TensorParallel, s.PipelineParallel = 2, 2 }, ""},
+		{"heads not divisible", func(s *JobSpec) { s.TensorParallel = 3 }, "4 attention heads do not divide by --tensor-model-parallel-size 3"},
+		{"custom shape", func(s *JobSpec) {
+			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 320, Hidden: 66, Heads: 6, Layers: 2}
+		}, ""},
+		{"vocab not divisible by tp", func(s *JobSpec) {
+			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 330, Hidden: 64, Heads: 4, Layers: 2}
+			s.TensorParallel = 4
+		}, "vocabulary 330 does not divide by --tensor-model-parallel-size 4"},
+		{"uneven pipeline", func(s *JobSpec) { s.ModelPreset, s.PipelineParallel = "bloom-tiny-6h", 2 }, "pass --partition-layers (e.g. 2,1)"},
+		{"partition sum", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{1, 2} }, "sums to 3 but the model has 2 layers"},
+		{"partition count", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{2} }, "has 1 stages but --pipeline-model-parallel-size is 2"},
+		{"partition zero", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{0, 2} }, "at least one layer"},
+		{"more stages than layers", func(s *JobSpec) { s.PipelineParallel = 3 }, "more than the 2 layers"},
+		{"batch vs micro×dp", func(s *JobSpec) { s.DataParallel, s.MicroBatch, s.GlobalBatch = 3, 2, 8 }, "not divisible by --micro-batch-size 2 × data-parallel size 3 = 6"},
+		{"both lengths", func(s *JobSpec) { s.TrainSamples = 80 }, "not both"},
+		{"lr order", func(s *JobSpec) { s.MinLR = 1 }, "--min-lr"},
+		{"decay style", func(s *JobSpec) { s.LRDecayStyle = "step" }, "use cosine, linear or constant"},
+		{"small vocab on bytes", func(s *JobSpec) {
+			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
+		}, "at least 260"},
+		{"unknown preset", func(s *JobSpec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
+		{"kind", func(s *JobSpec) { s.Kind = "serve" }, "only \"pretrain\""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := validSpec()
+			tc.edit(&s)
+			err := s.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v, want ErrJobSpec containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolveLayout(t *testing.T) {
+	tests := []struct {
+		tp, pp, dp, mb, gb, devices int
+		wantDP                      int
+		want                        string
+	}{
+		{1, 1, 0, 4, 8, 6, 2, ""},  // 6 replicas fit; 2 is the largest dividing 8/4
+		{1, 2, 0, 2, 12, 6, 3, ""}, // (1,2,3) fills 3 nodes × 2
+		{2, 1, 0, 1, 8, 6, 2, ""},  // 3 fit, 8 % 3 ≠ 0
+		{2, 2, 2, 1, 8, 6, 0, "= 8 ranks, but the cluster has 6 devices: lower --data-parallel-size to 1"},
+		{4, 2, 0, 1, 8, 6, 0, "TP 4 × PP 2 = 8 devices per replica, but the cluster has 6"},
+		{1, 1, 6, 1, 6, 6, 6, ""},
+	}
+	for _, tc := range tests {
+		s := validSpec()
+		s.TensorParallel, s.PipelineParallel, s.DataParallel, s.MicroBatch, s.GlobalBatch = tc.tp, tc.pp, tc.dp, tc.mb, tc.gb
+		err := s.ResolveLayout(tc.devices)
+		if tc.want != "" {
+			if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%+v: %v, want %q", tc, err, tc.want)
+			}
+			continue
+		}
+		if err != nil || s.DataParallel != tc.wantDP {
+			t.Errorf("%+v: DP %d, %v; want DP %d", tc, s.DataParallel, err, tc.wantDP)
+		}
+	}
+}
+
+func TestSpecRoundTrip(t *testing.T) {
+	s := validSpec()
+	s.PipelineParallel, s.PartitionLayers, s.DataParallel = 2, []int{1, 1}, 3
+	s.GlobalBatch, s.MicroBatch = 12, 2
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeJobSpec(b)
+	if err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if _, err := DecodeJobSpec([]byte(`{"kind":"pretrain","bogus":1}`)); !errors.Is(err, ErrJobSpec) {
+		t.Errorf("unknown field: %v", err)
+	}
+}
+
+func TestYAMLSubset(t *testing.T) {
+	got, err := parseYAMLSubset("a: 'it''s' # c\nb: \"x#y\"\nc: a#b\nd: []\ne:\nf: [ 'p, q' ]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []yamlEntry{
+		{Key: "a", Values: []string{"it's"}, Line: 1},
+		{Key: "b", Values: []string{"x#y"}, Line: 2},
+		{Key: "c", Values: []string{"a#b"}, Line: 3},
+		{Key: "d", Values: []string{}, List: true, Line: 4},
+		{Key: "e", List: true, Line: 5},
+		{Key: "f", Values: []string{"p, q"}, List: true, Line: 6},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// FuzzParseJobFile: no panic; whatever is accepted validates and round-trips.
+func FuzzParseJobFile(f *testing.F) {
+	f.Add([]byte("model-preset: bloom-tiny\ntrain-iters: 5\npartition-layers: [1]\n"))
+	f.Add([]byte(`{"model-preset":"bloom-tiny","train-iters":5}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		jf, err := ParseJobFile(b, t.TempDir())
+		if err != nil {
+			return
+		}
+		raw, err := jf.Spec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := DecodeJobSpec(raw); err != nil {
+			t.Fatalf("accepted spec does not round-trip: %v", err)
+		}
+	})
+}

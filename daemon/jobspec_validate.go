@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Validate checks the spec alone — everything but the devices — and says
+// what to change. DataParallel may still be 0 (resolved by ResolveLayout).
+func (s *JobSpec) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+	}
+	if s.Kind != JobKindPretrain {
+		bad("kind %q: only %q jobs exist", s.Kind, JobKindPretrain)
+	}
+	m, err := s.ModelConfig()
+	if err != nil {
+		return err // everything below needs the shape
+	}
+	tp, pp, dp := s.TensorParallel, s.PipelineParallel, s.DataParallel
+	if tp < 1 || pp < 1 || dp < 0 || tp > 1024 || pp > 1024 || dp > 1<<14 {
+		bad("--tensor-model-parallel-size %d and --pipeline-model-parallel-size %d must be ≥ 1, --data-parallel-size %d ≥ 0 (0 = fill the cluster)", tp, pp, dp)
+		return errors.Join(errs...)
+	}
+	if m.Heads%tp != 0 {
+		bad("%d attention heads do not divide by --tensor-model-parallel-size %d: use a TP that divides %d", m.Heads, tp, m.Heads)
+	}
+	if m.Hidden%tp != 0 {
+		bad("hidden size %d does not divide by --tensor-model-parallel-size %d: use a TP that divides %d", m.Hidden, tp, m.Hidden)
+	}
+	if m.Vocab%tp != 0 {
+		bad("vocabulary %d does not divide by --tensor-model-parallel-size %d (vocab-parallel embedding): use a TP that divides it", m.Vocab, tp)
+	}
+	if pp > m.Layers {
+		bad("--pipeline-model-parallel-size %d is more than the %d layers: every stage needs a layer", pp, m.Layers)
+	} else if err := s.checkPartition(m.Layers); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, s.checkBatch()...)
+	errs = append(errs, s.checkOptimizer()...)
+	if s.SaveInterval < 0 || s.LogInterval < 1 || s.MaxRestarts < 0 {
+		bad("--save-interval (%d) and --max-restarts (%d) must be ≥ 0 and --log-interval (%d) ≥ 1", s.SaveInterval, s.MaxRestarts, s.LogInterval)
+	}
+	if s.DataPath == "" && m.Vocab < 260 {
+		bad("the embedded byte-level corpus needs a vocabulary of at least 260, the model has %d: give --data-path or a bigger model", m.Vocab)
+	}
+	for flag, v := range map[string]string{"--data-path": s.DataPath, "--save": s.Save, "--load": s.Load, "--tokenizer-name-or-path": s.TokenizerNameOrPath} {
+		if len(v) > 4096 || strings.ContainsRune(v, 0) {
+			bad("%s is not a usable path", flag)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *JobSpec) checkPartition(layers int) error {
+	if len(s.PartitionLayers) == 0 {
+		_, err := s.StageLayers()
+		return err
+	}
+	sum := 0
+	for _, n := range s.PartitionLayers {
+		if n < 1 {
+			return fmt.Errorf("%w: --partition-layers %s: every stage needs at least one layer", ErrJobSpec, joinInts(s.PartitionLayers))
+		}
+		sum += n
+	}
+	if len(s.PartitionLayers) != s.PipelineParallel {
+		return fmt.Errorf("%w: --partition-layers %s has %d stages but --pipeline-model-parallel-size is %d: give one count per stage",
+			ErrJobSpec, joinInts(s.PartitionLayers), len(s.PartitionLayers), s.PipelineParallel)
+	}
+	if sum != layers {
+		return fmt.Errorf("%w: --partition-layers %s sums to %d but the model has %d layers: make the counts sum to %d (e.g. %s)",
+			ErrJobSpec, joinInts(s.PartitionLayers), sum, layers, layers, suggestPartition(layers, s.PipelineParallel))
+	}
+	return nil
+}
+
+func (s *JobSpec) checkBatch() []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+	}
+	mb, gb := s.MicroBatch, s.GlobalBatch
+	if mb < 1 || gb < 1 || s.SeqLength < 1 || s.SeqLength > 1<<20 {
+		bad("--micro-batch-size (%d), --global-batch-size (%d) and --seq-length (%d) must be positive", mb, gb, s.SeqLength)
+		return errs
+	}
+	if dp := max(s.DataParallel, 1); gb%(mb*dp) != 0 {
+		bad("--global-batch-size %d is not divisible by --micro-batch-size %d × data-parallel size %d = %d: make the global batch a multiple of %d",
+			gb, mb, dp, mb*dp, mb*dp)
+	}
+	switch {
+	case s.TrainIters > 0 && s.TrainSamples > 0:
+		bad("give --train-iters or --train-samples, not both")
+	case s.TrainIters < 0 || s.TrainSamples < 0:
+		bad("--train-iters and --train-samples must not be negative")
+	case s.TrainIters == 0 && s.TrainSamples == 0:
+		bad("the run has no length: give --train-iters N or --train-samples N")
+	case s.TrainSamples > 0 && s.TrainSamples < int64(gb):
+		bad("--train-samples %d is less than one global batch (%d)", s.TrainSamples, gb)
+	}
+	return errs
+}
+
+func (s *JobSpec) checkOptimizer() []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+	}
+	if !(s.LR > 0) || s.MinLR < 0 || s.MinLR > s.LR {
+		bad("learning rates must satisfy 0 ≤ --min-lr (%g) ≤ --lr (%g) and --lr > 0", s.MinLR, s.LR)
+	}
+	switch s.LRDecayStyle {
+	case "cosine", "linear", "constant":
+	default:
+		bad("--lr-decay-style %q: use cosine, linear or constant", s.LRDecayStyle)
+	}
+	if s.LRWarmupSamples < 0 || s.LRDecaySamples < 0 || (s.LRDecaySamples > 0 && s.LRDecaySamples < s.LRWarmupSamples) {
+		bad("--lr-warmup-samples (%d) and --lr-decay-samples (%d) must be ≥ 0, decay ≥ warmup", s.LRWarmupSamples, s.LRDecaySamples)
+	}
+	if s.WeightDecay < 0 || s.ClipGrad < 0 || s.AdamEps <= 0 || s.AdamBeta1 < 0 || s.AdamBeta1 >= 1 || s.AdamBeta2 < 0 || s.AdamBeta2 >= 1 {
+		bad("--weight-decay and --clip-grad must be ≥ 0, Adam betas in [0,1), eps > 0")
+	}
+	if !(s.InitMethodStd > 0) {
+		bad("--init-method-std must be positive")
+	}
+	return errs
+}
+
+// ResolveLayout fixes DataParallel for a cluster of the given total device
+// count, or checks it against that count: TP×PP×DP must fit. With
+// DataParallel 0 it picks the largest DP that fits the devices and divides
+// the global batch by micro-batch × DP.
+func (s *JobSpec) ResolveLayout(devices int) error {
+	tp, pp := s.TensorParallel, s.PipelineParallel
+	if s.DataParallel == 0 {
+		for dp := devices / (tp * pp); dp >= 1; dp-- {
+			if s.GlobalBatch%(s.MicroBatch*dp) == 0 {
+				s.DataParallel = dp
+				break
+			}
+		}
+		if s.DataParallel == 0 {
+			return fmt.Errorf("%w: TP %d × PP %d = %d devices per replica, but the cluster has %d: lower --tensor-model-parallel-size or --pipeline-model-parallel-size, or add devices",
+				ErrJobSpec, tp, pp, tp*pp, devices)
+		}
+		return nil
+	}
+	if n := s.Ranks(); n > devices {
+		return fmt.Errorf("%w: TP %d × PP %d × DP %d = %d ranks, but the cluster has %d devices: lower --data-parallel-size to %d or less, or add devices",
+			ErrJobSpec, tp, pp, s.DataParallel, n, devices, max(devices/(tp*pp), 0))
+	}
+	return nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ",")
+}

@@ -1,0 +1,277 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"bloom/api"
+	"bloom/ckpt"
+	"bloom/daemon/coord"
+)
+
+// supervisor runs this node's workers: one `bloomd worker` process per
+// rank the committed plan puts here. It starts them when an attempt
+// starts, stops them when it ends, and tells the coordinator what they
+// report. A worker that exits is never restarted by the supervisor: the
+// coordinator decides (a new attempt). Everything it starts belongs to wg.
+type supervisor struct {
+	j     *jobs
+	wg    sync.WaitGroup
+	stopC chan struct{}
+
+	mu      sync.Mutex
+	closed  bool
+	procs   map[workerKey]*workerProc
+	rdv     map[rdvKey][]byte
+	written map[ckptKey]api.ManifestAck // manifests made durable here
+	clients map[string]*api.Client      // other nodes' APIs, by address
+}
+
+// rdvKey names a value published by a worker of an attempt.
+type rdvKey struct {
+	job     string
+	attempt int
+	key     string
+}
+
+// ckptKey names a checkpoint of an attempt.
+type ckptKey struct {
+	job     string
+	attempt int
+	step    int64
+}
+
+func newSupervisor(j *jobs) *supervisor {
+	return &supervisor{j: j, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
+		rdv: map[rdvKey][]byte{}, written: map[ckptKey]api.ManifestAck{}, clients: map[string]*api.Client{}}
+}
+
+// current reports whether key's attempt is the running attempt in st.
+func current(st *coord.State, job string, attempt int) (*coord.Job, bool) {
+	j := st.Jobs[job]
+	return j, j != nil && j.State == coord.JobRunning && len(j.Attempts) == attempt && j.Plan != nil
+}
+
+// reconcile starts the workers the plan wants here and stops the others.
+func (s *supervisor) reconcile(st *coord.State) {
+	me := s.j.d.cfg.Name
+	desired := map[workerKey]coord.Rank{}
+	for id, job := range st.Jobs {
+		if _, ok := current(st, id, len(job.Attempts)); !ok {
+			continue
+		}
+		for _, r := range job.Plan.Ranks {
+			if r.Node == me {
+				desired[workerKey{id, len(job.Attempts), r.Rank}] = r
+			}
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	for key, p := range s.procs {
+		if _, ok := desired[key]; ok {
+			continue
+		}
+		p.stop(s.j.cfg.StopGrace, &s.wg)
+		select {
+		case <-p.exited:
+			delete(s.procs, key)
+		default:
+		}
+	}
+	for key, r := range desired {
+		if s.procs[key] == nil && !s.olderRunning(key) {
+			s.procs[key] = s.launch(st, key, r, len(desired))
+		}
+	}
+	for k := range s.rdv {
+		if _, ok := current(st, k.job, k.attempt); !ok {
+			delete(s.rdv, k)
+		}
+	}
+}
+
+// olderRunning reports whether a worker of an earlier attempt of key's job
+// still runs here: the new attempt's waits for it (at most StopGrace), so
+// two attempts never write the same checkpoint. Call with s.mu held.
+func (s *supervisor) olderRunning(key workerKey) bool {
+	for k, p := range s.procs {
+		if k.job == key.job && k.attempt < key.attempt {
+			select {
+			case <-p.exited:
+			default:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// launch starts the worker of key. Call with s.mu held.
+func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local int) *workerProc {
+	a, err := s.assignment(st, key, r, local)
+	argv, errCmd := s.j.workerCommand()
+	if err = errors.Join(err, errCmd); err != nil {
+		p := &workerProc{key: key, exited: make(chan struct{}),
+			rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank, Exited: true, Exit: "did not start", Error: err.Error()}}
+		close(p.exited)
+		return p
+	}
+	s.j.d.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
+	return s.startWorker(key, a, argv, s.j.cfg.WorkerEnv)
+}
+
+// assignment is what the worker of key is told.
+func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, local int) (WorkerAssignment, error) {
+	job := st.Jobs[key.job]
+	spec, err := DecodeJobSpec(job.Spec)
+	if err != nil {
+		return WorkerAssignment{}, err
+	}
+	kind, idx, err := deviceAt(s.j.d.cfg.Devices, r.Device)
+	if err != nil {
+		return WorkerAssignment{}, err
+	}
+	threads := s.j.cfg.WorkerThreads
+	if threads == 0 {
+		threads = max(1, runtime.NumCPU()/max(local, 1))
+	}
+	host, _, _ := net.SplitHostPort(s.j.d.apiAddr)
+	a := WorkerAssignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.j.d.cfg.Name,
+		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.j.saveDir(key.job, &spec), BindHost: host}
+	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
+		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))
+	}
+	if len(job.Plan.Ranks) > 1 {
+		a.Secret = s.j.d.cfg.Secret.String()
+	}
+	return a, nil
+}
+
+// report sends the coordinator a snapshot of this node's live workers and
+// writes the manifests it asks for.
+func (s *supervisor) report(st *coord.State) {
+	rep := api.NodeReport{Node: s.j.d.cfg.Name}
+	s.mu.Lock()
+	for key, p := range s.procs {
+		job, ok := current(st, key.job, key.attempt)
+		if !ok {
+			continue
+		}
+		rep.Ranks = append(rep.Ranks, p.snapshot(lastStep(job)))
+	}
+	for k, ack := range s.written {
+		if job, ok := current(st, k.job, k.attempt); ok && ack.Step > lastStep(job) {
+			rep.Written = append(rep.Written, ack)
+		} else {
+			delete(s.written, k)
+		}
+	}
+	s.mu.Unlock()
+	if len(rep.Ranks) == 0 && len(rep.Written) == 0 {
+		return
+	}
+	reply, err := s.send(rep)
+	if err != nil {
+		s.j.d.log.Debug("report to the coordinator", "err", err)
+		return
+	}
+	for _, o := range reply.Manifests {
+		if err := writeManifest(o); err != nil {
+			s.j.d.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
+			continue
+		}
+		job := st.Jobs[o.Job]
+		if job == nil {
+			continue
+		}
+		s.mu.Lock()
+		s.written[ckptKey{o.Job, len(job.Attempts), o.Step}] = api.ManifestAck{Job: o.Job, Step: o.Step, SHA256: o.SHA256}
+		s.mu.Unlock()
+		s.j.poke()
+	}
+}
+
+// lastStep is the job's last committed checkpoint step, -1 for none.
+func lastStep(job *coord.Job) int64 {
+	if n := len(job.Checkpoints); n > 0 {
+		return job.Checkpoints[n-1].Step
+	}
+	return -1
+}
+
+// send delivers a report to the leader: in process when this node leads.
+func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
+	if s.j.d.IsLeader() {
+		r := s.j.receive(rep)
+		return &r, nil
+	}
+	addr, _ := s.j.d.raft.r.LeaderWithID()
+	if addr == "" {
+		return nil, errors.New("no leader")
+	}
+	c, err := s.client(string(addr))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Report(ctx, rep)
+}
+
+// client is an API client to another node, with this node's certificate.
+func (s *supervisor) client(addr string) (*api.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.clients[addr]; c != nil {
+		return c, nil
+	}
+	c, err := api.NewClient(addr, s.j.d.id.ClientTLS(alpnHTTP), "")
+	if err != nil {
+		return nil, err
+	}
+	s.clients[addr] = c
+	return c, nil
+}
+
+// stopAll stops every worker (SIGKILL at once when kill) and waits for
+// them and for every goroutine the supervisor started.
+func (s *supervisor) stopAll(kill bool) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.stopC)
+	for _, p := range s.procs {
+		if kill {
+			p.kill()
+		} else {
+			p.stop(s.j.cfg.StopGrace, &s.wg)
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.mu.Lock()
+	for _, c := range s.clients {
+		c.Close()
+	}
+	s.mu.Unlock()
+}
+
+// worker returns the worker of key on this node, if any.
+func (s *supervisor) worker(key workerKey) *workerProc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.procs[key]
+}

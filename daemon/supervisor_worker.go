@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"bloom/api"
+)
+
+// workerKey names one worker: a rank of an attempt of a job.
+type workerKey struct {
+	job     string
+	attempt int
+	rank    int
+}
+
+// workerProc is one `bloomd worker` child process and what it said.
+type workerProc struct {
+	key     workerKey
+	logPath string
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	exited  chan struct{} // closed once the process is reaped and its messages read
+
+	mu       sync.Mutex
+	rep      api.RankReport
+	stopping bool
+	inM      sync.Mutex // serializes writes to stdin
+}
+
+// startWorker starts a worker with its assignment; its goroutines belong
+// to s.wg. A worker that cannot start is returned already exited, with
+// the reason, so it is reported like any failure.
+func (s *supervisor) startWorker(key workerKey, a WorkerAssignment, argv, env []string) *workerProc {
+	p := &workerProc{key: key, logPath: s.j.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
+		rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank}}
+	ctrl, err := p.start(a, argv, env)
+	if err != nil {
+		p.rep.Exited, p.rep.Exit, p.rep.Error = true, "did not start", err.Error()
+		close(p.exited)
+		return p
+	}
+	s.wg.Add(1)
+	go func() { // owned by s: ends when the worker exits
+		defer s.wg.Done()
+		p.wait(s, ctrl)
+	}()
+	return p
+}
+
+// start starts the process and returns the daemon's end of its control pipe.
+func (p *workerProc) start(a WorkerAssignment, argv, env []string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	ctrlR, ctrlW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer ctrlW.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{ctrlW} // fd 3: the control pipe
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		ctrlR.Close()
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		ctrlR.Close()
+		return nil, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	p.cmd, p.stdin = cmd, stdin
+	b, _ := json.Marshal(a)
+	p.write(append(b, '\n'))
+	return ctrlR, nil
+}
+
+func (p *workerProc) write(b []byte) {
+	p.inM.Lock()
+	defer p.inM.Unlock()
+	p.stdin.Write(b) // a worker that is gone cannot be told anything
+}
+
+// wait reads the control pipe until the worker closes it (it exits), reaps
+// the process, and records how it ended.
+func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
+	read := make(chan struct{})
+	go func() { // owned by wait: ends when the pipe closes
+		defer close(read)
+		p.readControl(s, ctrl)
+	}()
+	err := p.cmd.Wait()
+	select {
+	case <-read:
+	case <-time.After(2 * time.Second): // a grandchild holding fd 3 must not keep us
+		ctrl.Close()
+		<-read
+	}
+	ctrl.Close()
+	p.mu.Lock()
+	p.rep.Exited, p.rep.ExitOK = true, err == nil
+	p.rep.Exit = "exited 0"
+	if err != nil {
+		p.rep.Exit = err.Error()
+		if p.rep.Error == "" {
+			p.rep.Error = logTail(p.logPath, 3)
+		}
+	}
+	p.rep.Saving = 0
+	p.mu.Unlock()
+	close(p.exited)
+	s.j.poke()
+}
+
+func (p *workerProc) readControl(s *supervisor, r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxWorkerLine)
+	for sc.Scan() {
+		var m workerMsg
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		p.mu.Lock()
+		switch m.Type {
+		case "progress":
+			p.rep.Progress = m.Progress
+			if m.Progress != nil && m.Progress.Step > p.rep.Saving {
+				p.rep.Saving = 0 // the save before this step is over
+			}
+		case "saving":
+			p.rep.Saving = m.Step
+		case "shard":
+			if m.Shard != nil {
+				p.rep.Shards = append(p.rep.Shards, *m.Shard)
+				p.rep.Saving = 0
+			}
+		case "error":
+			p.rep.Error = truncate(m.Error, 2000)
+		}
+		p.mu.Unlock()
+		switch m.Type {
+		case "publish":
+			s.rdvPut(p.key, m.Key, m.Value)
+		case "lookup":
+			s.lookup(p, m)
+		case "shard":
+			s.j.poke()
+		}
+	}
+}
+
+// snapshot is the rank's report, leaving out shards of steps at or below
+// committed (they are in Raft already).
+func (p *workerProc) snapshot(committed int64) api.RankReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.rep
+	r.Shards = nil
+	for _, sh := range p.rep.Shards {
+		if sh.Step > committed {
+			r.Shards = append(r.Shards, sh)
+		}
+	}
+	return r
+}
+
+// stop asks the worker to end (stdin closed, SIGTERM) and kills it after
+// grace; it does not wait.
+func (p *workerProc) stop(grace time.Duration, wg *sync.WaitGroup) {
+	p.mu.Lock()
+	already := p.stopping
+	p.stopping = true
+	p.mu.Unlock()
+	if already || p.cmd == nil {
+		return
+	}
+	p.inM.Lock()
+	p.stdin.Close()
+	p.inM.Unlock()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	wg.Add(1)
+	go func() { // owned by the supervisor's wg: ends when the worker does
+		defer wg.Done()
+		select {
+		case <-p.exited:
+		case <-time.After(grace):
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	}()
+}
+
+// kill ends the worker at once.
+func (p *workerProc) kill() {
+	if p.cmd != nil {
+		p.cmd.Process.Kill()
+	}
+}
+
+// logTail is the last n non-empty lines of a log, joined with " | ".
+func logTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const window = 4096
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		f.Seek(st.Size()-window, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	var lines []string
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if t := strings.TrimSpace(string(l)); t != "" {
+			lines = append(lines, t)
+		}
+	}
+	lines = lines[max(0, len(lines)-n):]
+	return truncate(strings.Join(lines, " | "), 1000)
+}

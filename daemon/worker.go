@@ -1,0 +1,128 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"bloom/api"
+	"bloom/npu"
+	_ "bloom/npu/cpu" // the CPU backend is always there
+	"bloom/trainer"
+	"bloom/trainer/data"
+)
+
+// RunWorker is `bloomd worker`: one rank of one attempt of a job, in its
+// own process, started and supervised by its node's daemon (DESIGN.md §2).
+// It reads its WorkerAssignment from the first line of in, reports progress,
+// checkpoint shards and errors to ctrl (the daemon's control pipe), writes
+// its human-readable log to logw, and trains. It returns when the run is
+// done, when it fails, or soon after ctx ends (SIGTERM) or the daemon closes
+// in. A nil error means the rank finished its run.
+func RunWorker(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
+	link, a, err := openWorkerLink(in, ctrl)
+	if err != nil {
+		fmt.Fprintln(logw, err)
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // owned by RunWorker: ends with ctx
+		select {
+		case <-link.Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	w := &worker{a: a, link: link, log: logw}
+	if err = w.run(ctx); err != nil {
+		fmt.Fprintf(logw, "worker: rank %d: %v\n", a.Rank, err)
+		link.send(workerMsg{Type: "error", Error: err.Error()})
+	}
+	return err
+}
+
+// worker is one rank's run.
+type worker struct {
+	a    WorkerAssignment
+	link *workerLink
+	log  io.Writer
+}
+
+func (w *worker) logf(format string, args ...any) {
+	fmt.Fprintf(w.log, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
+}
+
+func (w *worker) run(ctx context.Context) error {
+	a := &w.a
+	if err := a.Spec.Validate(); err != nil {
+		return err
+	}
+	dev, err := openWorkerDevice(a.Device, a.Threads)
+	if err != nil {
+		return err
+	}
+	c := Coords(a.Rank, a.Plan.TP, a.Plan.DP)
+	w.logf("job %s attempt %d: rank %d of %d (tp %d, dp %d, pp %d) on %s %s, %d threads",
+		a.Job, a.Attempt, a.Rank, a.Size(), c.TP, c.DP, c.PP, a.Node, a.Device, dev.Threads())
+	return w.train(ctx, dev)
+}
+
+// openWorkerDevice opens "cpu:N" or "npu:N".
+func openWorkerDevice(spec string, threads int) (npu.Device, error) {
+	kind, idx, ok := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(idx)
+	if !ok || err != nil {
+		return nil, fmt.Errorf("worker: device %q: want KIND:INDEX", spec)
+	}
+	d, err := npu.Open(kind, npu.Options{Threads: threads, Index: n})
+	if err != nil {
+		return nil, fmt.Errorf("worker: open %s (this binary has backends %v): %w", spec, npu.Backends(), err)
+	}
+	return d, nil
+}
+
+// source opens the training samples: --data-path in Megatron's order, or
+// the embedded byte-level corpus. close releases it.
+func (w *worker) source() (src trainer.Source, close func() error, err error) {
+	s := &w.a.Spec
+	if s.DataPath == "" {
+		c, err := data.NewByteCorpus(data.DemoText(), s.SeqLength, s.Seed)
+		return c, func() error { return nil }, err
+	}
+	samples := s.Steps() * int64(s.GlobalBatch)
+	sp, err := data.OpenGPTSplits(s.DataPath, data.GPTSplitConfig{Split: s.Split, NumSamples: [3]int64{samples, 0, 0},
+		SeqLength: s.SeqLength, Seed: uint32(s.Seed), NoCache: true})
+	if err != nil {
+		return nil, nil, fmt.Errorf("worker: --data-path: %w", err)
+	}
+	if sp.Train == nil {
+		sp.Close()
+		return nil, nil, fmt.Errorf("worker: --data-path %s: --split %s leaves no training documents", s.DataPath, s.Split)
+	}
+	return sp.Train, sp.Close, nil
+}
+
+func (w *worker) schedule() trainer.Schedule {
+	s := &w.a.Spec
+	sc := trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
+		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.LRDecaySamples}
+	if sc.DecaySamples == 0 {
+		sc.DecaySamples = s.Steps() * int64(s.GlobalBatch)
+	}
+	return sc
+}
+
+// reportStep sends a step's progress to the daemon and logs it, every
+// LogInterval steps and the last.
+func (w *worker) reportStep(p api.StepProgress) {
+	p.At = time.Now().UnixMilli()
+	if p.Step%int64(w.a.Spec.LogInterval) == 0 || p.Step == p.Steps {
+		w.link.send(workerMsg{Type: "progress", Progress: &p})
+		w.logf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
+			p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
+	}
+}

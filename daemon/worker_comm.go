@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"bloom/collective"
+	"bloom/trainer"
+)
+
+// rankComms are one rank's communicators, each joined through the
+// daemons' rendezvous: Megatron's groups (a group of one is nil) and, per
+// neighbouring pipeline stage, one communicator per direction, so a rank
+// can send on a link while it receives on it (a communicator runs one
+// operation at a time).
+type rankComms struct {
+	TP, DP, PP, Embed *collective.Comm
+	// prevFwd carries activations from the previous stage, prevBwd their
+	// gradients back to it; nextFwd and nextBwd the same with the next.
+	prevFwd, prevBwd, nextFwd, nextBwd *collective.Comm
+}
+
+func (g *rankComms) close() {
+	for _, c := range []*collective.Comm{g.nextBwd, g.nextFwd, g.prevBwd, g.prevFwd, g.Embed, g.PP, g.DP, g.TP} {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// abort releases every rank blocked in one of this rank's communicators.
+func (g *rankComms) abort() {
+	for _, c := range []*collective.Comm{g.TP, g.DP, g.PP, g.Embed, g.prevFwd, g.prevBwd, g.nextFwd, g.nextBwd} {
+		if c != nil {
+			c.Abort()
+		}
+	}
+}
+
+// joinComms joins this rank's communicators in one global order — TP, DP,
+// PP, Embed groups, then the link to the previous stage, then the next —
+// so that every join finds all its members: the lowest kind anyone waits
+// in always completes, and links complete stage by stage from the first.
+func (w *worker) joinComms(ctx context.Context, cfg trainer.RankConfig) (*rankComms, error) {
+	g := &rankComms{}
+	tp, dp, pp, embed := cfg.Groups()
+	pr, dr, tr := cfg.Coords()
+	prev, next := cfg.Neighbours()
+	type join struct {
+		dst   **collective.Comm
+		name  string
+		ranks []int
+	}
+	joins := []join{
+		{&g.TP, fmt.Sprintf("tp-pp%d-dp%d", pr, dr), tp},
+		{&g.DP, fmt.Sprintf("dp-pp%d-tp%d", pr, tr), dp},
+		{&g.PP, fmt.Sprintf("pp-dp%d-tp%d", dr, tr), pp},
+		{&g.Embed, fmt.Sprintf("embed-dp%d-tp%d", dr, tr), embed},
+	}
+	if prev >= 0 {
+		joins = append(joins,
+			join{&g.prevFwd, fmt.Sprintf("fwd-%d-%d", prev, cfg.Rank), []int{prev, cfg.Rank}},
+			join{&g.prevBwd, fmt.Sprintf("bwd-%d-%d", prev, cfg.Rank), []int{prev, cfg.Rank}})
+	}
+	if next >= 0 {
+		joins = append(joins,
+			join{&g.nextFwd, fmt.Sprintf("fwd-%d-%d", cfg.Rank, next), []int{cfg.Rank, next}},
+			join{&g.nextBwd, fmt.Sprintf("bwd-%d-%d", cfg.Rank, next), []int{cfg.Rank, next}})
+	}
+	for _, j := range joins {
+		if len(j.ranks) < 2 {
+			continue
+		}
+		c, err := w.joinComm(ctx, j.name, j.ranks)
+		if err != nil {
+			g.close()
+			return nil, fmt.Errorf("worker: join the %s communicator %v: %w", j.name, j.ranks, err)
+		}
+		*j.dst = c
+	}
+	return g, nil
+}
+
+// joinComm makes this rank a member of the communicator of ranks: the
+// first of them makes the root info and publishes it through its daemon,
+// the others look it up through theirs (HcclGetRootInfo /
+// HcclCommInitRootInfo, with the daemons as the carrier).
+func (w *worker) joinComm(ctx context.Context, name string, ranks []int) (*collective.Comm, error) {
+	me := -1
+	for i, r := range ranks {
+		if r == w.a.Rank {
+			me = i
+		}
+	}
+	if me < 0 {
+		return nil, fmt.Errorf("rank %d is not in group %s %v", w.a.Rank, name, ranks)
+	}
+	cfg, err := w.collectiveConfig()
+	if err != nil {
+		return nil, err
+	}
+	ep, err := collective.Listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key := "comm/" + name
+	var info []byte
+	if me == 0 {
+		info = ep.RootInfo()
+		err = w.link.Publish(key, info)
+	} else {
+		info, err = w.link.Lookup(ctx, ranks[0], key)
+	}
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	return ep.Join(ctx, info, me, len(ranks))
+}
+
+// collectiveConfig is hybrid (shared memory between ranks of this node,
+// QUIC across nodes) with a certificate from the cluster secret.
+func (w *worker) collectiveConfig() (collective.Config, error) {
+	cfg := collective.DefaultConfig()
+	cfg.Transport = "hybrid"
+	cfg.Host = w.a.Node
+	cfg.ListenAddr = net.JoinHostPort(w.a.BindHost, "0")
+	cfg.ConnectTimeout = time.Minute
+	s, err := ParseSecret(w.a.Secret)
+	if err != nil {
+		return cfg, fmt.Errorf("worker: the assignment has no usable cluster secret: %w", err)
+	}
+	id, err := NewIdentity(s, fmt.Sprintf("%s-rank%d", w.a.Node, w.a.Rank))
+	if err != nil {
+		return cfg, err
+	}
+	cfg.TLS = id.ClientTLS("")
+	cfg.TLS.NextProtos = nil
+	return cfg, nil
+}
+
+// commGroup is a trainer.Group over a communicator.
+type commGroup struct{ c *collective.Comm }
+
+func (g commGroup) Size() int { return g.c.Size() }
+func (g commGroup) Rank() int { return g.c.Rank() }
+
+// AllReduce reduces buf in place; the op numbers are HCCL's on both sides.
+func (g commGroup) AllReduce(ctx context.Context, buf []float32, op trainer.ReduceOp) error {
+	return g.c.AllReduceF32(ctx, buf, buf, collective.ReduceOp(op))
+}
+
+// stageLink is a trainer.StageLink: sends on one two-rank communicator,
+// receives on the other; peer is the neighbour's index in both.
+type stageLink struct {
+	send, recv *collective.Comm
+	peer       int
+}
+
+func (l stageLink) Send(ctx context.Context, buf []float32) error {
+	return l.send.SendF32(ctx, buf, l.peer)
+}
+
+func (l stageLink) Recv(ctx context.Context, buf []float32) error {
+	return l.recv.RecvF32(ctx, buf, l.peer)
+}
+
+// env fills the trainer's network fields from the communicators.
+func (g *rankComms) env(e *trainer.Env) {
+	for _, p := range []struct {
+		dst *trainer.Group
+		c   *collective.Comm
+	}{{&e.TP, g.TP}, {&e.DP, g.DP}, {&e.PP, g.PP}, {&e.Embed, g.Embed}} {
+		if p.c != nil {
+			*p.dst = commGroup{p.c}
+		}
+	}
+	if g.prevFwd != nil {
+		e.Prev = stageLink{send: g.prevBwd, recv: g.prevFwd, peer: 0}
+	}
+	if g.nextFwd != nil {
+		e.Next = stageLink{send: g.nextFwd, recv: g.nextBwd, peer: 1}
+	}
+}

@@ -1,0 +1,112 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"bloom/api"
+	"bloom/ckpt"
+	"bloom/npu"
+	"bloom/trainer"
+)
+
+// rankConfig is the trainer's view of this rank of the job.
+func (w *worker) rankConfig() (trainer.RankConfig, error) {
+	a, s := &w.a, &w.a.Spec
+	model, err := s.ModelConfig()
+	if err != nil {
+		return trainer.RankConfig{}, err
+	}
+	c := trainer.DefaultRankConfig()
+	c.Model, c.Rank = model, a.Rank
+	c.TP, c.PP, c.DP = a.Plan.TP, a.Plan.PP, a.Plan.DP
+	if len(s.PartitionLayers) > 0 {
+		c.PartitionLayers = append([]int(nil), s.PartitionLayers...)
+	}
+	c.MicroBatch, c.GlobalBatch, c.SeqLength, c.Steps = s.MicroBatch, s.GlobalBatch, s.SeqLength, int(s.Steps())
+	c.Seed, c.InitStd, c.ClipGrad = s.Seed, s.InitMethodStd, s.ClipGrad
+	c.Adam = trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2, Eps: s.AdamEps, WeightDecay: s.WeightDecay}
+	c.LR = w.schedule()
+	if s.SaveInterval > 0 || s.Save != "" {
+		c.Save, c.SaveInterval = a.SaveDir, s.SaveInterval
+	}
+	switch {
+	case a.FromStep > 0:
+		c.Load = a.LoadDir // the checkpoint Raft committed, nothing newer
+	case s.Load != "":
+		c.Load = s.Load
+	}
+	return c, c.Validate()
+}
+
+// train runs this rank with the trainer: it joins the communicators a
+// multi-rank job needs (none for one rank), then trains until the last
+// step, reporting every step and checkpoint shard to the daemon.
+func (w *worker) train(ctx context.Context, dev npu.Device) error {
+	cfg, err := w.rankConfig()
+	if err != nil {
+		return err
+	}
+	src, closeSrc, err := w.source()
+	if err != nil {
+		return err
+	}
+	defer closeSrc()
+	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf,
+		Report: func(st trainer.StepStats) {
+			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
+				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed})
+			if saves(cfg, st.Step) {
+				// The trainer saves right after it reports such a step: the
+				// job shows "checkpointing" until the shard is reported.
+				w.link.send(workerMsg{Type: "saving", Step: int64(st.Step)})
+			}
+		}}
+	if cfg.World() > 1 {
+		comms, err := w.joinComms(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer comms.close()
+		// A rank that stops (SIGTERM, its daemon gone) releases the others
+		// at once instead of leaving them to time out.
+		stop := context.AfterFunc(ctx, comms.abort)
+		defer stop()
+		comms.env(&env)
+	}
+	if err := trainer.Run(ctx, cfg, env); err != nil {
+		return err
+	}
+	w.logf("done: %d steps", cfg.Steps)
+	return nil
+}
+
+// saves reports whether this rank writes a shard after step (the
+// trainer's rule: every SaveInterval steps, and the last).
+// Only data-parallel replica 0 writes shards.
+func saves(c trainer.RankConfig, step int) bool {
+	_, dp, _ := c.Coords()
+	return dp == 0 && c.Save != "" && (c.SaveInterval > 0 && step%c.SaveInterval == 0 || step == c.Steps)
+}
+
+// shardReporter is the trainer's Committer in a worker: every durable
+// shard goes to the daemon, which relays it to the coordinator; the
+// coordinator merges the shards' manifests, has the nodes write the
+// manifest, and commits the checkpoint in Raft. It never waits for other
+// ranks.
+type shardReporter struct{ w *worker }
+
+// ShardSaved implements trainer.Committer.
+func (r shardReporter) ShardSaved(_ context.Context, dir string, m ckpt.Manifest) error {
+	native, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("worker: shard manifest: %w", err)
+	}
+	sh := api.Shard{Step: int64(m.Step), Dir: dir, Expect: m.Layout.TP * m.Layout.PP, Native: native}
+	for _, s := range m.Shards {
+		sh.Files = append(sh.Files, api.ShardFile{Name: s.File, SHA256: s.SHA256, Bytes: s.Bytes})
+	}
+	r.w.logf("saved the shard of step %d: %s", m.Step, dir)
+	return r.w.link.send(workerMsg{Type: "shard", Shard: &sh})
+}
