@@ -109,6 +109,11 @@ type Attempt struct {
 	FromStep  int64  `json:"from_step"`
 	Cause     string `json:"cause,omitempty"`
 	StepsLost int64  `json:"steps_lost,omitempty"`
+	// FromDir is the directory of the checkpoint FromStep names.
+	FromDir string `json:"from_dir,omitempty"`
+	// LastStep is the last step a rank reported before the attempt ended;
+	// StepsLost = LastStep − the step the next attempt resumed from.
+	LastStep int64 `json:"last_step,omitempty"`
 }
 
 // Checkpoint is a committed checkpoint.

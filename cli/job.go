@@ -80,13 +80,18 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 			if a.Cause != "" {
 				end += ": " + a.Cause
 			}
-			if a.StepsLost > 0 {
+			if a.LastStep > 0 {
+				end += fmt.Sprintf(" (last step %d, %d steps lost)", a.LastStep, a.StepsLost)
+			} else if a.StepsLost > 0 {
 				end += fmt.Sprintf(" (%d steps lost)", a.StepsLost)
 			}
 		}
 		from := "fresh start"
 		if a.FromStep > 0 {
 			from = fmt.Sprintf("from the checkpoint of step %d", a.FromStep)
+			if a.FromDir != "" {
+				from += " in " + a.FromDir
+			}
 		}
 		fmt.Fprintf(tw, "attempt %d:\tstarted %s, %s; %s\n", a.N, time.UnixMilli(a.StartedAt).Format(time.TimeOnly), from, end)
 	}

@@ -138,8 +138,7 @@ func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgres
 		out.Plan = ap
 	}
 	for _, a := range job.Attempts {
-		out.Attempts = append(out.Attempts, api.Attempt{N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt,
-			FromStep: a.FromStep, Cause: a.Cause, StepsLost: a.StepsLost})
+		out.Attempts = append(out.Attempts, apiAttempt(job, a))
 	}
 	out.Checkpoints = apiCheckpoints(job.Checkpoints)
 	return out

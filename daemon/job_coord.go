@@ -292,18 +292,16 @@ func (j *jobs) fail(job *coord.Job, lj *liveJob, cause string) {
 	if len(job.Attempts)-1 < spec.MaxRestarts {
 		next = coord.JobRecovering
 	}
-	var last, lost int64
+	var last int64
 	if n := len(job.Checkpoints); n > 0 {
 		last = job.Checkpoints[n-1].Step
 	}
 	j.mu.Lock()
-	for _, rr := range lj.ranks {
-		if rr.Progress != nil && rr.Progress.Step-last > lost {
-			lost = rr.Progress.Step - last
-		}
-	}
+	reported := lastReported(lj)
 	j.mu.Unlock()
-	if err := j.apply(coord.EndAttempt{ID: job.ID, Cause: truncate(cause, 4000), StepsLost: lost, Next: next, At: time.Now().UnixMilli()}); err == nil {
+	lost := max(reported-last, 0)
+	if err := j.apply(coord.EndAttempt{ID: job.ID, Cause: truncate(cause, 4000), StepsLost: lost, LastStep: reported,
+		Next: next, At: time.Now().UnixMilli()}); err == nil {
 		j.d.log.Warn("job attempt failed", "job", job.ID, "attempt", len(job.Attempts), "cause", cause, "next", next.String())
 	}
 }

@@ -9,10 +9,16 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the command encoding this package writes. Decode reads it and
-// every older version it lists; a newer one is ErrUnknownVersion, so a
-// replica never applies a command it does not understand.
-const Version = 1
+// Version is the newest command encoding this package writes. Decode reads
+// it and every older version (MinVersion..Version); a newer one is
+// ErrUnknownVersion, so a replica never applies a command it does not
+// understand. Encode writes the oldest version that carries the command:
+// version 2 only adds fields (EndAttempt.LastStep), so a command without
+// them stays version 1 and a version-1 replica still applies it.
+const Version = 2
+
+// MinVersion is the oldest command encoding Decode reads.
+const MinVersion = 1
 
 // MaxCommandSize bounds an encoded command (the Raft log is not a blob store).
 const MaxCommandSize = 1 << 20
@@ -87,6 +93,8 @@ type EndAttempt struct {
 	StepsLost int64    `json:"steps_lost"`
 	Next      JobState `json:"next"`
 	At        int64    `json:"at"`
+	// LastStep is the last step a rank of the attempt reported (version 2).
+	LastStep int64 `json:"last_step,omitempty"`
 }
 
 // CommitCheckpoint records a checkpoint whose shards are all durable.
@@ -140,7 +148,22 @@ func Encode(cmd Command) ([]byte, error) {
 	if len(body)+2 > MaxCommandSize {
 		return nil, fmt.Errorf("%w: %T is %d bytes, more than %d", ErrBadCommand, cmd, len(body)+2, MaxCommandSize)
 	}
-	return append([]byte{Version, byte(cmd.Op())}, body...), nil
+	return append([]byte{versionOf(cmd), byte(cmd.Op())}, body...), nil
+}
+
+// versionOf is the oldest encoding that carries every field cmd sets.
+func versionOf(cmd Command) byte {
+	switch c := cmd.(type) {
+	case EndAttempt:
+		if c.LastStep != 0 {
+			return 2
+		}
+	case *EndAttempt:
+		if c.LastStep != 0 {
+			return 2
+		}
+	}
+	return 1
 }
 
 // Decode reads a command written by Encode. It never panics; bad bytes are
@@ -153,8 +176,8 @@ func Decode(b []byte) (Command, error) {
 	if len(b) > MaxCommandSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrBadCommand, len(b), MaxCommandSize)
 	}
-	if b[0] != Version {
-		return nil, fmt.Errorf("%w: %d (this binary reads version %d: upgrade it before the cluster writes newer commands)", ErrUnknownVersion, b[0], Version)
+	if b[0] < MinVersion || b[0] > Version {
+		return nil, fmt.Errorf("%w: %d (this binary reads versions %d to %d: upgrade it before the cluster writes newer commands)", ErrUnknownVersion, b[0], MinVersion, Version)
 	}
 	cmd := newCommand(Op(b[1]))
 	if cmd == nil {
@@ -170,6 +193,9 @@ func Decode(b []byte) (Command, error) {
 	}
 	if err := cmd.Validate(); err != nil {
 		return nil, err
+	}
+	if versionOf(cmd) > b[0] {
+		return nil, fmt.Errorf("%w: op %d: fields of version %d in a version %d command", ErrBadCommand, b[1], versionOf(cmd), b[0])
 	}
 	return cmd, nil
 }
@@ -254,8 +280,8 @@ func (c EndAttempt) Validate() error {
 	if c.Next != JobRecovering && !c.Next.Terminal() {
 		return fmt.Errorf("%w: job %s: an attempt ends in recovering or a terminal state, not %v", ErrBadCommand, c.ID, c.Next)
 	}
-	if c.StepsLost < 0 {
-		return fmt.Errorf("%w: job %s: negative steps_lost", ErrBadCommand, c.ID)
+	if c.StepsLost < 0 || c.LastStep < 0 {
+		return fmt.Errorf("%w: job %s: negative steps_lost or last_step", ErrBadCommand, c.ID)
 	}
 	return checkText("cause", c.Cause, 4096)
 }

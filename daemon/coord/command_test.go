@@ -15,6 +15,7 @@ func allCommands() []Command {
 		SetJobState{ID: "j1", State: JobFailed, Reason: "bad spec"},
 		StartAttempt{ID: "j1", Plan: plan2(), FromStep: 3, At: 4},
 		EndAttempt{ID: "j1", Cause: "c", StepsLost: 2, Next: JobRecovering, At: 5},
+		EndAttempt{ID: "j1", Cause: "c", StepsLost: 2, LastStep: 12, Next: JobRecovering, At: 5}, // version 2
 		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 1, Dir: "d", Manifest: sha}},
 	}
 }
@@ -25,7 +26,7 @@ func TestEncodeDecode(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%T: %v", c, err)
 		}
-		if b[0] != Version || Op(b[1]) != c.Op() {
+		if b[0] != versionOf(c) || Op(b[1]) != c.Op() {
 			t.Errorf("%T: header % x", c, b[:2])
 		}
 		d, err := Decode(b)
@@ -45,7 +46,9 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"", ErrBadCommand},
 		{"\x01", ErrBadCommand},
-		{"\x02\x01{}", ErrUnknownVersion},
+		{"\x03\x01{}", ErrUnknownVersion},
+		{"\x00\x01{}", ErrUnknownVersion},
+		{"\x01\x07{\"id\":\"j\",\"next\":\"failed\",\"last_step\":3}", ErrBadCommand}, // a version-2 field
 		{"\x01\xff{}", ErrBadCommand},
 		{"\x01\x01", ErrBadCommand},
 		{"\x01\x01{\"id\":\"c\",\"extra\":1}", ErrBadCommand},

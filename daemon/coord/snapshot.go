@@ -7,7 +7,12 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the digit is the snapshot version.
-const snapshotMagic = "bloom-coord-snapshot 1\n"
+// Version 2 adds Attempt.LastStep; a snapshot without it is written as
+// version 1, so an older bloomd still restores it. Restore reads both.
+const (
+	snapshotMagic  = "bloom-coord-snapshot 1\n"
+	snapshotMagic2 = "bloom-coord-snapshot 2\n"
+)
 
 // MaxSnapshotSize bounds what Restore reads.
 const MaxSnapshotSize = 1 << 30
@@ -19,7 +24,15 @@ func (s *State) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coord: snapshot: %w", err)
 	}
-	return append([]byte(snapshotMagic), body...), nil
+	magic := snapshotMagic
+	for _, j := range s.Jobs {
+		for _, a := range j.Attempts {
+			if a.LastStep != 0 {
+				magic = snapshotMagic2
+			}
+		}
+	}
+	return append([]byte(magic), body...), nil
 }
 
 // Restore decodes a snapshot written by Snapshot.
@@ -28,6 +41,9 @@ func Restore(b []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrBadSnapshot, len(b))
 	}
 	body, ok := bytes.CutPrefix(b, []byte(snapshotMagic))
+	if !ok {
+		body, ok = bytes.CutPrefix(b, []byte(snapshotMagic2))
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: no %q header (a snapshot from a newer bloomd, or not a snapshot)", ErrBadSnapshot, snapshotMagic[:len(snapshotMagic)-1])
 	}

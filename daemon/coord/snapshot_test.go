@@ -79,10 +79,44 @@ func TestRestoreRejects(t *testing.T) {
 		snapshotMagic + `{"members":{"a":{"name":"b"}}}`,
 		snapshotMagic + `{"jobs":{"a":null}}`,
 		snapshotMagic + `{"surprise":1}`,
-		"bloom-coord-snapshot 2\n{}",
+		"bloom-coord-snapshot 3\n{}",
 	} {
 		if _, err := Restore([]byte(b)); !errors.Is(err, ErrBadSnapshot) {
 			t.Errorf("Restore(%q) = %v, want ErrBadSnapshot", b, err)
+		}
+	}
+}
+
+// TestSnapshotVersions: a state without version-2 fields is written as
+// version 1 (an older bloomd restores it); one with Attempt.LastStep as
+// version 2; both restore.
+func TestSnapshotVersions(t *testing.T) {
+	s := busyState(t)
+	b, _ := s.Snapshot()
+	if !bytes.HasPrefix(b, []byte(snapshotMagic)) {
+		t.Errorf("header %q, want version 1", b[:len(snapshotMagic)])
+	}
+	s2 := busyState(t)
+	secondAttempt(t, s2)
+	b2, _ := s2.Snapshot()
+	if !bytes.HasPrefix(b2, []byte(snapshotMagic2)) {
+		t.Errorf("header %q, want version 2", b2[:len(snapshotMagic2)])
+	}
+	r, err := Restore(b2)
+	if err != nil || !reflect.DeepEqual(r, s2) {
+		t.Errorf("restore version 2: %v", err)
+	}
+}
+
+// secondAttempt runs and ends a second attempt of j1 with a last step.
+func secondAttempt(t *testing.T, s *State) {
+	t.Helper()
+	for i, c := range []Command{
+		StartAttempt{ID: "j1", Plan: plan2(), FromStep: 100, At: 6},
+		EndAttempt{ID: "j1", Cause: "rank 1 on n2: worker killed", StepsLost: 3, LastStep: 103, Next: JobRecovering, At: 7},
+	} {
+		if r := s.Apply(uint64(100+i), c); r.Err != nil {
+			t.Fatalf("%T: %v", c, r.Err)
 		}
 	}
 }

@@ -60,6 +60,10 @@ type Attempt struct {
 	FromStep  int64  `json:"from_step"` // checkpoint step it resumed from, 0 for a fresh start
 	Cause     string `json:"cause,omitempty"`
 	StepsLost int64  `json:"steps_lost,omitempty"`
+	// LastStep is the last step a rank reported before the attempt ended
+	// (0 when unknown, or recorded by a version-1 command); StepsLost is
+	// LastStep less the step of the checkpoint the next attempt resumes from.
+	LastStep int64 `json:"last_step,omitempty"`
 }
 
 // Checkpoint is a checkpoint whose shards were all durable when it was
