@@ -16,37 +16,27 @@ func jobsCommand() *ucli.Command {
 		Name:  "jobs",
 		Usage: "list the jobs: state, layout, step, loss, tokens/s",
 		Action: func(c *ucli.Context) error {
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
+			list := func(cl *api.Client, ctx context.Context) (api.JobInfoList, error) {
+				jobs, err := cl.JobList(ctx)
+				return api.JobInfoList{Jobs: jobs}, err
 			}
-			cl, err := ctlClient(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-			defer cancel()
-			jobs, err := cl.JobList(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c.App.Writer, api.JobInfoList{Jobs: jobs})
-			}
-			tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tNAME\tSTATE\tTP×PP×DP\tSTEP\tLOSS\tTOKENS/S\tSUBMITTED")
-			for _, j := range jobs {
-				step, loss, tps := "-", "-", "-"
-				if p := j.Progress; p != nil && p.Step > 0 {
-					step, loss, tps = fmt.Sprintf("%d/%d", p.Step, p.Steps), fmt.Sprintf("%.4f", p.Loss), fmt.Sprintf("%.0f", p.TokensPerSec)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, layout(j.Plan), step, loss, tps,
-					time.UnixMilli(j.SubmittedAt).Format(time.DateTime))
-			}
-			return tw.Flush()
+			return query(c, list, func(l api.JobInfoList) error { return writeJobs(c, l.Jobs) })
 		},
 	}
+}
+
+func writeJobs(c *ucli.Context, jobs []api.JobInfo) error {
+	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tTP×PP×DP\tSTEP\tLOSS\tTOKENS/S\tSUBMITTED")
+	for _, j := range jobs {
+		step, loss, tps := "-", "-", "-"
+		if p := j.Progress; p != nil && p.Step > 0 {
+			step, loss, tps = fmt.Sprintf("%d/%d", p.Step, p.Steps), fmt.Sprintf("%.4f", p.Loss), fmt.Sprintf("%.0f", p.TokensPerSec)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, layout(j.Plan), step, loss, tps,
+			time.UnixMilli(j.SubmittedAt).Format(time.DateTime))
+	}
+	return tw.Flush()
 }
 
 func layout(p *api.Plan) string {

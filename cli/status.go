@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -19,25 +17,7 @@ func statusCommand() *ucli.Command {
 		Name:  "status",
 		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health",
 		Action: func(c *ucli.Context) error {
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
-			cl, err := ctlClient(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-			defer cancel()
-			st, err := cl.Status(ctx)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c.App.Writer, st)
-			}
-			return writeStatus(c, st)
+			return query(c, (*api.Client).Status, func(st *api.Status) error { return writeStatus(c, st) })
 		},
 	}
 }
