@@ -7,8 +7,8 @@ import (
 
 // The GEMM is the GotoBLAS/BLIS loop nest:
 //
-//	for jc over n in NC columns          packed B block (KC×NC) lives in L3
-//	  for pc over k in KC steps          pack B[pc:pc+KC, jc:jc+NC]  (threads share it)
+//	for jc over n in NC columns          C block (m×NC) and packed B (KC×NC) live in L3
+//	  for pc over k in KC steps          pack B[pc:pc+KC, jc:jc+NC]
 //	    for ic over this thread's rows   pack A[ic:ic+MC, pc:pc+KC]  (MC×KC in L2)
 //	      for jr over NR-column panels   one KC×NR panel of B stays in L1
 //	        for ir over MR-row panels    micro-kernel: MR×NR tile of C in registers
@@ -18,9 +18,10 @@ import (
 // panels are copied, zero-padded, to scratch), which keeps small GEMMs cheap.
 // B stored transposed is always packed, by an 8×8 transpose on amd64.
 //
-// Threads split the MR-row tiles (or, when m is small, the NR-column panels) of
-// each (jc, pc) step, so every tile of C is computed by the same kernel with the
-// same KC-blocked summation order whatever the thread count: results are
+// Threads split C by MR-row tiles (or, when m is small, by NR-column panels)
+// and each runs the whole nest on its part, packing its own A and B, so a call
+// forks and joins once. Every tile of C is computed by the same kernel with
+// the same KC-blocked summation order whatever the thread count: results are
 // bit-identical run after run and across thread counts.
 const (
 	gemmMR = 6  // rows of the register tile (6×16 floats = 12 ymm accumulators)
@@ -32,20 +33,28 @@ const (
 	gemmKC = 256
 	// gemmMC×gemmKC floats of packed A (144 KiB) stay in the 512 KiB L2.
 	gemmMC = 144
-	// gemmKC×gemmNC floats of packed B (4 MiB) stay in the 32 MiB L3.
-	gemmNC = 4096
-	// gemmInPlace is the size in floats (128 KiB, within L2) up to which an
-	// operand is read in place rather than packed.
-	gemmInPlace = 32 << 10
+	// gemmNC bounds the block of C that every KC step reads and writes
+	// again: m×NC floats, 8 MiB for m = 2048, which stays in the 32 MiB L3
+	// (with NC = 4096 it went to DRAM and cost a few percent); KC×NC floats
+	// of packed B (1 MiB) sit beside it.
+	gemmNC = 1024
+	// gemmInPlaceA and gemmInPlaceB are the sizes in floats up to which an
+	// operand is read in place rather than packed. A read in place is six
+	// row streams, which are slow unless they sit in L1 (16 KiB here); B
+	// read in place is one 64-byte line per k step, fine from L2 (128 KiB).
+	gemmInPlaceA = 4 << 10
+	gemmInPlaceB = 32 << 10
 	// gemmSerialFlops is the size below which a GEMM runs on one thread: the
 	// fork-join of the pool costs a few microseconds.
 	gemmSerialFlops = 1 << 22
 )
 
-// gemmKernel computes one MR×NR tile: C = alpha·A·B + beta·C, where
-// A[i][p] = a[i·rsa + p·csa] (MR×kc), B[p][j] = b[p·ldb + j] (kc×NR) and
-// C[i][j] = c[i·ldc + j]. beta == 0 does not read C. kc >= 1.
-type gemmKernel func(kc int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+// gemmKernel computes tiles MR×NR tiles stacked down C (the ir loop of the
+// nest, so it runs without returning to Go): tile t is C = alpha·A·B + beta·C
+// with A[i][p] = a[t·tsa + i·rsa + p·csa] (MR×kc), B[p][j] = b[p·ldb + j]
+// (kc×NR, the same for every tile) and C[i][j] = c[(t·MR+i)·ldc + j].
+// beta == 0 does not read C. tiles, kc >= 1.
+type gemmKernel func(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
 // sgemmKernel and sgemmPackBT are what every sgemm uses; gemm_amd64.go
 // selects the AVX2/FMA assembly when the CPU has it. Tests swap in the
@@ -53,7 +62,12 @@ type gemmKernel func(kc int, a []float32, rsa, csa int, b []float32, ldb int, c 
 var (
 	sgemmKernel gemmKernel                        = sgemmKernelGo
 	sgemmPackBT func(d, b []float32, ldb, kc int) = packBTGo
+	sgemmPackA6 func(d, a []float32, lda, kc int) = packA6Go
 )
+
+// gemmPackSlack is the room packing buffers leave past their end for
+// packA6AVX2's overlapping stores.
+const gemmPackSlack = 2
 
 // sgemm computes C = alpha·op(A)·op(B) + beta·C, row-major BLAS semantics (see
 // npu.Linear): op(A) is m×k (A is stored k×m when transA), op(B) is k×n (B is
@@ -67,7 +81,7 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	defer g.release()
 	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		kern: sgemmKernel, packBT: sgemmPackBT}
+		kern: sgemmKernel, packBT: sgemmPackBT, packA6: sgemmPackA6}
 	g.check()
 	if k <= 0 || alpha == 0 {
 		scaleMatrix(c, m, n, ldc, beta)
@@ -75,25 +89,30 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	}
 	// An operand is packed when it is large and reused by more than two
 	// panels of the other; B stored transposed must be packed.
-	g.packA = m*k > gemmInPlace && n > 2*gemmNR
-	g.packB = transB || (k*n > gemmInPlace && m > 2*gemmMR)
+	g.packA = m*k > gemmInPlaceA && n > 2*gemmNR
+	g.packB = transB || (k*n > gemmInPlaceB && m > 2*gemmMR)
+	g.beta = beta
 	threads := p.threads
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
 	}
-	g.run(p, threads, beta)
+	if tilesM := ceilDiv(m, gemmMR); tilesM >= 4*threads {
+		forThreads(p, threads, tilesM, g.rowsFn)
+	} else {
+		forThreads(p, threads, ceilDiv(n, gemmNR), g.colsFn)
+	}
 }
 
 // gemmOp holds the operands of one sgemm call.
 type gemmOp struct {
 	transA, transB bool
 	m, n, k        int
-	alpha          float32
+	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	packA, packB   bool
 	kern           gemmKernel
-	packBT         func(d, b []float32, ldb, kc int)
+	packBT, packA6 func(d, x []float32, ld, kc int)
 }
 
 // check panics when a slice is too short or a leading dimension too small:
@@ -120,14 +139,11 @@ func (g *gemmOp) check() {
 	need("c", g.c, g.m, g.n, g.ldc)
 }
 
-// gemmCall is one sgemm in flight: its operands, the current (jc, pc) step
-// and the loop bodies it hands to the pool, bound once per gemmCall so that a
-// call allocates nothing.
+// gemmCall is one sgemm in flight: its operands and the loop bodies it hands
+// to the pool, bound once per gemmCall so that a call allocates nothing.
 type gemmCall struct {
 	gemmOp
-	st                     gemmStep
-	panels                 int // NR-column panels in this jc block
-	packFn, rowsFn, colsFn func(lo, hi int)
+	rowsFn, colsFn func(lo, hi int) // over MR-row tiles, NR-column panels
 }
 
 var gemmCallFree freeList[gemmCall]
@@ -137,49 +153,41 @@ func getCall() *gemmCall {
 		return g
 	}
 	g := &gemmCall{}
-	g.packFn = func(lo, hi int) {
-		for jp := lo; jp < hi; jp++ {
-			g.packPanelB(g.st.bp[jp*gemmNR*g.st.kc:], g.st.jc+jp*gemmNR, g.st.pc, g.st.kc)
-		}
-	}
-	g.rowsFn = func(lo, hi int) { g.block(&g.st, lo*gemmMR, min(hi*gemmMR, g.m), 0, g.panels) }
-	g.colsFn = func(lo, hi int) { g.block(&g.st, 0, g.m, lo, hi) }
+	g.rowsFn = func(lo, hi int) { g.part(lo*gemmMR, min(hi*gemmMR, g.m), 0, g.n) }
+	g.colsFn = func(lo, hi int) { g.part(0, g.m, lo*gemmNR, min(hi*gemmNR, g.n)) }
 	return g
 }
 
 // release drops the caller's slices and returns g to the free list.
 func (g *gemmCall) release() {
 	g.gemmOp = gemmOp{}
-	g.st = gemmStep{}
 	gemmCallFree.put(g)
 }
 
-// run is the loop nest over (jc, pc); beta applies to the first KC step.
-// The n and k ranges are cut into equal blocks of at most NC and KC (NC
-// blocks on NR boundaries), so no step is left with a sliver: k = 257 runs
-// as 129 + 128, not 256 + 1.
-func (g *gemmCall) run(p *pool, threads int, beta float32) {
-	ncMax := roundUp(ceilDiv(g.n, ceilDiv(g.n, gemmNC)), gemmNR)
+// part computes C[i0:i1, j0:j1] (i0 a multiple of MR, j0 of NR): the whole
+// loop nest, packing its own panels of A and B into this goroutine's
+// scratch. Each thread runs one part, so a call forks and joins once; with
+// two threads splitting rows, B is packed twice, which costs far less than a
+// barrier per (jc, pc) step.
+//
+// The n and k ranges are cut into equal blocks of at most NC and KC, so no
+// step is left with a sliver: k = 257 runs as 129 + 128, not 256 + 1. The KC
+// blocks depend on k alone, never on the split.
+func (g *gemmOp) part(i0, i1, j0, j1 int) {
+	s := getScratch()
+	defer gemmScratchFree.put(s)
+	ncMax := roundUp(ceilDiv(j1-j0, ceilDiv(j1-j0, gemmNC)), gemmNR)
 	kcMax := ceilDiv(g.k, ceilDiv(g.k, gemmKC))
-	var bufp *[]float32
-	if g.packB {
-		bufp = getPanelB(ncMax * kcMax)
-		defer gemmPanelFree.put(bufp)
-	}
-	tilesM := ceilDiv(g.m, gemmMR)
-	for jc := 0; jc < g.n; jc += ncMax {
-		g.panels = ceilDiv(min(ncMax, g.n-jc), gemmNR)
+	for jc := j0; jc < j1; jc += ncMax {
+		panels := ceilDiv(min(ncMax, j1-jc), gemmNR)
+		beta := g.beta
 		for pc := 0; pc < g.k; pc += kcMax {
-			g.st = gemmStep{pc: pc, kc: min(kcMax, g.k-pc), jc: jc, beta: beta}
+			st := gemmStep{pc: pc, kc: min(kcMax, g.k-pc), jc: jc, beta: beta}
 			if g.packB {
-				g.st.bp = (*bufp)[:g.panels*gemmNR*g.st.kc]
-				forThreads(p, threads, g.panels, g.packFn)
+				st.bp = s.b[:panels*gemmNR*st.kc]
+				g.packPanelsB(&st, panels)
 			}
-			if tilesM >= 4*threads {
-				forThreads(p, threads, tilesM, g.rowsFn)
-			} else {
-				forThreads(p, threads, g.panels, g.colsFn)
-			}
+			g.block(&st, s, i0, i1, panels)
 			beta = 1
 		}
 	}
@@ -195,59 +203,62 @@ func forThreads(p *pool, threads, n int, f func(lo, hi int)) {
 }
 
 // gemmStep is one (jc, pc) step of the loop nest: when B is packed, bp holds
-// B[pc:pc+kc, jc:jc+NC] as kc×NR panels.
+// B[pc:pc+kc, jc:jc+NC] as kc×NR panels. beta is the caller's for the first
+// KC step and 1 after.
 type gemmStep struct {
 	bp         []float32
 	pc, kc, jc int
 	beta       float32
 }
 
-// block computes rows [i0,i1) of C against the NR-column panels [plo,phi) of
-// step st, packing A in MC-row chunks into this goroutine's scratch. i0 is a
-// multiple of MR.
-func (g *gemmOp) block(st *gemmStep, i0, i1, plo, phi int) {
-	s := getScratch()
-	defer gemmScratchFree.put(s)
+// block computes rows [i0,i1) of C against the first panels NR-column
+// panels of step st, packing A in MC-row chunks into s. i0 is a multiple of
+// MR.
+func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 	for ic := i0; ic < i1; ic += gemmMC {
 		mc := min(gemmMC, i1-ic)
-		tiles := (mc + gemmMR - 1) / gemmMR
+		tiles := ceilDiv(mc, gemmMR)
 		if g.packA {
 			g.packBlockA(s.a, ic, mc, st.pc, st.kc)
 		} else if last := ic + (tiles-1)*gemmMR; g.m-last < gemmMR {
 			g.packPanelA(s.edgeA[:], last, st.pc, st.kc)
 		}
-		for jp := plo; jp < phi; jp++ {
+		full := tiles // tiles of this chunk that lie wholly inside C
+		if ic+tiles*gemmMR > g.m {
+			full--
+		}
+		for jp := range panels {
 			j := st.jc + jp*gemmNR
 			b, ldb := g.panelB(st, s, jp, j)
-			for t := range tiles {
+			t := 0
+			if j+gemmNR <= g.n && full > 0 {
+				a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
+				g.kern(full, st.kc, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
+				t = full
+			}
+			for ; t < tiles; t++ {
 				i := ic + t*gemmMR
-				a, rsa, csa := g.panelA(st, s, t, i)
-				if i+gemmMR <= g.m && j+gemmNR <= g.n {
-					g.kern(st.kc, a, rsa, csa, b, ldb, g.c[i*g.ldc+j:], g.ldc, g.alpha, st.beta)
-				} else {
-					s.edge(g, st, a, rsa, csa, b, ldb, i, j)
-				}
+				a, rsa, csa, _ := g.panelA(st, s, t, i)
+				s.edge(g, st, a, rsa, csa, b, ldb, i, j)
 			}
 		}
 	}
 }
 
 // panelA returns the kc×MR micro-panel of A for rows [i, i+MR), the t-th of
-// the current MC chunk, and its strides.
-func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) ([]float32, int, int) {
-	rsa, csa := st.kc, 1
-	if g.transA {
-		rsa, csa = 1, gemmMR
-	}
+// the current MC chunk, its strides and the stride to the next tile's panel.
+// Packed panels are k-major (MR floats per k step): the kernel then streams A
+// as one sequence, which is markedly faster from L2 than six row streams.
+func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rsa, csa, tsa int) {
 	switch {
 	case g.packA:
-		return s.a[t*gemmMR*st.kc:], rsa, csa
+		return s.a[t*gemmMR*st.kc:], 1, gemmMR, gemmMR * st.kc
 	case i+gemmMR > g.m:
-		return s.edgeA[:], rsa, csa
+		return s.edgeA[:], 1, gemmMR, 0
 	case g.transA:
-		return g.a[st.pc*g.lda+i:], 1, g.lda
+		return g.a[st.pc*g.lda+i:], 1, g.lda, gemmMR
 	default:
-		return g.a[i*g.lda+st.pc:], g.lda, 1
+		return g.a[i*g.lda+st.pc:], g.lda, 1, gemmMR * g.lda
 	}
 }
 
@@ -268,7 +279,7 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 // edge computes a partial tile at (i, j) through the scratch tile, so the
 // kernel never touches C outside the matrix.
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
-	g.kern(st.kc, a, rsa, csa, b, ldb, s.tile[:], gemmNR, g.alpha, 0)
+	g.kern(1, st.kc, a, rsa, csa, 0, b, ldb, s.tile[:], gemmNR, g.alpha, 0)
 	nr := min(gemmNR, g.n-j)
 	for r := range min(gemmMR, g.m-i) {
 		row := g.c[(i+r)*g.ldc+j:][:nr]
@@ -301,36 +312,28 @@ func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
 
 // gemmScratch is one goroutine's packing memory, reused across calls.
 type gemmScratch struct {
-	a     []float32                // packed MC×KC block of A: MR-row micro-panels
-	edgeA [gemmMR * gemmKC]float32 // partial bottom panel of an A read in place
-	edgeB [gemmKC * gemmNR]float32 // partial right panel of a B read in place
-	tile  [gemmMR * gemmNR]float32 // edge tiles are computed here
+	a     []float32                              // packed MC×KC block of A: MR-row micro-panels
+	b     []float32                              // packed KC×NC block of B: NR-column micro-panels
+	edgeA [gemmMR*gemmKC + gemmPackSlack]float32 // partial bottom panel of an A read in place
+	edgeB [gemmKC * gemmNR]float32               // partial right panel of a B read in place
+	tile  [gemmMR * gemmNR]float32               // edge tiles are computed here
 }
 
-// The packing memory lives in free lists rather than sync.Pools, which the
-// GC empties: a training step must not reallocate megabytes after a
-// collection. The lists hold as many buffers as calls and threads have ever
-// run at once, a few MiB on this backend.
-var (
-	gemmScratchFree freeList[gemmScratch]
-	gemmPanelFree   freeList[[]float32] // packed B, shared by the threads of one call
-)
+// The packing memory lives in a free list rather than a sync.Pool, which
+// the GC empties: a training step must not reallocate a megabyte after a
+// collection. The list holds as many scratches as threads have ever run
+// sgemm at once, about 1.2 MiB each.
+var gemmScratchFree freeList[gemmScratch]
 
-// getScratch returns a goroutine's scratch for the length of one block.
+// getScratch returns a goroutine's scratch for the length of one part.
 func getScratch() *gemmScratch {
 	if s := gemmScratchFree.get(); s != nil {
 		return s
 	}
-	return &gemmScratch{a: make([]float32, gemmMC*gemmKC)}
-}
-
-// getPanelB returns a buffer of at least size floats for packed B.
-func getPanelB(size int) *[]float32 {
-	if v := gemmPanelFree.get(); v != nil && len(*v) >= size {
-		return v
+	return &gemmScratch{
+		a: make([]float32, gemmMC*gemmKC+gemmPackSlack),
+		b: make([]float32, gemmKC*gemmNC),
 	}
-	buf := make([]float32, size)
-	return &buf
 }
 
 // freeList is a mutex-guarded stack of reusable buffers.
@@ -359,23 +362,42 @@ func (f *freeList[T]) put(x *T) {
 }
 
 // packPanelA packs rows [i, i+MR) (zero past m) and depth [p0, p0+kc) of
-// op(A) into d, in the layout panelA describes: MR rows of kc floats when A
-// is stored m×k (a row copy), kc groups of MR floats when stored k×m.
+// op(A) into d as kc groups of MR floats. d has gemmPackSlack floats of room
+// past the panel.
 func (g *gemmOp) packPanelA(d []float32, i, p0, kc int) {
 	mr := min(gemmMR, g.m-i)
-	d = d[:gemmMR*kc]
-	if !g.transA {
+	switch {
+	case !g.transA && mr == gemmMR:
+		g.packA6(d, g.a[i*g.lda+p0:], g.lda, kc)
+	case !g.transA:
+		clear(d[:gemmMR*kc])
 		for r := range mr {
-			copy(d[r*kc:(r+1)*kc], g.a[(i+r)*g.lda+p0:])
+			for p, v := range g.a[(i+r)*g.lda+p0:][:kc] {
+				d[p*gemmMR+r] = v
+			}
 		}
-		clear(d[mr*kc:])
-		return
+	default:
+		if mr < gemmMR {
+			clear(d[:gemmMR*kc])
+		}
+		for p := range kc {
+			copy(d[p*gemmMR:p*gemmMR+mr], g.a[(p0+p)*g.lda+i:])
+		}
 	}
-	if mr < gemmMR {
-		clear(d)
-	}
-	for p := range kc {
-		copy(d[p*gemmMR:p*gemmMR+mr], g.a[(p0+p)*g.lda+i:])
+}
+
+// packA6Go interleaves six rows of a (stride lda), kc columns long, into d
+// as kc groups of six floats.
+func packA6Go(d, a []float32, lda, kc int) {
+	r0 := a[:kc]
+	r1 := a[lda:][:kc]
+	r2 := a[2*lda:][:kc]
+	r3 := a[3*lda:][:kc]
+	r4 := a[4*lda:][:kc]
+	r5 := a[5*lda:][:kc]
+	for p := range r0 {
+		q := (*[gemmMR]float32)(d[p*gemmMR:])
+		q[0], q[1], q[2], q[3], q[4], q[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
 	}
 }
 
@@ -393,8 +415,36 @@ func (g *gemmOp) packBlockA(d []float32, i0, mc, p0, kc int) {
 	for p := range kc {
 		src := g.a[(p0+p)*g.lda+i0:][:mc]
 		for t := range tiles {
-			*(*[gemmMR]float32)(d[(t*kc+p)*gemmMR:]) = *(*[gemmMR]float32)(src[t*gemmMR:])
+			// Through a local: a direct array copy between two slices may
+			// overlap, so the compiler would call memmove for 24 bytes.
+			v := *(*[gemmMR]float32)(src[t*gemmMR:])
+			*(*[gemmMR]float32)(d[(t*kc+p)*gemmMR:]) = v
 		}
+	}
+}
+
+// packPanelsB packs the first panels NR-column panels of step st into st.bp.
+// B stored k×n is copied eight panels at a time, row by row, so each row of B
+// is read as one 512-byte run instead of 64 bytes per panel.
+func (g *gemmOp) packPanelsB(st *gemmStep, panels int) {
+	const group = 8
+	kc := st.kc
+	for jp := 0; jp < panels; {
+		j := st.jc + jp*gemmNR
+		if g.transB || j+group*gemmNR > g.n || jp+group > panels {
+			g.packPanelB(st.bp[jp*gemmNR*kc:], j, st.pc, kc)
+			jp++
+			continue
+		}
+		d := st.bp[jp*gemmNR*kc : (jp+group)*gemmNR*kc]
+		for p := range kc {
+			src := g.b[(st.pc+p)*g.ldb+j:][:group*gemmNR]
+			for q := range group {
+				v := *(*[gemmNR]float32)(src[q*gemmNR:]) // see packBlockA
+				*(*[gemmNR]float32)(d[(q*kc+p)*gemmNR:]) = v
+			}
+		}
+		jp += group
 	}
 }
 
@@ -408,7 +458,8 @@ func (g *gemmOp) packPanelB(d []float32, j, p0, kc int) {
 		g.packBT(d, g.b[j*g.ldb+p0:], g.ldb, kc)
 	case !g.transB && nr == gemmNR:
 		for p := range kc {
-			*(*[gemmNR]float32)(d[p*gemmNR:]) = *(*[gemmNR]float32)(g.b[(p0+p)*g.ldb+j:])
+			v := *(*[gemmNR]float32)(g.b[(p0+p)*g.ldb+j:]) // see packBlockA
+			*(*[gemmNR]float32)(d[p*gemmNR:]) = v
 		}
 	case g.transB:
 		clear(d)
@@ -440,9 +491,15 @@ func packBTGo(d, b []float32, ldb, kc int) {
 	}
 }
 
-// sgemmKernelGo is the portable micro-kernel: it walks the tile in 2×4 blocks
-// whose accumulators fit in registers on every 64-bit target.
-func sgemmKernelGo(kc int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+// sgemmKernelGo is the portable micro-kernel: it walks each tile in 2×4
+// blocks whose accumulators fit in registers on every 64-bit target.
+func sgemmKernelGo(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	for t := range tiles {
+		kernelTileGo(kc, a[t*tsa:], rsa, csa, b, ldb, c[t*gemmMR*ldc:], ldc, alpha, beta)
+	}
+}
+
+func kernelTileGo(kc int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	_ = a[(gemmMR-1)*rsa+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+gemmNR-1]
 	_ = c[(gemmMR-1)*ldc+gemmNR-1]

@@ -1,22 +1,23 @@
 package cpu
 
-// The amd64 micro-kernel and the transposing B packer are AVX2/FMA assembly
-// (gemm_amd64.s); they are used only when CPUID reports AVX2 and FMA and the
-// OS saves the ymm registers. Otherwise the portable Go versions run.
+// The amd64 micro-kernel and the two transposing packers are AVX2/FMA
+// assembly (gemm_amd64.s); they are used only when CPUID reports AVX2 and FMA
+// and the OS saves the ymm registers. Otherwise the portable Go versions run.
 
 func init() {
 	if hasAVX2FMA() {
 		sgemmKernel = sgemmKernelAVX2
 		sgemmPackBT = packBTAVX2
+		sgemmPackA6 = packA6AVX2
 	}
 }
 
 // sgemmKernelAVX2 is the gemmKernel in assembly.
-func sgemmKernelAVX2(kc int, a []float32, rsa, csa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
-	_ = a[(gemmMR-1)*rsa+(kc-1)*csa]
+func sgemmKernelAVX2(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	_ = a[(tiles-1)*tsa+(gemmMR-1)*rsa+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+gemmNR-1]
-	_ = c[(gemmMR-1)*ldc+gemmNR-1]
-	sgemmKernel6x16(kc, &a[0], rsa, csa, &b[0], ldb, &c[0], ldc, alpha, beta)
+	_ = c[(tiles*gemmMR-1)*ldc+gemmNR-1]
+	sgemmKernel6x16(tiles, kc, &a[0], rsa, csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
 // packBTAVX2 is packBTGo with the 8-column blocks transposed in assembly.
@@ -29,6 +30,20 @@ func packBTAVX2(d, b []float32, ldb, kc int) {
 	}
 	if k8 < kc {
 		packBTGo(d[k8*gemmNR:], b[k8:], ldb, kc-k8)
+	}
+}
+
+// packA6AVX2 is packA6Go with the 8-column blocks transposed in assembly.
+// d needs gemmPackSlack floats past the 6·kc it fills.
+func packA6AVX2(d, a []float32, lda, kc int) {
+	k8 := kc &^ 7
+	if k8 > 0 {
+		_ = d[k8*gemmMR+gemmPackSlack-1]
+		_ = a[(gemmMR-1)*lda+k8-1]
+		packA6(&d[0], &a[0], lda, k8/8)
+	}
+	if k8 < kc {
+		packA6Go(d[k8*gemmMR:], a[k8:], lda, kc-k8)
 	}
 }
 
@@ -52,18 +67,25 @@ func hasAVX2FMA() bool {
 	return ebx7&avx2 != 0
 }
 
-// sgemmKernel6x16 computes a 6×16 tile of C = alpha·A·B + beta·C, where
-// A[i][p] = a[i·rsa + p·csa], B[p][j] = b[p·ldb + j] and C[i][j] = c[i·ldc + j];
-// k >= 1; beta == 0 does not read C.
+// sgemmKernel6x16 computes tiles 6×16 tiles stacked down C: tile t is
+// C = alpha·A·B + beta·C with A[i][p] = a[t·tsa + i·rsa + p·csa],
+// B[p][j] = b[p·ldb + j] and C[i][j] = c[(6t+i)·ldc + j]; tiles, k >= 1;
+// beta == 0 does not read C.
 //
 //go:noescape
-func sgemmKernel6x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+func sgemmKernel6x16(tiles, k int, a *float32, rsa, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // packBT16 transposes 16 rows of b (stride ldb) by 8·k8 columns into d, which
 // gets 8·k8 rows of 16 floats.
 //
 //go:noescape
 func packBT16(d, b *float32, ldb, k8 int)
+
+// packA6 interleaves six rows of a (stride lda), 8·k8 columns long, into d
+// as 8·k8 groups of six floats, writing two floats of junk past the end.
+//
+//go:noescape
+func packA6(d, a *float32, lda, k8 int)
 
 // cpuid executes CPUID with EAX=eaxArg and ECX=ecxArg.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

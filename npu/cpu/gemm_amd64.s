@@ -40,20 +40,29 @@
 	VFMADD231PS 32(DI), Y15, hi; \
 	STORE(lo, hi)
 
-// func sgemmKernel6x16(k int, a *float32, rsa, csa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-72
-	MOVQ k+0(FP), CX
-	MOVQ a+8(FP), AX
-	MOVQ rsa+16(FP), R8
+// func sgemmKernel6x16(tiles, k int, a *float32, rsa, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+//
+// Tile t (of tiles, stacked down C) reads A from a + t·tsa and writes the six
+// rows of C from c + 6t·ldc. Registers: R12 tiles left, R13 this tile's A,
+// CX k left, AX/DX A rows 0-2/3-5, BX B, DI C, R8/R9/R10/SI the strides of
+// A rows, A columns, B rows and C rows in bytes.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-88
+	MOVQ tiles+0(FP), R12
+	MOVQ a+16(FP), R13
+	MOVQ rsa+24(FP), R8
 	SHLQ $2, R8
-	MOVQ csa+24(FP), R9
+	MOVQ csa+32(FP), R9
 	SHLQ $2, R9
-	MOVQ b+32(FP), BX
-	MOVQ ldb+40(FP), R10
+	MOVQ ldb+56(FP), R10
 	SHLQ $2, R10
-	MOVQ c+48(FP), DI
-	MOVQ ldc+56(FP), SI
+	MOVQ c+64(FP), DI
+	MOVQ ldc+72(FP), SI
 	SHLQ $2, SI
+
+tile:
+	MOVQ k+8(FP), CX
+	MOVQ b+48(FP), BX
+	MOVQ R13, AX
 	LEAQ (AX)(R8*2), DX
 	ADDQ R8, DX
 
@@ -112,7 +121,7 @@ loop1:
 	JNZ  loop1
 
 scale:
-	VBROADCASTSS alpha+64(FP), Y14
+	VBROADCASTSS alpha+80(FP), Y14
 	VMULPS       Y14, Y0, Y0
 	VMULPS       Y14, Y1, Y1
 	VMULPS       Y14, Y2, Y2
@@ -127,11 +136,11 @@ scale:
 	VMULPS       Y14, Y11, Y11
 
 	// beta == 0 (of either sign) must not read C.
-	MOVL beta+68(FP), R11
+	MOVL beta+84(FP), R11
 	ANDL $0x7fffffff, R11
 	JZ   overwrite
 
-	VBROADCASTSS beta+68(FP), Y15
+	VBROADCASTSS beta+84(FP), Y15
 	UPDATE(Y0, Y1)
 	ADDQ         SI, DI
 	UPDATE(Y2, Y3)
@@ -143,8 +152,7 @@ scale:
 	UPDATE(Y8, Y9)
 	ADDQ         SI, DI
 	UPDATE(Y10, Y11)
-	VZEROUPPER
-	RET
+	JMP          next
 
 overwrite:
 	STORE(Y0, Y1)
@@ -158,6 +166,15 @@ overwrite:
 	STORE(Y8, Y9)
 	ADDQ SI, DI
 	STORE(Y10, Y11)
+
+next:
+	// DI is at row 5 of this tile: row 0 of the next is one row on.
+	ADDQ SI, DI
+	MOVQ tsa+40(FP), R11
+	SHLQ $2, R11
+	ADDQ R11, R13
+	DECQ R12
+	JNZ  tile
 	VZEROUPPER
 	RET
 
@@ -232,6 +249,73 @@ packloop:
 	JNZ  packloop
 
 packdone:
+	VZEROUPPER
+	RET
+
+// func packA6(d, a *float32, lda, k8 int)
+//
+// Rows r0..r5 of a (stride lda) are loaded eight columns at a time and
+// transposed as an 8×8 block whose rows 6 and 7 repeat r5; output row q (six
+// floats, then two of junk) is stored at 24q(DI) in increasing q, so each
+// store's junk is overwritten by the next, and the last one spills two
+// floats past the 48 written, which the caller leaves room for.
+TEXT ·packA6(SB), NOSPLIT, $0-32
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k8+24(FP), CX
+	LEAQ (SI)(DX*2), R11
+	ADDQ DX, R11
+	TESTQ CX, CX
+	JZ    adone
+
+aloop:
+	VMOVUPS    (SI), Y0
+	VMOVUPS    (SI)(DX*1), Y1
+	VMOVUPS    (SI)(DX*2), Y2
+	VMOVUPS    (R11), Y3
+	VMOVUPS    (R11)(DX*1), Y4
+	VMOVUPS    (R11)(DX*2), Y5
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y9
+	VUNPCKLPS  Y3, Y2, Y10
+	VUNPCKHPS  Y3, Y2, Y11
+	VUNPCKLPS  Y5, Y4, Y12
+	VUNPCKHPS  Y5, Y4, Y13
+	VUNPCKLPS  Y5, Y5, Y14
+	VUNPCKHPS  Y5, Y5, Y15
+	VSHUFPS    $0x44, Y10, Y8, Y0
+	VSHUFPS    $0xEE, Y10, Y8, Y1
+	VSHUFPS    $0x44, Y11, Y9, Y2
+	VSHUFPS    $0xEE, Y11, Y9, Y3
+	VSHUFPS    $0x44, Y14, Y12, Y4
+	VSHUFPS    $0xEE, Y14, Y12, Y5
+	VSHUFPS    $0x44, Y15, Y13, Y6
+	VSHUFPS    $0xEE, Y15, Y13, Y7
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, (DI)
+	VMOVUPS    Y9, 24(DI)
+	VMOVUPS    Y10, 48(DI)
+	VMOVUPS    Y11, 72(DI)
+	VMOVUPS    Y12, 96(DI)
+	VMOVUPS    Y13, 120(DI)
+	VMOVUPS    Y14, 144(DI)
+	VMOVUPS    Y15, 168(DI)
+	ADDQ       $32, SI
+	ADDQ       $32, R11
+	ADDQ       $192, DI
+	DECQ       CX
+	JNZ        aloop
+
+adone:
 	VZEROUPPER
 	RET
 

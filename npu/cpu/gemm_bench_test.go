@@ -83,7 +83,7 @@ func BenchmarkSgemmKernel(b *testing.B) {
 	bp := make([]float32, kc*gemmNR)
 	c := make([]float32, gemmMR*gemmNR)
 	for b.Loop() {
-		sgemmKernel(kc, ap, 1, gemmMR, bp, gemmNR, c, gemmNR, 1, 1)
+		sgemmKernel(1, kc, ap, 1, gemmMR, 0, bp, gemmNR, c, gemmNR, 1, 1)
 	}
 	b.ReportMetric(2*kc*gemmMR*gemmNR*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 }

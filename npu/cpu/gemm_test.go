@@ -145,6 +145,7 @@ func gemmCases(rng *rand.Rand, count int) []gemmCase {
 		cases = append(cases,
 			gemmCase{transA: tA, transB: tB, m: 151, n: 70, k: 600, padA: 1, alpha: 1, beta: 0.25}, // k > 2·KC, m > MC, packed
 			gemmCase{transA: tA, transB: tB, m: 7, n: 4100, k: 19, padB: 2, alpha: -2, beta: 1},    // n > NC, column split
+			gemmCase{transA: tA, transB: tB, m: 50, n: 300, k: 260, padB: 3, alpha: 1, beta: 1},    // packed B, 8-panel groups
 			gemmCase{transA: tA, transB: tB, m: 96, n: 64, k: 256, alpha: 0.5, beta: 0},            // exact tiles
 			gemmCase{transA: tA, transB: tB, m: 1, n: 1, k: 1, alpha: 1, beta: 0},
 			gemmCase{transA: tA, transB: tB, m: 5, n: 3, k: 0, padC: 1, alpha: 1, beta: 0.25}, // k = 0 scales C
@@ -168,25 +169,41 @@ func TestGemmMatchesReference(t *testing.T) {
 // usePortableGemm switches sgemm to the portable kernel and packer until the
 // test ends.
 func usePortableGemm(t testing.TB) {
-	kern, pack := sgemmKernel, sgemmPackBT
-	t.Cleanup(func() { sgemmKernel, sgemmPackBT = kern, pack })
-	sgemmKernel, sgemmPackBT = sgemmKernelGo, packBTGo
+	kern, packB, packA := sgemmKernel, sgemmPackBT, sgemmPackA6
+	t.Cleanup(func() { sgemmKernel, sgemmPackBT, sgemmPackA6 = kern, packB, packA })
+	sgemmKernel, sgemmPackBT, sgemmPackA6 = sgemmKernelGo, packBTGo, packA6Go
 }
 
-// TestGemmPackBT checks the transposing packer in use (assembly on amd64)
-// against the portable one, element for element.
-func TestGemmPackBT(t *testing.T) {
+// TestGemmPackers checks the transposing packers in use (assembly on amd64)
+// against the portable ones and the definition, element for element, and
+// that the A packer writes nothing past its slack.
+func TestGemmPackers(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
+	const ld = 300
 	for _, kc := range []int{1, 7, 8, 9, 16, 100, 256} {
-		const ldb = 300
-		b := randPadded(rng, gemmNR, kc, ldb, 0)
+		b := randPadded(rng, gemmNR, kc, ld, 0)
 		got, want := make([]float32, kc*gemmNR), make([]float32, kc*gemmNR)
-		sgemmPackBT(got, b, ldb, kc)
-		packBTGo(want, b, ldb, kc)
+		sgemmPackBT(got, b, ld, kc)
+		packBTGo(want, b, ld, kc)
 		for i := range want {
-			if got[i] != want[i] || want[i] != b[(i%gemmNR)*ldb+i/gemmNR] {
-				t.Fatalf("kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], b[(i%gemmNR)*ldb+i/gemmNR])
+			if def := b[(i%gemmNR)*ld+i/gemmNR]; got[i] != want[i] || want[i] != def {
+				t.Fatalf("packBT kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
 			}
+		}
+
+		a := randPadded(rng, gemmMR, kc, ld, 0)
+		n := kc*gemmMR + gemmPackSlack
+		got, want = make([]float32, n+1), make([]float32, n)
+		got[n] = gemmSentinel
+		sgemmPackA6(got, a, ld, kc)
+		packA6Go(want, a, ld, kc)
+		for i := range kc * gemmMR {
+			if def := a[(i%gemmMR)*ld+i/gemmMR]; got[i] != want[i] || want[i] != def {
+				t.Fatalf("packA6 kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
+			}
+		}
+		if got[n] != gemmSentinel {
+			t.Fatalf("packA6 kc=%d wrote past its slack", kc)
 		}
 	}
 }
