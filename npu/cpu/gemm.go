@@ -56,13 +56,14 @@ const (
 // beta == 0 does not read C. tiles, kc >= 1.
 type gemmKernel func(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
-// sgemmKernel and sgemmPackBT are what every sgemm uses; gemm_amd64.go
-// selects the AVX2/FMA assembly when the CPU has it. Tests swap in the
-// portable versions.
+// The micro-kernel and the transposing packers every sgemm uses;
+// gemm_amd64.go selects the AVX2/FMA assembly when the CPU has it. Tests swap
+// in the portable versions.
 var (
-	sgemmKernel gemmKernel                        = sgemmKernelGo
-	sgemmPackBT func(d, b []float32, ldb, kc int) = packBTGo
-	sgemmPackA6 func(d, a []float32, lda, kc int) = packA6Go
+	sgemmKernel gemmKernel                               = sgemmKernelGo
+	sgemmPackBT func(d, b []float32, ldb, kc int)        = packBTGo
+	sgemmPackA6 func(d, a []float32, lda, kc int)        = packA6Go
+	sgemmPackAT func(d, a []float32, lda, kc, tiles int) = packATGo
 )
 
 // gemmPackSlack is the room packing buffers leave past their end for
@@ -81,7 +82,7 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	defer g.release()
 	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
 		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		kern: sgemmKernel, packBT: sgemmPackBT, packA6: sgemmPackA6}
+		kern: sgemmKernel, packBT: sgemmPackBT, packA6: sgemmPackA6, packAT: sgemmPackAT}
 	g.check()
 	if k <= 0 || alpha == 0 {
 		scaleMatrix(c, m, n, ldc, beta)
@@ -113,6 +114,7 @@ type gemmOp struct {
 	packA, packB   bool
 	kern           gemmKernel
 	packBT, packA6 func(d, x []float32, ld, kc int)
+	packAT         func(d, a []float32, lda, kc, tiles int)
 }
 
 // check panics when a slice is too short or a leading dimension too small:
@@ -402,8 +404,7 @@ func packA6Go(d, a []float32, lda, kc int) {
 }
 
 // packBlockA packs rows [i0, i0+mc) of op(A) as consecutive MR-row panels
-// (see packPanelA). A stored k×m is read row by row across all the panels,
-// so each of its kc rows is fetched once rather than once per panel.
+// (see packPanelA); A stored k×m goes through packAT.
 func (g *gemmOp) packBlockA(d []float32, i0, mc, p0, kc int) {
 	tiles := ceilDiv(mc, gemmMR)
 	if !g.transA || mc%gemmMR != 0 {
@@ -412,13 +413,30 @@ func (g *gemmOp) packBlockA(d []float32, i0, mc, p0, kc int) {
 		}
 		return
 	}
-	for p := range kc {
-		src := g.a[(p0+p)*g.lda+i0:][:mc]
+	g.packAT(d, g.a[p0*g.lda+i0:], g.lda, kc, tiles)
+}
+
+// packATGo packs tiles MR-column runs of a (stored k×m, stride lda), kc rows
+// long, into tiles k-major panels of d, panel t at d[t·kc·MR:]. It reads
+// eight rows at a time across all the runs, so each row is fetched once
+// rather than once per panel, and each panel receives 8·MR floats (three
+// whole cache lines) at a time.
+func packATGo(d, a []float32, lda, kc, tiles int) {
+	packATRows(d, a, lda, kc, tiles, kc)
+}
+
+// packATRows is packATGo for rows [0, rows) of panels that are stride rows
+// long.
+func packATRows(d, a []float32, lda, rows, tiles, stride int) {
+	for p := 0; p < rows; p += 8 {
 		for t := range tiles {
-			// Through a local: a direct array copy between two slices may
-			// overlap, so the compiler would call memmove for 24 bytes.
-			v := *(*[gemmMR]float32)(src[t*gemmMR:])
-			*(*[gemmMR]float32)(d[(t*kc+p)*gemmMR:]) = v
+			dt := d[(t*stride+p)*gemmMR:]
+			for q := range min(8, rows-p) {
+				// Through a local: a direct array copy between two slices
+				// may overlap, so the compiler would call memmove.
+				v := *(*[gemmMR]float32)(a[(p+q)*lda+t*gemmMR:])
+				*(*[gemmMR]float32)(dt[q*gemmMR:]) = v
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ func init() {
 		sgemmKernel = sgemmKernelAVX2
 		sgemmPackBT = packBTAVX2
 		sgemmPackA6 = packA6AVX2
+		sgemmPackAT = packATAVX2
 	}
 }
 
@@ -44,6 +45,19 @@ func packA6AVX2(d, a []float32, lda, kc int) {
 	}
 	if k8 < kc {
 		packA6Go(d[k8*gemmMR:], a[k8:], lda, kc-k8)
+	}
+}
+
+// packATAVX2 is packATGo with the 8-row chunks copied in assembly.
+func packATAVX2(d, a []float32, lda, kc, tiles int) {
+	k8 := kc &^ 7
+	if k8 > 0 {
+		_ = d[(tiles-1)*kc*gemmMR+k8*gemmMR-1]
+		_ = a[(k8-1)*lda+tiles*gemmMR-1]
+		packAT6(&d[0], &a[0], lda, k8/8, tiles, kc*gemmMR)
+	}
+	if k8 < kc {
+		packATRows(d[k8*gemmMR:], a[k8*lda:], lda, kc-k8, tiles, kc)
 	}
 }
 
@@ -86,6 +100,13 @@ func packBT16(d, b *float32, ldb, k8 int)
 //
 //go:noescape
 func packA6(d, a *float32, lda, k8 int)
+
+// packAT6 copies, for each of k8 chunks of eight rows of a (stride lda) and
+// each of tiles runs of six columns, the 8×6 block to 48 consecutive floats
+// of d: tile t of chunk c goes to d[t·dstride + 48c:].
+//
+//go:noescape
+func packAT6(d, a *float32, lda, k8, tiles, dstride int)
 
 // cpuid executes CPUID with EAX=eaxArg and ECX=ecxArg.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

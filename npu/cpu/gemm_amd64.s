@@ -319,6 +319,64 @@ adone:
 	VZEROUPPER
 	RET
 
+// ATROW copies one row of the 8-row chunk for the current tile: six floats,
+// four at lo and two at hi (= lo+16), to off(BX).
+#define ATROW(lo, hi, off) \
+	VMOVUPS lo, X0;         \
+	VMOVQ   hi, X1;         \
+	VMOVUPS X0, off(BX);    \
+	VMOVQ   X1, off+16(BX)
+
+// func packAT6(d, a *float32, lda, k8, tiles, dstride int)
+//
+// For each chunk of eight rows of a (stride lda) and each of tiles runs of
+// six columns, copies the 8×6 block to 48 consecutive floats of d: tile t of
+// chunk c goes to d + t·dstride + 48c.
+TEXT ·packAT6(SB), NOSPLIT, $0-48
+	MOVQ d+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ lda+16(FP), DX
+	SHLQ $2, DX
+	MOVQ k8+24(FP), CX
+	MOVQ tiles+32(FP), R12
+	MOVQ dstride+40(FP), R13
+	SHLQ $2, R13
+	LEAQ (DX)(DX*2), R8
+	TESTQ CX, CX
+	JZ    atdone
+	TESTQ R12, R12
+	JZ    atdone
+
+atchunk:
+	MOVQ SI, R10
+	LEAQ (SI)(DX*4), R11
+	MOVQ DI, BX
+	MOVQ R12, AX
+
+attile:
+	// Rows 0-3 at R10 + r·DX, rows 4-7 at R11 + r·DX (R8 = 3·DX).
+	ATROW((R10), 16(R10), 0)
+	ATROW((R10)(DX*1), 16(R10)(DX*1), 24)
+	ATROW((R10)(DX*2), 16(R10)(DX*2), 48)
+	ATROW((R10)(R8*1), 16(R10)(R8*1), 72)
+	ATROW((R11), 16(R11), 96)
+	ATROW((R11)(DX*1), 16(R11)(DX*1), 120)
+	ATROW((R11)(DX*2), 16(R11)(DX*2), 144)
+	ATROW((R11)(R8*1), 16(R11)(R8*1), 168)
+	ADDQ $24, R10
+	ADDQ $24, R11
+	ADDQ R13, BX
+	DECQ AX
+	JNZ  attile
+
+	LEAQ (SI)(DX*8), SI
+	ADDQ $192, DI
+	DECQ CX
+	JNZ  atchunk
+
+atdone:
+	RET
+
 // func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 TEXT ·cpuid(SB), NOSPLIT, $0-24
 	MOVL eaxArg+0(FP), AX

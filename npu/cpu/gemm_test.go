@@ -169,12 +169,12 @@ func TestGemmMatchesReference(t *testing.T) {
 // usePortableGemm switches sgemm to the portable kernel and packer until the
 // test ends.
 func usePortableGemm(t testing.TB) {
-	kern, packB, packA := sgemmKernel, sgemmPackBT, sgemmPackA6
-	t.Cleanup(func() { sgemmKernel, sgemmPackBT, sgemmPackA6 = kern, packB, packA })
-	sgemmKernel, sgemmPackBT, sgemmPackA6 = sgemmKernelGo, packBTGo, packA6Go
+	kern, packB, packA, packAT := sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT
+	t.Cleanup(func() { sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT = kern, packB, packA, packAT })
+	sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT = sgemmKernelGo, packBTGo, packA6Go, packATGo
 }
 
-// TestGemmPackers checks the transposing packers in use (assembly on amd64)
+// TestGemmPackers checks the packers in use (assembly on amd64)
 // against the portable ones and the definition, element for element, and
 // that the A packer writes nothing past its slack.
 func TestGemmPackers(t *testing.T) {
@@ -204,6 +204,19 @@ func TestGemmPackers(t *testing.T) {
 		}
 		if got[n] != gemmSentinel {
 			t.Fatalf("packA6 kc=%d wrote past its slack", kc)
+		}
+
+		const tiles = 5
+		at := randPadded(rng, kc, tiles*gemmMR, ld, 0)
+		n = tiles * kc * gemmMR
+		got, want = make([]float32, n), make([]float32, n)
+		sgemmPackAT(got, at, ld, kc, tiles)
+		packATGo(want, at, ld, kc, tiles)
+		for i := range n {
+			tile, p, r := i/(kc*gemmMR), i/gemmMR%kc, i%gemmMR
+			if def := at[p*ld+tile*gemmMR+r]; got[i] != want[i] || want[i] != def {
+				t.Fatalf("packAT kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
+			}
 		}
 	}
 }
