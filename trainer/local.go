@@ -57,6 +57,9 @@ type StepStats struct {
 	Compute  float64 `json:"compute_s,omitempty"`
 	PipeWait float64 `json:"pipe_wait_s,omitempty"`
 	DPWait   float64 `json:"dp_wait_s,omitempty"`
+	// Stop: the ranks agreed to stop after this step (Env.Stop); its
+	// checkpoint is saved next.
+	Stop bool `json:"stop,omitempty"`
 }
 
 // Local trains a model in this process.

@@ -125,6 +125,9 @@ type world struct {
 	cfg    RankConfig
 	envs   []Env
 	groups map[string]*memGroup
+	// onReport, when not nil, sees every rank's every step (from the
+	// rank's goroutine).
+	onReport func(rank int, s StepStats)
 }
 
 func newWorld(cfg RankConfig) *world {
@@ -166,6 +169,7 @@ func newWorld(cfg RankConfig) *world {
 type jobResult struct {
 	stats [][]StepStats // per rank
 	ranks []*Rank
+	errs  []error // per rank
 }
 
 // runJob runs every rank of cfg in its own goroutine with src as data, the
@@ -189,7 +193,12 @@ func runJob(ctx context.Context, cfg RankConfig, src Source, commit Committer, w
 		c.Rank = r
 		env := w.envs[r]
 		env.Data, env.Commit = src, commit
-		env.Report = func(s StepStats) { res.stats[r] = append(res.stats[r], s) }
+		env.Report = func(s StepStats) {
+			res.stats[r] = append(res.stats[r], s)
+			if w.onReport != nil {
+				w.onReport(r, s)
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -200,11 +209,14 @@ func runJob(ctx context.Context, cfg RankConfig, src Source, commit Committer, w
 			}
 			if err != nil {
 				errs[r] = err
-				cancel()
+				if !errors.Is(err, ErrStopped) {
+					cancel()
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	res.errs = errs
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return res, err

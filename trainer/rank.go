@@ -37,7 +37,18 @@ type Env struct {
 	Report func(StepStats)
 	// Logf, when not nil, gets notes on where the run starts from.
 	Logf func(format string, args ...any)
+	// Stop, when not nil, is asked once per step whether this rank wants the
+	// run to stop early (its daemon is going down for a restart). The ranks
+	// vote inside reductions every step already makes, so all of them stop
+	// after the same step: each saves its shard of that step (when Save is
+	// set) and Run returns ErrStopped. It must be safe to call from Run's
+	// goroutine while another goroutine asks for the stop.
+	Stop func() bool
 }
+
+// ErrStopped is returned by Run when a rank asked, through Env.Stop, to stop
+// early: every rank stopped after the same step and saved its checkpoint.
+var ErrStopped = errors.New("trainer: stopped on request after a checkpoint")
 
 // Rank is one rank's training loop: its part of the model and optimizer,
 // the pipeline schedule, the data-parallel gradient reduction, gradient
@@ -210,13 +221,25 @@ func (r *Rank) loop(ctx context.Context) error {
 		if r.env.Report != nil {
 			r.env.Report(st)
 		}
-		if c := r.Cfg; c.Save != "" && (c.SaveInterval > 0 && r.step%c.SaveInterval == 0 || r.step == c.Steps) {
+		if c := r.Cfg; c.Save != "" && (st.Stop || c.SaveInterval > 0 && r.step%c.SaveInterval == 0 || r.step == c.Steps) {
 			if err := r.save(ctx); err != nil {
 				return fmt.Errorf("trainer: rank %d: checkpoint of step %d: %w", c.Rank, r.step, err)
 			}
 		}
+		if st.Stop && r.step < r.Cfg.Steps {
+			r.logf("stopping after step %d on request", r.step)
+			return ErrStopped
+		}
 	}
 	return nil
+}
+
+// stopVote is this rank's vote to stop after the current step: 1 or 0.
+func (r *Rank) stopVote() float32 {
+	if r.env.Stop != nil && r.env.Stop() {
+		return 1
+	}
+	return 0
 }
 
 // trainStep runs one optimizer step: the pipeline's micro-batches with the
@@ -245,7 +268,10 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if err := r.syncEmbedding(ctx); err != nil {
 		return StepStats{}, err
 	}
-	norm, err := r.gradNorm(ctx)
+	// The stop vote rides in the reductions of the norm (tensor and
+	// pipeline groups) and of the loss (data-parallel group): after both,
+	// every rank holds the sum of all votes.
+	norm, votes, err := r.gradNorm(ctx, r.stopVote())
 	if err != nil {
 		return StepStats{}, err
 	}
@@ -256,7 +282,7 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	r.Opt.Update(lr)
 	r.consumed += int64(c.GlobalBatch)
 	r.step++
-	if loss, err = r.meanLoss(ctx, loss); err != nil {
+	if loss, votes, err = r.meanLoss(ctx, loss, votes); err != nil {
 		return StepStats{}, err
 	}
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
@@ -265,7 +291,7 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	sec := time.Since(start).Seconds()
 	return StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
 		TokensPerSec: float64(c.GlobalBatch*c.SeqLength) / sec, Seconds: sec,
-		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds()}, nil
+		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds(), Stop: votes > 0}, nil
 }
 
 // syncEmbedding sums the gradients of the first and last stage's copies of
@@ -289,49 +315,51 @@ func (r *Rank) syncEmbedding(ctx context.Context) error {
 // gradNorm is the L2 norm of the whole model's gradient: each rank's sum of
 // squares over the tensors it counts, summed over the tensor-parallel and
 // pipeline groups. Data-parallel replicas hold the same reduced gradients.
-func (r *Rank) gradNorm(ctx context.Context) (float64, error) {
+// votes (stop votes) is summed over the same groups.
+func (r *Rank) gradNorm(ctx context.Context, votes float32) (float64, float32, error) {
 	d, g := r.Model.Dev, r.Model.Grads
 	ss := 0.0
 	for _, s := range r.normRuns {
 		ss += d.SumSquares(g.Slice(s.off, s.n), s.n)
 	}
 	if r.Cfg.TP == 1 && r.Cfg.PP == 1 {
-		return math.Sqrt(ss), nil
+		return math.Sqrt(ss), votes, nil
 	}
-	buf := []float32{float32(ss)}
+	buf := []float32{float32(ss), votes}
 	for _, grp := range []Group{r.env.TP, r.env.PP} {
 		if grp != nil && grp.Size() > 1 {
 			if err := grp.AllReduce(ctx, buf, ReduceSum); err != nil {
-				return 0, fmt.Errorf("gradient norm: %w", err)
+				return 0, 0, fmt.Errorf("gradient norm: %w", err)
 			}
 		}
 	}
-	return math.Sqrt(float64(buf[0])), nil
+	return math.Sqrt(float64(buf[0])), buf[1], nil
 }
 
 // meanLoss turns this rank's mean micro-batch loss (the last stage's) into
 // the step's loss on every rank: averaged over the data-parallel replicas,
-// then passed from the last stage to the others.
-func (r *Rank) meanLoss(ctx context.Context, loss float64) (float64, error) {
+// then passed from the last stage to the others. votes (stop votes) is
+// summed over the data-parallel group too.
+func (r *Rank) meanLoss(ctx context.Context, loss float64, votes float32) (float64, float32, error) {
 	c := r.Cfg
 	if c.DP > 1 {
-		buf := []float32{float32(loss)}
+		buf := []float32{float32(loss), votes}
 		if err := r.env.DP.AllReduce(ctx, buf, ReduceSum); err != nil {
-			return 0, fmt.Errorf("loss reduction: %w", err)
+			return 0, 0, fmt.Errorf("loss reduction: %w", err)
 		}
-		loss = float64(buf[0]) / float64(c.DP)
+		loss, votes = float64(buf[0])/float64(c.DP), buf[1]
 	}
 	if c.PP > 1 {
-		buf := []float32{0}
+		buf := []float32{0, votes}
 		if r.pp == c.PP-1 {
 			buf[0] = float32(loss)
 		}
 		if err := r.env.PP.AllReduce(ctx, buf, ReduceSum); err != nil {
-			return 0, fmt.Errorf("loss reduction: %w", err)
+			return 0, 0, fmt.Errorf("loss reduction: %w", err)
 		}
-		loss = float64(buf[0])
+		loss, votes = float64(buf[0]), buf[1]
 	}
-	return loss, nil
+	return loss, votes, nil
 }
 
 func (r *Rank) logf(format string, args ...any) {
