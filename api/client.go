@@ -112,6 +112,13 @@ func (c *Client) Status(ctx context.Context) (*Status, error) {
 	return &r, c.do(ctx, http.MethodGet, PathStatus, nil, &r)
 }
 
+// Restart asks the node this client talks to to restart (checkpoint its
+// jobs, stop gracefully, start again).
+func (c *Client) Restart(ctx context.Context) (*RestartReply, error) {
+	var r RestartReply
+	return &r, c.do(ctx, http.MethodPost, PathRestart, struct{}{}, &r)
+}
+
 // Jobs lists the jobs.
 func (c *Client) Jobs(ctx context.Context) ([]Job, error) {
 	var r JobsResponse

@@ -114,6 +114,9 @@ type Attempt struct {
 	// LastStep is the last step a rank reported before the attempt ended;
 	// StepsLost = LastStep − the step the next attempt resumed from.
 	LastStep int64 `json:"last_step,omitempty"`
+	// Planned: it checkpointed and stopped for a node's restart; it is not
+	// a failure and does not count against --max-restarts.
+	Planned bool `json:"planned,omitempty"`
 }
 
 // Checkpoint is a committed checkpoint.

@@ -8,6 +8,9 @@ type NodeReport struct {
 	Ranks []RankReport `json:"ranks"`
 	// Written are the checkpoint manifests this node has made durable.
 	Written []ManifestAck `json:"written,omitempty"`
+	// Draining: the node is going down for a restart; its workers
+	// checkpoint and stop, and nothing new is placed on it.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // RankReport is one rank's state on its node.
@@ -25,6 +28,12 @@ type RankReport struct {
 	ExitOK bool   `json:"exit_ok,omitempty"`
 	Exit   string `json:"exit,omitempty"`  // "exit status 1", "signal: killed"
 	Error  string `json:"error,omitempty"` // what the worker said last
+	// Stopped is the step after which the rank stopped early, on its
+	// node's request, with that step's shard saved (0: it did not).
+	Stopped int64 `json:"stopped,omitempty"`
+	// Fatal: the worker failed because of the job itself (its spec, data
+	// or checkpoint is wrong); restarting it cannot help.
+	Fatal bool `json:"fatal,omitempty"`
 }
 
 // StepProgress is one finished optimizer step on one rank.

@@ -8,6 +8,9 @@ const (
 	PathStatus  = "/v1/status"
 	PathJobs    = "/v1/jobs"
 	PathMetrics = "/metrics"
+	// PathRestart (POST) asks the answering node to restart: checkpoint
+	// its jobs, stop gracefully and start again (bloomctl rollout).
+	PathRestart = "/v1/restart"
 )
 
 // HeaderForwarded marks a request a follower forwarded to the leader; a
@@ -61,6 +64,18 @@ type Status struct {
 	Voters       []string `json:"voters"`
 	Nonvoters    []string `json:"nonvoters"`
 	Health       Health   `json:"health"`
+	// StartedAt (unix ms) and Instance identify the answering bloomd
+	// process: both change when it restarts.
+	StartedAt int64  `json:"started_at,omitempty"`
+	Instance  string `json:"instance,omitempty"`
+	// Draining: it is checkpointing its jobs to stop.
+	Draining bool `json:"draining,omitempty"`
+}
+
+// RestartReply answers PathRestart.
+type RestartReply struct {
+	Node     string `json:"node"`
+	Instance string `json:"instance"` // the process that will stop
 }
 
 // Health summarises whether the cluster can make progress.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -28,8 +30,11 @@ func joinCommand() *ucli.Command {
 		Name:  "join",
 		Usage: "run the daemon in the foreground: join the cluster, take part in Raft, serve the API",
 		Description: "Joins through any live --peers address, bootstraps Raft once when --bootstrap-expect\n" +
-			"servers are seen, and runs until SIGINT or SIGTERM, when it hands leadership over and\n" +
-			"leaves. Restart it with the same --name and --data-dir to rejoin with its Raft log.",
+			"servers are seen, and runs until SIGINT or SIGTERM. Then it drains: the jobs with workers\n" +
+			"here checkpoint at the next step and stop (at most --drain-timeout; a second signal cuts it\n" +
+			"short), it hands leadership over, leaves, and exits; the jobs resume from that checkpoint.\n" +
+			"Restart it with the same --name and --data-dir to rejoin with its Raft log. `bloomctl\n" +
+			"rollout` asks each daemon in turn to do all of that and start itself again.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Value: host, Usage: "this node's unique, stable `NAME`", EnvVars: env("NAME")},
 			&ucli.StringFlag{Name: "data-dir", Usage: "`DIR` for the Raft log and snapshots", EnvVars: env("DATA_DIR")},
@@ -41,6 +46,7 @@ func joinCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
 			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N or npu:0-7", EnvVars: env("DEVICES")},
 			&ucli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, Usage: "give up joining --peers after this long", EnvVars: env("JOIN_TIMEOUT")},
+			&ucli.DurationFlag{Name: "drain-timeout", Value: 2 * time.Minute, Usage: "on SIGTERM, wait this long for the jobs here to checkpoint and stop", EnvVars: env("DRAIN_TIMEOUT")},
 			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
 			&ucli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: env("LOG_LEVEL")},
 		},
@@ -59,9 +65,67 @@ func runJoin(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	<-ctx.Done()
-	cfg.Logger.Info("stopping: handing over leadership and leaving")
-	return d.Stop()
+	restart := false
+	select {
+	case <-ctx.Done():
+	case <-d.RestartRequested():
+		restart = true
+	}
+	drain(d, c.Duration("drain-timeout"), cfg.Logger)
+	cfg.Logger.Info("stopping: handing over leadership and leaving", "restart", restart)
+	if err := d.Stop(); err != nil || !restart {
+		return err
+	}
+	return reexec(cfg, d)
+}
+
+// drain lets the jobs here checkpoint and stop, for at most timeout or
+// until another SIGINT/SIGTERM.
+func drain(d *daemon.Daemon, timeout time.Duration, log *slog.Logger) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	go func() { // ends with ctx, which drain cancels on return
+		select {
+		case <-sig:
+			log.Warn("second signal: stopping without waiting for the checkpoint")
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := d.Drain(ctx); err != nil {
+		log.Warn("drain incomplete: the jobs resume from their last committed checkpoint", "err", err)
+	}
+}
+
+// reexec starts this bloomd again in this process (a rolling restart picks
+// up a new binary at the same path), with the ports it had: ports given as
+// 0 are pinned to the ones the kernel chose, so peers find it again.
+func reexec(cfg daemon.Config, d *daemon.Daemon) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("restart: %w", err)
+	}
+	args := append([]string(nil), os.Args...)
+	for _, p := range []struct{ flag, given, actual string }{{"--bind", cfg.Bind, d.GossipAddr()}, {"--api", cfg.API, d.APIAddr()}} {
+		if pinned, ok := pinPort(p.given, p.actual); ok {
+			args = append(args, p.flag, pinned)
+		}
+	}
+	cfg.Logger.Info("restarting", "exe", exe)
+	return syscall.Exec(exe, args, os.Environ())
+}
+
+// pinPort returns given with port 0 replaced by actual's port.
+func pinPort(given, actual string) (string, bool) {
+	h, p, err := net.SplitHostPort(given)
+	_, ap, err2 := net.SplitHostPort(actual)
+	if err != nil || err2 != nil || p != "0" {
+		return "", false
+	}
+	return net.JoinHostPort(h, ap), true
 }
 
 func joinConfig(c *ucli.Context) (daemon.Config, error) {
@@ -82,7 +146,7 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 		}
 	}
 	cfg.BootstrapExpect, cfg.Devices = c.Int("bootstrap-expect"), c.String("devices")
-	cfg.JoinTimeout, cfg.Version = c.Duration("join-timeout"), Version
+	cfg.JoinTimeout, cfg.Version, cfg.Restartable = c.Duration("join-timeout"), Version, true
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return cfg, err
 	}

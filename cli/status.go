@@ -50,8 +50,10 @@ func writeStatus(c *ucli.Context, st *api.Status) error {
 
 // ctlClient builds the API client from bloomctl's global flags: --addr and
 // either --secret-file (mutual TLS) or --token.
-func ctlClient(c *ucli.Context) (*api.Client, error) {
-	addr := c.String("addr")
+func ctlClient(c *ucli.Context) (*api.Client, error) { return ctlClientAt(c, c.String("addr")) }
+
+// ctlClientAt is a client of the node at addr with bloomctl's credentials.
+func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 	switch {
 	case c.String("secret-file") != "":
 		s, err := daemon.LoadSecret(c.String("secret-file"))

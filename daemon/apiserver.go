@@ -21,6 +21,7 @@ func (d *Daemon) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathMembers, d.handleMembers)
 	mux.HandleFunc("GET "+api.PathStatus, d.handleStatus)
+	mux.HandleFunc("POST "+api.PathRestart, d.handleRestart)
 	d.jobRoutes(mux)
 	mux.HandleFunc("GET "+api.PathMetrics, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -84,7 +85,7 @@ func (d *Daemon) Status() api.Status {
 	r := d.raft.r
 	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
-		Voters: []string{}, Nonvoters: []string{}}
+		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.jobs.sup.isDraining()}
 	alive := map[string]bool{d.cfg.Name: true}
 	for _, m := range d.ml.Members() {
 		alive[m.Name] = live(m)
@@ -123,6 +124,18 @@ func (d *Daemon) handleMembers(w http.ResponseWriter, r *http.Request) {
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, d.Status())
+}
+
+// handleRestart asks this daemon's owner to restart it; it answers at
+// once, and the drain, stop and start follow.
+func (d *Daemon) handleRestart(w http.ResponseWriter, r *http.Request) {
+	if !d.cfg.Restartable {
+		writeError(w, http.StatusNotImplemented, fmt.Errorf("bloomd %s cannot restart itself (it was not started by `bloomd join`): restart it with its service manager", d.cfg.Name))
+		return
+	}
+	d.log.Info("restart requested through the API", "from", r.RemoteAddr)
+	d.requestRestart()
+	writeJSON(w, http.StatusAccepted, api.RestartReply{Node: d.cfg.Name, Instance: d.nonce})
 }
 
 // leaderOnly runs a write on the leader, and forwards it there from any

@@ -21,7 +21,7 @@ func lastReported(lj *liveJob) int64 {
 // it ended, the checkpoint it resumed from and the steps it lost.
 func apiAttempt(job *coord.Job, a coord.Attempt) api.Attempt {
 	out := api.Attempt{N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, FromStep: a.FromStep,
-		Cause: a.Cause, StepsLost: a.StepsLost, LastStep: a.LastStep}
+		Cause: a.Cause, StepsLost: a.StepsLost, LastStep: a.LastStep, Planned: a.Planned}
 	if a.FromStep > 0 {
 		for _, k := range job.Checkpoints {
 			if k.Step == a.FromStep {

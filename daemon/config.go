@@ -42,6 +42,9 @@ type Config struct {
 	// JoinTimeout bounds how long Start keeps retrying Peers before it
 	// gives up with an error.
 	JoinTimeout time.Duration
+	// Restartable: the daemon's owner watches RestartRequested and
+	// restarts it (bloomd join does); otherwise the restart API refuses.
+	Restartable bool
 
 	// MaxVoters caps the Raft voters (odd: 3 or 5); other servers are non-voters.
 	MaxVoters int

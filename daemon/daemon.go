@@ -35,13 +35,16 @@ type Daemon struct {
 	http    *http.Server
 	apiAddr string // advertised API (and Raft) address
 	nonce   string // random per process; makes the bootstrap cluster id unique
+	started time.Time
 	metrics *metrics
 	jobs    *jobs // supervisor of this node's workers; the leader's job bookkeeping
 
-	stop     chan struct{}
-	leaderCh chan struct{} // raft leadership changed (signal, never blocks raft)
-	wg       sync.WaitGroup
-	closed   atomic.Bool
+	stop        chan struct{}
+	restart     chan struct{} // closed when a rolling restart asks for one
+	restartOnce sync.Once
+	leaderCh    chan struct{} // raft leadership changed (signal, never blocks raft)
+	wg          sync.WaitGroup
+	closed      atomic.Bool
 
 	// Owned by the main loop.
 	leaderReady  atomic.Bool
@@ -66,11 +69,11 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With("node", cfg.Name)
-	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), leaderCh: make(chan struct{}, 1),
+	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1),
 		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics()}
 	var nonce [4]byte
 	rand.Read(nonce[:])
-	d.nonce = hex.EncodeToString(nonce[:])
+	d.nonce, d.started = hex.EncodeToString(nonce[:]), time.Now()
 
 	var cleanup []func()
 	defer func() {

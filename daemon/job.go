@@ -55,13 +55,14 @@ type jobs struct {
 	live        map[string]*liveJob         // leader: what the ranks of running attempts report
 	waiting     map[string]string           // leader: why a pending job is not placed yet
 	final       map[string]*api.JobProgress // leader: the last progress of attempts that ended
+	draining    map[string]bool             // leader: nodes going down for a restart, from their reports
 	leaderSince time.Time                   // zero when not the leader
 	wake        chan struct{}
 }
 
 func newJobs(d *Daemon) *jobs {
 	j := &jobs{d: d, cfg: d.cfg.Jobs, live: map[string]*liveJob{}, waiting: map[string]string{},
-		final: map[string]*api.JobProgress{}, wake: make(chan struct{}, 1)}
+		final: map[string]*api.JobProgress{}, draining: map[string]bool{}, wake: make(chan struct{}, 1)}
 	j.sup = newSupervisor(j)
 	return j
 }
@@ -118,8 +119,12 @@ func (j *jobs) saveDir(id string, spec *JobSpec) string {
 func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgress, reason string) api.JobInfo {
 	out := api.JobInfo{ID: job.ID, Name: job.Name, State: job.State.String(), SubmittedAt: job.SubmittedAt,
 		Reason: job.Reason, Spec: job.Spec, Progress: lv}
-	if reason != "" && job.State == coord.JobPending {
+	switch {
+	case reason == "":
+	case job.State == coord.JobPending:
 		out.Reason = reason
+	case job.State == coord.JobRecovering:
+		out.Reason = job.Reason + " — now " + reason
 	}
 	if lv != nil && lv.Checkpointing > 0 && job.State == coord.JobRunning {
 		out.State = api.JobCheckpointing

@@ -52,7 +52,12 @@ func (j *jobs) liveFor(id string, attempt int) *liveJob {
 func (j *jobs) receive(r api.NodeReport) api.ReportReply {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	changed := false
+	changed := j.draining[r.Node] != r.Draining
+	if r.Draining {
+		j.draining[r.Node] = true
+	} else {
+		delete(j.draining, r.Node)
+	}
 	for _, rr := range r.Ranks {
 		if lj := j.liveFor(rr.Job, rr.Attempt); lj != nil {
 			old := lj.ranks[rr.Rank]
@@ -107,6 +112,7 @@ func (j *jobs) coordinate() {
 	if !j.d.IsLeader() {
 		j.mu.Lock()
 		j.leaderSince, j.live, j.waiting, j.final = time.Time{}, map[string]*liveJob{}, map[string]string{}, map[string]*api.JobProgress{}
+		j.draining = map[string]bool{}
 		j.mu.Unlock()
 		return
 	}
@@ -117,6 +123,13 @@ func (j *jobs) coordinate() {
 	j.mu.Unlock()
 	st := j.d.State()
 	alive := j.aliveNodes()
+	j.mu.Lock()
+	for n := range j.draining {
+		if !alive[n] {
+			delete(j.draining, n) // it is gone; when it is back it reports again
+		}
+	}
+	j.mu.Unlock()
 	ids := make([]string, 0, len(st.Jobs))
 	for id := range st.Jobs {
 		ids = append(ids, id)
@@ -155,8 +168,22 @@ func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) boo
 		j.apply(coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()})
 		return false
 	}
-	free := freeDevices(st, func(n string) bool { return alive[n] })
+	j.mu.Lock()
+	usable := map[string]bool{}
+	for n, ok := range alive {
+		usable[n] = ok && !j.draining[n]
+	}
+	j.mu.Unlock()
+	free := freeDevices(st, func(n string) bool { return usable[n] })
 	plan, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel)
+	var later string
+	if err != nil {
+		var p *coord.Plan
+		if p, later = shrink(job, &spec, free, time.Now()); p != nil {
+			plan, err = *p, nil
+			j.d.log.Warn("job re-planned on fewer data-parallel replicas", "job", job.ID, "dp", p.DP, "was", spec.DataParallel, "nodes", planNodes(p))
+		}
+	}
 	if err != nil {
 		n := 0
 		for _, nd := range free {
@@ -172,6 +199,9 @@ func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) boo
 		if len(joining) > 0 {
 			sort.Strings(joining)
 			why += " (still registering: " + strings.Join(joining, ", ") + ")"
+		}
+		if later != "" {
+			why += "; " + later
 		}
 		j.setWaiting(job.ID, why)
 		return false
@@ -228,10 +258,47 @@ func (j *jobs) watch(job *coord.Job, alive map[string]bool) {
 		return
 	}
 	j.checkpoints(job, lj)
-	if j.allDone(job, lj) {
-		j.apply(coord.EndAttempt{ID: job.ID, Cause: "", Next: coord.JobSucceeded, At: time.Now().UnixMilli()})
-		j.d.log.Info("job succeeded", "job", job.ID, "attempt", n)
+	if !j.allDone(job, lj) {
+		return
 	}
+	if at, cause := j.stopped(job, lj); at > 0 {
+		// Every rank checkpointed and stopped for a node's restart: the job
+		// resumes from that checkpoint, which is committed by now.
+		if j.apply(coord.EndAttempt{ID: job.ID, Cause: cause, LastStep: at, Planned: true,
+			Next: coord.JobRecovering, At: time.Now().UnixMilli()}) == nil {
+			j.d.log.Info("job stopped for a restart", "job", job.ID, "attempt", n, "step", at)
+		}
+		return
+	}
+	j.apply(coord.EndAttempt{ID: job.ID, Cause: "", Next: coord.JobSucceeded, At: time.Now().UnixMilli()})
+	j.d.log.Info("job succeeded", "job", job.ID, "attempt", n)
+}
+
+// stopped returns the step after which the attempt's ranks stopped on a
+// node's request, and why, or 0 when they ran to the end.
+func (j *jobs) stopped(job *coord.Job, lj *liveJob) (int64, string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var at int64
+	for _, rr := range lj.ranks {
+		at = max(at, rr.Stopped)
+	}
+	if at == 0 {
+		return 0, ""
+	}
+	var nodes []string
+	seen := map[string]bool{}
+	for _, r := range job.Plan.Ranks {
+		if j.draining[r.Node] && !seen[r.Node] {
+			seen[r.Node] = true
+			nodes = append(nodes, r.Node)
+		}
+	}
+	why := "a node"
+	if len(nodes) > 0 {
+		why = strings.Join(nodes, ", ")
+	}
+	return at, fmt.Sprintf("checkpointed and stopped after step %d: %s restarting", at, why)
 }
 
 // failure names why the attempt cannot go on, or returns "".
@@ -286,24 +353,70 @@ func (j *jobs) allDone(job *coord.Job, lj *liveJob) bool {
 }
 
 // fail ends the attempt: recovering while restarts are left, else failed.
+// Attempts that stopped for a node's restart are not failures and do not
+// count. A failure that is the job's own (its input is wrong, or the same
+// crash at the same step as the failure before) is not retried.
 func (j *jobs) fail(job *coord.Job, lj *liveJob, cause string) {
 	spec, _ := DecodeJobSpec(job.Spec)
-	next := coord.JobFailed
-	if len(job.Attempts)-1 < spec.MaxRestarts {
-		next = coord.JobRecovering
-	}
 	var last int64
 	if n := len(job.Checkpoints); n > 0 {
 		last = job.Checkpoints[n-1].Step
 	}
 	j.mu.Lock()
 	reported := lastReported(lj)
+	fatal := jobFault(lj)
 	j.mu.Unlock()
+	next := coord.JobFailed
+	switch {
+	case fatal:
+		cause = "the job's input is wrong, not retried: " + cause
+	case repeats(job, reported, cause):
+		cause = fmt.Sprintf("the same failure at step %d as the attempt before, not retried: %s", reported, cause)
+	case job.Failures() < spec.MaxRestarts:
+		next = coord.JobRecovering
+	}
 	lost := max(reported-last, 0)
 	if err := j.apply(coord.EndAttempt{ID: job.ID, Cause: truncate(cause, 4000), StepsLost: lost, LastStep: reported,
 		Next: next, At: time.Now().UnixMilli()}); err == nil {
 		j.d.log.Warn("job attempt failed", "job", job.ID, "attempt", len(job.Attempts), "cause", cause, "next", next.String())
 	}
+}
+
+// jobFault reports whether a rank failed because of the job itself (a
+// bad spec, data path or checkpoint), which a restart cannot fix. Call
+// with j.mu held.
+func jobFault(lj *liveJob) bool {
+	for _, rr := range lj.ranks {
+		if rr.Exited && !rr.ExitOK && rr.Fatal {
+			return true
+		}
+	}
+	return false
+}
+
+// repeats reports whether the attempt failing at step with cause fails as
+// the attempt before it did: the same rank's worker at the same step, from
+// the same checkpoint, after it made progress (a crash the job will hit
+// every time).
+func repeats(job *coord.Job, step int64, cause string) bool {
+	n := len(job.Attempts)
+	if n < 2 || step == 0 {
+		return false
+	}
+	prev, cur := job.Attempts[n-2], job.Attempts[n-1]
+	killed := strings.Contains(cause, "signal: killed") // from outside: an operator, the OOM killer, chaos
+	return !killed && !prev.Planned && prev.LastStep == step && prev.FromStep == cur.FromStep &&
+		rankOf(prev.Cause) != "" && rankOf(prev.Cause) == rankOf(cause)
+}
+
+// rankOf is the "rank N on NODE: worker" prefix of a worker failure's
+// cause, or "".
+func rankOf(cause string) string {
+	head, _, ok := strings.Cut(cause, ": worker ")
+	if !ok || !strings.HasPrefix(head, "rank ") {
+		return ""
+	}
+	return head
 }
 
 func truncate(s string, n int) string {

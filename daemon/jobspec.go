@@ -70,6 +70,13 @@ type JobSpec struct {
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
+	// MinNodes lets a job that lost a node for longer than NodeGrace
+	// seconds run again on fewer nodes, with fewer data-parallel replicas
+	// and more gradient accumulation (the global batch, hence the math,
+	// unchanged), as long as at least MinNodes nodes take part. 0: never
+	// shrink, wait for the node.
+	MinNodes  int `json:"min_nodes,omitempty"`
+	NodeGrace int `json:"node_grace"`
 }
 
 // ModelShape is a BLOOM shape, as config.json gives it.
@@ -87,7 +94,7 @@ func DefaultJobSpec() JobSpec {
 	return JobSpec{Kind: JobKindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
 		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
 		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
-		Split: "969,30,1", LogInterval: 1}
+		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
 }
 
 // ModelConfig is the model's shape, from the preset or the config.

@@ -120,6 +120,8 @@ var jobFields = []JobField{
 	stringField("load", "start from this Hugging Face model directory (full fine-tuning)", func(s *JobSpec) *string { return &s.Load }),
 	intField("log-interval", "report every N steps", func(s *JobSpec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *JobSpec) *int { return &s.MaxRestarts }),
+	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *JobSpec) *int { return &s.MinNodes }),
+	intField("node-grace", "seconds a job waits for a lost node to come back before it is re-planned without it (--min-nodes)", func(s *JobSpec) *int { return &s.NodeGrace }),
 }
 
 // JobFields lists the settings a job file or `bloomctl submit pretrain`

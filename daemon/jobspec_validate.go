@@ -41,6 +41,9 @@ func (s *JobSpec) Validate() error {
 	}
 	errs = append(errs, s.checkBatch()...)
 	errs = append(errs, s.checkOptimizer()...)
+	if s.MinNodes < 0 || s.NodeGrace < 0 {
+		bad("--min-nodes (%d) and --node-grace (%d) must be ≥ 0", s.MinNodes, s.NodeGrace)
+	}
 	if s.SaveInterval < 0 || s.LogInterval < 1 || s.MaxRestarts < 0 {
 		bad("--save-interval (%d) and --max-restarts (%d) must be ≥ 0 and --log-interval (%d) ≥ 1", s.SaveInterval, s.MaxRestarts, s.LogInterval)
 	}

@@ -25,12 +25,13 @@ type supervisor struct {
 	wg    sync.WaitGroup
 	stopC chan struct{}
 
-	mu      sync.Mutex
-	closed  bool
-	procs   map[workerKey]*workerProc
-	rdv     map[rdvKey][]byte
-	written map[ckptKey]api.ManifestAck // manifests made durable here
-	clients map[string]*api.Client      // other nodes' APIs, by address
+	mu       sync.Mutex
+	closed   bool
+	draining bool // every worker, and any started later, is asked to checkpoint and stop
+	procs    map[workerKey]*workerProc
+	rdv      map[rdvKey][]byte
+	written  map[ckptKey]api.ManifestAck // manifests made durable here
+	clients  map[string]*api.Client      // other nodes' APIs, by address
 }
 
 // rdvKey names a value published by a worker of an attempt.
@@ -91,6 +92,9 @@ func (s *supervisor) reconcile(st *coord.State) {
 	for key, r := range desired {
 		if s.procs[key] == nil && !s.olderRunning(key) {
 			s.procs[key] = s.launch(st, key, r, len(desired))
+			if s.draining {
+				s.procs[key].requestStop()
+			}
 		}
 	}
 	for k := range s.rdv {
@@ -162,6 +166,7 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 func (s *supervisor) report(st *coord.State) {
 	rep := api.NodeReport{Node: s.j.d.cfg.Name}
 	s.mu.Lock()
+	rep.Draining = s.draining
 	for key, p := range s.procs {
 		job, ok := current(st, key.job, key.attempt)
 		if !ok {
@@ -177,7 +182,7 @@ func (s *supervisor) report(st *coord.State) {
 		}
 	}
 	s.mu.Unlock()
-	if len(rep.Ranks) == 0 && len(rep.Written) == 0 {
+	if len(rep.Ranks) == 0 && len(rep.Written) == 0 && !rep.Draining {
 		return
 	}
 	reply, err := s.send(rep)
@@ -267,6 +272,30 @@ func (s *supervisor) stopAll(kill bool) {
 		c.Close()
 	}
 	s.mu.Unlock()
+}
+
+// drain asks every worker, now and later, to checkpoint and stop, and
+// returns the workers that were running.
+func (s *supervisor) drain() []workerKey {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.draining = true
+	var keys []workerKey
+	for key, p := range s.procs {
+		select {
+		case <-p.exited:
+		default:
+			p.requestStop()
+			keys = append(keys, key)
+		}
+	}
+	return keys
+}
+
+func (s *supervisor) isDraining() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.draining
 }
 
 // worker returns the worker of key on this node, if any.

@@ -151,8 +151,10 @@ func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 				p.rep.Shards = append(p.rep.Shards, *m.Shard)
 				p.rep.Saving = 0
 			}
+		case "stopped":
+			p.rep.Stopped = m.Step
 		case "error":
-			p.rep.Error = truncate(m.Error, 2000)
+			p.rep.Error, p.rep.Fatal = truncate(m.Error, 2000), m.Fatal
 		}
 		p.mu.Unlock()
 		switch m.Type {
@@ -179,6 +181,14 @@ func (p *workerProc) snapshot(committed int64) api.RankReport {
 		}
 	}
 	return r
+}
+
+// requestStop asks the worker to checkpoint at the next step boundary its
+// job's ranks agree on, then exit.
+func (p *workerProc) requestStop() {
+	if p.stdin != nil {
+		p.write([]byte(`{"type":"` + msgCheckpointStop + `"}` + "\n"))
+	}
 }
 
 // stop asks the worker to end (stdin closed, SIGTERM) and kills it after

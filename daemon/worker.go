@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -40,9 +41,20 @@ func RunWorker(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
 	w := &worker{a: a, link: link, log: logw}
 	if err = w.run(ctx); err != nil {
 		fmt.Fprintf(logw, "worker: rank %d: %v\n", a.Rank, err)
-		link.send(workerMsg{Type: "error", Error: err.Error()})
+		link.send(workerMsg{Type: "error", Error: err.Error(), Fatal: jobsFault(err)})
 	}
 	return err
+}
+
+// errJobInput marks errors in what the job gave: its data.
+var errJobInput = errors.New("worker: the job's input")
+
+// jobsFault reports whether err is the job's own fault — its spec, data or
+// the checkpoint it names do not fit — so that running it again fails the
+// same way.
+func jobsFault(err error) bool {
+	return errors.Is(err, errJobInput) || errors.Is(err, ErrJobSpec) ||
+		errors.Is(err, trainer.ErrConfig) || errors.Is(err, trainer.ErrMismatch)
 }
 
 // worker is one rank's run.
@@ -97,11 +109,11 @@ func (w *worker) source() (src trainer.Source, close func() error, err error) {
 	sp, err := data.OpenGPTSplits(s.DataPath, data.GPTSplitConfig{Split: s.Split, NumSamples: [3]int64{samples, 0, 0},
 		SeqLength: s.SeqLength, Seed: uint32(s.Seed), NoCache: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("worker: --data-path: %w", err)
+		return nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
 	}
 	if sp.Train == nil {
 		sp.Close()
-		return nil, nil, fmt.Errorf("worker: --data-path %s: --split %s leaves no training documents", s.DataPath, s.Split)
+		return nil, nil, fmt.Errorf("%w: --data-path %s: --split %s leaves no training documents", errJobInput, s.DataPath, s.Split)
 	}
 	return sp.Train, sp.Close, nil
 }

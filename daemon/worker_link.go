@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"bloom/api"
 	"bloom/daemon/coord"
@@ -42,9 +43,11 @@ type WorkerAssignment struct {
 func (a *WorkerAssignment) Size() int { return len(a.Plan.Ranks) }
 
 // workerMsg is one line of the worker↔daemon protocol. Worker → daemon,
-// on the control pipe (fd 3): progress, saving (Step), shard, error,
+// on the control pipe (fd 3): progress, saving (Step), shard, stopped
+// (Step: it stopped early on request after saving that step), error,
 // publish (Key, Value), lookup (ID, Key, Owner). Daemon → worker, on stdin
-// after the assignment: lookup (ID, Value or Error).
+// after the assignment: lookup (ID, Value or Error), and checkpoint-stop
+// (checkpoint at the next step boundary every rank agrees on, then exit).
 type workerMsg struct {
 	Type     string            `json:"type"`
 	Progress *api.StepProgress `json:"progress,omitempty"`
@@ -55,6 +58,7 @@ type workerMsg struct {
 	Owner    int               `json:"owner,omitempty"`
 	ID       int               `json:"id,omitempty"`
 	Error    string            `json:"error,omitempty"`
+	Fatal    bool              `json:"fatal,omitempty"` // error: the job's own fault, not worth a restart
 }
 
 // maxWorkerLine bounds one protocol line (a root info or a shard report).
@@ -72,7 +76,11 @@ type workerLink struct {
 	waiting map[int]chan workerMsg
 	next    int
 	done    chan struct{}
+	stop    atomic.Bool // the daemon asked for checkpoint-stop
 }
+
+// msgCheckpointStop asks a worker to checkpoint and stop.
+const msgCheckpointStop = "checkpoint-stop"
 
 // openWorkerLink reads the assignment from in and starts reading replies.
 // The reader goroutine ends when in does (EOF: the daemon closed it to stop
@@ -99,6 +107,10 @@ func (l *workerLink) readReplies() {
 		if json.Unmarshal(l.in.Bytes(), &m) != nil {
 			continue
 		}
+		if m.Type == msgCheckpointStop {
+			l.stop.Store(true)
+			continue
+		}
 		l.mu.Lock()
 		ch := l.waiting[m.ID]
 		delete(l.waiting, m.ID)
@@ -108,6 +120,10 @@ func (l *workerLink) readReplies() {
 		}
 	}
 }
+
+// StopRequested reports whether the daemon asked this worker to
+// checkpoint and stop (its node is going down for a restart).
+func (l *workerLink) StopRequested() bool { return l.stop.Load() }
 
 // Done is closed when the daemon closes the worker's stdin.
 func (l *workerLink) Done() <-chan struct{} { return l.done }

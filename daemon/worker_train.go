@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"bloom/api"
@@ -28,9 +29,9 @@ func (w *worker) rankConfig() (trainer.RankConfig, error) {
 	c.Seed, c.InitStd, c.ClipGrad = s.Seed, s.InitMethodStd, s.ClipGrad
 	c.Adam = trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2, Eps: s.AdamEps, WeightDecay: s.WeightDecay}
 	c.LR = w.schedule()
-	if s.SaveInterval > 0 || s.Save != "" {
-		c.Save, c.SaveInterval = a.SaveDir, s.SaveInterval
-	}
+	// Every daemon job saves: at --save-interval, at the last step, and
+	// when its node asks it to checkpoint and stop.
+	c.Save, c.SaveInterval = a.SaveDir, s.SaveInterval
 	switch {
 	case a.FromStep > 0:
 		c.Load = a.LoadDir // the checkpoint Raft committed, nothing newer
@@ -53,11 +54,15 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 		return err
 	}
 	defer closeSrc()
-	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf,
+	var stoppedAt int64
+	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
 		Report: func(st trainer.StepStats) {
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
 				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed})
-			if saves(cfg, st.Step) {
+			if st.Stop {
+				stoppedAt = int64(st.Step)
+			}
+			if saves(cfg, st.Step) || st.Stop {
 				// The trainer saves right after it reports such a step: the
 				// job shows "checkpointing" until the shard is reported.
 				w.link.send(workerMsg{Type: "saving", Step: int64(st.Step)})
@@ -75,7 +80,12 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 		defer stop()
 		comms.env(&env)
 	}
-	if err := trainer.Run(ctx, cfg, env); err != nil {
+	err = trainer.Run(ctx, cfg, env)
+	if errors.Is(err, trainer.ErrStopped) {
+		w.logf("stopped after step %d on request: its checkpoint is saved", stoppedAt)
+		return w.link.send(workerMsg{Type: "stopped", Step: stoppedAt})
+	}
+	if err != nil {
 		return err
 	}
 	w.logf("done: %d steps", cfg.Steps)

@@ -14,8 +14,9 @@ import (
 // ErrUnknownVersion, so a replica never applies a command it does not
 // understand. Encode writes the oldest version that carries the command:
 // version 2 only adds fields (EndAttempt.LastStep), so a command without
-// them stays version 1 and a version-1 replica still applies it.
-const Version = 2
+// them stays version 1 and a version-1 replica still applies it. Version 3
+// adds EndAttempt.Planned and Checkpoint.Files, the same way.
+const Version = 3
 
 // MinVersion is the oldest command encoding Decode reads.
 const MinVersion = 1
@@ -95,6 +96,10 @@ type EndAttempt struct {
 	At        int64    `json:"at"`
 	// LastStep is the last step a rank of the attempt reported (version 2).
 	LastStep int64 `json:"last_step,omitempty"`
+	// Planned: the attempt stopped on request after a checkpoint (a node
+	// restarting), not by a failure; it does not count against
+	// --max-restarts (version 3).
+	Planned bool `json:"planned,omitempty"`
 }
 
 // CommitCheckpoint records a checkpoint whose shards are all durable.
@@ -154,13 +159,20 @@ func Encode(cmd Command) ([]byte, error) {
 // versionOf is the oldest encoding that carries every field cmd sets.
 func versionOf(cmd Command) byte {
 	switch c := cmd.(type) {
+	case *EndAttempt:
+		return versionOf(*c)
+	case *CommitCheckpoint:
+		return versionOf(*c)
 	case EndAttempt:
-		if c.LastStep != 0 {
+		switch {
+		case c.Planned:
+			return 3
+		case c.LastStep != 0:
 			return 2
 		}
-	case *EndAttempt:
-		if c.LastStep != 0 {
-			return 2
+	case CommitCheckpoint:
+		if len(c.Checkpoint.Files) > 0 {
+			return 3
 		}
 	}
 	return 1
@@ -296,6 +308,14 @@ func (c CommitCheckpoint) Validate() error {
 	}
 	if len(k.Manifest) != 64 {
 		return fmt.Errorf("%w: job %s: checkpoint manifest must be a hex SHA-256", ErrBadCommand, c.ID)
+	}
+	if len(k.Files) > 1<<16 {
+		return fmt.Errorf("%w: job %s: checkpoint of %d files", ErrBadCommand, c.ID, len(k.Files))
+	}
+	for _, f := range k.Files {
+		if err := f.validate(); err != nil {
+			return fmt.Errorf("%w: job %s: checkpoint file %q: %v", ErrBadCommand, c.ID, f.Name, err)
+		}
 	}
 	return checkText("checkpoint dir", k.Dir, 4096)
 }

@@ -17,6 +17,9 @@ func allCommands() []Command {
 		EndAttempt{ID: "j1", Cause: "c", StepsLost: 2, Next: JobRecovering, At: 5},
 		EndAttempt{ID: "j1", Cause: "c", StepsLost: 2, LastStep: 12, Next: JobRecovering, At: 5}, // version 2
 		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 1, Dir: "d", Manifest: sha}},
+		EndAttempt{ID: "j1", Cause: "stopped", LastStep: 12, Planned: true, Next: JobRecovering, At: 5}, // version 3
+		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 2, Dir: "d", Manifest: sha, // version 3
+			Files: []CheckpointFile{{Name: "mp_rank_00_000.safetensors", SHA256: sha, Bytes: 10, Nodes: []string{"n1", "n2"}}}}},
 	}
 }
 
@@ -46,7 +49,7 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"", ErrBadCommand},
 		{"\x01", ErrBadCommand},
-		{"\x03\x01{}", ErrUnknownVersion},
+		{"\x04\x01{}", ErrUnknownVersion},
 		{"\x00\x01{}", ErrUnknownVersion},
 		{"\x01\x07{\"id\":\"j\",\"next\":\"failed\",\"last_step\":3}", ErrBadCommand}, // a version-2 field
 		{"\x01\xff{}", ErrBadCommand},

@@ -7,11 +7,14 @@ import (
 )
 
 // snapshotMagic starts every snapshot; the digit is the snapshot version.
-// Version 2 adds Attempt.LastStep; a snapshot without it is written as
-// version 1, so an older bloomd still restores it. Restore reads both.
+// Version 2 adds Attempt.LastStep, version 3 Attempt.Planned and
+// Checkpoint.Files; a snapshot is written as the oldest version that holds
+// its fields, so an older bloomd still restores it when it can. Restore
+// reads them all.
 const (
 	snapshotMagic  = "bloom-coord-snapshot 1\n"
 	snapshotMagic2 = "bloom-coord-snapshot 2\n"
+	snapshotMagic3 = "bloom-coord-snapshot 3\n"
 )
 
 // MaxSnapshotSize bounds what Restore reads.
@@ -24,14 +27,22 @@ func (s *State) Snapshot() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coord: snapshot: %w", err)
 	}
-	magic := snapshotMagic
+	v := 1
 	for _, j := range s.Jobs {
 		for _, a := range j.Attempts {
-			if a.LastStep != 0 {
-				magic = snapshotMagic2
+			if a.Planned {
+				v = 3
+			} else if a.LastStep != 0 {
+				v = max(v, 2)
+			}
+		}
+		for _, c := range j.Checkpoints {
+			if len(c.Files) > 0 {
+				v = 3
 			}
 		}
 	}
+	magic := [...]string{snapshotMagic, snapshotMagic2, snapshotMagic3}[v-1]
 	return append([]byte(magic), body...), nil
 }
 
@@ -40,9 +51,12 @@ func Restore(b []byte) (*State, error) {
 	if len(b) > MaxSnapshotSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrBadSnapshot, len(b))
 	}
-	body, ok := bytes.CutPrefix(b, []byte(snapshotMagic))
-	if !ok {
-		body, ok = bytes.CutPrefix(b, []byte(snapshotMagic2))
+	var body []byte
+	ok := false
+	for _, m := range []string{snapshotMagic, snapshotMagic2, snapshotMagic3} {
+		if body, ok = bytes.CutPrefix(b, []byte(m)); ok {
+			break
+		}
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: no %q header (a snapshot from a newer bloomd, or not a snapshot)", ErrBadSnapshot, snapshotMagic[:len(snapshotMagic)-1])

@@ -181,7 +181,7 @@ func (s *State) endAttempt(c EndAttempt) error {
 		return err
 	}
 	a := &j.Attempts[len(j.Attempts)-1]
-	a.EndedAt, a.Cause, a.StepsLost, a.LastStep = c.At, c.Cause, c.StepsLost, c.LastStep
+	a.EndedAt, a.Cause, a.StepsLost, a.LastStep, a.Planned = c.At, c.Cause, c.StepsLost, c.LastStep, c.Planned
 	return nil
 }
 

@@ -2,7 +2,9 @@ package coord
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 )
 
 // Member is a node registered with the cluster: what the planner needs to
@@ -64,6 +66,19 @@ type Attempt struct {
 	// (0 when unknown, or recorded by a version-1 command); StepsLost is
 	// LastStep less the step of the checkpoint the next attempt resumes from.
 	LastStep int64 `json:"last_step,omitempty"`
+	// Planned: it stopped on request after a checkpoint, not by a failure.
+	Planned bool `json:"planned,omitempty"`
+}
+
+// Failures counts the job's attempts that ended by a failure.
+func (j *Job) Failures() int {
+	n := 0
+	for _, a := range j.Attempts {
+		if a.EndedAt != 0 && !a.Planned {
+			n++
+		}
+	}
+	return n
 }
 
 // Checkpoint is a checkpoint whose shards were all durable when it was
@@ -73,6 +88,33 @@ type Checkpoint struct {
 	Dir         string `json:"dir"`
 	Manifest    string `json:"manifest"` // hex SHA-256 of the manifest
 	CommittedAt int64  `json:"committed_at"`
+	// Files are the checkpoint's shard files and where verified copies of
+	// them live (empty when recorded by an older bloomd).
+	Files []CheckpointFile `json:"files,omitempty"`
+}
+
+// CheckpointFile is one file of a checkpoint's step directory and the
+// nodes that hold a copy whose size and SHA-256 were checked.
+type CheckpointFile struct {
+	Name   string   `json:"name"`
+	SHA256 string   `json:"sha256"`
+	Bytes  int64    `json:"bytes"`
+	Nodes  []string `json:"nodes"` // the writer first
+}
+
+func (f CheckpointFile) validate() error {
+	if f.Name == "" || len(f.Name) > 255 || strings.ContainsAny(f.Name, "/\\") || f.Name == "." || f.Name == ".." {
+		return errors.New("not a plain file name")
+	}
+	if len(f.SHA256) != 64 || f.Bytes < 0 || len(f.Nodes) > 64 {
+		return errors.New("needs a hex SHA-256, a size ≥ 0 and at most 64 nodes")
+	}
+	for _, n := range f.Nodes {
+		if !ValidName(n) {
+			return fmt.Errorf("node %q is not a valid name", n)
+		}
+	}
+	return nil
 }
 
 // Validate checks a plan's layout: sizes positive, one entry per rank, every
@@ -127,6 +169,12 @@ func (j *Job) clone() *Job {
 		k.Attempts[i].Plan = *a.Plan.clone()
 	}
 	k.Checkpoints = append([]Checkpoint(nil), j.Checkpoints...)
+	for i, c := range k.Checkpoints {
+		k.Checkpoints[i].Files = append([]CheckpointFile(nil), c.Files...)
+		for f := range k.Checkpoints[i].Files {
+			k.Checkpoints[i].Files[f].Nodes = append([]string(nil), c.Files[f].Nodes...)
+		}
+	}
 	if len(j.Spec) == 0 {
 		k.Spec = nil
 	}
