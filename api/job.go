@@ -125,6 +125,17 @@ type Checkpoint struct {
 	Dir         string `json:"dir"`
 	Manifest    string `json:"manifest"` // hex SHA-256 of manifest.json
 	CommittedAt int64  `json:"committed_at"`
+	// Files are the shard files and the nodes holding a verified copy of
+	// each, the writer first.
+	Files []CheckpointFile `json:"files,omitempty"`
+}
+
+// CheckpointFile is one file of a checkpoint and where it lives.
+type CheckpointFile struct {
+	Name   string   `json:"name"`
+	SHA256 string   `json:"sha256"`
+	Bytes  int64    `json:"bytes"`
+	Nodes  []string `json:"nodes"`
 }
 
 // CheckpointList answers GET /v1/jobs/{id}/checkpoints.

@@ -61,6 +61,9 @@ type Shard struct {
 	// manifest (ckpt's Manifest listing only its own shard); the
 	// coordinator merges the views into the manifest it commits.
 	Native []byte `json:"native,omitempty"`
+	// Replicas are the other nodes that hold a verified copy of every
+	// file of the shard.
+	Replicas []string `json:"replicas,omitempty"`
 }
 
 // ShardFile is one file of a shard, relative to the checkpoint directory.

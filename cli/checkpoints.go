@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 func checkpointsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "checkpoints",
-		Usage:     "list a job's committed checkpoints: step, directory, manifest checksum",
+		Usage:     "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
 		UsageText: "bloomctl checkpoints ID",
 		Action: func(c *ucli.Context) error {
 			id, err := jobArg(c)
@@ -33,9 +34,22 @@ func writeCheckpoints(c *ucli.Context, list *api.CheckpointList) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tCOMMITTED\tMANIFEST\tDIR")
+	fmt.Fprintln(tw, "STEP\tCOMMITTED\tMANIFEST\tDIR\tSHARDS (NODES HOLDING A COPY)")
 	for _, k := range list.Checkpoints {
-		fmt.Fprintf(tw, "%d\t%s\t%.12s\t%s\n", k.Step, time.UnixMilli(k.CommittedAt).Format(time.DateTime), k.Manifest, k.Dir)
+		fmt.Fprintf(tw, "%d\t%s\t%.12s\t%s\t%s\n", k.Step, time.UnixMilli(k.CommittedAt).Format(time.DateTime), k.Manifest, k.Dir, shardPlaces(k.Files))
 	}
 	return tw.Flush()
+}
+
+// shardPlaces is "mp_rank_00_000.safetensors@n1,n2 ..." ("-" when the
+// checkpoint was committed without locations).
+func shardPlaces(files []api.CheckpointFile) string {
+	if len(files) == 0 {
+		return "-"
+	}
+	var out []string
+	for _, f := range files {
+		out = append(out, f.Name+"@"+strings.Join(f.Nodes, ","))
+	}
+	return strings.Join(out, " ")
 }

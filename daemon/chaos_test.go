@@ -190,6 +190,7 @@ func TestChaosShrink(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref = waitJob(t, cl, ref.ID, 60*time.Second, "reference success", state(api.JobSucceeded))
+	refLoss := stepLosses(t, cl, ref.ID, 1) // its node may be the one killed
 
 	s.Save, s.MaxRestarts, s.MinNodes, s.NodeGrace = filepath.Join(t.TempDir(), "shrink"), 1, 2, 1
 	j, err := submitSpec(t, cl, "shrink", s)
@@ -213,7 +214,6 @@ func TestChaosShrink(t *testing.T) {
 	if j.Plan.DP != 2 || len(j.Attempts) != 2 || a1.FromStep == 0 {
 		t.Fatalf("plan DP %d, attempts %+v", j.Plan.DP, j.Attempts)
 	}
-	refLoss := stepLosses(t, cl, ref.ID, 1)
 	got := stepLosses(t, cl, j.ID, 2)
 	if len(got) != int(40-a1.FromStep) {
 		t.Fatalf("attempt 2 logged %d steps from step %d", len(got), a1.FromStep)

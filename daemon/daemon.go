@@ -38,6 +38,8 @@ type Daemon struct {
 	started time.Time
 	metrics *metrics
 	jobs    *jobs // supervisor of this node's workers; the leader's job bookkeeping
+	xfer    *xfer // checkpoint files to and from peers, over QUIC
+	xferAdv string
 
 	stop        chan struct{}
 	restart     chan struct{} // closed when a rolling restart asks for one
@@ -102,6 +104,11 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.mux = newMux(ln, d.id.ServerTLS(), adv, log)
 	cleanup = append(cleanup, d.mux.close)
 
+	if d.xfer, d.xferAdv, err = d.startXfer(ln.Addr().String()); err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { d.xfer.Close() })
+
 	layer := newRaftLayer(d.mux.raft, d.id.ClientTLS(alpnRaft))
 	if d.raft, err = startRaft(&d.cfg, d.dir, d.fsm, layer, log); err != nil {
 		return nil, err
@@ -127,7 +134,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	log.Info("bloomd started", "gossip", d.ml.Local().Addr, "api", d.apiAddr,
-		"devices", cfg.Devices, "raft_state", d.raft.hasState, "cluster", d.dir.node.Cluster)
+		"devices", cfg.Devices, "raft_state", d.raft.hasState, "cluster", d.clusterID())
 	return d, nil
 }
 
@@ -169,7 +176,7 @@ func (d *Daemon) gossipConfig() membership.Config {
 	}
 	g.Key = d.cfg.Secret.GossipKey()
 	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices,
-		Version: d.cfg.Version, Cluster: d.dir.node.Cluster, State: d.raft.hasState, Nonce: d.nonce}
+		Version: d.cfg.Version, Cluster: d.clusterID(), State: d.raft.hasState, Nonce: d.nonce, QUIC: d.xferAdv}
 	g.Accept = d.accept
 	g.Logger = d.log
 	return g
@@ -248,6 +255,7 @@ func (d *Daemon) shutdown(graceful bool) error {
 	if d.jobs != nil {
 		d.jobs.stop(!graceful) // workers end before the daemon does
 	}
+	errXfer := d.xfer.Close()
 	errRaft := d.raft.shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -260,7 +268,7 @@ func (d *Daemon) shutdown(graceful bool) error {
 	d.mu.Unlock()
 	d.mux.close()
 	d.wg.Wait()
-	err := errors.Join(errRaft, errHTTP, errML, d.dir.close())
+	err := errors.Join(errRaft, errHTTP, errML, errXfer, d.dir.close())
 	d.log.Info("bloomd stopped", "graceful", graceful, "err", err)
 	return err
 }

@@ -152,7 +152,11 @@ func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgres
 func apiCheckpoints(cs []coord.Checkpoint) []api.Checkpoint {
 	out := []api.Checkpoint{}
 	for _, c := range cs {
-		out = append(out, api.Checkpoint{Step: c.Step, Dir: c.Dir, Manifest: c.Manifest, CommittedAt: c.CommittedAt})
+		k := api.Checkpoint{Step: c.Step, Dir: c.Dir, Manifest: c.Manifest, CommittedAt: c.CommittedAt}
+		for _, f := range c.Files {
+			k.Files = append(k.Files, api.CheckpointFile{Name: f.Name, SHA256: f.SHA256, Bytes: f.Bytes, Nodes: f.Nodes})
+		}
+		out = append(out, k)
 	}
 	return out
 }

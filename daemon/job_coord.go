@@ -25,6 +25,7 @@ type liveJob struct {
 // pendingCkpt is a checkpoint whose shards are all durable and whose
 // manifest the nodes are writing; it is committed when every node acked.
 type pendingCkpt struct {
+	files  []coord.CheckpointFile // and where they live, for the commit
 	sha    string
 	dir    string                       // the first shard's checkpoint directory, as Raft records it
 	orders map[string]api.ManifestOrder // node → its order

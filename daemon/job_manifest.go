@@ -34,6 +34,8 @@ func (j *jobs) checkpoints(job *coord.Job, lj *liveJob) {
 		last = job.Checkpoints[n-1].Step
 	}
 	var commit []api.Checkpoint
+	files := map[int64][]coord.CheckpointFile{}
+	replicas := j.replicasNeeded(job)
 	j.mu.Lock()
 	shards := map[int64]map[int]api.Shard{}
 	for r, rr := range lj.ranks {
@@ -47,7 +49,7 @@ func (j *jobs) checkpoints(job *coord.Job, lj *liveJob) {
 		}
 	}
 	for step, byRank := range shards {
-		if len(byRank) < expected(job, byRank) {
+		if len(byRank) < expected(job, byRank) || replicas && !replicated(byRank) {
 			continue
 		}
 		p := lj.pending[step]
@@ -66,6 +68,7 @@ func (j *jobs) checkpoints(job *coord.Job, lj *liveJob) {
 		}
 		if len(p.acked) == len(p.orders) {
 			commit = append(commit, api.Checkpoint{Step: step, Dir: p.dir, Manifest: p.sha})
+			files[step] = p.files
 		}
 	}
 	for step := range lj.pending {
@@ -77,7 +80,7 @@ func (j *jobs) checkpoints(job *coord.Job, lj *liveJob) {
 	sort.Slice(commit, func(a, b int) bool { return commit[a].Step < commit[b].Step })
 	for _, c := range commit {
 		err := j.apply(coord.CommitCheckpoint{ID: job.ID, Checkpoint: coord.Checkpoint{Step: c.Step, Dir: c.Dir,
-			Manifest: c.Manifest, CommittedAt: time.Now().UnixMilli()}})
+			Manifest: c.Manifest, CommittedAt: time.Now().UnixMilli(), Files: files[c.Step]}})
 		if err == nil || errors.Is(err, coord.ErrStaleCheckpoint) {
 			j.mu.Lock()
 			delete(lj.pending, c.Step)
@@ -115,10 +118,43 @@ func newPending(job *coord.Job, lj *liveJob, step int64, byRank map[int]api.Shar
 	sum := sha256.Sum256(b)
 	p := &pendingCkpt{sha: hex.EncodeToString(sum[:]), dir: byRank[ranks[0]].Dir, orders: map[string]api.ManifestOrder{}, acked: map[string]bool{}}
 	for _, r := range ranks {
-		node := lj.nodes[r]
-		p.orders[node] = api.ManifestOrder{Job: job.ID, Step: step, Dir: byRank[r].Dir, Manifest: b, SHA256: p.sha}
+		sh := byRank[r]
+		// The writer and every node with a copy get the manifest: any of
+		// them can serve the whole step directory later.
+		holders := append([]string{lj.nodes[r]}, sh.Replicas...)
+		for _, node := range holders {
+			p.orders[node] = api.ManifestOrder{Job: job.ID, Step: step, Dir: sh.Dir, Manifest: b, SHA256: p.sha}
+		}
+		for _, f := range sh.Files {
+			p.files = append(p.files, coord.CheckpointFile{Name: f.Name, SHA256: f.SHA256, Bytes: f.Bytes, Nodes: holders})
+		}
 	}
 	return p, nil
+}
+
+// replicasNeeded reports whether a job's checkpoints wait for a copy of
+// every shard on a second node: when the cluster has a second node that
+// can take one.
+func (j *jobs) replicasNeeded(job *coord.Job) bool {
+	st := j.d.State()
+	alive := j.aliveNodes()
+	n := 0
+	for name, m := range st.Members {
+		if alive[name] && m.QUICAddr != "" {
+			n++
+		}
+	}
+	return n > 1
+}
+
+// replicated reports whether every shard has a copy on another node.
+func replicated(byRank map[int]api.Shard) bool {
+	for _, sh := range byRank {
+		if len(sh.Replicas) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // nativeManifest merges the ranks' views of a native checkpoint's

@@ -154,8 +154,13 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.j.saveDir(key.job, &spec), BindHost: host}
 	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
 		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))
+		for _, k := range job.Checkpoints {
+			if k.Step == from {
+				a.Fetch = newFetch(st, k, s.j.d.cfg.Name, s.j.aliveNodes())
+			}
+		}
 	}
-	if len(job.Plan.Ranks) > 1 {
+	if len(job.Plan.Ranks) > 1 || a.Fetch != nil {
 		a.Secret = s.j.d.cfg.Secret.String()
 	}
 	return a, nil
@@ -182,7 +187,9 @@ func (s *supervisor) report(st *coord.State) {
 		}
 	}
 	s.mu.Unlock()
-	if len(rep.Ranks) == 0 && len(rep.Written) == 0 && !rep.Draining {
+	// A node with nothing to say still reports while a job runs: it may
+	// hold copies of shards, and the manifest orders come in the reply.
+	if len(rep.Ranks) == 0 && len(rep.Written) == 0 && !rep.Draining && !anyRunning(st) {
 		return
 	}
 	reply, err := s.send(rep)
@@ -191,6 +198,11 @@ func (s *supervisor) report(st *coord.State) {
 		return
 	}
 	for _, o := range reply.Manifests {
+		// The step directory on this node: the writer's own, or where a
+		// copy of the shards was pushed here.
+		if dir, ok := s.j.d.ckptRoot(o.Job); ok {
+			o.Dir = filepath.Join(dir, filepath.Base(o.Dir))
+		}
 		if err := writeManifest(o); err != nil {
 			s.j.d.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
@@ -204,6 +216,16 @@ func (s *supervisor) report(st *coord.State) {
 		s.mu.Unlock()
 		s.j.poke()
 	}
+}
+
+// anyRunning reports whether a job is running.
+func anyRunning(st *coord.State) bool {
+	for _, j := range st.Jobs {
+		if j.State == coord.JobRunning {
+			return true
+		}
+	}
+	return false
 }
 
 // lastStep is the job's last committed checkpoint step, -1 for none.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -163,6 +164,9 @@ func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 		case "lookup":
 			s.lookup(p, m)
 		case "shard":
+			if m.Shard != nil {
+				s.replicate(p, *m.Shard)
+			}
 			s.j.poke()
 		}
 	}
@@ -177,6 +181,7 @@ func (p *workerProc) snapshot(committed int64) api.RankReport {
 	r.Shards = nil
 	for _, sh := range p.rep.Shards {
 		if sh.Step > committed {
+			sh.Replicas = slices.Clone(sh.Replicas)
 			r.Shards = append(r.Shards, sh)
 		}
 	}

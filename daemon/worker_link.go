@@ -34,9 +34,11 @@ type WorkerAssignment struct {
 	SaveDir string `json:"save_dir"`
 	// BindHost is the node's address, where the collective listens.
 	BindHost string `json:"bind_host,omitempty"`
-	// Secret is the cluster secret, for the collective's TLS identity;
-	// only a multi-rank job gets it.
+	// Secret is the cluster secret, for the collective's TLS identity and
+	// checkpoint fetches; only a worker that needs one of them gets it.
 	Secret string `json:"secret,omitempty"`
+	// Fetch, when resuming, lists where the checkpoint's files live.
+	Fetch *ckptFetch `json:"fetch,omitempty"`
 }
 
 // Size is the job's rank count.

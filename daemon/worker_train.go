@@ -49,6 +49,9 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	if err != nil {
 		return err
 	}
+	if err := w.fetchCheckpoint(ctx); err != nil {
+		return err
+	}
 	src, closeSrc, err := w.source()
 	if err != nil {
 		return err

@@ -1,0 +1,151 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+)
+
+// Checkpoint replication (DESIGN.md §9): every shard a worker here
+// reports is pushed to another node over the QUIC data plane (xfer: zstd,
+// SHA-256 checked, fsynced there) before the coordinator commits the
+// checkpoint, which records where each file lives. A worker that resumes
+// pulls what its node lacks from those nodes (worker_fetch.go).
+
+// startXfer listens for checkpoint transfers on the API's host and port
+// number (UDP), or any port when that one is taken, and returns the
+// address to advertise.
+func (d *Daemon) startXfer(apiListen string) (*xfer, string, error) {
+	host, port, _ := net.SplitHostPort(apiListen)
+	x, err := startXfer(d.id, net.JoinHostPort(host, port), d.ckptRoot, d.log)
+	if err != nil {
+		x, err = startXfer(d.id, net.JoinHostPort(host, "0"), d.ckptRoot, d.log)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	advHost, _, _ := net.SplitHostPort(d.apiAddr)
+	_, xport, _ := net.SplitHostPort(x.Addr())
+	return x, net.JoinHostPort(advHost, xport), nil
+}
+
+// ckptRoot is the checkpoint root of a job on this node, for xfer.
+func (d *Daemon) ckptRoot(id string) (string, bool) {
+	var spec []byte
+	d.fsm.read(func(s *coord.State) {
+		if j := s.Jobs[id]; j != nil {
+			spec = append([]byte(nil), j.Spec...)
+		}
+	})
+	if spec == nil {
+		return "", false
+	}
+	sp, err := DecodeJobSpec(spec)
+	if err != nil {
+		return "", false
+	}
+	return d.jobs.saveDir(id, &sp), true
+}
+
+// replicaTargets are the nodes a shard written here may be copied to, in
+// the order to try: alive, registered with a transfer address, the ring of
+// names starting after this node's.
+func (s *supervisor) replicaTargets(st *coord.State) []*coord.Member {
+	me := s.j.d.cfg.Name
+	alive := s.j.aliveNodes()
+	var out []*coord.Member
+	for _, n := range st.MemberNames() {
+		if m := st.Members[n]; n != me && alive[n] && m.QUICAddr != "" {
+			out = append(out, m)
+		}
+	}
+	i, _ := slices.BinarySearchFunc(out, me, func(m *coord.Member, name string) int {
+		switch {
+		case m.Name < name:
+			return -1
+		case m.Name > name:
+			return 1
+		}
+		return 0
+	})
+	return append(out[i:], out[:i]...)
+}
+
+// replicate pushes the files of shard sh of worker p to another node,
+// retrying other nodes and later rounds until one holds them all, the
+// attempt is over or the supervisor stops; then it records the copy in
+// the worker's report. Its goroutine belongs to s.wg.
+func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { // owned by this goroutine: ends with ctx
+			select {
+			case <-s.stopC:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			st := s.j.d.State()
+			if _, ok := current(st, p.key.job, p.key.attempt); !ok {
+				return
+			}
+			for _, m := range s.replicaTargets(st) {
+				start := time.Now()
+				bytes, err := s.pushShard(ctx, p.key.job, m.QUICAddr, sh)
+				if err != nil {
+					s.j.d.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
+					continue
+				}
+				s.j.d.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
+					"bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
+				p.addReplica(sh.Step, m.Name)
+				s.j.poke()
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// pushShard pushes every file of sh to the node at addr.
+func (s *supervisor) pushShard(ctx context.Context, job, addr string, sh api.Shard) (int64, error) {
+	var wire int64
+	for _, f := range sh.Files {
+		rel := filepath.Join(filepath.Base(sh.Dir), f.Name)
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+		st, err := s.j.d.xfer.Push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
+		cancel()
+		if err != nil {
+			return wire, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		wire += st.Wire
+	}
+	return wire, nil
+}
+
+// addReplica records that node holds a copy of the worker's shard of step.
+func (p *workerProc) addReplica(step int64, node string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := range p.rep.Shards {
+		if sh := &p.rep.Shards[i]; sh.Step == step && !slices.Contains(sh.Replicas, node) {
+			sh.Replicas = append(sh.Replicas, node)
+		}
+	}
+}

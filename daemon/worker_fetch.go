@@ -1,0 +1,146 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"bloom/ckpt"
+	"bloom/daemon/coord"
+)
+
+// ckptFetch tells a resuming worker where the files of the checkpoint it
+// loads live, so it can pull what its node lacks (a replacement node, a
+// lost disk, a stage that moved).
+type ckptFetch struct {
+	Manifest string      `json:"manifest"` // hex SHA-256 of manifest.json
+	Files    []fetchFile `json:"files"`
+}
+
+// fetchFile is one shard file and the transfer addresses of the nodes
+// holding a verified copy, in the order to try.
+type fetchFile struct {
+	coord.CheckpointFile
+	From []string `json:"from"`
+}
+
+// newFetch is the fetch list of checkpoint k for a worker on node me: every
+// other holder of each file that gossip has alive, by its transfer address
+// (a dead one would cost a handshake timeout). nil when Raft does not know
+// where the files live (an older bloomd committed it).
+func newFetch(st *coord.State, k coord.Checkpoint, me string, alive map[string]bool) *ckptFetch {
+	if len(k.Files) == 0 {
+		return nil
+	}
+	f := &ckptFetch{Manifest: k.Manifest}
+	for _, file := range k.Files {
+		ff := fetchFile{CheckpointFile: file}
+		for _, n := range file.Nodes {
+			if m := st.Members[n]; n != me && alive[n] && m != nil && m.QUICAddr != "" {
+				ff.From = append(ff.From, m.QUICAddr)
+			}
+		}
+		f.Files = append(f.Files, ff)
+	}
+	return f
+}
+
+// fetchCheckpoint makes a.LoadDir whole before the trainer opens it: each
+// file the manifest lists and this node lacks (or holds corrupt) is pulled
+// from a node that has it, and so is the manifest.
+func (w *worker) fetchCheckpoint(ctx context.Context) error {
+	a := &w.a
+	f := a.Fetch
+	if f == nil || a.LoadDir == "" {
+		return nil
+	}
+	var x *xfer
+	defer func() {
+		if x != nil {
+			x.Close()
+		}
+	}()
+	client := func() (*xfer, error) {
+		if x != nil {
+			return x, nil
+		}
+		s, err := ParseSecret(a.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("worker: no cluster secret to fetch the checkpoint with: %w", err)
+		}
+		id, err := NewIdentity(s, fmt.Sprintf("%s-rank%d", a.Node, a.Rank))
+		if err != nil {
+			return nil, err
+		}
+		x, err = startXfer(id, net.JoinHostPort(a.BindHost, "0"), func(string) (string, bool) { return "", false }, nil)
+		return x, err
+	}
+	step := filepath.Base(a.LoadDir)
+	var holders []string
+	for _, file := range f.Files {
+		holders = appendNew(holders, file.From...)
+		path := filepath.Join(a.LoadDir, file.Name)
+		if ok, _ := xferHolds(path, file.Bytes, mustSum(file.SHA256)); ok {
+			continue
+		}
+		if err := w.pull(ctx, client, file.From, filepath.Join(step, file.Name), path, file.SHA256, file.Bytes); err != nil {
+			return err
+		}
+	}
+	man := filepath.Join(a.LoadDir, ckpt.ManifestName)
+	if b, err := os.ReadFile(man); err == nil && sha256.Sum256(b) == mustSum(f.Manifest) {
+		return nil
+	}
+	return w.pull(ctx, client, holders, filepath.Join(step, ckpt.ManifestName), man, f.Manifest, -1)
+}
+
+// pull fetches rel from the first of from that serves it.
+func (w *worker) pull(ctx context.Context, client func() (*xfer, error), from []string, rel, dst, sha string, size int64) error {
+	if len(from) == 0 {
+		return fmt.Errorf("worker: checkpoint file %s is missing here and no other node holds it", rel)
+	}
+	x, err := client()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, addr := range from {
+		start := time.Now()
+		st, err := x.Pull(ctx, addr, w.a.Job, rel, dst, sha, size)
+		if err == nil {
+			w.logf("fetched %s from %s: %d bytes (%d on the wire) in %v", rel, addr, st.Bytes, st.Wire, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf("worker: fetch checkpoint file %s: %w", rel, errors.Join(errs...))
+}
+
+func appendNew(list []string, xs ...string) []string {
+	for _, x := range xs {
+		seen := false
+		for _, y := range list {
+			seen = seen || x == y
+		}
+		if !seen {
+			list = append(list, x)
+		}
+	}
+	return list
+}
+
+// mustSum decodes a hex SHA-256 (the coordinator checked it); a bad one
+// gives a sum no file has.
+func mustSum(h string) [32]byte {
+	var s [32]byte
+	if b, err := hex.DecodeString(h); err == nil && len(b) == sha256.Size {
+		copy(s[:], b)
+	}
+	return s
+}
