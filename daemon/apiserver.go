@@ -156,6 +156,20 @@ func (d *Daemon) leaderOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// forwardToLeader answers r with the leader's answer when this node is a
+// follower and r was not forwarded already; it reports whether it did.
+func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request) bool {
+	if d.IsLeader() || r.Header.Get(api.HeaderForwarded) != "" {
+		return false
+	}
+	addr, leader := d.raft.r.LeaderWithID()
+	if addr == "" {
+		return false
+	}
+	d.forward(w, r, string(addr), string(leader))
+	return true
+}
+
 func (d *Daemon) forward(w http.ResponseWriter, r *http.Request, addr, leader string) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxRequestBody+1))
 	if err != nil {

@@ -39,13 +39,19 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	st := d.State()
 	job, ok := st.Jobs[id]
+	attempt := 0
+	if ok {
+		attempt = len(job.Attempts)
+	}
+	if a := q.Get("attempt"); a != "" {
+		attempt, _ = strconv.Atoi(a)
+	}
+	if (!ok || attempt < 1 || attempt > len(job.Attempts)) && d.forwardToLeader(w, r) {
+		return // this follower's state may lag the leader's by an entry or two
+	}
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
 		return
-	}
-	attempt := len(job.Attempts)
-	if a := q.Get("attempt"); a != "" {
-		attempt, _ = strconv.Atoi(a)
 	}
 	if attempt < 1 || attempt > len(job.Attempts) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("job %s has no attempt %d yet (it is %v)", id, attempt, job.State))
