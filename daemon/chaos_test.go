@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"errors"
 	"math"
 	"path/filepath"
 	"regexp"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"bloom/api"
-	"bloom/ckpt"
 )
 
 // startChaosCluster starts n daemons with one CPU device each, so a job of
@@ -38,6 +36,28 @@ func startChaosCluster(t *testing.T, n int) *cluster {
 	l := c.waitLeader(30 * time.Second)
 	waitFor(t, 30*time.Second, "every member registered", func() bool { return len(l.State().Members) == n })
 	return c
+}
+
+// rankNodeNot is the index of the first node in j's plan that is not l.
+func (c *cluster) rankNodeNot(j *api.JobInfo, l *Daemon) int {
+	for _, r := range j.Plan.Ranks {
+		if r.Node != l.Name() {
+			return c.index(c.byName(r.Node))
+		}
+	}
+	c.t.Fatalf("every rank of %s is on %s", j.ID, l.Name())
+	return -1
+}
+
+// runRef submits s as name and waits for it to succeed: the uninterrupted
+// run a chaos test compares with.
+func runRef(t *testing.T, cl *api.Client, name string, s JobSpec) *api.JobInfo {
+	t.Helper()
+	ref, err := submitSpec(t, cl, name, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitJob(t, cl, ref.ID, 60*time.Second, "reference success", state(api.JobSucceeded))
 }
 
 // TestChaosNodeKilled: four bloomd nodes, one device each, run a DP=4 job
@@ -77,13 +97,7 @@ func TestChaosNodeKilled(t *testing.T) {
 	if j.State == api.JobSucceeded || len(j.Checkpoints) >= len(ref.Checkpoints)-1 {
 		t.Skip("the run finished before it could be killed")
 	}
-	var victim int = -1
-	for _, r := range j.Plan.Ranks {
-		if r.Node != l.Name() {
-			victim = c.index(c.byName(r.Node))
-			break
-		}
-	}
+	victim := c.rankNodeNot(j, l)
 	name := c.nodes[victim].Name()
 	killed := time.Now()
 	c.nodes[victim].Kill()
@@ -134,19 +148,7 @@ func TestChaosNodeKilled(t *testing.T) {
 			t.Errorf("attempt %d logged %d steps from step %d", a.N, len(got), a.FromStep)
 		}
 	}
-	want, err1 := ckpt.ReadManifest(ref.Checkpoints[len(ref.Checkpoints)-1].Dir)
-	got, err2 := ckpt.ReadManifest(j.Checkpoints[len(j.Checkpoints)-1].Dir)
-	if err := errors.Join(err1, err2); err != nil {
-		t.Fatal(err)
-	}
-	if len(got.Shards) != len(want.Shards) {
-		t.Fatalf("%d shards, uninterrupted %d", len(got.Shards), len(want.Shards))
-	}
-	for i := range want.Shards {
-		if got.Shards[i].SHA256 != want.Shards[i].SHA256 {
-			t.Errorf("shard %s after the crash: %.12s, uninterrupted %.12s", want.Shards[i].File, got.Shards[i].SHA256, want.Shards[i].SHA256)
-		}
-	}
+	sameFinalShards(t, ref, j)
 	for _, a := range j.Attempts {
 		t.Logf("attempt %d: %v, from step %d (%s), ended %q, last step %d, %d steps lost", a.N,
 			time.Duration(a.EndedAt-a.StartedAt)*time.Millisecond, a.FromStep, a.FromDir, a.Cause, a.LastStep, a.StepsLost)
@@ -185,11 +187,7 @@ func TestChaosShrink(t *testing.T) {
 	s := tinySpec(40)
 	s.DataParallel, s.MicroBatch, s.GlobalBatch, s.SaveInterval, s.LogInterval = 3, 1, 6, 10, 1
 	s.Save = filepath.Join(t.TempDir(), "ref")
-	ref, err := submitSpec(t, cl, "shrink-ref", s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref = waitJob(t, cl, ref.ID, 60*time.Second, "reference success", state(api.JobSucceeded))
+	ref := runRef(t, cl, "shrink-ref", s)
 	refLoss := stepLosses(t, cl, ref.ID, 1) // its node may be the one killed
 
 	s.Save, s.MaxRestarts, s.MinNodes, s.NodeGrace = filepath.Join(t.TempDir(), "shrink"), 1, 2, 1
@@ -198,13 +196,7 @@ func TestChaosShrink(t *testing.T) {
 		t.Fatal(err)
 	}
 	j = waitJob(t, cl, j.ID, 60*time.Second, "a committed checkpoint", func(j *api.JobInfo) bool { return len(j.Checkpoints) > 0 })
-	victim := -1
-	for _, r := range j.Plan.Ranks {
-		if r.Node != l.Name() {
-			victim = c.index(c.byName(r.Node))
-			break
-		}
-	}
+	victim := c.rankNodeNot(j, l)
 	killed := time.Now()
 	c.nodes[victim].Kill()
 	c.nodes[victim] = nil

@@ -27,11 +27,7 @@ func TestDrainCheckpointsAndResumes(t *testing.T) {
 	s := tinySpec(60)
 	s.DataParallel, s.MicroBatch, s.GlobalBatch, s.SaveInterval, s.LogInterval = 3, 1, 3, 25, 1
 	s.Save = filepath.Join(t.TempDir(), "ref") // a shared file system: shards stay reachable
-	ref, err := submitSpec(t, cl, "drain-ref", s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref = waitJob(t, cl, ref.ID, 60*time.Second, "reference success", state(api.JobSucceeded))
+	ref := runRef(t, cl, "drain-ref", s)
 
 	s.Save, s.MaxRestarts = filepath.Join(t.TempDir(), "drain"), 0
 	j, err := submitSpec(t, cl, "drain", s)
@@ -41,13 +37,7 @@ func TestDrainCheckpointsAndResumes(t *testing.T) {
 	j = waitJob(t, cl, j.ID, 60*time.Second, "a few steps", func(j *api.JobInfo) bool {
 		return j.Progress != nil && j.Progress.Step >= 5
 	})
-	var victim = -1
-	for _, r := range j.Plan.Ranks {
-		if r.Node != l.Name() {
-			victim = c.index(c.byName(r.Node))
-			break
-		}
-	}
+	victim := c.rankNodeNot(j, l)
 	name := c.nodes[victim].Name()
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

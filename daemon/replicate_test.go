@@ -23,11 +23,7 @@ func TestLostDiskResume(t *testing.T) {
 	s := tinySpec(40)
 	s.DataParallel, s.MicroBatch, s.GlobalBatch, s.SaveInterval, s.LogInterval, s.MaxRestarts = 2, 1, 2, 10, 1, 2
 	cl := client(t, l, testSecret)
-	ref, err := submitSpec(t, cl, "disk-ref", s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref = waitJob(t, cl, ref.ID, 60*time.Second, "reference success", state(api.JobSucceeded))
+	ref := runRef(t, cl, "disk-ref", s)
 	for _, k := range ref.Checkpoints {
 		if len(k.Files) != 1 || len(k.Files[0].Nodes) != 2 || k.Files[0].Nodes[0] == k.Files[0].Nodes[1] {
 			t.Fatalf("checkpoint %d lives on %+v, want the writer and one copy", k.Step, k.Files)
