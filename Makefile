@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test verify bench demo demo-local fuzz golden clean
+.PHONY: help build test verify bench demo demo-local soak fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ demo-local: build ## train a tiny BLOOM in one process on the embedded corpus
 	$(BIN)/bloomctl train --local --preset bloom-tiny --steps 300 --seq-length 64 \
 	  --micro-batch-size 16 --global-batch-size 16 --lr 5e-3 --min-lr 5e-4 --lr-warmup-samples 320 \
 	  --sample-prompt "The garden " --save $(BIN)/demo-model
+
+soak: build ## 12 bloomd through crashes, killed workers and a partition; the weights of an uninterrupted run (10–15 min)
+	BIN=$(BIN) $(GO) run ./scripts/soak $(SOAK_FLAGS)
 
 fuzz: ## run the safetensors fuzzer for a minute
 	$(GO) test ./ckpt -run XXX -fuzz FuzzOpenSafetensors -fuzztime 60s

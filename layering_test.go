@@ -16,8 +16,10 @@ import (
 //
 // Differences from the design table, on purpose: cli also reaches the model
 // packages (trainer/bloom, trainer/data) and the device registry (npu,
-// npu/cpu) directly, because the offline tools open devices and models; and
-// npu/nputest is the conformance suite backends' tests import.
+// npu/cpu) directly, because the offline tools open devices and models;
+// npu/nputest is the conformance suite backends' tests import; and
+// scripts/soak imports no project package at all: it drives the built
+// bloomd and bloomctl and reads `bloomctl -o json`, as a user would.
 var allowed = map[string][]string{
 	"bloom":               {},
 	"bloom/npu":           {},
@@ -38,6 +40,7 @@ var allowed = map[string][]string{
 		"npu", "npu/cpu"},
 	"bloom/cmd/bloomd":   {"cli"},
 	"bloom/cmd/bloomctl": {"cli"},
+	"bloom/scripts/soak": {},
 }
 
 // forbidden lists packages, ours or not, that must never be in a package's

@@ -53,6 +53,7 @@ type Daemon struct {
 	leaderSince  time.Time
 	bootstrapped bool
 	healthy      map[string]time.Time // non-voter → healthy since
+	savedPeers   string               // the peers last recorded in the data dir
 	lastRecon    time.Time
 
 	mu      sync.Mutex
@@ -208,6 +209,12 @@ func (d *Daemon) join() error {
 		}
 	}
 	if len(peers) == 0 {
+		// A node started without --peers (the first one) that was in a
+		// cluster before finds the others again through the addresses it
+		// recorded, in the background: they may still be down.
+		if saved := d.dir.loadPeers(); len(saved) > 0 {
+			d.goFn(func() { d.rejoin(saved) })
+		}
 		return nil
 	}
 	deadline := time.Now().Add(d.cfg.JoinTimeout)
@@ -225,6 +232,24 @@ func (d *Daemon) join() error {
 		case <-d.stop:
 			return errors.New("daemon: stopped while joining")
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// rejoin joins through the recorded peers until one answers, another node
+// finds this one first, or the daemon stops.
+func (d *Daemon) rejoin(peers []string) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for len(d.ml.Members()) <= 1 {
+		if n, err := d.ml.Join(peers); err == nil {
+			d.log.Info("rejoined through the peers recorded in the data dir", "peers_answered", n)
+			return
+		}
+		select {
+		case <-d.stop:
+			return
+		case <-t.C:
 		}
 	}
 }

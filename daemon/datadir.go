@@ -118,3 +118,30 @@ func (d *dataDir) save() error {
 }
 
 func (d *dataDir) close() error { return d.unlock() }
+
+// peersFile is DataDir/peers.json: the gossip addresses of the other
+// nodes, last seen alive, so a restarted bloomd rejoins gossip even when it
+// was started without --peers (Consul's rejoin from its serf snapshot).
+func (d *dataDir) peersFile() string { return filepath.Join(d.path, "peers.json") }
+
+// savePeers records addrs, atomically.
+func (d *dataDir) savePeers(addrs []string) error {
+	b, err := json.Marshal(addrs)
+	if err != nil {
+		return err
+	}
+	tmp := d.peersFile() + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, d.peersFile())
+}
+
+// loadPeers returns the recorded addresses (none when there is no record).
+func (d *dataDir) loadPeers() []string {
+	var addrs []string
+	if b, err := os.ReadFile(d.peersFile()); err == nil {
+		json.Unmarshal(b, &addrs)
+	}
+	return addrs
+}

@@ -55,14 +55,14 @@ type jobs struct {
 	live        map[string]*liveJob         // leader: what the ranks of running attempts report
 	waiting     map[string]string           // leader: why a pending job is not placed yet
 	final       map[string]*api.JobProgress // leader: the last progress of attempts that ended
-	draining    map[string]bool             // leader: nodes going down for a restart, from their reports
+	draining    map[string]time.Time        // leader: nodes going down for a restart → their last report saying so
 	leaderSince time.Time                   // zero when not the leader
 	wake        chan struct{}
 }
 
 func newJobs(d *Daemon) *jobs {
 	j := &jobs{d: d, cfg: d.cfg.Jobs, live: map[string]*liveJob{}, waiting: map[string]string{},
-		final: map[string]*api.JobProgress{}, draining: map[string]bool{}, wake: make(chan struct{}, 1)}
+		final: map[string]*api.JobProgress{}, draining: map[string]time.Time{}, wake: make(chan struct{}, 1)}
 	j.sup = newSupervisor(j)
 	return j
 }

@@ -53,9 +53,10 @@ func (j *jobs) liveFor(id string, attempt int) *liveJob {
 func (j *jobs) receive(r api.NodeReport) api.ReportReply {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	changed := j.draining[r.Node] != r.Draining
+	_, was := j.draining[r.Node]
+	changed := was != r.Draining
 	if r.Draining {
-		j.draining[r.Node] = true
+		j.draining[r.Node] = time.Now()
 	} else {
 		delete(j.draining, r.Node)
 	}
@@ -113,7 +114,7 @@ func (j *jobs) coordinate() {
 	if !j.d.IsLeader() {
 		j.mu.Lock()
 		j.leaderSince, j.live, j.waiting, j.final = time.Time{}, map[string]*liveJob{}, map[string]string{}, map[string]*api.JobProgress{}
-		j.draining = map[string]bool{}
+		j.draining = map[string]time.Time{}
 		j.mu.Unlock()
 		return
 	}
@@ -125,9 +126,12 @@ func (j *jobs) coordinate() {
 	st := j.d.State()
 	alive := j.aliveNodes()
 	j.mu.Lock()
-	for n := range j.draining {
-		if !alive[n] {
-			delete(j.draining, n) // it is gone; when it is back it reports again
+	// A draining node reports every interval; one that stopped reporting
+	// it is gone, or back as a new process that is not draining.
+	ttl := max(time.Second, 4*j.cfg.ReportInterval)
+	for n, at := range j.draining {
+		if !alive[n] || time.Since(at) > ttl {
+			delete(j.draining, n)
 		}
 	}
 	j.mu.Unlock()
@@ -172,7 +176,8 @@ func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) boo
 	j.mu.Lock()
 	usable := map[string]bool{}
 	for n, ok := range alive {
-		usable[n] = ok && !j.draining[n]
+		_, drains := j.draining[n]
+		usable[n] = ok && !drains
 	}
 	j.mu.Unlock()
 	free := freeDevices(st, func(n string) bool { return usable[n] })
@@ -290,7 +295,7 @@ func (j *jobs) stopped(job *coord.Job, lj *liveJob) (int64, string) {
 	var nodes []string
 	seen := map[string]bool{}
 	for _, r := range job.Plan.Ranks {
-		if j.draining[r.Node] && !seen[r.Node] {
+		if _, drains := j.draining[r.Node]; drains && !seen[r.Node] {
 			seen[r.Node] = true
 			nodes = append(nodes, r.Node)
 		}

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -77,6 +79,7 @@ func (d *Daemon) loop() {
 
 func (d *Daemon) step() {
 	d.syncClusterID()
+	d.recordPeers()
 	if !d.bootstrapped {
 		d.maybeBootstrap()
 	}
@@ -146,4 +149,25 @@ func (d *Daemon) syncClusterID() {
 			d.log.Warn("gossip metadata", "err", err)
 		}
 	}
+}
+
+// recordPeers keeps the data dir's list of live peers' gossip addresses
+// current (loop goroutine only).
+func (d *Daemon) recordPeers() {
+	var addrs []string
+	for _, m := range d.ml.Members() {
+		if m.Name != d.cfg.Name && live(m) {
+			addrs = append(addrs, m.Addr)
+		}
+	}
+	sort.Strings(addrs)
+	key := strings.Join(addrs, ",")
+	if len(addrs) == 0 || key == d.savedPeers {
+		return
+	}
+	if err := d.dir.savePeers(addrs); err != nil {
+		d.log.Warn("record peers", "err", err)
+		return
+	}
+	d.savedPeers = key
 }
