@@ -1,5 +1,7 @@
 package api
 
+import "encoding/json"
+
 // NodeReport is what a node tells the coordinator about the workers it
 // runs: a snapshot of every rank of every live attempt it hosts, sent again
 // and again, so a lost message or a new leader costs nothing.
@@ -11,6 +13,10 @@ type NodeReport struct {
 	// Draining: the node is going down for a restart; its workers
 	// checkpoint and stop, and nothing new is placed on it.
 	Draining bool `json:"draining,omitempty"`
+	// Applied is the Raft index the node has applied: the leader tells a
+	// node that lags (it just restarted) about running jobs it has ranks
+	// in, so it does not wait for Raft to catch it up.
+	Applied uint64 `json:"applied,omitempty"`
 }
 
 // RankReport is one rank's state on its node.
@@ -76,6 +82,10 @@ type ShardFile struct {
 // ReportReply is the coordinator's answer: manifests to write.
 type ReportReply struct {
 	Manifests []ManifestOrder `json:"manifests,omitempty"`
+	// Jobs, for a node whose Raft state lags the leader's, are the
+	// leader's records of the running jobs with ranks on that node (the
+	// coordinator's job encoding, opaque here).
+	Jobs []json.RawMessage `json:"jobs,omitempty"`
 }
 
 // ManifestOrder asks a node to write a checkpoint's manifest.json, exactly

@@ -79,7 +79,7 @@ func (j *jobs) run(stop <-chan struct{}) {
 		case <-t.C:
 		case <-j.wake:
 		}
-		st := j.d.State()
+		st := j.sup.view(j.d.State())
 		j.sup.reconcile(st)
 		j.sup.report(st)
 		j.coordinate()

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -20,6 +21,10 @@ type liveJob struct {
 	nodes   map[int]string         // rank → the node that reported it
 	pending map[int64]*pendingCkpt // step → manifest being written
 	refused map[int64]bool         // steps whose shards disagree: never committed
+	// nonces are the plan's nodes' bloomd process nonces (gossip) as first
+	// seen in this attempt: a node whose bloomd restarted lost its workers,
+	// whether or not gossip ever saw it dead.
+	nonces map[string]string
 }
 
 // pendingCkpt is a checkpoint whose shards are all durable and whose
@@ -42,15 +47,46 @@ func (j *jobs) liveFor(id string, attempt int) *liveJob {
 	}
 	if lj == nil || lj.attempt < attempt {
 		lj = &liveJob{attempt: attempt, ranks: map[int]api.RankReport{}, nodes: map[int]string{},
-			pending: map[int64]*pendingCkpt{}, refused: map[int64]bool{}}
+			pending: map[int64]*pendingCkpt{}, refused: map[int64]bool{}, nonces: map[string]string{}}
 		j.live[id] = lj
 	}
 	return lj
 }
 
 // receive merges a node's report (leader only) and answers with the
-// manifests that node should write.
+// manifests that node should write and, when the node's Raft state lags
+// the leader's, the running jobs it has ranks in.
 func (j *jobs) receive(r api.NodeReport) api.ReportReply {
+	reply := j.merge(r)
+	var applied uint64
+	j.d.fsm.read(func(s *coord.State) { applied = s.Index })
+	if r.Applied > 0 && r.Applied < applied {
+		reply.Jobs = j.runningOn(r.Node)
+	}
+	return reply
+}
+
+// runningOn encodes the running jobs with a rank on node.
+func (j *jobs) runningOn(node string) []json.RawMessage {
+	var out []json.RawMessage
+	for _, job := range j.d.State().Jobs {
+		if job.State != coord.JobRunning || job.Plan == nil {
+			continue
+		}
+		for _, r := range job.Plan.Ranks {
+			if r.Node == node {
+				if b, err := json.Marshal(job); err == nil {
+					out = append(out, b)
+				}
+				break
+			}
+		}
+	}
+	return out
+}
+
+// merge takes in a node's report and returns the manifests it should write.
+func (j *jobs) merge(r api.NodeReport) api.ReportReply {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	_, was := j.draining[r.Node]
@@ -321,6 +357,9 @@ func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, grace
 			return cause
 		}
 	}
+	if cause := restarted(job, lj, j.d.ml.Members()); cause != "" {
+		return cause
+	}
 	if grace {
 		return ""
 	}
@@ -485,4 +524,28 @@ func (j *jobs) waitingReason(id string) string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.waiting[id]
+}
+
+// restarted names a node of the plan whose bloomd is a new process since
+// the attempt was first watched (its workers died with the old one: a
+// reboot faster than gossip's failure detection). Call with j.mu held.
+func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string {
+	now := map[string]string{}
+	for _, m := range members {
+		if live(m) {
+			now[m.Name] = m.Meta.Nonce
+		}
+	}
+	for _, r := range job.Plan.Ranks {
+		cur, ok := now[r.Node]
+		if !ok || cur == "" {
+			continue
+		}
+		if was, seen := lj.nonces[r.Node]; !seen {
+			lj.nonces[r.Node] = cur
+		} else if was != cur {
+			return fmt.Sprintf("node %s (rank %d) restarted: its bloomd is a new process", r.Node, r.Rank)
+		}
+	}
+	return ""
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -30,8 +31,11 @@ type supervisor struct {
 	draining bool // every worker, and any started later, is asked to checkpoint and stop
 	procs    map[workerKey]*workerProc
 	rdv      map[rdvKey][]byte
-	written  map[ckptKey]api.ManifestAck // manifests made durable here
-	clients  map[string]*api.Client      // other nodes' APIs, by address
+	// leaderView: the leader's records of jobs this node's Raft state
+	// lags on (from its last report reply).
+	leaderView map[string]*coord.Job
+	written    map[ckptKey]api.ManifestAck // manifests made durable here
+	clients    map[string]*api.Client      // other nodes' APIs, by address
 }
 
 // rdvKey names a value published by a worker of an attempt.
@@ -169,7 +173,7 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 // report sends the coordinator a snapshot of this node's live workers and
 // writes the manifests it asks for.
 func (s *supervisor) report(st *coord.State) {
-	rep := api.NodeReport{Node: s.j.d.cfg.Name}
+	rep := api.NodeReport{Node: s.j.d.cfg.Name, Applied: max(st.Index, 1)}
 	s.mu.Lock()
 	rep.Draining = s.draining
 	for key, p := range s.procs {
@@ -189,7 +193,7 @@ func (s *supervisor) report(st *coord.State) {
 	s.mu.Unlock()
 	// A node with nothing to say still reports while a job runs: it may
 	// hold copies of shards, and the manifest orders come in the reply.
-	if len(rep.Ranks) == 0 && len(rep.Written) == 0 && !rep.Draining && !anyRunning(st) {
+	if len(rep.Ranks) == 0 && len(rep.Written) == 0 && !rep.Draining && !anyActive(st) {
 		return
 	}
 	reply, err := s.send(rep)
@@ -197,6 +201,7 @@ func (s *supervisor) report(st *coord.State) {
 		s.j.d.log.Debug("report to the coordinator", "err", err)
 		return
 	}
+	s.setLeaderView(reply.Jobs)
 	for _, o := range reply.Manifests {
 		// The step directory on this node: the writer's own, or where a
 		// copy of the shards was pushed here.
@@ -218,14 +223,44 @@ func (s *supervisor) report(st *coord.State) {
 	}
 }
 
-// anyRunning reports whether a job is running.
-func anyRunning(st *coord.State) bool {
+// anyActive reports whether a job is not over yet.
+func anyActive(st *coord.State) bool {
 	for _, j := range st.Jobs {
-		if j.State == coord.JobRunning {
+		if !j.State.Terminal() {
 			return true
 		}
 	}
 	return false
+}
+
+// setLeaderView keeps the leader's records of the running jobs with ranks
+// here, from its last reply (none when this node's state had caught up).
+func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
+	view := map[string]*coord.Job{}
+	for _, b := range jobs {
+		var job coord.Job
+		if json.Unmarshal(b, &job) == nil && job.Plan != nil && job.Plan.Validate() == nil {
+			view[job.ID] = &job
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.leaderView = view
+}
+
+// view is st with the leader's record of each job whose attempt st has not
+// reached yet: a node that just restarted starts its workers of the new
+// attempt at once instead of after Raft's replication backoff. st is
+// changed in place (it is the caller's copy).
+func (s *supervisor) view(st *coord.State) *coord.State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, job := range s.leaderView {
+		if mine := st.Jobs[id]; mine == nil || len(mine.Attempts) < len(job.Attempts) {
+			st.Jobs[id] = job
+		}
+	}
+	return st
 }
 
 // lastStep is the job's last committed checkpoint step, -1 for none.
