@@ -44,10 +44,11 @@ type Membership struct {
 	changed chan struct{}
 	down    atomic.Bool // Shutdown was called
 
-	mu       sync.Mutex
-	meta     NodeMeta
-	members  map[string]*Member   // every member seen, including dead and left
-	suspects map[string]time.Time // live members whose last probe from here failed
+	mu        sync.Mutex
+	meta      NodeMeta
+	members   map[string]*Member   // every member seen, including dead and left
+	suspects  map[string]time.Time // live members whose last probe from here failed
+	localAddr string
 }
 
 // New starts gossip on the configured address. The node is alone until Join.
@@ -132,12 +133,21 @@ func (m *Membership) Members() []Member {
 	out := make([]Member, 0, len(m.members))
 	seen := make(map[string]bool, len(live))
 	for _, n := range live {
+		// Only the name: memberlist goes on writing the node's other
+		// fields under its own lock; the events copied them under it.
+		mem := m.members[n.Name]
+		if mem == nil {
+			continue // its join event is on the way
+		}
 		seen[n.Name] = true
 		st := StateAlive
 		if _, ok := m.suspects[n.Name]; ok {
 			st = StateSuspect
 		}
-		out = append(out, *m.record(n, st, now))
+		if mem.State != st {
+			mem.State, mem.Since = st, now
+		}
+		out = append(out, *mem)
 	}
 	for name, mem := range m.members {
 		if seen[name] {
@@ -156,7 +166,8 @@ func (m *Membership) Members() []Member {
 	return out
 }
 
-// record updates the tracked member from a memberlist node; m.mu is held.
+// record updates the tracked member from a memberlist node; m.mu is held,
+// and so is memberlist's lock on n (it is called from memberlist's events).
 // (memberlist's Node.State is not maintained, so the caller says the state.)
 func (m *Membership) record(n *memberlist.Node, st State, now time.Time) *Member {
 	mem, ok := m.members[n.Name]
@@ -197,11 +208,15 @@ func (m *Membership) clearSuspect(name string) {
 
 // Local returns this node as the others see it.
 func (m *Membership) Local() Member {
-	n := m.ml.LocalNode()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return Member{Name: n.Name, Addr: net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port))),
-		State: StateAlive, Meta: m.meta}
+	addr := m.localAddr
+	if addr == "" { // memberlist's node, read once: its address never changes
+		n := m.ml.LocalNode()
+		addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
+		m.localAddr = addr
+	}
+	return Member{Name: m.cfg.Name, Addr: addr, State: StateAlive, Meta: m.meta}
 }
 
 // Meta returns this node's current metadata.
