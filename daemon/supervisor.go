@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
+
 	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/coord"
@@ -245,6 +247,9 @@ func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if len(view) > 0 && len(s.leaderView) == 0 {
+		s.j.d.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
+	}
 	s.leaderView = view
 }
 
@@ -279,7 +284,12 @@ func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
 	}
 	addr, _ := s.j.d.raft.r.LeaderWithID()
 	if addr == "" {
-		return nil, errors.New("no leader")
+		// A node that just restarted learns the leader from its
+		// heartbeats, which Raft may be backing off: any live member
+		// forwards the report to the leader.
+		if addr = raft.ServerAddress(s.anyPeerAPI()); addr == "" {
+			return nil, errors.New("no leader")
+		}
 	}
 	c, err := s.client(string(addr))
 	if err != nil {
@@ -288,6 +298,17 @@ func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	return c.Report(ctx, rep)
+}
+
+// anyPeerAPI is the API address of a live member other than this node.
+func (s *supervisor) anyPeerAPI() string {
+	st := s.j.d.State()
+	for name, ok := range s.j.aliveNodes() {
+		if m := st.Members[name]; ok && name != s.j.d.cfg.Name && m != nil && m.APIAddr != "" {
+			return m.APIAddr
+		}
+	}
+	return ""
 }
 
 // client is an API client to another node, with this node's certificate.

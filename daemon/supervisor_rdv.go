@@ -82,9 +82,12 @@ var errNotYet = errors.New("not published yet")
 // fetch reads k from the node that runs rank owner; errNotYet while the
 // value is not there.
 func (s *supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
-	st := s.j.d.State()
+	st := s.view(s.j.d.State())
 	job, ok := current(st, k.job, k.attempt)
 	if !ok {
+		if j := st.Jobs[k.job]; j != nil && len(j.Attempts) < k.attempt {
+			return nil, errNotYet // this node has not heard of the attempt yet
+		}
 		return nil, errors.New("the attempt is over")
 	}
 	if owner < 0 || owner >= len(job.Plan.Ranks) {

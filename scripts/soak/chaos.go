@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
+	"os/exec"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,8 @@ var actions = []action{
 	{"reboot", reboot},          // a machine that is not the leader crashes and is back before anyone notices
 	{"kill-worker", killWorker}, // one worker process dies; its daemon lives
 	{"partition", partition},    // one node's network is cut while it runs, then healed
+	{"sigterm", sigterm},        // a node that is not the leader is stopped for maintenance (SIGTERM: its jobs checkpoint first), then started again
+	{"rollout", rollout},        // bloomctl rollout: every bloomd restarted in turn, the leader last
 }
 
 func actionKinds() []string {
@@ -239,6 +242,40 @@ func partition(ctx context.Context, ch *chaos, job *jobInfo) (harm, error) {
 		err := ch.ns.Heal()
 		n.Partitioned = err != nil
 		return err
+	}
+	return h, nil
+}
+
+func sigterm(ctx context.Context, ch *chaos, job *jobInfo) (harm, error) {
+	leader, err := ch.c.Leader(ctx)
+	if err != nil {
+		return harm{}, err
+	}
+	n := ch.pick(slices.DeleteFunc(planNodes(job), func(s string) bool { return s == leader }))
+	if n == nil {
+		return harm{}, errors.New("soak: no node of the job but the leader")
+	}
+	h := harm{target: n.Name, at: time.Now()}
+	if err := ch.c.Stop(ctx, n); err != nil {
+		return h, err
+	}
+	h.undo = func(ctx context.Context) error { return ch.c.Restart(ctx, n) }
+	return h, nil
+}
+
+func rollout(ctx context.Context, ch *chaos, _ *jobInfo) (harm, error) {
+	h := harm{target: "every node", at: time.Now()}
+	n := ch.c.first()
+	if n == nil {
+		return h, errors.New("soak: no node is up")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ch.c.bloomctl(), "--addr", n.API, "--secret-file", ch.c.secret,
+		"rollout", "--node-timeout", "3m").CombinedOutput()
+	ch.c.logf("bloomctl rollout:\n%s", out)
+	if err != nil {
+		return h, fmt.Errorf("soak: bloomctl rollout: %w", err)
 	}
 	return h, nil
 }

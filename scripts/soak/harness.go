@@ -231,6 +231,20 @@ func (c *Cluster) Restart(ctx context.Context, n *Node) error {
 	return c.start(ctx, n)
 }
 
+// Stop sends n's bloomd SIGTERM (it drains: its jobs checkpoint and stop,
+// then it leaves) and waits until it has exited.
+func (c *Cluster) Stop(ctx context.Context, n *Node) error {
+	if !n.Up() {
+		return fmt.Errorf("soak: %s is not running", n.Name)
+	}
+	p := n.proc
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("soak: SIGTERM %s: %w", n.Name, err)
+	}
+	n.proc = nil
+	return waitFor(ctx, 3*time.Minute, n.Name+" to exit after SIGTERM", func() (bool, error) { return p.exited(), nil })
+}
+
 // Crash SIGKILLs n's bloomd and its workers, as a machine crash would,
 // and waits until none of them runs.
 func (c *Cluster) Crash(ctx context.Context, n *Node) error {
