@@ -35,7 +35,7 @@ demo-local: build ## train a tiny BLOOM in one process on the embedded corpus
 	  --micro-batch-size 16 --global-batch-size 16 --lr 5e-3 --min-lr 5e-4 --lr-warmup-samples 320 \
 	  --sample-prompt "The garden " --save $(BIN)/demo-model
 
-soak: build ## 12 bloomd through crashes, killed workers and a partition; the weights of an uninterrupted run (10–15 min)
+soak: build ## 12 bloomd through crashes, killed workers, SIGTERMs, a rollout and a partition; weights of an uninterrupted run (10–15 min)
 	BIN=$(BIN) $(GO) run ./scripts/soak $(SOAK_FLAGS)
 
 fuzz: ## run the safetensors fuzzer for a minute

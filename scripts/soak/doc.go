@@ -5,8 +5,9 @@
 // It owns a harness for a loopback cluster of real binaries (build them
 // once, start N `bloomd join` on 127.0.0.x with port 0 and keep the chosen
 // ports for a restart under the same name and data dir, SIGKILL a daemon
-// with its workers as a machine crash would, SIGKILL one worker, cut one
-// node off the network in a namespace of its own), the chaos actions, and
+// with its workers as a machine crash would, SIGKILL one worker, SIGTERM a
+// daemon for maintenance, run `bloomctl rollout`, cut one node off the
+// network in a namespace of its own), the chaos actions, and
 // the checks: the job succeeds, its final shards have the SHA-256s of an
 // uninterrupted run, and every committed checkpoint is whole.
 //
@@ -17,6 +18,7 @@
 //	make soak                                  (go run ./scripts/soak)
 //	go run ./scripts/soak -nodes 12 -steps 400 -seed 7 -out /tmp/soak
 //	go test ./scripts/soak -run TestChaos -v   (4 nodes, one crash; part of make test)
+//	go test ./scripts/soak -run TestRollout -v (3 nodes, bloomctl rollout; part of make test)
 //
 // The soak trains the same job twice on the same cluster: first
 // uninterrupted (the reference), then through the failures. As root with
