@@ -17,6 +17,8 @@ type NodeReport struct {
 	// node that lags (it just restarted) about running jobs it has ranks
 	// in, so it does not wait for Raft to catch it up.
 	Applied uint64 `json:"applied,omitempty"`
+	// Instance is the reporting bloomd process's nonce (as in gossip).
+	Instance string `json:"instance,omitempty"`
 }
 
 // RankReport is one rank's state on its node.

@@ -21,9 +21,10 @@ type liveJob struct {
 	nodes   map[int]string         // rank → the node that reported it
 	pending map[int64]*pendingCkpt // step → manifest being written
 	refused map[int64]bool         // steps whose shards disagree: never committed
-	// nonces are the plan's nodes' bloomd process nonces (gossip) as first
-	// seen in this attempt: a node whose bloomd restarted lost its workers,
-	// whether or not gossip ever saw it dead.
+	// nonces are the instances (process nonces) of the bloomds that
+	// reported this attempt's ranks: when gossip shows another one alive
+	// under the same name, that node restarted and its workers died with
+	// it, whether or not gossip ever saw it dead.
 	nonces map[string]string
 }
 
@@ -101,6 +102,9 @@ func (j *jobs) merge(r api.NodeReport) api.ReportReply {
 			old := lj.ranks[rr.Rank]
 			changed = changed || old.Exited != rr.Exited || len(old.Shards) != len(rr.Shards)
 			lj.ranks[rr.Rank], lj.nodes[rr.Rank] = rr, r.Node
+			if _, ok := lj.nonces[r.Node]; !ok && r.Instance != "" {
+				lj.nonces[r.Node] = r.Instance // the bloomd that runs the ranks
+			}
 		}
 	}
 	for _, ack := range r.Written {
@@ -526,9 +530,9 @@ func (j *jobs) waitingReason(id string) string {
 	return j.waiting[id]
 }
 
-// restarted names a node of the plan whose bloomd is a new process since
-// the attempt was first watched (its workers died with the old one: a
-// reboot faster than gossip's failure detection). Call with j.mu held.
+// restarted names a node of the plan whose bloomd is not the process that
+// ran its ranks (they died with it: a reboot faster than gossip's failure
+// detection). Call with j.mu held.
 func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string {
 	now := map[string]string{}
 	for _, m := range members {
@@ -537,13 +541,8 @@ func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string 
 		}
 	}
 	for _, r := range job.Plan.Ranks {
-		cur, ok := now[r.Node]
-		if !ok || cur == "" {
-			continue
-		}
-		if was, seen := lj.nonces[r.Node]; !seen {
-			lj.nonces[r.Node] = cur
-		} else if was != cur {
+		cur, was := now[r.Node], lj.nonces[r.Node]
+		if cur != "" && was != "" && cur != was {
 			return fmt.Sprintf("node %s (rank %d) restarted: its bloomd is a new process", r.Node, r.Rank)
 		}
 	}

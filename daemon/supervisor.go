@@ -175,7 +175,7 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 // report sends the coordinator a snapshot of this node's live workers and
 // writes the manifests it asks for.
 func (s *supervisor) report(st *coord.State) {
-	rep := api.NodeReport{Node: s.j.d.cfg.Name, Applied: max(st.Index, 1)}
+	rep := api.NodeReport{Node: s.j.d.cfg.Name, Applied: max(st.Index, 1), Instance: s.j.d.nonce}
 	s.mu.Lock()
 	rep.Draining = s.draining
 	for key, p := range s.procs {
