@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -54,6 +55,7 @@ func benchAllreduceFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "procs", Usage: "GOMAXPROCS of each rank (0: Go's default)"},
 		&ucli.IntFlag{Name: "chunk", Value: 0, Usage: "pipeline piece in bytes (0: the default)"},
 		&ucli.IntFlag{Name: "streams", Value: 0, Usage: "QUIC streams per hop (0: the default)"},
+		&ucli.IntFlag{Name: "small-bytes", Value: -1, Usage: "allreduce: most bytes a rank sends in the small-message algorithms (0: always the ring; -1: the default)"},
 		&ucli.Float64Flag{Name: "min-time", Value: 0.2, Usage: "seconds to spend measuring each size in each round, at least"},
 		&ucli.IntFlag{Name: "rounds", Value: 3, Usage: "rounds per size (the sections alternate; each reports its median round)"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write each rank's CPU profile to this path plus .RANK"},
@@ -127,12 +129,13 @@ type benchSpec struct {
 	rounds     int
 	chunk      int
 	streams    int
+	smallBytes int
 }
 
 func benchSpecFrom(c *ucli.Context) (benchSpec, error) {
 	s := benchSpec{ranks: c.Int("ranks"), transport: c.String("transport"), collective: c.String("collective"),
 		baselines: !c.Bool("no-baselines"), minTime: time.Duration(c.Float64("min-time") * float64(time.Second)),
-		chunk: c.Int("chunk"), streams: c.Int("streams"), rounds: c.Int("rounds")}
+		chunk: c.Int("chunk"), streams: c.Int("streams"), rounds: c.Int("rounds"), smallBytes: c.Int("small-bytes")}
 	var err error
 	if s.rounds < 1 {
 		return s, fmt.Errorf("--rounds %d: want at least 1", s.rounds)
@@ -209,6 +212,10 @@ type benchRow struct {
 	AlgBW      float64 `json:"algbw"`
 	BusBW      float64 `json:"busbw"`
 	Wrong      int64   `json:"wrong"`
+	// CPUUS is the CPU time (user and system) all ranks' processes spent
+	// per operation: on a loaded machine a steadier measure of the work an
+	// algorithm does than its time.
+	CPUUS float64 `json:"cpu_us"`
 }
 
 // runBenchCollective starts the ranks and prints rank 0's rows.
@@ -264,16 +271,16 @@ func runBenchCollective(c *ucli.Context, spec benchSpec) error {
 			section = row.Collective
 			printBenchHeader(c.App.Writer, row)
 		}
-		fmt.Fprintf(c.App.Writer, "%12d %12d %8s %6s %10.1f %7.2f %7.2f %6d\n",
-			row.Size, row.Count, row.Type, row.Op, row.TimeUS, row.AlgBW, row.BusBW, row.Wrong)
+		fmt.Fprintf(c.App.Writer, "%12d %12d %8s %6s %10.1f %7.2f %7.2f %6d %10.1f\n",
+			row.Size, row.Count, row.Type, row.Op, row.TimeUS, row.AlgBW, row.BusBW, row.Wrong, row.CPUUS)
 	}
 	return g.wait()
 }
 
 func printBenchHeader(w io.Writer, row benchRow) {
 	fmt.Fprintf(w, "# %s, %s, %d ranks\n", row.Collective, row.Transport, row.Ranks)
-	fmt.Fprintf(w, "#%11s %12s %8s %6s %10s %7s %7s %6s\n", "size", "count", "type", "redop", "time", "algbw", "busbw", "#wrong")
-	fmt.Fprintf(w, "#%11s %12s %8s %6s %10s %7s %7s %6s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)", "(GB/s)", "")
+	fmt.Fprintf(w, "#%11s %12s %8s %6s %10s %7s %7s %6s %10s\n", "size", "count", "type", "redop", "time", "algbw", "busbw", "#wrong", "cpu")
+	fmt.Fprintf(w, "#%11s %12s %8s %6s %10s %7s %7s %6s %10s\n", "(B)", "(elements)", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)")
 }
 
 // workerArgs passes the benchmark's flags on to the workers.
@@ -476,20 +483,23 @@ func benchWorker(c *ucli.Context, spec benchSpec) error {
 	// and a ratio between sections must compare like with like.
 	rows := map[string][]benchRow{}
 	for _, size := range spec.sizes {
-		times := map[string][]float64{}
+		times, cpus := map[string][]float64{}, map[string][]float64{}
 		wrong := map[string]int64{}
 		for range spec.rounds {
 			for _, sec := range sections {
-				t, w, err := b.measure(sec, size)
+				m, err := b.measure(sec, size)
 				if err != nil {
 					return fmt.Errorf("rank %d: %s %d bytes: %w", rank, sec, size, err)
 				}
-				times[sec] = append(times[sec], t)
-				wrong[sec] += w
+				times[sec] = append(times[sec], m.time)
+				cpus[sec] = append(cpus[sec], m.cpu)
+				wrong[sec] += m.wrong
 			}
 		}
 		for _, sec := range sections {
-			rows[sec] = append(rows[sec], b.row(sec, size, median(times[sec]), wrong[sec]))
+			row := b.row(sec, size, median(times[sec]), wrong[sec])
+			row.CPUUS = median(cpus[sec]) * 1e6
+			rows[sec] = append(rows[sec], row)
 		}
 	}
 	if rank != 0 {
@@ -521,6 +531,9 @@ func benchJoin(c *ucli.Context, spec benchSpec, rank int) (*collective.Comm, err
 	}
 	if spec.streams > 0 {
 		cfg.StreamsPerHop = spec.streams
+	}
+	if spec.smallBytes >= 0 {
+		cfg.SmallAllReduceBytes = spec.smallBytes
 	}
 	ctx := context.Background()
 	if spec.transport == "shm" {
@@ -614,44 +627,60 @@ func (b *benchRank) op(sec string, size int) (func(ctx context.Context) error, i
 	}, count, 2 * float64(n-1) / float64(n)
 }
 
-// measure times one section at one size (the slowest rank's mean) and
-// counts the wrong elements of its result over all ranks.
-func (b *benchRank) measure(sec string, size int) (float64, int64, error) {
+// measurement is one section at one size, one round: seconds per
+// operation (the slowest rank's mean), CPU seconds per operation (all
+// ranks), and the wrong elements of its result (all ranks).
+type measurement struct {
+	time, cpu float64
+	wrong     int64
+}
+
+// cpuTime is this process's CPU time so far, user and system, every thread.
+func cpuTime() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// measure runs one section at one size.
+func (b *benchRank) measure(sec string, size int) (measurement, error) {
 	ctx := context.Background()
 	run, count, _ := b.op(sec, size)
 	b.fill(sec, count)
 	if err := run(ctx); err != nil { // warm-up, and the result to check
-		return 0, 0, err
+		return measurement{}, err
 	}
 	wrong := b.check(sec, count)
 	start := time.Now()
 	if err := run(ctx); err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
 	// Rank 0 picks the iteration count from the second warm-up.
 	iters := []float64{float64(max(1, min(1000, int(b.spec.minTime.Seconds()/max(time.Since(start).Seconds(), 1e-7)))))}
 	ib := f64Bytes(iters)
 	if err := b.comm.Broadcast(ctx, ib, 1, collective.Float64, 0); err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
 	iters[0] = math.Float64frombits(binary.LittleEndian.Uint64(ib))
 	if err := b.comm.Barrier(ctx); err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
-	start = time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	for range int(iters[0]) {
 		if err := run(ctx); err != nil {
-			return 0, 0, err
+			return measurement{}, err
 		}
 	}
-	stats := []float64{time.Since(start).Seconds() / iters[0], float64(wrong)}
+	stats := []float64{time.Since(start).Seconds() / iters[0], float64(wrong), (cpuTime() - cpu0) / iters[0]}
 	if err := b.allReduceF64(ctx, stats[:1], collective.Max); err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
 	if err := b.allReduceF64(ctx, stats[1:], collective.Sum); err != nil {
-		return 0, 0, err
+		return measurement{}, err
 	}
-	return stats[0], int64(stats[1]), nil
+	return measurement{time: stats[0], wrong: int64(stats[1]), cpu: stats[2]}, nil
 }
 
 // row makes the nccl-tests line for a time per operation.

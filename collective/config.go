@@ -3,6 +3,7 @@ package collective
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"time"
 )
@@ -29,6 +30,15 @@ type Config struct {
 	// this size, so a hop forwards one piece while the next arrives. A
 	// multiple of 64.
 	ChunkBytes int
+
+	// SmallAllReduceBytes: an allreduce whose small-message algorithm would
+	// have a rank send at most this many bytes skips the ring (small.go):
+	// recursive doubling, log2 n hops of the whole input, with a power of
+	// two of ranks; otherwise one-shot, the input to every other rank in one
+	// hop. The ring takes 2(n-1) hops. Ranks that all share one node over
+	// shm keep the ring. 0: always the ring. Every rank must use the same
+	// value.
+	SmallAllReduceBytes int
 
 	// Host names this rank's node; ranks with equal Host share a node (the
 	// hierarchical algorithms and hybrid's shm links use it). Default: the
@@ -61,6 +71,11 @@ type Config struct {
 	Mem *MemNetwork
 
 	noFuse bool // tests: run shm on the two-goroutine engine
+	// listenConn (tests): the quic socket, already bound to ListenAddr. A
+	// rank table names fixed ports; a test binds port 0, writes the table
+	// from the sockets' ports and hands them over, so no other process can
+	// take a port in between. The endpoint owns it from then on.
+	listenConn *net.UDPConn
 }
 
 // DefaultConfig returns the defaults: quic on 127.0.0.1, HCCL's timeouts
@@ -68,17 +83,18 @@ type Config struct {
 func DefaultConfig() Config {
 	host, _ := os.Hostname()
 	return Config{
-		Transport:      "quic",
-		OpTimeout:      1836 * time.Second,
-		ConnectTimeout: 120 * time.Second,
-		PeerTimeout:    6 * time.Second,
-		ChunkBytes:     512 << 10,
-		Host:           host,
-		ListenAddr:     "127.0.0.1:0",
-		StreamsPerHop:  4,
-		StreamWindow:   8 << 20,
-		ShmDir:         "/dev/shm",
-		ShmRingBytes:   4 << 20,
+		Transport:           "quic",
+		OpTimeout:           1836 * time.Second,
+		ConnectTimeout:      120 * time.Second,
+		PeerTimeout:         6 * time.Second,
+		ChunkBytes:          512 << 10,
+		SmallAllReduceBytes: 64 << 10,
+		Host:                host,
+		ListenAddr:          "127.0.0.1:0",
+		StreamsPerHop:       4,
+		StreamWindow:        8 << 20,
+		ShmDir:              "/dev/shm",
+		ShmRingBytes:        4 << 20,
 	}
 }
 
@@ -101,6 +117,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ShmRingBytes < 4096 || c.ShmRingBytes&(c.ShmRingBytes-1) != 0 {
 		return fmt.Errorf("collective: ShmRingBytes %d must be a power of two of at least 4096", c.ShmRingBytes)
+	}
+	if c.SmallAllReduceBytes < 0 {
+		return fmt.Errorf("collective: SmallAllReduceBytes %d must be >= 0", c.SmallAllReduceBytes)
 	}
 	if c.StreamsPerHop < 1 || c.StreamsPerHop > 64 {
 		return fmt.Errorf("collective: StreamsPerHop %d must be in 1..64", c.StreamsPerHop)

@@ -17,6 +17,10 @@
 //     reduction order is fixed by the schedule, and every rank copies the one
 //     final value, so results are bit-identical on every rank, run after
 //     run. Float16 and bfloat16 are reduced in float32 and rounded once.
+//     Small allreduces (Config.SmallAllReduceBytes) between nodes skip the
+//     ring's 2(n-1) hops: recursive doubling with a power of two of ranks,
+//     else one-shot; there too every rank combines the same values in the
+//     same order.
 //   - failure handling: every operation has a deadline (Config.OpTimeout,
 //     like HCCL_EXEC_TIMEOUT, and the caller's context); Abort, a deadline or
 //     a lost peer aborts the communicator on every rank within a second, with
@@ -31,9 +35,10 @@
 //     injection: drop, delay, kill).
 //
 // Files: types.go, half.go, reduce*.go (element types and kernels);
-// comm.go, ops.go, typed.go (the communicator); ring.go, shm_fused.go (the
-// engines); join.go, ranktable.go (bootstrap); transport.go, mem.go,
-// shm.go, quic*.go, hybrid.go (transports).
+// comm.go, ops.go, typed.go (the communicator); ring.go, shm_fused.go,
+// small.go (the engines); join.go, ranktable.go (bootstrap); transport.go,
+// mem.go, shm.go, quic*.go, hybrid.go (transports; quic_race.go makes the
+// race detector see the order UDP gives).
 //   - bootstrap: a root-info blob made by one rank and handed to the others
 //     by the caller (HcclGetRootInfo / HcclCommInitRootInfo), or an HCCL
 //     version 1.0 rank table (HcclCommInitClusterInfo).

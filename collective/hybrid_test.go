@@ -11,7 +11,7 @@ import (
 // two-level allreduce over both; an abort crosses both transports.
 func TestHybrid(t *testing.T) {
 	if raceEnabled {
-		t.Skip("the race detector cannot see ordering through shared memory or sockets (race_test.go)")
+		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
 	}
 	checkLeaks(t)
 	// a,a,a,b,b,b: rank 1's ring neighbours share its node while rank 0's

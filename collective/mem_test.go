@@ -12,6 +12,7 @@ func TestMemFaults(t *testing.T) {
 	checkLeaks(t)
 	cfg := testConfig(t, "mem")
 	cfg.ChunkBytes = 4096
+	cfg.SmallAllReduceBytes = 0 // the ring: every link carries messages
 	comms := cluster(t, cfg, 4)
 	cfg.Mem.Delay(1, 2, 20*time.Millisecond)
 	start := time.Now()
@@ -22,6 +23,7 @@ func TestMemFaults(t *testing.T) {
 
 	cfg = testConfig(t, "mem")
 	cfg.OpTimeout = 300 * time.Millisecond
+	cfg.SmallAllReduceBytes = 0
 	comms = cluster(t, cfg, 4)
 	cfg.Mem.Drop(2, 3)
 	errs := each(comms, func(c *Comm) error {

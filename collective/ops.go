@@ -124,6 +124,13 @@ func (c *Comm) ringAllReduce(ctx context.Context, g group, in, buf []byte, count
 		copy(buf, in)
 		return nil
 	}
+	if small := c.smallAllReduce(g, count*esz); small != nil {
+		if err := small(ctx, g, in, buf[:count*esz], red); err != nil {
+			return err
+		}
+		narrowAll(g, count*esz, nf)
+		return nil
+	}
 	spans := chunkSpans(count, n, esz)
 	if nf == nil {
 		return c.pass(ctx, g, in, buf, spans, arSteps(g.me, n), red)

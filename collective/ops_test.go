@@ -289,7 +289,12 @@ func checkAll(t testing.TB, comms []*Comm, dt DataType, op ReduceOp, count int) 
 func TestEveryTypeAndOp(t *testing.T) {
 	checkLeaks(t)
 	for _, n := range []int{3, 4} {
-		comms := cluster(t, testConfig(t, "mem"), n)
+		cfg := testConfig(t, "mem")
+		cfg.SmallAllReduceBytes = 512 // counts 0, 1, 7 small (n=3 one-shot, n=4 doubling), 1000 the ring
+		comms := cluster(t, cfg, n)
+		if c := comms[0]; c.smallAllReduce(c.flat, 7*8) == nil || c.smallAllReduce(c.flat, 1000) != nil {
+			t.Fatalf("n=%d: 56 bytes must take the small algorithm, 1000 the ring", n)
+		}
 		for _, dt := range allTypes {
 			for _, op := range allOps {
 				for _, count := range []int{0, 1, 7, 1000} {
@@ -301,16 +306,25 @@ func TestEveryTypeAndOp(t *testing.T) {
 }
 
 // TestEveryN: N = 1..8, sizes 0, 1, primes, counts not divisible by N, and a
-// large one (pieces of 256 bytes: hundreds of pipelined steps).
+// large one (pieces of 256 bytes: hundreds of pipelined steps); the small
+// ones both on the ring (chunks of no element) and on the small-message
+// algorithms (recursive doubling for N = 2, 4, 8, one-shot for the others).
 func TestEveryN(t *testing.T) {
 	checkLeaks(t)
-	counts := []int{0, 1, 2, 13, 1000, 100003}
-	for n := 1; n <= 8; n++ {
-		comms := cluster(t, testConfig(t, "mem"), n)
-		for _, count := range counts {
-			checkAll(t, comms, Float32, Sum, count)
+	for _, small := range []int{0, DefaultConfig().SmallAllReduceBytes} {
+		counts := []int{0, 1, 2, 13, 1000}
+		if small > 0 {
+			counts = append(counts, 100003) // beyond SmallAllReduceBytes: the ring
 		}
-		checkAll(t, comms, BFloat16, Max, 13)
+		for n := 1; n <= 8; n++ {
+			cfg := testConfig(t, "mem")
+			cfg.SmallAllReduceBytes = small
+			comms := cluster(t, cfg, n)
+			for _, count := range counts {
+				checkAll(t, comms, Float32, Sum, count)
+			}
+			checkAll(t, comms, BFloat16, Max, 13)
+		}
 	}
 }
 
@@ -358,14 +372,24 @@ func TestHalfRoundsOnce(t *testing.T) {
 }
 
 // TestBitIdentical: float32 sums of values that round differently in every
-// order give the same bits on every rank, run after run.
+// order give the same bits on every rank, run after run, on the ring and
+// one-shot (N = 5).
 func TestBitIdentical(t *testing.T) {
 	checkLeaks(t)
 	comms := cluster(t, testConfig(t, "mem"), 5)
-	count := 10007
+	for _, count := range []int{10007, 1007} {
+		if small := comms[0].smallAllReduce(comms[0].flat, count*4) != nil; small != (count == 1007) {
+			t.Fatalf("count %d: small-message algorithm %v", count, small)
+		}
+		checkBitIdentical(t, comms, count)
+	}
+}
+
+func checkBitIdentical(t *testing.T, comms []*Comm, count int) {
+	t.Helper()
 	var first []float32
 	for run := 0; run < 3; run++ {
-		outs := make([][]float32, 5)
+		outs := make([][]float32, len(comms))
 		allOK(t, "allreduce", each(comms, func(c *Comm) error {
 			in := make([]float32, count)
 			for i := range in {
@@ -380,18 +404,22 @@ func TestBitIdentical(t *testing.T) {
 		for r, o := range outs {
 			for i := range o {
 				if math.Float32bits(o[i]) != math.Float32bits(first[i]) {
-					t.Fatalf("run %d rank %d element %d: %x, rank 0 run 0: %x", run, r, i, math.Float32bits(o[i]), math.Float32bits(first[i]))
+					t.Fatalf("count %d run %d rank %d element %d: %x, rank 0 run 0: %x", count, run, r, i, math.Float32bits(o[i]), math.Float32bits(first[i]))
 				}
 			}
 		}
 	}
 }
 
-// TestEveryNShm: the fused shm engine at N = 1..8, every type once.
+// TestEveryNShm: the fused shm engine at N = 1..8, every type once (shm
+// takes no small-message algorithm: small.go).
 func TestEveryNShm(t *testing.T) {
 	checkLeaks(t)
 	for n := 1; n <= 8; n++ {
 		comms := cluster(t, testConfig(t, "shm"), n)
+		if n > 1 && comms[0].smallAllReduce(comms[0].flat, 4) != nil {
+			t.Fatal("a small-message algorithm over shm")
+		}
 		for _, count := range []int{0, 1, 13, 1000, 30011} {
 			checkAll(t, comms, Float32, Sum, count)
 		}

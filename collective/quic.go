@@ -68,7 +68,12 @@ type hello struct {
 	conn       *quic.Conn
 }
 
-func listenQUIC(cfg Config, id [16]byte) (*quicEndpoint, error) {
+// listenUDP opens the socket on ListenAddr, or takes the one a test
+// handed over.
+func listenUDP(cfg Config) (*net.UDPConn, error) {
+	if cfg.listenConn != nil {
+		return cfg.listenConn, nil
+	}
 	ua, err := net.ResolveUDPAddr("udp", cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("collective: quic: listen address %q: %w", cfg.ListenAddr, err)
@@ -76,6 +81,14 @@ func listenQUIC(cfg Config, id [16]byte) (*quicEndpoint, error) {
 	udp, err := net.ListenUDP("udp", ua)
 	if err != nil {
 		return nil, fmt.Errorf("collective: quic: %w", err)
+	}
+	return udp, nil
+}
+
+func listenQUIC(cfg Config, id [16]byte) (*quicEndpoint, error) {
+	udp, err := listenUDP(cfg)
+	if err != nil {
+		return nil, err
 	}
 	e := &quicEndpoint{cfg: cfg, id: id, udp: udp, hellos: make(chan hello, 64),
 		out: map[int][]*quic.SendStream{}, in: map[int][]*quic.ReceiveStream{}, inID: map[int][16]byte{}, links: map[int]*quicLink{},
@@ -103,7 +116,7 @@ func listenQUIC(cfg Config, id [16]byte) (*quicEndpoint, error) {
 		MaxIncomingUniStreams:          256,
 		MaxIncomingStreams:             1,
 	}
-	e.tr = &quic.Transport{Conn: udp}
+	e.tr = &quic.Transport{Conn: packetConn(udp)}
 	e.ln, err = e.tr.Listen(e.srvTLS, e.qconf)
 	if err != nil {
 		udp.Close()
@@ -221,7 +234,7 @@ func (e *quicEndpoint) dial(ctx context.Context, addr string) (*quic.Conn, error
 	if err != nil {
 		return nil, fmt.Errorf("collective: quic: %w", err)
 	}
-	tr := &quic.Transport{Conn: udp}
+	tr := &quic.Transport{Conn: packetConn(udp)}
 	conn, err := tr.Dial(ctx, ra, e.cliTLS, e.qconf)
 	if err != nil {
 		tr.Close()

@@ -3,9 +3,11 @@ package collective
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -108,5 +110,93 @@ func TestJoinRankTable(t *testing.T) {
 		}
 		checkAllReduce(t, comms, Float32, Sum, 1001)
 		checkAllReduce(t, comms, BFloat16, Sum, 333)
+	}
+}
+
+// quicRankTable binds one UDP socket per rank on 127.0.0.1 and writes a
+// version 1.0 table with their ports: servers[i] devices on server i. Even
+// devices give device_ip and device_port, odd ones only host_port (the
+// server's host_ip then applies), as HCCL allows both.
+func quicRankTable(t *testing.T, servers ...int) (table string, socks []*net.UDPConn) {
+	t.Helper()
+	var list []string
+	for s, n := range servers {
+		var devs []string
+		for d := range n {
+			udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			port := udp.LocalAddr().(*net.UDPAddr).Port
+			addr := fmt.Sprintf(`"device_ip": "127.0.0.1", "device_port": "%d"`, port)
+			if d%2 == 1 {
+				addr = fmt.Sprintf(`"host_port": "%d"`, port)
+			}
+			devs = append(devs, fmt.Sprintf(`{"device_id": "%d", %s, "rank_id": "%d"}`, d, addr, len(socks)))
+			socks = append(socks, udp)
+		}
+		list = append(list, fmt.Sprintf(`{"server_id": "node_%d", "host_ip": "127.0.0.1", "device": [%s]}`, s, strings.Join(devs, ", ")))
+	}
+	table = fmt.Sprintf(`{"status": "completed", "version": "1.0", "server_count": "%d", "server_list": [%s]}`, len(servers), strings.Join(list, ", "))
+	return table, socks
+}
+
+// TestJoinRankTableQUIC: ranks join from a rank table over quic on
+// loopback, each listening on the address its entry names, then AllReduce:
+// two servers of two give the two-level allreduce, three of one the flat
+// ring across servers. The sockets are bound before the table is written
+// and handed to the ranks (Config.listenConn), so no port can be lost.
+func TestJoinRankTableQUIC(t *testing.T) {
+	checkLeaks(t)
+	for _, servers := range [][]int{{2, 2}, {1, 1, 1}} {
+		table, socks := quicRankTable(t, servers...)
+		path := filepath.Join(t.TempDir(), "rank_table.json")
+		if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		n := len(socks)
+		comms := make([]*Comm, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for r := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cfg := testConfig(t, "quic")
+				cfg.ChunkBytes = 4096
+				cfg.listenConn = socks[r]
+				comms[r], errs[r] = JoinRankTable(context.Background(), cfg, path, r)
+			}()
+		}
+		wg.Wait()
+		allOK(t, "join rank table over quic", errs)
+		t.Cleanup(func() { closeAll(comms) })
+		for r, c := range comms {
+			if c.Rank() != r || c.Size() != n || c.Hierarchical() != (len(servers) > 1 && servers[0] > 1) {
+				t.Fatalf("%v: rank %d: Rank %d Size %d Hierarchical %v", servers, r, c.Rank(), c.Size(), c.Hierarchical())
+			}
+			e := c.tr.(*quicEndpoint)
+			for p, s := range socks {
+				if e.addrs[p] != s.LocalAddr().String() {
+					t.Fatalf("%v: rank %d reaches rank %d at %s, its socket is %s", servers, r, p, e.addrs[p], s.LocalAddr())
+				}
+			}
+		}
+		checkAllReduce(t, comms, Float32, Sum, 100003)
+		checkAllReduce(t, comms, BFloat16, Sum, 333)
+		checkAllReduce(t, comms, Int32, Max, 1001)
+	}
+}
+
+// TestJoinRankTableNoAddress: over quic every rank needs an address.
+func TestJoinRankTableNoAddress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rank_table.json")
+	table := strings.ReplaceAll(rankTable(2), `"device_port": "16667", `, "")
+	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := JoinRankTable(context.Background(), testConfig(t, "quic"), path, 0)
+	if err == nil || !strings.Contains(err.Error(), "has no address") {
+		t.Fatalf("join from a table without ports: %v", err)
 	}
 }

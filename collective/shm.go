@@ -342,9 +342,13 @@ func (l *shmLink) waitIn(ctx context.Context, w *waiter, head *atomic.Uint64) er
 	return err
 }
 
-// waiter paces a wait: spin a little, then alternate between letting this
-// process's other goroutines run and yielding the core to other processes
-// (ranks may outnumber cores), and only after ~thousands of rounds sleep.
+// waiter paces a wait: spin a little, then yield the core to other
+// processes (ranks may outnumber cores), now and then letting this
+// process's other goroutines run, and only after ~thousands of rounds
+// sleep. runtime.Gosched is the rare one: it queues the goroutine globally
+// and wakes an idle P's thread to take it, two futex calls and a thread
+// that spins and parks — with ranks outnumbering cores that was a third of
+// a rank's CPU, stolen from the rank it waited for.
 type waiter struct {
 	n    int
 	last time.Time
@@ -355,7 +359,9 @@ func (w *waiter) pause() {
 	switch {
 	case w.n < 8:
 	case w.n < 4096:
-		runtime.Gosched()
+		if w.n&15 == 0 { // GOMAXPROCS may be 1: a sender waits on its receiver
+			runtime.Gosched()
+		}
 		syscall.Syscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 	default:
 		time.Sleep(50 * time.Microsecond)

@@ -10,8 +10,11 @@
 # Open MPI over TCP on loopback (--mca btl tcp,self). It prints the busbw
 # ratios the goals are stated in: shm allreduce / Open MPI shm allreduce
 # (goal >= 1.0 at 1-64 MiB) and quic allreduce / quic ring send/recv (goal
-# >= 0.9). Needs: apt-get install openmpi-bin libopenmpi-dev; make build.
-# Machines here drift 2-5x between runs: read the ratios, not the rates.
+# >= 0.9). Needs: apt-get install openmpi-bin libopenmpi-dev; make build
+# (or CTL=path/to/bloomctl). Machines here drift 2-5x between runs: read the
+# ratios, not the rates. "cpu" is the quic ratio at equal CPU: busbw bytes
+# per CPU second of all ranks, allreduce over ring send/recv; where the two
+# are CPU-bound it is what the busbw ratio tends to, free of the drift.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RANKS=${RANKS:-"2 4 8"}
@@ -20,9 +23,10 @@ TRANSPORTS=${TRANSPORTS:-"shm quic"}
 REPS=${REPS:-3}
 MIN_TIME=${MIN_TIME:-0.3}
 OUT=${OUT:-$(mktemp -d /tmp/bloom-mpi.XXXXXX)}
-CTL=bin/bloomctl
+mkdir -p "$OUT"
+CTL=${CTL:-bin/bloomctl}
 command -v mpicc >/dev/null || { echo "mpicc not found: apt-get install openmpi-bin libopenmpi-dev" >&2; exit 1; }
-[ -x $CTL ] || make build
+[ -x "$CTL" ] || make build
 mpicc -O2 -o "$OUT/allreduce" scripts/mpi/allreduce.c
 MPIRUN=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
 export OMPI_MCA_mpi_yield_when_idle=1   # ranks may outnumber cores, as bloom's do
@@ -32,7 +36,7 @@ export OMPI_MCA_mpi_yield_when_idle=1   # ranks may outnumber cores, as bloom's 
 for rep in $(seq 1 "$REPS"); do
   for n in $RANKS; do
     for tr in $TRANSPORTS; do
-      $CTL -o json bench allreduce --ranks "$n" --transport "$tr" --sizes "$SIZES" --min-time "$MIN_TIME" > "$OUT/bloom-$tr-$n.$rep.json"
+      "$CTL" -o json bench allreduce --ranks "$n" --transport "$tr" --sizes "$SIZES" --min-time "$MIN_TIME" > "$OUT/bloom-$tr-$n.$rep.json"
     done
     MIN_TIME=$MIN_TIME "${MPIRUN[@]}" -np "$n" "$OUT/allreduce" ${SIZES//,/ } > "$OUT/mpi-shm-$n.$rep.json"
     if [[ " $TRANSPORTS " == *" quic "* ]]; then
@@ -45,8 +49,8 @@ python3 - "$OUT" "$REPS" $RANKS <<'PY'
 import json, sys, os, statistics, math
 out, reps, ranks = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 wrong = 0
-def load(name):
-    """median busbw by (collective, size) over the repetitions"""
+def load(name, field="busbw"):
+    """median of field by (collective, size) over the repetitions"""
     global wrong
     by = {}
     for rep in range(1, reps + 1):
@@ -56,8 +60,9 @@ def load(name):
         for line in open(p):
             if line.startswith("{"):
                 r = json.loads(line)
-                wrong += r["wrong"]
-                by.setdefault((r["collective"], r["size"]), []).append(r["busbw"])
+                if field == "busbw":
+                    wrong += r["wrong"]
+                by.setdefault((r["collective"], r["size"]), []).append(r.get(field, float("nan")))
     return {k: statistics.median(v) for k, v in by.items()}
 def fmt(x):
     return f"{x:8.2f}" if not math.isnan(x) else "       -"
@@ -66,16 +71,19 @@ def ratio(a, b):
 print(f"busbw GB/s, median of {reps} runs; ratio = bloom shm allreduce / Open MPI shm allreduce, and")
 print("quic allreduce / quic ring send/recv (the goals: >= 1.0 and >= 0.9)")
 print(f"{'N':>2} {'size':>9} | {'shm p2p':>8} {'shm ring':>8} {'shm AR':>8} {'MPI shm':>8} {'ratio':>6} | "
-      f"{'quic p2p':>8} {'quic ring':>9} {'quic AR':>8} {'ratio':>6} {'MPI tcp':>8}")
+      f"{'quic p2p':>8} {'quic ring':>9} {'quic AR':>8} {'ratio':>6} {'cpu':>6} {'MPI tcp':>8}")
 nan = float("nan")
 for n in ranks:
     s, q, ms, mt = load(f"bloom-shm-{n}"), load(f"bloom-quic-{n}"), load(f"mpi-shm-{n}"), load(f"mpi-tcp-{n}")
+    qc = load(f"bloom-quic-{n}", "cpu_us")
+    factor = 2 * (int(n) - 1) / int(n)
     for size in sorted({k[1] for k in list(s) + list(q) + list(ms)}):
         g = lambda rows, c: rows.get((c, size), nan)
         sp, sr, sa, m = g(s, "p2p"), g(s, "sendrecv"), g(s, "allreduce"), g(ms, "allreduce")
         qp, qr, qa, mtb = g(q, "p2p"), g(q, "sendrecv"), g(q, "allreduce"), g(mt, "allreduce")
+        cr, ca = g(qc, "sendrecv"), g(qc, "allreduce")
         print(f"{n:>2} {size:>9} | {fmt(sp)} {fmt(sr)} {fmt(sa)} {fmt(m)} {ratio(sa, m)} | "
-              f"{fmt(qp)} {fmt(qr):>9} {fmt(qa)} {ratio(qa, qr)} {fmt(mtb)}")
+              f"{fmt(qp)} {fmt(qr):>9} {fmt(qa)} {ratio(qa, qr)} {ratio(factor * cr, ca)} {fmt(mtb)}")
 if wrong:
     print(f"{wrong} wrong elements!")
 print(f"raw JSON lines in {out}")
