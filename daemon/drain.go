@@ -15,6 +15,13 @@ import (
 // way. A job that cannot checkpoint in time resumes from its last committed
 // checkpoint, as after a crash.
 func (d *Daemon) Drain(ctx context.Context) error {
+	// Gossip first: every node, and whoever leads next, keeps new
+	// attempts off this node.
+	meta := d.ml.Meta()
+	meta.Draining = true
+	if err := d.ml.SetMeta(meta, time.Second); err != nil {
+		d.log.Warn("advertise draining", "err", err)
+	}
 	keys := d.jobs.sup.drain()
 	if len(keys) == 0 {
 		return nil

@@ -213,11 +213,15 @@ func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) boo
 		j.apply(coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()})
 		return false
 	}
+	gossipDraining := map[string]bool{}
+	for _, m := range j.d.ml.Members() {
+		gossipDraining[m.Name] = m.Meta.Draining
+	}
 	j.mu.Lock()
 	usable := map[string]bool{}
 	for n, ok := range alive {
 		_, drains := j.draining[n]
-		usable[n] = ok && !drains
+		usable[n] = ok && !drains && !gossipDraining[n]
 	}
 	j.mu.Unlock()
 	free := freeDevices(st, func(n string) bool { return usable[n] })

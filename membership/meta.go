@@ -34,6 +34,9 @@ type NodeMeta struct {
 	// Leaving is set just before a graceful leave, so others report the
 	// node as left rather than dead.
 	Leaving bool `json:"l,omitempty"`
+	// Draining is set while the node's jobs checkpoint before it stops:
+	// nothing new is placed on it (every node sees it, a new leader too).
+	Draining bool `json:"g,omitempty"`
 }
 
 func (m NodeMeta) encode() ([]byte, error) {

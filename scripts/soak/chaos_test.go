@@ -22,21 +22,11 @@ func TestChaosRealBinaries(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	start := time.Now()
-	bin, err := binaries(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("binaries ready in %v", time.Since(start).Round(time.Millisecond))
-	dir := t.TempDir()
-	c := &Cluster{Bin: bin, Dir: dir, Devices: "cpu:1", Logf: t.Logf}
-	t.Cleanup(c.Close)
-	if err := c.Start(ctx, Loopback(4)); err != nil {
-		t.Fatal(err)
-	}
+	c := startTestCluster(ctx, t, 4)
+	dir := c.Dir
 
 	spec := jobSpec{Name: "chaos-ref", Steps: 60, DP: 4, SaveInterval: 10, Save: filepath.Join(dir, "ref"), Seed: 42}
-	start = time.Now()
+	start := time.Now()
 	ref, err := runToEnd(ctx, c, spec, time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -113,4 +103,30 @@ func checkAttempts(t *testing.T, j *jobInfo, node string) {
 		t.Logf("attempt %d: from step %d (%s), last step %d, %d steps lost, ended %q", a.N, a.FromStep, a.FromDir,
 			a.LastStep, a.StepsLost, a.Cause)
 	}
+}
+
+// startTestCluster builds the binaries and starts n bloomd on 127.0.0.1..n
+// with one CPU device each; the cluster closes with the test, which logs
+// the tail of every node's log when it failed.
+func startTestCluster(ctx context.Context, t *testing.T, n int) *Cluster {
+	t.Helper()
+	start := time.Now()
+	bin, err := binaries(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("binaries ready in %v", time.Since(start).Round(time.Millisecond))
+	c := &Cluster{Bin: bin, Dir: t.TempDir(), Devices: "cpu:1", Logf: t.Logf}
+	t.Cleanup(c.Close)
+	t.Cleanup(func() { // runs before c.Close: the logs of a failed run
+		if t.Failed() {
+			for _, n := range c.Nodes() {
+				t.Logf("%s log:\n%s", n.Name, logTail(n.LogPath, 40))
+			}
+		}
+	})
+	if err := c.Start(ctx, Loopback(n)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -23,23 +23,8 @@ func TestRolloutRealBinaries(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	bin, err := binaries(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	c := &Cluster{Bin: bin, Dir: dir, Devices: "cpu:1", Logf: t.Logf}
-	t.Cleanup(c.Close)
-	t.Cleanup(func() { // runs before c.Close: the logs of a failed run
-		if t.Failed() {
-			for _, n := range c.Nodes() {
-				t.Logf("%s log:\n%s", n.Name, logTail(n.LogPath, 40))
-			}
-		}
-	})
-	if err := c.Start(ctx, Loopback(3)); err != nil {
-		t.Fatal(err)
-	}
+	c := startTestCluster(ctx, t, 3)
+	bin, dir := c.Bin, c.Dir
 	spec := jobSpec{Name: "roll-ref", Steps: 400, DP: 3, SaveInterval: 100, Save: filepath.Join(dir, "ref"), Seed: 42}
 	ref, err := runToEnd(ctx, c, spec, 2*time.Minute)
 	if err != nil {
