@@ -88,6 +88,9 @@ type ReportReply struct {
 	// leader's records of the running jobs with ranks on that node (the
 	// coordinator's job encoding, opaque here).
 	Jobs []json.RawMessage `json:"jobs,omitempty"`
+	// StopJobs are jobs whose workers on the node should checkpoint and
+	// stop (the coordinator restarts the job on another layout).
+	StopJobs []string `json:"stop_jobs,omitempty"`
 }
 
 // ManifestOrder asks a node to write a checkpoint's manifest.json, exactly

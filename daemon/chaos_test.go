@@ -172,19 +172,22 @@ func stepLosses(t *testing.T, cl *api.Client, id string, attempt int) map[int]st
 	return out
 }
 
-// TestChaosShrink: a DP=3 job on three one-device nodes loses a node for
-// good. With --min-nodes 2 and a one-second --node-grace, the coordinator
+// TestChaosShrink: a DP=3 job on three one-device nodes loses a node.
+// With --min-nodes 2 and a one-second --node-grace, the coordinator
 // re-plans it on the two nodes left with DP 2 — each replica now runs
 // three micro-batches a step instead of two, the global batch unchanged —
-// resumes from the last committed checkpoint, and finishes with the losses
-// of the uninterrupted run (the same math; only the order of the
-// floating-point sums differs).
+// and it resumes from the last committed checkpoint. When the node is back
+// the job grows again: every rank checkpoints and stops (a planned end) and
+// the next attempt runs on DP 3. It finishes with the losses of the
+// uninterrupted run (the same math; only the order of the floating-point
+// sums differs).
 func TestChaosShrink(t *testing.T) {
 	checkGoroutines(t)
 	c := startChaosCluster(t, 3)
 	l := c.waitLeader(10 * time.Second)
 	cl := client(t, l, testSecret)
-	s := tinySpec(40)
+	const steps = 120
+	s := tinySpec(steps)
 	s.DataParallel, s.MicroBatch, s.GlobalBatch, s.SaveInterval, s.LogInterval = 3, 1, 6, 10, 1
 	s.Save = filepath.Join(t.TempDir(), "ref")
 	ref := runRef(t, cl, "shrink-ref", s)
@@ -200,22 +203,36 @@ func TestChaosShrink(t *testing.T) {
 	killed := time.Now()
 	c.nodes[victim].Kill()
 	c.nodes[victim] = nil
-	j = waitJob(t, cl, j.ID, 60*time.Second, "success on two nodes", state(api.JobSucceeded))
-	a1 := j.Attempts[len(j.Attempts)-1]
-	t.Logf("node killed; re-planned with DP %d from step %d; done %v after the kill", j.Plan.DP, a1.FromStep, time.Since(killed).Round(time.Millisecond))
-	if j.Plan.DP != 2 || len(j.Attempts) != 2 || a1.FromStep == 0 {
+	j = waitJob(t, cl, j.ID, 60*time.Second, "training on two nodes", func(j *api.JobInfo) bool {
+		return j.Plan.DP == 2 && j.Progress != nil && j.Progress.Attempt == 2 && j.Progress.Step > j.Attempts[1].FromStep
+	})
+	t.Logf("node killed; re-planned with DP 2 from step %d, training %v after the kill", j.Attempts[1].FromStep, time.Since(killed).Round(time.Millisecond))
+	c.restart(victim)
+	j = waitJob(t, cl, j.ID, 90*time.Second, "success", state(api.JobSucceeded))
+	for _, a := range j.Attempts {
+		t.Logf("attempt %d: from step %d to %d: %s", a.N, a.FromStep, a.LastStep, a.Cause)
+	}
+	if len(j.Attempts) != 3 || j.Plan.DP != 3 || !j.Attempts[1].Planned || !strings.Contains(j.Attempts[1].Cause, "3 data-parallel replicas again") {
 		t.Fatalf("plan DP %d, attempts %+v", j.Plan.DP, j.Attempts)
 	}
-	got := stepLosses(t, cl, j.ID, 2)
-	if len(got) != int(40-a1.FromStep) {
-		t.Fatalf("attempt 2 logged %d steps from step %d", len(got), a1.FromStep)
-	}
-	for step, loss := range got {
-		g, _ := strconv.ParseFloat(loss, 64)
-		w, _ := strconv.ParseFloat(refLoss[step], 64)
-		// Printed with 4 decimals; the sums' order differs by ~1e-7 relative.
-		if math.Abs(g-w) > 2e-4 {
-			t.Errorf("step %d on DP 2: loss %s, uninterrupted on DP 3 %s", step, loss, refLoss[step])
+	logged, worst := 0, 0.0
+	for _, a := range j.Attempts[1:] {
+		got := stepLosses(t, cl, j.ID, a.N)
+		logged += len(got)
+		for step, loss := range got {
+			g, _ := strconv.ParseFloat(loss, 64)
+			w, _ := strconv.ParseFloat(refLoss[step], 64)
+			worst = max(worst, math.Abs(g-w))
+			// The sums' order on DP 2 differs by ~1e-7 relative per step;
+			// training carries the difference on, to a few 1e-4 over a
+			// hundred steps here (the loss itself moves ~1e-2 a step).
+			if math.Abs(g-w) > 2e-3 {
+				t.Errorf("attempt %d step %d: loss %s, uninterrupted on DP 3 %s", a.N, step, loss, refLoss[step])
+			}
 		}
+	}
+	t.Logf("largest loss difference from the uninterrupted DP 3 run: %.1e", worst)
+	if want := steps - int(j.Attempts[1].FromStep); logged < want {
+		t.Errorf("attempts 2 and 3 logged %d steps, want at least %d", logged, want)
 	}
 }

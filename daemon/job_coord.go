@@ -3,6 +3,8 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +28,10 @@ type liveJob struct {
 	// under the same name, that node restarted and its workers died with
 	// it, whether or not gossip ever saw it dead.
 	nonces map[string]string
+	// growTo is the data-parallel size a shrunk attempt stops for (every
+	// rank checkpoints and stops, and the next attempt runs on the job's
+	// full layout); 0 while it does not.
+	growTo int
 }
 
 // pendingCkpt is a checkpoint whose shards are all durable and whose
@@ -117,6 +123,11 @@ func (j *jobs) merge(r api.NodeReport) api.ReportReply {
 		}
 	}
 	var reply api.ReportReply
+	for id, lj := range j.live {
+		if lj.growTo > 0 && slices.Contains(slices.Collect(maps.Values(lj.nodes)), r.Node) {
+			reply.StopJobs = append(reply.StopJobs, id)
+		}
+	}
 	for _, lj := range j.live {
 		for _, p := range lj.pending {
 			if o, ok := p.orders[r.Node]; ok && !p.acked[r.Node] {
@@ -308,6 +319,7 @@ func (j *jobs) watch(job *coord.Job, alive map[string]bool) {
 		return
 	}
 	j.checkpoints(job, lj)
+	j.maybeGrow(job, lj, alive)
 	if !j.allDone(job, lj) {
 		return
 	}
@@ -343,6 +355,9 @@ func (j *jobs) stopped(job *coord.Job, lj *liveJob) (int64, string) {
 			seen[r.Node] = true
 			nodes = append(nodes, r.Node)
 		}
+	}
+	if len(nodes) == 0 && lj.growTo > 0 {
+		return at, fmt.Sprintf("checkpointed and stopped after step %d to run on %d data-parallel replicas again", at, lj.growTo)
 	}
 	why := "a node"
 	if len(nodes) > 0 {
@@ -551,4 +566,42 @@ func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string 
 		}
 	}
 	return ""
+}
+
+// maybeGrow makes an attempt that runs on fewer data-parallel replicas than
+// its job asks for (after a --min-nodes shrink) checkpoint and stop once
+// the full layout fits again, so the next attempt runs on it: the ranks
+// are told in the report replies, and the attempt ends as planned.
+func (j *jobs) maybeGrow(job *coord.Job, lj *liveJob, alive map[string]bool) {
+	spec, err := DecodeJobSpec(job.Spec)
+	j.mu.Lock()
+	growing := lj.growTo > 0
+	trained := lastReported(lj) > job.Attempts[len(job.Attempts)-1].FromStep
+	j.mu.Unlock()
+	if err != nil || growing || !trained || job.Plan.DP >= spec.DataParallel {
+		return
+	}
+	st := j.d.State()
+	delete(st.Jobs, job.ID) // its own devices count as free
+	free := freeDevices(st, func(n string) bool { return alive[n] && !j.nodeDraining(n) })
+	if _, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
+		return
+	}
+	j.mu.Lock()
+	lj.growTo = spec.DataParallel
+	j.mu.Unlock()
+	j.d.log.Info("job grows back: checkpointing to restart on its full layout", "job", job.ID, "dp", job.Plan.DP, "to", spec.DataParallel)
+}
+
+// nodeDraining reports whether gossip or the node's reports say it drains.
+func (j *jobs) nodeDraining(name string) bool {
+	for _, m := range j.d.ml.Members() {
+		if m.Name == name && m.Meta.Draining {
+			return true
+		}
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	_, ok := j.draining[name]
+	return ok
 }

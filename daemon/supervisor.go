@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -204,6 +205,7 @@ func (s *supervisor) report(st *coord.State) {
 		return
 	}
 	s.setLeaderView(reply.Jobs)
+	s.stopJobs(reply.StopJobs)
 	for _, o := range reply.Manifests {
 		// The step directory on this node: the writer's own, or where a
 		// copy of the shards was pushed here.
@@ -368,6 +370,21 @@ func (s *supervisor) drain() []workerKey {
 		}
 	}
 	return keys
+}
+
+// stopJobs asks this node's workers of the given jobs to checkpoint and
+// stop (asking twice is harmless).
+func (s *supervisor) stopJobs(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, p := range s.procs {
+		if slices.Contains(ids, key.job) {
+			p.requestStop()
+		}
+	}
 }
 
 func (s *supervisor) isDraining() bool {
