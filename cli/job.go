@@ -77,6 +77,9 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 		end := "running"
 		if a.EndedAt > 0 {
 			end = "ended " + time.UnixMilli(a.EndedAt).Format(time.TimeOnly)
+			if a.Planned {
+				end = "stopped as planned " + time.UnixMilli(a.EndedAt).Format(time.TimeOnly) + ", not a failure"
+			}
 			if a.Cause != "" {
 				end += ": " + a.Cause
 			}
