@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -20,30 +19,12 @@ func cancelCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
-			cl, err := ctlClient(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-			defer cancel()
-			var job *api.JobInfo
-			err = retryElection(ctx, func() error {
-				job, err = cl.Cancel(ctx, id)
+			cancelJob := func(cl *api.Client, ctx context.Context) (*api.JobInfo, error) { return cl.Cancel(ctx, id) }
+			_, err = change(c, cancelJob, func(job *api.JobInfo) error {
+				_, err := fmt.Fprintf(c.App.Writer, "job %s: %s\n", job.ID, job.State)
 				return err
 			})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c.App.Writer, job)
-			}
-			fmt.Fprintf(c.App.Writer, "job %s: %s\n", job.ID, job.State)
-			return nil
+			return err
 		},
 	}
 }

@@ -28,8 +28,11 @@ func jobCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			asJSON, err := outputJSON(c)
-			if err != nil {
+			if !c.Bool("watch") {
+				get := func(cl *api.Client, ctx context.Context) (*api.JobInfo, error) { return cl.Job(ctx, id) }
+				return query(c, get, func(job *api.JobInfo) error { return writeJob(c.App.Writer, job) })
+			}
+			if _, err := outputJSON(c); err != nil {
 				return err
 			}
 			cl, err := ctlClient(c)
@@ -37,19 +40,7 @@ func jobCommand() *ucli.Command {
 				return err
 			}
 			defer cl.Close()
-			if c.Bool("watch") {
-				return watchJob(c, cl, id)
-			}
-			ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-			defer cancel()
-			job, err := cl.Job(ctx, id)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c.App.Writer, job)
-			}
-			return writeJob(c.App.Writer, job)
+			return watchJob(c, cl, id)
 		},
 	}
 }

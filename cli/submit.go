@@ -89,12 +89,24 @@ func pretrainCommand() *ucli.Command {
 
 // submit sends the job and prints its id (or, with --output json, the job).
 func submit(c *ucli.Context, jf daemon.JobFile) error {
-	asJSON, err := outputJSON(c)
+	spec, err := jf.Spec.Marshal()
 	if err != nil {
 		return err
 	}
-	spec, err := jf.Spec.Marshal()
-	if err != nil {
+	send := func(cl *api.Client, ctx context.Context) (*api.JobInfo, error) {
+		job, err := cl.Submit(ctx, api.SubmitJobRequest{Name: jf.Name, Spec: spec})
+		var se *api.StatusError
+		if errors.As(err, &se) && se.Code == 400 {
+			return nil, fmt.Errorf("the cluster refused the job: %s", se.Message)
+		}
+		return job, err
+	}
+	job, err := change(c, send, func(job *api.JobInfo) error {
+		fmt.Fprintf(c.App.Writer, "submitted job %s (%s)\n", job.ID, job.Name)
+		_, err := fmt.Fprintf(c.App.Writer, "watch it: bloomctl job --watch %s | bloomctl logs -f %s\n", job.ID, job.ID)
+		return err
+	})
+	if err != nil || !c.Bool("watch") {
 		return err
 	}
 	cl, err := ctlClient(c)
@@ -102,32 +114,7 @@ func submit(c *ucli.Context, jf daemon.JobFile) error {
 		return err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(c.Context, 30*time.Second)
-	defer cancel()
-	var job *api.JobInfo
-	err = retryElection(ctx, func() error {
-		job, err = cl.Submit(ctx, api.SubmitJobRequest{Name: jf.Name, Spec: spec})
-		return err
-	})
-	if err != nil {
-		var se *api.StatusError
-		if errors.As(err, &se) && se.Code == 400 {
-			return fmt.Errorf("the cluster refused the job: %s", se.Message)
-		}
-		return err
-	}
-	if asJSON {
-		if err := writeJSON(c.App.Writer, job); err != nil {
-			return err
-		}
-	} else {
-		fmt.Fprintf(c.App.Writer, "submitted job %s (%s)\n", job.ID, job.Name)
-		fmt.Fprintf(c.App.Writer, "watch it: bloomctl job --watch %s | bloomctl logs -f %s\n", job.ID, job.ID)
-	}
-	if c.Bool("watch") {
-		return watchJob(c, cl, job.ID)
-	}
-	return nil
+	return watchJob(c, cl, job.ID)
 }
 
 // retryElection retries a write while the cluster answers 503 (no leader:

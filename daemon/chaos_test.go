@@ -17,25 +17,7 @@ import (
 // restart under the same name and data dir.
 func startChaosCluster(t *testing.T, n int) *cluster {
 	t.Helper()
-	c := &cluster{t: t, dir: t.TempDir()}
-	t.Cleanup(c.stopAll)
-	for i := 1; i <= n; i++ {
-		cfg := nodeConfig(t, c.dir, i, n, testSecret)
-		cfg.Devices = "cpu:1"
-		cfg.Jobs = workerTestConfig(t)
-		if i > 1 {
-			cfg.Peers = []string{c.nodes[0].GossipAddr()}
-		}
-		d, err := Start(cfg)
-		if err != nil {
-			t.Fatalf("start n%d: %v", i, err)
-		}
-		cfg.Bind, cfg.API = d.GossipAddr(), d.APIAddr()
-		c.cfgs, c.nodes = append(c.cfgs, cfg), append(c.nodes, d)
-	}
-	l := c.waitLeader(30 * time.Second)
-	waitFor(t, 30*time.Second, "every member registered", func() bool { return len(l.State().Members) == n })
-	return c
+	return startDaemons(t, n, func(cfg *Config) { cfg.Devices = "cpu:1" }, true)
 }
 
 // rankNodeNot is the index of the first node in j's plan that is not l.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -124,8 +123,14 @@ func (j *jobs) merge(r api.NodeReport) api.ReportReply {
 	}
 	var reply api.ReportReply
 	for id, lj := range j.live {
-		if lj.growTo > 0 && slices.Contains(slices.Collect(maps.Values(lj.nodes)), r.Node) {
-			reply.StopJobs = append(reply.StopJobs, id)
+		if lj.growTo == 0 {
+			continue
+		}
+		for _, node := range lj.nodes {
+			if node == r.Node {
+				reply.StopJobs = append(reply.StopJobs, id)
+				break
+			}
 		}
 	}
 	for _, lj := range j.live {
@@ -186,6 +191,7 @@ func (j *jobs) coordinate() {
 		}
 	}
 	j.mu.Unlock()
+	usable := j.usableNodes(alive)
 	ids := make([]string, 0, len(st.Jobs))
 	for id := range st.Jobs {
 		ids = append(ids, id)
@@ -197,11 +203,11 @@ func (j *jobs) coordinate() {
 	for _, id := range ids {
 		switch job := st.Jobs[id]; job.State {
 		case coord.JobPending, coord.JobRecovering:
-			if j.start(st, job, alive) {
+			if j.start(st, job, alive, usable) {
 				st = j.d.State()
 			}
 		case coord.JobRunning:
-			j.watch(job, alive)
+			j.watch(st, job, alive, usable)
 		}
 	}
 	j.mu.Lock()
@@ -216,25 +222,30 @@ func (j *jobs) coordinate() {
 	j.mu.Unlock()
 }
 
-// start places a pending or recovering job on free devices and starts an
-// attempt; it reports whether it did.
-func (j *jobs) start(st *coord.State, job *coord.Job, alive map[string]bool) bool {
+// usableNodes are the alive nodes that take new work: not draining, as
+// their gossip metadata or their reports say.
+func (j *jobs) usableNodes(alive map[string]bool) map[string]bool {
+	usable := map[string]bool{}
+	for _, m := range j.d.ml.Members() {
+		usable[m.Name] = alive[m.Name] && !m.Meta.Draining
+	}
+	usable[j.d.cfg.Name] = alive[j.d.cfg.Name] && !j.d.ml.Meta().Draining
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for n := range j.draining {
+		usable[n] = false
+	}
+	return usable
+}
+
+// start places a pending or recovering job on free devices of usable
+// nodes and starts an attempt; it reports whether it did.
+func (j *jobs) start(st *coord.State, job *coord.Job, alive, usable map[string]bool) bool {
 	spec, err := DecodeJobSpec(job.Spec)
 	if err != nil {
 		j.apply(coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()})
 		return false
 	}
-	gossipDraining := map[string]bool{}
-	for _, m := range j.d.ml.Members() {
-		gossipDraining[m.Name] = m.Meta.Draining
-	}
-	j.mu.Lock()
-	usable := map[string]bool{}
-	for n, ok := range alive {
-		_, drains := j.draining[n]
-		usable[n] = ok && !drains && !gossipDraining[n]
-	}
-	j.mu.Unlock()
 	free := freeDevices(st, func(n string) bool { return usable[n] })
 	plan, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel)
 	var later string
@@ -302,7 +313,7 @@ func (j *jobs) apply(cmd coord.Command) error {
 
 // watch ends a running attempt when a rank failed or its node is gone, or
 // when every rank finished; and commits checkpoints whose shards are all in.
-func (j *jobs) watch(job *coord.Job, alive map[string]bool) {
+func (j *jobs) watch(st *coord.State, job *coord.Job, alive, usable map[string]bool) {
 	n := len(job.Attempts)
 	if n == 0 || job.Plan == nil {
 		return
@@ -318,8 +329,8 @@ func (j *jobs) watch(job *coord.Job, alive map[string]bool) {
 		j.fail(job, lj, cause)
 		return
 	}
-	j.checkpoints(job, lj)
-	j.maybeGrow(job, lj, alive)
+	j.checkpoints(st, job, lj, alive)
+	j.maybeGrow(st, job, lj, usable)
 	if !j.allDone(job, lj) {
 		return
 	}
@@ -572,7 +583,7 @@ func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string 
 // its job asks for (after a --min-nodes shrink) checkpoint and stop once
 // the full layout fits again, so the next attempt runs on it: the ranks
 // are told in the report replies, and the attempt ends as planned.
-func (j *jobs) maybeGrow(job *coord.Job, lj *liveJob, alive map[string]bool) {
+func (j *jobs) maybeGrow(st *coord.State, job *coord.Job, lj *liveJob, usable map[string]bool) {
 	spec, err := DecodeJobSpec(job.Spec)
 	j.mu.Lock()
 	growing := lj.growTo > 0
@@ -581,9 +592,10 @@ func (j *jobs) maybeGrow(job *coord.Job, lj *liveJob, alive map[string]bool) {
 	if err != nil || growing || !trained || job.Plan.DP >= spec.DataParallel {
 		return
 	}
-	st := j.d.State()
-	delete(st.Jobs, job.ID) // its own devices count as free
-	free := freeDevices(st, func(n string) bool { return alive[n] && !j.nodeDraining(n) })
+	others := *st
+	others.Jobs = maps.Clone(st.Jobs)
+	delete(others.Jobs, job.ID) // its own devices count as free
+	free := freeDevices(&others, func(n string) bool { return usable[n] })
 	if _, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
 		return
 	}
@@ -591,17 +603,4 @@ func (j *jobs) maybeGrow(job *coord.Job, lj *liveJob, alive map[string]bool) {
 	lj.growTo = spec.DataParallel
 	j.mu.Unlock()
 	j.d.log.Info("job grows back: checkpointing to restart on its full layout", "job", job.ID, "dp", job.Plan.DP, "to", spec.DataParallel)
-}
-
-// nodeDraining reports whether gossip or the node's reports say it drains.
-func (j *jobs) nodeDraining(name string) bool {
-	for _, m := range j.d.ml.Members() {
-		if m.Name == name && m.Meta.Draining {
-			return true
-		}
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	_, ok := j.draining[name]
-	return ok
 }

@@ -28,14 +28,14 @@ import (
 
 // checkpoints turns steps whose shards are all in into pending manifests,
 // and commits pending ones every node has made durable.
-func (j *jobs) checkpoints(job *coord.Job, lj *liveJob) {
+func (j *jobs) checkpoints(st *coord.State, job *coord.Job, lj *liveJob, alive map[string]bool) {
 	var last int64 = -1
 	if n := len(job.Checkpoints); n > 0 {
 		last = job.Checkpoints[n-1].Step
 	}
 	var commit []api.Checkpoint
 	files := map[int64][]coord.CheckpointFile{}
-	replicas := j.replicasNeeded(job)
+	replicas := replicasNeeded(st, alive)
 	j.mu.Lock()
 	shards := map[int64]map[int]api.Shard{}
 	for r, rr := range lj.ranks {
@@ -132,12 +132,10 @@ func newPending(job *coord.Job, lj *liveJob, step int64, byRank map[int]api.Shar
 	return p, nil
 }
 
-// replicasNeeded reports whether a job's checkpoints wait for a copy of
-// every shard on a second node: when the cluster has a second node that
-// can take one.
-func (j *jobs) replicasNeeded(job *coord.Job) bool {
-	st := j.d.State()
-	alive := j.aliveNodes()
+// replicasNeeded reports whether checkpoints wait for a copy of every
+// shard on a second node: when the cluster has a second node that can take
+// one.
+func replicasNeeded(st *coord.State, alive map[string]bool) bool {
 	n := 0
 	for name, m := range st.Members {
 		if alive[name] && m.QUICAddr != "" {

@@ -21,17 +21,31 @@ import (
 // this test binary.
 func startJobCluster(t *testing.T, n int) *cluster {
 	t.Helper()
+	return startDaemons(t, n, nil, false)
+}
+
+// startDaemons starts n daemons that run jobs, each config edited by edit
+// (when not nil); with keepPorts the ports the kernel chose are recorded
+// so c.restart binds them again. It waits until every member registered.
+func startDaemons(t *testing.T, n int, edit func(*Config), keepPorts bool) *cluster {
+	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
 	t.Cleanup(c.stopAll)
 	for i := 1; i <= n; i++ {
 		cfg := nodeConfig(t, c.dir, i, n, testSecret)
 		cfg.Jobs = workerTestConfig(t)
+		if edit != nil {
+			edit(&cfg)
+		}
 		if i > 1 {
 			cfg.Peers = []string{c.nodes[0].GossipAddr()}
 		}
 		d, err := Start(cfg)
 		if err != nil {
 			t.Fatalf("start n%d: %v", i, err)
+		}
+		if keepPorts {
+			cfg.Bind, cfg.API = d.GossipAddr(), d.APIAddr()
 		}
 		c.cfgs, c.nodes = append(c.cfgs, cfg), append(c.nodes, d)
 	}
