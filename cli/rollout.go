@@ -60,7 +60,8 @@ func runRollout(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	r := &rollout{c: c, timeout: c.Duration("node-timeout"), command: c.String("command")}
+	r := &rollout{c: c, timeout: c.Duration("node-timeout"), command: c.String("command"), clients: map[string]*api.Client{}}
+	defer r.close()
 	order, err := r.plan(c.StringSlice("nodes"))
 	if err != nil {
 		return err
@@ -114,6 +115,25 @@ type rollout struct {
 	timeout time.Duration
 	command string
 	members []api.Member
+	clients map[string]*api.Client // by node API address, for the whole rollout
+}
+
+// client is a client of the node at addr, made once.
+func (r *rollout) client(addr string) (*api.Client, error) {
+	if cl := r.clients[addr]; cl != nil {
+		return cl, nil
+	}
+	cl, err := ctlClientAt(r.c, addr)
+	if err == nil {
+		r.clients[addr] = cl
+	}
+	return cl, err
+}
+
+func (r *rollout) close() {
+	for _, cl := range r.clients {
+		cl.Close()
+	}
 }
 
 // plan checks the cluster is whole and orders the nodes: by name, the
@@ -154,11 +174,10 @@ func (r *rollout) plan(only []string) ([]api.Member, error) {
 
 // view is the members and status as the node at addr sees them.
 func (r *rollout) view(addr string) (*api.MembersResponse, *api.Status, error) {
-	cl, err := ctlClientAt(r.c, addr)
+	cl, err := r.client(addr)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(r.c.Context, queryTimeout)
 	defer cancel()
 	ms, err := cl.Members(ctx)
@@ -172,11 +191,10 @@ func (r *rollout) view(addr string) (*api.MembersResponse, *api.Status, error) {
 // restart restarts one node and waits until it and its jobs are back.
 func (r *rollout) restart(m api.Member) (rolloutStep, error) {
 	step := rolloutStep{Node: m.Name}
-	cl, err := ctlClientAt(r.c, m.API)
+	cl, err := r.client(m.API)
 	if err != nil {
 		return step, err
 	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(r.c.Context, r.timeout)
 	defer cancel()
 	before, err := cl.Status(ctx)
@@ -273,11 +291,10 @@ func (r *rollout) waitJobs(ctx context.Context, m api.Member, jobs map[string]in
 	for id, attempts := range jobs {
 		var info *api.JobInfo
 		err := waitUntil(ctx, "job "+id+" trains again", func() bool {
-			cl, err := ctlClientAt(r.c, r.c.String("addr"))
+			cl, err := r.client(r.c.String("addr"))
 			if err != nil {
 				return false
 			}
-			defer cl.Close()
 			j, err := cl.Job(ctx, id)
 			if err != nil {
 				return false
