@@ -55,7 +55,8 @@ func benchAllreduceFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "procs", Usage: "GOMAXPROCS of each rank (0: Go's default)"},
 		&ucli.IntFlag{Name: "chunk", Value: 0, Usage: "pipeline piece in bytes (0: the default)"},
 		&ucli.IntFlag{Name: "streams", Value: 0, Usage: "QUIC streams per hop (0: the default)"},
-		&ucli.IntFlag{Name: "small-bytes", Value: -1, Usage: "allreduce: most bytes a rank sends in the small-message algorithms (0: always the ring; -1: the default)"},
+		&ucli.IntFlag{Name: "small-bytes", Value: -1, Usage: "allreduce: largest message that skips the ring for the exchange (2 ranks) or the tree (0: always the ring; -1: the default)"},
+		&ucli.StringFlag{Name: "algo", Usage: "allreduce: force ring, tree or doubling (default: by size)"},
 		&ucli.Float64Flag{Name: "min-time", Value: 0.2, Usage: "seconds to spend measuring each size in each round, at least"},
 		&ucli.IntFlag{Name: "rounds", Value: 3, Usage: "rounds per size (the sections alternate; each reports its median round)"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write each rank's CPU profile to this path plus .RANK"},
@@ -130,12 +131,13 @@ type benchSpec struct {
 	chunk      int
 	streams    int
 	smallBytes int
+	algo       string
 }
 
 func benchSpecFrom(c *ucli.Context) (benchSpec, error) {
 	s := benchSpec{ranks: c.Int("ranks"), transport: c.String("transport"), collective: c.String("collective"),
 		baselines: !c.Bool("no-baselines"), minTime: time.Duration(c.Float64("min-time") * float64(time.Second)),
-		chunk: c.Int("chunk"), streams: c.Int("streams"), rounds: c.Int("rounds"), smallBytes: c.Int("small-bytes")}
+		chunk: c.Int("chunk"), streams: c.Int("streams"), rounds: c.Int("rounds"), smallBytes: c.Int("small-bytes"), algo: c.String("algo")}
 	var err error
 	if s.rounds < 1 {
 		return s, fmt.Errorf("--rounds %d: want at least 1", s.rounds)
@@ -145,6 +147,9 @@ func benchSpecFrom(c *ucli.Context) (benchSpec, error) {
 	}
 	if s.transport != "quic" && s.transport != "shm" {
 		return s, fmt.Errorf("--transport %q: want quic or shm", s.transport)
+	}
+	if !contains([]string{"", collective.AlgoRing, collective.AlgoTree, collective.AlgoDoubling}, s.algo) {
+		return s, fmt.Errorf("--algo %q: want ring, tree or doubling", s.algo)
 	}
 	if !contains(benchCollectives, s.collective) {
 		return s, fmt.Errorf("--collective %q: want one of %s", s.collective, strings.Join(benchCollectives, ", "))
@@ -535,6 +540,7 @@ func benchJoin(c *ucli.Context, spec benchSpec, rank int) (*collective.Comm, err
 	if spec.smallBytes >= 0 {
 		cfg.SmallAllReduceBytes = spec.smallBytes
 	}
+	cfg.AllReduceAlgo = spec.algo
 	ctx := context.Background()
 	if spec.transport == "shm" {
 		idb, err := hex.DecodeString(c.String("comm-id"))

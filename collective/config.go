@@ -31,14 +31,17 @@ type Config struct {
 	// multiple of 64.
 	ChunkBytes int
 
-	// SmallAllReduceBytes: an allreduce whose small-message algorithm would
-	// have a rank send at most this many bytes skips the ring (small.go):
-	// recursive doubling, log2 n hops of the whole input, with a power of
-	// two of ranks; otherwise one-shot, the input to every other rank in one
-	// hop. The ring takes 2(n-1) hops. Ranks that all share one node over
-	// shm keep the ring. 0: always the ring. Every rank must use the same
-	// value.
+	// SmallAllReduceBytes: an allreduce of at most this many bytes skips
+	// the ring (small.go): with 2 ranks one exchange, with more a k-nomial
+	// tree that reduces to one rank and broadcasts back — 2(n-1) messages
+	// in all where the ring sends 2n(n-1). Ranks that all share one node
+	// over shm keep the ring. 0: always the ring. Every rank must use the
+	// same value.
 	SmallAllReduceBytes int
+	// AllReduceAlgo forces an allreduce algorithm: "ring", "tree",
+	// "doubling" (recursive doubling; the ring unless the ranks are a power
+	// of two). "" chooses by size as above. Every rank must use the same.
+	AllReduceAlgo string
 
 	// Host names this rank's node; ranks with equal Host share a node (the
 	// hierarchical algorithms and hybrid's shm links use it). Default: the
@@ -71,6 +74,8 @@ type Config struct {
 	Mem *MemNetwork
 
 	noFuse bool // tests: run shm on the two-goroutine engine
+	// tests: the tree's radix and piece (bytes, a multiple of 8); 0 = treeShape's
+	treeRadix, treePiece int
 	// listenConn (tests): the quic socket, already bound to ListenAddr. A
 	// rank table names fixed ports; a test binds port 0, writes the table
 	// from the sockets' ports and hands them over, so no other process can
@@ -88,7 +93,7 @@ func DefaultConfig() Config {
 		ConnectTimeout:      120 * time.Second,
 		PeerTimeout:         6 * time.Second,
 		ChunkBytes:          512 << 10,
-		SmallAllReduceBytes: 64 << 10,
+		SmallAllReduceBytes: 1 << 20,
 		Host:                host,
 		ListenAddr:          "127.0.0.1:0",
 		StreamsPerHop:       4,
@@ -117,6 +122,11 @@ func (c *Config) Validate() error {
 	}
 	if c.ShmRingBytes < 4096 || c.ShmRingBytes&(c.ShmRingBytes-1) != 0 {
 		return fmt.Errorf("collective: ShmRingBytes %d must be a power of two of at least 4096", c.ShmRingBytes)
+	}
+	switch c.AllReduceAlgo {
+	case AlgoAuto, AlgoRing, AlgoTree, AlgoDoubling:
+	default:
+		return fmt.Errorf("collective: unknown AllReduceAlgo %q (want ring, tree, doubling or empty)", c.AllReduceAlgo)
 	}
 	if c.SmallAllReduceBytes < 0 {
 		return fmt.Errorf("collective: SmallAllReduceBytes %d must be >= 0", c.SmallAllReduceBytes)

@@ -18,9 +18,10 @@
 //     final value, so results are bit-identical on every rank, run after
 //     run. Float16 and bfloat16 are reduced in float32 and rounded once.
 //     Small allreduces (Config.SmallAllReduceBytes) between nodes skip the
-//     ring's 2(n-1) hops: recursive doubling with a power of two of ranks,
-//     else one-shot; there too every rank combines the same values in the
-//     same order.
+//     ring's 2(n-1) hops and 2n(n-1) messages: one exchange with two ranks,
+//     else a k-nomial tree (reduce to one rank, broadcast back, pipelined in
+//     pieces: 2(n-1) messages); there too every rank combines the same
+//     values in the same order. Config.AllReduceAlgo forces one.
 //   - failure handling: every operation has a deadline (Config.OpTimeout,
 //     like HCCL_EXEC_TIMEOUT, and the caller's context); Abort, a deadline or
 //     a lost peer aborts the communicator on every rank within a second, with

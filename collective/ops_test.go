@@ -290,7 +290,7 @@ func TestEveryTypeAndOp(t *testing.T) {
 	checkLeaks(t)
 	for _, n := range []int{3, 4} {
 		cfg := testConfig(t, "mem")
-		cfg.SmallAllReduceBytes = 512 // counts 0, 1, 7 small (n=3 one-shot, n=4 doubling), 1000 the ring
+		cfg.SmallAllReduceBytes = 512 // counts 0, 1, 7 small (the tree), 1000 the ring
 		comms := cluster(t, cfg, n)
 		if c := comms[0]; c.smallAllReduce(c.flat, 7*8) == nil || c.smallAllReduce(c.flat, 1000) != nil {
 			t.Fatalf("n=%d: 56 bytes must take the small algorithm, 1000 the ring", n)
@@ -308,13 +308,13 @@ func TestEveryTypeAndOp(t *testing.T) {
 // TestEveryN: N = 1..8, sizes 0, 1, primes, counts not divisible by N, and a
 // large one (pieces of 256 bytes: hundreds of pipelined steps); the small
 // ones both on the ring (chunks of no element) and on the small-message
-// algorithms (recursive doubling for N = 2, 4, 8, one-shot for the others).
+// algorithms (the exchange for N = 2, the tree for more).
 func TestEveryN(t *testing.T) {
 	checkLeaks(t)
 	for _, small := range []int{0, DefaultConfig().SmallAllReduceBytes} {
 		counts := []int{0, 1, 2, 13, 1000}
 		if small > 0 {
-			counts = append(counts, 100003) // beyond SmallAllReduceBytes: the ring
+			counts = append(counts, 300007) // beyond SmallAllReduceBytes: the ring
 		}
 		for n := 1; n <= 8; n++ {
 			cfg := testConfig(t, "mem")
@@ -373,16 +373,59 @@ func TestHalfRoundsOnce(t *testing.T) {
 
 // TestBitIdentical: float32 sums of values that round differently in every
 // order give the same bits on every rank, run after run, on the ring and
-// one-shot (N = 5).
+// the tree (N = 5).
 func TestBitIdentical(t *testing.T) {
 	checkLeaks(t)
-	comms := cluster(t, testConfig(t, "mem"), 5)
+	cfg := testConfig(t, "mem")
+	cfg.SmallAllReduceBytes = 8 << 10
+	comms := cluster(t, cfg, 5)
 	for _, count := range []int{10007, 1007} {
 		if small := comms[0].smallAllReduce(comms[0].flat, count*4) != nil; small != (count == 1007) {
 			t.Fatalf("count %d: small-message algorithm %v", count, small)
 		}
 		checkBitIdentical(t, comms, count)
 	}
+}
+
+// TestTreeShapes: the k-nomial tree at every N up to 9 with radix 2, 3, 4
+// and N (flat), whole and in pieces of 64 bytes (up to 64 pipelined
+// pieces), in place and not, 16-bit and integer types; and recursive
+// doubling forced at N = 2, 4, 8.
+func TestTreeShapes(t *testing.T) {
+	checkLeaks(t)
+	for n := 2; n <= 9; n++ {
+		for _, radix := range []int{2, 3, 4, n} {
+			for _, piece := range []int{64, 0} {
+				cfg := testConfig(t, "mem")
+				cfg.AllReduceAlgo, cfg.treeRadix, cfg.treePiece = AlgoTree, radix, piece
+				comms := cluster(t, cfg, n)
+				for _, count := range []int{1, 13, 1000} {
+					checkAllReduce(t, comms, Float32, Sum, count)
+				}
+				checkAllReduce(t, comms, BFloat16, Sum, 1001)
+				checkAllReduce(t, comms, Int8, Max, 77)
+			}
+		}
+	}
+	for _, n := range []int{2, 4, 8} {
+		cfg := testConfig(t, "mem")
+		cfg.AllReduceAlgo = AlgoDoubling
+		comms := cluster(t, cfg, n)
+		if comms[0].smallAllReduce(comms[0].flat, 1<<30) == nil {
+			t.Fatal("doubling not taken")
+		}
+		checkAllReduce(t, comms, Float32, Sum, 1000)
+		checkAllReduce(t, comms, Float16, Sum, 1001)
+	}
+}
+
+// TestTreeBitIdentical: the tree, 8 ranks, pieces of 256 bytes: the same
+// bits on every rank, run after run.
+func TestTreeBitIdentical(t *testing.T) {
+	checkLeaks(t)
+	cfg := testConfig(t, "mem")
+	cfg.AllReduceAlgo, cfg.treePiece = AlgoTree, 256
+	checkBitIdentical(t, cluster(t, cfg, 8), 3001)
 }
 
 func checkBitIdentical(t *testing.T, comms []*Comm, count int) {

@@ -213,12 +213,27 @@ func (e *quicEndpoint) serveConn(conn *quic.Conn) {
 }
 
 // watch turns a peer's abort (its connection closed with quicAbortCode)
-// into ours, which passes it on.
+// into ours, which passes it on; and so a lost peer (silent for
+// PeerTimeout, or restarted: a stateless reset). An operation waiting on a
+// peer it has no connection with yet — the tree's root on a child that
+// died before it sent — would otherwise wait for OpTimeout: the ranks that
+// are connected with the dead one notice and abort the rest.
 func (e *quicEndpoint) watch(conn *quic.Conn) {
 	<-conn.Context().Done()
+	cause := context.Cause(conn.Context())
 	var ae *quic.ApplicationError
-	if errors.As(context.Cause(conn.Context()), &ae) && ae.Remote && ae.ErrorCode == quicAbortCode {
+	var idle *quic.IdleTimeoutError
+	var reset *quic.StatelessResetError
+	switch {
+	case errors.As(cause, &ae) && ae.Remote && ae.ErrorCode == quicAbortCode:
 		e.abort(fmt.Errorf("%w by a peer (%s)", ErrAborted, ae.ErrorMessage))
+	case errors.As(cause, &idle) || errors.As(cause, &reset):
+		e.mu.Lock()
+		closed := e.closed
+		e.mu.Unlock()
+		if !closed {
+			e.abort(fmt.Errorf("%w: the peer at %s (%v)", ErrPeerLost, conn.RemoteAddr(), cause))
+		}
 	}
 }
 

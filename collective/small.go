@@ -2,42 +2,61 @@ package collective
 
 import (
 	"context"
-	"math/bits"
 )
 
-// Small-message allreduce. The ring takes 2(n-1) hops in sequence; at a few
-// KiB an allreduce's time is hops times a hop's latency (and, on QUIC, a
-// message's CPU), not bytes. With a power of two of ranks, recursive
-// doubling takes log2 n hops; otherwise one-shot takes one: every rank sends
-// its input to every other. Both send more bytes than the ring (log2 n and
-// n/2 times), hence Config.SmallAllReduceBytes. Both combine the same values
-// in the same order on every rank, so every rank gets the same bits, run
-// after run.
+// Allreduce algorithms besides the ring, for messages whose cost is more
+// the number of messages and hops than their bytes. The ring takes 2(n-1)
+// hops in sequence and sends 2n(n-1) messages of an n-th of the input per
+// operation, over all ranks. With two ranks one exchange does it (each sends
+// its input to the other: one hop). With more, a k-nomial tree reduces to
+// one rank and broadcasts back: 2(n-1) messages of the whole input in all,
+// the fewest an allreduce can send, the same bytes as the ring, in 2·log_k n
+// hops. Where a message costs mostly per message — QUIC, whose send and
+// receive are several goroutine wake-ups and syscalls each — and the ranks
+// share cores, messages are what an allreduce's time is made of. Both
+// combine the same values in the same order on every rank, run after run.
 
-// smallFn is a small-message allreduce of in into buf (len(buf) bytes; in
-// may be buf) over g. It keeps no slice.
+// smallFn is an allreduce of in into buf (len(buf) bytes; in may be buf)
+// over g. It keeps no slice.
 type smallFn func(ctx context.Context, g group, in, buf []byte, red reduceFn) error
 
+// Algorithms Config.AllReduceAlgo names.
+const (
+	AlgoAuto     = ""
+	AlgoRing     = "ring"
+	AlgoTree     = "tree"
+	AlgoDoubling = "doubling"
+)
+
 // smallAllReduce returns the algorithm for size bytes over g, or nil for
-// the ring: recursive doubling when g has a power of two of ranks, else
-// one-shot, when the bytes a rank sends are at most
-// Config.SmallAllReduceBytes — but never through shared memory alone, where
-// a hop costs about a microsecond and the fused ring, one goroutine, beats
-// a goroutine's start and hand-off per step (4–8× at 1–64 KiB, N=2). Every
-// rank of g decides alike.
+// the ring. Unless Config.AllReduceAlgo says otherwise: up to
+// Config.SmallAllReduceBytes, the exchange with two ranks and the tree with
+// more — but never through shared memory alone, where a hop costs about a
+// microsecond and the fused ring, one goroutine, beats a goroutine's start
+// and hand-off per step (4–8× at 1–64 KiB, N=2). Every rank of g decides
+// alike.
 func (c *Comm) smallAllReduce(g group, size int) smallFn {
 	n := g.n()
-	if n < 2 || size == 0 || c.cfg.Transport != "quic" && c.cfg.Transport != "mem" && c.oneHost(g) {
+	if n < 2 || size == 0 {
 		return nil
 	}
-	if n&(n-1) == 0 {
-		if (bits.Len(uint(n))-1)*size <= c.cfg.SmallAllReduceBytes {
-			return c.doublingAllReduce
+	algo := c.cfg.AllReduceAlgo
+	if algo == AlgoAuto {
+		switch {
+		case size > c.cfg.SmallAllReduceBytes,
+			c.cfg.Transport != "quic" && c.cfg.Transport != "mem" && c.oneHost(g):
+			algo = AlgoRing
+		case n == 2:
+			algo = AlgoDoubling
+		default:
+			algo = AlgoTree
 		}
-		return nil
 	}
-	if (n-1)*size <= c.cfg.SmallAllReduceBytes {
-		return c.oneShotAllReduce
+	switch {
+	case algo == AlgoTree:
+		return c.treeAllReduce
+	case algo == AlgoDoubling && n&(n-1) == 0:
+		return c.doublingAllReduce
 	}
 	return nil
 }
@@ -86,60 +105,6 @@ func (c *Comm) doublingAllReduce(ctx context.Context, g group, in, buf []byte, r
 	return nil
 }
 
-// oneShotAllReduce: every rank sends its input to every other and reduces
-// the n inputs in rank order.
-func (c *Comm) oneShotAllReduce(ctx context.Context, g group, in, buf []byte, red reduceFn) error {
-	n, size := g.n(), len(buf)
-	in = in[:size]
-	inputs := c.buf(1, n*size) // (n, size): the peers' inputs by index in g
-	input := func(i int) []byte { return inputs[i*size : (i+1)*size] }
-	if &in[0] == &buf[0] && g.me > 0 { // in place: the reduction would overwrite in before reading it
-		copy(input(g.me), in)
-		in = input(g.me)
-	}
-	// The d-th send goes to the rank d places on and the d-th receive comes
-	// from the rank d places back, so each send meets its receive even on
-	// links that hand a message over only to a waiting receiver.
-	err := c.concurrently(ctx, func(ctx context.Context) error {
-		for d := 1; d < n; d++ {
-			l, err := c.tr.link(g.ranks[(g.me+d)%n])
-			if err == nil {
-				err = l.send(ctx, in)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	}, func(ctx context.Context) error {
-		for d := 1; d < n; d++ {
-			from := (g.me - d + n) % n
-			l, err := c.tr.link(g.ranks[from])
-			if err == nil {
-				err = l.recv(ctx, input(from))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	src := func(i int) []byte {
-		if i == g.me {
-			return in
-		}
-		return input(i)
-	}
-	red(buf, src(0), src(1))
-	for i := 2; i < n; i++ {
-		red(buf, buf, src(i))
-	}
-	return nil
-}
-
 // concurrently runs send on a goroutine while recv runs on this one; the
 // first failure cancels the other and is returned.
 func (c *Comm) concurrently(ctx context.Context, send, recv func(ctx context.Context) error) error {
@@ -174,4 +139,119 @@ func narrowAll(g group, size int, nf narrowFn) {
 		whole[i] = span{0, size}
 	}
 	nf(g, whole)
+}
+
+// treeAllReduce reduces up a k-nomial tree rooted at g's first rank and
+// broadcasts the result back down it, in pieces (treeShape) so that a piece
+// goes down while the next comes up. In base k, the root's children are
+// j·k^i (j = 1..k-1); another rank's are itself plus those below its lowest
+// non-zero digit, and its parent is itself less that digit. A rank folds its
+// children's partial results into its own in increasing distance, each
+// covering the next block of ranks, so the order of the sum is fixed; every
+// rank receives the root's bits.
+func (c *Comm) treeAllReduce(ctx context.Context, g group, in, buf []byte, red reduceFn) error {
+	radix, piece := c.treeShape(g.n())
+	n, me, size := g.n(), g.me, len(buf)
+	in = in[:size]
+	place := 1 // the place of me's lowest non-zero digit
+	for me != 0 && (me/place)%radix == 0 {
+		place *= radix
+	}
+	low := 0
+	if me != 0 {
+		low = (me / place % radix) * place
+	}
+	var kids []int
+	for m := 1; me+m < n && (me == 0 || m < place); m *= radix {
+		for j := 1; j < radix && me+j*m < n; j++ {
+			kids = append(kids, me+j*m)
+		}
+	}
+	linkTo := func(i int) (link, error) { return c.tr.link(g.ranks[i]) }
+	pieces := (size + piece - 1) / piece
+	span := func(k int) (int, int) { return k * piece, min((k+1)*piece, size) }
+	ready := make(chan struct{}, pieces) // the root: piece k reduced
+	got := c.buf(1, min(piece, size))
+	up := func(ctx context.Context) error {
+		var parent link
+		if me != 0 {
+			l, err := linkTo(me - low)
+			if err != nil {
+				return err
+			}
+			parent = l
+		}
+		for k := range pieces {
+			lo, hi := span(k)
+			acc := in[lo:hi]
+			for _, kid := range kids {
+				l, err := linkTo(kid)
+				if err == nil {
+					err = l.recv(ctx, got[:hi-lo])
+				}
+				if err != nil {
+					return err
+				}
+				red(buf[lo:hi], acc, got[:hi-lo])
+				acc = buf[lo:hi]
+			}
+			if parent != nil {
+				if err := parent.send(ctx, acc); err != nil {
+					return err
+				}
+			} else {
+				if &acc[0] != &buf[lo] {
+					copy(buf[lo:hi], acc)
+				}
+				ready <- struct{}{}
+			}
+		}
+		return nil
+	}
+	down := func(ctx context.Context) error {
+		for k := range pieces {
+			lo, hi := span(k)
+			if me == 0 {
+				select {
+				case <-ready:
+				case <-ctx.Done():
+					return context.Cause(ctx)
+				}
+			} else {
+				l, err := linkTo(me - low)
+				if err == nil {
+					err = l.recv(ctx, buf[lo:hi])
+				}
+				if err != nil {
+					return err
+				}
+			}
+			for i := len(kids) - 1; i >= 0; i-- {
+				l, err := linkTo(kids[i])
+				if err == nil {
+					err = l.send(ctx, buf[lo:hi])
+				}
+				if err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return c.concurrently(ctx, up, down)
+}
+
+// treeShape is the tree's radix and piece for n ranks. Radix 4 keeps the
+// root's fan-in and the depth both small: 2 levels up to 16 ranks, 3 up to
+// 64; the root handles 3 messages per level. Pieces of a quarter chunk
+// pipeline the two phases from a few hundred KiB on.
+func (c *Comm) treeShape(n int) (radix, piece int) {
+	radix, piece = c.cfg.treeRadix, c.cfg.treePiece
+	if radix == 0 {
+		radix = min(n, 4)
+	}
+	if piece == 0 {
+		piece = c.cfg.ChunkBytes / 4
+	}
+	return radix, piece
 }
