@@ -56,7 +56,7 @@ func benchAllreduceFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "chunk", Value: 0, Usage: "pipeline piece in bytes (0: the default)"},
 		&ucli.IntFlag{Name: "streams", Value: 0, Usage: "QUIC streams per hop (0: the default)"},
 		&ucli.IntFlag{Name: "small-bytes", Value: -1, Usage: "allreduce: largest message that skips the ring for the exchange (2 ranks) or the tree (0: always the ring; -1: the default)"},
-		&ucli.StringFlag{Name: "algo", Usage: "allreduce: force ring, tree or doubling (default: by size)"},
+		&ucli.StringFlag{Name: "algo", Usage: "allreduce: force ring, tree, doubling (quic) or board (shm) (default: by transport and size)"},
 		&ucli.Float64Flag{Name: "min-time", Value: 0.2, Usage: "seconds to spend measuring each size in each round, at least"},
 		&ucli.IntFlag{Name: "rounds", Value: 3, Usage: "rounds per size (the sections alternate; each reports its median round)"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write each rank's CPU profile to this path plus .RANK"},
@@ -148,8 +148,8 @@ func benchSpecFrom(c *ucli.Context) (benchSpec, error) {
 	if s.transport != "quic" && s.transport != "shm" {
 		return s, fmt.Errorf("--transport %q: want quic or shm", s.transport)
 	}
-	if !contains([]string{"", collective.AlgoRing, collective.AlgoTree, collective.AlgoDoubling}, s.algo) {
-		return s, fmt.Errorf("--algo %q: want ring, tree or doubling", s.algo)
+	if !contains([]string{"", collective.AlgoRing, collective.AlgoTree, collective.AlgoDoubling, collective.AlgoBoard}, s.algo) {
+		return s, fmt.Errorf("--algo %q: want ring, tree, doubling or board", s.algo)
 	}
 	if !contains(benchCollectives, s.collective) {
 		return s, fmt.Errorf("--collective %q: want one of %s", s.collective, strings.Join(benchCollectives, ", "))

@@ -124,9 +124,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("collective: ShmRingBytes %d must be a power of two of at least 4096", c.ShmRingBytes)
 	}
 	switch c.AllReduceAlgo {
-	case AlgoAuto, AlgoRing, AlgoTree, AlgoDoubling:
+	case AlgoAuto, AlgoRing, AlgoTree, AlgoDoubling, AlgoBoard:
 	default:
-		return fmt.Errorf("collective: unknown AllReduceAlgo %q (want ring, tree, doubling or empty)", c.AllReduceAlgo)
+		return fmt.Errorf("collective: unknown AllReduceAlgo %q (want ring, tree, doubling, board or empty)", c.AllReduceAlgo)
 	}
 	if c.SmallAllReduceBytes < 0 {
 		return fmt.Errorf("collective: SmallAllReduceBytes %d must be >= 0", c.SmallAllReduceBytes)

@@ -21,7 +21,13 @@
 //     ring's 2(n-1) hops and 2n(n-1) messages: one exchange with two ranks,
 //     else a k-nomial tree (reduce to one rank, broadcast back, pipelined in
 //     pieces: 2(n-1) messages); there too every rank combines the same
-//     values in the same order. Config.AllReduceAlgo forces one.
+//     values in the same order. Three or more ranks on one node alone
+//     (shm, or hybrid with a single node) allreduce through the board, a
+//     shared file each rank stages its input in, reduces its share of over
+//     all slots in rank order and copies the result out of: two barriers
+//     per block where the ring makes 2(n-1) hand-offs, each a trip through
+//     the scheduler when ranks outnumber cores. Config.AllReduceAlgo forces
+//     one.
 //   - failure handling: every operation has a deadline (Config.OpTimeout,
 //     like HCCL_EXEC_TIMEOUT, and the caller's context); Abort, a deadline or
 //     a lost peer aborts the communicator on every rank within a second, with
@@ -37,7 +43,7 @@
 //
 // Files: types.go, half.go, reduce*.go (element types and kernels);
 // comm.go, ops.go, typed.go (the communicator); ring.go, shm_fused.go,
-// small.go (the engines); join.go, ranktable.go (bootstrap); transport.go,
+// small.go, shm_board.go (the engines); join.go, ranktable.go (bootstrap); transport.go,
 // mem.go, shm.go, quic*.go, hybrid.go (transports; quic_race.go makes the
 // race detector see the order UDP gives).
 //   - bootstrap: a root-info blob made by one rank and handed to the others

@@ -84,7 +84,7 @@ type narrowFn func(g group, spans []span) ([]byte, []span)
 // allReduce reduces in into buf (which may be in): flat ring or two levels.
 func (c *Comm) allReduce(ctx context.Context, in, buf []byte, count, esz int, red reduceFn, nf narrowFn) error {
 	if !c.hier {
-		return c.ringAllReduce(ctx, c.flat, in, buf, count, esz, red, nf)
+		return c.groupAllReduce(ctx, c.flat, in, buf, count, esz, red, nf)
 	}
 	spans := chunkSpans(count, c.intra.n(), esz)
 	if err := c.pass(ctx, c.intra, in, buf, spans, rsSteps(c.intra.me, c.intra.n()), red); err != nil {
@@ -107,7 +107,7 @@ func (c *Comm) allReduce(ctx context.Context, in, buf []byte, count, esz int, re
 		}
 	}
 	part := buf[mine.off : mine.off+mine.n]
-	if err := c.ringAllReduce(ctx, c.inter, part, part, mine.n/esz, esz, red, sub); err != nil {
+	if err := c.groupAllReduce(ctx, c.inter, part, part, mine.n/esz, esz, red, sub); err != nil {
 		return err
 	}
 	if nf != nil {
@@ -118,19 +118,34 @@ func (c *Comm) allReduce(ctx context.Context, in, buf []byte, count, esz int, re
 	return c.pass(ctx, c.intra, out, out, spans, agSteps(c.intra.me, c.intra.n(), 0), nil)
 }
 
-func (c *Comm) ringAllReduce(ctx context.Context, g group, in, buf []byte, count, esz int, red reduceFn, nf narrowFn) error {
+// groupAllReduce reduces in into buf over g with the algorithm it picks.
+func (c *Comm) groupAllReduce(ctx context.Context, g group, in, buf []byte, count, esz int, red reduceFn, nf narrowFn) error {
 	n := g.n()
 	if n == 1 {
 		copy(buf, in)
 		return nil
 	}
-	if small := c.smallAllReduce(g, count*esz); small != nil {
-		if err := small(ctx, g, in, buf[:count*esz], red); err != nil {
-			return err
-		}
-		narrowAll(g, count*esz, nf)
-		return nil
+	size := count * esz
+	var err error
+	switch c.algorithm(g, size) {
+	case AlgoTree:
+		err = c.treeAllReduce(ctx, g, in, buf[:size], red)
+	case AlgoDoubling:
+		err = c.doublingAllReduce(ctx, g, in, buf[:size], red)
+	case AlgoBoard:
+		err = c.boardAllReduce(ctx, c.shmFor(g), g, in, buf, count, esz, red)
+	default:
+		return c.ringSchedule(ctx, g, in, buf, count, esz, red, nf)
 	}
+	if err == nil {
+		narrowAll(g, size, nf)
+	}
+	return err
+}
+
+// ringSchedule is the ring itself: reduce-scatter then all-gather.
+func (c *Comm) ringSchedule(ctx context.Context, g group, in, buf []byte, count, esz int, red reduceFn, nf narrowFn) error {
+	n := g.n()
 	spans := chunkSpans(count, n, esz)
 	if nf == nil {
 		return c.pass(ctx, g, in, buf, spans, arSteps(g.me, n), red)
@@ -321,7 +336,7 @@ func (c *Comm) Barrier(ctx context.Context) error {
 	return c.run(ctx, "barrier", func(ctx context.Context) error {
 		b := c.buf(0, c.size)
 		clear(b)
-		return c.ringAllReduce(ctx, c.flat, b, b, c.size, 1, reducer(Uint8, Max), nil)
+		return c.groupAllReduce(ctx, c.flat, b, b, c.size, 1, reducer(Uint8, Max), nil)
 	})
 }
 

@@ -292,7 +292,7 @@ func TestEveryTypeAndOp(t *testing.T) {
 		cfg := testConfig(t, "mem")
 		cfg.SmallAllReduceBytes = 512 // counts 0, 1, 7 small (the tree), 1000 the ring
 		comms := cluster(t, cfg, n)
-		if c := comms[0]; c.smallAllReduce(c.flat, 7*8) == nil || c.smallAllReduce(c.flat, 1000) != nil {
+		if c := comms[0]; c.algorithm(c.flat, 7*8) == AlgoRing || c.algorithm(c.flat, 1000) != AlgoRing {
 			t.Fatalf("n=%d: 56 bytes must take the small algorithm, 1000 the ring", n)
 		}
 		for _, dt := range allTypes {
@@ -380,7 +380,7 @@ func TestBitIdentical(t *testing.T) {
 	cfg.SmallAllReduceBytes = 8 << 10
 	comms := cluster(t, cfg, 5)
 	for _, count := range []int{10007, 1007} {
-		if small := comms[0].smallAllReduce(comms[0].flat, count*4) != nil; small != (count == 1007) {
+		if small := comms[0].algorithm(comms[0].flat, count*4) != AlgoRing; small != (count == 1007) {
 			t.Fatalf("count %d: small-message algorithm %v", count, small)
 		}
 		checkBitIdentical(t, comms, count)
@@ -411,7 +411,7 @@ func TestTreeShapes(t *testing.T) {
 		cfg := testConfig(t, "mem")
 		cfg.AllReduceAlgo = AlgoDoubling
 		comms := cluster(t, cfg, n)
-		if comms[0].smallAllReduce(comms[0].flat, 1<<30) == nil {
+		if comms[0].algorithm(comms[0].flat, 1<<30) != AlgoDoubling {
 			t.Fatal("doubling not taken")
 		}
 		checkAllReduce(t, comms, Float32, Sum, 1000)
@@ -454,21 +454,29 @@ func checkBitIdentical(t *testing.T, comms []*Comm, count int) {
 	}
 }
 
-// TestEveryNShm: the fused shm engine at N = 1..8, every type once (shm
-// takes no small-message algorithm: small.go).
+// TestEveryNShm: shm at N = 1..8, the board (the default) and the fused
+// ring, every type once; the board with blocks of 4 KiB too, so that an
+// operation goes through many blocks and both sides.
 func TestEveryNShm(t *testing.T) {
 	checkLeaks(t)
-	for n := 1; n <= 8; n++ {
-		comms := cluster(t, testConfig(t, "shm"), n)
-		if n > 1 && comms[0].smallAllReduce(comms[0].flat, 4) != nil {
-			t.Fatal("a small-message algorithm over shm")
-		}
-		for _, count := range []int{0, 1, 13, 1000, 30011} {
-			checkAll(t, comms, Float32, Sum, count)
-		}
-		if n == 5 {
-			for _, dt := range allTypes {
-				checkAll(t, comms, dt, allOps[int(dt)%4], 777)
+	for _, algo := range []string{AlgoAuto, AlgoRing, AlgoBoard} {
+		for n := 1; n <= 8; n++ {
+			cfg := testConfig(t, "shm")
+			cfg.AllReduceAlgo = algo
+			if algo == AlgoBoard {
+				cfg.ShmRingBytes = 16 << 10 // blocks of 4 KiB
+			}
+			comms := cluster(t, cfg, n)
+			if got := comms[0].algorithm(comms[0].flat, 4); algo == AlgoAuto && n > 2 && got != AlgoBoard {
+				t.Fatalf("n=%d: shm takes %s, want the board", n, got)
+			}
+			for _, count := range []int{0, 1, 13, 1000, 30011} {
+				checkAll(t, comms, Float32, Sum, count)
+			}
+			if n == 5 {
+				for _, dt := range allTypes {
+					checkAll(t, comms, dt, allOps[int(dt)%4], 777)
+				}
 			}
 		}
 	}

@@ -58,6 +58,7 @@ type shmTransport struct {
 	maps   [][]byte
 	closed bool
 	gone   atomic.Bool
+	board  *board // shm_board.go, mapped on first use
 }
 
 func shmPrefix(dir string, id [16]byte) string {
@@ -273,13 +274,17 @@ func (l *shmLink) send(ctx context.Context, b []byte) error {
 	return nil
 }
 
-func (l *shmLink) wait(ctx context.Context, w *waiter) error {
+func (l *shmLink) wait(ctx context.Context, w *waiter) error { return l.t.waitPeer(ctx, w, l.peer) }
+
+// waitPeer pauses once in a wait on peer, and says why to stop: abort, a
+// closed transport, the peer gone or dead, ctx.
+func (t *shmTransport) waitPeer(ctx context.Context, w *waiter, peer int) error {
 	if w.n&63 == 63 {
-		if err := l.t.check(ctx, l.peer); err != nil {
+		if err := t.check(ctx, peer); err != nil {
 			return err
 		}
-		if w.deadCheck() && !l.t.alive(l.peer) {
-			return fmt.Errorf("collective: shm: rank %d's process died: %w", l.peer, ErrPeerLost)
+		if w.deadCheck() && !t.alive(peer) {
+			return fmt.Errorf("collective: shm: rank %d's process died: %w", peer, ErrPeerLost)
 		}
 	}
 	w.pause()

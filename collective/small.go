@@ -16,33 +16,35 @@ import (
 // share cores, messages are what an allreduce's time is made of. Both
 // combine the same values in the same order on every rank, run after run.
 
-// smallFn is an allreduce of in into buf (len(buf) bytes; in may be buf)
-// over g. It keeps no slice.
-type smallFn func(ctx context.Context, g group, in, buf []byte, red reduceFn) error
-
 // Algorithms Config.AllReduceAlgo names.
 const (
 	AlgoAuto     = ""
 	AlgoRing     = "ring"
 	AlgoTree     = "tree"
 	AlgoDoubling = "doubling"
+	AlgoBoard    = "board"
 )
 
-// smallAllReduce returns the algorithm for size bytes over g, or nil for
-// the ring. Unless Config.AllReduceAlgo says otherwise: up to
+// algorithm picks the allreduce algorithm for size bytes over g. Unless
+// Config.AllReduceAlgo says otherwise: three or more ranks that all share
+// one node over shm take the board (shm_board.go), whose hand-offs are two
+// barriers per block (two ranks keep the ring: one hand-off each way, and
+// half the board's memory traffic); elsewhere, up to
 // Config.SmallAllReduceBytes, the exchange with two ranks and the tree with
-// more — but never through shared memory alone, where a hop costs about a
-// microsecond and the fused ring, one goroutine, beats a goroutine's start
-// and hand-off per step (4–8× at 1–64 KiB, N=2). Every rank of g decides
-// alike.
-func (c *Comm) smallAllReduce(g group, size int) smallFn {
+// more, and the ring beyond. A forced algorithm that
+// cannot run here (doubling without a power of two of ranks, the board off
+// shm) falls back to the ring. Every rank of g decides alike.
+func (c *Comm) algorithm(g group, size int) string {
 	n := g.n()
 	if n < 2 || size == 0 {
-		return nil
+		return AlgoRing
 	}
+	onShm := c.shmFor(g) != nil
 	algo := c.cfg.AllReduceAlgo
 	if algo == AlgoAuto {
 		switch {
+		case onShm && n > 2:
+			algo = AlgoBoard
 		case size > c.cfg.SmallAllReduceBytes,
 			c.cfg.Transport != "quic" && c.cfg.Transport != "mem" && c.oneHost(g):
 			algo = AlgoRing
@@ -53,12 +55,10 @@ func (c *Comm) smallAllReduce(g group, size int) smallFn {
 		}
 	}
 	switch {
-	case algo == AlgoTree:
-		return c.treeAllReduce
-	case algo == AlgoDoubling && n&(n-1) == 0:
-		return c.doublingAllReduce
+	case algo == AlgoDoubling && n&(n-1) != 0, algo == AlgoBoard && !onShm:
+		return AlgoRing
 	}
-	return nil
+	return algo
 }
 
 // doublingAllReduce is recursive doubling, n a power of two: in step k a
