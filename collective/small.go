@@ -238,6 +238,12 @@ func (c *Comm) treeAllReduce(ctx context.Context, g group, in, buf []byte, red r
 		}
 		return nil
 	}
+	if pieces == 1 { // nothing to overlap: no goroutine, no hand-off
+		if err := up(ctx); err != nil {
+			return err
+		}
+		return down(ctx)
+	}
 	return c.concurrently(ctx, up, down)
 }
 
