@@ -35,12 +35,14 @@ type Config struct {
 	// the ring (small.go): with 2 ranks one exchange, with more a k-nomial
 	// tree that reduces to one rank and broadcasts back — 2(n-1) messages
 	// in all where the ring sends 2n(n-1). Ranks that all share one node
-	// over shm keep the ring. 0: always the ring. Every rank must use the
+	// over shm take the board at any size instead (three or more; two keep
+	// the ring). 0: always the ring (or the board). Every rank must use the
 	// same value.
 	SmallAllReduceBytes int
 	// AllReduceAlgo forces an allreduce algorithm: "ring", "tree",
 	// "doubling" (recursive doubling; the ring unless the ranks are a power
-	// of two). "" chooses by size as above. Every rank must use the same.
+	// of two) or "board" (ranks on one node over shm; else the ring). ""
+	// chooses as above. Every rank must use the same.
 	AllReduceAlgo string
 
 	// Host names this rank's node; ranks with equal Host share a node (the
