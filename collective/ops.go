@@ -86,6 +86,18 @@ func (c *Comm) allReduce(ctx context.Context, in, buf []byte, count, esz int, re
 	if !c.hier {
 		return c.groupAllReduce(ctx, c.flat, in, buf, count, esz, red, nf)
 	}
+	// Up to a board's block, each rank's share goes across nodes between the
+	// board's phases; beyond, one inter-node allreduce per block would give
+	// up the ring's pipelining across nodes.
+	if count*esz <= boardBlock(c.cfg) && c.algorithm(c.intra, count*esz) == AlgoBoard {
+		err := c.boardAllReduce(ctx, c.shmFor(c.intra), c.intra, in, buf, count, esz, red, func(share []byte) error {
+			return c.groupAllReduce(ctx, c.inter, share, share, len(share)/esz, esz, red, nil)
+		})
+		if err == nil {
+			narrowAll(c.flat, count*esz, nf)
+		}
+		return err
+	}
 	spans := chunkSpans(count, c.intra.n(), esz)
 	if err := c.pass(ctx, c.intra, in, buf, spans, rsSteps(c.intra.me, c.intra.n()), red); err != nil {
 		return err
@@ -133,7 +145,7 @@ func (c *Comm) groupAllReduce(ctx context.Context, g group, in, buf []byte, coun
 	case AlgoDoubling:
 		err = c.doublingAllReduce(ctx, g, in, buf[:size], red)
 	case AlgoBoard:
-		err = c.boardAllReduce(ctx, c.shmFor(g), g, in, buf, count, esz, red)
+		err = c.boardAllReduce(ctx, c.shmFor(g), g, in, buf, count, esz, red, nil)
 	default:
 		return c.ringSchedule(ctx, g, in, buf, count, esz, red, nf)
 	}

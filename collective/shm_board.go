@@ -20,10 +20,15 @@ import (
 // may stage the next block while slower ones still copy the last result
 // out.
 //
-// Layout of the board file: at 64·(3i+k) rank i's (its index in the
-// group) phase words, k = 0 staged, 1 reduced, 2 done: the sequence number
-// of the last block it went through that phase with; from boardDataOff the
-// two sides, each n slots and the result, boardBlock bytes apiece.
+// Layout of the board file (one per node and communicator): at 64·(3i+k)
+// rank i's (its index in the group) phase words, k = 0 staged, 1 reduced,
+// 2 done: the sequence number of the last block it went through that phase
+// with; from the next 4 KiB the two sides, each n slots and the result,
+// boardBlock bytes apiece.
+//
+// Two levels (ranks on several nodes, three or more on each): a message of
+// one block at most goes through the board with each rank's reduced share
+// allreduced across nodes between the phases.
 
 const (
 	boardStaged = iota
@@ -68,9 +73,11 @@ func (t *shmTransport) boardFor(n int) (*board, error) {
 	if t.closed {
 		return nil, fmt.Errorf("collective: shm: %w", ErrClosed)
 	}
-	block := t.cfg.ShmRingBytes / 4
+	block := boardBlock(t.cfg)
 	data := (64*3*n + 4095) &^ 4095
-	name := t.prefix + ".board"
+	// Named by the node's first rank: nodes that share a tmpfs (tests; nodes
+	// simulated on one machine) keep their boards apart.
+	name := fmt.Sprintf("%s.board-%d", t.prefix, t.members[0])
 	m, err := mapFile(name, data+2*(n+1)*block)
 	if err != nil {
 		return nil, err
@@ -79,6 +86,9 @@ func (t *shmTransport) boardFor(n int) (*board, error) {
 	t.board = &board{m: m, n: n, block: block, data: data}
 	return t.board, nil
 }
+
+// boardBlock is the bytes of a slot: a block of the input.
+func boardBlock(cfg Config) int { return cfg.ShmRingBytes / 4 }
 
 // area is slot i of a side, or the side's result for i == n.
 func (b *board) area(side uint64, i int) []byte {
@@ -102,8 +112,11 @@ func (t *shmTransport) waitAll(ctx context.Context, b *board, g group, phase int
 }
 
 // boardAllReduce reduces in into buf (which may be in) over g, every rank
-// of which is on this node; esz aligns the ranks' shares of a block.
-func (c *Comm) boardAllReduce(ctx context.Context, t *shmTransport, g group, in, buf []byte, count, esz int, red reduceFn) error {
+// of which is on this node; esz aligns the ranks' shares of a block. With
+// across set (two levels: g is this node's ranks), each rank hands its
+// reduced share of a block to across, which allreduces it in place with
+// the same share on the other nodes, before the node copies the block out.
+func (c *Comm) boardAllReduce(ctx context.Context, t *shmTransport, g group, in, buf []byte, count, esz int, red reduceFn, across func(share []byte) error) error {
 	b, err := t.boardFor(g.n())
 	if err != nil {
 		return err
@@ -131,6 +144,11 @@ func (c *Comm) boardAllReduce(ctx context.Context, t *shmTransport, g group, in,
 			red(dst, part(0), part(1))
 			for i := 2; i < n; i++ {
 				red(dst, dst, part(i))
+			}
+		}
+		if across != nil {
+			if err := across(part(n)); err != nil {
+				return err
 			}
 		}
 		b.mark(g.me, boardReduced, seq)
