@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -20,6 +21,9 @@ import (
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("BLOOM_COLLECTIVE_CHILD"); spec != "" {
 		os.Exit(childRank(spec))
+	}
+	if dir := os.Getenv("BLOOM_COLLECTIVE_NOSPACE"); dir != "" {
+		os.Exit(childNoSpace(dir))
 	}
 	os.Exit(m.Run())
 }
@@ -106,4 +110,72 @@ func TestShmProcessKilled(t *testing.T) {
 			t.Errorf("rank %d: %v, want ErrPeerLost or ErrAborted", r, err)
 		}
 	}
+}
+
+// TestShmNoSpace: a tmpfs too small for the rings fails the operation with
+// an error naming the cause, where touching unbacked pages would kill the
+// process with SIGBUS. The child mounts a 256 KiB tmpfs in its own user and
+// mount namespaces and allreduces over rings of 1 MiB.
+func TestShmNoSpace(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "BLOOM_COLLECTIVE_NOSPACE="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case errors.Is(err, syscall.EPERM), errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENOSPC):
+		t.Skipf("no user namespaces here to mount a small tmpfs in: %v", err)
+	case errors.As(err, &exit) && exit.ExitCode() == 2:
+		t.Skipf("cannot mount a tmpfs here: %s", out)
+	case err != nil:
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "no space left on device") {
+		t.Fatalf("child: %s", out)
+	}
+}
+
+// childNoSpace is TestShmNoSpace's child: 0 once both ranks got an error.
+func childNoSpace(dir string) int {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+		fmt.Println("mount private:", err)
+		return 2
+	}
+	if err := syscall.Mount("bloom-test", dir, "tmpfs", 0, "size=256k"); err != nil {
+		fmt.Println("mount tmpfs:", err)
+		return 2
+	}
+	cfg := DefaultConfig()
+	cfg.Transport, cfg.ShmDir, cfg.ShmRingBytes = "shm", dir, 1<<20
+	cfg.ConnectTimeout, cfg.OpTimeout = 10*time.Second, 10*time.Second
+	id := [16]byte{7}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := JoinLocal(context.Background(), cfg, id, r, 2)
+			if err != nil {
+				errs[r] = err
+				return
+			}
+			defer c.Close()
+			buf := make([]float32, 128<<10)
+			errs[r] = c.AllReduceF32(context.Background(), buf, buf, Sum)
+		}()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		fmt.Printf("rank %d: %v\n", r, err)
+		if err == nil {
+			return 1
+		}
+	}
+	return 0
 }

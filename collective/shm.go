@@ -79,6 +79,13 @@ func mapFile(path string, size int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collective: shm: %s: %w", path, err)
 	}
+	// Allocate the pages now: a tmpfs too small for them fails here, with
+	// an error, instead of killing the process with SIGBUS at the first
+	// touch of a page it cannot back (Docker's /dev/shm is 64 MiB unless
+	// --shm-size says otherwise).
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, int64(size)); err != nil && !errors.Is(err, syscall.EOPNOTSUPP) {
+		return nil, fmt.Errorf("collective: shm: reserving %d bytes for %s: %w (give ShmDir more room, e.g. docker --shm-size)", size, path, err)
+	}
 	m, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("collective: shm: mmap %s: %w", path, err)
