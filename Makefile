@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test verify bench demo demo-local soak fuzz golden clean
+.PHONY: help build test verify bench bench-allreduce demo demo-local soak fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ verify: ## gofmt, go vet, go mod tidy diff, the layering and package-doc tests
 
 bench: build ## GEMM GFLOP/s and training tokens/s, with the PyTorch peer when installed
 	scripts/bench.sh
+
+bench-allreduce: build ## the collective against Open MPI, N = 2, 4, 8, 1 KiB-64 MiB, shm and quic (~15 min; needs openmpi-bin libopenmpi-dev)
+	scripts/mpi/run.sh
 
 demo: build ## a 3-node loopback cluster trains a tiny BLOOM job until the loss has clearly fallen
 	BIN=$(BIN) scripts/demo.sh
