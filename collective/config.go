@@ -32,7 +32,7 @@ type Config struct {
 	ChunkBytes int
 
 	// SmallAllReduceBytes: an allreduce of at most this many bytes skips
-	// the ring (small.go): with 2 ranks one exchange, with more a k-nomial
+	// the ring (algo.go): with 2 ranks one exchange, with more a k-nomial
 	// tree that reduces to one rank and broadcasts back — 2(n-1) messages
 	// in all where the ring sends 2n(n-1). Ranks that all share one node
 	// over shm take the board at any size instead (three or more; two keep

@@ -43,7 +43,7 @@
 //
 // Files: types.go, half.go, reduce*.go (element types and kernels);
 // comm.go, ops.go, typed.go (the communicator); ring.go, shm_fused.go,
-// small.go, shm_board.go (the engines); join.go, ranktable.go (bootstrap); transport.go,
+// algo.go (the choice; doubling, tree), shm_board.go (the engines); join.go, ranktable.go (bootstrap); transport.go,
 // mem.go, shm.go, quic*.go, hybrid.go (transports; quic_race.go makes the
 // race detector see the order UDP gives).
 //   - bootstrap: a root-info blob made by one rank and handed to the others
