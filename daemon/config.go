@@ -54,8 +54,10 @@ type Config struct {
 	// DeadServerGrace is how long a server is dead or left before the
 	// leader replaces it (voter) or removes it (non-voter).
 	DeadServerGrace time.Duration
-	// LeaderGrace: a new leader does not remove anyone for this long
-	// (gossip decides who is alive; a new coordinator must not mass-fail).
+	// LeaderGrace: a new leader does not remove anyone for this long, nor
+	// fail a job for a node its gossip has not heard of (gossip decides who
+	// is alive; a new coordinator must not mass-fail). A node gossip has
+	// found dead fails its jobs' attempts at once.
 	LeaderGrace time.Duration
 	// ReconcileInterval is how often the leader reconciles gossip into Raft.
 	ReconcileInterval time.Duration

@@ -394,14 +394,21 @@ func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, grace
 	if cause := restarted(job, lj, j.d.ml.Members()); cause != "" {
 		return cause
 	}
-	if grace {
-		return ""
-	}
-	states := j.nodeStates()
-	for _, r := range job.Plan.Ranks {
+	return lostNode(job.Plan.Ranks, alive, j.nodeStates(), grace)
+}
+
+// lostNode says which rank's node is gone, if any. A node gossip has found
+// dead (or that left) counts at once; one this node's gossip does not know
+// counts only after LeaderGrace (grace false): a new leader that has just
+// started itself may not have heard of everyone yet.
+func lostNode(ranks []coord.Rank, alive map[string]bool, states map[string]membership.State, grace bool) string {
+	for _, r := range ranks {
 		if !alive[r.Node] {
 			st := string(states[r.Node])
 			if st == "" {
+				if grace {
+					continue
+				}
 				st = "gone"
 			}
 			return fmt.Sprintf("node %s (rank %d) is %s", r.Node, r.Rank, st)

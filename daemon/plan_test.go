@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"bloom/daemon/coord"
+	"bloom/membership"
 )
 
 func nodes(free ...int) []NodeDevices {
@@ -128,5 +129,35 @@ func TestFreeDevices(t *testing.T) {
 	}
 	if _, _, err := deviceAt("cpu:1", 1); err == nil {
 		t.Error("device past the list accepted")
+	}
+}
+
+// TestLostNode: a new leader fails an attempt at once for a node its gossip
+// found dead or that left, and for a node its gossip has never heard of only
+// once LeaderGrace is over.
+func TestLostNode(t *testing.T) {
+	ranks := []coord.Rank{{Rank: 0, Node: "n1"}, {Rank: 1, Node: "n2"}}
+	alive := map[string]bool{"n1": true}
+	for _, c := range []struct {
+		state membership.State
+		grace bool
+		want  string
+	}{
+		{membership.StateDead, true, "node n2 (rank 1) is dead"},
+		{membership.StateLeft, true, "node n2 (rank 1) is left"},
+		{membership.StateDead, false, "node n2 (rank 1) is dead"},
+		{"", true, ""},
+		{"", false, "node n2 (rank 1) is gone"},
+	} {
+		states := map[string]membership.State{"n1": membership.StateAlive}
+		if c.state != "" {
+			states["n2"] = c.state
+		}
+		if got := lostNode(ranks, alive, states, c.grace); got != c.want {
+			t.Errorf("n2 %q, grace %v: %q, want %q", c.state, c.grace, got, c.want)
+		}
+	}
+	if got := lostNode(ranks, map[string]bool{"n1": true, "n2": true}, nil, false); got != "" {
+		t.Errorf("both alive: %q", got)
 	}
 }
