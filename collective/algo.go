@@ -105,31 +105,8 @@ func (c *Comm) doublingAllReduce(ctx context.Context, g group, in, buf []byte, r
 	return nil
 }
 
-// concurrently runs send on a goroutine while recv runs on this one; the
-// first failure cancels the other and is returned.
-func (c *Comm) concurrently(ctx context.Context, send, recv func(ctx context.Context) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sent := make(chan error, 1)
-	go func() { // owned by concurrently: joined below
-		err := send(ctx)
-		if err != nil {
-			cancel(err)
-		}
-		sent <- err
-	}()
-	rerr := recv(ctx)
-	if rerr != nil {
-		cancel(rerr)
-	}
-	if serr := <-sent; rerr != nil || serr != nil {
-		return context.Cause(ctx) // the first failure
-	}
-	return nil
-}
-
-// narrowAll ends a small 16-bit allreduce: every rank holds the whole
-// float32 result, so nf rounds all of it into the output.
+// narrowAll ends a 16-bit exchange, tree or board allreduce: every rank
+// holds the whole float32 result, so nf rounds all of it into the output.
 func narrowAll(g group, size int, nf narrowFn) {
 	if nf == nil {
 		return

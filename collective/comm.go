@@ -209,3 +209,26 @@ func indexOf(s []int, v int) int {
 	}
 	return -1
 }
+
+// concurrently runs send on a goroutine while recv runs on this one; the
+// first failure cancels the other and is returned.
+func (c *Comm) concurrently(ctx context.Context, send, recv func(ctx context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sent := make(chan error, 1)
+	go func() { // owned by concurrently: joined below
+		err := send(ctx)
+		if err != nil {
+			cancel(err)
+		}
+		sent <- err
+	}()
+	rerr := recv(ctx)
+	if rerr != nil {
+		cancel(rerr)
+	}
+	if serr := <-sent; rerr != nil || serr != nil {
+		return context.Cause(ctx) // the first failure
+	}
+	return nil
+}

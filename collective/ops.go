@@ -379,29 +379,20 @@ func (c *Comm) SendRecv(ctx context.Context, sendBuf []byte, sendPeer int, recvB
 			return err
 		}
 		n, p := count*esz, c.cfg.ChunkBytes
-		ctx, cancel := context.WithCancelCause(ctx)
-		defer cancel(nil)
-		sent := make(chan error, 1)
-		go func() { // owned by SendRecv: joined below
-			var err error
-			for off := 0; off < n && err == nil; off += p {
-				err = out.send(ctx, sendBuf[off:min(off+p, n)])
+		return c.concurrently(ctx, func(ctx context.Context) error {
+			for off := 0; off < n; off += p {
+				if err := out.send(ctx, sendBuf[off:min(off+p, n)]); err != nil {
+					return err
+				}
 			}
-			if err != nil {
-				cancel(err)
+			return nil
+		}, func(ctx context.Context) error {
+			for off := 0; off < n; off += p {
+				if err := in.recv(ctx, recvBuf[off:min(off+p, n)]); err != nil {
+					return err
+				}
 			}
-			sent <- err
-		}()
-		var rerr error
-		for off := 0; off < n && rerr == nil; off += p {
-			rerr = in.recv(ctx, recvBuf[off:min(off+p, n)])
-		}
-		if rerr != nil {
-			cancel(rerr)
-		}
-		if serr := <-sent; rerr != nil || serr != nil {
-			return context.Cause(ctx)
-		}
-		return nil
+			return nil
+		})
 	})
 }

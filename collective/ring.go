@@ -98,26 +98,12 @@ func (c *Comm) pass(ctx context.Context, g group, in, buf []byte, spans []span, 
 			base[t+1] += int64(pieces(spans[st.recv].n, p))
 		}
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	pr := &progress{wake: make(chan struct{}, 1)}
-	sent := make(chan error, 1)
-	go func() { // owned by pass: joined below
-		err := c.sendSteps(ctx, next, in, buf, spans, steps, base, pr, p)
-		if err != nil {
-			cancel(err)
-		}
-		sent <- err
-	}()
-	rerr := c.recvSteps(ctx, prev, in, buf, spans, steps, pr, red, p)
-	if rerr != nil {
-		cancel(rerr)
-	}
-	serr := <-sent
-	if rerr != nil || serr != nil {
-		return context.Cause(ctx) // the first failure
-	}
-	return nil
+	return c.concurrently(ctx, func(ctx context.Context) error {
+		return c.sendSteps(ctx, next, in, buf, spans, steps, base, pr, p)
+	}, func(ctx context.Context) error {
+		return c.recvSteps(ctx, prev, in, buf, spans, steps, pr, red, p)
+	})
 }
 
 func pieces(n, p int) int { return (n + p - 1) / p }

@@ -147,21 +147,15 @@ func (j *jobs) merge(r api.NodeReport) api.ReportReply {
 }
 
 // aliveNodes is gossip's view: who is alive or suspect (not dead, not left).
-func (j *jobs) aliveNodes() map[string]bool {
-	alive := map[string]bool{j.d.cfg.Name: true}
-	for _, m := range j.d.ml.Members() {
+func (j *jobs) aliveNodes() map[string]bool { return aliveIn(j.d.cfg.Name, j.d.ml.Members()) }
+
+// aliveIn is aliveNodes of one snapshot of the members; self is alive.
+func aliveIn(self string, members []membership.Member) map[string]bool {
+	alive := map[string]bool{self: true}
+	for _, m := range members {
 		alive[m.Name] = live(m)
 	}
 	return alive
-}
-
-// nodeStates is gossip's state of each node, for causes.
-func (j *jobs) nodeStates() map[string]membership.State {
-	out := map[string]membership.State{}
-	for _, m := range j.d.ml.Members() {
-		out[m.Name] = m.State
-	}
-	return out
 }
 
 // coordinate is the leader's pass over the jobs: place pending and
@@ -180,7 +174,8 @@ func (j *jobs) coordinate() {
 	}
 	j.mu.Unlock()
 	st := j.d.State()
-	alive := j.aliveNodes()
+	members := j.d.ml.Members() // one snapshot of gossip for the whole pass
+	alive := aliveIn(j.d.cfg.Name, members)
 	j.mu.Lock()
 	// A draining node reports every interval; one that stopped reporting
 	// it is gone, or back as a new process that is not draining.
@@ -191,7 +186,7 @@ func (j *jobs) coordinate() {
 		}
 	}
 	j.mu.Unlock()
-	usable := j.usableNodes(alive)
+	usable := j.usableNodes(alive, members)
 	ids := make([]string, 0, len(st.Jobs))
 	for id := range st.Jobs {
 		ids = append(ids, id)
@@ -207,7 +202,7 @@ func (j *jobs) coordinate() {
 				st = j.d.State()
 			}
 		case coord.JobRunning:
-			j.watch(st, job, alive, usable)
+			j.watch(st, job, alive, usable, members)
 		}
 	}
 	j.mu.Lock()
@@ -224,9 +219,9 @@ func (j *jobs) coordinate() {
 
 // usableNodes are the alive nodes that take new work: not draining, as
 // their gossip metadata or their reports say.
-func (j *jobs) usableNodes(alive map[string]bool) map[string]bool {
+func (j *jobs) usableNodes(alive map[string]bool, members []membership.Member) map[string]bool {
 	usable := map[string]bool{}
-	for _, m := range j.d.ml.Members() {
+	for _, m := range members {
 		usable[m.Name] = alive[m.Name] && !m.Meta.Draining
 	}
 	usable[j.d.cfg.Name] = alive[j.d.cfg.Name] && !j.d.ml.Meta().Draining
@@ -313,7 +308,7 @@ func (j *jobs) apply(cmd coord.Command) error {
 
 // watch ends a running attempt when a rank failed or its node is gone, or
 // when every rank finished; and commits checkpoints whose shards are all in.
-func (j *jobs) watch(st *coord.State, job *coord.Job, alive, usable map[string]bool) {
+func (j *jobs) watch(st *coord.State, job *coord.Job, alive, usable map[string]bool, members []membership.Member) {
 	n := len(job.Attempts)
 	if n == 0 || job.Plan == nil {
 		return
@@ -325,7 +320,7 @@ func (j *jobs) watch(st *coord.State, job *coord.Job, alive, usable map[string]b
 	if lj == nil {
 		return
 	}
-	if cause := j.failure(job, lj, alive, grace); cause != "" {
+	if cause := j.failure(job, lj, alive, members, grace); cause != "" {
 		j.fail(job, lj, cause)
 		return
 	}
@@ -378,7 +373,7 @@ func (j *jobs) stopped(job *coord.Job, lj *liveJob) (int64, string) {
 }
 
 // failure names why the attempt cannot go on, or returns "".
-func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, grace bool) string {
+func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, members []membership.Member, grace bool) string {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, r := range job.Plan.Ranks {
@@ -391,20 +386,25 @@ func (j *jobs) failure(job *coord.Job, lj *liveJob, alive map[string]bool, grace
 			return cause
 		}
 	}
-	if cause := restarted(job, lj, j.d.ml.Members()); cause != "" {
+	if cause := restarted(job, lj, members); cause != "" {
 		return cause
 	}
-	return lostNode(job.Plan.Ranks, alive, j.nodeStates(), grace)
+	return lostNode(job.Plan.Ranks, alive, members, grace)
 }
 
 // lostNode says which rank's node is gone, if any. A node gossip has found
 // dead (or that left) counts at once; one this node's gossip does not know
 // counts only after LeaderGrace (grace false): a new leader that has just
 // started itself may not have heard of everyone yet.
-func lostNode(ranks []coord.Rank, alive map[string]bool, states map[string]membership.State, grace bool) string {
+func lostNode(ranks []coord.Rank, alive map[string]bool, members []membership.Member, grace bool) string {
 	for _, r := range ranks {
 		if !alive[r.Node] {
-			st := string(states[r.Node])
+			var st string
+			for _, m := range members {
+				if m.Name == r.Node {
+					st = string(m.State)
+				}
+			}
 			if st == "" {
 				if grace {
 					continue

@@ -149,11 +149,11 @@ func TestLostNode(t *testing.T) {
 		{"", true, ""},
 		{"", false, "node n2 (rank 1) is gone"},
 	} {
-		states := map[string]membership.State{"n1": membership.StateAlive}
+		members := []membership.Member{{Name: "n1", State: membership.StateAlive}}
 		if c.state != "" {
-			states["n2"] = c.state
+			members = append(members, membership.Member{Name: "n2", State: c.state})
 		}
-		if got := lostNode(ranks, alive, states, c.grace); got != c.want {
+		if got := lostNode(ranks, alive, members, c.grace); got != c.want {
 			t.Errorf("n2 %q, grace %v: %q, want %q", c.state, c.grace, got, c.want)
 		}
 	}
