@@ -8,7 +8,8 @@
 // one directory per step, one safetensors shard per model-parallel rank, and
 // a manifest (layout, step, consumed samples, LR position, RNG states, every
 // shard's SHA-256) whose presence marks the checkpoint committed; readers
-// load only committed checkpoints and verify every shard first. It does no
+// load only committed checkpoints and verify each shard before they use it
+// (a rank reads only the shards its tensors live in). It does no
 // math on the weights and does not know how a layout cuts tensors (it
 // records the layout's sizes); the trainer maps names to its flat parameter
 // buffers and reshards.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // The native sharded checkpoint format (DESIGN.md §9).
@@ -24,7 +25,7 @@ import (
 // when its manifest.json exists: the committer writes it (atomically, the
 // same way) once every shard is durable, listing each shard's checksum and
 // the training state (step, consumed samples, LR position, layout, RNG
-// states). Readers take only committed checkpoints and verify every shard
+// states). Readers take only committed checkpoints and verify each shard
 // against the manifest before using it. A directory without a manifest is
 // an interrupted save and is ignored; saving the same step again overwrites
 // its shards.
@@ -220,36 +221,38 @@ func LatestNative(root string) (string, Manifest, error) {
 	return "", Manifest{}, errf(root, ErrNotFound, "no committed checkpoint (a step directory with %s)", ManifestName)
 }
 
-// Native is an open committed checkpoint whose shards were verified.
+// Native is an open committed checkpoint. It reads, verifies and opens a
+// shard when it is first asked for it: a rank that resumes reads the one or
+// two shards its tensors live in, not the whole checkpoint (176B with its
+// optimizer state is over 2 TB), and its node needs to hold only those.
 type Native struct {
 	Dir      string
 	Manifest Manifest
+	mu       sync.Mutex
 	files    map[[2]int]*File
 }
 
-// OpenNative opens the committed checkpoint in dir: it reads the manifest,
-// checks every shard's size and SHA-256 against it, and opens the shards. A
-// shard that does not match wraps ErrCorrupt.
+// OpenNative opens the committed checkpoint in dir: it reads the manifest.
+// The shards are checked against it (size and SHA-256) as Shard opens them;
+// Verify checks them all.
 func OpenNative(dir string) (*Native, error) {
 	m, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
-	n := &Native{Dir: dir, Manifest: m, files: map[[2]int]*File{}}
-	for _, s := range m.Shards {
-		path := filepath.Join(dir, s.File)
-		if err := verifyFile(path, s.Bytes, s.SHA256); err != nil {
-			n.Close()
-			return nil, err
+	return &Native{Dir: dir, Manifest: m, files: map[[2]int]*File{}}, nil
+}
+
+// Verify checks every shard's size and SHA-256 against the manifest. A
+// shard that does not match wraps ErrCorrupt; one that is missing,
+// ErrNotFound.
+func (n *Native) Verify() error {
+	for _, s := range n.Manifest.Shards {
+		if err := verifyFile(filepath.Join(n.Dir, s.File), s.Bytes, s.SHA256); err != nil {
+			return err
 		}
-		f, err := OpenSafetensors(path)
-		if err != nil {
-			n.Close()
-			return nil, err
-		}
-		n.files[[2]int{s.TPRank, s.PPRank}] = f
 	}
-	return n, nil
+	return nil
 }
 
 // verifyFile checks a file's size and SHA-256.
@@ -273,19 +276,41 @@ func verifyFile(path string, size int64, sum string) error {
 	return nil
 }
 
-// Shard returns the open shard of tensor-parallel rank tp on pipeline stage
-// pp and its manifest entry. The file belongs to n; Close closes it.
+// Shard returns the shard of tensor-parallel rank tp on pipeline stage pp
+// and its manifest entry, verified against the manifest the first time it
+// is asked for: a shard that does not match wraps ErrCorrupt, one the
+// manifest does not list or the disk lacks, ErrNotFound. The file belongs
+// to n; Close closes it. Safe for concurrent use.
 func (n *Native) Shard(tp, pp int) (*File, ShardInfo, error) {
-	for _, s := range n.Manifest.Shards {
-		if s.TPRank == tp && s.PPRank == pp {
-			return n.files[[2]int{tp, pp}], s, nil
-		}
+	i := slices.IndexFunc(n.Manifest.Shards, func(s ShardInfo) bool { return s.TPRank == tp && s.PPRank == pp })
+	if i < 0 {
+		return nil, ShardInfo{}, errf(n.Dir, ErrNotFound, "no shard for tp %d, pp %d", tp, pp)
 	}
-	return nil, ShardInfo{}, errf(n.Dir, ErrNotFound, "no shard for tp %d, pp %d", tp, pp)
+	s := n.Manifest.Shards[i]
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.files == nil {
+		return nil, s, errf(n.Dir, ErrInvalid, "checkpoint closed")
+	}
+	if f := n.files[[2]int{tp, pp}]; f != nil {
+		return f, s, nil
+	}
+	path := filepath.Join(n.Dir, s.File)
+	if err := verifyFile(path, s.Bytes, s.SHA256); err != nil {
+		return nil, s, err
+	}
+	f, err := OpenSafetensors(path)
+	if err != nil {
+		return nil, s, err
+	}
+	n.files[[2]int{tp, pp}] = f
+	return f, s, nil
 }
 
 // Close closes every shard.
 func (n *Native) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	var first error
 	for _, f := range n.files {
 		if err := f.Close(); err != nil && first == nil {

@@ -98,19 +98,34 @@ func TestNativeCorruptShard(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenNative(dir); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "SHA-256") {
-		t.Errorf("flipped bit: %v", err)
+	// The damaged shard is refused when it is opened, by Verify, and never
+	// handed out; the others still open: a rank reads only its own.
+	check := func(what string, want error, text string) {
+		t.Helper()
+		n, err := OpenNative(dir)
+		if err != nil {
+			t.Fatalf("%s: open: %v", what, err)
+		}
+		defer n.Close()
+		if _, _, err := n.Shard(0, 0); err != nil {
+			t.Errorf("%s: the intact shard: %v", what, err)
+		}
+		for i := range 2 { // a failure is not cached as a success
+			if f, _, err := n.Shard(0, 1); f != nil || !errors.Is(err, want) || !strings.Contains(err.Error(), text) {
+				t.Errorf("%s: Shard, try %d: %v, want %v (%q)", what, i, err, want, text)
+			}
+		}
+		if err := n.Verify(); !errors.Is(err, want) || !strings.Contains(err.Error(), text) {
+			t.Errorf("%s: Verify: %v, want %v (%q)", what, err, want, text)
+		}
 	}
+	check("flipped bit", ErrCorrupt, "SHA-256")
 	if err := os.WriteFile(path, b[:len(b)-1], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenNative(dir); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "bytes") {
-		t.Errorf("short shard: %v", err)
-	}
+	check("short shard", ErrCorrupt, "bytes")
 	os.Remove(path)
-	if _, err := OpenNative(dir); !errors.Is(err, ErrNotFound) {
-		t.Errorf("missing shard: %v", err)
-	}
+	check("missing shard", ErrNotFound, "")
 }
 
 // TestNativeBadManifest: manifests that cannot describe a checkpoint are

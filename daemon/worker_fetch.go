@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"bloom/ckpt"
 	"bloom/daemon/coord"
+	"bloom/trainer"
 )
 
 // ckptFetch tells a resuming worker where the files of the checkpoint it
@@ -51,10 +53,12 @@ func newFetch(st *coord.State, k coord.Checkpoint, me string, alive map[string]b
 	return f
 }
 
-// fetchCheckpoint makes a.LoadDir whole before the trainer opens it: each
-// file the manifest lists and this node lacks (or holds corrupt) is pulled
-// from a node that has it, and so is the manifest.
-func (w *worker) fetchCheckpoint(ctx context.Context) error {
+// fetchCheckpoint makes a.LoadDir hold what rank cfg resumes from before
+// the trainer opens it: the manifest, and each shard the rank reads
+// (trainer.CheckpointShards) that this node lacks or holds corrupt, pulled
+// from a node that has it. The other shards stay where they are: a
+// replacement node of a 176B job fetches its stage, not the checkpoint.
+func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) error {
 	a := &w.a
 	f := a.Fetch
 	if f == nil || a.LoadDir == "" {
@@ -85,6 +89,25 @@ func (w *worker) fetchCheckpoint(ctx context.Context) error {
 	var holders []string
 	for _, file := range f.Files {
 		holders = appendNew(holders, file.From...)
+	}
+	manPath := filepath.Join(a.LoadDir, ckpt.ManifestName)
+	if b, err := os.ReadFile(manPath); err != nil || sha256.Sum256(b) != mustSum(f.Manifest) {
+		if err := w.pull(ctx, client, holders, filepath.Join(step, ckpt.ManifestName), manPath, f.Manifest, -1); err != nil {
+			return err
+		}
+	}
+	man, err := ckpt.ReadManifest(a.LoadDir)
+	if err != nil {
+		return err
+	}
+	need, err := trainer.CheckpointShards(man, cfg)
+	if err != nil {
+		return err
+	}
+	for _, file := range f.Files {
+		if !slices.Contains(need, file.Name) {
+			continue
+		}
 		path := filepath.Join(a.LoadDir, file.Name)
 		if ok, _ := xferHolds(path, file.Bytes, mustSum(file.SHA256)); ok {
 			continue
@@ -93,11 +116,7 @@ func (w *worker) fetchCheckpoint(ctx context.Context) error {
 			return err
 		}
 	}
-	man := filepath.Join(a.LoadDir, ckpt.ManifestName)
-	if b, err := os.ReadFile(man); err == nil && sha256.Sum256(b) == mustSum(f.Manifest) {
-		return nil
-	}
-	return w.pull(ctx, client, holders, filepath.Join(step, ckpt.ManifestName), man, f.Manifest, -1)
+	return nil
 }
 
 // pull fetches rel from the first of from that serves it.

@@ -49,7 +49,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	if err != nil {
 		return err
 	}
-	if err := w.fetchCheckpoint(ctx); err != nil {
+	if err := w.fetchCheckpoint(ctx, cfg); err != nil {
 		return err
 	}
 	src, closeSrc, err := w.source()

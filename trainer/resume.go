@@ -60,10 +60,11 @@ func (r *Rank) loadNative(dir string) error {
 	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
 		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
 	}
-	src, err := newShardSource(n, r.Cfg.Model)
+	src, err := newShardSource(man, r.Cfg.Model)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
 	}
+	src.n = n
 	l := r.Model.Layout
 	for i, dst := range [3]npu.Buf{r.Model.Params, r.Opt.M, r.Opt.V} {
 		host := make([]float32, l.Size)
@@ -94,15 +95,15 @@ func (r *Rank) loadNative(dir string) error {
 // shardSource reads tensors of a native checkpoint by their global names,
 // whatever layout wrote them.
 type shardSource struct {
-	n         *ckpt.Native
+	n         *ckpt.Native // the shards (read only)
 	c         bloom.Config
 	tp        int
 	partition []int
 	layouts   map[[2]int]*bloom.Layout // (pp, tp) → the layout that shard was written with
 }
 
-func newShardSource(n *ckpt.Native, c bloom.Config) (*shardSource, error) {
-	l := n.Manifest.Layout
+func newShardSource(m ckpt.Manifest, c bloom.Config) (*shardSource, error) {
+	l := m.Layout
 	sum := 0
 	for _, k := range l.PartitionLayers {
 		sum += k
@@ -110,7 +111,7 @@ func newShardSource(n *ckpt.Native, c bloom.Config) (*shardSource, error) {
 	if sum != c.Layers {
 		return nil, fmt.Errorf("its partition %v does not sum to the model's %d layers", l.PartitionLayers, c.Layers)
 	}
-	s := &shardSource{n: n, c: c, tp: l.TP, partition: l.PartitionLayers, layouts: map[[2]int]*bloom.Layout{}}
+	s := &shardSource{c: c, tp: l.TP, partition: l.PartitionLayers, layouts: map[[2]int]*bloom.Layout{}}
 	for pp := range l.PP {
 		for tp := range l.TP {
 			p := stagePart(l.PartitionLayers, l.TP, pp, tp)
@@ -123,18 +124,37 @@ func newShardSource(n *ckpt.Native, c bloom.Config) (*shardSource, error) {
 	return s, nil
 }
 
-// read fills dst with this rank's piece (layout l) of tensor t of the copy
-// prefix names.
-func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst []float32) error {
-	pp := -1
+// locate names the shards that hold tensor t, which a rank of layout l
+// reads: stage pp's (the first stage holding it: the tied embeddings' first
+// copy), tensor-parallel rank l's own when the layouts cut alike, else
+// every tensor-parallel rank's, to reassemble.
+func (s *shardSource) locate(l *bloom.Layout, t bloom.Tensor) (pp int, tps []int, err error) {
+	pp = -1
 	for p := range len(s.partition) {
 		if _, ok := s.layouts[[2]int{p, 0}].Lookup(t.Name); ok {
-			pp = p // the first stage holding it: the tied embeddings' first copy
+			pp = p
 			break
 		}
 	}
 	if pp < 0 {
-		return fmt.Errorf("no shard holds %s", t.Name)
+		return 0, nil, fmt.Errorf("no shard holds %s", t.Name)
+	}
+	if s.tp == l.Part.TP {
+		return pp, []int{l.Part.TPRank}, nil
+	}
+	tps = make([]int, s.tp)
+	for tp := range tps {
+		tps[tp] = tp
+	}
+	return pp, tps, nil
+}
+
+// read fills dst with this rank's piece (layout l) of tensor t of the copy
+// prefix names.
+func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst []float32) error {
+	pp, tps, err := s.locate(l, t)
+	if err != nil {
+		return err
 	}
 	piece := func(tp int) ([]float32, bloom.Tensor, error) {
 		ol := s.layouts[[2]int{pp, tp}]
@@ -153,7 +173,7 @@ func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst [
 		return data, ot, nil
 	}
 	if s.tp == l.Part.TP {
-		data, _, err := piece(l.Part.TPRank)
+		data, _, err := piece(tps[0])
 		if err != nil {
 			return err
 		}
@@ -165,7 +185,7 @@ func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst [
 		size *= d
 	}
 	full := make([]float32, size)
-	for tp := range s.tp {
+	for _, tp := range tps {
 		data, ot, err := piece(tp)
 		if err != nil {
 			return err
@@ -174,6 +194,43 @@ func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst [
 	}
 	l.Shard(t, full, dst)
 	return nil
+}
+
+// CheckpointShards lists the shard files of the native checkpoint described
+// by m that rank cfg reads when it resumes from it: its own shard, the first
+// stage's for the tied embeddings on the last stage, and under another
+// layout those that hold pieces of its tensors. A node needs only these to
+// resume the rank.
+func CheckpointShards(m ckpt.Manifest, cfg RankConfig) ([]string, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s, err := newShardSource(m, cfg.Model)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMismatch, err)
+	}
+	l := bloom.NewPartLayout(cfg.Model, cfg.Part())
+	need := map[[2]int]bool{}
+	for _, t := range l.Tensors {
+		pp, tps, err := s.locate(l, t)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMismatch, err)
+		}
+		for _, tp := range tps {
+			need[[2]int{tp, pp}] = true
+		}
+	}
+	var files []string
+	for _, sh := range m.Shards {
+		if need[[2]int{sh.TPRank, sh.PPRank}] {
+			files = append(files, sh.File)
+			delete(need, [2]int{sh.TPRank, sh.PPRank})
+		}
+	}
+	for k := range need {
+		return nil, fmt.Errorf("%w: the manifest lists no shard for tp %d, pp %d", ErrMismatch, k[0], k[1])
+	}
+	return files, nil
 }
 
 // loadHF starts from a Hugging Face model's weights, cut to this rank's

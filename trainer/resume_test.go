@@ -117,6 +117,75 @@ func TestReshardOnLoad(t *testing.T) {
 	}
 }
 
+// TestCheckpointShards: a rank resumes from the shards CheckpointShards
+// names and nothing else (a node that holds only those resumes it), with
+// the state it loads from the whole checkpoint, bit for bit; under the
+// checkpoint's own layout that is its own shard, and the first stage's
+// for the tied embeddings on the last stage.
+func TestCheckpointShards(t *testing.T) {
+	src := layout(tinyJob(), 2, 2, 2, nil)
+	src.Save, src.Steps = t.TempDir(), 4
+	runAndGather(t, src)
+	dir := filepath.Join(src.Save, ckpt.StepDirName(4))
+	man, err := ckpt.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []RankConfig{src, tinyJob(), layout(tinyJob(), 1, 4, 1, nil), layout(tinyJob(), 2, 1, 2, []int{1, 3})} {
+		t.Run(layoutName(c), func(t *testing.T) {
+			c.Save, c.Load = "", ""
+			w := newWorld(c)
+			for r := range c.World() {
+				rc := c
+				rc.Rank = r
+				files, err := CheckpointShards(man, rc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pp, _, tp := rc.Coords()
+				if c.TP == src.TP && c.PP == src.PP {
+					want := []string{ckpt.ShardFileName(tp, pp)}
+					if pp == c.PP-1 {
+						want = append([]string{ckpt.ShardFileName(tp, 0)}, want...)
+					}
+					if !slices.Equal(files, want) {
+						t.Errorf("rank %d: shards %v, want %v", r, files, want)
+					}
+				}
+				part := t.TempDir()
+				for _, f := range append(files, ckpt.ManifestName) {
+					b, err := os.ReadFile(filepath.Join(dir, f))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(part, f), b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var state [2][3][]float32
+				for i, from := range []string{dir, part} {
+					rc.Load = from
+					env := w.envs[r]
+					env.Data, env.Commit = tinySource(t, c), &DirCommitter{}
+					rk, err := NewRank(rc, env)
+					if err != nil {
+						t.Fatalf("rank %d from %s: %v", r, from, err)
+					}
+					state[i] = [3][]float32{readBuf(rk.Model.Dev, rk.Model.Params), readBuf(rk.Model.Dev, rk.Opt.M), readBuf(rk.Model.Dev, rk.Opt.V)}
+				}
+				for k := range 3 {
+					if i := sameBits(state[1][k], state[0][k]); i >= 0 {
+						t.Fatalf("rank %d: buffer %d element %d differs between the shards it needs and the whole checkpoint", r, k, i)
+					}
+				}
+			}
+		})
+	}
+	if _, err := CheckpointShards(man, layout(tinyJob(), 1, 3, 1, nil)); err == nil {
+		t.Error("a layout the model cannot take: no error")
+	}
+}
+
 // TestLoadOnlyCommitted: the latest committed checkpoint is loaded, never a
 // later one whose manifest was not written (a save cut short); a damaged
 // shard is refused; a root with no checkpoint starts fresh.
