@@ -28,7 +28,7 @@ func CtlApp() *ucli.App {
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
 			&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file", EnvVars: []string{"BLOOM_TOKEN"}},
 		},
-		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand()},
+		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand(), convertCommand()},
 		EnableBashCompletion: true,
 	}
 }

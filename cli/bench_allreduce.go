@@ -179,28 +179,38 @@ func contains(list []string, s string) bool {
 func parseSizes(s string) ([]int, error) {
 	var sizes []int
 	for _, f := range strings.Split(s, ",") {
-		f = strings.ToUpper(strings.TrimSpace(f))
-		if f == "" {
+		if strings.TrimSpace(f) == "" {
 			continue
 		}
-		mult := 1
-		for suffix, m := range map[string]int{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30} {
-			if strings.HasSuffix(f, suffix) || strings.HasSuffix(f, suffix+"B") || strings.HasSuffix(f, suffix+"IB") {
-				f = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(f, "IB"), "B"), suffix)
-				mult = m
-			}
+		v, err := parseByteSize(f, 4<<30)
+		if err != nil {
+			return nil, fmt.Errorf("--sizes: %w (want e.g. 1K,64K,1M,16M,64M)", err)
 		}
-		f = strings.TrimSuffix(f, "B")
-		v, err := strconv.Atoi(f)
-		if err != nil || v < 0 || v*mult > 4<<30 {
-			return nil, fmt.Errorf("--sizes: %q is not a size (want e.g. 1K,64K,1M,16M,64M)", f)
-		}
-		sizes = append(sizes, v*mult)
+		sizes = append(sizes, int(v))
 	}
 	if len(sizes) == 0 {
 		return nil, fmt.Errorf("--sizes: no sizes given (want e.g. 1K,64K,1M)")
 	}
 	return sizes, nil
+}
+
+// parseByteSize reads a size of at most max bytes: a number with an
+// optional K, M or G (powers of 1024; KB, KiB and the like read alike).
+func parseByteSize(s string, max int64) (int64, error) {
+	f := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30} {
+		if strings.HasSuffix(f, suffix) || strings.HasSuffix(f, suffix+"B") || strings.HasSuffix(f, suffix+"IB") {
+			f = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(f, "IB"), "B"), suffix)
+			mult = m
+		}
+	}
+	f = strings.TrimSuffix(f, "B")
+	v, err := strconv.ParseInt(f, 10, 64)
+	if err != nil || v < 0 || v > max/mult {
+		return 0, fmt.Errorf("%q is not a size of at most %d bytes", strings.TrimSpace(s), max)
+	}
+	return v * mult, nil
 }
 
 // benchRow is one measured line; rank 0 writes them, the launcher prints.

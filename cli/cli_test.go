@@ -143,10 +143,62 @@ func TestBadInputSaysWhatToDo(t *testing.T) {
 		{[]string{"train", "--local", "--preset", "nope"}, "unknown preset"},
 		{[]string{"train", "--local", "--preset", "bloom-tiny", "--global-batch-size", "3", "--micro-batch-size", "2"}, "multiple"},
 		{[]string{"-o", "yaml", "generate", "--model", golden, "--prompt-tokens", "5"}, "--output"},
+		{[]string{"score", "--model", os.TempDir(), "--tokens", "5,6"}, "neither a Hugging Face model directory"},
+		{[]string{"convert", "--model", golden}, "--out DIR is required"},
+		{[]string{"convert", "--model", golden, "--out", t.TempDir(), "--dtype", "F64"}, "--dtype"},
+		{[]string{"convert", "--model", golden, "--out", t.TempDir(), "--max-shard-size", "lots"}, "--max-shard-size"},
 	} {
 		_, err := run(t, c.args...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: got %v, want an error mentioning %q", c.args, err, c.want)
+		}
+	}
+}
+
+// TestConvert: convert writes a Hugging Face directory in the dtype asked
+// for, in shards with an index past --max-shard-size, that scores as the
+// original does within the dtype's rounding. (Native checkpoints of every
+// layout: trainer's TestLoadModelNative.)
+func TestConvert(t *testing.T) {
+	base, err := run(t, "score", "--model", golden, "--tokens", "5,17,42,7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		dtype, shard string
+		files        int
+	}{{"BF16", "0", 1}, {"f32", "4K", 0}} {
+		out := filepath.Join(t.TempDir(), "hf")
+		if _, err := run(t, "-o", "json", "convert", "--model", golden, "--out", out, "--dtype", c.dtype, "--max-shard-size", c.shard); err != nil {
+			t.Fatal(err)
+		}
+		shards, _ := filepath.Glob(filepath.Join(out, "*.safetensors"))
+		_, indexErr := os.Stat(filepath.Join(out, "model.safetensors.index.json"))
+		if c.files == 1 && (len(shards) != 1 || indexErr == nil) || c.files == 0 && (len(shards) < 2 || indexErr != nil) {
+			t.Fatalf("%s, shards of %s: files %v, index: %v", c.dtype, c.shard, shards, indexErr)
+		}
+		f, err := ckpt.OpenSafetensors(shards[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := f.Info(f.Names()[0])
+		f.Close()
+		if string(info.DType) != strings.ToUpper(c.dtype) {
+			t.Errorf("%s: stored as %s", c.dtype, info.DType)
+		}
+		got, err := run(t, "score", "--model", out, "--tokens", "5,17,42,7")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b struct{ Loss float64 }
+		json.Unmarshal([]byte(base), &a)
+		json.Unmarshal([]byte(got), &b)
+		tol := 0.0
+		if c.dtype == "BF16" {
+			tol = 0.05 * a.Loss
+		}
+		if math.Abs(a.Loss-b.Loss) > tol {
+			t.Errorf("%s: loss %v, the original's %v", c.dtype, b.Loss, a.Loss)
 		}
 	}
 }

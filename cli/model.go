@@ -16,18 +16,18 @@ func openDevice(c *ucli.Context) (npu.Device, error) {
 	return npu.Open("cpu", npu.Options{Threads: c.Int("threads")})
 }
 
-// loadModel opens --model DIR (a Hugging Face BLOOM directory) on the CPU
-// device.
+// loadModel opens --model DIR (a Hugging Face BLOOM directory or a native
+// checkpoint) on the CPU device.
 func loadModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
 	dir := c.String("model")
 	if dir == "" {
-		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory with config.json and safetensors weights")
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
 	}
 	dev, err := openDevice(c)
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
-	return trainer.LoadHF(dev, dir)
+	return trainer.LoadModel(dev, dir)
 }
 
-var modelFlag = &ucli.StringFlag{Name: "model", Usage: "Hugging Face BLOOM model `DIR` (config.json + model.safetensors or sharded with index.json)", EnvVars: []string{"BLOOM_MODEL"}}
+var modelFlag = &ucli.StringFlag{Name: "model", Usage: "model `DIR`: Hugging Face BLOOM (config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory (its latest committed step) or one iter_* step of it", EnvVars: []string{"BLOOM_MODEL"}}

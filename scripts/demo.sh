@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a 3-node bloom cluster on loopback (two CPU devices per node)
-# trains a tiny BLOOM on the embedded corpus, then stops cleanly.
+# trains a tiny BLOOM on the embedded corpus, converts its last checkpoint to
+# a Hugging Face directory and samples from it, then stops cleanly.
 #
 #   scripts/demo.sh            (after `make build`; make demo does both)
 #
@@ -100,3 +101,17 @@ if ! awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1.0) }'; then
 	echo "the loss did not fall clearly" >&2
 	exit 1
 fi
+
+# The job's checkpoints are the model: take the latest out of the cluster as
+# a Hugging Face directory and continue a prompt with it. bloom-tiny's
+# tokens are bytes + 4 (0-3 are the special tokens).
+prompt="The garden "
+say "bloomctl convert --model $DIR/checkpoints --out $DIR/demo-model; bloomctl generate \"$prompt\""
+"${CTL[@]}" convert --model "$DIR/checkpoints" --out "$DIR/demo-model" --dtype BF16
+ids=$(printf '%s' "$prompt" | od -An -tu1 -v | tr -s ' \n' '\n' | awk 'NF { printf "%s%d", s, $1 + 4; s = "," }')
+new=$("${CTL[@]}" generate --model "$DIR/demo-model" --prompt-tokens "$ids" --max-new-tokens 80 --temperature 0.7 --top-k 20 --seed 1)
+printf 'sample: %s' "$prompt"
+for id in $(echo "$new" | tr -c '0-9\n' ' '); do
+	[ "$id" -ge 4 ] && [ "$id" -lt 260 ] && printf "\\$(printf '%03o' $((id - 4)))"
+done
+echo

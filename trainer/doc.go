@@ -20,7 +20,10 @@
 // shard per rank (parameters and AdamW moments), a Committer commits the
 // checkpoint once every shard is durable (the manifest is the commit mark),
 // and --load resumes from the latest committed one bit for bit, resharding
-// it when the layout changed; a Hugging Face directory can be the start.
+// it when the layout changed; a Hugging Face directory can be the start. A
+// resuming rank reads only the shards its tensors live in (CheckpointShards
+// names them, so a node fetches only those), and LoadModel reassembles a
+// native checkpoint of any layout into one whole model for the offline tools.
 //
 // It must not import collective, membership, raft or memberlist: what it needs
 // from the network it declares as small interfaces that the daemon implements

@@ -18,6 +18,13 @@ func ConfigFromHF(c ckpt.BloomConfig) bloom.Config {
 	return bloom.Config{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: float32(c.LayerNormEpsilon)}
 }
 
+// withShape is cfg with the model shape of c.
+func withShape(cfg ckpt.BloomConfig, c bloom.Config) ckpt.BloomConfig {
+	cfg.VocabSize, cfg.HiddenSize, cfg.NHead, cfg.NLayer = c.Vocab, c.Hidden, c.Heads, c.Layers
+	cfg.LayerNormEpsilon = float64(c.Eps)
+	return cfg
+}
+
 // LoadHF opens the Hugging Face model directory dir (config.json plus single
 // or sharded safetensors) on d. Every tensor the config implies must be
 // present with its shape; unknown tensors are an error too, since they mean
@@ -54,8 +61,7 @@ func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 // dt (F32, F16 or BF16), sharded past maxShardBytes (0 = one file). cfg
 // carries the fields of config.json that the model shape does not.
 func SaveHF(m *bloom.Model, cfg ckpt.BloomConfig, dir string, dt ckpt.DType, maxShardBytes int64) error {
-	cfg.VocabSize, cfg.HiddenSize, cfg.NHead, cfg.NLayer = m.Cfg.Vocab, m.Cfg.Hidden, m.Cfg.Heads, m.Cfg.Layers
-	cfg.LayerNormEpsilon = float64(m.Cfg.Eps)
+	cfg = withShape(cfg, m.Cfg)
 	host := make([]float32, m.Layout.Size)
 	m.Dev.Read(host, m.Params)
 	ts := make([]ckpt.Tensor, 0, len(m.Layout.Tensors))

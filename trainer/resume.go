@@ -43,28 +43,19 @@ func (r *Rank) load(dir string) error {
 // another tensor- or pipeline-parallel layout is resharded: every tensor is
 // reassembled from the shards that hold its pieces and cut to this rank's.
 func (r *Rank) loadNative(dir string) error {
-	n, err := ckpt.OpenNative(dir)
+	n, src, model, err := openNative(dir)
 	if err != nil {
 		return err
 	}
 	defer n.Close()
 	man := n.Manifest
-	var mr modelRecord
-	if err := json.Unmarshal(man.Model, &mr); err != nil {
-		return fmt.Errorf("%w: %s: model record: %w", ErrMismatch, dir, err)
-	}
-	if got := mr.config(); got != r.Cfg.Model {
-		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, got, r.Cfg.Model)
+	if model != r.Cfg.Model {
+		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, model, r.Cfg.Model)
 	}
 	var tr trainerRecord
 	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
 		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
 	}
-	src, err := newShardSource(man, r.Cfg.Model)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-	}
-	src.n = n
 	l := r.Model.Layout
 	for i, dst := range [3]npu.Buf{r.Model.Params, r.Opt.M, r.Opt.V} {
 		host := make([]float32, l.Size)
@@ -90,6 +81,27 @@ func (r *Rank) loadNative(dir string) error {
 	}
 	r.logf("resumed from %s: step %d, %d samples consumed%s", dir, r.step, r.consumed, how)
 	return nil
+}
+
+// openNative opens the committed checkpoint in dir, the source its tensors
+// are read from, and the model it holds.
+func openNative(dir string) (*ckpt.Native, *shardSource, bloom.Config, error) {
+	n, err := ckpt.OpenNative(dir)
+	if err != nil {
+		return nil, nil, bloom.Config{}, err
+	}
+	var mr modelRecord
+	if err := json.Unmarshal(n.Manifest.Model, &mr); err != nil {
+		n.Close()
+		return nil, nil, bloom.Config{}, fmt.Errorf("%w: %s: model record: %w", ErrMismatch, dir, err)
+	}
+	src, err := newShardSource(n.Manifest, mr.config())
+	if err != nil {
+		n.Close()
+		return nil, nil, bloom.Config{}, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+	}
+	src.n = n
+	return n, src, mr.config(), nil
 }
 
 // shardSource reads tensors of a native checkpoint by their global names,

@@ -186,6 +186,43 @@ func TestCheckpointShards(t *testing.T) {
 	}
 }
 
+// TestLoadModelNative: the offline tools' LoadModel reassembles a native
+// checkpoint of DP=TP=PP=2 into the whole model bit for bit, from the
+// checkpoint root (its latest committed step) or a step directory, and
+// SaveHF writes it as a Hugging Face directory that loads alike.
+func TestLoadModelNative(t *testing.T) {
+	src := layout(tinyJob(), 2, 2, 2, nil)
+	src.Save, src.Steps, src.SaveInterval = t.TempDir(), 6, 3
+	saved := runAndGather(t, src)
+	dev := cpu.New(1)
+	for _, dir := range []string{src.Save, filepath.Join(src.Save, ckpt.StepDirName(6))} {
+		m, hf, err := LoadModel(dev, dir)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		if m.Cfg != src.Model || hf.NLayer != src.Model.Layers || hf.HiddenSize != src.Model.Hidden {
+			t.Fatalf("%s: model %+v, config %+v; want %+v", dir, m.Cfg, hf, src.Model)
+		}
+		if i := sameBits(readBuf(dev, m.Params), saved.params); i >= 0 {
+			t.Fatalf("%s: parameter %d differs from the run's", dir, i)
+		}
+		out := t.TempDir()
+		if err := SaveHF(m, hf, out, ckpt.F32, 0); err != nil {
+			t.Fatal(err)
+		}
+		back, _, err := LoadModel(dev, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := sameBits(readBuf(dev, back.Params), saved.params); i >= 0 {
+			t.Fatalf("%s as Hugging Face: parameter %d differs", dir, i)
+		}
+	}
+	if _, _, err := LoadModel(dev, t.TempDir()); err == nil || !strings.Contains(err.Error(), "neither") {
+		t.Errorf("empty directory: %v", err)
+	}
+}
+
 // TestLoadOnlyCommitted: the latest committed checkpoint is loaded, never a
 // later one whose manifest was not written (a save cut short); a damaged
 // shard is refused; a root with no checkpoint starts fresh.
