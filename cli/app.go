@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,23 +16,70 @@ var Version = "dev"
 
 // CtlApp is bloomctl: the user's tool.
 func CtlApp() *ucli.App {
+	cmds := []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand()}
+	withGlobalFlags(cmds, ctlGlobalFlags)
 	return &ucli.App{
 		Name:    "bloomctl",
 		Usage:   "train, fine-tune, score and generate with BLOOM models",
 		Version: Version,
 		Description: "bloomctl talks to a bloom cluster and carries the offline tools.\n" +
-			"Every flag can also be set from the BLOOM_<FLAG> environment variable.",
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
-			&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
-			&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`; any node answers", EnvVars: []string{"BLOOM_ADDR"}},
-			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
-			&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file", EnvVars: []string{"BLOOM_TOKEN"}},
-		},
-		Commands:             []*ucli.Command{scoreCommand(), generateCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand(), convertCommand()},
+			"Every flag can also be set from the BLOOM_<FLAG> environment variable; the global\n" +
+			"options go before or after the command (bloomctl jobs --output json).",
+		Flags:                ctlGlobalFlags(),
+		Commands:             cmds,
 		EnableBashCompletion: true,
 	}
 }
+
+// ctlGlobalFlags are bloomctl's global options. Every command takes them
+// too, after its name, where users put them; read them with globalString
+// and globalInt, which take the value given nearest the command.
+func ctlGlobalFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
+		&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
+		&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`; any node answers", EnvVars: []string{"BLOOM_ADDR"}},
+		&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
+		&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file", EnvVars: []string{"BLOOM_TOKEN"}},
+	}
+}
+
+// withGlobalFlags gives every command in cmds, and their subcommands, a
+// fresh copy of each of flags() it does not define itself.
+func withGlobalFlags(cmds []*ucli.Command, flags func() []ucli.Flag) {
+	for _, cmd := range cmds {
+		for _, f := range flags() {
+			if !slices.ContainsFunc(cmd.Flags, func(g ucli.Flag) bool { return g.Names()[0] == f.Names()[0] }) {
+				cmd.Flags = append(cmd.Flags, f)
+			}
+		}
+		withGlobalFlags(cmd.Subcommands, flags)
+	}
+}
+
+// given is the context nearest the command at which a global option was
+// given on the command line (under any of its names), else c, whose value
+// is then the default or the environment's.
+func given(c *ucli.Context, names ...string) *ucli.Context {
+	for _, x := range c.Lineage() {
+		for _, n := range x.LocalFlagNames() {
+			if slices.Contains(names, n) {
+				return x
+			}
+		}
+	}
+	return c
+}
+
+func globalString(c *ucli.Context, name string) string {
+	names := []string{name}
+	if name == "output" {
+		names = append(names, "o")
+	}
+	return given(c, names...).String(name)
+}
+
+func globalInt(c *ucli.Context, name string) int { return given(c, name).Int(name) }
 
 // DaemonApp is bloomd: the per-node daemon.
 func DaemonApp() *ucli.App {
@@ -49,7 +97,7 @@ func DaemonApp() *ucli.App {
 // outputJSON reports whether the user asked for --output json, and rejects
 // formats that do not exist.
 func outputJSON(c *ucli.Context) (bool, error) {
-	switch f := c.String("output"); f {
+	switch f := globalString(c, "output"); f {
 	case "json":
 		return true, nil
 	case "table", "":

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -200,5 +201,35 @@ func TestConvert(t *testing.T) {
 		if math.Abs(a.Loss-b.Loss) > tol {
 			t.Errorf("%s: loss %v, the original's %v", c.dtype, b.Loss, a.Loss)
 		}
+	}
+}
+
+// TestGlobalFlagsAnywhere: the global options work before the command and
+// after it, where users type them (bloomctl jobs --output json); the one
+// given nearest the command wins.
+func TestGlobalFlagsAnywhere(t *testing.T) {
+	gen := []string{"generate", "--model", golden, "--prompt-tokens", "5,6", "--max-new-tokens", "2", "--greedy"}
+	for _, c := range []struct {
+		args     []string
+		wantJSON bool
+	}{
+		{gen, false},
+		{append([]string{"--output", "json"}, gen...), true},
+		{append(slices.Clone(gen), "--output", "json", "--threads", "1"), true},
+		{append(slices.Clone(gen), "-o", "json"), true},
+		{append(append([]string{"-o", "json"}, gen...), "-o", "table"), false},
+		{append(append([]string{"-o", "table"}, gen...), "-o", "json"), true},
+	} {
+		out, err := run(t, c.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		if got := strings.HasPrefix(out, "{"); got != c.wantJSON {
+			t.Errorf("%v: printed %q, want JSON: %v", c.args, out, c.wantJSON)
+		}
+	}
+	_, err := run(t, "jobs", "--addr", "127.0.0.1:1", "--token", "bloomtok1."+strings.Repeat("A", 64))
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("jobs --addr after the command: %v, want an error naming 127.0.0.1:1", err)
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 func openDevice(c *ucli.Context) (npu.Device, error) {
-	return npu.Open("cpu", npu.Options{Threads: c.Int("threads")})
+	return npu.Open("cpu", npu.Options{Threads: globalInt(c, "threads")})
 }
 
 // loadModel opens --model DIR (a Hugging Face BLOOM directory or a native

@@ -139,7 +139,7 @@ func (r *rollout) close() {
 // plan checks the cluster is whole and orders the nodes: by name, the
 // leader last.
 func (r *rollout) plan(only []string) ([]api.Member, error) {
-	ms, st, err := r.view(r.c.String("addr"))
+	ms, st, err := r.view(globalString(r.c, "addr"))
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +291,7 @@ func (r *rollout) waitJobs(ctx context.Context, m api.Member, jobs map[string]in
 	for id, attempts := range jobs {
 		var info *api.JobInfo
 		err := waitUntil(ctx, "job "+id+" trains again", func() bool {
-			cl, err := r.client(r.c.String("addr"))
+			cl, err := r.client(globalString(r.c, "addr"))
 			if err != nil {
 				return false
 			}

@@ -50,13 +50,13 @@ func writeStatus(c *ucli.Context, st *api.Status) error {
 
 // ctlClient builds the API client from bloomctl's global flags: --addr and
 // either --secret-file (mutual TLS) or --token.
-func ctlClient(c *ucli.Context) (*api.Client, error) { return ctlClientAt(c, c.String("addr")) }
+func ctlClient(c *ucli.Context) (*api.Client, error) { return ctlClientAt(c, globalString(c, "addr")) }
 
 // ctlClientAt is a client of the node at addr with bloomctl's credentials.
 func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 	switch {
-	case c.String("secret-file") != "":
-		s, err := daemon.LoadSecret(c.String("secret-file"))
+	case globalString(c, "secret-file") != "":
+		s, err := daemon.LoadSecret(globalString(c, "secret-file"))
 		if err != nil {
 			return nil, err
 		}
@@ -65,12 +65,12 @@ func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 			return nil, err
 		}
 		return api.NewClient(addr, id.APIClientTLS(), "")
-	case c.String("token") != "":
-		tlsConf, err := daemon.TokenClientTLS(c.String("token"))
+	case globalString(c, "token") != "":
+		tlsConf, err := daemon.TokenClientTLS(globalString(c, "token"))
 		if err != nil {
 			return nil, err
 		}
-		return api.NewClient(addr, tlsConf, c.String("token"))
+		return api.NewClient(addr, tlsConf, globalString(c, "token"))
 	}
 	return nil, errors.New("bloomctl needs the cluster's --secret-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN)")
 }
