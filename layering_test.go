@@ -17,7 +17,10 @@ import (
 // Differences from the design table, on purpose: cli also reaches the model
 // packages (trainer/bloom, trainer/data) and the device registry (npu,
 // npu/cpu) directly, because the offline tools open devices and models;
-// npu/nputest is the conformance suite backends' tests import; and
+// npu/nputest is the conformance suite backends' tests import;
+// trainer/eval, not in the table, is the evaluate tool's core (BoolQ and
+// MMLU scored as the seed scores them): a model and a tokenizer, no I/O
+// beyond reading the task files; and
 // scripts/soak imports no project package at all: it drives the built
 // bloomd and bloomctl and reads `bloomctl -o json`, as a user would.
 var allowed = map[string][]string{
@@ -31,13 +34,14 @@ var allowed = map[string][]string{
 	"bloom/trainer/bloom": {"npu"},
 	"bloom/trainer/data":  {},
 	"bloom/trainer":       {"npu", "trainer/bloom", "trainer/data", "ckpt"},
+	"bloom/trainer/eval":  {"trainer/bloom", "trainer/data"},
 	"bloom/membership":    {},
 	"bloom/daemon/coord":  {},
 	"bloom/api":           {},
 	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
 		"trainer/data", "membership", "daemon/coord", "api"},
-	"bloom/cli": {"api", "daemon", "trainer", "trainer/bloom", "trainer/data", "ckpt", "collective",
-		"npu", "npu/cpu"},
+	"bloom/cli": {"api", "daemon", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
+		"collective", "npu", "npu/cpu"},
 	"bloom/cmd/bloomd":   {"cli"},
 	"bloom/cmd/bloomctl": {"cli"},
 	"bloom/scripts/soak": {},

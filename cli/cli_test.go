@@ -12,6 +12,10 @@ import (
 	"testing"
 
 	"bloom/ckpt"
+	"bloom/npu/cpu"
+	"bloom/trainer"
+	"bloom/trainer/bloom"
+	"bloom/trainer/data"
 )
 
 // golden is a tiny Hugging Face model with PyTorch reference outputs.
@@ -231,5 +235,88 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 	_, err := run(t, "jobs", "--addr", "127.0.0.1:1", "--token", "bloomtok1."+strings.Repeat("A", 64))
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("jobs --addr after the command: %v, want an error naming 127.0.0.1:1", err)
+	}
+}
+
+// TestEvaluate: evaluate scores a model on BoolQ and MMLU files, per subject
+// and in all, with the model directory's tokenizer, as a table or JSON; the
+// scoring itself is trainer/eval's (TestRunMatchesTheModel).
+func TestEvaluate(t *testing.T) {
+	tokFile := "../trainer/data/testdata/tokenizer/bloom.json"
+	tok, err := data.LoadTokenizer(tokFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bloom.New(cpu.New(1), bloom.Config{Vocab: tok.VocabSize(), Hidden: 32, Heads: 4, Layers: 2, Eps: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.InitRandom(3, 0.5)
+	dir := t.TempDir()
+	model := filepath.Join(dir, "model")
+	if err := trainer.SaveHF(m, ckpt.DefaultBloomConfig(), model, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(tokFile)
+	os.WriteFile(filepath.Join(model, "tokenizer.json"), b, 0o644)
+	boolq := filepath.Join(dir, "boolq.jsonl")
+	os.WriteFile(boolq, []byte(`{"passage":"The sky is blue.","question":"is the sky blue","answer":true}
+{"passage":"Cats meow.","question":"do cats bark","answer":false}
+{"passage":"Two is even.","question":"is two even","answer":true}
+`), 0o644)
+	mmlu := filepath.Join(dir, "mmlu")
+	os.MkdirAll(mmlu, 0o755)
+	os.WriteFile(filepath.Join(mmlu, "anatomy_test.csv"), []byte("Bones in the adult body?,206,12,1000,3,A\nLargest organ?,heart,skin,liver,lung,B\n"), 0o644)
+	os.WriteFile(filepath.Join(mmlu, "virology_test.csv"), []byte("A virus is?,alive,a particle,a cell,a plant,B\n"), 0o644)
+
+	// run gives standard output and error together: the progress lines go.
+	results := func(out string) string {
+		var keep []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasSuffix(l, "questions/s") {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	out, err := run(t, "evaluate", "--model", model, "--task", "mmlu", "--task-data-path", mmlu, "--shots", "0", "--micro-batch-size", "2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = results(out)
+	lines := strings.Split(out, "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[1], "mmlu/anatomy ") || !strings.HasPrefix(lines[2], "mmlu/virology ") ||
+		!strings.HasPrefix(lines[3], "mmlu ") || strings.Fields(lines[3])[1] != "3" {
+		t.Errorf("table:\n%s", out)
+	}
+	out, err = run(t, "evaluate", "--model", model, "--task", "boolq", "--data", boolq, "-o", "json", "--seq-length", "12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Name               string
+		Questions, Correct int
+		Accuracy           float64
+		Truncated          int
+	}
+	if err := json.Unmarshal([]byte(results(out)), &r); err != nil {
+		t.Fatalf("%v: %q", err, out)
+	}
+	if r.Name != "boolq" || r.Questions != 3 || r.Accuracy != float64(r.Correct)/3 || r.Truncated != 3 {
+		t.Errorf("json: %s", out)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"evaluate", "--model", model, "--task", "gsm8k", "--data", boolq}, "use boolq or mmlu"},
+		{[]string{"evaluate", "--model", model, "--task", "boolq"}, "--task-data-path"},
+		{[]string{"evaluate", "--model", golden, "--task", "boolq", "--data", boolq}, "--tokenizer FILE is required"},
+		{[]string{"evaluate", "--model", golden, "--tokenizer", tokFile, "--task", "boolq", "--data", boolq}, "vocabulary of 96"},
+		{[]string{"evaluate", "--model", model, "--task", "mmlu", "--data", mmlu}, "anatomy_dev.csv"},
+	} {
+		if _, err := run(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q", c.args, err, c.want)
+		}
 	}
 }

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/trainer/data"
+	"bloom/trainer/eval"
+)
+
+func evaluateCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "evaluate",
+		Usage:     "score a model on BoolQ or MMLU as the seed's evaluation does",
+		UsageText: "bloomctl evaluate --model DIR --task boolq|mmlu --task-data-path PATH [--tokenizer FILE] [--shots 5] [--micro-batch-size 8]",
+		Description: `Accuracy of --model on a task, computed as AscendSpeed's tasks/evaluation does, so
+it compares with the seed's published figures (Bloom-7B: BoolQ 0.614, MMLU 0.251):
+
+  boolq  --task-data-path: JSON lines files (passage, question, answer true/false, or
+         label 1/0), a file or a directory of them. Prompt "{passage}\nQuestion:
+         {question}?\nAnswer:"; the answer is yes when the next token is at least as
+         likely to be "Yes" as "No" (--answer-prefix " " compares " Yes" and " No").
+  mmlu   --task-data-path: {subject}_test.csv files (question, A, B, C, D, answer; no
+         header), a file or a directory of them. The prompt starts with --shots solved
+         examples from {subject}_dev.csv (beside the test files, or in ../dev as MMLU
+         ships them) or with the seed's --fewshot-template; the answer is the first
+         character the model writes after "Answer:" (greedy, two tokens).
+
+Prints the accuracy (per MMLU subject and in all); progress goes to standard error.
+  bloomctl evaluate --model bloom-7b1 --task mmlu --task-data-path mmlu/data/test --shots 5`,
+		Flags: []ucli.Flag{
+			modelFlag,
+			&ucli.StringFlag{Name: "task", Usage: "boolq or mmlu"},
+			&ucli.StringFlag{Name: "task-data-path", Aliases: []string{"data"}, Usage: "the task's `PATH`: a file or a directory of files"},
+			&ucli.StringFlag{Name: "tokenizer", Usage: "Hugging Face tokenizer.json `FILE`, or a directory holding one (default: --model's)", EnvVars: []string{"BLOOM_TOKENIZER"}},
+			&ucli.IntFlag{Name: "shots", Value: 5, Usage: "mmlu: solved examples from each subject's dev split before every question"},
+			&ucli.StringFlag{Name: "fewshot-template", Usage: "mmlu: the seed's few-shot template `FILE` (JSON, subject to header text); replaces --shots"},
+			&ucli.IntFlag{Name: "seq-length", Value: 1024, Usage: "longest prompt plus answer in tokens; longer prompts lose their beginning (counted in the output)"},
+			&ucli.IntFlag{Name: "micro-batch-size", Value: 1, Usage: "questions per forward pass"},
+			&ucli.IntFlag{Name: "limit", Usage: "score only the first N questions (0: all)"},
+			&ucli.StringFlag{Name: "answer-prefix", Usage: "boolq: text before \"Yes\" and \"No\" when they are encoded (the seed: none)"},
+		},
+		Action: func(c *ucli.Context) error {
+			asJSON, err := outputJSON(c)
+			if err != nil {
+				return err
+			}
+			path := c.String("task-data-path")
+			if path == "" {
+				return fmt.Errorf("--task-data-path PATH is required: the task's files")
+			}
+			if c.Int("micro-batch-size") < 1 || c.Int("limit") < 0 {
+				return fmt.Errorf("--micro-batch-size must be at least 1 and --limit not negative")
+			}
+			var qs []eval.Question
+			switch task := c.String("task"); task {
+			case eval.BoolQ:
+				qs, err = eval.LoadBoolQ(path)
+			case eval.MMLU:
+				o := eval.MMLUOptions{Shots: c.Int("shots")}
+				if f := c.String("fewshot-template"); f != "" {
+					if o.Template, err = eval.ReadTemplate(f); err != nil {
+						return err
+					}
+				}
+				qs, err = eval.LoadMMLU(path, o)
+			default:
+				return fmt.Errorf("--task %q: use boolq or mmlu", task)
+			}
+			if err != nil {
+				return err
+			}
+			if n := c.Int("limit"); n > 0 && n < len(qs) {
+				qs = qs[:n]
+			}
+			tokPath := c.String("tokenizer")
+			if tokPath == "" {
+				tokPath = filepath.Join(c.String("model"), "tokenizer.json")
+				if _, err := os.Stat(tokPath); err != nil {
+					return fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
+				}
+			}
+			tok, err := data.LoadTokenizer(tokPath)
+			if err != nil {
+				return err
+			}
+			m, hf, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			start, last := time.Now(), time.Now()
+			cfg := eval.Config{Model: m, Tok: tok, Pad: int32(hf.PadTokenID), SeqLength: c.Int("seq-length"),
+				Batch: c.Int("micro-batch-size"), AnswerPrefix: c.String("answer-prefix"),
+				Progress: func(done, total, correct int) {
+					if time.Since(last) < 2*time.Second && done < total {
+						return
+					}
+					last = time.Now()
+					fmt.Fprintf(c.App.ErrWriter, "%s: %d/%d questions, %d correct (%.3f), %.1f questions/s\n", qs[0].Task,
+						done, total, correct, float64(correct)/float64(done), float64(done)/time.Since(start).Seconds())
+				}}
+			res, err := eval.Run(cfg, qs)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(c.App.Writer, res)
+			}
+			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TASK\tQUESTIONS\tCORRECT\tACCURACY")
+			for _, s := range res.Subjects {
+				fmt.Fprintf(w, "%s/%s\t%d\t%d\t%.4f\n", res.Name, s.Name, s.N, s.Correct, s.Accuracy)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%.4f\n", res.Name, res.N, res.Correct, res.Accuracy)
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if res.Truncated > 0 {
+				_, err = fmt.Fprintf(c.App.Writer, "%d prompts were longer than --seq-length %d and lost their beginning\n", res.Truncated, c.Int("seq-length"))
+			}
+			return err
+		},
+	}
+}

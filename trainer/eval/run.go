@@ -1,0 +1,172 @@
+package eval
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"bloom/trainer/bloom"
+	"bloom/trainer/data"
+)
+
+// Config is how Run runs the model.
+type Config struct {
+	Model *bloom.Model
+	Tok   *data.Tokenizer
+	Pad   int32 // the token that left-pads the prompts of a batch
+	// SeqLength bounds a prompt plus the tokens the task generates; longer
+	// prompts lose their beginning (Result.Truncated). 0: no bound.
+	SeqLength int
+	Batch     int // questions per forward pass (0: 1)
+	// AnswerPrefix goes before "Yes" and "No" when BoolQ encodes them: ""
+	// as the seed does, " " for the token that naturally follows "Answer:".
+	AnswerPrefix string
+	// Progress, when set, is called after every batch.
+	Progress func(done, total, correct int)
+}
+
+// Score is the accuracy over a set of questions.
+type Score struct {
+	Name     string  `json:"name"`
+	N        int     `json:"questions"`
+	Correct  int     `json:"correct"`
+	Accuracy float64 `json:"accuracy"`
+}
+
+// Result is a task's score: over all its questions and, for MMLU, per
+// subject in the order they came.
+type Result struct {
+	Score
+	Truncated int     `json:"truncated"` // prompts cut to fit SeqLength
+	Subjects  []Score `json:"subjects,omitempty"`
+	// Answers are the predictions, question by question: "T"/"F" for
+	// BoolQ, MMLU's first character.
+	Answers []string `json:"-"`
+}
+
+// newTokens is what each task generates.
+var newTokens = map[string]int{BoolQ: 1, MMLU: 2}
+
+// Run answers every question (all of one task) and scores the answers.
+func Run(cfg Config, qs []Question) (Result, error) {
+	if len(qs) == 0 {
+		return Result{}, fmt.Errorf("eval: no questions")
+	}
+	task := qs[0].Task
+	nNew, ok := newTokens[task]
+	if !ok {
+		return Result{}, fmt.Errorf("eval: unknown task %q (want %s or %s)", task, BoolQ, MMLU)
+	}
+	if cfg.SeqLength != 0 && cfg.SeqLength <= nNew {
+		return Result{}, fmt.Errorf("eval: sequence length %d leaves no room for a prompt", cfg.SeqLength)
+	}
+	batch := max(cfg.Batch, 1)
+	V := cfg.Model.Cfg.Vocab
+	var yes, no int32
+	if task == BoolQ {
+		var err error
+		if yes, err = lastID(cfg.Tok, cfg.AnswerPrefix+"Yes", V); err != nil {
+			return Result{}, err
+		}
+		if no, err = lastID(cfg.Tok, cfg.AnswerPrefix+"No", V); err != nil {
+			return Result{}, err
+		}
+	}
+	res := Result{Score: Score{Name: task}}
+	subject := map[string]int{}
+	for lo := 0; lo < len(qs); lo += batch {
+		part := qs[lo:min(lo+batch, len(qs))]
+		prompts := make([][]int32, len(part))
+		for i, q := range part {
+			if q.Task != task {
+				return Result{}, fmt.Errorf("eval: a %s question among %s ones", q.Task, task)
+			}
+			ids := cfg.Tok.Encode(q.Prompt).IDs
+			if cfg.SeqLength != 0 && len(ids) > cfg.SeqLength-nNew {
+				ids = ids[len(ids)-(cfg.SeqLength-nNew):]
+				res.Truncated++
+			}
+			for _, id := range ids {
+				if int(id) >= V {
+					return Result{}, fmt.Errorf("eval: the tokenizer gives id %d, outside the model's vocabulary of %d: not this model's tokenizer", id, V)
+				}
+			}
+			if len(ids) == 0 {
+				return Result{}, fmt.Errorf("eval: question %d encodes to no tokens", lo+i)
+			}
+			prompts[i] = ids
+		}
+		preds := make([]string, len(part))
+		o := bloom.GenerateOptions{MaxNew: nNew, EOS: -1, Pick: bloom.Greedy}
+		if task == BoolQ {
+			o.Pick = func(row int, logits []float32) int32 {
+				// P(Yes) >= P(No) at the first new position: the softmax
+				// keeps the logits' order.
+				preds[row] = "F"
+				if logits[yes] >= logits[no] {
+					preds[row] = "T"
+				}
+				return yes
+			}
+		}
+		out, err := cfg.Model.Generate(prompts, cfg.Pad, o)
+		if err != nil {
+			return Result{}, err
+		}
+		if task == MMLU {
+			for i, ids := range out {
+				preds[i] = firstChar(cfg.Tok.Decode(ids, true))
+			}
+		}
+		res.Answers = append(res.Answers, preds...)
+		for i, q := range part {
+			ok := preds[i] == q.Gold
+			if ok {
+				res.Correct++
+			}
+			if task == MMLU {
+				k, seen := subject[q.Subject]
+				if !seen {
+					k = len(res.Subjects)
+					subject[q.Subject] = k
+					res.Subjects = append(res.Subjects, Score{Name: q.Subject})
+				}
+				res.Subjects[k].N++
+				if ok {
+					res.Subjects[k].Correct++
+				}
+			}
+		}
+		res.N += len(part)
+		if cfg.Progress != nil {
+			cfg.Progress(res.N, len(qs), res.Correct)
+		}
+	}
+	res.Accuracy = float64(res.Correct) / float64(res.N)
+	for i := range res.Subjects {
+		s := &res.Subjects[i]
+		s.Accuracy = float64(s.Correct) / float64(s.N)
+	}
+	return res, nil
+}
+
+// lastID is the last token of text's encoding (no special tokens): the
+// token the seed compares.
+func lastID(tok *data.Tokenizer, text string, vocab int) (int32, error) {
+	ids := tok.AppendIDs(nil, text)
+	if len(ids) == 0 || int(ids[len(ids)-1]) >= vocab {
+		return 0, fmt.Errorf("eval: %q has no token in the model's vocabulary of %d", text, vocab)
+	}
+	return ids[len(ids)-1], nil
+}
+
+// firstChar is the seed's MMLU answer: the first character of the
+// generated text after spaces and newlines ("" if there is none).
+func firstChar(s string) string {
+	s = strings.TrimLeft(s, " \n")
+	if s == "" {
+		return ""
+	}
+	_, n := utf8.DecodeRuneInString(s)
+	return s[:n]
+}
