@@ -253,3 +253,26 @@ func TestRunTruncatesAndRefuses(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTaskFiles: the task readers return an error or questions for any
+// bytes, never panic.
+func FuzzTaskFiles(f *testing.F) {
+	f.Add([]byte(`{"passage":"p","question":"q","answer":true}`), []byte("q,a,b,c,d,A\n"))
+	f.Add([]byte(`{"passage":"p","question":"q","label":1}`+"\n\n[]"), []byte("\"q,\"\"x\"\"\",a,b,c,d,D\nq,a,b\n"))
+	f.Fuzz(func(t *testing.T, boolq, mmlu []byte) {
+		dir := t.TempDir()
+		b, m := filepath.Join(dir, "b.jsonl"), filepath.Join(dir, "s_test.csv")
+		os.WriteFile(b, boolq, 0o644)
+		os.WriteFile(m, mmlu, 0o644)
+		if qs, err := LoadBoolQ(b); err == nil && len(qs) == 0 {
+			t.Error("no error and no questions")
+		}
+		if qs, err := LoadMMLU(m, MMLUOptions{}); err == nil {
+			for _, q := range qs {
+				if len(q.Gold) != 1 || q.Gold[0] < 'A' || q.Gold[0] > 'D' {
+					t.Errorf("gold %q", q.Gold)
+				}
+			}
+		}
+	})
+}
