@@ -19,10 +19,27 @@ import (
 var ErrBadInput = errors.New("data: bad input")
 
 // ListInputs expands path into the files to preprocess: a file is itself; a
-// directory gives its .parquet, .jsonl and .json files (not recursing, hidden
-// files skipped) sorted by name, which fixes the document order. (Megatron
-// takes a directory's files in the order the filesystem lists them.)
+// directory gives its .parquet, .jsonl and .json files (ListFiles) sorted by
+// name, which fixes the document order. (Megatron takes a directory's files
+// in the order the filesystem lists them.)
 func ListInputs(path string) ([]string, error) {
+	out, err := ListFiles(path, func(name string) bool {
+		switch strings.ToLower(filepath.Ext(name)) {
+		case ".parquet", ".jsonl", ".json":
+			return true
+		}
+		return false
+	})
+	if err == nil && len(out) == 0 {
+		err = fmt.Errorf("data: %s has no .parquet, .jsonl or .json files", path)
+	}
+	return out, err
+}
+
+// ListFiles expands path into files: a file is itself; a directory gives
+// the files in it (not recursing, hidden ones skipped) whose names keep
+// accepts, sorted by name.
+func ListFiles(path string, keep func(name string) bool) ([]string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
@@ -36,17 +53,9 @@ func ListInputs(path string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		name := e.Name()
-		if e.IsDir() || strings.HasPrefix(name, ".") {
-			continue
+		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && keep(e.Name()) {
+			out = append(out, filepath.Join(path, e.Name()))
 		}
-		switch strings.ToLower(filepath.Ext(name)) {
-		case ".parquet", ".jsonl", ".json":
-			out = append(out, filepath.Join(path, name))
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("data: %s has no .parquet, .jsonl or .json files", path)
 	}
 	sort.Strings(out)
 	return out, nil

@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
+
+	"bloom/trainer/data"
 )
 
 // Question is one item of a task: its prompt and the gold answer, "T" or
@@ -89,24 +89,11 @@ func LoadBoolQ(path string) ([]Question, error) {
 }
 
 // taskFiles is path itself when it is a file, else the files in the
-// directory path that keep accepts (hidden ones skipped), sorted by name.
+// directory path that keep accepts (data.ListFiles), at least one.
 func taskFiles(path string, keep func(name string) bool) ([]string, error) {
-	fi, err := os.Stat(path)
+	files, err := data.ListFiles(path, keep)
 	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	if !fi.IsDir() {
-		return []string{path}, nil
-	}
-	ents, err := os.ReadDir(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: %w", err)
-	}
-	var files []string
-	for _, e := range ents {
-		if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") && keep(e.Name()) {
-			files = append(files, filepath.Join(path, e.Name()))
-		}
+		return nil, err
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("eval: %s has no task files", path)
