@@ -181,6 +181,11 @@ func ReadManifest(dir string) (Manifest, error) {
 	if err != nil {
 		return Manifest{}, ioErr(path, err, "not a committed checkpoint")
 	}
+	return ParseManifest(path, js)
+}
+
+// ParseManifest decodes and checks the manifest js read from path.
+func ParseManifest(path string, js []byte) (Manifest, error) {
 	var m Manifest
 	if err := strictUnmarshal(js, &m); err != nil {
 		return Manifest{}, wrapf(path, ErrCorrupt, err, "bad manifest")

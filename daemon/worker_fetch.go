@@ -90,13 +90,23 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 	for _, file := range f.Files {
 		holders = appendNew(holders, file.From...)
 	}
+	// The manifest is the commit mark: it goes in place after the shards,
+	// as the committer wrote it, so that this directory never looks
+	// committed while it lacks what this rank reads.
 	manPath := filepath.Join(a.LoadDir, ckpt.ManifestName)
-	if b, err := os.ReadFile(manPath); err != nil || sha256.Sum256(b) != mustSum(f.Manifest) {
-		if err := w.pull(ctx, client, holders, filepath.Join(step, ckpt.ManifestName), manPath, f.Manifest, -1); err != nil {
+	pulled := ""
+	js, err := os.ReadFile(manPath)
+	if err != nil || sha256.Sum256(js) != mustSum(f.Manifest) {
+		pulled = filepath.Join(a.LoadDir, fmt.Sprintf(".%s.rank%d", ckpt.ManifestName, a.Rank))
+		defer os.Remove(pulled)
+		if err := w.pull(ctx, client, holders, filepath.Join(step, ckpt.ManifestName), pulled, f.Manifest, -1); err != nil {
+			return err
+		}
+		if js, err = os.ReadFile(pulled); err != nil {
 			return err
 		}
 	}
-	man, err := ckpt.ReadManifest(a.LoadDir)
+	man, err := ckpt.ParseManifest(manPath, js)
 	if err != nil {
 		return err
 	}
@@ -115,6 +125,9 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 		if err := w.pull(ctx, client, file.From, filepath.Join(step, file.Name), path, file.SHA256, file.Bytes); err != nil {
 			return err
 		}
+	}
+	if pulled != "" {
+		return os.Rename(pulled, manPath)
 	}
 	return nil
 }
