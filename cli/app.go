@@ -49,6 +49,12 @@ func ctlGlobalFlags() []ucli.Flag {
 func withGlobalFlags(cmds []*ucli.Command, flags func() []ucli.Flag) {
 	for _, cmd := range cmds {
 		for _, f := range flags() {
+			switch g := f.(type) {
+			case *ucli.StringFlag:
+				g.Category = "global (also before the command)"
+			case *ucli.IntFlag:
+				g.Category = "global (also before the command)"
+			}
 			if !slices.ContainsFunc(cmd.Flags, func(g ucli.Flag) bool { return g.Names()[0] == f.Names()[0] }) {
 				cmd.Flags = append(cmd.Flags, f)
 			}
