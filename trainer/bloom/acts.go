@@ -10,16 +10,17 @@ import "bloom/npu"
 // rows. k and v are (B,NH/TP,Cap,HD): their own buffers in training (Cap = T),
 // the KV cache in generation.
 type blockActs struct {
-	ln1, ln1Mean, ln1Rstd npu.Buf // (N,C), (N), (N)
-	qkv                   npu.Buf // (N,3A)
-	q                     npu.Buf // (B,NH/TP,Tq,HD)
-	k, v                  npu.Buf // (B,NH/TP,Cap,HD)
-	probs                 npu.Buf // (B,NH/TP,Tq,Tk)
-	att                   npu.Buf // (N,A) attention output before the dense projection
-	res1                  npu.Buf // (N,C) residual stream after attention
-	ln2, ln2Mean, ln2Rstd npu.Buf // (N,C), (N), (N)
-	fch, fchGelu          npu.Buf // (N,F) before and after GELU
-	res2                  npu.Buf // (N,C) block output
+	ln1, ln1Mean, ln1Rstd npu.Buf    // (N,C), (N), (N)
+	qkv                   npu.Buf    // (N,3A)
+	q                     npu.Buf    // (B,NH/TP,Tq,HD)
+	k, v                  npu.Buf    // (B,NH/TP,Cap,HD)
+	probs                 npu.Buf    // (B,NH/TP,Tq,Tk)
+	att                   npu.Buf    // (N,A) attention output before the dense projection
+	res1                  npu.Buf    // (N,C) residual stream after attention
+	ln2, ln2Mean, ln2Rstd npu.Buf    // (N,C), (N), (N)
+	fch, fchGelu          npu.Buf    // (N,F) before and after GELU
+	res2                  npu.Buf    // (N,C) block output
+	lora                  [4]npu.Buf // (N,R) each adapter's A·x, by loraModules order; nil where none
 }
 
 // acts holds a forward pass over B rows of Tq new positions (of Tk in all)
@@ -49,6 +50,7 @@ type backScratch struct {
 	dfch, dfchG npu.Buf // (N,F)
 	dqkv        npu.Buf // (N,3A)
 	dq, dk, dv  npu.Buf // (B,NH/TP,Tq,HD), (B,NH/TP,Cap,HD) ×2
+	du          npu.Buf // (N,R) an adapter's gradient of A·x; nil without LoRA
 	B, Tq, Cap  int
 }
 
@@ -80,6 +82,11 @@ func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) *acts {
 		b.att, b.res1 = d.Alloc(N*lc.attn), d.Alloc(N*C)
 		b.ln2, b.ln2Mean, b.ln2Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
 		b.fch, b.fchGelu, b.res2 = d.Alloc(N*lc.ff), d.Alloc(N*lc.ff), d.Alloc(N*C)
+		for k, m := range loraModules {
+			if c.LoRA.Targets&m.t != 0 {
+				b.lora[k] = d.Alloc(N * c.LoRA.R)
+			}
+		}
 	}
 	return a
 }
@@ -96,7 +103,11 @@ func (a *acts) out() npu.Buf {
 // newBackScratch allocates the backward's memory for acts shaped like a.
 func newBackScratch(d npu.Device, c Config, p Part, a *acts) *backScratch {
 	N, C, lc := a.B*a.Tq, c.Hidden, newLocal(c, p)
-	return &backScratch{B: a.B, Tq: a.Tq, Cap: a.Cap,
+	var du npu.Buf
+	if c.LoRA.On() {
+		du = d.Alloc(N * c.LoRA.R)
+	}
+	return &backScratch{B: a.B, Tq: a.Tq, Cap: a.Cap, du: du,
 		dres: d.Alloc(N * C), dtmp: d.Alloc(N * C),
 		dfch: d.Alloc(N * lc.ff), dfchG: d.Alloc(N * lc.ff),
 		dqkv: d.Alloc(3 * N * lc.attn),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"bloom/npu"
@@ -63,9 +64,15 @@ func TestAlibiSlopes(t *testing.T) {
 
 // tinyModel is a model with a non-power-of-two head count and random weights
 // large enough that every path matters.
-func tinyModel(t *testing.T) *Model {
+func tinyModel(t *testing.T) *Model { return tinyModelWith(t, LoRA{}) }
+
+// tinyLoRA adapts every linear that LoRA can, with B random too, so that
+// every adapter path carries gradient.
+var tinyLoRA = LoRA{R: 2, Alpha: 3, Targets: LoRAQKV | LoRADense | LoRAFC | LoRAProj}
+
+func tinyModelWith(t *testing.T, lora LoRA) *Model {
 	t.Helper()
-	m, err := New(cpu.New(0), Config{Vocab: 11, Hidden: 12, Heads: 3, Layers: 2, Eps: 1e-5})
+	m, err := New(cpu.New(0), Config{Vocab: 11, Hidden: 12, Heads: 3, Layers: 2, Eps: 1e-5, LoRA: lora})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +105,12 @@ func tinyBatch() Batch {
 // 1e-3 of the largest gradient is what a correct backward gives; a wrong
 // one is off by O(1).
 func TestGradientsFiniteDifference(t *testing.T) {
-	m := tinyModel(t)
+	for _, lora := range []LoRA{{}, tinyLoRA} {
+		t.Run("lora="+strings.Join(lora.Targets.Names(), "+"), func(t *testing.T) { gradientsFiniteDifference(t, tinyModelWith(t, lora)) })
+	}
+}
+
+func gradientsFiniteDifference(t *testing.T, m *Model) {
 	b := tinyBatch()
 	m.ZeroGrads()
 	if _, _, err := m.Step(b, 1); err != nil {
@@ -142,7 +154,12 @@ func TestGradientsFiniteDifference(t *testing.T) {
 // logits the full forward gives at each row's last position, with left
 // padding, whether the prompt arrives at once or token by token.
 func TestDecodeMatchesForward(t *testing.T) {
-	m := tinyModel(t)
+	for _, lora := range []LoRA{{}, tinyLoRA} {
+		t.Run("lora="+strings.Join(lora.Targets.Names(), "+"), func(t *testing.T) { decodeMatchesForward(t, tinyModelWith(t, lora)) })
+	}
+}
+
+func decodeMatchesForward(t *testing.T, m *Model) {
 	b := tinyBatch()
 	b.Targets = nil
 	logits, err := m.Forward(b)
@@ -222,4 +239,116 @@ func TestSampler(t *testing.T) {
 	if !seen[1] || !seen[3] {
 		t.Errorf("expected both top tokens over 200 draws: %v", seen)
 	}
+}
+
+// TestMergeLoRA: folding the adapters into the base weights gives the
+// adapted model's logits, which differ from the base model's; a model
+// without LoRA is its own merge.
+func TestMergeLoRA(t *testing.T) {
+	m := tinyModelWith(t, tinyLoRA)
+	b := tinyBatch()
+	b.Targets = nil
+	logits := func(m *Model) []float32 {
+		out, err := m.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float32, out.Len())
+		m.Dev.Read(x, out)
+		return x
+	}
+	want := logits(m)
+	merged, err := MergeLoRA(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if merged.Cfg.LoRA.On() || merged.Layout.Size != NewLayout(Config{Vocab: 11, Hidden: 12, Heads: 3, Layers: 2, Eps: 1e-5}).Size {
+		t.Fatalf("merged config %+v, %d parameters", merged.Cfg, merged.Layout.Size)
+	}
+	got := logits(merged)
+	for i := range want {
+		if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+			t.Fatalf("logit %d: merged %g, adapted %g", i, got[i], want[i])
+		}
+	}
+	// The base alone (adapters' B zeroed) answers differently: the adapters
+	// did something.
+	for _, blk := range m.W.Blocks {
+		for _, ad := range blk.LoRA {
+			m.Dev.Fill(ad.B, 0)
+		}
+	}
+	base := logits(m)
+	differ := false
+	for i := range base {
+		differ = differ || math.Abs(float64(base[i]-want[i])) > 1e-3
+	}
+	if !differ {
+		t.Error("the adapters change no logit")
+	}
+	if same, _ := MergeLoRA(tinyModel(t)); same.Cfg.LoRA.On() {
+		t.Error("a model without LoRA merged into one with it")
+	}
+}
+
+// TestLoRALayout: adapters follow their block, are cut like their linear
+// (A's columns for row-parallel, B's rows for column-parallel), start as
+// peft starts them (B zero, A within ±1/√in) the same for every layout, and
+// everything else is frozen.
+func TestLoRALayout(t *testing.T) {
+	c := Config{Vocab: 16, Hidden: 8, Heads: 2, Layers: 2, Eps: 1e-5, LoRA: LoRA{R: 3, Alpha: 6, Targets: LoRAQKV | LoRAProj}}
+	full := NewLayout(c)
+	a, ok := full.Lookup("h.1.mlp.dense_4h_to_h.lora_A.weight")
+	if !ok || !a.Adapter || a.Frozen || a.Shape[0] != 3 || a.Shape[1] != 32 {
+		t.Fatalf("dense_4h_to_h lora_A: %+v", a)
+	}
+	if w, _ := full.Lookup("h.0.self_attention.query_key_value.weight"); !w.Frozen {
+		t.Error("base weight not frozen")
+	}
+	if _, ok := full.Lookup("h.0.self_attention.dense.lora_A.weight"); ok {
+		t.Error("an adapter for a linear not targeted")
+	}
+	off, n := full.blockRange(0)
+	b1, _ := full.Lookup("h.1.input_layernorm.weight")
+	if off+n != b1.Offset {
+		t.Errorf("block 0 ends at %d, block 1 starts at %d: its adapters are outside its range", off+n, b1.Offset)
+	}
+	seed := uint64(9)
+	whole := make([]float32, full.Size)
+	full.initRandom(c, whole, seed, 0.02)
+	for _, tn := range full.Tensors {
+		if !tn.Adapter {
+			continue
+		}
+		for _, v := range whole[tn.Offset : tn.Offset+tn.Size] {
+			if strings.Contains(tn.Name, "lora_B") && v != 0 || math.Abs(float64(v)) > 1/math.Sqrt(float64(tn.Shape[1])) {
+				t.Fatalf("%s starts with %g", tn.Name, v)
+			}
+		}
+	}
+	for tp := range 2 {
+		p := Part{TP: 2, TPRank: tp, Layers: 2, Embed: true, Head: true}
+		l := NewPartLayout(c, p)
+		part := make([]float32, l.Size)
+		l.initRandom(c, part, seed, 0.02)
+		for _, name := range []string{"h.0.self_attention.query_key_value.lora_A.weight", "h.0.self_attention.query_key_value.lora_B.weight",
+			"h.1.mlp.dense_4h_to_h.lora_A.weight", "h.1.mlp.dense_4h_to_h.lora_B.weight"} {
+			pt, _ := l.Lookup(name)
+			ft, _ := full.Lookup(name)
+			want := make([]float32, pt.Size)
+			l.Shard(pt, whole[ft.Offset:ft.Offset+ft.Size], want)
+			if i := slicesIndexDiff(part[pt.Offset:pt.Offset+pt.Size], want); i >= 0 {
+				t.Errorf("TP rank %d: %s element %d differs from its piece of the whole model's", tp, name, i)
+			}
+		}
+	}
+}
+
+func slicesIndexDiff(a, b []float32) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return -1
 }

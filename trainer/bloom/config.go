@@ -14,6 +14,7 @@ type Config struct {
 	Heads  int     // attention heads NH; Hidden must divide by it
 	Layers int     // transformer blocks
 	Eps    float32 // layer norm epsilon (HF layer_norm_epsilon, 1e-5)
+	LoRA   LoRA    // low-rank adapters (lora.go); the zero value: none
 }
 
 // ErrConfig is wrapped by every configuration error.
@@ -29,7 +30,7 @@ func (c Config) Validate() error {
 	case !(c.Eps > 0):
 		return fmt.Errorf("%w: layer norm epsilon %g must be positive", ErrConfig, c.Eps)
 	}
-	return nil
+	return c.LoRA.validate()
 }
 
 // HeadDim is the width of one attention head.

@@ -24,6 +24,13 @@
 // (PrepareSlots, ForwardSlot, BackwardSlot); moving activations between
 // stages is the caller's job.
 //
+// Config.LoRA adds peft-style low-rank adapters to chosen linears of every
+// block (lora.go): W·x + b + (Alpha/R)·B·A·x, laid out after their block's
+// tensors and cut like their linear (a row-parallel linear's A by columns,
+// its A·x summed across ranks; a column-parallel one's B by rows, the
+// gradient of A·x summed across ranks); every other tensor is Frozen.
+// MergeLoRA folds them into the base weights.
+//
 //	m, _ := bloom.New(dev, bloom.Presets["bloom-tiny"])
 //	m.InitRandom(42, 0.02)
 //	loss := m.Step(batch, 1) // forward, loss, backward into m.Grads

@@ -10,9 +10,19 @@ func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, p
 	C, F := c.Hidden, tp.ff
 	d.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res1, w.LN2W, w.LN2B, N, C, c.Eps)
 	linearForward(d, a.fch, a.ln2, w.FCW, w.FCB, N, C, F)
+	if ad := w.LoRA[2]; ad.A != nil {
+		if err := loraForward(d, tp, ad, a.lora[2], a.fch, a.ln2, N, C, F, c.LoRA.R, c.LoRA.Scale(), false); err != nil {
+			return err
+		}
+	}
 	d.GeluForward(a.fchGelu, a.fch, N*F)
 	if err := rowParallelForward(d, tp, proj, a.fchGelu, w.ProjW, w.ProjB, N, F, C); err != nil {
 		return err
+	}
+	if ad := w.LoRA[3]; ad.A != nil {
+		if err := loraForward(d, tp, ad, a.lora[3], proj, a.fchGelu, N, F, C, c.LoRA.R, c.LoRA.Scale(), true); err != nil {
+			return err
+		}
 	}
 	d.Add(a.res2, a.res1, proj, N*C)
 	return nil
@@ -23,9 +33,19 @@ func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, p
 func mlpBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *blockActs, s *backScratch, dres npu.Buf, N int) error {
 	C, F := c.Hidden, tp.ff
 	linearBackward(d, s.dfchG, g.ProjW, g.ProjB, dres, a.fchGelu, w.ProjW, N, F, C, false)
+	if ad := w.LoRA[3]; ad.A != nil {
+		if err := loraBackward(d, tp, ad, g.LoRA[3], s.du, s.dfchG, dres, a.fchGelu, a.lora[3], N, F, C, c.LoRA.R, c.LoRA.Scale(), true); err != nil {
+			return err
+		}
+	}
 	d.Fill(s.dfch, 0)
 	d.GeluBackward(s.dfch, a.fch, s.dfchG, N*F)
 	linearBackward(d, s.dtmp, g.FCW, g.FCB, s.dfch, a.ln2, w.FCW, N, C, F, false)
+	if ad := w.LoRA[2]; ad.A != nil {
+		if err := loraBackward(d, tp, ad, g.LoRA[2], s.du, s.dtmp, s.dfch, a.ln2, a.lora[2], N, C, F, c.LoRA.R, c.LoRA.Scale(), false); err != nil {
+			return err
+		}
+	}
 	if err := tp.sum(s.dtmp); err != nil {
 		return err
 	}

@@ -33,6 +33,9 @@ type Tensor struct {
 	// summed with the first stage's (Megatron's embedding group), so the two
 	// copies stay identical.
 	Tied bool
+	// Adapter marks a LoRA adapter tensor; Frozen a tensor that does not
+	// train: under LoRA, every one that is not an adapter.
+	Adapter, Frozen bool
 }
 
 // Layout places every parameter of a Part of a Config in one flat buffer, in
@@ -76,10 +79,16 @@ func NewPartLayout(c Config, p Part) *Layout {
 		l.add(pre+"mlp.dense_h_to_4h.bias", false, SplitRows, 4*C)
 		l.add(pre+"mlp.dense_4h_to_h.weight", true, SplitCols, C, 4*C)
 		l.add(pre+"mlp.dense_4h_to_h.bias", false, Replicated, C)
+		l.addAdapters(c, pre)
 	}
 	if p.Head {
 		l.add("ln_f.weight", false, Replicated, C)
 		l.add("ln_f.bias", false, Replicated, C)
+	}
+	if c.LoRA.On() {
+		for i := range l.Tensors {
+			l.Tensors[i].Frozen = !l.Tensors[i].Adapter
+		}
 	}
 	return l
 }
@@ -122,6 +131,9 @@ type Block struct {
 	FCB        npu.Buf // (F')
 	ProjW      npu.Buf // (C, F')
 	ProjB      npu.Buf // (C)
+	// LoRA holds the adapters of query_key_value, dense, dense_h_to_4h and
+	// dense_4h_to_h, in that order (loraModules); nil views where none.
+	LoRA [4]Adapter
 }
 
 // Weights are named views into a flat buffer laid out by Layout. The same
@@ -155,6 +167,7 @@ func (l *Layout) Views(buf npu.Buf) Weights {
 			LN2W: v(p + "post_attention_layernorm.weight"), LN2B: v(p + "post_attention_layernorm.bias"),
 			FCW: v(p + "mlp.dense_h_to_4h.weight"), FCB: v(p + "mlp.dense_h_to_4h.bias"),
 			ProjW: v(p + "mlp.dense_4h_to_h.weight"), ProjB: v(p + "mlp.dense_4h_to_h.bias"),
+			LoRA: l.adapterViews(buf, p),
 		})
 	}
 	return w

@@ -3,6 +3,7 @@ package bloom
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 
 	"bloom/npu"
 )
@@ -116,6 +117,8 @@ func (l *Layout) initRandom(c Config, host []float32, seed uint64, std float64) 
 	for _, t := range l.Tensors {
 		p := host[t.Offset : t.Offset+t.Size]
 		switch {
+		case t.Adapter:
+			initAdapter(t, full.index[t.Name], l.Part, p, seed)
 		case t.Decay:
 			gi := full.index[t.Name]
 			rows, K := t.Global[0], t.Global[1]
@@ -146,8 +149,12 @@ func (l *Layout) initRandom(c Config, host []float32, seed uint64, std float64) 
 // blockRange returns the range of the flat buffer that local block i holds.
 func (l *Layout) blockRange(i int) (off, n int) {
 	p := fmt.Sprintf("h.%d.", l.Part.First+i)
-	first := l.Tensors[l.index[p+"input_layernorm.weight"]]
-	last := l.Tensors[l.index[p+"mlp.dense_4h_to_h.bias"]]
+	i0 := l.index[p+"input_layernorm.weight"]
+	i1 := l.index[p+"mlp.dense_4h_to_h.bias"]
+	for i1+1 < len(l.Tensors) && l.Tensors[i1+1].Adapter && strings.HasPrefix(l.Tensors[i1+1].Name, p) {
+		i1++ // the block's LoRA adapters follow it
+	}
+	first, last := l.Tensors[i0], l.Tensors[i1]
 	return first.Offset, last.Offset + last.Size - first.Offset
 }
 
