@@ -11,7 +11,8 @@ type AdamWConfig struct {
 }
 
 // AdamW is torch.optim.AdamW over a model's flat parameters, with weight decay
-// only on the tensors the layout marks for it. Its moments mirror the
+// only on the tensors the layout marks for it; frozen tensors (everything
+// but the adapters under LoRA) are left alone. Its moments mirror the
 // parameter buffer.
 type AdamW struct {
 	Cfg  AdamWConfig
@@ -32,6 +33,9 @@ type run struct {
 func NewAdamW(m *bloom.Model, c AdamWConfig) *AdamW {
 	o := &AdamW{Cfg: c, model: m, M: m.Dev.Alloc(m.Layout.Size), V: m.Dev.Alloc(m.Layout.Size)}
 	for _, t := range m.Layout.Tensors {
+		if t.Frozen {
+			continue
+		}
 		if k := len(o.runs) - 1; k >= 0 && o.runs[k].decay == t.Decay && o.runs[k].off+o.runs[k].n == t.Offset {
 			o.runs[k].n += t.Size
 			continue

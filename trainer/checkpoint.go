@@ -85,16 +85,30 @@ func (c *DirCommitter) ShardSaved(_ context.Context, dir string, m ckpt.Manifest
 }
 
 // modelRecord is the model's shape in a manifest, named as config.json names it.
+// A LoRA model adds its adapters' settings, named as AscendSpeed's flags.
 type modelRecord struct {
-	Vocab  int     `json:"vocab_size"`
-	Hidden int     `json:"hidden_size"`
-	Heads  int     `json:"n_head"`
-	Layers int     `json:"n_layer"`
-	Eps    float32 `json:"layer_norm_epsilon"`
+	Vocab       int      `json:"vocab_size"`
+	Hidden      int      `json:"hidden_size"`
+	Heads       int      `json:"n_head"`
+	Layers      int      `json:"n_layer"`
+	Eps         float32  `json:"layer_norm_epsilon"`
+	LoRAR       int      `json:"lora_r,omitempty"`
+	LoRAAlpha   float32  `json:"lora_alpha,omitempty"`
+	LoRATargets []string `json:"lora_target_modules,omitempty"`
 }
 
-func (m modelRecord) config() bloom.Config {
-	return bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: m.Eps}
+func newModelRecord(c bloom.Config) modelRecord {
+	return modelRecord{Vocab: c.Vocab, Hidden: c.Hidden, Heads: c.Heads, Layers: c.Layers, Eps: c.Eps,
+		LoRAR: c.LoRA.R, LoRAAlpha: c.LoRA.Alpha, LoRATargets: c.LoRA.Targets.Names()}
+}
+
+func (m modelRecord) config() (bloom.Config, error) {
+	t, err := bloom.ParseLoRATargets(m.LoRATargets)
+	if err != nil {
+		return bloom.Config{}, err
+	}
+	return bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: m.Eps,
+		LoRA: bloom.LoRA{R: m.LoRAR, Alpha: m.LoRAAlpha, Targets: t}}, nil
 }
 
 // trainerRecord is the rest of the training state in a manifest: the
@@ -113,8 +127,7 @@ type trainerRecord struct {
 // manifest is this rank's view of the checkpoint of the current step.
 func (r *Rank) manifest() (ckpt.Manifest, error) {
 	c := r.Cfg
-	mc := c.Model
-	model, err := json.Marshal(modelRecord{Vocab: mc.Vocab, Hidden: mc.Hidden, Heads: mc.Heads, Layers: mc.Layers, Eps: mc.Eps})
+	model, err := json.Marshal(newModelRecord(c.Model))
 	if err != nil {
 		return ckpt.Manifest{}, err
 	}

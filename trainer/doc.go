@@ -25,6 +25,14 @@
 // names them, so a node fetches only those), and LoadModel reassembles a
 // native checkpoint of any layout into one whole model for the offline tools.
 //
+// LoRA fine-tuning is a model with Config.LoRA set (trainer/bloom): AdamW,
+// the gradient norm and clipping see only the adapters, the rest stays
+// frozen. Its --load is the base — a Hugging Face directory or a native
+// checkpoint without adapters, of any layout: base weights loaded, adapters
+// fresh, step 0 — or the job's own LoRA checkpoint, resumed exactly. Its
+// checkpoints hold the base and the adapters; SaveHF and LoadModel merge
+// them.
+//
 // It must not import collective, membership, raft or memberlist: what it needs
 // from the network it declares as small interfaces that the daemon implements
 // (Group for all-reduces, StageLink for pipeline neighbours, Committer for

@@ -118,22 +118,56 @@ const (
 // the tolerances above; every layout gives the same bits when run twice; data-parallel replicas,
 // replicated tensors and the tied embeddings' copies stay identical.
 func TestLayoutsEquivalent(t *testing.T) {
-	base := tinyJob()
+	layoutsEquivalent(t, tinyJob(), 0.5, layout(tinyJob(), 2, 1, 1, nil), layout(tinyJob(), 1, 2, 1, nil),
+		layout(tinyJob(), 1, 1, 2, []int{3, 1}), layout(tinyJob(), 2, 2, 2, nil))
+}
+
+// tinyLoRAJob is tinyJob fine-tuning adapters on every linear LoRA can
+// adapt.
+func tinyLoRAJob() RankConfig {
+	c := tinyJob()
+	c.Model.LoRA = bloom.LoRA{R: 4, Alpha: 8, Targets: bloom.LoRAQKV | bloom.LoRADense | bloom.LoRAFC | bloom.LoRAProj}
+	return c
+}
+
+// TestLoRALayoutsEquivalent: LoRA fine-tuning gives the same curve for every
+// layout (the adapters' tensor-parallel sums), and only the adapters move.
+func TestLoRALayoutsEquivalent(t *testing.T) {
+	base := tinyLoRAJob()
+	layoutsEquivalent(t, base, 0.02, layout(base, 1, 2, 1, nil), layout(base, 2, 2, 2, nil))
+	res, err := runJob(context.Background(), base, tinySource(t, base), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := bloom.New(cpu.New(1), base.Model)
+	m.InitRandom(base.Seed, base.InitStd)
+	start, end := readBuf(m.Dev, m.Params), readBuf(m.Dev, res.ranks[0].Model.Params)
+	moved := 0
+	for _, tn := range m.Layout.Tensors {
+		if i := sameBits(start[tn.Offset:tn.Offset+tn.Size], end[tn.Offset:tn.Offset+tn.Size]); tn.Frozen && i >= 0 {
+			t.Errorf("frozen %s changed at %d", tn.Name, i)
+		} else if !tn.Frozen && i >= 0 {
+			moved++
+		}
+	}
+	if moved != 4*2*base.Model.Layers {
+		t.Errorf("%d adapter tensors moved, want all %d", moved, 4*2*base.Model.Layers)
+	}
+}
+
+// layoutsEquivalent runs base and each layout of it and compares them; the
+// base run's loss must fall by drop.
+func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, layouts ...RankConfig) {
 	want, res := lossCurve(t, base)
 	wantParams, _, _ := fullState(t, base, res.ranks)
 	var wantNorms []float64
 	for _, s := range res.stats[0] {
 		wantNorms = append(wantNorms, s.GradNorm)
 	}
-	if want[len(want)-1] > want[0]-0.5 {
+	if want[len(want)-1] > want[0]-drop {
 		t.Errorf("loss went from %.3f to %.3f: the job does not train", want[0], want[len(want)-1])
 	}
-	for _, c := range []RankConfig{
-		layout(base, 2, 1, 1, nil),
-		layout(base, 1, 2, 1, nil),
-		layout(base, 1, 1, 2, []int{3, 1}),
-		layout(base, 2, 2, 2, nil),
-	} {
+	for _, c := range layouts {
 		t.Run(layoutName(c), func(t *testing.T) {
 			got, res := lossCurve(t, c)
 			worst, nworst := 0.0, 0.0

@@ -58,9 +58,14 @@ func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 }
 
 // SaveHF writes m as a Hugging Face model directory with tensors stored as
-// dt (F32, F16 or BF16), sharded past maxShardBytes (0 = one file). cfg
-// carries the fields of config.json that the model shape does not.
+// dt (F32, F16 or BF16), sharded past maxShardBytes (0 = one file), LoRA
+// adapters merged into the base weights. cfg carries the fields of
+// config.json that the model shape does not.
 func SaveHF(m *bloom.Model, cfg ckpt.BloomConfig, dir string, dt ckpt.DType, maxShardBytes int64) error {
+	m, err := bloom.MergeLoRA(m)
+	if err != nil {
+		return err
+	}
 	cfg = withShape(cfg, m.Cfg)
 	host := make([]float32, m.Layout.Size)
 	m.Dev.Read(host, m.Params)

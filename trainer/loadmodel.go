@@ -15,7 +15,8 @@ import (
 // (it has config.json), a committed native step directory (it has a
 // manifest), or a native checkpoint root, whose latest committed step it
 // takes. A native checkpoint of any tensor- and pipeline-parallel layout is
-// reassembled; its optimizer state is left behind. The config is the
+// reassembled and its LoRA adapters, if any, merged into the base weights;
+// its optimizer state is left behind. The config is the
 // directory's for Hugging Face, else the defaults with the model's shape.
 func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
@@ -31,6 +32,9 @@ func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error)
 	}
 	m, err := LoadNative(d, step)
 	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	if m, err = bloom.MergeLoRA(m); err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
 	return m, withShape(ckpt.DefaultBloomConfig(), m.Cfg), nil

@@ -161,15 +161,15 @@ func (r *Rank) checkEnv() error {
 }
 
 // layoutRanges finds the gradient ranges this rank counts in the global
-// norm (every tensor once across the job: replicated tensors on
-// tensor-parallel rank 0 only, the tied embeddings on the first stage only)
-// and its copy of the tied embeddings.
+// norm (every trained tensor once across the job: replicated tensors on
+// tensor-parallel rank 0 only, the tied embeddings on the first stage only,
+// frozen ones nowhere) and its copy of the tied embeddings.
 func (r *Rank) layoutRanges() {
 	for _, t := range r.Model.Layout.Tensors {
 		if t.Name == "word_embeddings.weight" {
 			r.embed = span{t.Offset, t.Size}
 		}
-		if t.Tied || t.Split == bloom.Replicated && r.tp != 0 {
+		if t.Tied || t.Frozen || t.Split == bloom.Replicated && r.tp != 0 {
 			continue
 		}
 		if k := len(r.normRuns) - 1; k >= 0 && r.normRuns[k].off+r.normRuns[k].n == t.Offset {

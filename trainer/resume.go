@@ -49,6 +49,9 @@ func (r *Rank) loadNative(dir string) error {
 	}
 	defer n.Close()
 	man := n.Manifest
+	if base := withoutLoRA(r.Cfg.Model); model != r.Cfg.Model && r.Cfg.Model.LoRA.On() && model == base {
+		return r.loadBase(src, dir)
+	}
 	if model != r.Cfg.Model {
 		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, model, r.Cfg.Model)
 	}
@@ -83,6 +86,33 @@ func (r *Rank) loadNative(dir string) error {
 	return nil
 }
 
+// withoutLoRA is c's base model.
+func withoutLoRA(c bloom.Config) bloom.Config {
+	c.LoRA = bloom.LoRA{}
+	return c
+}
+
+// loadBase starts LoRA fine-tuning from the base model of a native
+// checkpoint without adapters: its parameters, the adapters as initialized,
+// the optimizer and the data from the start (as from a Hugging Face model).
+func (r *Rank) loadBase(src *shardSource, dir string) error {
+	l := r.Model.Layout
+	host := make([]float32, l.Size)
+	r.Model.Dev.Read(host, r.Model.Params)
+	for _, t := range l.Tensors {
+		if t.Adapter {
+			continue
+		}
+		if err := src.read(ckptPrefixes[0], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		}
+	}
+	r.Model.Dev.Write(r.Model.Params, host)
+	r.logf("starting LoRA fine-tuning (%v, r %d, alpha %g) from the base weights of %s", r.Cfg.Model.LoRA.Targets.Names(),
+		r.Cfg.Model.LoRA.R, r.Cfg.Model.LoRA.Alpha, dir)
+	return nil
+}
+
 // openNative opens the committed checkpoint in dir, the source its tensors
 // are read from, and the model it holds.
 func openNative(dir string) (*ckpt.Native, *shardSource, bloom.Config, error) {
@@ -90,18 +120,28 @@ func openNative(dir string) (*ckpt.Native, *shardSource, bloom.Config, error) {
 	if err != nil {
 		return nil, nil, bloom.Config{}, err
 	}
-	var mr modelRecord
-	if err := json.Unmarshal(n.Manifest.Model, &mr); err != nil {
-		n.Close()
-		return nil, nil, bloom.Config{}, fmt.Errorf("%w: %s: model record: %w", ErrMismatch, dir, err)
-	}
-	src, err := newShardSource(n.Manifest, mr.config())
+	src, model, err := manifestSource(n.Manifest)
 	if err != nil {
 		n.Close()
 		return nil, nil, bloom.Config{}, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
 	}
 	src.n = n
-	return n, src, mr.config(), nil
+	return n, src, model, nil
+}
+
+// manifestSource is the source of the checkpoint m describes (no shards
+// open yet) and the model it holds.
+func manifestSource(m ckpt.Manifest) (*shardSource, bloom.Config, error) {
+	var mr modelRecord
+	if err := json.Unmarshal(m.Model, &mr); err != nil {
+		return nil, bloom.Config{}, fmt.Errorf("model record: %w", err)
+	}
+	model, err := mr.config()
+	if err != nil {
+		return nil, bloom.Config{}, fmt.Errorf("model record: %w", err)
+	}
+	src, err := newShardSource(m, model)
+	return src, model, err
 }
 
 // shardSource reads tensors of a native checkpoint by their global names,
@@ -217,13 +257,16 @@ func CheckpointShards(m ckpt.Manifest, cfg RankConfig) ([]string, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s, err := newShardSource(m, cfg.Model)
+	s, model, err := manifestSource(m)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMismatch, err)
 	}
 	l := bloom.NewPartLayout(cfg.Model, cfg.Part())
 	need := map[[2]int]bool{}
 	for _, t := range l.Tensors {
+		if t.Adapter && !model.LoRA.On() {
+			continue // LoRA fine-tuning from a base checkpoint: adapters start fresh
+		}
 		pp, tps, err := s.locate(l, t)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrMismatch, err)
@@ -254,8 +297,8 @@ func (r *Rank) loadHF(dir string) error {
 		return err
 	}
 	defer h.Close()
-	if got := ConfigFromHF(h.Config); got != r.Cfg.Model {
-		return fmt.Errorf("%w: %s is a model of %+v, the job's is %+v", ErrMismatch, dir, got, r.Cfg.Model)
+	if got := ConfigFromHF(h.Config); got != withoutLoRA(r.Cfg.Model) {
+		return fmt.Errorf("%w: %s is a model of %+v, the job's is %+v", ErrMismatch, dir, got, withoutLoRA(r.Cfg.Model))
 	}
 	full := bloom.NewLayout(r.Cfg.Model)
 	for _, name := range h.Names() {
@@ -265,7 +308,11 @@ func (r *Rank) loadHF(dir string) error {
 	}
 	l := r.Model.Layout
 	host := make([]float32, l.Size)
+	r.Model.Dev.Read(host, r.Model.Params) // the adapters as initialized
 	for _, t := range l.Tensors {
+		if t.Adapter {
+			continue
+		}
 		data, shape, err := h.Float32(t.Name)
 		if err != nil {
 			return fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)

@@ -343,3 +343,108 @@ func TestLoadHFIntoLayout(t *testing.T) {
 		t.Errorf("HF model of another shape: %v, want ErrMismatch", err)
 	}
 }
+
+// TestLoRAFineTune: a LoRA job starts from a base model's native checkpoint
+// (of another layout) or Hugging Face directory: the base weights load and
+// stay frozen bit for bit, the adapters start as peft starts them and
+// train; stopped and resumed it equals the uninterrupted run bit for bit;
+// LoadModel merges its adapters for the offline tools.
+func TestLoRAFineTune(t *testing.T) {
+	base := tinyJob()
+	base.Save, base.Steps = t.TempDir(), 6
+	pre := runAndGather(t, base)
+
+	ft := layout(tinyLoRAJob(), 2, 2, 2, nil)
+	ft.Load, ft.Steps, ft.SaveInterval = base.Save, 6, 3
+	whole := ft
+	whole.Save = t.TempDir()
+	want := runAndGather(t, whole)
+	full := bloom.NewLayout(ft.Model)
+	baseFull := bloom.NewLayout(base.Model)
+	for _, tn := range full.Tensors {
+		got := want.params[tn.Offset : tn.Offset+tn.Size]
+		if tn.Adapter {
+			if strings.Contains(tn.Name, "lora_B") && !slices.ContainsFunc(got, func(x float32) bool { return x != 0 }) {
+				t.Errorf("%s did not train", tn.Name)
+			}
+			continue
+		}
+		bt, _ := baseFull.Lookup(tn.Name)
+		if i := sameBits(got, pre.params[bt.Offset:bt.Offset+bt.Size]); i >= 0 {
+			t.Fatalf("frozen %s[%d] is not the base checkpoint's", tn.Name, i)
+		}
+	}
+
+	// A node resuming a rank of the job from the base fetches what the
+	// rank's base tensors need, as for the base job itself.
+	man, err := ckpt.ReadManifest(filepath.Join(base.Save, ckpt.StepDirName(6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range ft.World() {
+		rc := ft
+		rc.Rank = r
+		if files, err := CheckpointShards(man, rc); err != nil || !slices.Equal(files, []string{ckpt.ShardFileName(0, 0)}) {
+			t.Errorf("rank %d reads %v of the base checkpoint (%v), want its one shard", r, files, err)
+		}
+	}
+
+	stopped := ft
+	stopped.Save, stopped.Steps = t.TempDir(), 3
+	runAndGather(t, stopped)
+	resumed := ft
+	resumed.Save, resumed.Load = stopped.Save, stopped.Save
+	sameState(t, "resumed LoRA run", runAndGather(t, resumed), want)
+
+	// The offline tools see the merged model: its logits are the adapted
+	// model's.
+	dev := cpu.New(1)
+	merged, _, err := LoadModel(dev, whole.Save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapted, _ := bloom.New(dev, ft.Model)
+	dev.Write(adapted.Params, want.params)
+	if merged.Cfg != withoutLoRA(ft.Model) {
+		t.Fatalf("merged model %+v", merged.Cfg)
+	}
+	b := bloom.Batch{B: 1, T: 6, IDs: []int32{5, 70, 71, 72, 9, 40}}
+	logits := func(m *bloom.Model) []float32 {
+		out, err := m.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return readBuf(dev, out)
+	}
+	w, g := logits(adapted), logits(merged)
+	for i := range w {
+		if d := math.Abs(float64(g[i] - w[i])); d > 1e-5*(1+math.Abs(float64(w[i]))) {
+			t.Fatalf("logit %d: merged %g, adapted %g", i, g[i], w[i])
+		}
+	}
+
+	// A Hugging Face base: the base weights load, stay frozen through a
+	// step, and the adapters train.
+	hf := t.TempDir()
+	bm, _ := bloom.New(dev, base.Model)
+	dev.Write(bm.Params, pre.params)
+	if err := SaveHF(bm, ckpt.DefaultBloomConfig(), hf, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	one := tinyLoRAJob()
+	one.Load, one.Steps = hf, 1
+	res, err := runJob(context.Background(), one, tinySource(t, one), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := readBuf(dev, res.ranks[0].Model.Params)
+	for _, tn := range full.Tensors {
+		if tn.Adapter {
+			continue
+		}
+		bt, _ := baseFull.Lookup(tn.Name)
+		if i := sameBits(p[tn.Offset:tn.Offset+tn.Size], pre.params[bt.Offset:bt.Offset+bt.Size]); i >= 0 {
+			t.Fatalf("from Hugging Face: %s[%d] is not the base's", tn.Name, i)
+		}
+	}
+}
