@@ -117,6 +117,29 @@ func TestTrainLocalSavesAModelThatLoads(t *testing.T) {
 	}
 }
 
+// TestTrainLocalLoRA: LoRA fine-tuning of a saved model trains the adapters
+// and saves them merged, as a plain Hugging Face model that scores.
+func TestTrainLocalLoRA(t *testing.T) {
+	base, tuned := filepath.Join(t.TempDir(), "base"), filepath.Join(t.TempDir(), "tuned")
+	if _, err := run(t, "train", "--local", "--preset", "bloom-tiny", "--steps", "2", "--seq-length", "16", "--save", base); err != nil {
+		t.Fatal(err)
+	}
+	out, err := run(t, "train", "--local", "--model", base, "--steps", "3", "--seq-length", "16", "--lr", "1e-2",
+		"--lora-target-modules", "query_key_value,dense_4h_to_h", "--lora-r", "4", "--save", tuned)
+	if err != nil || !strings.Contains(out, "LoRA [query_key_value dense_4h_to_h] r 4") {
+		t.Fatalf("%v: %s", err, out)
+	}
+	cfg, err := ckpt.ReadBloomConfig(filepath.Join(tuned, "config.json"))
+	if err != nil || cfg.NLayer != 2 {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+	a, _ := run(t, "score", "--model", base, "--tokens", "70,80,90,100")
+	b, err := run(t, "score", "--model", tuned, "--tokens", "70,80,90,100")
+	if err != nil || a == b {
+		t.Errorf("the tuned model scores as the base does (or not at all: %v): %s", err, b)
+	}
+}
+
 func TestBadInputSaysWhatToDo(t *testing.T) {
 	truncated := filepath.Join(t.TempDir(), "m")
 	if err := os.MkdirAll(truncated, 0o755); err != nil {
@@ -148,6 +171,8 @@ func TestBadInputSaysWhatToDo(t *testing.T) {
 		{[]string{"train", "--local", "--preset", "nope"}, "unknown preset"},
 		{[]string{"train", "--local", "--preset", "bloom-tiny", "--global-batch-size", "3", "--micro-batch-size", "2"}, "multiple"},
 		{[]string{"-o", "yaml", "generate", "--model", golden, "--prompt-tokens", "5"}, "--output"},
+		{[]string{"train", "--local", "--preset", "bloom-tiny", "--lora-target-modules", "lm_head"}, "BLOOM's are query_key_value"},
+		{[]string{"train", "--local", "--preset", "bloom-tiny", "--lora-target-modules", "dense", "--lora-r", "0"}, "positive rank"},
 		{[]string{"score", "--model", os.TempDir(), "--tokens", "5,6"}, "neither a Hugging Face model directory"},
 		{[]string{"convert", "--model", golden}, "--out DIR is required"},
 		{[]string{"convert", "--model", golden, "--out", t.TempDir(), "--dtype", "F64"}, "--dtype"},

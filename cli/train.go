@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -58,6 +59,9 @@ func trainFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "save", Usage: "write the trained model to this Hugging Face `DIR`"},
 		&ucli.StringFlag{Name: "save-dtype", Value: "F32", Usage: "dtype of saved weights: F32, F16 or BF16"},
 		&ucli.StringFlag{Name: "sample-prompt", Usage: "after training, print a greedy continuation of this text (byte-level)"},
+		&ucli.StringFlag{Name: "lora-target-modules", Usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense; the rest stays frozen (--save merges the adapters)"},
+		&ucli.IntFlag{Name: "lora-r", Value: 16, Usage: "LoRA rank"},
+		&ucli.Float64Flag{Name: "lora-alpha", Value: 32, Usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x"},
 	}
 }
 
@@ -69,6 +73,15 @@ func runLocal(c *ucli.Context) error {
 	m, hf, err := trainModel(c)
 	if err != nil {
 		return err
+	}
+	if mods := c.String("lora-target-modules"); mods != "" {
+		t, err := bloom.ParseLoRATargets(strings.Split(mods, ","))
+		if err != nil {
+			return fmt.Errorf("--lora-target-modules: %w", err)
+		}
+		if m, err = bloom.AddLoRA(m, bloom.LoRA{R: c.Int("lora-r"), Alpha: float32(c.Float64("lora-alpha")), Targets: t}, c.Uint64("seed")); err != nil {
+			return err
+		}
 	}
 	text := data.DemoText()
 	if f := c.String("data"); f != "" {
@@ -98,8 +111,18 @@ func runLocal(c *ucli.Context) error {
 	loop := trainer.Local{Cfg: cfg, Model: m, Opt: opt, Sched: sched, Data: src}
 	w := c.App.Writer
 	if !asJSON {
-		fmt.Fprintf(w, "training %s (%d parameters) on %d threads: %d steps of %d×%d tokens\n",
-			describe(c), m.Cfg.NumParams(), m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
+		params := fmt.Sprintf("%d parameters", m.Cfg.NumParams())
+		if m.Cfg.LoRA.On() {
+			n := 0
+			for _, t := range m.Layout.Tensors {
+				if !t.Frozen {
+					n += t.Size
+				}
+			}
+			params = fmt.Sprintf("LoRA %v r %d: %d of %d parameters train", m.Cfg.LoRA.Targets.Names(), m.Cfg.LoRA.R, n, m.Layout.Size)
+		}
+		fmt.Fprintf(w, "training %s (%s) on %d threads: %d steps of %d×%d tokens\n",
+			describe(c), params, m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
 	}
 	var first, last trainer.StepStats
 	start := time.Now()

@@ -337,6 +337,31 @@ func TestParallelJob(t *testing.T) {
 		t.Errorf("rank 5 log: %v\n%s", err, ch.Data)
 	}
 
+	// LoRA fine-tuning of the result (the seed's tune_bloom_7b1.sh): the
+	// base is the run's native checkpoints; adapters on qkv and dense.
+	ft := s
+	ft.Load, ft.Save, ft.TrainIters, ft.SaveInterval = s.Save, filepath.Join(t.TempDir(), "lora"), 4, 0
+	ft.LoRATargetModules, ft.LoRAR, ft.LoRAAlpha = []string{"query_key_value", "dense"}, 4, 8
+	lj, err := submitSpec(t, cl, "pp2dp3-lora", ft)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lj = waitJob(t, cl, lj.ID, 60*time.Second, "LoRA success", state(api.JobSucceeded))
+	lm, err := ckpt.ReadManifest(lj.Checkpoints[len(lj.Checkpoints)-1].Dir)
+	var rec struct {
+		R       int      `json:"lora_r"`
+		Targets []string `json:"lora_target_modules"`
+	}
+	if err == nil {
+		err = json.Unmarshal(lm.Model, &rec)
+	}
+	if err != nil || rec.R != 4 || fmt.Sprint(rec.Targets) != "[query_key_value dense]" || lm.Step != 4 {
+		t.Errorf("LoRA checkpoint: %s step %d, %v", lm.Model, lm.Step, err)
+	}
+	if ch, err := cl.Logs(ctx(t), lj.ID, api.LogQuery{Rank: 0}); err != nil || !strings.Contains(string(ch.Data), "starting LoRA fine-tuning") {
+		t.Errorf("LoRA rank 0 log: %v\n%s", err, ch.Data)
+	}
+
 	s.Save, s.MaxRestarts = filepath.Join(t.TempDir(), "again"), 1
 	j, err := submitSpec(t, cl, "pp2dp3-killed", s)
 	if err != nil {

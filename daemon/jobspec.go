@@ -63,10 +63,16 @@ type JobSpec struct {
 
 	// Checkpoints: every SaveInterval steps (0 = at the end only, when Save
 	// is set) into Save on each node (empty: the node's data dir). Load is a
-	// Hugging Face directory to start from.
+	// Hugging Face directory or native checkpoint to start from.
 	SaveInterval int    `json:"save_interval"`
 	Save         string `json:"save,omitempty"`
 	Load         string `json:"load,omitempty"`
+
+	// LoRA fine-tuning (the seed's tune_bloom_7b1.sh): adapters on these
+	// linears of every block, the rest frozen; none = every weight trains.
+	LoRATargetModules []string `json:"lora_target_modules,omitempty"`
+	LoRAR             int      `json:"lora_r"`
+	LoRAAlpha         float64  `json:"lora_alpha"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
@@ -94,11 +100,28 @@ func DefaultJobSpec() JobSpec {
 	return JobSpec{Kind: JobKindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
 		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
 		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
-		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
+		Split: "969,30,1", LogInterval: 1, NodeGrace: 60, LoRAR: 16, LoRAAlpha: 32}
 }
 
-// ModelConfig is the model's shape, from the preset or the config.
+// ModelConfig is the model's shape, from the preset or the config, with
+// the LoRA adapters if any.
 func (s *JobSpec) ModelConfig() (bloom.Config, error) {
+	c, err := s.baseModel()
+	if err != nil || len(s.LoRATargetModules) == 0 {
+		return c, err
+	}
+	t, err := bloom.ParseLoRATargets(s.LoRATargetModules)
+	if err != nil {
+		return c, fmt.Errorf("%w: --lora-target-modules: %v", ErrJobSpec, err)
+	}
+	c.LoRA = bloom.LoRA{R: s.LoRAR, Alpha: float32(s.LoRAAlpha), Targets: t}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%w: --lora-r/--lora-alpha: %v", ErrJobSpec, err)
+	}
+	return c, nil
+}
+
+func (s *JobSpec) baseModel() (bloom.Config, error) {
 	switch {
 	case s.ModelPreset != "" && s.Model != nil:
 		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrJobSpec)

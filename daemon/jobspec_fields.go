@@ -13,10 +13,12 @@ import (
 type JobField struct {
 	Name  string
 	Usage string
-	// List fields take several values (a YAML list, or "a,b,c").
-	List bool
-	set  func(s *JobSpec, v string) error
-	get  func(s *JobSpec) string
+	// List fields take several values (a YAML list, or "a,b,c"); setting
+	// one replaces what it held (reset), then appends each value (set).
+	List  bool
+	set   func(s *JobSpec, v string) error
+	get   func(s *JobSpec) string
+	reset func(s *JobSpec)
 }
 
 // Default is the field's value in DefaultJobSpec, as text ("" when unset).
@@ -85,7 +87,8 @@ var jobFields = []JobField{
 			s.PartitionLayers = append(s.PartitionLayers, n)
 			return nil
 		},
-		get: func(s *JobSpec) string { return joinInts(s.PartitionLayers) }},
+		get:   func(s *JobSpec) string { return joinInts(s.PartitionLayers) },
+		reset: func(s *JobSpec) { s.PartitionLayers = s.PartitionLayers[:0] }},
 	intField("micro-batch-size", "sequences per forward/backward on one rank", func(s *JobSpec) *int { return &s.MicroBatch }),
 	intField("global-batch-size", "sequences per optimizer step, over every replica", func(s *JobSpec) *int { return &s.GlobalBatch }),
 	intField("seq-length", "tokens per sequence", func(s *JobSpec) *int { return &s.SeqLength }),
@@ -117,7 +120,18 @@ var jobFields = []JobField{
 	stringField("tokenizer-name-or-path", "tokenizer.json the data was made with (recorded with the job)", func(s *JobSpec) *string { return &s.TokenizerNameOrPath }),
 	intField("save-interval", "write a checkpoint every N steps (0 = at the end only)", func(s *JobSpec) *int { return &s.SaveInterval }),
 	stringField("save", "checkpoint directory on each node (default: the node's data dir)", func(s *JobSpec) *string { return &s.Save }),
-	stringField("load", "start from this Hugging Face model directory (full fine-tuning)", func(s *JobSpec) *string { return &s.Load }),
+	stringField("load", "start from this Hugging Face model directory or native checkpoint (full fine-tuning; with --lora-target-modules, the frozen base)", func(s *JobSpec) *string { return &s.Load }),
+	{Name: "lora-target-modules", List: true, Usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense (the seed's tune_bloom_7b1.sh; also dense_h_to_4h, dense_4h_to_h); the rest is frozen",
+		set: func(s *JobSpec, v string) error {
+			if v != "" {
+				s.LoRATargetModules = append(s.LoRATargetModules, v)
+			}
+			return nil
+		},
+		get:   func(s *JobSpec) string { return strings.Join(s.LoRATargetModules, ",") },
+		reset: func(s *JobSpec) { s.LoRATargetModules = nil }},
+	intField("lora-r", "LoRA rank", func(s *JobSpec) *int { return &s.LoRAR }),
+	floatField("lora-alpha", "LoRA scaling numerator: adapters add (alpha/r)·B·A·x", func(s *JobSpec) *float64 { return &s.LoRAAlpha }),
 	intField("log-interval", "report every N steps", func(s *JobSpec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *JobSpec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *JobSpec) *int { return &s.MinNodes }),
@@ -150,7 +164,7 @@ func (s *JobSpec) Set(key string, values ...string) error {
 		return fmt.Errorf("%w: %s takes one value, got %d", ErrJobSpec, f.Name, len(values))
 	}
 	if f.List {
-		s.PartitionLayers = s.PartitionLayers[:0]
+		f.reset(s)
 		var parts []string
 		for _, v := range values {
 			parts = append(parts, strings.Split(v, ",")...)

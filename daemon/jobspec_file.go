@@ -67,8 +67,9 @@ func ParseJobFile(b []byte, dir string) (JobFile, error) {
 
 func (jf *JobFile) apply(e yamlEntry, dir string) error {
 	key := strings.ReplaceAll(e.Key, "_", "-")
+	f, known := jobField(key)
 	one := func() (string, error) {
-		if len(e.Values) > 1 || (e.List && len(e.Values) == 1 && key != "partition-layers") {
+		if len(e.Values) > 1 || (e.List && len(e.Values) == 1 && !(known && f.List)) {
 			return "", fmt.Errorf("%w: %s takes one value, not a list", ErrJobSpec, e.Key)
 		}
 		if len(e.Values) == 0 {
@@ -95,8 +96,7 @@ func (jf *JobFile) apply(e yamlEntry, dir string) error {
 		}
 		return jf.Spec.SetConfigFile(v)
 	}
-	f, ok := jobField(key)
-	if ok && !f.List {
+	if known && !f.List {
 		v, err := one()
 		if err != nil {
 			return err

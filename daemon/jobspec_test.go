@@ -50,6 +50,22 @@ train-iters: 5
 			j.Spec.Model = &ModelShape{Vocab: 512, Hidden: 96, Heads: 6, Layers: 3, Eps: 1e-5}
 			j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainIters = 2, []int{1, 2}, 5
 		}},
+		{"lora", `model-preset: bloom-tiny
+load: /models/base
+lora-target-modules:
+  - query_key_value
+  - dense
+lora_r: 8
+lora-alpha: 16
+train-iters: 4
+`, func(j *JobFile) {
+			j.Spec.ModelPreset, j.Spec.Load, j.Spec.LoRATargetModules, j.Spec.LoRAR, j.Spec.LoRAAlpha = "bloom-tiny", "/models/base", []string{"query_key_value", "dense"}, 8, 16
+			j.Spec.TrainIters = 4
+		}},
+		{"lora one line", `{"model_preset": "bloom-tiny", "train-iters": 3, "lora-target-modules": "query_key_value,dense_4h_to_h"}`,
+			func(j *JobFile) {
+				j.Spec.ModelPreset, j.Spec.TrainIters, j.Spec.LoRATargetModules = "bloom-tiny", 3, []string{"query_key_value", "dense_4h_to_h"}
+			}},
 		{"json", `{"name": "j", "model_preset": "bloom-tiny", "train-iters": 3, "partition-layers": [2], "seed": 7}`,
 			func(j *JobFile) {
 				j.Name, j.Spec.ModelPreset, j.Spec.TrainIters, j.Spec.PartitionLayers, j.Spec.Seed = "j", "bloom-tiny", 3, []int{2}, 7
@@ -129,6 +145,9 @@ func TestJobSpecValidate(t *testing.T) {
 		}, "at least 260"},
 		{"unknown preset", func(s *JobSpec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
 		{"kind", func(s *JobSpec) { s.Kind = "serve" }, "only \"pretrain\""},
+		{"lora", func(s *JobSpec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
+		{"lora target", func(s *JobSpec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
+		{"lora rank", func(s *JobSpec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, 0 }, "positive rank"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -286,8 +286,20 @@ func TestMergeLoRA(t *testing.T) {
 	if !differ {
 		t.Error("the adapters change no logit")
 	}
-	if same, _ := MergeLoRA(tinyModel(t)); same.Cfg.LoRA.On() {
+	plain := tinyModel(t)
+	if same, _ := MergeLoRA(plain); same.Cfg.LoRA.On() {
 		t.Error("a model without LoRA merged into one with it")
+	}
+	// AddLoRA starts with B zero: the same logits as the base, bit for bit.
+	added, err := AddLoRA(plain, tinyLoRA, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slicesIndexDiff(logits(added), logits(plain)); i >= 0 || !added.Cfg.LoRA.On() {
+		t.Errorf("AddLoRA: logit %d differs from the base's (LoRA %+v)", i, added.Cfg.LoRA)
+	}
+	if _, err := AddLoRA(added, tinyLoRA, 5); err == nil {
+		t.Error("adapters added twice")
 	}
 }
 

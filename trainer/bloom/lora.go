@@ -251,3 +251,23 @@ func MergeLoRA(m *Model) (*Model, error) {
 	}
 	return out, nil
 }
+
+// AddLoRA returns the whole model m with adapters l added (A from seed, B
+// zero: the same outputs as m) and every other weight m's, frozen.
+func AddLoRA(m *Model, l LoRA, seed uint64) (*Model, error) {
+	if m.Cfg.LoRA.On() || !m.Part.Full(m.Cfg) {
+		return nil, fmt.Errorf("%w: AddLoRA takes a whole model without adapters", ErrConfig)
+	}
+	c := m.Cfg
+	c.LoRA = l
+	out, err := New(m.Dev, c)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range m.Layout.Tensors {
+		dst, _ := out.Layout.Lookup(t.Name)
+		m.Dev.Copy(out.Params.Slice(dst.Offset, dst.Size), m.Params.Slice(t.Offset, t.Size))
+	}
+	out.InitAdapters(seed)
+	return out, nil
+}
