@@ -15,14 +15,16 @@ import (
 // bucket, the bucket goes to a goroutine that all-reduces it while the
 // backward continues. Buckets are cut at tensor boundaries from the end of
 // the buffer (the order the backward finishes them in), each at least
-// BucketElems values, as Megatron's DDP buckets parameters.
+// BucketElems values, as Megatron's DDP buckets parameters. Frozen tensors
+// (all but the adapters under LoRA) are in no bucket: a bucket is the
+// trained pieces of its range.
 type gradReducer struct {
 	g     Group
 	dev   npu.Device
 	grads npu.Buf
 
-	buckets []span      // in launch order, from the end of the buffer
-	host    [][]float32 // per bucket: the host copy that is all-reduced
+	buckets [][]span    // in launch order, from the end of the buffer: each bucket's pieces
+	host    [][]float32 // per bucket: the host copy of its pieces, all-reduced
 	pending []int       // per bucket: values whose gradient is not final yet
 	queued  []bool
 
@@ -37,16 +39,30 @@ type span struct{ off, n int }
 
 func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, bucketElems int) *gradReducer {
 	r := &gradReducer{g: g, dev: dev, grads: grads}
-	end, size := l.Size, 0
+	var cur []span
+	size := 0
+	flush := func() {
+		if size > 0 {
+			r.buckets = append(r.buckets, cur)
+			r.host = append(r.host, make([]float32, size))
+		}
+		cur, size = nil, 0
+	}
 	for i := len(l.Tensors) - 1; i >= 0; i-- {
-		size += l.Tensors[i].Size
-		if size >= bucketElems || i == 0 {
-			off := l.Tensors[i].Offset
-			r.buckets = append(r.buckets, span{off, end - off})
-			r.host = append(r.host, make([]float32, end-off))
-			end, size = off, 0
+		t := l.Tensors[i]
+		if t.Frozen {
+			continue
+		}
+		if k := len(cur) - 1; k >= 0 && cur[k].off == t.Offset+t.Size {
+			cur[k] = span{t.Offset, cur[k].n + t.Size}
+		} else {
+			cur = append(cur, span{t.Offset, t.Size})
+		}
+		if size += t.Size; size >= bucketElems {
+			flush()
 		}
 	}
+	flush()
 	r.pending = make([]int, len(r.buckets))
 	r.queued = make([]bool, len(r.buckets))
 	return r
@@ -55,8 +71,8 @@ func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, buc
 // start begins a step: every bucket pending, and a goroutine, owned by the
 // step and ended by finish, that reduces buckets as they become ready.
 func (r *gradReducer) start(ctx context.Context) {
-	for i, b := range r.buckets {
-		r.pending[i], r.queued[i] = b.n, false
+	for i := range r.buckets {
+		r.pending[i], r.queued[i] = len(r.host[i]), false
 	}
 	r.err = nil
 	r.queue = make(chan int, len(r.buckets))
@@ -70,15 +86,22 @@ func (r *gradReducer) loop(ctx context.Context, queue <-chan int, done chan<- st
 		if r.failed() {
 			continue
 		}
-		b, h := r.buckets[i], r.host[i]
-		r.dev.Read(h, r.grads.Slice(b.off, b.n))
+		h, at := r.host[i], 0
+		for _, p := range r.buckets[i] {
+			r.dev.Read(h[at:at+p.n], r.grads.Slice(p.off, p.n))
+			at += p.n
+		}
 		if err := r.g.AllReduce(ctx, h, ReduceSum); err != nil {
 			r.mu.Lock()
 			r.err = err
 			r.mu.Unlock()
 			continue
 		}
-		r.dev.Write(r.grads.Slice(b.off, b.n), h)
+		at = 0
+		for _, p := range r.buckets[i] {
+			r.dev.Write(r.grads.Slice(p.off, p.n), h[at:at+p.n])
+			at += p.n
+		}
 	}
 }
 
@@ -91,12 +114,16 @@ func (r *gradReducer) failed() bool {
 // ready records that the gradients in [off, off+n) are final; buckets whose
 // gradients are all final are queued. It runs on the compute goroutine.
 func (r *gradReducer) ready(off, n int) {
-	for i, b := range r.buckets {
-		lo, hi := max(off, b.off), min(off+n, b.off+b.n)
-		if lo >= hi || r.queued[i] {
+	for i, pieces := range r.buckets {
+		if r.queued[i] {
 			continue
 		}
-		if r.pending[i] -= hi - lo; r.pending[i] <= 0 {
+		for _, b := range pieces {
+			if lo, hi := max(off, b.off), min(off+n, b.off+b.n); lo < hi {
+				r.pending[i] -= hi - lo
+			}
+		}
+		if r.pending[i] <= 0 {
 			r.queued[i] = true
 			r.queue <- i
 		}

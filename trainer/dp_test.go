@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,17 +26,26 @@ func (g *signalGroup) AllReduce(_ context.Context, buf []float32, _ ReduceOp) er
 
 // TestBucketsOverlapBackward: a bucket's all-reduce starts as soon as the
 // backward reports its last tensor ready, before the backward goes on to
-// the next, and every gradient is reduced once.
+// the next, and every gradient is reduced once; under LoRA only the
+// adapters' are, in buckets of several pieces.
 func TestBucketsOverlapBackward(t *testing.T) {
 	c := bloom.Config{Vocab: 16, Hidden: 8, Heads: 2, Layers: 3, Eps: 1e-5}
+	bucketsOverlapBackward(t, c, 12*64+13*8) // about one bucket per block
+	c.LoRA = bloom.LoRA{R: 2, Alpha: 4, Targets: bloom.LoRAQKV | bloom.LoRAProj}
+	bucketsOverlapBackward(t, c, 200) // a block's adapters are 144 values: buckets straddle blocks
+}
+
+func bucketsOverlapBackward(t *testing.T, c bloom.Config, bucketElems int) {
 	m, _ := bloom.New(cpu.New(1), c)
 	m.ZeroGrads()
 	l := m.Layout
 	m.Dev.Fill(m.Grads, 1)
 	g := &signalGroup{calls: make(chan int, 16)}
-	blockSize := 12*64 + 13*8
-	r := newGradReducer(g, m.Dev, m.Grads, l, blockSize) // about one bucket per block
-	if len(r.buckets) < 4 {
+	r := newGradReducer(g, m.Dev, m.Grads, l, bucketElems)
+	if c.LoRA.On() && !slices.ContainsFunc(r.buckets, func(b []span) bool { return len(b) > 1 }) {
+		t.Fatalf("no bucket of several pieces: %v", r.buckets)
+	}
+	if len(r.buckets) < 2 {
 		t.Fatalf("%d buckets", len(r.buckets))
 	}
 	r.start(context.Background())
@@ -48,8 +58,8 @@ func TestBucketsOverlapBackward(t *testing.T) {
 		for launched < len(r.buckets) && r.queued[launched] {
 			select {
 			case n := <-g.calls:
-				if n != r.buckets[launched].n {
-					t.Fatalf("bucket %d: reduced %d values, it holds %d", launched, n, r.buckets[launched].n)
+				if n != len(r.host[launched]) {
+					t.Fatalf("bucket %d: reduced %d values, it holds %d", launched, n, len(r.host[launched]))
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatalf("bucket %d queued after tensor %s but not reduced", launched, l.Tensors[i].Name)
@@ -63,9 +73,16 @@ func TestBucketsOverlapBackward(t *testing.T) {
 	if launched != len(r.buckets) {
 		t.Fatalf("%d of %d buckets reduced during the backward", launched, len(r.buckets))
 	}
-	for i, v := range readBuf(m.Dev, m.Grads) {
-		if v != 2 {
-			t.Fatalf("gradient %d is %v after one reduction, want 2", i, v)
+	grads := readBuf(m.Dev, m.Grads)
+	for _, tn := range l.Tensors {
+		want := float32(2)
+		if tn.Frozen {
+			want = 1
+		}
+		for i, v := range grads[tn.Offset : tn.Offset+tn.Size] {
+			if v != want {
+				t.Fatalf("%s gradient %d is %v after the reductions, want %v", tn.Name, i, v, want)
+			}
 		}
 	}
 }

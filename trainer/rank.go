@@ -297,7 +297,7 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 // syncEmbedding sums the gradients of the first and last stage's copies of
 // the tied word embeddings, so that both copies take the same update.
 func (r *Rank) syncEmbedding(ctx context.Context) error {
-	if r.Cfg.PP == 1 || r.env.Embed == nil {
+	if r.Cfg.PP == 1 || r.env.Embed == nil || r.Cfg.Model.LoRA.On() { // frozen under LoRA
 		return nil
 	}
 	if r.host == nil {

@@ -38,7 +38,7 @@ func attentionForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockA
 func attentionBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *blockActs, s *backScratch, dres, x npu.Buf, sh npu.AttentionShape) error {
 	N, C, A := sh.B*sh.Tq, c.Hidden, tp.attn
 	datt := s.dtmp.Slice(0, N*A)
-	linearBackward(d, datt, g.AttnW, g.AttnB, dres, a.att, w.AttnW, N, A, C, false)
+	linearBackward(d, datt, frozen(c, g.AttnW), frozen(c, g.AttnB), dres, a.att, w.AttnW, N, A, C, false)
 	if ad := w.LoRA[1]; ad.A != nil {
 		if err := loraBackward(d, tp, ad, g.LoRA[1], s.du, datt, dres, a.att, a.lora[1], N, A, C, c.LoRA.R, c.LoRA.Scale(), true); err != nil {
 			return err
@@ -50,7 +50,7 @@ func attentionBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *bl
 	d.AttentionBackward(s.dq, s.dk, s.dv, datt, a.q, a.k, a.v, a.probs, sh)
 	d.Fill(s.dqkv, 0)
 	d.MergeQKVBackward(s.dqkv, s.dq, s.dk, s.dv, sh.B, sh.Tq, sh.NH, sh.HD, sh.Cap, 0)
-	linearBackward(d, s.dtmp, g.QKVW, g.QKVB, s.dqkv, a.ln1, w.QKVW, N, C, 3*A, false)
+	linearBackward(d, s.dtmp, frozen(c, g.QKVW), frozen(c, g.QKVB), s.dqkv, a.ln1, w.QKVW, N, C, 3*A, false)
 	if ad := w.LoRA[0]; ad.A != nil {
 		if err := loraBackward(d, tp, ad, g.LoRA[0], s.du, s.dtmp, s.dqkv, a.ln1, a.lora[0], N, C, 3*A, c.LoRA.R, c.LoRA.Scale(), false); err != nil {
 			return err

@@ -17,7 +17,9 @@ func headForward(d npu.Device, c Config, tp *tensorPar, w *Weights, a *acts, x n
 func headBackward(d npu.Device, c Config, tp *tensorPar, w, g *Weights, a *acts, s *backScratch, dres, dlogits, x npu.Buf, N int) error {
 	C, V := c.Hidden, tp.vocab
 	d.Gemm(false, false, N, C, V, 1, dlogits, V, w.WTE, C, 0, s.dtmp, C)
-	d.Gemm(true, false, V, C, N, 1, dlogits, V, a.lnf, C, 1, g.WTE, C)
+	if !c.LoRA.On() { // the tied embeddings are frozen under LoRA
+		d.Gemm(true, false, V, C, N, 1, dlogits, V, a.lnf, C, 1, g.WTE, C)
+	}
 	if err := tp.sum(s.dtmp); err != nil {
 		return err
 	}

@@ -12,8 +12,8 @@ func linearForward(d npu.Device, out, in, w, b npu.Buf, N, C, OC int) {
 }
 
 // linearBackward adds dOutᵀ·in into dw (OC,C) and the column sums of dOut
-// into db (OC) when db is not nil. It sets dIn (N,C) = dOut·w, or adds it
-// when accumulate is true; dIn nil skips it.
+// into db (OC); nil skips either (a frozen weight). It sets dIn (N,C) =
+// dOut·w, or adds it when accumulate is true; dIn nil skips it.
 func linearBackward(d npu.Device, dIn, dw, db, dOut, in, w npu.Buf, N, C, OC int, accumulate bool) {
 	if dIn != nil {
 		beta := float32(0)
@@ -22,7 +22,9 @@ func linearBackward(d npu.Device, dIn, dw, db, dOut, in, w npu.Buf, N, C, OC int
 		}
 		d.Gemm(false, false, N, C, OC, 1, dOut, OC, w, C, beta, dIn, C)
 	}
-	d.Gemm(true, false, OC, C, N, 1, dOut, OC, in, C, 1, dw, C)
+	if dw != nil {
+		d.Gemm(true, false, OC, C, N, 1, dOut, OC, in, C, 1, dw, C)
+	}
 	if db != nil {
 		d.BiasBackward(db, dOut, N, OC)
 	}

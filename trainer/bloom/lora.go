@@ -271,3 +271,12 @@ func AddLoRA(m *Model, l LoRA, seed uint64) (*Model, error) {
 	out.InitAdapters(seed)
 	return out, nil
 }
+
+// frozen is g, the gradient of a base weight, or nil when c's base weights
+// are frozen (LoRA), so that its backward skips computing it.
+func frozen(c Config, g npu.Buf) npu.Buf {
+	if c.LoRA.On() {
+		return nil
+	}
+	return g
+}

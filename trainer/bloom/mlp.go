@@ -32,7 +32,7 @@ func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, p
 // the weight gradients into g.
 func mlpBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *blockActs, s *backScratch, dres npu.Buf, N int) error {
 	C, F := c.Hidden, tp.ff
-	linearBackward(d, s.dfchG, g.ProjW, g.ProjB, dres, a.fchGelu, w.ProjW, N, F, C, false)
+	linearBackward(d, s.dfchG, frozen(c, g.ProjW), frozen(c, g.ProjB), dres, a.fchGelu, w.ProjW, N, F, C, false)
 	if ad := w.LoRA[3]; ad.A != nil {
 		if err := loraBackward(d, tp, ad, g.LoRA[3], s.du, s.dfchG, dres, a.fchGelu, a.lora[3], N, F, C, c.LoRA.R, c.LoRA.Scale(), true); err != nil {
 			return err
@@ -40,7 +40,7 @@ func mlpBackward(d npu.Device, c Config, tp *tensorPar, w, g *Block, a *blockAct
 	}
 	d.Fill(s.dfch, 0)
 	d.GeluBackward(s.dfch, a.fch, s.dfchG, N*F)
-	linearBackward(d, s.dtmp, g.FCW, g.FCB, s.dfch, a.ln2, w.FCW, N, C, F, false)
+	linearBackward(d, s.dtmp, frozen(c, g.FCW), frozen(c, g.FCB), s.dfch, a.ln2, w.FCW, N, C, F, false)
 	if ad := w.LoRA[2]; ad.A != nil {
 		if err := loraBackward(d, tp, ad, g.LoRA[2], s.du, s.dtmp, s.dfch, a.ln2, a.lora[2], N, C, F, c.LoRA.R, c.LoRA.Scale(), false); err != nil {
 			return err

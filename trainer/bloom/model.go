@@ -307,7 +307,7 @@ func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 			ready(l.blockRange(i))
 		}
 	}
-	if p.Embed {
+	if p.Embed && !c.LoRA.On() { // nothing before the blocks trains under LoRA
 		embeddingBackward(d, &m.tp, m.G.WTE, m.G.EmbLNW, m.G.EmbLNB, s.dtmp, s.dres, a.emb, m.W.EmbLNW, a.x0Mean, a.x0Rstd, ids, N, c.Hidden)
 		if ready != nil {
 			ready(l.namedRange("word_embeddings.weight", "word_embeddings_layernorm.weight", "word_embeddings_layernorm.bias"))
