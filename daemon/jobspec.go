@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,9 +71,11 @@ type JobSpec struct {
 
 	// LoRA fine-tuning (the seed's tune_bloom_7b1.sh): adapters on these
 	// linears of every block, the rest frozen; none = every weight trains.
+	// Rank and alpha 0 take the seed's 16 and 32. All omitted when unset,
+	// so a spec without LoRA reads the same to a bloomd that predates it.
 	LoRATargetModules []string `json:"lora_target_modules,omitempty"`
-	LoRAR             int      `json:"lora_r"`
-	LoRAAlpha         float64  `json:"lora_alpha"`
+	LoRAR             int      `json:"lora_r,omitempty"`
+	LoRAAlpha         float64  `json:"lora_alpha,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
@@ -100,7 +103,7 @@ func DefaultJobSpec() JobSpec {
 	return JobSpec{Kind: JobKindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
 		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
 		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
-		Split: "969,30,1", LogInterval: 1, NodeGrace: 60, LoRAR: 16, LoRAAlpha: 32}
+		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
 }
 
 // ModelConfig is the model's shape, from the preset or the config, with
@@ -114,7 +117,7 @@ func (s *JobSpec) ModelConfig() (bloom.Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("%w: --lora-target-modules: %v", ErrJobSpec, err)
 	}
-	c.LoRA = bloom.LoRA{R: s.LoRAR, Alpha: float32(s.LoRAAlpha), Targets: t}
+	c.LoRA = bloom.LoRA{R: cmp.Or(s.LoRAR, 16), Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: --lora-r/--lora-alpha: %v", ErrJobSpec, err)
 	}

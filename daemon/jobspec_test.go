@@ -147,7 +147,7 @@ func TestJobSpecValidate(t *testing.T) {
 		{"kind", func(s *JobSpec) { s.Kind = "serve" }, "only \"pretrain\""},
 		{"lora", func(s *JobSpec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
 		{"lora target", func(s *JobSpec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
-		{"lora rank", func(s *JobSpec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, 0 }, "positive rank"},
+		{"lora rank", func(s *JobSpec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, -1 }, "positive rank"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,6 +207,18 @@ func TestSpecRoundTrip(t *testing.T) {
 	got, err := DecodeJobSpec(b)
 	if err != nil || !reflect.DeepEqual(got, s) {
 		t.Fatalf("%+v %v", got, err)
+	}
+	// A bloomd that predates LoRA rejects unknown fields: a spec without
+	// LoRA must not carry any.
+	if strings.Contains(string(b), "lora") {
+		t.Errorf("a spec without LoRA mentions it: %s", b)
+	}
+	s.LoRATargetModules = []string{"dense"}
+	if b, _ = s.Marshal(); !strings.Contains(string(b), `"lora_target_modules":["dense"]`) {
+		t.Errorf("LoRA spec: %s", b)
+	}
+	if m, err := s.ModelConfig(); err != nil || m.LoRA.R != 16 || m.LoRA.Alpha != 32 {
+		t.Errorf("LoRA defaults: %+v %v", m.LoRA, err)
 	}
 	if _, err := DecodeJobSpec([]byte(`{"kind":"pretrain","bogus":1}`)); !errors.Is(err, ErrJobSpec) {
 		t.Errorf("unknown field: %v", err)
