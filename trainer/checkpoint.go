@@ -122,6 +122,11 @@ type trainerRecord struct {
 	ClipGrad      float64     `json:"clip_grad"`
 	Adam          AdamWConfig `json:"adam"`
 	LR            Schedule    `json:"lr_schedule"`
+	// A LoRA checkpoint holds the adapters only; the frozen weights are
+	// LoRABase's (a Hugging Face directory or a native step directory), or
+	// the seed's initialization with InitStd when it is empty.
+	LoRABase string  `json:"lora_base,omitempty"`
+	InitStd  float64 `json:"init_method_std,omitempty"`
 }
 
 // manifest is this rank's view of the checkpoint of the current step.
@@ -131,8 +136,12 @@ func (r *Rank) manifest() (ckpt.Manifest, error) {
 	if err != nil {
 		return ckpt.Manifest{}, err
 	}
-	tr, err := json.Marshal(trainerRecord{OptimizerStep: r.Opt.Step, Seed: c.Seed, MicroBatch: c.MicroBatch,
-		GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad, Adam: c.Adam, LR: c.LR})
+	rec := trainerRecord{OptimizerStep: r.Opt.Step, Seed: c.Seed, MicroBatch: c.MicroBatch,
+		GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad, Adam: c.Adam, LR: c.LR}
+	if c.Model.LoRA.On() {
+		rec.LoRABase, rec.InitStd = r.loraBase, c.InitStd
+	}
+	tr, err := json.Marshal(rec)
 	if err != nil {
 		return ckpt.Manifest{}, err
 	}
@@ -145,7 +154,8 @@ func (r *Rank) manifest() (ckpt.Manifest, error) {
 var ckptPrefixes = [3]string{"model.", "exp_avg.", "exp_avg_sq."}
 
 // save writes this rank's shard of the current step (replica 0 only) and
-// reports it to the Committer.
+// reports it to the Committer. Under LoRA the shard holds the adapters
+// only: the frozen weights are the base's, which the manifest names.
 func (r *Rank) save(ctx context.Context) error {
 	if r.dp != 0 {
 		return nil
@@ -156,6 +166,9 @@ func (r *Rank) save(ctx context.Context) error {
 		buf := make([]float32, l.Size)
 		m.Dev.Read(buf, src)
 		for _, t := range l.Tensors {
+			if t.Frozen {
+				continue
+			}
 			tensors = append(tensors, ckpt.Tensor{Name: ckptPrefixes[i] + t.Name, Shape: t.Shape, Data: buf[t.Offset : t.Offset+t.Size]})
 		}
 	}

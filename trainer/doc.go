@@ -30,8 +30,9 @@
 // frozen. Its --load is the base — a Hugging Face directory or a native
 // checkpoint without adapters, of any layout: base weights loaded, adapters
 // fresh, step 0 — or the job's own LoRA checkpoint, resumed exactly. Its
-// checkpoints hold the base and the adapters; SaveHF and LoadModel merge
-// them.
+// checkpoints hold the adapters (and their AdamW moments) only, and name
+// the base they apply to (lora_base), which must still be there to resume
+// or export; SaveHF and LoadModel merge them.
 //
 // It must not import collective, membership, raft or memberlist: what it needs
 // from the network it declares as small interfaces that the daemon implements

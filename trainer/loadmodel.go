@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,7 +43,8 @@ func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error)
 
 // LoadNative reassembles the parameters of the committed native checkpoint
 // in dir (a step directory) into one whole model on d, whatever layout
-// wrote it.
+// wrote it. A LoRA checkpoint holds its adapters; the frozen weights come
+// from the base it names (or the initialization it was trained from).
 func LoadNative(d npu.Device, dir string) (*bloom.Model, error) {
 	n, src, cfg, err := openNative(dir)
 	if err != nil {
@@ -55,7 +57,32 @@ func LoadNative(d npu.Device, dir string) (*bloom.Model, error) {
 	}
 	l := m.Layout
 	host := make([]float32, l.Size)
+	if cfg.LoRA.On() {
+		var tr trainerRecord
+		if err := json.Unmarshal(n.Manifest.Trainer, &tr); err != nil {
+			return nil, fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
+		}
+		if tr.LoRABase == "" {
+			m.InitRandom(tr.Seed, tr.InitStd)
+		} else {
+			base, _, err := LoadModel(d, tr.LoRABase)
+			if err != nil {
+				return nil, fmt.Errorf("%s: its LoRA base: %w", dir, err)
+			}
+			if base.Cfg != withoutLoRA(cfg) {
+				return nil, fmt.Errorf("%w: %s: its LoRA base %s is a model of %+v", ErrMismatch, dir, tr.LoRABase, base.Cfg)
+			}
+			for _, t := range base.Layout.Tensors {
+				dst, _ := l.Lookup(t.Name)
+				d.Copy(m.Params.Slice(dst.Offset, dst.Size), base.Params.Slice(t.Offset, t.Size))
+			}
+		}
+		d.Read(host, m.Params)
+	}
 	for _, t := range l.Tensors {
+		if t.Frozen {
+			continue
+		}
 		if err := src.read(ckptPrefixes[0], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
 			return nil, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
 		}

@@ -69,6 +69,7 @@ type Rank struct {
 	pipe       *pipeline
 	normRuns   []span    // the gradient ranges counted in the global norm
 	embed      span      // the tied word embeddings, on the first and last stage
+	loraBase   string    // under LoRA: where the frozen weights came from ("" = the initialization)
 	host       []float32 // staging for the embedding group
 }
 

@@ -50,7 +50,13 @@ func (r *Rank) loadNative(dir string) error {
 	defer n.Close()
 	man := n.Manifest
 	if base := withoutLoRA(r.Cfg.Model); model != r.Cfg.Model && r.Cfg.Model.LoRA.On() && model == base {
-		return r.loadBase(src, dir)
+		if err := r.loadBase(src, dir); err != nil {
+			return err
+		}
+		r.loraBase = dir
+		r.logf("starting LoRA fine-tuning (%v, r %d, alpha %g) from the base weights of %s", r.Cfg.Model.LoRA.Targets.Names(),
+			r.Cfg.Model.LoRA.R, r.Cfg.Model.LoRA.Alpha, dir)
+		return nil
 	}
 	if model != r.Cfg.Model {
 		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, model, r.Cfg.Model)
@@ -59,10 +65,20 @@ func (r *Rank) loadNative(dir string) error {
 	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
 		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
 	}
+	if model.LoRA.On() {
+		// The adapters are the checkpoint's; the frozen weights its base's.
+		if err := r.loadBaseFrom(tr.LoRABase); err != nil {
+			return err
+		}
+	}
 	l := r.Model.Layout
 	for i, dst := range [3]npu.Buf{r.Model.Params, r.Opt.M, r.Opt.V} {
 		host := make([]float32, l.Size)
+		r.Model.Dev.Read(host, dst)
 		for _, t := range l.Tensors {
+			if t.Frozen {
+				continue
+			}
 			if err := src.read(ckptPrefixes[i], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
 			}
@@ -108,9 +124,29 @@ func (r *Rank) loadBase(src *shardSource, dir string) error {
 		}
 	}
 	r.Model.Dev.Write(r.Model.Params, host)
-	r.logf("starting LoRA fine-tuning (%v, r %d, alpha %g) from the base weights of %s", r.Cfg.Model.LoRA.Targets.Names(),
-		r.Cfg.Model.LoRA.R, r.Cfg.Model.LoRA.Alpha, dir)
 	return nil
+}
+
+// loadBaseFrom loads the frozen weights of a LoRA checkpoint from its base
+// (lora_base): a Hugging Face directory or a native step directory without
+// adapters; none keeps the initialization, which the same seed rebuilt.
+func (r *Rank) loadBaseFrom(base string) error {
+	r.loraBase = base
+	if base == "" {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(base, "config.json")); err == nil {
+		return r.loadHF(base)
+	}
+	n, src, model, err := openNative(base)
+	if err != nil {
+		return fmt.Errorf("the LoRA checkpoint's base: %w", err)
+	}
+	defer n.Close()
+	if model != withoutLoRA(r.Cfg.Model) {
+		return fmt.Errorf("%w: the LoRA checkpoint's base %s holds a model of %+v, the job's base is %+v", ErrMismatch, base, model, withoutLoRA(r.Cfg.Model))
+	}
+	return r.loadBase(src, base)
 }
 
 // openNative opens the committed checkpoint in dir, the source its tensors
@@ -264,8 +300,8 @@ func CheckpointShards(m ckpt.Manifest, cfg RankConfig) ([]string, error) {
 	l := bloom.NewPartLayout(cfg.Model, cfg.Part())
 	need := map[[2]int]bool{}
 	for _, t := range l.Tensors {
-		if t.Adapter && !model.LoRA.On() {
-			continue // LoRA fine-tuning from a base checkpoint: adapters start fresh
+		if t.Adapter && !model.LoRA.On() || t.Frozen && model.LoRA.On() {
+			continue // adapters start fresh from a base; a LoRA checkpoint holds only them
 		}
 		pp, tps, err := s.locate(l, t)
 		if err != nil {
@@ -323,6 +359,9 @@ func (r *Rank) loadHF(dir string) error {
 		l.Shard(t, data, host[t.Offset:t.Offset+t.Size])
 	}
 	r.Model.Dev.Write(r.Model.Params, host)
+	if r.Cfg.Model.LoRA.On() {
+		r.loraBase = dir
+	}
 	r.logf("starting from the Hugging Face weights in %s", dir)
 	return nil
 }

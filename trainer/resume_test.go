@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -389,12 +390,53 @@ func TestLoRAFineTune(t *testing.T) {
 		}
 	}
 
+	// Its checkpoints hold the adapters only, and name the base.
+	lm, err := ckpt.ReadManifest(filepath.Join(whole.Save, ckpt.StepDirName(6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr trainerRecord
+	json.Unmarshal(lm.Trainer, &tr)
+	if tr.LoRABase != filepath.Join(base.Save, ckpt.StepDirName(6)) {
+		t.Errorf("lora_base %q", tr.LoRABase)
+	}
+	f, err := ckpt.OpenSafetensors(filepath.Join(whole.Save, ckpt.StepDirName(6), lm.Shards[0].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range f.Names() {
+		if !strings.Contains(name, ".lora_") {
+			t.Errorf("a LoRA shard holds %s", name)
+		}
+	}
+	f.Close()
+
 	stopped := ft
 	stopped.Save, stopped.Steps = t.TempDir(), 3
 	runAndGather(t, stopped)
 	resumed := ft
 	resumed.Save, resumed.Load = stopped.Save, stopped.Save
 	sameState(t, "resumed LoRA run", runAndGather(t, resumed), want)
+
+	// Without a base the frozen weights are the seed's initialization, which
+	// a resumed run and LoadModel rebuild.
+	scratch := tinyLoRAJob()
+	scratch.Steps, scratch.SaveInterval, scratch.Save = 4, 2, t.TempDir()
+	wantScratch := runAndGather(t, scratch)
+	cut := scratch
+	cut.Steps, cut.Save = 2, t.TempDir()
+	runAndGather(t, cut)
+	cut.Steps, cut.Load = 4, cut.Save
+	sameState(t, "resumed LoRA run without a base", runAndGather(t, cut), wantScratch)
+	fromScratch, _, err := LoadModel(cpu.New(1), scratch.Save)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adaptedScratch, _ := bloom.New(cpu.New(1), scratch.Model)
+	adaptedScratch.Dev.Write(adaptedScratch.Params, wantScratch.params)
+	if mergedScratch, _ := bloom.MergeLoRA(adaptedScratch); sameBits(readBuf(fromScratch.Dev, fromScratch.Params), readBuf(mergedScratch.Dev, mergedScratch.Params)) >= 0 {
+		t.Error("LoadModel of a LoRA checkpoint without a base is not the run's model merged")
+	}
 
 	// The offline tools see the merged model: its logits are the adapted
 	// model's.
