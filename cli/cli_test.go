@@ -133,6 +133,14 @@ func TestTrainLocalLoRA(t *testing.T) {
 	if err != nil || cfg.NLayer != 2 {
 		t.Fatalf("%+v %v", cfg, err)
 	}
+	// On instruction data (preprocess --format alpaca; records of ~300 byte
+	// tokens), the loss on the responses only.
+	out, err = run(t, "-o", "json", "train", "--local", "--model", base, "--steps", "2", "--seq-length", "320",
+		"--micro-batch-size", "2", "--global-batch-size", "2", "--lora-target-modules", "dense",
+		"--instruction-data", "../trainer/data/testdata/dataset/preprocess/alpaca_json")
+	if err != nil || strings.Count(out, "\n") != 2 {
+		t.Errorf("instruction data: %v: %s", err, out)
+	}
 	a, _ := run(t, "score", "--model", base, "--tokens", "70,80,90,100")
 	b, err := run(t, "score", "--model", tuned, "--tokens", "70,80,90,100")
 	if err != nil || a == b {

@@ -55,6 +55,10 @@ func pretrainCommand() *ucli.Command {
 		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
 	}
 	for _, f := range daemon.JobFields() {
+		if f.Bool {
+			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Usage: f.Usage})
+			continue
+		}
 		flags = append(flags, &ucli.StringFlag{Name: f.Name, Usage: f.Usage, DefaultText: f.Default()})
 	}
 	return &ucli.Command{
@@ -74,7 +78,11 @@ func pretrainCommand() *ucli.Command {
 			}
 			for _, f := range daemon.JobFields() {
 				if c.IsSet(f.Name) {
-					if err := jf.Spec.Set(f.Name, c.String(f.Name)); err != nil {
+					v := c.String(f.Name)
+					if f.Bool {
+						v = fmt.Sprint(c.Bool(f.Name))
+					}
+					if err := jf.Spec.Set(f.Name, v); err != nil {
 						return err
 					}
 				}

@@ -56,6 +56,7 @@ func trainFlags() []ucli.Flag {
 		&ucli.Float64Flag{Name: "init-method-std", Value: 0.02, Usage: "std of the random initial weights (with --preset)"},
 		&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed of the initial weights and the sample order"},
 		&ucli.StringFlag{Name: "data", Usage: "text `FILE` to train on, byte-level (default: the embedded demo corpus)"},
+		&ucli.StringFlag{Name: "instruction-data", Usage: "instruction data `PREFIX` (PREFIX_packed_*_document, from preprocess --format alpaca) instead: a record per sample, the loss on the response only"},
 		&ucli.StringFlag{Name: "save", Usage: "write the trained model to this Hugging Face `DIR`"},
 		&ucli.StringFlag{Name: "save-dtype", Value: "F32", Usage: "dtype of saved weights: F32, F16 or BF16"},
 		&ucli.StringFlag{Name: "sample-prompt", Usage: "after training, print a greedy continuation of this text (byte-level)"},
@@ -97,8 +98,15 @@ func runLocal(c *ucli.Context) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	src, err := data.NewByteCorpus(text, cfg.SeqLength, c.Uint64("seed"))
-	if err != nil {
+	var src trainer.Source
+	if p := c.String("instruction-data"); p != "" {
+		d, err := data.OpenInstruction(p, cfg.SeqLength, int32(hf.PadTokenID), c.Uint64("seed"))
+		if err != nil {
+			return fmt.Errorf("--instruction-data: %w", err)
+		}
+		defer d.Close()
+		src = d
+	} else if src, err = data.NewByteCorpus(text, cfg.SeqLength, c.Uint64("seed")); err != nil {
 		return err
 	}
 	sched := trainer.Schedule{MaxLR: c.Float64("lr"), MinLR: c.Float64("min-lr"), Style: c.String("lr-decay-style"),

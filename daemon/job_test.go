@@ -337,11 +337,18 @@ func TestParallelJob(t *testing.T) {
 		t.Errorf("rank 5 log: %v\n%s", err, ch.Data)
 	}
 
-	// LoRA fine-tuning of the result (the seed's tune_bloom_7b1.sh): the
-	// base is the run's native checkpoints; adapters on qkv and dense.
+	// LoRA fine-tuning of the result on instruction data (the seed's
+	// tune_bloom_7b1.sh): the base is the run's native checkpoints; adapters
+	// on qkv and dense; alpaca records of ~300 byte tokens, the loss on
+	// their responses.
+	alpaca, err := filepath.Abs("../trainer/data/testdata/dataset/preprocess/alpaca_json")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ft := s
 	ft.Load, ft.Save, ft.TrainIters, ft.SaveInterval = s.Save, filepath.Join(t.TempDir(), "lora"), 4, 0
 	ft.LoRATargetModules, ft.LoRAR, ft.LoRAAlpha = []string{"query_key_value", "dense"}, 4, 8
+	ft.DataPath, ft.InstructionDataset, ft.SeqLength = alpaca, true, 320
 	lj, err := submitSpec(t, cl, "pp2dp3-lora", ft)
 	if err != nil {
 		t.Fatal(err)

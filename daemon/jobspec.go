@@ -58,8 +58,12 @@ type JobSpec struct {
 
 	// Data: a Megatron dataset prefix (.bin/.idx), or empty for the embedded
 	// byte-level demo corpus.
-	DataPath            string `json:"data_path,omitempty"`
-	Split               string `json:"split"`
+	DataPath string `json:"data_path,omitempty"`
+	Split    string `json:"split"`
+	// InstructionDataset: DataPath is the prefix of instruction data in
+	// AscendSpeed's packed format (preprocess --format alpaca): one record
+	// per sample, right-padded, the loss on the response only.
+	InstructionDataset  bool   `json:"is_instruction_dataset,omitempty"`
 	TokenizerNameOrPath string `json:"tokenizer_name_or_path,omitempty"`
 
 	// Checkpoints: every SaveInterval steps (0 = at the end only, when Save

@@ -16,6 +16,7 @@ type JobField struct {
 	// List fields take several values (a YAML list, or "a,b,c"); setting
 	// one replaces what it held (reset), then appends each value (set).
 	List  bool
+	Bool  bool // a switch: a bare flag sets it
 	set   func(s *JobSpec, v string) error
 	get   func(s *JobSpec) string
 	reset func(s *JobSpec)
@@ -64,6 +65,19 @@ func floatField(name, usage string, p func(*JobSpec) *float64) JobField {
 			return nil
 		},
 		get: func(s *JobSpec) string { return strconv.FormatFloat(*p(s), 'g', -1, 64) }}
+}
+
+func boolField(name, usage string, p func(*JobSpec) *bool) JobField {
+	return JobField{Name: name, Usage: usage, Bool: true,
+		set: func(s *JobSpec, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*p(s) = b
+			return nil
+		},
+		get: func(s *JobSpec) string { return strconv.FormatBool(*p(s)) }}
 }
 
 func stringField(name, usage string, p func(*JobSpec) *string) JobField {
@@ -117,6 +131,7 @@ var jobFields = []JobField{
 	int64Field("train-iters", "run length in optimizer steps (or --train-samples)", func(s *JobSpec) *int64 { return &s.TrainIters }),
 	stringField("data-path", "Megatron dataset prefix (PREFIX.bin/.idx) on every node; empty = the embedded byte-level corpus", func(s *JobSpec) *string { return &s.DataPath }),
 	stringField("split", "train/valid/test split of --data-path, Megatron's --split", func(s *JobSpec) *string { return &s.Split }),
+	boolField("is-instruction-dataset", "--data-path is instruction data (PREFIX_packed_*_document from preprocess --format alpaca): a record per sample, the loss on the response only", func(s *JobSpec) *bool { return &s.InstructionDataset }),
 	stringField("tokenizer-name-or-path", "tokenizer.json the data was made with (recorded with the job)", func(s *JobSpec) *string { return &s.TokenizerNameOrPath }),
 	intField("save-interval", "write a checkpoint every N steps (0 = at the end only)", func(s *JobSpec) *int { return &s.SaveInterval }),
 	stringField("save", "checkpoint directory on each node (default: the node's data dir)", func(s *JobSpec) *string { return &s.Save }),

@@ -58,9 +58,11 @@ lora-target-modules:
 lora_r: 8
 lora-alpha: 16
 train-iters: 4
+data-path: /data/alpaca
+is-instruction-dataset: true
 `, func(j *JobFile) {
 			j.Spec.ModelPreset, j.Spec.Load, j.Spec.LoRATargetModules, j.Spec.LoRAR, j.Spec.LoRAAlpha = "bloom-tiny", "/models/base", []string{"query_key_value", "dense"}, 8, 16
-			j.Spec.TrainIters = 4
+			j.Spec.TrainIters, j.Spec.DataPath, j.Spec.InstructionDataset = 4, "/data/alpaca", true
 		}},
 		{"lora one line", `{"model_preset": "bloom-tiny", "train-iters": 3, "lora-target-modules": "query_key_value,dense_4h_to_h"}`,
 			func(j *JobFile) {
@@ -147,6 +149,8 @@ func TestJobSpecValidate(t *testing.T) {
 		{"kind", func(s *JobSpec) { s.Kind = "serve" }, "only \"pretrain\""},
 		{"lora", func(s *JobSpec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
 		{"lora target", func(s *JobSpec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
+		{"instruction data", func(s *JobSpec) { s.InstructionDataset, s.DataPath = true, "/data/alpaca" }, ""},
+		{"instruction data without a path", func(s *JobSpec) { s.InstructionDataset = true }, "--is-instruction-dataset needs --data-path"},
 		{"lora rank", func(s *JobSpec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, -1 }, "positive rank"},
 	}
 	for _, tc := range tests {

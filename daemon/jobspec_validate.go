@@ -47,6 +47,9 @@ func (s *JobSpec) Validate() error {
 	if s.SaveInterval < 0 || s.LogInterval < 1 || s.MaxRestarts < 0 {
 		bad("--save-interval (%d) and --max-restarts (%d) must be ≥ 0 and --log-interval (%d) ≥ 1", s.SaveInterval, s.MaxRestarts, s.LogInterval)
 	}
+	if s.InstructionDataset && s.DataPath == "" {
+		bad("--is-instruction-dataset needs --data-path: the prefix preprocess --format alpaca wrote (PREFIX_packed_input_ids_document...)")
+	}
 	if s.DataPath == "" && m.Vocab < 260 {
 		bad("the embedded byte-level corpus needs a vocabulary of at least 260, the model has %d: give --data-path or a bigger model", m.Vocab)
 	}

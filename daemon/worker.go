@@ -105,6 +105,14 @@ func (w *worker) source() (src trainer.Source, close func() error, err error) {
 		c, err := data.NewByteCorpus(data.DemoText(), s.SeqLength, s.Seed)
 		return c, func() error { return nil }, err
 	}
+	if s.InstructionDataset {
+		// Padded with BLOOM's <pad> (3); the loss never sees it.
+		d, err := data.OpenInstruction(s.DataPath, s.SeqLength, 3, s.Seed)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
+		}
+		return d, d.Close, nil
+	}
 	samples := s.Steps() * int64(s.GlobalBatch)
 	sp, err := data.OpenGPTSplits(s.DataPath, data.GPTSplitConfig{Split: s.Split, NumSamples: [3]int64{samples, 0, 0},
 		SeqLength: s.SeqLength, Seed: uint32(s.Seed), NoCache: true})

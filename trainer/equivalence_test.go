@@ -6,6 +6,7 @@ import (
 	"math"
 	"testing"
 
+	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 	"bloom/trainer/data"
@@ -202,5 +203,69 @@ func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, layouts ...R
 				t.Fatal("a second run ends with other parameters")
 			}
 		})
+	}
+}
+
+// maskedSource is tinySource with every target but the last two of each
+// sample ignored: instruction data's shape.
+type maskedSource struct{ Source }
+
+func (m maskedSource) Targets(i int64, dst []int32) error {
+	sample := make([]int32, len(dst)+1)
+	if err := m.Sample(i, sample); err != nil {
+		return err
+	}
+	for k := range dst {
+		dst[k] = npu.IgnoreIndex
+		if k >= len(dst)-2 {
+			dst[k] = sample[k+1]
+		}
+	}
+	return nil
+}
+
+// TestTargetSource: a source's own targets replace the shifted sample: the
+// first loss is the mean over the unmasked targets only, and layouts agree.
+func TestTargetSource(t *testing.T) {
+	c := tinyJob()
+	c.Steps = 3
+	src := maskedSource{tinySource(t, c)}
+	m, _ := bloom.New(cpu.New(1), c.Model)
+	m.InitRandom(c.Seed, c.InitStd)
+	T, micro := c.SeqLength, c.GlobalBatch/c.MicroBatch
+	want := 0.0
+	for k := range micro {
+		b := bloom.Batch{B: c.MicroBatch, T: T, IDs: make([]int32, c.MicroBatch*T), Targets: make([]int32, c.MicroBatch*T)}
+		sample := make([]int32, T+1)
+		for r := range c.MicroBatch {
+			if err := loadSample(src, int64(k*c.MicroBatch+r), sample, b.IDs[r*T:(r+1)*T], b.Targets[r*T:(r+1)*T]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		losses, err := m.TokenLosses(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, n := 0.0, 0
+		for i, l := range losses {
+			if b.Targets[i] != npu.IgnoreIndex {
+				sum, n = sum+float64(l), n+1
+			}
+		}
+		if n != 2*c.MicroBatch {
+			t.Fatalf("%d targets in micro-batch %d", n, k)
+		}
+		want += sum / float64(n) / float64(micro)
+	}
+	var got []float64
+	for _, lc := range []RankConfig{c, layout(c, 2, 2, 2, nil)} {
+		res, err := runJob(context.Background(), lc, src, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, res.stats[0][0].Loss)
+	}
+	if math.Abs(got[0]-want) > 1e-6*want || math.Abs(got[1]-want) > 1e-5*want {
+		t.Errorf("first loss %v (one rank), %v (DP2 TP2 PP2); the unmasked targets' mean %v", got[0], got[1], want)
 	}
 }

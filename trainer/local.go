@@ -15,6 +15,29 @@ type Source interface {
 	Sample(i int64, dst []int32) error
 }
 
+// TargetSource is a Source whose samples carry their own next-token
+// targets (SeqLength of them, npu.IgnoreIndex where no loss: instruction
+// data with its prompt masked) instead of the sample shifted by one.
+type TargetSource interface {
+	Source
+	Targets(i int64, dst []int32) error
+}
+
+// loadSample puts sample i's ids (T) and targets (T) into ids and targets,
+// sample being scratch of T+1.
+func loadSample(src Source, i int64, sample, ids, targets []int32) error {
+	if err := src.Sample(i, sample); err != nil {
+		return err
+	}
+	T := len(ids)
+	copy(ids, sample[:T])
+	if ts, ok := src.(TargetSource); ok {
+		return ts.Targets(i, targets)
+	}
+	copy(targets, sample[1:])
+	return nil
+}
+
 // LocalConfig is a single-process training run, in Megatron's terms.
 type LocalConfig struct {
 	Steps           int     // optimizer steps
@@ -95,11 +118,9 @@ func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
 		loss := 0.0
 		for k := 0; k < micro; k++ {
 			for r := 0; r < mb; r++ {
-				if err := l.Data.Sample(consumed+int64(k*mb+r), sample); err != nil {
+				if err := loadSample(l.Data, consumed+int64(k*mb+r), sample, batch.IDs[r*T:(r+1)*T], batch.Targets[r*T:(r+1)*T]); err != nil {
 					return fmt.Errorf("trainer: step %d: %w", step, err)
 				}
-				copy(batch.IDs[r*T:], sample[:T])
-				copy(batch.Targets[r*T:], sample[1:])
 			}
 			ml, _, err := l.Model.Step(batch, 1/float32(micro))
 			if err != nil {

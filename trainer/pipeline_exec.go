@@ -84,11 +84,9 @@ func (p *pipeline) load(consumed int64, k, slot int) error {
 	mb, T := p.cfg.MicroBatch, p.cfg.SeqLength
 	base := consumed + int64(k*mb*p.cfg.DP+p.dp*mb)
 	for r := range mb {
-		if err := p.data.Sample(base+int64(r), p.sample); err != nil {
+		if err := loadSample(p.data, base+int64(r), p.sample, p.ids[slot][r*T:(r+1)*T], p.targets[slot][r*T:(r+1)*T]); err != nil {
 			return fmt.Errorf("sample %d: %w", base+int64(r), err)
 		}
-		copy(p.ids[slot][r*T:], p.sample[:T])
-		copy(p.targets[slot][r*T:], p.sample[1:])
 	}
 	return nil
 }
