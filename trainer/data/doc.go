@@ -17,6 +17,10 @@
 //     ordered multi-worker tokenizing; Megatron datasets or AscendSpeed's
 //     alpaca instruction format out.
 //
+//   - Instruction data for fine-tuning (InstructionDataset): the packed
+//     alpaca datasets a record per sample, right-padded, with the prompt's
+//     labels ignored in its Targets.
+//
 //   - A byte-level corpus (the embedded demo text or any file) with a seeded,
 //     resumable order, for the demo.
 //
