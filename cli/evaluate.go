@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -50,33 +51,9 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			if err != nil {
 				return err
 			}
-			path := c.String("task-data-path")
-			if path == "" {
-				return fmt.Errorf("--task-data-path PATH is required: the task's files")
-			}
-			if c.Int("micro-batch-size") < 1 || c.Int("limit") < 0 {
-				return fmt.Errorf("--micro-batch-size must be at least 1 and --limit not negative")
-			}
-			var qs []eval.Question
-			switch task := c.String("task"); task {
-			case eval.BoolQ:
-				qs, err = eval.LoadBoolQ(path)
-			case eval.MMLU:
-				o := eval.MMLUOptions{Shots: c.Int("shots")}
-				if f := c.String("fewshot-template"); f != "" {
-					if o.Template, err = eval.ReadTemplate(f); err != nil {
-						return err
-					}
-				}
-				qs, err = eval.LoadMMLU(path, o)
-			default:
-				return fmt.Errorf("--task %q: use boolq or mmlu", task)
-			}
+			qs, err := evalQuestions(c)
 			if err != nil {
 				return err
-			}
-			if n := c.Int("limit"); n > 0 && n < len(qs) {
-				qs = qs[:n]
 			}
 			tokPath := c.String("tokenizer")
 			if tokPath == "" {
@@ -111,19 +88,58 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			if asJSON {
 				return writeJSON(c.App.Writer, res)
 			}
-			w := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TASK\tQUESTIONS\tCORRECT\tACCURACY")
-			for _, s := range res.Subjects {
-				fmt.Fprintf(w, "%s/%s\t%d\t%d\t%.4f\n", res.Name, s.Name, s.N, s.Correct, s.Accuracy)
-			}
-			fmt.Fprintf(w, "%s\t%d\t%d\t%.4f\n", res.Name, res.N, res.Correct, res.Accuracy)
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if res.Truncated > 0 {
-				_, err = fmt.Fprintf(c.App.Writer, "%d prompts were longer than --seq-length %d and lost their beginning\n", res.Truncated, c.Int("seq-length"))
-			}
-			return err
+			return printEval(c.App.Writer, res, c.Int("seq-length"))
 		},
 	}
+}
+
+// evalQuestions loads --task's questions from --task-data-path, the first
+// --limit of them.
+func evalQuestions(c *ucli.Context) ([]eval.Question, error) {
+	path := c.String("task-data-path")
+	if path == "" {
+		return nil, fmt.Errorf("--task-data-path PATH is required: the task's files")
+	}
+	if c.Int("micro-batch-size") < 1 || c.Int("limit") < 0 {
+		return nil, fmt.Errorf("--micro-batch-size must be at least 1 and --limit not negative")
+	}
+	var qs []eval.Question
+	var err error
+	switch task := c.String("task"); task {
+	case eval.BoolQ:
+		qs, err = eval.LoadBoolQ(path)
+	case eval.MMLU:
+		o := eval.MMLUOptions{Shots: c.Int("shots")}
+		if f := c.String("fewshot-template"); f != "" {
+			if o.Template, err = eval.ReadTemplate(f); err != nil {
+				return nil, err
+			}
+		}
+		qs, err = eval.LoadMMLU(path, o)
+	default:
+		return nil, fmt.Errorf("--task %q: use boolq or mmlu", task)
+	}
+	if n := c.Int("limit"); err == nil && n > 0 && n < len(qs) {
+		qs = qs[:n]
+	}
+	return qs, err
+}
+
+// printEval prints the accuracies as a table: each MMLU subject, then the
+// task in all.
+func printEval(out io.Writer, res eval.Result, seqLength int) error {
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "TASK\tQUESTIONS\tCORRECT\tACCURACY")
+	for _, s := range res.Subjects {
+		fmt.Fprintf(w, "%s/%s\t%d\t%d\t%.4f\n", res.Name, s.Name, s.N, s.Correct, s.Accuracy)
+	}
+	fmt.Fprintf(w, "%s\t%d\t%d\t%.4f\n", res.Name, res.N, res.Correct, res.Accuracy)
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if res.Truncated > 0 {
+		_, err := fmt.Fprintf(out, "%d prompts were longer than --seq-length %d and lost their beginning\n", res.Truncated, seqLength)
+		return err
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -60,84 +61,23 @@ func Run(cfg Config, qs []Question) (Result, error) {
 	if cfg.SeqLength != 0 && cfg.SeqLength <= nNew {
 		return Result{}, fmt.Errorf("eval: sequence length %d leaves no room for a prompt", cfg.SeqLength)
 	}
-	batch := max(cfg.Batch, 1)
-	V := cfg.Model.Cfg.Vocab
-	var yes, no int32
-	if task == BoolQ {
-		var err error
-		if yes, err = lastID(cfg.Tok, cfg.AnswerPrefix+"Yes", V); err != nil {
-			return Result{}, err
-		}
-		if no, err = lastID(cfg.Tok, cfg.AnswerPrefix+"No", V); err != nil {
-			return Result{}, err
-		}
+	answer, err := answerer(cfg, task, nNew)
+	if err != nil {
+		return Result{}, err
 	}
 	res := Result{Score: Score{Name: task}}
-	subject := map[string]int{}
-	for lo := 0; lo < len(qs); lo += batch {
+	for lo, batch := 0, max(cfg.Batch, 1); lo < len(qs); lo += batch {
 		part := qs[lo:min(lo+batch, len(qs))]
-		prompts := make([][]int32, len(part))
-		for i, q := range part {
-			if q.Task != task {
-				return Result{}, fmt.Errorf("eval: a %s question among %s ones", q.Task, task)
-			}
-			ids := cfg.Tok.Encode(q.Prompt).IDs
-			if cfg.SeqLength != 0 && len(ids) > cfg.SeqLength-nNew {
-				ids = ids[len(ids)-(cfg.SeqLength-nNew):]
-				res.Truncated++
-			}
-			for _, id := range ids {
-				if int(id) >= V {
-					return Result{}, fmt.Errorf("eval: the tokenizer gives id %d, outside the model's vocabulary of %d: not this model's tokenizer", id, V)
-				}
-			}
-			if len(ids) == 0 {
-				return Result{}, fmt.Errorf("eval: question %d encodes to no tokens", lo+i)
-			}
-			prompts[i] = ids
-		}
-		preds := make([]string, len(part))
-		o := bloom.GenerateOptions{MaxNew: nNew, EOS: -1, Pick: bloom.Greedy}
-		if task == BoolQ {
-			o.Pick = func(row int, logits []float32) int32 {
-				// P(Yes) >= P(No) at the first new position: the softmax
-				// keeps the logits' order.
-				preds[row] = "F"
-				if logits[yes] >= logits[no] {
-					preds[row] = "T"
-				}
-				return yes
-			}
-		}
-		out, err := cfg.Model.Generate(prompts, cfg.Pad, o)
+		prompts, cut, err := encode(cfg, part, task, nNew)
 		if err != nil {
 			return Result{}, err
 		}
-		if task == MMLU {
-			for i, ids := range out {
-				preds[i] = firstChar(cfg.Tok.Decode(ids, true))
-			}
+		preds, err := answer(prompts)
+		if err != nil {
+			return Result{}, err
 		}
-		res.Answers = append(res.Answers, preds...)
-		for i, q := range part {
-			ok := preds[i] == q.Gold
-			if ok {
-				res.Correct++
-			}
-			if task == MMLU {
-				k, seen := subject[q.Subject]
-				if !seen {
-					k = len(res.Subjects)
-					subject[q.Subject] = k
-					res.Subjects = append(res.Subjects, Score{Name: q.Subject})
-				}
-				res.Subjects[k].N++
-				if ok {
-					res.Subjects[k].Correct++
-				}
-			}
-		}
-		res.N += len(part)
+		res.Truncated += cut
+		res.add(part, preds)
 		if cfg.Progress != nil {
 			cfg.Progress(res.N, len(qs), res.Correct)
 		}
@@ -148,6 +88,95 @@ func Run(cfg Config, qs []Question) (Result, error) {
 		s.Accuracy = float64(s.Correct) / float64(s.N)
 	}
 	return res, nil
+}
+
+// encode turns the questions of a batch (all of task) into prompts of at
+// most SeqLength−nNew tokens, cut from the left; cut counts those cut.
+func encode(cfg Config, part []Question, task string, nNew int) (prompts [][]int32, cut int, err error) {
+	prompts = make([][]int32, len(part))
+	for i, q := range part {
+		if q.Task != task {
+			return nil, 0, fmt.Errorf("eval: a %s question among %s ones", q.Task, task)
+		}
+		ids := cfg.Tok.Encode(q.Prompt).IDs
+		if cfg.SeqLength != 0 && len(ids) > cfg.SeqLength-nNew {
+			ids = ids[len(ids)-(cfg.SeqLength-nNew):]
+			cut++
+		}
+		if len(ids) == 0 {
+			return nil, 0, fmt.Errorf("eval: a %s question encodes to no tokens", task)
+		}
+		if V := cfg.Model.Cfg.Vocab; slices.Max(ids) >= int32(V) {
+			return nil, 0, fmt.Errorf("eval: the tokenizer gives id %d, outside the model's vocabulary of %d: not this model's tokenizer", slices.Max(ids), V)
+		}
+		prompts[i] = ids
+	}
+	return prompts, cut, nil
+}
+
+// answerer returns the function that answers a batch of prompts: BoolQ's
+// "T" when P(Yes) >= P(No) at the first new position (the softmax keeps
+// the logits' order), MMLU's first character of the greedy continuation.
+func answerer(cfg Config, task string, nNew int) (func(prompts [][]int32) ([]string, error), error) {
+	var yes, no int32
+	if task == BoolQ {
+		var err error
+		V := cfg.Model.Cfg.Vocab
+		if yes, err = lastID(cfg.Tok, cfg.AnswerPrefix+"Yes", V); err != nil {
+			return nil, err
+		}
+		if no, err = lastID(cfg.Tok, cfg.AnswerPrefix+"No", V); err != nil {
+			return nil, err
+		}
+	}
+	return func(prompts [][]int32) ([]string, error) {
+		preds := make([]string, len(prompts))
+		o := bloom.GenerateOptions{MaxNew: nNew, EOS: -1, Pick: bloom.Greedy}
+		if task == BoolQ {
+			o.Pick = func(row int, logits []float32) int32 {
+				preds[row] = "F"
+				if logits[yes] >= logits[no] {
+					preds[row] = "T"
+				}
+				return yes
+			}
+		}
+		out, err := cfg.Model.Generate(prompts, cfg.Pad, o)
+		if err != nil {
+			return nil, err
+		}
+		if task == MMLU {
+			for i, ids := range out {
+				preds[i] = firstChar(cfg.Tok.Decode(ids, true))
+			}
+		}
+		return preds, nil
+	}, nil
+}
+
+// add scores a batch's answers: in all and, for MMLU, per subject in the
+// order subjects first come.
+func (res *Result) add(part []Question, preds []string) {
+	res.Answers = append(res.Answers, preds...)
+	for i, q := range part {
+		ok := preds[i] == q.Gold
+		if ok {
+			res.Correct++
+		}
+		if q.Task != MMLU {
+			continue
+		}
+		k := slices.IndexFunc(res.Subjects, func(s Score) bool { return s.Name == q.Subject })
+		if k < 0 {
+			k = len(res.Subjects)
+			res.Subjects = append(res.Subjects, Score{Name: q.Subject})
+		}
+		res.Subjects[k].N++
+		if ok {
+			res.Subjects[k].Correct++
+		}
+	}
+	res.N += len(part)
 }
 
 // lastID is the last token of text's encoding (no special tokens): the
