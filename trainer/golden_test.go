@@ -243,3 +243,75 @@ func TestGoldenGreedy(t *testing.T) {
 		})
 	}
 }
+
+// TestGoldenLoRA: adapters on all four linears of every block give
+// PyTorch's logits, loss and adapter gradients (scripts/golden/
+// gen_lora_golden.py: peft's y = W·x + b + (alpha/r)·B·A·x written by hand
+// over the same reference model), with the tolerances above; the merged
+// model gives the same logits.
+func TestGoldenLoRA(t *testing.T) {
+	base, g := openGolden(t, "lora")
+	meta := g.f.Metadata()
+	var r int
+	var alpha float32
+	if _, err := fmt.Sscan(meta["r"], &r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Sscan(meta["lora_alpha"], &alpha); err != nil {
+		t.Fatal(err)
+	}
+	all := bloom.LoRAQKV | bloom.LoRADense | bloom.LoRAFC | bloom.LoRAProj
+	m, err := bloom.AddLoRA(base, bloom.LoRA{R: r, Alpha: alpha, Targets: all}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range m.Layout.Tensors {
+		if tn.Adapter {
+			m.Dev.Write(m.Params.Slice(tn.Offset, tn.Size), g.floats(t, "lora."+tn.Name))
+		}
+	}
+	b := g.batch(t)
+	checkLogits := func(what string, m *bloom.Model) {
+		t.Helper()
+		logits, err := m.Forward(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want, V := read(m, logits), g.floats(t, "logits"), m.Cfg.Vocab
+		for i := 0; i < b.B*b.T; i++ {
+			for v := 0; b.Mask[i] == 1 && v < V; v++ {
+				if w, g := float64(want[i*V+v]), float64(got[i*V+v]); math.Abs(w-g) > logitTol*(1+math.Abs(w)) {
+					t.Fatalf("%s: logits[%d,%d]: got %g, want %g", what, i, v, g, w)
+				}
+			}
+		}
+	}
+	checkLogits("adapted", m)
+	merged, err := bloom.MergeLoRA(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLogits("merged", merged)
+	m.ZeroGrads()
+	loss, _, err := m.Step(b, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(g.floats(t, "loss")[0]); math.Abs(loss-want) > lossTol*math.Abs(want) {
+		t.Fatalf("loss %.7f, want %.7f", loss, want)
+	}
+	grads, n := read(m, m.Grads), 0
+	for _, tn := range m.Layout.Tensors {
+		if !tn.Adapter {
+			continue
+		}
+		n++
+		want, got := g.floats(t, "grad."+tn.Name), grads[tn.Offset:tn.Offset+tn.Size]
+		if i, d, scale := worstRel(got, want); d > gradTol*scale {
+			t.Errorf("grad %s[%d]: got %g, want %g (|Δ| %.2e > %.0e × max|g| %.3g)", tn.Name, i, got[i], want[i], d, gradTol, scale)
+		}
+	}
+	if n != 8*m.Cfg.Layers { // A and B of four linears per block
+		t.Errorf("%d adapter tensors checked", n)
+	}
+}
