@@ -21,13 +21,15 @@ of it; or a Hugging Face BLOOM directory) and writes --out as a Hugging Face mod
 directory: config.json and model.safetensors, or shards with
 model.safetensors.index.json past --max-shard-size. The optimizer state stays
 behind. Jobs load either format directly (--load); this is for generate, score and
-other tools, and for taking a model out of the cluster.
+other tools, and for taking a model out of the cluster. With --adapter, a LoRA job's
+checkpoint gives its adapters alone as a peft adapter directory instead.
   bloomctl convert --model /data/ckpt/job-1 --out bloom-tuned --dtype BF16`,
 		Flags: []ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "out", Usage: "the Hugging Face model `DIR` to write (created; files in it are replaced)"},
 			&ucli.StringFlag{Name: "dtype", Value: "F32", Usage: "dtype of the written weights: F32, F16 or BF16 (rounded to nearest even)"},
 			&ucli.StringFlag{Name: "max-shard-size", Value: "0", Usage: "largest safetensors file, e.g. 10G (0: one file)"},
+			&ucli.BoolFlag{Name: "adapter", Usage: "write a LoRA checkpoint's adapters alone, as a peft adapter directory (adapter_config.json, adapter_model.safetensors), instead of the merged model"},
 		},
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
@@ -45,6 +47,17 @@ other tools, and for taking a model out of the cluster.
 			shard, err := parseByteSize(c.String("max-shard-size"), 1<<50)
 			if err != nil {
 				return fmt.Errorf("--max-shard-size: %w", err)
+			}
+			if c.Bool("adapter") {
+				dev, err := openDevice(c)
+				if err != nil {
+					return err
+				}
+				if err := trainer.ExportAdapter(dev, c.String("model"), out); err != nil {
+					return err
+				}
+				_, err = fmt.Fprintf(c.App.Writer, "wrote the LoRA adapters of %s to %s\n", c.String("model"), out)
+				return err
 			}
 			m, hf, err := loadModel(c)
 			if err != nil {

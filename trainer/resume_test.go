@@ -465,6 +465,34 @@ func TestLoRAFineTune(t *testing.T) {
 		}
 	}
 
+	// The adapters alone, as peft stores them.
+	adir := t.TempDir()
+	if err := ExportAdapter(dev, whole.Save, adir); err != nil {
+		t.Fatal(err)
+	}
+	af, err := ckpt.OpenSafetensors(filepath.Join(adir, "adapter_model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer af.Close()
+	names := 0
+	for _, tn := range full.Tensors {
+		if !tn.Adapter {
+			continue
+		}
+		names++
+		got, shape, err := af.Float32("base_model.model.transformer." + tn.Name)
+		if err != nil || !slices.Equal(shape, tn.Shape) || sameBits(got, want.params[tn.Offset:tn.Offset+tn.Size]) >= 0 {
+			t.Errorf("peft %s: shape %v, %v", tn.Name, shape, err)
+		}
+	}
+	var pc map[string]any
+	js, _ := os.ReadFile(filepath.Join(adir, "adapter_config.json"))
+	if err := json.Unmarshal(js, &pc); err != nil || pc["peft_type"] != "LORA" || pc["r"] != float64(4) || pc["lora_alpha"] != float64(8) ||
+		pc["base_model_name_or_path"] != filepath.Join(base.Save, ckpt.StepDirName(6)) || len(af.Names()) != names {
+		t.Errorf("adapter_config.json %s (%d tensors, %v)", js, len(af.Names()), err)
+	}
+
 	// A Hugging Face base: the base weights load, stay frozen through a
 	// step, and the adapters train.
 	hf := t.TempDir()
