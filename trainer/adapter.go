@@ -66,21 +66,11 @@ func SaveAdapter(m *bloom.Model, dir, base string) error {
 // directory, or a root: its latest committed step) as a peft adapter
 // directory out, naming the checkpoint's base.
 func ExportAdapter(d npu.Device, dir, out string) error {
-	step := dir
-	if _, err := os.Stat(filepath.Join(dir, ckpt.ManifestName)); err != nil {
-		if step, _, err = ckpt.LatestNative(dir); err != nil {
-			return err
-		}
-	}
-	man, err := ckpt.ReadManifest(step)
+	step, err := stepDir(dir)
 	if err != nil {
 		return err
 	}
-	var tr trainerRecord
-	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
-		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, step, err)
-	}
-	m, err := LoadNative(d, step)
+	m, tr, err := loadNative(d, step)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,13 +22,9 @@ func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error)
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 		return LoadHF(d, dir)
 	}
-	step := dir
-	if _, err := os.Stat(filepath.Join(dir, ckpt.ManifestName)); err != nil {
-		latest, _, err := ckpt.LatestNative(dir)
-		if err != nil {
-			return nil, ckpt.BloomConfig{}, fmt.Errorf("%s is neither a Hugging Face model directory (no config.json) nor a native checkpoint: %w", dir, err)
-		}
-		step = latest
+	step, err := stepDir(dir)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("%s is neither a Hugging Face model directory (no config.json) nor a native checkpoint: %w", dir, err)
 	}
 	m, err := LoadNative(d, step)
 	if err != nil {
@@ -46,47 +41,39 @@ func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error)
 // wrote it. A LoRA checkpoint holds its adapters; the frozen weights come
 // from the base it names (or the initialization it was trained from).
 func LoadNative(d npu.Device, dir string) (*bloom.Model, error) {
+	m, _, err := loadNative(d, dir)
+	return m, err
+}
+
+// loadNative is LoadNative, with the checkpoint's trainer record.
+func loadNative(d npu.Device, dir string) (*bloom.Model, trainerRecord, error) {
 	n, src, cfg, err := openNative(dir)
 	if err != nil {
-		return nil, err
+		return nil, trainerRecord{}, err
 	}
 	defer n.Close()
-	m, err := bloom.New(d, cfg)
+	tr, err := trainerRecordOf(n.Manifest, dir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		return nil, tr, err
 	}
-	l := m.Layout
-	host := make([]float32, l.Size)
-	if cfg.LoRA.On() {
-		var tr trainerRecord
-		if err := json.Unmarshal(n.Manifest.Trainer, &tr); err != nil {
-			return nil, fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
+	var m *bloom.Model
+	switch {
+	case cfg.LoRA.On() && tr.LoRABase != "":
+		base, _, err := LoadModel(d, tr.LoRABase)
+		if err != nil {
+			return nil, tr, fmt.Errorf("%s: its LoRA base: %w", dir, err)
 		}
-		if tr.LoRABase == "" {
-			m.InitRandom(tr.Seed, tr.InitStd)
-		} else {
-			base, _, err := LoadModel(d, tr.LoRABase)
-			if err != nil {
-				return nil, fmt.Errorf("%s: its LoRA base: %w", dir, err)
-			}
-			if base.Cfg != withoutLoRA(cfg) {
-				return nil, fmt.Errorf("%w: %s: its LoRA base %s is a model of %+v", ErrMismatch, dir, tr.LoRABase, base.Cfg)
-			}
-			for _, t := range base.Layout.Tensors {
-				dst, _ := l.Lookup(t.Name)
-				d.Copy(m.Params.Slice(dst.Offset, dst.Size), base.Params.Slice(t.Offset, t.Size))
-			}
+		if base.Cfg != withoutLoRA(cfg) {
+			return nil, tr, fmt.Errorf("%w: %s: its LoRA base %s is a model of %+v", ErrMismatch, dir, tr.LoRABase, base.Cfg)
 		}
-		d.Read(host, m.Params)
-	}
-	for _, t := range l.Tensors {
-		if t.Frozen {
-			continue
-		}
-		if err := src.read(ckptPrefixes[0], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		m, err = bloom.AddLoRA(base, cfg.LoRA, 0)
+	default:
+		if m, err = bloom.New(d, cfg); err == nil && cfg.LoRA.On() {
+			m.InitRandom(tr.Seed, tr.InitStd) // the frozen weights the run started from
 		}
 	}
-	d.Write(m.Params, host)
-	return m, nil
+	if err != nil {
+		return nil, tr, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+	}
+	return m, tr, src.readInto(m, m.Params, ckptPrefixes[0], trainedTensor, dir)
 }

@@ -23,10 +23,7 @@ func (r *Rank) load(dir string) error {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 		return r.loadHF(dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, ckpt.ManifestName)); err == nil {
-		return r.loadNative(dir)
-	}
-	step, _, err := ckpt.LatestNative(dir)
+	step, err := stepDir(dir)
 	if errors.Is(err, ckpt.ErrNotFound) {
 		r.logf("no committed checkpoint in %s: starting from the initialization (seed %d)", dir, r.Cfg.Seed)
 		return nil
@@ -35,6 +32,25 @@ func (r *Rank) load(dir string) error {
 		return err
 	}
 	return r.loadNative(step)
+}
+
+// stepDir is dir when it is a committed step directory (it has a manifest),
+// else the latest committed step of the checkpoint root dir.
+func stepDir(dir string) (string, error) {
+	if _, err := os.Stat(filepath.Join(dir, ckpt.ManifestName)); err == nil {
+		return dir, nil
+	}
+	step, _, err := ckpt.LatestNative(dir)
+	return step, err
+}
+
+// trainerRecordOf decodes the trainer record of man, the manifest in dir.
+func trainerRecordOf(man ckpt.Manifest, dir string) (trainerRecord, error) {
+	var tr trainerRecord
+	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
+		return tr, fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
+	}
+	return tr, nil
 }
 
 // loadNative restores parameters, AdamW moments and step, the samples
@@ -49,11 +65,10 @@ func (r *Rank) loadNative(dir string) error {
 	}
 	defer n.Close()
 	man := n.Manifest
-	if base := withoutLoRA(r.Cfg.Model); model != r.Cfg.Model && r.Cfg.Model.LoRA.On() && model == base {
-		if err := r.loadBase(src, dir); err != nil {
+	if r.Cfg.Model.LoRA.On() && !model.LoRA.On() {
+		if err := r.loadBaseNative(src, model, dir); err != nil {
 			return err
 		}
-		r.loraBase = dir
 		r.logf("starting LoRA fine-tuning (%v, r %d, alpha %g) from the base weights of %s", r.Cfg.Model.LoRA.Targets.Names(),
 			r.Cfg.Model.LoRA.R, r.Cfg.Model.LoRA.Alpha, dir)
 		return nil
@@ -61,9 +76,9 @@ func (r *Rank) loadNative(dir string) error {
 	if model != r.Cfg.Model {
 		return fmt.Errorf("%w: %s holds a model of %+v, the job's is %+v", ErrMismatch, dir, model, r.Cfg.Model)
 	}
-	var tr trainerRecord
-	if err := json.Unmarshal(man.Trainer, &tr); err != nil {
-		return fmt.Errorf("%w: %s: trainer record: %w", ErrMismatch, dir, err)
+	tr, err := trainerRecordOf(man, dir)
+	if err != nil {
+		return err
 	}
 	if model.LoRA.On() {
 		// The adapters are the checkpoint's; the frozen weights its base's.
@@ -71,19 +86,10 @@ func (r *Rank) loadNative(dir string) error {
 			return err
 		}
 	}
-	l := r.Model.Layout
 	for i, dst := range [3]npu.Buf{r.Model.Params, r.Opt.M, r.Opt.V} {
-		host := make([]float32, l.Size)
-		r.Model.Dev.Read(host, dst)
-		for _, t := range l.Tensors {
-			if t.Frozen {
-				continue
-			}
-			if err := src.read(ckptPrefixes[i], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-			}
+		if err := src.readInto(r.Model, dst, ckptPrefixes[i], trainedTensor, dir); err != nil {
+			return err
 		}
-		r.Model.Dev.Write(dst, host)
 	}
 	r.step, r.consumed, r.Opt.Step = man.Step, man.ConsumedSamples, tr.OptimizerStep
 	if sameLayout(man.Layout, r.Cfg) {
@@ -108,23 +114,15 @@ func withoutLoRA(c bloom.Config) bloom.Config {
 	return c
 }
 
-// loadBase starts LoRA fine-tuning from the base model of a native
-// checkpoint without adapters: its parameters, the adapters as initialized,
-// the optimizer and the data from the start (as from a Hugging Face model).
-func (r *Rank) loadBase(src *shardSource, dir string) error {
-	l := r.Model.Layout
-	host := make([]float32, l.Size)
-	r.Model.Dev.Read(host, r.Model.Params)
-	for _, t := range l.Tensors {
-		if t.Adapter {
-			continue
-		}
-		if err := src.read(ckptPrefixes[0], l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
-			return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-		}
+// loadBaseNative loads the frozen weights of a LoRA rank from src, a native
+// checkpoint in dir of the job's base model (no adapters); the adapters
+// stay as they are.
+func (r *Rank) loadBaseNative(src *shardSource, model bloom.Config, dir string) error {
+	if model != withoutLoRA(r.Cfg.Model) {
+		return fmt.Errorf("%w: %s holds a model of %+v, the job's base is %+v", ErrMismatch, dir, model, withoutLoRA(r.Cfg.Model))
 	}
-	r.Model.Dev.Write(r.Model.Params, host)
-	return nil
+	r.loraBase = dir
+	return src.readInto(r.Model, r.Model.Params, ckptPrefixes[0], frozenTensor, dir)
 }
 
 // loadBaseFrom loads the frozen weights of a LoRA checkpoint from its base
@@ -143,10 +141,30 @@ func (r *Rank) loadBaseFrom(base string) error {
 		return fmt.Errorf("the LoRA checkpoint's base: %w", err)
 	}
 	defer n.Close()
-	if model != withoutLoRA(r.Cfg.Model) {
-		return fmt.Errorf("%w: the LoRA checkpoint's base %s holds a model of %+v, the job's base is %+v", ErrMismatch, base, model, withoutLoRA(r.Cfg.Model))
+	return r.loadBaseNative(src, model, base)
+}
+
+// Which tensors readInto reads.
+func trainedTensor(t bloom.Tensor) bool { return !t.Frozen }
+func frozenTensor(t bloom.Tensor) bool  { return t.Frozen }
+
+// readInto reads the tensors of m's layout that want picks from the copy
+// prefix names into buf (m.Params or a moment mirroring it), leaving the
+// others as they are.
+func (s *shardSource) readInto(m *bloom.Model, buf npu.Buf, prefix string, want func(bloom.Tensor) bool, dir string) error {
+	l := m.Layout
+	host := make([]float32, l.Size)
+	m.Dev.Read(host, buf)
+	for _, t := range l.Tensors {
+		if !want(t) {
+			continue
+		}
+		if err := s.read(prefix, l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		}
 	}
-	return r.loadBase(src, base)
+	m.Dev.Write(buf, host)
+	return nil
 }
 
 // openNative opens the committed checkpoint in dir, the source its tensors

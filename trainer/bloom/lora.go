@@ -235,10 +235,7 @@ func MergeLoRA(m *Model) (*Model, error) {
 		return nil, err
 	}
 	d, s := m.Dev, m.Cfg.LoRA.Scale()
-	for _, t := range out.Layout.Tensors {
-		src, _ := m.Layout.Lookup(t.Name)
-		d.Copy(out.Params.Slice(t.Offset, t.Size), m.Params.Slice(src.Offset, src.Size))
-	}
+	copyTensors(out, m)
 	for i := range m.W.Blocks {
 		base := [4]npu.Buf{out.W.Blocks[i].QKVW, out.W.Blocks[i].AttnW, out.W.Blocks[i].FCW, out.W.Blocks[i].ProjW}
 		for k, ad := range m.W.Blocks[i].LoRA {
@@ -264,12 +261,19 @@ func AddLoRA(m *Model, l LoRA, seed uint64) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range m.Layout.Tensors {
-		dst, _ := out.Layout.Lookup(t.Name)
-		m.Dev.Copy(out.Params.Slice(dst.Offset, dst.Size), m.Params.Slice(t.Offset, t.Size))
-	}
+	copyTensors(out, m)
 	out.InitAdapters(seed)
 	return out, nil
+}
+
+// copyTensors copies into dst's parameters every tensor that src holds too,
+// by name: a model and the same model with or without adapters.
+func copyTensors(dst, src *Model) {
+	for _, t := range dst.Layout.Tensors {
+		if st, ok := src.Layout.Lookup(t.Name); ok {
+			dst.Dev.Copy(dst.Params.Slice(t.Offset, t.Size), src.Params.Slice(st.Offset, st.Size))
+		}
+	}
 }
 
 // frozen is g, the gradient of a base weight, or nil when c's base weights

@@ -106,8 +106,8 @@ func encode(cfg Config, part []Question, task string, nNew int) (prompts [][]int
 		if len(ids) == 0 {
 			return nil, 0, fmt.Errorf("eval: a %s question encodes to no tokens", task)
 		}
-		if V := cfg.Model.Cfg.Vocab; slices.Max(ids) >= int32(V) {
-			return nil, 0, fmt.Errorf("eval: the tokenizer gives id %d, outside the model's vocabulary of %d: not this model's tokenizer", slices.Max(ids), V)
+		if top, V := slices.Max(ids), cfg.Model.Cfg.Vocab; top >= int32(V) {
+			return nil, 0, fmt.Errorf("eval: the tokenizer gives id %d, outside the model's vocabulary of %d: not this model's tokenizer", top, V)
 		}
 		prompts[i] = ids
 	}
