@@ -14,6 +14,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
 // joinContext is cancelled when bloomd should stop (SIGINT, SIGTERM);
@@ -133,7 +134,7 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 	if c.String("secret-file") == "" {
 		return cfg, fmt.Errorf("--secret-file is required (make one with `bloomd keygen --out FILE`)")
 	}
-	s, err := daemon.LoadSecret(c.String("secret-file"))
+	s, err := identity.LoadSecret(c.String("secret-file"))
 	if err != nil {
 		return cfg, err
 	}

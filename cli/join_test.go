@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
-func writeTestSecret(t *testing.T) (string, daemon.Secret) {
+func writeTestSecret(t *testing.T) (string, identity.Secret) {
 	t.Helper()
-	s, err := daemon.GenerateSecret()
+	s, err := identity.GenerateSecret()
 	if err != nil {
 		t.Fatal(err)
 	}

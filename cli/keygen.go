@@ -7,7 +7,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
 func keygenCommand() *ucli.Command {
@@ -27,14 +27,14 @@ func keygenCommand() *ucli.Command {
 				if c.String("secret-file") == "" {
 					return errors.New("--token needs --secret-file FILE")
 				}
-				s, err := daemon.LoadSecret(c.String("secret-file"))
+				s, err := identity.LoadSecret(c.String("secret-file"))
 				if err != nil {
 					return err
 				}
 				_, err = fmt.Fprintln(c.App.Writer, s.Token())
 				return err
 			}
-			s, err := daemon.GenerateSecret()
+			s, err := identity.GenerateSecret()
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func keygenCommand() *ucli.Command {
 	}
 }
 
-func writeSecret(path string, s daemon.Secret) error {
+func writeSecret(path string, s identity.Secret) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
 func runDaemon(t *testing.T, args ...string) (string, error) {
@@ -24,7 +24,7 @@ func TestKeygen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := daemon.ParseSecret(out); err != nil {
+	if _, err := identity.ParseSecret(out); err != nil {
 		t.Fatalf("keygen printed %q: %v", out, err)
 	}
 	path := filepath.Join(t.TempDir(), "cluster.secret")
@@ -38,7 +38,7 @@ func TestKeygen(t *testing.T) {
 	if _, err := runDaemon(t, "keygen", "--out", path); err == nil || !strings.Contains(err.Error(), "exists") {
 		t.Fatalf("keygen over an existing secret: %v", err)
 	}
-	s, _ := daemon.LoadSecret(path)
+	s, _ := identity.LoadSecret(path)
 	out, err = runDaemon(t, "keygen", "--token", "--secret-file", path)
 	if err != nil || strings.TrimSpace(out) != s.Token() {
 		t.Fatalf("keygen --token: %q %v", out, err)

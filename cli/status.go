@@ -9,7 +9,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/api"
-	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
 func statusCommand() *ucli.Command {
@@ -56,17 +56,17 @@ func ctlClient(c *ucli.Context) (*api.Client, error) { return ctlClientAt(c, glo
 func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 	switch {
 	case globalString(c, "secret-file") != "":
-		s, err := daemon.LoadSecret(globalString(c, "secret-file"))
+		s, err := identity.LoadSecret(globalString(c, "secret-file"))
 		if err != nil {
 			return nil, err
 		}
-		id, err := daemon.NewIdentity(s, "bloomctl")
+		id, err := identity.New(s, "bloomctl")
 		if err != nil {
 			return nil, err
 		}
 		return api.NewClient(addr, id.APIClientTLS(), "")
 	case globalString(c, "token") != "":
-		tlsConf, err := daemon.TokenClientTLS(globalString(c, "token"))
+		tlsConf, err := identity.TokenClientTLS(globalString(c, "token"))
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/api"
-	"bloom/daemon"
+	"bloom/daemon/jobspec"
 )
 
 func submitCommand() *ucli.Command {
@@ -33,7 +33,7 @@ func submitCommand() *ucli.Command {
 			if c.NArg() != 1 {
 				return errors.New("give one job file (bloomctl submit job.yaml), or use bloomctl submit pretrain --FLAGS")
 			}
-			jf, err := daemon.LoadJobFile(c.Args().First())
+			jf, err := jobspec.LoadFile(c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -54,7 +54,7 @@ func pretrainCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "config", Usage: "a BLOOM config.json `FILE` for the model's shape (instead of --model-preset)"},
 		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
 	}
-	for _, f := range daemon.JobFields() {
+	for _, f := range jobspec.Fields() {
 		if f.Bool {
 			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Usage: f.Usage})
 			continue
@@ -70,13 +70,13 @@ func pretrainCommand() *ucli.Command {
 			if c.NArg() > 0 {
 				return fmt.Errorf("unexpected arguments %v: every setting is a --flag", c.Args().Slice())
 			}
-			jf := daemon.JobFile{Name: c.String("name"), Spec: daemon.DefaultJobSpec()}
+			jf := jobspec.File{Name: c.String("name"), Spec: jobspec.Default()}
 			if p := c.String("config"); p != "" {
 				if err := jf.Spec.SetConfigFile(p); err != nil {
 					return err
 				}
 			}
-			for _, f := range daemon.JobFields() {
+			for _, f := range jobspec.Fields() {
 				if c.IsSet(f.Name) {
 					v := c.String(f.Name)
 					if f.Bool {
@@ -96,7 +96,7 @@ func pretrainCommand() *ucli.Command {
 }
 
 // submit sends the job and prints its id (or, with --output json, the job).
-func submit(c *ucli.Context, jf daemon.JobFile) error {
+func submit(c *ucli.Context, jf jobspec.File) error {
 	spec, err := jf.Spec.Marshal()
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"bloom/api"
+	"bloom/daemon/identity"
 )
 
 func (d *Daemon) routes() http.Handler {
@@ -39,7 +40,7 @@ func (d *Daemon) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tokenEqual(bearer, token) {
+		if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && identity.TokenEqual(bearer, token) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -201,7 +202,7 @@ func (d *Daemon) forwardClient() *http.Client {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fwd == nil {
-		d.fwd = &http.Client{Transport: &http.Transport{TLSClientConfig: d.id.ClientTLS(alpnHTTP), MaxIdleConnsPerHost: 2}}
+		d.fwd = &http.Client{Transport: &http.Transport{TLSClientConfig: d.id.ClientTLS(identity.ALPNHTTP), MaxIdleConnsPerHost: 2}}
 	}
 	return d.fwd
 }

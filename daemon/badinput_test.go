@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/identity"
 	"bloom/membership"
 )
 
@@ -121,7 +122,7 @@ func TestStartRefusesBadInput(t *testing.T) {
 		}
 	})
 	t.Run("bad config", func(t *testing.T) {
-		c := nodeConfig(t, dir, 7, 0, Secret{})
+		c := nodeConfig(t, dir, 7, 0, identity.Secret{})
 		c.Name, c.Bind, c.Devices, c.BootstrapExpect = "bad name", "nowhere", "gpu:1", -1
 		err := c.Validate()
 		for _, want := range []string{"--name", "--bind", "secret", "--devices", "--bootstrap-expect"} {
@@ -141,7 +142,7 @@ func TestAPIAuth(t *testing.T) {
 	if _, err := client(t, d, testSecret).Status(ctx); err != nil {
 		t.Fatalf("mutual TLS: %v", err)
 	}
-	tlsConf, err := TokenClientTLS(testSecret.Token())
+	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestAPIAuth(t *testing.T) {
 	}
 	// Another cluster's token pins another CA: the client refuses the server.
 	other := mustSecret()
-	otherTLS, _ := TokenClientTLS(other.Token())
+	otherTLS, _ := identity.TokenClientTLS(other.Token())
 	oc, _ := api.NewClient(d.APIAddr(), otherTLS, other.Token())
 	defer oc.Close()
 	if _, err := oc.Status(ctx); err == nil || !strings.Contains(err.Error(), "not from the cluster") {
@@ -177,12 +178,12 @@ func TestAPIAuth(t *testing.T) {
 	if _, err := fc.Status(ctx); !errors.As(err, &se) || se.Code != http.StatusUnauthorized {
 		t.Errorf("forged token: %v, want 401", err)
 	}
-	if _, err := TokenClientTLS("garbage"); err == nil {
+	if _, err := identity.TokenClientTLS("garbage"); err == nil {
 		t.Error("garbage token parsed")
 	}
 
 	// Raft's ALPN without a client certificate is dropped.
-	conn, err := tls.Dial("tcp", d.APIAddr(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{alpnRaft}})
+	conn, err := tls.Dial("tcp", d.APIAddr(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{identity.ALPNRaft}})
 	if err == nil {
 		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, err = conn.Read(make([]byte, 1))
@@ -197,8 +198,8 @@ func TestAPIMalformedRequests(t *testing.T) {
 	checkGoroutines(t)
 	d := startOne(t, nodeConfig(t, t.TempDir(), 1, 1, testSecret))
 	waitFor(t, 20*time.Second, "leader", d.IsLeader)
-	id, _ := NewIdentity(testSecret, "bloomctl")
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: id.ClientTLS(alpnHTTP)}}
+	id, _ := identity.New(testSecret, "bloomctl")
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: id.ClientTLS(identity.ALPNHTTP)}}
 	defer hc.CloseIdleConnections()
 	for _, body := range []string{"", "{", `{"name":""}`, `{"name":"x","spec":[1]}`, `{"name":"x","nope":1}`, strings.Repeat("x", api.MaxRequestBody+10)} {
 		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, "https://"+d.APIAddr()+api.PathJobs, bytes.NewReader([]byte(body)))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/jobspec"
 )
 
 // startChaosCluster starts n daemons with one CPU device each, so a job of
@@ -33,7 +34,7 @@ func (c *cluster) rankNodeNot(j *api.JobInfo, l *Daemon) int {
 
 // runRef submits s as name and waits for it to succeed: the uninterrupted
 // run a chaos test compares with.
-func runRef(t *testing.T, cl *api.Client, name string, s JobSpec) *api.JobInfo {
+func runRef(t *testing.T, cl *api.Client, name string, s jobspec.Spec) *api.JobInfo {
 	t.Helper()
 	ref, err := submitSpec(t, cl, name, s)
 	if err != nil {

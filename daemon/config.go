@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/daemon/coord"
+	"bloom/daemon/identity"
 	"bloom/membership"
 )
 
@@ -31,7 +32,7 @@ type Config struct {
 	// address may be among them.
 	Peers []string
 	// Secret is the cluster secret.
-	Secret Secret
+	Secret identity.Secret
 	// BootstrapExpect, when > 0, makes this node bootstrap Raft together
 	// with the first BootstrapExpect servers it sees, once, on a fresh data dir.
 	BootstrapExpect int
@@ -129,7 +130,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if c.Secret == (Secret{}) {
+	if c.Secret == (identity.Secret{}) {
 		errs = append(errs, errors.New("daemon: no cluster secret: pass --secret-file (make one with `bloomd keygen`)"))
 	}
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {

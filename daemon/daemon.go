@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"bloom/daemon/coord"
+	"bloom/daemon/identity"
 	"bloom/membership"
 )
 
@@ -27,7 +28,7 @@ type Daemon struct {
 	cfg     Config
 	log     *slog.Logger
 	dir     *dataDir
-	id      *Identity
+	id      *identity.Identity
 	fsm     *fsm
 	raft    *raftNode
 	ml      *membership.Membership
@@ -90,7 +91,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		return nil, err
 	}
 	cleanup = append(cleanup, func() { d.dir.close() })
-	if d.id, err = NewIdentity(cfg.Secret, cfg.Name); err != nil {
+	if d.id, err = identity.New(cfg.Secret, cfg.Name); err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.API)
@@ -110,7 +111,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	}
 	cleanup = append(cleanup, func() { d.xfer.Close() })
 
-	layer := newRaftLayer(d.mux.raft, d.id.ClientTLS(alpnRaft))
+	layer := newRaftLayer(d.mux.raft, d.id.ClientTLS(identity.ALPNRaft))
 	if d.raft, err = startRaft(&d.cfg, d.dir, d.fsm, layer, log); err != nil {
 		return nil, err
 	}
@@ -311,7 +312,7 @@ func (d *Daemon) GossipAddr() string { return d.ml.Local().Addr }
 func (d *Daemon) IsLeader() bool { return d.leaderReady.Load() && d.raft.r.State() == raft.Leader }
 
 // Identity is the node's TLS identity (the QUIC data plane will use it too).
-func (d *Daemon) Identity() *Identity { return d.id }
+func (d *Daemon) Identity() *identity.Identity { return d.id }
 
 // Apply proposes cmd through Raft; only the leader can. It returns the
 // state machine's verdict.

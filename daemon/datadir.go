@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"bloom/daemon/identity"
 )
 
 // Sentinels for a data dir that cannot be used.
@@ -36,7 +38,7 @@ func (d *dataDir) snapDir() string { return filepath.Join(d.path, "raft") }
 
 // openDataDir creates or opens the data dir, locks it against a second
 // bloomd, and checks it belongs to this node name and cluster secret.
-func openDataDir(path, name string, s Secret) (*dataDir, error) {
+func openDataDir(path, name string, s identity.Secret) (*dataDir, error) {
 	if err := os.MkdirAll(filepath.Join(path, "raft"), 0o700); err != nil {
 		return nil, fmt.Errorf("daemon: data dir: %w", err)
 	}
@@ -52,7 +54,7 @@ func openDataDir(path, name string, s Secret) (*dataDir, error) {
 	return d, nil
 }
 
-func (d *dataDir) check(name string, s Secret) error {
+func (d *dataDir) check(name string, s identity.Secret) error {
 	b, err := os.ReadFile(filepath.Join(d.path, "node.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):

@@ -4,11 +4,8 @@
 // identities, and the HTTPS API of package api into one Daemon.
 //
 // It owns:
-//   - the cluster secret and everything derived from it (secret.go,
-//     identity.go): the gossip key, a cluster CA whose Ed25519 key is
-//     derived from the secret — every node issues its own certificate under
-//     it, so anyone with the secret is in and anyone without is refused —
-//     and the bearer token bloomctl may use instead of a certificate;
+//   - the node's identity, from package daemon/identity (the gossip key,
+//     the cluster CA derived from the secret, the bearer token);
 //   - the data dir (node.json records the node name, the secret's
 //     fingerprint and the cluster id; a flock keeps a second bloomd out);
 //   - one TLS port for the API and Raft, told apart by ALPN (mux.go);
@@ -17,8 +14,8 @@
 //     five voters, replace dead voters (autopilot.go); a new leader calls
 //     Barrier before acting; leadership is handed over before a leader stops;
 //   - /metrics in the Prometheus text format, written by hand;
-//   - jobs: specs with the seed's Megatron flag names, validated against the
-//     devices gossip reports (jobspec*.go); placement in Megatron's rank
+//   - jobs: specs (package daemon/jobspec) checked against the devices
+//     gossip reports at submission (job_api.go); placement in Megatron's rank
 //     order, TP inside a node (plan.go); the coordinator that commits plans,
 //     ends attempts on a failed worker or a dead node, restarts from the
 //     last committed checkpoint and commits checkpoints once every shard is

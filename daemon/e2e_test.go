@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"bloom/api"
-	"bloom/daemon"
+	"bloom/daemon/identity"
 )
 
 // TestEndToEnd12 runs the real bloomd: 12 processes on 127.0.0.1–12 form
@@ -147,7 +147,7 @@ func newE2E(t *testing.T, n int) *e2e {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	s, _ := daemon.GenerateSecret()
+	s, _ := identity.GenerateSecret()
 	e := &e2e{t: t, bin: bin, dir: dir, secret: filepath.Join(dir, "cluster.secret"), token: s.Token(),
 		procs: make([]*proc, n), clients: map[int]*api.Client{}}
 	os.WriteFile(e.secret, []byte(s.String()+"\n"), 0o600)
@@ -213,7 +213,7 @@ func (e *e2e) start(i int) {
 }
 
 func (e *e2e) intruder() *proc {
-	s, _ := daemon.GenerateSecret()
+	s, _ := identity.GenerateSecret()
 	f := filepath.Join(e.dir, "other.secret")
 	os.WriteFile(f, []byte(s.String()+"\n"), 0o600)
 	return e.spawn("intruder", []string{"join", "--name", "intruder", "--data-dir", filepath.Join(e.dir, "intruder"),
@@ -270,7 +270,7 @@ func (e *e2e) client(i int) *api.Client {
 	if c, ok := e.clients[i]; ok {
 		return c
 	}
-	tlsConf, err := daemon.TokenClientTLS(e.token)
+	tlsConf, err := identity.TokenClientTLS(e.token)
 	if err != nil {
 		e.t.Fatal(err)
 	}

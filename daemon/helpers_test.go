@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/identity"
 )
 
 var testSecret = mustSecret()
 
-func mustSecret() Secret {
-	s, err := GenerateSecret()
+func mustSecret() identity.Secret {
+	s, err := identity.GenerateSecret()
 	if err != nil {
 		panic(err)
 	}
@@ -33,7 +34,7 @@ func testLogger() *slog.Logger {
 
 // nodeConfig is node i (1-based) on 127.0.0.i with ports chosen by the kernel,
 // with timings shortened for tests (the shape is the production one).
-func nodeConfig(t *testing.T, dir string, i, expect int, s Secret) Config {
+func nodeConfig(t *testing.T, dir string, i, expect int, s identity.Secret) Config {
 	c := DefaultConfig()
 	c.Name = fmt.Sprintf("n%d", i)
 	c.DataDir = filepath.Join(dir, c.Name)
@@ -168,13 +169,13 @@ func (c *cluster) restart(i int) *Daemon {
 }
 
 // client is bloomctl's view: mutual TLS from the secret.
-func client(t *testing.T, d *Daemon, s Secret) *api.Client {
+func client(t *testing.T, d *Daemon, s identity.Secret) *api.Client {
 	t.Helper()
-	id, err := NewIdentity(s, "bloomctl")
+	id, err := identity.New(s, "bloomctl")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := api.NewClient(d.APIAddr(), id.ClientTLS(alpnHTTP), "")
+	c, err := api.NewClient(d.APIAddr(), id.ClientTLS(identity.ALPNHTTP), "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // JobsConfig configures how a daemon runs jobs: its workers and its
@@ -107,7 +108,7 @@ func (j *jobs) logPath(id string, attempt, rank int) string {
 }
 
 // saveDir is the root of a job's checkpoints on this node.
-func (j *jobs) saveDir(id string, spec *JobSpec) string {
+func (j *jobs) saveDir(id string, spec *jobspec.Spec) string {
 	if spec.Save != "" {
 		return spec.Save
 	}

@@ -13,6 +13,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // jobRoutes registers the job endpoints (api/job.go lists them).
@@ -103,9 +104,9 @@ func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 // refused now, with what to change.
 func (d *Daemon) admit(raw []byte) ([]byte, error) {
 	if len(raw) == 0 {
-		return nil, fmt.Errorf("%w: the job has no spec (bloomctl submit job.yaml or bloomctl submit pretrain --FLAGS)", ErrJobSpec)
+		return nil, fmt.Errorf("%w: the job has no spec (bloomctl submit job.yaml or bloomctl submit pretrain --FLAGS)", jobspec.ErrInvalid)
 	}
-	spec, err := decodeJobSpec(raw)
+	spec, err := jobspec.Unmarshal(raw)
 	if err != nil {
 		return nil, err
 	}

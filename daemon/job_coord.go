@@ -10,6 +10,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 	"bloom/membership"
 )
 
@@ -236,7 +237,7 @@ func (j *jobs) usableNodes(alive map[string]bool, members []membership.Member) m
 // start places a pending or recovering job on free devices of usable
 // nodes and starts an attempt; it reports whether it did.
 func (j *jobs) start(st *coord.State, job *coord.Job, alive, usable map[string]bool) bool {
-	spec, err := DecodeJobSpec(job.Spec)
+	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
 		j.apply(coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()})
 		return false
@@ -443,7 +444,7 @@ func (j *jobs) allDone(job *coord.Job, lj *liveJob) bool {
 // count. A failure that is the job's own (its input is wrong, or the same
 // crash at the same step as the failure before) is not retried.
 func (j *jobs) fail(job *coord.Job, lj *liveJob, cause string) {
-	spec, _ := DecodeJobSpec(job.Spec)
+	spec, _ := jobspec.Decode(job.Spec)
 	var last int64
 	if n := len(job.Checkpoints); n > 0 {
 		last = job.Checkpoints[n-1].Step
@@ -591,7 +592,7 @@ func restarted(job *coord.Job, lj *liveJob, members []membership.Member) string 
 // the full layout fits again, so the next attempt runs on it: the ranks
 // are told in the report replies, and the attempt ends as planned.
 func (j *jobs) maybeGrow(st *coord.State, job *coord.Job, lj *liveJob, usable map[string]bool) {
-	spec, err := DecodeJobSpec(job.Spec)
+	spec, err := jobspec.Decode(job.Spec)
 	j.mu.Lock()
 	growing := lj.growTo > 0
 	trained := lastReported(lj) > job.Attempts[len(job.Attempts)-1].FromStep

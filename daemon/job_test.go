@@ -15,6 +15,7 @@ import (
 
 	"bloom/api"
 	"bloom/ckpt"
+	"bloom/daemon/jobspec"
 )
 
 // startJobCluster starts n daemons (two CPU devices each) whose workers are
@@ -64,15 +65,15 @@ func (c *cluster) byName(name string) *Daemon {
 	return nil
 }
 
-func tinySpec(iters int64) JobSpec {
-	s := DefaultJobSpec()
+func tinySpec(iters int64) jobspec.Spec {
+	s := jobspec.Default()
 	s.ModelPreset, s.TrainIters = "bloom-tiny", iters
 	s.MicroBatch, s.GlobalBatch, s.SeqLength, s.LR, s.LRWarmupSamples = 2, 4, 32, 5e-3, 16
 	s.DataParallel = 1
 	return s
 }
 
-func submitSpec(t *testing.T, cl *api.Client, name string, s JobSpec) (*api.JobInfo, error) {
+func submitSpec(t *testing.T, cl *api.Client, name string, s jobspec.Spec) (*api.JobInfo, error) {
 	t.Helper()
 	raw, err := s.Marshal()
 	if err != nil {
@@ -124,13 +125,13 @@ func TestJobsOnCluster(t *testing.T) {
 
 	t.Run("refused", func(t *testing.T) {
 		for _, tc := range []struct {
-			edit func(*JobSpec)
+			edit func(*jobspec.Spec)
 			want string
 		}{
-			{func(s *JobSpec) { s.TensorParallel = 4 }, "needs 4 free devices on one node"},
-			{func(s *JobSpec) { s.DataParallel = 7 }, "the cluster has 6 devices: lower --data-parallel-size to 6"},
-			{func(s *JobSpec) { s.TensorParallel = 3 }, "do not divide by --tensor-model-parallel-size 3"},
-			{func(s *JobSpec) { s.TrainIters = 0 }, "give --train-iters"},
+			{func(s *jobspec.Spec) { s.TensorParallel = 4 }, "needs 4 free devices on one node"},
+			{func(s *jobspec.Spec) { s.DataParallel = 7 }, "the cluster has 6 devices: lower --data-parallel-size to 6"},
+			{func(s *jobspec.Spec) { s.TensorParallel = 3 }, "do not divide by --tensor-model-parallel-size 3"},
+			{func(s *jobspec.Spec) { s.TrainIters = 0 }, "give --train-iters"},
 		} {
 			s := tinySpec(10)
 			tc.edit(&s)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"bloom/daemon/identity"
 )
 
 // handshakeTimeout bounds a TLS handshake on the API port.
@@ -63,7 +65,7 @@ func (m *mux) handshake(c net.Conn) {
 	}
 	st := tc.ConnectionState()
 	target := m.http
-	if st.NegotiatedProtocol == alpnRaft {
+	if st.NegotiatedProtocol == identity.ALPNRaft {
 		if len(st.VerifiedChains) == 0 {
 			m.log.Warn("raft connection without a cluster certificate refused", "remote", c.RemoteAddr().String())
 			c.Close()
@@ -192,9 +194,9 @@ func (l *raftLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Co
 	if err != nil {
 		return nil, fmt.Errorf("daemon: raft dial %s: %w", addr, err)
 	}
-	if p := c.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != alpnRaft {
+	if p := c.(*tls.Conn).ConnectionState().NegotiatedProtocol; p != identity.ALPNRaft {
 		c.Close()
-		return nil, fmt.Errorf("daemon: raft dial %s: peer speaks %q, not %s", addr, p, alpnRaft)
+		return nil, fmt.Errorf("daemon: raft dial %s: peer speaks %q, not %s", addr, p, identity.ALPNRaft)
 	}
 	return l.track(c), nil
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // NodeDevices is what the planner knows of one node: its name and the
@@ -23,7 +24,7 @@ type NodeDevices struct {
 // the order given (the caller sorts them). Place is pure.
 func Place(nodes []NodeDevices, tp, pp, dp int) (coord.Plan, error) {
 	if tp < 1 || pp < 1 || dp < 1 {
-		return coord.Plan{}, fmt.Errorf("%w: TP %d, PP %d, DP %d must all be ≥ 1", ErrJobSpec, tp, pp, dp)
+		return coord.Plan{}, fmt.Errorf("%w: TP %d, PP %d, DP %d must all be ≥ 1", jobspec.ErrInvalid, tp, pp, dp)
 	}
 	n := tp * pp * dp
 	plan := coord.Plan{TP: tp, PP: pp, DP: dp, Ranks: make([]coord.Rank, 0, n)}
@@ -59,11 +60,11 @@ func placeError(nodes []NodeDevices, tp, pp, dp int) error {
 	}
 	if tp > biggest {
 		return fmt.Errorf("%w: --tensor-model-parallel-size %d needs %d free devices on one node (TP stays inside a node), the most any node has is %d (%s): lower TP or free a bigger node",
-			ErrJobSpec, tp, tp, biggest, desc)
+			jobspec.ErrInvalid, tp, tp, biggest, desc)
 	}
 	need := tp * pp * dp
 	return fmt.Errorf("%w: TP %d × PP %d × DP %d = %d ranks, but only %d tensor-parallel groups of %d fit (%s, %d in all): lower --data-parallel-size or --pipeline-model-parallel-size, or wait for devices",
-		ErrJobSpec, tp, pp, dp, need, fits, tp, desc, total)
+		jobspec.ErrInvalid, tp, pp, dp, need, fits, tp, desc, total)
 }
 
 // RankCoords is a rank's place in the layout: its tensor-, data- and

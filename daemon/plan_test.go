@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 	"bloom/membership"
 )
 
@@ -100,7 +101,7 @@ func TestPlaceErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		_, err := Place(tc.nodes, tc.tp, tc.pp, tc.dp)
-		if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
+		if !errors.Is(err, jobspec.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}

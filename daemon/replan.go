@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // shrink re-plans a recovering job that cannot get its devices back on
@@ -15,7 +16,7 @@ import (
 // attempt ended (a node that comes back in time gets the job back on its
 // full layout), and only onto at least --min-nodes nodes. It returns the
 // plan, or nil and why the job waits. shrink is pure.
-func shrink(job *coord.Job, spec *JobSpec, free []NodeDevices, now time.Time) (*coord.Plan, string) {
+func shrink(job *coord.Job, spec *jobspec.Spec, free []NodeDevices, now time.Time) (*coord.Plan, string) {
 	n := len(job.Attempts)
 	if spec.MinNodes == 0 || job.State != coord.JobRecovering || n == 0 {
 		return nil, ""

@@ -10,6 +10,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // Checkpoint replication (DESIGN.md §9): every shard a worker here
@@ -46,7 +47,7 @@ func (d *Daemon) ckptRoot(id string) (string, bool) {
 	if spec == nil {
 		return "", false
 	}
-	sp, err := DecodeJobSpec(spec)
+	sp, err := jobspec.Decode(spec)
 	if err != nil {
 		return "", false
 	}

@@ -17,6 +17,8 @@ import (
 	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/coord"
+	"bloom/daemon/identity"
+	"bloom/daemon/jobspec"
 )
 
 // supervisor runs this node's workers: one `bloomd worker` process per
@@ -144,7 +146,7 @@ func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local 
 // assignment is what the worker of key is told.
 func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, local int) (WorkerAssignment, error) {
 	job := st.Jobs[key.job]
-	spec, err := DecodeJobSpec(job.Spec)
+	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
 		return WorkerAssignment{}, err
 	}
@@ -320,7 +322,7 @@ func (s *supervisor) client(addr string) (*api.Client, error) {
 	if c := s.clients[addr]; c != nil {
 		return c, nil
 	}
-	c, err := api.NewClient(addr, s.j.d.id.ClientTLS(alpnHTTP), "")
+	c, err := api.NewClient(addr, s.j.d.id.ClientTLS(identity.ALPNHTTP), "")
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/jobspec"
 	"bloom/npu"
 	_ "bloom/npu/cpu" // the CPU backend is always there
 	"bloom/trainer"
@@ -53,7 +54,7 @@ var errJobInput = errors.New("worker: the job's input")
 // the checkpoint it names do not fit — so that running it again fails the
 // same way.
 func jobsFault(err error) bool {
-	return errors.Is(err, errJobInput) || errors.Is(err, ErrJobSpec) ||
+	return errors.Is(err, errJobInput) || errors.Is(err, jobspec.ErrInvalid) ||
 		errors.Is(err, trainer.ErrConfig) || errors.Is(err, trainer.ErrMismatch)
 }
 

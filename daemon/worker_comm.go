@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"bloom/collective"
+	"bloom/daemon/identity"
 	"bloom/trainer"
 )
 
@@ -128,11 +129,11 @@ func (w *worker) collectiveConfig() (collective.Config, error) {
 	cfg.Host = w.a.Node
 	cfg.ListenAddr = net.JoinHostPort(w.a.BindHost, "0")
 	cfg.ConnectTimeout = time.Minute
-	s, err := ParseSecret(w.a.Secret)
+	s, err := identity.ParseSecret(w.a.Secret)
 	if err != nil {
 		return cfg, fmt.Errorf("worker: the assignment has no usable cluster secret: %w", err)
 	}
-	id, err := NewIdentity(s, fmt.Sprintf("%s-rank%d", w.a.Node, w.a.Rank))
+	id, err := identity.New(s, fmt.Sprintf("%s-rank%d", w.a.Node, w.a.Rank))
 	if err != nil {
 		return cfg, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"bloom/ckpt"
 	"bloom/daemon/coord"
+	"bloom/daemon/identity"
 	"bloom/trainer"
 )
 
@@ -74,11 +75,11 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 		if x != nil {
 			return x, nil
 		}
-		s, err := ParseSecret(a.Secret)
+		s, err := identity.ParseSecret(a.Secret)
 		if err != nil {
 			return nil, fmt.Errorf("worker: no cluster secret to fetch the checkpoint with: %w", err)
 		}
-		id, err := NewIdentity(s, fmt.Sprintf("%s-rank%d", a.Node, a.Rank))
+		id, err := identity.New(s, fmt.Sprintf("%s-rank%d", a.Node, a.Rank))
 		if err != nil {
 			return nil, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // WorkerAssignment is what a daemon tells a worker it starts, as the first
@@ -25,7 +26,7 @@ type WorkerAssignment struct {
 	// Device is the backend and index: "cpu:0", "npu:3".
 	Device  string  `json:"device"`
 	Threads int     `json:"threads"`
-	Spec    JobSpec `json:"spec"`
+	Spec    jobspec.Spec `json:"spec"`
 	// FromStep is the committed checkpoint this attempt resumes from
 	// (0: a fresh start), LoadDir its directory on this node.
 	FromStep int64  `json:"from_step"`

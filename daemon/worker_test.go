@@ -14,6 +14,7 @@ import (
 	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // runInProcess runs RunWorker against a fake daemon and returns what it
@@ -50,7 +51,7 @@ func runInProcess(t *testing.T, a WorkerAssignment) ([]workerMsg, string, error)
 }
 
 func singleAssignment(t *testing.T) WorkerAssignment {
-	s := DefaultJobSpec()
+	s := jobspec.Default()
 	s.ModelPreset, s.TrainIters, s.SaveInterval = "bloom-tiny", 12, 6
 	s.MicroBatch, s.GlobalBatch, s.SeqLength, s.LR, s.LRWarmupSamples = 2, 4, 32, 5e-3, 8
 	return WorkerAssignment{Job: "j1", Attempt: 1, Rank: 0, Node: "n1", Device: "cpu:0", Threads: 1, Spec: s,

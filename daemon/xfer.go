@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
+
+	"bloom/daemon/identity"
 )
 
 // Checkpoint-file transfer (DESIGN.md §9): a node pushes each shard it
@@ -103,12 +105,12 @@ type xfer struct {
 // startXfer listens on bind (host:port, port 0 picks one) for QUIC with
 // mutual TLS from id. root maps a job ID to that job's checkpoint root on
 // this node; ok=false refuses the job. log may be nil.
-func startXfer(id *Identity, bind string, root func(job string) (string, bool), log *slog.Logger) (*xfer, error) {
+func startXfer(id *identity.Identity, bind string, root func(job string) (string, bool), log *slog.Logger) (*xfer, error) {
 	return startXferWith(id, bind, root, log, xferOpenFile)
 }
 
 // startXferWith is startXfer reading the files it sends with open.
-func startXferWith(id *Identity, bind string, root func(job string) (string, bool), log *slog.Logger,
+func startXferWith(id *identity.Identity, bind string, root func(job string) (string, bool), log *slog.Logger,
 	open func(name string) (io.ReadCloser, error)) (*xfer, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

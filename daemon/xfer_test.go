@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bloom/daemon/identity"
 )
 
 // Checkpoint-file transfer over real QUIC on 127.0.0.1, port 0.
@@ -32,15 +34,15 @@ type xferNode struct {
 	root string
 }
 
-func startXferNode(t testing.TB, s Secret, name string) *xferNode {
+func startXferNode(t testing.TB, s identity.Secret, name string) *xferNode {
 	t.Helper()
 	return startXferNodeWith(t, s, name, xferOpenFile)
 }
 
 // startXferNodeWith reads the files it sends with open.
-func startXferNodeWith(t testing.TB, s Secret, name string, open func(string) (io.ReadCloser, error)) *xferNode {
+func startXferNodeWith(t testing.TB, s identity.Secret, name string, open func(string) (io.ReadCloser, error)) *xferNode {
 	t.Helper()
-	id, err := NewIdentity(s, name)
+	id, err := identity.New(s, name)
 	if err != nil {
 		t.Fatal(err)
 	}

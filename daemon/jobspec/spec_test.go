@@ -1,4 +1,4 @@
-package daemon
+package jobspec
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ func TestParseJobFile(t *testing.T) {
 	tests := []struct {
 		name string
 		file string
-		want func(*JobFile)
+		want func(*File)
 	}{
 		{"yaml flat", `# a tiny job
 name: demo
@@ -27,7 +27,7 @@ global-batch-size: 8
 train-iters: 20
 lr: 5e-3
 data-path: "/data/my corpus_text_document"
-`, func(j *JobFile) {
+`, func(j *File) {
 			j.Name, j.Spec.ModelPreset, j.Spec.TensorParallel, j.Spec.PipelineParallel = "demo", "bloom-tiny", 2, 2
 			j.Spec.MicroBatch, j.Spec.GlobalBatch, j.Spec.TrainIters, j.Spec.LR = 2, 8, 20, 5e-3
 			j.Spec.DataPath = "/data/my corpus_text_document"
@@ -39,14 +39,14 @@ partition-layers:
   - 2
   - 1
 train-samples: 64
-`, func(j *JobFile) {
+`, func(j *File) {
 			j.Spec.ModelPreset, j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainSamples = "bloom-tiny-6h", 2, []int{2, 1}, 64
 		}},
 		{"flow list and config", `config: config.json
 pipeline-model-parallel-size: 2
 partition-layers: [1, 2]
 train-iters: 5
-`, func(j *JobFile) {
+`, func(j *File) {
 			j.Spec.Model = &ModelShape{Vocab: 512, Hidden: 96, Heads: 6, Layers: 3, Eps: 1e-5}
 			j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainIters = 2, []int{1, 2}, 5
 		}},
@@ -60,26 +60,26 @@ lora-alpha: 16
 train-iters: 4
 data-path: /data/alpaca
 is-instruction-dataset: true
-`, func(j *JobFile) {
+`, func(j *File) {
 			j.Spec.ModelPreset, j.Spec.Load, j.Spec.LoRATargetModules, j.Spec.LoRAR, j.Spec.LoRAAlpha = "bloom-tiny", "/models/base", []string{"query_key_value", "dense"}, 8, 16
 			j.Spec.TrainIters, j.Spec.DataPath, j.Spec.InstructionDataset = 4, "/data/alpaca", true
 		}},
 		{"lora one line", `{"model_preset": "bloom-tiny", "train-iters": 3, "lora-target-modules": "query_key_value,dense_4h_to_h"}`,
-			func(j *JobFile) {
+			func(j *File) {
 				j.Spec.ModelPreset, j.Spec.TrainIters, j.Spec.LoRATargetModules = "bloom-tiny", 3, []string{"query_key_value", "dense_4h_to_h"}
 			}},
 		{"json", `{"name": "j", "model_preset": "bloom-tiny", "train-iters": 3, "partition-layers": [2], "seed": 7}`,
-			func(j *JobFile) {
+			func(j *File) {
 				j.Name, j.Spec.ModelPreset, j.Spec.TrainIters, j.Spec.PartitionLayers, j.Spec.Seed = "j", "bloom-tiny", 3, []int{2}, 7
 			}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := ParseJobFile([]byte(tc.file), dir)
+			got, err := ParseFile([]byte(tc.file), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := JobFile{Spec: DefaultJobSpec()}
+			want := File{Spec: Default()}
 			tc.want(&want)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("got  %+v\nwant %+v", got.Spec, want.Spec)
@@ -104,15 +104,15 @@ func TestParseJobFileErrors(t *testing.T) {
 		{"\tname: x\n", "tabs"},
 	}
 	for _, tc := range tests {
-		_, err := ParseJobFile([]byte(tc.file), t.TempDir())
-		if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%q: %v, want ErrJobSpec containing %q", tc.file, err, tc.want)
+		_, err := ParseFile([]byte(tc.file), t.TempDir())
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want ErrInvalid containing %q", tc.file, err, tc.want)
 		}
 	}
 }
 
-func validSpec() JobSpec {
-	s := DefaultJobSpec()
+func validSpec() Spec {
+	s := Default()
 	s.ModelPreset, s.TrainIters = "bloom-tiny", 10
 	return s
 }
@@ -120,38 +120,38 @@ func validSpec() JobSpec {
 func TestJobSpecValidate(t *testing.T) {
 	tests := []struct {
 		name string
-		edit func(*JobSpec)
+		edit func(*Spec)
 		want string // "" = valid
 	}{
-		{"default tiny", func(s *JobSpec) {}, ""},
-		{"tp 2 pp 2", func(s *JobSpec) { s.TensorParallel, s.PipelineParallel = 2, 2 }, ""},
-		{"heads not divisible", func(s *JobSpec) { s.TensorParallel = 3 }, "4 attention heads do not divide by --tensor-model-parallel-size 3"},
-		{"custom shape", func(s *JobSpec) {
+		{"default tiny", func(s *Spec) {}, ""},
+		{"tp 2 pp 2", func(s *Spec) { s.TensorParallel, s.PipelineParallel = 2, 2 }, ""},
+		{"heads not divisible", func(s *Spec) { s.TensorParallel = 3 }, "4 attention heads do not divide by --tensor-model-parallel-size 3"},
+		{"custom shape", func(s *Spec) {
 			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 320, Hidden: 66, Heads: 6, Layers: 2}
 		}, ""},
-		{"vocab not divisible by tp", func(s *JobSpec) {
+		{"vocab not divisible by tp", func(s *Spec) {
 			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 330, Hidden: 64, Heads: 4, Layers: 2}
 			s.TensorParallel = 4
 		}, "vocabulary 330 does not divide by --tensor-model-parallel-size 4"},
-		{"uneven pipeline", func(s *JobSpec) { s.ModelPreset, s.PipelineParallel = "bloom-tiny-6h", 2 }, "pass --partition-layers (e.g. 2,1)"},
-		{"partition sum", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{1, 2} }, "sums to 3 but the model has 2 layers"},
-		{"partition count", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{2} }, "has 1 stages but --pipeline-model-parallel-size is 2"},
-		{"partition zero", func(s *JobSpec) { s.PipelineParallel, s.PartitionLayers = 2, []int{0, 2} }, "at least one layer"},
-		{"more stages than layers", func(s *JobSpec) { s.PipelineParallel = 3 }, "more than the 2 layers"},
-		{"batch vs micro×dp", func(s *JobSpec) { s.DataParallel, s.MicroBatch, s.GlobalBatch = 3, 2, 8 }, "not divisible by --micro-batch-size 2 × data-parallel size 3 = 6"},
-		{"both lengths", func(s *JobSpec) { s.TrainSamples = 80 }, "not both"},
-		{"lr order", func(s *JobSpec) { s.MinLR = 1 }, "--min-lr"},
-		{"decay style", func(s *JobSpec) { s.LRDecayStyle = "step" }, "use cosine, linear or constant"},
-		{"small vocab on bytes", func(s *JobSpec) {
+		{"uneven pipeline", func(s *Spec) { s.ModelPreset, s.PipelineParallel = "bloom-tiny-6h", 2 }, "pass --partition-layers (e.g. 2,1)"},
+		{"partition sum", func(s *Spec) { s.PipelineParallel, s.PartitionLayers = 2, []int{1, 2} }, "sums to 3 but the model has 2 layers"},
+		{"partition count", func(s *Spec) { s.PipelineParallel, s.PartitionLayers = 2, []int{2} }, "has 1 stages but --pipeline-model-parallel-size is 2"},
+		{"partition zero", func(s *Spec) { s.PipelineParallel, s.PartitionLayers = 2, []int{0, 2} }, "at least one layer"},
+		{"more stages than layers", func(s *Spec) { s.PipelineParallel = 3 }, "more than the 2 layers"},
+		{"batch vs micro×dp", func(s *Spec) { s.DataParallel, s.MicroBatch, s.GlobalBatch = 3, 2, 8 }, "not divisible by --micro-batch-size 2 × data-parallel size 3 = 6"},
+		{"both lengths", func(s *Spec) { s.TrainSamples = 80 }, "not both"},
+		{"lr order", func(s *Spec) { s.MinLR = 1 }, "--min-lr"},
+		{"decay style", func(s *Spec) { s.LRDecayStyle = "step" }, "use cosine, linear or constant"},
+		{"small vocab on bytes", func(s *Spec) {
 			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
 		}, "at least 260"},
-		{"unknown preset", func(s *JobSpec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
-		{"kind", func(s *JobSpec) { s.Kind = "serve" }, "only \"pretrain\""},
-		{"lora", func(s *JobSpec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
-		{"lora target", func(s *JobSpec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
-		{"instruction data", func(s *JobSpec) { s.InstructionDataset, s.DataPath = true, "/data/alpaca" }, ""},
-		{"instruction data without a path", func(s *JobSpec) { s.InstructionDataset = true }, "--is-instruction-dataset needs --data-path"},
-		{"lora rank", func(s *JobSpec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, -1 }, "positive rank"},
+		{"unknown preset", func(s *Spec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
+		{"kind", func(s *Spec) { s.Kind = "serve" }, "only \"pretrain\""},
+		{"lora", func(s *Spec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
+		{"lora target", func(s *Spec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
+		{"instruction data", func(s *Spec) { s.InstructionDataset, s.DataPath = true, "/data/alpaca" }, ""},
+		{"instruction data without a path", func(s *Spec) { s.InstructionDataset = true }, "--is-instruction-dataset needs --data-path"},
+		{"lora rank", func(s *Spec) { s.LoRATargetModules, s.LoRAR = []string{"dense"}, -1 }, "positive rank"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,8 +164,8 @@ func TestJobSpecValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("%v, want ErrJobSpec containing %q", err, tc.want)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v, want ErrInvalid containing %q", err, tc.want)
 			}
 		})
 	}
@@ -189,7 +189,7 @@ func TestResolveLayout(t *testing.T) {
 		s.TensorParallel, s.PipelineParallel, s.DataParallel, s.MicroBatch, s.GlobalBatch = tc.tp, tc.pp, tc.dp, tc.mb, tc.gb
 		err := s.ResolveLayout(tc.devices)
 		if tc.want != "" {
-			if !errors.Is(err, ErrJobSpec) || !strings.Contains(err.Error(), tc.want) {
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%+v: %v, want %q", tc, err, tc.want)
 			}
 			continue
@@ -208,7 +208,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := DecodeJobSpec(b)
+	got, err := Decode(b)
 	if err != nil || !reflect.DeepEqual(got, s) {
 		t.Fatalf("%+v %v", got, err)
 	}
@@ -224,7 +224,7 @@ func TestSpecRoundTrip(t *testing.T) {
 	if m, err := s.ModelConfig(); err != nil || m.LoRA.R != 16 || m.LoRA.Alpha != 32 {
 		t.Errorf("LoRA defaults: %+v %v", m.LoRA, err)
 	}
-	if _, err := DecodeJobSpec([]byte(`{"kind":"pretrain","bogus":1}`)); !errors.Is(err, ErrJobSpec) {
+	if _, err := Decode([]byte(`{"kind":"pretrain","bogus":1}`)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown field: %v", err)
 	}
 }
@@ -252,7 +252,7 @@ func FuzzParseJobFile(f *testing.F) {
 	f.Add([]byte("model-preset: bloom-tiny\ntrain-iters: 5\npartition-layers: [1]\n"))
 	f.Add([]byte(`{"model-preset":"bloom-tiny","train-iters":5}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		jf, err := ParseJobFile(b, t.TempDir())
+		jf, err := ParseFile(b, t.TempDir())
 		if err != nil {
 			return
 		}
@@ -260,7 +260,7 @@ func FuzzParseJobFile(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := DecodeJobSpec(raw); err != nil {
+		if _, err := Decode(raw); err != nil {
 			t.Fatalf("accepted spec does not round-trip: %v", err)
 		}
 	})

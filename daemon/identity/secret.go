@@ -1,4 +1,4 @@
-package daemon
+package identity
 
 import (
 	"crypto/hkdf"
@@ -17,7 +17,7 @@ import (
 const secretPrefix = "bloom-secret-v1:"
 
 // ErrBadSecret is returned for a secret file that cannot be read as one.
-var ErrBadSecret = errors.New("daemon: bad cluster secret")
+var ErrBadSecret = errors.New("identity: bad cluster secret")
 
 // Secret is the cluster secret: 32 random bytes made once by `bloomd keygen`
 // and copied to every node. Everything that keeps outsiders out is derived
@@ -28,7 +28,7 @@ type Secret [32]byte
 func GenerateSecret() (Secret, error) {
 	var s Secret
 	if _, err := rand.Read(s[:]); err != nil {
-		return s, fmt.Errorf("daemon: generate secret: %w", err)
+		return s, fmt.Errorf("identity: generate secret: %w", err)
 	}
 	return s, nil
 }
@@ -57,7 +57,7 @@ func ParseSecret(text string) (Secret, error) {
 func LoadSecret(path string) (Secret, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return Secret{}, fmt.Errorf("daemon: read secret file: %w", err)
+		return Secret{}, fmt.Errorf("identity: read secret file: %w", err)
 	}
 	s, err := ParseSecret(string(b))
 	if err != nil {
@@ -100,11 +100,13 @@ func parseToken(tok string) (pin []byte, err error) {
 	body, ok := strings.CutPrefix(strings.TrimSpace(tok), tokenPrefix)
 	b, err2 := base64.RawURLEncoding.DecodeString(body)
 	if !ok || err2 != nil || len(b) != 16+32 {
-		return nil, fmt.Errorf("daemon: bad token: want %q followed by 64 base64url characters (print one with `bloomd keygen --token`)", tokenPrefix)
+		return nil, fmt.Errorf("identity: bad token: want %q followed by 64 base64url characters (print one with `bloomd keygen --token`)", tokenPrefix)
 	}
 	return b[:16], nil
 }
 
-func tokenEqual(a, b string) bool {
+// TokenEqual reports, in constant time, whether the bearer token a is the
+// cluster's token b (an empty b matches nothing).
+func TokenEqual(a, b string) bool {
 	return b != "" && hmac.Equal([]byte(strings.TrimSpace(a)), []byte(b))
 }

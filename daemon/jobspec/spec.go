@@ -1,4 +1,4 @@
-package daemon
+package jobspec
 
 import (
 	"bytes"
@@ -11,17 +11,17 @@ import (
 	"bloom/trainer/bloom"
 )
 
-// ErrJobSpec wraps every job-spec error: a user's mistake, with a message
+// ErrInvalid wraps every job-spec error: a user's mistake, with a message
 // that says what to change.
-var ErrJobSpec = errors.New("job spec")
+var ErrInvalid = errors.New("job spec")
 
-// JobKindPretrain is the one job kind so far: Megatron-style pretraining.
-const JobKindPretrain = "pretrain"
+// KindPretrain is the one job kind so far: Megatron-style pretraining.
+const KindPretrain = "pretrain"
 
-// JobSpec is a training job in Megatron's terms. Its JSON form is what Raft
+// Spec is a training job in Megatron's terms. Its JSON form is what Raft
 // stores as the job's spec (coord.Job.Spec) and what every worker reads;
 // files and flags use the seed's Megatron flag names (jobspec_fields.go).
-type JobSpec struct {
+type Spec struct {
 	Kind string `json:"kind"`
 
 	// The model: a preset name, or the shape from a config.json.
@@ -101,10 +101,10 @@ type ModelShape struct {
 	Eps    float64 `json:"layer_norm_epsilon"`
 }
 
-// DefaultJobSpec is what every flag not given takes: the values of
+// Default is what every flag not given takes: the values of
 // `bloomctl train`, which are Megatron's where Megatron has one.
-func DefaultJobSpec() JobSpec {
-	return JobSpec{Kind: JobKindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
+func Default() Spec {
+	return Spec{Kind: KindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
 		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
 		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
 		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
@@ -112,26 +112,26 @@ func DefaultJobSpec() JobSpec {
 
 // ModelConfig is the model's shape, from the preset or the config, with
 // the LoRA adapters if any.
-func (s *JobSpec) ModelConfig() (bloom.Config, error) {
+func (s *Spec) ModelConfig() (bloom.Config, error) {
 	c, err := s.baseModel()
 	if err != nil || len(s.LoRATargetModules) == 0 {
 		return c, err
 	}
 	t, err := bloom.ParseLoRATargets(s.LoRATargetModules)
 	if err != nil {
-		return c, fmt.Errorf("%w: --lora-target-modules: %v", ErrJobSpec, err)
+		return c, fmt.Errorf("%w: --lora-target-modules: %v", ErrInvalid, err)
 	}
 	c.LoRA = bloom.LoRA{R: cmp.Or(s.LoRAR, 16), Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%w: --lora-r/--lora-alpha: %v", ErrJobSpec, err)
+		return c, fmt.Errorf("%w: --lora-r/--lora-alpha: %v", ErrInvalid, err)
 	}
 	return c, nil
 }
 
-func (s *JobSpec) baseModel() (bloom.Config, error) {
+func (s *Spec) baseModel() (bloom.Config, error) {
 	switch {
 	case s.ModelPreset != "" && s.Model != nil:
-		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrJobSpec)
+		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrInvalid)
 	case s.Model != nil:
 		m := s.Model
 		eps := m.Eps
@@ -140,21 +140,21 @@ func (s *JobSpec) baseModel() (bloom.Config, error) {
 		}
 		c := bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: float32(eps)}
 		if err := c.Validate(); err != nil {
-			return c, fmt.Errorf("%w: config.json: %v", ErrJobSpec, err)
+			return c, fmt.Errorf("%w: config.json: %v", ErrInvalid, err)
 		}
 		return c, nil
 	case s.ModelPreset != "":
 		c, err := bloom.Preset(s.ModelPreset)
 		if err != nil {
-			return c, fmt.Errorf("%w: --model-preset: %v", ErrJobSpec, err)
+			return c, fmt.Errorf("%w: --model-preset: %v", ErrInvalid, err)
 		}
 		return c, nil
 	}
-	return bloom.Config{}, fmt.Errorf("%w: no model: give --model-preset (one of %v) or a config.json", ErrJobSpec, bloom.PresetNames())
+	return bloom.Config{}, fmt.Errorf("%w: no model: give --model-preset (one of %v) or a config.json", ErrInvalid, bloom.PresetNames())
 }
 
 // Steps is the run's length in optimizer steps.
-func (s *JobSpec) Steps() int64 {
+func (s *Spec) Steps() int64 {
 	if s.TrainIters > 0 {
 		return s.TrainIters
 	}
@@ -165,11 +165,11 @@ func (s *JobSpec) Steps() int64 {
 }
 
 // Ranks is TP·PP·DP (DP as resolved; 0 while unresolved).
-func (s *JobSpec) Ranks() int { return s.TensorParallel * s.PipelineParallel * s.DataParallel }
+func (s *Spec) Ranks() int { return s.TensorParallel * s.PipelineParallel * s.DataParallel }
 
 // StageLayers is the number of layers of each pipeline stage:
 // --partition-layers, or an even split.
-func (s *JobSpec) StageLayers() ([]int, error) {
+func (s *Spec) StageLayers() ([]int, error) {
 	m, err := s.ModelConfig()
 	if err != nil {
 		return nil, err
@@ -180,7 +180,7 @@ func (s *JobSpec) StageLayers() ([]int, error) {
 	}
 	if pp < 1 || m.Layers%pp != 0 {
 		return nil, fmt.Errorf("%w: %d layers do not split evenly over %d pipeline stages: pass --partition-layers (e.g. %s)",
-			ErrJobSpec, m.Layers, pp, suggestPartition(m.Layers, pp))
+			ErrInvalid, m.Layers, pp, suggestPartition(m.Layers, pp))
 	}
 	out := make([]int, pp)
 	for i := range out {
@@ -208,33 +208,35 @@ func suggestPartition(layers, pp int) string {
 }
 
 // Marshal is the spec's JSON, as Raft stores it.
-func (s *JobSpec) Marshal() (json.RawMessage, error) {
+func (s *Spec) Marshal() (json.RawMessage, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: encode: %v", ErrJobSpec, err)
+		return nil, fmt.Errorf("%w: encode: %v", ErrInvalid, err)
 	}
 	return b, nil
 }
 
-// DecodeJobSpec reads a spec as Marshal wrote it (strict: unknown fields
+// Decode reads a spec as Marshal wrote it (strict: unknown fields
 // are an error), then checks it alone (Validate).
-func DecodeJobSpec(b []byte) (JobSpec, error) {
-	s, err := decodeJobSpec(b)
+func Decode(b []byte) (Spec, error) {
+	s, err := Unmarshal(b)
 	if err != nil {
 		return s, err
 	}
 	return s, s.Validate()
 }
 
-func decodeJobSpec(b []byte) (JobSpec, error) {
-	s := DefaultJobSpec()
+// Unmarshal reads a spec as Marshal wrote it (strict, as Decode) without
+// checking it: the API resolves the layout against the cluster first.
+func Unmarshal(b []byte) (Spec, error) {
+	s := Default()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return s, fmt.Errorf("%w: %v", ErrJobSpec, err)
+		return s, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return s, fmt.Errorf("%w: trailing data after the spec", ErrJobSpec)
+		return s, fmt.Errorf("%w: trailing data after the spec", ErrInvalid)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package daemon
+package jobspec
 
 import (
 	"errors"
@@ -8,13 +8,13 @@ import (
 
 // Validate checks the spec alone — everything but the devices — and says
 // what to change. DataParallel may still be 0 (resolved by ResolveLayout).
-func (s *JobSpec) Validate() error {
+func (s *Spec) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
 	}
-	if s.Kind != JobKindPretrain {
-		bad("kind %q: only %q jobs exist", s.Kind, JobKindPretrain)
+	if s.Kind != KindPretrain {
+		bad("kind %q: only %q jobs exist", s.Kind, KindPretrain)
 	}
 	m, err := s.ModelConfig()
 	if err != nil {
@@ -61,7 +61,7 @@ func (s *JobSpec) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (s *JobSpec) checkPartition(layers int) error {
+func (s *Spec) checkPartition(layers int) error {
 	if len(s.PartitionLayers) == 0 {
 		_, err := s.StageLayers()
 		return err
@@ -69,25 +69,25 @@ func (s *JobSpec) checkPartition(layers int) error {
 	sum := 0
 	for _, n := range s.PartitionLayers {
 		if n < 1 {
-			return fmt.Errorf("%w: --partition-layers %s: every stage needs at least one layer", ErrJobSpec, joinInts(s.PartitionLayers))
+			return fmt.Errorf("%w: --partition-layers %s: every stage needs at least one layer", ErrInvalid, joinInts(s.PartitionLayers))
 		}
 		sum += n
 	}
 	if len(s.PartitionLayers) != s.PipelineParallel {
 		return fmt.Errorf("%w: --partition-layers %s has %d stages but --pipeline-model-parallel-size is %d: give one count per stage",
-			ErrJobSpec, joinInts(s.PartitionLayers), len(s.PartitionLayers), s.PipelineParallel)
+			ErrInvalid, joinInts(s.PartitionLayers), len(s.PartitionLayers), s.PipelineParallel)
 	}
 	if sum != layers {
 		return fmt.Errorf("%w: --partition-layers %s sums to %d but the model has %d layers: make the counts sum to %d (e.g. %s)",
-			ErrJobSpec, joinInts(s.PartitionLayers), sum, layers, layers, suggestPartition(layers, s.PipelineParallel))
+			ErrInvalid, joinInts(s.PartitionLayers), sum, layers, layers, suggestPartition(layers, s.PipelineParallel))
 	}
 	return nil
 }
 
-func (s *JobSpec) checkBatch() []error {
+func (s *Spec) checkBatch() []error {
 	var errs []error
 	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
 	}
 	mb, gb := s.MicroBatch, s.GlobalBatch
 	if mb < 1 || gb < 1 || s.SeqLength < 1 || s.SeqLength > 1<<20 {
@@ -111,10 +111,10 @@ func (s *JobSpec) checkBatch() []error {
 	return errs
 }
 
-func (s *JobSpec) checkOptimizer() []error {
+func (s *Spec) checkOptimizer() []error {
 	var errs []error
 	bad := func(format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrJobSpec}, a...)...))
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
 	}
 	if !(s.LR > 0) || s.MinLR < 0 || s.MinLR > s.LR {
 		bad("learning rates must satisfy 0 ≤ --min-lr (%g) ≤ --lr (%g) and --lr > 0", s.MinLR, s.LR)
@@ -140,7 +140,7 @@ func (s *JobSpec) checkOptimizer() []error {
 // count, or checks it against that count: TP×PP×DP must fit. With
 // DataParallel 0 it picks the largest DP that fits the devices and divides
 // the global batch by micro-batch × DP.
-func (s *JobSpec) ResolveLayout(devices int) error {
+func (s *Spec) ResolveLayout(devices int) error {
 	tp, pp := s.TensorParallel, s.PipelineParallel
 	if s.DataParallel == 0 {
 		for dp := devices / (tp * pp); dp >= 1; dp-- {
@@ -151,13 +151,13 @@ func (s *JobSpec) ResolveLayout(devices int) error {
 		}
 		if s.DataParallel == 0 {
 			return fmt.Errorf("%w: TP %d × PP %d = %d devices per replica, but the cluster has %d: lower --tensor-model-parallel-size or --pipeline-model-parallel-size, or add devices",
-				ErrJobSpec, tp, pp, tp*pp, devices)
+				ErrInvalid, tp, pp, tp*pp, devices)
 		}
 		return nil
 	}
 	if n := s.Ranks(); n > devices {
 		return fmt.Errorf("%w: TP %d × PP %d × DP %d = %d ranks, but the cluster has %d devices: lower --data-parallel-size to %d or less, or add devices",
-			ErrJobSpec, tp, pp, s.DataParallel, n, devices, max(devices/(tp*pp), 0))
+			ErrInvalid, tp, pp, s.DataParallel, n, devices, max(devices/(tp*pp), 0))
 	}
 	return nil
 }

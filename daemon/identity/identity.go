@@ -1,4 +1,4 @@
-package daemon
+package identity
 
 import (
 	"bytes"
@@ -21,8 +21,8 @@ const clusterServerName = "bloom-cluster"
 
 // ALPN protocols on the API port: Raft and HTTPS share one TLS listener.
 const (
-	alpnRaft = "bloom-raft/1"
-	alpnHTTP = "http/1.1"
+	ALPNRaft = "bloom-raft/1"
+	ALPNHTTP = "http/1.1"
 )
 
 // caKey is the cluster CA's key, the same on every node holding the secret.
@@ -48,9 +48,9 @@ type Identity struct {
 	Cert tls.Certificate // leaf, then the CA
 }
 
-// NewIdentity issues a fresh certificate named name (a node name, or
+// New issues a fresh certificate named name (a node name, or
 // "bloomctl") under the cluster CA, valid for one year.
-func NewIdentity(s Secret, name string) (*Identity, error) {
+func New(s Secret, name string) (*Identity, error) {
 	caKey := s.caKey()
 	// Fixed serial, validity and signature scheme: every node derives the
 	// same CA certificate bytes.
@@ -65,19 +65,19 @@ func NewIdentity(s Secret, name string) (*Identity, error) {
 	}
 	caDER, err := x509.CreateCertificate(nil, caTmpl, caTmpl, caKey.Public(), caKey)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: make cluster CA: %w", err)
+		return nil, fmt.Errorf("identity: make cluster CA: %w", err)
 	}
 	ca, err := x509.ParseCertificate(caDER)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: parse cluster CA: %w", err)
+		return nil, fmt.Errorf("identity: parse cluster CA: %w", err)
 	}
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: node key: %w", err)
+		return nil, fmt.Errorf("identity: node key: %w", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
-		return nil, fmt.Errorf("daemon: serial: %w", err)
+		return nil, fmt.Errorf("identity: serial: %w", err)
 	}
 	now := time.Now()
 	leafTmpl := &x509.Certificate{
@@ -91,7 +91,7 @@ func NewIdentity(s Secret, name string) (*Identity, error) {
 	}
 	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, pub, caKey)
 	if err != nil {
-		return nil, fmt.Errorf("daemon: issue certificate for %s: %w", name, err)
+		return nil, fmt.Errorf("identity: issue certificate for %s: %w", name, err)
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
@@ -106,7 +106,7 @@ func (id *Identity) ServerTLS() *tls.Config {
 		Certificates: []tls.Certificate{id.Cert},
 		ClientAuth:   tls.VerifyClientCertIfGiven,
 		ClientCAs:    id.Pool,
-		NextProtos:   []string{alpnRaft, alpnHTTP},
+		NextProtos:   []string{ALPNRaft, ALPNHTTP},
 	}
 }
 
@@ -132,7 +132,7 @@ func TokenClientTLS(token string) (*tls.Config, error) {
 	}
 	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
-		NextProtos:         []string{alpnHTTP},
+		NextProtos:         []string{ALPNHTTP},
 		InsecureSkipVerify: true, // replaced by verifyPinned: the chain is checked against the pinned CA
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
 			return verifyPinned(raw, pin)
@@ -140,7 +140,7 @@ func TokenClientTLS(token string) (*tls.Config, error) {
 	}, nil
 }
 
-var errPin = errors.New("daemon: the server's certificate is not from the cluster the token belongs to")
+var errPin = errors.New("identity: the server's certificate is not from the cluster the token belongs to")
 
 func verifyPinned(raw [][]byte, pin []byte) error {
 	if len(raw) < 2 {
@@ -150,7 +150,7 @@ func verifyPinned(raw [][]byte, pin []byte) error {
 	for i, r := range raw {
 		c, err := x509.ParseCertificate(r)
 		if err != nil {
-			return fmt.Errorf("daemon: server certificate: %w", err)
+			return fmt.Errorf("identity: server certificate: %w", err)
 		}
 		certs[i] = c
 	}
@@ -168,4 +168,4 @@ func verifyPinned(raw [][]byte, pin []byte) error {
 }
 
 // APIClientTLS is ClientTLS for the HTTPS API, what bloomctl dials with.
-func (id *Identity) APIClientTLS() *tls.Config { return id.ClientTLS(alpnHTTP) }
+func (id *Identity) APIClientTLS() *tls.Config { return id.ClientTLS(ALPNHTTP) }

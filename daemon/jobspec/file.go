@@ -1,4 +1,4 @@
-package daemon
+package jobspec
 
 import (
 	"bytes"
@@ -15,33 +15,33 @@ import (
 // MaxJobFile bounds a job file.
 const MaxJobFile = 1 << 20
 
-// JobFile is a job as a file or a command line gives it: a name and a spec.
-type JobFile struct {
+// File is a job as a file or a command line gives it: a name and a spec.
+type File struct {
 	Name string
-	Spec JobSpec
+	Spec Spec
 }
 
-// LoadJobFile reads a job file: YAML (the subset parseYAMLSubset reads) or
+// LoadFile reads a job file: YAML (the subset parseYAMLSubset reads) or
 // JSON, with Megatron flag names as keys, plus `name` and `config` (a
 // BLOOM config.json, relative to the job file). The spec is validated alone;
 // the devices are checked when the job is submitted.
-func LoadJobFile(path string) (JobFile, error) {
+func LoadFile(path string) (File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return JobFile{}, fmt.Errorf("%w: %v", ErrJobSpec, err)
+		return File{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	jf, err := ParseJobFile(b, filepath.Dir(path))
+	jf, err := ParseFile(b, filepath.Dir(path))
 	if err != nil {
 		return jf, fmt.Errorf("%s: %w", path, err)
 	}
 	return jf, nil
 }
 
-// ParseJobFile parses a job file's bytes; a `config` path is read relative
+// ParseFile parses a job file's bytes; a `config` path is read relative
 // to dir.
-func ParseJobFile(b []byte, dir string) (JobFile, error) {
+func ParseFile(b []byte, dir string) (File, error) {
 	if len(b) > MaxJobFile {
-		return JobFile{}, fmt.Errorf("%w: file larger than %d bytes", ErrJobSpec, MaxJobFile)
+		return File{}, fmt.Errorf("%w: file larger than %d bytes", ErrInvalid, MaxJobFile)
 	}
 	var entries []yamlEntry
 	var err error
@@ -51,9 +51,9 @@ func ParseJobFile(b []byte, dir string) (JobFile, error) {
 		entries, err = parseYAMLSubset(string(b))
 	}
 	if err != nil {
-		return JobFile{}, fmt.Errorf("%w: %v", ErrJobSpec, err)
+		return File{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	jf := JobFile{Spec: DefaultJobSpec()}
+	jf := File{Spec: Default()}
 	for _, e := range entries {
 		if err := jf.apply(e, dir); err != nil {
 			if e.Line > 0 {
@@ -65,12 +65,12 @@ func ParseJobFile(b []byte, dir string) (JobFile, error) {
 	return jf, jf.Spec.Validate()
 }
 
-func (jf *JobFile) apply(e yamlEntry, dir string) error {
+func (jf *File) apply(e yamlEntry, dir string) error {
 	key := strings.ReplaceAll(e.Key, "_", "-")
-	f, known := jobField(key)
+	f, known := lookupField(key)
 	one := func() (string, error) {
 		if len(e.Values) > 1 || (e.List && len(e.Values) == 1 && !(known && f.List)) {
-			return "", fmt.Errorf("%w: %s takes one value, not a list", ErrJobSpec, e.Key)
+			return "", fmt.Errorf("%w: %s takes one value, not a list", ErrInvalid, e.Key)
 		}
 		if len(e.Values) == 0 {
 			return "", nil
@@ -108,10 +108,10 @@ func (jf *JobFile) apply(e yamlEntry, dir string) error {
 
 // SetConfigFile takes the model shape from a BLOOM config.json (the seed's
 // --config), replacing any preset.
-func (s *JobSpec) SetConfigFile(path string) error {
+func (s *Spec) SetConfigFile(path string) error {
 	c, err := ckpt.ReadBloomConfig(path)
 	if err != nil {
-		return fmt.Errorf("%w: config: %v", ErrJobSpec, err)
+		return fmt.Errorf("%w: config: %v", ErrInvalid, err)
 	}
 	s.Model = &ModelShape{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: c.LayerNormEpsilon}
 	return nil

@@ -1,0 +1,239 @@
+package jobspec
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Field is one setting of a job spec, named as the seed's Megatron flag
+// (--tensor-model-parallel-size): the same name is a `bloomctl submit
+// pretrain` flag and a key of a job file (dashes or underscores).
+type Field struct {
+	Name  string
+	Usage string
+	// List fields take several values (a YAML list, or "a,b,c"); setting
+	// one replaces what it held (reset), then appends each value (set).
+	List  bool
+	Bool  bool // a switch: a bare flag sets it
+	set   func(s *Spec, v string) error
+	get   func(s *Spec) string
+	reset func(s *Spec)
+}
+
+// Default is the field's value in Default, as text ("" when unset).
+func (f Field) Default() string {
+	s := Default()
+	return f.get(&s)
+}
+
+func intField(name, usage string, p func(*Spec) *int) Field {
+	return Field{Name: name, Usage: usage,
+		set: func(s *Spec, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*p(s) = n
+			return nil
+		},
+		get: func(s *Spec) string { return strconv.Itoa(*p(s)) }}
+}
+
+func int64Field(name, usage string, p func(*Spec) *int64) Field {
+	return Field{Name: name, Usage: usage,
+		set: func(s *Spec, v string) error {
+			n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*p(s) = n
+			return nil
+		},
+		get: func(s *Spec) string { return strconv.FormatInt(*p(s), 10) }}
+}
+
+func floatField(name, usage string, p func(*Spec) *float64) Field {
+	return Field{Name: name, Usage: usage,
+		set: func(s *Spec, v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("want a number, got %q", v)
+			}
+			*p(s) = f
+			return nil
+		},
+		get: func(s *Spec) string { return strconv.FormatFloat(*p(s), 'g', -1, 64) }}
+}
+
+func boolField(name, usage string, p func(*Spec) *bool) Field {
+	return Field{Name: name, Usage: usage, Bool: true,
+		set: func(s *Spec, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*p(s) = b
+			return nil
+		},
+		get: func(s *Spec) string { return strconv.FormatBool(*p(s)) }}
+}
+
+func stringField(name, usage string, p func(*Spec) *string) Field {
+	return Field{Name: name, Usage: usage,
+		set: func(s *Spec, v string) error { *p(s) = v; return nil },
+		get: func(s *Spec) string { return *p(s) }}
+}
+
+// allFields lists every setting, in help order.
+var allFields = []Field{
+	stringField("model-preset", "model shape: a preset name (bloom-tiny, bloom-560m, bloom-7b1, ...)", func(s *Spec) *string { return &s.ModelPreset }),
+	intField("tensor-model-parallel-size", "TP: ranks that split each layer (inside one node)", func(s *Spec) *int { return &s.TensorParallel }),
+	intField("pipeline-model-parallel-size", "PP: pipeline stages (across nodes)", func(s *Spec) *int { return &s.PipelineParallel }),
+	intField("data-parallel-size", "DP: model replicas (0 = as many as the devices allow)", func(s *Spec) *int { return &s.DataParallel }),
+	{Name: "partition-layers", List: true, Usage: "layers of each pipeline stage, e.g. 13,11 (default: an even split)",
+		set: func(s *Spec, v string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("want layer counts such as 12,12, got %q", v)
+			}
+			s.PartitionLayers = append(s.PartitionLayers, n)
+			return nil
+		},
+		get:   func(s *Spec) string { return joinInts(s.PartitionLayers) },
+		reset: func(s *Spec) { s.PartitionLayers = s.PartitionLayers[:0] }},
+	intField("micro-batch-size", "sequences per forward/backward on one rank", func(s *Spec) *int { return &s.MicroBatch }),
+	intField("global-batch-size", "sequences per optimizer step, over every replica", func(s *Spec) *int { return &s.GlobalBatch }),
+	intField("seq-length", "tokens per sequence", func(s *Spec) *int { return &s.SeqLength }),
+	floatField("lr", "peak learning rate", func(s *Spec) *float64 { return &s.LR }),
+	floatField("min-lr", "learning rate at the end of the decay", func(s *Spec) *float64 { return &s.MinLR }),
+	stringField("lr-decay-style", "cosine, linear or constant", func(s *Spec) *string { return &s.LRDecayStyle }),
+	int64Field("lr-warmup-samples", "samples of linear warmup", func(s *Spec) *int64 { return &s.LRWarmupSamples }),
+	int64Field("lr-decay-samples", "samples until --min-lr (0 = the whole run)", func(s *Spec) *int64 { return &s.LRDecaySamples }),
+	floatField("weight-decay", "AdamW weight decay (off for biases and layer norms)", func(s *Spec) *float64 { return &s.WeightDecay }),
+	floatField("clip-grad", "clip the global gradient norm to this (0 = off)", func(s *Spec) *float64 { return &s.ClipGrad }),
+	floatField("adam-beta1", "", func(s *Spec) *float64 { return &s.AdamBeta1 }),
+	floatField("adam-beta2", "", func(s *Spec) *float64 { return &s.AdamBeta2 }),
+	floatField("adam-eps", "", func(s *Spec) *float64 { return &s.AdamEps }),
+	floatField("init-method-std", "std of the random initial weights", func(s *Spec) *float64 { return &s.InitMethodStd }),
+	{Name: "seed", Usage: "seed of the initial weights and the sample order",
+		set: func(s *Spec, v string) error {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("want a non-negative integer, got %q", v)
+			}
+			s.Seed = n
+			return nil
+		},
+		get: func(s *Spec) string { return strconv.FormatUint(s.Seed, 10) }},
+	int64Field("train-samples", "run length in samples (or --train-iters)", func(s *Spec) *int64 { return &s.TrainSamples }),
+	int64Field("train-iters", "run length in optimizer steps (or --train-samples)", func(s *Spec) *int64 { return &s.TrainIters }),
+	stringField("data-path", "Megatron dataset prefix (PREFIX.bin/.idx) on every node; empty = the embedded byte-level corpus", func(s *Spec) *string { return &s.DataPath }),
+	stringField("split", "train/valid/test split of --data-path, Megatron's --split", func(s *Spec) *string { return &s.Split }),
+	boolField("is-instruction-dataset", "--data-path is instruction data (PREFIX_packed_*_document from preprocess --format alpaca): a record per sample, the loss on the response only", func(s *Spec) *bool { return &s.InstructionDataset }),
+	stringField("tokenizer-name-or-path", "tokenizer.json the data was made with (recorded with the job)", func(s *Spec) *string { return &s.TokenizerNameOrPath }),
+	intField("save-interval", "write a checkpoint every N steps (0 = at the end only)", func(s *Spec) *int { return &s.SaveInterval }),
+	stringField("save", "checkpoint directory on each node (default: the node's data dir)", func(s *Spec) *string { return &s.Save }),
+	stringField("load", "start from this Hugging Face model directory or native checkpoint (full fine-tuning; with --lora-target-modules, the frozen base)", func(s *Spec) *string { return &s.Load }),
+	{Name: "lora-target-modules", List: true, Usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense (the seed's tune_bloom_7b1.sh; also dense_h_to_4h, dense_4h_to_h); the rest is frozen",
+		set: func(s *Spec, v string) error {
+			if v != "" {
+				s.LoRATargetModules = append(s.LoRATargetModules, v)
+			}
+			return nil
+		},
+		get:   func(s *Spec) string { return strings.Join(s.LoRATargetModules, ",") },
+		reset: func(s *Spec) { s.LoRATargetModules = nil }},
+	intField("lora-r", "LoRA rank (0: 16, the seed's)", func(s *Spec) *int { return &s.LoRAR }),
+	floatField("lora-alpha", "LoRA scaling numerator: adapters add (alpha/r)·B·A·x (0: 32, the seed's)", func(s *Spec) *float64 { return &s.LoRAAlpha }),
+	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
+	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
+	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),
+	intField("node-grace", "seconds a job waits for a lost node to come back before it is re-planned without it (--min-nodes)", func(s *Spec) *int { return &s.NodeGrace }),
+}
+
+// Fields lists the settings a job file or `bloomctl submit pretrain`
+// accepts (besides name and config).
+func Fields() []Field { return append([]Field(nil), allFields...) }
+
+func lookupField(key string) (Field, bool) {
+	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
+	for _, f := range allFields {
+		if f.Name == k {
+			return f, true
+		}
+	}
+	return Field{}, false
+}
+
+// Set sets the field named key (a Megatron flag name; dashes or
+// underscores) from its text values: one for a scalar, any number for a
+// list (each may itself be "a,b").
+func (s *Spec) Set(key string, values ...string) error {
+	f, ok := lookupField(key)
+	if !ok {
+		return fmt.Errorf("%w: unknown setting %q%s", ErrInvalid, key, suggestField(key))
+	}
+	if !f.List && len(values) != 1 {
+		return fmt.Errorf("%w: %s takes one value, got %d", ErrInvalid, f.Name, len(values))
+	}
+	if f.List {
+		f.reset(s)
+		var parts []string
+		for _, v := range values {
+			parts = append(parts, strings.Split(v, ",")...)
+		}
+		values = parts
+	}
+	for _, v := range values {
+		if err := f.set(s, strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("%w: --%s: %v", ErrInvalid, f.Name, err)
+		}
+	}
+	return nil
+}
+
+// suggestField names the closest known setting, for a typo.
+func suggestField(key string) string {
+	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
+	best, bestD := "", 4
+	names := make([]string, 0, len(allFields))
+	for _, f := range allFields {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		d := editDistance(k, n)
+		if len(k) >= 4 && strings.HasPrefix(n, k) {
+			d = 1 // "micro-batch" for micro-batch-size
+		}
+		if d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best == "" {
+		return " (see `bloomctl submit pretrain --help` for the list)"
+	}
+	return fmt.Sprintf(" (did you mean %s?)", best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
