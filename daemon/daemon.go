@@ -19,6 +19,7 @@ import (
 
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
+	"bloom/daemon/xfer"
 	"bloom/membership"
 )
 
@@ -38,8 +39,8 @@ type Daemon struct {
 	nonce   string // random per process; makes the bootstrap cluster id unique
 	started time.Time
 	metrics *metrics
-	jobs    *jobs // supervisor of this node's workers; the leader's job bookkeeping
-	xfer    *xfer // checkpoint files to and from peers, over QUIC
+	jobs    *jobs          // supervisor of this node's workers; the leader's job bookkeeping
+	xfer    *xfer.Endpoint // checkpoint files to and from peers, over QUIC
 	xferAdv string
 
 	stop        chan struct{}

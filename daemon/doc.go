@@ -20,6 +20,9 @@
 //     ends attempts on a failed worker or a dead node, restarts from the
 //     last committed checkpoint and commits checkpoints once every shard is
 //     durable (job_coord.go, job_manifest.go);
+//   - checkpoint replication: which node each shard written here is
+//     copied to, and recording the copy (replicate.go), over the transfer
+//     service of package daemon/xfer;
 //   - the supervisor: one `bloomd worker` child process per assigned device,
 //     its progress, logs and failure (supervisor*.go), and the worker side,
 //     which joins the collective communicators and calls trainer.Run

@@ -11,10 +11,11 @@ import (
 	"bloom/api"
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/xfer"
 )
 
 // Checkpoint replication (DESIGN.md §9): every shard a worker here
-// reports is pushed to another node over the QUIC data plane (xfer: zstd,
+// reports is pushed to another node over the QUIC data plane (package daemon/xfer: zstd,
 // SHA-256 checked, fsynced there) before the coordinator commits the
 // checkpoint, which records where each file lives. A worker that resumes
 // pulls what its node lacks from those nodes (worker_fetch.go).
@@ -22,11 +23,11 @@ import (
 // startXfer listens for checkpoint transfers on the API's host and port
 // number (UDP), or any port when that one is taken, and returns the
 // address to advertise.
-func (d *Daemon) startXfer(apiListen string) (*xfer, string, error) {
+func (d *Daemon) startXfer(apiListen string) (*xfer.Endpoint, string, error) {
 	host, port, _ := net.SplitHostPort(apiListen)
-	x, err := startXfer(d.id, net.JoinHostPort(host, port), d.ckptRoot, d.log)
+	x, err := xfer.Listen(d.id, net.JoinHostPort(host, port), d.ckptRoot, d.log)
 	if err != nil {
-		x, err = startXfer(d.id, net.JoinHostPort(host, "0"), d.ckptRoot, d.log)
+		x, err = xfer.Listen(d.id, net.JoinHostPort(host, "0"), d.ckptRoot, d.log)
 	}
 	if err != nil {
 		return nil, "", err

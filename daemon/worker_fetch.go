@@ -15,6 +15,7 @@ import (
 	"bloom/ckpt"
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
+	"bloom/daemon/xfer"
 	"bloom/trainer"
 )
 
@@ -65,13 +66,13 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 	if f == nil || a.LoadDir == "" {
 		return nil
 	}
-	var x *xfer
+	var x *xfer.Endpoint
 	defer func() {
 		if x != nil {
 			x.Close()
 		}
 	}()
-	client := func() (*xfer, error) {
+	client := func() (*xfer.Endpoint, error) {
 		if x != nil {
 			return x, nil
 		}
@@ -83,7 +84,7 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 		if err != nil {
 			return nil, err
 		}
-		x, err = startXfer(id, net.JoinHostPort(a.BindHost, "0"), func(string) (string, bool) { return "", false }, nil)
+		x, err = xfer.Listen(id, net.JoinHostPort(a.BindHost, "0"), func(string) (string, bool) { return "", false }, nil)
 		return x, err
 	}
 	step := filepath.Base(a.LoadDir)
@@ -120,7 +121,7 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 			continue
 		}
 		path := filepath.Join(a.LoadDir, file.Name)
-		if ok, _ := xferHolds(path, file.Bytes, mustSum(file.SHA256)); ok {
+		if ok, _ := xfer.Holds(path, file.Bytes, mustSum(file.SHA256)); ok {
 			continue
 		}
 		if err := w.pull(ctx, client, file.From, filepath.Join(step, file.Name), path, file.SHA256, file.Bytes); err != nil {
@@ -134,7 +135,7 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 }
 
 // pull fetches rel from the first of from that serves it.
-func (w *worker) pull(ctx context.Context, client func() (*xfer, error), from []string, rel, dst, sha string, size int64) error {
+func (w *worker) pull(ctx context.Context, client func() (*xfer.Endpoint, error), from []string, rel, dst, sha string, size int64) error {
 	if len(from) == 0 {
 		return fmt.Errorf("worker: checkpoint file %s is missing here and no other node holds it", rel)
 	}

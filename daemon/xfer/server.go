@@ -1,4 +1,4 @@
-package daemon
+package xfer
 
 import (
 	"errors"
@@ -10,11 +10,11 @@ import (
 
 // The serving side of a transfer: one stream, one request.
 
-func (x *xfer) serveStream(s *xferStream, from string) {
+func (x *Endpoint) serveStream(s *stream, from string) {
 	start := time.Now()
-	var req xferRequest
-	err := readXferFrame(s, &req)
-	var f *xferFault
+	var req request
+	err := readFrame(s, &req)
+	var f *fault
 	if err != nil && !errors.As(err, &f) {
 		s.abort() // the stream broke before a header: nobody to answer
 		return
@@ -40,46 +40,46 @@ func (x *xfer) serveStream(s *xferStream, from string) {
 }
 
 // resolve checks req and names its file under the job's root.
-func (x *xfer) resolve(req xferRequest) (string, error) {
+func (x *Endpoint) resolve(req request) (string, error) {
 	if err := req.check(); err != nil {
 		return "", err
 	}
 	root, ok := x.root(req.Job)
 	if !ok {
-		return "", xferErr(xferCodeRefused, "job %q has no checkpoints on this node", req.Job)
+		return "", faultf(codeRefused, "job %q has no checkpoints on this node", req.Job)
 	}
 	return filepath.Join(root, filepath.FromSlash(req.Rel)), nil
 }
 
 // finish sends the verdict on err and ends the stream; on a failure it
 // also stops reading, so a client still sending learns at once.
-func (x *xfer) finish(s *xferStream, err error) {
-	if werr := writeXferFrame(s, xferReplyFor(err)); werr != nil {
+func (x *Endpoint) finish(s *stream, err error) {
+	if werr := writeFrame(s, replyFor(err)); werr != nil {
 		s.abort()
 		return
 	}
 	s.Close()
 	if err != nil {
-		s.s.CancelRead(xferStreamFailed)
+		s.s.CancelRead(streamFailed)
 	}
 }
 
 // servePush receives a file unless name already holds it.
-func (x *xfer) servePush(s *xferStream, req xferRequest, name string) error {
+func (x *Endpoint) servePush(s *stream, req request, name string) error {
 	sum, _ := parseSHA(req.SHA) // checked by resolve
-	have, err := xferHolds(name, req.Size, sum)
+	have, err := Holds(name, req.Size, sum)
 	if err != nil {
 		x.finish(s, err)
 		return err
 	}
 	if have {
-		if err := writeXferFrame(s, xferReply{Have: true}); err != nil {
+		if err := writeFrame(s, reply{Have: true}); err != nil {
 			s.abort()
 			return err
 		}
 		return s.Close()
 	}
-	if err := writeXferFrame(s, xferReply{}); err != nil {
+	if err := writeFrame(s, reply{}); err != nil {
 		s.abort()
 		return err
 	}
@@ -89,16 +89,16 @@ func (x *xfer) servePush(s *xferStream, req xferRequest, name string) error {
 }
 
 // servePull sends name, after its size, if it is a regular file.
-func (x *xfer) servePull(s *xferStream, req xferRequest, name string) error {
+func (x *Endpoint) servePull(s *stream, req request, name string) error {
 	fi, err := os.Lstat(name)
 	switch {
 	case errors.Is(err, os.ErrNotExist) || err == nil && !fi.Mode().IsRegular():
-		err = xferErr(xferCodeMissing, "no file %s for job %q", req.Rel, req.Job)
+		err = faultf(codeMissing, "no file %s for job %q", req.Rel, req.Job)
 	case err != nil:
 	case req.Size >= 0 && fi.Size() != req.Size:
-		err = xferErr(xferCodeMismatch, "%s holds %d bytes, want %d", req.Rel, fi.Size(), req.Size)
-	case fi.Size() > xferMaxSize:
-		err = xferErr(xferCodeFailed, "%s holds %d bytes, more than %d", req.Rel, fi.Size(), int64(xferMaxSize))
+		err = faultf(codeMismatch, "%s holds %d bytes, want %d", req.Rel, fi.Size(), req.Size)
+	case fi.Size() > maxSize:
+		err = faultf(codeFailed, "%s holds %d bytes, more than %d", req.Rel, fi.Size(), int64(maxSize))
 	}
 	var f io.ReadCloser
 	if err == nil {
@@ -109,7 +109,7 @@ func (x *xfer) servePull(s *xferStream, req xferRequest, name string) error {
 		return err
 	}
 	defer f.Close()
-	if err := writeXferFrame(s, xferReply{Size: fi.Size()}); err != nil {
+	if err := writeFrame(s, reply{Size: fi.Size()}); err != nil {
 		s.abort()
 		return err
 	}

@@ -1,4 +1,4 @@
-package daemon
+package xfer
 
 import (
 	"crypto/sha256"
@@ -20,11 +20,11 @@ import (
 // synchronous coder owns no goroutines, so a pooled one costs only memory.
 // The frame carries no xxhash: the SHA-256 of the whole file covers it.
 
-const xferWindow = 4 << 20 // zstd window; the decoder refuses larger ones
+const zstdWindow = 4 << 20 // zstd window; the decoder refuses larger ones
 
 var zstdEncoders = sync.Pool{New: func() any {
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-		zstd.WithEncoderCRC(false), zstd.WithWindowSize(xferWindow))
+		zstd.WithEncoderCRC(false), zstd.WithWindowSize(zstdWindow))
 	if err != nil {
 		panic(err) // fixed, valid options
 	}
@@ -32,7 +32,7 @@ var zstdEncoders = sync.Pool{New: func() any {
 }}
 
 var zstdDecoders = sync.Pool{New: func() any {
-	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(xferWindow))
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(zstdWindow))
 	if err != nil {
 		panic(err) // fixed, valid options
 	}
@@ -53,17 +53,17 @@ func zstdBody(w io.Writer, src io.Reader, size int64) error {
 		return err
 	}
 	if n != size {
-		return fmt.Errorf("daemon: xfer: the file has %d bytes, not %d as given", n, size)
+		return fmt.Errorf("xfer: the file has %d bytes, not %d as given", n, size)
 	}
 	var one [1]byte
 	if k, _ := io.ReadFull(src, one[:]); k > 0 {
-		return fmt.Errorf("daemon: xfer: the file has more than the %d bytes given", size)
+		return fmt.Errorf("xfer: the file has more than the %d bytes given", size)
 	}
 	return enc.Close()
 }
 
 // unzstdBody decompresses body into w and checks that it is exactly size
-// bytes with SHA-256 sum; failures of the check are xferCodeMismatch faults.
+// bytes with SHA-256 sum; failures of the check are codeMismatch faults.
 func unzstdBody(w io.Writer, body io.Reader, size int64, sum [32]byte) error {
 	dec := zstdDecoders.Get().(*zstd.Decoder)
 	defer func() {
@@ -74,33 +74,33 @@ func unzstdBody(w io.Writer, body io.Reader, size int64, sum [32]byte) error {
 		return err
 	}
 	h := sha256.New()
-	cw := &xferCapWriter{w: io.MultiWriter(w, h), left: size}
+	cw := &capWriter{w: io.MultiWriter(w, h), left: size}
 	n, err := dec.WriteTo(cw)
 	switch {
-	case errors.Is(err, errXferTooLong):
-		return xferErr(xferCodeMismatch, "the body is longer than %d bytes", size)
+	case errors.Is(err, errTooLong):
+		return faultf(codeMismatch, "the body is longer than %d bytes", size)
 	case err != nil:
 		return err
 	case n != size:
-		return xferErr(xferCodeMismatch, "the body has %d bytes, want %d", n, size)
+		return faultf(codeMismatch, "the body has %d bytes, want %d", n, size)
 	}
 	if got := h.Sum(nil); [32]byte(got) != sum {
-		return xferErr(xferCodeMismatch, "the received bytes have SHA-256 %x, want %x", got, sum)
+		return faultf(codeMismatch, "the received bytes have SHA-256 %x, want %x", got, sum)
 	}
 	return nil
 }
 
-var errXferTooLong = errors.New("daemon: xfer: body too long")
+var errTooLong = errors.New("xfer: body too long")
 
-// xferCapWriter passes on at most left bytes, then fails with errXferTooLong.
-type xferCapWriter struct {
+// capWriter passes on at most left bytes, then fails with errTooLong.
+type capWriter struct {
 	w    io.Writer
 	left int64
 }
 
-func (c *xferCapWriter) Write(p []byte) (int, error) {
+func (c *capWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > c.left {
-		return 0, errXferTooLong
+		return 0, errTooLong
 	}
 	c.left -= int64(len(p))
 	return c.w.Write(p)
@@ -137,13 +137,13 @@ func receiveFile(final string, body io.Reader, size int64, sum [32]byte) (err er
 	if err = os.Rename(f.Name(), final); err != nil {
 		return err
 	}
-	if err = xferSyncDir(dir); err == nil && statErr != nil {
-		err = xferSyncDir(filepath.Dir(dir)) // the directory itself is new
+	if err = syncDir(dir); err == nil && statErr != nil {
+		err = syncDir(filepath.Dir(dir)) // the directory itself is new
 	}
 	return err
 }
 
-func xferSyncDir(dir string) error {
+func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -154,7 +154,7 @@ func xferSyncDir(dir string) error {
 
 // holds reports whether name is a regular file of size bytes with SHA-256
 // sum (reading it costs far less than sending it).
-func xferHolds(name string, size int64, sum [32]byte) (bool, error) {
+func Holds(name string, size int64, sum [32]byte) (bool, error) {
 	fi, err := os.Lstat(name)
 	if errors.Is(err, os.ErrNotExist) || err == nil && (!fi.Mode().IsRegular() || fi.Size() != size) {
 		return false, nil
@@ -174,33 +174,33 @@ func xferHolds(name string, size int64, sum [32]byte) (bool, error) {
 	return [32]byte(h.Sum(nil)) == sum, nil
 }
 
-// xferStream is one transfer's stream: it counts the bytes each way and
+// stream is one transfer's stream: it counts the bytes each way and
 // keeps an idle deadline ahead of reads and writes, so a peer that stalls
-// fails the transfer after xferIdleTimeout (the deadline moves at most once
+// fails the transfer after idleTimeout (the deadline moves at most once
 // a second: setting it takes a lock).
-type xferStream struct {
+type stream struct {
 	s             *quic.Stream
 	read, written int64
 	rNext, wNext  time.Time
 	writeErr      error // the first write error: the peer or the connection went away
 }
 
-func newXferStream(s *quic.Stream) *xferStream { return &xferStream{s: s} }
+func newStream(s *quic.Stream) *stream { return &stream{s: s} }
 
-func (x *xferStream) Read(p []byte) (int, error) {
+func (x *stream) Read(p []byte) (int, error) {
 	if now := time.Now(); now.After(x.rNext) {
 		x.rNext = now.Add(time.Second)
-		x.s.SetReadDeadline(now.Add(xferIdleTimeout))
+		x.s.SetReadDeadline(now.Add(idleTimeout))
 	}
 	n, err := x.s.Read(p)
 	x.read += int64(n)
 	return n, err
 }
 
-func (x *xferStream) Write(p []byte) (int, error) {
+func (x *stream) Write(p []byte) (int, error) {
 	if now := time.Now(); now.After(x.wNext) {
 		x.wNext = now.Add(time.Second)
-		x.s.SetWriteDeadline(now.Add(xferIdleTimeout))
+		x.s.SetWriteDeadline(now.Add(idleTimeout))
 	}
 	n, err := x.s.Write(p)
 	x.written += int64(n)
@@ -211,7 +211,7 @@ func (x *xferStream) Write(p []byte) (int, error) {
 }
 
 // Close ends this side's writing (FIN); data already written still arrives.
-func (x *xferStream) Close() error {
+func (x *stream) Close() error {
 	err := x.s.Close()
 	if err != nil && x.writeErr == nil {
 		x.writeErr = err
@@ -220,7 +220,7 @@ func (x *xferStream) Close() error {
 }
 
 // abort gives the stream up both ways.
-func (x *xferStream) abort() {
-	x.s.CancelWrite(xferStreamFailed)
-	x.s.CancelRead(xferStreamFailed)
+func (x *stream) abort() {
+	x.s.CancelWrite(streamFailed)
+	x.s.CancelRead(streamFailed)
 }

@@ -1,4 +1,4 @@
-package daemon
+package xfer
 
 import (
 	"bytes"
@@ -25,34 +25,34 @@ import (
 
 // Checkpoint-file transfer over real QUIC on 127.0.0.1, port 0.
 
-const xferJob = "job1"
+const testJob = "job1"
 
-// xferNode is an xfer service whose only job, xferJob, has root as its
+// node is an Endpoint whose only job, testJob, has root as its
 // checkpoint root.
-type xferNode struct {
-	*xfer
+type node struct {
+	*Endpoint
 	root string
 }
 
-func startXferNode(t testing.TB, s identity.Secret, name string) *xferNode {
+func startNode(t testing.TB, s identity.Secret, name string) *node {
 	t.Helper()
-	return startXferNodeWith(t, s, name, xferOpenFile)
+	return startNodeWith(t, s, name, openFile)
 }
 
-// startXferNodeWith reads the files it sends with open.
-func startXferNodeWith(t testing.TB, s identity.Secret, name string, open func(string) (io.ReadCloser, error)) *xferNode {
+// startNodeWith reads the files it sends with open.
+func startNodeWith(t testing.TB, s identity.Secret, name string, open func(string) (io.ReadCloser, error)) *node {
 	t.Helper()
 	id, err := identity.New(s, name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	x, err := startXferWith(id, "127.0.0.1:0", func(job string) (string, bool) { return root, job == xferJob }, testLogger(), open)
+	x, err := listenWith(id, "127.0.0.1:0", func(job string) (string, bool) { return root, job == testJob }, testLogger(), open)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { x.Close() })
-	return &xferNode{x, root}
+	return &node{x, root}
 }
 
 // writeWeights writes n bytes of float32 values shaped like trained
@@ -65,10 +65,10 @@ func writeWeights(t testing.TB, path string, n int, seed uint64) string {
 	for i := 0; i+4 <= n; i += 4 {
 		binary.LittleEndian.PutUint32(b[i:], math.Float32bits(float32(r.NormFloat64()*0.02)))
 	}
-	return writeXferFile(t, path, b)
+	return writeFile(t, path, b)
 }
 
-func writeXferFile(t testing.TB, path string, b []byte) string {
+func writeFile(t testing.TB, path string, b []byte) string {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -119,18 +119,18 @@ func noFile(t *testing.T, path string) {
 	}
 }
 
-const xferShardRel = "iter_0000010/mp_rank_00_000.safetensors"
+const shardRel = "iter_0000010/mp_rank_00_000.safetensors"
 
-func TestXferPushThenPull(t *testing.T) {
+func TestPushThenPull(t *testing.T) {
 	checkGoroutines(t)
-	a, b, c := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b"), startXferNode(t, testSecret, "c")
+	a, b, c := startNode(t, testSecret, "a"), startNode(t, testSecret, "b"), startNode(t, testSecret, "c")
 	const size = 3<<20 + 12
-	src := filepath.Join(a.root, xferShardRel)
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, size, 1)
 	manifest := []byte(`{"step":10,"shards":1}`)
-	mSHA := writeXferFile(t, filepath.Join(a.root, "iter_0000010/manifest.json"), manifest)
+	mSHA := writeFile(t, filepath.Join(a.root, "iter_0000010/manifest.json"), manifest)
 
-	st, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, size)
+	st, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,13 +138,13 @@ func TestXferPushThenPull(t *testing.T) {
 		t.Fatalf("push stats %+v", st)
 	}
 	t.Logf("pushed %d bytes as %d on the wire in %v", st.Bytes, st.Wire, st.Duration)
-	sameFile(t, src, filepath.Join(b.root, xferShardRel))
-	if _, err := a.Push(ctx(t), b.Addr(), xferJob, "iter_0000010/manifest.json", filepath.Join(a.root, "iter_0000010/manifest.json"), mSHA, int64(len(manifest))); err != nil {
+	sameFile(t, src, filepath.Join(b.root, shardRel))
+	if _, err := a.Push(ctx(t), b.Addr(), testJob, "iter_0000010/manifest.json", filepath.Join(a.root, "iter_0000010/manifest.json"), mSHA, int64(len(manifest))); err != nil {
 		t.Fatal(err)
 	}
 
-	dst := filepath.Join(c.root, xferShardRel)
-	st, err = c.Pull(ctx(t), b.Addr(), xferJob, xferShardRel, dst, strings.ToUpper(sha), size)
+	dst := filepath.Join(c.root, shardRel)
+	st, err = c.Pull(ctx(t), b.Addr(), testJob, shardRel, dst, strings.ToUpper(sha), size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,64 +154,64 @@ func TestXferPushThenPull(t *testing.T) {
 	sameFile(t, src, dst)
 	// The manifest's size is not known ahead: -1 takes the peer's.
 	mDst := filepath.Join(c.root, "iter_0000010/manifest.json")
-	if st, err = c.Pull(ctx(t), b.Addr(), xferJob, "iter_0000010/manifest.json", mDst, mSHA, -1); err != nil || st.Bytes != int64(len(manifest)) {
+	if st, err = c.Pull(ctx(t), b.Addr(), testJob, "iter_0000010/manifest.json", mDst, mSHA, -1); err != nil || st.Bytes != int64(len(manifest)) {
 		t.Fatalf("pull manifest: %+v, %v", st, err)
 	}
 	sameFile(t, filepath.Join(a.root, "iter_0000010/manifest.json"), mDst)
-	for _, n := range []*xferNode{a, b, c} {
+	for _, n := range []*node{a, b, c} {
 		if tmp := tempFiles(t, n.root); len(tmp) > 0 {
 			t.Errorf("temporaries left: %v", tmp)
 		}
 	}
 }
 
-func TestXferPushSkipsHeldFile(t *testing.T) {
+func TestPushSkipsHeldFile(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
-	src := filepath.Join(a.root, xferShardRel)
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, 1<<20, 2)
-	if st, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, 1<<20); err != nil || st.Skipped {
+	if st, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, 1<<20); err != nil || st.Skipped {
 		t.Fatalf("first push: %+v, %v", st, err)
 	}
-	st, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, 1<<20)
+	st, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, 1<<20)
 	if err != nil || !st.Skipped || st.Wire != 0 || st.Bytes != 1<<20 {
 		t.Fatalf("second push: %+v, %v; want Skipped with 0 wire bytes", st, err)
 	}
 	// Other content under the same name replaces it.
 	sha2 := writeWeights(t, src, 1<<20, 3)
-	if st, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha2, 1<<20); err != nil || st.Skipped {
+	if st, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha2, 1<<20); err != nil || st.Skipped {
 		t.Fatalf("push of new content: %+v, %v", st, err)
 	}
-	sameFile(t, src, filepath.Join(b.root, xferShardRel))
+	sameFile(t, src, filepath.Join(b.root, shardRel))
 }
 
-func TestXferChecksumMismatch(t *testing.T) {
+func TestChecksumMismatch(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
-	src := filepath.Join(a.root, xferShardRel)
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, 1<<20, 4)
 	wrong := strings.Repeat("ab", 32)
 
-	_, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, wrong, 1<<20)
-	if !errors.Is(err, errXferMismatch) {
-		t.Fatalf("push with a wrong SHA-256: %v, want errXferMismatch", err)
+	_, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, wrong, 1<<20)
+	if !errors.Is(err, ErrMismatch) {
+		t.Fatalf("push with a wrong SHA-256: %v, want ErrMismatch", err)
 	}
 	t.Log(err)
-	noFile(t, filepath.Join(b.root, xferShardRel))
+	noFile(t, filepath.Join(b.root, shardRel))
 	if tmp := tempFiles(t, b.root); len(tmp) > 0 {
 		t.Fatalf("temporaries left: %v", tmp)
 	}
-	if _, err := a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, 1<<20-4); err == nil {
+	if _, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, 1<<20-4); err == nil {
 		t.Fatal("push of a file longer than its stated size succeeded")
 	}
-	noFile(t, filepath.Join(b.root, xferShardRel))
+	noFile(t, filepath.Join(b.root, shardRel))
 
 	dst := filepath.Join(b.root, "pulled", "x.safetensors")
-	if _, err := b.Pull(ctx(t), a.Addr(), xferJob, xferShardRel, dst, wrong, 1<<20); !errors.Is(err, errXferMismatch) {
-		t.Fatalf("pull with a wrong SHA-256: %v, want errXferMismatch", err)
+	if _, err := b.Pull(ctx(t), a.Addr(), testJob, shardRel, dst, wrong, 1<<20); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("pull with a wrong SHA-256: %v, want ErrMismatch", err)
 	}
-	if _, err := b.Pull(ctx(t), a.Addr(), xferJob, xferShardRel, dst, sha, 1<<20+1); !errors.Is(err, errXferMismatch) {
-		t.Fatalf("pull with a wrong size: %v, want errXferMismatch", err)
+	if _, err := b.Pull(ctx(t), a.Addr(), testJob, shardRel, dst, sha, 1<<20+1); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("pull with a wrong size: %v, want ErrMismatch", err)
 	}
 	noFile(t, dst)
 	// The push of a file longer than stated ended with a hang-up, which
@@ -219,14 +219,14 @@ func TestXferChecksumMismatch(t *testing.T) {
 	waitFor(t, 10*time.Second, "no temporaries", func() bool { return len(tempFiles(t, b.root)) == 0 })
 }
 
-func TestXferBadRequests(t *testing.T) {
+func TestBadRequests(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
 	body := []byte("not weights")
 	sum := sha256.Sum256(body)
 	sha := hex.EncodeToString(sum[:])
-	good := xferRequest{Op: "push", Job: xferJob, Rel: xferShardRel, SHA: sha, Size: int64(len(body))}
-	var bad []xferRequest
+	good := request{Op: "push", Job: testJob, Rel: shardRel, SHA: sha, Size: int64(len(body))}
+	var bad []request
 	for _, rel := range []string{"../x", "/abs", "iter_1/../../x", "a/b/c", "iter_0000001/evil.sh", "", "iter_0000001",
 		"iter_0000001/../../x.safetensors", "iter_0000001//x.safetensors", "iter_0000001/./x.safetensors",
 		`iter_0000001\..\x.safetensors`, "iter_0000001/.hidden.safetensors", "iter_0000001/a/b.safetensors",
@@ -235,13 +235,13 @@ func TestXferBadRequests(t *testing.T) {
 		q.Rel = rel
 		bad = append(bad, q)
 	}
-	for _, f := range []func(*xferRequest){
-		func(q *xferRequest) { q.SHA = "xyz" },
-		func(q *xferRequest) { q.Size = -1 },
-		func(q *xferRequest) { q.Size = xferMaxSize + 1 },
-		func(q *xferRequest) { q.Op = "delete" },
-		func(q *xferRequest) { q.Job = "" },
-		func(q *xferRequest) { q.Job = "../job1" },
+	for _, f := range []func(*request){
+		func(q *request) { q.SHA = "xyz" },
+		func(q *request) { q.Size = -1 },
+		func(q *request) { q.Size = maxSize + 1 },
+		func(q *request) { q.Op = "delete" },
+		func(q *request) { q.Job = "" },
+		func(q *request) { q.Job = "../job1" },
 	} {
 		q := good
 		f(&q)
@@ -249,25 +249,25 @@ func TestXferBadRequests(t *testing.T) {
 	}
 	for _, q := range bad {
 		// The client refuses before dialing ...
-		if err := q.check(); !errors.Is(err, errXferRefused) {
-			t.Errorf("%+v: check says %v, want errXferRefused", q, err)
+		if err := q.check(); !errors.Is(err, ErrRefused) {
+			t.Errorf("%+v: check says %v, want ErrRefused", q, err)
 		}
-		if _, err := a.Push(ctx(t), b.Addr(), q.Job, q.Rel, "/nonexistent", q.SHA, q.Size); q.Op == "push" && !errors.Is(err, errXferRefused) {
-			t.Errorf("%+v: Push says %v, want errXferRefused", q, err)
+		if _, err := a.Push(ctx(t), b.Addr(), q.Job, q.Rel, "/nonexistent", q.SHA, q.Size); q.Op == "push" && !errors.Is(err, ErrRefused) {
+			t.Errorf("%+v: Push says %v, want ErrRefused", q, err)
 		}
 		// ... and the server when a client does not.
 		_, err := a.push(ctx(t), b.Addr(), q, bytes.NewReader(body))
-		if !errors.Is(err, errXferRefused) || !strings.Contains(err.Error(), "peer:") {
-			t.Errorf("%+v: pushing anyway: %v, want errXferRefused from the peer", q, err)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "peer:") {
+			t.Errorf("%+v: pushing anyway: %v, want ErrRefused from the peer", q, err)
 		}
 		if q.Op = "pull"; q.check() == nil {
 			continue // a size of -1 is fine on a pull
 		}
-		if _, err := a.Pull(ctx(t), b.Addr(), q.Job, q.Rel, filepath.Join(a.root, "x"), q.SHA, q.Size); !errors.Is(err, errXferRefused) {
-			t.Errorf("%+v: Pull says %v, want errXferRefused", q, err)
+		if _, err := a.Pull(ctx(t), b.Addr(), q.Job, q.Rel, filepath.Join(a.root, "x"), q.SHA, q.Size); !errors.Is(err, ErrRefused) {
+			t.Errorf("%+v: Pull says %v, want ErrRefused", q, err)
 		}
-		if _, err = a.pull(ctx(t), b.Addr(), q, filepath.Join(a.root, "x")); !errors.Is(err, errXferRefused) {
-			t.Errorf("%+v: pulling anyway: %v, want errXferRefused", q, err)
+		if _, err = a.pull(ctx(t), b.Addr(), q, filepath.Join(a.root, "x")); !errors.Is(err, ErrRefused) {
+			t.Errorf("%+v: pulling anyway: %v, want ErrRefused", q, err)
 		}
 	}
 	noFile(t, filepath.Join(filepath.Dir(b.root), "x"))
@@ -278,14 +278,14 @@ func TestXferBadRequests(t *testing.T) {
 
 	// Frames out of bounds or not JSON.
 	for _, raw := range [][]byte{{0xff, 0xff}, {0, 0}, {0, 3, 'a', 'b', 'c'}, append([]byte{0x10, 0}, make([]byte, 4096)...), {0x10, 1}} {
-		if rep := rawXfer(t, a.xfer, b.Addr(), raw); rep.Code != xferCodeRefused {
+		if rep := rawSend(t, a.Endpoint, b.Addr(), raw); rep.Code != codeRefused {
 			t.Errorf("frame %q...: reply %+v, want refused", raw[:min(len(raw), 5)], rep)
 		}
 	}
 }
 
-// rawXfer sends raw bytes on a transfer stream and reads the reply.
-func rawXfer(t *testing.T, from *xfer, peer string, raw []byte) xferReply {
+// rawSend sends raw bytes on a transfer stream and reads the reply.
+func rawSend(t *testing.T, from *Endpoint, peer string, raw []byte) reply {
 	t.Helper()
 	ra, err := net.ResolveUDPAddr("udp", peer)
 	if err != nil {
@@ -295,74 +295,74 @@ func rawXfer(t *testing.T, from *xfer, peer string, raw []byte) xferReply {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.CloseWithError(xferConnDone, "")
+	defer conn.CloseWithError(connDone, "")
 	qs, err := conn.OpenStreamSync(ctx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newXferStream(qs)
+	s := newStream(qs)
 	if _, err := s.Write(raw); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	var rep xferReply
-	if err := readXferFrame(s, &rep); err != nil {
+	var rep reply
+	if err := readFrame(s, &rep); err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
-func TestXferUnknownJobAndMissingFile(t *testing.T) {
+func TestUnknownJobAndMissingFile(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
-	src := filepath.Join(a.root, xferShardRel)
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, 4096, 5)
-	_, err := a.Push(ctx(t), b.Addr(), "nope", xferShardRel, src, sha, 4096)
-	if !errors.Is(err, errXferRefused) || !strings.Contains(err.Error(), "no checkpoints") {
-		t.Fatalf("push for an unknown job: %v, want errXferRefused", err)
+	_, err := a.Push(ctx(t), b.Addr(), "nope", shardRel, src, sha, 4096)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "no checkpoints") {
+		t.Fatalf("push for an unknown job: %v, want ErrRefused", err)
 	}
 	t.Log(err)
-	_, err = a.Pull(ctx(t), b.Addr(), xferJob, xferShardRel, filepath.Join(a.root, "y.safetensors"), sha, 4096)
-	if !errors.Is(err, errXferMissing) {
-		t.Fatalf("pull of a file the peer lacks: %v, want errXferMissing", err)
+	_, err = a.Pull(ctx(t), b.Addr(), testJob, shardRel, filepath.Join(a.root, "y.safetensors"), sha, 4096)
+	if !errors.Is(err, ErrMissing) {
+		t.Fatalf("pull of a file the peer lacks: %v, want ErrMissing", err)
 	}
 }
 
-func TestXferForeignSecretCannotConnect(t *testing.T) {
+func TestForeignSecretCannotConnect(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
-	m := startXferNode(t, mustSecret(), "mallory")
-	src := filepath.Join(m.root, xferShardRel)
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
+	m := startNode(t, mustSecret(), "mallory")
+	src := filepath.Join(m.root, shardRel)
 	sha := writeWeights(t, src, 4096, 6)
-	if _, err := m.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, 4096); err == nil {
+	if _, err := m.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, 4096); err == nil {
 		t.Fatal("a node with another secret pushed a file")
 	}
-	noFile(t, filepath.Join(b.root, xferShardRel))
-	writeXferFile(t, filepath.Join(b.root, xferShardRel), []byte("secret"))
-	if _, err := m.Pull(ctx(t), b.Addr(), xferJob, xferShardRel, filepath.Join(m.root, "x.safetensors"), sha, -1); err == nil {
+	noFile(t, filepath.Join(b.root, shardRel))
+	writeFile(t, filepath.Join(b.root, shardRel), []byte("secret"))
+	if _, err := m.Pull(ctx(t), b.Addr(), testJob, shardRel, filepath.Join(m.root, "x.safetensors"), sha, -1); err == nil {
 		t.Fatal("a node with another secret pulled a file")
 	}
 	// Nor can the cluster talk to it.
-	if _, err := a.Push(ctx(t), m.Addr(), xferJob, xferShardRel, src, sha, 4096); err == nil {
+	if _, err := a.Push(ctx(t), m.Addr(), testJob, shardRel, src, sha, 4096); err == nil {
 		t.Fatal("pushed to a node with another secret")
 	}
 }
 
-func TestXferConcurrentPushesOfOneFile(t *testing.T) {
+func TestConcurrentPushesOfOneFile(t *testing.T) {
 	checkGoroutines(t)
-	a, b := startXferNode(t, testSecret, "a"), startXferNode(t, testSecret, "b")
-	src := filepath.Join(a.root, xferShardRel)
+	a, b := startNode(t, testSecret, "a"), startNode(t, testSecret, "b")
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, 2<<20, 7)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = a.Push(ctx(t), b.Addr(), xferJob, xferShardRel, src, sha, 2<<20) })
+		wg.Go(func() { _, errs[i] = a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha, 2<<20) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	sameFile(t, src, filepath.Join(b.root, xferShardRel))
+	sameFile(t, src, filepath.Join(b.root, shardRel))
 	if tmp := tempFiles(t, b.root); len(tmp) > 0 {
 		t.Fatalf("temporaries left: %v", tmp)
 	}
@@ -417,16 +417,16 @@ func within[T any](t *testing.T, d time.Duration, what string, done <-chan T) T 
 	}
 }
 
-func TestXferCancelPush(t *testing.T) {
+func TestCancelPush(t *testing.T) {
 	checkGoroutines(t)
 	pctx, cancel := context.WithCancel(ctx(t))
 	open, reached := stall(1<<20, pctx.Done()) // a source that stops after 1 MiB
-	a, b := startXferNodeWith(t, testSecret, "a", open), startXferNode(t, testSecret, "b")
-	src := filepath.Join(a.root, xferShardRel)
+	a, b := startNodeWith(t, testSecret, "a", open), startNode(t, testSecret, "b")
+	src := filepath.Join(a.root, shardRel)
 	sha := writeWeights(t, src, 4<<20, 8)
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.Push(pctx, b.Addr(), xferJob, xferShardRel, src, sha, 4<<20)
+		_, err := a.Push(pctx, b.Addr(), testJob, shardRel, src, sha, 4<<20)
 		done <- err
 	}()
 	within(t, 10*time.Second, "the first MiB read", reached)
@@ -437,21 +437,21 @@ func TestXferCancelPush(t *testing.T) {
 		t.Fatalf("cancelled push: %v, want context.Canceled", err)
 	}
 	waitFor(t, 10*time.Second, "the receiver to remove its temporary file", func() bool { return len(tempFiles(t, b.root)) == 0 })
-	noFile(t, filepath.Join(b.root, xferShardRel))
+	noFile(t, filepath.Join(b.root, shardRel))
 }
 
-func TestXferCancelPull(t *testing.T) {
+func TestCancelPull(t *testing.T) {
 	checkGoroutines(t)
 	release := make(chan struct{})
 	open, reached := stall(1<<20, release)
-	a, b := startXferNode(t, testSecret, "a"), startXferNodeWith(t, testSecret, "b", open)
+	a, b := startNode(t, testSecret, "a"), startNodeWith(t, testSecret, "b", open)
 	t.Cleanup(func() { close(release) }) // before b's Close: the stalled sender must end
-	sha := writeWeights(t, filepath.Join(b.root, xferShardRel), 4<<20, 9)
+	sha := writeWeights(t, filepath.Join(b.root, shardRel), 4<<20, 9)
 	pctx, cancel := context.WithCancel(ctx(t))
 	dst := filepath.Join(a.root, "pulled", "x.safetensors")
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.Pull(pctx, b.Addr(), xferJob, xferShardRel, dst, sha, 4<<20)
+		_, err := a.Pull(pctx, b.Addr(), testJob, shardRel, dst, sha, 4<<20)
 		done <- err
 	}()
 	within(t, 10*time.Second, "the first MiB sent", reached)
@@ -467,18 +467,18 @@ func TestXferCancelPull(t *testing.T) {
 	noFile(t, dst)
 }
 
-// TestXferCloseEndsTransfers: Close fails a transfer in flight at once,
+// TestCloseEndsTransfers: Close fails a transfer in flight at once,
 // is idempotent, refuses later calls, and leaves no goroutine behind.
-func TestXferCloseEndsTransfers(t *testing.T) {
+func TestCloseEndsTransfers(t *testing.T) {
 	checkGoroutines(t)
 	release := make(chan struct{})
 	open, reached := stall(1<<20, release)
-	a, b := startXferNode(t, testSecret, "a"), startXferNodeWith(t, testSecret, "b", open)
+	a, b := startNode(t, testSecret, "a"), startNodeWith(t, testSecret, "b", open)
 	t.Cleanup(func() { close(release) }) // before b's Close: the stalled sender must end
-	sha := writeWeights(t, filepath.Join(b.root, xferShardRel), 4<<20, 10)
+	sha := writeWeights(t, filepath.Join(b.root, shardRel), 4<<20, 10)
 	done := make(chan error, 1)
 	go func() {
-		_, err := a.Pull(ctx(t), b.Addr(), xferJob, xferShardRel, filepath.Join(a.root, "x.safetensors"), sha, 4<<20)
+		_, err := a.Pull(ctx(t), b.Addr(), testJob, shardRel, filepath.Join(a.root, "x.safetensors"), sha, 4<<20)
 		done <- err
 	}()
 	within(t, 10*time.Second, "the first MiB sent", reached)
@@ -493,26 +493,26 @@ func TestXferCloseEndsTransfers(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := a.Pull(ctx(t), b.Addr(), xferJob, xferShardRel, filepath.Join(a.root, "x.safetensors"), sha, 4<<20); !errors.Is(err, errXferClosed) {
-		t.Fatalf("pull after Close: %v, want errXferClosed", err)
+	if _, err := a.Pull(ctx(t), b.Addr(), testJob, shardRel, filepath.Join(a.root, "x.safetensors"), sha, 4<<20); !errors.Is(err, ErrClosed) {
+		t.Fatalf("pull after Close: %v, want ErrClosed", err)
 	}
 	if tmp := tempFiles(t, a.root); len(tmp) > 0 {
 		t.Fatalf("temporaries left: %v", tmp)
 	}
 }
 
-func FuzzXferHeader(f *testing.F) {
-	for _, q := range []xferRequest{{Op: "push", Job: "j", Rel: xferShardRel, SHA: strings.Repeat("0", 64), Size: 1},
+func FuzzHeader(f *testing.F) {
+	for _, q := range []request{{Op: "push", Job: "j", Rel: shardRel, SHA: strings.Repeat("0", 64), Size: 1},
 		{Op: "pull", Job: "j", Rel: "iter_0000001/manifest.json", SHA: strings.Repeat("f", 64), Size: -1},
 		{Op: "pull", Job: "j", Rel: "iter_1/../../x", Size: -1}} {
 		var buf bytes.Buffer
-		writeXferFrame(&buf, q)
+		writeFrame(&buf, q)
 		f.Add(buf.Bytes())
 	}
 	f.Add([]byte{0xff, 0xff, '{'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var q xferRequest
-		if readXferFrame(bytes.NewReader(b), &q) != nil || q.check() != nil {
+		var q request
+		if readFrame(bytes.NewReader(b), &q) != nil || q.check() != nil {
 			return
 		}
 		parts := strings.Split(q.Rel, "/")
@@ -522,16 +522,16 @@ func FuzzXferHeader(f *testing.F) {
 	})
 }
 
-func BenchmarkXferPush(b *testing.B) {
+func BenchmarkPush(b *testing.B) {
 	const size = 64 << 20
-	src, dst := startXferNode(b, testSecret, "a"), startXferNode(b, testSecret, "b")
-	path := filepath.Join(src.root, xferShardRel)
+	src, dst := startNode(b, testSecret, "a"), startNode(b, testSecret, "b")
+	path := filepath.Join(src.root, shardRel)
 	sha := writeWeights(b, path, size, 11)
 	b.SetBytes(size)
 	var wire, n int64
 	for b.Loop() {
 		rel := fmt.Sprintf("iter_%07d/mp_rank_00_000.safetensors", n)
-		st, err := src.Push(context.Background(), dst.Addr(), xferJob, rel, path, sha, size)
+		st, err := src.Push(context.Background(), dst.Addr(), testJob, rel, path, sha, size)
 		if err != nil || st.Skipped {
 			b.Fatalf("%+v, %v", st, err)
 		}

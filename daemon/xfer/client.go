@@ -1,4 +1,4 @@
-package daemon
+package xfer
 
 import (
 	"context"
@@ -9,23 +9,23 @@ import (
 )
 
 // The calling side of a transfer. Errors name the operation, file, job and
-// peer, and wrap errXferRefused, errXferMissing, errXferMismatch,
-// errXferFailed or the ctx's cause.
+// peer, and wrap ErrRefused, ErrMissing, ErrMismatch, ErrFailed, ErrClosed
+// or the ctx's cause.
 
 // Push copies the local file at path (size bytes, SHA-256 sha in hex) to
-// peer (its xfer Addr), which stores it as <its root(job)>/rel. It returns
+// peer (its Endpoint's Addr), which stores it as <its root(job)>/rel. It returns
 // once the peer has checked size and SHA-256 and made the file durable
 // (temporary name, fsync, rename, directory fsync). If the peer already
 // holds rel with that size and SHA-256, nothing is sent (Skipped).
 // rel is iter_NNNNNNN/<name>.safetensors or iter_NNNNNNN/manifest.json.
-func (x *xfer) Push(ctx context.Context, peer, job, rel, path, sha string, size int64) (xferStats, error) {
-	req := xferRequest{Op: "push", Job: job, Rel: rel, SHA: sha, Size: size}
+func (x *Endpoint) Push(ctx context.Context, peer, job, rel, path, sha string, size int64) (Stats, error) {
+	req := request{Op: "push", Job: job, Rel: rel, SHA: sha, Size: size}
 	if err := req.check(); err != nil {
-		return xferStats{}, req.fail(peer, err)
+		return Stats{}, req.fail(peer, err)
 	}
 	f, err := x.open(path)
 	if err != nil {
-		return xferStats{}, req.fail(peer, err)
+		return Stats{}, req.fail(peer, err)
 	}
 	defer f.Close()
 	return x.push(ctx, peer, req, f)
@@ -35,22 +35,22 @@ func (x *xfer) Push(ctx context.Context, peer, job, rel, path, sha string, size 
 // temporary name in dst's directory (created if needed), checking size and
 // SHA-256 before the file is fsynced and renamed to dst. size -1 takes
 // whatever size the peer holds (the SHA-256 still decides).
-func (x *xfer) Pull(ctx context.Context, peer, job, rel, dst, sha string, size int64) (xferStats, error) {
-	req := xferRequest{Op: "pull", Job: job, Rel: rel, SHA: sha, Size: size}
+func (x *Endpoint) Pull(ctx context.Context, peer, job, rel, dst, sha string, size int64) (Stats, error) {
+	req := request{Op: "pull", Job: job, Rel: rel, SHA: sha, Size: size}
 	if err := req.check(); err != nil {
-		return xferStats{}, req.fail(peer, err)
+		return Stats{}, req.fail(peer, err)
 	}
 	return x.pull(ctx, peer, req, dst)
 }
 
 // push sends req and then src's bytes; the request is not checked here
 // (tests send bad ones to see the peer refuse them).
-func (x *xfer) push(ctx context.Context, peer string, req xferRequest, src io.Reader) (xferStats, error) {
-	st := xferStats{Bytes: req.Size}
+func (x *Endpoint) push(ctx context.Context, peer string, req request, src io.Reader) (Stats, error) {
+	st := Stats{Bytes: req.Size}
 	start := time.Now()
-	err := x.call(ctx, peer, req, func(s *xferStream) error {
-		var rep xferReply
-		if err := readXferFrame(s, &rep); err != nil {
+	err := x.call(ctx, peer, req, func(s *stream) error {
+		var rep reply
+		if err := readFrame(s, &rep); err != nil {
 			return err
 		}
 		if err := rep.err(); err != nil || rep.Have {
@@ -67,31 +67,31 @@ func (x *xfer) push(ctx context.Context, peer string, req xferRequest, src io.Re
 			return err // the source failed: hanging up tells the peer
 		}
 		// The verdict; after a failed write it says why the peer stopped reading.
-		if rerr := readXferFrame(s, &rep); rerr != nil {
-			return firstXferErr(err, rerr)
+		if rerr := readFrame(s, &rep); rerr != nil {
+			return firstErr(err, rerr)
 		}
-		return firstXferErr(rep.err(), err)
+		return firstErr(rep.err(), err)
 	})
 	st.Duration = time.Since(start)
 	return st, err
 }
 
 // pull sends req and receives the file into dst.
-func (x *xfer) pull(ctx context.Context, peer string, req xferRequest, dst string) (xferStats, error) {
-	var st xferStats
+func (x *Endpoint) pull(ctx context.Context, peer string, req request, dst string) (Stats, error) {
+	var st Stats
 	start := time.Now()
 	sum, _ := parseSHA(req.SHA) // a bad one fails the check below
-	err := x.call(ctx, peer, req, func(s *xferStream) error {
+	err := x.call(ctx, peer, req, func(s *stream) error {
 		s.Close() // nothing more to say; if the peer has answered already, this fails, and the answer tells why
-		var rep xferReply
-		if err := readXferFrame(s, &rep); err != nil {
+		var rep reply
+		if err := readFrame(s, &rep); err != nil {
 			return err
 		}
 		if err := rep.err(); err != nil {
 			return err
 		}
-		if rep.Size < 0 || rep.Size > xferMaxSize || req.Size >= 0 && rep.Size != req.Size {
-			return xferErr(xferCodeMismatch, "the peer offers %d bytes, want %d", rep.Size, req.Size)
+		if rep.Size < 0 || rep.Size > maxSize || req.Size >= 0 && rep.Size != req.Size {
+			return faultf(codeMismatch, "the peer offers %d bytes, want %d", rep.Size, req.Size)
 		}
 		hdr := s.read
 		err := receiveFile(dst, s, rep.Size, sum)
@@ -102,10 +102,10 @@ func (x *xfer) pull(ctx context.Context, peer string, req xferRequest, dst strin
 	return st, err
 }
 
-// call runs one transfer on a connection of its own (see the file comment
-// in xfer.go): dial, open a stream, send req, run fn. Cancelling ctx
+// call runs one transfer on a connection of its own (see the package
+// comment): dial, open a stream, send req, run fn. Cancelling ctx
 // closes the connection, which fails whatever fn is blocked on at once.
-func (x *xfer) call(ctx context.Context, peer string, req xferRequest, fn func(s *xferStream) error) (err error) {
+func (x *Endpoint) call(ctx context.Context, peer string, req request, fn func(s *stream) error) (err error) {
 	defer func() {
 		if err != nil && ctx.Err() != nil {
 			err = context.Cause(ctx)
@@ -115,7 +115,7 @@ func (x *xfer) call(ctx context.Context, peer string, req xferRequest, fn func(s
 		}
 	}()
 	if x.isClosed() {
-		return errXferClosed
+		return ErrClosed
 	}
 	ra, err := net.ResolveUDPAddr("udp", peer)
 	if err != nil {
@@ -126,40 +126,40 @@ func (x *xfer) call(ctx context.Context, peer string, req xferRequest, fn func(s
 		return err
 	}
 	if !x.track(conn) {
-		return errXferClosed
+		return ErrClosed
 	}
-	code := xferConnCanceled
+	code := connCanceled
 	defer func() {
 		x.untrack(conn)
 		conn.CloseWithError(code, "")
 	}()
-	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(xferConnCanceled, "transfer canceled") })
+	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(connCanceled, "transfer canceled") })
 	defer stop()
 	qs, err := conn.OpenStreamSync(ctx)
 	if err != nil {
 		return err
 	}
-	s := newXferStream(qs)
-	if err := writeXferFrame(s, req); err != nil {
+	s := newStream(qs)
+	if err := writeFrame(s, req); err != nil {
 		return err
 	}
 	if err := fn(s); err != nil {
 		return err
 	}
-	code = xferConnDone
+	code = connDone
 	return nil
 }
 
 // fail puts the request's context on err.
-func (q xferRequest) fail(peer string, err error) error {
+func (q request) fail(peer string, err error) error {
 	dir := "to"
 	if q.Op == "pull" {
 		dir = "from"
 	}
-	return fmt.Errorf("daemon: xfer: %s %s of job %q %s %s: %w", q.Op, q.Rel, q.Job, dir, peer, err)
+	return fmt.Errorf("xfer: %s %s of job %q %s %s: %w", q.Op, q.Rel, q.Job, dir, peer, err)
 }
 
-func firstXferErr(errs ...error) error {
+func firstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
