@@ -41,9 +41,13 @@ var allowed = map[string][]string{
 	"bloom/daemon/jobspec":  {"trainer/bloom", "ckpt"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/api":             {},
+	// The worker process: the daemon starts it and imports its protocol
+	// types, so it never imports the daemon.
+	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
+		"trainer/bloom", "trainer/data", "npu", "npu/cpu", "collective", "ckpt"},
 	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
-		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api"},
-	"bloom/cli": {"api", "daemon", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
+		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "daemon/worker", "api"},
+	"bloom/cli": {"api", "daemon", "daemon/identity", "daemon/jobspec", "daemon/worker", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
 		"collective", "npu", "npu/cpu"},
 	"bloom/cmd/bloomd":   {"cli"},
 	"bloom/cmd/bloomctl": {"cli"},
@@ -60,6 +64,7 @@ var forbidden = map[string][]string{
 	"bloom/npu":           {"bloom/"},
 	"bloom/membership":    {"bloom/daemon/coord", "bloom/collective"},
 	"bloom/api":           {"bloom/daemon"},
+	"bloom/daemon/worker": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/memberlist"},
 }
 
 type goPackage struct {

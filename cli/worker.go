@@ -8,7 +8,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"bloom/daemon"
+	"bloom/daemon/worker"
 )
 
 // workerCommand is `bloomd worker`: one rank of a job in its own process.
@@ -26,7 +26,7 @@ func workerCommand() *ucli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return daemon.RunWorker(ctx, os.Stdin, ctrl, c.App.ErrWriter)
+			return worker.Run(ctx, os.Stdin, ctrl, c.App.ErrWriter)
 		},
 	}
 }

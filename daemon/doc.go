@@ -24,9 +24,10 @@
 //     copied to, and recording the copy (replicate.go), over the transfer
 //     service of package daemon/xfer;
 //   - the supervisor: one `bloomd worker` child process per assigned device,
-//     its progress, logs and failure (supervisor*.go), and the worker side,
-//     which joins the collective communicators and calls trainer.Run
-//     (worker*.go).
+//     its progress, logs and failure (supervisor*.go); it speaks the
+//     protocol of package daemon/worker (worker.Assignment, worker.Msg),
+//     whose Run is the worker side, which joins the collective
+//     communicators and calls trainer.Run.
 //
 // It may import every package of the project but cli and cmd.
 //

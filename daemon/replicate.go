@@ -11,14 +11,16 @@ import (
 	"bloom/api"
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/worker"
 	"bloom/daemon/xfer"
 )
 
 // Checkpoint replication (DESIGN.md §9): every shard a worker here
-// reports is pushed to another node over the QUIC data plane (package daemon/xfer: zstd,
-// SHA-256 checked, fsynced there) before the coordinator commits the
-// checkpoint, which records where each file lives. A worker that resumes
-// pulls what its node lacks from those nodes (worker_fetch.go).
+// reports is pushed to another node over the QUIC data plane (package
+// daemon/xfer: zstd, SHA-256 checked, fsynced there) before the
+// coordinator commits the checkpoint, which records where each file lives.
+// A worker that resumes pulls what its node lacks from those nodes
+// (package daemon/worker), in the order newFetch gives it.
 
 // startXfer listens for checkpoint transfers on the API's host and port
 // number (UDP), or any port when that one is taken, and returns the
@@ -150,4 +152,25 @@ func (p *workerProc) addReplica(step int64, node string) {
 			sh.Replicas = append(sh.Replicas, node)
 		}
 	}
+}
+
+// newFetch is the fetch list of checkpoint k for a worker on node me: every
+// other holder of each file that gossip has alive, by its transfer address
+// (a dead one would cost a handshake timeout). nil when Raft does not know
+// where the files live (an older bloomd committed it).
+func newFetch(st *coord.State, k coord.Checkpoint, me string, alive map[string]bool) *worker.Fetch {
+	if len(k.Files) == 0 {
+		return nil
+	}
+	f := &worker.Fetch{Manifest: k.Manifest}
+	for _, file := range k.Files {
+		ff := worker.FetchFile{CheckpointFile: file}
+		for _, n := range file.Nodes {
+			if m := st.Members[n]; n != me && alive[n] && m != nil && m.QUICAddr != "" {
+				ff.From = append(ff.From, m.QUICAddr)
+			}
+		}
+		f.Files = append(f.Files, ff)
+	}
+	return f
 }

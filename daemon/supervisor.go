@@ -19,6 +19,7 @@ import (
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/worker"
 )
 
 // supervisor runs this node's workers: one `bloomd worker` process per
@@ -144,22 +145,22 @@ func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local 
 }
 
 // assignment is what the worker of key is told.
-func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, local int) (WorkerAssignment, error) {
+func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, local int) (worker.Assignment, error) {
 	job := st.Jobs[key.job]
 	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
-		return WorkerAssignment{}, err
+		return worker.Assignment{}, err
 	}
 	kind, idx, err := deviceAt(s.j.d.cfg.Devices, r.Device)
 	if err != nil {
-		return WorkerAssignment{}, err
+		return worker.Assignment{}, err
 	}
 	threads := s.j.cfg.WorkerThreads
 	if threads == 0 {
 		threads = max(1, runtime.NumCPU()/max(local, 1))
 	}
 	host, _, _ := net.SplitHostPort(s.j.d.apiAddr)
-	a := WorkerAssignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.j.d.cfg.Name,
+	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.j.d.cfg.Name,
 		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.j.saveDir(key.job, &spec), BindHost: host}
 	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
 		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))

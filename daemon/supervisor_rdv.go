@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/worker"
 )
 
 // The rendezvous carries small values between the workers of an attempt
@@ -41,12 +42,12 @@ func (s *supervisor) rdvGet(k rdvKey) ([]byte, bool) {
 // lookup answers a worker's lookup, in a goroutine of the supervisor's
 // that ends when the value is found, the worker exits, the attempt ends,
 // or the supervisor stops.
-func (s *supervisor) lookup(p *workerProc, m workerMsg) {
+func (s *supervisor) lookup(p *workerProc, m worker.Msg) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		v, err := s.resolve(p, m.Owner, m.Key)
-		reply := workerMsg{Type: "lookup", ID: m.ID, Value: v}
+		reply := worker.Msg{Type: "lookup", ID: m.ID, Value: v}
 		if err != nil {
 			reply.Error = err.Error()
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/worker"
 )
 
 // workerKey names one worker: a rank of an attempt of a job.
@@ -42,7 +43,7 @@ type workerProc struct {
 // startWorker starts a worker with its assignment; its goroutines belong
 // to s.wg. A worker that cannot start is returned already exited, with
 // the reason, so it is reported like any failure.
-func (s *supervisor) startWorker(key workerKey, a WorkerAssignment, argv, env []string) *workerProc {
+func (s *supervisor) startWorker(key workerKey, a worker.Assignment, argv, env []string) *workerProc {
 	p := &workerProc{key: key, logPath: s.j.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
 		rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank}}
 	ctrl, err := p.start(a, argv, env)
@@ -60,7 +61,7 @@ func (s *supervisor) startWorker(key workerKey, a WorkerAssignment, argv, env []
 }
 
 // start starts the process and returns the daemon's end of its control pipe.
-func (p *workerProc) start(a WorkerAssignment, argv, env []string) (*os.File, error) {
+func (p *workerProc) start(a worker.Assignment, argv, env []string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
 		return nil, err
 	}
@@ -132,9 +133,9 @@ func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
 
 func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), maxWorkerLine)
+	sc.Buffer(make([]byte, 64<<10), worker.MaxLine)
 	for sc.Scan() {
-		var m workerMsg
+		var m worker.Msg
 		if json.Unmarshal(sc.Bytes(), &m) != nil {
 			continue
 		}
@@ -192,7 +193,7 @@ func (p *workerProc) snapshot(committed int64) api.RankReport {
 // job's ranks agree on, then exit.
 func (p *workerProc) requestStop() {
 	if p.stdin != nil {
-		p.write([]byte(`{"type":"` + msgCheckpointStop + `"}` + "\n"))
+		p.write([]byte(`{"type":"` + worker.MsgCheckpointStop + `"}` + "\n"))
 	}
 }
 

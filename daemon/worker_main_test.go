@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bloom/daemon/worker"
 )
 
 // TestMain lets the test binary stand in for `bloomd worker`: the
@@ -22,7 +24,7 @@ func TestMain(m *testing.M) {
 func testWorkerMain() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := RunWorker(ctx, os.Stdin, os.NewFile(3, "control"), os.Stderr); err != nil {
+	if err := worker.Run(ctx, os.Stdin, os.NewFile(3, "control"), os.Stderr); err != nil {
 		return 1
 	}
 	return 0

@@ -1,4 +1,4 @@
-package daemon
+package worker
 
 import (
 	"context"
@@ -17,22 +17,22 @@ import (
 	"bloom/trainer/data"
 )
 
-// RunWorker is `bloomd worker`: one rank of one attempt of a job, in its
+// Run is `bloomd worker`: one rank of one attempt of a job, in its
 // own process, started and supervised by its node's daemon (DESIGN.md §2).
-// It reads its WorkerAssignment from the first line of in, reports progress,
+// It reads its Assignment from the first line of in, reports progress,
 // checkpoint shards and errors to ctrl (the daemon's control pipe), writes
 // its human-readable log to logw, and trains. It returns when the run is
 // done, when it fails, or soon after ctx ends (SIGTERM) or the daemon closes
 // in. A nil error means the rank finished its run.
-func RunWorker(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
-	link, a, err := openWorkerLink(in, ctrl)
+func Run(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
+	link, a, err := openLink(in, ctrl)
 	if err != nil {
 		fmt.Fprintln(logw, err)
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go func() { // owned by RunWorker: ends with ctx
+	go func() { // owned by Run: ends with ctx
 		select {
 		case <-link.Done():
 			cancel()
@@ -42,7 +42,7 @@ func RunWorker(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
 	w := &worker{a: a, link: link, log: logw}
 	if err = w.run(ctx); err != nil {
 		fmt.Fprintf(logw, "worker: rank %d: %v\n", a.Rank, err)
-		link.send(workerMsg{Type: "error", Error: err.Error(), Fatal: jobsFault(err)})
+		link.send(Msg{Type: "error", Error: err.Error(), Fatal: jobsFault(err)})
 	}
 	return err
 }
@@ -60,8 +60,8 @@ func jobsFault(err error) bool {
 
 // worker is one rank's run.
 type worker struct {
-	a    WorkerAssignment
-	link *workerLink
+	a    Assignment
+	link *daemonLink
 	log  io.Writer
 }
 
@@ -74,18 +74,18 @@ func (w *worker) run(ctx context.Context) error {
 	if err := a.Spec.Validate(); err != nil {
 		return err
 	}
-	dev, err := openWorkerDevice(a.Device, a.Threads)
+	dev, err := openDevice(a.Device, a.Threads)
 	if err != nil {
 		return err
 	}
-	c := Coords(a.Rank, a.Plan.TP, a.Plan.DP)
+	pp, dp, tp := trainer.RankConfig{Rank: a.Rank, TP: a.Plan.TP, PP: a.Plan.PP, DP: a.Plan.DP}.Coords()
 	w.logf("job %s attempt %d: rank %d of %d (tp %d, dp %d, pp %d) on %s %s, %d threads",
-		a.Job, a.Attempt, a.Rank, a.Size(), c.TP, c.DP, c.PP, a.Node, a.Device, dev.Threads())
+		a.Job, a.Attempt, a.Rank, a.Size(), tp, dp, pp, a.Node, a.Device, dev.Threads())
 	return w.train(ctx, dev)
 }
 
-// openWorkerDevice opens "cpu:N" or "npu:N".
-func openWorkerDevice(spec string, threads int) (npu.Device, error) {
+// openDevice opens "cpu:N" or "npu:N".
+func openDevice(spec string, threads int) (npu.Device, error) {
 	kind, idx, ok := strings.Cut(spec, ":")
 	n, err := strconv.Atoi(idx)
 	if !ok || err != nil {
@@ -142,7 +142,7 @@ func (w *worker) schedule() trainer.Schedule {
 func (w *worker) reportStep(p api.StepProgress) {
 	p.At = time.Now().UnixMilli()
 	if p.Step%int64(w.a.Spec.LogInterval) == 0 || p.Step == p.Steps {
-		w.link.send(workerMsg{Type: "progress", Progress: &p})
+		w.link.send(Msg{Type: "progress", Progress: &p})
 		w.logf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
 			p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
 	}

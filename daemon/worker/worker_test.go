@@ -1,4 +1,4 @@
-package daemon
+package worker
 
 import (
 	"bufio"
@@ -17,19 +17,19 @@ import (
 	"bloom/daemon/jobspec"
 )
 
-// runInProcess runs RunWorker against a fake daemon and returns what it
+// runInProcess runs Run against a fake daemon and returns what it
 // sent on the control pipe and wrote to its log.
-func runInProcess(t *testing.T, a WorkerAssignment) ([]workerMsg, string, error) {
+func runInProcess(t *testing.T, a Assignment) ([]Msg, string, error) {
 	t.Helper()
 	inR, inW := io.Pipe()
 	ctrlR, ctrlW := io.Pipe()
-	var msgs []workerMsg
+	var msgs []Msg
 	read := make(chan struct{})
 	go func() {
 		defer close(read)
 		sc := bufio.NewScanner(ctrlR)
 		for sc.Scan() {
-			var m workerMsg
+			var m Msg
 			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
 				t.Errorf("bad control line %q", sc.Text())
 			}
@@ -43,22 +43,22 @@ func runInProcess(t *testing.T, a WorkerAssignment) ([]workerMsg, string, error)
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	err := RunWorker(ctx, inR, ctrlW, &log)
+	err := Run(ctx, inR, ctrlW, &log)
 	ctrlW.Close()
 	inW.Close()
 	<-read
 	return msgs, log.String(), err
 }
 
-func singleAssignment(t *testing.T) WorkerAssignment {
+func singleAssignment(t *testing.T) Assignment {
 	s := jobspec.Default()
 	s.ModelPreset, s.TrainIters, s.SaveInterval = "bloom-tiny", 12, 6
 	s.MicroBatch, s.GlobalBatch, s.SeqLength, s.LR, s.LRWarmupSamples = 2, 4, 32, 5e-3, 8
-	return WorkerAssignment{Job: "j1", Attempt: 1, Rank: 0, Node: "n1", Device: "cpu:0", Threads: 1, Spec: s,
+	return Assignment{Job: "j1", Attempt: 1, Rank: 0, Node: "n1", Device: "cpu:0", Threads: 1, Spec: s,
 		Plan: coord.Plan{TP: 1, PP: 1, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "n1", Device: 0}}}, SaveDir: t.TempDir()}
 }
 
-func losses(msgs []workerMsg) map[int64]float64 {
+func losses(msgs []Msg) map[int64]float64 {
 	out := map[int64]float64{}
 	for _, m := range msgs {
 		if m.Type == "progress" {
@@ -68,7 +68,7 @@ func losses(msgs []workerMsg) map[int64]float64 {
 	return out
 }
 
-func shards(msgs []workerMsg) map[int64]*api.Shard {
+func shards(msgs []Msg) map[int64]*api.Shard {
 	out := map[int64]*api.Shard{}
 	for _, m := range msgs {
 		if m.Type == "shard" {
@@ -78,10 +78,10 @@ func shards(msgs []workerMsg) map[int64]*api.Shard {
 	return out
 }
 
-// TestWorkerResumeIsExact: a (1,1,1) worker resumed from its committed
+// TestResumeIsExact: a (1,1,1) worker resumed from its committed
 // step-6 checkpoint gives the uninterrupted run's losses and final
 // weights and optimizer state, bit for bit.
-func TestWorkerResumeIsExact(t *testing.T) {
+func TestResumeIsExact(t *testing.T) {
 	a := singleAssignment(t)
 	full, log, err := runInProcess(t, a)
 	if err != nil {
@@ -132,7 +132,7 @@ func TestWorkerResumeIsExact(t *testing.T) {
 	}
 }
 
-func TestWorkerRefusesBadAssignment(t *testing.T) {
+func TestRefusesBadAssignment(t *testing.T) {
 	a := singleAssignment(t)
 	a.Device = "tpu:0"
 	msgs, _, err := runInProcess(t, a)

@@ -1,4 +1,4 @@
-package daemon
+package worker
 
 import (
 	"context"
@@ -68,7 +68,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 			if saves(cfg, st.Step) || st.Stop {
 				// The trainer saves right after it reports such a step: the
 				// job shows "checkpointing" until the shard is reported.
-				w.link.send(workerMsg{Type: "saving", Step: int64(st.Step)})
+				w.link.send(Msg{Type: "saving", Step: int64(st.Step)})
 			}
 		}}
 	if cfg.World() > 1 {
@@ -86,7 +86,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	err = trainer.Run(ctx, cfg, env)
 	if errors.Is(err, trainer.ErrStopped) {
 		w.logf("stopped after step %d on request: its checkpoint is saved", stoppedAt)
-		return w.link.send(workerMsg{Type: "stopped", Step: stoppedAt})
+		return w.link.send(Msg{Type: "stopped", Step: stoppedAt})
 	}
 	if err != nil {
 		return err
@@ -121,5 +121,5 @@ func (r shardReporter) ShardSaved(_ context.Context, dir string, m ckpt.Manifest
 		sh.Files = append(sh.Files, api.ShardFile{Name: s.File, SHA256: s.SHA256, Bytes: s.Bytes})
 	}
 	r.w.logf("saved the shard of step %d: %s", m.Step, dir)
-	return r.w.link.send(workerMsg{Type: "shard", Shard: &sh})
+	return r.w.link.send(Msg{Type: "shard", Shard: &sh})
 }

@@ -1,4 +1,4 @@
-package daemon
+package worker
 
 import (
 	"context"
@@ -13,47 +13,10 @@ import (
 	"time"
 
 	"bloom/ckpt"
-	"bloom/daemon/coord"
 	"bloom/daemon/identity"
 	"bloom/daemon/xfer"
 	"bloom/trainer"
 )
-
-// ckptFetch tells a resuming worker where the files of the checkpoint it
-// loads live, so it can pull what its node lacks (a replacement node, a
-// lost disk, a stage that moved).
-type ckptFetch struct {
-	Manifest string      `json:"manifest"` // hex SHA-256 of manifest.json
-	Files    []fetchFile `json:"files"`
-}
-
-// fetchFile is one shard file and the transfer addresses of the nodes
-// holding a verified copy, in the order to try.
-type fetchFile struct {
-	coord.CheckpointFile
-	From []string `json:"from"`
-}
-
-// newFetch is the fetch list of checkpoint k for a worker on node me: every
-// other holder of each file that gossip has alive, by its transfer address
-// (a dead one would cost a handshake timeout). nil when Raft does not know
-// where the files live (an older bloomd committed it).
-func newFetch(st *coord.State, k coord.Checkpoint, me string, alive map[string]bool) *ckptFetch {
-	if len(k.Files) == 0 {
-		return nil
-	}
-	f := &ckptFetch{Manifest: k.Manifest}
-	for _, file := range k.Files {
-		ff := fetchFile{CheckpointFile: file}
-		for _, n := range file.Nodes {
-			if m := st.Members[n]; n != me && alive[n] && m != nil && m.QUICAddr != "" {
-				ff.From = append(ff.From, m.QUICAddr)
-			}
-		}
-		f.Files = append(f.Files, ff)
-	}
-	return f
-}
 
 // fetchCheckpoint makes a.LoadDir hold what rank cfg resumes from before
 // the trainer opens it: the manifest, and each shard the rank reads
