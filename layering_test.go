@@ -20,7 +20,10 @@ import (
 // npu/nputest is the conformance suite backends' tests import;
 // trainer/eval, not in the table, is the evaluate tool's core (BoolQ and
 // MMLU scored as the seed scores them): a model and a tokenizer, no I/O
-// beyond reading the task files; and
+// beyond reading the task files; collective/collbench, not in the table,
+// is the collective benchmark harness behind `bloomctl bench allreduce`
+// (it starts rank processes and reads their rows; collective stays free of
+// it, and it never reaches daemon); and
 // scripts/soak imports no project package at all: it drives the built
 // bloomd and bloomctl and reads `bloomctl -o json`, as a user would.
 var allowed = map[string][]string{
@@ -47,8 +50,9 @@ var allowed = map[string][]string{
 		"trainer/bloom", "trainer/data", "npu", "npu/cpu", "collective", "ckpt"},
 	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
 		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "daemon/worker", "api"},
+	"bloom/collective/collbench": {"collective"},
 	"bloom/cli": {"api", "daemon", "daemon/identity", "daemon/jobspec", "daemon/worker", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
-		"collective", "npu", "npu/cpu"},
+		"collective", "collective/collbench", "npu", "npu/cpu"},
 	"bloom/cmd/bloomd":   {"cli"},
 	"bloom/cmd/bloomctl": {"cli"},
 	"bloom/scripts/soak": {},

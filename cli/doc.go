@@ -8,6 +8,7 @@
 //	app := cli.CtlApp()
 //	err := app.Run(os.Args)
 //
-// It may import api, daemon, trainer, ckpt, collective and npu; it holds no
+// It may import api, daemon, trainer, ckpt, collective (and its benchmark
+// harness, collective/collbench) and npu; it holds no
 // logic of its own beyond parsing, validation and printing.
 package cli
