@@ -23,7 +23,9 @@ import (
 // beyond reading the task files; collective/collbench, not in the table,
 // is the collective benchmark harness behind `bloomctl bench allreduce`
 // (it starts rank processes and reads their rows; collective stays free of
-// it, and it never reaches daemon); and
+// it, and it never reaches daemon); internal/testutil, not in the table,
+// is the test plumbing (wait for a condition, goroutine leak checks) that
+// only tests import (testOnly); and
 // scripts/soak imports no project package at all: it drives the built
 // bloomd and bloomctl and reads `bloomctl -o json`, as a user would.
 var allowed = map[string][]string{
@@ -51,6 +53,7 @@ var allowed = map[string][]string{
 	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
 		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "daemon/worker", "api"},
 	"bloom/collective/collbench": {"collective"},
+	"bloom/internal/testutil":    {},
 	"bloom/cli": {"api", "daemon", "daemon/identity", "daemon/jobspec", "daemon/worker", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
 		"collective", "collective/collbench", "npu", "npu/cpu"},
 	"bloom/cmd/bloomd":   {"cli"},
@@ -70,6 +73,9 @@ var forbidden = map[string][]string{
 	"bloom/api":           {"bloom/daemon"},
 	"bloom/daemon/worker": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/memberlist"},
 }
+
+// testOnly lists packages only _test.go files may import.
+var testOnly = []string{"bloom/internal/testutil"}
 
 type goPackage struct {
 	ImportPath                string
@@ -112,6 +118,9 @@ func TestLayering(t *testing.T) {
 			name, ours := strings.CutPrefix(imp, "bloom/")
 			if ours && !slices.Contains(rules, name) {
 				t.Errorf("%s imports %s, which the layering does not allow (may import: %v)", p.ImportPath, imp, rules)
+			}
+			if slices.Contains(testOnly, imp) {
+				t.Errorf("%s imports %s outside its tests: only _test.go files may", p.ImportPath, imp)
 			}
 		}
 		for _, bad := range forbidden[p.ImportPath] {
