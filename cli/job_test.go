@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/internal/testutil"
 )
 
 // TestJobCommandsRefuse runs the job commands against a one-node cluster
@@ -23,16 +24,13 @@ func TestJobCommandsRefuse(t *testing.T) {
 	ctl := func(args ...string) (string, error) {
 		return run(t, append([]string{"--addr", apiAddr, "--secret-file", secret}, args...)...)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := ctl("-o", "json", "jobs")
-		if err == nil && strings.TrimSpace(out) == `{"jobs":[]}` {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no job list: %q %v", out, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+	var out string
+	var err error
+	if _, ok := testutil.Poll(30*time.Second, func() bool {
+		out, err = ctl("-o", "json", "jobs")
+		return err == nil && strings.TrimSpace(out) == `{"jobs":[]}`
+	}); !ok {
+		t.Fatalf("no job list: %q %v", out, err)
 	}
 	tiny := []string{"submit", "pretrain", "--model-preset", "bloom-tiny", "--train-iters", "5"}
 	for _, tc := range []struct {
@@ -64,7 +62,7 @@ func TestJobCommandsRefuse(t *testing.T) {
 	if _, err := ctl("submit", f); err == nil || !strings.Contains(err.Error(), "line 3") || !strings.Contains(err.Error(), "micro-batch-size") {
 		t.Errorf("bad job file: %v", err)
 	}
-	out, err := ctl("jobs")
+	out, err = ctl("jobs")
 	if err != nil || !strings.HasPrefix(out, "ID") || strings.Count(out, "\n") != 1 {
 		t.Errorf("jobs table after refusals: %q %v", out, err)
 	}

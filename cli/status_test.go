@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/internal/testutil"
 )
 
 // freePort returns an address on ip that was free a moment ago.
@@ -28,21 +29,18 @@ func TestMembersAndStatus(t *testing.T) {
 		"--api", apiAddr, "--secret-file", secret, "--bootstrap-expect", "1", "--devices", "npu:0-7", "--log-level", "error")
 
 	var st api.Status
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := run(t, "--addr", apiAddr, "--secret-file", secret, "--output", "json", "status")
-		if err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Health.Healthy {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no healthy status: %q %v", out, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
+	var out string
+	var err error
+	if _, ok := testutil.Poll(30*time.Second, func() bool {
+		out, err = run(t, "--addr", apiAddr, "--secret-file", secret, "--output", "json", "status")
+		return err == nil && json.Unmarshal([]byte(out), &st) == nil && st.Health.Healthy
+	}); !ok {
+		t.Fatalf("no healthy status: %q %v", out, err)
 	}
 	if st.Leader != "solo" || len(st.Voters) != 1 || st.ClusterID == "" {
 		t.Errorf("status %+v", st)
 	}
-	out, err := run(t, "--addr", apiAddr, "--token", s.Token(), "members")
+	out, err = run(t, "--addr", apiAddr, "--token", s.Token(), "members")
 	if err != nil {
 		t.Fatal(err)
 	}

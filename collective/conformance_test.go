@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 // One conformance suite, run against every transport (STYLE.md 8).
@@ -45,7 +47,7 @@ func pattern(seed, n int) []byte {
 // testLinks: ordered, reliable, full duplex, messages smaller and larger
 // than every buffer (the shm ring is 4 KiB here).
 func testLinks(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	comms := cluster(t, testConfig(t, tr), 2)
 	sizes := []int{1, 7, 8, 63, 64, 65, 4095, 4096, 4097, 12345, 100000}
 	allOK(t, "links", each(comms, func(c *Comm) error {
@@ -78,7 +80,7 @@ func testLinks(t *testing.T, tr string) {
 }
 
 func testMismatch(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	comms := cluster(t, testConfig(t, tr), 2)
 	errs := each(comms, func(c *Comm) error {
 		buf := make([]byte, 400)
@@ -93,7 +95,7 @@ func testMismatch(t *testing.T, tr string) {
 }
 
 func testCollectives(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	ns := []int{2, 3, 5}
 	counts := []int{0, 1, 13, 1000, 100003}
 	if testing.Short() {
@@ -154,7 +156,7 @@ func blockedRanks(t *testing.T, comms []*Comm, act func()) []error {
 }
 
 func testAbort(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	comms := cluster(t, testConfig(t, tr), 4)
 	checkAllReduce(t, comms, Float32, Sum, 100)
 	within(t, "abort", time.Second, ErrAborted, func() []error {
@@ -170,7 +172,7 @@ func testAbort(t *testing.T, tr string) {
 // testAbortIdle: a rank aborts while the ranks between it and the blocked
 // ones are idle: the abort must still reach the blocked ones.
 func testAbortIdle(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	comms := cluster(t, testConfig(t, tr), 6)
 	checkAllReduce(t, comms, Float32, Sum, 100)
 	var errs [2]error
@@ -196,7 +198,7 @@ func testAbortIdle(t *testing.T, tr string) {
 }
 
 func testDeadline(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, tr)
 	cfg.OpTimeout = 300 * time.Millisecond
 	comms := cluster(t, cfg, 3)
@@ -221,7 +223,7 @@ func testDeadline(t *testing.T, tr string) {
 
 // testPeerLost: rank 2 dies while 0, 1 and 3 are in an AllReduce.
 func testPeerLost(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, tr)
 	comms := cluster(t, cfg, 4)
 	var wg sync.WaitGroup
@@ -271,7 +273,7 @@ func kill(t *testing.T, cfg Config, c *Comm) {
 }
 
 func testClosed(t *testing.T, tr string) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	comms := cluster(t, testConfig(t, tr), 2)
 	comms[0].Close()
 	err := comms[0].AllReduceF32(context.Background(), []float32{1}, []float32{1}, Sum)

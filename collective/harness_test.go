@@ -10,32 +10,11 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// checkLeaks fails the test if goroutines started during it outlive it (a
-// few seconds' grace for goroutines that are already stopping).
-func checkLeaks(t *testing.T) {
-	t.Helper()
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				buf = buf[:runtime.Stack(buf, true)]
-				t.Errorf("goroutine leak: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf)
-				return
-			}
-			runtime.Gosched()
-			time.Sleep(time.Millisecond) // polling a condition with a deadline, not waiting blind
-		}
-	})
-}
 
 var (
 	tlsOnce      sync.Once

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 // TestHybrid: shm between ranks of one host, quic between hosts, and the
@@ -13,7 +15,7 @@ func TestHybrid(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
 	}
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	// a,a,a,b,b,b: rank 1's ring neighbours share its node while rank 0's
 	// do not, so the engines must agree per group, not per rank.
 	// a,a,a: one node alone, so the board.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 func TestRootInfo(t *testing.T) {
@@ -51,7 +53,7 @@ func FuzzRootInfo(f *testing.F) {
 // TestQuicRefusesStrangers: a rank whose certificate another CA issued
 // cannot join (mutual TLS).
 func TestQuicRefusesStrangers(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	good := testConfig(t, "quic")
 	good.ConnectTimeout = 2 * time.Second
 	bad := good

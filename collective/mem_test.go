@@ -4,12 +4,14 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 // TestMemFaults: a delayed link slows an allreduce but keeps it right; a
 // dropped message ends it on every rank at the deadline, never in a hang.
 func TestMemFaults(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "mem")
 	cfg.ChunkBytes = 4096
 	cfg.SmallAllReduceBytes = 0 // the ring: every link carries messages

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
+
+	"bloom/internal/testutil"
 )
 
 // Closed-form checks: rank r's element i is a small integer that every type
@@ -287,7 +290,7 @@ func checkAll(t testing.TB, comms []*Comm, dt DataType, op ReduceOp, count int) 
 
 // TestEveryTypeAndOp: all 12 types × 4 ops × every operation, on mem.
 func TestEveryTypeAndOp(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, n := range []int{3, 4} {
 		cfg := testConfig(t, "mem")
 		cfg.SmallAllReduceBytes = 512 // counts 0, 1, 7 small (the tree), 1000 the ring
@@ -310,7 +313,7 @@ func TestEveryTypeAndOp(t *testing.T) {
 // ones both on the ring (chunks of no element) and on the small-message
 // algorithms (the exchange for N = 2, the tree for more).
 func TestEveryN(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, small := range []int{0, DefaultConfig().SmallAllReduceBytes} {
 		counts := []int{0, 1, 2, 13, 1000}
 		if small > 0 {
@@ -330,7 +333,7 @@ func TestEveryN(t *testing.T) {
 
 // TestHierarchical: ranks on 2 or 3 nodes reduce in two levels, every type.
 func TestHierarchical(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, hosts := range [][]string{{"a", "a", "b", "b"}, {"a", "a", "a", "b", "b", "b"}, {"a", "a", "b", "b", "c", "c"}} {
 		comms := cluster(t, testConfig(t, "mem"), len(hosts), hosts...)
 		if !comms[0].Hierarchical() {
@@ -349,7 +352,7 @@ func TestHierarchical(t *testing.T) {
 // 1025; adding in float16 one hop at a time would give 1024 for the chunks
 // that start at 1024.
 func TestHalfRoundsOnce(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, hosts := range [][]string{nil, {"a", "a", "b", "b"}} {
 		comms := cluster(t, testConfig(t, "mem"), 4, hosts...)
 		count := 64
@@ -375,7 +378,7 @@ func TestHalfRoundsOnce(t *testing.T) {
 // order give the same bits on every rank, run after run, on the ring and
 // the tree (N = 5).
 func TestBitIdentical(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "mem")
 	cfg.SmallAllReduceBytes = 8 << 10
 	comms := cluster(t, cfg, 5)
@@ -392,7 +395,7 @@ func TestBitIdentical(t *testing.T) {
 // pieces), in place and not, 16-bit and integer types; and recursive
 // doubling forced at N = 2, 4, 8.
 func TestTreeShapes(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for n := 2; n <= 9; n++ {
 		for _, radix := range []int{2, 3, 4, n} {
 			for _, piece := range []int{64, 0} {
@@ -422,7 +425,7 @@ func TestTreeShapes(t *testing.T) {
 // TestTreeBitIdentical: the tree, 8 ranks, pieces of 256 bytes: the same
 // bits on every rank, run after run.
 func TestTreeBitIdentical(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "mem")
 	cfg.AllReduceAlgo, cfg.treePiece = AlgoTree, 256
 	checkBitIdentical(t, cluster(t, cfg, 8), 3001)
@@ -458,7 +461,7 @@ func checkBitIdentical(t *testing.T, comms []*Comm, count int) {
 // ring, every type once; the board with blocks of 4 KiB too, so that an
 // operation goes through many blocks and both sides.
 func TestEveryNShm(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, algo := range []string{AlgoAuto, AlgoRing, AlgoBoard} {
 		for n := 1; n <= 8; n++ {
 			cfg := testConfig(t, "shm")

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 // A rank in another process: the test binary re-executes itself with
@@ -56,7 +58,7 @@ func TestShmProcessKilled(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
 	}
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "shm")
 	cfg.ChunkBytes, cfg.ShmRingBytes = 4096, 16384
 	id := NewCommID()

@@ -1,6 +1,11 @@
 package collective
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"bloom/internal/testutil"
+)
 
 // TestQuicRingTinyMessages: the ring over quic with messages smaller than a
 // packet, which quic-go's Write copies on the caller's goroutine, half the
@@ -8,7 +13,7 @@ import "testing"
 // quic_race.go: a rank's send of a chunk is ordered before its receive of
 // the chunk's final value only through the peers and UDP.
 func TestQuicRingTinyMessages(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "quic")
 	cfg.SmallAllReduceBytes = 0
 	comms := cluster(t, cfg, 3)

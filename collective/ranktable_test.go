@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"bloom/internal/testutil"
 )
 
 // rankTable writes a version 1.0 table: servers[i] devices on server i.
@@ -74,7 +77,7 @@ func FuzzParseRankTable(f *testing.F) {
 // TestJoinRankTable: a two-server table gives the hierarchical allreduce
 // (mem), a one-server table runs over shm.
 func TestJoinRankTable(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, tc := range []struct {
 		transport string
 		servers   []int
@@ -147,7 +150,7 @@ func quicRankTable(t *testing.T, servers ...int) (table string, socks []*net.UDP
 // ring across servers. The sockets are bound before the table is written
 // and handed to the ranks (Config.listenConn), so no port can be lost.
 func TestJoinRankTableQUIC(t *testing.T) {
-	checkLeaks(t)
+	testutil.CheckLeaks(t, 10*time.Second)
 	for _, servers := range [][]int{{2, 2}, {1, 1, 1}} {
 		table, socks := quicRankTable(t, servers...)
 		path := filepath.Join(t.TempDir(), "rank_table.json")

@@ -16,6 +16,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/identity"
+	"bloom/internal/testutil"
 )
 
 // TestEndToEnd12 runs the real bloomd: 12 processes on 127.0.0.1–12 form
@@ -291,14 +292,7 @@ func (e *e2e) ctx() context.Context {
 // waitFor polls cond until it holds and returns how long that took.
 func (e *e2e) waitFor(d time.Duration, what string, cond func() bool) time.Duration {
 	e.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			e.t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(25 * time.Millisecond) // polling interval of a condition with a deadline
-	}
-	return time.Since(start)
+	return testutil.WaitFor(e.t, d, what, cond)
 }
 
 func countState(ms *api.MembersResponse, state string) int {

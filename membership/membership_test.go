@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"bloom/internal/testutil"
 )
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -25,33 +26,6 @@ func fastConfig(name string, key []byte) Config {
 		c.Logger = slog.Default()
 	}
 	return c
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an event
-	}
-}
-
-// checkGoroutines fails the test if goroutines started during it outlive it.
-func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<16)
-				t.Errorf("goroutines leaked: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	})
 }
 
 func addr(m *Membership) string { return m.Local().Addr }
@@ -82,13 +56,13 @@ func startN(t *testing.T, n int, key []byte) []*Membership {
 		ms = append(ms, m)
 	}
 	for _, m := range ms {
-		waitFor(t, 10*time.Second, "everyone alive", func() bool { return m.NumAlive() == n })
+		testutil.WaitFor(t, 10*time.Second, "everyone alive", func() bool { return m.NumAlive() == n })
 	}
 	return ms
 }
 
 func TestJoinFailLeave(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckLeaks(t, 5*time.Second)
 	ms := startN(t, 4, testKey(1))
 	if got := ms[1].Members()[0].Meta; got.Devices != "cpu:1" || got.Name != "n0" {
 		t.Errorf("metadata not gossiped: %+v", got)
@@ -98,12 +72,12 @@ func TestJoinFailLeave(t *testing.T) {
 	if err := ms[0].SetMeta(meta, time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "metadata update", func() bool { return ms[3].Members()[0].Meta.Cluster == "c1" })
+	testutil.WaitFor(t, 5*time.Second, "metadata update", func() bool { return ms[3].Members()[0].Meta.Cluster == "c1" })
 
 	start := time.Now()
 	ms[2].Shutdown() // a crash, as the others see it
 	sawSuspect := false
-	waitFor(t, 10*time.Second, "n2 dead", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "n2 dead", func() bool {
 		sawSuspect = sawSuspect || state(ms[0], "n2") == StateSuspect || state(ms[1], "n2") == StateSuspect
 		return state(ms[0], "n2") == StateDead
 	})
@@ -112,7 +86,7 @@ func TestJoinFailLeave(t *testing.T) {
 	if err := ms[3].Leave(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "n3 left", func() bool { return state(ms[0], "n3") == StateLeft })
+	testutil.WaitFor(t, 10*time.Second, "n3 left", func() bool { return state(ms[0], "n3") == StateLeft })
 	ms[3].Shutdown()
 	if err := ms[3].Leave(time.Second); !errors.Is(err, ErrShutdown) {
 		t.Errorf("Leave after Shutdown: %v", err)
@@ -125,7 +99,7 @@ func TestJoinFailLeave(t *testing.T) {
 }
 
 func TestWrongKeyRefused(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckLeaks(t, 5*time.Second)
 	ms := startN(t, 2, testKey(1))
 	bad, err := New(fastConfig("intruder", testKey(2)))
 	if err != nil {
@@ -141,7 +115,7 @@ func TestWrongKeyRefused(t *testing.T) {
 }
 
 func TestAcceptRejectsForeignCluster(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckLeaks(t, 5*time.Second)
 	acceptOnly := func(id string) func(NodeMeta) error {
 		return func(p NodeMeta) error {
 			if p.Cluster != "" && p.Cluster != id {
@@ -175,7 +149,7 @@ func TestAcceptRejectsForeignCluster(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	checkGoroutines(t)
+	testutil.CheckLeaks(t, 5*time.Second)
 	c := fastConfig("x", testKey(1))
 	c.Meta.Devices = strings.Repeat("npu:0-7,", 100)
 	if err := c.Validate(); !errors.Is(err, ErrMetaTooLarge) {

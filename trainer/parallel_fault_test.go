@@ -10,23 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"bloom/internal/testutil"
 	"bloom/trainer/bloom"
 )
-
-// noLeaks fails the test unless the goroutine count comes back to before
-// within a deadline: Run promises every goroutine it starts has ended when
-// it returns.
-func noLeaks(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("%d goroutines, %d before the job:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
-		}
-		runtime.Gosched()
-	}
-}
 
 // TestCollectiveFailureEndsJob: a data-parallel all-reduce that fails
 // mid-run (on every member, as an aborted communicator does) ends every
@@ -49,7 +35,8 @@ func TestCollectiveFailureEndsJob(t *testing.T) {
 	if n := len(res.stats[0]); n > 2 {
 		t.Errorf("%d steps reported after a failure in step 2", n)
 	}
-	noLeaks(t, before)
+	// Run promises every goroutine it starts has ended when it returns.
+	testutil.NoLeaks(t, before, 5*time.Second)
 }
 
 // failingLink fails every Send after the first n.
@@ -79,7 +66,7 @@ func TestLinkFailureEndsJob(t *testing.T) {
 	if _, err := runJob(ctx, c, tinySource(t, c), nil, w); err == nil || !strings.Contains(err.Error(), "link down") {
 		t.Fatalf("job ended with %v, want the link's failure", err)
 	}
-	noLeaks(t, before)
+	testutil.NoLeaks(t, before, 5*time.Second)
 }
 
 // TestCancelStopsJob: cancelling the context stops every rank promptly
@@ -104,7 +91,7 @@ func TestCancelStopsJob(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("job did not stop within a minute of its cancellation")
 	}
-	noLeaks(t, before)
+	testutil.NoLeaks(t, before, 5*time.Second)
 }
 
 // countingSource calls hook once after its after-th sample.

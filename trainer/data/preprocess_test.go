@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"bloom/internal/testutil"
 )
 
 const ppRef = "testdata/dataset/preprocess"
@@ -225,11 +227,5 @@ func TestPreprocessNoLeak(t *testing.T) {
 		cfg := PreprocessConfig{Inputs: []string{in}, OutputPrefix: filepath.Join(dir, "out"), Workers: 4}
 		Preprocess(context.Background(), byteEncoder{260}, cfg)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines before, %d after", base, runtime.NumGoroutine())
-		}
-		runtime.Gosched()
-	}
+	testutil.NoLeaks(t, base, 5*time.Second)
 }
