@@ -4,11 +4,11 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"runtime"
 	"testing"
 	"time"
 
 	"bloom/daemon/identity"
+	"bloom/internal/testutil"
 )
 
 var testSecret = mustSecret()
@@ -29,31 +29,17 @@ func testLogger() *slog.Logger {
 	return nil
 }
 
+// waitFor is testutil.WaitFor, under the name xfer's tests call.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > d {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
-	}
+	testutil.WaitFor(t, d, what, cond)
 }
 
-// checkGoroutines fails the test if goroutines it started outlive it.
+// checkGoroutines fails the test if goroutines it started outlive it by
+// more than 10 seconds.
 func checkGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	t.Cleanup(func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for runtime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("goroutines leaked: %d before, %d after\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
+	t.Helper()
+	testutil.CheckLeaks(t, 10*time.Second)
 }
 
 func ctx(t *testing.T) context.Context {
