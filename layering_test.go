@@ -14,9 +14,11 @@ import (
 // import directly (DESIGN.md §3). Do not edit it to make a build pass; change
 // the design on purpose, here and in the design table together.
 //
-// Differences from the design table, on purpose: cli also reaches the model
-// packages (trainer/bloom, trainer/data) and the device registry (npu,
-// npu/cpu) directly, because the offline tools open devices and models;
+// Differences from the design table, on purpose: bloomd's command line is a
+// package of its own, cli/bloomd, the only one besides cmd/bloomd's main
+// that imports the daemon, so that cli (bloomctl) never does; cli also
+// reaches the model packages (trainer/bloom, trainer/data) and the device
+// registry (npu, npu/cpu) directly, because the offline tools open devices and models;
 // npu/nputest is the conformance suite backends' tests import;
 // trainer/eval, not in the table, is the evaluate tool's core (BoolQ and
 // MMLU scored as the seed scores them): a model and a tokenizer, no I/O
@@ -54,9 +56,10 @@ var allowed = map[string][]string{
 		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "daemon/worker", "api"},
 	"bloom/collective/collbench": {"collective"},
 	"bloom/internal/testutil":    {},
-	"bloom/cli": {"api", "daemon", "daemon/identity", "daemon/jobspec", "daemon/worker", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
+	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
 		"collective", "collective/collbench", "npu", "npu/cpu"},
-	"bloom/cmd/bloomd":   {"cli"},
+	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu"},
+	"bloom/cmd/bloomd":   {"cli/bloomd"},
 	"bloom/cmd/bloomctl": {"cli"},
 	"bloom/scripts/soak": {},
 }
@@ -72,6 +75,11 @@ var forbidden = map[string][]string{
 	"bloom/membership":    {"bloom/daemon/coord", "bloom/collective"},
 	"bloom/api":           {"bloom/daemon"},
 	"bloom/daemon/worker": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/memberlist"},
+	// bloomctl is the user's tool: it links no Raft, raft-boltdb or
+	// memberlist, hence not the daemon (daemon/identity and daemon/jobspec
+	// are pure and allowed). "bloom/daemon" is matched exactly.
+	"bloom/cmd/bloomctl": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/raft-boltdb/",
+		"github.com/hashicorp/memberlist", "go.etcd.io/bbolt"},
 }
 
 // testOnly lists packages only _test.go files may import.

@@ -87,19 +87,6 @@ func globalString(c *ucli.Context, name string) string {
 
 func globalInt(c *ucli.Context, name string) int { return given(c, name).Int(name) }
 
-// DaemonApp is bloomd: the per-node daemon.
-func DaemonApp() *ucli.App {
-	return &ucli.App{
-		Name:    "bloomd",
-		Usage:   "the bloom node daemon",
-		Version: Version,
-		Description: "bloomd runs on every node of a bloom cluster: `bloomd join` gossips, takes part\n" +
-			"in Raft (the leader is the coordinator), serves the HTTPS API and runs one worker\n" +
-			"process per device the coordinator's plans put on this node.",
-		Commands: []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand()},
-	}
-}
-
 // outputJSON reports whether the user asked for --output json, and rejects
 // formats that do not exist.
 func outputJSON(c *ucli.Context) (bool, error) {

@@ -1,6 +1,7 @@
-// Package cli defines the command lines of bloomd and bloomctl on
-// urfave/cli/v2, one command per file. The mains in cmd/ only call
-// CtlApp or DaemonApp and Run.
+// Package cli defines bloomctl's command line on urfave/cli/v2, one command
+// per file, and the pieces bloomd's command line (package cli/bloomd)
+// shares with it: Version. The main in cmd/bloomctl only calls CtlApp and
+// Run.
 //
 // Every flag can also be set from a BLOOM_* environment variable, and every
 // command that prints data takes --output table|json.
@@ -8,7 +9,10 @@
 //	app := cli.CtlApp()
 //	err := app.Run(os.Args)
 //
-// It may import api, daemon, trainer, ckpt, collective (and its benchmark
-// harness, collective/collbench) and npu; it holds no
-// logic of its own beyond parsing, validation and printing.
+// It may import api, the job specs (daemon/jobspec), the cluster identity
+// (daemon/identity), trainer, ckpt, collective (and its benchmark harness,
+// collective/collbench) and npu; never the daemon
+// itself, so that bloomctl links no Raft, raft-boltdb or memberlist
+// (layering_test.go checks it). It holds no logic of its own beyond
+// parsing, validation and printing.
 package cli

@@ -1,4 +1,4 @@
-package cli
+package bloomd
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/cli"
 	"bloom/daemon"
 	"bloom/daemon/identity"
 )
@@ -147,7 +148,7 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 		}
 	}
 	cfg.BootstrapExpect, cfg.Devices = c.Int("bootstrap-expect"), c.String("devices")
-	cfg.JoinTimeout, cfg.Version, cfg.Restartable = c.Duration("join-timeout"), Version, true
+	cfg.JoinTimeout, cfg.Version, cfg.Restartable = c.Duration("join-timeout"), cli.Version, true
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return cfg, err
 	}

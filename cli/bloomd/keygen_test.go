@@ -1,4 +1,4 @@
-package cli
+package bloomd
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 
 func runDaemon(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := DaemonApp()
+	app := App()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
 	err := app.Run(append([]string{"bloomd"}, args...))
