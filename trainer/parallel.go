@@ -99,6 +99,13 @@ func DefaultRankConfig() RankConfig {
 		LR:   Schedule{MaxLR: 1e-4, Style: "linear"}}
 }
 
+// SavesAfter reports whether a checkpoint is written after step (1-based):
+// every SaveInterval steps and after the last, when Save is set. A rank
+// asked to stop saves too (Env.Stop), whatever the step.
+func (c RankConfig) SavesAfter(step int) bool {
+	return c.Save != "" && (c.SaveInterval > 0 && step%c.SaveInterval == 0 || step == c.Steps)
+}
+
 // World is the number of ranks: TP·PP·DP.
 func (c RankConfig) World() int { return c.TP * c.PP * c.DP }
 

@@ -222,7 +222,7 @@ func (r *Rank) loop(ctx context.Context) error {
 		if r.env.Report != nil {
 			r.env.Report(st)
 		}
-		if c := r.Cfg; c.Save != "" && (st.Stop || c.SaveInterval > 0 && r.step%c.SaveInterval == 0 || r.step == c.Steps) {
+		if c := r.Cfg; c.Save != "" && st.Stop || c.SavesAfter(r.step) {
 			if err := r.save(ctx); err != nil {
 				return fmt.Errorf("trainer: rank %d: checkpoint of step %d: %w", c.Rank, r.step, err)
 			}

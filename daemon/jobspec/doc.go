@@ -5,12 +5,22 @@
 // It owns:
 //   - Spec, its defaults (Default) and its JSON wire form (Marshal, Decode);
 //   - the table of settings (Fields): one Field per Megatron flag, which is
-//     at once a `bloomctl submit pretrain` flag and a key of a job file;
+//     at once a `bloomctl submit pretrain` flag, a `bloomctl train --local`
+//     flag (where it means something in one process) and a key of a job
+//     file;
 //   - job files (LoadFile, ParseFile): YAML (a small subset, yaml.go) or
 //     JSON, with `name` and `config` (a Hugging Face config.json);
 //   - the checks a spec passes alone (Validate) and the data-parallel size
 //     resolved against a device count (ResolveLayout). Placement against the
 //     cluster's devices is the daemon's.
+//
+// The defaults are one set for every command and file: Megatron's argparse
+// defaults (AscendSpeed's megatron/arguments.py: Adam 0.9/0.999/1e-8,
+// weight decay 0.01, clip-grad 1.0, init-method-std 0.02, seed 1234, linear
+// decay to min-lr 0) where Megatron has one; small values that train
+// bloom-tiny where it has none (lr, batch sizes, seq-length). The seed's
+// BLOOM scripts set their own values as flags, as a job carried over from
+// them does. See Default.
 //
 // Every error wraps ErrInvalid and says what to change. It is pure: no
 // network, no clocks; only job files and config.json are read.

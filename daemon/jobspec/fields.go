@@ -9,7 +9,8 @@ import (
 
 // Field is one setting of a job spec, named as the seed's Megatron flag
 // (--tensor-model-parallel-size): the same name is a `bloomctl submit
-// pretrain` flag and a key of a job file (dashes or underscores).
+// pretrain` flag, a `bloomctl train --local` flag where it means something
+// in one process, and a key of a job file (dashes or underscores).
 type Field struct {
 	Name  string
 	Usage string
@@ -103,19 +104,19 @@ var allFields = []Field{
 		},
 		get:   func(s *Spec) string { return joinInts(s.PartitionLayers) },
 		reset: func(s *Spec) { s.PartitionLayers = s.PartitionLayers[:0] }},
-	intField("micro-batch-size", "sequences per forward/backward on one rank", func(s *Spec) *int { return &s.MicroBatch }),
-	intField("global-batch-size", "sequences per optimizer step, over every replica", func(s *Spec) *int { return &s.GlobalBatch }),
-	intField("seq-length", "tokens per sequence", func(s *Spec) *int { return &s.SeqLength }),
-	floatField("lr", "peak learning rate", func(s *Spec) *float64 { return &s.LR }),
+	intField("micro-batch-size", "sequences per forward/backward on one rank (Megatron has no default; bloom's is small)", func(s *Spec) *int { return &s.MicroBatch }),
+	intField("global-batch-size", "sequences per optimizer step, over every replica (Megatron: micro-batch × data-parallel; bloom's default is small)", func(s *Spec) *int { return &s.GlobalBatch }),
+	intField("seq-length", "tokens per sequence (Megatron has no default; bloom's is small)", func(s *Spec) *int { return &s.SeqLength }),
+	floatField("lr", "peak learning rate (Megatron has no default; bloom's suits bloom-tiny)", func(s *Spec) *float64 { return &s.LR }),
 	floatField("min-lr", "learning rate at the end of the decay", func(s *Spec) *float64 { return &s.MinLR }),
 	stringField("lr-decay-style", "cosine, linear or constant", func(s *Spec) *string { return &s.LRDecayStyle }),
 	int64Field("lr-warmup-samples", "samples of linear warmup", func(s *Spec) *int64 { return &s.LRWarmupSamples }),
 	int64Field("lr-decay-samples", "samples until --min-lr (0 = the whole run)", func(s *Spec) *int64 { return &s.LRDecaySamples }),
 	floatField("weight-decay", "AdamW weight decay (off for biases and layer norms)", func(s *Spec) *float64 { return &s.WeightDecay }),
 	floatField("clip-grad", "clip the global gradient norm to this (0 = off)", func(s *Spec) *float64 { return &s.ClipGrad }),
-	floatField("adam-beta1", "", func(s *Spec) *float64 { return &s.AdamBeta1 }),
-	floatField("adam-beta2", "", func(s *Spec) *float64 { return &s.AdamBeta2 }),
-	floatField("adam-eps", "", func(s *Spec) *float64 { return &s.AdamEps }),
+	floatField("adam-beta1", "Adam β1", func(s *Spec) *float64 { return &s.AdamBeta1 }),
+	floatField("adam-beta2", "Adam β2 (AscendSpeed's BLOOM scripts pass 0.95)", func(s *Spec) *float64 { return &s.AdamBeta2 }),
+	floatField("adam-eps", "Adam ε", func(s *Spec) *float64 { return &s.AdamEps }),
 	floatField("init-method-std", "std of the random initial weights", func(s *Spec) *float64 { return &s.InitMethodStd }),
 	{Name: "seed", Usage: "seed of the initial weights and the sample order",
 		set: func(s *Spec, v string) error {

@@ -20,7 +20,7 @@ const KindPretrain = "pretrain"
 
 // Spec is a training job in Megatron's terms. Its JSON form is what Raft
 // stores as the job's spec (coord.Job.Spec) and what every worker reads;
-// files and flags use the seed's Megatron flag names (jobspec_fields.go).
+// files and flags use the seed's Megatron flag names (fields.go).
 type Spec struct {
 	Kind string `json:"kind"`
 
@@ -101,13 +101,32 @@ type ModelShape struct {
 	Eps    float64 `json:"layer_norm_epsilon"`
 }
 
-// Default is what every flag not given takes: the values of
-// `bloomctl train`, which are Megatron's where Megatron has one.
+// Default is what every setting not given takes, for `bloomctl submit
+// pretrain`, job files and `bloomctl train --local` alike. Where Megatron's
+// argparse has a default (AscendSpeed's megatron/arguments.py, which the
+// seed runs), it is that one: Adam β1 0.9, β2 0.999, ε 1e-8, weight decay
+// 0.01, clip-grad 1.0, init-method-std 0.02, seed 1234, linear LR decay to
+// min-lr 0, no warmup, split 969,30,1. The seed's BLOOM scripts pass their
+// own values (β2 0.95, weight decay 0.1, seed 42, cosine...) as flags, and
+// so do job files carried over from them. Where Megatron has none (lr, the
+// batch sizes, seq-length) the values are small ones that train bloom-tiny
+// on a CPU; bloom's own settings (log-interval 1: progress every step,
+// node-grace 60 s) are its own. The run's length has no default.
 func Default() Spec {
 	return Spec{Kind: KindPretrain, InitMethodStd: 0.02, TensorParallel: 1, PipelineParallel: 1,
-		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 3e-4, LRDecayStyle: "cosine",
-		WeightDecay: 0.1, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.95, AdamEps: 1e-8, Seed: 42,
+		MicroBatch: 4, GlobalBatch: 8, SeqLength: 64, LR: 3e-3, MinLR: 0, LRDecayStyle: "linear",
+		WeightDecay: 0.01, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Seed: 1234,
 		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
+}
+
+// DecaySamples is the number of samples over which the learning rate
+// decays to MinLR: LRDecaySamples, or when that is 0 the whole run (as
+// Megatron's --lr-decay-samples defaults to --train-samples).
+func (s *Spec) DecaySamples() int64 {
+	if s.LRDecaySamples > 0 {
+		return s.LRDecaySamples
+	}
+	return s.Steps() * int64(s.GlobalBatch)
 }
 
 // ModelConfig is the model's shape, from the preset or the config, with

@@ -96,11 +96,11 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 }
 
 // saves reports whether this rank writes a shard after step (the
-// trainer's rule: every SaveInterval steps, and the last).
-// Only data-parallel replica 0 writes shards.
+// trainer's rule, RankConfig.SavesAfter). Only data-parallel replica 0
+// writes shards.
 func saves(c trainer.RankConfig, step int) bool {
 	_, dp, _ := c.Coords()
-	return dp == 0 && c.Save != "" && (c.SaveInterval > 0 && step%c.SaveInterval == 0 || step == c.Steps)
+	return dp == 0 && c.SavesAfter(step)
 }
 
 // shardReporter is the trainer's Committer in a worker: every durable

@@ -129,12 +129,8 @@ func (w *worker) source() (src trainer.Source, close func() error, err error) {
 
 func (w *worker) schedule() trainer.Schedule {
 	s := &w.a.Spec
-	sc := trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
-		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.LRDecaySamples}
-	if sc.DecaySamples == 0 {
-		sc.DecaySamples = s.Steps() * int64(s.GlobalBatch)
-	}
-	return sc
+	return trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
+		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
 }
 
 // reportStep sends a step's progress to the daemon and logs it, every
