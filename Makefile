@@ -34,7 +34,7 @@ demo: build ## a 3-node loopback cluster trains a tiny BLOOM job until the loss 
 	BIN=$(BIN) scripts/demo.sh
 
 demo-local: build ## train a tiny BLOOM in one process on the embedded corpus
-	$(BIN)/bloomctl train --local --preset bloom-tiny --steps 300 --seq-length 64 \
+	$(BIN)/bloomctl train --local --model-preset bloom-tiny --train-iters 300 --seq-length 64 \
 	  --micro-batch-size 16 --global-batch-size 16 --lr 5e-3 --min-lr 5e-4 --lr-warmup-samples 320 \
 	  --sample-prompt "The garden " --save $(BIN)/demo-model
 

@@ -23,6 +23,11 @@ func loadModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
 	if dir == "" {
 		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
 	}
+	return openModel(c, dir)
+}
+
+// openModel opens the model in dir (as loadModel) on the CPU device.
+func openModel(c *ucli.Context, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 	dev, err := openDevice(c)
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err

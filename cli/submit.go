@@ -54,13 +54,7 @@ func pretrainCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "config", Usage: "a BLOOM config.json `FILE` for the model's shape (instead of --model-preset)"},
 		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
 	}
-	for _, f := range jobspec.Fields() {
-		if f.Bool {
-			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Usage: f.Usage})
-			continue
-		}
-		flags = append(flags, &ucli.StringFlag{Name: f.Name, Usage: f.Usage, DefaultText: f.Default()})
-	}
+	flags = append(flags, specFlags(nil)...)
 	return &ucli.Command{
 		Name:      "pretrain",
 		Usage:     "submit a BLOOM pretraining job with Megatron's flag names",
@@ -76,16 +70,8 @@ func pretrainCommand() *ucli.Command {
 					return err
 				}
 			}
-			for _, f := range jobspec.Fields() {
-				if c.IsSet(f.Name) {
-					v := c.String(f.Name)
-					if f.Bool {
-						v = fmt.Sprint(c.Bool(f.Name))
-					}
-					if err := jf.Spec.Set(f.Name, v); err != nil {
-						return err
-					}
-				}
+			if err := setSpec(c, &jf.Spec); err != nil {
+				return err
 			}
 			if err := jf.Spec.Validate(); err != nil {
 				return err

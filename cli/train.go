@@ -1,14 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/ckpt"
+	"bloom/daemon/jobspec"
 	"bloom/trainer"
 	"bloom/trainer/bloom"
 	"bloom/trainer/data"
@@ -18,12 +19,15 @@ func trainCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "train",
 		Usage:     "train a BLOOM model in this process (--local)",
-		UsageText: "bloomctl train --local (--preset NAME | --model DIR) --steps N [Megatron flags...]",
-		Description: `Trains on this machine's CPU and prints the loss of every step. Flag names
-follow Megatron/AscendSpeed. The data is byte-level text: --data FILE, or the
-embedded demo corpus when none is given (needs a vocabulary of at least 260).
+		UsageText: "bloomctl train --local (--model-preset NAME | --load DIR) --train-iters N [Megatron flags...]",
+		Description: `Trains on this machine's CPU and prints the loss of every step. The settings are
+those of a cluster job (bloomctl submit pretrain), with the same names and
+defaults, where they mean something in one process; the older local names
+--steps, --preset and --model still work. The data is byte-level text: --data
+FILE, or the embedded demo corpus when none is given (needs a vocabulary of at
+least 260); or instruction data, --data-path PREFIX --is-instruction-dataset.
 --save DIR writes the trained model as a Hugging Face directory.
-Cluster training arrives with bloomd; until then --local is required.`,
+Cluster training is bloomctl submit; here --local is required.`,
 		Flags: trainFlags(),
 		Action: func(c *ucli.Context) error {
 			if !c.Bool("local") {
@@ -34,36 +38,79 @@ Cluster training arrives with bloomd; until then --local is required.`,
 	}
 }
 
+// localSteps is train --local's run length when neither --train-iters nor
+// --train-samples is given (a cluster job must give one).
+const localSteps = 100
+
+// localFields are the settings of the jobspec table that train --local
+// takes, with the local command's older names and, where a setting means
+// something narrower in one process, its own usage.
+var localFields = map[string]specFlag{
+	"model-preset": {aliases: []string{"preset"}, usage: "start from a random model of this shape: " + fmt.Sprint(bloom.PresetNames())},
+	"load": {aliases: []string{"model"}, envVars: []string{"BLOOM_MODEL"}, usage: "start from this model `DIR`: Hugging Face BLOOM " +
+		"(config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory " +
+		"(its latest committed step) or one iter_* step of it (with --lora-target-modules, the frozen base)"},
+	"train-iters":       {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
+	"train-samples":     {},
+	"micro-batch-size":  {},
+	"global-batch-size": {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
+	"seq-length":        {},
+	"lr":                {},
+	"min-lr":            {},
+	"lr-decay-style":    {},
+	"lr-warmup-samples": {},
+	"lr-decay-samples":  {},
+	"weight-decay":      {},
+	"clip-grad":         {},
+	"adam-beta1":        {},
+	"adam-beta2":        {},
+	"adam-eps":          {},
+	"init-method-std":   {usage: "std of the random initial weights (with --model-preset)"},
+	"seed":              {},
+	"data-path": {usage: "instruction data `PREFIX` with --is-instruction-dataset (PREFIX_packed_*_document, from preprocess --format alpaca), " +
+		"as a cluster job reads it; Megatron's indexed datasets train on the cluster (submit pretrain); text: --data FILE"},
+	"is-instruction-dataset": {},
+	"save":                   {usage: "write the trained model to this Hugging Face `DIR` (a cluster job's --save holds its checkpoints)"},
+	"lora-target-modules":    {usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense; the rest stays frozen (--save merges the adapters)"},
+	"lora-r":                 {usage: "LoRA rank", defaultText: "16"},
+	"lora-alpha":             {usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x", defaultText: "32"},
+}
+
 func trainFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append(specFlags(localFields),
 		&ucli.BoolFlag{Name: "local", Usage: "train in this process"},
-		modelFlag,
-		&ucli.StringFlag{Name: "preset", Usage: "start from a random model of this shape: " + fmt.Sprint(bloom.PresetNames())},
-		&ucli.IntFlag{Name: "steps", Value: 100, Usage: "optimizer steps (train iterations)"},
-		&ucli.IntFlag{Name: "micro-batch-size", Value: 4, Usage: "sequences per forward/backward"},
-		&ucli.IntFlag{Name: "global-batch-size", Value: 8, Usage: "sequences per optimizer step (gradient accumulation over micro-batches)"},
-		&ucli.IntFlag{Name: "seq-length", Value: 64, Usage: "tokens per sequence"},
-		&ucli.Float64Flag{Name: "lr", Value: 3e-3, Usage: "peak learning rate"},
-		&ucli.Float64Flag{Name: "min-lr", Value: 3e-4, Usage: "learning rate at the end of the decay"},
-		&ucli.StringFlag{Name: "lr-decay-style", Value: "cosine", Usage: "cosine, linear or constant"},
-		&ucli.Int64Flag{Name: "lr-warmup-samples", Value: 0, Usage: "samples of linear warmup"},
-		&ucli.Int64Flag{Name: "lr-decay-samples", Value: 0, Usage: "samples until min-lr (0 = the whole run)"},
-		&ucli.Float64Flag{Name: "weight-decay", Value: 0.1, Usage: "AdamW weight decay (not applied to biases and layer norms)"},
-		&ucli.Float64Flag{Name: "clip-grad", Value: 1.0, Usage: "clip the global gradient norm to this (0 = off)"},
-		&ucli.Float64Flag{Name: "adam-beta1", Value: 0.9},
-		&ucli.Float64Flag{Name: "adam-beta2", Value: 0.95},
-		&ucli.Float64Flag{Name: "adam-eps", Value: 1e-8},
-		&ucli.Float64Flag{Name: "init-method-std", Value: 0.02, Usage: "std of the random initial weights (with --preset)"},
-		&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed of the initial weights and the sample order"},
 		&ucli.StringFlag{Name: "data", Usage: "text `FILE` to train on, byte-level (default: the embedded demo corpus)"},
-		&ucli.StringFlag{Name: "instruction-data", Usage: "instruction data `PREFIX` (PREFIX_packed_*_document, from preprocess --format alpaca) instead: a record per sample, the loss on the response only"},
-		&ucli.StringFlag{Name: "save", Usage: "write the trained model to this Hugging Face `DIR`"},
+		&ucli.StringFlag{Name: "instruction-data", Usage: "instruction data `PREFIX`: the same as --data-path PREFIX --is-instruction-dataset"},
 		&ucli.StringFlag{Name: "save-dtype", Value: "F32", Usage: "dtype of saved weights: F32, F16 or BF16"},
 		&ucli.StringFlag{Name: "sample-prompt", Usage: "after training, print a greedy continuation of this text (byte-level)"},
-		&ucli.StringFlag{Name: "lora-target-modules", Usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense; the rest stays frozen (--save merges the adapters)"},
-		&ucli.IntFlag{Name: "lora-r", Value: 16, Usage: "LoRA rank"},
-		&ucli.Float64Flag{Name: "lora-alpha", Value: 32, Usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x"},
+	)
+}
+
+// localSpec is the run train --local was asked for, as a job spec: the
+// table's defaults, then the flags given.
+func localSpec(c *ucli.Context) (jobspec.Spec, error) {
+	s := jobspec.Default()
+	if err := setSpec(c, &s); err != nil {
+		return s, err
 	}
+	if p := c.String("instruction-data"); p != "" {
+		if s.DataPath != "" && s.DataPath != p {
+			return s, fmt.Errorf("give --instruction-data PREFIX or --data-path PREFIX --is-instruction-dataset, not both")
+		}
+		s.DataPath, s.InstructionDataset = p, true
+	}
+	switch {
+	case s.DataPath != "" && !s.InstructionDataset:
+		return s, fmt.Errorf("--data-path %s: train --local reads instruction data (add --is-instruction-dataset) or byte-level text (--data FILE); "+
+			"train on a Megatron indexed dataset with bloomctl submit pretrain --data-path", s.DataPath)
+	case s.DataPath != "" && c.String("data") != "":
+		return s, fmt.Errorf("give --data FILE or --data-path PREFIX, not both")
+	case s.TrainIters > 0 && s.TrainSamples > 0:
+		return s, fmt.Errorf("give --train-iters or --train-samples, not both")
+	case s.TrainIters == 0 && s.TrainSamples == 0:
+		s.TrainIters = localSteps
+	}
+	return s, nil
 }
 
 func runLocal(c *ucli.Context) error {
@@ -71,16 +118,26 @@ func runLocal(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	m, hf, err := trainModel(c)
+	s, err := localSpec(c)
 	if err != nil {
 		return err
 	}
-	if mods := c.String("lora-target-modules"); mods != "" {
-		t, err := bloom.ParseLoRATargets(strings.Split(mods, ","))
+	m, hf, err := trainModel(c, s)
+	if err != nil {
+		return err
+	}
+	if mods := s.LoRATargetModules; len(mods) > 0 {
+		t, err := bloom.ParseLoRATargets(mods)
 		if err != nil {
 			return fmt.Errorf("--lora-target-modules: %w", err)
 		}
-		if m, err = bloom.AddLoRA(m, bloom.LoRA{R: c.Int("lora-r"), Alpha: float32(c.Float64("lora-alpha")), Targets: t}, c.Uint64("seed")); err != nil {
+		// Rank and alpha not given are the seed's 16 and 32, as in a
+		// job; a rank given as 0 is refused (bloom.AddLoRA says so).
+		r := cmp.Or(s.LoRAR, 16)
+		if c.IsSet("lora-r") {
+			r = s.LoRAR
+		}
+		if m, err = bloom.AddLoRA(m, bloom.LoRA{R: r, Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}, s.Seed); err != nil {
 			return err
 		}
 	}
@@ -93,29 +150,26 @@ func runLocal(c *ucli.Context) error {
 	if m.Cfg.Vocab < data.ByteVocab {
 		return fmt.Errorf("the model's vocabulary (%d) is smaller than the %d byte-level tokens the text needs", m.Cfg.Vocab, data.ByteVocab)
 	}
-	cfg := trainer.LocalConfig{Steps: c.Int("steps"), MicroBatch: c.Int("micro-batch-size"),
-		GlobalBatch: c.Int("global-batch-size"), SeqLength: c.Int("seq-length"), ClipGrad: c.Float64("clip-grad")}
+	cfg := trainer.LocalConfig{Steps: int(s.Steps()), MicroBatch: s.MicroBatch,
+		GlobalBatch: s.GlobalBatch, SeqLength: s.SeqLength, ClipGrad: s.ClipGrad}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	var src trainer.Source
-	if p := c.String("instruction-data"); p != "" {
-		d, err := data.OpenInstruction(p, cfg.SeqLength, int32(hf.PadTokenID), c.Uint64("seed"))
+	if s.InstructionDataset {
+		d, err := data.OpenInstruction(s.DataPath, cfg.SeqLength, int32(hf.PadTokenID), s.Seed)
 		if err != nil {
-			return fmt.Errorf("--instruction-data: %w", err)
+			return fmt.Errorf("--data-path: %w", err)
 		}
 		defer d.Close()
 		src = d
-	} else if src, err = data.NewByteCorpus(text, cfg.SeqLength, c.Uint64("seed")); err != nil {
+	} else if src, err = data.NewByteCorpus(text, cfg.SeqLength, s.Seed); err != nil {
 		return err
 	}
-	sched := trainer.Schedule{MaxLR: c.Float64("lr"), MinLR: c.Float64("min-lr"), Style: c.String("lr-decay-style"),
-		WarmupSamples: c.Int64("lr-warmup-samples"), DecaySamples: c.Int64("lr-decay-samples")}
-	if sched.DecaySamples == 0 {
-		sched.DecaySamples = int64(cfg.Steps * cfg.GlobalBatch)
-	}
-	opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: c.Float64("adam-beta1"), Beta2: c.Float64("adam-beta2"),
-		Eps: c.Float64("adam-eps"), WeightDecay: c.Float64("weight-decay")})
+	sched := trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
+		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
+	opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2,
+		Eps: s.AdamEps, WeightDecay: s.WeightDecay})
 	loop := trainer.Local{Cfg: cfg, Model: m, Opt: opt, Sched: sched, Data: src}
 	w := c.App.Writer
 	if !asJSON {
@@ -130,7 +184,7 @@ func runLocal(c *ucli.Context) error {
 			params = fmt.Sprintf("LoRA %v r %d: %d of %d parameters train", m.Cfg.LoRA.Targets.Names(), m.Cfg.LoRA.R, n, m.Layout.Size)
 		}
 		fmt.Fprintf(w, "training %s (%s) on %d threads: %d steps of %d×%d tokens\n",
-			describe(c), params, m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
+			describe(s), params, m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
 	}
 	var first, last trainer.StepStats
 	start := time.Now()
@@ -160,7 +214,7 @@ func runLocal(c *ucli.Context) error {
 		}
 		fmt.Fprintf(w, "sample: %q\n", p+string(data.ByteText(out[0])))
 	}
-	if dir := c.String("save"); dir != "" {
+	if dir := s.Save; dir != "" {
 		if err := trainer.SaveHF(m, hf, dir, ckpt.DType(c.String("save-dtype")), 0); err != nil {
 			return err
 		}
@@ -171,23 +225,24 @@ func runLocal(c *ucli.Context) error {
 	return nil
 }
 
-func describe(c *ucli.Context) string {
-	if p := c.String("preset"); p != "" {
-		return p
+func describe(s jobspec.Spec) string {
+	if s.ModelPreset != "" {
+		return s.ModelPreset
 	}
-	return c.String("model")
+	return s.Load
 }
 
-// trainModel loads --model or makes a random --preset model.
-func trainModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
-	preset, dir := c.String("preset"), c.String("model")
+// trainModel loads --load (--model) or makes a random --model-preset
+// (--preset) model.
+func trainModel(c *ucli.Context, s jobspec.Spec) (*bloom.Model, ckpt.BloomConfig, error) {
+	preset, dir := s.ModelPreset, s.Load
 	switch {
 	case preset != "" && dir != "":
-		return nil, ckpt.BloomConfig{}, fmt.Errorf("give either --preset or --model, not both")
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("give either --model-preset (--preset) or --load (--model), not both")
 	case dir != "":
-		return loadModel(c)
+		return openModel(c, dir)
 	case preset == "":
-		return nil, ckpt.BloomConfig{}, fmt.Errorf("give --preset NAME (one of %v) or --model DIR", bloom.PresetNames())
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("give --model-preset NAME (one of %v) or --load DIR", bloom.PresetNames())
 	}
 	cfg, err := bloom.Preset(preset)
 	if err != nil {
@@ -201,8 +256,8 @@ func trainModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
-	m.InitRandom(c.Uint64("seed"), c.Float64("init-method-std"))
+	m.InitRandom(s.Seed, s.InitMethodStd)
 	hf := ckpt.DefaultBloomConfig()
-	hf.InitializerRange = c.Float64("init-method-std")
+	hf.InitializerRange = s.InitMethodStd
 	return m, hf, nil
 }

@@ -1,0 +1,67 @@
+package cli
+
+import (
+	"fmt"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/daemon/jobspec"
+)
+
+// specFlag is how one command shows a field of the jobspec table: extra
+// names (a command's older names for it), and its own usage where the
+// field means something narrower there.
+type specFlag struct {
+	aliases []string
+	usage   string // "" = the field's
+	envVars []string
+	// defaultText is shown instead of the Spec's default, where the
+	// command fills an unset field itself (train --local's run length).
+	defaultText string
+}
+
+// specFlags are the flags of the jobspec table's fields, in the table's
+// order: every field when only is nil, else those only names. The default
+// shown is jobspec.Default's; a flag sets its field only when given
+// (setSpec), so a flag not given keeps the Spec's default.
+func specFlags(only map[string]specFlag) []ucli.Flag {
+	var flags []ucli.Flag
+	for _, f := range jobspec.Fields() {
+		sf, ok := only[f.Name]
+		if !ok && only != nil {
+			continue
+		}
+		usage := f.Usage
+		if sf.usage != "" {
+			usage = sf.usage
+		}
+		if f.Bool {
+			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Aliases: sf.aliases, Usage: usage, EnvVars: sf.envVars})
+			continue
+		}
+		def := f.Default()
+		if sf.defaultText != "" {
+			def = sf.defaultText
+		}
+		flags = append(flags, &ucli.StringFlag{Name: f.Name, Aliases: sf.aliases, Usage: usage, EnvVars: sf.envVars, DefaultText: def})
+	}
+	return flags
+}
+
+// setSpec sets each field of s whose flag was given (under any of its
+// names) from its text, as a job file would.
+func setSpec(c *ucli.Context, s *jobspec.Spec) error {
+	for _, f := range jobspec.Fields() {
+		if !c.IsSet(f.Name) {
+			continue
+		}
+		v := c.String(f.Name)
+		if f.Bool {
+			v = fmt.Sprint(c.Bool(f.Name))
+		}
+		if err := s.Set(f.Name, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/daemon/jobspec"
+	"bloom/trainer"
+)
+
+// TestTrainFlagsAreTheJobTable: train --local's settings are fields of the
+// jobspec table, so they have a cluster job's names and defaults.
+func TestTrainFlagsAreTheJobTable(t *testing.T) {
+	fields := map[string]bool{}
+	for _, f := range jobspec.Fields() {
+		fields[f.Name] = true
+	}
+	for name := range localFields {
+		if !fields[name] {
+			t.Errorf("train --local's %q is not a field of the jobspec table", name)
+		}
+	}
+	// Unset, they are the table's defaults; given, they set the Spec.
+	spec := func(args ...string) jobspec.Spec {
+		var s jobspec.Spec
+		app := &ucli.App{Flags: trainFlags(), Action: func(c *ucli.Context) (err error) { s, err = localSpec(c); return err }}
+		if err := app.Run(append([]string{"train"}, args...)); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return s
+	}
+	want := jobspec.Default()
+	want.TrainIters = localSteps
+	if got := spec(); !reflect.DeepEqual(got, want) {
+		t.Errorf("train --local's defaults\n%+v\nthe table's\n%+v", got, want)
+	}
+	got := spec("--preset", "p", "--model", "m", "--steps", "7", "--instruction-data", "d", "--adam-beta2", "0.95", "--lora-target-modules", "dense,query_key_value")
+	want.ModelPreset, want.Load, want.TrainIters, want.DataPath, want.InstructionDataset, want.AdamBeta2 = "p", "m", 7, "d", true, 0.95
+	want.LoRATargetModules = []string{"dense", "query_key_value"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("flags given\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestTrainLocalOldNames: --steps, --preset and --model are the same flags
+// as --train-iters, --model-preset and --load.
+func TestTrainLocalOldNames(t *testing.T) {
+	losses := func(args ...string) []float64 {
+		out, err := run(t, append([]string{"-o", "json", "train", "--local", "--seq-length", "16", "--micro-batch-size", "2", "--global-batch-size", "2"}, args...)...)
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		var ls []float64
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var s struct{ Loss float64 }
+			if err := json.Unmarshal([]byte(l), &s); err != nil {
+				t.Fatalf("%v: %q", err, l)
+			}
+			ls = append(ls, s.Loss)
+		}
+		return ls
+	}
+	a := losses("--preset", "bloom-tiny", "--steps", "2")
+	b := losses("--model-preset", "bloom-tiny", "--train-iters", "2")
+	if len(a) != 2 || len(b) != 2 || a[0] != b[0] || a[1] != b[1] {
+		t.Errorf("old names %v, new names %v", a, b)
+	}
+}
+
+// TestDefaultsAreMegatrons: the job table's defaults (every command's) and
+// the trainer's DefaultRankConfig are the same Megatron argparse defaults.
+func TestDefaultsAreMegatrons(t *testing.T) {
+	s, r := jobspec.Default(), trainer.DefaultRankConfig()
+	got := []any{s.AdamBeta1, s.AdamBeta2, s.AdamEps, s.WeightDecay, s.ClipGrad, s.InitMethodStd, s.Seed, s.LRDecayStyle, s.MinLR}
+	want := []any{r.Adam.Beta1, r.Adam.Beta2, r.Adam.Eps, r.Adam.WeightDecay, r.ClipGrad, r.InitStd, r.Seed, r.LR.Style, r.LR.MinLR}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("setting %d: jobspec.Default %v, trainer.DefaultRankConfig %v", i, got[i], want[i])
+		}
+	}
+}
