@@ -10,17 +10,18 @@ import "bloom/npu"
 // rows. k and v are (B,NH/TP,Cap,HD): their own buffers in training (Cap = T),
 // the KV cache in generation.
 type blockActs struct {
-	ln1, ln1Mean, ln1Rstd npu.Buf    // (N,C), (N), (N)
-	qkv                   npu.Buf    // (N,3A)
-	q                     npu.Buf    // (B,NH/TP,Tq,HD)
-	k, v                  npu.Buf    // (B,NH/TP,Cap,HD)
-	probs                 npu.Buf    // (B,NH/TP,Tq,Tk)
-	att                   npu.Buf    // (N,A) attention output before the dense projection
-	res1                  npu.Buf    // (N,C) residual stream after attention
-	ln2, ln2Mean, ln2Rstd npu.Buf    // (N,C), (N), (N)
-	fch, fchGelu          npu.Buf    // (N,F) before and after GELU
-	res2                  npu.Buf    // (N,C) block output
-	lora                  [4]npu.Buf // (N,R) each adapter's A·x, by loraModules order; nil where none
+	ln1, ln1Mean, ln1Rstd npu.Buf // (N,C), (N), (N)
+	qkv                   npu.Buf // (N,3A)
+	q                     npu.Buf // (B,NH/TP,Tq,HD)
+	k, v                  npu.Buf // (B,NH/TP,Cap,HD)
+	probs                 npu.Buf // (B,NH/TP,Tq,Tk)
+	att                   npu.Buf // (N,A) attention output before the dense projection
+	res1                  npu.Buf // (N,C) residual stream after attention
+	ln2, ln2Mean, ln2Rstd npu.Buf // (N,C), (N), (N)
+	fch, fchGelu          npu.Buf // (N,F) before and after GELU
+	res2                  npu.Buf // (N,C) block output
+	qkvU, denseU          npu.Buf // (N,R) the adapters' A·x of query_key_value and dense; nil without one
+	fcU, projU            npu.Buf // (N,R) the same of dense_h_to_4h and dense_4h_to_h
 }
 
 // acts holds a forward pass over B rows of Tq new positions (of Tk in all)
@@ -82,13 +83,19 @@ func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) *acts {
 		b.att, b.res1 = d.Alloc(N*lc.attn), d.Alloc(N*C)
 		b.ln2, b.ln2Mean, b.ln2Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
 		b.fch, b.fchGelu, b.res2 = d.Alloc(N*lc.ff), d.Alloc(N*lc.ff), d.Alloc(N*C)
-		for k, m := range loraModules {
-			if c.LoRA.Targets&m.t != 0 {
-				b.lora[k] = d.Alloc(N * c.LoRA.R)
-			}
-		}
+		b.qkvU, b.denseU = adapterActs(d, c, LoRAQKV, N), adapterActs(d, c, LoRADense, N)
+		b.fcU, b.projU = adapterActs(d, c, LoRAFC, N), adapterActs(d, c, LoRAProj, N)
 	}
 	return a
+}
+
+// adapterActs allocates the (N,R) an adapter of linear t saves, or returns
+// nil when LoRA does not target t.
+func adapterActs(d npu.Device, c Config, t LoRATarget, N int) npu.Buf {
+	if c.LoRA.Targets&t == 0 {
+		return nil
+	}
+	return d.Alloc(N * c.LoRA.R)
 }
 
 // out is the stage's output: the last block's, or its input when it has no

@@ -277,8 +277,8 @@ func TestMergeLoRA(t *testing.T) {
 	// The base alone (adapters' B zeroed) answers differently: the adapters
 	// did something.
 	for _, blk := range m.W.Blocks {
-		for _, ad := range blk.LoRA {
-			m.Dev.Fill(ad.B, 0)
+		for _, l := range blk.linears() {
+			m.Dev.Fill(l.LoRA.B, 0)
 		}
 	}
 	base := logits(m)

@@ -24,12 +24,15 @@
 // (PrepareSlots, ForwardSlot, BackwardSlot); moving activations between
 // stages is the caller's job.
 //
-// Config.LoRA adds peft-style low-rank adapters to chosen linears of every
-// block (lora.go): W·x + b + (Alpha/R)·B·A·x, laid out after their block's
-// tensors and cut like their linear (a row-parallel linear's A by columns,
-// its A·x summed across ranks; a column-parallel one's B by rows, the
-// gradient of A·x summed across ranks); every other tensor is Frozen.
-// MergeLoRA folds them into the base weights.
+// A block's four linears are Linear values (linear.go) that know their
+// tensor-parallel role (column- or row-parallel) and own their LoRA adapter,
+// so attention and MLP call forward and backward on each without knowing
+// whether it is adapted. Config.LoRA adds peft-style low-rank adapters to
+// chosen linears of every block (lora.go): W·x + b + (Alpha/R)·B·A·x, laid
+// out after their block's tensors and cut like their linear (a row-parallel
+// linear's A by columns, its A·x summed across ranks; a column-parallel
+// one's B by rows, the gradient of A·x summed across ranks); every other
+// tensor is Frozen. MergeLoRA folds them into the base weights.
 //
 //	m, _ := bloom.New(dev, bloom.Presets["bloom-tiny"])
 //	m.InitRandom(42, 0.02)

@@ -2,43 +2,96 @@ package bloom
 
 import "bloom/npu"
 
-// linearForward sets out (N,OC) = in (N,C)·wᵀ + b, with w (OC,C) and b (OC)
-// or nil.
-func linearForward(d npu.Device, out, in, w, b npu.Buf, N, C, OC int) {
-	d.Gemm(false, true, N, OC, C, 1, in, C, w, C, 0, out, OC)
-	if b != nil {
-		d.AddBias(out, b, N, OC)
-	}
+// tpRole is how a linear divides among tensor-parallel ranks (Megatron's
+// ColumnParallelLinear and RowParallelLinear).
+type tpRole uint8
+
+const (
+	// columnParallel: each rank holds rows of W and b, so it computes its
+	// slice of the output from the whole input; its input gradient is a
+	// partial sum, summed across ranks in the backward.
+	columnParallel tpRole = iota
+	// rowParallel: each rank holds columns of W, so it multiplies its slice
+	// of the input; the partial outputs are summed across ranks in the
+	// forward, before the bias, which every rank holds whole.
+	rowParallel
+)
+
+// Linear is one linear of a block, y = x·Wᵀ + b, and its LoRA adapter when
+// LoRA targets it: views into a flat buffer (Layout.Views) with this rank's
+// sizes. The same type serves the parameters and their gradients.
+type Linear struct {
+	W    npu.Buf // (out, in) as PyTorch stores it: this rank's piece
+	B    npu.Buf // (out) this rank's piece; whole for a row-parallel linear
+	LoRA Adapter // the adapter (lora.go); zero when LoRA does not target this linear
+
+	in, out int    // this rank's input and output widths
+	role    tpRole // how the ranks divide it
+	frozen  bool   // W and b do not train (under LoRA): the backward skips their gradients
 }
 
-// linearBackward adds dOutᵀ·in into dw (OC,C) and the column sums of dOut
-// into db (OC); nil skips either (a frozen weight). It sets dIn (N,C) =
-// dOut·w, or adds it when accumulate is true; dIn nil skips it.
-func linearBackward(d npu.Device, dIn, dw, db, dOut, in, w npu.Buf, N, C, OC int, accumulate bool) {
-	if dIn != nil {
-		beta := float32(0)
-		if accumulate {
-			beta = 1
+// forward sets out (N,out) = in (N,in)·Wᵀ + b, plus the adapter's
+// (alpha/r)·B·A·in, saving u (N,R) = A·in for the backward (u is nil without
+// an adapter). A row-parallel linear sums its ranks' partial products before
+// the bias.
+func (l *Linear) forward(d npu.Device, tp *tensorPar, out, in, u npu.Buf, N int) error {
+	d.Gemm(false, true, N, l.out, l.in, 1, in, l.in, l.W, l.in, 0, out, l.out)
+	if l.role == rowParallel {
+		if err := tp.sum(out); err != nil {
+			return err
 		}
-		d.Gemm(false, false, N, C, OC, 1, dOut, OC, w, C, beta, dIn, C)
 	}
-	if dw != nil {
-		d.Gemm(true, false, OC, C, N, 1, dOut, OC, in, C, 1, dw, C)
+	d.AddBias(out, l.B, N, l.out)
+	if l.LoRA.A == nil {
+		return nil
 	}
-	if db != nil {
-		d.BiasBackward(db, dOut, N, OC)
-	}
+	return l.loraForward(d, tp, out, in, u, N)
 }
 
-// rowParallelForward sets out (N,OC) = Σ_ranks in (N,C')·w'ᵀ + b: each
-// tensor-parallel rank multiplies its columns C' of the input and of w
-// (OC,C'), the partial products are summed across ranks, and the bias (OC),
-// which every rank holds, is added once. With one rank it is linearForward.
-func rowParallelForward(d npu.Device, tp *tensorPar, out, in, w, b npu.Buf, N, C, OC int) error {
-	d.Gemm(false, true, N, OC, C, 1, in, C, w, C, 0, out, OC)
-	if err := tp.sum(out); err != nil {
-		return err
+// backward sets dIn (N,in) = ∂L/∂in from dOut (N,out) and adds the gradients
+// of what trains into dl: dOutᵀ·in into dl.W and the column sums of dOut into
+// dl.B unless the linear is frozen, and the adapter's into dl.LoRA. in and u
+// are what forward was given and saved; du (N,R) is scratch. A
+// column-parallel linear's input gradient is summed across ranks.
+func (l *Linear) backward(d npu.Device, tp *tensorPar, dl *Linear, dIn, dOut, in, u, du npu.Buf, N int) error {
+	d.Gemm(false, false, N, l.in, l.out, 1, dOut, l.out, l.W, l.in, 0, dIn, l.in)
+	if !l.frozen {
+		d.Gemm(true, false, l.out, l.in, N, 1, dOut, l.out, in, l.in, 1, dl.W, l.in)
+		d.BiasBackward(dl.B, dOut, N, l.out)
 	}
-	d.AddBias(out, b, N, OC)
+	if l.LoRA.A != nil {
+		if err := l.loraBackward(d, tp, &dl.LoRA, dIn, dOut, in, u, du, N); err != nil {
+			return err
+		}
+	}
+	if l.role == columnParallel {
+		return tp.sum(dIn)
+	}
 	return nil
+}
+
+// blockLinear describes one of a block's linears.
+type blockLinear struct {
+	t       LoRATarget // the linear's LoRA target bit, which names it
+	module  string     // its name in a block
+	role    tpRole
+	in, out int // its global input and output widths, in multiples of the hidden size
+}
+
+// blockLinears are a block's linears in forward order.
+var blockLinears = []blockLinear{
+	{LoRAQKV, "self_attention.query_key_value", columnParallel, 1, 3},
+	{LoRADense, "self_attention.dense", rowParallel, 1, 1},
+	{LoRAFC, "mlp.dense_h_to_4h", columnParallel, 1, 4},
+	{LoRAProj, "mlp.dense_4h_to_h", rowParallel, 4, 1},
+}
+
+// linearOf is target t's entry of blockLinears.
+func linearOf(t LoRATarget) blockLinear {
+	for _, m := range blockLinears {
+		if m.t == t {
+			return m
+		}
+	}
+	panic("bloom: not a linear of a block")
 }

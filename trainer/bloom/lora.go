@@ -33,18 +33,6 @@ const (
 	LoRAProj                         // mlp.dense_4h_to_h (row-parallel)
 )
 
-// loraModules lists the targets in block order with their module names.
-var loraModules = []struct {
-	t      LoRATarget
-	module string // the linear's name in a block
-	rowPar bool   // row-parallel: the input is split across tensor-parallel ranks
-}{
-	{LoRAQKV, "self_attention.query_key_value", false},
-	{LoRADense, "self_attention.dense", true},
-	{LoRAFC, "mlp.dense_h_to_4h", false},
-	{LoRAProj, "mlp.dense_4h_to_h", true},
-}
-
 // ParseLoRATargets reads module names ("query_key_value", "dense",
 // "dense_h_to_4h", "dense_4h_to_h", with or without their
 // "self_attention."/"mlp." prefix).
@@ -52,7 +40,7 @@ func ParseLoRATargets(names []string) (LoRATarget, error) {
 	var t LoRATarget
 	for _, n := range names {
 		found := false
-		for _, m := range loraModules {
+		for _, m := range blockLinears {
 			if n == m.module || strings.HasSuffix(m.module, "."+n) {
 				t |= m.t
 				found = true
@@ -68,7 +56,7 @@ func ParseLoRATargets(names []string) (LoRATarget, error) {
 // Names lists the targets' module names (the short ones), in block order.
 func (t LoRATarget) Names() []string {
 	var out []string
-	for _, m := range loraModules {
+	for _, m := range blockLinears {
 		if t&m.t != 0 {
 			out = append(out, m.module[strings.LastIndexByte(m.module, '.')+1:])
 		}
@@ -96,32 +84,23 @@ func (l LoRA) validate() error {
 
 // Adapter is the views of one linear's LoRA pair: A (R, in) and B (out, R),
 // this rank's pieces (A's columns of a row-parallel linear, B's rows of a
-// column-parallel one).
-type Adapter struct{ A, B npu.Buf }
+// column-parallel one). The zero value is no adapter.
+type Adapter struct {
+	A, B npu.Buf
 
-// loraDims are target t's linear's global input and output sizes.
-func loraDims(c Config, t LoRATarget) (in, out int) {
-	C := c.Hidden
-	switch t {
-	case LoRAQKV:
-		return C, 3 * C
-	case LoRAFC:
-		return C, 4 * C
-	case LoRAProj:
-		return 4 * C, C
-	}
-	return C, C
+	r     int     // rank
+	scale float32 // alpha/r
 }
 
 // addAdapters lays out block prefix pre's adapters.
 func (l *Layout) addAdapters(c Config, pre string) {
-	for _, m := range loraModules {
+	for _, m := range blockLinears {
 		if c.LoRA.Targets&m.t == 0 {
 			continue
 		}
-		in, out := loraDims(c, m.t)
+		in, out := m.in*c.Hidden, m.out*c.Hidden
 		aSplit, bSplit := Replicated, SplitRows
-		if m.rowPar {
+		if m.role == rowParallel {
 			aSplit, bSplit = SplitCols, Replicated
 		}
 		l.add(pre+m.module+".lora_A.weight", true, aSplit, c.LoRA.R, in)
@@ -131,18 +110,16 @@ func (l *Layout) addAdapters(c Config, pre string) {
 	}
 }
 
-// adapterViews cuts block prefix pre's adapters out of buf.
-func (l *Layout) adapterViews(buf npu.Buf, pre string) [4]Adapter {
-	var ads [4]Adapter
-	for i, m := range loraModules {
-		a, okA := l.index[pre+m.module+".lora_A.weight"]
-		b, okB := l.index[pre+m.module+".lora_B.weight"]
-		if okA && okB {
-			ta, tb := l.Tensors[a], l.Tensors[b]
-			ads[i] = Adapter{A: buf.Slice(ta.Offset, ta.Size), B: buf.Slice(tb.Offset, tb.Size)}
-		}
+// adapterView cuts the adapter of the linear named module (with its block
+// prefix) out of buf; the zero Adapter when it has none.
+func (l *Layout) adapterView(buf npu.Buf, module string) Adapter {
+	a, okA := l.index[module+".lora_A.weight"]
+	b, okB := l.index[module+".lora_B.weight"]
+	if !okA || !okB {
+		return Adapter{}
 	}
-	return ads
+	ta, tb := l.Tensors[a], l.Tensors[b]
+	return Adapter{A: buf.Slice(ta.Offset, ta.Size), B: buf.Slice(tb.Offset, tb.Size), r: l.lora.R, scale: l.lora.Scale()}
 }
 
 // initAdapter initializes an adapter tensor as peft does: A from
@@ -183,38 +160,41 @@ func (m *Model) InitAdapters(seed uint64) {
 	}
 }
 
-// loraForward adds scale·(x·Aᵀ)·Bᵀ into out (N,OUT), keeping u = x·Aᵀ
-// (N,R) for the backward. A row-parallel linear's x and A hold this rank's
-// input columns, so u's partial products are summed across tensor-parallel
-// ranks first, and out is the summed output (B is whole); a
+// loraForward adds scale·(x·Aᵀ)·Bᵀ into out (N,out), saving u = x·Aᵀ
+// (N,R) for the backward. A row-parallel linear's x (N,in) and A hold this
+// rank's input columns, so u's partial products are summed across
+// tensor-parallel ranks first, and out is the summed output (B is whole); a
 // column-parallel one's A is whole and out and B hold this rank's rows.
-func loraForward(d npu.Device, tp *tensorPar, ad Adapter, u, out, x npu.Buf, N, in, outN, R int, scale float32, rowPar bool) error {
-	d.Gemm(false, true, N, R, in, 1, x, in, ad.A, in, 0, u, R)
-	if rowPar {
+func (l *Linear) loraForward(d npu.Device, tp *tensorPar, out, x, u npu.Buf, N int) error {
+	ad := &l.LoRA
+	d.Gemm(false, true, N, ad.r, l.in, 1, x, l.in, ad.A, l.in, 0, u, ad.r)
+	if l.role == rowParallel {
 		if err := tp.sum(u); err != nil {
 			return err
 		}
 	}
-	d.Gemm(false, true, N, outN, R, scale, u, R, ad.B, R, 1, out, outN)
+	d.Gemm(false, true, N, l.out, ad.r, ad.scale, u, ad.r, ad.B, ad.r, 1, out, l.out)
 	return nil
 }
 
-// loraBackward adds the adapter's gradients into g from dy (N,OUT), the
+// loraBackward adds the adapter's gradients into dad from dy (N,out), the
 // gradient of its output, and adds its part of the input gradient into dx
-// (N,IN). du (N,R) is scratch. For a column-parallel linear dy and B hold
-// this rank's rows, so du = scale·dy·B is a partial sum: dx gets the
-// partial (the caller sums dx across ranks, as for the base weight) and
-// du is summed before A's gradient.
-func loraBackward(d npu.Device, tp *tensorPar, ad, g Adapter, du, dx, dy, x, u npu.Buf, N, in, outN, R int, scale float32, rowPar bool) error {
-	d.Gemm(true, false, outN, R, N, scale, dy, outN, u, R, 1, g.B, R)
-	d.Gemm(false, false, N, R, outN, scale, dy, outN, ad.B, R, 0, du, R)
-	d.Gemm(false, false, N, in, R, 1, du, R, ad.A, in, 1, dx, in)
-	if !rowPar {
+// (N,in). x and u (N,R) are loraForward's input and saved x·Aᵀ; du (N,R) is
+// scratch. For a column-parallel linear dy and B hold this rank's rows, so
+// du = scale·dy·B is a partial sum: dx gets the partial (backward sums dx
+// across ranks, as for the base weight) and du is summed before A's
+// gradient.
+func (l *Linear) loraBackward(d npu.Device, tp *tensorPar, dad *Adapter, dx, dy, x, u, du npu.Buf, N int) error {
+	ad := &l.LoRA
+	d.Gemm(true, false, l.out, ad.r, N, ad.scale, dy, l.out, u, ad.r, 1, dad.B, ad.r)
+	d.Gemm(false, false, N, ad.r, l.out, ad.scale, dy, l.out, ad.B, ad.r, 0, du, ad.r)
+	d.Gemm(false, false, N, l.in, ad.r, 1, du, ad.r, ad.A, l.in, 1, dx, l.in)
+	if l.role == columnParallel {
 		if err := tp.sum(du); err != nil {
 			return err
 		}
 	}
-	d.Gemm(true, false, R, in, N, 1, du, R, x, in, 1, g.A, in)
+	d.Gemm(true, false, ad.r, l.in, N, 1, du, ad.r, x, l.in, 1, dad.A, l.in)
 	return nil
 }
 
@@ -234,19 +214,21 @@ func MergeLoRA(m *Model) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, s := m.Dev, m.Cfg.LoRA.Scale()
 	copyTensors(out, m)
 	for i := range m.W.Blocks {
-		base := [4]npu.Buf{out.W.Blocks[i].QKVW, out.W.Blocks[i].AttnW, out.W.Blocks[i].FCW, out.W.Blocks[i].ProjW}
-		for k, ad := range m.W.Blocks[i].LoRA {
-			if ad.A == nil {
-				continue
-			}
-			in, rows := loraDims(m.Cfg, loraModules[k].t)
-			d.Gemm(false, false, rows, in, m.Cfg.LoRA.R, s, ad.B, m.Cfg.LoRA.R, ad.A, in, 1, base[k], in)
+		merged := out.W.Blocks[i].linears()
+		for k, l := range m.W.Blocks[i].linears() {
+			l.mergeLoRA(m.Dev, merged[k].W)
 		}
 	}
 	return out, nil
+}
+
+// mergeLoRA adds the adapter's scale·B·A into w (out,in), if l has one.
+func (l *Linear) mergeLoRA(d npu.Device, w npu.Buf) {
+	if ad := &l.LoRA; ad.A != nil {
+		d.Gemm(false, false, l.out, l.in, ad.r, ad.scale, ad.B, ad.r, ad.A, l.in, 1, w, l.in)
+	}
 }
 
 // AddLoRA returns the whole model m with adapters l added (A from seed, B
@@ -274,13 +256,4 @@ func copyTensors(dst, src *Model) {
 			dst.Dev.Copy(dst.Params.Slice(t.Offset, t.Size), src.Params.Slice(st.Offset, st.Size))
 		}
 	}
-}
-
-// frozen is g, the gradient of a base weight, or nil when c's base weights
-// are frozen (LoRA), so that its backward skips computing it.
-func frozen(c Config, g npu.Buf) npu.Buf {
-	if c.LoRA.On() {
-		return nil
-	}
-	return g
 }

@@ -47,6 +47,7 @@ type Layout struct {
 	Size    int // elements in the flat buffer
 	Part    Part
 	index   map[string]int
+	lora    LoRA // the adapters' rank and scale
 }
 
 // NewLayout lays out all the parameters of c.
@@ -55,7 +56,7 @@ func NewLayout(c Config) *Layout { return NewPartLayout(c, FullPart(c)) }
 // NewPartLayout lays out the parameters a Part p of c holds. p must be valid
 // for c (Part.Validate).
 func NewPartLayout(c Config, p Part) *Layout {
-	l := &Layout{index: map[string]int{}, Part: p}
+	l := &Layout{index: map[string]int{}, Part: p, lora: c.LoRA}
 	C := c.Hidden
 	if p.Embed || p.Head {
 		l.add("word_embeddings.weight", true, SplitRows, c.Vocab, C)
@@ -122,19 +123,15 @@ func (l *Layout) Lookup(name string) (Tensor, bool) {
 // for one rank of TP: C' = C/TP, F' = 4C/TP.
 type Block struct {
 	LN1W, LN1B npu.Buf // (C)
-	QKVW       npu.Buf // (3C', C) rows laid out [NH/TP, 3, HD]
-	QKVB       npu.Buf // (3C')
-	AttnW      npu.Buf // (C, C')
-	AttnB      npu.Buf // (C)
+	QKV        Linear  // self_attention.query_key_value, column-parallel: W (3C', C) rows laid out [NH/TP, 3, HD], B (3C')
+	Dense      Linear  // self_attention.dense, row-parallel: W (C, C'), B (C)
 	LN2W, LN2B npu.Buf // (C)
-	FCW        npu.Buf // (F', C)
-	FCB        npu.Buf // (F')
-	ProjW      npu.Buf // (C, F')
-	ProjB      npu.Buf // (C)
-	// LoRA holds the adapters of query_key_value, dense, dense_h_to_4h and
-	// dense_4h_to_h, in that order (loraModules); nil views where none.
-	LoRA [4]Adapter
+	FC         Linear  // mlp.dense_h_to_4h, column-parallel: W (F', C), B (F')
+	Proj       Linear  // mlp.dense_4h_to_h, row-parallel: W (C, F'), B (C)
 }
+
+// linears lists b's linears in forward order, as blockLinears does.
+func (b *Block) linears() []*Linear { return []*Linear{&b.QKV, &b.Dense, &b.FC, &b.Proj} }
 
 // Weights are named views into a flat buffer laid out by Layout. The same
 // type serves the parameters and their gradients.
@@ -162,13 +159,20 @@ func (l *Layout) Views(buf npu.Buf) Weights {
 		p := fmt.Sprintf("h.%d.", i)
 		w.Blocks = append(w.Blocks, Block{
 			LN1W: v(p + "input_layernorm.weight"), LN1B: v(p + "input_layernorm.bias"),
-			QKVW: v(p + "self_attention.query_key_value.weight"), QKVB: v(p + "self_attention.query_key_value.bias"),
-			AttnW: v(p + "self_attention.dense.weight"), AttnB: v(p + "self_attention.dense.bias"),
+			QKV: l.linear(buf, p, LoRAQKV), Dense: l.linear(buf, p, LoRADense),
 			LN2W: v(p + "post_attention_layernorm.weight"), LN2B: v(p + "post_attention_layernorm.bias"),
-			FCW: v(p + "mlp.dense_h_to_4h.weight"), FCB: v(p + "mlp.dense_h_to_4h.bias"),
-			ProjW: v(p + "mlp.dense_4h_to_h.weight"), ProjB: v(p + "mlp.dense_4h_to_h.bias"),
-			LoRA: l.adapterViews(buf, p),
+			FC: l.linear(buf, p, LoRAFC), Proj: l.linear(buf, p, LoRAProj),
 		})
 	}
 	return w
+}
+
+// linear cuts block prefix pre's linear t, with its adapter if it has one,
+// out of buf.
+func (l *Layout) linear(buf npu.Buf, pre string, t LoRATarget) Linear {
+	m := linearOf(t)
+	name := pre + m.module
+	w, b := l.Tensors[l.index[name+".weight"]], l.Tensors[l.index[name+".bias"]]
+	return Linear{W: buf.Slice(w.Offset, w.Size), B: buf.Slice(b.Offset, b.Size), LoRA: l.adapterView(buf, name),
+		in: w.Shape[1], out: w.Shape[0], role: m.role, frozen: w.Frozen}
 }
