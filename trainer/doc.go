@@ -3,18 +3,20 @@
 // layer norms, Megatron's learning-rate schedule counted in samples, and
 // loading and saving models through ckpt.
 //
-// Two loops share those pieces. Local trains a whole model in this process.
-// Rank is one rank of a Megatron-style parallel job (rank = pp·DP·TP + dp·TP
-// + tp): tensor parallelism inside its part of the model (column- and
-// row-parallel linears, vocab-parallel embedding and cross-entropy; see
-// trainer/bloom's Part), a pipeline stage running the 1F1B schedule of
-// pipeline.go over --partition-layers, data parallelism with the gradients
-// all-reduced in buckets while the backward goes on (dp.go), the tied
-// embeddings' gradients summed between first and last stage, clipping by the
-// norm over all ranks, and Megatron's sampler (replica dp takes the dp-th
-// micro-batch of each MicroBatch·DP samples). The same seed, data and global
-// batch give the same losses for every layout, to float rounding; every
-// layout gives the same bits run after run.
+// There is one loop, Rank's: one rank of a Megatron-style parallel job
+// (rank = pp·DP·TP + dp·TP + tp). Local trains a whole model in this
+// process as the one rank of a TP = PP = DP = 1 job, on a model and
+// optimizer its caller built. A rank runs tensor parallelism inside its
+// part of the model (column- and row-parallel linears, vocab-parallel
+// embedding and cross-entropy; see trainer/bloom's Part), a pipeline stage
+// running the 1F1B schedule of pipeline.go over --partition-layers, data
+// parallelism with the gradients all-reduced in buckets while the backward
+// goes on (dp.go), the tied embeddings' gradients summed between first and
+// last stage, clipping by the norm over all ranks, and Megatron's sampler
+// (replica dp takes the dp-th micro-batch of each MicroBatch·DP samples).
+// The same seed, data and global batch give the same losses for every
+// layout, to float rounding; every layout gives the same bits run after
+// run, and a Local run the same bits as a parallel job of one rank.
 //
 // Checkpoints are ckpt's native format: data-parallel replica 0 writes one
 // shard per rank (parameters and AdamW moments), a Committer commits the

@@ -71,29 +71,31 @@ func lossCurve(t *testing.T, c RankConfig) ([]float64, jobResult) {
 	return losses, res
 }
 
-// TestParallelMatchesLocal: with one rank the parallel loop is the local
-// loop, bit for bit (same initialization, data, clipping and updates).
+// TestParallelMatchesLocal: a Local run is the rank loop with TP = PP = DP
+// = 1 on the caller's model, bit for bit (same initialization, data,
+// clipping and updates), LoRA included.
 func TestParallelMatchesLocal(t *testing.T) {
-	c := tinyJob()
-	got, res := lossCurve(t, c)
-	m, err := bloom.New(cpu.New(1), c.Model)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.InitRandom(c.Seed, c.InitStd)
-	loop := Local{Cfg: LocalConfig{Steps: c.Steps, MicroBatch: c.MicroBatch, GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad},
-		Model: m, Opt: NewAdamW(m, c.Adam), Sched: c.LR, Data: tinySource(t, c)}
-	var want []float64
-	if err := loop.Run(context.Background(), func(s StepStats) { want = append(want, s.Loss) }); err != nil {
-		t.Fatal(err)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Fatalf("step %d: parallel loop loss %v, local loop %v", i+1, got[i], want[i])
+	for _, c := range []RankConfig{tinyJob(), tinyLoRAJob()} {
+		got, res := lossCurve(t, c)
+		m, err := bloom.New(cpu.New(1), c.Model)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if i := sameBits(readBuf(m.Dev, m.Params), readBuf(res.ranks[0].Model.Dev, res.ranks[0].Model.Params)); i >= 0 {
-		t.Fatalf("parameter %d differs from the local loop's", i)
+		m.InitRandom(c.Seed, c.InitStd)
+		loop := Local{Cfg: LocalConfig{Steps: c.Steps, MicroBatch: c.MicroBatch, GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad},
+			Model: m, Opt: NewAdamW(m, c.Adam), Sched: c.LR, Data: tinySource(t, c)}
+		var want []float64
+		if err := loop.Run(context.Background(), func(s StepStats) { want = append(want, s.Loss) }); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("LoRA %v: step %d: parallel loop loss %v, local loop %v", c.Model.LoRA.On(), i+1, got[i], want[i])
+			}
+		}
+		if i := sameBits(readBuf(m.Dev, m.Params), readBuf(res.ranks[0].Model.Dev, res.ranks[0].Model.Params)); i >= 0 {
+			t.Fatalf("LoRA %v: parameter %d differs from the local loop's", c.Model.LoRA.On(), i)
+		}
 	}
 }
 

@@ -3,8 +3,6 @@ package trainer
 import (
 	"context"
 	"fmt"
-	"math"
-	"time"
 
 	"bloom/trainer/bloom"
 )
@@ -72,7 +70,7 @@ type StepStats struct {
 	Consumed     int64   `json:"consumed_samples"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Seconds      float64 `json:"seconds"`
-	// Where a parallel rank's step time went: its micro-batches' forward and
+	// Where a rank's step time went: its micro-batches' forward and
 	// backward passes (Compute; 1 − Compute/Seconds is its pipeline bubble
 	// plus the optimizer and the waits), blocked receiving activations or
 	// gradients from its neighbouring stages, and waiting for the
@@ -85,7 +83,9 @@ type StepStats struct {
 	Stop bool `json:"stop,omitempty"`
 }
 
-// Local trains a model in this process.
+// Local trains a whole model in this process: the one rank of a job with
+// TP = PP = DP = 1, on a model and optimizer the caller built (loaded,
+// adapted, initialized as it likes). It saves no checkpoints.
 type Local struct {
 	Cfg   LocalConfig
 	Model *bloom.Model
@@ -103,48 +103,28 @@ func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
 	if err := l.Sched.Validate(); err != nil {
 		return err
 	}
-	c := l.Cfg
-	T, mb := c.SeqLength, c.MicroBatch
-	sample := make([]int32, T+1)
-	batch := bloom.Batch{B: mb, T: T, IDs: make([]int32, mb*T), Targets: make([]int32, mb*T)}
-	consumed := c.ConsumedSamples
-	for step := 1; step <= c.Steps; step++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		start := time.Now()
-		l.Model.ZeroGrads()
-		micro := c.GlobalBatch / mb
-		loss := 0.0
-		for k := 0; k < micro; k++ {
-			for r := 0; r < mb; r++ {
-				if err := loadSample(l.Data, consumed+int64(k*mb+r), sample, batch.IDs[r*T:(r+1)*T], batch.Targets[r*T:(r+1)*T]); err != nil {
-					return fmt.Errorf("trainer: step %d: %w", step, err)
-				}
-			}
-			ml, _, err := l.Model.Step(batch, 1/float32(micro))
-			if err != nil {
-				return fmt.Errorf("trainer: step %d: %w", step, err)
-			}
-			loss += ml / float64(micro)
-		}
-		norm := l.Model.GradNorm()
-		if c.ClipGrad > 0 && norm > c.ClipGrad {
-			clipGrads(l.Model, c.ClipGrad/(norm+1e-6))
-		}
-		lr := l.Sched.LR(consumed)
-		l.Opt.Update(lr)
-		consumed += int64(c.GlobalBatch)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return fmt.Errorf("trainer: step %d: loss is %v", step, loss)
-		}
-		sec := time.Since(start).Seconds()
-		report(StepStats{Step: step, Loss: loss, LR: lr, GradNorm: norm, Consumed: consumed,
-			TokensPerSec: float64(c.GlobalBatch*T) / sec, Seconds: sec})
+	r, err := l.rank(report)
+	if err != nil {
+		return err
 	}
-	return nil
+	return r.Run(ctx)
 }
 
-func clipGrads(m *bloom.Model, coeff float64) {
-	m.Dev.Scale(m.Grads, float32(coeff), m.Layout.Size)
+// rank is the run as a Rank of one.
+func (l *Local) rank(report func(StepStats)) (*Rank, error) {
+	c, m := l.Cfg, l.Model
+	if !m.Part.Full(m.Cfg) {
+		return nil, fmt.Errorf("%w: a local run trains a whole model, not the part %+v", ErrConfig, m.Part)
+	}
+	cfg := DefaultRankConfig()
+	cfg.Model = m.Cfg
+	cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = c.MicroBatch, c.GlobalBatch, c.SeqLength, c.Steps
+	cfg.ClipGrad, cfg.Adam, cfg.LR = c.ClipGrad, l.Opt.Cfg, l.Sched
+	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Report: report}, "trainer")
+	if err != nil {
+		return nil, err
+	}
+	r.attach(m, l.Opt)
+	r.consumed = c.ConsumedSamples
+	return r, nil
 }

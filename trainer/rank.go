@@ -71,6 +71,7 @@ type Rank struct {
 	embed      span      // the tied word embeddings, on the first and last stage
 	loraBase   string    // under LoRA: where the frozen weights came from ("" = the initialization)
 	host       []float32 // staging for the embedding group
+	tag        string    // what its errors start with: "trainer: rank N", or "trainer" for a Local run
 }
 
 // Run builds the rank of cfg and trains it until cfg.Steps (see Rank.Run).
@@ -86,12 +87,8 @@ func Run(ctx context.Context, cfg RankConfig, env Env) error {
 // optimizer, initializes it from cfg.Seed and loads cfg.Load if set. It
 // talks to no other rank.
 func NewRank(cfg RankConfig, env Env) (*Rank, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	r := &Rank{Cfg: cfg, env: env}
-	r.pp, r.dp, r.tp = cfg.Coords()
-	if err := r.checkEnv(); err != nil {
+	r, err := newRank(cfg, env, fmt.Sprintf("trainer: rank %d", cfg.Rank))
+	if err != nil {
 		return nil, err
 	}
 	var comm bloom.TPComm
@@ -104,24 +101,46 @@ func NewRank(cfg RankConfig, env Env) (*Rank, error) {
 		return nil, err
 	}
 	m.InitRandom(cfg.Seed, cfg.InitStd)
-	m.ZeroGrads()
-	r.Model, r.Opt = m, NewAdamW(m, cfg.Adam)
-	r.rng = rand.NewPCG(cfg.Seed, uint64(cfg.Rank))
-	r.layoutRanges()
+	r.attach(m, NewAdamW(m, cfg.Adam))
 	if cfg.Load != "" {
 		if err := r.load(cfg.Load); err != nil {
 			return nil, err
 		}
 	}
+	return r, nil
+}
+
+// newRank checks cfg and env and places the rank in its layout; attach
+// gives it its model. tag prefixes the errors of its steps.
+func newRank(cfg RankConfig, env Env, tag string) (*Rank, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &Rank{Cfg: cfg, env: env, tag: tag}
+	r.pp, r.dp, r.tp = cfg.Coords()
+	if err := r.checkEnv(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// attach makes m, this rank's part of the model, and opt, its optimizer,
+// the ones the rank trains, with what runs a step on them: the gradient
+// ranges of the norm, the data-parallel reducer and the pipeline.
+func (r *Rank) attach(m *bloom.Model, opt *AdamW) {
+	cfg := r.Cfg
+	m.ZeroGrads()
+	r.Model, r.Opt = m, opt
+	r.rng = rand.NewPCG(cfg.Seed, uint64(cfg.Rank))
+	r.layoutRanges()
 	if cfg.DP > 1 {
 		b := cfg.BucketElems
 		if b == 0 {
 			b = DefaultBucketElems
 		}
-		r.red = newGradReducer(env.DP, env.Dev, m.Grads, m.Layout, b)
+		r.red = newGradReducer(r.env.DP, r.env.Dev, m.Grads, m.Layout, b)
 	}
-	r.pipe = newPipeline(cfg, m, env)
-	return r, nil
+	r.pipe = newPipeline(cfg, m, r.env)
 }
 
 // checkEnv checks that env gives this rank what its place in the layout
@@ -202,7 +221,7 @@ func (r *Rank) Run(ctx context.Context) error {
 	// A failed send cancels ctx, so the loop's error is then a cancellation:
 	// the send's failure is the cause to report.
 	if serr := r.pipe.stop(); serr != nil && (err == nil || ctx.Err() != nil) {
-		err = fmt.Errorf("trainer: rank %d: %w", r.Cfg.Rank, serr)
+		err = fmt.Errorf("%s: %w", r.tag, serr)
 	}
 	return err
 }
@@ -217,14 +236,14 @@ func (r *Rank) loop(ctx context.Context) error {
 			if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 				err = fmt.Errorf("%w (%w)", cerr, err)
 			}
-			return fmt.Errorf("trainer: rank %d: step %d: %w", r.Cfg.Rank, r.step+1, err)
+			return fmt.Errorf("%s: step %d: %w", r.tag, r.step+1, err)
 		}
 		if r.env.Report != nil {
 			r.env.Report(st)
 		}
 		if c := r.Cfg; c.Save != "" && st.Stop || c.SavesAfter(r.step) {
 			if err := r.save(ctx); err != nil {
-				return fmt.Errorf("trainer: rank %d: checkpoint of step %d: %w", c.Rank, r.step, err)
+				return fmt.Errorf("%s: checkpoint of step %d: %w", r.tag, r.step, err)
 			}
 		}
 		if st.Stop && r.step < r.Cfg.Steps {
@@ -316,15 +335,18 @@ func (r *Rank) syncEmbedding(ctx context.Context) error {
 // gradNorm is the L2 norm of the whole model's gradient: each rank's sum of
 // squares over the tensors it counts, summed over the tensor-parallel and
 // pipeline groups. Data-parallel replicas hold the same reduced gradients.
-// votes (stop votes) is summed over the same groups.
+// votes (stop votes) is summed over the same groups. A rank that holds the
+// whole model (TP = PP = 1) takes the model's GradNorm, which sums the
+// frozen-free tensors of a LoRA model one by one.
 func (r *Rank) gradNorm(ctx context.Context, votes float32) (float64, float32, error) {
+	if r.Cfg.TP == 1 && r.Cfg.PP == 1 {
+		// A whole model: its own norm, summed as a Local run always summed it.
+		return r.Model.GradNorm(), votes, nil
+	}
 	d, g := r.Model.Dev, r.Model.Grads
 	ss := 0.0
 	for _, s := range r.normRuns {
 		ss += d.SumSquares(g.Slice(s.off, s.n), s.n)
-	}
-	if r.Cfg.TP == 1 && r.Cfg.PP == 1 {
-		return math.Sqrt(ss), votes, nil
 	}
 	buf := []float32{float32(ss), votes}
 	for _, grp := range []Group{r.env.TP, r.env.PP} {
