@@ -4,7 +4,8 @@
 // loading and saving models through ckpt.
 //
 // There is one loop, Rank's: one rank of a Megatron-style parallel job
-// (rank = pp·DP·TP + dp·TP + tp). Local trains a whole model in this
+// (rank = pp·DP·TP + dp·TP + tp: Layout is the one home of that
+// numbering, for the daemon too). Local trains a whole model in this
 // process as the one rank of a TP = PP = DP = 1 job, on a model and
 // optimizer its caller built. A rank runs tensor parallelism inside its
 // part of the model (column- and row-parallel linears, vocab-parallel

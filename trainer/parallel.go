@@ -53,11 +53,10 @@ type RankConfig struct {
 	Model bloom.Config
 
 	// Rank is this rank: pp·(DP·TP) + dp·TP + tp, as Megatron numbers them
-	// (tensor parallelism innermost, inside a node; pipeline outermost).
+	// (Layout: tensor parallelism innermost, inside a node; pipeline
+	// outermost).
 	Rank int
-	TP   int // --tensor-model-parallel-size
-	PP   int // --pipeline-model-parallel-size
-	DP   int // data-parallel replicas: world size / (TP·PP)
+	Layout
 	// PartitionLayers is --partition-layers: the blocks of each pipeline
 	// stage, in order; it has PP entries of at least 1 that sum to the
 	// model's layers. nil splits the layers evenly.
@@ -93,7 +92,7 @@ const DefaultBucketElems = 40_000_000
 // DefaultRankConfig is one rank training alone with Megatron's defaults;
 // set the model, batch sizes, steps and learning rate.
 func DefaultRankConfig() RankConfig {
-	return RankConfig{TP: 1, PP: 1, DP: 1, MicroBatch: 1, GlobalBatch: 1, SeqLength: 1024, Steps: 1,
+	return RankConfig{Layout: Layout{TP: 1, PP: 1, DP: 1}, MicroBatch: 1, GlobalBatch: 1, SeqLength: 1024, Steps: 1,
 		Seed: 1234, InitStd: 0.02, ClipGrad: 1.0,
 		Adam: AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01},
 		LR:   Schedule{MaxLR: 1e-4, Style: "linear"}}
@@ -106,17 +105,8 @@ func (c RankConfig) SavesAfter(step int) bool {
 	return c.Save != "" && (c.SaveInterval > 0 && step%c.SaveInterval == 0 || step == c.Steps)
 }
 
-// World is the number of ranks: TP·PP·DP.
-func (c RankConfig) World() int { return c.TP * c.PP * c.DP }
-
-// Coords returns this rank's pipeline stage, data-parallel replica and
-// tensor-parallel rank.
-func (c RankConfig) Coords() (pp, dp, tp int) {
-	return c.Rank / (c.DP * c.TP), c.Rank / c.TP % c.DP, c.Rank % c.TP
-}
-
-// RankAt is the global rank at the given coordinates.
-func (c RankConfig) RankAt(pp, dp, tp int) int { return pp*c.DP*c.TP + dp*c.TP + tp }
+// Coords is this rank's place in the layout.
+func (c RankConfig) Coords() Coords { return c.Layout.Coords(c.Rank) }
 
 // Validate reports a config that cannot run, saying what to change.
 func (c RankConfig) Validate() error {
@@ -191,8 +181,8 @@ func stagePart(partition []int, tpSize, pp, tp int) bloom.Part {
 
 // Part is the part of the model this rank holds.
 func (c RankConfig) Part() bloom.Part {
-	pp, _, tp := c.Coords()
-	return stagePart(c.Partition(), c.TP, pp, tp)
+	at := c.Coords()
+	return stagePart(c.Partition(), c.TP, at.PP, at.TP)
 }
 
 // MicroBatches is the number of micro-batches each rank runs per step.
@@ -203,18 +193,18 @@ func (c RankConfig) MicroBatches() int { return c.GlobalBatch / (c.MicroBatch * 
 // (a group of one needs none). Embed is the first and last pipeline stage of
 // this rank's (dp, tp), for the ranks on those stages when PP > 1, else nil.
 func (c RankConfig) Groups() (tp, dp, pp, embed []int) {
-	p, d, t := c.Coords()
+	at := c.Coords()
 	for i := range c.TP {
-		tp = append(tp, c.RankAt(p, d, i))
+		tp = append(tp, c.Layout.Rank(Coords{TP: i, DP: at.DP, PP: at.PP}))
 	}
 	for i := range c.DP {
-		dp = append(dp, c.RankAt(p, i, t))
+		dp = append(dp, c.Layout.Rank(Coords{TP: at.TP, DP: i, PP: at.PP}))
 	}
 	for i := range c.PP {
-		pp = append(pp, c.RankAt(i, d, t))
+		pp = append(pp, c.Layout.Rank(Coords{TP: at.TP, DP: at.DP, PP: i}))
 	}
-	if c.PP > 1 && (p == 0 || p == c.PP-1) {
-		embed = []int{c.RankAt(0, d, t), c.RankAt(c.PP-1, d, t)}
+	if c.PP > 1 && (at.PP == 0 || at.PP == c.PP-1) {
+		embed = []int{pp[0], pp[c.PP-1]}
 	}
 	return tp, dp, pp, embed
 }
@@ -222,13 +212,13 @@ func (c RankConfig) Groups() (tp, dp, pp, embed []int) {
 // Neighbours returns the ranks of the previous and next pipeline stage of
 // this (dp, tp), or -1 at the ends of the pipeline.
 func (c RankConfig) Neighbours() (prev, next int) {
-	p, _, _ := c.Coords()
+	at := c.Coords()
 	prev, next = -1, -1
-	if p > 0 {
-		prev = c.Rank - c.DP*c.TP
+	if at.PP > 0 {
+		prev = c.Layout.Rank(Coords{TP: at.TP, DP: at.DP, PP: at.PP - 1})
 	}
-	if p < c.PP-1 {
-		next = c.Rank + c.DP*c.TP
+	if at.PP < c.PP-1 {
+		next = c.Layout.Rank(Coords{TP: at.TP, DP: at.DP, PP: at.PP + 1})
 	}
 	return prev, next
 }

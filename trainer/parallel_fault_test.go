@@ -112,8 +112,8 @@ func (s *countingSource) Sample(i int64, dst []int32) error {
 func TestRankConfigCoords(t *testing.T) {
 	c := layout(tinyJob(), 2, 2, 2, nil)
 	c.Rank = 5
-	if pp, dp, tp := c.Coords(); pp != 1 || dp != 0 || tp != 1 {
-		t.Errorf("rank 5 of DP2 TP2 PP2: pp %d dp %d tp %d, want 1 0 1", pp, dp, tp)
+	if at := c.Coords(); at != (Coords{TP: 1, DP: 0, PP: 1}) {
+		t.Errorf("rank 5 of DP2 TP2 PP2: %+v, want pp 1 dp 0 tp 1", at)
 	}
 	tp, dp, pp, embed := c.Groups()
 	if got := fmt.Sprint(tp, dp, pp, embed); got != "[4 5] [5 7] [1 5] [1 5]" {
@@ -127,7 +127,7 @@ func TestRankConfigCoords(t *testing.T) {
 	}
 	c.PP, c.Rank = 4, 2 // a middle stage is in no embedding group
 	c.PartitionLayers = []int{1, 1, 1, 1}
-	c.Rank = c.RankAt(1, 1, 0)
+	c.Rank = c.Layout.Rank(Coords{TP: 0, DP: 1, PP: 1})
 	if _, _, _, embed := c.Groups(); embed != nil {
 		t.Errorf("middle stage in embedding group %v", embed)
 	}

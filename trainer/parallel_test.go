@@ -242,10 +242,11 @@ func fullState(t *testing.T, cfg RankConfig, ranks []*Rank) (params, m, v []floa
 	out := [3][]float32{make([]float32, full.Size), make([]float32, full.Size), make([]float32, full.Size)}
 	seen := map[string][]float32{} // replicated or tied tensor → the first copy's bits
 	for _, rk := range ranks {
-		pp, dp, tp := rk.Cfg.Coords()
+		at := rk.Cfg.Coords()
+		pp, dp, tp := at.PP, at.DP, at.TP
 		state := [3][]float32{readBuf(rk.Model.Dev, rk.Model.Params), readBuf(rk.Model.Dev, rk.Opt.M), readBuf(rk.Model.Dev, rk.Opt.V)}
 		if dp > 0 {
-			twin := ranks[rk.Cfg.RankAt(pp, 0, tp)]
+			twin := ranks[rk.Cfg.Layout.Rank(Coords{TP: tp, DP: 0, PP: pp})]
 			if sameBits(state[0], readBuf(twin.Model.Dev, twin.Model.Params)) >= 0 {
 				t.Errorf("rank %d's parameters differ from its replica's on rank %d", rk.Cfg.Rank, twin.Cfg.Rank)
 			}

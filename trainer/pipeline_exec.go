@@ -32,9 +32,10 @@ type pipeline struct {
 }
 
 func newPipeline(cfg RankConfig, m *bloom.Model, env Env) *pipeline {
-	pp, dp, _ := cfg.Coords()
+	at := cfg.Coords()
+	pp := at.PP
 	M := cfg.MicroBatches()
-	p := &pipeline{cfg: cfg, m: m, dp: dp, first: pp == 0, last: pp == cfg.PP-1, prev: env.Prev, next: env.Next,
+	p := &pipeline{cfg: cfg, m: m, dp: at.DP, first: pp == 0, last: pp == cfg.PP-1, prev: env.Prev, next: env.Next,
 		data: env.Data, ops: OneFOneB(cfg.PP, pp, M), micro: M, slots: InFlight(cfg.PP, pp, M),
 		sample: make([]int32, cfg.SeqLength+1)}
 	n := cfg.MicroBatch * cfg.SeqLength

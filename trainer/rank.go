@@ -117,7 +117,8 @@ func newRank(cfg RankConfig, env Env, tag string) (*Rank, error) {
 		return nil, err
 	}
 	r := &Rank{Cfg: cfg, env: env, tag: tag}
-	r.pp, r.dp, r.tp = cfg.Coords()
+	at := cfg.Coords()
+	r.pp, r.dp, r.tp = at.PP, at.DP, at.TP
 	if err := r.checkEnv(); err != nil {
 		return nil, err
 	}

@@ -143,7 +143,8 @@ func TestCheckpointShards(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				pp, _, tp := rc.Coords()
+				at := rc.Coords()
+				pp, tp := at.PP, at.TP
 				if c.TP == src.TP && c.PP == src.PP {
 					want := []string{ckpt.ShardFileName(tp, pp)}
 					if pp == c.PP-1 {

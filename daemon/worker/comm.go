@@ -47,7 +47,8 @@ func (g *rankComms) abort() {
 func (w *worker) joinComms(ctx context.Context, cfg trainer.RankConfig) (*rankComms, error) {
 	g := &rankComms{}
 	tp, dp, pp, embed := cfg.Groups()
-	pr, dr, tr := cfg.Coords()
+	at := cfg.Coords()
+	pr, dr, tr := at.PP, at.DP, at.TP
 	prev, next := cfg.Neighbours()
 	type join struct {
 		dst   **collective.Comm

@@ -99,8 +99,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 // trainer's rule, RankConfig.SavesAfter). Only data-parallel replica 0
 // writes shards.
 func saves(c trainer.RankConfig, step int) bool {
-	_, dp, _ := c.Coords()
-	return dp == 0 && c.SavesAfter(step)
+	return c.Coords().DP == 0 && c.SavesAfter(step)
 }
 
 // shardReporter is the trainer's Committer in a worker: every durable

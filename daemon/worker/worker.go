@@ -78,9 +78,9 @@ func (w *worker) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	pp, dp, tp := trainer.RankConfig{Rank: a.Rank, TP: a.Plan.TP, PP: a.Plan.PP, DP: a.Plan.DP}.Coords()
+	at := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: a.Plan.DP}.Coords(a.Rank)
 	w.logf("job %s attempt %d: rank %d of %d (tp %d, dp %d, pp %d) on %s %s, %d threads",
-		a.Job, a.Attempt, a.Rank, a.Size(), tp, dp, pp, a.Node, a.Device, dev.Threads())
+		a.Job, a.Attempt, a.Rank, a.Size(), at.TP, at.DP, at.PP, a.Node, a.Device, dev.Threads())
 	return w.train(ctx, dev)
 }
 
