@@ -13,6 +13,8 @@ import (
 // BloomConfig is the part of a Hugging Face BLOOM config.json this project
 // uses. Raw keeps every field as read (numbers as json.Number, so they are
 // written back with the same text) so WriteFile loses nothing it does not know.
+// It is the file on disk; the model's shape in memory is trainer/bloom's
+// Config (ckpt imports nothing of the project, so the trainer converts).
 type BloomConfig struct {
 	VocabSize        int     // vocab_size
 	HiddenSize       int     // hidden_size, alias n_embed

@@ -11,7 +11,6 @@ import (
 
 	"bloom/ckpt"
 	"bloom/npu"
-	"bloom/trainer/bloom"
 )
 
 // Checkpoints are ckpt's native format: every rank of data-parallel replica
@@ -84,33 +83,6 @@ func (c *DirCommitter) ShardSaved(_ context.Context, dir string, m ckpt.Manifest
 	return nil
 }
 
-// modelRecord is the model's shape in a manifest, named as config.json names it.
-// A LoRA model adds its adapters' settings, named as AscendSpeed's flags.
-type modelRecord struct {
-	Vocab       int      `json:"vocab_size"`
-	Hidden      int      `json:"hidden_size"`
-	Heads       int      `json:"n_head"`
-	Layers      int      `json:"n_layer"`
-	Eps         float32  `json:"layer_norm_epsilon"`
-	LoRAR       int      `json:"lora_r,omitempty"`
-	LoRAAlpha   float32  `json:"lora_alpha,omitempty"`
-	LoRATargets []string `json:"lora_target_modules,omitempty"`
-}
-
-func newModelRecord(c bloom.Config) modelRecord {
-	return modelRecord{Vocab: c.Vocab, Hidden: c.Hidden, Heads: c.Heads, Layers: c.Layers, Eps: c.Eps,
-		LoRAR: c.LoRA.R, LoRAAlpha: c.LoRA.Alpha, LoRATargets: c.LoRA.Targets.Names()}
-}
-
-func (m modelRecord) config() (bloom.Config, error) {
-	t, err := bloom.ParseLoRATargets(m.LoRATargets)
-	if err != nil {
-		return bloom.Config{}, err
-	}
-	return bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: m.Eps,
-		LoRA: bloom.LoRA{R: m.LoRAR, Alpha: m.LoRAAlpha, Targets: t}}, nil
-}
-
 // trainerRecord is the rest of the training state in a manifest: the
 // optimizer's step count, and the settings the run used, for the record.
 type trainerRecord struct {
@@ -132,7 +104,7 @@ type trainerRecord struct {
 // manifest is this rank's view of the checkpoint of the current step.
 func (r *Rank) manifest() (ckpt.Manifest, error) {
 	c := r.Cfg
-	model, err := json.Marshal(newModelRecord(c.Model))
+	model, err := json.Marshal(c.Model) // config.json's names, and the adapters' settings
 	if err != nil {
 		return ckpt.Manifest{}, err
 	}

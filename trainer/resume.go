@@ -186,12 +186,8 @@ func openNative(dir string) (*ckpt.Native, *shardSource, bloom.Config, error) {
 // manifestSource is the source of the checkpoint m describes (no shards
 // open yet) and the model it holds.
 func manifestSource(m ckpt.Manifest) (*shardSource, bloom.Config, error) {
-	var mr modelRecord
-	if err := json.Unmarshal(m.Model, &mr); err != nil {
-		return nil, bloom.Config{}, fmt.Errorf("model record: %w", err)
-	}
-	model, err := mr.config()
-	if err != nil {
+	var model bloom.Config
+	if err := json.Unmarshal(m.Model, &model); err != nil {
 		return nil, bloom.Config{}, fmt.Errorf("model record: %w", err)
 	}
 	src, err := newShardSource(m, model)

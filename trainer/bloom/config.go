@@ -7,14 +7,18 @@ import (
 	"sort"
 )
 
-// Config is the shape of a BLOOM model.
+// Config is the shape of a BLOOM model: the one in-memory model shape of
+// the project (ckpt.BloomConfig is a Hugging Face config.json on disk). Its
+// JSON, in checkpoint manifests and job specs, names the shape as
+// config.json does and the adapters, when there are any, as AscendSpeed's
+// flags do, beside the shape (LoRA is embedded for that).
 type Config struct {
-	Vocab  int     // rows of the word embedding (padded vocabulary)
-	Hidden int     // model width C
-	Heads  int     // attention heads NH; Hidden must divide by it
-	Layers int     // transformer blocks
-	Eps    float32 // layer norm epsilon (HF layer_norm_epsilon, 1e-5)
-	LoRA   LoRA    // low-rank adapters (lora.go); the zero value: none
+	Vocab  int     `json:"vocab_size"`         // rows of the word embedding (padded vocabulary)
+	Hidden int     `json:"hidden_size"`        // model width C
+	Heads  int     `json:"n_head"`             // attention heads NH; Hidden must divide by it
+	Layers int     `json:"n_layer"`            // transformer blocks
+	Eps    float32 `json:"layer_norm_epsilon"` // layer norm epsilon (1e-5)
+	LoRA           // low-rank adapters (lora.go); the zero value: none
 }
 
 // ErrConfig is wrapped by every configuration error.

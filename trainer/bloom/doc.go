@@ -2,6 +2,10 @@
 // parameter buffer with named views, and the forward and backward passes
 // layer by layer, on any npu.Device. It does no I/O.
 //
+// Config is the project's one model shape: checkpoint manifests and job
+// specs carry its JSON (config.json's key names); ckpt.BloomConfig is only
+// the config.json file, and trainer.ConfigFromHF turns one into the other.
+//
 // The numbers match Hugging Face BloomForCausalLM: ALiBi (with the rule for
 // head counts that are not a power of two), layer norm on the embeddings,
 // fused query_key_value laid out [n_head, 3, head_dim], pre-LN blocks, tanh

@@ -1,6 +1,7 @@
 package bloom
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -15,9 +16,9 @@ import (
 // and only the adapters train; every other parameter is frozen. The zero
 // value is no LoRA.
 type LoRA struct {
-	R       int        // rank (--lora-r)
-	Alpha   float32    // scaling numerator (--lora-alpha): the adapter's output is multiplied by Alpha/R
-	Targets LoRATarget // the linears adapted (--lora-target-modules)
+	R       int        `json:"lora_r,omitempty"`              // rank (--lora-r)
+	Alpha   float32    `json:"lora_alpha,omitempty"`          // scaling numerator (--lora-alpha): the adapter's output is multiplied by Alpha/R
+	Targets LoRATarget `json:"lora_target_modules,omitempty"` // the linears adapted (--lora-target-modules)
 }
 
 // LoRATarget is a set of adapted linears of every block.
@@ -62,6 +63,23 @@ func (t LoRATarget) Names() []string {
 		}
 	}
 	return out
+}
+
+// MarshalJSON writes the targets' module names (Names).
+func (t LoRATarget) MarshalJSON() ([]byte, error) { return json.Marshal(t.Names()) }
+
+// UnmarshalJSON reads module names (ParseLoRATargets).
+func (t *LoRATarget) UnmarshalJSON(b []byte) error {
+	var names []string
+	if err := json.Unmarshal(b, &names); err != nil {
+		return err
+	}
+	v, err := ParseLoRATargets(names)
+	if err != nil {
+		return err
+	}
+	*t = v
+	return nil
 }
 
 // On reports whether any linear is adapted.
