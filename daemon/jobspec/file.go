@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"bloom/ckpt"
+	"bloom/trainer/bloom"
 )
 
 // MaxJobFile bounds a job file.
@@ -113,7 +114,7 @@ func (s *Spec) SetConfigFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: config: %v", ErrInvalid, err)
 	}
-	s.Model = &ModelShape{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: c.LayerNormEpsilon}
+	s.Model = &bloom.Config{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: float32(c.LayerNormEpsilon)}
 	return nil
 }
 

@@ -25,9 +25,9 @@ type Spec struct {
 	Kind string `json:"kind"`
 
 	// The model: a preset name, or the shape from a config.json.
-	ModelPreset   string      `json:"model_preset,omitempty"`
-	Model         *ModelShape `json:"model,omitempty"`
-	InitMethodStd float64     `json:"init_method_std"`
+	ModelPreset   string        `json:"model_preset,omitempty"`
+	Model         *bloom.Config `json:"model,omitempty"` // the shape only: LoRA is set by the fields below
+	InitMethodStd float64       `json:"init_method_std"`
 
 	// Parallel layout. DataParallel 0 means: as many replicas as the
 	// cluster's devices allow, and the batch divides by (resolved at submit).
@@ -92,15 +92,6 @@ type Spec struct {
 	NodeGrace int `json:"node_grace"`
 }
 
-// ModelShape is a BLOOM shape, as config.json gives it.
-type ModelShape struct {
-	Vocab  int     `json:"vocab_size"`
-	Hidden int     `json:"hidden_size"`
-	Heads  int     `json:"n_head"`
-	Layers int     `json:"n_layer"`
-	Eps    float64 `json:"layer_norm_epsilon"`
-}
-
 // Default is what every setting not given takes, for `bloomctl submit
 // pretrain`, job files and `bloomctl train --local` alike. Where Megatron's
 // argparse has a default (AscendSpeed's megatron/arguments.py, which the
@@ -152,12 +143,13 @@ func (s *Spec) baseModel() (bloom.Config, error) {
 	case s.ModelPreset != "" && s.Model != nil:
 		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrInvalid)
 	case s.Model != nil:
-		m := s.Model
-		eps := m.Eps
-		if eps == 0 {
-			eps = 1e-5
+		c := *s.Model
+		if c.LoRA != (bloom.LoRA{}) {
+			return c, fmt.Errorf("%w: the model's shape takes no LoRA settings: give them as --lora-target-modules, --lora-r and --lora-alpha", ErrInvalid)
 		}
-		c := bloom.Config{Vocab: m.Vocab, Hidden: m.Hidden, Heads: m.Heads, Layers: m.Layers, Eps: float32(eps)}
+		if c.Eps == 0 {
+			c.Eps = 1e-5
+		}
 		if err := c.Validate(); err != nil {
 			return c, fmt.Errorf("%w: config.json: %v", ErrInvalid, err)
 		}

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"bloom/trainer/bloom"
 )
 
 func TestParseJobFile(t *testing.T) {
@@ -47,7 +49,7 @@ pipeline-model-parallel-size: 2
 partition-layers: [1, 2]
 train-iters: 5
 `, func(j *File) {
-			j.Spec.Model = &ModelShape{Vocab: 512, Hidden: 96, Heads: 6, Layers: 3, Eps: 1e-5}
+			j.Spec.Model = &bloom.Config{Vocab: 512, Hidden: 96, Heads: 6, Layers: 3, Eps: 1e-5}
 			j.Spec.PipelineParallel, j.Spec.PartitionLayers, j.Spec.TrainIters = 2, []int{1, 2}, 5
 		}},
 		{"lora", `model-preset: bloom-tiny
@@ -127,10 +129,10 @@ func TestJobSpecValidate(t *testing.T) {
 		{"tp 2 pp 2", func(s *Spec) { s.TensorParallel, s.PipelineParallel = 2, 2 }, ""},
 		{"heads not divisible", func(s *Spec) { s.TensorParallel = 3 }, "4 attention heads do not divide by --tensor-model-parallel-size 3"},
 		{"custom shape", func(s *Spec) {
-			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 320, Hidden: 66, Heads: 6, Layers: 2}
+			s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 320, Hidden: 66, Heads: 6, Layers: 2}
 		}, ""},
 		{"vocab not divisible by tp", func(s *Spec) {
-			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 330, Hidden: 64, Heads: 4, Layers: 2}
+			s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 330, Hidden: 64, Heads: 4, Layers: 2}
 			s.TensorParallel = 4
 		}, "vocabulary 330 does not divide by --tensor-model-parallel-size 4"},
 		{"uneven pipeline", func(s *Spec) { s.ModelPreset, s.PipelineParallel = "bloom-tiny-6h", 2 }, "pass --partition-layers (e.g. 2,1)"},
@@ -143,7 +145,7 @@ func TestJobSpecValidate(t *testing.T) {
 		{"lr order", func(s *Spec) { s.MinLR = 1 }, "--min-lr"},
 		{"decay style", func(s *Spec) { s.LRDecayStyle = "step" }, "use cosine, linear or constant"},
 		{"small vocab on bytes", func(s *Spec) {
-			s.ModelPreset, s.Model = "", &ModelShape{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
+			s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
 		}, "at least 260"},
 		{"unknown preset", func(s *Spec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
 		{"kind", func(s *Spec) { s.Kind = "serve" }, "only \"pretrain\""},
@@ -226,6 +228,25 @@ func TestSpecRoundTrip(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"kind":"pretrain","bogus":1}`)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("unknown field: %v", err)
+	}
+}
+
+// TestSpecModelShape: a config.json's shape travels as bloom.Config's JSON,
+// under the keys ModelShape used (config.json's), without LoRA keys; LoRA
+// inside the shape is refused (it has flags of its own).
+func TestSpecModelShape(t *testing.T) {
+	s := validSpec()
+	s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 320, Hidden: 64, Heads: 4, Layers: 2, Eps: 1e-5}
+	b, err := s.Marshal()
+	if err != nil || !strings.Contains(string(b), `"model":{"vocab_size":320,"hidden_size":64,"n_head":4,"n_layer":2,"layer_norm_epsilon":0.00001}`) {
+		t.Fatalf("%s %v", b, err)
+	}
+	if got, err := Decode(b); err != nil || !reflect.DeepEqual(got, s) {
+		t.Fatalf("%+v %v", got, err)
+	}
+	s.Model.LoRA.R = 4
+	if _, err := s.ModelConfig(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--lora-target-modules") {
+		t.Errorf("LoRA in the shape: %v", err)
 	}
 }
 
