@@ -13,6 +13,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/api"
+	"bloom/trainer"
 )
 
 func jobCommand() *ucli.Command {
@@ -56,9 +57,10 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 	fmt.Fprintf(tw, "submitted:\t%s\n", time.UnixMilli(j.SubmittedAt).Format(time.DateTime))
 	if p := j.Plan; p != nil {
 		fmt.Fprintf(tw, "plan:\tTP %d × PP %d × DP %d = %d ranks\n", p.TP, p.PP, p.DP, len(p.Ranks))
+		l := trainer.Layout{TP: p.TP, PP: p.PP, DP: p.DP}
 		for _, r := range p.Ranks {
-			tp, dp, pp := r.Rank%p.TP, (r.Rank/p.TP)%p.DP, r.Rank/(p.TP*p.DP)
-			fmt.Fprintf(tw, "\trank %d on %s %s (tp %d, dp %d, pp %d)\n", r.Rank, r.Node, r.Device, tp, dp, pp)
+			at := l.Coords(r.Rank)
+			fmt.Fprintf(tw, "\trank %d on %s %s (tp %d, dp %d, pp %d)\n", r.Rank, r.Node, r.Device, at.TP, at.DP, at.PP)
 		}
 	}
 	if p := j.Progress; p != nil {

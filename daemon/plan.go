@@ -16,8 +16,8 @@ type NodeDevices struct {
 }
 
 // Place assigns every rank of a TP×PP×DP job to a node and device, as
-// Megatron and torchrun lay ranks out: rank = pp·(DP·TP) + dp·TP + tp,
-// ranks filled onto nodes in order, each node's devices in order. A
+// Megatron and torchrun lay ranks out: rank = pp·(DP·TP) + dp·TP + tp
+// (trainer.Layout, the one home of that numbering), ranks filled onto nodes in order, each node's devices in order. A
 // tensor-parallel group (TP consecutive ranks) is never split across nodes:
 // TP stays inside a node; the data-parallel replicas of a stage fill the
 // node next, and pipeline stages land on later nodes. Nodes are taken in
@@ -66,18 +66,6 @@ func placeError(nodes []NodeDevices, tp, pp, dp int) error {
 	return fmt.Errorf("%w: TP %d × PP %d × DP %d = %d ranks, but only %d tensor-parallel groups of %d fit (%s, %d in all): lower --data-parallel-size or --pipeline-model-parallel-size, or wait for devices",
 		jobspec.ErrInvalid, tp, pp, dp, need, fits, tp, desc, total)
 }
-
-// RankCoords is a rank's place in the layout: its tensor-, data- and
-// pipeline-parallel indices (Megatron order).
-type RankCoords struct{ TP, DP, PP int }
-
-// Coords splits rank r of a TP×PP×DP layout.
-func Coords(r, tp, dp int) RankCoords {
-	return RankCoords{TP: r % tp, DP: (r / tp) % dp, PP: r / (tp * dp)}
-}
-
-// RankOf is the inverse of Coords.
-func RankOf(c RankCoords, tp, dp int) int { return c.PP*dp*tp + c.DP*tp + c.TP }
 
 // freeDevices lists, for each member alive per alive, the devices no
 // running job uses; nodes sorted by name. A device is its position in the

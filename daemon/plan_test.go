@@ -9,6 +9,7 @@ import (
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
 	"bloom/membership"
+	"bloom/trainer"
 )
 
 func nodes(free ...int) []NodeDevices {
@@ -63,9 +64,10 @@ func TestPlace(t *testing.T) {
 				t.Error(err)
 			}
 			// Megatron order: every TP group on one node, coordinates invert.
+			l := trainer.Layout{TP: tc.tp, PP: tc.pp, DP: tc.dp}
 			for _, r := range p.Ranks {
-				c := Coords(r.Rank, tc.tp, tc.dp)
-				if RankOf(c, tc.tp, tc.dp) != r.Rank || c.PP >= tc.pp {
+				c := l.Coords(r.Rank)
+				if l.Rank(c) != r.Rank || c.PP >= tc.pp {
 					t.Errorf("rank %d coords %+v", r.Rank, c)
 				}
 				if first := p.Ranks[r.Rank-c.TP]; first.Node != r.Node {
@@ -73,16 +75,6 @@ func TestPlace(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestCoordsMegatronOrder(t *testing.T) {
-	// rank = pp·DP·TP + dp·TP + tp for TP=2, DP=2, PP=2.
-	want := []RankCoords{{0, 0, 0}, {1, 0, 0}, {0, 1, 0}, {1, 1, 0}, {0, 0, 1}, {1, 0, 1}, {0, 1, 1}, {1, 1, 1}}
-	for r, w := range want {
-		if got := Coords(r, 2, 2); got != w {
-			t.Errorf("rank %d: %+v, want %+v", r, got, w)
-		}
 	}
 }
 
