@@ -45,7 +45,7 @@ var allowed = map[string][]string{
 	"bloom/membership":      {},
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
-	"bloom/daemon/jobspec":  {"trainer/bloom", "ckpt"},
+	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "ckpt"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/api":             {},
 	// The worker process: the daemon starts it and imports its protocol

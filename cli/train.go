@@ -150,8 +150,9 @@ func runLocal(c *ucli.Context) error {
 	if m.Cfg.Vocab < data.ByteVocab {
 		return fmt.Errorf("the model's vocabulary (%d) is smaller than the %d byte-level tokens the text needs", m.Cfg.Vocab, data.ByteVocab)
 	}
-	cfg := trainer.LocalConfig{Steps: int(s.Steps()), MicroBatch: s.MicroBatch,
-		GlobalBatch: s.GlobalBatch, SeqLength: s.SeqLength, ClipGrad: s.ClipGrad}
+	tc := s.TrainConfig()
+	cfg := trainer.LocalConfig{Steps: tc.Steps, MicroBatch: tc.MicroBatch,
+		GlobalBatch: tc.GlobalBatch, SeqLength: tc.SeqLength, ClipGrad: tc.ClipGrad}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -166,11 +167,8 @@ func runLocal(c *ucli.Context) error {
 	} else if src, err = data.NewByteCorpus(text, cfg.SeqLength, s.Seed); err != nil {
 		return err
 	}
-	sched := trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
-		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
-	opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2,
-		Eps: s.AdamEps, WeightDecay: s.WeightDecay})
-	loop := trainer.Local{Cfg: cfg, Model: m, Opt: opt, Sched: sched, Data: src}
+	opt := trainer.NewAdamW(m, tc.Adam)
+	loop := trainer.Local{Cfg: cfg, Model: m, Opt: opt, Sched: tc.LR, Data: src}
 	w := c.App.Writer
 	if !asJSON {
 		params := fmt.Sprintf("%d parameters", m.Cfg.NumParams())

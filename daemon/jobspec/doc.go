@@ -10,6 +10,9 @@
 //     file;
 //   - job files (LoadFile, ParseFile): YAML (a small subset, yaml.go) or
 //     JSON, with `name` and `config` (a Hugging Face config.json);
+//   - the trainer's configuration the spec states (TrainConfig), the one
+//     place Megatron's settings become trainer.RankConfig, for a worker's
+//     rank and for `bloomctl train --local` alike;
 //   - the checks a spec passes alone (Validate) and the data-parallel size
 //     resolved against a device count (ResolveLayout). Placement against the
 //     cluster's devices is the daemon's.
@@ -25,8 +28,9 @@
 // Every error wraps ErrInvalid and says what to change. It is pure: no
 // network, no clocks; only job files and config.json are read.
 //
-// It may import trainer/bloom (the model shapes and presets) and ckpt (the
-// config.json reader); never the daemon, Raft, gossip or the collective.
+// It may import trainer (its configuration types), trainer/bloom (the model
+// shapes and presets) and ckpt (the config.json reader); never the daemon,
+// Raft, gossip or the collective.
 //
 // Usage:
 //

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"bloom/ckpt"
-	"bloom/trainer/bloom"
+	"bloom/trainer"
 )
 
 // MaxJobFile bounds a job file.
@@ -114,7 +114,8 @@ func (s *Spec) SetConfigFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: config: %v", ErrInvalid, err)
 	}
-	s.Model = &bloom.Config{Vocab: c.VocabSize, Hidden: c.HiddenSize, Heads: c.NHead, Layers: c.NLayer, Eps: float32(c.LayerNormEpsilon)}
+	shape := trainer.ConfigFromHF(c)
+	s.Model = &shape
 	return nil
 }
 

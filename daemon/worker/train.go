@@ -19,16 +19,9 @@ func (w *worker) rankConfig() (trainer.RankConfig, error) {
 	if err != nil {
 		return trainer.RankConfig{}, err
 	}
-	c := trainer.DefaultRankConfig()
+	c := s.TrainConfig()
 	c.Model, c.Rank = model, a.Rank
 	c.TP, c.PP, c.DP = a.Plan.TP, a.Plan.PP, a.Plan.DP
-	if len(s.PartitionLayers) > 0 {
-		c.PartitionLayers = append([]int(nil), s.PartitionLayers...)
-	}
-	c.MicroBatch, c.GlobalBatch, c.SeqLength, c.Steps = s.MicroBatch, s.GlobalBatch, s.SeqLength, int(s.Steps())
-	c.Seed, c.InitStd, c.ClipGrad = s.Seed, s.InitMethodStd, s.ClipGrad
-	c.Adam = trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2, Eps: s.AdamEps, WeightDecay: s.WeightDecay}
-	c.LR = w.schedule()
 	// Every daemon job saves: at --save-interval, at the last step, and
 	// when its node asks it to checkpoint and stop.
 	c.Save, c.SaveInterval = a.SaveDir, s.SaveInterval

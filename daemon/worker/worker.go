@@ -127,12 +127,6 @@ func (w *worker) source() (src trainer.Source, close func() error, err error) {
 	return sp.Train, sp.Close, nil
 }
 
-func (w *worker) schedule() trainer.Schedule {
-	s := &w.a.Spec
-	return trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
-		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
-}
-
 // reportStep sends a step's progress to the daemon and logs it, every
 // LogInterval steps and the last.
 func (w *worker) reportStep(p api.StepProgress) {
