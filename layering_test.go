@@ -17,8 +17,9 @@ import (
 // Differences from the design table, on purpose: bloomd's command line is a
 // package of its own, cli/bloomd, the only one besides cmd/bloomd's main
 // that imports the daemon, so that cli (bloomctl) never does; cli also
-// reaches the model packages (trainer/bloom, trainer/data) and the device
-// registry (npu, npu/cpu) directly, because the offline tools open devices and models;
+// reaches the model packages (trainer/bloom, trainer/data and its parts,
+// trainer/tokenizer) and the device registry (npu, npu/cpu) directly,
+// because the offline tools open devices and models;
 // npu/nputest is the conformance suite backends' tests import;
 // trainer/eval, not in the table, is the evaluate tool's core (BoolQ and
 // MMLU scored as the seed scores them): a model and a tokenizer, no I/O
@@ -41,13 +42,18 @@ var allowed = map[string][]string{
 	"bloom/trainer/bloom":   {"npu"},
 	"bloom/trainer/data":    {},
 	"bloom/trainer":         {"npu", "trainer/bloom", "trainer/data", "ckpt"},
-	"bloom/trainer/eval":    {"trainer/bloom", "trainer/data"},
+	"bloom/trainer/eval":    {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
 	"bloom/membership":      {},
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
 	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "ckpt"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/api":             {},
+
+	// trainer/data's parts that stand on their own (issue 13): the
+	// tokenizer, which reads no datasets.
+	"bloom/trainer/tokenizer": {},
+
 	// The worker process: the daemon starts it and imports its protocol
 	// types, so it never imports the daemon.
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
@@ -57,7 +63,7 @@ var allowed = map[string][]string{
 	"bloom/collective/collbench": {"collective"},
 	"bloom/internal/testutil":    {},
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
-		"collective", "collective/collbench", "npu", "npu/cpu"},
+		"collective", "collective/collbench", "npu", "npu/cpu", "trainer/tokenizer"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},
 	"bloom/cmd/bloomctl": {"cli"},

@@ -15,7 +15,7 @@ import (
 	"bloom/npu/cpu"
 	"bloom/trainer"
 	"bloom/trainer/bloom"
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 // golden is a tiny Hugging Face model with PyTorch reference outputs.
@@ -275,8 +275,8 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 // and in all, with the model directory's tokenizer, as a table or JSON; the
 // scoring itself is trainer/eval's (TestRunMatchesTheModel).
 func TestEvaluate(t *testing.T) {
-	tokFile := "../trainer/data/testdata/tokenizer/bloom.json"
-	tok, err := data.LoadTokenizer(tokFile)
+	tokFile := "../trainer/tokenizer/testdata/bloom.json"
+	tok, err := tokenizer.Load(tokFile)
 	if err != nil {
 		t.Fatal(err)
 	}

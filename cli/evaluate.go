@@ -10,8 +10,8 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"bloom/trainer/data"
 	"bloom/trainer/eval"
+	"bloom/trainer/tokenizer"
 )
 
 func evaluateCommand() *ucli.Command {
@@ -62,7 +62,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 					return fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
 				}
 			}
-			tok, err := data.LoadTokenizer(tokPath)
+			tok, err := tokenizer.Load(tokPath)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 func preprocessCommand() *ucli.Command {
@@ -63,7 +64,7 @@ func runPreprocess(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	tok, err := data.LoadTokenizer(c.String("tokenizer-name-or-path"))
+	tok, err := tokenizer.Load(c.String("tokenizer-name-or-path"))
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func isDir(p string) bool {
 
 // eodToken is the tokenizer's end-of-document id: the eos_token of
 // tokenizer_config.json or special_tokens_map.json beside it, else </s>.
-func eodToken(tok *data.Tokenizer, path string) (int32, error) {
+func eodToken(tok *tokenizer.Tokenizer, path string) (int32, error) {
 	dir := path
 	if !isDir(path) {
 		dir = filepath.Dir(path)

@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 const (
-	ppTokenizer = "../trainer/data/testdata/tokenizer/bloom.json"
+	ppTokenizer = "../trainer/tokenizer/testdata/bloom.json"
 	ppParquet   = "../trainer/data/testdata/dataset/parquet"
 )
 
@@ -50,7 +51,7 @@ func TestPreprocessEnwiki(t *testing.T) {
 
 // checkEnwiki compares the dataset with the tokenizer run on the parquet text.
 func checkEnwiki(t *testing.T, prefix string) {
-	tok, err := data.LoadTokenizer(ppTokenizer)
+	tok, err := tokenizer.Load(ppTokenizer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 var tokenizerFlag = &ucli.StringFlag{Name: "tokenizer", Usage: "Hugging Face tokenizer.json `FILE`, or a directory holding one", EnvVars: []string{"BLOOM_TOKENIZER"}}
@@ -45,7 +45,7 @@ A line that is not what the mode expects stops the command with its line number.
 			if tok == nil {
 				return errors.New("--tokenizer is required: a tokenizer.json file or a directory that holds one")
 			}
-			line := encodeLine(tok, data.EncodeOptions{NoSpecialTokens: c.Bool("no-special-tokens")})
+			line := encodeLine(tok, tokenizer.EncodeOptions{NoSpecialTokens: c.Bool("no-special-tokens")})
 			if c.Bool("decode") {
 				line = decodeLine(tok, c.Bool("skip-special-tokens"))
 			}
@@ -55,16 +55,16 @@ A line that is not what the mode expects stops the command with its line number.
 }
 
 // loadTokenizer opens --tokenizer, or returns nil when it is not set.
-func loadTokenizer(c *ucli.Context) (*data.Tokenizer, error) {
+func loadTokenizer(c *ucli.Context) (*tokenizer.Tokenizer, error) {
 	path := c.String("tokenizer")
 	if path == "" {
 		return nil, nil
 	}
-	return data.LoadTokenizer(path)
+	return tokenizer.Load(path)
 }
 
 // encodeLine turns a JSON string into {"ids":[...],"tokens":[...]}.
-func encodeLine(tok *data.Tokenizer, opt data.EncodeOptions) func([]byte) (any, error) {
+func encodeLine(tok *tokenizer.Tokenizer, opt tokenizer.EncodeOptions) func([]byte) (any, error) {
 	return func(b []byte) (any, error) {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -79,7 +79,7 @@ func encodeLine(tok *data.Tokenizer, opt data.EncodeOptions) func([]byte) (any, 
 }
 
 // decodeLine turns {"ids":[...]} into {"text":"..."}.
-func decodeLine(tok *data.Tokenizer, skipSpecial bool) func([]byte) (any, error) {
+func decodeLine(tok *tokenizer.Tokenizer, skipSpecial bool) func([]byte) (any, error) {
 	return func(b []byte) (any, error) {
 		var in struct {
 			IDs *[]int32 `json:"ids"`
@@ -139,7 +139,7 @@ func eachLine(r io.Reader, w io.Writer, f func([]byte) (any, error)) error {
 // textIDs returns the ids of --textFlag encoded with --tokenizer, or the
 // ids listed in --idsFlag; exactly one of the two must be set. tok is nil
 // without --tokenizer.
-func textIDs(c *ucli.Context, textFlag, idsFlag string) (ids []int32, tok *data.Tokenizer, err error) {
+func textIDs(c *ucli.Context, textFlag, idsFlag string) (ids []int32, tok *tokenizer.Tokenizer, err error) {
 	if tok, err = loadTokenizer(c); err != nil {
 		return nil, nil, err
 	}
@@ -167,7 +167,7 @@ type generated struct {
 }
 
 // decodeIDs decodes ids, or is nil without a tokenizer.
-func decodeIDs(tok *data.Tokenizer, ids []int32) *string {
+func decodeIDs(tok *tokenizer.Tokenizer, ids []int32) *string {
 	if tok == nil {
 		return nil
 	}

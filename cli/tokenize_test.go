@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 // refTokenizer is a BLOOM-pipeline tokenizer with Hugging Face reference
 // encodings beside it (scripts/tokenizer/gen_reference.js).
-const refTokenizer = "../trainer/data/testdata/tokenizer/bloom.json"
+const refTokenizer = "../trainer/tokenizer/testdata/bloom.json"
 
 func runStdin(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
@@ -165,7 +165,7 @@ func TestTokenizerTrainScoreGenerate(t *testing.T) {
 	if err != nil || !strings.Contains(out, "wrote "+tokPath) {
 		t.Fatalf("train: %v\n%s", err, out)
 	}
-	tok, err := data.LoadTokenizer(tokPath)
+	tok, err := tokenizer.Load(tokPath)
 	if err != nil || tok.VocabSize() != 20 {
 		t.Fatalf("trained tokenizer: %v (vocabulary %d, want 20)", err, tok.VocabSize())
 	}

@@ -9,7 +9,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 func tokenizerCommand() *ucli.Command {
@@ -23,7 +23,7 @@ func tokenizerCommand() *ucli.Command {
 }
 
 func tokenizerTrainCommand() *ucli.Command {
-	def := data.DefaultTrainConfig()
+	def := tokenizer.DefaultTrainConfig()
 	return &ucli.Command{
 		Name:      "train",
 		Usage:     "train a byte-level BPE tokenizer with BLOOM's pipeline",
@@ -51,8 +51,8 @@ Progress goes to standard error.`,
 	}
 }
 
-func trainTokenizer(log io.Writer, cfg data.TrainConfig, out string, files []string) error {
-	tr, err := data.NewBPETrainer(cfg)
+func trainTokenizer(log io.Writer, cfg tokenizer.TrainConfig, out string, files []string) error {
+	tr, err := tokenizer.NewBPETrainer(cfg)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func trainTokenizer(log io.Writer, cfg data.TrainConfig, out string, files []str
 }
 
 // feedFile feeds one file, reporting megabytes read as it goes.
-func feedFile(tr *data.BPETrainer, name string, progress func(string, int, int)) error {
+func feedFile(tr *tokenizer.BPETrainer, name string, progress func(string, int, int)) error {
 	f, err := os.Open(name)
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // bench.js measures Hugging Face tokenizers' encode throughput on one
 // thread, on the same tokenizer and text as Go's BenchmarkEncode
-// (trainer/data/tokenizer_bench_test.go): the reference corpus ten times
+// (trainer/tokenizer/tokenizer_bench_test.go): the reference corpus ten times
 // over, encoded a line at a time.
 //
 //   cd scripts/tokenizer && node bench.js [tokenizer.json [text file]]
@@ -19,7 +19,7 @@ const fs = require('fs');
 const path = require('path');
 const tk = require('tokenizers');
 
-const ref = path.join(__dirname, '..', '..', 'trainer', 'data', 'testdata', 'tokenizer');
+const ref = path.join(__dirname, '..', '..', 'trainer', 'tokenizer', 'testdata');
 const tokPath = process.argv[2] || process.env.BLOOM_TOKENIZER_BENCH || path.join(ref, 'bloom.json');
 const textPath = process.argv[3] || process.env.BLOOM_TOKENIZER_BENCH_TEXT;
 const text = textPath ? fs.readFileSync(textPath, 'utf8') : fs.readFileSync(path.join(ref, 'corpus.txt'), 'utf8').repeat(10);

@@ -1,4 +1,4 @@
-// gen_reference.js writes the tokenizer reference data of trainer/data's
+// gen_reference.js writes the tokenizer reference data of trainer/tokenizer's
 // tests with Hugging Face's tokenizers library (the npm package is the napi
 // binding of the Rust library, so these are the Rust library's answers).
 //
@@ -35,7 +35,7 @@ const { execFileSync } = require('child_process');
 const tk = require('tokenizers');
 
 const ROOT = path.join(__dirname, '..', '..');
-const OUT = path.join(ROOT, 'trainer', 'data', 'testdata', 'tokenizer');
+const OUT = path.join(ROOT, 'trainer', 'tokenizer', 'testdata');
 const LIBRARY = 'tokenizers@' + require('tokenizers/package.json').version;
 const BLOOM_SPLIT = ' ?[^(\\s|[.,!?…。，、।۔،])]+';
 const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";

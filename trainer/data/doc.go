@@ -1,9 +1,5 @@
 // Package data turns text into training samples, compatible both ways with
-// Hugging Face tokenizers and Megatron/AscendSpeed datasets:
-//
-//   - Tokenizers: Hugging Face tokenizer.json byte-level BPE (LoadTokenizer;
-//     Encode, AppendIDs, Decode — id for id with the tokenizers library) and a
-//     byte-level BPE trainer with BLOOM's pipeline (NewBPETrainer).
+// Megatron/AscendSpeed datasets (the tokenizer is trainer/tokenizer's):
 //
 //   - Megatron's MMIDIDX indexed datasets (CreateIndexed, OpenIndexed), both
 //     token dtypes, memory-mapped.
@@ -30,6 +26,6 @@
 //     s.Train.Sample(i, dst) // Megatron's sample i: 2049 tokens
 //
 // It imports nothing of the project. Every parser of outside bytes
-// (tokenizer.json, parquet, .idx, JSON lines) returns errors naming the file
+// (parquet, .idx, JSON lines) returns errors naming the file
 // and the record, never panics, and is fuzzed.
 package data

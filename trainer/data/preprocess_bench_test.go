@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"bloom/trainer/tokenizer"
 )
 
 // BenchmarkPreprocess measures preprocessing throughput (MB/s of text) of a
@@ -16,11 +18,11 @@ import (
 func BenchmarkPreprocess(b *testing.B) {
 	defer func(f func(*os.File) error) { syncFile, syncDirs = f, true }(syncFile)
 	syncFile, syncDirs = func(*os.File) error { return nil }, false
-	tok, err := LoadTokenizer("testdata/tokenizer/bloom.json")
+	tok, err := tokenizer.Load("../tokenizer/testdata/bloom.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	corpus, err := os.ReadFile("testdata/tokenizer/corpus.txt")
+	corpus, err := os.ReadFile("../tokenizer/testdata/corpus.txt")
 	if err != nil {
 		b.Fatal(err)
 	}

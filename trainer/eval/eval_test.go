@@ -9,7 +9,7 @@ import (
 
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 func write(t *testing.T, path, text string) {
@@ -122,9 +122,9 @@ func TestLoadMMLU(t *testing.T) {
 }
 
 // tinyModel is a random model with the vocabulary of the test tokenizer.
-func tinyModel(t *testing.T) (*bloom.Model, *data.Tokenizer) {
+func tinyModel(t *testing.T) (*bloom.Model, *tokenizer.Tokenizer) {
 	t.Helper()
-	tok, err := data.LoadTokenizer("../data/testdata/tokenizer/bloom.json")
+	tok, err := tokenizer.Load("../tokenizer/testdata/bloom.json")
 	if err != nil {
 		t.Fatal(err)
 	}

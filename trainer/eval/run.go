@@ -7,13 +7,13 @@ import (
 	"unicode/utf8"
 
 	"bloom/trainer/bloom"
-	"bloom/trainer/data"
+	"bloom/trainer/tokenizer"
 )
 
 // Config is how Run runs the model.
 type Config struct {
 	Model *bloom.Model
-	Tok   *data.Tokenizer
+	Tok   *tokenizer.Tokenizer
 	Pad   int32 // the token that left-pads the prompts of a batch
 	// SeqLength bounds a prompt plus the tokens the task generates; longer
 	// prompts lose their beginning (Result.Truncated). 0: no bound.
@@ -181,7 +181,7 @@ func (res *Result) add(part []Question, preds []string) {
 
 // lastID is the last token of text's encoding (no special tokens): the
 // token the seed compares.
-func lastID(tok *data.Tokenizer, text string, vocab int) (int32, error) {
+func lastID(tok *tokenizer.Tokenizer, text string, vocab int) (int32, error) {
 	ids := tok.AppendIDs(nil, text)
 	if len(ids) == 0 || int(ids[len(ids)-1]) >= vocab {
 		return 0, fmt.Errorf("eval: %q has no token in the model's vocabulary of %d", text, vocab)

@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"os"
@@ -12,7 +12,7 @@ import (
 // BpeTrainer (special tokens first, the corpus's alphabet, 3000 tokens) and
 // wants the same vocabulary and merges, in order.
 func TestTrainMatchesHF(t *testing.T) {
-	want, err := LoadTokenizer(filepath.Join(refDir, "bloom.json"))
+	want, err := Load(filepath.Join(refDir, "bloom.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

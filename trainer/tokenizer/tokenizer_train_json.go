@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"bytes"
@@ -72,7 +72,7 @@ func (b *TrainedBPE) id(tok string) int32 {
 
 // Tokenizer loads the trained vocabulary as a Tokenizer.
 func (b *TrainedBPE) Tokenizer() (*Tokenizer, error) {
-	return ParseTokenizer("(trained)", b.TokenizerJSON())
+	return Parse("(trained)", b.TokenizerJSON())
 }
 
 // WriteFile writes the tokenizer.json to path through a temporary file in
@@ -80,21 +80,21 @@ func (b *TrainedBPE) Tokenizer() (*Tokenizer, error) {
 func (b *TrainedBPE) WriteFile(path string) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tokenizer-*.json")
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("tokenizer: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, bytes.NewReader(b.TokenizerJSON())); err != nil {
 		tmp.Close()
-		return fmt.Errorf("data: write %s: %w", path, err)
+		return fmt.Errorf("tokenizer: write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("data: write %s: %w", path, err)
+		return fmt.Errorf("tokenizer: write %s: %w", path, err)
 	}
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("tokenizer: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("tokenizer: %w", err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"encoding/json"
@@ -9,8 +9,8 @@ import (
 	"runtime"
 )
 
-// ErrTokenizer is wrapped by every error about a tokenizer.json file.
-var ErrTokenizer = errors.New("data: bad tokenizer")
+// ErrFormat is wrapped by every error about a tokenizer.json file.
+var ErrFormat = errors.New("tokenizer: bad tokenizer.json")
 
 // Tokenizer is a Hugging Face tokenizer.json with a BPE model, byte-level
 // or not: added tokens, normalizer, pre-tokenizer, model, post-processor and
@@ -51,25 +51,25 @@ type EncodeOptions struct {
 	CharOffsets bool
 }
 
-// LoadTokenizer reads a tokenizer.json, or the tokenizer.json in the
+// Load reads a tokenizer.json, or the tokenizer.json in the
 // directory path.
-func LoadTokenizer(path string) (*Tokenizer, error) {
+func Load(path string) (*Tokenizer, error) {
 	if st, err := os.Stat(path); err == nil && st.IsDir() {
 		path = filepath.Join(path, "tokenizer.json")
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTokenizer, err)
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	return ParseTokenizer(path, b)
+	return Parse(path, b)
 }
 
-// ParseTokenizer builds a Tokenizer from the bytes of a tokenizer.json;
+// Parse builds a Tokenizer from the bytes of a tokenizer.json;
 // name is the file, for messages. It does not keep b.
-func ParseTokenizer(name string, b []byte) (*Tokenizer, error) {
+func Parse(name string, b []byte) (*Tokenizer, error) {
 	t, err := parseTokenizer(name, b)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrTokenizer, name, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrFormat, name, err)
 	}
 	return t, nil
 }

@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 // as preprocessing does. scripts/tokenizer/bench.js runs the Hugging Face
 // library on the same file and text; BLOOM_TOKENIZER_BENCH and
 // BLOOM_TOKENIZER_BENCH_TEXT name other ones (a real BLOOM tokenizer.json, a
-// larger corpus; absolute paths, as go test runs in trainer/data).
+// larger corpus; absolute paths, as go test runs in trainer/tokenizer).
 func BenchmarkEncode(b *testing.B) {
 	tok, lines, size := benchInput(b)
 	b.Run("ids", func(b *testing.B) {
@@ -38,7 +38,7 @@ func benchInput(b *testing.B) (*Tokenizer, []string, int64) {
 	if tokPath == "" {
 		tokPath = filepath.Join(refDir, "bloom.json")
 	}
-	tok, err := LoadTokenizer(tokPath)
+	tok, err := Load(tokPath)
 	if err != nil {
 		b.Fatal(err)
 	}

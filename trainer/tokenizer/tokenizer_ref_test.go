@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 // The reference files come from scripts/tokenizer/gen_reference.js, which
 // runs Hugging Face's tokenizers library (its napi binding of the Rust
 // code). Every comparison is exact: ids, token strings, offsets and decodes.
-const refDir = "testdata/tokenizer"
+const refDir = "testdata"
 
 type refCase struct {
 	Text         string   `json:"text"`
@@ -52,7 +52,7 @@ func loadRef(t testing.TB, name string) (*Tokenizer, refFile) {
 	if ref.Format != 1 {
 		t.Fatalf("%s: reference format %d, want 1", name, ref.Format)
 	}
-	tok, err := LoadTokenizer(filepath.Join(refDir, ref.Tokenizer))
+	tok, err := Load(filepath.Join(refDir, ref.Tokenizer))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"encoding/json"
@@ -79,12 +79,12 @@ func TestLoadErrorsNameFileAndComponent(t *testing.T) {
 		{`{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"dropout":0.1}}`, "dropout"},
 		{`{"model":{"type":"BPE","vocab":{"a":0}}}`, "vocab and merges"},
 	} {
-		_, err := ParseTokenizer("tok.json", []byte(c.json))
+		_, err := Parse("tok.json", []byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), "tok.json") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want an error naming tok.json and %q", c.json, err, c.want)
 		}
 	}
-	if _, err := LoadTokenizer(filepath.Join(t.TempDir(), "missing")); err == nil {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing")); err == nil {
 		t.Error("a missing file loads")
 	}
 }

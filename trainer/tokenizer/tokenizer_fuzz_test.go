@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"path/filepath"
@@ -8,7 +8,7 @@ import (
 )
 
 // tinyTokenizer is a small tokenizer.json with one of everything, the seed
-// FuzzLoadTokenizer mutates.
+// FuzzParse mutates.
 const tinyTokenizer = `{"version":"1.0","added_tokens":[
  {"id":0,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},
  {"id":6,"content":"hi","single_word":true,"lstrip":true,"rstrip":true,"normalized":true,"special":false}],
@@ -22,13 +22,13 @@ const tinyTokenizer = `{"version":"1.0","added_tokens":[
  "decoder":{"type":"ByteLevel"},
  "model":{"type":"BPE","unk_token":"<s>","fuse_unk":true,"vocab":{"<s>":0,"a":1,"b":2,"ab":3,"Ġ":4,"Ġab":5},"merges":["a b",["Ġ","ab"]]}}`
 
-func FuzzLoadTokenizer(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	f.Add([]byte(tinyTokenizer))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[]}}`))
 	f.Add([]byte(`{"pre_tokenizer":{"type":"Split","pattern":{"Regex":" ?[^(\s|[.,!?…。，、।۔،])]+"},"behavior":"Isolated","invert":false},` +
 		`"model":{"vocab":{"a":0,"b":1,"c":2,"ab":3},"merges":[["a","b"]],"byte_fallback":true,"continuing_subword_prefix":"##"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		tok, err := ParseTokenizer("fuzz.json", b)
+		tok, err := Parse("fuzz.json", b)
 		if err != nil {
 			return
 		}
@@ -47,7 +47,7 @@ func FuzzLoadTokenizer(f *testing.F) {
 // decoding an encoding gives the text back, the fast path agrees, and
 // offsets stay inside the text, in order.
 func FuzzEncodeDecode(f *testing.F) {
-	tok, err := LoadTokenizer(filepath.Join(refDir, "go_trained.json"))
+	tok, err := Load(filepath.Join(refDir, "go_trained.json"))
 	if err != nil {
 		f.Fatal(err)
 	}

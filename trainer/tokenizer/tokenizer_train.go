@@ -1,4 +1,4 @@
-package data
+package tokenizer
 
 import (
 	"bufio"
@@ -40,14 +40,14 @@ func DefaultTrainConfig() TrainConfig {
 // Validate reports a configuration that cannot train.
 func (c TrainConfig) Validate() error {
 	if c.VocabSize <= len(c.SpecialTokens) {
-		return fmt.Errorf("data: vocabulary size %d must exceed the %d special tokens", c.VocabSize, len(c.SpecialTokens))
+		return fmt.Errorf("tokenizer: vocabulary size %d must exceed the %d special tokens", c.VocabSize, len(c.SpecialTokens))
 	}
 	if c.MinFrequency < 0 {
-		return fmt.Errorf("data: minimum frequency %d is negative", c.MinFrequency)
+		return fmt.Errorf("tokenizer: minimum frequency %d is negative", c.MinFrequency)
 	}
 	for _, s := range c.SpecialTokens {
 		if s == "" {
-			return errors.New("data: a special token is empty")
+			return errors.New("tokenizer: a special token is empty")
 		}
 	}
 	return nil
@@ -104,7 +104,7 @@ func (tr *BPETrainer) FeedReader(name string, r io.Reader) error {
 		s, err := br.ReadString('\n')
 		if s != "" {
 			if !utf8.ValidString(s) {
-				return fmt.Errorf("data: %s line %d: not valid UTF-8", name, line)
+				return fmt.Errorf("tokenizer: %s line %d: not valid UTF-8", name, line)
 			}
 			tr.Feed(s)
 		}
@@ -112,7 +112,7 @@ func (tr *BPETrainer) FeedReader(name string, r io.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("data: %s: %w", name, err)
+			return fmt.Errorf("tokenizer: %s: %w", name, err)
 		}
 	}
 }
