@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"bloom/collective":      {},
 	"bloom/ckpt":            {},
 	"bloom/trainer/bloom":   {"npu"},
-	"bloom/trainer/data":    {},
+	"bloom/trainer/data":    {"trainer/data/parquet"},
 	"bloom/trainer":         {"npu", "trainer/bloom", "trainer/data", "ckpt"},
 	"bloom/trainer/eval":    {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
 	"bloom/membership":      {},
@@ -51,8 +51,9 @@ var allowed = map[string][]string{
 	"bloom/api":             {},
 
 	// trainer/data's parts that stand on their own (issue 13): the
-	// tokenizer, which reads no datasets.
-	"bloom/trainer/tokenizer": {},
+	// tokenizer, which reads no datasets, and the parquet reader.
+	"bloom/trainer/tokenizer":    {},
+	"bloom/trainer/data/parquet": {},
 
 	// The worker process: the daemon starts it and imports its protocol
 	// types, so it never imports the daemon.

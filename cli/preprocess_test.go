@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"bloom/trainer/data"
+	"bloom/trainer/data/parquet"
 	"bloom/trainer/tokenizer"
 )
 
 const (
 	ppTokenizer = "../trainer/tokenizer/testdata/bloom.json"
-	ppParquet   = "../trainer/data/testdata/dataset/parquet"
+	ppParquet   = "../trainer/data/parquet/testdata"
 )
 
 // TestPreprocessEnwiki runs the seed's command shape on an enwiki-like
@@ -57,7 +58,7 @@ func checkEnwiki(t *testing.T, prefix string) {
 	}
 	var texts []string
 	for _, f := range []string{"train-00000-of-00002.parquet", "train-00001-of-00002.parquet"} {
-		p, err := data.OpenParquet(filepath.Join(ppParquet, "enwiki", f))
+		p, err := parquet.Open(filepath.Join(ppParquet, "enwiki", f))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,10 +1,10 @@
-// Parquet fixtures for trainer/data's reader, written by an independent
+// Parquet fixtures for trainer/data/parquet's reader, written by an independent
 // writer: the Rust parquet crate (arrow-rs) compiled to WebAssembly
 // (npm parquet-wasm), fed Arrow tables built with apache-arrow.
 //
 //   cd scripts/data && npm ci && node gen_parquet.mjs
 //
-// Output: trainer/data/testdata/dataset/parquet/ (overwritten): one file
+// Output: trainer/data/parquet/testdata/ (overwritten): one file
 // per codec × data page version × dictionary setting, a directory shaped
 // like the seed's Hugging Face enwiki download (id, url, title, text; several
 // files and row groups), alpaca instruction data, and expected.json with
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 
 const VERSION = 1;
 const here = path.dirname(fileURLToPath(import.meta.url));
-const out = path.join(here, '..', '..', 'trainer', 'data', 'testdata', 'dataset', 'parquet');
+const out = path.join(here, '..', '..', 'trainer', 'data', 'parquet', 'testdata');
 
 // A small deterministic generator (xorshift32), so reruns write the same rows.
 let state = 2463534242;

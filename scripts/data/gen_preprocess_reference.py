@@ -25,6 +25,7 @@ import numpy as np
 VERSION = 1
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "trainer", "data", "testdata", "dataset")
 OUT = os.path.join(ROOT, "preprocess")
+PARQUET = os.path.join(ROOT, "..", "..", "parquet", "testdata")
 EOD = 2
 SYSTEM = ("Below is an instruction that describes a task, paired with an input that provides further context. "
           "Write a response that appropriately completes the request. "
@@ -117,7 +118,7 @@ def alpaca(records, prefix, append_eod):
 
 
 def parquet_rows(files):
-    exp = json.load(open(os.path.join(ROOT, "parquet", "expected.json")))
+    exp = json.load(open(os.path.join(PARQUET, "expected.json")))
     rows = []
     for f in sorted(files):
         cols = exp["rows"][exp["files"][f]]

@@ -9,7 +9,7 @@
 //     index maps cached beside the data, Sample as a trainer source, and
 //     MicroBatch (Megatron's pretraining sampler).
 //
-//   - Preprocess: parquet (a reader of its own), JSON lines or JSON arrays in;
+//   - Preprocess: parquet (trainer/data/parquet), JSON lines or JSON arrays in;
 //     ordered multi-worker tokenizing; Megatron datasets or AscendSpeed's
 //     alpaca instruction format out.
 //
@@ -25,7 +25,7 @@
 //     defer s.Close()
 //     s.Train.Sample(i, dst) // Megatron's sample i: 2049 tokens
 //
-// It imports nothing of the project. Every parser of outside bytes
-// (parquet, .idx, JSON lines) returns errors naming the file
+// It imports trainer/data/parquet only. Every parser of outside bytes
+// (.idx, .npy, JSON lines) returns errors naming the file
 // and the record, never panics, and is fuzzed.
 package data

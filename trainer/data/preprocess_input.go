@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"bloom/trainer/data/parquet"
 )
 
 // ErrBadInput marks a record preprocessing cannot use: invalid JSON or
@@ -127,7 +129,7 @@ func (r *inputReader) run() error {
 
 // parquet emits the rows of a parquet file.
 func (r *inputReader) parquet(path string, size int64) error {
-	p, err := OpenParquet(path)
+	p, err := parquet.Open(path)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,9 @@ import (
 
 const ppRef = "testdata/dataset/preprocess"
 
+// pqRef holds the parquet reader's fixtures, inputs here too.
+const pqRef = "parquet/testdata"
+
 // byteEncoder is the stand-in tokenizer scripts/data/gen_preprocess_reference.py
 // shares: UTF-8 bytes + 4.
 type byteEncoder struct{ vocab int }

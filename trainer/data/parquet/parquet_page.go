@@ -1,4 +1,4 @@
-package data
+package parquet
 
 import (
 	"encoding/binary"
@@ -13,7 +13,7 @@ const maxPageValues = 1 << 24
 
 // pqColumn decodes one column chunk of a flat BYTE_ARRAY column.
 type pqColumn struct {
-	file   *ParquetFile
+	file   *File
 	chunk  pqColumnChunk
 	rows   int64
 	maxDef int

@@ -1,4 +1,4 @@
-package data
+package parquet
 
 import (
 	"bytes"
@@ -11,9 +11,9 @@ import (
 	"testing"
 )
 
-const pqRef = "testdata/dataset/parquet"
+const pqRef = "testdata"
 
-// parquetExpected is testdata/dataset/parquet/expected.json, written with
+// parquetExpected is testdata/expected.json, written with
 // the files by scripts/data/gen_parquet.mjs (the Rust parquet crate).
 type parquetExpected struct {
 	Version int                             `json:"version"`
@@ -38,7 +38,7 @@ func loadParquetExpected(t testing.TB) parquetExpected {
 }
 
 // readColumn reads a whole column over every row group.
-func readColumn(p *ParquetFile, name string) ([]*string, error) {
+func readColumn(p *File, name string) ([]*string, error) {
 	var out []*string
 	for rg := 0; rg < p.NumRowGroups(); rg++ {
 		vals, null, err := p.ReadStrings(rg, name)
@@ -69,7 +69,7 @@ func TestParquetMatchesWriter(t *testing.T) {
 		t.Fatalf("only %d fixtures", len(names))
 	}
 	for _, name := range names {
-		p, err := OpenParquet(filepath.Join(pqRef, name))
+		p, err := Open(filepath.Join(pqRef, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestParquetErrors(t *testing.T) {
 		{"unsupported/int_column.parquet", "n", "not BYTE_ARRAY"},
 		{"unsupported/int_column.parquet", "nope", `no column "nope"`},
 	} {
-		p, err := OpenParquet(filepath.Join(pqRef, c.file))
+		p, err := Open(filepath.Join(pqRef, c.file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,12 +112,12 @@ func TestParquetErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.file) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s %s: err = %v, want %q", c.file, c.col, err, c.want)
 		}
-		if c.col != "nope" && (!errors.Is(err, ErrBadParquet) || !strings.Contains(err.Error(), `row group 0, column "`+c.col+`"`)) {
+		if c.col != "nope" && (!errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), `row group 0, column "`+c.col+`"`)) {
 			t.Errorf("%s: err = %v does not name the row group and column", c.file, err)
 		}
 		p.Close()
 	}
-	if _, err := OpenParquet(filepath.Join(gptRef, "small_u16.idx")); err == nil || !strings.Contains(err.Error(), "not a parquet file") {
+	if _, err := Open(filepath.Join("..", "testdata", "dataset", "gpt", "small_u16.idx")); err == nil || !strings.Contains(err.Error(), "not a parquet file") {
 		t.Errorf("not parquet: err = %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package data
+package parquet
 
 import (
 	"encoding/binary"
@@ -8,20 +8,20 @@ import (
 	"os"
 )
 
-// ErrBadParquet marks a parquet file this reader cannot read: corrupt,
+// ErrFormat marks a parquet file this reader cannot read: corrupt,
 // truncated, or using a feature outside what it supports (flat BYTE_ARRAY
 // columns; PLAIN and dictionary encodings; data pages v1 and v2;
 // UNCOMPRESSED, SNAPPY, GZIP and ZSTD).
-var ErrBadParquet = errors.New("data: bad parquet file")
+var ErrFormat = errors.New("parquet: bad file")
 
 const pqMagic = "PAR1"
 
 // maxPageBytes bounds one page's decompressed size.
 const maxPageBytes = 1 << 30
 
-// ParquetFile reads string columns of a parquet file, row group by row group.
+// File reads string columns of a parquet file, row group by row group.
 // It is not safe for concurrent use.
-type ParquetFile struct {
+type File struct {
 	path    string
 	r       io.ReaderAt
 	closer  io.Closer
@@ -39,16 +39,16 @@ type pqLeaf struct {
 	nested bool
 }
 
-// OpenParquet opens path and reads its footer.
-func OpenParquet(path string) (*ParquetFile, error) {
+// Open opens path and reads its footer.
+func Open(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("data: %w", err)
+		return nil, fmt.Errorf("parquet: %w", err)
 	}
 	p, err := newParquet(path, f, fi.Size())
 	if err != nil {
@@ -61,20 +61,20 @@ func OpenParquet(path string) (*ParquetFile, error) {
 
 // newParquet reads the footer of the size bytes in r; path names it in
 // errors.
-func newParquet(path string, r io.ReaderAt, size int64) (*ParquetFile, error) {
-	p := &ParquetFile{path: path, r: r, size: size}
+func newParquet(path string, r io.ReaderAt, size int64) (*File, error) {
+	p := &File{path: path, r: r, size: size}
 	if err := p.readFooter(); err != nil {
 		return nil, p.errorf("%v", err)
 	}
 	return p, nil
 }
 
-func (p *ParquetFile) errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrBadParquet, p.path, fmt.Sprintf(format, args...))
+func (p *File) errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrFormat, p.path, fmt.Sprintf(format, args...))
 }
 
 // readFooter checks the magic numbers and parses FileMetaData.
-func (p *ParquetFile) readFooter() error {
+func (p *File) readFooter() error {
 	if p.size < 12 {
 		return fmt.Errorf("%d bytes is too short for a parquet file (truncated?)", p.size)
 	}
@@ -109,7 +109,7 @@ func (p *ParquetFile) readFooter() error {
 }
 
 // indexSchema maps each top-level column name to its leaf position.
-func (p *ParquetFile) indexSchema() error {
+func (p *File) indexSchema() error {
 	s := p.meta.schema
 	if len(s) == 0 {
 		return errors.New("footer has no schema")
@@ -156,44 +156,44 @@ func walkSchema(s []pqSchemaElement, pos, leaves, depth int) (int, int, error) {
 }
 
 // Path is the file's name.
-func (p *ParquetFile) Path() string { return p.path }
+func (p *File) Path() string { return p.path }
 
 // NumRows is the row count the footer gives.
-func (p *ParquetFile) NumRows() int64 { return p.meta.numRows }
+func (p *File) NumRows() int64 { return p.meta.numRows }
 
 // NumRowGroups is the number of row groups.
-func (p *ParquetFile) NumRowGroups() int { return len(p.meta.rowGroups) }
+func (p *File) NumRowGroups() int { return len(p.meta.rowGroups) }
 
 // RowGroupRows is the number of rows in row group rg.
-func (p *ParquetFile) RowGroupRows(rg int) int64 { return p.meta.rowGroups[rg].numRows }
+func (p *File) RowGroupRows(rg int) int64 { return p.meta.rowGroups[rg].numRows }
 
 // HasColumn reports whether a top-level column is named name.
-func (p *ParquetFile) HasColumn(name string) bool {
+func (p *File) HasColumn(name string) bool {
 	_, ok := p.columns[name]
 	return ok
 }
 
 // ReadStrings reads the string column name of row group rg: one value per
 // row, and null[i] set for a null row (null is nil when there are none).
-func (p *ParquetFile) ReadStrings(rg int, name string) (vals []string, null []bool, err error) {
+func (p *File) ReadStrings(rg int, name string) (vals []string, null []bool, err error) {
 	if rg < 0 || rg >= len(p.meta.rowGroups) {
-		return nil, nil, fmt.Errorf("data: %s: row group %d out of range [0,%d)", p.path, rg, len(p.meta.rowGroups))
+		return nil, nil, fmt.Errorf("parquet: %s: row group %d out of range [0,%d)", p.path, rg, len(p.meta.rowGroups))
 	}
 	col, ok := p.columns[name]
 	if !ok {
-		return nil, nil, fmt.Errorf("data: %s: no column %q (a missing key: check --json-keys)", p.path, name)
+		return nil, nil, fmt.Errorf("parquet: %s: no column %q (a missing key: check --json-keys)", p.path, name)
 	}
 	g := p.meta.rowGroups[rg]
 	c := &pqColumn{file: p, chunk: g.columns[col.index], rows: g.numRows}
 	vals, null, err = c.read(col)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: row group %d, column %q: %v", ErrBadParquet, p.path, rg, name, err)
+		return nil, nil, fmt.Errorf("%w: %s: row group %d, column %q: %v", ErrFormat, p.path, rg, name, err)
 	}
 	return vals, null, nil
 }
 
 // chunkBytes reads a column chunk's pages from the file.
-func (p *ParquetFile) chunkBytes(m pqColumnMeta) ([]byte, error) {
+func (p *File) chunkBytes(m pqColumnMeta) ([]byte, error) {
 	start := m.dataPageOffset
 	if m.dictPageOffset > 0 && m.dictPageOffset < start {
 		start = m.dictPageOffset
@@ -210,13 +210,13 @@ func (p *ParquetFile) chunkBytes(m pqColumnMeta) ([]byte, error) {
 }
 
 // Close closes the file.
-func (p *ParquetFile) Close() error {
+func (p *File) Close() error {
 	p.dec.close()
 	if p.closer == nil {
 		return nil
 	}
 	if err := p.closer.Close(); err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("parquet: %w", err)
 	}
 	return nil
 }
