@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"bloom/collective":      {},
 	"bloom/ckpt":            {},
 	"bloom/trainer/bloom":   {"npu"},
-	"bloom/trainer/data":    {"trainer/data/parquet"},
+	"bloom/trainer/data":    {},
 	"bloom/trainer":         {"npu", "trainer/bloom", "trainer/data", "ckpt"},
 	"bloom/trainer/eval":    {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
 	"bloom/membership":      {},
@@ -51,9 +51,12 @@ var allowed = map[string][]string{
 	"bloom/api":             {},
 
 	// trainer/data's parts that stand on their own (issue 13): the
-	// tokenizer, which reads no datasets, and the parquet reader.
-	"bloom/trainer/tokenizer":    {},
-	"bloom/trainer/data/parquet": {},
+	// tokenizer, which reads no datasets; the parquet reader; and
+	// preprocessing, which writes trainer/data's datasets from text and
+	// takes its tokenizer through an interface of its own.
+	"bloom/trainer/tokenizer":       {},
+	"bloom/trainer/data/parquet":    {},
+	"bloom/trainer/data/preprocess": {"trainer/data", "trainer/data/parquet"},
 
 	// The worker process: the daemon starts it and imports its protocol
 	// types, so it never imports the daemon.
@@ -64,7 +67,7 @@ var allowed = map[string][]string{
 	"bloom/collective/collbench": {"collective"},
 	"bloom/internal/testutil":    {},
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
-		"collective", "collective/collbench", "npu", "npu/cpu", "trainer/tokenizer"},
+		"collective", "collective/collbench", "npu", "npu/cpu", "trainer/tokenizer", "trainer/data/preprocess"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},
 	"bloom/cmd/bloomctl": {"cli"},

@@ -137,7 +137,7 @@ func TestTrainLocalLoRA(t *testing.T) {
 	// tokens), the loss on the responses only.
 	out, err = run(t, "-o", "json", "train", "--local", "--model", base, "--steps", "2", "--seq-length", "320",
 		"--micro-batch-size", "2", "--global-batch-size", "2", "--lora-target-modules", "dense",
-		"--instruction-data", "../trainer/data/testdata/dataset/preprocess/alpaca_json")
+		"--instruction-data", "../trainer/data/preprocess/testdata/alpaca_json")
 	if err != nil || strings.Count(out, "\n") != 2 {
 		t.Errorf("instruction data: %v: %s", err, out)
 	}

@@ -13,6 +13,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/trainer/data"
+	"bloom/trainer/data/preprocess"
 	"bloom/trainer/tokenizer"
 )
 
@@ -68,16 +69,16 @@ func runPreprocess(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if cfg.AppendEOD || cfg.Format == data.FormatAlpaca {
+	if cfg.AppendEOD || cfg.Format == preprocess.FormatAlpaca {
 		if cfg.EOD, err = eodToken(tok, c.String("tokenizer-name-or-path")); err != nil {
 			return err
 		}
 	}
-	progress := data.NewProgressPrinter(c.App.ErrWriter, isTerminal(c.App.ErrWriter), c.Int("log-interval"))
+	progress := preprocess.NewProgressPrinter(c.App.ErrWriter, isTerminal(c.App.ErrWriter), c.Int("log-interval"))
 	cfg.Progress = progress.Report
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := data.Preprocess(ctx, tok, cfg)
+	st, err := preprocess.Run(ctx, tok, cfg)
 	if err != nil {
 		return err
 	}
@@ -85,22 +86,22 @@ func runPreprocess(c *ucli.Context) error {
 }
 
 // preprocessConfig turns the flags into a config.
-func preprocessConfig(c *ucli.Context) (data.PreprocessConfig, error) {
+func preprocessConfig(c *ucli.Context) (preprocess.Config, error) {
 	if t := c.String("tokenizer-type"); t != "PretrainedFromHF" {
-		return data.PreprocessConfig{}, fmt.Errorf("--tokenizer-type %s: only PretrainedFromHF (a Hugging Face tokenizer.json) is supported", t)
+		return preprocess.Config{}, fmt.Errorf("--tokenizer-type %s: only PretrainedFromHF (a Hugging Face tokenizer.json) is supported", t)
 	}
-	inputs, err := data.ListInputs(c.String("input"))
+	inputs, err := preprocess.ListInputs(c.String("input"))
 	if err != nil {
-		return data.PreprocessConfig{}, fmt.Errorf("--input: %w", err)
+		return preprocess.Config{}, fmt.Errorf("--input: %w", err)
 	}
-	cfg := data.PreprocessConfig{
+	cfg := preprocess.Config{
 		Inputs: inputs, Keys: splitKeys(c.StringSlice("json-keys")), OutputPrefix: c.String("output-prefix"),
 		Format: c.String("format"), AppendEOD: c.Bool("append-eod"), Workers: c.Int("workers"),
 	}
 	switch cfg.Format {
 	case "", "none":
-		cfg.Format = data.FormatPretrain
-	case data.FormatAlpaca:
+		cfg.Format = preprocess.FormatPretrain
+	case preprocess.FormatAlpaca:
 	default:
 		return cfg, fmt.Errorf("--format %q: use alpaca, or leave it out for plain documents", cfg.Format)
 	}
@@ -200,7 +201,7 @@ type preprocessResult struct {
 	Seconds   float64  `json:"seconds"`
 }
 
-func reportPreprocess(c *ucli.Context, asJSON bool, cfg data.PreprocessConfig, st data.PreprocessStats) error {
+func reportPreprocess(c *ucli.Context, asJSON bool, cfg preprocess.Config, st preprocess.Stats) error {
 	r := preprocessResult{Outputs: cfg.OutputPrefixes(), Documents: st.Records, Skipped: st.Skipped,
 		Tokens: st.Tokens, Seconds: st.Elapsed.Seconds()}
 	if asJSON {

@@ -10,6 +10,7 @@ import (
 
 	"bloom/trainer/data"
 	"bloom/trainer/data/parquet"
+	"bloom/trainer/data/preprocess"
 	"bloom/trainer/tokenizer"
 )
 
@@ -105,7 +106,7 @@ func TestPreprocessAlpaca(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	var sets [3]*data.Indexed
-	for i, k := range data.AlpacaOutputs {
+	for i, k := range preprocess.AlpacaOutputs {
 		if sets[i], err = data.OpenIndexed(prefix + "_packed_" + k + "_document"); err != nil {
 			t.Fatal(err)
 		}

@@ -342,7 +342,7 @@ func TestParallelJob(t *testing.T) {
 	// tune_bloom_7b1.sh): the base is the run's native checkpoints; adapters
 	// on qkv and dense; alpaca records of ~300 byte tokens, the loss on
 	// their responses.
-	alpaca, err := filepath.Abs("../trainer/data/testdata/dataset/preprocess/alpaca_json")
+	alpaca, err := filepath.Abs("../trainer/data/preprocess/testdata/alpaca_json")
 	if err != nil {
 		t.Fatal(err)
 	}

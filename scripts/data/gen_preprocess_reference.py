@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Reference outputs for trainer/data's preprocessing, following Megatron's
+"""Reference outputs for trainer/data/preprocess, following Megatron's
 tools/preprocess_data.py and AscendSpeed's data_handler.py
 (GeneralPretrainHandler, GeneralInstructionHandler) with numpy alone.
 
@@ -11,7 +11,7 @@ MMIDIDX bytes. Parquet rows come from the parquet fixtures' expected.json
 (written by an independent parquet writer, scripts/data/gen_parquet.mjs).
 
 Run: /usr/bin/python3 scripts/data/gen_preprocess_reference.py
-Output: trainer/data/testdata/dataset/preprocess/ (overwritten).
+Output: trainer/data/preprocess/testdata/ (overwritten).
 """
 
 import json
@@ -23,9 +23,9 @@ import sys
 import numpy as np
 
 VERSION = 1
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "trainer", "data", "testdata", "dataset")
-OUT = os.path.join(ROOT, "preprocess")
-PARQUET = os.path.join(ROOT, "..", "..", "parquet", "testdata")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "trainer", "data")
+OUT = os.path.join(ROOT, "preprocess", "testdata")
+PARQUET = os.path.join(ROOT, "parquet", "testdata")
 EOD = 2
 SYSTEM = ("Below is an instruction that describes a task, paired with an input that provides further context. "
           "Write a response that appropriately completes the request. "

@@ -1,5 +1,5 @@
-// Package data turns text into training samples, compatible both ways with
-// Megatron/AscendSpeed datasets (the tokenizer is trainer/tokenizer's):
+// Package data serves training samples from Megatron/AscendSpeed datasets,
+// compatible both ways with Megatron's files:
 //
 //   - Megatron's MMIDIDX indexed datasets (CreateIndexed, OpenIndexed), both
 //     token dtypes, memory-mapped.
@@ -9,13 +9,9 @@
 //     index maps cached beside the data, Sample as a trainer source, and
 //     MicroBatch (Megatron's pretraining sampler).
 //
-//   - Preprocess: parquet (trainer/data/parquet), JSON lines or JSON arrays in;
-//     ordered multi-worker tokenizing; Megatron datasets or AscendSpeed's
-//     alpaca instruction format out.
-//
 //   - Instruction data for fine-tuning (InstructionDataset): the packed
 //     alpaca datasets a record per sample, right-padded, with the prompt's
-//     labels ignored in its Targets.
+//     labels ignored (IgnoreLabel) in its Targets.
 //
 //   - A byte-level corpus (the embedded demo text or any file) with a seeded,
 //     resumable order, for the demo.
@@ -25,7 +21,8 @@
 //     defer s.Close()
 //     s.Train.Sample(i, dst) // Megatron's sample i: 2049 tokens
 //
-// It imports trainer/data/parquet only. Every parser of outside bytes
-// (.idx, .npy, JSON lines) returns errors naming the file
-// and the record, never panics, and is fuzzed.
+// The datasets are written by trainer/data/preprocess (text files in, with
+// a tokenizer from trainer/tokenizer), which imports this package; this
+// package imports nothing of the project. Every parser of outside bytes
+// (.idx, .npy) returns errors naming the file, never panics, and is fuzzed.
 package data

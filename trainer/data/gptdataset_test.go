@@ -2,7 +2,6 @@ package data
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -364,53 +363,4 @@ func FuzzParseNpy(f *testing.F) {
 			v.At(i)
 		}
 	})
-}
-
-// TestGPTSampleIsStreamWindow checks Sample against the definition: the
-// documents laid end to end in doc_idx order form a stream, row r of
-// sample_idx is position sum(sizes of doc_idx[:d]) + o in it, and sample i is
-// the stream from row shuffle[i] to row shuffle[i]+1, inclusive. The data is
-// what Preprocess writes for the enwiki fixture, and the maps are built
-// without the cache and with it.
-func TestGPTSampleIsStreamWindow(t *testing.T) {
-	dir := t.TempDir()
-	inputs, _ := ListInputs(filepath.Join(pqRef, "enwiki"))
-	cfg := PreprocessConfig{Inputs: inputs, OutputPrefix: filepath.Join(dir, "wiki"), AppendEOD: true, EOD: 2}
-	if _, err := Preprocess(context.Background(), byteEncoder{260}, cfg); err != nil {
-		t.Fatal(err)
-	}
-	for _, noCache := range []bool{true, false} {
-		s, err := OpenGPTSplits(cfg.OutputPrefixes()[0], GPTSplitConfig{Split: "90,8,2",
-			NumSamples: [3]int64{3000, 40, 5}, SeqLength: 64, Seed: 99, NoCache: noCache})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range []*GPTDataset{s.Train, s.Valid, s.Test} {
-			checkStreamWindows(t, s.Data, g)
-		}
-		s.Close()
-	}
-}
-
-func checkStreamWindows(t *testing.T, data *Indexed, g *GPTDataset) {
-	t.Helper()
-	x := g.Index()
-	var stream []int32
-	starts := make([]int64, x.DocIdx.Len()+1)
-	for d := 0; d < x.DocIdx.Len(); d++ {
-		starts[d] = int64(len(stream))
-		stream, _ = data.Get(stream, int(x.DocIdx.At(d)), 0, -1)
-	}
-	pos := func(row int64) int64 { return starts[x.SampleIdx.At(int(2*row))] + x.SampleIdx.At(int(2*row+1)) }
-	dst := make([]int32, g.SeqLength()+1)
-	for i := int64(0); i < g.Len(); i++ {
-		if err := g.Sample(i, dst); err != nil {
-			t.Fatal(err)
-		}
-		j := x.ShuffleIdx.At(int(i))
-		want := stream[pos(j) : pos(j+1)+1]
-		if !equalInt32(dst, want) {
-			t.Fatalf("%s sample %d (row %d) is not the stream window", g.Name(), i, j)
-		}
-	}
 }

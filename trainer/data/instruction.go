@@ -7,10 +7,13 @@ import (
 	"sync"
 )
 
+// IgnoreLabel is the label of a token the loss skips.
+const IgnoreLabel = -100
+
 // InstructionDataset serves instruction data in AscendSpeed's packed format
-// (alpaca.go: {prefix}_packed_input_ids_document and
-// {prefix}_packed_labels_document, as `preprocess --format alpaca` writes
-// them) as training samples: one record per sample, its first SeqLength+1
+// ({prefix}_packed_input_ids_document and {prefix}_packed_labels_document,
+// as `preprocess --format alpaca` writes them: trainer/data/preprocess's
+// alpaca.go) as training samples: one record per sample, its first SeqLength+1
 // tokens, padded on the right; Targets are its labels shifted by one, with
 // IgnoreLabel where the label is masked (the prompt) or past the record.
 // Right padding needs no attention mask: a causal model's real tokens never

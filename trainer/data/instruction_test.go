@@ -12,7 +12,7 @@ import (
 // epoch visits every usable record once, in a seeded order that Sample(i)
 // alone fixes.
 func TestInstructionDataset(t *testing.T) {
-	prefix := filepath.Join("testdata", "dataset", "preprocess", "alpaca_json")
+	prefix := filepath.Join("preprocess", "testdata", "alpaca_json")
 	ids, err := OpenIndexed(prefix + "_packed_input_ids_document")
 	if err != nil {
 		t.Fatal(err)
@@ -97,7 +97,7 @@ func TestInstructionDataset(t *testing.T) {
 	if _, err := OpenInstruction(prefix, 8, pad, 1); err == nil {
 		t.Error("T 8 leaves no record with a target, and opened")
 	}
-	if _, err := OpenInstruction(filepath.Join("testdata", "dataset", "preprocess", "enwiki_eod"), 8, pad, 1); err == nil {
+	if _, err := OpenInstruction(filepath.Join("preprocess", "testdata", "enwiki_eod"), 8, pad, 1); err == nil {
 		t.Error("a pretraining dataset opened as instruction data")
 	}
 }

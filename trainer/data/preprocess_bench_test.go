@@ -1,4 +1,4 @@
-package data
+package data_test
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"bloom/trainer/data"
+	"bloom/trainer/data/preprocess"
 	"bloom/trainer/tokenizer"
 )
 
@@ -16,8 +18,7 @@ import (
 // JSON-lines corpus with the BLOOM-pipeline test tokenizer, 1 and 2 workers.
 // It measures the pipeline, not the disk: fsync is off.
 func BenchmarkPreprocess(b *testing.B) {
-	defer func(f func(*os.File) error) { syncFile, syncDirs = f, true }(syncFile)
-	syncFile, syncDirs = func(*os.File) error { return nil }, false
+	defer data.NoSync()()
 	tok, err := tokenizer.Load("../tokenizer/testdata/bloom.json")
 	if err != nil {
 		b.Fatal(err)
@@ -45,8 +46,8 @@ func BenchmarkPreprocess(b *testing.B) {
 			b.SetBytes(int64(size))
 			cpu := cpuTime()
 			for b.Loop() {
-				cfg := PreprocessConfig{Inputs: []string{in}, OutputPrefix: filepath.Join(dir, "out"), Workers: workers, AppendEOD: true, EOD: 2}
-				if _, err := Preprocess(context.Background(), tok, cfg); err != nil {
+				cfg := preprocess.Config{Inputs: []string{in}, OutputPrefix: filepath.Join(dir, "out"), Workers: workers, AppendEOD: true, EOD: 2}
+				if _, err := preprocess.Run(context.Background(), tok, cfg); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -26,6 +26,6 @@
 //	res, _ := eval.Run(eval.Config{Model: m, Tok: tok, Pad: 3, SeqLength: 1024}, qs)
 //	fmt.Println(res.Accuracy)
 //
-// It reads files and runs the model; it imports trainer/bloom and
-// trainer/data only.
+// It reads files and runs the model; it imports trainer/bloom,
+// trainer/tokenizer and trainer/data (ListFiles) only.
 package eval

@@ -1,6 +1,10 @@
-package data
+package preprocess
 
-import "strings"
+import (
+	"strings"
+
+	"bloom/trainer/data"
+)
 
 // Instruction data in AscendSpeed's GeneralInstructionHandler format
 // (ascendspeed/data/data_handler.py, prompter.py AlpacaTemplate): each record
@@ -33,9 +37,6 @@ var AlpacaKeys = []string{"instruction", "input", "output"}
 // AlpacaOutputs are the three datasets' keys, in output order.
 var AlpacaOutputs = []string{"input_ids", "attention_mask", "labels"}
 
-// IgnoreLabel is the label of a token the loss skips.
-const IgnoreLabel = -100
-
 const alpacaResponse = "### Response:"
 
 // AlpacaPrompt is the full training prompt of one record.
@@ -66,7 +67,7 @@ func AlpacaSequences(enc TextEncoder, instruction, input, output string, appendE
 		mask[i] = 1
 		labels[i] = id
 		if i < user {
-			labels[i] = IgnoreLabel
+			labels[i] = data.IgnoreLabel
 		}
 	}
 	return ids, mask, labels

@@ -1,4 +1,4 @@
-package data
+package preprocess
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"bloom/trainer/data"
 )
 
 // TextEncoder is what preprocessing needs from a tokenizer; *Tokenizer
@@ -19,14 +21,14 @@ type TextEncoder interface {
 	VocabSize() int
 }
 
-// Preprocess formats.
+// The formats Run writes.
 const (
 	FormatPretrain = ""       // --json-keys documents, Megatron's preprocess_data.py
 	FormatAlpaca   = "alpaca" // instruction records, AscendSpeed's GeneralInstructionHandler
 )
 
-// PreprocessConfig is one run of preprocessing.
-type PreprocessConfig struct {
+// Config is one run of preprocessing.
+type Config struct {
 	Inputs       []string // files, in order (see ListInputs)
 	Keys         []string // JSON keys / parquet columns of the text; default ["text"]
 	OutputPrefix string   // outputs are {prefix}_{key}_document.bin/.idx
@@ -36,14 +38,14 @@ type PreprocessConfig struct {
 	Workers      int      // tokenizing goroutines; 0 = GOMAXPROCS
 	// DType of the pretraining outputs; 0 = BestDType(vocab), as Megatron.
 	// Alpaca outputs are always int32 (labels hold −100).
-	DType DType
+	DType data.DType
 	// Progress, when set, is called from the writing goroutine after every
 	// record and once at the end with Done set.
-	Progress func(PreprocessStats)
+	Progress func(Stats)
 }
 
-// PreprocessStats counts a run's progress.
-type PreprocessStats struct {
+// Stats counts a run's progress.
+type Stats struct {
 	Records    int64 // records read (documents, or instruction records)
 	Skipped    int64 // empty documents left out, per key, as Megatron does
 	Tokens     int64 // tokens written, over every output
@@ -56,7 +58,7 @@ type PreprocessStats struct {
 
 // OutputPrefixes are the datasets a run writes: {prefix}_{key}_document, or
 // {prefix}_packed_{input_ids,attention_mask,labels}_document for alpaca.
-func (cfg PreprocessConfig) OutputPrefixes() []string {
+func (cfg Config) OutputPrefixes() []string {
 	keys, prefix := cfg.keys(), cfg.OutputPrefix
 	if cfg.Format == FormatAlpaca {
 		keys, prefix = AlpacaOutputs, prefix+"_packed"
@@ -68,7 +70,7 @@ func (cfg PreprocessConfig) OutputPrefixes() []string {
 	return out
 }
 
-func (cfg PreprocessConfig) keys() []string {
+func (cfg Config) keys() []string {
 	if len(cfg.Keys) == 0 {
 		return []string{"text"}
 	}
@@ -76,42 +78,42 @@ func (cfg PreprocessConfig) keys() []string {
 }
 
 // validate checks the config before any file is touched.
-func (cfg PreprocessConfig) validate() error {
+func (cfg Config) validate() error {
 	switch {
 	case len(cfg.Inputs) == 0:
-		return errors.New("data: no input files")
+		return errors.New("preprocess: no input files")
 	case cfg.OutputPrefix == "":
-		return errors.New("data: no output prefix")
+		return errors.New("preprocess: no output prefix")
 	case cfg.Format != FormatPretrain && cfg.Format != FormatAlpaca:
-		return fmt.Errorf("data: unknown format %q (want alpaca or none)", cfg.Format)
+		return fmt.Errorf("preprocess: unknown format %q (want alpaca or none)", cfg.Format)
 	case cfg.Workers < 0:
-		return fmt.Errorf("data: %d workers", cfg.Workers)
+		return fmt.Errorf("preprocess: %d workers", cfg.Workers)
 	}
 	seen := map[string]bool{}
 	for _, k := range cfg.keys() {
 		if k == "" || seen[k] {
-			return fmt.Errorf("data: json key %q is empty or repeated", k)
+			return fmt.Errorf("preprocess: json key %q is empty or repeated", k)
 		}
 		seen[k] = true
 	}
 	return nil
 }
 
-// Preprocess tokenizes the inputs with cfg.Workers goroutines and writes the
+// Run tokenizes the inputs with cfg.Workers goroutines and writes the
 // datasets in input order, so the output is byte-identical for any worker
 // count. Nothing appears under the final names unless every input was read
 // and every dataset written; on error or cancellation the temporary files
 // are removed.
-func Preprocess(ctx context.Context, enc TextEncoder, cfg PreprocessConfig) (PreprocessStats, error) {
+func Run(ctx context.Context, enc TextEncoder, cfg Config) (Stats, error) {
 	if err := cfg.validate(); err != nil {
-		return PreprocessStats{}, err
+		return Stats{}, err
 	}
 	if cfg.Workers == 0 {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 	out, err := createOutputs(enc, cfg)
 	if err != nil {
-		return PreprocessStats{}, err
+		return Stats{}, err
 	}
 	p := &pipeline{cfg: cfg, enc: enc, out: out, start: time.Now()}
 	p.stats.InputTotal = totalBytes(cfg.Inputs)
@@ -131,17 +133,17 @@ func Preprocess(ctx context.Context, enc TextEncoder, cfg PreprocessConfig) (Pre
 }
 
 // createOutputs opens a writer per output dataset.
-func createOutputs(enc TextEncoder, cfg PreprocessConfig) ([]*IndexedWriter, error) {
+func createOutputs(enc TextEncoder, cfg Config) ([]*data.IndexedWriter, error) {
 	d := cfg.DType
 	if d == 0 {
-		d = BestDType(enc.VocabSize())
+		d = data.BestDType(enc.VocabSize())
 	}
 	if cfg.Format == FormatAlpaca {
-		d = DTypeInt32
+		d = data.DTypeInt32
 	}
-	var out []*IndexedWriter
+	var out []*data.IndexedWriter
 	for _, prefix := range cfg.OutputPrefixes() {
-		w, err := CreateIndexed(prefix, d)
+		w, err := data.CreateIndexed(prefix, d)
 		if err != nil {
 			abortAll(out)
 			return nil, err
@@ -152,7 +154,7 @@ func createOutputs(enc TextEncoder, cfg PreprocessConfig) ([]*IndexedWriter, err
 }
 
 // commitAll makes every output durable, then renames them all.
-func commitAll(out []*IndexedWriter) error {
+func commitAll(out []*data.IndexedWriter) error {
 	for _, w := range out {
 		if err := w.Finish(); err != nil {
 			return err
@@ -166,7 +168,7 @@ func commitAll(out []*IndexedWriter) error {
 	return nil
 }
 
-func abortAll(out []*IndexedWriter) {
+func abortAll(out []*data.IndexedWriter) {
 	for _, w := range out {
 		w.Abort()
 	}
@@ -181,14 +183,14 @@ type batch struct {
 	err     error // a reading error: everything after it is lost
 }
 
-// pipeline is one Preprocess run: a reader goroutine batching records, the
+// pipeline is one Run: a reader goroutine batching records, the
 // workers tokenizing batches, and the calling goroutine writing them in
 // order. run owns every goroutine and returns only after they have ended.
 type pipeline struct {
-	cfg   PreprocessConfig
+	cfg   Config
 	enc   TextEncoder
-	out   []*IndexedWriter
-	stats PreprocessStats
+	out   []*data.IndexedWriter
+	stats Stats
 	start time.Time
 }
 

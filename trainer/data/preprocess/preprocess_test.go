@@ -1,4 +1,4 @@
-package data
+package preprocess
 
 import (
 	"bytes"
@@ -14,12 +14,13 @@ import (
 	"unicode/utf8"
 
 	"bloom/internal/testutil"
+	"bloom/trainer/data"
 )
 
-const ppRef = "testdata/dataset/preprocess"
+const ppRef = "testdata"
 
 // pqRef holds the parquet reader's fixtures, inputs here too.
-const pqRef = "parquet/testdata"
+const pqRef = "../parquet/testdata"
 
 // byteEncoder is the stand-in tokenizer scripts/data/gen_preprocess_reference.py
 // shares: UTF-8 bytes + 4.
@@ -27,7 +28,7 @@ type byteEncoder struct{ vocab int }
 
 func (e byteEncoder) AppendIDs(dst []int32, text string) []int32 {
 	for i := 0; i < len(text); i++ {
-		dst = append(dst, int32(text[i])+ByteOffset)
+		dst = append(dst, int32(text[i])+data.ByteOffset)
 	}
 	return dst
 }
@@ -44,13 +45,13 @@ func TestPreprocessMatchesMegatron(t *testing.T) {
 	cases := []struct {
 		name   string
 		inputs []string
-		cfg    PreprocessConfig
+		cfg    Config
 		vocab  int
 	}{
-		{"jsonl_i32", []string{filepath.Join(ppRef, "docs.jsonl")}, PreprocessConfig{Keys: []string{"text", "title"}}, 100000},
-		{"enwiki_eod", enwiki, PreprocessConfig{AppendEOD: true, EOD: 2}, 260},
-		{"alpaca_pq", []string{filepath.Join(pqRef, "alpaca/train-00000-of-00001.parquet")}, PreprocessConfig{Format: FormatAlpaca, AppendEOD: true, EOD: 2}, 260},
-		{"alpaca_json", []string{filepath.Join(ppRef, "alpaca_data.json")}, PreprocessConfig{Format: FormatAlpaca}, 260},
+		{"jsonl_i32", []string{filepath.Join(ppRef, "docs.jsonl")}, Config{Keys: []string{"text", "title"}}, 100000},
+		{"enwiki_eod", enwiki, Config{AppendEOD: true, EOD: 2}, 260},
+		{"alpaca_pq", []string{filepath.Join(pqRef, "alpaca/train-00000-of-00001.parquet")}, Config{Format: FormatAlpaca, AppendEOD: true, EOD: 2}, 260},
+		{"alpaca_json", []string{filepath.Join(ppRef, "alpaca_data.json")}, Config{Format: FormatAlpaca}, 260},
 	}
 	for _, c := range cases {
 		for _, workers := range []int{1, 3} {
@@ -58,7 +59,7 @@ func TestPreprocessMatchesMegatron(t *testing.T) {
 			cfg := c.cfg
 			cfg.Inputs, cfg.Workers = c.inputs, workers
 			cfg.OutputPrefix = filepath.Join(dir, c.name)
-			st, err := Preprocess(context.Background(), byteEncoder{c.vocab}, cfg)
+			st, err := Run(context.Background(), byteEncoder{c.vocab}, cfg)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
@@ -67,8 +68,8 @@ func TestPreprocessMatchesMegatron(t *testing.T) {
 			}
 			for _, p := range cfg.OutputPrefixes() {
 				ref := filepath.Join(ppRef, filepath.Base(p))
-				compareFiles(t, BinPath(p), BinPath(ref))
-				compareFiles(t, IndexPath(p), IndexPath(ref))
+				compareFiles(t, data.BinPath(p), data.BinPath(ref))
+				compareFiles(t, data.IndexPath(p), data.IndexPath(ref))
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 2*len(cfg.OutputPrefixes()) {
 				t.Errorf("%s: %d files left in the output directory, want only the outputs", c.name, len(ents))
@@ -96,8 +97,8 @@ func TestPreprocessBadInput(t *testing.T) {
 		dir := t.TempDir()
 		in := filepath.Join(dir, c.name)
 		os.WriteFile(in, []byte(c.content), 0o644)
-		cfg := PreprocessConfig{Inputs: []string{in}, Keys: c.keys, OutputPrefix: filepath.Join(dir, "out"), Workers: 2}
-		_, err := Preprocess(context.Background(), byteEncoder{260}, cfg)
+		cfg := Config{Inputs: []string{in}, Keys: c.keys, OutputPrefix: filepath.Join(dir, "out"), Workers: 2}
+		_, err := Run(context.Background(), byteEncoder{260}, cfg)
 		if err == nil || !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want %q", c.name, err, c.want)
 		}
@@ -107,21 +108,21 @@ func TestPreprocessBadInput(t *testing.T) {
 	}
 	// A parquet file without the column, and a corrupt one.
 	dir := t.TempDir()
-	cfg := PreprocessConfig{Inputs: []string{filepath.Join(pqRef, "alpaca/train-00000-of-00001.parquet")},
+	cfg := Config{Inputs: []string{filepath.Join(pqRef, "alpaca/train-00000-of-00001.parquet")},
 		Keys: []string{"body"}, OutputPrefix: filepath.Join(dir, "out")}
-	if _, err := Preprocess(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), `train-00000-of-00001.parquet: no column "body"`) {
+	if _, err := Run(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), `train-00000-of-00001.parquet: no column "body"`) {
 		t.Errorf("missing column: err = %v", err)
 	}
 	b, _ := os.ReadFile(filepath.Join(pqRef, "matrix/none_v1_plain.parquet"))
 	bad := filepath.Join(dir, "bad.parquet")
 	os.WriteFile(bad, b[:len(b)/2], 0o644)
 	cfg.Inputs, cfg.Keys = []string{bad}, nil
-	if _, err := Preprocess(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), "bad.parquet") {
+	if _, err := Run(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), "bad.parquet") {
 		t.Errorf("truncated parquet: err = %v", err)
 	}
 	// Nulls in the text column name the row.
 	cfg.Inputs = []string{filepath.Join(pqRef, "matrix/snappy_v1_dict.parquet")}
-	if _, err := Preprocess(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), `snappy_v1_dict.parquet: row `) || !strings.Contains(err.Error(), "is null") {
+	if _, err := Run(context.Background(), byteEncoder{260}, cfg); err == nil || !strings.Contains(err.Error(), `snappy_v1_dict.parquet: row `) || !strings.Contains(err.Error(), "is null") {
 		t.Errorf("null text: err = %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
@@ -133,8 +134,8 @@ func TestPreprocessCancel(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	cfg := PreprocessConfig{Inputs: []string{filepath.Join(ppRef, "docs.jsonl")}, OutputPrefix: filepath.Join(dir, "out")}
-	if _, err := Preprocess(ctx, byteEncoder{260}, cfg); !errors.Is(err, context.Canceled) {
+	cfg := Config{Inputs: []string{filepath.Join(ppRef, "docs.jsonl")}, OutputPrefix: filepath.Join(dir, "out")}
+	if _, err := Run(ctx, byteEncoder{260}, cfg); !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want context.Canceled", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
@@ -164,9 +165,9 @@ func TestProgressPrinter(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgressPrinter(&buf, false, 100)
 	for _, n := range []int64{50, 99, 100, 150, 250, 260} {
-		p.Report(PreprocessStats{Records: n, Tokens: 10 * n, TextBytes: 1e6, InputBytes: n, InputTotal: 520, Elapsed: time.Second})
+		p.Report(Stats{Records: n, Tokens: 10 * n, TextBytes: 1e6, InputBytes: n, InputTotal: 520, Elapsed: time.Second})
 	}
-	p.Report(PreprocessStats{Records: 260, Done: true, Elapsed: time.Second})
+	p.Report(Stats{Records: 260, Done: true, Elapsed: time.Second})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) != 3 || !strings.HasPrefix(lines[0], "processed 100 documents") || !strings.Contains(lines[0], "1.00 MB/s") ||
 		!strings.Contains(lines[0], "19%, ETA 4s") || !strings.HasPrefix(lines[2], "done: 260 documents") {
@@ -178,9 +179,9 @@ func TestProgressPrinter(t *testing.T) {
 	p.now = func() time.Time { return clock }
 	for i := 0; i < 5; i++ {
 		clock = clock.Add(100 * time.Millisecond)
-		p.Report(PreprocessStats{Records: int64(i), Elapsed: time.Second})
+		p.Report(Stats{Records: int64(i), Elapsed: time.Second})
 	}
-	p.Report(PreprocessStats{Records: 5, Done: true})
+	p.Report(Stats{Records: 5, Done: true})
 	if got := strings.Count(buf.String(), "\r\x1b[K"); got != 4 || !strings.HasSuffix(buf.String(), "\n") {
 		t.Errorf("terminal progress: %d redraws in %q", got, buf.String())
 	}
@@ -194,7 +195,7 @@ func TestAlpacaSequences(t *testing.T) {
 	}
 	user := len(prompt) - len("hi\n")
 	for i := range ids {
-		if mask[i] != 1 || (i < user) != (labels[i] == IgnoreLabel) || (i >= user && labels[i] != ids[i]) {
+		if mask[i] != 1 || (i < user) != (labels[i] == data.IgnoreLabel) || (i >= user && labels[i] != ids[i]) {
 			t.Fatalf("token %d: mask %d label %d id %d (user part %d)", i, mask[i], labels[i], ids[i], user)
 		}
 	}
@@ -227,8 +228,24 @@ func TestPreprocessNoLeak(t *testing.T) {
 	bad := filepath.Join(dir, "bad.jsonl")
 	os.WriteFile(bad, []byte(strings.Repeat("{\"text\":\"abc\"}\n", 3000)+"{}\n"), 0o644)
 	for _, in := range []string{filepath.Join(ppRef, "docs.jsonl"), bad} {
-		cfg := PreprocessConfig{Inputs: []string{in}, OutputPrefix: filepath.Join(dir, "out"), Workers: 4}
-		Preprocess(context.Background(), byteEncoder{260}, cfg)
+		cfg := Config{Inputs: []string{in}, OutputPrefix: filepath.Join(dir, "out"), Workers: 4}
+		Run(context.Background(), byteEncoder{260}, cfg)
 	}
 	testutil.NoLeaks(t, base, 5*time.Second)
+}
+
+// compareFiles fails t when the files got and want differ.
+func compareFiles(t *testing.T, got, want string) {
+	t.Helper()
+	a, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("%s differs from the reference %s (%d vs %d bytes)", filepath.Base(got), want, len(a), len(b))
+	}
 }

@@ -1,4 +1,4 @@
-package data
+package preprocess
 
 import (
 	"bufio"
@@ -9,23 +9,23 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
+	"bloom/trainer/data"
 	"bloom/trainer/data/parquet"
 )
 
 // ErrBadInput marks a record preprocessing cannot use: invalid JSON or
 // UTF-8, a missing key, a value that is not a string.
-var ErrBadInput = errors.New("data: bad input")
+var ErrBadInput = errors.New("preprocess: bad input")
 
 // ListInputs expands path into the files to preprocess: a file is itself; a
 // directory gives its .parquet, .jsonl and .json files (ListFiles) sorted by
 // name, which fixes the document order. (Megatron takes a directory's files
 // in the order the filesystem lists them.)
 func ListInputs(path string) ([]string, error) {
-	out, err := ListFiles(path, func(name string) bool {
+	out, err := data.ListFiles(path, func(name string) bool {
 		switch strings.ToLower(filepath.Ext(name)) {
 		case ".parquet", ".jsonl", ".json":
 			return true
@@ -33,34 +33,9 @@ func ListInputs(path string) ([]string, error) {
 		return false
 	})
 	if err == nil && len(out) == 0 {
-		err = fmt.Errorf("data: %s has no .parquet, .jsonl or .json files", path)
+		err = fmt.Errorf("preprocess: %s has no .parquet, .jsonl or .json files", path)
 	}
 	return out, err
-}
-
-// ListFiles expands path into files: a file is itself; a directory gives
-// the files in it (not recursing, hidden ones skipped) whose names keep
-// accepts, sorted by name.
-func ListFiles(path string, keep func(name string) bool) ([]string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	if !st.IsDir() {
-		return []string{path}, nil
-	}
-	ents, err := os.ReadDir(path)
-	if err != nil {
-		return nil, fmt.Errorf("data: %w", err)
-	}
-	var out []string
-	for _, e := range ents {
-		if !e.IsDir() && !strings.HasPrefix(e.Name(), ".") && keep(e.Name()) {
-			out = append(out, filepath.Join(path, e.Name()))
-		}
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // record is one input row: the values of the wanted keys, in key order.
@@ -112,7 +87,7 @@ func (r *inputReader) run() error {
 	for _, f := range r.files {
 		st, err := os.Stat(f)
 		if err != nil {
-			return fmt.Errorf("data: %w", err)
+			return fmt.Errorf("preprocess: %w", err)
 		}
 		if strings.EqualFold(filepath.Ext(f), ".parquet") {
 			err = r.parquet(f, st.Size())
@@ -185,7 +160,7 @@ func checkColumn(path string, rg int, first int64, key string, vals []string, nu
 func (r *inputReader) json(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("data: %w", err)
+		return fmt.Errorf("preprocess: %w", err)
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 1<<20)
@@ -205,7 +180,7 @@ func (r *inputReader) json(path string) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("data: %s: %w", path, err)
+			return fmt.Errorf("preprocess: %s: %w", path, err)
 		}
 	}
 }
@@ -229,7 +204,7 @@ func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c =
 func (r *inputReader) jsonArray(path string, br *bufio.Reader) error {
 	b, err := io.ReadAll(br)
 	if err != nil {
-		return fmt.Errorf("data: %s: %w", path, err)
+		return fmt.Errorf("preprocess: %s: %w", path, err)
 	}
 	if !utf8.Valid(b) {
 		return fmt.Errorf("%w: %s:%d: invalid UTF-8", ErrBadInput, path, badUTF8Line(b))

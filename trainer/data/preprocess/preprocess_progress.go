@@ -1,4 +1,4 @@
-package data
+package preprocess
 
 import (
 	"fmt"
@@ -27,8 +27,8 @@ func NewProgressPrinter(w io.Writer, terminal bool, logInterval int) *ProgressPr
 	return &ProgressPrinter{w: w, terminal: terminal, interval: int64(logInterval), now: time.Now}
 }
 
-// Report is a PreprocessConfig.Progress function.
-func (p *ProgressPrinter) Report(s PreprocessStats) {
+// Report is a Config.Progress function.
+func (p *ProgressPrinter) Report(s Stats) {
 	switch {
 	case s.Done && p.terminal:
 		fmt.Fprintf(p.w, "\r\x1b[K%s\n", summary(s))
@@ -48,7 +48,7 @@ func (p *ProgressPrinter) Report(s PreprocessStats) {
 }
 
 // progressLine is "12345 documents, 3.2M tokens, 18.5 MB/s, 45%, ETA 1m20s".
-func progressLine(s PreprocessStats) string {
+func progressLine(s Stats) string {
 	secs := s.Elapsed.Seconds()
 	line := fmt.Sprintf("processed %d documents (%.1f docs/s), %s tokens, %.2f MB/s",
 		s.Records, rate(float64(s.Records), secs), human(s.Tokens), rate(float64(s.TextBytes)/1e6, secs))
@@ -61,7 +61,7 @@ func progressLine(s PreprocessStats) string {
 }
 
 // summary is the last line of a run.
-func summary(s PreprocessStats) string {
+func summary(s Stats) string {
 	return fmt.Sprintf("done: %d documents (%d empty skipped), %s tokens in %v, %.2f MB/s of text",
 		s.Records, s.Skipped, human(s.Tokens), s.Elapsed.Round(time.Millisecond), rate(float64(s.TextBytes)/1e6, s.Elapsed.Seconds()))
 }
