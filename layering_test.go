@@ -48,6 +48,7 @@ var allowed = map[string][]string{
 	"bloom/daemon/identity": {},
 	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "ckpt"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
+	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/api":             {},
 
 	// trainer/data's parts that stand on their own (issue 13): the
@@ -63,7 +64,7 @@ var allowed = map[string][]string{
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
 		"trainer/bloom", "trainer/data", "npu", "npu/cpu", "collective", "ckpt"},
 	"bloom/daemon": {"npu", "npu/cpu", "npu/acl", "collective", "ckpt", "trainer", "trainer/bloom",
-		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "daemon/worker", "api"},
+		"trainer/data", "membership", "daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/sched", "daemon/xfer", "daemon/worker", "api"},
 	"bloom/collective/collbench": {"collective"},
 	"bloom/internal/testutil":    {},
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data", "trainer/eval", "ckpt",
@@ -90,6 +91,10 @@ var forbidden = map[string][]string{
 	// are pure and allowed). "bloom/daemon" is matched exactly.
 	"bloom/cmd/bloomctl": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/raft-boltdb/",
 		"github.com/hashicorp/memberlist", "go.etcd.io/bbolt"},
+	// The scheduler decides; the daemon does the I/O. (It imports api for
+	// the report types, so net/http is in its deps; it never calls it.)
+	"bloom/daemon/sched": {"bloom/daemon", "bloom/membership", "bloom/collective", "github.com/hashicorp/raft",
+		"github.com/hashicorp/memberlist", "github.com/quic-go/quic-go", "os/exec"},
 }
 
 // testOnly lists packages only _test.go files may import.

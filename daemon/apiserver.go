@@ -86,11 +86,8 @@ func (d *Daemon) Status() api.Status {
 	r := d.raft.r
 	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
-		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.jobs.sup.isDraining()}
-	alive := map[string]bool{d.cfg.Name: true}
-	for _, m := range d.ml.Members() {
-		alive[m.Name] = live(m)
-	}
+		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.isDraining()}
+	alive := d.aliveNodes()
 	liveVoters := 0
 	for _, s := range conf.Servers {
 		if s.Suffrage == raft.Voter {

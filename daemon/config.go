@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
+	"bloom/daemon/sched"
 	"bloom/membership"
 )
 
@@ -136,7 +136,7 @@ func (c *Config) Validate() error {
 	if c.BootstrapExpect < 0 || c.BootstrapExpect > 7 {
 		errs = append(errs, fmt.Errorf("daemon: --bootstrap-expect %d: want 0 (join an existing cluster) or 1..7", c.BootstrapExpect))
 	}
-	if _, err := ParseDevices(c.Devices); err != nil {
+	if _, err := sched.ParseDevices(c.Devices); err != nil {
 		errs = append(errs, err)
 	}
 	if c.MaxVoters < 1 || c.MaxVoters%2 == 0 {
@@ -167,70 +167,4 @@ func checkHostPort(flag, a string, portZeroOK bool) error {
 		return fmt.Errorf("daemon: %s %q: want an IP address, not a host name", flag, a)
 	}
 	return nil
-}
-
-// Device is one device kind and the indices of that kind a node offers.
-type Device struct {
-	Kind    string
-	Indices []int
-}
-
-// ParseDevices reads "cpu:N" (N CPU ranks) or "npu:0-7" / "npu:0,2,4"
-// (those NPU indices). Several groups are separated by ';'.
-func ParseDevices(s string) ([]Device, error) {
-	var out []Device
-	for _, group := range strings.Split(s, ";") {
-		kind, spec, ok := strings.Cut(strings.TrimSpace(group), ":")
-		if !ok || spec == "" {
-			return nil, fmt.Errorf("daemon: --devices %q: want cpu:N or npu:0-7", s)
-		}
-		var d Device
-		d.Kind = kind
-		switch kind {
-		case "cpu":
-			n, err := strconv.Atoi(spec)
-			if err != nil || n < 1 || n > 1024 {
-				return nil, fmt.Errorf("daemon: --devices %q: cpu:N wants 1 ≤ N ≤ 1024", s)
-			}
-			for i := range n {
-				d.Indices = append(d.Indices, i)
-			}
-		case "npu":
-			idx, err := parseIndexList(spec)
-			if err != nil {
-				return nil, fmt.Errorf("daemon: --devices %q: %v", s, err)
-			}
-			d.Indices = idx
-		default:
-			return nil, fmt.Errorf("daemon: --devices %q: unknown device kind %q (cpu or npu)", s, kind)
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}
-
-// parseIndexList reads "0-7" or "0,2,4" or "0-3,6".
-func parseIndexList(spec string) ([]int, error) {
-	var idx []int
-	seen := map[int]bool{}
-	for _, part := range strings.Split(spec, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		a, err1 := strconv.Atoi(lo)
-		b := a
-		var err2 error
-		if isRange {
-			b, err2 = strconv.Atoi(hi)
-		}
-		if err1 != nil || err2 != nil || a < 0 || b < a || b > 255 {
-			return nil, fmt.Errorf("bad index list %q: want indices 0..255 such as 0-7 or 0,2,4", spec)
-		}
-		for i := a; i <= b; i++ {
-			if seen[i] {
-				return nil, fmt.Errorf("index %d listed twice", i)
-			}
-			seen[i] = true
-			idx = append(idx, i)
-		}
-	}
-	return idx, nil
 }

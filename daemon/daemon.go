@@ -39,7 +39,10 @@ type Daemon struct {
 	nonce   string // random per process; makes the bootstrap cluster id unique
 	started time.Time
 	metrics *metrics
-	jobs    *jobs          // supervisor of this node's workers; the leader's job bookkeeping
+	paths   jobPaths       // where jobs live in the data dir
+	sup     *supervisor    // this node's workers
+	jobs    *jobs          // the leader's side: the scheduler and what it decides
+	wake    chan struct{}  // pokes the jobs goroutine
 	xfer    *xfer.Endpoint // checkpoint files to and from peers, over QUIC
 	xferAdv string
 
@@ -74,7 +77,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With("node", cfg.Name)
-	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1),
+	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1), wake: make(chan struct{}, 1),
 		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics()}
 	var nonce [4]byte
 	rand.Read(nonce[:])
@@ -122,7 +125,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	}
 	cleanup = append(cleanup, func() { d.ml.Shutdown() })
 
-	d.jobs = newJobs(d) // before the API serves its routes
+	d.startJobs() // before the API serves its routes
 	d.http = &http.Server{Handler: d.routes(), ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	d.goFn(func() { d.http.Serve(d.mux.http) })
@@ -130,7 +133,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.goFn(d.drainNotify)
 	d.goFn(d.watchObservations)
 	d.goFn(d.loop)
-	d.goFn(func() { d.jobs.run(d.stop) })
+	d.goFn(d.runJobs)
 	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above
 
 	if err := d.join(); err != nil {
@@ -279,8 +282,8 @@ func (d *Daemon) shutdown(graceful bool) error {
 		}
 	}
 	close(d.stop)
-	if d.jobs != nil {
-		d.jobs.stop(!graceful) // workers end before the daemon does
+	if d.sup != nil {
+		d.sup.stopAll(!graceful) // workers end before the daemon does
 	}
 	errXfer := d.xfer.Close()
 	errRaft := d.raft.shutdown()

@@ -15,19 +15,23 @@
 //     Barrier before acting; leadership is handed over before a leader stops;
 //   - /metrics in the Prometheus text format, written by hand;
 //   - jobs: specs (package daemon/jobspec) checked against the devices
-//     gossip reports at submission (job_api.go); placement in Megatron's rank
-//     order, TP inside a node (plan.go); the coordinator that commits plans,
-//     ends attempts on a failed worker or a dead node, restarts from the
-//     last committed checkpoint and commits checkpoints once every shard is
-//     durable (job_coord.go, job_manifest.go);
+//     gossip reports at submission (job_api.go); the coordinator's adapter
+//     (job_coord.go), which feeds the scheduler of package daemon/sched the
+//     nodes' reports, the committed state, gossip's view and the time, and
+//     applies through Raft and logs what it decides (placement, restarts,
+//     shrink and grow back, drain, checkpoint commits);
 //   - checkpoint replication: which node each shard written here is
 //     copied to, and recording the copy (replicate.go), over the transfer
 //     service of package daemon/xfer;
 //   - the supervisor: one `bloomd worker` child process per assigned device,
-//     its progress, logs and failure (supervisor*.go); it speaks the
-//     protocol of package daemon/worker (worker.Assignment, worker.Msg),
-//     whose Run is the worker side, which joins the collective
-//     communicators and calls trainer.Run.
+//     its progress, logs and failure, and the manifests it writes
+//     (supervisor*.go, job_manifest.go); it speaks the protocol of package
+//     daemon/worker (worker.Assignment, worker.Msg), whose Run is the worker
+//     side, which joins the collective communicators and calls trainer.Run.
+//
+// The supervisor and the coordinator hold no pointer to the Daemon or to
+// each other: each gets plain values and function values for what it asks
+// of the node (supervisorEnv, newJobs); the Daemon wires them (job.go).
 //
 // It may import every package of the project but cli and cmd.
 //

@@ -22,13 +22,13 @@ func (d *Daemon) Drain(ctx context.Context) error {
 	if err := d.ml.SetMeta(meta, time.Second); err != nil {
 		d.log.Warn("advertise draining", "err", err)
 	}
-	keys := d.jobs.sup.drain()
+	keys := d.sup.drain()
 	if len(keys) == 0 {
 		return nil
 	}
 	d.log.Info("draining: checkpointing and stopping this node's workers", "workers", len(keys))
 	start := time.Now()
-	d.jobs.poke()
+	d.poke()
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {

@@ -1,16 +1,19 @@
 package daemon
 
 import (
+	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/sched"
 )
 
 // JobsConfig configures how a daemon runs jobs: its workers and its
@@ -44,75 +47,101 @@ func (c *JobsConfig) validate() error {
 	return nil
 }
 
-// jobs is a daemon's part in running jobs: the supervisor of this node's
-// workers (every node) and the coordinator's bookkeeping (the leader).
-// Its goroutine is started by Start and stopped by shutdown.
-type jobs struct {
-	d   *Daemon
-	cfg JobsConfig
-	sup *supervisor
+// jobPaths is where jobs live in a node's data dir.
+type jobPaths struct{ dataDir string }
 
-	mu          sync.Mutex
-	live        map[string]*liveJob         // leader: what the ranks of running attempts report
-	waiting     map[string]string           // leader: why a pending job is not placed yet
-	final       map[string]*api.JobProgress // leader: the last progress of attempts that ended
-	draining    map[string]time.Time        // leader: nodes going down for a restart → their last report saying so
-	leaderSince time.Time                   // zero when not the leader
-	wake        chan struct{}
+// jobDir is where a job's logs (and, by default, its checkpoints) live on
+// this node.
+func (p jobPaths) jobDir(id string) string { return filepath.Join(p.dataDir, "jobs", id) }
+
+func (p jobPaths) logPath(id string, attempt, rank int) string {
+	return filepath.Join(p.jobDir(id), "attempt-"+strconv.Itoa(attempt), "rank-"+strconv.Itoa(rank)+".log")
 }
 
-func newJobs(d *Daemon) *jobs {
-	j := &jobs{d: d, cfg: d.cfg.Jobs, live: map[string]*liveJob{}, waiting: map[string]string{},
-		final: map[string]*api.JobProgress{}, draining: map[string]time.Time{}, wake: make(chan struct{}, 1)}
-	j.sup = newSupervisor(j)
-	return j
+// saveDir is the root of a job's checkpoints on this node.
+func (p jobPaths) saveDir(id string, spec *jobspec.Spec) string {
+	if spec.Save != "" {
+		return spec.Save
+	}
+	return filepath.Join(p.jobDir(id), "checkpoints")
 }
 
-// run is the jobs goroutine: every tick it supervises this node's workers
-// and sends their report; on the leader it also places and watches jobs.
-func (j *jobs) run(stop <-chan struct{}) {
-	t := time.NewTicker(j.cfg.ReportInterval)
+// startJobs makes the supervisor and the coordinator, each with what it
+// needs of the node and nothing more.
+func (d *Daemon) startJobs() {
+	d.paths = jobPaths{dataDir: d.cfg.DataDir}
+	d.jobs = newJobs(d.log, schedConfig(&d.cfg), d.IsLeader, d.fsm.read, d.Apply, d.gossipView, d.poke)
+	host, _, _ := net.SplitHostPort(d.apiAddr)
+	d.sup = newSupervisor(supervisorEnv{
+		node: d.cfg.Name, devices: d.cfg.Devices, bindHost: host, secret: d.cfg.Secret.String(), instance: d.nonce,
+		cfg: d.cfg.Jobs, paths: d.paths, log: d.log,
+		state: d.State, alive: d.aliveNodes, poke: d.poke, local: d.receiveLocal, leader: d.leaderAddr,
+		newClient: func(addr string) (*api.Client, error) {
+			return api.NewClient(addr, d.id.ClientTLS(identity.ALPNHTTP), "")
+		},
+		ckptRoot: d.ckptRoot,
+		push: func(ctx context.Context, addr, job, rel, path, sha string, size int64) (int64, error) {
+			st, err := d.xfer.Push(ctx, addr, job, rel, path, sha, size)
+			return st.Wire, err
+		},
+	})
+}
+
+// receiveLocal hands a report of this node's to the coordinator in
+// process when this node leads.
+func (d *Daemon) receiveLocal(rep api.NodeReport) (api.ReportReply, bool) {
+	if !d.IsLeader() {
+		return api.ReportReply{}, false
+	}
+	return d.jobs.receive(rep), true
+}
+
+// leaderAddr is the leader's API (and Raft) address, "" when unknown.
+func (d *Daemon) leaderAddr() string {
+	addr, _ := d.raft.r.LeaderWithID()
+	return string(addr)
+}
+
+// gossipView is one snapshot of gossip's view, as the scheduler reads it.
+func (d *Daemon) gossipView() sched.Gossip {
+	g := sched.Gossip{Self: d.cfg.Name, SelfDraining: d.ml.Meta().Draining}
+	for _, m := range d.ml.Members() {
+		g.Members = append(g.Members, sched.Member{Name: m.Name, State: string(m.State),
+			Draining: m.Meta.Draining, Instance: m.Meta.Nonce})
+	}
+	return g
+}
+
+// aliveNodes is gossip's view: who is alive or suspect (not dead, not
+// left); this node is alive.
+func (d *Daemon) aliveNodes() map[string]bool { return d.gossipView().Alive() }
+
+// runJobs is the jobs goroutine: every tick (or poke) the supervisor
+// starts and stops this node's workers and sends their report, and on the
+// leader the coordinator places and watches jobs.
+func (d *Daemon) runJobs() {
+	t := time.NewTicker(d.cfg.Jobs.ReportInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-d.stop:
 			return
 		case <-t.C:
-		case <-j.wake:
+		case <-d.wake:
 		}
-		st := j.sup.view(j.d.State())
-		j.sup.reconcile(st)
-		j.sup.report(st)
-		j.coordinate()
+		st := d.sup.view(d.State())
+		d.sup.reconcile(st)
+		d.sup.report(st)
+		d.jobs.coordinate()
 	}
 }
 
 // poke makes the jobs goroutine look now.
-func (j *jobs) poke() {
+func (d *Daemon) poke() {
 	select {
-	case j.wake <- struct{}{}:
+	case d.wake <- struct{}{}:
 	default:
 	}
-}
-
-// stop ends every worker of this node (SIGTERM, then SIGKILL after the
-// grace; at once when kill) and waits for them.
-func (j *jobs) stop(kill bool) { j.sup.stopAll(kill) }
-
-// jobDir is where a job's logs (and, by default, its checkpoints) live on
-// this node.
-func (j *jobs) jobDir(id string) string { return filepath.Join(j.d.cfg.DataDir, "jobs", id) }
-
-func (j *jobs) logPath(id string, attempt, rank int) string {
-	return filepath.Join(j.jobDir(id), "attempt-"+strconv.Itoa(attempt), "rank-"+strconv.Itoa(rank)+".log")
-}
-
-// saveDir is the root of a job's checkpoints on this node.
-func (j *jobs) saveDir(id string, spec *jobspec.Spec) string {
-	if spec.Save != "" {
-		return spec.Save
-	}
-	return filepath.Join(j.jobDir(id), "checkpoints")
 }
 
 // apiJob is a job as the API shows it; live adds the leader's view of a
@@ -135,7 +164,7 @@ func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgres
 		for _, r := range p.Ranks {
 			dev := strconv.Itoa(r.Device)
 			if m := members[r.Node]; m != nil {
-				if k, i, err := deviceAt(m.Devices, r.Device); err == nil {
+				if k, i, err := sched.DeviceAt(m.Devices, r.Device); err == nil {
 					dev = k + ":" + strconv.Itoa(i)
 				}
 			}
@@ -162,14 +191,29 @@ func apiCheckpoints(cs []coord.Checkpoint) []api.Checkpoint {
 	return out
 }
 
-// workerCommand is the argv of a worker.
-func (j *jobs) workerCommand() ([]string, error) {
-	if len(j.cfg.WorkerCommand) > 0 {
-		return j.cfg.WorkerCommand, nil
+// workerArgv is the argv of a worker.
+func (c *JobsConfig) workerArgv() ([]string, error) {
+	if len(c.WorkerCommand) > 0 {
+		return c.WorkerCommand, nil
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	return []string{exe, "worker"}, nil
+}
+
+// apiAttempt is what `bloomctl job` shows of an attempt: when it ran, why
+// it ended, the checkpoint it resumed from and the steps it lost.
+func apiAttempt(job *coord.Job, a coord.Attempt) api.Attempt {
+	out := api.Attempt{N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, FromStep: a.FromStep,
+		Cause: a.Cause, StepsLost: a.StepsLost, LastStep: a.LastStep, Planned: a.Planned}
+	if a.FromStep > 0 {
+		for _, k := range job.Checkpoints {
+			if k.Step == a.FromStep {
+				out.FromDir = k.Dir
+			}
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"bloom/api"
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/sched"
 )
 
 // jobRoutes registers the job endpoints (api/job.go lists them).
@@ -43,7 +44,8 @@ func (d *Daemon) leaderView(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (d *Daemon) jobInfo(job *coord.Job, members map[string]*coord.Member) api.JobInfo {
-	return apiJob(job, members, d.jobs.progress(job), d.jobs.waitingReason(job.ID))
+	progress, waiting := d.jobs.view(job)
+	return apiJob(job, members, progress, waiting)
 }
 
 func (d *Daemon) handleJobs(w http.ResponseWriter, r *http.Request) {
@@ -94,7 +96,7 @@ func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.log.Info("job submitted", "job", id, "name", req.Name)
-	d.jobs.poke()
+	d.poke()
 	st := d.State()
 	writeJSON(w, http.StatusCreated, d.jobInfo(st.Jobs[id], st.Members))
 }
@@ -121,13 +123,13 @@ func (d *Daemon) admit(raw []byte) ([]byte, error) {
 	isAlive := func(string) bool { return true }
 	// The devices first: a layout that does not fit says so even when the
 	// batch does not divide by it either.
-	if err := spec.ResolveLayout(totalDevices(all, isAlive)); err != nil {
+	if err := spec.ResolveLayout(sched.TotalDevices(all, isAlive)); err != nil {
 		return nil, errors.Join(err, spec.Validate())
 	}
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := Place(freeDevices(all, isAlive), spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
+	if _, err := sched.Place(sched.FreeDevices(all, isAlive), spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
 		return nil, err
 	}
 	return spec.Marshal()
@@ -160,7 +162,7 @@ func (d *Daemon) handleCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.log.Info("job cancelled", "job", id)
-	d.jobs.poke()
+	d.poke()
 	st := d.State()
 	writeJSON(w, http.StatusOK, d.jobInfo(st.Jobs[id], st.Members))
 }
@@ -188,7 +190,7 @@ func (d *Daemon) handleRendezvous(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var attempt int
 	fmt.Sscan(q.Get("attempt"), &attempt)
-	v, ok := d.jobs.sup.rdvGet(rdvKey{q.Get("job"), attempt, q.Get("key")})
+	v, ok := d.sup.rdvGet(rdvKey{q.Get("job"), attempt, q.Get("key")})
 	if !ok {
 		writeError(w, http.StatusNotFound, errors.New("not published (yet)"))
 		return

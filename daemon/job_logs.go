@@ -73,7 +73,7 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 // serveLog answers from the local log file, waiting a little for new bytes
 // when follow is set and the worker still runs.
 func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey, offset int64, follow bool) {
-	path := d.jobs.logPath(key.job, key.attempt, key.rank)
+	path := d.paths.logPath(key.job, key.attempt, key.rank)
 	deadline := time.Now().Add(followWait)
 	for {
 		done := d.workerDone(key)
@@ -104,7 +104,7 @@ func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey,
 // workerDone reports whether the worker of key is over: it exited, or the
 // attempt is no longer running and nothing of it runs here.
 func (d *Daemon) workerDone(key workerKey) bool {
-	if p := d.jobs.sup.worker(key); p != nil {
+	if p := d.sup.worker(key); p != nil {
 		select {
 		case <-p.exited:
 			return true

@@ -105,7 +105,7 @@ func state(s string) func(*api.JobInfo) bool {
 func (c *cluster) worker(j *api.JobInfo, rank int) *workerProc {
 	c.t.Helper()
 	d := c.byName(j.Plan.Ranks[rank].Node)
-	p := d.jobs.sup.worker(workerKey{j.ID, len(j.Attempts), rank})
+	p := d.sup.worker(workerKey{j.ID, len(j.Attempts), rank})
 	if p == nil || p.cmd == nil {
 		c.t.Fatalf("no worker for rank %d of %s on %s", rank, j.ID, d.Name())
 	}

@@ -54,15 +54,15 @@ func (d *Daemon) ckptRoot(id string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	return d.jobs.saveDir(id, &sp), true
+	return d.paths.saveDir(id, &sp), true
 }
 
 // replicaTargets are the nodes a shard written here may be copied to, in
 // the order to try: alive, registered with a transfer address, the ring of
 // names starting after this node's.
 func (s *supervisor) replicaTargets(st *coord.State) []*coord.Member {
-	me := s.j.d.cfg.Name
-	alive := s.j.aliveNodes()
+	me := s.env.node
+	alive := s.env.alive()
 	var out []*coord.Member
 	for _, n := range st.MemberNames() {
 		if m := st.Members[n]; n != me && alive[n] && m.QUICAddr != "" {
@@ -101,7 +101,7 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			st := s.j.d.State()
+			st := s.env.state()
 			if _, ok := current(st, p.key.job, p.key.attempt); !ok {
 				return
 			}
@@ -109,13 +109,13 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 				start := time.Now()
 				bytes, err := s.pushShard(ctx, p.key.job, m.QUICAddr, sh)
 				if err != nil {
-					s.j.d.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
+					s.env.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
 					continue
 				}
-				s.j.d.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
+				s.env.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
 					"bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
 				p.addReplica(sh.Step, m.Name)
-				s.j.poke()
+				s.env.poke()
 				return
 			}
 			select {
@@ -133,12 +133,12 @@ func (s *supervisor) pushShard(ctx context.Context, job, addr string, sh api.Sha
 	for _, f := range sh.Files {
 		rel := filepath.Join(filepath.Base(sh.Dir), f.Name)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		st, err := s.j.d.xfer.Push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
+		n, err := s.env.push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
 		cancel()
 		if err != nil {
 			return wire, fmt.Errorf("%s: %w", f.Name, err)
 		}
-		wire += st.Wire
+		wire += n
 	}
 	return wire, nil
 }

@@ -5,20 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/coord"
-	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/sched"
 	"bloom/daemon/worker"
 )
 
@@ -28,7 +26,7 @@ import (
 // report. A worker that exits is never restarted by the supervisor: the
 // coordinator decides (a new attempt). Everything it starts belongs to wg.
 type supervisor struct {
-	j     *jobs
+	env   supervisorEnv
 	wg    sync.WaitGroup
 	stopC chan struct{}
 
@@ -42,6 +40,29 @@ type supervisor struct {
 	leaderView map[string]*coord.Job
 	written    map[ckptKey]api.ManifestAck // manifests made durable here
 	clients    map[string]*api.Client      // other nodes' APIs, by address
+}
+
+// supervisorEnv is what a supervisor is given by the daemon that makes it:
+// plain values, and function values for the few things it asks of the
+// rest of the node. It holds no pointer to the daemon.
+type supervisorEnv struct {
+	node     string // this node's name
+	devices  string // this node's --devices
+	bindHost string // the host workers listen on
+	secret   string // the cluster secret, for workers that talk to peers
+	instance string // this bloomd's process nonce
+	cfg      JobsConfig
+	paths    jobPaths
+	log      *slog.Logger
+
+	state     func() *coord.State                          // a copy of this node's applied Raft state
+	alive     func() map[string]bool                       // gossip: who is alive or suspect
+	poke      func()                                       // wake the jobs goroutine
+	local     func(api.NodeReport) (api.ReportReply, bool) // the coordinator in process, when this node leads
+	leader    func() string                                // the leader's API address, "" if unknown
+	newClient func(addr string) (*api.Client, error)       // an API client to another node
+	ckptRoot  func(job string) (string, bool)              // a job's checkpoint root here
+	push      func(ctx context.Context, addr, job, rel, path, sha string, size int64) (wire int64, err error)
 }
 
 // rdvKey names a value published by a worker of an attempt.
@@ -58,8 +79,8 @@ type ckptKey struct {
 	step    int64
 }
 
-func newSupervisor(j *jobs) *supervisor {
-	return &supervisor{j: j, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
+func newSupervisor(env supervisorEnv) *supervisor {
+	return &supervisor{env: env, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
 		rdv: map[rdvKey][]byte{}, written: map[ckptKey]api.ManifestAck{}, clients: map[string]*api.Client{}}
 }
 
@@ -71,7 +92,7 @@ func current(st *coord.State, job string, attempt int) (*coord.Job, bool) {
 
 // reconcile starts the workers the plan wants here and stops the others.
 func (s *supervisor) reconcile(st *coord.State) {
-	me := s.j.d.cfg.Name
+	me := s.env.node
 	desired := map[workerKey]coord.Rank{}
 	for id, job := range st.Jobs {
 		if _, ok := current(st, id, len(job.Attempts)); !ok {
@@ -92,7 +113,7 @@ func (s *supervisor) reconcile(st *coord.State) {
 		if _, ok := desired[key]; ok {
 			continue
 		}
-		p.stop(s.j.cfg.StopGrace, &s.wg)
+		p.stop(s.env.cfg.StopGrace, &s.wg)
 		select {
 		case <-p.exited:
 			delete(s.procs, key)
@@ -133,15 +154,15 @@ func (s *supervisor) olderRunning(key workerKey) bool {
 // launch starts the worker of key. Call with s.mu held.
 func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local int) *workerProc {
 	a, err := s.assignment(st, key, r, local)
-	argv, errCmd := s.j.workerCommand()
+	argv, errCmd := s.env.cfg.workerArgv()
 	if err = errors.Join(err, errCmd); err != nil {
 		p := &workerProc{key: key, exited: make(chan struct{}),
 			rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank, Exited: true, Exit: "did not start", Error: err.Error()}}
 		close(p.exited)
 		return p
 	}
-	s.j.d.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
-	return s.startWorker(key, a, argv, s.j.cfg.WorkerEnv)
+	s.env.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
+	return s.startWorker(key, a, argv, s.env.cfg.WorkerEnv)
 }
 
 // assignment is what the worker of key is told.
@@ -151,27 +172,26 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	kind, idx, err := deviceAt(s.j.d.cfg.Devices, r.Device)
+	kind, idx, err := sched.DeviceAt(s.env.devices, r.Device)
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	threads := s.j.cfg.WorkerThreads
+	threads := s.env.cfg.WorkerThreads
 	if threads == 0 {
 		threads = max(1, runtime.NumCPU()/max(local, 1))
 	}
-	host, _, _ := net.SplitHostPort(s.j.d.apiAddr)
-	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.j.d.cfg.Name,
-		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.j.saveDir(key.job, &spec), BindHost: host}
+	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.env.node,
+		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.env.paths.saveDir(key.job, &spec), BindHost: s.env.bindHost}
 	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
 		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))
 		for _, k := range job.Checkpoints {
 			if k.Step == from {
-				a.Fetch = newFetch(st, k, s.j.d.cfg.Name, s.j.aliveNodes())
+				a.Fetch = newFetch(st, k, s.env.node, s.env.alive())
 			}
 		}
 	}
 	if len(job.Plan.Ranks) > 1 || a.Fetch != nil {
-		a.Secret = s.j.d.cfg.Secret.String()
+		a.Secret = s.env.secret
 	}
 	return a, nil
 }
@@ -179,7 +199,7 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 // report sends the coordinator a snapshot of this node's live workers and
 // writes the manifests it asks for.
 func (s *supervisor) report(st *coord.State) {
-	rep := api.NodeReport{Node: s.j.d.cfg.Name, Applied: max(st.Index, 1), Instance: s.j.d.nonce}
+	rep := api.NodeReport{Node: s.env.node, Applied: max(st.Index, 1), Instance: s.env.instance}
 	s.mu.Lock()
 	rep.Draining = s.draining
 	for key, p := range s.procs {
@@ -187,10 +207,10 @@ func (s *supervisor) report(st *coord.State) {
 		if !ok {
 			continue
 		}
-		rep.Ranks = append(rep.Ranks, p.snapshot(lastStep(job)))
+		rep.Ranks = append(rep.Ranks, p.snapshot(job.LastStep()))
 	}
 	for k, ack := range s.written {
-		if job, ok := current(st, k.job, k.attempt); ok && ack.Step > lastStep(job) {
+		if job, ok := current(st, k.job, k.attempt); ok && ack.Step > job.LastStep() {
 			rep.Written = append(rep.Written, ack)
 		} else {
 			delete(s.written, k)
@@ -204,7 +224,7 @@ func (s *supervisor) report(st *coord.State) {
 	}
 	reply, err := s.send(rep)
 	if err != nil {
-		s.j.d.log.Debug("report to the coordinator", "err", err)
+		s.env.log.Debug("report to the coordinator", "err", err)
 		return
 	}
 	s.setLeaderView(reply.Jobs)
@@ -212,11 +232,11 @@ func (s *supervisor) report(st *coord.State) {
 	for _, o := range reply.Manifests {
 		// The step directory on this node: the writer's own, or where a
 		// copy of the shards was pushed here.
-		if dir, ok := s.j.d.ckptRoot(o.Job); ok {
+		if dir, ok := s.env.ckptRoot(o.Job); ok {
 			o.Dir = filepath.Join(dir, filepath.Base(o.Dir))
 		}
 		if err := writeManifest(o); err != nil {
-			s.j.d.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
+			s.env.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
 		}
 		job := st.Jobs[o.Job]
@@ -226,7 +246,7 @@ func (s *supervisor) report(st *coord.State) {
 		s.mu.Lock()
 		s.written[ckptKey{o.Job, len(job.Attempts), o.Step}] = api.ManifestAck{Job: o.Job, Step: o.Step, SHA256: o.SHA256}
 		s.mu.Unlock()
-		s.j.poke()
+		s.env.poke()
 	}
 }
 
@@ -253,7 +273,7 @@ func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(view) > 0 && len(s.leaderView) == 0 {
-		s.j.d.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
+		s.env.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
 	}
 	s.leaderView = view
 }
@@ -273,30 +293,21 @@ func (s *supervisor) view(st *coord.State) *coord.State {
 	return st
 }
 
-// lastStep is the job's last committed checkpoint step, -1 for none.
-func lastStep(job *coord.Job) int64 {
-	if n := len(job.Checkpoints); n > 0 {
-		return job.Checkpoints[n-1].Step
-	}
-	return -1
-}
-
 // send delivers a report to the leader: in process when this node leads.
 func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
-	if s.j.d.IsLeader() {
-		r := s.j.receive(rep)
+	if r, ok := s.env.local(rep); ok {
 		return &r, nil
 	}
-	addr, _ := s.j.d.raft.r.LeaderWithID()
+	addr := s.env.leader()
 	if addr == "" {
 		// A node that just restarted learns the leader from its
 		// heartbeats, which Raft may be backing off: any live member
 		// forwards the report to the leader.
-		if addr = raft.ServerAddress(s.anyPeerAPI()); addr == "" {
+		if addr = s.anyPeerAPI(); addr == "" {
 			return nil, errors.New("no leader")
 		}
 	}
-	c, err := s.client(string(addr))
+	c, err := s.client(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -307,9 +318,9 @@ func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
 
 // anyPeerAPI is the API address of a live member other than this node.
 func (s *supervisor) anyPeerAPI() string {
-	st := s.j.d.State()
-	for name, ok := range s.j.aliveNodes() {
-		if m := st.Members[name]; ok && name != s.j.d.cfg.Name && m != nil && m.APIAddr != "" {
+	st := s.env.state()
+	for name, ok := range s.env.alive() {
+		if m := st.Members[name]; ok && name != s.env.node && m != nil && m.APIAddr != "" {
 			return m.APIAddr
 		}
 	}
@@ -323,7 +334,7 @@ func (s *supervisor) client(addr string) (*api.Client, error) {
 	if c := s.clients[addr]; c != nil {
 		return c, nil
 	}
-	c, err := api.NewClient(addr, s.j.d.id.ClientTLS(identity.ALPNHTTP), "")
+	c, err := s.env.newClient(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +356,7 @@ func (s *supervisor) stopAll(kill bool) {
 		if kill {
 			p.kill()
 		} else {
-			p.stop(s.j.cfg.StopGrace, &s.wg)
+			p.stop(s.env.cfg.StopGrace, &s.wg)
 		}
 	}
 	s.mu.Unlock()

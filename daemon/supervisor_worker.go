@@ -44,7 +44,7 @@ type workerProc struct {
 // to s.wg. A worker that cannot start is returned already exited, with
 // the reason, so it is reported like any failure.
 func (s *supervisor) startWorker(key workerKey, a worker.Assignment, argv, env []string) *workerProc {
-	p := &workerProc{key: key, logPath: s.j.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
+	p := &workerProc{key: key, logPath: s.env.paths.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
 		rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank}}
 	ctrl, err := p.start(a, argv, env)
 	if err != nil {
@@ -128,7 +128,7 @@ func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
 	p.rep.Saving = 0
 	p.mu.Unlock()
 	close(p.exited)
-	s.j.poke()
+	s.env.poke()
 }
 
 func (p *workerProc) readControl(s *supervisor, r io.Reader) {
@@ -168,7 +168,7 @@ func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 			if m.Shard != nil {
 				s.replicate(p, *m.Shard)
 			}
-			s.j.poke()
+			s.env.poke()
 		}
 	}
 }
@@ -250,4 +250,12 @@ func logTail(path string, n int) string {
 	}
 	lines = lines[max(0, len(lines)-n):]
 	return truncate(strings.Join(lines, " | "), 1000)
+}
+
+// truncate cuts s to at most n bytes of valid UTF-8.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }

@@ -81,6 +81,15 @@ func (j *Job) Failures() int {
 	return n
 }
 
+// LastStep is the step of the job's last committed checkpoint, -1 when
+// it has none.
+func (j *Job) LastStep() int64 {
+	if n := len(j.Checkpoints); n > 0 {
+		return j.Checkpoints[n-1].Step
+	}
+	return -1
+}
+
 // Checkpoint is a checkpoint whose shards were all durable when it was
 // committed; only committed checkpoints are ever loaded.
 type Checkpoint struct {

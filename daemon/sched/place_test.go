@@ -1,4 +1,4 @@
-package daemon
+package sched
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
-	"bloom/membership"
 	"bloom/trainer"
 )
 
@@ -107,20 +106,20 @@ func TestFreeDevices(t *testing.T) {
 	st.Jobs["j"] = &coord.Job{ID: "j", State: coord.JobRunning, Plan: &coord.Plan{TP: 1, PP: 1, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "n1", Device: 1}}}}
 	st.Jobs["k"] = &coord.Job{ID: "k", State: coord.JobFailed, Plan: &coord.Plan{TP: 1, PP: 1, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "n1", Device: 0}}}}
 	alive := func(n string) bool { return n != "n3" }
-	got := freeDevices(st, alive)
+	got := FreeDevices(st, alive)
 	if fmt.Sprint(got) != "[{n1 [0]} {n2 [0 1 2 3]}]" {
 		t.Errorf("free %v", got)
 	}
-	if n := totalDevices(st, alive); n != 6 {
+	if n := TotalDevices(st, alive); n != 6 {
 		t.Errorf("total %d", n)
 	}
 	for pos, want := range []string{"npu:4", "npu:5", "npu:6", "cpu:0"} {
-		k, i, err := deviceAt("npu:4-6;cpu:1", pos)
+		k, i, err := DeviceAt("npu:4-6;cpu:1", pos)
 		if err != nil || fmt.Sprintf("%s:%d", k, i) != want {
-			t.Errorf("deviceAt %d: %s:%d %v, want %s", pos, k, i, err, want)
+			t.Errorf("DeviceAt %d: %s:%d %v, want %s", pos, k, i, err, want)
 		}
 	}
-	if _, _, err := deviceAt("cpu:1", 1); err == nil {
+	if _, _, err := DeviceAt("cpu:1", 1); err == nil {
 		t.Error("device past the list accepted")
 	}
 }
@@ -132,19 +131,19 @@ func TestLostNode(t *testing.T) {
 	ranks := []coord.Rank{{Rank: 0, Node: "n1"}, {Rank: 1, Node: "n2"}}
 	alive := map[string]bool{"n1": true}
 	for _, c := range []struct {
-		state membership.State
+		state string
 		grace bool
 		want  string
 	}{
-		{membership.StateDead, true, "node n2 (rank 1) is dead"},
-		{membership.StateLeft, true, "node n2 (rank 1) is left"},
-		{membership.StateDead, false, "node n2 (rank 1) is dead"},
+		{"dead", true, "node n2 (rank 1) is dead"},
+		{"left", true, "node n2 (rank 1) is left"},
+		{"dead", false, "node n2 (rank 1) is dead"},
 		{"", true, ""},
 		{"", false, "node n2 (rank 1) is gone"},
 	} {
-		members := []membership.Member{{Name: "n1", State: membership.StateAlive}}
+		members := []Member{{Name: "n1", State: "alive"}}
 		if c.state != "" {
-			members = append(members, membership.Member{Name: "n2", State: c.state})
+			members = append(members, Member{Name: "n2", State: c.state})
 		}
 		if got := lostNode(ranks, alive, members, c.grace); got != c.want {
 			t.Errorf("n2 %q, grace %v: %q, want %q", c.state, c.grace, got, c.want)

@@ -1,4 +1,4 @@
-package daemon
+package sched
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // it (--min-nodes > 0), once --node-grace seconds have passed since the
 // attempt ended (a node that comes back in time gets the job back on its
 // full layout), and only onto at least --min-nodes nodes. It returns the
-// plan, or nil and why the job waits. shrink is pure.
+// plan, or nil and why the job waits.
 func shrink(job *coord.Job, spec *jobspec.Spec, free []NodeDevices, now time.Time) (*coord.Plan, string) {
 	n := len(job.Attempts)
 	if spec.MinNodes == 0 || job.State != coord.JobRecovering || n == 0 {
@@ -40,13 +40,4 @@ func shrink(job *coord.Job, spec *jobspec.Spec, free []NodeDevices, now time.Tim
 		return &p, ""
 	}
 	return nil, fmt.Sprintf("no smaller data-parallel size fits the free devices on at least --min-nodes %d nodes", spec.MinNodes)
-}
-
-// planNodes counts the nodes a plan uses.
-func planNodes(p *coord.Plan) int {
-	seen := map[string]bool{}
-	for _, r := range p.Ranks {
-		seen[r.Node] = true
-	}
-	return len(seen)
 }

@@ -1,4 +1,4 @@
-package daemon
+package sched
 
 import (
 	"fmt"
@@ -17,11 +17,12 @@ type NodeDevices struct {
 
 // Place assigns every rank of a TP×PP×DP job to a node and device, as
 // Megatron and torchrun lay ranks out: rank = pp·(DP·TP) + dp·TP + tp
-// (trainer.Layout, the one home of that numbering), ranks filled onto nodes in order, each node's devices in order. A
+// (trainer.Layout, the one home of that numbering), ranks filled onto
+// nodes in order, each node's devices in order. A
 // tensor-parallel group (TP consecutive ranks) is never split across nodes:
 // TP stays inside a node; the data-parallel replicas of a stage fill the
 // node next, and pipeline stages land on later nodes. Nodes are taken in
-// the order given (the caller sorts them). Place is pure.
+// the order given (the caller sorts them).
 func Place(nodes []NodeDevices, tp, pp, dp int) (coord.Plan, error) {
 	if tp < 1 || pp < 1 || dp < 1 {
 		return coord.Plan{}, fmt.Errorf("%w: TP %d, PP %d, DP %d must all be ≥ 1", jobspec.ErrInvalid, tp, pp, dp)
@@ -67,10 +68,10 @@ func placeError(nodes []NodeDevices, tp, pp, dp int) error {
 		jobspec.ErrInvalid, tp, pp, dp, need, fits, tp, desc, total)
 }
 
-// freeDevices lists, for each member alive per alive, the devices no
+// FreeDevices lists, for each member that ok accepts, the devices no
 // running job uses; nodes sorted by name. A device is its position in the
-// node's --devices list (deviceAt turns it back into kind and index).
-func freeDevices(st *coord.State, alive func(string) bool) []NodeDevices {
+// node's --devices list (DeviceAt turns it back into kind and index).
+func FreeDevices(st *coord.State, ok func(node string) bool) []NodeDevices {
 	busy := map[string]map[int]bool{}
 	for _, j := range st.Jobs {
 		if j.State != coord.JobRunning || j.Plan == nil {
@@ -86,7 +87,7 @@ func freeDevices(st *coord.State, alive func(string) bool) []NodeDevices {
 	var out []NodeDevices
 	for _, name := range st.MemberNames() {
 		m := st.Members[name]
-		if !alive(name) {
+		if !ok(name) {
 			continue
 		}
 		devs, err := ParseDevices(m.Devices)
@@ -104,11 +105,11 @@ func freeDevices(st *coord.State, alive func(string) bool) []NodeDevices {
 	return out
 }
 
-// totalDevices counts every device of the given nodes, busy or not.
-func totalDevices(st *coord.State, alive func(string) bool) int {
+// TotalDevices counts every device of the members ok accepts, busy or not.
+func TotalDevices(st *coord.State, ok func(node string) bool) int {
 	n := 0
 	for name, m := range st.Members {
-		if !alive(name) {
+		if !ok(name) {
 			continue
 		}
 		devs, _ := ParseDevices(m.Devices)
@@ -117,26 +118,11 @@ func totalDevices(st *coord.State, alive func(string) bool) int {
 	return n
 }
 
-func deviceCount(devs []Device) int {
-	n := 0
-	for _, d := range devs {
-		n += len(d.Indices)
+// planNodes counts the nodes a plan uses.
+func planNodes(p *coord.Plan) int {
+	seen := map[string]bool{}
+	for _, r := range p.Ranks {
+		seen[r.Node] = true
 	}
-	return n
-}
-
-// deviceAt is the kind and index of the device at position pos of a
-// node's --devices list.
-func deviceAt(devices string, pos int) (kind string, index int, err error) {
-	devs, err := ParseDevices(devices)
-	if err != nil {
-		return "", 0, err
-	}
-	for _, d := range devs {
-		if pos < len(d.Indices) {
-			return d.Kind, d.Indices[pos], nil
-		}
-		pos -= len(d.Indices)
-	}
-	return "", 0, fmt.Errorf("daemon: device %d is not in --devices %q", pos, devices)
+	return len(seen)
 }

@@ -1,0 +1,156 @@
+package sched
+
+import (
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/coord"
+)
+
+// attempt is the leader's view of a running attempt, from the nodes'
+// reports. It lives in the leader's memory only: reports are snapshots
+// sent again and again, so a new leader rebuilds it within one interval.
+type attempt struct {
+	n       int
+	ranks   map[int]api.RankReport
+	nodes   map[int]string         // rank → the node that reported it
+	pending map[int64]*pendingCkpt // step → manifest being written
+	refused map[int64]bool         // steps whose shards disagree: never committed
+	// nonces are the instances (process nonces) of the bloomds that
+	// reported this attempt's ranks: when gossip shows another one alive
+	// under the same name, that node restarted and its workers died with
+	// it, whether or not gossip ever saw it dead.
+	nonces map[string]string
+	// growTo is the data-parallel size a shrunk attempt stops for (every
+	// rank checkpoints and stops, and the next attempt runs on the job's
+	// full layout); 0 while it does not.
+	growTo int
+}
+
+// liveFor returns the live record of job's attempt n, replacing one of an
+// older attempt; nil for a report of an attempt older than the record.
+func (s *Scheduler) liveFor(id string, n int) *attempt {
+	a := s.live[id]
+	if a != nil && a.n > n {
+		return nil
+	}
+	if a == nil || a.n < n {
+		a = &attempt{n: n, ranks: map[int]api.RankReport{}, nodes: map[int]string{},
+			pending: map[int64]*pendingCkpt{}, refused: map[int64]bool{}, nonces: map[string]string{}}
+		s.live[id] = a
+	}
+	return a
+}
+
+// Report takes in a node's report, received at now, and returns the
+// manifests that node should write and the jobs whose workers there
+// should checkpoint and stop; changed says whether the report changed
+// something a pass decides on (the caller then runs one soon).
+func (s *Scheduler) Report(r api.NodeReport, now time.Time) (reply api.ReportReply, changed bool) {
+	_, was := s.draining[r.Node]
+	changed = was != r.Draining
+	if r.Draining {
+		s.draining[r.Node] = now
+	} else {
+		delete(s.draining, r.Node)
+	}
+	for _, rr := range r.Ranks {
+		if a := s.liveFor(rr.Job, rr.Attempt); a != nil {
+			old := a.ranks[rr.Rank]
+			changed = changed || old.Exited != rr.Exited || len(old.Shards) != len(rr.Shards)
+			a.ranks[rr.Rank], a.nodes[rr.Rank] = rr, r.Node
+			if _, ok := a.nonces[r.Node]; !ok && r.Instance != "" {
+				a.nonces[r.Node] = r.Instance // the bloomd that runs the ranks
+			}
+		}
+	}
+	for _, ack := range r.Written {
+		if a := s.live[ack.Job]; a != nil {
+			if p := a.pending[ack.Step]; p != nil && p.sha == ack.SHA256 {
+				if _, ok := p.orders[r.Node]; ok && !p.acked[r.Node] {
+					p.acked[r.Node], changed = true, true
+				}
+			}
+		}
+	}
+	for id, a := range s.live {
+		if a.growTo == 0 {
+			continue
+		}
+		for _, node := range a.nodes {
+			if node == r.Node {
+				reply.StopJobs = append(reply.StopJobs, id)
+				break
+			}
+		}
+	}
+	for _, a := range s.live {
+		for _, p := range a.pending {
+			if o, ok := p.orders[r.Node]; ok && !p.acked[r.Node] {
+				reply.Manifests = append(reply.Manifests, o)
+			}
+		}
+	}
+	return reply, changed
+}
+
+// lastReported is the last step any rank of a live attempt reported (0
+// when none did).
+func (a *attempt) lastReported() int64 {
+	var last int64
+	for _, rr := range a.ranks {
+		if rr.Progress != nil && rr.Progress.Step > last {
+			last = rr.Progress.Step
+		}
+	}
+	return last
+}
+
+// Progress is the leader's summary of a job's running attempt, or of the
+// last attempt it saw end; nil when it knows none.
+func (s *Scheduler) Progress(job *coord.Job) *api.JobProgress {
+	var p *api.JobProgress
+	if a := s.live[job.ID]; a != nil && a.n == len(job.Attempts) {
+		p = a.summarize()
+	} else if f := s.final[job.ID]; f != nil && job.State != coord.JobRunning {
+		cp := *f
+		p = &cp
+	}
+	if p != nil && job.State != coord.JobRunning {
+		p.Checkpointing = 0
+	}
+	return p
+}
+
+// summarize is a live attempt's progress, or nil.
+func (a *attempt) summarize() *api.JobProgress {
+	out := &api.JobProgress{Attempt: a.n}
+	best := -1
+	for r, rr := range a.ranks {
+		if rr.Saving > out.Checkpointing {
+			out.Checkpointing = rr.Saving
+		}
+		p := rr.Progress
+		if p == nil {
+			continue
+		}
+		out.Ranks++
+		// The loss comes from the last pipeline stage; among ranks that
+		// have one, the highest reports.
+		if p.HasLoss && r > best {
+			best = r
+			out.Step, out.Steps, out.Loss, out.LR, out.GradNorm = p.Step, p.Steps, p.Loss, p.LR, p.GradNorm
+			out.TokensPerSec, out.Consumed, out.UpdatedAt = p.TokensPerSec, p.Consumed, p.At
+		}
+	}
+	for step := range a.pending {
+		out.Checkpointing = max(out.Checkpointing, step)
+	}
+	if out.Ranks == 0 && out.Checkpointing == 0 {
+		return nil
+	}
+	return out
+}
+
+// Waiting is why a pending job is not placed yet ("" if unknown).
+func (s *Scheduler) Waiting(id string) string { return s.waiting[id] }
