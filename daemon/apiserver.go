@@ -59,9 +59,9 @@ func writeError(w http.ResponseWriter, code int, err error) {
 }
 
 func (d *Daemon) raftView() (raft.Configuration, raft.ServerID, raft.ServerAddress) {
-	addr, leader := d.raft.r.LeaderWithID()
+	addr, leader := d.raft.LeaderWithID()
 	var conf raft.Configuration
-	if f := d.raft.r.GetConfiguration(); f.Error() == nil {
+	if f := d.raft.GetConfiguration(); f.Error() == nil {
 		conf = f.Configuration()
 	}
 	return conf, leader, addr
@@ -83,7 +83,7 @@ func (d *Daemon) Members() api.MembersResponse {
 // Status reports cluster id, leader, Raft indices, voters and health.
 func (d *Daemon) Status() api.Status {
 	conf, leader, addr := d.raftView()
-	r := d.raft.r
+	r := d.raft
 	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
 		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.isDraining()}
@@ -145,7 +145,7 @@ func (d *Daemon) leaderOnly(h http.HandlerFunc) http.HandlerFunc {
 			h(w, r)
 			return
 		}
-		addr, leader := d.raft.r.LeaderWithID()
+		addr, leader := d.raft.LeaderWithID()
 		if addr == "" || r.Header.Get(api.HeaderForwarded) != "" {
 			writeError(w, http.StatusServiceUnavailable, errors.New("no leader at the moment (an election is under way): retry in a second"))
 			return
@@ -160,7 +160,7 @@ func (d *Daemon) forwardToLeader(w http.ResponseWriter, r *http.Request) bool {
 	if d.IsLeader() || r.Header.Get(api.HeaderForwarded) != "" {
 		return false
 	}
-	addr, leader := d.raft.r.LeaderWithID()
+	addr, leader := d.raft.LeaderWithID()
 	if addr == "" {
 		return false
 	}

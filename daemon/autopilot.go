@@ -23,7 +23,7 @@ import (
 //     is removed after the same grace. Nobody is removed during the first
 //     LeaderGrace of a leadership.
 func (d *Daemon) reconcile() {
-	fut := d.raft.r.GetConfiguration()
+	fut := d.raft.GetConfiguration()
 	if err := fut.Error(); err != nil {
 		d.log.Warn("reconcile: raft configuration", "err", err)
 		return
@@ -60,7 +60,7 @@ func (d *Daemon) addMissing(conf raft.Configuration, members []membership.Member
 		}
 		if ok {
 			d.log.Info("server address changed; re-adding", "server", m.Name, "old", string(s.Address), "new", m.Meta.Raft)
-			if err := d.raft.r.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error(); err != nil {
+			if err := d.raft.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error(); err != nil {
 				d.log.Warn("remove server", "server", m.Name, "err", err)
 				continue
 			}
@@ -68,7 +68,7 @@ func (d *Daemon) addMissing(conf raft.Configuration, members []membership.Member
 		// A new replication stream starts with no failures and reports no
 		// "resumed" observation: forget failures of an earlier membership.
 		d.forgetFailures(m.Name)
-		err := d.raft.r.AddNonvoter(raft.ServerID(m.Name), raft.ServerAddress(m.Meta.Raft), 0, d.cfg.ApplyTimeout).Error()
+		err := d.raft.AddNonvoter(raft.ServerID(m.Name), raft.ServerAddress(m.Meta.Raft), 0, d.cfg.ApplyTimeout).Error()
 		d.log.Info("added non-voter", "server", m.Name, "addr", m.Meta.Raft, "err", err)
 	}
 }
@@ -147,7 +147,7 @@ func (d *Daemon) manageVoters(conf raft.Configuration, byName map[string]members
 		default:
 			delete(d.healthy, id)
 			if mayRemove && goneLongEnough(id) {
-				err := d.raft.r.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error()
+				err := d.raft.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error()
 				d.log.Info("removed dead non-voter", "server", id, "err", err)
 			}
 		}
@@ -158,7 +158,7 @@ func (d *Daemon) manageVoters(conf raft.Configuration, byName map[string]members
 		want--
 	}
 	for _, s := range candidates[:max(0, min(len(candidates), want-liveVoters))] {
-		err := d.raft.r.AddVoter(s.ID, s.Address, 0, d.cfg.ApplyTimeout).Error()
+		err := d.raft.AddVoter(s.ID, s.Address, 0, d.cfg.ApplyTimeout).Error()
 		d.log.Info("promoted to voter", "server", string(s.ID), "err", err)
 		if err == nil {
 			liveVoters++
@@ -172,7 +172,7 @@ func (d *Daemon) manageVoters(conf raft.Configuration, byName map[string]members
 		if liveVoters < min(3, d.cfg.MaxVoters) {
 			return // keep it: a restart brings it back, removal would not help quorum
 		}
-		err := d.raft.r.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error()
+		err := d.raft.RemoveServer(s.ID, 0, d.cfg.ApplyTimeout).Error()
 		d.log.Info("removed dead voter", "server", string(s.ID), "err", err)
 	}
 }

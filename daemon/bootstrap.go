@@ -20,7 +20,7 @@ import (
 // proposal gossips the same hash. Everyone else waits to be added by the
 // leader. A data dir with Raft state never bootstraps again.
 func (d *Daemon) maybeBootstrap() {
-	if d.cfg.BootstrapExpect == 0 || d.raft.hasState || d.raft.r.LastIndex() > 0 {
+	if d.cfg.BootstrapExpect == 0 || d.raft.hasState || d.raft.LastIndex() > 0 {
 		d.bootstrapped = true
 		return
 	}
@@ -48,7 +48,7 @@ func (d *Daemon) maybeBootstrap() {
 		}
 		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(m.Meta.Raft)})
 	}
-	err := d.raft.r.BootstrapCluster(conf).Error()
+	err := d.raft.BootstrapCluster(conf).Error()
 	if err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
 		d.log.Error("raft bootstrap failed", "err", err)
 		return

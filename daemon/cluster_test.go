@@ -64,18 +64,18 @@ func TestCluster3(t *testing.T) {
 	// Crash the leader: another is elected, and the crashed node rejoins
 	// with its log intact.
 	li := c.index(l)
-	lastIndex := l.raft.r.LastIndex()
+	lastIndex := l.raft.LastIndex()
 	l.Kill()
 	c.nodes[li] = nil
 	start = time.Now()
 	l2 := c.waitLeader(20 * time.Second)
 	t.Logf("failover to %s after %v", l2.Name(), time.Since(start))
 	d := c.restart(li)
-	if got := d.raft.r.LastIndex(); got < lastIndex {
+	if got := d.raft.LastIndex(); got < lastIndex {
 		t.Errorf("restarted node has last index %d, had %d", got, lastIndex)
 	}
 	waitFor(t, 20*time.Second, "restarted node catches up", func() bool {
-		return d.State().Jobs[job.ID] != nil && d.raft.r.AppliedIndex() >= l2.raft.r.CommitIndex()
+		return d.State().Jobs[job.ID] != nil && d.raft.AppliedIndex() >= l2.raft.CommitIndex()
 	})
 
 	// A graceful stop of the leader hands leadership over.

@@ -272,9 +272,9 @@ func (d *Daemon) shutdown(graceful bool) error {
 		return nil
 	}
 	if graceful {
-		if d.raft.r.State() == raft.Leader {
+		if d.raft.State() == raft.Leader {
 			start := time.Now()
-			err := d.raft.r.LeadershipTransfer().Error()
+			err := d.raft.LeadershipTransfer().Error()
 			d.log.Info("leadership transfer before stop", "err", err, "took", time.Since(start))
 		}
 		if err := d.ml.Leave(2 * time.Second); err != nil {
@@ -313,7 +313,7 @@ func (d *Daemon) APIAddr() string { return d.apiAddr }
 func (d *Daemon) GossipAddr() string { return d.ml.Local().Addr }
 
 // IsLeader reports whether this node leads and has caught up (Barrier done).
-func (d *Daemon) IsLeader() bool { return d.leaderReady.Load() && d.raft.r.State() == raft.Leader }
+func (d *Daemon) IsLeader() bool { return d.leaderReady.Load() && d.raft.State() == raft.Leader }
 
 // Identity is the node's TLS identity (the QUIC data plane will use it too).
 func (d *Daemon) Identity() *identity.Identity { return d.id }
@@ -326,7 +326,7 @@ func (d *Daemon) Apply(cmd coord.Command) error {
 		return err
 	}
 	start := time.Now()
-	f := d.raft.r.Apply(b, d.cfg.ApplyTimeout)
+	f := d.raft.Apply(b, d.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		return fmt.Errorf("daemon: raft apply: %w", err)
 	}

@@ -98,7 +98,7 @@ func (d *Daemon) receiveLocal(rep api.NodeReport) (api.ReportReply, bool) {
 
 // leaderAddr is the leader's API (and Raft) address, "" when unknown.
 func (d *Daemon) leaderAddr() string {
-	addr, _ := d.raft.r.LeaderWithID()
+	addr, _ := d.raft.LeaderWithID()
 	return string(addr)
 }
 

@@ -34,7 +34,7 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 // when there is no leader.
 func (d *Daemon) leaderView(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		addr, leader := d.raft.r.LeaderWithID()
+		addr, leader := d.raft.LeaderWithID()
 		if d.IsLeader() || addr == "" || r.Header.Get(api.HeaderForwarded) != "" {
 			h(w, r)
 			return

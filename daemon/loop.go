@@ -83,7 +83,7 @@ func (d *Daemon) step() {
 	if !d.bootstrapped {
 		d.maybeBootstrap()
 	}
-	if d.raft.r.State() != raft.Leader {
+	if d.raft.State() != raft.Leader {
 		if d.leaderReady.Swap(false) {
 			d.log.Info("no longer the coordinator")
 		}
@@ -104,7 +104,7 @@ func (d *Daemon) step() {
 // issue 509), then the cluster id if the log has none yet.
 func (d *Daemon) establish() {
 	start := time.Now()
-	if err := d.raft.r.Barrier(d.cfg.ApplyTimeout).Error(); err != nil {
+	if err := d.raft.Barrier(d.cfg.ApplyTimeout).Error(); err != nil {
 		d.log.Warn("barrier failed; will retry", "err", err)
 		return
 	}
@@ -114,7 +114,7 @@ func (d *Daemon) establish() {
 	d.failing = map[string]bool{} // observations of an earlier term no longer hold
 	d.mu.Unlock()
 	d.leaderReady.Store(true)
-	d.log.Info("became the coordinator", "barrier", time.Since(start), "term", d.raft.r.CurrentTerm())
+	d.log.Info("became the coordinator", "barrier", time.Since(start), "term", d.raft.CurrentTerm())
 	var have string
 	d.fsm.read(func(s *coord.State) { have = s.ClusterID })
 	if id := d.clusterID(); have == "" && id != "" {
@@ -141,7 +141,7 @@ func (d *Daemon) syncClusterID() {
 		}
 		meta.Cluster, changed = id, true
 	}
-	if !meta.State && d.raft.r.LastIndex() > 0 {
+	if !meta.State && d.raft.LastIndex() > 0 {
 		meta.State, meta.Boot, changed = true, "", true
 	}
 	if changed {

@@ -53,7 +53,7 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	for _, st := range []membership.State{membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft} {
 		fmt.Fprintf(w, "bloom_members{state=%q} %d\n", st, byState[st])
 	}
-	r := d.raft.r
+	r := d.raft
 	family(w, "bloom_raft_leader_changes_total", "counter", "Leader changes this node has observed.")
 	fmt.Fprintf(w, "bloom_raft_leader_changes_total %d\n", d.metrics.leaderChanges.Load())
 	gauges := []struct {

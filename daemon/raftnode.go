@@ -11,9 +11,10 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// raftNode is this node's Raft instance and the stores under it.
+// raftNode is this node's Raft instance (its methods are the node's) and
+// the stores under it.
 type raftNode struct {
-	r        *raft.Raft
+	*raft.Raft
 	store    *raftboltdb.BoltStore
 	trans    *raft.NetworkTransport
 	layer    *raftLayer
@@ -77,7 +78,7 @@ func startRaft(cfg *Config, d *dataDir, f *fsm, layer *raftLayer, log *slog.Logg
 		store.Close()
 		return nil, fmt.Errorf("daemon: start raft: %w", err)
 	}
-	n.r = r
+	n.Raft = r
 	n.observer = raft.NewObserver(n.observed, false, func(o *raft.Observation) bool {
 		switch o.Data.(type) {
 		case raft.LeaderObservation, raft.FailedHeartbeatObservation, raft.ResumedHeartbeatObservation:
@@ -92,8 +93,8 @@ func startRaft(cfg *Config, d *dataDir, f *fsm, layer *raftLayer, log *slog.Logg
 
 // shutdown stops Raft and closes its stores.
 func (n *raftNode) shutdown() error {
-	n.r.DeregisterObserver(n.observer)
-	err := n.r.Shutdown().Error()
+	n.DeregisterObserver(n.observer)
+	err := n.Shutdown().Error()
 	err = errors.Join(err, n.trans.Close())
 	n.layer.closeConns()
 	err = errors.Join(err, n.store.Close())

@@ -61,8 +61,8 @@ func (d *Daemon) ckptRoot(id string) (string, bool) {
 // the order to try: alive, registered with a transfer address, the ring of
 // names starting after this node's.
 func (s *supervisor) replicaTargets(st *coord.State) []*coord.Member {
-	me := s.env.node
-	alive := s.env.alive()
+	me := s.node
+	alive := s.alive()
 	var out []*coord.Member
 	for _, n := range st.MemberNames() {
 		if m := st.Members[n]; n != me && alive[n] && m.QUICAddr != "" {
@@ -101,7 +101,7 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			st := s.env.state()
+			st := s.state()
 			if _, ok := current(st, p.key.job, p.key.attempt); !ok {
 				return
 			}
@@ -109,13 +109,13 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 				start := time.Now()
 				bytes, err := s.pushShard(ctx, p.key.job, m.QUICAddr, sh)
 				if err != nil {
-					s.env.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
+					s.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
 					continue
 				}
-				s.env.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
+				s.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
 					"bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
 				p.addReplica(sh.Step, m.Name)
-				s.env.poke()
+				s.poke()
 				return
 			}
 			select {
@@ -133,7 +133,7 @@ func (s *supervisor) pushShard(ctx context.Context, job, addr string, sh api.Sha
 	for _, f := range sh.Files {
 		rel := filepath.Join(filepath.Base(sh.Dir), f.Name)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		n, err := s.env.push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
+		n, err := s.push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
 		cancel()
 		if err != nil {
 			return wire, fmt.Errorf("%s: %w", f.Name, err)

@@ -26,7 +26,7 @@ import (
 // report. A worker that exits is never restarted by the supervisor: the
 // coordinator decides (a new attempt). Everything it starts belongs to wg.
 type supervisor struct {
-	env   supervisorEnv
+	supervisorEnv
 	wg    sync.WaitGroup
 	stopC chan struct{}
 
@@ -80,7 +80,7 @@ type ckptKey struct {
 }
 
 func newSupervisor(env supervisorEnv) *supervisor {
-	return &supervisor{env: env, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
+	return &supervisor{supervisorEnv: env, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
 		rdv: map[rdvKey][]byte{}, written: map[ckptKey]api.ManifestAck{}, clients: map[string]*api.Client{}}
 }
 
@@ -92,7 +92,7 @@ func current(st *coord.State, job string, attempt int) (*coord.Job, bool) {
 
 // reconcile starts the workers the plan wants here and stops the others.
 func (s *supervisor) reconcile(st *coord.State) {
-	me := s.env.node
+	me := s.node
 	desired := map[workerKey]coord.Rank{}
 	for id, job := range st.Jobs {
 		if _, ok := current(st, id, len(job.Attempts)); !ok {
@@ -113,7 +113,7 @@ func (s *supervisor) reconcile(st *coord.State) {
 		if _, ok := desired[key]; ok {
 			continue
 		}
-		p.stop(s.env.cfg.StopGrace, &s.wg)
+		p.stop(s.cfg.StopGrace, &s.wg)
 		select {
 		case <-p.exited:
 			delete(s.procs, key)
@@ -154,15 +154,15 @@ func (s *supervisor) olderRunning(key workerKey) bool {
 // launch starts the worker of key. Call with s.mu held.
 func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local int) *workerProc {
 	a, err := s.assignment(st, key, r, local)
-	argv, errCmd := s.env.cfg.workerArgv()
+	argv, errCmd := s.cfg.workerArgv()
 	if err = errors.Join(err, errCmd); err != nil {
 		p := &workerProc{key: key, exited: make(chan struct{}),
 			rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank, Exited: true, Exit: "did not start", Error: err.Error()}}
 		close(p.exited)
 		return p
 	}
-	s.env.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
-	return s.startWorker(key, a, argv, s.env.cfg.WorkerEnv)
+	s.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
+	return s.startWorker(key, a, argv, s.cfg.WorkerEnv)
 }
 
 // assignment is what the worker of key is told.
@@ -172,26 +172,26 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	kind, idx, err := sched.DeviceAt(s.env.devices, r.Device)
+	kind, idx, err := sched.DeviceAt(s.devices, r.Device)
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	threads := s.env.cfg.WorkerThreads
+	threads := s.cfg.WorkerThreads
 	if threads == 0 {
 		threads = max(1, runtime.NumCPU()/max(local, 1))
 	}
-	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.env.node,
-		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.env.paths.saveDir(key.job, &spec), BindHost: s.env.bindHost}
+	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.node,
+		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.paths.saveDir(key.job, &spec), BindHost: s.bindHost}
 	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
 		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))
 		for _, k := range job.Checkpoints {
 			if k.Step == from {
-				a.Fetch = newFetch(st, k, s.env.node, s.env.alive())
+				a.Fetch = newFetch(st, k, s.node, s.alive())
 			}
 		}
 	}
 	if len(job.Plan.Ranks) > 1 || a.Fetch != nil {
-		a.Secret = s.env.secret
+		a.Secret = s.secret
 	}
 	return a, nil
 }
@@ -199,7 +199,7 @@ func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, lo
 // report sends the coordinator a snapshot of this node's live workers and
 // writes the manifests it asks for.
 func (s *supervisor) report(st *coord.State) {
-	rep := api.NodeReport{Node: s.env.node, Applied: max(st.Index, 1), Instance: s.env.instance}
+	rep := api.NodeReport{Node: s.node, Applied: max(st.Index, 1), Instance: s.instance}
 	s.mu.Lock()
 	rep.Draining = s.draining
 	for key, p := range s.procs {
@@ -224,7 +224,7 @@ func (s *supervisor) report(st *coord.State) {
 	}
 	reply, err := s.send(rep)
 	if err != nil {
-		s.env.log.Debug("report to the coordinator", "err", err)
+		s.log.Debug("report to the coordinator", "err", err)
 		return
 	}
 	s.setLeaderView(reply.Jobs)
@@ -232,11 +232,11 @@ func (s *supervisor) report(st *coord.State) {
 	for _, o := range reply.Manifests {
 		// The step directory on this node: the writer's own, or where a
 		// copy of the shards was pushed here.
-		if dir, ok := s.env.ckptRoot(o.Job); ok {
+		if dir, ok := s.ckptRoot(o.Job); ok {
 			o.Dir = filepath.Join(dir, filepath.Base(o.Dir))
 		}
 		if err := writeManifest(o); err != nil {
-			s.env.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
+			s.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
 		}
 		job := st.Jobs[o.Job]
@@ -246,7 +246,7 @@ func (s *supervisor) report(st *coord.State) {
 		s.mu.Lock()
 		s.written[ckptKey{o.Job, len(job.Attempts), o.Step}] = api.ManifestAck{Job: o.Job, Step: o.Step, SHA256: o.SHA256}
 		s.mu.Unlock()
-		s.env.poke()
+		s.poke()
 	}
 }
 
@@ -273,7 +273,7 @@ func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(view) > 0 && len(s.leaderView) == 0 {
-		s.env.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
+		s.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
 	}
 	s.leaderView = view
 }
@@ -295,10 +295,10 @@ func (s *supervisor) view(st *coord.State) *coord.State {
 
 // send delivers a report to the leader: in process when this node leads.
 func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
-	if r, ok := s.env.local(rep); ok {
+	if r, ok := s.local(rep); ok {
 		return &r, nil
 	}
-	addr := s.env.leader()
+	addr := s.leader()
 	if addr == "" {
 		// A node that just restarted learns the leader from its
 		// heartbeats, which Raft may be backing off: any live member
@@ -318,9 +318,9 @@ func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
 
 // anyPeerAPI is the API address of a live member other than this node.
 func (s *supervisor) anyPeerAPI() string {
-	st := s.env.state()
-	for name, ok := range s.env.alive() {
-		if m := st.Members[name]; ok && name != s.env.node && m != nil && m.APIAddr != "" {
+	st := s.state()
+	for name, ok := range s.alive() {
+		if m := st.Members[name]; ok && name != s.node && m != nil && m.APIAddr != "" {
 			return m.APIAddr
 		}
 	}
@@ -334,7 +334,7 @@ func (s *supervisor) client(addr string) (*api.Client, error) {
 	if c := s.clients[addr]; c != nil {
 		return c, nil
 	}
-	c, err := s.env.newClient(addr)
+	c, err := s.newClient(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -356,7 +356,7 @@ func (s *supervisor) stopAll(kill bool) {
 		if kill {
 			p.kill()
 		} else {
-			p.stop(s.env.cfg.StopGrace, &s.wg)
+			p.stop(s.cfg.StopGrace, &s.wg)
 		}
 	}
 	s.mu.Unlock()

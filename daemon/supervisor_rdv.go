@@ -83,7 +83,7 @@ var errNotYet = errors.New("not published yet")
 // fetch reads k from the node that runs rank owner; errNotYet while the
 // value is not there.
 func (s *supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
-	st := s.view(s.env.state())
+	st := s.view(s.state())
 	job, ok := current(st, k.job, k.attempt)
 	if !ok {
 		if j := st.Jobs[k.job]; j != nil && len(j.Attempts) < k.attempt {
@@ -95,7 +95,7 @@ func (s *supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
 		return nil, errors.New("no such rank")
 	}
 	node := job.Plan.Ranks[owner].Node
-	if node == s.env.node {
+	if node == s.node {
 		if v, ok := s.rdvGet(k); ok {
 			return v, nil
 		}

@@ -44,7 +44,7 @@ type workerProc struct {
 // to s.wg. A worker that cannot start is returned already exited, with
 // the reason, so it is reported like any failure.
 func (s *supervisor) startWorker(key workerKey, a worker.Assignment, argv, env []string) *workerProc {
-	p := &workerProc{key: key, logPath: s.env.paths.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
+	p := &workerProc{key: key, logPath: s.paths.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
 		rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank}}
 	ctrl, err := p.start(a, argv, env)
 	if err != nil {
@@ -128,7 +128,7 @@ func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
 	p.rep.Saving = 0
 	p.mu.Unlock()
 	close(p.exited)
-	s.env.poke()
+	s.poke()
 }
 
 func (p *workerProc) readControl(s *supervisor, r io.Reader) {
@@ -168,7 +168,7 @@ func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 			if m.Shard != nil {
 				s.replicate(p, *m.Shard)
 			}
-			s.env.poke()
+			s.poke()
 		}
 	}
 }
