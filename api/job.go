@@ -109,7 +109,8 @@ type Attempt struct {
 	FromStep  int64  `json:"from_step"`
 	Cause     string `json:"cause,omitempty"`
 	StepsLost int64  `json:"steps_lost,omitempty"`
-	// FromDir is the directory of the checkpoint FromStep names.
+	// FromDir is the directory of the checkpoint FromStep names, on the
+	// node that answered.
 	FromDir string `json:"from_dir,omitempty"`
 	// LastStep is the last step a rank reported before the attempt ended;
 	// StepsLost = LastStep − the step the next attempt resumed from.
@@ -121,7 +122,9 @@ type Attempt struct {
 
 // Checkpoint is a committed checkpoint.
 type Checkpoint struct {
-	Step        int64  `json:"step"`
+	Step int64 `json:"step"`
+	// Dir is the step's directory on the node that answered: a checkpoint
+	// is named by (job, step) and every node keeps it under its own root.
 	Dir         string `json:"dir"`
 	Manifest    string `json:"manifest"` // hex SHA-256 of manifest.json
 	CommittedAt int64  `json:"committed_at"`

@@ -94,7 +94,10 @@ type ReportReply struct {
 }
 
 // ManifestOrder asks a node to write a checkpoint's manifest.json, exactly
-// these bytes (base64 on the wire, so they arrive unchanged), into Dir.
+// these bytes (base64 on the wire, so they arrive unchanged), into the
+// directory of (Job, Step) on that node. Dir is the step directory's name
+// (the node resolves its own checkpoint root; older nodes join the root
+// with Dir's base name, so the two agree).
 type ManifestOrder struct {
 	Job      string `json:"job"`
 	Step     int64  `json:"step"`

@@ -22,7 +22,9 @@
 //     shrink and grow back, drain, checkpoint commits);
 //   - checkpoint replication: which node each shard written here is
 //     copied to, and recording the copy (replicate.go), over the transfer
-//     service of package daemon/xfer;
+//     service of package daemon/xfer; a checkpoint is named by (job, step),
+//     and this node resolves the step's directory under its own root
+//     (job.go: jobPaths);
 //   - the supervisor: one `bloomd worker` child process per assigned device,
 //     its progress, logs and failure, and the manifests it writes
 //     (supervisor*.go, job_manifest.go); it speaks the protocol of package
@@ -33,7 +35,9 @@
 // each other: each gets plain values and function values for what it asks
 // of the node (supervisorEnv, newJobs); the Daemon wires them (job.go).
 //
-// It may import every package of the project but cli and cmd.
+// It imports its own parts (daemon/coord, identity, jobspec, sched, xfer,
+// worker), membership, api and ckpt; never cli or cmd, and not the trainer,
+// the devices or the collective, which only the worker process uses.
 //
 // Usage:
 //

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/ckpt"
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
@@ -64,6 +65,26 @@ func (p jobPaths) saveDir(id string, spec *jobspec.Spec) string {
 		return spec.Save
 	}
 	return filepath.Join(p.jobDir(id), "checkpoints")
+}
+
+// ckptRoot is the root of job's checkpoints on this node (false when its
+// spec does not decode).
+func (p jobPaths) ckptRoot(job *coord.Job) (string, bool) {
+	sp, err := jobspec.Decode(job.Spec)
+	if err != nil {
+		return "", false
+	}
+	return p.saveDir(job.ID, &sp), true
+}
+
+// stepDir is where step of job lives on this node: a checkpoint is named
+// by (job, step), and every node resolves its own directory.
+func (p jobPaths) stepDir(job *coord.Job, step int64) string {
+	root, ok := p.ckptRoot(job)
+	if !ok {
+		return ""
+	}
+	return filepath.Join(root, ckpt.StepDirName(int(step)))
 }
 
 // startJobs makes the supervisor and the coordinator, each with what it
@@ -146,7 +167,7 @@ func (d *Daemon) poke() {
 
 // apiJob is a job as the API shows it; live adds the leader's view of a
 // running attempt.
-func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgress, reason string) api.JobInfo {
+func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgress, reason string, paths jobPaths) api.JobInfo {
 	out := api.JobInfo{ID: job.ID, Name: job.Name, State: job.State.String(), SubmittedAt: job.SubmittedAt,
 		Reason: job.Reason, Spec: job.Spec, Progress: lv}
 	switch {
@@ -173,16 +194,18 @@ func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgres
 		out.Plan = ap
 	}
 	for _, a := range job.Attempts {
-		out.Attempts = append(out.Attempts, apiAttempt(job, a))
+		out.Attempts = append(out.Attempts, apiAttempt(job, a, paths))
 	}
-	out.Checkpoints = apiCheckpoints(job.Checkpoints)
+	out.Checkpoints = apiCheckpoints(job, paths)
 	return out
 }
 
-func apiCheckpoints(cs []coord.Checkpoint) []api.Checkpoint {
+// apiCheckpoints are job's committed checkpoints, each in its directory on
+// this node.
+func apiCheckpoints(job *coord.Job, paths jobPaths) []api.Checkpoint {
 	out := []api.Checkpoint{}
-	for _, c := range cs {
-		k := api.Checkpoint{Step: c.Step, Dir: c.Dir, Manifest: c.Manifest, CommittedAt: c.CommittedAt}
+	for _, c := range job.Checkpoints {
+		k := api.Checkpoint{Step: c.Step, Dir: paths.stepDir(job, c.Step), Manifest: c.Manifest, CommittedAt: c.CommittedAt}
 		for _, f := range c.Files {
 			k.Files = append(k.Files, api.CheckpointFile{Name: f.Name, SHA256: f.SHA256, Bytes: f.Bytes, Nodes: f.Nodes})
 		}
@@ -205,13 +228,13 @@ func (c *JobsConfig) workerArgv() ([]string, error) {
 
 // apiAttempt is what `bloomctl job` shows of an attempt: when it ran, why
 // it ended, the checkpoint it resumed from and the steps it lost.
-func apiAttempt(job *coord.Job, a coord.Attempt) api.Attempt {
+func apiAttempt(job *coord.Job, a coord.Attempt, paths jobPaths) api.Attempt {
 	out := api.Attempt{N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, FromStep: a.FromStep,
 		Cause: a.Cause, StepsLost: a.StepsLost, LastStep: a.LastStep, Planned: a.Planned}
 	if a.FromStep > 0 {
 		for _, k := range job.Checkpoints {
 			if k.Step == a.FromStep {
-				out.FromDir = k.Dir
+				out.FromDir = paths.stepDir(job, k.Step)
 			}
 		}
 	}

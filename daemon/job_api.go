@@ -45,7 +45,7 @@ func (d *Daemon) leaderView(h http.HandlerFunc) http.HandlerFunc {
 
 func (d *Daemon) jobInfo(job *coord.Job, members map[string]*coord.Member) api.JobInfo {
 	progress, waiting := d.jobs.view(job)
-	return apiJob(job, members, progress, waiting)
+	return apiJob(job, members, progress, waiting, d.paths)
 }
 
 func (d *Daemon) handleJobs(w http.ResponseWriter, r *http.Request) {
@@ -174,7 +174,7 @@ func (d *Daemon) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, api.CheckpointList{Job: id, Checkpoints: apiCheckpoints(job.Checkpoints)})
+	writeJSON(w, http.StatusOK, api.CheckpointList{Job: id, Checkpoints: apiCheckpoints(job, d.paths)})
 }
 
 func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {

@@ -10,7 +10,6 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
-	"bloom/daemon/jobspec"
 	"bloom/daemon/worker"
 	"bloom/daemon/xfer"
 )
@@ -41,20 +40,16 @@ func (d *Daemon) startXfer(apiListen string) (*xfer.Endpoint, string, error) {
 
 // ckptRoot is the checkpoint root of a job on this node, for xfer.
 func (d *Daemon) ckptRoot(id string) (string, bool) {
-	var spec []byte
+	var job *coord.Job
 	d.fsm.read(func(s *coord.State) {
 		if j := s.Jobs[id]; j != nil {
-			spec = append([]byte(nil), j.Spec...)
+			job = &coord.Job{ID: j.ID, Spec: append([]byte(nil), j.Spec...)}
 		}
 	})
-	if spec == nil {
+	if job == nil {
 		return "", false
 	}
-	sp, err := jobspec.Decode(spec)
-	if err != nil {
-		return "", false
-	}
-	return d.paths.saveDir(id, &sp), true
+	return d.paths.ckptRoot(job)
 }
 
 // replicaTargets are the nodes a shard written here may be copied to, in

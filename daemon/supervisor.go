@@ -230,11 +230,13 @@ func (s *supervisor) report(st *coord.State) {
 	s.setLeaderView(reply.Jobs)
 	s.stopJobs(reply.StopJobs)
 	for _, o := range reply.Manifests {
-		// The step directory on this node: the writer's own, or where a
-		// copy of the shards was pushed here.
-		if dir, ok := s.ckptRoot(o.Job); ok {
-			o.Dir = filepath.Join(dir, filepath.Base(o.Dir))
+		// The step directory on this node, named by (job, step): the
+		// writer's own, or where a copy of the shards was pushed here.
+		dir, ok := s.ckptRoot(o.Job)
+		if !ok {
+			continue // not in this node's state yet: the order comes again
 		}
+		o.Dir = filepath.Join(dir, ckpt.StepDirName(int(o.Step)))
 		if err := writeManifest(o); err != nil {
 			s.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue

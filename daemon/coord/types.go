@@ -93,7 +93,12 @@ func (j *Job) LastStep() int64 {
 // Checkpoint is a checkpoint whose shards were all durable when it was
 // committed; only committed checkpoints are ever loaded.
 type Checkpoint struct {
-	Step        int64  `json:"step"`
+	Step int64 `json:"step"`
+	// Dir is the step directory's name under the job's checkpoint root
+	// (ckpt's iter_0000050). A checkpoint is addressed by (job, step): each
+	// node resolves its own root from the job's spec and reads nothing
+	// else from Dir; records written before held the committing node's
+	// absolute path, which is why the field stays non-empty.
 	Dir         string `json:"dir"`
 	Manifest    string `json:"manifest"` // hex SHA-256 of the manifest
 	CommittedAt int64  `json:"committed_at"`

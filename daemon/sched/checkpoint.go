@@ -28,7 +28,6 @@ import (
 type pendingCkpt struct {
 	files  []coord.CheckpointFile // and where they live, for the commit
 	sha    string
-	dir    string                       // the first shard's checkpoint directory, as Raft records it
 	orders map[string]api.ManifestOrder // node → its order
 	acked  map[string]bool
 }
@@ -69,10 +68,10 @@ func (s *Scheduler) checkpoints(st *coord.State, job *coord.Job, a *attempt, ali
 			continue
 		}
 		commits = append(commits, Action{
-			Cmd: coord.CommitCheckpoint{ID: job.ID, Checkpoint: coord.Checkpoint{Step: step, Dir: p.dir,
+			Cmd: coord.CommitCheckpoint{ID: job.ID, Checkpoint: coord.Checkpoint{Step: step, Dir: ckpt.StepDirName(int(step)),
 				Manifest: p.sha, CommittedAt: now.UnixMilli(), Files: p.files}},
 			Level: slog.LevelInfo, Msg: "checkpoint committed",
-			Args: []any{"job", job.ID, "step", step, "dir", p.dir, "manifest", p.sha[:12]},
+			Args: []any{"job", job.ID, "step", step, "manifest", p.sha[:12]},
 		})
 	}
 	for step := range a.pending {
@@ -110,14 +109,14 @@ func newPending(job *coord.Job, a *attempt, step int64, byRank map[int]api.Shard
 		return nil, err
 	}
 	sum := sha256.Sum256(b)
-	p := &pendingCkpt{sha: hex.EncodeToString(sum[:]), dir: byRank[ranks[0]].Dir, orders: map[string]api.ManifestOrder{}, acked: map[string]bool{}}
+	p := &pendingCkpt{sha: hex.EncodeToString(sum[:]), orders: map[string]api.ManifestOrder{}, acked: map[string]bool{}}
 	for _, r := range ranks {
 		sh := byRank[r]
 		// The writer and every node with a copy get the manifest: any of
 		// them can serve the whole step directory later.
 		holders := append([]string{a.nodes[r]}, sh.Replicas...)
 		for _, node := range holders {
-			p.orders[node] = api.ManifestOrder{Job: job.ID, Step: step, Dir: sh.Dir, Manifest: b, SHA256: p.sha}
+			p.orders[node] = api.ManifestOrder{Job: job.ID, Step: step, Dir: ckpt.StepDirName(int(step)), Manifest: b, SHA256: p.sha}
 		}
 		for _, f := range sh.Files {
 			p.files = append(p.files, coord.CheckpointFile{Name: f.Name, SHA256: f.SHA256, Bytes: f.Bytes, Nodes: holders})

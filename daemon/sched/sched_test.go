@@ -462,7 +462,9 @@ func TestCheckpointCommit(t *testing.T) {
 		t.Fatalf("orders: %#v", acts)
 	}
 	reply := f.report("n1", "j", rank(0, 5, shard(t, 0, 5, "n2")))
-	if len(reply.Manifests) != 1 || reply.Manifests[0].Step != 5 || reply.Manifests[0].Job != "j" {
+	// A checkpoint is named by (job, step): no node's path goes to Raft or
+	// to the other nodes, only the step directory's name.
+	if len(reply.Manifests) != 1 || reply.Manifests[0].Step != 5 || reply.Manifests[0].Job != "j" || reply.Manifests[0].Dir != "iter_0000005" {
 		t.Fatalf("manifest orders %+v", reply.Manifests)
 	}
 	var m ckpt.Manifest
@@ -483,7 +485,7 @@ func TestCheckpointCommit(t *testing.T) {
 	f.s.Report(api.NodeReport{Node: "n2", Written: []api.ManifestAck{ack}}, f.now)
 	acts := f.pass()
 	cc := only[coord.CommitCheckpoint](t, acts)
-	if cc.Checkpoint.Step != 5 || cc.Checkpoint.Manifest != ack.SHA256 || cc.Checkpoint.Dir != "/ck/r0/step-5" || len(cc.Checkpoint.Files) != 2 ||
+	if cc.Checkpoint.Step != 5 || cc.Checkpoint.Manifest != ack.SHA256 || cc.Checkpoint.Dir != "iter_0000005" || len(cc.Checkpoint.Files) != 2 ||
 		fmt.Sprint(cc.Checkpoint.Files[1].Nodes) != "[n2 n1]" || msgs(acts) != "checkpoint committed" {
 		t.Fatalf("commit %+v; logs %q", cc, msgs(acts))
 	}
