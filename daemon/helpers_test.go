@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,13 +23,8 @@ func mustSecret() identity.Secret {
 	return s
 }
 
-// testLogger logs to stderr with -v and BLOOM_TEST_LOG=1, else nowhere.
-func testLogger() *slog.Logger {
-	if os.Getenv("BLOOM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
+// testLogger is testutil.Logger: BLOOM_TEST_LOG=1 and -v show the logs.
+func testLogger() *slog.Logger { return testutil.Logger() }
 
 // nodeConfig is node i (1-based) on 127.0.0.i with ports chosen by the kernel,
 // with timings shortened for tests (the shape is the production one).

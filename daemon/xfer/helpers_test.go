@@ -3,7 +3,6 @@ package xfer
 import (
 	"context"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 
@@ -21,13 +20,8 @@ func mustSecret() identity.Secret {
 	return s
 }
 
-// testLogger logs to stderr with -v and BLOOM_TEST_LOG=1, else nowhere.
-func testLogger() *slog.Logger {
-	if os.Getenv("BLOOM_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return nil
-}
+// testLogger is testutil.Logger: BLOOM_TEST_LOG=1 and -v show the logs.
+func testLogger() *slog.Logger { return testutil.Logger() }
 
 // waitFor is testutil.WaitFor, under the name xfer's tests call.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {

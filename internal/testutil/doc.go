@@ -4,7 +4,9 @@
 //
 // What it owns: the polling loop (Poll, WaitFor) and the goroutine leak
 // checks (CheckLeaks at a test's end, NoLeaks at a point of the caller's
-// choosing), each with the deadline its caller names.
+// choosing), each with the deadline its caller names; the comparison of an
+// output file with its reference (SameFile); and the tests' logger
+// (Logger: BLOOM_TEST_LOG=1 with -v shows what the code under test logs).
 //
 // Only _test.go files import it (layering_test.go checks that no package's
 // own code does), and it imports nothing of this project.

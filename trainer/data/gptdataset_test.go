@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"bloom/internal/testutil"
 )
 
 // gptReference is testdata/dataset/gpt/reference.json: index maps that
@@ -129,25 +131,10 @@ func TestGPTIndexFilesMatchMegatron(t *testing.T) {
 			defer g.Close()
 			for _, kind := range []string{"doc", "sample", "shuffle"} {
 				name := c.Files + "_" + kind + "_idx.npy"
-				compareFiles(t, filepath.Join(dir, name), filepath.Join(gptRef, c.Case, name))
+				testutil.SameFile(t, filepath.Join(dir, name), filepath.Join(gptRef, c.Case, name))
 			}
 			compareSamples(t, g, filepath.Join(gptRef, c.Case, "samples.npy"))
 		})
-	}
-}
-
-func compareFiles(t *testing.T, got, want string) {
-	t.Helper()
-	a, err := os.ReadFile(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) {
-		t.Errorf("%s differs from numpy's %s (%d vs %d bytes)", filepath.Base(got), want, len(a), len(b))
 	}
 }
 

@@ -68,8 +68,8 @@ func TestPreprocessMatchesMegatron(t *testing.T) {
 			}
 			for _, p := range cfg.OutputPrefixes() {
 				ref := filepath.Join(ppRef, filepath.Base(p))
-				compareFiles(t, data.BinPath(p), data.BinPath(ref))
-				compareFiles(t, data.IndexPath(p), data.IndexPath(ref))
+				testutil.SameFile(t, data.BinPath(p), data.BinPath(ref))
+				testutil.SameFile(t, data.IndexPath(p), data.IndexPath(ref))
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 2*len(cfg.OutputPrefixes()) {
 				t.Errorf("%s: %d files left in the output directory, want only the outputs", c.name, len(ents))
@@ -232,20 +232,4 @@ func TestPreprocessNoLeak(t *testing.T) {
 		Run(context.Background(), byteEncoder{260}, cfg)
 	}
 	testutil.NoLeaks(t, base, 5*time.Second)
-}
-
-// compareFiles fails t when the files got and want differ.
-func compareFiles(t *testing.T, got, want string) {
-	t.Helper()
-	a, err := os.ReadFile(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(a, b) {
-		t.Errorf("%s differs from the reference %s (%d vs %d bytes)", filepath.Base(got), want, len(a), len(b))
-	}
 }
