@@ -150,12 +150,11 @@ func runLocal(c *ucli.Context) error {
 	if m.Cfg.Vocab < data.ByteVocab {
 		return fmt.Errorf("the model's vocabulary (%d) is smaller than the %d byte-level tokens the text needs", m.Cfg.Vocab, data.ByteVocab)
 	}
-	tc := s.TrainConfig()
-	cfg := trainer.LocalConfig{Steps: tc.Steps, MicroBatch: tc.MicroBatch,
-		GlobalBatch: tc.GlobalBatch, SeqLength: tc.SeqLength, ClipGrad: tc.ClipGrad}
-	if err := cfg.Validate(); err != nil {
+	loop := trainer.Local{Cfg: s.TrainConfig(), Model: m}
+	if err := loop.Validate(); err != nil {
 		return err
 	}
+	cfg := loop.Cfg
 	var src trainer.Source
 	if s.InstructionDataset {
 		d, err := data.OpenInstruction(s.DataPath, cfg.SeqLength, int32(hf.PadTokenID), s.Seed)
@@ -167,8 +166,7 @@ func runLocal(c *ucli.Context) error {
 	} else if src, err = data.NewByteCorpus(text, cfg.SeqLength, s.Seed); err != nil {
 		return err
 	}
-	opt := trainer.NewAdamW(m, tc.Adam)
-	loop := trainer.Local{Cfg: cfg, Model: m, Opt: opt, Sched: tc.LR, Data: src}
+	loop.Data = src
 	w := c.App.Writer
 	if !asJSON {
 		params := fmt.Sprintf("%d parameters", m.Cfg.NumParams())

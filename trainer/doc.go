@@ -55,7 +55,8 @@
 // and one process trains alone with Local:
 //
 //	m, _, _ := trainer.LoadHF(dev, "bloom-560m/")
-//	opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
-//	loop := trainer.Local{Model: m, Opt: opt, Sched: sched, Data: src, ...}
+//	cfg := trainer.DefaultRankConfig() // or a job spec's TrainConfig()
+//	cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = 4, 32, 512, 1000
+//	loop := trainer.Local{Cfg: cfg, Model: m, Data: src} // AdamW from cfg.Adam
 //	loop.Run(ctx, func(s trainer.StepStats) { ... })
 package trainer

@@ -82,8 +82,7 @@ func TestParallelMatchesLocal(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.InitRandom(c.Seed, c.InitStd)
-		loop := Local{Cfg: LocalConfig{Steps: c.Steps, MicroBatch: c.MicroBatch, GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad},
-			Model: m, Opt: NewAdamW(m, c.Adam), Sched: c.LR, Data: tinySource(t, c)}
+		loop := Local{Cfg: c, Model: m, Data: tinySource(t, c)}
 		var want []float64
 		if err := loop.Run(context.Background(), func(s StepStats) { want = append(want, s.Loss) }); err != nil {
 			t.Fatal(err)

@@ -36,31 +36,6 @@ func loadSample(src Source, i int64, sample, ids, targets []int32) error {
 	return nil
 }
 
-// LocalConfig is a single-process training run, in Megatron's terms.
-type LocalConfig struct {
-	Steps           int     // optimizer steps
-	MicroBatch      int     // sequences per forward/backward
-	GlobalBatch     int     // sequences per optimizer step; a multiple of MicroBatch
-	SeqLength       int     // tokens per sequence (samples hold one more)
-	ClipGrad        float64 // max global gradient norm; 0 = no clipping
-	ConsumedSamples int64   // samples already consumed (resume point)
-}
-
-// Validate reports a configuration that cannot run, saying what to change.
-func (c LocalConfig) Validate() error {
-	switch {
-	case c.Steps <= 0:
-		return fmt.Errorf("trainer: --steps must be positive, got %d", c.Steps)
-	case c.MicroBatch <= 0 || c.SeqLength <= 0:
-		return fmt.Errorf("trainer: --micro-batch-size (%d) and --seq-length (%d) must be positive", c.MicroBatch, c.SeqLength)
-	case c.GlobalBatch%c.MicroBatch != 0 || c.GlobalBatch <= 0:
-		return fmt.Errorf("trainer: --global-batch-size %d must be a positive multiple of --micro-batch-size %d", c.GlobalBatch, c.MicroBatch)
-	case c.ClipGrad < 0:
-		return fmt.Errorf("trainer: --clip-grad must not be negative")
-	}
-	return nil
-}
-
 // StepStats describe one finished optimizer step.
 type StepStats struct {
 	Step         int     `json:"step"` // 1-based
@@ -84,23 +59,54 @@ type StepStats struct {
 }
 
 // Local trains a whole model in this process: the one rank of a job with
-// TP = PP = DP = 1, on a model and optimizer the caller built (loaded,
-// adapted, initialized as it likes). It saves no checkpoints.
+// TP = PP = DP = 1, on a model the caller built (loaded, adapted,
+// initialized as it likes). It saves no checkpoints.
 type Local struct {
-	Cfg   LocalConfig
+	// Cfg is the run: batch, length, clipping, AdamW and learning-rate
+	// schedule, as jobspec.Spec.TrainConfig or DefaultRankConfig give it.
+	// The model's shape and the layout (one rank, the whole model) come
+	// from Model; Seed and InitStd are not used (the caller initialized
+	// Model); Save and Load must be empty.
+	Cfg   RankConfig
 	Model *bloom.Model
-	Opt   *AdamW
-	Sched Schedule
-	Data  Source
+	// Opt is the optimizer of Model; nil = a fresh AdamW with Cfg.Adam,
+	// which Run sets here.
+	Opt  *AdamW
+	Data Source
+}
+
+// Validate reports a run that cannot start, saying what to change. It
+// needs Model but not Data.
+func (l *Local) Validate() error {
+	c := l.Cfg
+	switch {
+	case c.Steps <= 0:
+		return fmt.Errorf("trainer: --steps must be positive, got %d", c.Steps)
+	case c.MicroBatch <= 0 || c.SeqLength <= 0:
+		return fmt.Errorf("trainer: --micro-batch-size (%d) and --seq-length (%d) must be positive", c.MicroBatch, c.SeqLength)
+	case c.GlobalBatch%c.MicroBatch != 0 || c.GlobalBatch <= 0:
+		return fmt.Errorf("trainer: --global-batch-size %d must be a positive multiple of --micro-batch-size %d", c.GlobalBatch, c.MicroBatch)
+	case c.ClipGrad < 0:
+		return fmt.Errorf("trainer: --clip-grad must not be negative")
+	}
+	if err := c.LR.Validate(); err != nil {
+		return err
+	}
+	switch m := l.Model; {
+	case c.Save != "" || c.Load != "":
+		return fmt.Errorf("%w: a local run saves and loads no checkpoints (Save %q, Load %q): load the model before, save it after", ErrConfig, c.Save, c.Load)
+	case m == nil:
+		return fmt.Errorf("%w: a local run needs a model", ErrConfig)
+	case !m.Part.Full(m.Cfg):
+		return fmt.Errorf("%w: a local run trains a whole model, not the part %+v", ErrConfig, m.Part)
+	}
+	return nil
 }
 
 // Run trains for Cfg.Steps steps, calling report after each. It stops early,
 // returning ctx.Err(), when ctx is done.
 func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
-	if err := l.Cfg.Validate(); err != nil {
-		return err
-	}
-	if err := l.Sched.Validate(); err != nil {
+	if err := l.Validate(); err != nil {
 		return err
 	}
 	r, err := l.rank(report)
@@ -112,19 +118,16 @@ func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
 
 // rank is the run as a Rank of one.
 func (l *Local) rank(report func(StepStats)) (*Rank, error) {
-	c, m := l.Cfg, l.Model
-	if !m.Part.Full(m.Cfg) {
-		return nil, fmt.Errorf("%w: a local run trains a whole model, not the part %+v", ErrConfig, m.Part)
-	}
-	cfg := DefaultRankConfig()
-	cfg.Model = m.Cfg
-	cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = c.MicroBatch, c.GlobalBatch, c.SeqLength, c.Steps
-	cfg.ClipGrad, cfg.Adam, cfg.LR = c.ClipGrad, l.Opt.Cfg, l.Sched
+	m, cfg := l.Model, l.Cfg
+	cfg.Model, cfg.Rank, cfg.Layout, cfg.PartitionLayers = m.Cfg, 0, Layout{TP: 1, PP: 1, DP: 1}, nil
+	cfg.InitStd = 0 // not used: the model is initialized
 	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Report: report}, "trainer")
 	if err != nil {
 		return nil, err
 	}
+	if l.Opt == nil {
+		l.Opt = NewAdamW(m, cfg.Adam)
+	}
 	r.attach(m, l.Opt)
-	r.consumed = c.ConsumedSamples
 	return r, nil
 }

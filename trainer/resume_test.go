@@ -300,8 +300,9 @@ func TestLoadHFIntoLayout(t *testing.T) {
 	}
 	// One step trained from the HF weights: its loss is the local loop's
 	// first loss from the same weights.
-	loop := Local{Cfg: LocalConfig{Steps: 1, MicroBatch: c.MicroBatch, GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength},
-		Model: m, Opt: NewAdamW(m, c.Adam), Sched: c.LR, Data: tinySource(t, c)}
+	local := c
+	local.Load = "" // m holds the HF weights already
+	loop := Local{Cfg: local, Model: m, Data: tinySource(t, c)}
 	var first float64
 	if err := loop.Run(context.Background(), func(s StepStats) { first = s.Loss }); err != nil {
 		t.Fatal(err)
