@@ -77,6 +77,8 @@ func given(c *ucli.Context, names ...string) *ucli.Context {
 	return c
 }
 
+// globalString is the value of the global option name (--output also
+// under -o) as given nearest the command.
 func globalString(c *ucli.Context, name string) string {
 	names := []string{name}
 	if name == "output" {
@@ -85,6 +87,8 @@ func globalString(c *ucli.Context, name string) string {
 	return given(c, names...).String(name)
 }
 
+// globalInt is the value of the global option name as given nearest the
+// command.
 func globalInt(c *ucli.Context, name string) int { return given(c, name).Int(name) }
 
 // outputJSON reports whether the user asked for --output json, and rejects
@@ -100,6 +104,7 @@ func outputJSON(c *ucli.Context) (bool, error) {
 	}
 }
 
+// writeJSON writes v as one line of JSON, the --output json format.
 func writeJSON(w io.Writer, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {

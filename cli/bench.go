@@ -33,6 +33,8 @@ type benchResult struct {
 	MsPerIter    float64 `json:"ms_per_iter"`
 }
 
+// printBench prints one measurement as a table line, or as JSON with
+// --output json.
 func printBench(c *ucli.Context, r benchResult) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
@@ -105,6 +107,7 @@ func benchGemmCommand() *ucli.Command {
 	}
 }
 
+// randomBuf is n standard-normal values on dev, the same for the same seed.
 func randomBuf(dev npu.Device, n int, seed uint64) npu.Buf {
 	r := rand.New(rand.NewPCG(seed, seed))
 	host := make([]float32, n)
@@ -116,6 +119,7 @@ func randomBuf(dev npu.Device, n int, seed uint64) npu.Buf {
 	return b
 }
 
+// shapeFlags are the model shape and batch of bench train and generate.
 var shapeFlags = []ucli.Flag{
 	&ucli.IntFlag{Name: "vocab", Value: 4096}, &ucli.IntFlag{Name: "hidden", Value: 256},
 	&ucli.IntFlag{Name: "heads", Value: 8}, &ucli.IntFlag{Name: "layers", Value: 4},

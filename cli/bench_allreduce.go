@@ -23,6 +23,8 @@ import (
 // neighbour at once). The harness is collective/collbench; this file only
 // turns flags into its Config and prints its rows.
 
+// benchAllreduceFlags are bench allreduce's flags; the workers get the
+// ones given passed on (workerArgs).
 func benchAllreduceFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.IntFlag{Name: "ranks", Value: 2, Usage: "ranks (processes) to start"},
@@ -184,6 +186,8 @@ func runBenchCollective(c *ucli.Context, cfg collbench.Config) error {
 	})
 }
 
+// printBenchHeader prints nccl-tests' column headings for the rows of
+// row's collective and transport.
 func printBenchHeader(w io.Writer, row collbench.Row) {
 	fmt.Fprintf(w, "# %s, %s, %d ranks\n", row.Collective, row.Transport, row.Ranks)
 	fmt.Fprintf(w, "#%11s %12s %8s %6s %10s %7s %7s %6s %10s\n", "size", "count", "type", "redop", "time", "algbw", "busbw", "#wrong", "cpu")

@@ -28,6 +28,8 @@ func checkpointsCommand() *ucli.Command {
 	}
 }
 
+// writeCheckpoints prints a job's committed checkpoints as a table, or
+// says it has none.
 func writeCheckpoints(c *ucli.Context, list *api.CheckpointList) error {
 	if len(list.Checkpoints) == 0 {
 		fmt.Fprintf(c.App.Writer, "job %s has no committed checkpoint\n", list.Job)

@@ -68,6 +68,8 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 	}
 }
 
+// generateOptions are the flags' stopping and picking rules: greedy with
+// --greedy, else sampling, whose settings it checks.
 func generateOptions(c *ucli.Context) (bloom.GenerateOptions, error) {
 	o := bloom.GenerateOptions{MaxNew: c.Int("max-new-tokens"), EOS: c.Int("eos"), Pick: bloom.Greedy}
 	if o.MaxNew <= 0 {

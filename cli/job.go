@@ -46,6 +46,8 @@ func jobCommand() *ucli.Command {
 	}
 }
 
+// writeJob prints one job in full: state, plan with every rank's place,
+// progress, attempts and checkpoints.
 func writeJob(w io.Writer, j *api.JobInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "job:\t%s (%s)\n", j.ID, j.Name)
@@ -97,6 +99,8 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 	return tw.Flush()
 }
 
+// progressLine is a job's latest step as one line, with the checkpoint it
+// is writing, if any.
 func progressLine(p *api.JobProgress) string {
 	s := fmt.Sprintf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
 		p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
@@ -169,6 +173,8 @@ func printState(w io.Writer, j *api.JobInfo, last string) string {
 	return j.State
 }
 
+// watchEnd prints where the ended job j left its last checkpoint and
+// fails, with the cause, unless it succeeded.
 func watchEnd(w io.Writer, j *api.JobInfo) error {
 	if len(j.Checkpoints) > 0 {
 		k := j.Checkpoints[len(j.Checkpoints)-1]
@@ -184,6 +190,7 @@ func watchEnd(w io.Writer, j *api.JobInfo) error {
 	return fmt.Errorf("job %s %s: %s", j.ID, j.State, cause)
 }
 
+// nodesOf is the nodes the plan places ranks on, in rank order, once each.
 func nodesOf(p *api.Plan) string {
 	var names []string
 	seen := map[string]bool{}

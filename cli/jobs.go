@@ -25,6 +25,7 @@ func jobsCommand() *ucli.Command {
 	}
 }
 
+// writeJobs prints one table row per job.
 func writeJobs(c *ucli.Context, jobs []api.JobInfo) error {
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tTP×PP×DP\tSTEP\tLOSS\tTOKENS/S\tSUBMITTED")
@@ -39,6 +40,7 @@ func writeJobs(c *ucli.Context, jobs []api.JobInfo) error {
 	return tw.Flush()
 }
 
+// layout is a plan's TP×PP×DP, "-" before the job is placed.
 func layout(p *api.Plan) string {
 	if p == nil {
 		return "-"

@@ -12,6 +12,8 @@ import (
 	"bloom/trainer/bloom"
 )
 
+// openDevice is the CPU device with the global --threads; bloomctl's
+// local compute runs on it.
 func openDevice(c *ucli.Context) (npu.Device, error) {
 	return npu.Open("cpu", npu.Options{Threads: globalInt(c, "threads")})
 }
@@ -35,4 +37,5 @@ func openModel(c *ucli.Context, dir string) (*bloom.Model, ckpt.BloomConfig, err
 	return trainer.LoadModel(dev, dir)
 }
 
+// modelFlag is --model DIR of the commands that read a model (loadModel).
 var modelFlag = &ucli.StringFlag{Name: "model", Usage: "model `DIR`: Hugging Face BLOOM (config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory (its latest committed step) or one iter_* step of it", EnvVars: []string{"BLOOM_MODEL"}}

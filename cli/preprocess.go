@@ -41,6 +41,8 @@ labels of the prompt up to "### Response:\n" set to -100.`,
 	}
 }
 
+// preprocessFlags are preprocess's flags, named as Megatron's
+// preprocess_data.py arguments where it has them.
 func preprocessFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "input", Usage: "a parquet or JSON(-lines) `PATH`, or a directory of them", Required: true, EnvVars: []string{"BLOOM_INPUT"}},
@@ -56,6 +58,8 @@ func preprocessFlags() []ucli.Flag {
 	}
 }
 
+// runPreprocess tokenizes --input into the datasets, stopping on SIGINT or
+// SIGTERM, and reports what it wrote.
 func runPreprocess(c *ucli.Context) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
@@ -132,6 +136,7 @@ func splitKeys(vals []string) []string {
 	return keys
 }
 
+// isDir reports whether p exists and is a directory.
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
@@ -201,6 +206,7 @@ type preprocessResult struct {
 	Seconds   float64  `json:"seconds"`
 }
 
+// reportPreprocess prints the datasets written, or the counts as JSON.
 func reportPreprocess(c *ucli.Context, asJSON bool, cfg preprocess.Config, st preprocess.Stats) error {
 	r := preprocessResult{Outputs: cfg.OutputPrefixes(), Documents: st.Records, Skipped: st.Skipped,
 		Tokens: st.Tokens, Seconds: st.Elapsed.Seconds()}

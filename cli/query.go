@@ -25,6 +25,9 @@ func change[T any](c *ucli.Context, call func(*api.Client, context.Context) (T, 
 	return request(c, call, table, true)
 }
 
+// request is query and change: one call with the global client flags,
+// retried through leader elections when retry is set, its answer printed
+// as JSON or with table.
 func request[T any](c *ucli.Context, call func(*api.Client, context.Context) (T, error), table func(T) error, retry bool) (T, error) {
 	var v T
 	asJSON, err := outputJSON(c)

@@ -55,6 +55,8 @@ type rolloutJob struct {
 	StepsLost int64  `json:"steps_lost"` // steps reported but not checkpointed (0 when the drain checkpointed)
 }
 
+// runRollout restarts the nodes one by one and prints what each restart
+// did; it stops at the first node that does not come back.
 func runRollout(c *ucli.Context) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
@@ -88,6 +90,7 @@ func runRollout(c *ucli.Context) error {
 	return tw.Flush()
 }
 
+// secs prints a duration of s seconds, "-" for none.
 func secs(s float64) string {
 	if s == 0 {
 		return "-"
@@ -95,6 +98,7 @@ func secs(s float64) string {
 	return fmt.Sprintf("%.1fs", s)
 }
 
+// jobs lists the interrupted jobs and where each resumed, "-" for none.
 func (s rolloutStep) jobs() string {
 	var out []string
 	for _, j := range s.Jobs {
@@ -106,10 +110,13 @@ func (s rolloutStep) jobs() string {
 	return strings.Join(out, ", ")
 }
 
+// line is the progress line printed when a node is done.
 func (s rolloutStep) line() string {
 	return fmt.Sprintf("%s: back in %.1fs, caught up at %.1fs, jobs training again at %s: %s", s.Node, s.Down, s.CaughtUp, secs(s.Resumed), s.jobs())
 }
 
+// rollout is one rolling restart: its settings, the cluster's members as
+// the plan found them, and the API clients it holds open until close.
 type rollout struct {
 	c       *ucli.Context
 	timeout time.Duration
@@ -130,6 +137,7 @@ func (r *rollout) client(addr string) (*api.Client, error) {
 	return cl, err
 }
 
+// close closes the rollout's clients.
 func (r *rollout) close() {
 	for _, cl := range r.clients {
 		cl.Close()

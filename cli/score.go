@@ -51,6 +51,8 @@ log p(token i | tokens before it) and loss is the mean of -logprobs[1:].`,
 	}
 }
 
+// score is the model's log-probability of each of ids after the ones
+// before it, and their mean loss.
 func score(m *bloom.Model, ids []int32) (scoreResult, error) {
 	T := len(ids)
 	targets := make([]int32, T)

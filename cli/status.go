@@ -22,6 +22,7 @@ func statusCommand() *ucli.Command {
 	}
 }
 
+// writeStatus prints the cluster's status, one setting a line.
 func writeStatus(c *ucli.Context, st *api.Status) error {
 	health := "healthy"
 	if !st.Health.Healthy {

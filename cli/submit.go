@@ -48,6 +48,7 @@ func submitCommand() *ucli.Command {
 	}
 }
 
+// pretrainCommand is `submit pretrain`: a job from flags instead of a file.
 func pretrainCommand() *ucli.Command {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "name", Value: "pretrain", Usage: "the job's `NAME`"},

@@ -13,6 +13,7 @@ import (
 	"bloom/trainer/tokenizer"
 )
 
+// tokenizerFlag is --tokenizer of the commands that read text (loadTokenizer).
 var tokenizerFlag = &ucli.StringFlag{Name: "tokenizer", Usage: "Hugging Face tokenizer.json `FILE`, or a directory holding one", EnvVars: []string{"BLOOM_TOKENIZER"}}
 
 func tokenizeCommand() *ucli.Command {
@@ -96,6 +97,7 @@ func decodeLine(tok *tokenizer.Tokenizer, skipSpecial bool) func([]byte) (any, e
 	}
 }
 
+// nonNil is s, or an empty slice for nil, so that JSON prints [] not null.
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}

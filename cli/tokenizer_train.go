@@ -12,6 +12,8 @@ import (
 	"bloom/trainer/tokenizer"
 )
 
+// tokenizerCommand is the `tokenizer` group (train); tokenizeCommand is
+// `tokenize`, which uses one.
 func tokenizerCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "tokenizer",
@@ -51,6 +53,8 @@ Progress goes to standard error.`,
 	}
 }
 
+// trainTokenizer trains a tokenizer on files, in order, and writes it to
+// out, logging its progress to log.
 func trainTokenizer(log io.Writer, cfg tokenizer.TrainConfig, out string, files []string) error {
 	tr, err := tokenizer.NewBPETrainer(cfg)
 	if err != nil {
@@ -95,6 +99,7 @@ type countingReader struct {
 	report func(int64)
 }
 
+// Read reads from the wrapped reader and reports the total so far.
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)

@@ -76,6 +76,8 @@ var localFields = map[string]specFlag{
 	"lora-alpha":             {usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x", defaultText: "32"},
 }
 
+// trainFlags are train --local's flags: the jobspec table's localFields and
+// the settings of a local run alone (--data, --save-dtype, ...).
 func trainFlags() []ucli.Flag {
 	return append(specFlags(localFields),
 		&ucli.BoolFlag{Name: "local", Usage: "train in this process"},
@@ -113,6 +115,9 @@ func localSpec(c *ucli.Context) (jobspec.Spec, error) {
 	return s, nil
 }
 
+// runLocal is train --local: it builds or loads the model, adds LoRA
+// adapters if asked, trains on the text or instruction data with
+// trainer.Local, and prints or saves the result.
 func runLocal(c *ucli.Context) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
@@ -221,6 +226,7 @@ func runLocal(c *ucli.Context) error {
 	return nil
 }
 
+// describe names the model a run starts from: its preset or directory.
 func describe(s jobspec.Spec) string {
 	if s.ModelPreset != "" {
 		return s.ModelPreset

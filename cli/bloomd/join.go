@@ -56,6 +56,8 @@ func joinCommand() *ucli.Command {
 	}
 }
 
+// runJoin runs the daemon until a signal or a restart request, drains it,
+// stops it, and on a restart request executes bloomd again.
 func runJoin(c *ucli.Context) error {
 	cfg, err := joinConfig(c)
 	if err != nil {
@@ -130,6 +132,7 @@ func pinPort(given, actual string) (string, bool) {
 	return net.JoinHostPort(h, ap), true
 }
 
+// joinConfig is the daemon's configuration from join's flags, validated.
 func joinConfig(c *ucli.Context) (daemon.Config, error) {
 	cfg := daemon.DefaultConfig()
 	if c.String("secret-file") == "" {
@@ -155,6 +158,8 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 	return cfg, cfg.Validate()
 }
 
+// newLogger is the daemon's logger on standard error, in --log-format at
+// --log-level.
 func newLogger(c *ucli.Context) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {

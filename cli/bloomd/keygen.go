@@ -48,6 +48,8 @@ func keygenCommand() *ucli.Command {
 	}
 }
 
+// writeSecret writes s to a new file at path, readable by its owner only,
+// and refuses to replace an existing one: a cluster keeps its secret.
 func writeSecret(path string, s identity.Secret) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
