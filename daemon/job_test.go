@@ -15,6 +15,7 @@ import (
 
 	"bloom/api"
 	"bloom/ckpt"
+	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
 )
 
@@ -53,6 +54,24 @@ func startDaemons(t *testing.T, n int, edit func(*Config), keepPorts bool) *clus
 	l := c.waitLeader(30 * time.Second)
 	waitFor(t, 30*time.Second, "every member registered", func() bool { return len(l.State().Members) == n })
 	return c
+}
+
+// ckptDir is where checkpoint k of job j lives on the node that wrote its
+// first file, resolved as that node resolves (job, step): the API shows the
+// answering node's directory, which holds the files only when that node
+// holds a copy or --save is shared.
+func (c *cluster) ckptDir(j *api.JobInfo, k api.Checkpoint) string {
+	c.t.Helper()
+	if len(k.Files) == 0 || len(k.Files[0].Nodes) == 0 {
+		return k.Dir
+	}
+	for _, cfg := range c.cfgs {
+		if cfg.Name == k.Files[0].Nodes[0] {
+			return jobPaths{dataDir: cfg.DataDir}.stepDir(&coord.Job{ID: j.ID, Spec: j.Spec}, k.Step)
+		}
+	}
+	c.t.Fatalf("checkpoint %d: no node %s", k.Step, k.Files[0].Nodes[0])
+	return ""
 }
 
 func (c *cluster) byName(name string) *Daemon {
@@ -159,8 +178,9 @@ func TestJobsOnCluster(t *testing.T) {
 		var steps []int64
 		for _, k := range j.Checkpoints {
 			steps = append(steps, k.Step)
-			m, err := ckpt.ReadManifest(k.Dir)
-			b, _ := os.ReadFile(filepath.Join(k.Dir, ckpt.ManifestName))
+			dir := c.ckptDir(j, k)
+			m, err := ckpt.ReadManifest(dir)
+			b, _ := os.ReadFile(filepath.Join(dir, ckpt.ManifestName))
 			sum := sha256.Sum256(b)
 			if err != nil || hex.EncodeToString(sum[:]) != k.Manifest || m.Step != int(k.Step) || len(m.Shards) != 1 {
 				t.Errorf("checkpoint %d: manifest %+v %v (committed %s)", k.Step, m, err, k.Manifest)
@@ -282,7 +302,7 @@ func TestJobsOnCluster(t *testing.T) {
 			t.Errorf("attempts %+v", j.Attempts)
 		}
 		ch, err := cl.Logs(ctx(t), j.ID, api.LogQuery{Rank: 0, Attempt: 2})
-		if err != nil || !strings.Contains(string(ch.Data), fmt.Sprintf("resumed from %s: step %d", j.Checkpoints[0].Dir, j.Attempts[1].FromStep)) {
+		if err != nil || !strings.Contains(string(ch.Data), fmt.Sprintf("resumed from %s: step %d", c.ckptDir(j, j.Checkpoints[0]), j.Attempts[1].FromStep)) {
 			t.Errorf("attempt 2 log: %v\n%s", err, ch.Data)
 		}
 	})

@@ -29,7 +29,7 @@ func TestLostDiskResume(t *testing.T) {
 			t.Fatalf("checkpoint %d lives on %+v, want the writer and one copy", k.Step, k.Files)
 		}
 	}
-	want, err := ckpt.ReadManifest(ref.Checkpoints[len(ref.Checkpoints)-1].Dir)
+	want, err := ckpt.ReadManifest(c.ckptDir(ref, ref.Checkpoints[len(ref.Checkpoints)-1]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func TestLostDiskResume(t *testing.T) {
 	if a.FromStep == 0 {
 		t.Fatalf("attempts %+v", j.Attempts)
 	}
-	got, err := ckpt.ReadManifest(j.Checkpoints[len(j.Checkpoints)-1].Dir)
+	got, err := ckpt.ReadManifest(c.ckptDir(j, j.Checkpoints[len(j.Checkpoints)-1]))
 	if err != nil {
 		t.Fatal(err)
 	}
