@@ -21,8 +21,12 @@ import (
 //     derives from it), daemon/sched (the scheduler's decisions, pure),
 //     daemon/xfer (checkpoint files between nodes) and daemon/worker (the
 //     worker process, which alone reaches the trainer, the devices and the
-//     collective); daemon itself is the composition root and imports only
-//     them, gossip, the API types and ckpt;
+//     collective) and daemon/supervisor (the node side of jobs: the worker
+//     processes, reports to the leader, checkpoint replication; it speaks
+//     daemon/worker's protocol and gets the rest of the node as function
+//     values, never the daemon, Raft or gossip); daemon itself is the
+//     composition root and imports only them, gossip, the API types and
+//     ckpt;
 //   - bloomd's command line is a package of its own, cli/bloomd, the only
 //     one besides cmd/bloomd's main that imports the daemon, so that cli
 //     (bloomctl) never does; cli also reaches the model packages
@@ -70,8 +74,9 @@ var allowed = map[string][]string{
 	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
 		"trainer/bloom", "trainer/data", "npu", "npu/cpu", "npu/acl", "collective", "ckpt"},
-	"bloom/daemon": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/sched", "daemon/xfer", "daemon/worker",
-		"membership", "api", "ckpt"},
+	"bloom/daemon/supervisor": {"daemon/coord", "daemon/jobspec", "daemon/worker", "api", "ckpt"},
+	"bloom/daemon": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/sched", "daemon/xfer",
+		"daemon/supervisor", "membership", "api", "ckpt"},
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
 		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "ckpt", "collective", "collective/collbench",
@@ -95,6 +100,10 @@ var forbidden = map[string][]string{
 	"bloom/membership":    {"bloom/daemon/coord", "bloom/collective"},
 	"bloom/api":           {"bloom/daemon"},
 	"bloom/daemon/worker": {"bloom/daemon", "github.com/hashicorp/raft", "github.com/hashicorp/memberlist"},
+	// The supervisor gets the node as function values: never the daemon,
+	// Raft or gossip.
+	"bloom/daemon/supervisor": {"bloom/daemon", "bloom/membership", "github.com/hashicorp/raft",
+		"github.com/hashicorp/memberlist"},
 	// bloomctl is the user's tool: it links no Raft, raft-boltdb or
 	// memberlist, hence not the daemon (daemon/identity and daemon/jobspec
 	// are pure and allowed). "bloom/daemon" is matched exactly.

@@ -86,7 +86,7 @@ func (d *Daemon) Status() api.Status {
 	r := d.raft
 	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
-		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.isDraining()}
+		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.Draining()}
 	alive := d.aliveNodes()
 	liveVoters := 0
 	for _, s := range conf.Servers {

@@ -19,6 +19,7 @@ import (
 
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
+	"bloom/daemon/supervisor"
 	"bloom/daemon/xfer"
 	"bloom/membership"
 )
@@ -39,11 +40,11 @@ type Daemon struct {
 	nonce   string // random per process; makes the bootstrap cluster id unique
 	started time.Time
 	metrics *metrics
-	paths   jobPaths       // where jobs live in the data dir
-	sup     *supervisor    // this node's workers
-	jobs    *jobs          // the leader's side: the scheduler and what it decides
-	wake    chan struct{}  // pokes the jobs goroutine
-	xfer    *xfer.Endpoint // checkpoint files to and from peers, over QUIC
+	paths   jobPaths               // where jobs live in the data dir
+	sup     *supervisor.Supervisor // this node's workers
+	jobs    *jobs                  // the leader's side: the scheduler and what it decides
+	wake    chan struct{}          // pokes the jobs goroutine
+	xfer    *xfer.Endpoint         // checkpoint files to and from peers, over QUIC
 	xferAdv string
 
 	stop        chan struct{}
@@ -283,7 +284,7 @@ func (d *Daemon) shutdown(graceful bool) error {
 	}
 	close(d.stop)
 	if d.sup != nil {
-		d.sup.stopAll(!graceful) // workers end before the daemon does
+		d.sup.StopAll(!graceful) // workers end before the daemon does
 	}
 	errXfer := d.xfer.Close()
 	errRaft := d.raft.shutdown()

@@ -20,24 +20,25 @@
 //     nodes' reports, the committed state, gossip's view and the time, and
 //     applies through Raft and logs what it decides (placement, restarts,
 //     shrink and grow back, drain, checkpoint commits);
-//   - checkpoint replication: which node each shard written here is
-//     copied to, and recording the copy (replicate.go), over the transfer
-//     service of package daemon/xfer; a checkpoint is named by (job, step),
-//     and this node resolves the step's directory under its own root
-//     (job.go: jobPaths);
-//   - the supervisor: one `bloomd worker` child process per assigned device,
-//     its progress, logs and failure, and the manifests it writes
-//     (supervisor*.go, job_manifest.go); it speaks the protocol of package
-//     daemon/worker (worker.Assignment, worker.Msg), whose Run is the worker
-//     side, which joins the collective communicators and calls trainer.Run.
+//   - the transfer service of package daemon/xfer, which serves this node's
+//     checkpoint files to the others (transfer.go); a checkpoint is named
+//     by (job, step), and this node resolves the step's directory under its
+//     own root (job.go: jobPaths), where its logs live too;
+//   - the API's side of the workers: their logs (job_logs.go) and the
+//     rendezvous lookups of other nodes (job_api.go), read from the
+//     supervisor.
 //
-// The supervisor and the coordinator hold no pointer to the Daemon or to
-// each other: each gets plain values and function values for what it asks
-// of the node (supervisorEnv, newJobs); the Daemon wires them (job.go).
+// The supervisor (package daemon/supervisor: one `bloomd worker` child
+// process per assigned device, its progress, logs and failure, the
+// manifests it writes, checkpoint replication) and the coordinator hold
+// no pointer to the Daemon or to each other: each gets plain values and
+// function values for what it asks of the node (supervisor.Env, newJobs);
+// the Daemon wires them (job.go).
 //
-// It imports its own parts (daemon/coord, identity, jobspec, sched, xfer,
-// worker), membership, api and ckpt; never cli or cmd, and not the trainer,
-// the devices or the collective, which only the worker process uses.
+// It imports its own parts (daemon/coord, identity, jobspec, sched,
+// supervisor, xfer), membership, api and ckpt; never cli or cmd, and not
+// daemon/worker, the trainer, the devices or the collective, which only the
+// supervisor's protocol and the worker process use.
 //
 // Usage:
 //

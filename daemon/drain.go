@@ -22,7 +22,7 @@ func (d *Daemon) Drain(ctx context.Context) error {
 	if err := d.ml.SetMeta(meta, time.Second); err != nil {
 		d.log.Warn("advertise draining", "err", err)
 	}
-	keys := d.sup.drain()
+	keys := d.sup.Drain()
 	if len(keys) == 0 {
 		return nil
 	}
@@ -35,7 +35,7 @@ func (d *Daemon) Drain(ctx context.Context) error {
 		st := d.State()
 		left := 0
 		for _, k := range keys {
-			if _, running := current(st, k.job, k.attempt); running {
+			if k.Running(st) {
 				left++
 			}
 		}

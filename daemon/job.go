@@ -3,8 +3,8 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -15,6 +15,7 @@ import (
 	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
 	"bloom/daemon/sched"
+	"bloom/daemon/supervisor"
 )
 
 // JobsConfig configures how a daemon runs jobs: its workers and its
@@ -93,15 +94,20 @@ func (d *Daemon) startJobs() {
 	d.paths = jobPaths{dataDir: d.cfg.DataDir}
 	d.jobs = newJobs(d.log, schedConfig(&d.cfg), d.IsLeader, d.fsm.read, d.Apply, d.gossipView, d.poke)
 	host, _, _ := net.SplitHostPort(d.apiAddr)
-	d.sup = newSupervisor(supervisorEnv{
-		node: d.cfg.Name, devices: d.cfg.Devices, bindHost: host, secret: d.cfg.Secret.String(), instance: d.nonce,
-		cfg: d.cfg.Jobs, paths: d.paths, log: d.log,
-		state: d.State, alive: d.aliveNodes, poke: d.poke, local: d.receiveLocal, leader: d.leaderAddr,
-		newClient: func(addr string) (*api.Client, error) {
+	d.sup = supervisor.New(supervisor.Env{
+		Node: d.cfg.Name, BindHost: host, Secret: d.cfg.Secret.String(), Instance: d.nonce, Log: d.log,
+		WorkerCommand: d.cfg.Jobs.WorkerCommand, WorkerEnv: d.cfg.Jobs.WorkerEnv,
+		WorkerThreads: d.cfg.Jobs.WorkerThreads, StopGrace: d.cfg.Jobs.StopGrace,
+		Device: func(pos int) (string, error) {
+			kind, idx, err := sched.DeviceAt(d.cfg.Devices, pos)
+			return fmt.Sprintf("%s:%d", kind, idx), err
+		},
+		LogPath: d.paths.logPath, SaveDir: d.paths.saveDir, CkptRoot: d.ckptRoot,
+		State: d.State, Alive: d.aliveNodes, Poke: d.poke, Local: d.receiveLocal, Leader: d.leaderAddr,
+		Client: func(addr string) (*api.Client, error) {
 			return api.NewClient(addr, d.id.ClientTLS(identity.ALPNHTTP), "")
 		},
-		ckptRoot: d.ckptRoot,
-		push: func(ctx context.Context, addr, job, rel, path, sha string, size int64) (int64, error) {
+		Push: func(ctx context.Context, addr, job, rel, path, sha string, size int64) (int64, error) {
 			st, err := d.xfer.Push(ctx, addr, job, rel, path, sha, size)
 			return st.Wire, err
 		},
@@ -150,9 +156,9 @@ func (d *Daemon) runJobs() {
 		case <-t.C:
 		case <-d.wake:
 		}
-		st := d.sup.view(d.State())
-		d.sup.reconcile(st)
-		d.sup.report(st)
+		st := d.sup.View(d.State())
+		d.sup.Reconcile(st)
+		d.sup.Report(st)
 		d.jobs.coordinate()
 	}
 }
@@ -212,18 +218,6 @@ func apiCheckpoints(job *coord.Job, paths jobPaths) []api.Checkpoint {
 		out = append(out, k)
 	}
 	return out
-}
-
-// workerArgv is the argv of a worker.
-func (c *JobsConfig) workerArgv() ([]string, error) {
-	if len(c.WorkerCommand) > 0 {
-		return c.WorkerCommand, nil
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	return []string{exe, "worker"}, nil
 }
 
 // apiAttempt is what `bloomctl job` shows of an attempt: when it ran, why

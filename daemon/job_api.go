@@ -190,7 +190,7 @@ func (d *Daemon) handleRendezvous(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var attempt int
 	fmt.Sscan(q.Get("attempt"), &attempt)
-	v, ok := d.sup.rdvGet(rdvKey{q.Get("job"), attempt, q.Get("key")})
+	v, ok := d.sup.Rendezvous(q.Get("job"), attempt, q.Get("key"))
 	if !ok {
 		writeError(w, http.StatusNotFound, errors.New("not published (yet)"))
 		return

@@ -12,6 +12,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/supervisor"
 )
 
 // maxLogChunk bounds one answer of the logs endpoint.
@@ -67,16 +68,16 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 		d.proxyLogs(w, r, st, node)
 		return
 	}
-	d.serveLog(w, r, workerKey{id, attempt, rank}, offset, q.Get("follow") == "1")
+	d.serveLog(w, r, supervisor.Key{Job: id, Attempt: attempt, Rank: rank}, offset, q.Get("follow") == "1")
 }
 
 // serveLog answers from the local log file, waiting a little for new bytes
 // when follow is set and the worker still runs.
-func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey, offset int64, follow bool) {
-	path := d.paths.logPath(key.job, key.attempt, key.rank)
+func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key supervisor.Key, offset int64, follow bool) {
+	path := d.paths.logPath(key.Job, key.Attempt, key.Rank)
 	deadline := time.Now().Add(followWait)
 	for {
-		done := d.workerDone(key)
+		done := d.sup.Done(key)
 		b, err := readFrom(path, offset, maxLogChunk)
 		if err != nil && !os.IsNotExist(err) {
 			writeError(w, http.StatusInternalServerError, err)
@@ -85,7 +86,7 @@ func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey,
 		if len(b) > 0 || !follow || done || time.Now().After(deadline) {
 			next := offset + int64(len(b))
 			w.Header().Set(api.HeaderLogOffset, strconv.FormatInt(next, 10))
-			w.Header().Set(api.HeaderLogAttempt, strconv.Itoa(key.attempt))
+			w.Header().Set(api.HeaderLogAttempt, strconv.Itoa(key.Attempt))
 			if done && len(b) < maxLogChunk {
 				w.Header().Set(api.HeaderLogComplete, "1")
 			}
@@ -99,21 +100,6 @@ func (d *Daemon) serveLog(w http.ResponseWriter, r *http.Request, key workerKey,
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-}
-
-// workerDone reports whether the worker of key is over: it exited, or the
-// attempt is no longer running and nothing of it runs here.
-func (d *Daemon) workerDone(key workerKey) bool {
-	if p := d.sup.worker(key); p != nil {
-		select {
-		case <-p.exited:
-			return true
-		default:
-			return false
-		}
-	}
-	_, running := current(d.State(), key.job, key.attempt)
-	return !running
 }
 
 // readFrom reads up to max bytes of path from offset.

@@ -17,6 +17,7 @@ import (
 	"bloom/ckpt"
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
+	"bloom/daemon/supervisor"
 )
 
 // startJobCluster starts n daemons (two CPU devices each) whose workers are
@@ -121,11 +122,11 @@ func state(s string) func(*api.JobInfo) bool {
 }
 
 // worker finds the process of a rank of the job's current attempt.
-func (c *cluster) worker(j *api.JobInfo, rank int) *workerProc {
+func (c *cluster) worker(j *api.JobInfo, rank int) *supervisor.Worker {
 	c.t.Helper()
 	d := c.byName(j.Plan.Ranks[rank].Node)
-	p := d.sup.worker(workerKey{j.ID, len(j.Attempts), rank})
-	if p == nil || p.cmd == nil {
+	p := d.sup.Worker(supervisor.Key{Job: j.ID, Attempt: len(j.Attempts), Rank: rank})
+	if p == nil || p.PID() == 0 {
 		c.t.Fatalf("no worker for rank %d of %s on %s", rank, j.ID, d.Name())
 	}
 	return p
@@ -228,7 +229,7 @@ func TestJobsOnCluster(t *testing.T) {
 		waitJob(t, cl, j.ID, 10*time.Second, "cancelled", state(api.JobCancelled))
 		took := waitFor(t, 10*time.Second, "worker stopped", func() bool {
 			select {
-			case <-p.exited:
+			case <-p.Exited():
 				return true
 			default:
 				return false
@@ -276,7 +277,7 @@ func TestJobsOnCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		j = waitJob(t, cl, j.ID, 30*time.Second, "progress", func(j *api.JobInfo) bool { return j.Progress != nil && j.Progress.Step > 0 })
-		c.worker(j, 0).cmd.Process.Signal(syscall.SIGKILL)
+		c.worker(j, 0).Signal(syscall.SIGKILL)
 		start := time.Now()
 		j = waitJob(t, cl, j.ID, 10*time.Second, "failed", state(api.JobFailed))
 		t.Logf("SIGKILL of the worker → job failed in %v", time.Since(start).Round(time.Millisecond))
@@ -296,7 +297,7 @@ func TestJobsOnCluster(t *testing.T) {
 		if j.State == api.JobSucceeded {
 			t.Skip("the run finished before it could be killed")
 		}
-		c.worker(j, 0).cmd.Process.Signal(syscall.SIGKILL)
+		c.worker(j, 0).Signal(syscall.SIGKILL)
 		j = waitJob(t, cl, j.ID, 60*time.Second, "success after a restart", state(api.JobSucceeded))
 		if len(j.Attempts) != 2 || j.Attempts[1].FromStep == 0 || j.Attempts[1].FromStep%20 != 0 || !strings.Contains(j.Attempts[0].Cause, "killed") {
 			t.Errorf("attempts %+v", j.Attempts)
@@ -399,7 +400,7 @@ func TestParallelJob(t *testing.T) {
 	if j.State == api.JobSucceeded || len(j.Checkpoints) == len(ref.Checkpoints) {
 		t.Skip("the run finished before it could be killed")
 	}
-	c.worker(j, 3).cmd.Process.Signal(syscall.SIGKILL)
+	c.worker(j, 3).Signal(syscall.SIGKILL)
 	killed := time.Now()
 	j = waitJob(t, cl, j.ID, 30*time.Second, "a second attempt", func(j *api.JobInfo) bool { return len(j.Attempts) == 2 })
 	t.Logf("rank 3 SIGKILLed → attempt 2 started (from step %d) in %v", j.Attempts[1].FromStep, time.Since(killed).Round(time.Millisecond))

@@ -8,9 +8,9 @@
 //
 // It owns both ends' vocabulary of the supervisor↔worker protocol
 // (protocol.go): the Assignment, the Msg lines each way, and the Fetch list
-// of where a checkpoint's files live. The daemon's supervisor builds
-// assignments and reads messages with these types; the worker's end of the
-// link is here.
+// of where a checkpoint's files live. The node's supervisor (package
+// daemon/supervisor) builds assignments and reads messages with these
+// types; the worker's end of the link is here.
 //
 // It runs in another process than the daemon and must not import package
 // daemon (the daemon imports it); it may import daemon/coord,

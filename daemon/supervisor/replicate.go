@@ -1,9 +1,8 @@
-package daemon
+package supervisor
 
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
 	"time"
@@ -11,53 +10,22 @@ import (
 	"bloom/api"
 	"bloom/daemon/coord"
 	"bloom/daemon/worker"
-	"bloom/daemon/xfer"
 )
 
 // Checkpoint replication (DESIGN.md §9): every shard a worker here
-// reports is pushed to another node over the QUIC data plane (package
-// daemon/xfer: zstd, SHA-256 checked, fsynced there) before the
+// reports is pushed to another node over the QUIC data plane (Env.Push,
+// which the daemon wires to package daemon/xfer: zstd, SHA-256 checked,
+// fsynced there) before the
 // coordinator commits the checkpoint, which records where each file lives.
 // A worker that resumes pulls what its node lacks from those nodes
 // (package daemon/worker), in the order newFetch gives it.
 
-// startXfer listens for checkpoint transfers on the API's host and port
-// number (UDP), or any port when that one is taken, and returns the
-// address to advertise.
-func (d *Daemon) startXfer(apiListen string) (*xfer.Endpoint, string, error) {
-	host, port, _ := net.SplitHostPort(apiListen)
-	x, err := xfer.Listen(d.id, net.JoinHostPort(host, port), d.ckptRoot, d.log)
-	if err != nil {
-		x, err = xfer.Listen(d.id, net.JoinHostPort(host, "0"), d.ckptRoot, d.log)
-	}
-	if err != nil {
-		return nil, "", err
-	}
-	advHost, _, _ := net.SplitHostPort(d.apiAddr)
-	_, xport, _ := net.SplitHostPort(x.Addr())
-	return x, net.JoinHostPort(advHost, xport), nil
-}
-
-// ckptRoot is the checkpoint root of a job on this node, for xfer.
-func (d *Daemon) ckptRoot(id string) (string, bool) {
-	var job *coord.Job
-	d.fsm.read(func(s *coord.State) {
-		if j := s.Jobs[id]; j != nil {
-			job = &coord.Job{ID: j.ID, Spec: append([]byte(nil), j.Spec...)}
-		}
-	})
-	if job == nil {
-		return "", false
-	}
-	return d.paths.ckptRoot(job)
-}
-
 // replicaTargets are the nodes a shard written here may be copied to, in
 // the order to try: alive, registered with a transfer address, the ring of
 // names starting after this node's.
-func (s *supervisor) replicaTargets(st *coord.State) []*coord.Member {
-	me := s.node
-	alive := s.alive()
+func (s *Supervisor) replicaTargets(st *coord.State) []*coord.Member {
+	me := s.env.Node
+	alive := s.env.Alive()
 	var out []*coord.Member
 	for _, n := range st.MemberNames() {
 		if m := st.Members[n]; n != me && alive[n] && m.QUICAddr != "" {
@@ -80,7 +48,7 @@ func (s *supervisor) replicaTargets(st *coord.State) []*coord.Member {
 // retrying other nodes and later rounds until one holds them all, the
 // attempt is over or the supervisor stops; then it records the copy in
 // the worker's report. Its goroutine belongs to s.wg.
-func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
+func (s *Supervisor) replicate(p *Worker, sh api.Shard) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -96,21 +64,21 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			st := s.state()
-			if _, ok := current(st, p.key.job, p.key.attempt); !ok {
+			st := s.env.State()
+			if _, ok := current(st, p.key.Job, p.key.Attempt); !ok {
 				return
 			}
 			for _, m := range s.replicaTargets(st) {
 				start := time.Now()
-				bytes, err := s.pushShard(ctx, p.key.job, m.QUICAddr, sh)
+				bytes, err := s.pushShard(ctx, p.key.Job, m.QUICAddr, sh)
 				if err != nil {
-					s.log.Warn("replicate checkpoint shard", "job", p.key.job, "step", sh.Step, "to", m.Name, "err", err)
+					s.env.Log.Warn("replicate checkpoint shard", "job", p.key.Job, "step", sh.Step, "to", m.Name, "err", err)
 					continue
 				}
-				s.log.Info("checkpoint shard replicated", "job", p.key.job, "step", sh.Step, "to", m.Name,
+				s.env.Log.Info("checkpoint shard replicated", "job", p.key.Job, "step", sh.Step, "to", m.Name,
 					"bytes", bytes, "took", time.Since(start).Round(time.Millisecond))
 				p.addReplica(sh.Step, m.Name)
-				s.poke()
+				s.env.Poke()
 				return
 			}
 			select {
@@ -123,12 +91,12 @@ func (s *supervisor) replicate(p *workerProc, sh api.Shard) {
 }
 
 // pushShard pushes every file of sh to the node at addr.
-func (s *supervisor) pushShard(ctx context.Context, job, addr string, sh api.Shard) (int64, error) {
+func (s *Supervisor) pushShard(ctx context.Context, job, addr string, sh api.Shard) (int64, error) {
 	var wire int64
 	for _, f := range sh.Files {
 		rel := filepath.Join(filepath.Base(sh.Dir), f.Name)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		n, err := s.push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
+		n, err := s.env.Push(pctx, addr, job, rel, filepath.Join(sh.Dir, f.Name), f.SHA256, f.Bytes)
 		cancel()
 		if err != nil {
 			return wire, fmt.Errorf("%s: %w", f.Name, err)
@@ -139,7 +107,7 @@ func (s *supervisor) pushShard(ctx context.Context, job, addr string, sh api.Sha
 }
 
 // addReplica records that node holds a copy of the worker's shard of step.
-func (p *workerProc) addReplica(step int64, node string) {
+func (p *Worker) addReplica(step int64, node string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for i := range p.rep.Shards {

@@ -1,9 +1,10 @@
-package daemon
+package supervisor
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -19,16 +20,9 @@ import (
 	"bloom/daemon/worker"
 )
 
-// workerKey names one worker: a rank of an attempt of a job.
-type workerKey struct {
-	job     string
-	attempt int
-	rank    int
-}
-
-// workerProc is one `bloomd worker` child process and what it said.
-type workerProc struct {
-	key     workerKey
+// Worker is one `bloomd worker` child process and what it said.
+type Worker struct {
+	key     Key
 	logPath string
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
@@ -40,12 +34,32 @@ type workerProc struct {
 	inM      sync.Mutex // serializes writes to stdin
 }
 
+// PID is the worker's process id, 0 when it did not start.
+func (p *Worker) PID() int {
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Exited is closed once the worker's process is reaped and its messages
+// read.
+func (p *Worker) Exited() <-chan struct{} { return p.exited }
+
+// Signal sends sig to the worker's process (tests kill workers with it).
+func (p *Worker) Signal(sig os.Signal) error {
+	if p.cmd == nil {
+		return errors.New("supervisor: the worker did not start")
+	}
+	return p.cmd.Process.Signal(sig)
+}
+
 // startWorker starts a worker with its assignment; its goroutines belong
 // to s.wg. A worker that cannot start is returned already exited, with
 // the reason, so it is reported like any failure.
-func (s *supervisor) startWorker(key workerKey, a worker.Assignment, argv, env []string) *workerProc {
-	p := &workerProc{key: key, logPath: s.paths.logPath(key.job, key.attempt, key.rank), exited: make(chan struct{}),
-		rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank}}
+func (s *Supervisor) startWorker(key Key, a worker.Assignment, argv, env []string) *Worker {
+	p := &Worker{key: key, logPath: s.env.LogPath(key.Job, key.Attempt, key.Rank), exited: make(chan struct{}),
+		rep: api.RankReport{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank}}
 	ctrl, err := p.start(a, argv, env)
 	if err != nil {
 		p.rep.Exited, p.rep.Exit, p.rep.Error = true, "did not start", err.Error()
@@ -61,7 +75,7 @@ func (s *supervisor) startWorker(key workerKey, a worker.Assignment, argv, env [
 }
 
 // start starts the process and returns the daemon's end of its control pipe.
-func (p *workerProc) start(a worker.Assignment, argv, env []string) (*os.File, error) {
+func (p *Worker) start(a worker.Assignment, argv, env []string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(p.logPath), 0o755); err != nil {
 		return nil, err
 	}
@@ -94,7 +108,7 @@ func (p *workerProc) start(a worker.Assignment, argv, env []string) (*os.File, e
 	return ctrlR, nil
 }
 
-func (p *workerProc) write(b []byte) {
+func (p *Worker) write(b []byte) {
 	p.inM.Lock()
 	defer p.inM.Unlock()
 	p.stdin.Write(b) // a worker that is gone cannot be told anything
@@ -102,7 +116,7 @@ func (p *workerProc) write(b []byte) {
 
 // wait reads the control pipe until the worker closes it (it exits), reaps
 // the process, and records how it ended.
-func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
+func (p *Worker) wait(s *Supervisor, ctrl *os.File) {
 	read := make(chan struct{})
 	go func() { // owned by wait: ends when the pipe closes
 		defer close(read)
@@ -128,10 +142,10 @@ func (p *workerProc) wait(s *supervisor, ctrl *os.File) {
 	p.rep.Saving = 0
 	p.mu.Unlock()
 	close(p.exited)
-	s.poke()
+	s.env.Poke()
 }
 
-func (p *workerProc) readControl(s *supervisor, r io.Reader) {
+func (p *Worker) readControl(s *Supervisor, r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), worker.MaxLine)
 	for sc.Scan() {
@@ -168,14 +182,14 @@ func (p *workerProc) readControl(s *supervisor, r io.Reader) {
 			if m.Shard != nil {
 				s.replicate(p, *m.Shard)
 			}
-			s.poke()
+			s.env.Poke()
 		}
 	}
 }
 
 // snapshot is the rank's report, leaving out shards of steps at or below
 // committed (they are in Raft already).
-func (p *workerProc) snapshot(committed int64) api.RankReport {
+func (p *Worker) snapshot(committed int64) api.RankReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := p.rep
@@ -191,7 +205,7 @@ func (p *workerProc) snapshot(committed int64) api.RankReport {
 
 // requestStop asks the worker to checkpoint at the next step boundary its
 // job's ranks agree on, then exit.
-func (p *workerProc) requestStop() {
+func (p *Worker) requestStop() {
 	if p.stdin != nil {
 		p.write([]byte(`{"type":"` + worker.MsgCheckpointStop + `"}` + "\n"))
 	}
@@ -199,7 +213,7 @@ func (p *workerProc) requestStop() {
 
 // stop asks the worker to end (stdin closed, SIGTERM) and kills it after
 // grace; it does not wait.
-func (p *workerProc) stop(grace time.Duration, wg *sync.WaitGroup) {
+func (p *Worker) stop(grace time.Duration, wg *sync.WaitGroup) {
 	p.mu.Lock()
 	already := p.stopping
 	p.stopping = true
@@ -224,7 +238,7 @@ func (p *workerProc) stop(grace time.Duration, wg *sync.WaitGroup) {
 }
 
 // kill ends the worker at once.
-func (p *workerProc) kill() {
+func (p *Worker) kill() {
 	if p.cmd != nil {
 		p.cmd.Process.Kill()
 	}

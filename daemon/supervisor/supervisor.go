@@ -1,11 +1,11 @@
-package daemon
+package supervisor
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,24 +16,23 @@ import (
 	"bloom/ckpt"
 	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
-	"bloom/daemon/sched"
 	"bloom/daemon/worker"
 )
 
-// supervisor runs this node's workers: one `bloomd worker` process per
+// Supervisor runs this node's workers: one `bloomd worker` process per
 // rank the committed plan puts here. It starts them when an attempt
 // starts, stops them when it ends, and tells the coordinator what they
 // report. A worker that exits is never restarted by the supervisor: the
 // coordinator decides (a new attempt). Everything it starts belongs to wg.
-type supervisor struct {
-	supervisorEnv
+type Supervisor struct {
+	env   Env
 	wg    sync.WaitGroup
 	stopC chan struct{}
 
 	mu       sync.Mutex
 	closed   bool
 	draining bool // every worker, and any started later, is asked to checkpoint and stop
-	procs    map[workerKey]*workerProc
+	procs    map[Key]*Worker
 	rdv      map[rdvKey][]byte
 	// leaderView: the leader's records of jobs this node's Raft state
 	// lags on (from its last report reply).
@@ -42,27 +41,62 @@ type supervisor struct {
 	clients    map[string]*api.Client      // other nodes' APIs, by address
 }
 
-// supervisorEnv is what a supervisor is given by the daemon that makes it:
-// plain values, and function values for the few things it asks of the
-// rest of the node. It holds no pointer to the daemon.
-type supervisorEnv struct {
-	node     string // this node's name
-	devices  string // this node's --devices
-	bindHost string // the host workers listen on
-	secret   string // the cluster secret, for workers that talk to peers
-	instance string // this bloomd's process nonce
-	cfg      JobsConfig
-	paths    jobPaths
-	log      *slog.Logger
+// Env is what a Supervisor is given by the daemon that makes it: plain
+// values, and function values for the few things it asks of the rest of
+// the node. It holds no pointer to the daemon.
+type Env struct {
+	Node     string // this node's name
+	BindHost string // the host workers listen on
+	Secret   string // the cluster secret, for workers that talk to peers
+	Instance string // this bloomd's process nonce
+	Log      *slog.Logger
 
-	state     func() *coord.State                          // a copy of this node's applied Raft state
-	alive     func() map[string]bool                       // gossip: who is alive or suspect
-	poke      func()                                       // wake the jobs goroutine
-	local     func(api.NodeReport) (api.ReportReply, bool) // the coordinator in process, when this node leads
-	leader    func() string                                // the leader's API address, "" if unknown
-	newClient func(addr string) (*api.Client, error)       // an API client to another node
-	ckptRoot  func(job string) (string, bool)              // a job's checkpoint root here
-	push      func(ctx context.Context, addr, job, rel, path, sha string, size int64) (wire int64, err error)
+	// WorkerCommand is the argv that starts one worker; empty: this
+	// executable with the argument "worker" (`bloomd worker`).
+	WorkerCommand []string
+	WorkerEnv     []string      // added to each worker's environment
+	WorkerThreads int           // each worker's CPU threads; 0 shares the node's CPUs among its workers
+	StopGrace     time.Duration // between SIGTERM and SIGKILL
+
+	// Device names this node's pos-th device of --devices: "kind:index".
+	Device func(pos int) (string, error)
+	// LogPath is a worker's log file.
+	LogPath func(job string, attempt, rank int) string
+	// SaveDir is a job's checkpoint root here, as its workers are told.
+	SaveDir func(job string, spec *jobspec.Spec) string
+	// CkptRoot is a job's checkpoint root here, from the node's state
+	// (false while the job is not in it).
+	CkptRoot func(job string) (string, bool)
+	// State returns a copy of this node's applied Raft state.
+	State func() *coord.State
+	// Alive is gossip's view: who is alive or suspect.
+	Alive func() map[string]bool
+	// Poke wakes the jobs goroutine.
+	Poke func()
+	// Local hands a report to the coordinator in process, when this
+	// node leads (false otherwise).
+	Local func(api.NodeReport) (api.ReportReply, bool)
+	// Leader is the leader's API address, "" if unknown.
+	Leader func() string
+	// Client makes an API client to another node (the supervisor keeps
+	// one per address and closes them in StopAll).
+	Client func(addr string) (*api.Client, error)
+	// Push sends one checkpoint file to another node's transfer address
+	// and returns the bytes that went over the wire.
+	Push func(ctx context.Context, addr, job, rel, path, sha string, size int64) (wire int64, err error)
+}
+
+// Key names one worker: a rank of an attempt of a job.
+type Key struct {
+	Job     string
+	Attempt int
+	Rank    int
+}
+
+// Running reports whether k's attempt is the running attempt in st.
+func (k Key) Running(st *coord.State) bool {
+	_, ok := current(st, k.Job, k.Attempt)
+	return ok
 }
 
 // rdvKey names a value published by a worker of an attempt.
@@ -79,8 +113,10 @@ type ckptKey struct {
 	step    int64
 }
 
-func newSupervisor(env supervisorEnv) *supervisor {
-	return &supervisor{supervisorEnv: env, stopC: make(chan struct{}), procs: map[workerKey]*workerProc{},
+// New returns the supervisor of a node; it starts nothing until the first
+// Reconcile. StopAll ends what it started.
+func New(env Env) *Supervisor {
+	return &Supervisor{env: env, stopC: make(chan struct{}), procs: map[Key]*Worker{},
 		rdv: map[rdvKey][]byte{}, written: map[ckptKey]api.ManifestAck{}, clients: map[string]*api.Client{}}
 }
 
@@ -90,17 +126,17 @@ func current(st *coord.State, job string, attempt int) (*coord.Job, bool) {
 	return j, j != nil && j.State == coord.JobRunning && len(j.Attempts) == attempt && j.Plan != nil
 }
 
-// reconcile starts the workers the plan wants here and stops the others.
-func (s *supervisor) reconcile(st *coord.State) {
-	me := s.node
-	desired := map[workerKey]coord.Rank{}
+// Reconcile starts the workers the plan wants here and stops the others.
+func (s *Supervisor) Reconcile(st *coord.State) {
+	me := s.env.Node
+	desired := map[Key]coord.Rank{}
 	for id, job := range st.Jobs {
 		if _, ok := current(st, id, len(job.Attempts)); !ok {
 			continue
 		}
 		for _, r := range job.Plan.Ranks {
 			if r.Node == me {
-				desired[workerKey{id, len(job.Attempts), r.Rank}] = r
+				desired[Key{id, len(job.Attempts), r.Rank}] = r
 			}
 		}
 	}
@@ -113,7 +149,7 @@ func (s *supervisor) reconcile(st *coord.State) {
 		if _, ok := desired[key]; ok {
 			continue
 		}
-		p.stop(s.cfg.StopGrace, &s.wg)
+		p.stop(s.env.StopGrace, &s.wg)
 		select {
 		case <-p.exited:
 			delete(s.procs, key)
@@ -138,9 +174,9 @@ func (s *supervisor) reconcile(st *coord.State) {
 // olderRunning reports whether a worker of an earlier attempt of key's job
 // still runs here: the new attempt's waits for it (at most StopGrace), so
 // two attempts never write the same checkpoint. Call with s.mu held.
-func (s *supervisor) olderRunning(key workerKey) bool {
+func (s *Supervisor) olderRunning(key Key) bool {
 	for k, p := range s.procs {
-		if k.job == key.job && k.attempt < key.attempt {
+		if k.Job == key.Job && k.Attempt < key.Attempt {
 			select {
 			case <-p.exited:
 			default:
@@ -152,58 +188,70 @@ func (s *supervisor) olderRunning(key workerKey) bool {
 }
 
 // launch starts the worker of key. Call with s.mu held.
-func (s *supervisor) launch(st *coord.State, key workerKey, r coord.Rank, local int) *workerProc {
+func (s *Supervisor) launch(st *coord.State, key Key, r coord.Rank, local int) *Worker {
 	a, err := s.assignment(st, key, r, local)
-	argv, errCmd := s.cfg.workerArgv()
+	argv, errCmd := s.argv()
 	if err = errors.Join(err, errCmd); err != nil {
-		p := &workerProc{key: key, exited: make(chan struct{}),
-			rep: api.RankReport{Job: key.job, Attempt: key.attempt, Rank: key.rank, Exited: true, Exit: "did not start", Error: err.Error()}}
+		p := &Worker{key: key, exited: make(chan struct{}),
+			rep: api.RankReport{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank, Exited: true, Exit: "did not start", Error: err.Error()}}
 		close(p.exited)
 		return p
 	}
-	s.log.Info("starting worker", "job", key.job, "attempt", key.attempt, "rank", key.rank, "device", a.Device)
-	return s.startWorker(key, a, argv, s.cfg.WorkerEnv)
+	s.env.Log.Info("starting worker", "job", key.Job, "attempt", key.Attempt, "rank", key.Rank, "device", a.Device)
+	return s.startWorker(key, a, argv, s.env.WorkerEnv)
+}
+
+// argv is the argv of a worker.
+func (s *Supervisor) argv() ([]string, error) {
+	if len(s.env.WorkerCommand) > 0 {
+		return s.env.WorkerCommand, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	return []string{exe, "worker"}, nil
 }
 
 // assignment is what the worker of key is told.
-func (s *supervisor) assignment(st *coord.State, key workerKey, r coord.Rank, local int) (worker.Assignment, error) {
-	job := st.Jobs[key.job]
+func (s *Supervisor) assignment(st *coord.State, key Key, r coord.Rank, local int) (worker.Assignment, error) {
+	job := st.Jobs[key.Job]
 	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	kind, idx, err := sched.DeviceAt(s.devices, r.Device)
+	device, err := s.env.Device(r.Device)
 	if err != nil {
 		return worker.Assignment{}, err
 	}
-	threads := s.cfg.WorkerThreads
+	threads := s.env.WorkerThreads
 	if threads == 0 {
 		threads = max(1, runtime.NumCPU()/max(local, 1))
 	}
-	a := worker.Assignment{Job: key.job, Attempt: key.attempt, Rank: key.rank, Plan: *job.Plan, Node: s.node,
-		Device: fmt.Sprintf("%s:%d", kind, idx), Threads: threads, Spec: spec, SaveDir: s.paths.saveDir(key.job, &spec), BindHost: s.bindHost}
+	a := worker.Assignment{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank, Plan: *job.Plan, Node: s.env.Node,
+		Device: device, Threads: threads, Spec: spec, SaveDir: s.env.SaveDir(key.Job, &spec), BindHost: s.env.BindHost}
 	if from := job.Attempts[len(job.Attempts)-1].FromStep; from > 0 {
 		a.FromStep, a.LoadDir = from, filepath.Join(a.SaveDir, ckpt.StepDirName(int(from)))
 		for _, k := range job.Checkpoints {
 			if k.Step == from {
-				a.Fetch = newFetch(st, k, s.node, s.alive())
+				a.Fetch = newFetch(st, k, s.env.Node, s.env.Alive())
 			}
 		}
 	}
 	if len(job.Plan.Ranks) > 1 || a.Fetch != nil {
-		a.Secret = s.secret
+		a.Secret = s.env.Secret
 	}
 	return a, nil
 }
 
-// report sends the coordinator a snapshot of this node's live workers and
+// Report sends the coordinator a snapshot of this node's live workers and
 // writes the manifests it asks for.
-func (s *supervisor) report(st *coord.State) {
-	rep := api.NodeReport{Node: s.node, Applied: max(st.Index, 1), Instance: s.instance}
+func (s *Supervisor) Report(st *coord.State) {
+	rep := api.NodeReport{Node: s.env.Node, Applied: max(st.Index, 1), Instance: s.env.Instance}
 	s.mu.Lock()
 	rep.Draining = s.draining
 	for key, p := range s.procs {
-		job, ok := current(st, key.job, key.attempt)
+		job, ok := current(st, key.Job, key.Attempt)
 		if !ok {
 			continue
 		}
@@ -224,7 +272,7 @@ func (s *supervisor) report(st *coord.State) {
 	}
 	reply, err := s.send(rep)
 	if err != nil {
-		s.log.Debug("report to the coordinator", "err", err)
+		s.env.Log.Debug("report to the coordinator", "err", err)
 		return
 	}
 	s.setLeaderView(reply.Jobs)
@@ -232,13 +280,13 @@ func (s *supervisor) report(st *coord.State) {
 	for _, o := range reply.Manifests {
 		// The step directory on this node, named by (job, step): the
 		// writer's own, or where a copy of the shards was pushed here.
-		dir, ok := s.ckptRoot(o.Job)
+		dir, ok := s.env.CkptRoot(o.Job)
 		if !ok {
 			continue // not in this node's state yet: the order comes again
 		}
 		o.Dir = filepath.Join(dir, ckpt.StepDirName(int(o.Step)))
 		if err := writeManifest(o); err != nil {
-			s.log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
+			s.env.Log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
 		}
 		job := st.Jobs[o.Job]
@@ -248,7 +296,7 @@ func (s *supervisor) report(st *coord.State) {
 		s.mu.Lock()
 		s.written[ckptKey{o.Job, len(job.Attempts), o.Step}] = api.ManifestAck{Job: o.Job, Step: o.Step, SHA256: o.SHA256}
 		s.mu.Unlock()
-		s.poke()
+		s.env.Poke()
 	}
 }
 
@@ -264,7 +312,7 @@ func anyActive(st *coord.State) bool {
 
 // setLeaderView keeps the leader's records of the running jobs with ranks
 // here, from its last reply (none when this node's state had caught up).
-func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
+func (s *Supervisor) setLeaderView(jobs []json.RawMessage) {
 	view := map[string]*coord.Job{}
 	for _, b := range jobs {
 		var job coord.Job
@@ -275,16 +323,16 @@ func (s *supervisor) setLeaderView(jobs []json.RawMessage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(view) > 0 && len(s.leaderView) == 0 {
-		s.log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
+		s.env.Log.Info("this node's Raft state lags the leader's: running the leader's view of its jobs", "jobs", len(view))
 	}
 	s.leaderView = view
 }
 
-// view is st with the leader's record of each job whose attempt st has not
+// View is st with the leader's record of each job whose attempt st has not
 // reached yet: a node that just restarted starts its workers of the new
 // attempt at once instead of after Raft's replication backoff. st is
 // changed in place (it is the caller's copy).
-func (s *supervisor) view(st *coord.State) *coord.State {
+func (s *Supervisor) View(st *coord.State) *coord.State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, job := range s.leaderView {
@@ -296,11 +344,11 @@ func (s *supervisor) view(st *coord.State) *coord.State {
 }
 
 // send delivers a report to the leader: in process when this node leads.
-func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
-	if r, ok := s.local(rep); ok {
+func (s *Supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
+	if r, ok := s.env.Local(rep); ok {
 		return &r, nil
 	}
-	addr := s.leader()
+	addr := s.env.Leader()
 	if addr == "" {
 		// A node that just restarted learns the leader from its
 		// heartbeats, which Raft may be backing off: any live member
@@ -319,10 +367,10 @@ func (s *supervisor) send(rep api.NodeReport) (*api.ReportReply, error) {
 }
 
 // anyPeerAPI is the API address of a live member other than this node.
-func (s *supervisor) anyPeerAPI() string {
-	st := s.state()
-	for name, ok := range s.alive() {
-		if m := st.Members[name]; ok && name != s.node && m != nil && m.APIAddr != "" {
+func (s *Supervisor) anyPeerAPI() string {
+	st := s.env.State()
+	for name, ok := range s.env.Alive() {
+		if m := st.Members[name]; ok && name != s.env.Node && m != nil && m.APIAddr != "" {
 			return m.APIAddr
 		}
 	}
@@ -330,13 +378,13 @@ func (s *supervisor) anyPeerAPI() string {
 }
 
 // client is an API client to another node, with this node's certificate.
-func (s *supervisor) client(addr string) (*api.Client, error) {
+func (s *Supervisor) client(addr string) (*api.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c := s.clients[addr]; c != nil {
 		return c, nil
 	}
-	c, err := s.newClient(addr)
+	c, err := s.env.Client(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -344,9 +392,9 @@ func (s *supervisor) client(addr string) (*api.Client, error) {
 	return c, nil
 }
 
-// stopAll stops every worker (SIGKILL at once when kill) and waits for
+// StopAll stops every worker (SIGKILL at once when kill) and waits for
 // them and for every goroutine the supervisor started.
-func (s *supervisor) stopAll(kill bool) {
+func (s *Supervisor) StopAll(kill bool) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -358,7 +406,7 @@ func (s *supervisor) stopAll(kill bool) {
 		if kill {
 			p.kill()
 		} else {
-			p.stop(s.cfg.StopGrace, &s.wg)
+			p.stop(s.env.StopGrace, &s.wg)
 		}
 	}
 	s.mu.Unlock()
@@ -370,13 +418,13 @@ func (s *supervisor) stopAll(kill bool) {
 	s.mu.Unlock()
 }
 
-// drain asks every worker, now and later, to checkpoint and stop, and
+// Drain asks every worker, now and later, to checkpoint and stop, and
 // returns the workers that were running.
-func (s *supervisor) drain() []workerKey {
+func (s *Supervisor) Drain() []Key {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.draining = true
-	var keys []workerKey
+	var keys []Key
 	for key, p := range s.procs {
 		select {
 		case <-p.exited:
@@ -390,28 +438,44 @@ func (s *supervisor) drain() []workerKey {
 
 // stopJobs asks this node's workers of the given jobs to checkpoint and
 // stop (asking twice is harmless).
-func (s *supervisor) stopJobs(ids []string) {
+func (s *Supervisor) stopJobs(ids []string) {
 	if len(ids) == 0 {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for key, p := range s.procs {
-		if slices.Contains(ids, key.job) {
+		if slices.Contains(ids, key.Job) {
 			p.requestStop()
 		}
 	}
 }
 
-func (s *supervisor) isDraining() bool {
+// Draining reports whether Drain was called.
+func (s *Supervisor) Draining() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.draining
 }
 
-// worker returns the worker of key on this node, if any.
-func (s *supervisor) worker(key workerKey) *workerProc {
+// Worker returns the worker of key on this node, if any (tests signal it).
+func (s *Supervisor) Worker(key Key) *Worker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.procs[key]
+}
+
+// Done reports whether the worker of key is over: it exited, or its
+// attempt is no longer running and nothing of it runs here. The API's log
+// follower stops there.
+func (s *Supervisor) Done(key Key) bool {
+	if p := s.Worker(key); p != nil {
+		select {
+		case <-p.exited:
+			return true
+		default:
+			return false
+		}
+	}
+	return !key.Running(s.env.State())
 }

@@ -1,4 +1,4 @@
-package daemon
+package supervisor
 
 import (
 	"context"
@@ -22,17 +22,23 @@ import (
 const maxRendezvousValue = 64 << 10
 
 // rdvPut records a value a local worker published.
-func (s *supervisor) rdvPut(w workerKey, key string, v []byte) {
+func (s *Supervisor) rdvPut(w Key, key string, v []byte) {
 	if len(v) > maxRendezvousValue || key == "" {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.rdv[rdvKey{w.job, w.attempt, key}] = append([]byte(nil), v...)
+	s.rdv[rdvKey{w.Job, w.Attempt, key}] = append([]byte(nil), v...)
+}
+
+// Rendezvous reads the value a worker here published under key for its
+// attempt of job (the API answers other nodes' lookups with it).
+func (s *Supervisor) Rendezvous(job string, attempt int, key string) ([]byte, bool) {
+	return s.rdvGet(rdvKey{job, attempt, key})
 }
 
 // rdvGet reads a value a local worker published.
-func (s *supervisor) rdvGet(k rdvKey) ([]byte, bool) {
+func (s *Supervisor) rdvGet(k rdvKey) ([]byte, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.rdv[k]
@@ -42,7 +48,7 @@ func (s *supervisor) rdvGet(k rdvKey) ([]byte, bool) {
 // lookup answers a worker's lookup, in a goroutine of the supervisor's
 // that ends when the value is found, the worker exits, the attempt ends,
 // or the supervisor stops.
-func (s *supervisor) lookup(p *workerProc, m worker.Msg) {
+func (s *Supervisor) lookup(p *Worker, m worker.Msg) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -56,8 +62,8 @@ func (s *supervisor) lookup(p *workerProc, m worker.Msg) {
 	}()
 }
 
-func (s *supervisor) resolve(p *workerProc, owner int, key string) ([]byte, error) {
-	k := rdvKey{p.key.job, p.key.attempt, key}
+func (s *Supervisor) resolve(p *Worker, owner int, key string) ([]byte, error) {
+	k := rdvKey{p.key.Job, p.key.Attempt, key}
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -82,8 +88,8 @@ var errNotYet = errors.New("not published yet")
 
 // fetch reads k from the node that runs rank owner; errNotYet while the
 // value is not there.
-func (s *supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
-	st := s.view(s.state())
+func (s *Supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
+	st := s.View(s.env.State())
 	job, ok := current(st, k.job, k.attempt)
 	if !ok {
 		if j := st.Jobs[k.job]; j != nil && len(j.Attempts) < k.attempt {
@@ -95,7 +101,7 @@ func (s *supervisor) fetch(k rdvKey, owner int) ([]byte, error) {
 		return nil, errors.New("no such rank")
 	}
 	node := job.Plan.Ranks[owner].Node
-	if node == s.node {
+	if node == s.env.Node {
 		if v, ok := s.rdvGet(k); ok {
 			return v, nil
 		}

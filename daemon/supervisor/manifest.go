@@ -1,4 +1,4 @@
-package daemon
+package supervisor
 
 import (
 	"crypto/sha256"
@@ -23,7 +23,7 @@ import (
 func writeManifest(o api.ManifestOrder) error {
 	sum := sha256.Sum256(o.Manifest)
 	if hex.EncodeToString(sum[:]) != o.SHA256 {
-		return errors.New("daemon: manifest does not match its checksum")
+		return errors.New("supervisor: manifest does not match its checksum")
 	}
 	path := filepath.Join(o.Dir, ckpt.ManifestName)
 	err := ckpt.WriteAtomic(path, func(w io.Writer) error {
