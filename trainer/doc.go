@@ -37,6 +37,21 @@
 // the base they apply to (lora_base), which must still be there to resume
 // or export; SaveHF and LoadModel merge them.
 //
+// The fp16 loss scaler (lossscale.go) is DeepSpeed's dynamic one, pure and
+// not yet wired into the loop: each step will multiply its loss by
+// Scale(), skip and count a step whose gradients hold an Inf or a NaN on
+// any rank (Overflow finds them on one; the ranks agree through their
+// Group), and call Update, which halves the scale (never below
+// --min-loss-scale) once --hysteresis overflows have come since the last
+// doubling and doubles it after --loss-scale-window clean iterations. The
+// seed's Bloom-7B runs it from 2^12 with window 500, hysteresis 2 and
+// minimum 1 (SeedLossScaleConfig). LossScaleState goes into checkpoints, so
+// a resumed run scales and skips bit for bit as the uninterrupted one.
+// DeepSpeed has two rules: DynamicLossScaler's (ZeRO 1–3; the default
+// here) and the one its ZeRO-0 fp16 optimizers run (RuleFP16Optimizer: no
+// hysteresis, a window of one more iteration); the seed's ZeRO-0 engine
+// builds the latter.
+//
 // It must not import collective, membership, raft or memberlist: what it needs
 // from the network it declares as small interfaces that the daemon implements
 // (Group for all-reduces, StageLink for pipeline neighbours, Committer for
