@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package half
+
+// kernels lists the kernel sets this CPU can run, slowest first.
+var kernels = []kernelSet{scalarSet}
