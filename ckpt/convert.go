@@ -3,100 +3,74 @@ package ckpt
 import (
 	"encoding/binary"
 	"math"
-	"sync"
+	"unsafe"
+
+	"bloom/internal/half"
 )
 
-// Conversions between float32 and the narrow float formats. Widening is exact;
-// narrowing rounds to nearest, ties to even, as IEEE 754 does by default.
+// The narrow float formats: float16 and bfloat16 convert through
+// internal/half, the one definition of them (widening is exact; narrowing
+// rounds to nearest, ties to even), a chunk at a time so its vector kernels
+// run; F8_E5M2 is the top byte of a float16.
 
-// F16ToF32 converts IEEE 754 binary16 bits to float32, exactly: subnormals
-// become normal float32 values, Inf stays Inf and a NaN keeps its payload.
-func F16ToF32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	switch {
-	case exp == 0x1f: // Inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+127-15)<<23 | mant<<13)
-	case mant == 0: // signed zero
-		return math.Float32frombits(sign)
-	}
-	// Subnormal: mant·2^-24. Shift the leading one up to the implicit bit.
-	e := uint32(127 - 15 + 1)
-	for mant&0x400 == 0 {
-		mant <<= 1
-		e--
-	}
-	return math.Float32frombits(sign | e<<23 | (mant&0x3ff)<<13)
+// halfChunk is how many elements decodeHalves and appendHalves convert per
+// call to internal/half (4 KiB of 16-bit values, on the stack).
+const halfChunk = 2048
+
+// hostLE reports whether this machine stores integers little-endian, as
+// safetensors does: then a chunk of 16-bit values moves as its bytes.
+var hostLE = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// halfBytes is the memory of h as bytes (h stays the owner).
+func halfBytes(h []uint16) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(h))), 2*len(h))
 }
 
-// F32ToF16 converts f to IEEE 754 binary16 bits, rounding to nearest even.
-// Values too large become ±Inf, values too small become subnormals or ±0, and
-// a NaN stays a (quiet) NaN.
-func F32ToF16(f float32) uint16 {
-	bits := math.Float32bits(f)
-	sign := uint16(bits>>16) & 0x8000
-	exp := int(bits>>23) & 0xff
-	mant := bits & 0x7fffff
-	if exp == 0xff {
-		if mant == 0 {
-			return sign | 0x7c00
+// decodeHalves widens the little-endian 16-bit values in b (2·len(dst)
+// bytes) with widen, a chunk at a time.
+func decodeHalves(dst []float32, b []byte, widen func([]float32, []uint16)) {
+	var h [halfChunk]uint16
+	b = b[:2*len(dst)]
+	for len(dst) > 0 {
+		n := min(len(dst), halfChunk)
+		if hostLE {
+			copy(halfBytes(h[:n]), b)
+		} else {
+			for i := range h[:n] {
+				h[i] = binary.LittleEndian.Uint16(b[2*i:])
+			}
 		}
-		return sign | 0x7e00 | uint16(mant>>13)
+		widen(dst[:n], h[:n])
+		dst, b = dst[n:], b[2*n:]
 	}
-	e := exp - 127 + 15
-	if e >= 0x1f {
-		return sign | 0x7c00
-	}
-	if e > 0 {
-		h := uint32(e)<<10 | mant>>13
-		// A carry out of the mantissa bumps the exponent, up to Inf: correct.
-		return sign | uint16(roundEven(h, mant&0x1fff, 0x1000))
-	}
-	// Subnormal half (or zero): value = m·2^(exp-150) = k·2^-24.
-	shift := uint(126 - exp) // ≥ 14
-	if shift > 25 {
-		return sign // below half the smallest subnormal
-	}
-	m := mant | 0x800000
-	k := m >> shift
-	return sign | uint16(roundEven(k, m&(1<<shift-1), 1<<(shift-1)))
 }
 
-// roundEven rounds the truncated value v up by one when the dropped bits rem
-// exceed half, or equal half and v is odd.
-func roundEven(v, rem, half uint32) uint32 {
-	if rem > half || (rem == half && v&1 == 1) {
-		return v + 1
+// appendHalves appends src rounded by narrow, little-endian, to b.
+func appendHalves(b []byte, src []float32, narrow func([]uint16, []float32)) []byte {
+	var h [halfChunk]uint16
+	for len(src) > 0 {
+		n := min(len(src), halfChunk)
+		narrow(h[:n], src[:n])
+		if hostLE {
+			b = append(b, halfBytes(h[:n])...)
+		} else {
+			for _, v := range h[:n] {
+				b = binary.LittleEndian.AppendUint16(b, v)
+			}
+		}
+		src = src[n:]
 	}
-	return v
+	return b
 }
 
-// BF16ToF32 converts bfloat16 bits to float32, exactly.
-func BF16ToF32(b uint16) float32 { return math.Float32frombits(uint32(b) << 16) }
-
-// F32ToBF16 converts f to bfloat16 bits, rounding to nearest even; a NaN stays
-// a (quiet) NaN.
-func F32ToBF16(f float32) uint16 {
-	bits := math.Float32bits(f)
-	if bits&0x7fffffff > 0x7f800000 { // NaN: truncating could make it Inf
-		return uint16(bits>>16) | 0x40
-	}
-	bits += 0x7fff + (bits>>16)&1
-	return uint16(bits >> 16)
-}
-
-// f16Table maps every binary16 bit pattern to its float32 value (256 KiB,
-// built on first use): a lookup is about twice as fast as F16ToF32.
-var f16Table = sync.OnceValue(func() *[1 << 16]float32 {
-	t := new([1 << 16]float32)
+// f8e5m2Table maps every F8_E5M2 byte, the top byte of a float16, to its
+// float32 value.
+var f8e5m2Table = func() (t [256]float32) {
 	for i := range t {
-		t[i] = F16ToF32(uint16(i))
+		t[i] = half.F16ToF32(uint16(i) << 8)
 	}
 	return t
-})
+}()
 
 // f8e4m3Table maps every F8_E4M3 (the "fn" variant: bias 7, no Inf, NaN is
 // S.1111.111) byte to its float32 value.
@@ -129,23 +103,16 @@ func decodeFloats(dst []float32, b []byte, dt DType) {
 			dst[i] = math.Float32frombits(le.Uint32(b[4*i:]))
 		}
 	case F16:
-		t := f16Table()
-		b = b[:2*len(dst)]
-		for i := range dst {
-			dst[i] = t[uint16(b[2*i])|uint16(b[2*i+1])<<8]
-		}
+		decodeHalves(dst, b, half.FromF16)
 	case BF16:
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(le.Uint16(b[2*i:])) << 16)
-		}
+		decodeHalves(dst, b, half.FromBF16)
 	case F64:
 		for i := range dst {
 			dst[i] = float32(math.Float64frombits(le.Uint64(b[8*i:])))
 		}
-	case F8E5M2: // the top byte of a binary16
-		t := f16Table()
+	case F8E5M2:
 		for i := range dst {
-			dst[i] = t[uint16(b[i])<<8]
+			dst[i] = f8e5m2Table[b[i]]
 		}
 	case F8E4M3:
 		for i := range dst {
@@ -221,13 +188,9 @@ func appendFloats(b []byte, src []float32, dt DType) []byte {
 			b = le.AppendUint32(b, math.Float32bits(v))
 		}
 	case F16:
-		for _, v := range src {
-			b = le.AppendUint16(b, F32ToF16(v))
-		}
+		b = appendHalves(b, src, half.ToF16)
 	case BF16:
-		for _, v := range src {
-			b = le.AppendUint16(b, F32ToBF16(v))
-		}
+		b = appendHalves(b, src, half.ToBF16)
 	default:
 		panic("ckpt: appendFloats: " + string(dt))
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"bloom/internal/half"
 )
 
 func TestWriteExactBytes(t *testing.T) {
@@ -84,9 +86,9 @@ func TestRoundTripWritableDTypes(t *testing.T) {
 				want := v
 				switch dt {
 				case F16:
-					want = F16ToF32(F32ToF16(v))
+					want = half.F16ToF32(half.F32ToF16(v))
 				case BF16:
-					want = BF16ToF32(F32ToBF16(v))
+					want = half.BF16ToF32(half.F32ToBF16(v))
 				}
 				if got[i] != want {
 					t.Errorf("m[%d] = %g, want %g", i, got[i], want)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"bloom/internal/half"
 	"bloom/internal/testutil"
 )
 
@@ -67,9 +68,9 @@ func encode(dt DataType, vals []float64) []byte {
 		case Int64, Uint64:
 			binary.LittleEndian.PutUint64(o, uint64(int64(v)))
 		case Float16:
-			binary.LittleEndian.PutUint16(o, F32ToF16(float32(v)))
+			binary.LittleEndian.PutUint16(o, half.F32ToF16(float32(v)))
 		case BFloat16:
-			binary.LittleEndian.PutUint16(o, F32ToBF16(float32(v)))
+			binary.LittleEndian.PutUint16(o, half.F32ToBF16(float32(v)))
 		case Float32:
 			binary.LittleEndian.PutUint32(o, math.Float32bits(float32(v)))
 		case Float64:
@@ -101,9 +102,9 @@ func decode(dt DataType, b []byte) []float64 {
 		case Uint64:
 			vals[i] = float64(binary.LittleEndian.Uint64(o))
 		case Float16:
-			vals[i] = float64(F16ToF32(binary.LittleEndian.Uint16(o)))
+			vals[i] = float64(half.F16ToF32(binary.LittleEndian.Uint16(o)))
 		case BFloat16:
-			vals[i] = float64(BF16ToF32(binary.LittleEndian.Uint16(o)))
+			vals[i] = float64(half.BF16ToF32(binary.LittleEndian.Uint16(o)))
 		case Float32:
 			vals[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(o)))
 		case Float64:

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"bloom/collective"
+	"bloom/internal/half"
 )
 
 // value is rank r's element i: small integers every type holds exactly,
@@ -54,9 +55,9 @@ func setValue(dt collective.DataType, b []byte, i int, v float64) {
 	case collective.Int64, collective.Uint64:
 		binary.LittleEndian.PutUint64(o, uint64(int64(v)))
 	case collective.Float16:
-		binary.LittleEndian.PutUint16(o, collective.F32ToF16(float32(v)))
+		binary.LittleEndian.PutUint16(o, half.F32ToF16(float32(v)))
 	case collective.BFloat16:
-		binary.LittleEndian.PutUint16(o, collective.F32ToBF16(float32(v)))
+		binary.LittleEndian.PutUint16(o, half.F32ToBF16(float32(v)))
 	case collective.Float32:
 		binary.LittleEndian.PutUint32(o, math.Float32bits(float32(v)))
 	case collective.Float64:
@@ -85,9 +86,9 @@ func getValue(dt collective.DataType, b []byte, i int) float64 {
 	case collective.Uint64:
 		return float64(binary.LittleEndian.Uint64(o))
 	case collective.Float16:
-		return float64(collective.F16ToF32(binary.LittleEndian.Uint16(o)))
+		return float64(half.F16ToF32(binary.LittleEndian.Uint16(o)))
 	case collective.BFloat16:
-		return float64(collective.BF16ToF32(binary.LittleEndian.Uint16(o)))
+		return float64(half.BF16ToF32(binary.LittleEndian.Uint16(o)))
 	case collective.Float32:
 		return float64(math.Float32frombits(binary.LittleEndian.Uint32(o)))
 	}
