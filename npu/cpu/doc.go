@@ -10,9 +10,11 @@
 // bit-identical run after run and whatever the thread count: each output
 // value is computed by one goroutine in an order fixed by the sizes alone
 // (reductions over rows go column by column, SumSquares adds fixed blocks in
-// order, attention owns one (batch, head) pair per task). The GEMM has an
-// AVX2/FMA micro-kernel in assembly on amd64 and a portable Go kernel
-// elsewhere; attention runs on it, one query block at a time. Exponentials
+// order, attention owns one (batch, head) pair per task). The GEMM picks its
+// micro-kernel once, at start, from what the CPU has: AVX-512 (14×32 tile),
+// else AVX2/FMA (6×16), both assembly on amd64, else a portable Go kernel;
+// the bits depend on the kernel, not on the thread count. Attention runs on
+// it, one query block at a time. Exponentials
 // and tanh use polynomial approximations good to 10⁻¹¹, far below float32's
 // rounding.
 //

@@ -18,30 +18,21 @@ import (
 // panels are copied, zero-padded, to scratch), which keeps small GEMMs cheap.
 // B stored transposed is always packed, by an 8×8 transpose on amd64.
 //
-// Threads split C by MR-row tiles (or, when m is small, by NR-column panels)
-// and each runs the whole nest on its part, packing its own A and B, so a call
+// Threads split C by MR-row tiles or, when n is the longer side or m is
+// small, by NR-column panels, and each runs the whole nest on its part, packing its own A and B, so a call
 // forks and joins once. Every tile of C is computed by the same kernel with
 // the same KC-blocked summation order whatever the thread count: results are
-// bit-identical run after run and across thread counts.
+// bit-identical run after run and across thread counts (the bits depend on
+// the kernel, whose tile and KC differ).
+//
+// The tile, the blocking and the packers belong to the micro-kernel
+// (gemmImpl). gemmImpls lists the ones this CPU can run, best first; the
+// choice is made once, at init, in gemm_amd64.go (AVX-512 > AVX2/FMA > Go).
 const (
-	gemmMR = 6  // rows of the register tile (6×16 floats = 12 ymm accumulators)
-	gemmNR = 16 // columns of the register tile
-	// gemmKC is the depth of one panel pair: a KC×NR panel of B is 16 KiB and
-	// stays in the 32 KiB L1 while MR×KC panels of A stream from L2. It also
-	// fixes where partial sums are rounded into C, so it must not depend on
-	// the thread count.
-	gemmKC = 256
-	// gemmMC×gemmKC floats of packed A (144 KiB) stay in the 512 KiB L2.
-	gemmMC = 144
-	// gemmNC bounds the block of C that every KC step reads and writes
-	// again: m×NC floats, 8 MiB for m = 2048, which stays in the 32 MiB L3
-	// (with NC = 4096 it went to DRAM and cost a few percent); KC×NC floats
-	// of packed B (1 MiB) sit beside it.
-	gemmNC = 1024
 	// gemmInPlaceA and gemmInPlaceB are the sizes in floats up to which an
-	// operand is read in place rather than packed. A read in place is six
-	// row streams, which are slow unless they sit in L1 (16 KiB here); B
-	// read in place is one 64-byte line per k step, fine from L2 (128 KiB).
+	// operand is read in place rather than packed. A read in place is MR
+	// row streams, which are slow unless they sit in L1; B read in place is
+	// one or two 64-byte lines per k step, fine from L2.
 	gemmInPlaceA = 4 << 10
 	gemmInPlaceB = 32 << 10
 	// gemmSerialFlops is the size below which a GEMM runs on one thread: the
@@ -56,14 +47,53 @@ const (
 // beta == 0 does not read C. tiles, kc >= 1.
 type gemmKernel func(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
-// The micro-kernel and the transposing packers every sgemm uses;
-// gemm_amd64.go selects the AVX2/FMA assembly when the CPU has it. Tests swap
-// in the portable versions.
+// gemmImpl is one micro-kernel with the register tile, the blocking and the
+// packers that go with it.
+type gemmImpl struct {
+	name   string
+	mr, nr int // register tile: MR rows by NR columns of C
+	// kc is the depth of one panel pair: a KC×NR panel of B stays in L1
+	// while MR×KC panels of A stream from L2. It also fixes where partial
+	// sums are rounded into C, so it must not depend on the thread count.
+	kc int
+	mc int // MC×KC floats of packed A stay in L2; a multiple of mr
+	// nc bounds the block of C that every KC step reads and writes again
+	// (m×NC floats, in L3) beside KC×NC floats of packed B; a multiple of nr.
+	nc int
+	// kmajorA: the kernel takes only rsa == 1 (A read k-major, as packed),
+	// so A stored m×k is always packed.
+	kmajorA bool
+	kern    gemmKernel
+	// packAN interleaves mr rows of A (stride lda), kc long, into kc groups
+	// of mr floats; d has gemmPackSlack floats of room past them.
+	packAN func(d, a []float32, lda, kc int)
+	// packAT copies tiles runs of mr columns of A stored k×m (stride lda),
+	// kc rows, to tiles k-major panels, panel t at d[t·kc·mr:].
+	packAT func(d, a []float32, lda, kc, tiles int)
+	// packBT transposes nr rows of B stored n×k (stride ldb), kc long, into
+	// kc rows of nr floats.
+	packBT func(d, b []float32, ldb, kc int)
+}
+
+// gemmGo is the portable kernel and packers, on every target.
+var gemmGo = &gemmImpl{
+	name: "go", mr: 6, nr: 16, kc: 256, mc: 144, nc: 1024,
+	kern: sgemmKernelGo, packAN: packA6Go, packAT: packATGo, packBT: packBTGo,
+}
+
+// gemmImpls lists the kernels this CPU runs, best first; sgemmImpl is the one
+// sgemm uses. Both are set once by init (gemm_amd64.go); tests swap sgemmImpl
+// to run every entry.
 var (
-	sgemmKernel gemmKernel                               = sgemmKernelGo
-	sgemmPackBT func(d, b []float32, ldb, kc int)        = packBTGo
-	sgemmPackA6 func(d, a []float32, lda, kc int)        = packA6Go
-	sgemmPackAT func(d, a []float32, lda, kc, tiles int) = packATGo
+	gemmImpls = []*gemmImpl{gemmGo}
+	sgemmImpl = gemmGo
+)
+
+// The portable kernel's tile (gemmGo.mr × gemmGo.nr), which the AVX2 kernel
+// shares.
+const (
+	gemmMR = 6
+	gemmNR = 16
 )
 
 // gemmPackSlack is the room packing buffers leave past their end for
@@ -80,27 +110,32 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	}
 	g := getCall()
 	defer g.release()
+	im := sgemmImpl
 	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
-		kern: sgemmKernel, packBT: sgemmPackBT, packA6: sgemmPackA6, packAT: sgemmPackAT}
+		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, gemmImpl: im}
 	g.check()
 	if k <= 0 || alpha == 0 {
 		scaleMatrix(c, m, n, ldc, beta)
 		return
 	}
 	// An operand is packed when it is large and reused by more than two
-	// panels of the other; B stored transposed must be packed.
-	g.packA = m*k > gemmInPlaceA && n > 2*gemmNR
-	g.packB = transB || (k*n > gemmInPlaceB && m > 2*gemmMR)
+	// panels of the other; B stored transposed must be packed, and so must
+	// A stored m×k when the kernel reads A k-major only.
+	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !transA)
+	g.packB = transB || (k*n > gemmInPlaceB && m > 2*im.mr)
 	g.beta = beta
 	threads := p.threads
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
 	}
-	if tilesM := ceilDiv(m, gemmMR); tilesM >= 4*threads {
+	// Each thread packs all of the operand it does not split: cutting m
+	// packs B once per thread, cutting n packs A. Cut the longer side, as
+	// long as it gives every thread a few tiles.
+	tilesM, tilesN := ceilDiv(m, im.mr), ceilDiv(n, im.nr)
+	if tilesM >= 4*threads && (m >= n || tilesN < 4*threads) {
 		forThreads(p, threads, tilesM, g.rowsFn)
 	} else {
-		forThreads(p, threads, ceilDiv(n, gemmNR), g.colsFn)
+		forThreads(p, threads, tilesN, g.colsFn)
 	}
 }
 
@@ -112,9 +147,7 @@ type gemmOp struct {
 	a, b, c        []float32
 	lda, ldb, ldc  int
 	packA, packB   bool
-	kern           gemmKernel
-	packBT, packA6 func(d, x []float32, ld, kc int)
-	packAT         func(d, a []float32, lda, kc, tiles int)
+	*gemmImpl      // the kernel, its tile, blocking and packers
 }
 
 // check panics when a slice is too short or a leading dimension too small:
@@ -155,8 +188,8 @@ func getCall() *gemmCall {
 		return g
 	}
 	g := &gemmCall{}
-	g.rowsFn = func(lo, hi int) { g.part(lo*gemmMR, min(hi*gemmMR, g.m), 0, g.n) }
-	g.colsFn = func(lo, hi int) { g.part(0, g.m, lo*gemmNR, min(hi*gemmNR, g.n)) }
+	g.rowsFn = func(lo, hi int) { g.part(lo*g.mr, min(hi*g.mr, g.m), 0, g.n) }
+	g.colsFn = func(lo, hi int) { g.part(0, g.m, lo*g.nr, min(hi*g.nr, g.n)) }
 	return g
 }
 
@@ -176,17 +209,17 @@ func (g *gemmCall) release() {
 // step is left with a sliver: k = 257 runs as 129 + 128, not 256 + 1. The KC
 // blocks depend on k alone, never on the split.
 func (g *gemmOp) part(i0, i1, j0, j1 int) {
-	s := getScratch()
+	s := getScratch(g.gemmImpl)
 	defer gemmScratchFree.put(s)
-	ncMax := roundUp(ceilDiv(j1-j0, ceilDiv(j1-j0, gemmNC)), gemmNR)
-	kcMax := ceilDiv(g.k, ceilDiv(g.k, gemmKC))
+	ncMax := roundUp(ceilDiv(j1-j0, ceilDiv(j1-j0, g.nc)), g.nr)
+	kcMax := ceilDiv(g.k, ceilDiv(g.k, g.kc))
 	for jc := j0; jc < j1; jc += ncMax {
-		panels := ceilDiv(min(ncMax, j1-jc), gemmNR)
+		panels := ceilDiv(min(ncMax, j1-jc), g.nr)
 		beta := g.beta
 		for pc := 0; pc < g.k; pc += kcMax {
 			st := gemmStep{pc: pc, kc: min(kcMax, g.k-pc), jc: jc, beta: beta}
 			if g.packB {
-				st.bp = s.b[:panels*gemmNR*st.kc]
+				st.bp = s.b[:panels*g.nr*st.kc]
 				g.packPanelsB(&st, panels)
 			}
 			g.block(&st, s, i0, i1, panels)
@@ -217,29 +250,29 @@ type gemmStep struct {
 // panels of step st, packing A in MC-row chunks into s. i0 is a multiple of
 // MR.
 func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
-	for ic := i0; ic < i1; ic += gemmMC {
-		mc := min(gemmMC, i1-ic)
-		tiles := ceilDiv(mc, gemmMR)
+	for ic := i0; ic < i1; ic += g.mc {
+		mc := min(g.mc, i1-ic)
+		tiles := ceilDiv(mc, g.mr)
 		if g.packA {
 			g.packBlockA(s.a, ic, mc, st.pc, st.kc)
-		} else if last := ic + (tiles-1)*gemmMR; g.m-last < gemmMR {
-			g.packPanelA(s.edgeA[:], last, st.pc, st.kc)
+		} else if last := ic + (tiles-1)*g.mr; g.m-last < g.mr {
+			g.packPanelA(s.edgeA, last, st.pc, st.kc)
 		}
 		full := tiles // tiles of this chunk that lie wholly inside C
-		if ic+tiles*gemmMR > g.m {
+		if ic+tiles*g.mr > g.m {
 			full--
 		}
 		for jp := range panels {
-			j := st.jc + jp*gemmNR
+			j := st.jc + jp*g.nr
 			b, ldb := g.panelB(st, s, jp, j)
 			t := 0
-			if j+gemmNR <= g.n && full > 0 {
+			if j+g.nr <= g.n && full > 0 {
 				a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
 				g.kern(full, st.kc, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
 				t = full
 			}
 			for ; t < tiles; t++ {
-				i := ic + t*gemmMR
+				i := ic + t*g.mr
 				a, rsa, csa, _ := g.panelA(st, s, t, i)
 				s.edge(g, st, a, rsa, csa, b, ldb, i, j)
 			}
@@ -254,13 +287,13 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rsa, csa, tsa int) {
 	switch {
 	case g.packA:
-		return s.a[t*gemmMR*st.kc:], 1, gemmMR, gemmMR * st.kc
-	case i+gemmMR > g.m:
-		return s.edgeA[:], 1, gemmMR, 0
+		return s.a[t*g.mr*st.kc:], 1, g.mr, g.mr * st.kc
+	case i+g.mr > g.m:
+		return s.edgeA, 1, g.mr, 0
 	case g.transA:
-		return g.a[st.pc*g.lda+i:], 1, g.lda, gemmMR
+		return g.a[st.pc*g.lda+i:], 1, g.lda, g.mr
 	default:
-		return g.a[i*g.lda+st.pc:], g.lda, 1, gemmMR * g.lda
+		return g.a[i*g.lda+st.pc:], g.lda, 1, g.mr * g.lda
 	}
 }
 
@@ -269,10 +302,10 @@ func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rs
 func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int) {
 	switch {
 	case g.packB:
-		return st.bp[jp*gemmNR*st.kc:], gemmNR
-	case j+gemmNR > g.n:
-		g.packPanelB(s.edgeB[:], j, st.pc, st.kc)
-		return s.edgeB[:], gemmNR
+		return st.bp[jp*g.nr*st.kc:], g.nr
+	case j+g.nr > g.n:
+		g.packPanelB(s.edgeB, j, st.pc, st.kc)
+		return s.edgeB, g.nr
 	default:
 		return g.b[st.pc*g.ldb+j:], g.ldb
 	}
@@ -281,11 +314,11 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 // edge computes a partial tile at (i, j) through the scratch tile, so the
 // kernel never touches C outside the matrix.
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
-	g.kern(1, st.kc, a, rsa, csa, 0, b, ldb, s.tile[:], gemmNR, g.alpha, 0)
-	nr := min(gemmNR, g.n-j)
-	for r := range min(gemmMR, g.m-i) {
+	g.kern(1, st.kc, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
+	nr := min(g.nr, g.n-j)
+	for r := range min(g.mr, g.m-i) {
 		row := g.c[(i+r)*g.ldc+j:][:nr]
-		t := s.tile[r*gemmNR:][:nr]
+		t := s.tile[r*g.nr:][:nr]
 		if st.beta == 0 {
 			copy(row, t)
 			continue
@@ -314,11 +347,11 @@ func scaleMatrix(c []float32, m, n, ldc int, beta float32) {
 
 // gemmScratch is one goroutine's packing memory, reused across calls.
 type gemmScratch struct {
-	a     []float32                              // packed MC×KC block of A: MR-row micro-panels
-	b     []float32                              // packed KC×NC block of B: NR-column micro-panels
-	edgeA [gemmMR*gemmKC + gemmPackSlack]float32 // partial bottom panel of an A read in place
-	edgeB [gemmKC * gemmNR]float32               // partial right panel of a B read in place
-	tile  [gemmMR * gemmNR]float32               // edge tiles are computed here
+	a     []float32 // packed MC×KC block of A: MR-row micro-panels
+	b     []float32 // packed KC×NC block of B: NR-column micro-panels
+	edgeA []float32 // partial bottom panel of an A read in place
+	edgeB []float32 // partial right panel of a B read in place
+	tile  []float32 // edge tiles are computed here
 }
 
 // The packing memory lives in a free list rather than a sync.Pool, which
@@ -327,15 +360,24 @@ type gemmScratch struct {
 // sgemm at once, about 1.2 MiB each.
 var gemmScratchFree freeList[gemmScratch]
 
-// getScratch returns a goroutine's scratch for the length of one part.
-func getScratch() *gemmScratch {
-	if s := gemmScratchFree.get(); s != nil {
-		return s
+// getScratch returns a goroutine's scratch, large enough for im, for the
+// length of one part.
+func getScratch(im *gemmImpl) *gemmScratch {
+	s := gemmScratchFree.get()
+	if s == nil {
+		s = &gemmScratch{}
 	}
-	return &gemmScratch{
-		a: make([]float32, gemmMC*gemmKC+gemmPackSlack),
-		b: make([]float32, gemmKC*gemmNC),
+	grow := func(x *[]float32, n int) {
+		if len(*x) < n {
+			*x = make([]float32, n)
+		}
 	}
+	grow(&s.a, im.mc*im.kc+gemmPackSlack)
+	grow(&s.b, im.kc*im.nc)
+	grow(&s.edgeA, im.mr*im.kc+gemmPackSlack)
+	grow(&s.edgeB, im.kc*im.nr)
+	grow(&s.tile, im.mr*im.nr)
+	return s
 }
 
 // freeList is a mutex-guarded stack of reusable buffers.
@@ -367,23 +409,23 @@ func (f *freeList[T]) put(x *T) {
 // op(A) into d as kc groups of MR floats. d has gemmPackSlack floats of room
 // past the panel.
 func (g *gemmOp) packPanelA(d []float32, i, p0, kc int) {
-	mr := min(gemmMR, g.m-i)
+	mr := min(g.mr, g.m-i)
 	switch {
-	case !g.transA && mr == gemmMR:
-		g.packA6(d, g.a[i*g.lda+p0:], g.lda, kc)
+	case !g.transA && mr == g.mr:
+		g.packAN(d, g.a[i*g.lda+p0:], g.lda, kc)
 	case !g.transA:
-		clear(d[:gemmMR*kc])
+		clear(d[:g.mr*kc])
 		for r := range mr {
 			for p, v := range g.a[(i+r)*g.lda+p0:][:kc] {
-				d[p*gemmMR+r] = v
+				d[p*g.mr+r] = v
 			}
 		}
 	default:
-		if mr < gemmMR {
-			clear(d[:gemmMR*kc])
+		if mr < g.mr {
+			clear(d[:g.mr*kc])
 		}
 		for p := range kc {
-			copy(d[p*gemmMR:p*gemmMR+mr], g.a[(p0+p)*g.lda+i:])
+			copy(d[p*g.mr:p*g.mr+mr], g.a[(p0+p)*g.lda+i:])
 		}
 	}
 }
@@ -403,23 +445,34 @@ func packA6Go(d, a []float32, lda, kc int) {
 	}
 }
 
+// packRowsGo interleaves mr rows of a (stride lda), kc columns long, into d
+// as kc groups of mr floats: the tail of the assembly packers, whatever the
+// tile.
+func packRowsGo(d, a []float32, lda, kc, mr int) {
+	for r := range mr {
+		for p, v := range a[r*lda:][:kc] {
+			d[p*mr+r] = v
+		}
+	}
+}
+
 // packBlockA packs rows [i0, i0+mc) of op(A) as consecutive MR-row panels
 // (see packPanelA); A stored k×m goes through packAT.
 func (g *gemmOp) packBlockA(d []float32, i0, mc, p0, kc int) {
-	tiles := ceilDiv(mc, gemmMR)
-	if !g.transA || mc%gemmMR != 0 {
+	tiles := ceilDiv(mc, g.mr)
+	if !g.transA || mc%g.mr != 0 {
 		for t := range tiles {
-			g.packPanelA(d[t*gemmMR*kc:], i0+t*gemmMR, p0, kc)
+			g.packPanelA(d[t*g.mr*kc:], i0+t*g.mr, p0, kc)
 		}
 		return
 	}
 	g.packAT(d, g.a[p0*g.lda+i0:], g.lda, kc, tiles)
 }
 
-// packATGo packs tiles MR-column runs of a (stored k×m, stride lda), kc rows
-// long, into tiles k-major panels of d, panel t at d[t·kc·MR:]. It reads
+// packATGo packs tiles 6-column runs of a (stored k×m, stride lda), kc rows
+// long, into tiles k-major panels of d, panel t at d[t·kc·6:]. It reads
 // eight rows at a time across all the runs, so each row is fetched once
-// rather than once per panel, and each panel receives 8·MR floats (three
+// rather than once per panel, and each panel receives 8·6 floats (three
 // whole cache lines) at a time.
 func packATGo(d, a []float32, lda, kc, tiles int) {
 	packATRows(d, a, lda, kc, tiles, kc)
@@ -443,53 +496,66 @@ func packATRows(d, a []float32, lda, rows, tiles, stride int) {
 
 // packPanelsB packs the first panels NR-column panels of step st into st.bp.
 // B stored k×n is copied eight panels at a time, row by row, so each row of B
-// is read as one 512-byte run instead of 64 bytes per panel.
+// is read as one long run instead of 64 or 128 bytes per panel.
 func (g *gemmOp) packPanelsB(st *gemmStep, panels int) {
 	const group = 8
-	kc := st.kc
+	kc, nr := st.kc, g.nr
 	for jp := 0; jp < panels; {
-		j := st.jc + jp*gemmNR
-		if g.transB || j+group*gemmNR > g.n || jp+group > panels {
-			g.packPanelB(st.bp[jp*gemmNR*kc:], j, st.pc, kc)
+		j := st.jc + jp*nr
+		if g.transB || j+group*nr > g.n || jp+group > panels {
+			g.packPanelB(st.bp[jp*nr*kc:], j, st.pc, kc)
 			jp++
 			continue
 		}
-		d := st.bp[jp*gemmNR*kc : (jp+group)*gemmNR*kc]
+		d := st.bp[jp*nr*kc : (jp+group)*nr*kc]
 		for p := range kc {
-			src := g.b[(st.pc+p)*g.ldb+j:][:group*gemmNR]
+			src := g.b[(st.pc+p)*g.ldb+j:][:group*nr]
 			for q := range group {
-				v := *(*[gemmNR]float32)(src[q*gemmNR:]) // see packBlockA
-				*(*[gemmNR]float32)(d[(q*kc+p)*gemmNR:]) = v
+				copyRow(d[(q*kc+p)*nr:], src[q*nr:], nr)
 			}
 		}
 		jp += group
 	}
 }
 
+// copyRow copies n floats from src to d (which do not overlap): through
+// array values for the two tile widths, since copy calls memmove.
+func copyRow(d, src []float32, n int) {
+	switch n {
+	case 16:
+		v := *(*[16]float32)(src)
+		*(*[16]float32)(d) = v
+	case 32:
+		v := *(*[32]float32)(src)
+		*(*[32]float32)(d) = v
+	default:
+		copy(d[:n], src[:n])
+	}
+}
+
 // packPanelB packs columns [j, j+NR) (zero past n) and depth [p0, p0+kc) of
 // op(B) into d as kc rows of NR floats.
 func (g *gemmOp) packPanelB(d []float32, j, p0, kc int) {
-	nr := min(gemmNR, g.n-j)
-	d = d[:kc*gemmNR]
+	nr := min(g.nr, g.n-j)
+	d = d[:kc*g.nr]
 	switch {
-	case g.transB && nr == gemmNR:
+	case g.transB && nr == g.nr:
 		g.packBT(d, g.b[j*g.ldb+p0:], g.ldb, kc)
-	case !g.transB && nr == gemmNR:
+	case !g.transB && nr == g.nr:
 		for p := range kc {
-			v := *(*[gemmNR]float32)(g.b[(p0+p)*g.ldb+j:]) // see packBlockA
-			*(*[gemmNR]float32)(d[p*gemmNR:]) = v
+			copyRow(d[p*nr:], g.b[(p0+p)*g.ldb+j:], nr)
 		}
 	case g.transB:
 		clear(d)
 		for c := range nr {
 			for p, v := range g.b[(j+c)*g.ldb+p0:][:kc] {
-				d[p*gemmNR+c] = v
+				d[p*g.nr+c] = v
 			}
 		}
 	default:
 		clear(d)
 		for p := range kc {
-			copy(d[p*gemmNR:p*gemmNR+nr], g.b[(p0+p)*g.ldb+j:])
+			copy(d[p*g.nr:p*g.nr+nr], g.b[(p0+p)*g.ldb+j:])
 		}
 	}
 }

@@ -1,16 +1,47 @@
 package cpu
 
-// The amd64 micro-kernel and the two transposing packers are AVX2/FMA
-// assembly (gemm_amd64.s); they are used only when CPUID reports AVX2 and FMA
-// and the OS saves the ymm registers. Otherwise the portable Go versions run.
+// The dispatch, in one place: init lists the kernels this CPU can run, best
+// first — AVX-512 (gemmAVX512, 14×32 tile), then AVX2/FMA (gemmAVX2, 6×16),
+// then the portable Go kernel — and sgemm uses the first. A kernel is listed
+// only when CPUID reports its instructions and XGETBV shows the OS saves the
+// registers it uses.
 
 func init() {
-	if hasAVX2FMA() {
-		sgemmKernel = sgemmKernelAVX2
-		sgemmPackBT = packBTAVX2
-		sgemmPackA6 = packA6AVX2
-		sgemmPackAT = packATAVX2
+	gemmImpls = gemmImplsFor(hasAVX512F(), hasAVX2FMA())
+	sgemmImpl = gemmImpls[0]
+}
+
+// gemmImplsFor lists the kernels a CPU with the given features runs, best
+// first.
+func gemmImplsFor(avx512, avx2 bool) []*gemmImpl {
+	var l []*gemmImpl
+	if avx512 {
+		l = append(l, gemmAVX512)
 	}
+	if avx2 {
+		l = append(l, gemmAVX2)
+	}
+	return append(l, gemmGo)
+}
+
+// gemmAVX2 is the 6×16 AVX2/FMA kernel (sgemmKernel6x16) with the portable
+// kernel's tile and blocking: a KC×16 panel of B is 16 KiB, in L1 beside
+// MR×KC panels of A; an MC×KC block of A is 144 KiB, in L2; the m×NC block of
+// C, 8 MiB for m = 2048, stays in L3 (NC = 4096 went to DRAM).
+var gemmAVX2 = &gemmImpl{
+	name: "avx2", mr: gemmMR, nr: gemmNR, kc: 256, mc: 144, nc: 1024,
+	kern: sgemmKernelAVX2, packAN: packA6AVX2, packAT: packATAVX2, packBT: packBTAVX2,
+}
+
+// gemmAVX512 is the 14×32 AVX-512 kernel (sgemmKernel14x32). Its tile fills
+// the 32 zmm registers: 28 accumulators, two for the row of B and two for
+// broadcasts of A. Two FMA ports with a latency of 4 need at least 8
+// independent accumulators; 28 leave the loads (2 of B, 14 broadcasts per 28
+// FMAs) well under the two load ports. A KC×32 panel of B is 32 KiB of the
+// 48 KiB L1; MC×KC of A (336×256, 336 KiB) sits in the 1.25 MiB L2.
+var gemmAVX512 = &gemmImpl{
+	name: "avx512", mr: 14, nr: 32, kc: 256, mc: 14 * 24, nc: 1024, kmajorA: true,
+	kern: sgemmKernelAVX512, packAN: packA14AVX2, packAT: packAT14AVX512, packBT: packBT32AVX2,
 }
 
 // sgemmKernelAVX2 is the gemmKernel in assembly.
@@ -61,6 +92,73 @@ func packATAVX2(d, a []float32, lda, kc, tiles int) {
 	}
 }
 
+// sgemmKernelAVX512 is the gemmKernel of gemmAVX512; it takes rsa == 1 only
+// (kmajorA).
+func sgemmKernelAVX512(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	if rsa != 1 {
+		panic("cpu: sgemmKernelAVX512: A must be k-major")
+	}
+	_ = a[(tiles-1)*tsa+14-1+(kc-1)*csa]
+	_ = b[(kc-1)*ldb+32-1]
+	_ = c[(tiles*14-1)*ldc+32-1]
+	sgemmKernel14x32(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+}
+
+// packA14AVX2 interleaves 14 rows of a as two 8-row transposes, rows 0-7
+// and rows 6-13, which both write rows 6 and 7 with the same values.
+func packA14AVX2(d, a []float32, lda, kc int) {
+	const mr = 14
+	k8 := kc &^ 7
+	if k8 > 0 {
+		_ = d[k8*mr-1]
+		_ = a[(mr-1)*lda+k8-1]
+		transpose8(&d[0], &a[0], lda, k8/8, 4*mr)
+		transpose8(&d[6], &a[6*lda], lda, k8/8, 4*mr)
+	}
+	if k8 < kc {
+		packRowsGo(d[k8*mr:], a[k8:], lda, kc-k8, mr)
+	}
+}
+
+// packBT32AVX2 transposes 32 rows of b as four 8-row transposes.
+func packBT32AVX2(d, b []float32, ldb, kc int) {
+	const nr = 32
+	k8 := kc &^ 7
+	if k8 > 0 {
+		_ = d[k8*nr-1]
+		_ = b[(nr-1)*ldb+k8-1]
+		for r := 0; r < nr; r += 8 {
+			transpose8(&d[r], &b[r*ldb], ldb, k8/8, 4*nr)
+		}
+	}
+	if k8 < kc {
+		packRowsGo(d[k8*nr:], b[k8:], ldb, kc-k8, nr)
+	}
+}
+
+// packAT14AVX512 copies 14-float runs with masked zmm loads and stores.
+func packAT14AVX512(d, a []float32, lda, kc, tiles int) {
+	const mr = 14
+	_ = d[(tiles-1)*kc*mr+kc*mr-1]
+	_ = a[(kc-1)*lda+tiles*mr-1]
+	packAT14(&d[0], &a[0], lda, kc, tiles, kc*mr)
+}
+
+// hasAVX512F reports whether the CPU has AVX-512F and the OS has enabled the
+// opmask and zmm state as well as the xmm and ymm state (XCR0 bits 5, 6, 7 and
+// 1, 2).
+func hasAVX512F() bool {
+	if !hasAVX2FMA() {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	const avx512f = 1 << 16
+	return ebx7&avx512f != 0
+}
+
 // hasAVX2FMA reports whether the CPU has AVX2 and FMA and the OS has enabled
 // the ymm state (XCR0 bits 1 and 2).
 func hasAVX2FMA() bool {
@@ -107,6 +205,24 @@ func packA6(d, a *float32, lda, k8 int)
 //
 //go:noescape
 func packAT6(d, a *float32, lda, k8, tiles, dstride int)
+
+// sgemmKernel14x32 is sgemmKernel6x16 for 14×32 tiles with rsa = 1:
+// A[i][p] = a[t·tsa + i + p·csa].
+//
+//go:noescape
+func sgemmKernel14x32(tiles, k int, a *float32, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// transpose8 transposes 8 rows of a (stride lda floats) by 8·k8 columns:
+// column p, eight floats, goes to d + p·dstride bytes.
+//
+//go:noescape
+func transpose8(d, a *float32, lda, k8, dstride int)
+
+// packAT14 copies, for each of k rows of a (stride lda) and each of tiles
+// runs of 14 columns, the run to d + t·dstride + 14p floats.
+//
+//go:noescape
+func packAT14(d, a *float32, lda, k, tiles, dstride int)
 
 // cpuid executes CPUID with EAX=eaxArg and ECX=ecxArg.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

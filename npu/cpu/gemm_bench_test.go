@@ -42,7 +42,7 @@ func BenchmarkSgemm(b *testing.B) {
 // BenchmarkSgemmPortable measures the portable Go micro-kernel that non-amd64
 // targets use.
 func BenchmarkSgemmPortable(b *testing.B) {
-	usePortableGemm(b)
+	useGemm(b, gemmGo)
 	for _, tr := range []string{"NT", "NN"} {
 		b.Run(fmt.Sprintf("512x512x512/%s/threads=1", tr), func(b *testing.B) {
 			benchSgemm(b, newPool(1), tr[0] == 'T', tr[1] == 'T', 512, 512, 512)
@@ -75,15 +75,19 @@ func benchSgemm(b *testing.B, p *pool, transA, transB bool, m, n, k int) {
 	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 }
 
-// BenchmarkSgemmKernel measures the micro-kernel alone on L1-resident panels:
-// the ceiling for the blocked GEMM.
+// BenchmarkSgemmKernel measures each micro-kernel alone on L1-resident
+// panels: the ceiling for the blocked GEMM.
 func BenchmarkSgemmKernel(b *testing.B) {
-	const kc = gemmKC
-	ap := make([]float32, kc*gemmMR)
-	bp := make([]float32, kc*gemmNR)
-	c := make([]float32, gemmMR*gemmNR)
-	for b.Loop() {
-		sgemmKernel(1, kc, ap, 1, gemmMR, 0, bp, gemmNR, c, gemmNR, 1, 1)
+	for _, im := range gemmImpls {
+		b.Run(im.name, func(b *testing.B) {
+			kc, mr, nr := im.kc, im.mr, im.nr
+			ap := make([]float32, kc*mr)
+			bp := make([]float32, kc*nr)
+			c := make([]float32, mr*nr)
+			for b.Loop() {
+				im.kern(1, kc, ap, 1, mr, 0, bp, nr, c, nr, 1, 1)
+			}
+			b.ReportMetric(2*float64(kc*mr*nr)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
+		})
 	}
-	b.ReportMetric(2*kc*gemmMR*gemmNR*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 }

@@ -144,6 +144,7 @@ func gemmCases(rng *rand.Rand, count int) []gemmCase {
 		tA, tB := tr&1 != 0, tr&2 != 0
 		cases = append(cases,
 			gemmCase{transA: tA, transB: tB, m: 151, n: 70, k: 600, padA: 1, alpha: 1, beta: 0.25}, // k > 2·KC, m > MC, packed
+			gemmCase{transA: tA, transB: tB, m: 351, n: 40, k: 70, padA: 2, alpha: 1, beta: 1},     // m > MC of every kernel
 			gemmCase{transA: tA, transB: tB, m: 7, n: 4100, k: 19, padB: 2, alpha: -2, beta: 1},    // n > NC, column split
 			gemmCase{transA: tA, transB: tB, m: 50, n: 300, k: 260, padB: 3, alpha: 1, beta: 1},    // packed B, 8-panel groups
 			gemmCase{transA: tA, transB: tB, m: 96, n: 64, k: 256, alpha: 0.5, beta: 0},            // exact tiles
@@ -154,81 +155,84 @@ func gemmCases(rng *rand.Rand, count int) []gemmCase {
 	return cases
 }
 
+// TestGemmMatchesReference runs the reference comparison through every
+// kernel this CPU has (gemmImpls: AVX-512, AVX2/FMA and the portable Go one
+// on an AVX-512 machine), each on 1, 2 and 3 threads.
 func TestGemmMatchesReference(t *testing.T) {
-	t.Logf("assembly kernel: %v", hasAVX2FMA())
-	rng := rand.New(rand.NewPCG(1, 2))
-	cases := gemmCases(rng, 160)
-	for _, threads := range []int{1, 2, 3} {
-		p := newPool(threads)
-		for _, tc := range cases {
-			checkGemm(t, p, tc, rng)
-		}
+	for _, im := range gemmImpls {
+		t.Run(im.name, func(t *testing.T) {
+			useGemm(t, im)
+			rng := rand.New(rand.NewPCG(1, 2))
+			cases := gemmCases(rng, 160)
+			for _, threads := range []int{1, 2, 3} {
+				p := newPool(threads)
+				for _, tc := range cases {
+					checkGemm(t, p, tc, rng)
+				}
+			}
+		})
 	}
 }
 
-// usePortableGemm switches sgemm to the portable kernel and packer until the
-// test ends.
-func usePortableGemm(t testing.TB) {
-	kern, packB, packA, packAT := sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT
-	t.Cleanup(func() { sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT = kern, packB, packA, packAT })
-	sgemmKernel, sgemmPackBT, sgemmPackA6, sgemmPackAT = sgemmKernelGo, packBTGo, packA6Go, packATGo
+// useGemm switches sgemm to kernel im until the test ends.
+func useGemm(t testing.TB, im *gemmImpl) {
+	prev := sgemmImpl
+	t.Cleanup(func() { sgemmImpl = prev })
+	sgemmImpl = im
 }
 
-// TestGemmPackers checks the packers in use (assembly on amd64)
-// against the portable ones and the definition, element for element, and
-// that the A packer writes nothing past its slack.
+// TestGemmPackers checks the packers of every kernel against their
+// definitions, element for element, and that the A packer writes nothing
+// past its slack.
 func TestGemmPackers(t *testing.T) {
+	for _, im := range gemmImpls {
+		t.Run(im.name, func(t *testing.T) { testGemmPackers(t, im) })
+	}
+}
+
+func testGemmPackers(t *testing.T, im *gemmImpl) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	const ld = 300
+	mr, nr := im.mr, im.nr
 	for _, kc := range []int{1, 7, 8, 9, 16, 100, 256} {
-		b := randPadded(rng, gemmNR, kc, ld, 0)
-		got, want := make([]float32, kc*gemmNR), make([]float32, kc*gemmNR)
-		sgemmPackBT(got, b, ld, kc)
-		packBTGo(want, b, ld, kc)
-		for i := range want {
-			if def := b[(i%gemmNR)*ld+i/gemmNR]; got[i] != want[i] || want[i] != def {
-				t.Fatalf("packBT kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
+		b := randPadded(rng, nr, kc, ld, 0)
+		got := make([]float32, kc*nr)
+		im.packBT(got, b, ld, kc)
+		for i := range got {
+			if def := b[(i%nr)*ld+i/nr]; got[i] != def {
+				t.Fatalf("packBT kc=%d: d[%d] = %v, want %v", kc, i, got[i], def)
 			}
 		}
 
-		a := randPadded(rng, gemmMR, kc, ld, 0)
-		n := kc*gemmMR + gemmPackSlack
-		got, want = make([]float32, n+1), make([]float32, n)
+		a := randPadded(rng, mr, kc, ld, 0)
+		n := kc*mr + gemmPackSlack
+		got = make([]float32, n+1)
 		got[n] = gemmSentinel
-		sgemmPackA6(got, a, ld, kc)
-		packA6Go(want, a, ld, kc)
-		for i := range kc * gemmMR {
-			if def := a[(i%gemmMR)*ld+i/gemmMR]; got[i] != want[i] || want[i] != def {
-				t.Fatalf("packA6 kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
+		im.packAN(got, a, ld, kc)
+		for i := range kc * mr {
+			if def := a[(i%mr)*ld+i/mr]; got[i] != def {
+				t.Fatalf("packAN kc=%d: d[%d] = %v, want %v", kc, i, got[i], def)
 			}
 		}
 		if got[n] != gemmSentinel {
-			t.Fatalf("packA6 kc=%d wrote past its slack", kc)
+			t.Fatalf("packAN kc=%d wrote past its slack", kc)
 		}
 
 		const tiles = 5
-		at := randPadded(rng, kc, tiles*gemmMR, ld, 0)
-		n = tiles * kc * gemmMR
-		got, want = make([]float32, n), make([]float32, n)
-		sgemmPackAT(got, at, ld, kc, tiles)
-		packATGo(want, at, ld, kc, tiles)
+		at := randPadded(rng, kc, tiles*mr, ld, 0)
+		n = tiles * kc * mr
+		got = make([]float32, n+1)
+		got[n] = gemmSentinel
+		im.packAT(got[:n], at, ld, kc, tiles)
 		for i := range n {
-			tile, p, r := i/(kc*gemmMR), i/gemmMR%kc, i%gemmMR
-			if def := at[p*ld+tile*gemmMR+r]; got[i] != want[i] || want[i] != def {
-				t.Fatalf("packAT kc=%d: d[%d] = %v, portable %v, want %v", kc, i, got[i], want[i], def)
+			tile, p, r := i/(kc*mr), i/mr%kc, i%mr
+			if def := at[p*ld+tile*mr+r]; got[i] != def {
+				t.Fatalf("packAT kc=%d: d[%d] = %v, want %v", kc, i, got[i], def)
 			}
 		}
-	}
-}
-
-// TestGemmPortableKernel runs the reference comparison through the portable
-// Go micro-kernel, which amd64 otherwise never uses.
-func TestGemmPortableKernel(t *testing.T) {
-	usePortableGemm(t)
-	rng := rand.New(rand.NewPCG(3, 4))
-	p := newPool(2)
-	for _, tc := range gemmCases(rng, 80) {
-		checkGemm(t, p, tc, rng)
+		if got[n] != gemmSentinel {
+			t.Fatalf("packAT kc=%d wrote past its end", kc)
+		}
 	}
 }
 
@@ -245,14 +249,14 @@ func TestGemmAlphaZero(t *testing.T) {
 
 // TestGemmDeterministic checks that results are bit-identical on repeat and
 // for every thread count, for both ways of splitting the work (rows when m is
-// large, column panels when it is small), for both kernels.
+// the longer side, column panels when n is or m is small), for every kernel.
 func TestGemmDeterministic(t *testing.T) {
-	for _, kern := range []string{"default", "portable"} {
-		if kern == "portable" {
-			usePortableGemm(t)
-		}
+	for _, im := range gemmImpls {
+		useGemm(t, im)
+		kern := im.name
 		for _, tc := range []gemmCase{
 			{transA: false, transB: true, m: 301, n: 203, k: 700, alpha: 1, beta: 0.25},
+			{transA: true, transB: true, m: 150, n: 1100, k: 90, alpha: 1, beta: 0},
 			{transA: true, transB: false, m: 13, n: 1500, k: 530, alpha: -2, beta: 1},
 			{transA: false, transB: false, m: 97, n: 4100, k: 33, alpha: 0.5, beta: 0},
 		} {
@@ -292,7 +296,7 @@ func TestGemmSteadyStateAllocs(t *testing.T) {
 		// mark.
 		var held []*gemmScratch
 		for range threads {
-			held = append(held, getScratch())
+			held = append(held, getScratch(sgemmImpl))
 		}
 		for _, s := range held {
 			gemmScratchFree.put(s)
