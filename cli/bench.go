@@ -7,7 +7,9 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/internal/cpuid"
 	"bloom/npu"
+	"bloom/npu/cpu"
 	"bloom/trainer"
 	"bloom/trainer/bloom"
 )
@@ -31,6 +33,10 @@ type benchResult struct {
 	GFLOPS       float64 `json:"gflops,omitempty"`
 	TokensPerSec float64 `json:"tokens_per_s,omitempty"`
 	MsPerIter    float64 `json:"ms_per_iter"`
+	// CPU is the instruction sets this CPU offers (internal/cpuid), and
+	// Kernel the float32 GEMM micro-kernel the CPU device picked for them.
+	CPU    string `json:"cpu"`
+	Kernel string `json:"gemm_kernel"`
 }
 
 // printBench prints one measurement as a table line, or as JSON with
@@ -40,6 +46,7 @@ func printBench(c *ucli.Context, r benchResult) error {
 	if err != nil {
 		return err
 	}
+	r.CPU, r.Kernel = cpuid.X86.String(), cpu.GemmKernel()
 	if asJSON {
 		return writeJSON(c.App.Writer, r)
 	}
@@ -47,7 +54,7 @@ func printBench(c *ucli.Context, r benchResult) error {
 	if r.Kind != "gemm" {
 		rate = fmt.Sprintf("%.0f tokens/s", r.TokensPerSec)
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter)\n", r.Kind, r.Shape, r.Threads, rate, r.MsPerIter)
+	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", r.Kind, r.Shape, r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
 	return err
 }
 

@@ -17,6 +17,7 @@ if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
 peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $PY $PEER "$@"; }
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
+$CTL -o json bench gemm --m 64 --n 64 --k 64 | $PY -c "import json,sys; r=json.loads(sys.stdin.readline()); print('cpu:', r['cpu'] or 'no vector extensions', '| bloom gemm kernel:', r['gemm_kernel'])"
 printf '%-10s %-34s %3s %12s %12s %7s\n' kind shape thr bloom pytorch ratio
 row() { # kind shape threads ours theirs unit
   local r="-"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}')

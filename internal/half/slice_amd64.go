@@ -1,5 +1,7 @@
 package half
 
+import "bloom/internal/cpuid"
+
 // kernels lists the kernel sets this CPU can run, slowest first; it always
 // starts with the scalar set, and the tests run every one of them.
 var kernels = detect()
@@ -10,34 +12,20 @@ var kernels = detect()
 // both.
 func detect() []kernelSet {
 	sets := []kernelSet{scalarSet}
-	maxID, _, _, _ := cpuid(0, 0)
-	_, _, ecx1, _ := cpuid(1, 0)
-	const osxsave, avx, f16c = 1 << 27, 1 << 28, 1 << 29
-	if ecx1&(osxsave|avx) != osxsave|avx {
-		return sets
-	}
-	xcr0, _ := xgetbv()
-	if xcr0&6 != 6 { // SSE and AVX state
-		return sets
-	}
-	var ebx7 uint32
-	if maxID >= 7 {
-		_, ebx7, _, _ = cpuid(7, 0)
-	}
-	const avx2, avx512f = 1 << 5, 1 << 16
+	x := cpuid.X86
 	ymm := scalarSet
-	if ecx1&f16c != 0 {
+	if x.F16C {
 		ymm.name = "f16c"
 		ymm.fromF16, ymm.toF16 = fromF16F16C, toF16F16C
 	}
-	if ebx7&avx2 != 0 {
+	if x.AVX2 {
 		ymm.name = join(ymm.name, "avx2")
 		ymm.fromBF16, ymm.toBF16 = fromBF16AVX2, toBF16AVX2
 	}
 	if ymm.name != scalarSet.name {
 		sets = append(sets, ymm)
 	}
-	if ebx7&avx512f != 0 && ecx1&f16c != 0 && xcr0&0xe6 == 0xe6 { // + opmask, ZMM_Hi256, Hi16_ZMM
+	if x.AVX512F && x.F16C {
 		sets = append(sets, kernelSet{name: "avx512f", fromF16: fromF16AVX512, toF16: toF16AVX512,
 			fromBF16: fromBF16AVX512, toBF16: toBF16AVX512})
 	}
@@ -144,9 +132,3 @@ func fromBF16AVX512Asm(dst *float32, src *uint16, n int)
 
 //go:noescape
 func toBF16AVX512Asm(dst *uint16, src *float32, n int)
-
-// cpuid executes CPUID with EAX=eaxArg and ECX=ecxArg.
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-// xgetbv reads the extended control register XCR0.
-func xgetbv() (eax, edx uint32)

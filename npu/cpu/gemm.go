@@ -624,3 +624,7 @@ func storeRow4(c []float32, alpha, beta float32, v0, v1, v2, v3 float32) {
 	q[2] = alpha*v2 + beta*q[2]
 	q[3] = alpha*v3 + beta*q[3]
 }
+
+// GemmKernel names the float32 GEMM micro-kernel this CPU runs ("avx512",
+// "avx2" or "go"): what a benchmark reports beside its figures.
+func GemmKernel() string { return sgemmImpl.name }

@@ -1,5 +1,7 @@
 package cpu
 
+import "bloom/internal/cpuid"
+
 // The dispatch, in one place: init lists the kernels this CPU can run, best
 // first — AVX-512 (gemmAVX512, 14×32 tile), then AVX2/FMA (gemmAVX2, 6×16),
 // then the portable Go kernel — and sgemm uses the first. A kernel is listed
@@ -144,40 +146,11 @@ func packAT14AVX512(d, a []float32, lda, kc, tiles int) {
 	packAT14(&d[0], &a[0], lda, kc, tiles, kc*mr)
 }
 
-// hasAVX512F reports whether the CPU has AVX-512F and the OS has enabled the
-// opmask and zmm state as well as the xmm and ymm state (XCR0 bits 5, 6, 7 and
-// 1, 2).
-func hasAVX512F() bool {
-	if !hasAVX2FMA() {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	const avx512f = 1 << 16
-	return ebx7&avx512f != 0
-}
+// hasAVX512F: the AVX-512 kernel also needs what the AVX2 one does.
+func hasAVX512F() bool { return cpuid.X86.AVX512F && hasAVX2FMA() }
 
-// hasAVX2FMA reports whether the CPU has AVX2 and FMA and the OS has enabled
-// the ymm state (XCR0 bits 1 and 2).
-func hasAVX2FMA() bool {
-	maxID, _, _, _ := cpuid(0, 0)
-	if maxID < 7 {
-		return false
-	}
-	_, _, ecx1, _ := cpuid(1, 0)
-	const fma, osxsave, avx = 1 << 12, 1 << 27, 1 << 28
-	if ecx1&(fma|osxsave|avx) != fma|osxsave|avx {
-		return false
-	}
-	if xcr0, _ := xgetbv(); xcr0&6 != 6 {
-		return false
-	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	const avx2 = 1 << 5
-	return ebx7&avx2 != 0
-}
+// hasAVX2FMA: the AVX2 kernels use FMA too.
+func hasAVX2FMA() bool { return cpuid.X86.AVX2 && cpuid.X86.FMA }
 
 // sgemmKernel6x16 computes tiles 6×16 tiles stacked down C: tile t is
 // C = alpha·A·B + beta·C with A[i][p] = a[t·tsa + i·rsa + p·csa],
@@ -223,9 +196,3 @@ func transpose8(d, a *float32, lda, k8, dstride int)
 //
 //go:noescape
 func packAT14(d, a *float32, lda, k, tiles, dstride int)
-
-// cpuid executes CPUID with EAX=eaxArg and ECX=ecxArg.
-func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
-
-// xgetbv reads the extended control register XCR0.
-func xgetbv() (eax, edx uint32)
