@@ -161,6 +161,7 @@ type Device interface {
 	// Threads is the number of host threads the backend computes with.
 	Threads() int
 	Memory
+	Half
 	Linear
 	Norm
 	Activation

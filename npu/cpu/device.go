@@ -22,7 +22,7 @@ func open(o npu.Options) (npu.Device, error) {
 
 // Device is the pure-Go backend. Its kernels may be called from several
 // goroutines at once on disjoint outputs; those that need scratch memory
-// (attention, SumSquares) take turns. No method keeps a buffer or slice it
+// (attention, SumSquares, GemmHalf) take turns. No method keeps a buffer or slice it
 // is given after it returns.
 type Device struct {
 	pool *pool
@@ -30,6 +30,8 @@ type Device struct {
 	mu  sync.Mutex // guards the scratch memory below
 	f32 []float32
 	f64 []float64
+
+	half halfScratch // GemmHalf's widened operands
 }
 
 var _ npu.Device = (*Device)(nil)

@@ -1,8 +1,9 @@
 // Package cpu is the pure-Go device backend: the reference every other
 // backend is checked against, and the device that runs everywhere
 // (CGO_ENABLED=0). It owns the npu.Device implementation over host memory:
-// buffers (Buf, a []float32; Floats exposes one), the kernels, and the thread
-// pool they share.
+// buffers (Buf, a []float32; Floats exposes one), half buffers (HalfBuf, the
+// bits of fp16 or bf16 values; Halves exposes one), the kernels, and the
+// thread pool they share.
 //
 // Kernels split their work across a fixed number of goroutines (every core by
 // default) and keep scratch memory between calls, so a training step
@@ -16,13 +17,16 @@
 // the bits depend on the kernel, not on the thread count. Attention runs on
 // it, one query block at a time. Exponentials
 // and tanh use polynomial approximations good to 10⁻¹¹, far below float32's
-// rounding.
+// rounding. Half conversions run internal/half's slice converters (F16C and
+// AVX-512 where the CPU has them); GemmHalf widens A and B to float32,
+// exactly, and runs the float32 GEMM.
 //
 // The backend registers itself as "cpu":
 //
 //	import _ "bloom/npu/cpu"
 //	dev, _ := npu.Open("cpu", npu.Options{Threads: 2})
 //
-// or, without the registry, dev := cpu.New(2). It imports only npu and the
-// standard library; the conformance suite it passes is npu/nputest.
+// or, without the registry, dev := cpu.New(2). It imports only npu,
+// internal/half and the standard library; the conformance suite it passes
+// is npu/nputest.
 package cpu
