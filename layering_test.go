@@ -51,16 +51,17 @@ import (
 //     vector kernels). It imports nothing of ours, and every layer that
 //     holds or moves 16-bit floats may import it: the collective (FP16 and
 //     BF16 reductions), ckpt (safetensors F16 and BF16), and the device
-//     contract npu and its backends (npu/cpu now, since the contract's half
-//     types come next), so that a gradient reduced, a checkpoint written and
-//     a tensor on a device all round alike; it and npu/cpu read the CPU's
+//     contract npu, its backends (npu/cpu), and its conformance suite
+//     npu/nputest, which checks every backend's rounding bit for bit against
+//     internal/half's scalar conversions, so that a gradient reduced, a
+//     checkpoint written and a tensor on a device all round alike; it and npu/cpu read the CPU's
 //     features from internal/cpuid, the one place CPUID and XCR0 are read.
 var allowed = map[string][]string{
 	"bloom":             {},
 	"bloom/npu":         {"internal/half"},
 	"bloom/npu/cpu":     {"npu", "internal/half", "internal/cpuid"},
 	"bloom/npu/acl":     {"npu"},
-	"bloom/npu/nputest": {"npu"},
+	"bloom/npu/nputest": {"npu", "internal/half"},
 
 	"bloom/collective":           {"internal/half"},
 	"bloom/collective/collbench": {"collective", "internal/half"},

@@ -10,7 +10,8 @@ import (
 // Benchmarks times every kernel at the sizes of one BLOOM-560m layer on a
 // micro-batch of 1024 tokens (4×256; hidden 1024, 16 heads of 64), the
 // output layer on 64 rows of the 250880-token vocabulary, and an optimizer
-// step over 4M parameters. GEMM and attention also report GFLOP/s.
+// step over 4M parameters, and the forward's GEMM and the conversions in
+// fp16 and bf16. GEMM and attention also report GFLOP/s.
 func Benchmarks(b *testing.B, dev npu.Device) {
 	const B, T, C, NH, HD = 4, 256, 1024, 16, 64
 	const rows = B * T
@@ -52,6 +53,19 @@ func Benchmarks(b *testing.B, dev npu.Device) {
 		c := dev.Alloc(tr.m * tr.ldc)
 		bench(tr.name, 2*float64(tr.m*tr.n*tr.k), func() {
 			dev.Gemm(tr.tA, tr.tB, tr.m, tr.n, tr.k, 1, tr.a, tr.lda, tr.b, tr.ldb, 0, c, tr.ldc)
+		})
+	}
+
+	// The forward's GEMM in each half type, and the rounding and widening
+	// of its weight matrix.
+	for _, t := range halfTypes {
+		xh, wh := dev.AllocHalf(t, rows*C), dev.AllocHalf(t, C*4*C)
+		dev.ToHalf(xh, x, rows*C)
+		c := dev.Alloc(rows * 4 * C)
+		bench("ToHalf/"+t.String()+"/4M", 0, func() { dev.ToHalf(wh, w, C*4*C) })
+		bench("FromHalf/"+t.String()+"/4M", 0, func() { dev.FromHalf(c, wh, C*4*C) })
+		bench("GemmHalf/"+t.String()+"/NN/1024x4096x1024", 2*float64(rows*4*C*C), func() {
+			dev.GemmHalf(false, false, rows, 4*C, C, 1, xh, C, wh, 4*C, 0, c, 4*C)
 		})
 	}
 

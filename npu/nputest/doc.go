@@ -10,14 +10,17 @@
 // reference against central finite differences of the float64 forward, the
 // edge cases BLOOM hits (one row or column, KV-cache decode with Tq < Tk,
 // left padding, fully masked queries, ignored targets, aliasing, all GEMM
-// transposes), that backward kernels add into their gradients, that no kernel
-// writes outside its buffers, and that a kernel run twice on the same inputs
-// gives bit-identical results. Same checks that several devices — typically
+// transposes), half-precision storage, rounding (bit for bit against
+// internal/half's scalar conversions) and GEMM for fp16 and bf16, that
+// backward kernels add into their gradients, that no kernel writes outside
+// its buffers, and that a kernel run twice on the same inputs gives
+// bit-identical results. Same checks that several devices — typically
 // one backend at different thread counts — agree bit for bit; Benchmarks
 // times the kernels at BLOOM-like sizes.
 //
 // Every tolerance is stated where it is used, as a multiple of the float32
 // unit roundoff u = 2⁻²⁴ and the magnitude of the terms a result sums.
 //
-// The suite imports only npu and the standard library.
+// The suite imports only npu, internal/half (the reference its half
+// conversions are checked against) and the standard library.
 package nputest

@@ -17,7 +17,11 @@ func Run(t *testing.T, dev npu.Device) {
 		f    func(*env)
 	}{
 		{"Memory", testMemory},
+		{"HalfMemory", testHalfMemory},
+		{"ToHalf", testToHalf},
+		{"FromHalf", testFromHalf},
 		{"Gemm", testGemm},
+		{"GemmHalf", testGemmHalf},
 		{"Bias", testBias},
 		{"LayerNorm", testLayerNorm},
 		{"Gelu", testGelu},

@@ -40,6 +40,7 @@ type result struct {
 	name string
 	f32  []float32
 	f64  float64
+	bits []uint16 // a half buffer's contents
 }
 
 func compareResults(t *testing.T, who string, got, want []result) {
@@ -52,6 +53,12 @@ func compareResults(t *testing.T, who string, got, want []result) {
 		for j := range w.f32 {
 			if math.Float32bits(g.f32[j]) != math.Float32bits(w.f32[j]) {
 				t.Errorf("%s: %s[%d] = %v, want %v bit for bit", who, w.name, j, g.f32[j], w.f32[j])
+				break
+			}
+		}
+		for j := range w.bits {
+			if g.bits[j] != w.bits[j] {
+				t.Errorf("%s: %s[%d] = %#04x, want %#04x", who, w.name, j, g.bits[j], w.bits[j])
 				break
 			}
 		}
@@ -92,6 +99,13 @@ func (l *lab) keep(name string, b npu.Buf) {
 	l.out = append(l.out, result{name: name, f32: x})
 }
 
+// keepHalf records a half buffer's contents as a result.
+func (l *lab) keepHalf(name string, b npu.HalfBuf) {
+	x := make([]uint16, b.Len())
+	l.dev.ReadHalf(x, b)
+	l.out = append(l.out, result{name: name, bits: x})
+}
+
 // scenarios are the determinism checks: every kernel, sized to go parallel.
 var scenarios = []struct {
 	name string
@@ -110,6 +124,33 @@ var scenarios = []struct {
 			c := l.in(m*n, 1)
 			l.dev.Gemm(tr[0], tr[1], m, n, k, 0.7, l.in(m*k, 1), lda, l.in(k*n, 1), ldb, 0.3, c, n)
 			l.keep("C", c)
+		}
+		return l.out
+	}},
+	{"Half", func(l *lab) []result {
+		const m, n, k = 150, 130, 170
+		for _, t := range halfTypes {
+			const big = 200003 // conversions split across threads
+			h, x := l.dev.AllocHalf(t, big), l.dev.Alloc(big)
+			l.dev.ToHalf(h, l.in(big, 100), big)
+			l.dev.FromHalf(x, h, big)
+			l.keepHalf("ToHalf "+t.String(), h)
+			l.keep("FromHalf "+t.String(), x)
+			for _, tr := range [][2]bool{{false, false}, {false, true}, {true, false}, {true, true}} {
+				lda, ldb := k, n
+				if tr[0] {
+					lda = m
+				}
+				if tr[1] {
+					ldb = k
+				}
+				a, b := l.dev.AllocHalf(t, m*k), l.dev.AllocHalf(t, k*n)
+				l.dev.ToHalf(a, l.in(m*k, 1), m*k)
+				l.dev.ToHalf(b, l.in(k*n, 1), k*n)
+				c := l.in(m*n, 1)
+				l.dev.GemmHalf(tr[0], tr[1], m, n, k, 0.7, a, lda, b, ldb, 0.3, c, n)
+				l.keep("GemmHalf C "+t.String(), c)
+			}
 		}
 		return l.out
 	}},
