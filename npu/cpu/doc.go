@@ -15,11 +15,11 @@
 // micro-kernel once, at start, from what the CPU has: AVX-512 (14×32 tile),
 // else AVX2/FMA (6×16), both assembly on amd64, else a portable Go kernel;
 // the bits depend on the kernel, not on the thread count. Attention runs on
-// it, one query block at a time. Exponentials
-// and tanh use polynomial approximations good to 10⁻¹¹, far below float32's
-// rounding. Half conversions run internal/half's slice converters (F16C and
-// AVX-512 where the CPU has them); GemmHalf widens A and B to float32,
-// exactly, and runs the float32 GEMM.
+// it, one query block at a time. Exponentials and tanh use polynomial
+// approximations good to 10⁻¹¹, far below float32's rounding. Half
+// conversions run internal/half's slice converters (F16C and AVX-512 where
+// the CPU has them); GemmHalf widens A and B to float32, exactly, and runs
+// the float32 GEMM.
 //
 // The backend registers itself as "cpu":
 //
@@ -27,6 +27,7 @@
 //	dev, _ := npu.Open("cpu", npu.Options{Threads: 2})
 //
 // or, without the registry, dev := cpu.New(2). It imports only npu,
-// internal/half and the standard library; the conformance suite it passes
+// internal/half, internal/cpuid (the CPU's features) and the standard
+// library; the conformance suite it passes
 // is npu/nputest.
 package cpu
