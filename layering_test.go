@@ -51,14 +51,16 @@ import (
 //     vector kernels). It imports nothing of ours, and every layer that
 //     holds or moves 16-bit floats may import it: the collective (FP16 and
 //     BF16 reductions), ckpt (safetensors F16 and BF16), and the device
-//     contract npu, its backends (npu/cpu), and its conformance suite
-//     npu/nputest, which checks every backend's rounding bit for bit against
+//     contract's backends (npu/cpu) and its conformance suite npu/nputest,
+//     which checks every backend's rounding bit for bit against
 //     internal/half's scalar conversions, so that a gradient reduced, a
-//     checkpoint written and a tensor on a device all round alike; it and npu/cpu read the CPU's
-//     features from internal/cpuid, the one place CPUID and XCR0 are read.
+//     checkpoint written and a tensor on a device all round alike (npu
+//     itself, the contract, still imports nothing of ours); internal/half
+//     and npu/cpu read the CPU's features from internal/cpuid, the one place
+//     CPUID and XCR0 are read.
 var allowed = map[string][]string{
 	"bloom":             {},
-	"bloom/npu":         {"internal/half"},
+	"bloom/npu":         {},
 	"bloom/npu/cpu":     {"npu", "internal/half", "internal/cpuid"},
 	"bloom/npu/acl":     {"npu"},
 	"bloom/npu/nputest": {"npu", "internal/half"},
@@ -108,8 +110,6 @@ var forbidden = map[string][]string{
 		"github.com/hashicorp/memberlist", "github.com/quic-go/quic-go"},
 	"bloom/trainer/bloom": {"bloom/trainer", "bloom/collective", "bloom/ckpt"},
 	"bloom/collective":    {"bloom/trainer", "bloom/npu"},
-	// The device contract stands on nothing of ours but the half formats:
-	// internal/half is exempt on purpose (see forbiddenExcept).
 	"bloom/npu":           {"bloom/"},
 	"bloom/membership":    {"bloom/daemon/coord", "bloom/collective"},
 	"bloom/api":           {"bloom/daemon"},
@@ -127,14 +127,6 @@ var forbidden = map[string][]string{
 	// the report types, so net/http is in its deps; it never calls it.)
 	"bloom/daemon/sched": {"bloom/daemon", "bloom/membership", "bloom/collective", "github.com/hashicorp/raft",
 		"github.com/hashicorp/memberlist", "github.com/quic-go/quic-go", "os/exec"},
-}
-
-// forbiddenExcept lists, for a package, the dependencies a prefix rule in
-// forbidden does not cover: deliberate exceptions, each with its reason.
-var forbiddenExcept = map[string][]string{
-	// The leaf that defines the half formats (see allowed): the device
-	// contract's half types are these.
-	"bloom/npu": {"bloom/internal/half", "bloom/internal/cpuid"},
 }
 
 // testOnly lists packages only _test.go files may import.
@@ -188,9 +180,6 @@ func TestLayering(t *testing.T) {
 		}
 		for _, bad := range forbidden[p.ImportPath] {
 			for _, dep := range p.Deps {
-				if slices.Contains(forbiddenExcept[p.ImportPath], dep) {
-					continue
-				}
 				if dep == bad || strings.HasSuffix(bad, "/") && strings.HasPrefix(dep, bad) {
 					t.Errorf("%s depends on %s, which it must never do", p.ImportPath, dep)
 				}

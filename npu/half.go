@@ -26,18 +26,6 @@ func (t DType) String() string {
 	return fmt.Sprintf("DType(%d)", uint8(t))
 }
 
-// Size returns the bytes one value occupies: 4 for F32, 2 for the halves,
-// and 0 for an unknown type.
-func (t DType) Size() int {
-	switch t {
-	case F32:
-		return 4
-	case F16, BF16:
-		return 2
-	}
-	return 0
-}
-
 // HalfBuf is a region of device memory holding 16-bit values of one half
 // type (F16 or BF16). Slice returns a view of the same type that shares
 // memory with its parent, as Buf's does.

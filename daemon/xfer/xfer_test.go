@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"bloom/daemon/identity"
+	"bloom/internal/testutil"
 )
 
 // Checkpoint-file transfer over real QUIC on 127.0.0.1, port 0.
@@ -80,22 +81,6 @@ func writeFile(t testing.TB, path string, b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// sameFile fails unless a and b hold the same bytes.
-func sameFile(t *testing.T, a, b string) {
-	t.Helper()
-	x, err := os.ReadFile(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := os.ReadFile(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(x, y) {
-		t.Fatalf("%s (%d bytes) and %s (%d bytes) differ", a, len(x), b, len(y))
-	}
-}
-
 // tempFiles lists the transfer temporaries under dir.
 func tempFiles(t *testing.T, dir string) []string {
 	t.Helper()
@@ -138,7 +123,7 @@ func TestPushThenPull(t *testing.T) {
 		t.Fatalf("push stats %+v", st)
 	}
 	t.Logf("pushed %d bytes as %d on the wire in %v", st.Bytes, st.Wire, st.Duration)
-	sameFile(t, src, filepath.Join(b.root, shardRel))
+	testutil.SameFile(t, src, filepath.Join(b.root, shardRel))
 	if _, err := a.Push(ctx(t), b.Addr(), testJob, "iter_0000010/manifest.json", filepath.Join(a.root, "iter_0000010/manifest.json"), mSHA, int64(len(manifest))); err != nil {
 		t.Fatal(err)
 	}
@@ -151,13 +136,13 @@ func TestPushThenPull(t *testing.T) {
 	if st.Bytes != size || st.Wire <= 0 {
 		t.Fatalf("pull stats %+v", st)
 	}
-	sameFile(t, src, dst)
+	testutil.SameFile(t, src, dst)
 	// The manifest's size is not known ahead: -1 takes the peer's.
 	mDst := filepath.Join(c.root, "iter_0000010/manifest.json")
 	if st, err = c.Pull(ctx(t), b.Addr(), testJob, "iter_0000010/manifest.json", mDst, mSHA, -1); err != nil || st.Bytes != int64(len(manifest)) {
 		t.Fatalf("pull manifest: %+v, %v", st, err)
 	}
-	sameFile(t, filepath.Join(a.root, "iter_0000010/manifest.json"), mDst)
+	testutil.SameFile(t, filepath.Join(a.root, "iter_0000010/manifest.json"), mDst)
 	for _, n := range []*node{a, b, c} {
 		if tmp := tempFiles(t, n.root); len(tmp) > 0 {
 			t.Errorf("temporaries left: %v", tmp)
@@ -182,7 +167,7 @@ func TestPushSkipsHeldFile(t *testing.T) {
 	if st, err := a.Push(ctx(t), b.Addr(), testJob, shardRel, src, sha2, 1<<20); err != nil || st.Skipped {
 		t.Fatalf("push of new content: %+v, %v", st, err)
 	}
-	sameFile(t, src, filepath.Join(b.root, shardRel))
+	testutil.SameFile(t, src, filepath.Join(b.root, shardRel))
 }
 
 func TestChecksumMismatch(t *testing.T) {
@@ -362,7 +347,7 @@ func TestConcurrentPushesOfOneFile(t *testing.T) {
 	if err := errors.Join(errs...); err != nil {
 		t.Fatal(err)
 	}
-	sameFile(t, src, filepath.Join(b.root, shardRel))
+	testutil.SameFile(t, src, filepath.Join(b.root, shardRel))
 	if tmp := tempFiles(t, b.root); len(tmp) > 0 {
 		t.Fatalf("temporaries left: %v", tmp)
 	}

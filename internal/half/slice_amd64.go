@@ -45,6 +45,7 @@ func join(a, b string) string {
 func fromF16F16C(dst []float32, src []uint16) int {
 	n := len(src) &^ 7
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		fromF16F16CAsm(&dst[0], &src[0], n)
 	}
 	return n
@@ -53,6 +54,7 @@ func fromF16F16C(dst []float32, src []uint16) int {
 func toF16F16C(dst []uint16, src []float32) int {
 	n := len(src) &^ 7
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		toF16F16CAsm(&dst[0], &src[0], n)
 	}
 	return n
@@ -61,6 +63,7 @@ func toF16F16C(dst []uint16, src []float32) int {
 func fromBF16AVX2(dst []float32, src []uint16) int {
 	n := len(src) &^ 7
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		fromBF16AVX2Asm(&dst[0], &src[0], n)
 	}
 	return n
@@ -69,6 +72,7 @@ func fromBF16AVX2(dst []float32, src []uint16) int {
 func toBF16AVX2(dst []uint16, src []float32) int {
 	n := len(src) &^ 15
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		toBF16AVX2Asm(&dst[0], &src[0], n)
 	}
 	return n
@@ -77,6 +81,7 @@ func toBF16AVX2(dst []uint16, src []float32) int {
 func fromF16AVX512(dst []float32, src []uint16) int {
 	n := len(src) &^ 15
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		fromF16AVX512Asm(&dst[0], &src[0], n)
 	}
 	return n
@@ -85,6 +90,7 @@ func fromF16AVX512(dst []float32, src []uint16) int {
 func toF16AVX512(dst []uint16, src []float32) int {
 	n := len(src) &^ 15
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		toF16AVX512Asm(&dst[0], &src[0], n)
 	}
 	return n
@@ -93,6 +99,7 @@ func toF16AVX512(dst []uint16, src []float32) int {
 func fromBF16AVX512(dst []float32, src []uint16) int {
 	n := len(src) &^ 15
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		fromBF16AVX512Asm(&dst[0], &src[0], n)
 	}
 	return n
@@ -101,6 +108,7 @@ func fromBF16AVX512(dst []float32, src []uint16) int {
 func toBF16AVX512(dst []uint16, src []float32) int {
 	n := len(src) &^ 15
 	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
 		toBF16AVX512Asm(&dst[0], &src[0], n)
 	}
 	return n

@@ -77,7 +77,7 @@ type gemmImpl struct {
 
 // gemmGo is the portable kernel and packers, on every target.
 var gemmGo = &gemmImpl{
-	name: "go", mr: 6, nr: 16, kc: 256, mc: 144, nc: 1024,
+	name: "go", mr: gemmMR, nr: gemmNR, kc: 256, mc: 144, nc: 1024,
 	kern: sgemmKernelGo, packAN: packA6Go, packAT: packATGo, packBT: packBTGo,
 }
 

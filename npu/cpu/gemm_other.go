@@ -5,6 +5,3 @@ package cpu
 // Without the amd64 assembly, sgemm keeps the portable micro-kernel and
 // packers (gemmGo in gemm.go); the compiler keeps the kernel's accumulators in
 // registers and, on arm64, ppc64 and s390x, fuses its multiply-adds.
-
-// hasAVX2FMA is false off amd64: there is no assembly to select.
-func hasAVX2FMA() bool { return false }

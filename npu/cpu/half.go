@@ -127,14 +127,8 @@ func widen(t npu.DType, dst []float32, src []uint16) {
 func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu.HalfBuf, lda int, b npu.HalfBuf, ldb int, beta float32, c npu.Buf, ldc int) {
 	const op = "GemmHalf"
 	dims(op, m, n, k)
-	ar, ac := m, k // A as stored: ar rows of ac values
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := stored(transA, m, k)
+	br, bc := stored(transB, k, n)
 	av, at := halfView(op, "a", a, matLen(op, "a", ar, ac, lda))
 	bv, bt := halfView(op, "b", b, matLen(op, "b", br, bc, ldb))
 	if at != bt {
@@ -149,7 +143,7 @@ func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu
 	defer s.mu.Unlock()
 	s.a = d.widenMatrix(s.a, at, av, ar, ac, lda)
 	s.b = d.widenMatrix(s.b, bt, bv, br, bc, ldb)
-	d.Gemm(transA, transB, m, n, k, alpha, Buf(s.a), max(ac, 1), Buf(s.b), max(bc, 1), beta, Buf(cv), ldc)
+	sgemm(d.pool, transA, transB, m, n, k, alpha, s.a, max(ac, 1), s.b, max(bc, 1), beta, cv, ldc)
 }
 
 // widenMatrix widens the rows×cols matrix src (leading dimension ld) into

@@ -6,20 +6,23 @@ import (
 	"bloom/npu"
 )
 
+// stored is the shape of a matrix as memory holds it: op(X) is rows×cols,
+// so X is cols×rows when transposed.
+func stored(trans bool, rows, cols int) (int, int) {
+	if trans {
+		return cols, rows
+	}
+	return rows, cols
+}
+
 // Gemm computes C = alpha·op(A)·op(B) + beta·C (see npu.Linear). Sizes and
 // leading dimensions are checked against the buffers' lengths; a mismatch is
 // a programmer error and panics.
 func (d *Device) Gemm(transA, transB bool, m, n, k int, alpha float32, a npu.Buf, lda int, b npu.Buf, ldb int, beta float32, c npu.Buf, ldc int) {
 	const op = "Gemm"
 	dims(op, m, n, k)
-	ar, ac := m, k // A as stored: ar rows of ac values
-	if transA {
-		ar, ac = k, m
-	}
-	br, bc := k, n
-	if transB {
-		br, bc = n, k
-	}
+	ar, ac := stored(transA, m, k)
+	br, bc := stored(transB, k, n)
 	av := view(op, "a", a, matLen(op, "a", ar, ac, lda))
 	bv := view(op, "b", b, matLen(op, "b", br, bc, ldb))
 	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))

@@ -1,6 +1,7 @@
 package nputest
 
 import (
+	"fmt"
 	"math"
 
 	"bloom/internal/half"
@@ -47,21 +48,8 @@ func (e *env) hget(b npu.HalfBuf) []uint16 {
 // sameBits fails the test unless got and want are identical.
 func (e *env) sameBits(what string, got, want []uint16) {
 	e.t.Helper()
-	if len(got) != len(want) {
-		e.t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	bad := 0
-	for i := range got {
-		if got[i] != want[i] {
-			if bad < 5 {
-				e.t.Errorf("%s[%d] = %#04x, want %#04x", what, i, got[i], want[i])
-			}
-			bad++
-		}
-	}
-	if bad > 0 {
-		e.t.Errorf("%s: %d of %d values differ", what, bad, len(got))
-	}
+	sameOf(e.t, what, got, want, func(a, b uint16) bool { return a == b },
+		func(i int) string { return fmt.Sprintf("%s[%d] = %#04x, want %#04x", what, i, got[i], want[i]) })
 }
 
 // toHalf rounds x to type t on the host, with internal/half's scalar

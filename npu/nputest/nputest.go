@@ -179,20 +179,30 @@ func rel(want []float64, r, abs float64) []float64 {
 // same fails the test unless got and want are bit-identical.
 func (e *env) same(what string, got, want []float32) {
 	e.t.Helper()
+	sameOf(e.t, what, got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) },
+		func(i int) string {
+			return fmt.Sprintf("%s[%d] = %v (%#08x), want %v (%#08x) bit for bit", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+		})
+}
+
+// sameOf fails t unless got and want hold the same values by eq, naming
+// the first five that differ (described by show) and counting them all.
+func sameOf[T any](t testing.TB, what string, got, want []T, eq func(a, b T) bool, show func(i int) string) {
+	t.Helper()
 	if len(got) != len(want) {
-		e.t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
 	}
 	bad := 0
 	for i := range got {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+		if !eq(got[i], want[i]) {
 			if bad < 5 {
-				e.t.Errorf("%s[%d] = %v (%#08x), want %v (%#08x) bit for bit", what, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+				t.Error(show(i))
 			}
 			bad++
 		}
 	}
 	if bad > 0 {
-		e.t.Errorf("%s: %d of %d values differ", what, bad, len(got))
+		t.Errorf("%s: %d of %d values differ", what, bad, len(got))
 	}
 }
 
