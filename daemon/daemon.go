@@ -79,7 +79,8 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	}
 	log = log.With("node", cfg.Name)
 	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics()}
+		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics(),
+		paths: jobPaths{dataDir: cfg.DataDir}}
 	var nonce [4]byte
 	rand.Read(nonce[:])
 	d.nonce, d.started = hex.EncodeToString(nonce[:]), time.Now()

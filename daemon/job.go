@@ -68,21 +68,21 @@ func (p jobPaths) saveDir(id string, spec *jobspec.Spec) string {
 	return filepath.Join(p.jobDir(id), "checkpoints")
 }
 
-// ckptRoot is the root of job's checkpoints on this node (false when its
-// spec does not decode).
-func (p jobPaths) ckptRoot(job *coord.Job) (string, bool) {
-	sp, err := jobspec.Decode(job.Spec)
+// ckptRoot is the root of job id's checkpoints on this node, from its spec
+// (false when the spec does not decode).
+func (p jobPaths) ckptRoot(id string, spec []byte) (string, bool) {
+	sp, err := jobspec.Decode(spec)
 	if err != nil {
 		return "", false
 	}
-	return p.saveDir(job.ID, &sp), true
+	return p.saveDir(id, &sp), true
 }
 
-// stepDir is where step of job lives on this node: a checkpoint is named
-// by (job, step), and every node resolves its own directory.
-func (p jobPaths) stepDir(job *coord.Job, step int64) string {
-	root, ok := p.ckptRoot(job)
-	if !ok {
+// stepIn is where step lives under the checkpoint root: a checkpoint is
+// named by (job, step), and every node resolves its own root ("" when the
+// root is unknown).
+func stepIn(root string, step int64) string {
+	if root == "" {
 		return ""
 	}
 	return filepath.Join(root, ckpt.StepDirName(int(step)))
@@ -91,7 +91,6 @@ func (p jobPaths) stepDir(job *coord.Job, step int64) string {
 // startJobs makes the supervisor and the coordinator, each with what it
 // needs of the node and nothing more.
 func (d *Daemon) startJobs() {
-	d.paths = jobPaths{dataDir: d.cfg.DataDir}
 	d.jobs = newJobs(d.log, schedConfig(&d.cfg), d.IsLeader, d.fsm.read, d.Apply, d.gossipView, d.poke)
 	host, _, _ := net.SplitHostPort(d.apiAddr)
 	d.sup = supervisor.New(supervisor.Env{
@@ -102,7 +101,7 @@ func (d *Daemon) startJobs() {
 			kind, idx, err := sched.DeviceAt(d.cfg.Devices, pos)
 			return fmt.Sprintf("%s:%d", kind, idx), err
 		},
-		LogPath: d.paths.logPath, SaveDir: d.paths.saveDir, CkptRoot: d.ckptRoot,
+		LogPath: d.paths.logPath, SaveDir: d.paths.saveDir,
 		State: d.State, Alive: d.aliveNodes, Poke: d.poke, Local: d.receiveLocal, Leader: d.leaderAddr,
 		Client: func(addr string) (*api.Client, error) {
 			return api.NewClient(addr, d.id.ClientTLS(identity.ALPNHTTP), "")
@@ -174,6 +173,7 @@ func (d *Daemon) poke() {
 // apiJob is a job as the API shows it; live adds the leader's view of a
 // running attempt.
 func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgress, reason string, paths jobPaths) api.JobInfo {
+	root, _ := paths.ckptRoot(job.ID, job.Spec) // decoded once for every checkpoint and attempt
 	out := api.JobInfo{ID: job.ID, Name: job.Name, State: job.State.String(), SubmittedAt: job.SubmittedAt,
 		Reason: job.Reason, Spec: job.Spec, Progress: lv}
 	switch {
@@ -200,18 +200,18 @@ func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgres
 		out.Plan = ap
 	}
 	for _, a := range job.Attempts {
-		out.Attempts = append(out.Attempts, apiAttempt(job, a, paths))
+		out.Attempts = append(out.Attempts, apiAttempt(a, root))
 	}
-	out.Checkpoints = apiCheckpoints(job, paths)
+	out.Checkpoints = apiCheckpoints(job, root)
 	return out
 }
 
-// apiCheckpoints are job's committed checkpoints, each in its directory on
-// this node.
-func apiCheckpoints(job *coord.Job, paths jobPaths) []api.Checkpoint {
+// apiCheckpoints are job's committed checkpoints, each in its directory
+// under root, the job's checkpoint root on this node.
+func apiCheckpoints(job *coord.Job, root string) []api.Checkpoint {
 	out := []api.Checkpoint{}
 	for _, c := range job.Checkpoints {
-		k := api.Checkpoint{Step: c.Step, Dir: paths.stepDir(job, c.Step), Manifest: c.Manifest, CommittedAt: c.CommittedAt}
+		k := api.Checkpoint{Step: c.Step, Dir: stepIn(root, c.Step), Manifest: c.Manifest, CommittedAt: c.CommittedAt}
 		for _, f := range c.Files {
 			k.Files = append(k.Files, api.CheckpointFile{Name: f.Name, SHA256: f.SHA256, Bytes: f.Bytes, Nodes: f.Nodes})
 		}
@@ -222,15 +222,11 @@ func apiCheckpoints(job *coord.Job, paths jobPaths) []api.Checkpoint {
 
 // apiAttempt is what `bloomctl job` shows of an attempt: when it ran, why
 // it ended, the checkpoint it resumed from and the steps it lost.
-func apiAttempt(job *coord.Job, a coord.Attempt, paths jobPaths) api.Attempt {
+func apiAttempt(a coord.Attempt, root string) api.Attempt {
 	out := api.Attempt{N: a.N, StartedAt: a.StartedAt, EndedAt: a.EndedAt, FromStep: a.FromStep,
 		Cause: a.Cause, StepsLost: a.StepsLost, LastStep: a.LastStep, Planned: a.Planned}
-	if a.FromStep > 0 {
-		for _, k := range job.Checkpoints {
-			if k.Step == a.FromStep {
-				out.FromDir = paths.stepDir(job, k.Step)
-			}
-		}
+	if a.FromStep > 0 { // an attempt resumes only from a committed checkpoint
+		out.FromDir = stepIn(root, a.FromStep)
 	}
 	return out
 }

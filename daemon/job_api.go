@@ -174,7 +174,7 @@ func (d *Daemon) handleCheckpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q", id))
 		return
 	}
-	writeJSON(w, http.StatusOK, api.CheckpointList{Job: id, Checkpoints: apiCheckpoints(job, d.paths)})
+	writeJSON(w, http.StatusOK, api.CheckpointList{Job: id, Checkpoints: apiCheckpoints(job, d.jobRoot(job))})
 }
 
 func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {

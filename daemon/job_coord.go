@@ -58,11 +58,11 @@ func (j *jobs) receive(r api.NodeReport) api.ReportReply {
 	if changed {
 		j.poke()
 	}
-	var applied uint64
-	j.read(func(s *coord.State) { applied = s.Index })
-	if r.Applied > 0 && r.Applied < applied {
-		reply.Jobs = runningOn(j.state(), r.Node)
-	}
+	j.read(func(s *coord.State) {
+		if r.Applied > 0 && r.Applied < s.Index {
+			reply.Jobs = runningOn(s, r.Node)
+		}
+	})
 	return reply
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"bloom/api"
 	"bloom/ckpt"
-	"bloom/daemon/coord"
 	"bloom/daemon/jobspec"
 	"bloom/daemon/supervisor"
 )
@@ -68,7 +67,8 @@ func (c *cluster) ckptDir(j *api.JobInfo, k api.Checkpoint) string {
 	}
 	for _, cfg := range c.cfgs {
 		if cfg.Name == k.Files[0].Nodes[0] {
-			return jobPaths{dataDir: cfg.DataDir}.stepDir(&coord.Job{ID: j.ID, Spec: j.Spec}, k.Step)
+			root, _ := jobPaths{dataDir: cfg.DataDir}.ckptRoot(j.ID, j.Spec)
+			return stepIn(root, k.Step)
 		}
 	}
 	c.t.Fatalf("checkpoint %d: no node %s", k.Step, k.Files[0].Nodes[0])

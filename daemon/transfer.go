@@ -24,17 +24,23 @@ func (d *Daemon) startXfer(apiListen string) (*xfer.Endpoint, string, error) {
 	return x, net.JoinHostPort(advHost, xport), nil
 }
 
-// ckptRoot is the checkpoint root of a job on this node, for xfer and the
-// supervisor.
+// ckptRoot is the checkpoint root of a job on this node, for xfer.
 func (d *Daemon) ckptRoot(id string) (string, bool) {
-	var job *coord.Job
+	var spec []byte
 	d.fsm.read(func(s *coord.State) {
 		if j := s.Jobs[id]; j != nil {
-			job = &coord.Job{ID: j.ID, Spec: append([]byte(nil), j.Spec...)}
+			spec = append([]byte(nil), j.Spec...)
 		}
 	})
-	if job == nil {
+	if spec == nil {
 		return "", false
 	}
-	return d.paths.ckptRoot(job)
+	return d.paths.ckptRoot(id, spec)
+}
+
+// jobRoot is job's checkpoint root on this node ("" when its spec does not
+// decode), for the API.
+func (d *Daemon) jobRoot(job *coord.Job) string {
+	root, _ := d.paths.ckptRoot(job.ID, job.Spec)
+	return root
 }

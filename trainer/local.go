@@ -69,10 +69,7 @@ type Local struct {
 	// Model); Save and Load must be empty.
 	Cfg   RankConfig
 	Model *bloom.Model
-	// Opt is the optimizer of Model; nil = a fresh AdamW with Cfg.Adam,
-	// which Run sets here.
-	Opt  *AdamW
-	Data Source
+	Data  Source // the samples; the optimizer is a fresh AdamW with Cfg.Adam
 }
 
 // Validate reports a run that cannot start, saying what to change. It
@@ -125,9 +122,6 @@ func (l *Local) rank(report func(StepStats)) (*Rank, error) {
 	if err != nil {
 		return nil, err
 	}
-	if l.Opt == nil {
-		l.Opt = NewAdamW(m, cfg.Adam)
-	}
-	r.attach(m, l.Opt)
+	r.attach(m, NewAdamW(m, cfg.Adam))
 	return r, nil
 }

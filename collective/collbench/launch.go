@@ -44,10 +44,9 @@ func Run(ctx context.Context, cfg Config, l Launch, emit func(Row) error) error 
 	}
 	defer removeShm(id)
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	args := append(slices.Clone(l.Args), "--comm-id", hex.EncodeToString(id[:]), "--tls-dir", dir)
 	g := &workerGroup{}
-	defer g.stop()
+	defer func() { cancel(); g.stop() }() // cancel first: it releases a reader blocked on rows
 	rows, info, err := g.start(ctx, l.Exe, append(args, "--rank", "0"), true)
 	if err != nil {
 		return err
@@ -116,7 +115,10 @@ func (g *workerGroup) start(ctx context.Context, exe string, args []string, firs
 	go func() { // owned by g: ends when worker 0 exits
 		defer g.wg.Done()
 		for sc.Scan() {
-			rows <- sc.Text()
+			select {
+			case rows <- sc.Text():
+			case <-ctx.Done(): // Run returned early (its caller's emit failed)
+			}
 		}
 		close(rows)
 		g.record(cmd.Wait(), &stderr)

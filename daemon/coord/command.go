@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -223,6 +224,15 @@ func checkName(what, s string) error {
 		return fmt.Errorf("%w: %s %q is not a valid name (1–63 of A-Z a-z 0-9 . _ -)", ErrBadCommand, what, s)
 	}
 	return nil
+}
+
+// Truncate cuts s to at most n bytes of valid UTF-8: how a proposer fits
+// free text (a failure's cause) within a command's limits.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 func checkText(what, s string, max int) error {

@@ -398,7 +398,7 @@ func fail(job *coord.Job, a *attempt, cause string, now time.Time) Action {
 	case job.Failures() < spec.MaxRestarts:
 		next = coord.JobRecovering
 	}
-	return Action{Cmd: coord.EndAttempt{ID: job.ID, Cause: truncate(cause, 4000), StepsLost: max(reported-last, 0),
+	return Action{Cmd: coord.EndAttempt{ID: job.ID, Cause: coord.Truncate(cause, 4000), StepsLost: max(reported-last, 0),
 		LastStep: reported, Next: next, At: now.UnixMilli()},
 		Level: slog.LevelWarn, Msg: "job attempt failed",
 		Args: []any{"job", job.ID, "attempt", len(job.Attempts), "cause", cause, "next", next.String()}}
@@ -440,22 +440,16 @@ func rankOf(cause string) string {
 	return head
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
-}
-
 // maybeGrow makes an attempt that runs on fewer data-parallel replicas than
 // its job asks for (after a --min-nodes shrink) checkpoint and stop once
 // the full layout fits again, so the next attempt runs on it: the ranks
 // are told in the report replies, and the attempt ends as planned.
 func (s *Scheduler) maybeGrow(st *coord.State, job *coord.Job, a *attempt, usable map[string]bool) []Action {
+	if a.growTo > 0 || a.lastReported() <= job.Attempts[len(job.Attempts)-1].FromStep {
+		return nil // already growing, or not trained since it started: nothing to decide
+	}
 	spec, err := jobspec.Decode(job.Spec)
-	trained := a.lastReported() > job.Attempts[len(job.Attempts)-1].FromStep
-	if err != nil || a.growTo > 0 || !trained || job.Plan.DP >= spec.DataParallel {
+	if err != nil || job.Plan.DP >= spec.DataParallel {
 		return nil
 	}
 	others := *st

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/daemon/coord"
 	"bloom/daemon/worker"
 )
 
@@ -170,7 +171,7 @@ func (p *Worker) readControl(s *Supervisor, r io.Reader) {
 		case "stopped":
 			p.rep.Stopped = m.Step
 		case "error":
-			p.rep.Error, p.rep.Fatal = truncate(m.Error, 2000), m.Fatal
+			p.rep.Error, p.rep.Fatal = coord.Truncate(m.Error, 2000), m.Fatal
 		}
 		p.mu.Unlock()
 		switch m.Type {
@@ -263,13 +264,5 @@ func logTail(path string, n int) string {
 		}
 	}
 	lines = lines[max(0, len(lines)-n):]
-	return truncate(strings.Join(lines, " | "), 1000)
-}
-
-// truncate cuts s to at most n bytes of valid UTF-8.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
+	return coord.Truncate(strings.Join(lines, " | "), 1000)
 }

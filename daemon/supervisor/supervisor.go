@@ -64,9 +64,6 @@ type Env struct {
 	LogPath func(job string, attempt, rank int) string
 	// SaveDir is a job's checkpoint root here, as its workers are told.
 	SaveDir func(job string, spec *jobspec.Spec) string
-	// CkptRoot is a job's checkpoint root here, from the node's state
-	// (false while the job is not in it).
-	CkptRoot func(job string) (string, bool)
 	// State returns a copy of this node's applied Raft state.
 	State func() *coord.State
 	// Alive is gossip's view: who is alive or suspect.
@@ -280,17 +277,18 @@ func (s *Supervisor) Report(st *coord.State) {
 	for _, o := range reply.Manifests {
 		// The step directory on this node, named by (job, step): the
 		// writer's own, or where a copy of the shards was pushed here.
-		dir, ok := s.env.CkptRoot(o.Job)
-		if !ok {
-			continue // not in this node's state yet: the order comes again
+		job := st.Jobs[o.Job]
+		if job == nil {
+			continue // not in this node's view yet: the order comes again
 		}
-		o.Dir = filepath.Join(dir, ckpt.StepDirName(int(o.Step)))
-		if err := writeManifest(o); err != nil {
+		spec, err := jobspec.Decode(job.Spec)
+		if err != nil {
 			s.env.Log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
 		}
-		job := st.Jobs[o.Job]
-		if job == nil {
+		o.Dir = filepath.Join(s.env.SaveDir(o.Job, &spec), ckpt.StepDirName(int(o.Step)))
+		if err := writeManifest(o); err != nil {
+			s.env.Log.Warn("write checkpoint manifest", "job", o.Job, "step", o.Step, "err", err)
 			continue
 		}
 		s.mu.Lock()

@@ -44,14 +44,6 @@ type Stats struct {
 	Duration time.Duration // from dialing to the peer's last word
 }
 
-// Throughput is file bytes per second (0 for an instant transfer).
-func (s Stats) Throughput() float64 {
-	if s.Duration <= 0 {
-		return 0
-	}
-	return float64(s.Bytes) / s.Duration.Seconds()
-}
-
 // Endpoint is a node's checkpoint-file transfer service: a QUIC listener that
 // serves pushes and pulls, and the client side (Push, Pull). Its goroutines
 // (the accept loop, one per connection, one per stream) stop at Close.
