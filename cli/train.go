@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"fmt"
 	"os"
 	"time"
@@ -131,18 +130,15 @@ func runLocal(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if mods := s.LoRATargetModules; len(mods) > 0 {
-		t, err := bloom.ParseLoRATargets(mods)
-		if err != nil {
-			return fmt.Errorf("--lora-target-modules: %w", err)
-		}
-		// Rank and alpha not given are the seed's 16 and 32, as in a
-		// job; a rank given as 0 is refused (bloom.AddLoRA says so).
-		r := cmp.Or(s.LoRAR, 16)
+	lora, err := s.LoRA() // the seed's rank 16 and alpha 32 where not given, as in a job
+	if err != nil {
+		return err
+	}
+	if lora.On() {
 		if c.IsSet("lora-r") {
-			r = s.LoRAR
+			lora.R = s.LoRAR // a rank given as 0 is refused here (bloom.AddLoRA says so)
 		}
-		if m, err = bloom.AddLoRA(m, bloom.LoRA{R: r, Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}, s.Seed); err != nil {
+		if m, err = bloom.AddLoRA(m, lora, s.Seed); err != nil {
 			return err
 		}
 	}

@@ -150,9 +150,6 @@ func NewLossScaler(c LossScaleConfig) (*LossScaler, error) {
 	}}, nil
 }
 
-// Config returns the scaler's configuration.
-func (s *LossScaler) Config() LossScaleConfig { return s.cfg }
-
 // Scale returns the factor the next step's loss is multiplied by.
 func (s *LossScaler) Scale() float64 { return s.st.Scale }
 

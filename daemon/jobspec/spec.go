@@ -120,6 +120,19 @@ func (s *Spec) DecaySamples() int64 {
 	return s.Steps() * int64(s.GlobalBatch)
 }
 
+// LoRA is the adapters the spec asks for: none without
+// --lora-target-modules; a rank or alpha of 0 takes the seed's 16 and 32.
+func (s *Spec) LoRA() (bloom.LoRA, error) {
+	if len(s.LoRATargetModules) == 0 {
+		return bloom.LoRA{}, nil
+	}
+	t, err := bloom.ParseLoRATargets(s.LoRATargetModules)
+	if err != nil {
+		return bloom.LoRA{}, fmt.Errorf("%w: --lora-target-modules: %v", ErrInvalid, err)
+	}
+	return bloom.LoRA{R: cmp.Or(s.LoRAR, 16), Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}, nil
+}
+
 // ModelConfig is the model's shape, from the preset or the config, with
 // the LoRA adapters if any.
 func (s *Spec) ModelConfig() (bloom.Config, error) {
@@ -127,11 +140,9 @@ func (s *Spec) ModelConfig() (bloom.Config, error) {
 	if err != nil || len(s.LoRATargetModules) == 0 {
 		return c, err
 	}
-	t, err := bloom.ParseLoRATargets(s.LoRATargetModules)
-	if err != nil {
-		return c, fmt.Errorf("%w: --lora-target-modules: %v", ErrInvalid, err)
+	if c.LoRA, err = s.LoRA(); err != nil {
+		return c, err
 	}
-	c.LoRA = bloom.LoRA{R: cmp.Or(s.LoRAR, 16), Alpha: float32(cmp.Or(s.LoRAAlpha, 32)), Targets: t}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%w: --lora-r/--lora-alpha: %v", ErrInvalid, err)
 	}
