@@ -95,10 +95,17 @@ type JobProgress struct {
 	GradNorm     float64 `json:"grad_norm"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Consumed     int64   `json:"consumed_samples"`
+	LossScale    float64 `json:"loss_scale,omitempty"`    // --fp16: the latest step's loss scale
+	SkippedSteps int64   `json:"skipped_steps,omitempty"` // --fp16: steps skipped for overflow
 	// Ranks is how many ranks have reported; Checkpointing a step being saved.
 	Ranks         int   `json:"ranks"`
 	Checkpointing int64 `json:"checkpointing,omitempty"`
 	UpdatedAt     int64 `json:"updated_at"` // unix ms
+}
+
+// Line is the latest step as one line.
+func (p *JobProgress) Line() string {
+	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps)
 }
 
 // Attempt is one run of a job.

@@ -1,6 +1,9 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // NodeReport is what a node tells the coordinator about the workers it
 // runs: a snapshot of every rank of every live attempt it hosts, sent again
@@ -55,6 +58,25 @@ type StepProgress struct {
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Consumed     int64   `json:"consumed_samples"`
 	At           int64   `json:"at"` // unix ms
+	// Under --fp16: the step's loss scale and the steps skipped so far
+	// for overflowing gradients.
+	LossScale    float64 `json:"loss_scale,omitempty"`
+	SkippedSteps int64   `json:"skipped_steps,omitempty"`
+}
+
+// Line is the step as one log line.
+func (p StepProgress) Line() string {
+	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps)
+}
+
+// stepLine formats a step's figures the one way every log and listing
+// shows them.
+func stepLine(step, steps int64, loss, lr, gradNorm, tokensPerSec, lossScale float64, skipped int64) string {
+	s := fmt.Sprintf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s", step, steps, loss, lr, gradNorm, tokensPerSec)
+	if lossScale > 0 {
+		s += fmt.Sprintf(" | loss-scale %g | skipped %d", lossScale, skipped)
+	}
+	return s
 }
 
 // Shard is one rank's part of a checkpoint, durable on its node.

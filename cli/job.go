@@ -102,8 +102,7 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 // progressLine is a job's latest step as one line, with the checkpoint it
 // is writing, if any.
 func progressLine(p *api.JobProgress) string {
-	s := fmt.Sprintf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
-		p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
+	s := p.Line()
 	if p.Checkpointing > 0 {
 		s += fmt.Sprintf(" | checkpointing step %d", p.Checkpointing)
 	}

@@ -7,6 +7,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/jobspec"
 	"bloom/trainer"
@@ -49,23 +50,30 @@ var localFields = map[string]specFlag{
 	"load": {aliases: []string{"model"}, envVars: []string{"BLOOM_MODEL"}, usage: "start from this model `DIR`: Hugging Face BLOOM " +
 		"(config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory " +
 		"(its latest committed step) or one iter_* step of it (with --lora-target-modules, the frozen base)"},
-	"train-iters":       {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
-	"train-samples":     {},
-	"micro-batch-size":  {},
-	"global-batch-size": {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
-	"seq-length":        {},
-	"lr":                {},
-	"min-lr":            {},
-	"lr-decay-style":    {},
-	"lr-warmup-samples": {},
-	"lr-decay-samples":  {},
-	"weight-decay":      {},
-	"clip-grad":         {},
-	"adam-beta1":        {},
-	"adam-beta2":        {},
-	"adam-eps":          {},
-	"init-method-std":   {usage: "std of the random initial weights (with --model-preset)"},
-	"seed":              {},
+	"train-iters":        {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
+	"train-samples":      {},
+	"micro-batch-size":   {},
+	"global-batch-size":  {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
+	"seq-length":         {},
+	"lr":                 {},
+	"min-lr":             {},
+	"lr-decay-style":     {},
+	"lr-warmup-samples":  {},
+	"lr-decay-samples":   {},
+	"weight-decay":       {},
+	"clip-grad":          {},
+	"adam-beta1":         {},
+	"adam-beta2":         {},
+	"adam-eps":           {},
+	"init-method-std":    {usage: "std of the random initial weights (with --model-preset)"},
+	"seed":               {},
+	"fp16":               {},
+	"bf16":               {},
+	"initial-loss-scale": {},
+	"loss-scale-window":  {},
+	"hysteresis":         {},
+	"min-loss-scale":     {},
+	"zero-stage":         {},
 	"data-path": {usage: "instruction data `PREFIX` with --is-instruction-dataset (PREFIX_packed_*_document, from preprocess --format alpaca), " +
 		"as a cluster job reads it; Megatron's indexed datasets train on the cluster (submit pretrain); text: --data FILE"},
 	"is-instruction-dataset": {},
@@ -111,7 +119,7 @@ func localSpec(c *ucli.Context) (jobspec.Spec, error) {
 	case s.TrainIters == 0 && s.TrainSamples == 0:
 		s.TrainIters = localSteps
 	}
-	return s, nil
+	return s, s.ValidatePrecision()
 }
 
 // runLocal is train --local: it builds or loads the model, adds LoRA
@@ -194,8 +202,8 @@ func runLocal(c *ucli.Context) error {
 			writeJSON(w, s)
 			return
 		}
-		fmt.Fprintf(w, "step %4d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s\n",
-			s.Step, cfg.Steps, s.Loss, s.LR, s.GradNorm, s.TokensPerSec)
+		fmt.Fprintln(w, api.StepProgress{Step: int64(s.Step), Steps: int64(cfg.Steps), Loss: s.Loss, LR: s.LR, GradNorm: s.GradNorm,
+			TokensPerSec: s.TokensPerSec, LossScale: s.LossScale, SkippedSteps: s.SkippedSteps}.Line())
 	})
 	if err != nil {
 		return err

@@ -5,8 +5,8 @@ import (
 	"fmt"
 )
 
-// Float32 helpers: the trainer passes slices of its flat gradient buffer.
-// None keeps a slice after it returns.
+// Typed helpers: the trainer passes slices of its flat gradient buffer
+// (float32, or its fp16 copy). None keeps a slice after it returns.
 
 // AllReduceF32 reduces send over all ranks into recv (len(send) elements);
 // send and recv may be the same slice.
@@ -15,6 +15,20 @@ func (c *Comm) AllReduceF32(ctx context.Context, send, recv []float32, op Reduce
 		return errShort(len(recv), len(send))
 	}
 	return c.AllReduce(ctx, bytesOf(send), bytesOf(recv), len(send), Float32, op)
+}
+
+// AllReduceHalf reduces send, 16-bit floats of type dt (Float16 or
+// BFloat16, internal/half's bits), over all ranks into recv; send and recv
+// may be the same slice. Each element is summed in float32 and rounded back
+// as the type's reduction does (see half.go).
+func (c *Comm) AllReduceHalf(ctx context.Context, send, recv []uint16, dt DataType, op ReduceOp) error {
+	if len(recv) < len(send) {
+		return errShort(len(recv), len(send))
+	}
+	if dt != Float16 && dt != BFloat16 {
+		return fmt.Errorf("collective: AllReduceHalf of %v: want Float16 or BFloat16", dt)
+	}
+	return c.AllReduce(ctx, bytesOf(send), bytesOf(recv), len(send), dt, op)
 }
 
 // ReduceScatterF32 leaves block Rank() (len(recv) elements) of the reduction

@@ -99,6 +99,12 @@ type trainerRecord struct {
 	// the seed's initialization with InitStd when it is empty.
 	LoRABase string  `json:"lora_base,omitempty"`
 	InitStd  float64 `json:"init_method_std,omitempty"`
+	// Precision is the run's --fp16 or --bf16 ("fp16", "bf16"; empty for
+	// fp32); the weights and moments are float32 whatever it is (master
+	// weights). LossScale is the fp16 loss scaler's state, so that a
+	// resumed run scales, skips and counts as the uninterrupted one.
+	Precision string          `json:"precision,omitempty"`
+	LossScale *LossScaleState `json:"loss_scale,omitempty"`
 }
 
 // manifest is this rank's view of the checkpoint of the current step.
@@ -113,11 +119,18 @@ func (r *Rank) manifest() (ckpt.Manifest, error) {
 	if c.Model.LoRA.On() {
 		rec.LoRABase, rec.InitStd = r.loraBase, c.InitStd
 	}
+	if c.Precision != npu.F32 {
+		rec.Precision = c.Precision.String()
+	}
+	if r.scaler != nil {
+		st := r.scaler.State()
+		rec.LossScale = &st
+	}
 	tr, err := json.Marshal(rec)
 	if err != nil {
 		return ckpt.Manifest{}, err
 	}
-	return ckpt.Manifest{Step: r.step, ConsumedSamples: r.consumed, LRSamples: r.consumed,
+	return ckpt.Manifest{Step: r.step, ConsumedSamples: r.consumed, LRSamples: r.lrSamples,
 		Layout: ckpt.NativeLayout{TP: c.TP, PP: c.PP, DP: c.DP, PartitionLayers: c.Partition()},
 		Model:  model, Trainer: tr}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"bloom/internal/half"
 	"bloom/npu"
 	"bloom/trainer/bloom"
 )
@@ -22,6 +23,11 @@ type gradReducer struct {
 	g     Group
 	dev   npu.Device
 	grads npu.Buf
+	// f16 reduces in fp16 (--fp16, as DeepSpeed's engine all-reduces fp16
+	// gradients): each rank rounds its bucket to fp16 first, and the sum
+	// comes back as fp16 values.
+	f16 bool
+	h16 [][]uint16 // per bucket under f16: the fp16 copy all-reduced
 
 	buckets [][]span    // in launch order, from the end of the buffer: each bucket's pieces
 	host    [][]float32 // per bucket: the host copy of its pieces, all-reduced
@@ -37,14 +43,17 @@ type gradReducer struct {
 
 type span struct{ off, n int }
 
-func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, bucketElems int) *gradReducer {
-	r := &gradReducer{g: g, dev: dev, grads: grads}
+func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, bucketElems int, f16 bool) *gradReducer {
+	r := &gradReducer{g: g, dev: dev, grads: grads, f16: f16}
 	var cur []span
 	size := 0
 	flush := func() {
 		if size > 0 {
 			r.buckets = append(r.buckets, cur)
 			r.host = append(r.host, make([]float32, size))
+			if f16 {
+				r.h16 = append(r.h16, make([]uint16, size))
+			}
 		}
 		cur, size = nil, 0
 	}
@@ -91,7 +100,7 @@ func (r *gradReducer) loop(ctx context.Context, queue <-chan int, done chan<- st
 			r.dev.Read(h[at:at+p.n], r.grads.Slice(p.off, p.n))
 			at += p.n
 		}
-		if err := r.g.AllReduce(ctx, h, ReduceSum); err != nil {
+		if err := r.allReduce(ctx, i); err != nil {
 			r.mu.Lock()
 			r.err = err
 			r.mu.Unlock()
@@ -103,6 +112,21 @@ func (r *gradReducer) loop(ctx context.Context, queue <-chan int, done chan<- st
 			at += p.n
 		}
 	}
+}
+
+// allReduce sums bucket i's host copy across the group, in fp16 under f16.
+func (r *gradReducer) allReduce(ctx context.Context, i int) error {
+	h := r.host[i]
+	if !r.f16 {
+		return r.g.AllReduce(ctx, h, ReduceSum)
+	}
+	h16 := r.h16[i]
+	half.ToF16(h16, h)
+	if err := r.g.AllReduceF16(ctx, h16); err != nil {
+		return err
+	}
+	half.FromF16(h, h16)
+	return nil
 }
 
 func (r *gradReducer) failed() bool {

@@ -24,6 +24,10 @@ func (g *signalGroup) AllReduce(_ context.Context, buf []float32, _ ReduceOp) er
 	return nil
 }
 
+func (g *signalGroup) AllReduceF16(ctx context.Context, buf []uint16) error {
+	return viaF32(buf, func(f []float32) error { return g.AllReduce(ctx, f, ReduceSum) })
+}
+
 // TestBucketsOverlapBackward: a bucket's all-reduce starts as soon as the
 // backward reports its last tensor ready, before the backward goes on to
 // the next, and every gradient is reduced once; under LoRA only the
@@ -41,7 +45,7 @@ func bucketsOverlapBackward(t *testing.T, c bloom.Config, bucketElems int) {
 	l := m.Layout
 	m.Dev.Fill(m.Grads, 1)
 	g := &signalGroup{calls: make(chan int, 16)}
-	r := newGradReducer(g, m.Dev, m.Grads, l, bucketElems)
+	r := newGradReducer(g, m.Dev, m.Grads, l, bucketElems, false)
 	if c.LoRA.On() && !slices.ContainsFunc(r.buckets, func(b []span) bool { return len(b) > 1 }) {
 		t.Fatalf("no bucket of several pieces: %v", r.buckets)
 	}

@@ -109,18 +109,18 @@ func TestParallelMatchesLocal(t *testing.T) {
 // > 1e-3 within 3 steps, and a tensor counted twice in the norm moves the
 // norm by > 1e-3 (the loss hardly: Adam is blind to the gradient's scale,
 // which is why the norms are compared too).
-const (
-	lossTolRel  = 5e-6
-	normTolRel  = 1e-5
-	paramTolAbs = 1e-4
-)
+var fp32Tol = equivTol{loss: 5e-6, norm: 1e-5, param: 1e-4}
+
+// equivTol bounds a layout's differences from the single rank: relative
+// for the loss and the gradient norm, absolute for the final parameters.
+type equivTol struct{ loss, norm, param float64 }
 
 // TestLayoutsEquivalent: the same seed, data and global batch give the same
 // loss curve, gradient norms and final model for every (DP, TP, PP), within
 // the tolerances above; every layout gives the same bits when run twice; data-parallel replicas,
 // replicated tensors and the tied embeddings' copies stay identical.
 func TestLayoutsEquivalent(t *testing.T) {
-	layoutsEquivalent(t, tinyJob(), 0.5, layout(tinyJob(), 2, 1, 1, nil), layout(tinyJob(), 1, 2, 1, nil),
+	layoutsEquivalent(t, tinyJob(), 0.5, fp32Tol, layout(tinyJob(), 2, 1, 1, nil), layout(tinyJob(), 1, 2, 1, nil),
 		layout(tinyJob(), 1, 1, 2, []int{3, 1}), layout(tinyJob(), 2, 2, 2, nil))
 }
 
@@ -136,7 +136,7 @@ func tinyLoRAJob() RankConfig {
 // layout (the adapters' tensor-parallel sums), and only the adapters move.
 func TestLoRALayoutsEquivalent(t *testing.T) {
 	base := tinyLoRAJob()
-	layoutsEquivalent(t, base, 0.02, layout(base, 1, 2, 1, nil), layout(base, 2, 2, 2, nil))
+	layoutsEquivalent(t, base, 0.02, fp32Tol, layout(base, 1, 2, 1, nil), layout(base, 2, 2, 2, nil))
 	res, err := runJob(context.Background(), base, tinySource(t, base), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -157,9 +157,9 @@ func TestLoRALayoutsEquivalent(t *testing.T) {
 	}
 }
 
-// layoutsEquivalent runs base and each layout of it and compares them; the
-// base run's loss must fall by drop.
-func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, layouts ...RankConfig) {
+// layoutsEquivalent runs base and each layout of it and compares them
+// within tol; the base run's loss must fall by drop.
+func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, tol equivTol, layouts ...RankConfig) {
 	want, res := lossCurve(t, base)
 	wantParams, _, _ := fullState(t, base, res.ranks)
 	var wantNorms []float64
@@ -176,12 +176,12 @@ func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, layouts ...R
 			for i := range want {
 				d := math.Abs(got[i]-want[i]) / want[i]
 				worst = max(worst, d)
-				if d > lossTolRel {
+				if d > tol.loss {
 					t.Errorf("step %d: loss %.7f, single rank %.7f (relative %.1e)", i+1, got[i], want[i], d)
 				}
 				gn, wn := res.stats[0][i].GradNorm, wantNorms[i]
 				nworst = max(nworst, math.Abs(gn-wn)/wn)
-				if math.Abs(gn-wn) > normTolRel*wn {
+				if math.Abs(gn-wn) > tol.norm*wn {
 					t.Errorf("step %d: gradient norm %.7f, single rank %.7f", i+1, gn, wn)
 				}
 			}
@@ -191,7 +191,7 @@ func layoutsEquivalent(t *testing.T, base RankConfig, drop float64, layouts ...R
 				pworst = max(pworst, math.Abs(float64(params[i]-wantParams[i])))
 			}
 			t.Logf("worst relative differences: loss %.1e, gradient norm %.1e; worst parameter difference %.1e", worst, nworst, pworst)
-			if pworst > paramTolAbs {
+			if pworst > tol.param {
 				t.Errorf("final parameters differ from the single rank's by up to %.1e", pworst)
 			}
 			again, res2 := lossCurve(t, c)

@@ -56,6 +56,14 @@ type StepStats struct {
 	// Stop: the ranks agreed to stop after this step (Env.Stop); its
 	// checkpoint is saved next.
 	Stop bool `json:"stop,omitempty"`
+	// Under --fp16: the loss scale this step's loss was multiplied by,
+	// whether its gradients overflowed and the update was skipped (no
+	// AdamW step, no learning-rate step; the samples are consumed), and
+	// the steps skipped so far in the run. GradNorm is then the unscaled
+	// norm, 0 on a skipped step (it overflowed).
+	LossScale    float64 `json:"loss_scale,omitempty"`
+	Skipped      bool    `json:"skipped,omitempty"`
+	SkippedSteps int64   `json:"skipped_steps,omitempty"`
 }
 
 // Local trains a whole model in this process: the one rank of a job with
@@ -122,6 +130,8 @@ func (l *Local) rank(report func(StepStats)) (*Rank, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.attach(m, NewAdamW(m, cfg.Adam))
+	if err := r.attach(m, NewAdamW(m, cfg.Adam)); err != nil {
+		return nil, err
+	}
 	return r, nil
 }

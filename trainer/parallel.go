@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"bloom/npu"
 	"bloom/trainer/bloom"
 )
 
@@ -31,6 +32,11 @@ type Group interface {
 	// stay identical and resume is exact only then. Every member calls the
 	// group's operations in the same order. It must not keep buf.
 	AllReduce(ctx context.Context, buf []float32, op ReduceOp) error
+	// AllReduceF16 sums buf, IEEE fp16 values (internal/half's bits),
+	// across the group in place, with AllReduce's guarantees: how the
+	// data-parallel ranks of an --fp16 job reduce their gradients, as
+	// DeepSpeed's engine does.
+	AllReduceF16(ctx context.Context, buf []uint16) error
 }
 
 // StageLink connects a pipeline stage with a neighbouring one: activations
@@ -73,6 +79,17 @@ type RankConfig struct {
 	Adam     AdamWConfig // --adam-beta1, --adam-beta2, --adam-eps, --weight-decay
 	LR       Schedule    // --lr, --min-lr, --lr-warmup-samples, --lr-decay-samples, --lr-decay-style
 
+	// Precision is --fp16 or --bf16: the type the model's matrix products
+	// round their operands to (bloom.Model.SetPrecision), with float32
+	// master weights and optimizer; npu.F32 is neither. Under F16 the
+	// gradients are fp16 values, reduced across data-parallel ranks in
+	// fp16 and loss-scaled by LossScale; under BF16 they stay float32.
+	Precision npu.DType
+	// LossScale is the fp16 dynamic loss scaler (--initial-loss-scale,
+	// --loss-scale-window, --hysteresis, --min-loss-scale, and
+	// --zero-stage for its rule); used under F16 only.
+	LossScale LossScaleConfig
+
 	// BucketElems is the size, in gradient values, of the data-parallel
 	// all-reduce buckets; 0 = DefaultBucketElems.
 	BucketElems int
@@ -94,8 +111,9 @@ const DefaultBucketElems = 40_000_000
 func DefaultRankConfig() RankConfig {
 	return RankConfig{Layout: Layout{TP: 1, PP: 1, DP: 1}, MicroBatch: 1, GlobalBatch: 1, SeqLength: 1024, Steps: 1,
 		Seed: 1234, InitStd: 0.02, ClipGrad: 1.0,
-		Adam: AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01},
-		LR:   Schedule{MaxLR: 1e-4, Style: "linear"}}
+		Adam:      AdamWConfig{Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01},
+		LR:        Schedule{MaxLR: 1e-4, Style: "linear"},
+		LossScale: SeedLossScaleConfig()}
 }
 
 // SavesAfter reports whether a checkpoint is written after step (1-based):
@@ -152,6 +170,13 @@ func (c RankConfig) Validate() error {
 	}
 	if err := c.LR.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	switch c.Precision {
+	case npu.F32, npu.BF16:
+	case npu.F16:
+		return c.LossScale.Validate()
+	default:
+		return fmt.Errorf("%w: unknown precision %v: train in fp32, --fp16 or --bf16", ErrConfig, c.Precision)
 	}
 	return nil
 }

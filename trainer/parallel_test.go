@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 
+	"bloom/internal/half"
 	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
@@ -89,6 +90,24 @@ func (m *memMember) AllReduce(ctx context.Context, buf []float32, op ReduceOp) e
 		return o.err
 	}
 	copy(buf, o.res)
+	return nil
+}
+
+// AllReduceF16 sums in float32, in rank order, and rounds once, as the
+// collective's Float16 type does.
+func (m *memMember) AllReduceF16(ctx context.Context, buf []uint16) error {
+	return viaF32(buf, func(f []float32) error { return m.AllReduce(ctx, f, ReduceSum) })
+}
+
+// viaF32 runs reduce on buf's fp16 values widened to float32 and rounds the
+// result back into buf.
+func viaF32(buf []uint16, reduce func([]float32) error) error {
+	f := make([]float32, len(buf))
+	half.FromF16(f, buf)
+	if err := reduce(f); err != nil {
+		return err
+	}
+	half.ToF16(buf, f)
 	return nil
 }
 

@@ -93,11 +93,13 @@ func (p *pipeline) load(consumed int64, k, slot int) error {
 }
 
 // step runs the step's schedule and returns the mean of this rank's
-// micro-batch losses (0 on a stage that is not the last). ready goes to the
-// backward of the last micro-batch (see bloom.Model.BackwardSlot).
-func (p *pipeline) step(ctx context.Context, consumed int64, ready func(off, n int)) (float64, error) {
+// micro-batch losses (0 on a stage that is not the last). The gradients it
+// leaves are of the mean loss over the data-parallel replicas times scale
+// (the fp16 loss scale; 1 otherwise). ready goes to the backward of the
+// last micro-batch (see bloom.Model.BackwardSlot).
+func (p *pipeline) step(ctx context.Context, consumed int64, scale float32, ready func(off, n int)) (float64, error) {
 	p.wait, p.busy = 0, 0
-	m, weight, loss := p.m, 1/float32(p.micro*p.cfg.DP), 0.0
+	m, weight, loss := p.m, scale/float32(p.micro*p.cfg.DP), 0.0
 	for _, op := range p.ops {
 		slot := op.Micro % p.slots
 		if op.Kind == Forward {

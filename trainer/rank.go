@@ -58,20 +58,24 @@ type Rank struct {
 	Model *bloom.Model
 	Opt   *AdamW
 
-	step     int       // optimizer steps done
-	consumed int64     // samples consumed by those steps
-	rng      *rand.PCG // the rank's random state, saved and restored with checkpoints; unused while dropout is 0 (BLOOM's)
+	step      int       // optimizer steps done, skipped ones included
+	consumed  int64     // samples consumed by those steps
+	lrSamples int64     // where the learning-rate schedule stands: consumed less the samples of skipped steps
+	rng       *rand.PCG // the rank's random state, saved and restored with checkpoints; unused while dropout is 0 (BLOOM's)
 
 	env        Env
 	pp, dp, tp int
 	tpc        *tpComm
 	red        *gradReducer // nil when DP = 1
 	pipe       *pipeline
-	normRuns   []span    // the gradient ranges counted in the global norm
-	embed      span      // the tied word embeddings, on the first and last stage
-	loraBase   string    // under LoRA: where the frozen weights came from ("" = the initialization)
-	host       []float32 // staging for the embedding group
-	tag        string    // what its errors start with: "trainer: rank N", or "trainer" for a Local run
+	scaler     *LossScaler // the fp16 loss scaler; nil unless Precision is F16
+	trained    []span      // the gradient ranges of the tensors that train
+	round      npu.HalfBuf // under F16: scratch for rounding gradients to fp16
+	normRuns   []span      // the gradient ranges counted in the global norm
+	embed      span        // the tied word embeddings, on the first and last stage
+	loraBase   string      // under LoRA: where the frozen weights came from ("" = the initialization)
+	host       []float32   // staging for the embedding group
+	tag        string      // what its errors start with: "trainer: rank N", or "trainer" for a Local run
 }
 
 // Run builds the rank of cfg and trains it until cfg.Steps (see Rank.Run).
@@ -101,7 +105,9 @@ func NewRank(cfg RankConfig, env Env) (*Rank, error) {
 		return nil, err
 	}
 	m.InitRandom(cfg.Seed, cfg.InitStd)
-	r.attach(m, NewAdamW(m, cfg.Adam))
+	if err := r.attach(m, NewAdamW(m, cfg.Adam)); err != nil {
+		return nil, err
+	}
 	if cfg.Load != "" {
 		if err := r.load(cfg.Load); err != nil {
 			return nil, err
@@ -126,10 +132,21 @@ func newRank(cfg RankConfig, env Env, tag string) (*Rank, error) {
 }
 
 // attach makes m, this rank's part of the model, and opt, its optimizer,
-// the ones the rank trains, with what runs a step on them: the gradient
-// ranges of the norm, the data-parallel reducer and the pipeline.
-func (r *Rank) attach(m *bloom.Model, opt *AdamW) {
+// the ones the rank trains, with what runs a step on them: the precision of
+// its products, the loss scaler, the gradient ranges of the norm, the
+// data-parallel reducer and the pipeline.
+func (r *Rank) attach(m *bloom.Model, opt *AdamW) error {
 	cfg := r.Cfg
+	if err := m.SetPrecision(cfg.Precision); err != nil {
+		return err
+	}
+	if cfg.Precision == npu.F16 {
+		s, err := NewLossScaler(cfg.LossScale)
+		if err != nil {
+			return err
+		}
+		r.scaler = s
+	}
 	m.ZeroGrads()
 	r.Model, r.Opt = m, opt
 	r.rng = rand.NewPCG(cfg.Seed, uint64(cfg.Rank))
@@ -139,9 +156,10 @@ func (r *Rank) attach(m *bloom.Model, opt *AdamW) {
 		if b == 0 {
 			b = DefaultBucketElems
 		}
-		r.red = newGradReducer(r.env.DP, r.env.Dev, m.Grads, m.Layout, b)
+		r.red = newGradReducer(r.env.DP, r.env.Dev, m.Grads, m.Layout, b, cfg.Precision == npu.F16)
 	}
 	r.pipe = newPipeline(cfg, m, r.env)
+	return nil
 }
 
 // checkEnv checks that env gives this rank what its place in the layout
@@ -190,15 +208,25 @@ func (r *Rank) layoutRanges() {
 		if t.Name == "word_embeddings.weight" {
 			r.embed = span{t.Offset, t.Size}
 		}
-		if t.Tied || t.Frozen || t.Split == bloom.Replicated && r.tp != 0 {
+		if t.Frozen {
 			continue
 		}
-		if k := len(r.normRuns) - 1; k >= 0 && r.normRuns[k].off+r.normRuns[k].n == t.Offset {
-			r.normRuns[k].n += t.Size
+		r.trained = appendSpan(r.trained, t)
+		if t.Tied || t.Split == bloom.Replicated && r.tp != 0 {
 			continue
 		}
-		r.normRuns = append(r.normRuns, span{t.Offset, t.Size})
+		r.normRuns = appendSpan(r.normRuns, t)
 	}
+}
+
+// appendSpan adds t's range to runs, merging it with the last when they
+// touch.
+func appendSpan(runs []span, t bloom.Tensor) []span {
+	if k := len(runs) - 1; k >= 0 && runs[k].off+runs[k].n == t.Offset {
+		runs[k].n += t.Size
+		return runs
+	}
+	return append(runs, span{t.Offset, t.Size})
 }
 
 // StepsDone is the number of optimizer steps done, loaded ones included.
@@ -265,7 +293,8 @@ func (r *Rank) stopVote() float32 {
 
 // trainStep runs one optimizer step: the pipeline's micro-batches with the
 // data-parallel reduction overlapped, the tied embeddings' gradients summed
-// between first and last stage, clipping by the global norm, AdamW.
+// between first and last stage, under --fp16 the loss scaler's verdict,
+// then clipping by the global norm and AdamW.
 func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	c, m := r.Cfg, r.Model
 	start := time.Now()
@@ -275,7 +304,11 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 		r.red.start(ctx)
 		ready = r.red.ready
 	}
-	loss, err := r.pipe.step(ctx, r.consumed, ready)
+	scale := 1.0
+	if r.scaler != nil {
+		scale = r.scaler.Scale()
+	}
+	loss, err := r.pipe.step(ctx, r.consumed, float32(scale), ready)
 	var dpWait time.Duration
 	if r.red != nil {
 		if ferr := r.red.finish(); err == nil && ferr != nil {
@@ -289,6 +322,9 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if err := r.syncEmbedding(ctx); err != nil {
 		return StepStats{}, err
 	}
+	if c.Precision == npu.F16 {
+		r.roundGrads()
+	}
 	// The stop vote rides in the reductions of the norm (tensor and
 	// pipeline groups) and of the loss (data-parallel group): after both,
 	// every rank holds the sum of all votes.
@@ -296,23 +332,76 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if err != nil {
 		return StepStats{}, err
 	}
-	if c.ClipGrad > 0 && norm > c.ClipGrad {
-		m.Dev.Scale(m.Grads, float32(c.ClipGrad/(norm+1e-6)), m.Layout.Size)
+	factor, skip := clipFactor(norm, c.ClipGrad), false
+	if r.scaler != nil {
+		// DeepSpeed's order (FP16_Optimizer.step, ZeRO's step): the
+		// verdict moves the scale first, and the gradients are then
+		// unscaled by the moved scale. Every rank holds the same norm,
+		// so every rank reaches the same verdict.
+		overflow := math.IsNaN(norm) || math.IsInf(norm, 0)
+		if skip, err = r.scaler.Update(overflow); err != nil {
+			return StepStats{}, err
+		}
+		factor, norm = r.scaler.GradFactor(norm, c.ClipGrad), norm/scale
+		if skip {
+			norm = 0 // not a number to report (nor one JSON can carry)
+		}
 	}
-	lr := c.LR.LR(r.consumed)
-	r.Opt.Update(lr)
+	lr := c.LR.LR(r.lrSamples)
+	if !skip {
+		if factor != 1 {
+			m.Dev.Scale(m.Grads, float32(factor), m.Layout.Size)
+		}
+		r.Opt.Update(lr)
+		r.lrSamples += int64(c.GlobalBatch)
+	}
 	r.consumed += int64(c.GlobalBatch)
 	r.step++
 	if loss, votes, err = r.meanLoss(ctx, loss, votes); err != nil {
 		return StepStats{}, err
 	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+	if (math.IsNaN(loss) || math.IsInf(loss, 0)) && !skip {
 		return StepStats{}, fmt.Errorf("loss is %v", loss)
 	}
 	sec := time.Since(start).Seconds()
-	return StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
+	st := StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
 		TokensPerSec: float64(c.GlobalBatch*c.SeqLength) / sec, Seconds: sec,
-		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds(), Stop: votes > 0}, nil
+		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds(), Stop: votes > 0}
+	if r.scaler != nil {
+		st.LossScale, st.Skipped, st.SkippedSteps = scale, skip, r.scaler.Skipped()
+	}
+	return st, nil
+}
+
+// clipFactor is what the gradients are multiplied by to clip their global
+// norm to clip (0: no clipping): Megatron's clip_grad_norm, 1 when the norm
+// is within bounds.
+func clipFactor(norm, clip float64) float64 {
+	if clip > 0 && norm > clip {
+		return clip / (norm + 1e-6)
+	}
+	return 1
+}
+
+// roundGrads rounds the gradients that train to fp16 in place (--fp16:
+// they are fp16 values, as DeepSpeed's fp16 parameters' .grad are; a value
+// beyond fp16's range becomes ±Inf, an overflow). Values the fp16
+// data-parallel reduction left are unchanged; the tied embeddings' sum
+// between first and last stage is rounded here.
+func (r *Rank) roundGrads() {
+	const chunk = 1 << 20
+	d, g := r.Model.Dev, r.Model.Grads
+	if r.round == nil {
+		r.round = d.AllocHalf(npu.F16, min(chunk, r.Model.Layout.Size))
+	}
+	for _, s := range r.trained {
+		for off := s.off; off < s.off+s.n; off += chunk {
+			n := min(chunk, s.off+s.n-off)
+			part := g.Slice(off, n)
+			d.ToHalf(r.round, part, n)
+			d.FromHalf(part, r.round, n)
+		}
+	}
 }
 
 // syncEmbedding sums the gradients of the first and last stage's copies of

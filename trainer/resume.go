@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,7 +92,10 @@ func (r *Rank) loadNative(dir string) error {
 			return err
 		}
 	}
-	r.step, r.consumed, r.Opt.Step = man.Step, man.ConsumedSamples, tr.OptimizerStep
+	r.step, r.consumed, r.lrSamples, r.Opt.Step = man.Step, man.ConsumedSamples, man.LRSamples, tr.OptimizerStep
+	if err := r.restoreScaler(tr, dir); err != nil {
+		return err
+	}
 	if sameLayout(man.Layout, r.Cfg) {
 		_, info, err := n.Shard(r.tp, r.pp)
 		if err == nil && len(info.RNG) > 0 {
@@ -105,6 +109,24 @@ func (r *Rank) loadNative(dir string) error {
 		how = fmt.Sprintf(", resharded from TP=%d PP=%d %v", man.Layout.TP, man.Layout.PP, man.Layout.PartitionLayers)
 	}
 	r.logf("resumed from %s: step %d, %d samples consumed%s", dir, r.step, r.consumed, how)
+	return nil
+}
+
+// restoreScaler restores the fp16 loss scaler's state from a checkpoint's
+// trainer record. A checkpoint of a run in another precision has none: the
+// scaler then starts from --initial-loss-scale, which the log says.
+func (r *Rank) restoreScaler(tr trainerRecord, dir string) error {
+	if r.scaler == nil {
+		return nil
+	}
+	if tr.LossScale == nil {
+		r.logf("%s holds no fp16 loss-scaler state (trained in %s): the loss scale starts at %g", dir,
+			cmp.Or(tr.Precision, "fp32"), r.scaler.Scale())
+		return nil
+	}
+	if err := r.scaler.Restore(*tr.LossScale); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
 	return nil
 }
 

@@ -148,6 +148,27 @@ var allFields = []Field{
 		reset: func(s *Spec) { s.LoRATargetModules = nil }},
 	intField("lora-r", "LoRA rank (0: 16, the seed's)", func(s *Spec) *int { return &s.LoRAR }),
 	floatField("lora-alpha", "LoRA scaling numerator: adapters add (alpha/r)·B·A·x (0: 32, the seed's)", func(s *Spec) *float64 { return &s.LoRAAlpha }),
+	boolField("fp16", "mixed precision as the seed's Bloom-7B: fp16 matrix products, fp32 master weights, dynamic loss scaling", func(s *Spec) *bool { return &s.FP16 }),
+	boolField("bf16", "mixed precision as the seed's Bloom-176B: bf16 matrix products, fp32 master weights and gradients", func(s *Spec) *bool { return &s.BF16 }),
+	floatField("initial-loss-scale", "--fp16: the first loss scale, a power of two (0: 4096 = 2^12, the seed's)", func(s *Spec) *float64 { return &s.InitialLossScale }),
+	intField("loss-scale-window", "--fp16: clean steps before the loss scale doubles (0: 500, the seed's)", func(s *Spec) *int { return &s.LossScaleWindow }),
+	intField("hysteresis", "--fp16: overflows it takes to halve the loss scale under ZeRO's rule (0: 2, the seed's)", func(s *Spec) *int { return &s.Hysteresis }),
+	floatField("min-loss-scale", "--fp16: the loss scale's floor (0: 1, the seed's)", func(s *Spec) *float64 { return &s.MinLossScale }),
+	{Name: "zero-stage", Usage: "DeepSpeed ZeRO stage whose fp16 loss-scale rule to follow: 0 = FP16_Optimizer (the seed's; no hysteresis), 1-3 = DynamicLossScaler (default 1); no optimizer state is sharded",
+		set: func(s *Spec, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want 0, 1, 2 or 3, got %q", v)
+			}
+			s.ZeroStage = &n
+			return nil
+		},
+		get: func(s *Spec) string {
+			if s.ZeroStage == nil {
+				return "1"
+			}
+			return strconv.Itoa(*s.ZeroStage)
+		}},
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),

@@ -81,6 +81,23 @@ type Spec struct {
 	LoRAR             int      `json:"lora_r,omitempty"`
 	LoRAAlpha         float64  `json:"lora_alpha,omitempty"`
 
+	// Precision (the seed's --fp16 for Bloom-7B, --bf16 for Bloom-176B;
+	// neither trains in fp32): half-precision matrix products over fp32
+	// master weights (trainer/bloom's precision table).
+	FP16 bool `json:"fp16,omitempty"`
+	BF16 bool `json:"bf16,omitempty"`
+	// The fp16 dynamic loss scaler; 0 takes the seed's value (its
+	// DeepSpeed JSON: initial scale 2^12, window 500, hysteresis 2,
+	// minimum 1). ZeroStage is --zero-stage, which picks the DeepSpeed
+	// optimizer wrapper whose scale rule --fp16 follows (0: FP16_Optimizer,
+	// as the seed runs; 1-3: ZeRO's DynamicLossScaler; nil: 1, Megatron-
+	// DeepSpeed's default). bloom shards no optimizer state at any stage.
+	InitialLossScale float64 `json:"initial_loss_scale,omitempty"`
+	LossScaleWindow  int     `json:"loss_scale_window,omitempty"`
+	Hysteresis       int     `json:"hysteresis,omitempty"`
+	MinLossScale     float64 `json:"min_loss_scale,omitempty"`
+	ZeroStage        *int    `json:"zero_stage,omitempty"`
+
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
 	// MinNodes lets a job that lost a node for longer than NodeGrace

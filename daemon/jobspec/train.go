@@ -1,6 +1,12 @@
 package jobspec
 
-import "bloom/trainer"
+import (
+	"cmp"
+	"math"
+
+	"bloom/npu"
+	"bloom/trainer"
+)
 
 // TrainConfig is the trainer's configuration that the spec states, the
 // same for every rank and for `bloomctl train --local`: the batch, the
@@ -21,5 +27,34 @@ func (s *Spec) TrainConfig() trainer.RankConfig {
 	c.Adam = trainer.AdamWConfig{Beta1: s.AdamBeta1, Beta2: s.AdamBeta2, Eps: s.AdamEps, WeightDecay: s.WeightDecay}
 	c.LR = trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
 		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
+	c.Precision, c.LossScale = s.Precision(), s.LossScale()
+	return c
+}
+
+// Precision is the type of the job's matrix products: npu.F16 (--fp16),
+// npu.BF16 (--bf16) or npu.F32.
+func (s *Spec) Precision() npu.DType {
+	switch {
+	case s.FP16:
+		return npu.F16
+	case s.BF16:
+		return npu.BF16
+	}
+	return npu.F32
+}
+
+// LossScale is the fp16 loss scaler the spec asks for: the seed's settings
+// where a field is 0, the rule of --zero-stage.
+func (s *Spec) LossScale() trainer.LossScaleConfig {
+	c := trainer.SeedLossScaleConfig()
+	if s.InitialLossScale > 0 {
+		c.InitialScalePower = math.Ilogb(s.InitialLossScale)
+	}
+	c.Window = cmp.Or(s.LossScaleWindow, c.Window)
+	c.Hysteresis = cmp.Or(s.Hysteresis, c.Hysteresis)
+	c.MinScale = cmp.Or(s.MinLossScale, c.MinScale)
+	if s.ZeroStage != nil && *s.ZeroStage == 0 {
+		c.Rule = trainer.RuleFP16Optimizer
+	}
 	return c
 }

@@ -3,6 +3,7 @@ package jobspec
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -132,6 +133,40 @@ func (s *Spec) checkOptimizer() []error {
 	}
 	if !(s.InitMethodStd > 0) {
 		bad("--init-method-std must be positive")
+	}
+	return append(errs, s.checkPrecision()...)
+}
+
+// ValidatePrecision checks --fp16, --bf16 and the loss scaler's settings
+// alone (Validate checks them too): what train --local checks of them.
+func (s *Spec) ValidatePrecision() error { return errors.Join(s.checkPrecision()...) }
+
+// checkPrecision checks --fp16, --bf16 and the loss scaler's settings.
+func (s *Spec) checkPrecision() []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
+	}
+	if s.FP16 && s.BF16 {
+		bad("--fp16 and --bf16 exclude each other: pick one (the seed trains Bloom-7B in fp16, Bloom-176B in bf16)")
+	}
+	scaler := s.InitialLossScale != 0 || s.LossScaleWindow != 0 || s.Hysteresis != 0 || s.MinLossScale != 0
+	if scaler && !s.FP16 {
+		bad("--initial-loss-scale, --loss-scale-window, --hysteresis and --min-loss-scale apply to --fp16 only")
+	}
+	if f := s.InitialLossScale; f < 0 || f > 0 && (math.IsInf(f, 0) || f != math.Ldexp(1, math.Ilogb(f)) || f < 1) {
+		bad("--initial-loss-scale %g: want a power of two of at least 1, such as 4096", f)
+	}
+	if s.LossScaleWindow < 0 || s.Hysteresis < 0 || s.MinLossScale < 0 {
+		bad("--loss-scale-window, --hysteresis and --min-loss-scale must not be negative")
+	}
+	if z := s.ZeroStage; z != nil && (*z < 0 || *z > 3) {
+		bad("--zero-stage %d: want 0, 1, 2 or 3", *z)
+	}
+	if s.FP16 && len(errs) == 0 {
+		if err := s.LossScale().Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrInvalid, err))
+		}
 	}
 	return errs
 }

@@ -154,6 +154,12 @@ func (g commGroup) AllReduce(ctx context.Context, buf []float32, op trainer.Redu
 	return g.c.AllReduceF32(ctx, buf, buf, collective.ReduceOp(op))
 }
 
+// AllReduceF16 sums fp16 values in place through the collective's Float16
+// type.
+func (g commGroup) AllReduceF16(ctx context.Context, buf []uint16) error {
+	return g.c.AllReduceHalf(ctx, buf, buf, collective.Float16, collective.Sum)
+}
+
 // stageLink is a trainer.StageLink: sends on one two-rank communicator,
 // receives on the other; peer is the neighbour's index in both.
 type stageLink struct {

@@ -54,7 +54,8 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
 		Report: func(st trainer.StepStats) {
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
-				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed})
+				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed,
+				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps})
 			if st.Stop {
 				stoppedAt = int64(st.Step)
 			}

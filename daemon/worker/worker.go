@@ -133,7 +133,6 @@ func (w *worker) reportStep(p api.StepProgress) {
 	p.At = time.Now().UnixMilli()
 	if p.Step%int64(w.a.Spec.LogInterval) == 0 || p.Step == p.Steps {
 		w.link.send(Msg{Type: "progress", Progress: &p})
-		w.logf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s",
-			p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec)
+		w.logf("%s", p.Line())
 	}
 }

@@ -71,7 +71,7 @@ func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
 
 // forwardLast is forward, but the head runs only on each row's last position.
 func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
-	c, d := m.Cfg, m.Dev
+	c, d := m.Cfg, m.dev
 	N, C := a.B*a.Tq, c.Hidden
 	a.Tk, a.mask = t0+a.Tq, mask
 	// The whole model on one rank: the layers cannot fail.

@@ -184,7 +184,7 @@ func (m *Model) InitAdapters(seed uint64) {
 // tensor-parallel ranks first, and out is the summed output (B is whole); a
 // column-parallel one's A is whole and out and B hold this rank's rows.
 func (l *Linear) loraForward(d npu.Device, tp *tensorPar, out, x, u npu.Buf, N int) error {
-	ad := &l.LoRA
+	ad, d := &l.LoRA, fp32(d)
 	d.Gemm(false, true, N, ad.r, l.in, 1, x, l.in, ad.A, l.in, 0, u, ad.r)
 	if l.role == rowParallel {
 		if err := tp.sum(u); err != nil {
@@ -203,7 +203,7 @@ func (l *Linear) loraForward(d npu.Device, tp *tensorPar, out, x, u npu.Buf, N i
 // across ranks, as for the base weight) and du is summed before A's
 // gradient.
 func (l *Linear) loraBackward(d npu.Device, tp *tensorPar, dad *Adapter, dx, dy, x, u, du npu.Buf, N int) error {
-	ad := &l.LoRA
+	ad, d := &l.LoRA, fp32(d)
 	d.Gemm(true, false, l.out, ad.r, N, ad.scale, dy, l.out, u, ad.r, 1, dad.B, ad.r)
 	d.Gemm(false, false, N, ad.r, l.out, ad.scale, dy, l.out, ad.B, ad.r, 0, du, ad.r)
 	d.Gemm(false, false, N, l.in, ad.r, 1, du, ad.r, ad.A, l.in, 1, dx, l.in)

@@ -21,11 +21,13 @@ type Model struct {
 	Grads  npu.Buf // (Layout.Size) mirrors Params; nil until the first Step
 	G      Weights // views into Grads
 
-	tp     tensorPar
-	slopes []float32    // (NH/TP) ALiBi slopes of this rank's heads
-	train  *acts        // activations of the last Forward or Step
-	slots  []*acts      // activations of the micro-batches in flight (stage.go)
-	bw     *backScratch // the backward's memory
+	tp        tensorPar
+	dev       npu.Device   // what the passes compute on: Dev, or Dev with half-operand products (SetPrecision)
+	precision npu.DType    // the type matrix products round their operands to (SetPrecision)
+	slopes    []float32    // (NH/TP) ALiBi slopes of this rank's heads
+	train     *acts        // activations of the last Forward or Step
+	slots     []*acts      // activations of the micro-batches in flight (stage.go)
+	bw        *backScratch // the backward's memory
 }
 
 // tensorPar is what a layer needs to know of tensor parallelism: this rank's
@@ -67,7 +69,7 @@ func NewPart(d npu.Device, c Config, p Part, comm TPComm) (*Model, error) {
 	}
 	l := NewPartLayout(c, p)
 	lc := newLocal(c, p)
-	m := &Model{Cfg: c, Dev: d, Part: p, Layout: l, Params: d.Alloc(l.Size), tp: tensorPar{local: lc, comm: comm},
+	m := &Model{Cfg: c, Dev: d, dev: d, Part: p, Layout: l, Params: d.Alloc(l.Size), tp: tensorPar{local: lc, comm: comm},
 		slopes: AlibiSlopes(c.Heads)[p.TPRank*lc.heads : (p.TPRank+1)*lc.heads]}
 	m.W = l.Views(m.Params)
 	return m, nil
@@ -142,7 +144,7 @@ func (m *Model) Forward(b Batch) (npu.Buf, error) {
 // (last stage). ids are the Tq new positions of each row, starting at t0;
 // mask covers all t0+Tq. A stage that is not the first starts from a.x0.
 func (m *Model) forward(a *acts, ids, mask []int32, t0 int) error {
-	c, d, p := m.Cfg, m.Dev, m.Part
+	c, d, p := m.Cfg, m.dev, m.Part
 	N := a.B * a.Tq
 	a.Tk, a.mask = t0+a.Tq, mask
 	if p.Embed {
@@ -189,7 +191,7 @@ func (m *Model) TokenLosses(b Batch) ([]float32, error) {
 // is Megatron's vocab-parallel cross-entropy: the row maxima are combined
 // by a max across ranks, the exp sums and target logits by a sum.
 func (m *Model) tokenLosses(a *acts, targets []int32, scale float32, grad bool) ([]float32, error) {
-	d, N, V := m.Dev, a.B*a.Tq, m.tp.vocab
+	d, N, V := m.dev, a.B*a.Tq, m.tp.vocab
 	out := make([]float32, N)
 	if m.tp.comm == nil {
 		var dl npu.Buf
@@ -273,7 +275,7 @@ func (m *Model) Step(b Batch, weight float32) (loss float64, n int, err error) {
 // backward, the embedding and its layer norm last.
 func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 	m.ensureGrads()
-	c, d, p, l := m.Cfg, m.Dev, m.Part, m.Layout
+	c, d, p, l := m.Cfg, m.dev, m.Part, m.Layout
 	if !m.bw.fits(a) {
 		m.bw = newBackScratch(d, c, p, a)
 	}

@@ -1,0 +1,108 @@
+package bloom
+
+import (
+	"fmt"
+
+	"bloom/npu"
+)
+
+// Mixed precision (Model.SetPrecision) as Megatron-DeepSpeed trains BLOOM
+// with --fp16 or --bf16, in the manner of torch.autocast: the parameters
+// stay float32 (they are the optimizer's master weights) and every matrix
+// product of a linear layer and of the tied head rounds both of its
+// operands to the half type as they enter it, then multiplies and sums in
+// float32. Everything else keeps float32. Which operation runs in which
+// precision, and why:
+//
+//	operation                                   precision                          why
+//	qkv, dense, h_to_4h, 4h_to_h, tied head:    operands half (weights rounded     what the cube / tensor cores compute;
+//	  forward, input and weight gradients       from the fp32 master, activations  Megatron's fp16/bf16 linears
+//	                                            and incoming gradients as they
+//	                                            enter), fp32 products and sums
+//	LoRA adapters' products                     fp32                               AscendSpeed keeps LoRA weights in fp32
+//	                                                                               "to avoid overflow"
+//	attention scores, softmax, probs·v          fp32 (fused kernel)                softmax in fp32 as Megatron's
+//	                                                                               attention_softmax_in_fp32; the fused
+//	                                                                               kernel has no half operands
+//	layer norm (statistics, affine)             fp32                               Megatron's fused layer norm keeps
+//	                                                                               its statistics in fp32
+//	GELU, bias adds, residual adds              fp32                               elementwise; no product to speed up
+//	embedding lookup                            fp32 (master rows)
+//	cross entropy and the loss                  fp32                               logits are cast to fp32 first
+//	weight gradients (accumulated across        fp32; the trainer rounds them to   DeepSpeed's fp16 gradients; BF16
+//	  micro-batches)                            fp16 before the data-parallel      optimizer's fp32 accumulation
+//	                                            reduction under --fp16
+//	master weights, AdamW moments, update       fp32                               FP16_Optimizer / BF16_Optimizer
+//
+// Rounding is to nearest, ties to even (npu.Half.ToHalf); under fp16 a
+// value beyond 65504 becomes ±Inf, which is how an overflowing scaled
+// gradient shows up in the trainer's loss scaler.
+
+// SetPrecision makes the matrix products of m's linears and head round
+// their operands to t (npu.F16 or npu.BF16) and accumulate in float32, as
+// the table above says; npu.F32 (the default) computes them in float32.
+func (m *Model) SetPrecision(t npu.DType) error {
+	switch t {
+	case npu.F32:
+		m.dev = m.Dev
+	case npu.F16, npu.BF16:
+		m.dev = &halfGemm{Device: m.Dev, t: t}
+	default:
+		return fmt.Errorf("%w: unknown precision %v", ErrConfig, t)
+	}
+	m.precision = t
+	return nil
+}
+
+// Precision is the type m's matrix products round their operands to.
+func (m *Model) Precision() npu.DType { return m.precision }
+
+// halfGemm is a device whose Gemm rounds both operands to a half type and
+// multiplies them with GemmHalf; every other operation is the device's own.
+// Its scratch is not safe for concurrent use: a model runs one pass at a
+// time.
+type halfGemm struct {
+	npu.Device
+	t    npu.DType
+	a, b npu.HalfBuf // the rounded operands, grown on demand
+}
+
+// Gemm computes C = alpha·op(A)·op(B) + beta·C from A and B rounded to
+// the half type (see npu.Linear and npu.Half).
+func (h *halfGemm) Gemm(transA, transB bool, m, n, k int, alpha float32, a npu.Buf, lda int, b npu.Buf, ldb int, beta float32, c npu.Buf, ldc int) {
+	na, nb := span(transA, m, k, lda), span(transB, k, n, ldb)
+	h.a, h.b = h.fit(h.a, na), h.fit(h.b, nb)
+	ha, hb := h.a.Slice(0, na), h.b.Slice(0, nb)
+	h.ToHalf(ha, a, na)
+	h.ToHalf(hb, b, nb)
+	h.GemmHalf(transA, transB, m, n, k, alpha, ha, lda, hb, ldb, beta, c, ldc)
+}
+
+// fit returns buf when it holds n values, else a new buffer of n.
+func (h *halfGemm) fit(buf npu.HalfBuf, n int) npu.HalfBuf {
+	if buf != nil && buf.Len() >= n {
+		return buf
+	}
+	return h.AllocHalf(h.t, n)
+}
+
+// span is the number of values a row-major op(X) of rows×cols with leading
+// dimension ld covers in memory.
+func span(trans bool, rows, cols, ld int) int {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	return (rows-1)*ld + cols
+}
+
+// fp32 is d without the half rounding of its matrix products: what the LoRA
+// adapters multiply with.
+func fp32(d npu.Device) npu.Device {
+	if h, ok := d.(*halfGemm); ok {
+		return h.Device
+	}
+	return d
+}
