@@ -47,6 +47,7 @@ fuzz: ## run the safetensors fuzzer for a minute
 golden: ## regenerate the golden files with PyTorch (Debian's python3-torch)
 	/usr/bin/python3 scripts/golden/gen_golden.py
 	/usr/bin/python3 scripts/golden/gen_lora_golden.py
+	/usr/bin/python3 scripts/golden/gen_mixed_golden.py
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -37,20 +37,26 @@
 // the base they apply to (lora_base), which must still be there to resume
 // or export; SaveHF and LoadModel merge them.
 //
-// The fp16 loss scaler (lossscale.go) is DeepSpeed's dynamic one, pure and
-// not yet wired into the loop: each step will multiply its loss by
-// Scale(), skip and count a step whose gradients hold an Inf or a NaN on
-// any rank (Overflow finds them on one; the ranks agree through their
-// Group), and call Update, which halves the scale (never below
-// --min-loss-scale) once --hysteresis overflows have come since the last
-// doubling and doubles it after --loss-scale-window clean iterations. The
-// seed's Bloom-7B runs it from 2^12 with window 500, hysteresis 2 and
-// minimum 1 (SeedLossScaleConfig). LossScaleState goes into checkpoints, so
-// a resumed run scales and skips bit for bit as the uninterrupted one.
-// DeepSpeed has two rules: DynamicLossScaler's (ZeRO 1–3; the default
-// here) and the one its ZeRO-0 fp16 optimizers run (RuleFP16Optimizer: no
-// hysteresis, a window of one more iteration); the seed's ZeRO-0 engine
-// builds the latter.
+// Mixed precision (RankConfig.Precision: --fp16, --bf16) keeps the
+// parameters, gradients' accumulation, AdamW and its moments in float32 —
+// the master weights — and has the model round the operands of its matrix
+// products to the half type (trainer/bloom's precision table). Under bf16
+// that is all: gradients are accumulated and reduced in float32, as BLOOM's
+// BF16 optimizer does. Under fp16 a step runs as DeepSpeed's engine runs
+// it: the loss is multiplied by the loss scale before the backward; the
+// gradients are fp16 values (each rank rounds its own, and the
+// data-parallel reduction sums them in fp16 through Group.AllReduceF16);
+// a global norm that is not finite is an overflow, on which every rank
+// agrees because every rank holds the same norm. The scaler (lossscale.go,
+// DeepSpeed's: DynamicLossScaler's rule with hysteresis for ZeRO 1–3, the
+// default; FP16_Optimizer's, without, for --zero-stage 0 as the seed runs)
+// then moves the scale, an overflowing step is skipped (no AdamW step, no
+// learning-rate step, its samples consumed, counted), and the others
+// unscale and clip in one multiplication by the moved scale (DeepSpeed's
+// order). The scaler's state and the learning-rate position go into
+// checkpoints, so a resumed run scales, skips and counts bit for bit as the
+// uninterrupted one. The seed's Bloom-7B settings (2^12, window 500,
+// hysteresis 2, minimum 1) are the defaults.
 //
 // It must not import collective, membership, raft or memberlist: what it needs
 // from the network it declares as small interfaces that the daemon implements

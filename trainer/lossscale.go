@@ -256,15 +256,3 @@ func (s *LossScaler) Restore(st LossScaleState) error {
 	s.st = st
 	return nil
 }
-
-// Overflow reports whether grads hold an Inf or a NaN. It keeps no
-// reference to grads. The answer is this rank's only: the caller agrees on
-// it with the other ranks before Update.
-func Overflow(grads []float32) bool {
-	for _, g := range grads {
-		if g-g != 0 { // Inf-Inf and NaN-NaN are NaN; finite g gives 0
-			return true
-		}
-	}
-	return false
-}

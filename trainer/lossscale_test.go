@@ -453,26 +453,6 @@ func TestLossScalerOracle(t *testing.T) {
 	t.Logf("%d updates compared", n)
 }
 
-func TestOverflow(t *testing.T) {
-	inf, nan := float32(math.Inf(1)), float32(math.NaN())
-	for _, tc := range []struct {
-		grads []float32
-		want  bool
-	}{
-		{nil, false},
-		{[]float32{0, float32(math.Copysign(0, -1)), 1, -2.5}, false},
-		{[]float32{math.MaxFloat32, -math.MaxFloat32, math.SmallestNonzeroFloat32, 65504}, false},
-		{[]float32{1, 2, inf}, true},
-		{[]float32{-inf, 1}, true},
-		{[]float32{1, nan, 3}, true},
-		{[]float32{nan}, true},
-	} {
-		if got := Overflow(tc.grads); got != tc.want {
-			t.Errorf("Overflow(%v) = %v, want %v", tc.grads, got, tc.want)
-		}
-	}
-}
-
 // GradFactor is 1/scale while the unscaled norm is within --clip-grad, and
 // 1/(scale·(norm/scale + 1e-6)/clip) beyond it, DeepSpeed's combined scale.
 func TestGradFactor(t *testing.T) {
