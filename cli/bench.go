@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -37,6 +38,20 @@ type benchResult struct {
 	// Kernel the float32 GEMM micro-kernel the CPU device picked for them.
 	CPU    string `json:"cpu"`
 	Kernel string `json:"gemm_kernel"`
+	// Precision is a training step's matrix products (fp32, bf16, fp16),
+	// and PeakRSSMiB the process's peak resident memory when it ends.
+	Precision  string  `json:"precision,omitempty"`
+	PeakRSSMiB float64 `json:"peak_rss_mib,omitempty"`
+}
+
+// peakRSSMiB is this process's peak resident set so far, in MiB (0 where
+// the system does not say).
+func peakRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // KiB on Linux
 }
 
 // printBench prints one measurement as a table line, or as JSON with
@@ -53,6 +68,9 @@ func printBench(c *ucli.Context, r benchResult) error {
 	rate := fmt.Sprintf("%.1f GFLOP/s", r.GFLOPS)
 	if r.Kind != "gemm" {
 		rate = fmt.Sprintf("%.0f tokens/s", r.TokensPerSec)
+	}
+	if r.Precision != "" {
+		rate += fmt.Sprintf(" in %s, peak RSS %.0f MiB", r.Precision, r.PeakRSSMiB)
 	}
 	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", r.Kind, r.Shape, r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
 	return err
@@ -161,17 +179,32 @@ func benchTrainCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "train",
 		Usage:     "training step tokens/s: forward, loss, backward, AdamW",
-		UsageText: "bloomctl bench train --vocab V --hidden C --heads NH --layers L --seq T --batch B [--threads N]",
-		Flags:     shapeFlags,
+		UsageText: "bloomctl bench train --vocab V --hidden C --heads NH --layers L --seq T --batch B [--bf16|--fp16] [--threads N]",
+		Flags: append([]ucli.Flag{
+			&ucli.BoolFlag{Name: "bf16", Usage: "mixed precision: bf16 matrix products over float32 master weights"},
+			&ucli.BoolFlag{Name: "fp16", Usage: "mixed precision: fp16 matrix products (loss scaled by 4096)"},
+		}, shapeFlags...),
 		Action: func(c *ucli.Context) error {
 			m, b, shape, err := benchModel(c)
 			if err != nil {
 				return err
 			}
+			p, scale := npu.F32, float32(1)
+			switch {
+			case c.Bool("bf16") && c.Bool("fp16"):
+				return fmt.Errorf("--bf16 and --fp16 exclude each other")
+			case c.Bool("bf16"):
+				p = npu.BF16
+			case c.Bool("fp16"):
+				p, scale = npu.F16, 4096
+			}
+			if err := m.SetPrecision(p); err != nil {
+				return err
+			}
 			opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 			sec, err := timeIters(3, 2*time.Second, func() error {
 				m.ZeroGrads()
-				if _, _, err := m.Step(b, 1); err != nil {
+				if _, _, err := m.Step(b, scale); err != nil {
 					return err
 				}
 				opt.Update(1e-4)
@@ -181,7 +214,7 @@ func benchTrainCommand() *ucli.Command {
 				return err
 			}
 			return printBench(c, benchResult{Peer: "bloom", Kind: "train", Threads: m.Dev.Threads(), Shape: shape,
-				TokensPerSec: float64(b.B*b.T) / sec, MsPerIter: sec * 1e3})
+				TokensPerSec: float64(b.B*b.T) / sec, MsPerIter: sec * 1e3, Precision: p.String(), PeakRSSMiB: peakRSSMiB()})
 		},
 	}
 }

@@ -37,9 +37,12 @@ done
 for t in $THREADS; do
   for shape in "320 64 4 2 16 2" "4096 256 8 4 128 8" "16384 1024 16 4 256 4"; do
     set -- $shape
-    ours=$($CTL --threads "$t" -o json bench train --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" | field tokens_per_s)
+    f32=$($CTL --threads "$t" -o json bench train --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6")
+    b16=$($CTL --threads "$t" -o json bench train --bf16 --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6")
     theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode step --threads "$t" --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --steps 5 | field tokens_per_s)
-    row train "V=$1 C=$2 NH=$3 L=$4 T=$5 B=$6" "$t" "$ours" "$theirs" tokens/s
+    row train "V=$1 C=$2 NH=$3 L=$4 T=$5 B=$6" "$t" "$(field tokens_per_s <<<"$f32")" "$theirs" "tokens/s, peak RSS $(printf %.0f "$(field peak_rss_mib <<<"$f32")") MiB"
+    # The goal row: --bf16 against PyTorch's float32 step.
+    row train-bf16 "V=$1 C=$2 NH=$3 L=$4 T=$5 B=$6" "$t" "$(field tokens_per_s <<<"$b16")" "$theirs" "tokens/s, peak RSS $(printf %.0f "$(field peak_rss_mib <<<"$b16")") MiB"
   done
 done
 
