@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"bloom/npu"
+	"bloom/trainer"
 	"bloom/trainer/bloom"
 )
 
@@ -285,4 +287,56 @@ func FuzzParseJobFile(f *testing.F) {
 			t.Fatalf("accepted spec does not round-trip: %v", err)
 		}
 	})
+}
+
+// TestPrecisionSettings: --fp16 and --bf16 (flags and job-file keys) reach
+// the trainer's config with the seed's loss-scaler settings unless given,
+// --zero-stage 0 picks FP16_Optimizer's rule, and bad combinations are
+// refused with the flag named.
+func TestPrecisionSettings(t *testing.T) {
+	jf, err := ParseFile([]byte("model-preset: bloom-tiny\ntrain-iters: 4\nfp16: true\nloss-scale-window: 100\nzero-stage: 0\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jf.Spec.TrainConfig()
+	want := trainer.LossScaleConfig{InitialScalePower: 12, Window: 100, Hysteresis: 2, MinScale: 1, Rule: trainer.RuleFP16Optimizer}
+	if c.Precision != npu.F16 || c.LossScale != want {
+		t.Errorf("fp16 job file: precision %v, loss scale %+v; want fp16, %+v", c.Precision, c.LossScale, want)
+	}
+	s := Default()
+	s.TrainIters, s.ModelPreset = 4, "bloom-tiny"
+	if err := s.Set("bf16", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if c := s.TrainConfig(); c.Precision != npu.BF16 || c.LossScale.Rule != trainer.RuleLossScaler {
+		t.Errorf("bf16: %v %+v", c.Precision, c.LossScale)
+	}
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back, err := Decode(b); err != nil || !back.BF16 {
+		t.Errorf("round trip: %+v %v", back, err)
+	}
+	for _, tc := range []struct {
+		set  [][2]string
+		want string
+	}{
+		{[][2]string{{"fp16", "true"}, {"bf16", "true"}}, "exclude each other"},
+		{[][2]string{{"bf16", "true"}, {"hysteresis", "3"}}, "apply to --fp16 only"},
+		{[][2]string{{"fp16", "true"}, {"initial-loss-scale", "1000"}}, "power of two"},
+		{[][2]string{{"fp16", "true"}, {"zero-stage", "4"}}, "--zero-stage 4"},
+		{[][2]string{{"fp16", "true"}, {"initial-loss-scale", "4"}, {"min-loss-scale", "8"}}, "--min-loss-scale"},
+	} {
+		s := Default()
+		s.TrainIters, s.ModelPreset = 4, "bloom-tiny"
+		for _, kv := range tc.set {
+			if err := s.Set(kv[0], kv[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error with %q", tc.set, err, tc.want)
+		}
+	}
 }
