@@ -38,6 +38,44 @@
 // one's B by rows, the gradient of A·x summed across ranks); every other
 // tensor is Frozen. MergeLoRA folds them into the base weights.
 //
+// Mixed precision (Model.SetPrecision) as Megatron-DeepSpeed trains BLOOM
+// with --fp16 or --bf16, in the manner of torch.autocast: the parameters
+// stay float32 (they are the optimizer's master weights) and every matrix
+// product of a linear layer and of the tied head rounds both of its
+// operands to the half type as they enter it, then multiplies and sums in
+// float32. Everything else keeps float32. Which operation runs in which
+// precision, and why:
+//
+//	operation                                   precision                          why
+//	qkv, dense, h_to_4h, 4h_to_h, tied head:    operands half (weights rounded     what the cube / tensor cores compute;
+//	  forward, input and weight gradients       from the fp32 master, activations  Megatron's fp16/bf16 linears
+//	                                            and incoming gradients as they
+//	                                            enter), fp32 products and sums
+//	LoRA adapters' products                     fp32                               AscendSpeed keeps LoRA weights in fp32
+//	                                                                               "to avoid overflow"
+//	attention scores, softmax, probs·v          fp32 (fused kernel)                softmax in fp32 as Megatron's
+//	                                                                               attention_softmax_in_fp32; the fused
+//	                                                                               kernel has no half operands
+//	layer norm (statistics, affine)             fp32                               Megatron's fused layer norm keeps
+//	                                                                               its statistics in fp32
+//	GELU, bias adds, residual adds              fp32                               elementwise; no product to speed up
+//	embedding lookup                            fp32 (master rows)
+//	cross entropy and the loss                  fp32                               logits are cast to fp32 first
+//	weight gradients (accumulated across        fp32; the trainer rounds them to   DeepSpeed's fp16 gradients; BF16
+//	  micro-batches)                            fp16 before the data-parallel      optimizer's fp32 accumulation
+//	                                            reduction under --fp16
+//	master weights, AdamW moments, update       fp32                               FP16_Optimizer / BF16_Optimizer
+//
+// Rounding is to nearest, ties to even (npu.Half.ToHalf); under fp16 a
+// value beyond 65504 becomes ±Inf, which is how an overflowing scaled
+// gradient shows up in the trainer's loss scaler. Where this departs from
+// Megatron-DeepSpeed, whose model is all half tensors: q, k, v and the
+// attention probabilities are not rounded before their products; the
+// activations kept between layers, and sent between pipeline stages, are
+// float32 (so memory per token is not below float32's); layer-norm weights,
+// biases and embedding rows are the float32 master values, not their half
+// copies.
+//
 //	m, _ := bloom.New(dev, bloom.Presets["bloom-tiny"])
 //	m.InitRandom(42, 0.02)
 //	loss := m.Step(batch, 1) // forward, loss, backward into m.Grads
