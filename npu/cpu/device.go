@@ -21,17 +21,15 @@ func open(o npu.Options) (npu.Device, error) {
 }
 
 // Device is the pure-Go backend. Its kernels may be called from several
-// goroutines at once on disjoint outputs; those that need scratch memory
-// (attention, SumSquares, GemmHalf) take turns. No method keeps a buffer or slice it
-// is given after it returns.
+// goroutines at once on disjoint outputs; those that need the device's
+// scratch memory (attention, SumSquares) take turns. No method keeps a
+// buffer or slice it is given after it returns.
 type Device struct {
 	pool *pool
 
 	mu  sync.Mutex // guards the scratch memory below
 	f32 []float32
 	f64 []float64
-
-	half halfScratch // GemmHalf's widened operands
 }
 
 var _ npu.Device = (*Device)(nil)

@@ -18,8 +18,9 @@
 // it, one query block at a time. Exponentials and tanh use polynomial
 // approximations good to 10⁻¹¹, far below float32's rounding. Half
 // conversions run internal/half's slice converters (F16C and AVX-512 where
-// the CPU has them); GemmHalf widens A and B to float32, exactly, and runs
-// the float32 GEMM.
+// the CPU has them); GemmHalf runs the float32 GEMM with packers that widen
+// A and B, exactly, panel by panel as they pack them, so its bits are those
+// of Gemm on the widened operands and it holds no operand-sized memory.
 //
 // The backend registers itself as "cpu":
 //

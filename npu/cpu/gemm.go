@@ -110,20 +110,26 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	}
 	g := getCall()
 	defer g.release()
-	im := sgemmImpl
 	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, gemmImpl: im}
+		a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, gemmImpl: sgemmImpl}
+	g.run(p)
+}
+
+// run computes the product g holds (m, n >= 1) on up to p.threads threads.
+func (g *gemmCall) run(p *pool) {
 	g.check()
-	if k <= 0 || alpha == 0 {
-		scaleMatrix(c, m, n, ldc, beta)
+	if g.k <= 0 || g.alpha == 0 {
+		scaleMatrix(g.c, g.m, g.n, g.ldc, g.beta)
 		return
 	}
+	im := g.gemmImpl
+	m, n, k := g.m, g.n, g.k
 	// An operand is packed when it is large and reused by more than two
 	// panels of the other; B stored transposed must be packed, and so must
-	// A stored m×k when the kernel reads A k-major only.
-	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !transA)
-	g.packB = transB || (k*n > gemmInPlaceB && m > 2*im.mr)
-	g.beta = beta
+	// A stored m×k when the kernel reads A k-major only. Half operands are
+	// always packed: the packers widen them.
+	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !g.transA) || g.half()
+	g.packB = g.transB || (k*n > gemmInPlaceB && m > 2*im.mr) || g.half()
 	threads := p.threads
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
@@ -139,39 +145,44 @@ func sgemm(p *pool, transA, transB bool, m, n, k int, alpha float32, a []float32
 	}
 }
 
-// gemmOp holds the operands of one sgemm call.
+// gemmOp holds the operands of one sgemm or hgemm call. A half call
+// (widen set) holds A and B as ha and hb, the bits of half values, and a
+// and b are nil.
 type gemmOp struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	ha, hb         []uint16
+	widen          func(dst []float32, src []uint16) // half → float32, exact
 	lda, ldb, ldc  int
 	packA, packB   bool
 	*gemmImpl      // the kernel, its tile, blocking and packers
 }
 
+// half reports whether A and B are half values.
+func (g *gemmOp) half() bool { return g.widen != nil }
+
 // check panics when a slice is too short or a leading dimension too small:
 // both are programmer errors in the caller.
 func (g *gemmOp) check() {
-	ar, ac := g.m, g.k
-	if g.transA {
-		ar, ac = ac, ar
-	}
-	br, bc := g.k, g.n
-	if g.transB {
-		br, bc = bc, br
-	}
-	need := func(name string, s []float32, rows, cols, ld int) {
+	ar, ac := stored(g.transA, g.m, g.k)
+	br, bc := stored(g.transB, g.k, g.n)
+	need := func(name string, n, rows, cols, ld int) {
 		if ld < max(cols, 1) {
 			panic(fmt.Sprintf("cpu: sgemm: ld%s = %d < %d columns", name, ld, cols))
 		}
-		if rows > 0 && cols > 0 && len(s) < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("cpu: sgemm: len(%s) = %d < %d for %d×%d with ld %d", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
+		if rows > 0 && cols > 0 && n < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("cpu: sgemm: len(%s) = %d < %d for %d×%d with ld %d", name, n, (rows-1)*ld+cols, rows, cols, ld))
 		}
 	}
-	need("a", g.a, ar, ac, g.lda)
-	need("b", g.b, br, bc, g.ldb)
-	need("c", g.c, g.m, g.n, g.ldc)
+	la, lb := len(g.a), len(g.b)
+	if g.half() {
+		la, lb = len(g.ha), len(g.hb)
+	}
+	need("a", la, ar, ac, g.lda)
+	need("b", lb, br, bc, g.ldb)
+	need("c", len(g.c), g.m, g.n, g.ldc)
 }
 
 // gemmCall is one sgemm in flight: its operands and the loop bodies it hands
@@ -220,7 +231,7 @@ func (g *gemmOp) part(i0, i1, j0, j1 int) {
 			st := gemmStep{pc: pc, kc: min(kcMax, g.k-pc), jc: jc, beta: beta}
 			if g.packB {
 				st.bp = s.b[:panels*g.nr*st.kc]
-				g.packPanelsB(&st, panels)
+				g.packPanelsB(&st, s.stage, panels)
 			}
 			g.block(&st, s, i0, i1, panels)
 			beta = 1
@@ -254,7 +265,7 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		mc := min(g.mc, i1-ic)
 		tiles := ceilDiv(mc, g.mr)
 		if g.packA {
-			g.packBlockA(s.a, ic, mc, st.pc, st.kc)
+			g.packBlockA(s.a, s.stage, ic, mc, st.pc, st.kc)
 		} else if last := ic + (tiles-1)*g.mr; g.m-last < g.mr {
 			g.packPanelA(s.edgeA, last, st.pc, st.kc)
 		}
@@ -352,6 +363,9 @@ type gemmScratch struct {
 	edgeA []float32 // partial bottom panel of an A read in place
 	edgeB []float32 // partial right panel of a B read in place
 	tile  []float32 // edge tiles are computed here
+	// stage holds half values widened before they are packed: a panel's
+	// rows, or one row of a block (see gemm_half.go).
+	stage []float32
 }
 
 // The packing memory lives in a free list rather than a sync.Pool, which
@@ -377,6 +391,7 @@ func getScratch(im *gemmImpl) *gemmScratch {
 	grow(&s.edgeA, im.mr*im.kc+gemmPackSlack)
 	grow(&s.edgeB, im.kc*im.nr)
 	grow(&s.tile, im.mr*im.nr)
+	grow(&s.stage, max(im.mr*im.kc, im.nr*im.kc, im.mc, im.nc))
 	return s
 }
 
@@ -457,8 +472,13 @@ func packRowsGo(d, a []float32, lda, kc, mr int) {
 }
 
 // packBlockA packs rows [i0, i0+mc) of op(A) as consecutive MR-row panels
-// (see packPanelA); A stored k×m goes through packAT.
-func (g *gemmOp) packBlockA(d []float32, i0, mc, p0, kc int) {
+// (see packPanelA); A stored k×m goes through packAT. Half values are
+// widened through stage (packBlockAHalf).
+func (g *gemmOp) packBlockA(d, stage []float32, i0, mc, p0, kc int) {
+	if g.half() {
+		g.packBlockAHalf(d, stage, i0, mc, p0, kc)
+		return
+	}
 	tiles := ceilDiv(mc, g.mr)
 	if !g.transA || mc%g.mr != 0 {
 		for t := range tiles {
@@ -496,8 +516,13 @@ func packATRows(d, a []float32, lda, rows, tiles, stride int) {
 
 // packPanelsB packs the first panels NR-column panels of step st into st.bp.
 // B stored k×n is copied eight panels at a time, row by row, so each row of B
-// is read as one long run instead of 64 or 128 bytes per panel.
-func (g *gemmOp) packPanelsB(st *gemmStep, panels int) {
+// is read as one long run instead of 64 or 128 bytes per panel. Half values
+// are widened through stage (packPanelsBHalf).
+func (g *gemmOp) packPanelsB(st *gemmStep, stage []float32, panels int) {
+	if g.half() {
+		g.packPanelsBHalf(st, stage, panels)
+		return
+	}
 	const group = 8
 	kc, nr := st.kc, g.nr
 	for jp := 0; jp < panels; {
@@ -519,9 +544,15 @@ func (g *gemmOp) packPanelsB(st *gemmStep, panels int) {
 }
 
 // copyRow copies n floats from src to d (which do not overlap): through
-// array values for the two tile widths, since copy calls memmove.
+// array values for the tile sizes, since copy calls memmove.
 func copyRow(d, src []float32, n int) {
 	switch n {
+	case 6:
+		v := *(*[6]float32)(src)
+		*(*[6]float32)(d) = v
+	case 14:
+		v := *(*[14]float32)(src)
+		*(*[14]float32)(d) = v
 	case 16:
 		v := *(*[16]float32)(src)
 		*(*[16]float32)(d) = v

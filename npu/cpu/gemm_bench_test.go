@@ -3,6 +3,9 @@ package cpu
 import (
 	"fmt"
 	"testing"
+
+	"bloom/internal/half"
+	"bloom/npu"
 )
 
 // gemmBenchShape is a GEMM of the BLOOM training step; trans lists the
@@ -90,4 +93,53 @@ func BenchmarkSgemmKernel(b *testing.B) {
 			b.ReportMetric(2*float64(kc*mr*nr)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 		})
 	}
+}
+
+// BenchmarkGemmHalf is BenchmarkSgemm for GemmHalf's path (half A and B
+// widened as they are packed) on the large shapes, e.g.
+//
+//	go test ./npu/cpu/ -run '^$' -bench 'GemmHalf/bf16' -benchtime 3x
+func BenchmarkGemmHalf(b *testing.B) {
+	for _, dt := range []npu.DType{npu.BF16, npu.F16} {
+		for _, s := range gemmBenchShapes[:4] {
+			for _, tr := range s.trans {
+				for _, threads := range []int{1, 2} {
+					name := fmt.Sprintf("%v/%dx%dx%d/%s/threads=%d", dt, s.m, s.n, s.k, tr, threads)
+					b.Run(name, func(b *testing.B) {
+						benchGemmHalf(b, newPool(threads), dt, tr[0] == 'T', tr[1] == 'T', s.m, s.n, s.k)
+					})
+				}
+			}
+		}
+	}
+}
+
+func benchGemmHalf(b *testing.B, p *pool, dt npu.DType, transA, transB bool, m, n, k int) {
+	widen, round := half.FromF16, half.F32ToF16
+	if dt == npu.BF16 {
+		widen, round = half.FromBF16, half.F32ToBF16
+	}
+	a := make([]uint16, m*k)
+	bm := make([]uint16, k*n)
+	c := make([]float32, m*n)
+	for i := range a {
+		a[i] = round(float32(i%7) - 3)
+	}
+	for i := range bm {
+		bm[i] = round(float32(i%5) - 2)
+	}
+	lda, ldb := k, n
+	if transA {
+		lda = m
+	}
+	if transB {
+		ldb = k
+	}
+	call := func() { hgemm(p, widen, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n) }
+	call()
+	b.ResetTimer()
+	for b.Loop() {
+		call()
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "GFLOP/s")
 }

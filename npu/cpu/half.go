@@ -2,7 +2,6 @@ package cpu
 
 import (
 	"fmt"
-	"sync"
 
 	"bloom/internal/half"
 	"bloom/npu"
@@ -49,14 +48,6 @@ func halfView(op, name string, b npu.HalfBuf, n int) ([]uint16, npu.DType) {
 		panic(fmt.Sprintf("cpu: %s: %s has %d values, need %d", op, name, len(x), n))
 	}
 	return x[:n:n], t
-}
-
-// halfScratch is the float32 memory GemmHalf widens A and B into, kept
-// between calls. It has a lock of its own because GemmHalf holds it across
-// the float32 Gemm.
-type halfScratch struct {
-	mu   sync.Mutex
-	a, b []float32
 }
 
 // AllocHalf returns n zeroed values of type t, which must be npu.F16 or
@@ -118,12 +109,14 @@ func widen(t npu.DType, dst []float32, src []uint16) {
 	half.FromF16(dst, src)
 }
 
-// GemmHalf computes C = alpha·op(A)·op(B) + beta·C (see npu.Half) by
-// widening the values op() reads of A and B into float32 scratch memory,
-// packed (leading dimension = columns), and running the float32 Gemm on
-// them. Widening is exact, so every product the Gemm forms is the exact
-// product of two halves and only its sums round, in float32. Concurrent
-// calls take turns over the scratch memory.
+// GemmHalf computes C = alpha·op(A)·op(B) + beta·C (see npu.Half): the
+// float32 GEMM of the widened operands, with no copy of them. Its packers
+// widen A and B, exactly, as they copy panels into the micro-kernel's layout
+// (gemm_half.go), so every product the kernel forms is the exact product of
+// two halves and only its sums round, in float32. The bits are those of Gemm
+// on the widened operands: they depend on the CPU's kind (its micro-kernel),
+// never on the thread count. Concurrent calls share nothing but the pool of
+// packing memory.
 func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu.HalfBuf, lda int, b npu.HalfBuf, ldb int, beta float32, c npu.Buf, ldc int) {
 	const op = "GemmHalf"
 	dims(op, m, n, k)
@@ -135,31 +128,9 @@ func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu
 		panic(fmt.Sprintf("cpu: %s: a is %v and b is %v; they must have one type", op, at, bt))
 	}
 	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
-	if m == 0 || n == 0 {
-		return
+	widen := half.FromF16
+	if at == npu.BF16 {
+		widen = half.FromBF16
 	}
-	s := &d.half
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.a = d.widenMatrix(s.a, at, av, ar, ac, lda)
-	s.b = d.widenMatrix(s.b, bt, bv, br, bc, ldb)
-	sgemm(d.pool, transA, transB, m, n, k, alpha, s.a, max(ac, 1), s.b, max(bc, 1), beta, cv, ldc)
-}
-
-// widenMatrix widens the rows×cols matrix src (leading dimension ld) into
-// scratch, packed, growing scratch when it is too small, and returns it.
-func (d *Device) widenMatrix(scratch []float32, t npu.DType, src []uint16, rows, cols, ld int) []float32 {
-	if rows*cols == 0 {
-		return scratch[:0]
-	}
-	if cap(scratch) < rows*cols {
-		scratch = make([]float32, rows*cols)
-	}
-	w := scratch[:rows*cols]
-	d.pool.parallelFor(rows, max(1, convGrain/max(cols, 1)), func(lo, hi int) {
-		for r := lo; r < hi; r++ {
-			widen(t, w[r*cols:(r+1)*cols], src[r*ld:r*ld+cols])
-		}
-	})
-	return w
+	hgemm(d.pool, widen, transA, transB, m, n, k, alpha, av, lda, bv, ldb, beta, cv, ldc)
 }

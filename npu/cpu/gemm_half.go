@@ -1,0 +1,113 @@
+package cpu
+
+// Half operands (GemmHalf) run the float32 loop nest and micro-kernels with
+// every panel packed: the packers below read the bits of A and B, widen them
+// to float32 (exactly; internal/half's converters, VCVTPH2PS for fp16 and a
+// 16-bit shift for bf16) into the goroutine's stage, a panel or a row long,
+// and copy them into the kernel's packed layout from there. The packed
+// panels hold the very floats a widened copy of the whole operand would, and
+// every tile is computed by the same kernel calls, so the result is bit for
+// bit the float32 GEMM of the widened operands, with no operand-sized memory.
+
+// hgemm is sgemm for A and B given as the bits of half values, which widen
+// converts to float32. It keeps none of the slices.
+func hgemm(p *pool, widen func(dst []float32, src []uint16), transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	g := getCall()
+	defer g.release()
+	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		ha: a, lda: lda, hb: b, ldb: ldb, widen: widen, beta: beta, c: c, ldc: ldc, gemmImpl: sgemmImpl}
+	g.run(p)
+}
+
+// packBlockAHalf is packBlockA for half A. A stored m×k is widened a panel
+// (MR rows by kc) at a time; A stored k×m one row of mc values at a time,
+// whose MR-value runs go to the panels.
+func (g *gemmOp) packBlockAHalf(d, stage []float32, i0, mc, p0, kc int) {
+	tiles := ceilDiv(mc, g.mr)
+	if !g.transA || mc%g.mr != 0 {
+		for t := range tiles {
+			g.packPanelAHalf(d[t*g.mr*kc:], stage, i0+t*g.mr, p0, kc)
+		}
+		return
+	}
+	row := stage[:mc]
+	for p := range kc {
+		g.widen(row, g.ha[(p0+p)*g.lda+i0:][:mc])
+		for t := range tiles {
+			copyRow(d[(t*kc+p)*g.mr:], row[t*g.mr:], g.mr)
+		}
+	}
+}
+
+// packPanelAHalf is packPanelA for half A: rows [i, i+MR) (zero past m),
+// depth [p0, p0+kc), as kc groups of MR floats.
+func (g *gemmOp) packPanelAHalf(d, stage []float32, i, p0, kc int) {
+	mr := min(g.mr, g.m-i)
+	if g.transA {
+		if mr < g.mr {
+			clear(d[:g.mr*kc])
+		}
+		for p := range kc {
+			g.widen(d[p*g.mr:p*g.mr+mr], g.ha[(p0+p)*g.lda+i:][:mr])
+		}
+		return
+	}
+	for r := range mr {
+		g.widen(stage[r*kc:(r+1)*kc], g.ha[(i+r)*g.lda+p0:][:kc])
+	}
+	if mr == g.mr {
+		g.packAN(d, stage, kc, kc)
+		return
+	}
+	clear(d[:g.mr*kc])
+	for r := range mr {
+		for p, v := range stage[r*kc : (r+1)*kc] {
+			d[p*g.mr+r] = v
+		}
+	}
+}
+
+// packPanelsBHalf is packPanelsB for half B. B stored k×n is widened a row of
+// the step's columns at a time (zero past n) and cut into the panels; B
+// stored n×k a panel (NR rows by kc) at a time, then transposed.
+func (g *gemmOp) packPanelsBHalf(st *gemmStep, stage []float32, panels int) {
+	kc, nr := st.kc, g.nr
+	if g.transB {
+		for jp := range panels {
+			g.packPanelBTHalf(st.bp[jp*nr*kc:], stage, st.jc+jp*nr, st.pc, kc)
+		}
+		return
+	}
+	w := min(panels*nr, g.n-st.jc)
+	row := stage[:panels*nr]
+	clear(row[w:])
+	for p := range kc {
+		g.widen(row[:w], g.hb[(st.pc+p)*g.ldb+st.jc:][:w])
+		for jp := range panels {
+			copyRow(st.bp[(jp*kc+p)*nr:], row[jp*nr:], nr)
+		}
+	}
+}
+
+// packPanelBTHalf packs columns [j, j+NR) (zero past n), depth [p0, p0+kc),
+// of op(B) for half B stored n×k into d as kc rows of NR floats.
+func (g *gemmOp) packPanelBTHalf(d, stage []float32, j, p0, kc int) {
+	nr := min(g.nr, g.n-j)
+	for c := range nr {
+		g.widen(stage[c*kc:(c+1)*kc], g.hb[(j+c)*g.ldb+p0:][:kc])
+	}
+	if nr == g.nr {
+		g.packBT(d, stage, kc, kc)
+		return
+	}
+	d = d[:kc*g.nr]
+	clear(d)
+	for c := range nr {
+		for p, v := range stage[c*kc : (c+1)*kc] {
+			d[p*g.nr+c] = v
+		}
+	}
+}
