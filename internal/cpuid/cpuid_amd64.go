@@ -17,8 +17,13 @@ func detect() Features {
 	if maxID < 7 {
 		return f
 	}
-	_, ebx7, _, _ := cpuid(7, 0)
-	eax71, _, _, _ := cpuid(7, 1)
+	maxSub7, ebx7, _, _ := cpuid(7, 0)
+	var eax71 uint32 // leaf 7 subleaf 1 exists when subleaf 0's EAX says so
+	if maxSub7 >= 1 {
+		eax71, _, _, _ = cpuid(7, 1)
+	}
+	// AVX2 and AVX-512F: leaf 7 subleaf 0, EBX bits 5 and 16; AVX512_BF16:
+	// leaf 7 subleaf 1, EAX bit 5.
 	const avx2, avx512f, avx512bf16 = 1 << 5, 1 << 16, 1 << 5
 	f.AVX2 = ebx7&avx2 != 0
 	if xcr0&0xe6 == 0xe6 { // + opmask, ZMM_Hi256, Hi16_ZMM

@@ -18,9 +18,17 @@
 // it, one query block at a time. Exponentials and tanh use polynomial
 // approximations good to 10⁻¹¹, far below float32's rounding. Half
 // conversions run internal/half's slice converters (F16C and AVX-512 where
-// the CPU has them); GemmHalf runs the float32 GEMM with packers that widen
+// the CPU has them). GemmHalf runs the float32 GEMM with packers that widen
 // A and B, exactly, panel by panel as they pack them, so its bits are those
-// of Gemm on the widened operands and it holds no operand-sized memory.
+// of Gemm on the widened operands and it holds no operand-sized memory;
+// except for bf16 on a CPU with AVX512_BF16, where a VDPBF16PS kernel takes
+// A and B packed in k-pairs (its sums run in another order, so its bits
+// differ from the float32 kernel's: GemmHalf's bits depend on the CPU's
+// kind, as Gemm's do). That kernel is UNTESTED on real hardware: no machine
+// it was written on has AVX512_BF16. Its packers, its dispatch and a Go
+// model of its arithmetic, which it must match bit for bit, are tested
+// everywhere; the comparison with the model skips, saying so, where the
+// instruction is missing.
 //
 // The backend registers itself as "cpu":
 //

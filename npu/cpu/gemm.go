@@ -63,7 +63,12 @@ type gemmImpl struct {
 	// kmajorA: the kernel takes only rsa == 1 (A read k-major, as packed),
 	// so A stored m×k is always packed.
 	kmajorA bool
-	kern    gemmKernel
+	// pairs: the kernel takes bf16 operands packed in k-pairs, two values
+	// in each 32-bit slot of the packed panels (gemm_bf16.go), and kc
+	// counts values, not pairs. Its packers are packBlockAPairs and
+	// packPanelsBPairs; the float32 ones below are unused.
+	pairs bool
+	kern  gemmKernel
 	// packAN interleaves mr rows of A (stride lda), kc long, into kc groups
 	// of mr floats; d has gemmPackSlack floats of room past them.
 	packAN func(d, a []float32, lda, kc int)
@@ -128,8 +133,8 @@ func (g *gemmCall) run(p *pool) {
 	// panels of the other; B stored transposed must be packed, and so must
 	// A stored m×k when the kernel reads A k-major only. Half operands are
 	// always packed: the packers widen them.
-	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !g.transA) || g.half()
-	g.packB = g.transB || (k*n > gemmInPlaceB && m > 2*im.mr) || g.half()
+	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !g.transA) || g.half() || im.pairs
+	g.packB = g.transB || (k*n > gemmInPlaceB && m > 2*im.mr) || g.half() || im.pairs
 	threads := p.threads
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
@@ -146,13 +151,14 @@ func (g *gemmCall) run(p *pool) {
 }
 
 // gemmOp holds the operands of one sgemm or hgemm call. A half call
-// (widen set) holds A and B as ha and hb, the bits of half values, and a
-// and b are nil.
+// (halves set) holds A and B as ha and hb, the bits of half values, and a
+// and b are nil; widen converts them to float32 for a float32 kernel.
 type gemmOp struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	halves         bool
 	ha, hb         []uint16
 	widen          func(dst []float32, src []uint16) // half → float32, exact
 	lda, ldb, ldc  int
@@ -161,7 +167,7 @@ type gemmOp struct {
 }
 
 // half reports whether A and B are half values.
-func (g *gemmOp) half() bool { return g.widen != nil }
+func (g *gemmOp) half() bool { return g.halves }
 
 // check panics when a slice is too short or a leading dimension too small:
 // both are programmer errors in the caller.
@@ -229,8 +235,12 @@ func (g *gemmOp) part(i0, i1, j0, j1 int) {
 		beta := g.beta
 		for pc := 0; pc < g.k; pc += kcMax {
 			st := gemmStep{pc: pc, kc: min(kcMax, g.k-pc), jc: jc, beta: beta}
+			st.kd = st.kc
+			if g.pairs {
+				st.kd = ceilDiv(st.kc, 2)
+			}
 			if g.packB {
-				st.bp = s.b[:panels*g.nr*st.kc]
+				st.bp = s.b[:panels*g.nr*st.kd]
 				g.packPanelsB(&st, s.stage, panels)
 			}
 			g.block(&st, s, i0, i1, panels)
@@ -249,12 +259,13 @@ func forThreads(p *pool, threads, n int, f func(lo, hi int)) {
 }
 
 // gemmStep is one (jc, pc) step of the loop nest: when B is packed, bp holds
-// B[pc:pc+kc, jc:jc+NC] as kc×NR panels. beta is the caller's for the first
-// KC step and 1 after.
+// B[pc:pc+kc, jc:jc+NC] as kd×NR panels. kd is the kernel's depth: kc, or
+// ceil(kc/2) for a kernel that takes k in pairs. beta is the caller's for
+// the first KC step and 1 after.
 type gemmStep struct {
-	bp         []float32
-	pc, kc, jc int
-	beta       float32
+	bp             []float32
+	pc, kc, kd, jc int
+	beta           float32
 }
 
 // block computes rows [i0,i1) of C against the first panels NR-column
@@ -279,7 +290,7 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 			t := 0
 			if j+g.nr <= g.n && full > 0 {
 				a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
-				g.kern(full, st.kc, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
+				g.kern(full, st.kd, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
 				t = full
 			}
 			for ; t < tiles; t++ {
@@ -298,7 +309,7 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rsa, csa, tsa int) {
 	switch {
 	case g.packA:
-		return s.a[t*g.mr*st.kc:], 1, g.mr, g.mr * st.kc
+		return s.a[t*g.mr*st.kd:], 1, g.mr, g.mr * st.kd
 	case i+g.mr > g.m:
 		return s.edgeA, 1, g.mr, 0
 	case g.transA:
@@ -313,7 +324,7 @@ func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rs
 func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int) {
 	switch {
 	case g.packB:
-		return st.bp[jp*g.nr*st.kc:], g.nr
+		return st.bp[jp*g.nr*st.kd:], g.nr
 	case j+g.nr > g.n:
 		g.packPanelB(s.edgeB, j, st.pc, st.kc)
 		return s.edgeB, g.nr
@@ -325,7 +336,7 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 // edge computes a partial tile at (i, j) through the scratch tile, so the
 // kernel never touches C outside the matrix.
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
-	g.kern(1, st.kc, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
+	g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
 	nr := min(g.nr, g.n-j)
 	for r := range min(g.mr, g.m-i) {
 		row := g.c[(i+r)*g.ldc+j:][:nr]
@@ -475,7 +486,11 @@ func packRowsGo(d, a []float32, lda, kc, mr int) {
 // (see packPanelA); A stored k×m goes through packAT. Half values are
 // widened through stage (packBlockAHalf).
 func (g *gemmOp) packBlockA(d, stage []float32, i0, mc, p0, kc int) {
-	if g.half() {
+	switch {
+	case g.pairs:
+		g.packBlockAPairs(d, i0, mc, p0, kc)
+		return
+	case g.half():
 		g.packBlockAHalf(d, stage, i0, mc, p0, kc)
 		return
 	}
@@ -519,7 +534,11 @@ func packATRows(d, a []float32, lda, rows, tiles, stride int) {
 // is read as one long run instead of 64 or 128 bytes per panel. Half values
 // are widened through stage (packPanelsBHalf).
 func (g *gemmOp) packPanelsB(st *gemmStep, stage []float32, panels int) {
-	if g.half() {
+	switch {
+	case g.pairs:
+		g.packPanelsBPairs(st, panels)
+		return
+	case g.half():
 		g.packPanelsBHalf(st, stage, panels)
 		return
 	}

@@ -6,11 +6,45 @@ import "bloom/internal/cpuid"
 // first — AVX-512 (gemmAVX512, 14×32 tile), then AVX2/FMA (gemmAVX2, 6×16),
 // then the portable Go kernel — and sgemm uses the first. A kernel is listed
 // only when CPUID reports its instructions and XGETBV shows the OS saves the
-// registers it uses.
+// registers it uses. GemmHalf on bf16 runs the VDPBF16PS kernel
+// (gemmBF16AVX512) where the CPU has AVX512_BF16, else the float32 kernel.
 
 func init() {
 	gemmImpls = gemmImplsFor(hasAVX512F(), hasAVX2FMA())
 	sgemmImpl = gemmImpls[0]
+	bgemmImpl = bgemmImplFor(cpuid.X86)
+}
+
+// bgemmImplFor is the bf16 kernel of a CPU with features f: the VDPBF16PS
+// kernel with AVX512_BF16 (and what the AVX-512 float32 kernel needs), else
+// nil, and bf16 widens to the float32 kernel.
+func bgemmImplFor(f cpuid.Features) *gemmImpl {
+	if f.AVX512BF16 && f.AVX512F && f.AVX2 && f.FMA {
+		return gemmBF16AVX512
+	}
+	return nil
+}
+
+// gemmBF16AVX512 is the 14×32 VDPBF16PS kernel (sbgemmKernel14x32) on
+// k-pair panels: a pair step of B is 32 slots, as a k step of the float32
+// kernel, so KC = 512 values keeps the B panel at 32 KiB in L1 and the MC×KC
+// block of A at 336 KiB in L2. UNTESTED on real hardware (see
+// gemm_bf16_amd64.s).
+var gemmBF16AVX512 = &gemmImpl{
+	name: "avx512bf16", mr: 14, nr: 32, kc: 512, mc: 14 * 24, nc: 1024, kmajorA: true, pairs: true,
+	kern: sbgemmKernelAVX512,
+}
+
+// sbgemmKernelAVX512 is the gemmKernel of gemmBF16AVX512: kc is the depth
+// in pairs, and A and B are packed (rsa == 1, csa == 14, ldb == 32).
+func sbgemmKernelAVX512(tiles, kd int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	if rsa != 1 || csa != 14 || ldb != 32 {
+		panic("cpu: sbgemmKernelAVX512: A and B must be packed in k-pairs")
+	}
+	_ = a[(tiles-1)*tsa+kd*14-1]
+	_ = b[kd*32-1]
+	_ = c[(tiles*14-1)*ldc+32-1]
+	sbgemmKernel14x32(tiles, kd, &a[0], tsa, &b[0], &c[0], ldc, alpha, beta)
 }
 
 // gemmImplsFor lists the kernels a CPU with the given features runs, best
@@ -196,3 +230,12 @@ func transpose8(d, a *float32, lda, k8, dstride int)
 //
 //go:noescape
 func packAT14(d, a *float32, lda, k, tiles, dstride int)
+
+// sbgemmKernel14x32 computes tiles 14×32 tiles stacked down C from kd k-pair
+// steps of packed bf16 panels (gemm_bf16.go): tile t reads A from
+// a + t·tsa slots, 14 a step, B from b, 32 a step, and sets
+// C = alpha·A·B + beta·C from c + 14t·ldc; beta == 0 does not read C.
+// tiles, kd >= 1.
+//
+//go:noescape
+func sbgemmKernel14x32(tiles, kd int, a *float32, tsa int, b *float32, c *float32, ldc int, alpha, beta float32)

@@ -2,7 +2,12 @@ package cpu
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"testing"
+
+	"bloom/internal/cpuid"
+	"bloom/npu"
 )
 
 // TestGemmDispatch checks the choice of kernel for each kind of CPU — with
@@ -34,5 +39,86 @@ func TestGemmDispatch(t *testing.T) {
 	}
 	if avx512 && !avx2 {
 		t.Errorf("AVX-512F without AVX2/FMA: CPUID or XGETBV misread")
+	}
+}
+
+// TestGemmHalfDispatch checks which kernel GemmHalf runs for each half type
+// on each kind of CPU, the features forced: the VDPBF16PS kernel for bf16
+// only with AVX512_BF16 (and AVX-512F, AVX2, FMA), else the float32 kernel
+// with widening packers; and that this CPU gets what its features say.
+func TestGemmHalfDispatch(t *testing.T) {
+	sprBF16 := cpuid.Features{AVX2: true, FMA: true, F16C: true, AVX512F: true, AVX512BF16: true}
+	avx512 := cpuid.Features{AVX2: true, FMA: true, F16C: true, AVX512F: true}
+	avx2 := cpuid.Features{AVX2: true, FMA: true, F16C: true}
+	for _, tc := range []struct {
+		what       string
+		f          cpuid.Features
+		bf16, fp16 string
+	}{
+		{"avx512 with avx512_bf16", sprBF16, "avx512bf16", "avx512"},
+		{"avx512 without avx512_bf16", avx512, "avx512", "avx512"},
+		{"avx2", avx2, "avx2", "avx2"},
+		{"none", cpuid.Features{}, "go", "go"},
+		{"avx512_bf16 flag without avx512f", cpuid.Features{AVX2: true, FMA: true, AVX512BF16: true}, "avx2", "avx2"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			useGemm(t, gemmImplsFor(tc.f.AVX512F && tc.f.AVX2 && tc.f.FMA, tc.f.AVX2 && tc.f.FMA)[0])
+			useBgemm(t, bgemmImplFor(tc.f))
+			for _, c := range []struct {
+				dt   npu.DType
+				want string
+			}{{npu.BF16, tc.bf16}, {npu.F16, tc.fp16}} {
+				im, widen := halfImpl(c.dt)
+				if im.name != c.want || (widen == nil) != im.pairs {
+					t.Errorf("%v runs %s (widening %v), want %s", c.dt, im.name, widen != nil, c.want)
+				}
+			}
+		})
+	}
+	want := bgemmImplFor(cpuid.X86)
+	if bgemmImpl != want {
+		t.Errorf("this CPU (%s): bf16 kernel %v, want %v", cpuid.X86, bgemmImpl, want)
+	}
+	if cpuid.X86.AVX512BF16 != (want != nil) && cpuid.X86.AVX512F {
+		t.Errorf("this CPU (%s): avx512_bf16 and the bf16 kernel disagree", cpuid.X86)
+	}
+	t.Logf("this CPU: %s; GemmHalf bf16 kernel: %s", cpuid.X86, map[bool]string{true: "avx512bf16 (VDPBF16PS)", false: "float32 " + sgemmImpl.name + ", widening"}[want != nil])
+}
+
+// TestBF16KernelMatchesModel checks the VDPBF16PS kernel against the Go model
+// of its arithmetic, bit for bit, through GemmHalf's whole bf16 path, on
+// the cases of TestBF16ModelGemm and on values that reach DAZ and FTZ. It
+// can run only where the CPU has AVX512_BF16.
+func TestBF16KernelMatchesModel(t *testing.T) {
+	if bgemmImplFor(cpuid.X86) == nil {
+		t.Skipf("UNTESTED: this CPU (%s) has no AVX512_BF16, so the VDPBF16PS kernel (gemmBF16AVX512) has not run here", cpuid.X86)
+	}
+	if got := [5]int{gemmBF16AVX512.mr, gemmBF16AVX512.nr, gemmBF16AVX512.kc, gemmBF16AVX512.mc, gemmBF16AVX512.nc}; got != [5]int{gemmBF16Model.mr, gemmBF16Model.nr, gemmBF16Model.kc, gemmBF16Model.mc, gemmBF16Model.nc} {
+		t.Fatalf("the model's tile and blocking %v differ from the kernel's", got)
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	for ci, tc := range bf16Cases() {
+		o := newHalfOperands(npu.BF16, tc, rng)
+		if ci%3 == 0 {
+			// Tiny values: subnormal inputs (DAZ) and products (FTZ).
+			for i := range o.ha {
+				if o.ha[i]&0x7f80 != 0x7f80 && i%2 == 0 {
+					o.ha[i] = o.ha[i]&0x807f | 0x0080*uint16(i%3)
+				}
+			}
+		}
+		run := func(im *gemmImpl) []float32 {
+			useBgemm(t, im)
+			c := append([]float32(nil), o.c...)
+			hgemm(newPool(1+ci%2), npu.BF16, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.ha, o.lda, o.hb, o.ldb, tc.beta, c, o.ldc)
+			return c
+		}
+		got, want := run(gemmBF16AVX512), run(gemmBF16Model)
+		for i := range got {
+			same := math.Float32bits(got[i]) == math.Float32bits(want[i]) || (got[i] != got[i] && want[i] != want[i])
+			if !same {
+				t.Fatalf("%v: C[%d] = %g (%#08x), model %g (%#08x)", tc, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			}
+		}
 	}
 }

@@ -115,9 +115,9 @@ func BenchmarkGemmHalf(b *testing.B) {
 }
 
 func benchGemmHalf(b *testing.B, p *pool, dt npu.DType, transA, transB bool, m, n, k int) {
-	widen, round := half.FromF16, half.F32ToF16
+	round := half.F32ToF16
 	if dt == npu.BF16 {
-		widen, round = half.FromBF16, half.F32ToBF16
+		round = half.F32ToBF16
 	}
 	a := make([]uint16, m*k)
 	bm := make([]uint16, k*n)
@@ -135,7 +135,7 @@ func benchGemmHalf(b *testing.B, p *pool, dt npu.DType, transA, transB bool, m, 
 	if transB {
 		ldb = k
 	}
-	call := func() { hgemm(p, widen, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n) }
+	call := func() { hgemm(p, dt, transA, transB, m, n, k, 1, a, lda, bm, ldb, 0, c, n) }
 	call()
 	b.ResetTimer()
 	for b.Loop() {

@@ -1,5 +1,10 @@
 package cpu
 
+import (
+	"bloom/internal/half"
+	"bloom/npu"
+)
+
 // Half operands (GemmHalf) run the float32 loop nest and micro-kernels with
 // every panel packed: the packers below read the bits of A and B, widen them
 // to float32 (exactly; internal/half's converters, VCVTPH2PS for fp16 and a
@@ -9,17 +14,31 @@ package cpu
 // every tile is computed by the same kernel calls, so the result is bit for
 // bit the float32 GEMM of the widened operands, with no operand-sized memory.
 
-// hgemm is sgemm for A and B given as the bits of half values, which widen
-// converts to float32. It keeps none of the slices.
-func hgemm(p *pool, widen func(dst []float32, src []uint16), transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+// hgemm is sgemm for A and B given as the bits of half values of type t. It
+// runs bgemmImpl's bf16 kernel for bf16 where the CPU has one, else the
+// float32 kernel with the widening packers. It keeps none of the slices.
+func hgemm(p *pool, t npu.DType, transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
 	if m <= 0 || n <= 0 {
 		return
 	}
+	im, widen := halfImpl(t)
 	g := getCall()
 	defer g.release()
 	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-		ha: a, lda: lda, hb: b, ldb: ldb, widen: widen, beta: beta, c: c, ldc: ldc, gemmImpl: sgemmImpl}
+		halves: true, ha: a, lda: lda, hb: b, ldb: ldb, widen: widen, beta: beta, c: c, ldc: ldc, gemmImpl: im}
 	g.run(p)
+}
+
+// halfImpl returns the kernel GemmHalf runs for type t and, for a float32
+// kernel, the conversion its packers widen with.
+func halfImpl(t npu.DType) (*gemmImpl, func([]float32, []uint16)) {
+	switch {
+	case t == npu.BF16 && bgemmImpl != nil:
+		return bgemmImpl, nil
+	case t == npu.BF16:
+		return sgemmImpl, half.FromBF16
+	}
+	return sgemmImpl, half.FromF16
 }
 
 // packBlockAHalf is packBlockA for half A. A stored m×k is widened a panel

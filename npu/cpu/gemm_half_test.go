@@ -46,8 +46,10 @@ var halfGemmShapes = []int{1, 2, 3, 5, 7, 13, 15, 17, 31, 33, 47}
 // TestGemmHalfMatchesWidened checks, on every kernel this CPU has, that
 // hgemm gives exactly the bits of sgemm on the widened operands, for both
 // half types, every transpose pair, scalars, padded leading dimensions, all
-// small odd shapes and some that cross the KC, MC and NC blocks.
+// small odd shapes and some that cross the KC, MC and NC blocks. bf16 runs
+// the widening path here even where the CPU has a bf16 kernel.
 func TestGemmHalfMatchesWidened(t *testing.T) {
+	useBgemm(t, nil)
 	var cases []gemmCase
 	scalars := [][2]float32{{1, 0}, {0.5, 1}, {-2, 0.25}}
 	i := 0
@@ -98,7 +100,7 @@ func checkHalfAgainstWidened(t *testing.T, p *pool, dt npu.DType, tc gemmCase, r
 	want := append([]float32(nil), o.c...)
 	sgemm(p, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.a, o.lda, o.b, o.ldb, tc.beta, want, o.ldc)
 	got := append([]float32(nil), o.c...)
-	hgemm(p, o.widen, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.ha, o.lda, o.hb, o.ldb, tc.beta, got, o.ldc)
+	hgemm(p, dt, tc.transA, tc.transB, tc.m, tc.n, tc.k, tc.alpha, o.ha, o.lda, o.hb, o.ldb, tc.beta, got, o.ldc)
 	for i := range got {
 		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 			t.Errorf("%v %v: C[%d] = %v (%#08x), widened Gemm gives %v (%#08x)", dt, tc, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
@@ -111,6 +113,7 @@ func checkHalfAgainstWidened(t *testing.T, p *pool, dt npu.DType, tc gemmCase, r
 // TestGemmHalfConcurrent runs GemmHalf from several goroutines on one
 // device at once (run it with -race): each must get the single-call bits.
 func TestGemmHalfConcurrent(t *testing.T) {
+	useBgemm(t, nil)
 	d := New(2)
 	const calls = 6
 	tc := gemmCase{transB: true, m: 40, n: 70, k: 90, alpha: 1}

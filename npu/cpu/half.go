@@ -113,9 +113,12 @@ func widen(t npu.DType, dst []float32, src []uint16) {
 // float32 GEMM of the widened operands, with no copy of them. Its packers
 // widen A and B, exactly, as they copy panels into the micro-kernel's layout
 // (gemm_half.go), so every product the kernel forms is the exact product of
-// two halves and only its sums round, in float32. The bits are those of Gemm
-// on the widened operands: they depend on the CPU's kind (its micro-kernel),
-// never on the thread count. Concurrent calls share nothing but the pool of
+// two halves and only its sums round, in float32; the bits are those of Gemm
+// on the widened operands. bf16 on a CPU with AVX512_BF16 runs the
+// VDPBF16PS kernel instead (gemm_bf16.go; untested on real hardware), which
+// adds the products of each k-pair in turn, flushing subnormals: its bits
+// differ from the float32 kernel's. The bits depend on the CPU's kind, never
+// on the thread count. Concurrent calls share nothing but the pool of
 // packing memory.
 func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu.HalfBuf, lda int, b npu.HalfBuf, ldb int, beta float32, c npu.Buf, ldc int) {
 	const op = "GemmHalf"
@@ -128,9 +131,5 @@ func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu
 		panic(fmt.Sprintf("cpu: %s: a is %v and b is %v; they must have one type", op, at, bt))
 	}
 	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
-	widen := half.FromF16
-	if at == npu.BF16 {
-		widen = half.FromBF16
-	}
-	hgemm(d.pool, widen, transA, transB, m, n, k, alpha, av, lda, bv, ldb, beta, cv, ldc)
+	hgemm(d.pool, at, transA, transB, m, n, k, alpha, av, lda, bv, ldb, beta, cv, ldc)
 }
