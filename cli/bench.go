@@ -31,11 +31,13 @@ type benchResult struct {
 	Kind         string  `json:"kind"`
 	Threads      int     `json:"threads"`
 	Shape        []int   `json:"shape"`
+	DType        string  `json:"dtype,omitempty"` // gemm: the operands' type
 	GFLOPS       float64 `json:"gflops,omitempty"`
 	TokensPerSec float64 `json:"tokens_per_s,omitempty"`
 	MsPerIter    float64 `json:"ms_per_iter"`
 	// CPU is the instruction sets this CPU offers (internal/cpuid), and
-	// Kernel the float32 GEMM micro-kernel the CPU device picked for them.
+	// Kernel the GEMM micro-kernel the CPU device picked for them (for
+	// half operands, GemmHalf's).
 	CPU    string `json:"cpu"`
 	Kernel string `json:"gemm_kernel"`
 	// Precision is a training step's matrix products (fp32, bf16, fp16),
@@ -62,6 +64,9 @@ func printBench(c *ucli.Context, r benchResult) error {
 		return err
 	}
 	r.CPU, r.Kernel = cpuid.X86.String(), cpu.GemmKernel()
+	if dt, err := gemmDType(r.DType); err == nil && dt != npu.F32 {
+		r.Kernel = cpu.GemmHalfKernel(dt)
+	}
 	if asJSON {
 		return writeJSON(c.App.Writer, r)
 	}
@@ -72,7 +77,11 @@ func printBench(c *ucli.Context, r benchResult) error {
 	if r.Precision != "" {
 		rate += fmt.Sprintf(" in %s, peak RSS %.0f MiB", r.Precision, r.PeakRSSMiB)
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", r.Kind, r.Shape, r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
+	kind := r.Kind
+	if r.DType != "" {
+		kind += " " + r.DType
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", kind, r.Shape, r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
 	return err
 }
 
@@ -95,41 +104,65 @@ func timeIters(minIters int, minTime time.Duration, f func() error) (float64, er
 func benchGemmCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "gemm",
-		Usage:     "float32 GEMM GFLOP/s: C(m,n) = op(A)·op(B)",
-		UsageText: "bloomctl bench gemm --m 1024 --n 1024 --k 1024 [--transa] [--transb] [--threads N]",
+		Usage:     "GEMM GFLOP/s: C(m,n) = op(A)·op(B), float32 or half operands (GemmHalf)",
+		UsageText: "bloomctl bench gemm --m 1024 --n 1024 --k 1024 [--transa] [--transb] [--dtype fp32|fp16|bf16] [--threads N]",
 		Flags: []ucli.Flag{
 			&ucli.IntFlag{Name: "m", Value: 1024}, &ucli.IntFlag{Name: "n", Value: 1024}, &ucli.IntFlag{Name: "k", Value: 1024},
 			&ucli.BoolFlag{Name: "transa"}, &ucli.BoolFlag{Name: "transb"},
+			&ucli.StringFlag{Name: "dtype", Value: "fp32", Usage: "A and B's type: fp32 (Gemm), fp16 or bf16 (GemmHalf: half operands, float32 products, sums and C)"},
 		},
 		Action: func(c *ucli.Context) error {
 			m, n, k := c.Int("m"), c.Int("n"), c.Int("k")
 			if m <= 0 || n <= 0 || k <= 0 {
 				return fmt.Errorf("--m, --n and --k must be positive")
 			}
+			dt, err := gemmDType(c.String("dtype"))
+			if err != nil {
+				return err
+			}
 			dev, err := openDevice(c)
 			if err != nil {
 				return err
 			}
-			a, b, out := randomBuf(dev, m*k, 1), randomBuf(dev, k*n, 2), dev.Alloc(m*n)
-			ta, tb := c.Bool("transa"), c.Bool("transb")
-			lda, ldb := k, n
-			if ta {
-				lda = m
-			}
-			if tb {
-				ldb = k
-			}
-			sec, err := timeIters(3, 500*time.Millisecond, func() error {
-				dev.Gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, out, n)
-				return nil
-			})
+			gemm := benchGemmCall(dev, dt, c.Bool("transa"), c.Bool("transb"), m, n, k)
+			sec, err := timeIters(3, 500*time.Millisecond, func() error { gemm(); return nil })
 			if err != nil {
 				return err
 			}
-			return printBench(c, benchResult{Peer: "bloom", Kind: "gemm", Threads: dev.Threads(), Shape: []int{m, n, k},
+			return printBench(c, benchResult{Peer: "bloom", Kind: "gemm", DType: dt.String(), Threads: dev.Threads(), Shape: []int{m, n, k},
 				GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, MsPerIter: sec * 1e3})
 		},
 	}
+}
+
+// gemmDType parses --dtype.
+func gemmDType(s string) (npu.DType, error) {
+	for _, t := range []npu.DType{npu.F32, npu.F16, npu.BF16} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("--dtype %q: want fp32, fp16 or bf16", s)
+}
+
+// benchGemmCall allocates random operands of type dt on dev and returns a
+// call of Gemm (fp32) or GemmHalf (fp16, bf16) on them.
+func benchGemmCall(dev npu.Device, dt npu.DType, ta, tb bool, m, n, k int) func() {
+	a, b, out := randomBuf(dev, m*k, 1), randomBuf(dev, k*n, 2), dev.Alloc(m*n)
+	lda, ldb := k, n
+	if ta {
+		lda = m
+	}
+	if tb {
+		ldb = k
+	}
+	if dt == npu.F32 {
+		return func() { dev.Gemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, out, n) }
+	}
+	ha, hb := dev.AllocHalf(dt, m*k), dev.AllocHalf(dt, k*n)
+	dev.ToHalf(ha, a, m*k)
+	dev.ToHalf(hb, b, k*n)
+	return func() { dev.GemmHalf(ta, tb, m, n, k, 1, ha, lda, hb, ldb, 0, out, n) }
 }
 
 // randomBuf is n standard-normal values on dev, the same for the same seed.

@@ -17,7 +17,9 @@ if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
 peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $PY $PEER "$@"; }
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
-$CTL -o json bench gemm --m 64 --n 64 --k 64 | $PY -c "import json,sys; r=json.loads(sys.stdin.readline()); print('cpu:', r['cpu'] or 'no vector extensions', '| bloom gemm kernel:', r['gemm_kernel'])"
+info() { $CTL -o json bench gemm --m 64 --n 64 --k 64 --dtype "$1" | field "$2"; }
+cpu=$(info fp32 cpu)
+echo "cpu: ${cpu:-no vector extensions} | bloom gemm kernel: fp32 $(info fp32 gemm_kernel), bf16 $(info bf16 gemm_kernel), fp16 $(info fp16 gemm_kernel)"
 printf '%-10s %-34s %3s %12s %12s %7s\n' kind shape thr bloom pytorch ratio
 row() { # kind shape threads ours theirs unit
   local r="-"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}')
@@ -28,9 +30,15 @@ for t in $THREADS; do
   for mnk in "2048 1024 1024 0 1" "2048 1024 4096 0 0" "4096 1024 2048 1 0" "1024 16384 1024 0 1"; do
     set -- $mnk
     fl=(); [ "$4" = 1 ] && fl+=(--transa); [ "$5" = 1 ] && fl+=(--transb)
-    ours=$($CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" | field gflops)
     theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)
-    row gemm "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$ours" "$theirs" GFLOP/s
+    # bf16 and fp16 (GemmHalf: half operands, float32 sums) against the
+    # peer's float32 figure of the same run.
+    for dt in fp32 bf16 fp16; do
+      ours=$($CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" --dtype $dt | field gflops)
+      kind=gemm; [ $dt != fp32 ] && kind=gemm-$dt
+      unit=GFLOP/s; [ $dt != fp32 ] && unit="GFLOP/s (ratio to the peer's fp32)"
+      row $kind "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$ours" "$theirs" "$unit"
+    done
   done
 done
 

@@ -130,3 +130,15 @@ func (g *gemmOp) packPanelBTHalf(d, stage []float32, j, p0, kc int) {
 		}
 	}
 }
+
+// GemmHalfKernel names the micro-kernel GemmHalf runs for half type t on
+// this CPU: "avx512bf16" (VDPBF16PS, bf16 only), or the float32 kernel's
+// name with "+widen" (its packers widen the halves): what a benchmark
+// reports beside its figures.
+func GemmHalfKernel(t npu.DType) string {
+	im, widen := halfImpl(t)
+	if widen != nil {
+		return im.name + "+widen"
+	}
+	return im.name
+}
