@@ -101,7 +101,8 @@ func (d *Daemon) startJobs() {
 			kind, idx, err := sched.DeviceAt(d.cfg.Devices, pos)
 			return fmt.Sprintf("%s:%d", kind, idx), err
 		},
-		LogPath: d.paths.logPath, SaveDir: d.paths.saveDir,
+		DeviceOf: sched.DeviceAt,
+		LogPath:  d.paths.logPath, SaveDir: d.paths.saveDir,
 		State: d.State, Alive: d.aliveNodes, Poke: d.poke, Local: d.receiveLocal, Leader: d.leaderAddr,
 		Client: func(addr string) (*api.Client, error) {
 			return api.NewClient(addr, d.id.ClientTLS(identity.ALPNHTTP), "")

@@ -60,6 +60,9 @@ type Env struct {
 
 	// Device names this node's pos-th device of --devices: "kind:index".
 	Device func(pos int) (string, error)
+	// DeviceOf resolves any node's --devices and a plan position to a
+	// device kind and index (for the HCCL rank table of NPU jobs).
+	DeviceOf func(devices string, pos int) (kind string, index int, err error)
 	// LogPath is a worker's log file.
 	LogPath func(job string, attempt, rank int) string
 	// SaveDir is a job's checkpoint root here, as its workers are told.
@@ -195,7 +198,8 @@ func (s *Supervisor) launch(st *coord.State, key Key, r coord.Rank, local int) *
 		return p
 	}
 	s.env.Log.Info("starting worker", "job", key.Job, "attempt", key.Attempt, "rank", key.Rank, "device", a.Device)
-	return s.startWorker(key, a, argv, s.env.WorkerEnv)
+	env := append(append([]string(nil), s.env.WorkerEnv...), s.writeRankTable(st, key)...)
+	return s.startWorker(key, a, argv, env)
 }
 
 // argv is the argv of a worker.

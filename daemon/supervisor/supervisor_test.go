@@ -4,10 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"bloom/api"
 	"bloom/ckpt"
+	"bloom/collective"
 	"bloom/daemon/coord"
 )
 
@@ -74,5 +77,45 @@ func TestDone(t *testing.T) {
 	}
 	if !s.Done(Key{Job: "j", Attempt: 2}) || !s.Done(Key{Job: "other", Attempt: 1}) {
 		t.Fatal("a worker of no running attempt is not done")
+	}
+}
+
+// TestRankTable: an NPU job's rank table lists each node's ranks as its NPU
+// indices, parses as HCCL's version 1.0 format, and is refused for plans
+// HCCL could not use (interleaved servers) or that are not all NPUs.
+func TestRankTable(t *testing.T) {
+	st := &coord.State{Members: map[string]*coord.Member{
+		"n1": {Name: "n1", Devices: "npu:4-7", QUICAddr: "10.0.0.1:7947"},
+		"n2": {Name: "n2", Devices: "npu:0-3", QUICAddr: "10.0.0.2:7947"},
+		"c":  {Name: "c", Devices: "cpu:2"},
+	}}
+	deviceOf := func(devices string, pos int) (string, int, error) {
+		kind, spec, _ := strings.Cut(devices, ":")
+		if kind == "cpu" {
+			return kind, pos, nil
+		}
+		lo, _ := strconv.Atoi(strings.Split(spec, "-")[0])
+		return kind, lo + pos, nil
+	}
+	plan := &coord.Plan{TP: 2, PP: 2, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "n1", Device: 0}, {Rank: 1, Node: "n1", Device: 1}, {Rank: 2, Node: "n2", Device: 2}, {Rank: 3, Node: "n2", Device: 3}}}
+	b, err := rankTable(st, plan, deviceOf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := collective.ParseRankTable(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if rt.Size() != 4 || rt.Server(1) != "n1" || rt.Server(2) != "n2" || rt.Servers[0].HostIP != "10.0.0.1" ||
+		rt.Servers[0].Devices[1].DeviceID != 5 || rt.Servers[1].Devices[0].DeviceID != 2 {
+		t.Fatalf("rank table %+v\n%s", rt, b)
+	}
+	plan.Ranks[1].Node, plan.Ranks[2].Node = "n2", "n1"
+	if _, err := rankTable(st, plan, deviceOf); err == nil || !strings.Contains(err.Error(), "interleave") {
+		t.Errorf("interleaved plan: %v", err)
+	}
+	cpuPlan := &coord.Plan{TP: 1, PP: 1, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "c", Device: 0}}}
+	if b, err := rankTable(st, cpuPlan, deviceOf); b != nil || err != nil {
+		t.Errorf("a CPU job got a rank table: %s %v", b, err)
 	}
 }
