@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build test verify bench bench-allreduce demo demo-local soak fuzz golden clean
+.PHONY: help build test test-portable verify bench bench-allreduce demo demo-local soak fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -12,8 +12,14 @@ help: ## list the targets
 build: ## build bin/bloomd and bin/bloomctl (static, CGO_ENABLED=0)
 	$(GO) build -o $(BIN)/ ./cmd/bloomd ./cmd/bloomctl
 
-test: verify ## what CI runs: verify, then every test
+test: verify ## what CI runs: verify, then every test, then the portable checks
 	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory test-portable
+
+test-portable: ## the pure-Go kernels (-tags purego) through the conformance suite, and the linux/arm64 build and vet
+	$(GO) test -count=1 -tags purego ./npu/... ./internal/half ./collective ./trainer/bloom
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/bloomd ./cmd/bloomctl
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) vet ./...
 
 verify: ## gofmt, go vet, go mod tidy diff, the layering and package-doc tests
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // func sumF32SSE(d, a, b *float32, n int)

@@ -1,3 +1,5 @@
+//go:build !purego
+
 package half
 
 import "bloom/internal/cpuid"

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // Every kernel: dst in DI, src in SI, the element count n in CX, a positive

@@ -13,7 +13,9 @@
 // (reductions over rows go column by column, SumSquares adds fixed blocks in
 // order, attention owns one (batch, head) pair per task). The GEMM picks its
 // micro-kernel once, at start, from what the CPU has: AVX-512 (14×32 tile),
-// else AVX2/FMA (6×16), both assembly on amd64, else a portable Go kernel;
+// else AVX2/FMA (6×16), both assembly on amd64, else a portable Go kernel
+// (which the purego build tag forces on amd64 too: make test-portable runs
+// the conformance suite on it);
 // the bits depend on the kernel, not on the thread count. Attention runs on
 // it, one query block at a time. Exponentials and tanh use polynomial
 // approximations good to 10⁻¹¹, far below float32's rounding. Half

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // KSTEP is one k-step of the 6×16 tile: two loads of B (16 floats at BX), six

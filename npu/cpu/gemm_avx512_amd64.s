@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // The AVX-512 sgemm kernel and the packers that go with its 14×32 tile

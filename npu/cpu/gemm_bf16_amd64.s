@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // The bf16 GEMM kernel: AVX512_BF16's VDPBF16PS on k-pair packed panels

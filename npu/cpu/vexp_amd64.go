@@ -1,3 +1,5 @@
+//go:build !purego
+
 package cpu
 
 func init() { hasVecExp = hasAVX2FMA() }

@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // Constants of expf (Cephes' single-precision exp): Cody–Waite reduction
