@@ -22,8 +22,8 @@ cpu=$(info fp32 cpu)
 echo "cpu: ${cpu:-no vector extensions} | bloom gemm kernel: fp32 $(info fp32 gemm_kernel), bf16 $(info bf16 gemm_kernel), fp16 $(info fp16 gemm_kernel)"
 printf '%-10s %-34s %3s %12s %12s %7s\n' kind shape thr bloom pytorch ratio
 row() { # kind shape threads ours theirs unit
-  local r="-"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}')
-  printf '%-10s %-34s %3s %12.1f %12s %7s  %s\n' "$1" "$2" "$3" "$4" "$5" "$r" "$6"
+  local r="-" p="$5"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}') && p=$(printf '%.1f' "$5")
+  printf '%-10s %-34s %3s %12.1f %12s %7s  %s\n' "$1" "$2" "$3" "$4" "$p" "$r" "$6"
 }
 
 for t in $THREADS; do
