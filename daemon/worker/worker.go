@@ -84,14 +84,17 @@ func (w *worker) run(ctx context.Context) error {
 	return w.train(ctx, dev)
 }
 
-// openDevice opens "cpu:N" or "npu:N".
+// backendOf is the npu backend each kind of --devices runs on.
+var backendOf = map[string]string{"cpu": "cpu", "npu": "acl"}
+
+// openDevice opens "cpu:N" or "npu:N" (an Ascend NPU, through npu/acl).
 func openDevice(spec string, threads int) (npu.Device, error) {
 	kind, idx, ok := strings.Cut(spec, ":")
 	n, err := strconv.Atoi(idx)
-	if !ok || err != nil {
-		return nil, fmt.Errorf("worker: device %q: want KIND:INDEX", spec)
+	if !ok || err != nil || backendOf[kind] == "" {
+		return nil, fmt.Errorf("worker: device %q: want cpu:INDEX or npu:INDEX", spec)
 	}
-	d, err := npu.Open(kind, npu.Options{Threads: threads, Index: n})
+	d, err := npu.Open(backendOf[kind], npu.Options{Threads: threads, Index: n})
 	if err != nil {
 		return nil, fmt.Errorf("worker: open %s (this binary has backends %v): %w", spec, npu.Backends(), err)
 	}
