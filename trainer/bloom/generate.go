@@ -7,19 +7,21 @@ import (
 )
 
 // Cache is the key/value cache of B rows for incremental decoding: every
-// block's k and v (B,NH,Cap,HD), and the padding mask of the positions so far.
+// block's k and v (B,NH/TP,Cap,HD) of the Part that made it, and the padding
+// mask of the positions so far.
 type Cache struct {
 	B, Cap, Len int
-	k, v        []npu.Buf // per block
+	k, v        []npu.Buf // per block of the part
 	mask        []int32   // (B,Cap) 1 = token, 0 = padding
 	step        map[int]*acts
 }
 
-// NewCache allocates a cache for B rows of up to capacity positions.
+// NewCache allocates a cache for B rows of up to capacity positions, for
+// the blocks and heads m's Part holds.
 func (m *Model) NewCache(B, capacity int) *Cache {
 	c := &Cache{B: B, Cap: capacity, mask: make([]int32, B*capacity), step: map[int]*acts{}}
-	n := B * capacity * m.Cfg.Hidden
-	for range m.Cfg.Layers {
+	n := B * capacity * m.tp.attn
+	for range m.Part.Layers {
 		c.k = append(c.k, m.Dev.Alloc(n))
 		c.v = append(c.v, m.Dev.Alloc(n))
 	}
@@ -28,20 +30,38 @@ func (m *Model) NewCache(B, capacity int) *Cache {
 
 // Decode appends Tq positions to every row of the cache: ids and mask are
 // (B,Tq), mask nil meaning all tokens. It returns the logits (B,V) of each
-// row's last new position, in a buffer the next Decode overwrites.
+// row's last new position, in a buffer the next Decode overwrites. The
+// part must hold a whole pipeline (Embed and Head); under tensor
+// parallelism the logits are this rank's vocabulary rows (B,V/TP).
 func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
+	if !m.Part.Embed || !m.Part.Head {
+		return nil, fmt.Errorf("%w: Decode runs a whole pipeline; a stage runs DecodeStage", ErrInput)
+	}
+	return m.DecodeStage(c, ids, mask, nil)
+}
+
+// DecodeStage is Decode on one pipeline stage. Every stage is given the
+// same ids and mask (B,Tq); the first embeds ids, the others start from in
+// (B·Tq,C), what the previous stage returned. The last stage returns the
+// logits of each row's last new position (B,V/TP); the others their output
+// (B·Tq,C), for the next stage. The buffer is overwritten by the next call.
+func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, error) {
 	Tq := len(ids) / c.B
 	if Tq == 0 || len(ids) != c.B*Tq || mask != nil && len(mask) != len(ids) {
 		return nil, fmt.Errorf("%w: %d ids (and %d mask values) for %d rows", ErrInput, len(ids), len(mask), c.B)
 	}
-	if !m.Part.Full(m.Cfg) {
-		return nil, fmt.Errorf("%w: decoding needs the whole model, not a parallel part", ErrInput)
+	if len(c.k) != m.Part.Layers {
+		return nil, fmt.Errorf("%w: a cache of %d blocks for a part of %d", ErrInput, len(c.k), m.Part.Layers)
 	}
 	if c.Len+Tq > c.Cap {
 		return nil, fmt.Errorf("%w: %d positions exceed the cache capacity %d", ErrInput, c.Len+Tq, c.Cap)
 	}
-	if err := (Batch{B: c.B, T: Tq, IDs: ids}).Validate(m.Cfg.Vocab); err != nil {
-		return nil, err
+	if m.Part.Embed {
+		if err := (Batch{B: c.B, T: Tq, IDs: ids}).Validate(m.Cfg.Vocab); err != nil {
+			return nil, err
+		}
+	} else if in == nil || in.Len() != c.B*Tq*m.Cfg.Hidden {
+		return nil, fmt.Errorf("%w: a stage after the first needs the previous stage's (%d×%d) output", ErrInput, c.B*Tq, m.Cfg.Hidden)
 	}
 	a := c.step[Tq]
 	if a == nil {
@@ -64,24 +84,43 @@ func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
 		}
 		copy(full[b*Tk:(b+1)*Tk], c.mask[b*c.Cap:b*c.Cap+Tk])
 	}
-	m.forwardLast(a, ids, full, t0)
+	if !m.Part.Embed {
+		m.Dev.Copy(a.x0, in)
+	}
+	if err := m.forwardLast(a, ids, full, t0); err != nil {
+		return nil, err
+	}
 	c.Len = Tk
-	return a.logits.Slice(0, c.B*m.Cfg.Vocab), nil
+	if !m.Part.Head {
+		return a.out(), nil
+	}
+	return a.logits.Slice(0, c.B*m.tp.vocab), nil
 }
 
-// forwardLast is forward, but the head runs only on each row's last position.
-func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
-	c, d := m.Cfg, m.dev
+// forwardLast is forward, but the head runs only on each row's last
+// position.
+func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) error {
+	c, d, p := m.Cfg, m.dev, m.Part
 	N, C := a.B*a.Tq, c.Hidden
 	a.Tk, a.mask = t0+a.Tq, mask
-	// The whole model on one rank: the layers cannot fail.
-	_ = embeddingForward(d, &m.tp, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, C, c.Eps)
+	if p.Embed {
+		if err := embeddingForward(d, &m.tp, a.x0, a.x0Mean, a.x0Rstd, a.emb, m.W.WTE, m.W.EmbLNW, m.W.EmbLNB, ids, N, C, c.Eps); err != nil {
+			return err
+		}
+	}
 	x := a.x0
 	for l := range a.blocks {
 		ba := &a.blocks[l]
-		_ = attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0)
-		_ = mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N)
+		if err := attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0); err != nil {
+			return err
+		}
+		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N); err != nil {
+			return err
+		}
 		x = ba.res2
+	}
+	if !p.Head {
+		return nil
 	}
 	// Rows b·Tq+Tq−1 of x are the last positions: gather them, then the head.
 	last := a.proj.Slice(0, a.B*C)
@@ -90,6 +129,7 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) {
 		d.Copy(last.Slice(b*C, C), x.Slice(r, C))
 	}
 	headForward(d, c, &m.tp, &m.W, a, last, a.B)
+	return nil
 }
 
 // GenerateOptions control Generate.

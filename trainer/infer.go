@@ -1,0 +1,218 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// Infer is one rank of a tensor- and pipeline-parallel inference job: the
+// placement of training (tensor parallelism inside a stage, pipeline stages
+// in order, one data-parallel replica) with this rank's Part of the model,
+// decoding with a key/value cache of its own blocks and heads. Every rank
+// is given the same requests and returns the same answers; the ranks agree
+// through the groups and links of Env (TP, PP, Prev, Next; DP and Embed are
+// not used).
+type Infer struct {
+	Model *bloom.Model // this rank's part, placed by Place
+	env   Env
+	tpc   *tpComm
+	host  []float32 // staging for activations between stages
+	in    npu.Buf   // a stage's input on the device, by size
+	full  []float32 // (B,V) the gathered logits, on the last stage
+}
+
+// Place returns the part of a model of shape c that rank holds under
+// layout l (TP, PP; DP must be 1) and partition (nil: an even split).
+func Place(c bloom.Config, l Layout, rank int, partition []int) (bloom.Part, error) {
+	rc := RankConfig{Model: c, Layout: l, Rank: rank, PartitionLayers: partition, MicroBatch: 1, GlobalBatch: 1,
+		SeqLength: 1, Steps: 1, LR: Schedule{MaxLR: 1, Style: "constant"}}
+	if l.DP != 1 {
+		return bloom.Part{}, fmt.Errorf("%w: inference runs one data-parallel replica, got %d", ErrConfig, l.DP)
+	}
+	if err := rc.Validate(); err != nil {
+		return bloom.Part{}, err
+	}
+	return rc.Part(), nil
+}
+
+// NewInfer cuts this rank's part out of full, a whole model on the host's
+// view (any device), onto env.Dev: every tensor of the part as the
+// tensor-parallel rules cut it.
+func NewInfer(full *bloom.Model, p bloom.Part, env Env) (*Infer, error) {
+	if env.Dev == nil {
+		return nil, fmt.Errorf("%w: an inference rank needs a device", ErrConfig)
+	}
+	i := &Infer{env: env}
+	var comm bloom.TPComm
+	if p.TP > 1 {
+		if env.TP == nil || env.TP.Size() != p.TP || env.TP.Rank() != p.TPRank {
+			return nil, fmt.Errorf("%w: tensor-parallel rank %d of %d needs its group", ErrConfig, p.TPRank, p.TP)
+		}
+		i.tpc = &tpComm{g: env.TP, dev: env.Dev, ctx: context.Background()}
+		comm = i.tpc
+	}
+	first, last := p.Embed, p.Head
+	if !first && env.Prev == nil || !last && env.Next == nil {
+		return nil, fmt.Errorf("%w: a pipeline stage of blocks %d-%d needs links to its neighbours", ErrConfig, p.First, p.First+p.Layers-1)
+	}
+	m, err := bloom.NewPart(env.Dev, full.Cfg, p, comm)
+	if err != nil {
+		return nil, err
+	}
+	src := make([]float32, full.Layout.Size)
+	full.Dev.Read(src, full.Params)
+	host := make([]float32, m.Layout.Size)
+	for _, t := range m.Layout.Tensors {
+		whole, ok := full.Layout.Lookup(t.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: the model has no %s", ErrMismatch, t.Name)
+		}
+		m.Layout.Shard(t, src[whole.Offset:whole.Offset+whole.Size], host[t.Offset:t.Offset+t.Size])
+	}
+	m.Dev.Write(m.Params, host)
+	i.Model = m
+	return i, nil
+}
+
+// Generate continues each prompt as bloom.Model.Generate does (rows left
+// padded with pad), across the ranks: the first stage embeds, each stage
+// runs its blocks on its share of the cache and hands its output on, the
+// last stage gathers the logits from its tensor-parallel ranks and picks the
+// tokens (o.Pick sees the whole vocabulary, as in one process), and the
+// pipeline group passes them back to every stage. Every rank must call it
+// with the same arguments; every rank returns the same tokens.
+func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+	if i.tpc != nil {
+		i.tpc.ctx = ctx
+	}
+	m, p := i.Model, i.Model.Part
+	B, Tp := len(prompts), 0
+	for _, pr := range prompts {
+		Tp = max(Tp, len(pr))
+	}
+	if B == 0 || Tp == 0 {
+		return nil, fmt.Errorf("%w: empty prompt", bloom.ErrInput)
+	}
+	ids, mask := make([]int32, B*Tp), make([]int32, B*Tp)
+	for b, pr := range prompts {
+		off := Tp - len(pr)
+		for t := range Tp {
+			ids[b*Tp+t], mask[b*Tp+t] = pad, 0
+			if t >= off {
+				ids[b*Tp+t], mask[b*Tp+t] = pr[t-off], 1
+			}
+		}
+	}
+	c := m.NewCache(B, Tp+o.MaxNew)
+	out, done := make([][]int32, B), make([]bool, B)
+	next := make([]float32, B) // the picked tokens, passed from the last stage to every stage
+	for range o.MaxNew {
+		logits, err := i.stage(ctx, c, ids, mask)
+		if err != nil {
+			return nil, err
+		}
+		clear(next)
+		if p.Head {
+			full, err := i.gather(ctx, logits, B)
+			if err != nil {
+				return nil, err
+			}
+			V := m.Cfg.Vocab
+			for b := range B {
+				next[b] = float32(o.Pick(b, full[b*V:(b+1)*V]))
+			}
+		}
+		if err := i.allReduce(ctx, i.env.PP, next); err != nil {
+			return nil, fmt.Errorf("passing the tokens to every stage: %w", err)
+		}
+		ids, mask = ids[:B], nil
+		live := false
+		for b := range B {
+			tok := int32(next[b])
+			if !done[b] {
+				out[b] = append(out[b], tok)
+				done[b] = o.EOS >= 0 && int(tok) == o.EOS
+			}
+			live = live || !done[b]
+			ids[b] = tok
+		}
+		if !live {
+			break
+		}
+	}
+	return out, nil
+}
+
+// stage runs this rank's stage of one decoding step: it receives the
+// previous stage's output (unless first), runs its blocks, and sends its
+// output on (unless last). The last stage returns its logits.
+func (i *Infer) stage(ctx context.Context, c *bloom.Cache, ids, mask []int32) (npu.Buf, error) {
+	m, p := i.Model, i.Model.Part
+	n := len(ids) * m.Cfg.Hidden
+	if cap(i.host) < n {
+		i.host = make([]float32, n)
+	}
+	h := i.host[:n]
+	var in npu.Buf
+	if !p.Embed {
+		if err := i.env.Prev.Recv(ctx, h); err != nil {
+			return nil, fmt.Errorf("receiving activations: %w", err)
+		}
+		if i.in == nil || i.in.Len() != n {
+			i.in = m.Dev.Alloc(n)
+		}
+		in = i.in
+		m.Dev.Write(in, h)
+	}
+	outBuf, err := m.DecodeStage(c, ids, mask, in)
+	if err != nil {
+		return nil, err
+	}
+	if p.Head {
+		return outBuf, nil
+	}
+	m.Dev.Read(h, outBuf)
+	if err := i.env.Next.Send(ctx, h); err != nil {
+		return nil, fmt.Errorf("sending activations: %w", err)
+	}
+	return nil, nil
+}
+
+// gather returns the logits (B,V) of the whole vocabulary on every
+// tensor-parallel rank: each writes its rows' logits into a zeroed copy and
+// the group sums them (every entry has one non-zero term, so the sum is
+// exact).
+func (i *Infer) gather(ctx context.Context, logits npu.Buf, B int) ([]float32, error) {
+	m := i.Model
+	V, lv := m.Cfg.Vocab, m.Cfg.Vocab/m.Part.TP
+	if cap(i.full) < B*V {
+		i.full = make([]float32, B*V)
+	}
+	full := i.full[:B*V]
+	local := make([]float32, logits.Len())
+	m.Dev.Read(local, logits)
+	if m.Part.TP == 1 {
+		copy(full, local)
+		return full, nil
+	}
+	clear(full)
+	lo := m.Part.TPRank * lv
+	for b := range B {
+		copy(full[b*V+lo:b*V+lo+lv], local[b*lv:(b+1)*lv])
+	}
+	if err := i.allReduce(ctx, i.env.TP, full); err != nil {
+		return nil, fmt.Errorf("gathering the logits: %w", err)
+	}
+	return full, nil
+}
+
+// allReduce sums buf over g; a group of one (nil) leaves it.
+func (i *Infer) allReduce(ctx context.Context, g Group, buf []float32) error {
+	if g == nil || g.Size() < 2 {
+		return nil
+	}
+	return g.AllReduce(ctx, buf, ReduceSum)
+}
