@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
+	"bloom/trainer/eval"
+	"bloom/trainer/tokenizer"
 )
 
 // TestInferMatchesLocal: generation split over TP2, PP2 and TP2×PP2 ranks
@@ -72,5 +75,74 @@ func TestInferMatchesLocal(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestInferEvaluate: BoolQ and MMLU run across TP2×PP2 ranks (eval.Run
+// with Infer's Generate) give every rank the one-process answers, question
+// by question.
+func TestInferEvaluate(t *testing.T) {
+	tok, err := tokenizer.Load("tokenizer/testdata/bloom.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bloom.Config{Vocab: tok.VocabSize(), Hidden: 32, Heads: 4, Layers: 4, Eps: 1e-5}
+	full, err := bloom.New(cpu.New(1), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.InitRandom(7, 0.5)
+	words := []string{"garden", "river", "stone", "light", "window", "bread", "music", "cloud"}
+	var tasks [2][]eval.Question
+	for i, w := range words {
+		tasks[0] = append(tasks[0], eval.Question{Task: eval.BoolQ, Prompt: strings.Repeat(w+" ", i%3+1) + "\nQuestion: is the " + words[(i+3)%8] + " here?\nAnswer:", Gold: "TF"[i%2 : i%2+1]})
+		tasks[1] = append(tasks[1], eval.Question{Task: eval.MMLU, Subject: "x", Prompt: "Which is " + w + "?\nA. " + words[(i+1)%8] + "\nB. " + w + "\nAnswer:", Gold: "AB"[i%2 : i%2+1]})
+	}
+	var want [2]eval.Result
+	for k, qs := range tasks {
+		if want[k], err = eval.Run(eval.Config{Model: full, Tok: tok, Pad: 3, Batch: 3}, qs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := DefaultRankConfig()
+	cfg.Model, cfg.Layout = c, Layout{TP: 2, PP: 2, DP: 1}
+	w := newWorld(cfg)
+	got := make([][2]eval.Result, cfg.World())
+	errs := make([]error, cfg.World())
+	var wg sync.WaitGroup
+	for r := range cfg.World() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := Place(c, cfg.Layout, r, nil)
+			var inf *Infer
+			if err == nil {
+				inf, err = NewInfer(full, p, w.envs[r])
+			}
+			for k, qs := range tasks {
+				if err != nil {
+					break
+				}
+				gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+					return inf.Generate(context.Background(), prompts, pad, o)
+				}
+				got[r][k], err = eval.Run(eval.Config{Model: inf.Model, Generate: gen, Tok: tok, Pad: 3, Batch: 3}, qs)
+			}
+			errs[r] = err
+		}()
+	}
+	wg.Wait()
+	for r := range got {
+		if errs[r] != nil {
+			t.Fatalf("rank %d: %v", r, errs[r])
+		}
+		for k := range tasks {
+			if !slices.Equal(got[r][k].Answers, want[k].Answers) || got[r][k].Score != want[k].Score {
+				t.Fatalf("rank %d %s: %v %+v; one process %v %+v", r, want[k].Name, got[r][k].Answers, got[r][k].Score, want[k].Answers, want[k].Score)
+			}
+		}
+	}
+	if !slices.Contains(want[0].Answers, "T") || !slices.Contains(want[0].Answers, "F") {
+		t.Errorf("BoolQ answers %v: the test needs a model that answers both", want[0].Answers)
 	}
 }

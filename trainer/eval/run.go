@@ -12,7 +12,13 @@ import (
 
 // Config is how Run runs the model.
 type Config struct {
+	// Model is the model, or on a rank of a distributed job its part (its
+	// Cfg is the whole model's shape).
 	Model *bloom.Model
+	// Generate, when set, generates in Model's place: a distributed job's
+	// rank passes trainer.Infer's, which every rank calls alike and which
+	// returns every rank the same tokens. nil: Model.Generate.
+	Generate func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error)
 	Tok   *tokenizer.Tokenizer
 	Pad   int32 // the token that left-pads the prompts of a batch
 	// SeqLength bounds a prompt plus the tokens the task generates; longer
@@ -116,7 +122,9 @@ func encode(cfg Config, part []Question, task string, nNew int) (prompts [][]int
 
 // answerer returns the function that answers a batch of prompts: BoolQ's
 // "T" when P(Yes) >= P(No) at the first new position (the softmax keeps
-// the logits' order), MMLU's first character of the greedy continuation.
+// the logits' order: the token picked is Yes or No), MMLU's first character
+// of the greedy continuation. Both are read from the tokens generated, so
+// every rank of a distributed job answers alike.
 func answerer(cfg Config, task string, nNew int) (func(prompts [][]int32) ([]string, error), error) {
 	var yes, no int32
 	if task == BoolQ {
@@ -129,25 +137,33 @@ func answerer(cfg Config, task string, nNew int) (func(prompts [][]int32) ([]str
 			return nil, err
 		}
 	}
+	generate := cfg.Generate
+	if generate == nil {
+		generate = cfg.Model.Generate
+	}
 	return func(prompts [][]int32) ([]string, error) {
-		preds := make([]string, len(prompts))
 		o := bloom.GenerateOptions{MaxNew: nNew, EOS: -1, Pick: bloom.Greedy}
 		if task == BoolQ {
-			o.Pick = func(row int, logits []float32) int32 {
-				preds[row] = "F"
+			o.Pick = func(_ int, logits []float32) int32 {
 				if logits[yes] >= logits[no] {
-					preds[row] = "T"
+					return yes
 				}
-				return yes
+				return no
 			}
 		}
-		out, err := cfg.Model.Generate(prompts, cfg.Pad, o)
+		out, err := generate(prompts, cfg.Pad, o)
 		if err != nil {
 			return nil, err
 		}
-		if task == MMLU {
-			for i, ids := range out {
+		preds := make([]string, len(prompts))
+		for i, ids := range out {
+			switch {
+			case task == MMLU:
 				preds[i] = firstChar(cfg.Tok.Decode(ids, true))
+			case ids[0] == yes:
+				preds[i] = "T"
+			default:
+				preds[i] = "F"
 			}
 		}
 		return preds, nil
