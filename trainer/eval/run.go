@@ -19,8 +19,8 @@ type Config struct {
 	// rank passes trainer.Infer's, which every rank calls alike and which
 	// returns every rank the same tokens. nil: Model.Generate.
 	Generate func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error)
-	Tok   *tokenizer.Tokenizer
-	Pad   int32 // the token that left-pads the prompts of a batch
+	Tok      *tokenizer.Tokenizer
+	Pad      int32 // the token that left-pads the prompts of a batch
 	// SeqLength bounds a prompt plus the tokens the task generates; longer
 	// prompts lose their beginning (Result.Truncated). 0: no bound.
 	SeqLength int
