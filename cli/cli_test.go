@@ -115,6 +115,22 @@ func TestTrainLocalSavesAModelThatLoads(t *testing.T) {
 	if _, err := run(t, "score", "--model", dir, "--tokens", "70,80,90"); err != nil {
 		t.Errorf("the saved model does not score: %v", err)
 	}
+	// It carries the byte-level tokenizer of the text it trained on: text
+	// prompts reach it without hand-encoding, and convert passes it on.
+	out, err = run(t, "-o", "json", "generate", "--model", dir, "--tokenizer", filepath.Join(dir, "tokenizer.json"),
+		"--prompt", "Hello", "--max-new-tokens", "3", "--greedy")
+	if err != nil || !strings.Contains(out, `"tokens"`) {
+		t.Errorf("text generation with the saved tokenizer: %v\n%s", err, out)
+	}
+	conv := filepath.Join(t.TempDir(), "hf")
+	if _, err := run(t, "convert", "--model", dir, "--out", conv); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(filepath.Join(dir, "tokenizer.json"))
+	b, err := os.ReadFile(filepath.Join(conv, "tokenizer.json"))
+	if err != nil || !bytes.Equal(a, b) {
+		t.Errorf("convert did not carry the tokenizer: %v", err)
+	}
 }
 
 // TestTrainLocalLoRA: LoRA fine-tuning of a saved model trains the adapters

@@ -29,6 +29,7 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			&ucli.StringFlag{Name: "out", Usage: "the Hugging Face model `DIR` to write (created; files in it are replaced)"},
 			&ucli.StringFlag{Name: "dtype", Value: "F32", Usage: "dtype of the written weights: F32, F16 or BF16 (rounded to nearest even)"},
 			&ucli.StringFlag{Name: "max-shard-size", Value: "0", Usage: "largest safetensors file, e.g. 10G (0: one file)"},
+			&ucli.StringFlag{Name: "tokenizer", Usage: "the tokenizer.json `FILE` to write with the model (default: --model's own tokenizer.json, or the one its checkpoint records: the data's, or the byte-level one of the embedded corpus)"},
 			&ucli.BoolFlag{Name: "adapter", Usage: "write a LoRA checkpoint's adapters alone, as a peft adapter directory (adapter_config.json, adapter_model.safetensors), instead of the merged model"},
 		},
 		Action: func(c *ucli.Context) error {
@@ -66,10 +67,17 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			if err := trainer.SaveHF(m, hf, out, dt, shard); err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(c.App.Writer, map[string]any{"model": c.String("model"), "out": out, "dtype": dt, "parameters": m.Cfg.NumParams()})
+			tok := c.String("tokenizer")
+			if tok == "" {
+				tok = modelTokenizer(c.String("model"))
 			}
-			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
+			tok = shipTokenizer(c.App.ErrWriter, out, tok)
+			if asJSON {
+				return writeJSON(c.App.Writer, map[string]any{"model": c.String("model"), "out": out, "dtype": dt,
+					"parameters": m.Cfg.NumParams(), "tokenizer": tok})
+			}
+			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s%s\n", out, m.Cfg.NumParams(), dt,
+				map[bool]string{true: ", with tokenizer.json"}[tok != ""])
 			return err
 		},
 	}

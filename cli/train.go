@@ -50,23 +50,25 @@ var localFields = map[string]specFlag{
 	"load": {aliases: []string{"model"}, envVars: []string{"BLOOM_MODEL"}, usage: "start from this model `DIR`: Hugging Face BLOOM " +
 		"(config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory " +
 		"(its latest committed step) or one iter_* step of it (with --lora-target-modules, the frozen base)"},
-	"train-iters":        {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
-	"train-samples":      {},
-	"micro-batch-size":   {},
-	"global-batch-size":  {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
-	"seq-length":         {},
-	"lr":                 {},
-	"min-lr":             {},
-	"lr-decay-style":     {},
-	"lr-warmup-samples":  {},
-	"lr-decay-samples":   {},
-	"weight-decay":       {},
-	"clip-grad":          {},
-	"adam-beta1":         {},
-	"adam-beta2":         {},
-	"adam-eps":           {},
-	"init-method-std":    {usage: "std of the random initial weights (with --model-preset)"},
-	"seed":               {},
+	"train-iters":       {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
+	"train-samples":     {},
+	"micro-batch-size":  {},
+	"global-batch-size": {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
+	"seq-length":        {},
+	"lr":                {},
+	"min-lr":            {},
+	"lr-decay-style":    {},
+	"lr-warmup-samples": {},
+	"lr-decay-samples":  {},
+	"weight-decay":      {},
+	"clip-grad":         {},
+	"adam-beta1":        {},
+	"adam-beta2":        {},
+	"adam-eps":          {},
+	"init-method-std":   {usage: "std of the random initial weights (with --model-preset)"},
+	"seed":              {},
+	"tokenizer-name-or-path": {usage: "the tokenizer.json the data was made with: written with the model by --save " +
+		"(default: the loaded model's, or the byte-level one of --data text)"},
 	"fp16":               {},
 	"bf16":               {},
 	"initial-loss-scale": {},
@@ -223,11 +225,27 @@ func runLocal(c *ucli.Context) error {
 		if err := trainer.SaveHF(m, hf, dir, ckpt.DType(c.String("save-dtype")), 0); err != nil {
 			return err
 		}
+		tok := shipTokenizer(c.App.ErrWriter, dir, localTokenizer(s))
 		if !asJSON {
-			fmt.Fprintf(w, "saved %s\n", dir)
+			fmt.Fprintf(w, "saved %s%s\n", dir, map[bool]string{true: " (with its tokenizer.json)"}[tok != ""])
 		}
 	}
 	return nil
+}
+
+// localTokenizer is the tokenizer a train --local model goes with: the
+// data's (--tokenizer-name-or-path), else the model's own when it was
+// loaded with one, else the byte-level one of the text it trained on.
+func localTokenizer(s jobspec.Spec) string {
+	switch {
+	case s.TokenizerNameOrPath != "":
+		return s.TokenizerNameOrPath
+	case s.Load != "":
+		return modelTokenizer(s.Load)
+	case !s.InstructionDataset:
+		return trainer.ByteTokenizer
+	}
+	return ""
 }
 
 // describe names the model a run starts from: its preset or directory.

@@ -105,6 +105,8 @@ type trainerRecord struct {
 	// resumed run scales, skips and counts as the uninterrupted one.
 	Precision string          `json:"precision,omitempty"`
 	LossScale *LossScaleState `json:"loss_scale,omitempty"`
+	// Tokenizer is RankConfig.Tokenizer: what the data was tokenized with.
+	Tokenizer string `json:"tokenizer,omitempty"`
 }
 
 // manifest is this rank's view of the checkpoint of the current step.
@@ -115,7 +117,7 @@ func (r *Rank) manifest() (ckpt.Manifest, error) {
 		return ckpt.Manifest{}, err
 	}
 	rec := trainerRecord{OptimizerStep: r.Opt.Step, Seed: c.Seed, MicroBatch: c.MicroBatch,
-		GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad, Adam: c.Adam, LR: c.LR}
+		GlobalBatch: c.GlobalBatch, SeqLength: c.SeqLength, ClipGrad: c.ClipGrad, Adam: c.Adam, LR: c.LR, Tokenizer: c.Tokenizer}
 	if c.Model.LoRA.On() {
 		rec.LoRABase, rec.InitStd = r.loraBase, c.InitStd
 	}

@@ -36,6 +36,29 @@ func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error)
 	return m, withShape(ckpt.DefaultBloomConfig(), m.Cfg), nil
 }
 
+// ModelTokenizer is what the model in dir was trained on, as its native
+// checkpoint records it (RankConfig.Tokenizer: ByteTokenizer or a
+// tokenizer.json path), or "" for a Hugging Face directory or a checkpoint
+// that does not say.
+func ModelTokenizer(dir string) string {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return ""
+	}
+	step, err := stepDir(dir)
+	if err != nil {
+		return ""
+	}
+	man, err := ckpt.ReadManifest(step)
+	if err != nil {
+		return ""
+	}
+	tr, err := trainerRecordOf(man, step)
+	if err != nil {
+		return ""
+	}
+	return tr.Tokenizer
+}
+
 // LoadNative reassembles the parameters of the committed native checkpoint
 // in dir (a step directory) into one whole model on d, whatever layout
 // wrote it. A LoRA checkpoint holds its adapters; the frozen weights come

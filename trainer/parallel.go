@@ -90,6 +90,12 @@ type RankConfig struct {
 	// --zero-stage for its rule); used under F16 only.
 	LossScale LossScaleConfig
 
+	// Tokenizer is what the data was tokenized with, recorded in the
+	// checkpoints so that an exported model carries it: ByteTokenizer for
+	// byte-level data (the embedded corpus), else a tokenizer.json path
+	// (--tokenizer-name-or-path); "" when unknown.
+	Tokenizer string
+
 	// BucketElems is the size, in gradient values, of the data-parallel
 	// all-reduce buckets; 0 = DefaultBucketElems.
 	BucketElems int
@@ -102,6 +108,10 @@ type RankConfig struct {
 	// The layout may differ from the checkpoint's.
 	Load string
 }
+
+// ByteTokenizer is RankConfig.Tokenizer for byte-level data: token 4+b is
+// byte b (trainer/data's ByteTokens; trainer/tokenizer's ByteLevel).
+const ByteTokenizer = "bytes"
 
 // DefaultBucketElems is Megatron's DDP bucket size.
 const DefaultBucketElems = 40_000_000

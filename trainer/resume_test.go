@@ -525,3 +525,14 @@ func TestLoRAFineTune(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointRecordsTokenizer: a job's checkpoints say what its data was
+// tokenized with, so that an exported model can carry it.
+func TestCheckpointRecordsTokenizer(t *testing.T) {
+	c := tinyJob()
+	c.Steps, c.Save, c.Tokenizer = 2, t.TempDir(), ByteTokenizer
+	runAndGather(t, c)
+	if got := ModelTokenizer(c.Save); got != ByteTokenizer {
+		t.Errorf("ModelTokenizer of the checkpoint: %q", got)
+	}
+}

@@ -308,7 +308,7 @@ func TestPrecisionSettings(t *testing.T) {
 	if err := s.Set("bf16", "true"); err != nil {
 		t.Fatal(err)
 	}
-	if c := s.TrainConfig(); c.Precision != npu.BF16 || c.LossScale.Rule != trainer.RuleLossScaler {
+	if c := s.TrainConfig(); c.Precision != npu.BF16 || c.LossScale.Rule != trainer.RuleLossScaler || c.Tokenizer != trainer.ByteTokenizer {
 		t.Errorf("bf16: %v %+v", c.Precision, c.LossScale)
 	}
 	b, err := s.Marshal()

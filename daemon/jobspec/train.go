@@ -28,6 +28,10 @@ func (s *Spec) TrainConfig() trainer.RankConfig {
 	c.LR = trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
 		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
 	c.Precision, c.LossScale = s.Precision(), s.LossScale()
+	c.Tokenizer = s.TokenizerNameOrPath
+	if s.DataPath == "" {
+		c.Tokenizer = trainer.ByteTokenizer // the embedded byte-level corpus
+	}
 	return c
 }
 

@@ -98,3 +98,17 @@ func (b *TrainedBPE) WriteFile(path string) error {
 	}
 	return nil
 }
+
+// ByteLevel is the tokenizer of byte-level data (trainer/data's embedded
+// corpus and ByteTokens): the special tokens <unk>, <s>, </s>, <pad> take
+// ids 0-3 and byte b is token 4+b, with no merges, in BLOOM's pipeline, so
+// that a model trained on bytes carries a tokenizer.json Hugging Face's
+// libraries and ours read, and text prompts reach it unchanged.
+func ByteLevel() *TrainedBPE {
+	b := &TrainedBPE{SpecialTokens: []string{"<unk>", "<s>", "</s>", "<pad>"}}
+	b.Vocab = append(b.Vocab, b.SpecialTokens...)
+	for c := range 256 {
+		b.Vocab = append(b.Vocab, byteLevelEncode(string([]byte{byte(c)})))
+	}
+	return b
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestTrainMatchesHF trains on the reference corpus as
@@ -85,5 +86,31 @@ func TestTrainedRoundTrip(t *testing.T) {
 		if slices.Contains(ids, 0) {
 			t.Errorf("%q encodes with <unk>: %v", s, ids)
 		}
+	}
+}
+
+// TestByteLevel: the byte-level tokenizer encodes any text, invalid UTF-8
+// included, as its bytes plus 4, and decodes them back.
+func TestByteLevel(t *testing.T) {
+	tok, err := ByteLevel().Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"Hello, world!", "  spaces\tand\nlines ", "héllo 日本語 🙂", "\xff\xfe bad utf-8", ""} {
+		ids := tok.Encode(s).IDs
+		if len(ids) != len(s) {
+			t.Fatalf("%q: %d ids for %d bytes: %v", s, len(ids), len(s), ids)
+		}
+		for i := range len(s) {
+			if ids[i] != int32(s[i])+4 {
+				t.Fatalf("%q: byte %d (%#x) is id %d, want %d", s, i, s[i], ids[i], int32(s[i])+4)
+			}
+		}
+		if got := tok.Decode(ids, true); utf8.ValidString(s) && got != s {
+			t.Errorf("decode %q: %q", s, got)
+		}
+	}
+	if tok.VocabSize() != 260 {
+		t.Errorf("vocabulary of %d", tok.VocabSize())
 	}
 }
