@@ -41,32 +41,12 @@ func TestInferMatchesLocal(t *testing.T) {
 			partition []int
 		}{{2, 1, nil}, {1, 2, []int{3, 1}}, {2, 2, nil}} {
 			t.Run(fmt.Sprintf("seed%d_TP%d_PP%d%v", seed, l.tp, l.pp, l.partition), func(t *testing.T) {
-				cfg := DefaultRankConfig()
-				cfg.Model, cfg.Layout, cfg.PartitionLayers = c, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition
-				w := newWorld(cfg)
-				got := make([][][]int32, cfg.World())
-				errs := make([]error, cfg.World())
-				var wg sync.WaitGroup
-				for r := range cfg.World() {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						p, err := Place(c, cfg.Layout, r, l.partition)
-						if err == nil {
-							var inf *Infer
-							if inf, err = NewInfer(full, p, w.envs[r]); err == nil {
-								got[r], err = inf.Generate(context.Background(), prompts, 0,
-									bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
-							}
-						}
-						errs[r] = err
-					}()
-				}
-				wg.Wait()
+				got := make([][][]int32, l.tp*l.pp)
+				runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) (err error) {
+					got[r], err = inf.Generate(context.Background(), prompts, 0, bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
+					return err
+				})
 				for r := range got {
-					if errs[r] != nil {
-						t.Fatalf("rank %d: %v", r, errs[r])
-					}
 					for b := range want {
 						if !slices.Equal(got[r][b], want[b]) {
 							t.Fatalf("rank %d row %d: %v, one process %v", r, b, got[r][b], want[b])
@@ -104,38 +84,19 @@ func TestInferEvaluate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := DefaultRankConfig()
-	cfg.Model, cfg.Layout = c, Layout{TP: 2, PP: 2, DP: 1}
-	w := newWorld(cfg)
-	got := make([][2]eval.Result, cfg.World())
-	errs := make([]error, cfg.World())
-	var wg sync.WaitGroup
-	for r := range cfg.World() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p, err := Place(c, cfg.Layout, r, nil)
-			var inf *Infer
-			if err == nil {
-				inf, err = NewInfer(full, p, w.envs[r])
-			}
-			for k, qs := range tasks {
-				if err != nil {
-					break
-				}
-				gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
-					return inf.Generate(context.Background(), prompts, pad, o)
-				}
-				got[r][k], err = eval.Run(eval.Config{Model: inf.Model, Generate: gen, Tok: tok, Pad: 3, Batch: 3}, qs)
-			}
-			errs[r] = err
-		}()
-	}
-	wg.Wait()
-	for r := range got {
-		if errs[r] != nil {
-			t.Fatalf("rank %d: %v", r, errs[r])
+	got := make([][2]eval.Result, 4)
+	runInfer(t, full, Layout{TP: 2, PP: 2, DP: 1}, nil, func(r int, inf *Infer) (err error) {
+		gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+			return inf.Generate(context.Background(), prompts, pad, o)
 		}
+		for k, qs := range tasks {
+			if got[r][k], err = eval.Run(eval.Config{Model: inf.Model, Generate: gen, Tok: tok, Pad: 3, Batch: 3}, qs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for r := range got {
 		for k := range tasks {
 			if !slices.Equal(got[r][k].Answers, want[k].Answers) || got[r][k].Score != want[k].Score {
 				t.Fatalf("rank %d %s: %v %+v; one process %v %+v", r, want[k].Name, got[r][k].Answers, got[r][k].Score, want[k].Answers, want[k].Score)
@@ -144,5 +105,38 @@ func TestInferEvaluate(t *testing.T) {
 	}
 	if !slices.Contains(want[0].Answers, "T") || !slices.Contains(want[0].Answers, "F") {
 		t.Errorf("BoolQ answers %v: the test needs a model that answers both", want[0].Answers)
+	}
+}
+
+// runInfer runs f on every rank of an in-process inference job over full,
+// placed by l and partition, each rank in its own goroutine, and fails the
+// test with the first rank's error.
+func runInfer(t *testing.T, full *bloom.Model, l Layout, partition []int, f func(rank int, inf *Infer) error) {
+	t.Helper()
+	cfg := DefaultRankConfig()
+	cfg.Model, cfg.Layout, cfg.PartitionLayers = full.Cfg, l, partition
+	w := newWorld(cfg)
+	errs := make([]error, cfg.World())
+	var wg sync.WaitGroup
+	for r := range cfg.World() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, err := Place(full.Cfg, l, r, partition)
+			var inf *Infer
+			if err == nil {
+				inf, err = NewInfer(full, p, w.envs[r])
+			}
+			if err == nil {
+				err = f(r, inf)
+			}
+			errs[r] = err
+		}()
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Fatalf("rank %d: %v", r, err)
+		}
 	}
 }

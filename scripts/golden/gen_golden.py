@@ -320,6 +320,9 @@ ending in `.bias`, containing `layernorm` or starting with `ln_f` (wd 0).
 Metadata (all strings): format, version, generator, torch, case, seed,
 weights_dtype, adam_params, lr, beta1, beta2, eps, weight_decay, adam_steps,
 greedy_min_top2_gap, greedy_prompt_attempts, init.
+
+Mixed precision (mp_bf16, mp_fp16, mp_fp16_z0): README-mixed.md, written by
+`scripts/golden/gen_mixed_golden.py`.
 """
 
 
@@ -335,11 +338,16 @@ def main():
         for fname, data in build_case(case, log).items():
             all_files[os.path.join(case["name"], fname)] = data
 
-    total = sum(len(v) for v in all_files.values())
+    sys.exit(0 if write_files(args.out, all_files, args.check, log) else 1)
+
+
+def write_files(out, files, check, log):
+    """Writes files ({relative path: bytes}) under out, or with check compares them with what is
+    there; returns whether all matched (always True when writing)."""
     bad = []
-    for rel, data in sorted(all_files.items()):
-        path = os.path.join(args.out, rel)
-        if args.check:
+    for rel, data in sorted(files.items()):
+        path = os.path.join(out, rel)
+        if check:
             try:
                 with open(path, "rb") as f:
                     same = f.read() == data
@@ -351,12 +359,13 @@ def main():
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "wb") as f:
                 f.write(data)
-    log("%d files, %d bytes total" % (len(all_files), total))
-    if args.check:
+    log("%d files, %d bytes total" % (len(files), sum(len(v) for v in files.values())))
+    if check:
         if bad:
             log("MISMATCH: " + ", ".join(bad))
-            sys.exit(1)
+            return False
         log("check OK: all files byte-identical")
+    return True
 
 
 if __name__ == "__main__":

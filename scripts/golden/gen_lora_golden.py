@@ -94,20 +94,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="compare with the files on disk instead of writing")
     args = ap.parse_args()
-    files = build()
-    bad = 0
-    for name, data in sorted(files.items()):
-        path = os.path.join(OUT, name)
-        if args.check:
-            with open(path, "rb") as f:
-                if f.read() != data:
-                    print("differs: %s" % path)
-                    bad += 1
-            continue
-        os.makedirs(OUT, exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-    sys.exit(1 if bad else 0)
+    sys.exit(0 if gg.write_files(OUT, build(), args.check, print) else 1)
 
 
 if __name__ == "__main__":
