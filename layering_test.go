@@ -46,6 +46,9 @@ import (
 //     import (testOnly); and scripts/soak imports no project package at all:
 //     it drives the built bloomd and bloomctl and reads `bloomctl -o json`,
 //     as a user would;
+//   - npu/acl/fakeacl builds the fake ACL libraries the npu/acl backend's
+//     tests load (C sources compiled with the system compiler); it is pure
+//     Go and imports nothing of ours;
 //   - internal/half is the one definition of the half-precision formats
 //     (float16 and bfloat16, their round-to-nearest-even conversions and
 //     vector kernels). It imports nothing of ours, and every layer that
@@ -59,11 +62,12 @@ import (
 //     and npu/cpu read the CPU's features from internal/cpuid, the one place
 //     CPUID and XCR0 are read.
 var allowed = map[string][]string{
-	"bloom":             {},
-	"bloom/npu":         {},
-	"bloom/npu/cpu":     {"npu", "internal/half", "internal/cpuid"},
-	"bloom/npu/acl":     {"npu"},
-	"bloom/npu/nputest": {"npu", "internal/half"},
+	"bloom":                 {},
+	"bloom/npu":             {},
+	"bloom/npu/cpu":         {"npu", "internal/half", "internal/cpuid"},
+	"bloom/npu/acl":         {"npu"},
+	"bloom/npu/acl/fakeacl": {},
+	"bloom/npu/nputest":     {"npu", "internal/half"},
 
 	"bloom/collective":           {"internal/half"},
 	"bloom/collective/collbench": {"collective", "internal/half"},
