@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestHeaderIsTheBackends checks that the fake compiles against the very
@@ -59,5 +63,57 @@ func TestEnv(t *testing.T) {
 		if env[i] != want[i] {
 			t.Errorf("Env[%d] = %q, want %q", i, env[i], want[i])
 		}
+	}
+}
+
+// caseOptions configures the fake for the C test cases that need it; the
+// others run with the defaults (Ascend910B1, 2 devices of 1 GiB).
+var caseOptions = map[string]Options{
+	"stale":        {StreamDelay: 200 * time.Millisecond},
+	"free":         {StreamDelay: 200 * time.Millisecond},
+	"soc910":       {SoC: Ascend910A},
+	"oom":          {OOMAfter: 4096},
+	"small_device": {DeviceMemory: 65536},
+	"fail":         {Fail: "aclnnAdd:2"},
+}
+
+// TestFake compiles the C tests in test/ against the fake and runs each
+// case in a process of its own (aclInit may be called once per process).
+func TestFake(t *testing.T) {
+	dir := build(t)
+	cc, _ := compiler()
+	srcs, err := filepath.Glob(filepath.Join("test", "*.c"))
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("test sources: %v", err)
+	}
+	bin, lib := filepath.Join(dir, "fake_test"), filepath.Join(dir, "lib64")
+	args := slices.Concat([]string{"-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-pthread", "-I", filepath.Join(dir, "src"),
+		"-o", bin}, srcs, []string{"-L" + lib, "-lascendcl", "-ldl", "-lm"})
+	if out, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("compiling the tests: %v\n%s", err, out)
+	}
+	listCmd := exec.Command(bin, "-list")
+	listCmd.Env = append(os.Environ(), Env(dir, Options{})...)
+	list, err := listCmd.Output()
+	if err != nil {
+		t.Fatalf("%s -list: %v", bin, err)
+	}
+	cases := strings.Fields(string(list))
+	for name := range caseOptions {
+		if !slices.Contains(cases, name) {
+			t.Errorf("caseOptions names %q, which test/ does not have", name)
+		}
+	}
+	for _, name := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(bin, name)
+			cmd.Env = append(os.Environ(), Env(dir, caseOptions[name])...)
+			cmd.Env = append(cmd.Env, "FAKE_ACL_LIBDIR="+lib)
+			out, err := cmd.CombinedOutput()
+			if err != nil || strings.TrimSpace(string(out)) != "ok" {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
 	}
 }
