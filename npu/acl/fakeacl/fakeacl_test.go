@@ -75,6 +75,7 @@ var caseOptions = map[string]Options{
 	"oom":          {OOMAfter: 4096},
 	"small_device": {DeviceMemory: 65536},
 	"fail":         {Fail: "aclnnAdd:2"},
+	"ops910":       {SoC: Ascend910A},
 }
 
 // TestFake compiles the C tests in test/ against the fake and runs each

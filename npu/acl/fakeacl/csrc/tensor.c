@@ -116,14 +116,14 @@ aclTensor *aclCreateTensor(const int64_t *viewDims, uint64_t viewDimsNum, aclDat
                         (long long)last, (long long)offset, (long long)snumel);
     if (tensorData == NULL)
         return fk_tfail("tensorData is NULL");
-    if ((uintptr_t)tensorData % 32 != 0)
-        return fk_tfail("tensorData %p is not 32-byte aligned (pass the allocation's address and an element offset)",
-                        tensorData);
     fk_dev *d = fk_devof(tensorData);
     if (d == NULL)
         return fk_tfail("tensorData %p is host memory, not a device address", tensorData);
     if (d != fk_cur->dev)
         return fk_tfail("tensorData %p is on device %d, the current device is %d", tensorData, d->id, fk_cur->dev->id);
+    if ((uintptr_t)tensorData % 32 != 0)
+        return fk_tfail("tensorData %p is not 32-byte aligned (pass the allocation's address and an element offset)",
+                        tensorData);
     pthread_mutex_lock(&fk_g.mu);
     fk_alloc *a = fk_allocof(d, tensorData);
     size_t off = (size_t)((char *)tensorData - d->dv), end = a ? a->off + a->size : 0;
