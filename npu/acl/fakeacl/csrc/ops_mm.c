@@ -59,21 +59,25 @@ static float fk_mm_in(int mode, double x) {
 }
 
 /* One (M,N) product: c = alpha·(a@b) + beta·c (beta 0: c not read).
- * a (M,K), b (K,N), c (M,N) are 2-D views at element offsets ao, bo, co. */
+ * a (M,K), b (K,N), c (M,N) are 2-D views at element offsets ao, bo, co;
+ * bt (K·N) and row (K+N) are scratch. */
 static void fk_gemm(int mode, const fk_tv *a, int64_t ao, const fk_tv *b, int64_t bo, const fk_tv *c, int64_t co, int64_t M,
                     int64_t N, int64_t K, const int64_t *as, const int64_t *bs, const int64_t *cs, float alpha, float beta,
-                    float *row) {
+                    float *bt, float *row) {
+    float *x = row + N;
+    for (int64_t k = 0; k < K; k++)
+        for (int64_t j = 0; j < N; j++)
+            bt[k * N + j] = fk_mm_in(mode, fk_ld(b, bo + k * bs[0] + j * bs[1]));
     for (int64_t i = 0; i < M; i++) {
+        for (int64_t k = 0; k < K; k++)
+            x[k] = fk_mm_in(mode, fk_ld(a, ao + i * as[0] + k * as[1]));
         for (int64_t j = 0; j < N; j++)
             row[j] = 0;
-        for (int64_t k = 0; k < K; k++) {
-            float x = fk_mm_in(mode, fk_ld(a, ao + i * as[0] + k * as[1]));
+        for (int64_t k = 0; k < K; k++)
             for (int64_t j = 0; j < N; j++) {
-                float y = fk_mm_in(mode, fk_ld(b, bo + k * bs[0] + j * bs[1]));
-                float p = x * y;
+                float p = x[k] * bt[k * N + j];
                 row[j] = row[j] + p;
             }
-        }
         for (int64_t j = 0; j < N; j++) {
             float r = alpha * row[j];
             if (beta != 0) {
@@ -90,8 +94,8 @@ static void fk_gemm(int mode, const fk_tv *a, int64_t ao, const fk_tv *b, int64_
 static int k_mm(aclOpExecutor *e, fk_tv *tv, char *msg, size_t n) {
     int three = tv[0].nd == 3;
     int64_t B = three ? tv[0].dims[0] : 1, M = tv[0].dims[three], K = tv[0].dims[three + 1], N = tv[1].dims[three + 1];
-    float *row = malloc((size_t)(N > 0 ? N : 1) * sizeof(float));
-    if (row == NULL) {
+    float *bt = malloc((size_t)(K * N + K + N + 1) * sizeof(float)), *row = bt + K * N;
+    if (bt == NULL) {
         snprintf(msg, n, "out of host memory");
         return ACL_ERROR_RT_INTERNAL_ERROR;
     }
@@ -99,9 +103,9 @@ static int k_mm(aclOpExecutor *e, fk_tv *tv, char *msg, size_t n) {
         int64_t ao = three ? b * tv[0].strides[0] : 0, bo = three ? b * tv[1].strides[0] : 0,
                 co = three ? b * tv[2].strides[0] : 0;
         fk_gemm((int)e->n[0], &tv[0], ao, &tv[1], bo, &tv[2], co, M, N, K, tv[0].strides + three, tv[1].strides + three,
-                tv[2].strides + three, (float)e->f[0], (float)e->f[1], row);
+                tv[2].strides + three, (float)e->f[0], (float)e->f[1], bt, row);
     }
-    free(row);
+    free(bt);
     return 0;
 }
 
