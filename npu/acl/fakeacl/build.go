@@ -36,6 +36,10 @@ type Options struct {
 	// "aclnnAdd:3" (or "Add:3"); the stream's next aclrtSynchronizeStream
 	// returns ACL_ERROR_RT_AICORE_EXCEPTION.
 	Fail string
+	// FailOnce, with Fail, is a file path: only the first process to reach
+	// the count fails (it creates the file), so the restart of a job whose
+	// worker the failure ended runs clean. Empty: every process fails.
+	FailOnce string
 	// OOMAfter makes aclrtMalloc fail once a device has handed out this many
 	// bytes in all (freed ones included); 0 = never.
 	OOMAfter int64
@@ -65,6 +69,9 @@ func Env(dir string, o Options) []string {
 	}
 	if o.Fail != "" {
 		add("FAKE_ACL_FAIL", o.Fail)
+	}
+	if o.FailOnce != "" {
+		add("FAKE_ACL_FAIL_ONCE", o.FailOnce)
 	}
 	if o.OOMAfter > 0 {
 		add("FAKE_ACL_OOM_AFTER", strconv.FormatInt(o.OOMAfter, 10))

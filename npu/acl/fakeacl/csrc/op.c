@@ -5,6 +5,8 @@
  * and queues the kernel on the stream.
  */
 #include "fake.h"
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <stdint.h>
 
@@ -218,6 +220,15 @@ static int fk_matchfail(const char *op) {
     pthread_mutex_lock(&fk_g.mu);
     int hit = ++fk_g.failcount == fk_g.failn;
     pthread_mutex_unlock(&fk_g.mu);
+    /* FAKE_ACL_FAIL_ONCE=path: only the first process to reach the count
+     * fails (it creates path), so a restarted job does not fail again. */
+    const char *once = getenv("FAKE_ACL_FAIL_ONCE");
+    if (hit && once != NULL && *once != 0) {
+        int fd = open(once, O_CREAT | O_EXCL | O_WRONLY, 0644);
+        if (fd < 0)
+            return 0;
+        close(fd);
+    }
     return hit;
 }
 
