@@ -46,6 +46,7 @@ type attnRef struct {
 	out, probs          []float64
 	outBound, probBound []float64
 	eps                 float64 // the largest relative error allowed a probability
+	term                float64 // Options.gemmTerm
 }
 
 func (r *attnRef) qi(b, h, i int) int { return ((b*r.s.NH+h)*r.s.Tq + i) * r.s.HD }
@@ -84,9 +85,10 @@ func (r *attnRef) pos(b, j int) float64 {
 // (HD+4)·u·a_j with a_j = |q|·|k|/√HD + |slope·pos|; a probability moves by
 // the errors of its score and of the row maximum, of exp (its argument
 // rounded: u·|s_j − max|) and of a sum of Tk terms; out sums Tk products.
-// Each is doubled for slack.
-func newAttnRef(s npu.AttentionShape, q, k, v []float64) *attnRef {
-	r := &attnRef{s: s, q: q, k: k, v: v,
+// Each is doubled for slack. term is Options.gemmTerm: the scores and out
+// are GEMMs, whose every product errs by term more.
+func newAttnRef(s npu.AttentionShape, q, k, v []float64, term float64) *attnRef {
+	r := &attnRef{s: s, q: q, k: k, v: v, term: term,
 		out: make([]float64, s.B*s.Tq*s.NH*s.HD), probs: make([]float64, s.B*s.NH*s.Tq*s.Tk)}
 	r.outBound, r.probBound = make([]float64, len(r.out)), make([]float64, len(r.probs))
 	c := 1 / math.Sqrt(float64(s.HD))
@@ -109,7 +111,7 @@ func newAttnRef(s npu.AttentionShape, q, k, v []float64) *attnRef {
 					al := float64(s.Slopes[h]) * r.pos(b, j)
 					sc[j], mag[j] = c*dot+al, c*abs+math.Abs(al)
 					m = max(m, sc[j])
-					dmax = max(dmax, float64(s.HD+4)*u*mag[j])
+					dmax = max(dmax, (float64(s.HD+4)*u+term)*mag[j])
 				}
 				if math.IsInf(m, -1) {
 					// Sees no key: HF fills every score with the float
@@ -121,7 +123,7 @@ func newAttnRef(s npu.AttentionShape, q, k, v []float64) *attnRef {
 						vv := r.v[r.ki(b, h, j):][:s.HD]
 						for d := range s.HD {
 							o[d] += p[j] * vv[d]
-							ob[d] += 4*p[j]*math.Abs(vv[d])*float64(s.Tk+2)*u + tiny
+							ob[d] += 4*p[j]*math.Abs(vv[d])*(float64(s.Tk+2)*u+term) + tiny
 						}
 					}
 					continue
@@ -145,7 +147,7 @@ func newAttnRef(s npu.AttentionShape, q, k, v []float64) *attnRef {
 					vv := r.v[r.ki(b, h, j):][:s.HD]
 					for d := range s.HD {
 						o[d] += p[j] * vv[d]
-						ob[d] += 2*p[j]*math.Abs(vv[d])*(eps+float64(s.Tk+1)*u) + tiny
+						ob[d] += 2*p[j]*math.Abs(vv[d])*(eps+float64(s.Tk+1)*u+term) + tiny
 					}
 				}
 			}
@@ -234,7 +236,7 @@ func unused(x []float32, s npu.AttentionShape) []float32 {
 func checkAttention(e *env, s npu.AttentionShape) {
 	nq, nk, no, np := s.B*s.NH*s.Tq*s.HD, s.B*s.NH*s.Cap*s.HD, s.B*s.Tq*s.NH*s.HD, s.B*s.NH*s.Tq*s.Tk
 	q, k, v := e.normal(nq, 0, 1), e.normal(nk, 0, 1), e.normal(nk, 0, 1)
-	ref := newAttnRef(s, f64(q), f64(k), f64(v))
+	ref := newAttnRef(s, f64(q), f64(k), f64(v), e.opt.gemmTerm())
 	kd, vd := unused(k, s), unused(v, s)
 
 	out0, probs0 := e.normal(no, 0, 1), e.normal(np, 0, 1) // every value must be overwritten
@@ -252,7 +254,7 @@ func checkAttention(e *env, s npu.AttentionShape) {
 
 	dout := e.normal(no, 0, 1)
 	dq, dk, dv, mq, mk, mv := ref.backward(f64(dout))
-	obj := func(q, k, v []float64) float64 { return dotW(newAttnRef(s, q, k, v).out, f64(dout)) }
+	obj := func(q, k, v []float64) float64 { return dotW(newAttnRef(s, q, k, v, 0).out, f64(dout)) }
 	e.checkFD("dq", ref.q, dq, func(x []float64) float64 { return obj(x, ref.k, ref.v) })
 	e.checkFD("dk", ref.k, dk, func(x []float64) float64 { return obj(ref.q, x, ref.v) })
 	e.checkFD("dv", ref.v, dv, func(x []float64) float64 { return obj(ref.q, ref.k, x) })
@@ -261,8 +263,9 @@ func checkAttention(e *env, s npu.AttentionShape) {
 	// to HD + Tk + Tq terms each, plus the probabilities' own error: doubled,
 	// relative to the magnitude of the terms. Values that receive nothing
 	// (unused cache rows, masked keys, queries that see nothing) must not
-	// change at all.
-	K := float64(s.HD+s.Tk+s.Tq+8)*u + 2*ref.eps
+	// change at all. Each gradient is two chained GEMMs (dP = dout·vᵀ, then
+	// dS·k or dSᵀ·q), so each term errs by 2·Options.gemmTerm more.
+	K := float64(s.HD+s.Tk+s.Tq+8)*u + 2*ref.eps + 2*ref.term
 	expect := func(init []float32, g, mag []float64) (want, bound []float64) {
 		want, bound = make([]float64, len(g)), make([]float64, len(g))
 		for i := range g {

@@ -71,7 +71,7 @@ func checkGemm(e *env, c gemmCase) {
 			}
 		}
 	}
-	want, bound := refGemm(c, a, lda, b, ldb, c0, ldc)
+	want, bound := refGemmTerm(c, a, lda, b, ldb, c0, ldc, e.opt.gemmTerm())
 	run := func() []float32 {
 		cb := e.buf(c0)
 		e.dev.Gemm(c.transA, c.transB, c.m, c.n, c.k, c.alpha, e.buf(a), lda, e.buf(b), ldb, c.beta, cb, ldc)
@@ -88,6 +88,13 @@ func checkGemm(e *env, c gemmCase) {
 // summed in any order, then scaled and added (Higham, Accuracy and Stability
 // of Numerical Algorithms, §3.5), doubled for slack.
 func refGemm(c gemmCase, a []float32, lda int, b []float32, ldb int, c0 []float32, ldc int) (want, bound []float64) {
+	return refGemmTerm(c, a, lda, b, ldb, c0, ldc, 0)
+}
+
+// refGemmTerm is refGemm for a GEMM whose product terms err by term
+// (relative) before they are summed: Options.gemmTerm of a GEMM that rounds
+// its operands. γ(k+2) grows to γ(k+2) + term.
+func refGemmTerm(c gemmCase, a []float32, lda int, b []float32, ldb int, c0 []float32, ldc int, term float64) (want, bound []float64) {
 	at := func(i, l int) float64 {
 		if c.transA {
 			return float64(a[l*lda+i])
@@ -101,7 +108,7 @@ func refGemm(c gemmCase, a []float32, lda int, b []float32, ldb int, c0 []float3
 		return float64(b[l*ldb+j])
 	}
 	want, bound = f64(c0), make([]float64, len(c0))
-	gamma := 2 * float64(c.k+2) * u
+	gamma := 2 * (float64(c.k+2)*u + term)
 	for i := range c.m {
 		for j := range c.n {
 			s, mag := 0.0, 0.0

@@ -12,6 +12,12 @@ import (
 // Run runs the conformance suite against dev, one subtest per kernel family.
 func Run(t *testing.T, dev npu.Device) {
 	t.Helper()
+	run(t, dev, Options{})
+}
+
+// run runs every kernel family's subtest with the options o.
+func run(t *testing.T, dev npu.Device, o Options) {
+	t.Helper()
 	for _, c := range []struct {
 		name string
 		f    func(*env)
@@ -37,7 +43,7 @@ func Run(t *testing.T, dev npu.Device) {
 		{"AdamW", testAdamW},
 		{"Determinism", testDeterminism},
 	} {
-		t.Run(c.name, func(t *testing.T) { c.f(newEnv(t, dev)) })
+		t.Run(c.name, func(t *testing.T) { c.f(newEnv(t, dev, o)) })
 	}
 }
 
@@ -53,16 +59,17 @@ type env struct {
 	t   *testing.T
 	dev npu.Device
 	rng *rand.Rand
+	opt Options
 }
 
 // newEnv seeds the random source from the test's name, so every subtest sees
 // the same inputs on every run and every backend.
-func newEnv(t *testing.T, dev npu.Device) *env {
+func newEnv(t *testing.T, dev npu.Device, o Options) *env {
 	var seed uint64 = 14695981039346656037
 	for _, c := range []byte(t.Name()) {
 		seed = (seed ^ uint64(c)) * 1099511628211
 	}
-	return &env{t: t, dev: dev, rng: rand.New(rand.NewPCG(seed, 1))}
+	return &env{t: t, dev: dev, rng: rand.New(rand.NewPCG(seed, 1)), opt: o}
 }
 
 // guard is how many sentinel values surround every buffer the suite makes.
@@ -264,5 +271,8 @@ func name(format string, args ...any) string { return fmt.Sprintf(format, args..
 // run runs f as a subtest sharing e's device and random source.
 func (e *env) run(name string, f func(*env)) {
 	e.t.Helper()
-	e.t.Run(name, func(t *testing.T) { f(&env{t: t, dev: e.dev, rng: e.rng}) })
+	e.t.Run(name, func(t *testing.T) {
+		e.opt.skip(t, name)
+		f(&env{t: t, dev: e.dev, rng: e.rng, opt: e.opt})
+	})
 }

@@ -30,7 +30,7 @@ func Same(t *testing.T, devs ...npu.Device) {
 func testDeterminism(e *env) {
 	for _, sc := range scenarios {
 		e.run(sc.name, func(e *env) {
-			compareResults(e.t, "second run", sc.run(newLab(e.dev, sc.name)), sc.run(newLab(e.dev, sc.name)))
+			compareResults(e.t, "second run", sc.run(e.lab(sc.name)), sc.run(e.lab(sc.name)))
 		})
 	}
 }
@@ -68,9 +68,10 @@ func compareResults(t *testing.T, who string, got, want []result) {
 // lab is a scenario's device and random source, seeded by the scenario's
 // name so that every device sees the same inputs.
 type lab struct {
-	dev npu.Device
-	rng *rand.Rand
-	out []result
+	dev   npu.Device
+	rng   *rand.Rand
+	out   []result
+	types []npu.DType // the half types to test
 }
 
 func newLab(dev npu.Device, name string) *lab {
@@ -78,7 +79,7 @@ func newLab(dev npu.Device, name string) *lab {
 	for _, c := range []byte(name) {
 		seed = (seed ^ uint64(c)) * 1099511628211
 	}
-	return &lab{dev: dev, rng: rand.New(rand.NewPCG(seed, 2))}
+	return &lab{dev: dev, rng: rand.New(rand.NewPCG(seed, 2)), types: halfTypes}
 }
 
 // in returns a buffer of n values drawn from N(0, sd²).
@@ -129,7 +130,7 @@ var scenarios = []struct {
 	}},
 	{"Half", func(l *lab) []result {
 		const m, n, k = 150, 130, 170
-		for _, t := range halfTypes {
+		for _, t := range l.types {
 			const big = 200003 // conversions split across threads
 			h, x := l.dev.AllocHalf(t, big), l.dev.Alloc(big)
 			l.dev.ToHalf(h, l.in(big, 100), big)
