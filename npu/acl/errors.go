@@ -1,0 +1,63 @@
+package acl
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrDevice matches (errors.Is) every *Error: a failed ACL or aclnn
+	// call, after which the device cannot be trusted.
+	ErrDevice = errors.New("acl: device error")
+	// ErrOOM matches an *Error whose call ran out of device memory.
+	ErrOOM = errors.New("acl: out of device memory")
+	// ErrNoBF16 is the panic of a bf16 allocation or product on a device
+	// that has none (Ascend 910).
+	ErrNoBF16 = errors.New("acl: Ascend 910 has no bf16: train with --fp16")
+	// ErrNotBuilt is what opening "acl" returns in a build without the
+	// backend.
+	ErrNotBuilt = errors.New("acl: this bloom was built without the Ascend backend: build it with make build-acl (CGO_ENABLED=1, -tags ascend)")
+)
+
+// Error is a failed call into CANN: the value a Device panics with, and
+// what Open returns when the runtime refuses to start.
+type Error struct {
+	Device int    // the device's index
+	Op     string // the npu.Device method, or "open"
+	Call   string // the C function that failed, e.g. "aclnnAddGetWorkspaceSize"
+	Code   int    // its aclError or aclnnStatus
+	Msg    string // aclGetRecentErrMsg's text, if any
+}
+
+// Codes that mean device memory ran out (acl_base.h, rt_error_codes.h).
+const (
+	codeBadAlloc   = 200000 // ACL_ERROR_BAD_ALLOC
+	codeRTMemAlloc = 207001 // ACL_ERROR_RT_MEMORY_ALLOCATION
+	codeRTOOM      = 207018 // ACL_ERROR_RT_DEVICE_OOM
+)
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("acl: device %d: %s: %s returned %d", e.Device, e.Op, e.Call, e.Code)
+	if e.OOM() {
+		s += " (out of device memory)"
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
+}
+
+// OOM reports whether the call ran out of device memory.
+func (e *Error) OOM() bool {
+	switch e.Code {
+	case codeBadAlloc, codeRTMemAlloc, codeRTOOM:
+		return true
+	}
+	return false
+}
+
+// Is makes errors.Is(err, ErrDevice) true for every *Error and
+// errors.Is(err, ErrOOM) true for those that ran out of memory.
+func (e *Error) Is(target error) bool {
+	return target == ErrDevice || target == ErrOOM && e.OOM()
+}

@@ -1,0 +1,24 @@
+package acl
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestErrorIs(t *testing.T) {
+	oom := &Error{Device: 1, Op: "Alloc", Call: "aclrtMalloc", Code: codeRTOOM, Msg: "no memory"}
+	bad := &Error{Op: "Add", Call: "aclnnAddGetWorkspaceSize", Code: 161002}
+	for _, c := range []struct {
+		err       error
+		dev, oomd bool
+	}{{oom, true, true}, {bad, true, false}, {fmt.Errorf("worker: %w", oom), true, true}, {ErrNoBF16, false, false}} {
+		if errors.Is(c.err, ErrDevice) != c.dev || errors.Is(c.err, ErrOOM) != c.oomd {
+			t.Errorf("%v: Is(ErrDevice) = %v, Is(ErrOOM) = %v; want %v, %v", c.err, errors.Is(c.err, ErrDevice), errors.Is(c.err, ErrOOM), c.dev, c.oomd)
+		}
+	}
+	want := "acl: device 1: Alloc: aclrtMalloc returned 207018 (out of device memory): no memory"
+	if oom.Error() != want {
+		t.Errorf("Error() = %q, want %q", oom.Error(), want)
+	}
+}
