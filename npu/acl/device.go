@@ -172,8 +172,9 @@ func classify(soc string) (is910, ok bool) {
 }
 
 // Close waits for the queued work, frees the device's memory, and
-// releases the NPU; the Device must not be used after. A second Close
-// returns the first's result.
+// releases the NPU; the Device must not be used after. After a device
+// error (which the failed call reported) Close releases what it can and
+// returns nil. A second Close returns the first's result.
 func (d *Device) Close() error {
 	d.closeOnce.Do(func() {
 		d.closeErr = d.tryExec(d.shutdown, false)
@@ -189,7 +190,8 @@ func (d *Device) shutdown() {
 	const op = "Close"
 	var first *Error
 	note := func(call string, rc C.aclError) {
-		if rc != C.ACL_SUCCESS && first == nil {
+		// After a failure the calls may repeat its error, which was reported.
+		if rc != C.ACL_SUCCESS && first == nil && d.failed == nil {
 			first = d.error(op, call, int(rc))
 		}
 	}

@@ -31,9 +31,10 @@
 // multiplies in fp16 only, so float32 GEMMs run with cubeMathType
 // ALLOW_FP32_DOWN_PRECISION (operands rounded to fp16, float32
 // accumulation: relative error 2⁻¹¹ per operand, which nputest.Options
-// states), AdamW is composed from elementwise operators, and bf16 is refused
-// (ErrNoBF16); on 910B float32 GEMMs keep float32 (KEEP_DTYPE) and AdamW is
-// aclnnApplyAdamWV2.
+// states) and bf16 is refused (ErrNoBF16); on 910B float32 GEMMs keep
+// float32 (KEEP_DTYPE). AdamW is composed from elementwise operators on
+// both: the 910 has no fused one, and 910B's aclnnApplyAdamWV2 forms 1 − β2
+// in float32, off torch's (see AdamWUpdate).
 //
 // Errors. The contract's methods return nothing, so a failed ACL or aclnn
 // call (an operator that refuses its arguments, device memory exhausted, an
