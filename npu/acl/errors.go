@@ -22,7 +22,7 @@ var (
 // Error is a failed call into CANN: the value a Device panics with, and
 // what Open returns when the runtime refuses to start.
 type Error struct {
-	Device int    // the device's index
+	Device int    // the device's index, or -1 before there is one
 	Op     string // the npu.Device method, or "open"
 	Call   string // the C function that failed, e.g. "aclnnAddGetWorkspaceSize"
 	Code   int    // its aclError or aclnnStatus
@@ -37,7 +37,10 @@ const (
 )
 
 func (e *Error) Error() string {
-	s := fmt.Sprintf("acl: device %d: %s: %s returned %d", e.Device, e.Op, e.Call, e.Code)
+	s := fmt.Sprintf("acl: %s: %s returned %d", e.Op, e.Call, e.Code)
+	if e.Device >= 0 {
+		s = fmt.Sprintf("acl: device %d: %s: %s returned %d", e.Device, e.Op, e.Call, e.Code)
+	}
 	if e.OOM() {
 		s += " (out of device memory)"
 	}

@@ -21,4 +21,8 @@ func TestErrorIs(t *testing.T) {
 	if oom.Error() != want {
 		t.Errorf("Error() = %q, want %q", oom.Error(), want)
 	}
+	init := &Error{Device: -1, Op: "open", Call: "aclInit", Code: 100000}
+	if want := "acl: open: aclInit returned 100000"; init.Error() != want {
+		t.Errorf("Error() = %q, want %q", init.Error(), want)
+	}
 }
