@@ -97,7 +97,7 @@ var allowed = map[string][]string{
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
 		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "ckpt", "collective", "collective/collbench",
 		"npu", "npu/cpu", "internal/cpuid"},
-	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu"},
+	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu", "npu/acl"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},
 	"bloom/cmd/bloomctl": {"cli"},
 	"bloom/scripts/soak": {},

@@ -16,6 +16,7 @@ import (
 	"bloom/cli"
 	"bloom/daemon"
 	"bloom/daemon/identity"
+	"bloom/npu/acl"
 )
 
 // joinContext is cancelled when bloomd should stop (SIGINT, SIGTERM);
@@ -46,7 +47,7 @@ func joinCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "peers", Usage: "gossip addresses to join through, comma-separated `HOST:PORT,...`", EnvVars: env("PEERS")},
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE` (bloomd keygen)", EnvVars: env("SECRET_FILE")},
 			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
-			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N or npu:0-7", EnvVars: env("DEVICES")},
+			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N, or Ascend NPUs npu:0-7 (npu:0,2,4; npu:all: every NPU the ACL runtime counts)", EnvVars: env("DEVICES")},
 			&ucli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, Usage: "give up joining --peers after this long", EnvVars: env("JOIN_TIMEOUT")},
 			&ucli.DurationFlag{Name: "drain-timeout", Value: 2 * time.Minute, Usage: "on SIGTERM, wait this long for the jobs here to checkpoint and stop", EnvVars: env("DRAIN_TIMEOUT")},
 			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
@@ -150,7 +151,10 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 			cfg.Peers = append(cfg.Peers, p)
 		}
 	}
-	cfg.BootstrapExpect, cfg.Devices = c.Int("bootstrap-expect"), c.String("devices")
+	cfg.BootstrapExpect = c.Int("bootstrap-expect")
+	if cfg.Devices, err = resolveDevices(c.String("devices"), acl.DeviceCount); err != nil {
+		return cfg, err
+	}
 	cfg.JoinTimeout, cfg.Version, cfg.Restartable = c.Duration("join-timeout"), cli.Version, true
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return cfg, err

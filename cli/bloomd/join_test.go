@@ -2,6 +2,7 @@ package bloomd
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,4 +65,19 @@ func startJoin(t *testing.T, args ...string) {
 			t.Error("bloomd join did not stop")
 		}
 	})
+}
+
+// TestResolveDevices: npu:all becomes the NPUs the runtime counts; other
+// groups pass through; a build or machine without NPUs says so.
+func TestResolveDevices(t *testing.T) {
+	four := func() (int, error) { return 4, nil }
+	for in, want := range map[string]string{"npu:all": "npu:0-3", "cpu:2": "cpu:2", "cpu:1;npu:all": "cpu:1;npu:0-3"} {
+		if got, err := resolveDevices(in, four); err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, err, want)
+		}
+	}
+	none := func() (int, error) { return 0, errors.New("no CANN here") }
+	if _, err := resolveDevices("npu:all", none); err == nil || !strings.Contains(err.Error(), "no CANN here") {
+		t.Errorf("npu:all without a runtime: %v", err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"bloom/api"
 	"bloom/daemon/jobspec"
 	"bloom/npu"
+	"bloom/npu/acl"   // Ascend NPUs; in a build without cgo and -tags ascend it says how to get them
 	_ "bloom/npu/cpu" // the CPU backend is always there
 	"bloom/trainer"
 	"bloom/trainer/data"
@@ -69,7 +70,7 @@ func (w *worker) logf(format string, args ...any) {
 	fmt.Fprintf(w.log, time.Now().Format("15:04:05.000")+" "+format+"\n", args...)
 }
 
-func (w *worker) run(ctx context.Context) error {
+func (w *worker) run(ctx context.Context) (err error) {
 	a := &w.a
 	if err := a.Spec.Validate(); err != nil {
 		return err
@@ -78,6 +79,21 @@ func (w *worker) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if c, ok := dev.(io.Closer); ok {
+		defer c.Close()
+	}
+	// A device that fails (an NPU's operator or memory) panics with its
+	// error, as the device contract has no error returns: the rank ends
+	// with it, and the attempt fails and restarts as for any worker.
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(error)
+			if !ok || !errors.Is(e, acl.ErrDevice) && !errors.Is(e, acl.ErrNoBF16) {
+				panic(r)
+			}
+			err = fmt.Errorf("worker: device %s failed: %w", a.Device, e)
+		}
+	}()
 	at := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: a.Plan.DP}.Coords(a.Rank)
 	w.logf("job %s attempt %d: rank %d of %d (tp %d, dp %d, pp %d) on %s %s, %d threads",
 		a.Job, a.Attempt, a.Rank, a.Size(), at.TP, at.DP, at.PP, a.Node, a.Device, dev.Threads())
