@@ -20,12 +20,18 @@ build-acl: ## cgo binaries with the Ascend backend (-tags ascend) in bin/acl/ fo
 	    CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -tags ascend -o $(BIN)/acl/linux-arm64/ ./cmd/bloomd ./cmd/bloomctl; \
 	  else echo "no aarch64-linux-gnu-gcc: linux/arm64 not built (apt-get install gcc-aarch64-linux-gnu)"; fi
 
-test-acl: ## the Ascend backend's tests: against CANN when ASCEND_HOME_PATH is set, else against the fake ACL (needs cc)
+test-acl: ## the Ascend backend's tests: against CANN when ASCEND_HOME_PATH is set, else against the fake ACL; with the fake, also a 2-node NPU cluster (needs cc)
+	@if ! command -v $${CC:-cc} >/dev/null; then echo "no C compiler: the Ascend backend's tests need one (apt-get install gcc)"; exit 1; fi
 	CGO_ENABLED=1 $(GO) test -count=1 -tags ascend -timeout 20m ./npu/acl/...
+	@if [ -z "$$ASCEND_HOME_PATH" ]; then \
+	  echo "CGO_ENABLED=1 $(GO) test -count=1 -tags ascend -run TestNPUCluster ./daemon"; \
+	  CGO_ENABLED=1 $(GO) test -count=1 -tags ascend -timeout 10m -run TestNPUCluster ./daemon; fi
 
-test: verify ## what CI runs: verify, then every test, then the portable checks
+test: verify ## what CI runs: verify, then every test, the portable checks and the Ascend backend on the fake ACL
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory test-portable
+	@if command -v $${CC:-cc} >/dev/null; then $(MAKE) --no-print-directory test-acl; \
+	  else echo "no C compiler: the Ascend backend's tests against the fake ACL are skipped"; fi
 
 test-portable: ## the pure-Go kernels (-tags purego) through the conformance suite, and the linux/arm64 build and vet
 	$(GO) test -count=1 -tags purego ./npu/... ./internal/half ./collective ./trainer/bloom
