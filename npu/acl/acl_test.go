@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -290,4 +291,40 @@ func panicOf(f func()) (err error) {
 	}()
 	f()
 	return nil
+}
+
+// TestSplitOperatorLibrary: a CANN whose operators come as
+// libopapi_math.so and libopapi_nn.so (no libopapi.so) loads and runs.
+func TestSplitOperatorLibrary(t *testing.T) {
+	if !inChild(t) {
+		needFake(t)
+		dir := t.TempDir()
+		lib := filepath.Join(dir, "lib64")
+		if err := os.MkdirAll(lib, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for from, to := range map[string][]string{"libascendcl.so": {"libascendcl.so"}, "libnnopbase.so": {"libnnopbase.so"},
+			"libopapi.so": {"libopapi_math.so", "libopapi_nn.so"}} {
+			b, err := os.ReadFile(filepath.Join(fakeDir, "lib64", from))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range to {
+				if err := os.WriteFile(filepath.Join(lib, name), b, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		child(t, t.Name(), fakeacl.Options{}, "ASCEND_HOME_PATH="+dir, "LD_LIBRARY_PATH="+lib)
+		return
+	}
+	d := open(t)
+	x := d.Alloc(4)
+	d.Write(x, []float32{1, 2, 3, 4})
+	d.Add(x, x, x, 4)
+	got := make([]float32, 4)
+	d.Read(got, x)
+	if got[3] != 8 {
+		t.Fatalf("Add on the split library: %v", got)
+	}
 }

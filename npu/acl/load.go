@@ -18,8 +18,14 @@ import (
 	"unsafe"
 )
 
-// libraries are CANN's, in acl.h's library numbering.
-var libraries = [3]string{"libascendcl.so", "libnnopbase.so", "libopapi.so"}
+// libraries are CANN's, in acl.h's library numbering: each a file, or
+// (splits) files that together hold its functions, tried in order. Newer
+// CANN ships the operators as libopapi_math.so and libopapi_nn.so.
+var libraries = [3][][]string{
+	{{"libascendcl.so"}},
+	{{"libnnopbase.so"}},
+	{{"libopapi.so"}, {"libopapi_math.so", "libopapi_nn.so"}},
+}
 
 var (
 	loadOnce sync.Once
@@ -58,13 +64,40 @@ func candidates(name string) []string {
 
 // openLibraries dlopens the three libraries and resolves the functions.
 func openLibraries() error {
-	for lib, name := range libraries {
+	for lib, forms := range libraries {
 		var tried []string
+		opened := false
+		for _, files := range forms {
+			if opened = openAll(lib, files, &tried); opened {
+				break
+			}
+		}
+		if !opened {
+			return fmt.Errorf("acl: cannot open %s (CANN's runtime): looked in $ASCEND_HOME_PATH/lib64 (%s), "+
+				"$ASCEND_TOOLKIT_HOME/lib64 (%s) and the loader's search path (LD_LIBRARY_PATH=%s): %s; "+
+				"install CANN and source its set_env.sh, or set ASCEND_HOME_PATH",
+				libName(lib), envOrUnset("ASCEND_HOME_PATH"), envOrUnset("ASCEND_TOOLKIT_HOME"), envOrUnset("LD_LIBRARY_PATH"),
+				strings.Join(tried, "; "))
+		}
+	}
+	var lib C.int
+	if missing := C.bl_resolve(&lib); missing != nil {
+		return fmt.Errorf("acl: %s has no function %s: this CANN is older than the backend needs (ASCEND_HOME_PATH=%s, LD_LIBRARY_PATH=%s)",
+			libName(int(lib)), C.GoString(missing), envOrUnset("ASCEND_HOME_PATH"), envOrUnset("LD_LIBRARY_PATH"))
+	}
+	return nil
+}
+
+// openAll opens every file of one form of library lib, each from the
+// first place it is found, and reports whether all opened; what failed is
+// added to tried.
+func openAll(lib int, files []string, tried *[]string) bool {
+	for _, name := range files {
 		opened := false
 		for _, path := range candidates(name) {
 			if strings.Contains(path, "/") {
 				if _, err := os.Stat(path); err != nil {
-					tried = append(tried, path+": not found")
+					*tried = append(*tried, path+": not found")
 					continue
 				}
 			}
@@ -75,23 +108,17 @@ func openLibraries() error {
 				opened = true
 				break
 			}
-			tried = append(tried, C.GoString(msg))
+			*tried = append(*tried, C.GoString(msg))
 		}
 		if !opened {
-			return fmt.Errorf("acl: cannot open %s (CANN's runtime): looked in $ASCEND_HOME_PATH/lib64 (%s), "+
-				"$ASCEND_TOOLKIT_HOME/lib64 (%s) and the loader's search path (LD_LIBRARY_PATH=%s): %s; "+
-				"install CANN and source its set_env.sh, or set ASCEND_HOME_PATH",
-				name, envOrUnset("ASCEND_HOME_PATH"), envOrUnset("ASCEND_TOOLKIT_HOME"), envOrUnset("LD_LIBRARY_PATH"),
-				strings.Join(tried, "; "))
+			return false
 		}
 	}
-	var lib C.int
-	if missing := C.bl_resolve(&lib); missing != nil {
-		return fmt.Errorf("acl: %s has no function %s: this CANN is older than the backend needs (ASCEND_HOME_PATH=%s, LD_LIBRARY_PATH=%s)",
-			libraries[lib], C.GoString(missing), envOrUnset("ASCEND_HOME_PATH"), envOrUnset("LD_LIBRARY_PATH"))
-	}
-	return nil
+	return true
 }
+
+// libName names library lib as its first form's files.
+func libName(lib int) string { return strings.Join(libraries[lib][0], ", ") }
 
 func envOrUnset(name string) string {
 	if v, ok := os.LookupEnv(name); ok {

@@ -37,24 +37,36 @@ static const struct bl_sym bl_syms[] = {
 #undef BL_ENTRY
 };
 
-static void *bl_libs[3];
+/* Each library may come as several files: newer CANN splits libopapi.so
+ * into libopapi_math.so and libopapi_nn.so. */
+#define BL_FILES 4
+static void *bl_libs[3][BL_FILES];
 
 const char *bl_open(int lib, const char *path) {
     if (lib < 0 || lib > 2) return "no such library";
+    int k = 0;
+    while (k < BL_FILES && bl_libs[lib][k] != NULL) k++;
+    if (k == BL_FILES) return "too many files for one library";
     void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
     if (h == NULL) {
         const char *e = dlerror();
         return e != NULL ? e : "dlopen failed";
     }
-    bl_libs[lib] = h;
+    bl_libs[lib][k] = h;
     return NULL;
 }
+
+/* bl_optional names the functions a CANN may lack: operators the backend
+ * does not call (acl.h lists them for the fake's SoC checks). */
+static int bl_optional(const char *name) { return strstr(name, "ApplyAdamWV2") != NULL; }
 
 const char *bl_resolve(int *lib) {
     for (size_t i = 0; i < sizeof bl_syms / sizeof bl_syms[0]; i++) {
         const struct bl_sym *s = &bl_syms[i];
-        void *f = bl_libs[s->lib] != NULL ? dlsym(bl_libs[s->lib], s->name) : NULL;
-        if (f == NULL) {
+        void *f = NULL;
+        for (int k = 0; k < BL_FILES && f == NULL && bl_libs[s->lib][k] != NULL; k++)
+            f = dlsym(bl_libs[s->lib][k], s->name);
+        if (f == NULL && !bl_optional(s->name)) {
             *lib = s->lib;
             return s->name;
         }
