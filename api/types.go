@@ -41,7 +41,24 @@ type Member struct {
 	State   string `json:"state"`
 	Role    string `json:"role"`
 	Devices string `json:"devices,omitempty"`
-	Version string `json:"version,omitempty"`
+	// DevicesHealthy is "ok/total" from the member's last device probe
+	// ("" before one).
+	DevicesHealthy string `json:"devices_healthy,omitempty"`
+	Version        string `json:"version,omitempty"`
+}
+
+// DeviceInfo is one device of a node as its last probe found it: opened
+// by a short-lived worker process (an NPU busy with a job's worker keeps
+// its previous figures).
+type DeviceInfo struct {
+	Device   string `json:"device"`            // "npu:3", "cpu:0"
+	Backend  string `json:"backend"`           // "acl", "cpu"
+	SoC      string `json:"soc,omitempty"`     // "Ascend910B1"
+	MemTotal uint64 `json:"mem_total_bytes,omitempty"`
+	MemFree  uint64 `json:"mem_free_bytes,omitempty"`
+	Healthy  bool   `json:"healthy"`
+	Error    string `json:"error,omitempty"` // why it is not healthy
+	ProbedAt int64  `json:"probed_at"`       // unix ms
 }
 
 // MembersResponse answers GET /v1/members.
@@ -70,6 +87,8 @@ type Status struct {
 	Instance  string `json:"instance,omitempty"`
 	// Draining: it is checkpointing its jobs to stop.
 	Draining bool `json:"draining,omitempty"`
+	// Devices are the answering node's devices, as last probed.
+	Devices []DeviceInfo `json:"devices,omitempty"`
 }
 
 // RestartReply answers PathRestart.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
 	"text/tabwriter"
 
@@ -12,13 +13,13 @@ import (
 func membersCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "members",
-		Usage: "list the cluster's nodes: address, state (alive/suspect/dead/left), Raft role, devices, version",
+		Usage: "list the cluster's nodes: address, state (alive/suspect/dead/left), Raft role, devices and how many of them last probed healthy, version",
 		Action: func(c *ucli.Context) error {
 			return query(c, (*api.Client).Members, func(ms *api.MembersResponse) error {
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tROLE\tDEVICES\tVERSION")
+				fmt.Fprintln(tw, "NAME\tADDRESS\tSTATE\tROLE\tDEVICES\tHEALTHY\tVERSION")
 				for _, m := range ms.Members {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.State, m.Role, m.Devices, m.Version)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.State, m.Role, m.Devices, cmp.Or(m.DevicesHealthy, "-"), m.Version)
 				}
 				return tw.Flush()
 			})

@@ -15,7 +15,7 @@ import (
 func statusCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "status",
-		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health",
+		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health; and the answering node's devices (health, chip, memory)",
 		Action: func(c *ucli.Context) error {
 			return query(c, (*api.Client).Status, func(st *api.Status) error { return writeStatus(c, st) })
 		},
@@ -46,7 +46,25 @@ func writeStatus(c *ucli.Context, st *api.Status) error {
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
 	}
+	for _, d := range st.Devices {
+		fmt.Fprintf(tw, "device %s:\t%s\n", d.Device, deviceLine(d))
+	}
 	return tw.Flush()
+}
+
+// deviceLine is a device's probe as one line: health, chip, memory.
+func deviceLine(d api.DeviceInfo) string {
+	s := "ok"
+	if !d.Healthy {
+		s = "FAILING: " + d.Error
+	}
+	if d.SoC != "" {
+		s += ", " + d.SoC
+	}
+	if d.MemTotal > 0 {
+		s += fmt.Sprintf(", %.1f of %.1f GiB free", float64(d.MemFree)/(1<<30), float64(d.MemTotal)/(1<<30))
+	}
+	return s
 }
 
 // ctlClient builds the API client from bloomctl's global flags: --addr and

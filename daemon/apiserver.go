@@ -74,7 +74,7 @@ func (d *Daemon) Members() api.MembersResponse {
 	for _, m := range d.ml.Members() {
 		out.Members = append(out.Members, api.Member{
 			Name: m.Name, Addr: m.Addr, API: m.Meta.API, State: string(m.State),
-			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, Version: m.Meta.Version,
+			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, DevicesHealthy: m.Meta.DevicesHealthy, Version: m.Meta.Version,
 		})
 	}
 	return out
@@ -86,7 +86,8 @@ func (d *Daemon) Status() api.Status {
 	r := d.raft
 	st := api.Status{ClusterID: d.clusterID(), Node: d.cfg.Name, Leader: string(leader), LeaderAddr: string(addr),
 		Term: r.CurrentTerm(), CommitIndex: r.CommitIndex(), AppliedIndex: r.AppliedIndex(), LastIndex: r.LastIndex(),
-		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.Draining()}
+		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.Draining(),
+		Devices: d.Devices()}
 	alive := d.aliveNodes()
 	liveVoters := 0
 	for _, s := range conf.Servers {

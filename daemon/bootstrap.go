@@ -28,15 +28,13 @@ func (d *Daemon) maybeBootstrap() {
 	meta := d.ml.Meta()
 	if !ok {
 		if meta.Boot != "" {
-			meta.Boot = ""
-			d.ml.SetMeta(meta, time.Second)
+			d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Boot = "" }, time.Second)
 		}
 		return
 	}
 	h := proposalHash(d.cfg.BootstrapExpect, set)
 	if meta.Boot != h {
-		meta.Boot = h
-		if err := d.ml.SetMeta(meta, time.Second); err != nil {
+		if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Boot = h }, time.Second); err != nil {
 			d.log.Warn("gossip bootstrap proposal", "err", err)
 		}
 		return
@@ -61,8 +59,7 @@ func (d *Daemon) maybeBootstrap() {
 	if err != nil {
 		d.log.Error("record cluster id", "err", err)
 	}
-	meta.Boot, meta.Cluster, meta.State = "", id, true
-	d.ml.SetMeta(meta, time.Second)
+	d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Boot, m.Cluster, m.State = "", id, true }, time.Second)
 	d.log.Info("raft bootstrapped", "cluster", id, "servers", names(set))
 }
 

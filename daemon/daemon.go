@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"bloom/api"
 	"bloom/daemon/coord"
 	"bloom/daemon/identity"
 	"bloom/daemon/supervisor"
@@ -63,8 +64,9 @@ type Daemon struct {
 	lastRecon    time.Time
 
 	mu      sync.Mutex
-	failing map[string]bool // peers the leader fails to heartbeat (observer)
-	fwd     *http.Client    // forwards writes to the leader
+	failing map[string]bool           // peers the leader fails to heartbeat (observer)
+	devices map[string]api.DeviceInfo // this node's devices as last probed (devices.go)
+	fwd     *http.Client              // forwards writes to the leader
 }
 
 // Start opens the data dir, starts Raft, the API and gossip, and joins
@@ -136,6 +138,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.goFn(d.watchObservations)
 	d.goFn(d.loop)
 	d.goFn(d.runJobs)
+	d.goFn(d.probeLoop)
 	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above
 
 	if err := d.join(); err != nil {

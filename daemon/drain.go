@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"bloom/membership"
 )
 
 // Drain is the first half of a graceful stop (SIGTERM, a rolling restart):
@@ -17,9 +19,7 @@ import (
 func (d *Daemon) Drain(ctx context.Context) error {
 	// Gossip first: every node, and whoever leads next, keeps new
 	// attempts off this node.
-	meta := d.ml.Meta()
-	meta.Draining = true
-	if err := d.ml.SetMeta(meta, time.Second); err != nil {
+	if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Draining = true }, time.Second); err != nil {
 		d.log.Warn("advertise draining", "err", err)
 	}
 	keys := d.sup.Drain()

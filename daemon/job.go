@@ -35,6 +35,9 @@ type JobsConfig struct {
 	// ReportInterval is how often a node tells the coordinator about its
 	// workers (and how often the coordinator looks at its jobs).
 	ReportInterval time.Duration
+	// DeviceProbeInterval is how often the devices no worker holds are
+	// probed (devices.go); 0: every 5 minutes.
+	DeviceProbeInterval time.Duration
 }
 
 // DefaultJobsConfig returns the production defaults.

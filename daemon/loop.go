@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"bloom/daemon/coord"
+	"bloom/membership"
 )
 
 // loopTick is how often the main loop looks at gossip and Raft even when
@@ -145,7 +146,7 @@ func (d *Daemon) syncClusterID() {
 		meta.State, meta.Boot, changed = true, "", true
 	}
 	if changed {
-		if err := d.ml.SetMeta(meta, time.Second); err != nil {
+		if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Cluster, m.State, m.Boot = meta.Cluster, meta.State, meta.Boot }, time.Second); err != nil {
 			d.log.Warn("gossip metadata", "err", err)
 		}
 	}

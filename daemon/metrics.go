@@ -53,6 +53,19 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	for _, st := range []membership.State{membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft} {
 		fmt.Fprintf(w, "bloom_members{state=%q} %d\n", st, byState[st])
 	}
+	if devs := d.Devices(); len(devs) > 0 {
+		family(w, "bloom_device_healthy", "gauge", "1 when the device opened and held a value at its last probe.")
+		for _, dv := range devs {
+			fmt.Fprintf(w, "bloom_device_healthy{device=%q} %d\n", dv.Device, b2u(dv.Healthy))
+		}
+		family(w, "bloom_device_memory_bytes", "gauge", "Device memory at the last probe (NPUs), total and free.")
+		for _, dv := range devs {
+			if dv.MemTotal > 0 {
+				fmt.Fprintf(w, "bloom_device_memory_bytes{device=%q,kind=\"total\"} %d\n", dv.Device, dv.MemTotal)
+				fmt.Fprintf(w, "bloom_device_memory_bytes{device=%q,kind=\"free\"} %d\n", dv.Device, dv.MemFree)
+			}
+		}
+	}
 	r := d.raft
 	family(w, "bloom_raft_leader_changes_total", "counter", "Leader changes this node has observed.")
 	fmt.Fprintf(w, "bloom_raft_leader_changes_total %d\n", d.metrics.leaderChanges.Load())

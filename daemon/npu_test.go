@@ -40,6 +40,25 @@ func TestNPUCluster(t *testing.T) {
 		cfg.Jobs.WorkerEnv = append(cfg.Jobs.WorkerEnv, env...)
 	}, false)
 	cl := client(t, c.nodes[0], testSecret)
+	// Each node probes its NPUs through a worker process: health, chip and
+	// memory in /v1/status, "2/2" in gossip (members), gauges in /metrics.
+	waitFor(t, 60*time.Second, "both nodes' NPUs probed healthy", func() bool {
+		ms, err := cl.Members(ctx(t))
+		if err != nil || len(ms.Members) != 2 {
+			return false
+		}
+		for _, m := range ms.Members {
+			if m.DevicesHealthy != "2/2" {
+				return false
+			}
+		}
+		return true
+	})
+	st, err := cl.Status(ctx(t))
+	if err != nil || len(st.Devices) != 2 || !st.Devices[1].Healthy || st.Devices[1].Device != "npu:1" ||
+		st.Devices[1].SoC != fakeacl.Ascend910B1 || st.Devices[1].MemTotal == 0 {
+		t.Fatalf("status devices %+v %v", st.Devices, err)
+	}
 	s := tinySpec(12)
 	s.TensorParallel, s.PipelineParallel, s.SaveInterval, s.MaxRestarts = 2, 2, 4, 1
 	s.Save = filepath.Join(t.TempDir(), "ref")

@@ -248,6 +248,32 @@ func (m *Membership) SetMeta(meta NodeMeta, timeout time.Duration) error {
 	return nil
 }
 
+// UpdateMeta changes this node's metadata with f, atomically with respect
+// to other UpdateMeta calls (so two parts of a node that each set their own
+// fields lose neither), and gossips it as SetMeta does.
+func (m *Membership) UpdateMeta(f func(*NodeMeta), timeout time.Duration) error {
+	m.mu.Lock()
+	meta := m.meta
+	f(&meta)
+	if meta.Name == "" {
+		meta.Name = m.cfg.Name
+	}
+	if _, err := meta.encode(); err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	same := m.meta == meta
+	m.meta = meta
+	m.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := m.ml.UpdateNode(timeout); err != nil {
+		return fmt.Errorf("membership: gossip metadata: %w", err)
+	}
+	return nil
+}
+
 // NumAlive counts members alive or suspect, this node included.
 func (m *Membership) NumAlive() int { return m.ml.NumMembers() }
 

@@ -20,7 +20,9 @@ type NodeMeta struct {
 	Raft    string `json:"r,omitempty"`
 	QUIC    string `json:"q,omitempty"`
 	Devices string `json:"d,omitempty"` // "cpu:4", "npu:0-7"
-	Version string `json:"v,omitempty"`
+	// DevicesHealthy is "ok/total" from the node's last device probe.
+	DevicesHealthy string `json:"dh,omitempty"`
+	Version        string `json:"v,omitempty"`
 	// Cluster is the cluster id once the node knows it; empty before bootstrap.
 	Cluster string `json:"c,omitempty"`
 	// Boot is the hash of the bootstrap configuration the node proposes,

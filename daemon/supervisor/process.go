@@ -24,6 +24,7 @@ import (
 // Worker is one `bloomd worker` child process and what it said.
 type Worker struct {
 	key     Key
+	device  string // "npu:3": what the worker holds
 	logPath string
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
@@ -59,7 +60,7 @@ func (p *Worker) Signal(sig os.Signal) error {
 // to s.wg. A worker that cannot start is returned already exited, with
 // the reason, so it is reported like any failure.
 func (s *Supervisor) startWorker(key Key, a worker.Assignment, argv, env []string) *Worker {
-	p := &Worker{key: key, logPath: s.env.LogPath(key.Job, key.Attempt, key.Rank), exited: make(chan struct{}),
+	p := &Worker{key: key, device: a.Device, logPath: s.env.LogPath(key.Job, key.Attempt, key.Rank), exited: make(chan struct{}),
 		rep: api.RankReport{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank}}
 	ctrl, err := p.start(a, argv, env)
 	if err != nil {

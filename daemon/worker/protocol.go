@@ -35,6 +35,9 @@ type Assignment struct {
 	Secret string `json:"secret,omitempty"`
 	// Fetch, when resuming, lists where the checkpoint's files live.
 	Fetch *Fetch `json:"fetch,omitempty"`
+	// Probe, when set, asks the worker for no rank: it opens each of these
+	// devices ("npu:3"), answers with one "devices" Msg and exits.
+	Probe []string `json:"probe,omitempty"`
 }
 
 // Size is the job's rank count.
@@ -57,6 +60,7 @@ type Msg struct {
 	ID       int               `json:"id,omitempty"`
 	Error    string            `json:"error,omitempty"`
 	Fatal    bool              `json:"fatal,omitempty"` // error: the job's own fault, not worth a restart
+	Devices  []api.DeviceInfo  `json:"devices,omitempty"`
 }
 
 // MaxLine bounds one protocol line (a root info or a shard report).

@@ -40,6 +40,9 @@ func Run(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
 		case <-ctx.Done():
 		}
 	}()
+	if len(a.Probe) > 0 {
+		return link.send(Msg{Type: "devices", Devices: Probe(a.Probe, a.Threads)})
+	}
 	w := &worker{a: a, link: link, log: logw}
 	if err = w.run(ctx); err != nil {
 		fmt.Fprintf(logw, "worker: rank %d: %v\n", a.Rank, err)

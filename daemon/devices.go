@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/sched"
+	"bloom/membership"
+)
+
+// The node's devices are probed by a short-lived worker process at start
+// and every Jobs.DeviceProbeInterval after: whether each opens and holds a
+// value, and its memory. A device a job's worker holds is not probed; it
+// keeps its last figures. The results are in /v1/status, /metrics and, as
+// "ok/total", in the node's gossip metadata (bloomctl members). CPU
+// devices need no probe: they are the host.
+
+// deviceNames lists the node's devices as "kind:index".
+func deviceNames(spec string) ([]string, error) {
+	devs, err := sched.ParseDevices(spec)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, d := range devs {
+		for _, i := range d.Indices {
+			out = append(out, fmt.Sprintf("%s:%d", d.Kind, i))
+		}
+	}
+	return out, nil
+}
+
+// probeLoop probes the devices until the daemon stops.
+func (d *Daemon) probeLoop() {
+	names, err := deviceNames(d.cfg.Devices)
+	if err != nil {
+		return
+	}
+	every := d.cfg.Jobs.DeviceProbeInterval
+	if every <= 0 {
+		every = 5 * time.Minute
+	}
+	for {
+		d.probeOnce(names)
+		select {
+		case <-d.stop:
+			return
+		case <-time.After(every):
+		}
+	}
+}
+
+// probeOnce probes the devices no worker holds and records the results.
+func (d *Daemon) probeOnce(names []string) {
+	busy := d.sup.Busy()
+	var ask []string
+	now := time.Now().UnixMilli()
+	var found []api.DeviceInfo
+	for _, n := range names {
+		switch {
+		case n[:4] == "cpu:":
+			found = append(found, api.DeviceInfo{Device: n, Backend: "cpu", Healthy: true, ProbedAt: now})
+		case !busy[n]:
+			ask = append(ask, n)
+		}
+	}
+	if len(ask) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		got, err := d.sup.Probe(ctx, ask)
+		cancel()
+		if err != nil {
+			d.log.Warn("device probe", "err", err)
+			for _, n := range ask {
+				got = append(got, api.DeviceInfo{Device: n, Error: err.Error(), ProbedAt: now})
+			}
+		}
+		found = append(found, got...)
+	}
+	d.mu.Lock()
+	if d.devices == nil {
+		d.devices = map[string]api.DeviceInfo{}
+	}
+	for _, info := range found {
+		d.devices[info.Device] = info
+	}
+	ok := 0
+	for _, info := range d.devices {
+		if info.Healthy {
+			ok++
+		}
+	}
+	health := fmt.Sprintf("%d/%d", ok, len(names))
+	d.mu.Unlock()
+	if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.DevicesHealthy = health }, time.Second); err != nil {
+		d.log.Warn("gossip device health", "err", err)
+	}
+}
+
+// Devices is the node's devices as last probed, in --devices order.
+func (d *Daemon) Devices() []api.DeviceInfo {
+	names, _ := deviceNames(d.cfg.Devices)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []api.DeviceInfo
+	for _, n := range names {
+		if info, ok := d.devices[n]; ok {
+			out = append(out, info)
+		}
+	}
+	return out
+}
