@@ -51,9 +51,9 @@ type Member struct {
 // by a short-lived worker process (an NPU busy with a job's worker keeps
 // its previous figures).
 type DeviceInfo struct {
-	Device   string `json:"device"`            // "npu:3", "cpu:0"
-	Backend  string `json:"backend"`           // "acl", "cpu"
-	SoC      string `json:"soc,omitempty"`     // "Ascend910B1"
+	Device   string `json:"device"`        // "npu:3", "cpu:0"
+	Backend  string `json:"backend"`       // "acl", "cpu"
+	SoC      string `json:"soc,omitempty"` // "Ascend910B1"
 	MemTotal uint64 `json:"mem_total_bytes,omitempty"`
 	MemFree  uint64 `json:"mem_free_bytes,omitempty"`
 	Healthy  bool   `json:"healthy"`
