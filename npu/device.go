@@ -155,6 +155,17 @@ type Optimizer interface {
 	AdamWUpdate(param, grad, m, v Buf, n int, h AdamW)
 }
 
+// HostMemory is implemented by a backend whose copies to and from the host
+// go faster through page-locked host memory (an NPU's DMA engine moves it
+// without staging). AllocHost returns n zeroed float32s of such memory,
+// valid until FreeHost; Read and Write take it as any host slice. Callers
+// that stage data for the network (gradients, pipeline activations) use it
+// when the device has it.
+type HostMemory interface {
+	AllocHost(n int) []float32
+	FreeHost(h []float32)
+}
+
 // Device is everything a backend provides.
 type Device interface {
 	Name() string

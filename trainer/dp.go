@@ -30,7 +30,8 @@ type gradReducer struct {
 	h16 [][]uint16 // per bucket under f16: the fp16 copy all-reduced
 
 	buckets [][]span    // in launch order, from the end of the buffer: each bucket's pieces
-	host    [][]float32 // per bucket: the host copy of its pieces, all-reduced
+	sizes   []int       // per bucket: its values
+	host    [][]float32 // per bucket while a run holds them (alloc, release): the host copy of its pieces, all-reduced
 	pending []int       // per bucket: values whose gradient is not final yet
 	queued  []bool
 
@@ -50,7 +51,7 @@ func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, buc
 	flush := func() {
 		if size > 0 {
 			r.buckets = append(r.buckets, cur)
-			r.host = append(r.host, make([]float32, size))
+			r.sizes = append(r.sizes, size)
 			if f16 {
 				r.h16 = append(r.h16, make([]uint16, size))
 			}
@@ -77,11 +78,29 @@ func newGradReducer(g Group, dev npu.Device, grads npu.Buf, l *bloom.Layout, buc
 	return r
 }
 
+// alloc gives every bucket its host copy (page-locked when the device has
+// it); release frees them. A run holds them from its start to its end.
+func (r *gradReducer) alloc() {
+	if r.host == nil {
+		for _, n := range r.sizes {
+			r.host = append(r.host, hostFloats(r.dev, n))
+		}
+	}
+}
+
+func (r *gradReducer) release() {
+	for _, h := range r.host {
+		freeHost(r.dev, h)
+	}
+	r.host = nil
+}
+
 // start begins a step: every bucket pending, and a goroutine, owned by the
 // step and ended by finish, that reduces buckets as they become ready.
 func (r *gradReducer) start(ctx context.Context) {
+	r.alloc()
 	for i := range r.buckets {
-		r.pending[i], r.queued[i] = len(r.host[i]), false
+		r.pending[i], r.queued[i] = r.sizes[i], false
 	}
 	r.err = nil
 	r.queue = make(chan int, len(r.buckets))

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"bloom/npu"
 	"bloom/trainer/bloom"
 )
 
@@ -43,22 +44,24 @@ func newPipeline(cfg RankConfig, m *bloom.Model, env Env) *pipeline {
 		p.ids = append(p.ids, make([]int32, n))
 		p.targets = append(p.targets, make([]int32, n))
 	}
-	if !p.first || !p.last {
-		p.recv = make([]float32, n*cfg.Model.Hidden)
-	}
 	m.PrepareSlots(p.slots, cfg.MicroBatch, cfg.SeqLength)
 	return p
 }
 
-// start starts the senders, owned by the run: stop ends them. A failed send
-// cancels the run.
+// start starts the senders and the receive buffer, owned by the run: stop
+// ends and frees them. A failed send cancels the run. Buffers are host
+// memory the device copies fastest (page-locked where it has it).
 func (p *pipeline) start(ctx context.Context, cancel context.CancelFunc) {
-	n := len(p.recv)
+	if p.first && p.last {
+		return
+	}
+	n, dev := p.cfg.MicroBatch*p.cfg.SeqLength*p.cfg.Model.Hidden, p.m.Dev
+	p.recv = hostFloats(dev, n)
 	if !p.first {
-		p.toPrev = newSender(ctx, cancel, p.prev, n, 2*p.micro)
+		p.toPrev = newSender(ctx, cancel, p.prev, dev, n, 2*p.micro)
 	}
 	if !p.last {
-		p.toNext = newSender(ctx, cancel, p.next, n, 2*p.micro)
+		p.toNext = newSender(ctx, cancel, p.next, dev, n, 2*p.micro)
 	}
 }
 
@@ -72,6 +75,8 @@ func (p *pipeline) stop() error {
 			}
 		}
 	}
+	freeHost(p.m.Dev, p.recv)
+	p.recv = nil
 	return err
 }
 
@@ -171,6 +176,8 @@ func (p *pipeline) receive(ctx context.Context, l StageLink, what string, op Pip
 // back to a free list once sent.
 type sender struct {
 	link  StageLink
+	dev   npu.Device
+	all   [][]float32 // every buffer it made, freed by close
 	n     int
 	queue chan []float32
 	free  chan []float32
@@ -180,8 +187,8 @@ type sender struct {
 	err error
 }
 
-func newSender(ctx context.Context, cancel context.CancelFunc, link StageLink, n, depth int) *sender {
-	s := &sender{link: link, n: n, queue: make(chan []float32, depth), free: make(chan []float32, depth),
+func newSender(ctx context.Context, cancel context.CancelFunc, link StageLink, dev npu.Device, n, depth int) *sender {
+	s := &sender{link: link, dev: dev, n: n, queue: make(chan []float32, depth), free: make(chan []float32, depth),
 		done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -217,7 +224,9 @@ func (s *sender) buffer() []float32 {
 	case b := <-s.free:
 		return b
 	default:
-		return make([]float32, s.n)
+		b := hostFloats(s.dev, s.n)
+		s.all = append(s.all, b)
+		return b
 	}
 }
 
@@ -235,5 +244,9 @@ func (s *sender) send(b []float32) error {
 func (s *sender) close() error {
 	close(s.queue)
 	<-s.done
+	for _, b := range s.all {
+		freeHost(s.dev, b)
+	}
+	s.all = nil
 	return s.err
 }

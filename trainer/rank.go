@@ -246,6 +246,9 @@ func (r *Rank) Run(ctx context.Context) error {
 		r.tpc.ctx = ctx
 	}
 	r.pipe.start(ctx, cancel)
+	if r.red != nil {
+		defer r.red.release()
+	}
 	err := r.loop(ctx)
 	// A failed send cancels ctx, so the loop's error is then a cancellation:
 	// the send's failure is the cause to report.

@@ -113,6 +113,8 @@ enum {
     X(0, aclError, aclrtSynchronizeStream, (aclrtStream stream), (stream))                                      \
     X(0, aclError, aclrtMalloc, (void **devPtr, size_t size, aclrtMemMallocPolicy policy), (devPtr, size, policy)) \
     X(0, aclError, aclrtFree, (void *devPtr), (devPtr))                                                         \
+    X(0, aclError, aclrtMallocHost, (void **hostPtr, size_t size), (hostPtr, size))                             \
+    X(0, aclError, aclrtFreeHost, (void *hostPtr), (hostPtr))                                                   \
     X(0, aclError, aclrtGetMemInfo, (aclrtMemAttr attr, size_t *free, size_t *total), (attr, free, total))      \
     X(0, aclError, aclrtMemcpy, (void *dst, size_t destMax, const void *src, size_t count, aclrtMemcpyKind kind), \
       (dst, destMax, src, count, kind))                                                                         \

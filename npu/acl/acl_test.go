@@ -328,3 +328,32 @@ func TestSplitOperatorLibrary(t *testing.T) {
 		t.Fatalf("Add on the split library: %v", got)
 	}
 }
+
+// TestHostMemory: page-locked host memory comes zeroed, carries data to
+// and from the device, and goes back once; freeing it twice is refused.
+func TestHostMemory(t *testing.T) {
+	if !inChild(t) {
+		child(t, t.Name(), fakeacl.Options{})
+		return
+	}
+	d := open(t)
+	var _ npu.HostMemory = d
+	h := d.AllocHost(5)
+	if len(h) != 5 || h[0] != 0 || h[4] != 0 {
+		t.Fatalf("AllocHost(5): %v", h)
+	}
+	copy(h, []float32{1, 2, 3, 4, 5})
+	x := d.Alloc(5)
+	d.Write(x, h)
+	d.Add(x, x, x, 5)
+	clear(h)
+	d.Read(h, x)
+	if h[4] != 10 {
+		t.Fatalf("through page-locked memory: %v", h)
+	}
+	d.FreeHost(h)
+	var e *Error
+	if err := panicOf(func() { d.FreeHost(h) }); !errors.As(err, &e) {
+		t.Fatalf("a second FreeHost: %v", err)
+	}
+}

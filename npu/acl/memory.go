@@ -87,3 +87,27 @@ func (d *Device) Fill(dst npu.Buf, v float32) {
 	}
 	d.kernel("Fill", func(a *arena) { a.fill(a.t(x, x.n), v) })
 }
+
+// AllocHost returns n zeroed float32s of page-locked host memory
+// (aclrtMallocHost), which the device copies to and from without staging;
+// see npu.HostMemory. FreeHost gives it back.
+func (d *Device) AllocHost(n int) []float32 {
+	dims("AllocHost", n)
+	if n == 0 {
+		return nil
+	}
+	var p unsafe.Pointer
+	d.do(func() { d.check("AllocHost", "aclrtMallocHost", C.aclrtMallocHost(&p, C.size_t(4*n))) })
+	h := unsafe.Slice((*float32)(p), n)
+	clear(h)
+	return h
+}
+
+// FreeHost frees memory AllocHost returned.
+func (d *Device) FreeHost(h []float32) {
+	if len(h) == 0 {
+		return
+	}
+	p := unsafe.Pointer(&h[0])
+	d.do(func() { d.check("FreeHost", "aclrtFreeHost", C.aclrtFreeHost(p)) })
+}

@@ -605,6 +605,54 @@ aclError aclrtFree(void *devPtr) {
     return rc;
 }
 
+/* Page-locked host memory is plain host memory here, recorded so that
+ * aclrtFreeHost refuses what aclrtMallocHost did not return; it comes
+ * filled with a pattern, as its contents are undefined. */
+typedef struct fk_hostalloc {
+    void *p;
+    struct fk_hostalloc *next;
+} fk_hostalloc;
+static fk_hostalloc *fk_hosts;
+
+aclError aclrtMallocHost(void **hostPtr, size_t size) {
+    FK_TRY(fk_needinit());
+    if (hostPtr == NULL)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtMallocHost: hostPtr is NULL");
+    if (size == 0)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtMallocHost: size is 0");
+    void *p = NULL;
+    fk_hostalloc *h = malloc(sizeof *h);
+    if (h == NULL || posix_memalign(&p, 64, size) != 0) {
+        free(h);
+        return fk_fail(ACL_ERROR_RT_MEMORY_ALLOCATION, "aclrtMallocHost: no host memory for %zu bytes", size);
+    }
+    memset(p, 0x5a, size);
+    h->p = p;
+    pthread_mutex_lock(&fk_g.mu);
+    h->next = fk_hosts;
+    fk_hosts = h;
+    pthread_mutex_unlock(&fk_g.mu);
+    *hostPtr = p;
+    return ACL_SUCCESS;
+}
+
+aclError aclrtFreeHost(void *hostPtr) {
+    FK_TRY(fk_needinit());
+    pthread_mutex_lock(&fk_g.mu);
+    fk_hostalloc **q = &fk_hosts;
+    while (*q != NULL && (*q)->p != hostPtr)
+        q = &(*q)->next;
+    fk_hostalloc *h = *q;
+    if (h != NULL)
+        *q = h->next;
+    pthread_mutex_unlock(&fk_g.mu);
+    if (h == NULL)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtFreeHost: %p was not returned by aclrtMallocHost, or was freed already", hostPtr);
+    free(h->p);
+    free(h);
+    return ACL_SUCCESS;
+}
+
 aclError aclrtGetMemInfo(aclrtMemAttr attr, size_t *free_, size_t *total) {
     FK_TRY(fk_needctx());
     if (free_ == NULL || total == NULL)
