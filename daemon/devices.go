@@ -68,6 +68,13 @@ func (d *Daemon) probeOnce(names []string) {
 	}
 	if len(ask) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		go func() { // the daemon stopping ends the probe
+			select {
+			case <-d.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
 		got, err := d.sup.Probe(ctx, ask)
 		cancel()
 		if err != nil {

@@ -57,6 +57,20 @@ func TestMembersAndStatus(t *testing.T) {
 	if err != nil || !strings.Contains(out, "leader:") || !strings.Contains(out, "healthy") {
 		t.Errorf("status table %q %v", out, err)
 	}
+	// Its NPUs are probed by a worker process; in this build (no cgo) the
+	// probe says how to get the Ascend backend, and members counts 0/8.
+	if _, ok := testutil.Poll(30*time.Second, func() bool {
+		out, err = run(t, "--addr", apiAddr, "--token", s.Token(), "status")
+		return err == nil && strings.Contains(out, "device npu:7:")
+	}); !ok {
+		t.Fatalf("no device in the status: %q %v", out, err)
+	}
+	if !strings.Contains(out, "FAILING: ") || !strings.Contains(out, "make build-acl") {
+		t.Errorf("status of NPUs in a build without the backend:\n%s", out)
+	}
+	if out, err = run(t, "--addr", apiAddr, "--token", s.Token(), "members"); err != nil || !strings.Contains(out, "0/8") {
+		t.Errorf("members after the probe: %q %v", out, err)
+	}
 	out, err = run(t, "--addr", apiAddr, "--secret-file", secret, "-o", "json", "members")
 	var ms api.MembersResponse
 	if err != nil || json.Unmarshal([]byte(out), &ms) != nil || len(ms.Members) != 1 || ms.Members[0].Role != api.RoleLeader {
