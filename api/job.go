@@ -63,6 +63,9 @@ type JobInfo struct {
 	Attempts    []Attempt       `json:"attempts,omitempty"`
 	Checkpoints []Checkpoint    `json:"checkpoints,omitempty"`
 	Spec        json.RawMessage `json:"spec,omitempty"`
+	// Result is a generation or evaluation job's answer, once it succeeded
+	// (GenerateResult, EvaluateResult).
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // JobInfoList answers GET /v1/jobs.

@@ -45,6 +45,9 @@ type RankReport struct {
 	// Fatal: the worker failed because of the job itself (its spec, data
 	// or checkpoint is wrong); restarting it cannot help.
 	Fatal bool `json:"fatal,omitempty"`
+	// Result is what the rank answered (a generation or evaluation job's
+	// rank 0), kept with the job when it succeeds.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // StepProgress is one finished optimizer step on one rank.

@@ -179,7 +179,7 @@ func (d *Daemon) poke() {
 func apiJob(job *coord.Job, members map[string]*coord.Member, lv *api.JobProgress, reason string, paths jobPaths) api.JobInfo {
 	root, _ := paths.ckptRoot(job.ID, job.Spec) // decoded once for every checkpoint and attempt
 	out := api.JobInfo{ID: job.ID, Name: job.Name, State: job.State.String(), SubmittedAt: job.SubmittedAt,
-		Reason: job.Reason, Spec: job.Spec, Progress: lv}
+		Reason: job.Reason, Spec: job.Spec, Progress: lv, Result: job.Result}
 	switch {
 	case reason == "":
 	case job.State == coord.JobPending:

@@ -16,8 +16,9 @@ import (
 // understand. Encode writes the oldest version that carries the command:
 // version 2 only adds fields (EndAttempt.LastStep), so a command without
 // them stays version 1 and a version-1 replica still applies it. Version 3
-// adds EndAttempt.Planned and Checkpoint.Files, the same way.
-const Version = 3
+// adds EndAttempt.Planned and Checkpoint.Files, the same way; version 4
+// EndAttempt.Result.
+const Version = 4
 
 // MinVersion is the oldest command encoding Decode reads.
 const MinVersion = 1
@@ -101,7 +102,14 @@ type EndAttempt struct {
 	// restarting), not by a failure; it does not count against
 	// --max-restarts (version 3).
 	Planned bool `json:"planned,omitempty"`
+	// Result is what a job that computes an answer (generation,
+	// evaluation) answered, kept with the job when it succeeds (version 4;
+	// at most MaxResultSize bytes of JSON).
+	Result json.RawMessage `json:"result,omitempty"`
 }
+
+// MaxResultSize bounds a job's result: answers, not data sets.
+const MaxResultSize = 256 << 10
 
 // CommitCheckpoint records a checkpoint whose shards are all durable.
 type CommitCheckpoint struct {
@@ -166,6 +174,8 @@ func versionOf(cmd Command) byte {
 		return versionOf(*c)
 	case EndAttempt:
 		switch {
+		case len(c.Result) > 0:
+			return 4
 		case c.Planned:
 			return 3
 		case c.LastStep != 0:
@@ -304,6 +314,9 @@ func (c EndAttempt) Validate() error {
 	}
 	if c.StepsLost < 0 || c.LastStep < 0 {
 		return fmt.Errorf("%w: job %s: negative steps_lost or last_step", ErrBadCommand, c.ID)
+	}
+	if len(c.Result) > 0 && (len(c.Result) > MaxResultSize || !json.Valid(c.Result) || c.Next != JobSucceeded) {
+		return fmt.Errorf("%w: job %s: a result is at most %d bytes of JSON, kept when the job succeeds", ErrBadCommand, c.ID, MaxResultSize)
 	}
 	return checkText("cause", c.Cause, 4096)
 }

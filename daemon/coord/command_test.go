@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -18,6 +19,7 @@ func allCommands() []Command {
 		EndAttempt{ID: "j1", Cause: "c", StepsLost: 2, LastStep: 12, Next: JobRecovering, At: 5}, // version 2
 		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 1, Dir: "d", Manifest: sha}},
 		EndAttempt{ID: "j1", Cause: "stopped", LastStep: 12, Planned: true, Next: JobRecovering, At: 5}, // version 3
+		EndAttempt{ID: "j1", Next: JobSucceeded, At: 6, Result: json.RawMessage(`{"tokens":[[5,6]]}`)},  // version 4
 		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 2, Dir: "d", Manifest: sha, // version 3
 			Files: []CheckpointFile{{Name: "mp_rank_00_000.safetensors", SHA256: sha, Bytes: 10, Nodes: []string{"n1", "n2"}}}}},
 	}
@@ -49,7 +51,7 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"", ErrBadCommand},
 		{"\x01", ErrBadCommand},
-		{"\x04\x01{}", ErrUnknownVersion},
+		{"\x05\x01{}", ErrUnknownVersion},
 		{"\x00\x01{}", ErrUnknownVersion},
 		{"\x01\x07{\"id\":\"j\",\"next\":\"failed\",\"last_step\":3}", ErrBadCommand}, // a version-2 field
 		{"\x01\xff{}", ErrBadCommand},

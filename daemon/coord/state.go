@@ -182,6 +182,9 @@ func (s *State) endAttempt(c EndAttempt) error {
 	}
 	a := &j.Attempts[len(j.Attempts)-1]
 	a.EndedAt, a.Cause, a.StepsLost, a.LastStep, a.Planned = c.At, c.Cause, c.StepsLost, c.LastStep, c.Planned
+	if len(c.Result) > 0 {
+		j.Result = c.Result
+	}
 	return nil
 }
 

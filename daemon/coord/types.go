@@ -35,6 +35,8 @@ type Job struct {
 	Attempts    []Attempt       `json:"attempts,omitempty"`
 	// Checkpoints are the committed checkpoints, in increasing step order.
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
+	// Result is a generation or evaluation job's answer, once it succeeded.
+	Result json.RawMessage `json:"result,omitempty"`
 }
 
 // Plan places every rank of a job on a node and device, Megatron order:

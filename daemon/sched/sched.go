@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -268,7 +269,7 @@ func (s *Scheduler) watch(st *coord.State, job *coord.Job, alive, usable map[str
 			Next: coord.JobRecovering, At: now.UnixMilli()},
 			Level: slog.LevelInfo, Msg: "job stopped for a restart", Args: []any{"job", job.ID, "attempt", n, "step", at}})
 	}
-	return append(acts, Action{Cmd: coord.EndAttempt{ID: job.ID, Cause: "", Next: coord.JobSucceeded, At: now.UnixMilli()},
+	return append(acts, Action{Cmd: coord.EndAttempt{ID: job.ID, Cause: "", Next: coord.JobSucceeded, At: now.UnixMilli(), Result: result(job, a)},
 		Level: slog.LevelInfo, Msg: "job succeeded", Args: []any{"job", job.ID, "attempt", n}, Always: true})
 }
 
@@ -360,6 +361,17 @@ func restarted(job *coord.Job, a *attempt, members []Member) string {
 		}
 	}
 	return ""
+}
+
+// result is the answer of the attempt's lowest rank that gave one (every
+// rank of an inference job answers alike; rank 0 reports it), or nil.
+func result(job *coord.Job, a *attempt) json.RawMessage {
+	for _, r := range job.Plan.Ranks {
+		if rr, ok := a.ranks[r.Rank]; ok && len(rr.Result) > 0 {
+			return rr.Result
+		}
+	}
+	return nil
 }
 
 // allDone: every rank exited cleanly, and every shard they reported is
