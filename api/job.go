@@ -156,3 +156,35 @@ type CheckpointList struct {
 	Job         string       `json:"job"`
 	Checkpoints []Checkpoint `json:"checkpoints"`
 }
+
+// GenerateResult is a generate job's answer (JobInfo.Result).
+type GenerateResult struct {
+	Outputs []GenerateOutput `json:"outputs"`
+}
+
+// GenerateOutput is one prompt's continuation.
+type GenerateOutput struct {
+	Prompt string  `json:"prompt"`
+	Text   string  `json:"text"`   // the new tokens, decoded
+	Tokens []int32 `json:"tokens"` // the new tokens
+}
+
+// EvaluateResult is an evaluate job's answer (JobInfo.Result): the
+// accuracy over all questions, per subject for MMLU, and every answer.
+type EvaluateResult struct {
+	Task      string         `json:"task"`
+	Questions int            `json:"questions"`
+	Correct   int            `json:"correct"`
+	Accuracy  float64        `json:"accuracy"`
+	Truncated int            `json:"truncated"` // prompts cut to --seq-length
+	Subjects  []SubjectScore `json:"subjects,omitempty"`
+	Answers   []string       `json:"answers"` // BoolQ: T or F; MMLU: the first character
+}
+
+// SubjectScore is one MMLU subject's accuracy.
+type SubjectScore struct {
+	Name      string  `json:"name"`
+	Questions int     `json:"questions"`
+	Correct   int     `json:"correct"`
+	Accuracy  float64 `json:"accuracy"`
+}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -96,7 +97,28 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 	for _, k := range j.Checkpoints {
 		fmt.Fprintf(tw, "checkpoint:\tstep %d in %s (manifest %.12s)\n", k.Step, k.Dir, k.Manifest)
 	}
+	writeResult(tw, j.Result)
 	return tw.Flush()
+}
+
+// writeResult prints a generate or evaluate job's answer.
+func writeResult(w io.Writer, raw json.RawMessage) {
+	if len(raw) == 0 {
+		return
+	}
+	var g api.GenerateResult
+	var e api.EvaluateResult
+	switch {
+	case json.Unmarshal(raw, &e) == nil && e.Task != "":
+		fmt.Fprintf(w, "result:\t%s accuracy %.4f (%d of %d; %d prompts cut)\n", e.Task, e.Accuracy, e.Correct, e.Questions, e.Truncated)
+		for _, s := range e.Subjects {
+			fmt.Fprintf(w, "\t%s: %.4f (%d of %d)\n", s.Name, s.Accuracy, s.Correct, s.Questions)
+		}
+	case json.Unmarshal(raw, &g) == nil:
+		for _, o := range g.Outputs {
+			fmt.Fprintf(w, "result:\t%q → %q\n", o.Prompt, o.Text)
+		}
+	}
 }
 
 // progressLine is a job's latest step as one line, with the checkpoint it

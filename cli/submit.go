@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,9 +18,10 @@ import (
 
 func submitCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:      "submit",
-		Usage:     "submit a job: a job file (YAML or JSON), or `submit pretrain --FLAGS`",
-		UsageText: "bloomctl submit [--name NAME] [--watch] job.yaml\n   bloomctl submit pretrain [--name NAME] [--watch] [Megatron flags...]",
+		Name:  "submit",
+		Usage: "submit a job: a job file (YAML or JSON), or `submit pretrain --FLAGS`",
+		UsageText: "bloomctl submit [--name NAME] [--watch] job.yaml\n   bloomctl submit pretrain [--name NAME] [--watch] [Megatron flags...]\n" +
+			"   bloomctl submit generate --load DIR --model-preset P --prompt TEXT ...\n   bloomctl submit evaluate --load DIR --model-preset P --task boolq --task-data-path PATH",
 		Description: "A job file holds the same settings as the flags of `submit pretrain`, named as the\n" +
 			"seed's Megatron flags (tensor-model-parallel-size: 2, or with underscores), plus name\n" +
 			"and config (a BLOOM config.json, relative to the file). The cluster checks the job\n" +
@@ -28,7 +30,7 @@ func submitCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "name", Usage: "the job's `NAME` (default: the file's name, or pretrain)"},
 			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`)"},
 		},
-		Subcommands: []*ucli.Command{pretrainCommand()},
+		Subcommands: []*ucli.Command{pretrainCommand(), inferCommand(jobspec.KindGenerate), inferCommand(jobspec.KindEvaluate)},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("give one job file (bloomctl submit job.yaml), or use bloomctl submit pretrain --FLAGS")
@@ -73,6 +75,82 @@ func pretrainCommand() *ucli.Command {
 			}
 			if err := setSpec(c, &jf.Spec); err != nil {
 				return err
+			}
+			if err := jf.Spec.Validate(); err != nil {
+				return err
+			}
+			return submit(c, jf)
+		},
+	}
+}
+
+// inferFields are the settings of generate and evaluate jobs, by kind:
+// the model and its placement, and each kind's own.
+var inferFields = map[string][]string{
+	"": {"model-preset", "load", "tokenizer-name-or-path", "tensor-model-parallel-size", "pipeline-model-parallel-size",
+		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts"},
+	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
+	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
+}
+
+// inferUsage is how a field reads in an inference job, where it differs.
+var inferUsage = map[string]specFlag{
+	"load":             {usage: "the model to run: a Hugging Face directory or a native checkpoint (any layout), on every node"},
+	"micro-batch-size": {usage: "prompts or questions per batch"},
+	"seq-length":       {usage: "tokens a prompt and its new tokens may take; longer prompts lose their beginning"},
+}
+
+// inferCommand is `submit generate` or `submit evaluate`: the model of
+// --load run across the nodes with tensor and pipeline parallelism, its
+// answer kept with the job (bloomctl job ID).
+func inferCommand(kind string) *ucli.Command {
+	only := map[string]specFlag{}
+	for _, k := range []string{"", kind} {
+		for _, name := range inferFields[k] {
+			only[name] = inferUsage[name]
+		}
+	}
+	flags := []ucli.Flag{
+		&ucli.StringFlag{Name: "name", Value: kind, Usage: "the job's `NAME`"},
+		&ucli.StringFlag{Name: "config", Usage: "the model's config.json `FILE` for its shape (instead of --model-preset)"},
+		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
+	}
+	usage := "generate from text prompts with a model across the cluster (tensor parallelism inside a node, pipeline across nodes)"
+	if kind == jobspec.KindGenerate {
+		flags = append(flags, &ucli.StringFlag{Name: "prompt-file", Usage: "more prompts, one per line of `FILE`"})
+	} else {
+		usage = "score a model on BoolQ or MMLU across the cluster, as bloomctl evaluate does in one process"
+	}
+	return &ucli.Command{
+		Name:  kind,
+		Usage: usage,
+		Description: "The answer is kept with the job: bloomctl job ID (--output json: its result). The model's shape\n" +
+			"comes from --model-preset or --config, and must be the one --load holds.",
+		Flags: append(flags, specFlags(only)...),
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("unexpected arguments %v: every setting is a --flag (quote a prompt: --prompt \"...\")", c.Args().Slice())
+			}
+			jf := jobspec.File{Name: c.String("name"), Spec: jobspec.Default()}
+			jf.Spec.Kind = kind
+			if p := c.String("config"); p != "" {
+				if err := jf.Spec.SetConfigFile(p); err != nil {
+					return err
+				}
+			}
+			if err := setSpec(c, &jf.Spec); err != nil {
+				return err
+			}
+			if f := c.String("prompt-file"); f != "" {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("--prompt-file: %w", err)
+				}
+				for _, line := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+					if line != "" {
+						jf.Spec.Prompts = append(jf.Spec.Prompts, line)
+					}
+				}
 			}
 			if err := jf.Spec.Validate(); err != nil {
 				return err

@@ -16,7 +16,9 @@ type Field struct {
 	Usage string
 	// List fields take several values (a YAML list, or "a,b,c"); setting
 	// one replaces what it held (reset), then appends each value (set).
-	List  bool
+	List bool
+	// Raw list values are taken whole: "a,b" is one value (text prompts).
+	Raw   bool
 	Bool  bool // a switch: a bare flag sets it
 	set   func(s *Spec, v string) error
 	get   func(s *Spec) string
@@ -169,6 +171,22 @@ var allFields = []Field{
 			}
 			return strconv.Itoa(*s.ZeroStage)
 		}},
+	{Name: "prompt", List: true, Raw: true, Usage: "generate: a text prompt (give it again for more; a job file's prompt: is a list)",
+		set: func(s *Spec, v string) error {
+			if v != "" {
+				s.Prompts = append(s.Prompts, v)
+			}
+			return nil
+		},
+		get:   func(s *Spec) string { return strings.Join(s.Prompts, "\n") },
+		reset: func(s *Spec) { s.Prompts = nil }},
+	intField("max-new-tokens", "generate: new tokens per prompt (0: 32)", func(s *Spec) *int { return &s.MaxNewTokens }),
+	floatField("temperature", "generate: sample at this temperature (0: greedy)", func(s *Spec) *float64 { return &s.Temperature }),
+	intField("top-k", "generate: sample among the k likeliest tokens (0: all)", func(s *Spec) *int { return &s.TopK }),
+	floatField("top-p", "generate: sample among the likeliest tokens whose probability reaches p (0: 1, all)", func(s *Spec) *float64 { return &s.TopP }),
+	stringField("task", "evaluate: boolq or mmlu", func(s *Spec) *string { return &s.Task }),
+	stringField("task-data-path", "evaluate: the task's data on every node (BoolQ JSON lines; MMLU's directory or *_test.csv)", func(s *Spec) *string { return &s.TaskDataPath }),
+	intField("limit", "evaluate: the first N questions (0: all)", func(s *Spec) *int { return &s.Limit }),
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),
@@ -200,16 +218,21 @@ func (s *Spec) Set(key string, values ...string) error {
 	if !f.List && len(values) != 1 {
 		return fmt.Errorf("%w: %s takes one value, got %d", ErrInvalid, f.Name, len(values))
 	}
-	if f.List {
-		f.reset(s)
+	if f.List && !f.Raw {
 		var parts []string
 		for _, v := range values {
 			parts = append(parts, strings.Split(v, ",")...)
 		}
 		values = parts
 	}
+	if f.List {
+		f.reset(s)
+	}
 	for _, v := range values {
-		if err := f.set(s, strings.TrimSpace(v)); err != nil {
+		if !f.Raw {
+			v = strings.TrimSpace(v)
+		}
+		if err := f.set(s, v); err != nil {
 			return fmt.Errorf("%w: --%s: %v", ErrInvalid, f.Name, err)
 		}
 	}

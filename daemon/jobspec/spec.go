@@ -15,8 +15,14 @@ import (
 // that says what to change.
 var ErrInvalid = errors.New("job spec")
 
-// KindPretrain is the one job kind so far: Megatron-style pretraining.
-const KindPretrain = "pretrain"
+// Job kinds: Megatron-style pretraining (and fine-tuning), and inference
+// across the same tensor- and pipeline-parallel placement: generation
+// from prompts, evaluation on BoolQ or MMLU.
+const (
+	KindPretrain = "pretrain"
+	KindGenerate = "generate"
+	KindEvaluate = "evaluate"
+)
 
 // Spec is a training job in Megatron's terms. Its JSON form is what Raft
 // stores as the job's spec (coord.Job.Spec) and what every worker reads;
@@ -98,6 +104,22 @@ type Spec struct {
 	MinLossScale     float64 `json:"min_loss_scale,omitempty"`
 	ZeroStage        *int    `json:"zero_stage,omitempty"`
 
+	// Inference (generate and evaluate jobs): the model is --load, run on
+	// one data-parallel replica, MicroBatch rows at a time, prompts cut to
+	// SeqLength less the new tokens. Generation: Prompts (text, through
+	// --tokenizer-name-or-path or the model's tokenizer.json), MaxNewTokens
+	// (0: 32), greedy, or sampled when Temperature > 0 (TopK 0: no limit;
+	// TopP 0: 1; Seed). Evaluation: Task (boolq or mmlu) on TaskDataPath
+	// (on every node), the first Limit questions (0: all).
+	Prompts      []string `json:"prompts,omitempty"`
+	MaxNewTokens int      `json:"max_new_tokens,omitempty"`
+	Temperature  float64  `json:"temperature,omitempty"`
+	TopK         int      `json:"top_k,omitempty"`
+	TopP         float64  `json:"top_p,omitempty"`
+	Task         string   `json:"task,omitempty"`
+	TaskDataPath string   `json:"task_data_path,omitempty"`
+	Limit        int      `json:"limit,omitempty"`
+
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
 	// MinNodes lets a job that lost a node for longer than NodeGrace
@@ -126,6 +148,10 @@ func Default() Spec {
 		WeightDecay: 0.01, ClipGrad: 1, AdamBeta1: 0.9, AdamBeta2: 0.999, AdamEps: 1e-8, Seed: 1234,
 		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
 }
+
+// Inference reports whether the job runs a trained model rather than
+// training one.
+func (s *Spec) Inference() bool { return s.Kind == KindGenerate || s.Kind == KindEvaluate }
 
 // DecaySamples is the number of samples over which the learning rate
 // decays to MinLR: LRDecaySamples, or when that is 0 the whole run (as

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -150,7 +151,7 @@ func TestJobSpecValidate(t *testing.T) {
 			s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
 		}, "at least 260"},
 		{"unknown preset", func(s *Spec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
-		{"kind", func(s *Spec) { s.Kind = "serve" }, "only \"pretrain\""},
+		{"kind", func(s *Spec) { s.Kind = "serve" }, "the kinds are pretrain, generate and evaluate"},
 		{"lora", func(s *Spec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
 		{"lora target", func(s *Spec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
 		{"instruction data", func(s *Spec) { s.InstructionDataset, s.DataPath = true, "/data/alpaca" }, ""},
@@ -337,6 +338,44 @@ func TestPrecisionSettings(t *testing.T) {
 		}
 		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want an error with %q", tc.set, err, tc.want)
+		}
+	}
+}
+
+// TestInferenceSpecs: generate and evaluate jobs need a model to load and
+// their own settings; prompts keep their commas; training settings are
+// refused; the layout resolves to one replica.
+func TestInferenceSpecs(t *testing.T) {
+	gen := Default()
+	gen.Kind, gen.ModelPreset, gen.Load = KindGenerate, "bloom-tiny", "/models/m"
+	if err := gen.Set("prompt", "Hello, world"); err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.Validate(); err != nil || len(gen.Prompts) != 1 || gen.Prompts[0] != "Hello, world" {
+		t.Fatalf("generate %q: %v", gen.Prompts, err)
+	}
+	if err := gen.ResolveLayout(8); err != nil || gen.DataParallel != 1 {
+		t.Errorf("layout: DP %d %v", gen.DataParallel, err)
+	}
+	jf, err := ParseFile([]byte("kind: evaluate\nmodel-preset: bloom-tiny\nload: /m\ntask: mmlu\ntask-data-path: /data/mmlu\nlimit: 10\n"), t.TempDir())
+	if err != nil || jf.Spec.Validate() != nil || jf.Spec.Limit != 10 {
+		t.Fatalf("evaluate job file: %+v %v", jf.Spec, err)
+	}
+	for _, tc := range []struct {
+		edit func(*Spec)
+		want string
+	}{
+		{func(s *Spec) { s.Load = "" }, "--load"},
+		{func(s *Spec) { s.Prompts = nil }, "--prompt"},
+		{func(s *Spec) { s.TrainIters = 5 }, "trains nothing"},
+		{func(s *Spec) { s.Kind, s.Task = KindEvaluate, "squad" }, `--task "squad"`},
+		{func(s *Spec) { s.TopP = 2 }, "--top-p"},
+	} {
+		s := gen
+		s.Prompts = slices.Clone(gen.Prompts)
+		tc.edit(&s)
+		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want an error about %s", s, err, tc.want)
 		}
 	}
 }

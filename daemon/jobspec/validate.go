@@ -14,8 +14,10 @@ func (s *Spec) Validate() error {
 	bad := func(format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
 	}
-	if s.Kind != KindPretrain {
-		bad("kind %q: only %q jobs exist", s.Kind, KindPretrain)
+	switch s.Kind {
+	case KindPretrain, KindGenerate, KindEvaluate:
+	default:
+		bad("kind %q: the kinds are %s, %s and %s", s.Kind, KindPretrain, KindGenerate, KindEvaluate)
 	}
 	m, err := s.ModelConfig()
 	if err != nil {
@@ -40,8 +42,12 @@ func (s *Spec) Validate() error {
 	} else if err := s.checkPartition(m.Layers); err != nil {
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.checkBatch()...)
-	errs = append(errs, s.checkOptimizer()...)
+	if s.Inference() {
+		errs = append(errs, s.checkInference()...)
+	} else {
+		errs = append(errs, s.checkBatch()...)
+		errs = append(errs, s.checkOptimizer()...)
+	}
 	if s.MinNodes < 0 || s.NodeGrace < 0 {
 		bad("--min-nodes (%d) and --node-grace (%d) must be ≥ 0", s.MinNodes, s.NodeGrace)
 	}
@@ -51,15 +57,59 @@ func (s *Spec) Validate() error {
 	if s.InstructionDataset && s.DataPath == "" {
 		bad("--is-instruction-dataset needs --data-path: the prefix preprocess --format alpaca wrote (PREFIX_packed_input_ids_document...)")
 	}
-	if s.DataPath == "" && m.Vocab < 260 {
+	if s.DataPath == "" && m.Vocab < 260 && !s.Inference() {
 		bad("the embedded byte-level corpus needs a vocabulary of at least 260, the model has %d: give --data-path or a bigger model", m.Vocab)
 	}
-	for flag, v := range map[string]string{"--data-path": s.DataPath, "--save": s.Save, "--load": s.Load, "--tokenizer-name-or-path": s.TokenizerNameOrPath} {
+	for flag, v := range map[string]string{"--data-path": s.DataPath, "--save": s.Save, "--load": s.Load,
+		"--tokenizer-name-or-path": s.TokenizerNameOrPath, "--task-data-path": s.TaskDataPath} {
 		if len(v) > 4096 || strings.ContainsRune(v, 0) {
 			bad("%s is not a usable path", flag)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkInference checks a generate or evaluate job's settings.
+func (s *Spec) checkInference() []error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
+	}
+	if s.Load == "" {
+		bad("a %s job runs a trained model: give it as --load (a Hugging Face directory or a native checkpoint on every node)", s.Kind)
+	}
+	if s.DataParallel > 1 {
+		bad("a %s job runs one data-parallel replica: leave --data-parallel-size unset", s.Kind)
+	}
+	if s.MicroBatch < 1 || s.SeqLength < 2 {
+		bad("--micro-batch-size (%d, rows at a time) must be ≥ 1 and --seq-length (%d) ≥ 2", s.MicroBatch, s.SeqLength)
+	}
+	if s.TrainIters != 0 || s.TrainSamples != 0 || len(s.LoRATargetModules) > 0 {
+		bad("a %s job trains nothing: drop --train-iters, --train-samples and the LoRA settings", s.Kind)
+	}
+	switch s.Kind {
+	case KindGenerate:
+		if len(s.Prompts) == 0 {
+			bad("a generate job needs at least one --prompt")
+		}
+		if s.MaxNewTokens < 0 || s.Temperature < 0 || s.TopK < 0 || s.TopP < 0 || s.TopP > 1 {
+			bad("--max-new-tokens, --temperature and --top-k must be ≥ 0, --top-p in [0,1]")
+		}
+		if s.Task != "" || s.TaskDataPath != "" {
+			bad("--task and --task-data-path are for evaluate jobs")
+		}
+	case KindEvaluate:
+		if s.Task != "boolq" && s.Task != "mmlu" {
+			bad("--task %q: boolq or mmlu", s.Task)
+		}
+		if s.TaskDataPath == "" {
+			bad("an evaluate job needs --task-data-path: the task's data on every node")
+		}
+		if s.Limit < 0 || len(s.Prompts) > 0 {
+			bad("--limit must be ≥ 0; --prompt is for generate jobs")
+		}
+	}
+	return errs
 }
 
 func (s *Spec) checkPartition(layers int) error {
@@ -177,6 +227,9 @@ func (s *Spec) checkPrecision() []error {
 // the global batch by micro-batch × DP.
 func (s *Spec) ResolveLayout(devices int) error {
 	tp, pp := s.TensorParallel, s.PipelineParallel
+	if s.Inference() {
+		s.DataParallel = max(s.DataParallel, 1) // one replica answers
+	}
 	if s.DataParallel == 0 {
 		for dp := devices / (tp * pp); dp >= 1; dp-- {
 			if s.GlobalBatch%(s.MicroBatch*dp) == 0 {

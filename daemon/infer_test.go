@@ -1,0 +1,113 @@
+package daemon
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"bloom/api"
+	"bloom/ckpt"
+	"bloom/daemon/jobspec"
+	"bloom/npu/cpu"
+	"bloom/trainer"
+	"bloom/trainer/bloom"
+	"bloom/trainer/eval"
+	"bloom/trainer/tokenizer"
+)
+
+// TestInferenceJobs: a generate job split TP2 × PP2 over two nodes answers
+// with the tokens one process generates from the same model, and an
+// evaluate job (BoolQ, TP2 × PP2) with its per-question answers; both
+// answers are kept with the job.
+func TestInferenceJobs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("eight worker processes")
+	}
+	preset, err := bloom.Preset("bloom-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := bloom.New(cpu.New(1), preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.InitRandom(5, 0.3) // large weights: logits far apart, so TP's other sum order cannot flip a greedy pick
+	model := filepath.Join(t.TempDir(), "model")
+	if err := trainer.SaveHF(full, ckpt.DefaultBloomConfig(), model, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenizer.ByteLevel().WriteFile(filepath.Join(model, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(filepath.Join(model, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	c := startJobCluster(t, 2)
+	cl := client(t, c.nodes[0], testSecret)
+	s := jobspec.Default()
+	s.Kind, s.ModelPreset, s.Load = jobspec.KindGenerate, "bloom-tiny", model
+	s.TensorParallel, s.PipelineParallel, s.MicroBatch, s.SeqLength = 2, 2, 2, 64
+	s.Prompts, s.MaxNewTokens = []string{"The river, ", "Once upon a time", "abc"}, 8
+	j, err := submitSpec(t, cl, "gen", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cl, j.ID, 90*time.Second, "generate success", state(api.JobSucceeded))
+	var got api.GenerateResult
+	if err := json.Unmarshal(j.Result, &got); err != nil || len(got.Outputs) != 3 {
+		t.Fatalf("result %s: %v", j.Result, err)
+	}
+	t.Logf("generated: %+v", got.Outputs)
+	for i, p := range s.Prompts {
+		want, err := full.Generate([][]int32{tok.Encode(p).IDs}, 3, bloom.GenerateOptions{MaxNew: 8, EOS: 2, Pick: bloom.Greedy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.Outputs[i].Tokens, want[0]) || got.Outputs[i].Text != tok.Decode(want[0], true) {
+			t.Errorf("prompt %q: the job generated %v, one process %v", p, got.Outputs[i].Tokens, want[0])
+		}
+	}
+
+	var lines []string
+	for i := range 6 {
+		lines = append(lines, fmt.Sprintf(`{"passage": "The %s is %d.", "question": "is it %d", "answer": %v}`,
+			[]string{"river", "stone", "cloud"}[i%3], i, i+i%2, i%2 == 0))
+	}
+	boolq := filepath.Join(t.TempDir(), "boolq.jsonl")
+	if err := os.WriteFile(boolq, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := s
+	e.Kind, e.Prompts, e.MaxNewTokens, e.Task, e.TaskDataPath = jobspec.KindEvaluate, nil, 0, "boolq", boolq
+	j, err = submitSpec(t, cl, "eval", e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cl, j.ID, 90*time.Second, "evaluate success", state(api.JobSucceeded))
+	var res api.EvaluateResult
+	if err := json.Unmarshal(j.Result, &res); err != nil || res.Questions != 6 {
+		t.Fatalf("result %s: %v", j.Result, err)
+	}
+	qs, err := eval.LoadBoolQ(boolq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := eval.Run(eval.Config{Model: full, Tok: tok, Pad: 3, SeqLength: 64, Batch: 2}, qs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("BoolQ: %v, %d of %d", res.Answers, res.Correct, res.Questions)
+	if !slices.Contains(res.Answers, "T") || !slices.Contains(res.Answers, "F") {
+		t.Errorf("BoolQ answers %v: the test needs a model that answers both", res.Answers)
+	}
+	if !slices.Equal(res.Answers, want.Answers) || res.Correct != want.Correct {
+		t.Errorf("BoolQ answers %v (%d correct), one process %v (%d)", res.Answers, res.Correct, want.Answers, want.Correct)
+	}
+}

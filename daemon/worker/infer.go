@@ -1,0 +1,171 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"bloom/api"
+	"bloom/daemon/jobspec"
+	"bloom/npu"
+	"bloom/trainer"
+	"bloom/trainer/bloom"
+	"bloom/trainer/eval"
+	"bloom/trainer/tokenizer"
+)
+
+// infer runs this rank of a generate or evaluate job: it loads the whole
+// model on the host, keeps its part on dev (trainer.Infer), joins the
+// communicators and answers alongside the other ranks; rank 0 sends the
+// answer to the daemon, which keeps it with the job.
+func (w *worker) infer(ctx context.Context, dev npu.Device) error {
+	a, s := &w.a, &w.a.Spec
+	shape, err := s.ModelConfig()
+	if err != nil {
+		return err
+	}
+	host, err := npu.Open("cpu", npu.Options{Threads: a.Threads})
+	if err != nil {
+		return err
+	}
+	full, _, err := trainer.LoadModel(host, s.Load)
+	if err != nil {
+		return fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
+	}
+	if full.Cfg != shape {
+		return fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, full.Cfg, shape)
+	}
+	tok, err := jobTokenizer(s)
+	if err != nil {
+		return err
+	}
+	layout := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: 1}
+	part, err := trainer.Place(shape, layout, a.Rank, s.PartitionLayers)
+	if err != nil {
+		return err
+	}
+	env := trainer.Env{Dev: dev}
+	if layout.TP*layout.PP > 1 {
+		rc := trainer.RankConfig{Model: shape, Layout: layout, Rank: a.Rank, PartitionLayers: s.PartitionLayers}
+		comms, err := w.joinComms(ctx, rc)
+		if err != nil {
+			return err
+		}
+		defer comms.close()
+		stop := context.AfterFunc(ctx, comms.abort)
+		defer stop()
+		comms.env(&env)
+	}
+	inf, err := trainer.NewInfer(full, part, env)
+	if err != nil {
+		return err
+	}
+	full = nil // the part is on the device now
+	w.logf("job %s: %s on rank %d (blocks %d-%d of %d)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers)
+	gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+		return inf.Generate(ctx, prompts, pad, o)
+	}
+	var result any
+	if s.Kind == jobspec.KindGenerate {
+		result, err = generate(s, tok, gen)
+	} else {
+		result, err = evaluate(s, tok, inf.Model, gen)
+	}
+	if err != nil {
+		return err
+	}
+	if a.Rank != 0 {
+		return nil
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return err
+	}
+	return w.link.send(Msg{Type: "result", Value: b})
+}
+
+// pad is BLOOM's <pad>, which left-pads a batch's prompts.
+const pad = 3
+
+// jobTokenizer is --tokenizer-name-or-path, or the model's tokenizer.json.
+func jobTokenizer(s *jobspec.Spec) (*tokenizer.Tokenizer, error) {
+	path := s.TokenizerNameOrPath
+	if path == "" {
+		path = filepath.Join(s.Load, "tokenizer.json")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("%w: give --tokenizer-name-or-path: %s has no tokenizer.json", errJobInput, s.Load)
+		}
+	}
+	tok, err := tokenizer.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errJobInput, err)
+	}
+	return tok, nil
+}
+
+// generate continues every prompt, MicroBatch at a time.
+func generate(s *jobspec.Spec, tok *tokenizer.Tokenizer, gen func([][]int32, int32, bloom.GenerateOptions) ([][]int32, error)) (api.GenerateResult, error) {
+	o := bloom.GenerateOptions{MaxNew: s.MaxNewTokens, EOS: 2, Pick: bloom.Greedy}
+	if o.MaxNew == 0 {
+		o.MaxNew = 32
+	}
+	if s.Temperature > 0 {
+		topP := s.TopP
+		if topP == 0 {
+			topP = 1
+		}
+		o.Pick = bloom.NewSampler(s.Temperature, s.TopK, topP, s.Seed).Pick
+	}
+	res := api.GenerateResult{Outputs: []api.GenerateOutput{}}
+	for lo := 0; lo < len(s.Prompts); lo += s.MicroBatch {
+		texts := s.Prompts[lo:min(lo+s.MicroBatch, len(s.Prompts))]
+		var ids [][]int32
+		for _, t := range texts {
+			p := tok.Encode(t).IDs
+			if keep := s.SeqLength - o.MaxNew; keep < 1 || len(p) == 0 {
+				return res, fmt.Errorf("%w: prompt %q encodes to %d tokens; --seq-length %d leaves %d after %d new ones",
+					errJobInput, t, len(p), s.SeqLength, keep, o.MaxNew)
+			} else if len(p) > keep {
+				p = p[len(p)-keep:]
+			}
+			ids = append(ids, p)
+		}
+		out, err := gen(ids, pad, o)
+		if err != nil {
+			return res, err
+		}
+		for i, t := range texts {
+			res.Outputs = append(res.Outputs, api.GenerateOutput{Prompt: t, Text: tok.Decode(out[i], true), Tokens: out[i]})
+		}
+	}
+	return res, nil
+}
+
+// evaluate scores the model on the job's task, as bloomctl evaluate does.
+func evaluate(s *jobspec.Spec, tok *tokenizer.Tokenizer, part *bloom.Model, gen func([][]int32, int32, bloom.GenerateOptions) ([][]int32, error)) (api.EvaluateResult, error) {
+	var qs []eval.Question
+	var err error
+	if s.Task == eval.BoolQ {
+		qs, err = eval.LoadBoolQ(s.TaskDataPath)
+	} else {
+		qs, err = eval.LoadMMLU(s.TaskDataPath, eval.MMLUOptions{})
+	}
+	if err != nil {
+		return api.EvaluateResult{}, fmt.Errorf("%w: --task-data-path: %w", errJobInput, err)
+	}
+	if s.Limit > 0 && s.Limit < len(qs) {
+		qs = qs[:s.Limit]
+	}
+	r, err := eval.Run(eval.Config{Model: part, Generate: gen, Tok: tok, Pad: pad, SeqLength: s.SeqLength, Batch: s.MicroBatch}, qs)
+	if err != nil {
+		return api.EvaluateResult{}, err
+	}
+	res := api.EvaluateResult{Task: s.Task, Questions: r.N, Correct: r.Correct, Accuracy: r.Accuracy,
+		Truncated: r.Truncated, Answers: r.Answers}
+	for _, sub := range r.Subjects {
+		res.Subjects = append(res.Subjects, api.SubjectScore{Name: sub.Name, Questions: sub.N, Correct: sub.Correct, Accuracy: sub.Accuracy})
+	}
+	return res, nil
+}
