@@ -1,5 +1,7 @@
 package npu
 
+import "fmt"
+
 // Buf is a region of device memory holding float32 values. Slice returns a
 // view that shares memory with its parent; views are how one flat parameter
 // buffer is cut into named tensors.
@@ -75,6 +77,23 @@ type AttentionShape struct {
 	Cap               int       // time capacity of the k and v buffers (≥ Tk)
 	Slopes            []float32 // (NH) ALiBi slopes
 	Mask              []int32   // (B,Tk) 1 = token, 0 = padding; nil = all tokens
+}
+
+// Check reports a shape no attention can run: queries beyond the keys, a
+// capacity below them, fewer slopes than heads, a mask shorter than B·Tk.
+// Every backend checks this before it runs.
+func (s AttentionShape) Check() error {
+	switch {
+	case s.Tq > s.Tk:
+		return fmt.Errorf("Tq = %d exceeds Tk = %d", s.Tq, s.Tk)
+	case s.Cap < s.Tk:
+		return fmt.Errorf("Cap = %d is less than Tk = %d", s.Cap, s.Tk)
+	case len(s.Slopes) < s.NH:
+		return fmt.Errorf("%d slopes for %d heads", len(s.Slopes), s.NH)
+	case s.Mask != nil && len(s.Mask) < s.B*s.Tk:
+		return fmt.Errorf("mask has %d values, need B·Tk = %d", len(s.Mask), s.B*s.Tk)
+	}
+	return nil
 }
 
 // Attention is BLOOM's causal ALiBi attention: scores = q·k/√HD + slope·pos,

@@ -19,15 +19,8 @@ import (
 // checkAttention panics unless s is consistent.
 func checkAttention(op string, s npu.AttentionShape) {
 	dims(op, s.B, s.Tq, s.Tk, s.NH, s.HD, s.Cap)
-	switch {
-	case s.Tq > s.Tk:
-		panic(fmt.Sprintf("acl: %s: Tq = %d exceeds Tk = %d", op, s.Tq, s.Tk))
-	case s.Cap < s.Tk:
-		panic(fmt.Sprintf("acl: %s: Cap = %d is less than Tk = %d", op, s.Cap, s.Tk))
-	case len(s.Slopes) < s.NH:
-		panic(fmt.Sprintf("acl: %s: %d slopes for %d heads", op, len(s.Slopes), s.NH))
-	case s.Mask != nil && len(s.Mask) < s.B*s.Tk:
-		panic(fmt.Sprintf("acl: %s: mask has %d values, need B·Tk = %d", op, len(s.Mask), s.B*s.Tk))
+	if err := s.Check(); err != nil {
+		panic(fmt.Sprintf("acl: %s: %v", op, err))
 	}
 }
 
