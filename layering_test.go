@@ -82,6 +82,7 @@ var allowed = map[string][]string{
 	"bloom/trainer/data/preprocess": {"trainer/data", "trainer/data/parquet"},
 	"bloom/trainer":                 {"npu", "trainer/bloom", "trainer/data", "ckpt", "internal/half"},
 	"bloom/trainer/eval":            {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
+	"bloom/trainer/serve":           {"trainer/bloom", "trainer/tokenizer"},
 
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
@@ -95,7 +96,7 @@ var allowed = map[string][]string{
 		"daemon/supervisor", "membership", "api", "ckpt"},
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
-		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "ckpt", "collective", "collective/collbench",
+		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "ckpt", "collective", "collective/collbench",
 		"npu", "npu/cpu", "internal/cpuid"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu", "npu/acl"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"bloom/trainer/serve"
+	"bloom/trainer/tokenizer"
+)
+
+func serveCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "serve",
+		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate and /generate_stream, /health, /metrics",
+		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048]\n" +
+			"   curl -s localhost:8000/v1/completions -d '{\"model\":\"NAME\",\"prompt\":\"Hello\",\"max_tokens\":16}'",
+		Description: `Requests that arrive while the model is busy wait and are decoded together in the
+next batch (left-padded, each with its own sampler, stop strings and length; a batched
+request's tokens are the ones it gets alone). The model's name in requests is --name,
+by default the directory's name. SIGINT or SIGTERM stops it.`,
+		Flags: []ucli.Flag{
+			modelFlag,
+			&ucli.StringFlag{Name: "tokenizer", Usage: "tokenizer.json `FILE` (default: the model directory's)"},
+			&ucli.StringFlag{Name: "listen", Value: "127.0.0.1:8000", Usage: "`HOST:PORT` to listen on (plain HTTP: keep it on localhost or behind a proxy)"},
+			&ucli.StringFlag{Name: "name", Usage: "the model's id in requests (default: the model directory's name)"},
+			&ucli.IntFlag{Name: "max-batch", Value: 8, Usage: "requests decoded together"},
+			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
+		},
+		Action: func(c *ucli.Context) error {
+			tokPath := c.String("tokenizer")
+			if tokPath == "" {
+				tokPath = filepath.Join(c.String("model"), "tokenizer.json")
+				if _, err := os.Stat(tokPath); err != nil {
+					return fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
+				}
+			}
+			tok, err := tokenizer.Load(tokPath)
+			if err != nil {
+				return err
+			}
+			m, hf, err := loadModel(c)
+			if err != nil {
+				return err
+			}
+			name := c.String("name")
+			if name == "" {
+				name = filepath.Base(filepath.Clean(c.String("model")))
+			}
+			if c.Int("max-batch") < 1 || c.Int("max-context") < 2 {
+				return fmt.Errorf("--max-batch must be at least 1 and --max-context at least 2")
+			}
+			e := &serve.Engine{Model: m, Tok: tok, MaxBatch: c.Int("max-batch"), MaxContext: c.Int("max-context"),
+				Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID)}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(c.App.ErrWriter, "serving %s (%d parameters) as %q on http://%s\n", c.String("model"), m.Cfg.NumParams(), name, c.String("listen"))
+			return serve.Serve(ctx, e, name, c.String("listen"))
+		},
+	}
+}

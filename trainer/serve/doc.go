@@ -1,0 +1,19 @@
+// Package serve answers completion requests with a BLOOM model over HTTP:
+// OpenAI's completions API (POST /v1/completions with text or token-id
+// prompts, max_tokens, temperature, top_p, stop, seed, logprobs, echo, n,
+// and stream as server-sent events ending in "data: [DONE]"; GET
+// /v1/models), Text Generation Inference's POST /generate and
+// /generate_stream, GET /health, and Prometheus metrics at GET /metrics
+// (queue depth, running requests, tokens, time to first token and
+// inter-token latency histograms). Errors are OpenAI's bodies (TGI's on
+// its routes) with their status codes.
+//
+// The Engine batches the requests that wait when the model is free and
+// decodes them together, each with its own sampler, stop strings and
+// length; see engine.go for how a batch forms.
+//
+//	e := &serve.Engine{Model: m, Tok: tok, Pad: 3, EOS: 2}
+//	err := serve.Serve(ctx, e, "bloom-560m", "127.0.0.1:8000")
+//
+// Imports: trainer/bloom and trainer/tokenizer; nothing of the cluster.
+package serve

@@ -1,0 +1,54 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+)
+
+// TestOfficialClient: OpenAI's own Go client completes, streams, and reads
+// the server's errors as API errors with their status codes.
+func TestOfficialClient(t *testing.T) {
+	ts, m, tok := testServer(t, 4)
+	client := openai.NewClient(option.WithBaseURL(ts.URL+"/v1/"), option.WithAPIKey("unused"), option.WithMaxRetries(0))
+	ctx := context.Background()
+	want := tok.Decode(alone(t, m, tok, "Once upon a time", 8), true)
+	params := openai.CompletionNewParams{Model: "tiny", MaxTokens: openai.Int(8), Temperature: openai.Float(0),
+		Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("Once upon a time")}}
+	c, err := client.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Choices) != 1 || c.Choices[0].Text != want || c.Choices[0].FinishReason != "length" || c.Usage.CompletionTokens != 8 {
+		t.Errorf("completion %+v, want %q", c, want)
+	}
+
+	stream := client.Completions.NewStreaming(ctx, params)
+	var text strings.Builder
+	chunks := 0
+	for stream.Next() {
+		chunks++
+		if ch := stream.Current(); len(ch.Choices) == 1 {
+			text.WriteString(ch.Choices[0].Text)
+		}
+	}
+	if err := stream.Err(); err != nil || text.String() != want || chunks < 8 {
+		t.Errorf("stream: %q in %d chunks, %v; want %q", text.String(), chunks, err, want)
+	}
+
+	params.Model = "gpt-4"
+	_, err = client.Completions.New(ctx, params)
+	var apiErr *openai.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || !strings.Contains(apiErr.Message, "does not exist") {
+		t.Errorf("unknown model: %v", err)
+	}
+	params.Model, params.MaxTokens = "tiny", openai.Int(-1)
+	if _, err = client.Completions.New(ctx, params); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusBadRequest || apiErr.Param != "max_tokens" {
+		t.Errorf("negative max_tokens: %v", err)
+	}
+}

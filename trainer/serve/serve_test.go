@@ -1,0 +1,214 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"bloom/npu/cpu"
+	"bloom/trainer/bloom"
+	"bloom/trainer/tokenizer"
+)
+
+// testServer serves a random bloom-tiny with the byte-level tokenizer.
+func testServer(t *testing.T, maxBatch int) (*httptest.Server, *bloom.Model, *tokenizer.Tokenizer) {
+	t.Helper()
+	c, err := bloom.Preset("bloom-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := bloom.New(cpu.New(1), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.InitRandom(5, 0.3) // logits far apart: greedy picks do not hinge on rounding
+	tok, err := tokenizer.ByteLevel().Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Model: m, Tok: tok, MaxBatch: maxBatch, MaxContext: 64, Pad: 3, EOS: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	go e.Run(ctx)
+	ts := httptest.NewServer(Handler(e, "tiny"))
+	t.Cleanup(func() { ts.Close(); cancel() })
+	return ts, m, tok
+}
+
+func post(t *testing.T, url string, body any) (*http.Response, []byte) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	res, err := http.Post(url, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	out, _ := io.ReadAll(res.Body)
+	return res, out
+}
+
+// alone is what the model generates for prompt with nothing beside it.
+func alone(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, prompt string, n int) []int32 {
+	t.Helper()
+	out, err := m.Generate([][]int32{tok.Encode(prompt).IDs}, 3, bloom.GenerateOptions{MaxNew: n, EOS: 2, Pick: bloom.Greedy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
+}
+
+// TestCompletions: OpenAI's completions, plain and streamed, give the
+// model's greedy continuation with usage and logprobs; TGI's routes give
+// the same text; models, health and metrics answer.
+func TestCompletions(t *testing.T) {
+	ts, m, tok := testServer(t, 4)
+	want := alone(t, m, tok, "Once upon a time", 8)
+	res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "Once upon a time",
+		"max_tokens": 8, "temperature": 0, "logprobs": 2})
+	var c struct {
+		Object  string
+		Choices []struct {
+			Text         string
+			FinishReason string `json:"finish_reason"`
+			Logprobs     struct {
+				Tokens        []string
+				TokenLogprobs []float64 `json:"token_logprobs"`
+				TopLogprobs   []map[string]float64 `json:"top_logprobs"`
+			}
+		}
+		Usage map[string]int
+	}
+	if res.StatusCode != 200 || json.Unmarshal(body, &c) != nil || len(c.Choices) != 1 {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if got := c.Choices[0].Text; got != tok.Decode(want, true) || c.Choices[0].FinishReason != "length" || c.Object != "text_completion" {
+		t.Errorf("text %q (%s), the model's %q", got, c.Choices[0].FinishReason, tok.Decode(want, true))
+	}
+	if c.Usage["prompt_tokens"] != 16 || c.Usage["completion_tokens"] != 8 || c.Usage["total_tokens"] != 24 {
+		t.Errorf("usage %v", c.Usage)
+	}
+	if lp := c.Choices[0].Logprobs; len(lp.TokenLogprobs) != 8 || !(lp.TokenLogprobs[0] < 0) || len(lp.TopLogprobs[0]) != 2 {
+		t.Errorf("logprobs %+v", lp)
+	}
+
+	// Streamed: the chunks add up to the same text, then [DONE].
+	b, _ := json.Marshal(map[string]any{"model": "tiny", "prompt": "Once upon a time", "max_tokens": 8, "temperature": 0, "stream": true})
+	sres, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sres.Body.Close()
+	var text strings.Builder
+	var last string
+	sc := bufio.NewScanner(sres.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		last = line
+		var ch struct{ Choices []struct{ Text string } }
+		if line != "[DONE]" && json.Unmarshal([]byte(line), &ch) == nil && len(ch.Choices) == 1 {
+			text.WriteString(ch.Choices[0].Text)
+		}
+	}
+	if sres.Header.Get("Content-Type") != "text/event-stream" || last != "[DONE]" || text.String() != tok.Decode(want, true) {
+		t.Errorf("stream: %q, ended %q; want %q", text.String(), last, tok.Decode(want, true))
+	}
+
+	res, body = post(t, ts.URL+"/generate", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 8}})
+	var g struct {
+		GeneratedText string `json:"generated_text"`
+	}
+	if res.StatusCode != 200 || json.Unmarshal(body, &g) != nil || g.GeneratedText != tok.Decode(want, true) {
+		t.Errorf("TGI /generate: %d %s", res.StatusCode, body)
+	}
+	res, body = post(t, ts.URL+"/generate_stream", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 8}})
+	if res.StatusCode != 200 || strings.Count(string(body), "data:") != 9 || !strings.Contains(string(body), `"generated_text":`) {
+		t.Errorf("TGI /generate_stream: %d %s", res.StatusCode, body)
+	}
+	for path, want := range map[string]string{"/v1/models": `"id":"tiny"`, "/metrics": "bloom_serve_time_to_first_token_seconds_count 4", "/health": ""} {
+		r, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		if r.StatusCode != 200 || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s: %d %s", path, r.StatusCode, b)
+		}
+	}
+}
+
+// TestBadRequests: OpenAI-style errors with their status codes.
+func TestBadRequests(t *testing.T) {
+	ts, _, _ := testServer(t, 4)
+	for _, c := range []struct {
+		body       map[string]any
+		code       int
+		param, has string
+	}{
+		{map[string]any{"model": "gpt-4", "prompt": "x"}, 404, "model", "does not exist"},
+		{map[string]any{"model": "tiny", "prompt": "x", "max_tokens": -1}, 400, "max_tokens", "max_tokens"},
+		{map[string]any{"model": "tiny", "prompt": strings.Repeat("x", 100)}, 400, "prompt", "exceed the context"},
+		{map[string]any{"model": "tiny", "prompt": 7}, 400, "prompt", "prompt must be"},
+		{map[string]any{"model": "tiny", "prompt": "x", "n": 0}, 400, "", "n must be"},
+	} {
+		res, body := post(t, ts.URL+"/v1/completions", c.body)
+		var e struct {
+			Error struct{ Message, Type, Param string }
+		}
+		if res.StatusCode != c.code || json.Unmarshal(body, &e) != nil || e.Error.Param != c.param || !strings.Contains(e.Error.Message, c.has) {
+			t.Errorf("%v: %d %s", c.body, res.StatusCode, body)
+		}
+	}
+	if res, body := post(t, ts.URL+"/generate", map[string]any{"inputs": ""}); res.StatusCode != 422 || !strings.Contains(string(body), "validation") {
+		t.Errorf("TGI empty inputs: %d %s", res.StatusCode, body)
+	}
+}
+
+// TestBatchedEqualsAlone: requests that arrive together are decoded in one
+// batch (different prompt lengths, lengths and stop strings), and each
+// gets what it gets alone.
+func TestBatchedEqualsAlone(t *testing.T) {
+	ts, m, tok := testServer(t, 8)
+	prompts := []string{"a", "Once upon a time", "The river, ", "xyz xyz", "Hello", "12345678901234567890"}
+	got := make([]string, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": p, "max_tokens": 4 + i, "temperature": 0})
+			var c struct{ Choices []struct{ Text string } }
+			if json.Unmarshal(body, &c) == nil && len(c.Choices) == 1 {
+				got[i] = c.Choices[0].Text
+			}
+		}()
+	}
+	wg.Wait()
+	for i, p := range prompts {
+		if want := tok.Decode(alone(t, m, tok, p, 4+i), true); got[i] != want {
+			t.Errorf("%q in a batch: %q, alone %q", p, got[i], want)
+		}
+	}
+	// n = 3 samples with seeds: three choices, deterministic for the seed.
+	req := map[string]any{"model": "tiny", "prompt": "Hello", "max_tokens": 6, "temperature": 1, "n": 3, "seed": 9}
+	_, a := post(t, ts.URL+"/v1/completions", req)
+	_, b := post(t, ts.URL+"/v1/completions", req)
+	var ca, cb struct{ Choices []struct{ Text string } }
+	json.Unmarshal(a, &ca)
+	json.Unmarshal(b, &cb)
+	if len(ca.Choices) != 3 || !slices.EqualFunc(ca.Choices, cb.Choices, func(x, y struct{ Text string }) bool { return x.Text == y.Text }) {
+		t.Errorf("n=3 with a seed: %s then %s", a, b)
+	}
+	_ = fmt.Sprint
+}
