@@ -21,7 +21,7 @@ func benchCommand() *ucli.Command {
 		Usage: "measure this machine: GEMM, training step, generation",
 		Description: `Each subcommand prints one line per measurement; with --output json, one
 JSON object per line (what scripts/bench.sh reads to compare with PyTorch).`,
-		Subcommands: []*ucli.Command{benchGemmCommand(), benchTrainCommand(), benchGenerateCommand(), benchAllreduceCommand(), benchAllreduceWorkerCommand()},
+		Subcommands: []*ucli.Command{benchGemmCommand(), benchTrainCommand(), benchGenerateCommand(), benchServeCommand(), benchAllreduceCommand(), benchAllreduceWorkerCommand()},
 	}
 }
 

@@ -27,7 +27,7 @@ type Engine struct {
 	Tok        *tokenizer.Tokenizer
 	MaxBatch   int   // requests decoded together (0: 8)
 	MaxContext int   // positions a prompt and its new tokens may take (0: 2048)
-	Pad, EOS   int32 // BLOOM's <pad> (3) and </s> (2)
+	Pad, EOS   int32 // BLOOM's <pad> (3) and </s> (2); EOS < 0: no token ends a completion
 
 	queue chan *job
 	once  sync.Once
@@ -193,9 +193,12 @@ func (e *Engine) run(batch []*job) {
 }
 
 // step decides row's next token and reports it; a row that is done gets
-// EOS, which ends it in the batch.
+// EOS, which ends it in the batch (or, with no EOS, padding it ignores).
 func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	if j.stopped {
+		if e.EOS < 0 {
+			return e.Pad
+		}
 		return e.EOS
 	}
 	id := j.pick(row, logits)
@@ -211,7 +214,7 @@ func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	}
 	j.last = now
 	e.Stats.tokens.Add(1)
-	if id == e.EOS {
+	if id == e.EOS && e.EOS >= 0 {
 		j.stopped, j.res.FinishReason = true, "stop"
 		return e.EOS
 	}

@@ -80,7 +80,7 @@ func TestCompletions(t *testing.T) {
 			FinishReason string `json:"finish_reason"`
 			Logprobs     struct {
 				Tokens        []string
-				TokenLogprobs []float64 `json:"token_logprobs"`
+				TokenLogprobs []float64            `json:"token_logprobs"`
 				TopLogprobs   []map[string]float64 `json:"top_logprobs"`
 			}
 		}
