@@ -19,10 +19,10 @@ func serveCommand() *ucli.Command {
 		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate and /generate_stream, /health, /metrics",
 		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048]\n" +
 			"   curl -s localhost:8000/v1/completions -d '{\"model\":\"NAME\",\"prompt\":\"Hello\",\"max_tokens\":16}'",
-		Description: `Requests that arrive while the model is busy wait and are decoded together in the
-next batch (left-padded, each with its own sampler, stop strings and length; a batched
-request's tokens are the ones it gets alone). The model's name in requests is --name,
-by default the directory's name. SIGINT or SIGTERM stops it.`,
+		Description: `Requests join the running batch and leave it at token boundaries (continuous
+batching, up to --max-batch at once; each with its own sampler, stop strings and length;
+a batched request's tokens are the ones it gets alone). The model's name in requests is
+--name, by default the directory's name. SIGINT or SIGTERM stops it.`,
 		Flags: []ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "tokenizer", Usage: "tokenizer.json `FILE` (default: the model directory's)"},

@@ -188,3 +188,36 @@ func (m *Model) Generate(prompts [][]int32, pad int32, o GenerateOptions) ([][]i
 	}
 	return out, nil
 }
+
+// LoadRow puts the sequence src holds (its one row, src.Len positions) into
+// row of c, ending at c's current position: its keys and values go to
+// positions [c.Len−src.Len, c.Len) and every earlier position of the row is
+// masked out, so the row attends to that sequence alone, at the same
+// relative positions as in src (ALiBi counts unmasked keys). It is how a
+// request joins a running batch at a token boundary: prefill it alone, then
+// load it into a free row. c and src must come from m; c.Len ≥ src.Len.
+func (m *Model) LoadRow(c *Cache, row int, src *Cache) error {
+	if src.B != 1 || row < 0 || row >= c.B || src.Len > c.Len || len(src.k) != len(c.k) {
+		return fmt.Errorf("%w: load a 1-row cache of %d positions into row %d of %d at position %d", ErrInput, src.Len, row, c.B, c.Len)
+	}
+	nh, hd := m.tp.heads, m.Cfg.HeadDim()
+	at := c.Len - src.Len
+	for l := range c.k {
+		for h := range nh {
+			dst := ((row*nh+h)*c.Cap + at) * hd
+			from := h * src.Cap * hd
+			m.Dev.Copy(c.k[l].Slice(dst, src.Len*hd), src.k[l].Slice(from, src.Len*hd))
+			m.Dev.Copy(c.v[l].Slice(dst, src.Len*hd), src.v[l].Slice(from, src.Len*hd))
+		}
+	}
+	mask := c.mask[row*c.Cap : (row+1)*c.Cap]
+	clear(mask[:at])
+	copy(mask[at:c.Len], src.mask[:src.Len])
+	return nil
+}
+
+// Reset empties c: no positions, every row free.
+func (c *Cache) Reset() {
+	c.Len = 0
+	clear(c.mask)
+}

@@ -8,9 +8,9 @@
 // inter-token latency histograms). Errors are OpenAI's bodies (TGI's on
 // its routes) with their status codes.
 //
-// The Engine batches the requests that wait when the model is free and
-// decodes them together, each with its own sampler, stop strings and
-// length; see engine.go for how a batch forms.
+// The Engine batches continuously: requests join the running batch and
+// leave it at token boundaries, each with its own sampler, stop strings and
+// length, and each gets the tokens it gets alone (Engine.Run says how).
 //
 //	e := &serve.Engine{Model: m, Tok: tok, Pad: 3, EOS: 2}
 //	err := serve.Serve(ctx, e, "bloom-560m", "127.0.0.1:8000")

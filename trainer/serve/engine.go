@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,13 +16,11 @@ import (
 	"bloom/trainer/tokenizer"
 )
 
-// Engine answers completion requests with one model. Requests wait in a
-// queue; when the model is free it takes every waiting request (up to
-// MaxBatch) as one batch, left-padded, and decodes them together with a
-// KV cache, each row with its own sampler, stop strings and length; a row
-// that is done is no longer reported (its EOS ends it in the batch). A
-// batched request's tokens are the ones it gets alone (left padding shifts
-// neither positions nor attention). Run drives it.
+// Engine answers completion requests with one model, decoding them in one
+// batch that requests join and leave at token boundaries (continuous
+// batching, see Run), each row with its own sampler, stop strings and
+// length. A batched request's tokens are the ones it gets alone: its row
+// attends to its own tokens only, at the relative positions it has alone.
 type Engine struct {
 	Model      *bloom.Model
 	Tok        *tokenizer.Tokenizer
@@ -82,6 +81,7 @@ type job struct {
 	ids     []int32
 	text    string // the text of ids so far
 	pick    func(int, []float32) int32
+	next    int32 // the token to decode next, in its row
 	stopped bool
 	cut     bool // a stop string ended the text
 }
@@ -119,56 +119,136 @@ func (e *Engine) Check(r Request) error {
 
 // Complete queues r and waits for its result, or for ctx.
 func (e *Engine) Complete(ctx context.Context, r Request) (Result, error) {
-	if err := e.Check(r); err != nil {
+	p, err := e.Start(ctx, r)
+	if err != nil {
 		return Result{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// Pending is a queued request.
+type Pending struct{ j *job }
+
+// Start queues r and returns at once (unless the queue is full, when it
+// waits for room or ctx).
+func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
+	if err := e.Check(r); err != nil {
+		return nil, err
 	}
 	j := &job{req: r, done: make(chan struct{}), queued: time.Now()}
 	select {
 	case e.queue <- j:
+		return &Pending{j}, nil
 	case <-ctx.Done():
-		return Result{}, ctx.Err()
+		return nil, ctx.Err()
 	}
-	e.Stats.queued(1)
+}
+
+// Wait waits for the request's result, or for ctx.
+func (p *Pending) Wait(ctx context.Context) (Result, error) {
 	select {
-	case <-j.done:
-		return j.res, j.err
+	case <-p.j.done:
+		return p.j.res, p.j.err
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
 }
 
-// Run serves the queue until ctx ends.
+// Run serves the queue until ctx ends: continuous batching. One KV cache
+// holds MaxBatch rows of MaxContext positions, all advancing one position
+// per step. A waiting request joins at a token boundary: it is prefilled
+// alone, its first token picked, and its keys and values loaded into a free
+// row ending at the current position (earlier positions of the row masked
+// out: it attends to its own tokens only, at the relative positions it has
+// alone). Each step decodes every live row's last token together; a row
+// that finishes (EOS, a stop string, its max_tokens) frees its slot at
+// once. A request joins only when its prompt fits before the current
+// position and its tokens fit before MaxContext; when no row is live the
+// cache starts over.
 func (e *Engine) Run(ctx context.Context) {
 	e.init()
+	m := e.Model
+	c := m.NewCache(e.MaxBatch, e.MaxContext)
+	rows := make([]*job, e.MaxBatch)
+	var waiting []*job
+	ids, mask := make([]int32, e.MaxBatch), make([]int32, e.MaxBatch)
 	for {
-		var batch []*job
-		select {
-		case j := <-e.queue:
-			batch = append(batch, j)
-		case <-ctx.Done():
-			return
+		live := 0
+		for _, j := range rows {
+			if j != nil {
+				live++
+			}
+		}
+		if live == 0 && len(waiting) == 0 {
+			select { // nothing to do: wait for a request
+			case j := <-e.queue:
+				waiting = append(waiting, j)
+			case <-ctx.Done():
+				return
+			}
 		}
 	more:
-		for len(batch) < e.MaxBatch {
+		for {
 			select {
 			case j := <-e.queue:
-				batch = append(batch, j)
+				waiting = append(waiting, j)
 			default:
 				break more
 			}
 		}
-		e.Stats.queued(-len(batch))
-		e.run(batch)
+		if live == 0 {
+			c.Reset()
+		}
+		waiting, live = e.admit(c, rows, waiting, live)
+		e.Stats.waiting.Store(int64(len(waiting) + len(e.queue)))
+		e.Stats.active.Store(int64(live))
+		if live == 0 {
+			continue
+		}
+		for r, j := range rows {
+			ids[r], mask[r] = e.Pad, 0
+			if j != nil {
+				ids[r], mask[r] = j.next, 1
+			}
+		}
+		logits, err := m.Decode(c, ids, mask)
+		var host []float32
+		if err == nil {
+			host = make([]float32, logits.Len())
+			m.Dev.Read(host, logits)
+		}
+		V := m.Cfg.Vocab
+		for r, j := range rows {
+			if j == nil {
+				continue
+			}
+			if err != nil {
+				e.finish(j, err)
+				rows[r] = nil
+				continue
+			}
+			if j.next = e.step(j, r, host[r*V:(r+1)*V]); j.stopped {
+				e.finish(j, nil)
+				rows[r] = nil
+			}
+		}
 	}
 }
 
-// run decodes one batch.
-func (e *Engine) run(batch []*job) {
-	e.Stats.running(len(batch))
-	defer e.Stats.running(-len(batch))
-	prompts, maxNew := make([][]int32, len(batch)), 0
-	for i, j := range batch {
-		prompts[i], maxNew = j.req.Prompt, max(maxNew, j.req.MaxTokens)
+// admit prefills waiting requests into free rows, in order, as far as
+// they fit; it returns those still waiting and the live count.
+func (e *Engine) admit(c *bloom.Cache, rows []*job, waiting []*job, live int) ([]*job, int) {
+	m, rest := e.Model, waiting[:0]
+	for _, j := range waiting {
+		free := slices.Index(rows, nil)
+		lp := len(j.req.Prompt)
+		if live == 0 && c.Len < lp {
+			c.Len = lp // an empty cache starts where the first prompt ends
+		}
+		if free < 0 || c.Len < lp || c.Len+j.req.MaxTokens > c.Cap {
+			rest = append(rest, j)
+			continue
+		}
 		j.pick = bloom.Greedy
 		if j.req.Temperature > 0 {
 			topP := j.req.TopP
@@ -177,30 +257,41 @@ func (e *Engine) run(batch []*job) {
 			}
 			j.pick = bloom.NewSampler(j.req.Temperature, 0, topP, j.req.Seed).Pick
 		}
-	}
-	_, err := e.Model.Generate(prompts, e.Pad, bloom.GenerateOptions{MaxNew: maxNew, EOS: int(e.EOS),
-		Pick: func(row int, logits []float32) int32 { return e.step(batch[row], row, logits) }})
-	for _, j := range batch {
-		j.err = err
-		if j.res.FinishReason == "" {
-			j.res.FinishReason = "length"
+		pc := m.NewCache(1, lp)
+		logits, err := m.Decode(pc, j.req.Prompt, nil)
+		if err == nil {
+			err = m.LoadRow(c, free, pc)
 		}
-		if full := e.Tok.Decode(j.ids, true); !j.cut && len(full) > len(j.text) {
-			j.res.Tail, j.res.Text = full[len(j.text):], full
+		if err != nil {
+			e.finish(j, err)
+			continue
 		}
-		close(j.done)
+		host := make([]float32, logits.Len())
+		m.Dev.Read(host, logits)
+		if j.next = e.step(j, free, host); j.stopped {
+			e.finish(j, nil)
+			continue
+		}
+		rows[free], live = j, live+1
 	}
+	return rest, live
 }
 
-// step decides row's next token and reports it; a row that is done gets
-// EOS, which ends it in the batch (or, with no EOS, padding it ignores).
-func (e *Engine) step(j *job, row int, logits []float32) int32 {
-	if j.stopped {
-		if e.EOS < 0 {
-			return e.Pad
-		}
-		return e.EOS
+// finish ends a request.
+func (e *Engine) finish(j *job, err error) {
+	j.err = err
+	if j.res.FinishReason == "" {
+		j.res.FinishReason = "length"
 	}
+	if full := e.Tok.Decode(j.ids, true); !j.cut && len(full) > len(j.text) {
+		j.res.Tail, j.res.Text = full[len(j.text):], full
+	}
+	close(j.done)
+}
+
+// step decides row's next token and reports it, marking the request
+// stopped when it is done.
+func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	id := j.pick(row, logits)
 	tk := Token{ID: id, Logprob: logprob(logits, id)}
 	if j.req.Logprobs > 0 {
@@ -216,7 +307,7 @@ func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	e.Stats.tokens.Add(1)
 	if id == e.EOS && e.EOS >= 0 {
 		j.stopped, j.res.FinishReason = true, "stop"
-		return e.EOS
+		return id
 	}
 	j.ids = append(j.ids, id)
 	full := e.Tok.Decode(j.ids, true)

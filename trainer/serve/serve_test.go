@@ -212,3 +212,56 @@ func TestBatchedEqualsAlone(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// TestJoinRunningBatch: requests that arrive while another is being
+// decoded join its batch at a token boundary and leave when done, before it
+// ends; each gets the tokens it gets alone.
+func TestJoinRunningBatch(t *testing.T) {
+	_, m, tok := testServer(t, 4)
+	e := &Engine{Model: m, Tok: tok, MaxBatch: 4, MaxContext: 64, Pad: 3, EOS: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	short := []string{"Hi", "The river, "}
+	var pending []*Pending
+	seen, doneBefore := 0, 0
+	long := Request{Prompt: tok.Encode("Once upon a time").IDs, MaxTokens: 40}
+	long.OnToken = func(Token) { // on the engine's goroutine, between steps
+		seen++
+		switch seen {
+		case 5: // queued now: they join at the next token
+			for _, p := range short {
+				pd, err := e.Start(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 6})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				pending = append(pending, pd)
+			}
+		case 40: // the long request's last token: the short ones are done
+			for _, pd := range pending {
+				select {
+				case <-pd.j.done:
+					doneBefore++
+				default:
+				}
+			}
+		}
+	}
+	res, err := e.Complete(ctx, long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doneBefore != len(short) {
+		t.Errorf("%d of %d short requests finished before the long one's last token: they did not run beside it", doneBefore, len(short))
+	}
+	for i, p := range short {
+		r, err := pending[i].Wait(ctx)
+		if want := tok.Decode(alone(t, m, tok, p, 6), true); err != nil || r.Text != want {
+			t.Errorf("%q joining a running batch: %q %v, alone %q", p, r.Text, err, want)
+		}
+	}
+	if want := tok.Decode(alone(t, m, tok, "Once upon a time", 40), true); res.Text != want {
+		t.Errorf("the long request: %q, alone %q", res.Text, want)
+	}
+}

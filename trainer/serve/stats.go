@@ -16,9 +16,6 @@ type Stats struct {
 	ttft, itl       histogram
 }
 
-func (s *Stats) queued(n int)  { s.waiting.Add(int64(n)) }
-func (s *Stats) running(n int) { s.active.Add(int64(n)) }
-
 // histogram counts observations (seconds) in fixed buckets.
 type histogram struct {
 	mu     sync.Mutex
