@@ -26,6 +26,7 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "requests", Value: 3, Usage: "streamed completions each client sends, one after another"},
 		&ucli.IntFlag{Name: "max-tokens", Value: 32, Usage: "tokens per completion"},
 		&ucli.IntFlag{Name: "max-batch", Value: 16, Usage: "the engine's batch"},
+		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 	}, shapeFlags...)
 	return &ucli.Command{
 		Name:      "serve",
@@ -41,7 +42,7 @@ func benchServeCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			e := &serve.Engine{Model: m, Tok: tok, MaxBatch: c.Int("max-batch"), MaxContext: c.Int("seq") + c.Int("max-tokens"), Pad: 3, EOS: -1}
+			e := &serve.Engine{Model: m, Tok: tok, MaxBatch: c.Int("max-batch"), MaxContext: c.Int("max-context"), Pad: 3, EOS: -1}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err
