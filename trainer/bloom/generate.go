@@ -221,3 +221,35 @@ func (c *Cache) Reset() {
 	c.Len = 0
 	clear(c.mask)
 }
+
+// Rows is a view of c's first n rows: the same keys, values and mask
+// memory, n rows wide, at c's position. Decoding on the view advances only
+// the view (copy its Len back with SetLen); the other rows are left as
+// they are. It lets a batch with free rows decode only its live ones,
+// kept first.
+func (m *Model) Rows(c *Cache, n int) *Cache {
+	if n == c.B {
+		return c
+	}
+	per := c.Cap * m.tp.attn
+	v := &Cache{B: n, Cap: c.Cap, Len: c.Len, mask: c.mask[:n*c.Cap], step: map[int]*acts{}}
+	for l := range c.k {
+		v.k = append(v.k, c.k[l].Slice(0, n*per))
+		v.v = append(v.v, c.v[l].Slice(0, n*per))
+	}
+	return v
+}
+
+// MoveRow copies row src of c (keys, values and mask of every position so
+// far) into row dst, leaving src as it was.
+func (m *Model) MoveRow(c *Cache, dst, src int) {
+	if dst == src {
+		return
+	}
+	per := c.Cap * m.tp.attn // a row's values of one block
+	for l := range c.k {
+		m.Dev.Copy(c.k[l].Slice(dst*per, per), c.k[l].Slice(src*per, per))
+		m.Dev.Copy(c.v[l].Slice(dst*per, per), c.v[l].Slice(src*per, per))
+	}
+	copy(c.mask[dst*c.Cap:(dst+1)*c.Cap], c.mask[src*c.Cap:(src+1)*c.Cap])
+}

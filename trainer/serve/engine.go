@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,25 +159,22 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 // alone, its first token picked, and its keys and values loaded into a free
 // row ending at the current position (earlier positions of the row masked
 // out: it attends to its own tokens only, at the relative positions it has
-// alone). Each step decodes every live row's last token together; a row
-// that finishes (EOS, a stop string, its max_tokens) frees its slot at
-// once. A request joins only when its prompt fits before the current
+// alone). Live rows are kept first, and each step decodes only them (a
+// view of the cache's first rows), every live row's last token together;
+// a row that finishes (EOS, a stop string, its max_tokens) leaves at once,
+// the last live row moving into its place. A request joins only when its prompt fits before the current
 // position and its tokens fit before MaxContext; when no row is live the
 // cache starts over.
 func (e *Engine) Run(ctx context.Context) {
 	e.init()
 	m := e.Model
 	c := m.NewCache(e.MaxBatch, e.MaxContext)
+	views := map[int]*bloom.Cache{} // the first n rows of c: live rows are kept first
 	rows := make([]*job, e.MaxBatch)
+	live := 0
 	var waiting []*job
 	ids, mask := make([]int32, e.MaxBatch), make([]int32, e.MaxBatch)
 	for {
-		live := 0
-		for _, j := range rows {
-			if j != nil {
-				live++
-			}
-		}
 		if live == 0 && len(waiting) == 0 {
 			select { // nothing to do: wait for a request
 			case j := <-e.queue:
@@ -205,47 +201,64 @@ func (e *Engine) Run(ctx context.Context) {
 		if live == 0 {
 			continue
 		}
-		for r, j := range rows {
-			ids[r], mask[r] = e.Pad, 0
-			if j != nil {
-				ids[r], mask[r] = j.next, 1
-			}
+		for r, j := range rows[:live] {
+			ids[r], mask[r] = j.next, 1
 		}
-		logits, err := m.Decode(c, ids, mask)
+		v := views[live]
+		if v == nil {
+			v = m.Rows(c, live)
+			views[live] = v
+		}
+		v.Len = c.Len
+		logits, err := m.Decode(v, ids[:live], mask[:live])
+		c.Len = v.Len
 		var host []float32
 		if err == nil {
 			host = make([]float32, logits.Len())
 			m.Dev.Read(host, logits)
 		}
 		V := m.Cfg.Vocab
-		for r, j := range rows {
-			if j == nil {
-				continue
-			}
+		for r, j := range rows[:live] {
 			if err != nil {
-				e.finish(j, err)
-				rows[r] = nil
+				j.err, j.stopped = err, true
 				continue
 			}
-			if j.next = e.step(j, r, host[r*V:(r+1)*V]); j.stopped {
-				e.finish(j, nil)
-				rows[r] = nil
+			j.next = e.step(j, r, host[r*V:(r+1)*V])
+		}
+		for r := 0; r < live; { // finished rows leave; the last live row takes the place
+			if j := rows[r]; !j.stopped {
+				r++
+				continue
 			}
+			e.finish(rows[r], rows[r].err)
+			live--
+			if r != live {
+				m.MoveRow(c, r, live)
+				rows[r] = rows[live]
+			}
+			rows[live] = nil
 		}
 	}
 }
 
-// admit prefills waiting requests into free rows, in order, as far as
-// they fit; it returns those still waiting and the live count.
+// admit prefills waiting requests into the free rows after the live ones,
+// in order, as far as they fit; it returns those still waiting and the
+// live count.
 func (e *Engine) admit(c *bloom.Cache, rows []*job, waiting []*job, live int) ([]*job, int) {
 	m, rest := e.Model, waiting[:0]
+	// A prefill stalls the running rows: while there are some, one joins
+	// per step.
+	running, admitted := live > 0, 0
 	for _, j := range waiting {
-		free := slices.Index(rows, nil)
 		lp := len(j.req.Prompt)
+		if running && admitted == 1 {
+			rest = append(rest, j)
+			continue
+		}
 		if live == 0 && c.Len < lp {
 			c.Len = lp // an empty cache starts where the first prompt ends
 		}
-		if free < 0 || c.Len < lp || c.Len+j.req.MaxTokens > c.Cap {
+		if live == len(rows) || c.Len < lp || c.Len+j.req.MaxTokens > c.Cap {
 			rest = append(rest, j)
 			continue
 		}
@@ -260,7 +273,7 @@ func (e *Engine) admit(c *bloom.Cache, rows []*job, waiting []*job, live int) ([
 		pc := m.NewCache(1, lp)
 		logits, err := m.Decode(pc, j.req.Prompt, nil)
 		if err == nil {
-			err = m.LoadRow(c, free, pc)
+			err = m.LoadRow(c, live, pc)
 		}
 		if err != nil {
 			e.finish(j, err)
@@ -268,11 +281,11 @@ func (e *Engine) admit(c *bloom.Cache, rows []*job, waiting []*job, live int) ([
 		}
 		host := make([]float32, logits.Len())
 		m.Dev.Read(host, logits)
-		if j.next = e.step(j, free, host); j.stopped {
+		if j.next = e.step(j, live, host); j.stopped {
 			e.finish(j, nil)
 			continue
 		}
-		rows[free], live = j, live+1
+		rows[live], live, admitted = j, live+1, admitted+1
 	}
 	return rest, live
 }
