@@ -164,9 +164,10 @@ type GenerateResult struct {
 
 // GenerateOutput is one prompt's continuation.
 type GenerateOutput struct {
-	Prompt string  `json:"prompt"`
-	Text   string  `json:"text"`   // the new tokens, decoded
-	Tokens []int32 `json:"tokens"` // the new tokens
+	Prompt   string    `json:"prompt"`
+	Text     string    `json:"text"`     // the new tokens, decoded
+	Tokens   []int32   `json:"tokens"`   // the new tokens
+	Logprobs []float32 `json:"logprobs"` // each new token's log-probability
 }
 
 // EvaluateResult is an evaluate job's answer (JobInfo.Result): the

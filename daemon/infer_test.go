@@ -66,12 +66,28 @@ func TestInferenceJobs(t *testing.T) {
 	}
 	t.Logf("generated: %+v", got.Outputs)
 	for i, p := range s.Prompts {
-		want, err := full.Generate([][]int32{tok.Encode(p).IDs}, 3, bloom.GenerateOptions{MaxNew: 8, EOS: 2, Pick: bloom.Greedy})
+		var lps []float64
+		pick := func(row int, logits []float32) int32 {
+			t := bloom.Greedy(row, logits)
+			lps = append(lps, bloom.LogProb(logits, t))
+			return t
+		}
+		want, err := full.Generate([][]int32{tok.Encode(p).IDs}, 3, bloom.GenerateOptions{MaxNew: 8, EOS: 2, Pick: pick})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got.Outputs[i].Tokens, want[0]) || got.Outputs[i].Text != tok.Decode(want[0], true) {
 			t.Errorf("prompt %q: the job generated %v, one process %v", p, got.Outputs[i].Tokens, want[0])
+		}
+		// Log-probabilities within float32 rounding: TP sums the logits'
+		// partial products in another order (~1e-6 of a logit of ~10).
+		if len(got.Outputs[i].Logprobs) != len(want[0]) {
+			t.Fatalf("prompt %q: %d log-probabilities for %d tokens", p, len(got.Outputs[i].Logprobs), len(want[0]))
+		}
+		for k, lp := range got.Outputs[i].Logprobs {
+			if d := float64(lp) - lps[k]; d*d > 1e-8 {
+				t.Errorf("prompt %q token %d: log-probability %v, one process %v", p, k, lp, lps[k])
+			}
 		}
 	}
 

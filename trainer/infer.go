@@ -78,13 +78,23 @@ func NewInfer(full *bloom.Model, p bloom.Part, env Env) (*Infer, error) {
 }
 
 // Generate continues each prompt as bloom.Model.Generate does (rows left
-// padded with pad), across the ranks: the first stage embeds, each stage
+// padded with pad), across the ranks (GenerateLogProbs, less the
+// log-probabilities).
+func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+	out, _, err := i.GenerateLogProbs(ctx, prompts, pad, o)
+	return out, err
+}
+
+// GenerateLogProbs continues each prompt as bloom.Model.Generate does,
+// and returns each new token's log-probability too (log softmax over the
+// whole vocabulary, in float64, sent to every rank as float32). It runs
+// across the ranks: the first stage embeds, each stage
 // runs its blocks on its share of the cache and hands its output on, the
 // last stage gathers the logits from its tensor-parallel ranks and picks the
 // tokens (o.Pick sees the whole vocabulary, as in one process), and the
 // pipeline group passes them back to every stage. Every rank must call it
 // with the same arguments; every rank returns the same tokens.
-func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
+func (i *Infer) GenerateLogProbs(ctx context.Context, prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, [][]float32, error) {
 	if i.tpc != nil {
 		i.tpc.ctx = ctx
 	}
@@ -94,7 +104,7 @@ func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bl
 		Tp = max(Tp, len(pr))
 	}
 	if B == 0 || Tp == 0 {
-		return nil, fmt.Errorf("%w: empty prompt", bloom.ErrInput)
+		return nil, nil, fmt.Errorf("%w: empty prompt", bloom.ErrInput)
 	}
 	ids, mask := make([]int32, B*Tp), make([]int32, B*Tp)
 	for b, pr := range prompts {
@@ -107,33 +117,35 @@ func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bl
 		}
 	}
 	c := m.NewCache(B, Tp+o.MaxNew)
-	out, done := make([][]int32, B), make([]bool, B)
-	next := make([]float32, B) // the picked tokens, passed from the last stage to every stage
+	out, lps, done := make([][]int32, B), make([][]float32, B), make([]bool, B)
+	next := make([]float32, 2*B) // the picked tokens, then their log-probabilities, passed from the last stage to every stage
 	for range o.MaxNew {
 		logits, err := i.stage(ctx, c, ids, mask)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		clear(next)
 		if p.Head {
 			full, err := i.gather(ctx, logits, B)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			V := m.Cfg.Vocab
 			for b := range B {
-				next[b] = float32(o.Pick(b, full[b*V:(b+1)*V]))
+				row := full[b*V : (b+1)*V]
+				t := o.Pick(b, row)
+				next[b], next[B+b] = float32(t), float32(bloom.LogProb(row, t))
 			}
 		}
 		if err := i.allReduce(ctx, i.env.PP, next); err != nil {
-			return nil, fmt.Errorf("passing the tokens to every stage: %w", err)
+			return nil, nil, fmt.Errorf("passing the tokens to every stage: %w", err)
 		}
 		ids, mask = ids[:B], nil
 		live := false
 		for b := range B {
 			tok := int32(next[b])
 			if !done[b] {
-				out[b] = append(out[b], tok)
+				out[b], lps[b] = append(out[b], tok), append(lps[b], next[B+b])
 				done[b] = o.EOS >= 0 && int(tok) == o.EOS
 			}
 			live = live || !done[b]
@@ -143,7 +155,7 @@ func (i *Infer) Generate(ctx context.Context, prompts [][]int32, pad int32, o bl
 			break
 		}
 	}
-	return out, nil
+	return out, lps, nil
 }
 
 // stage runs this rank's stage of one decoding step: it receives the

@@ -69,7 +69,9 @@ func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 	}
 	var result any
 	if s.Kind == jobspec.KindGenerate {
-		result, err = generate(s, tok, gen)
+		result, err = generate(s, tok, func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, [][]float32, error) {
+			return inf.GenerateLogProbs(ctx, prompts, pad, o)
+		})
 	} else {
 		result, err = evaluate(s, tok, inf.Model, gen)
 	}
@@ -106,7 +108,7 @@ func jobTokenizer(s *jobspec.Spec) (*tokenizer.Tokenizer, error) {
 }
 
 // generate continues every prompt, MicroBatch at a time.
-func generate(s *jobspec.Spec, tok *tokenizer.Tokenizer, gen func([][]int32, int32, bloom.GenerateOptions) ([][]int32, error)) (api.GenerateResult, error) {
+func generate(s *jobspec.Spec, tok *tokenizer.Tokenizer, gen func([][]int32, int32, bloom.GenerateOptions) ([][]int32, [][]float32, error)) (api.GenerateResult, error) {
 	o := bloom.GenerateOptions{MaxNew: s.MaxNewTokens, EOS: 2, Pick: bloom.Greedy}
 	if o.MaxNew == 0 {
 		o.MaxNew = 32
@@ -132,12 +134,12 @@ func generate(s *jobspec.Spec, tok *tokenizer.Tokenizer, gen func([][]int32, int
 			}
 			ids = append(ids, p)
 		}
-		out, err := gen(ids, pad, o)
+		out, lps, err := gen(ids, pad, o)
 		if err != nil {
 			return res, err
 		}
 		for i, t := range texts {
-			res.Outputs = append(res.Outputs, api.GenerateOutput{Prompt: t, Text: tok.Decode(out[i], true), Tokens: out[i]})
+			res.Outputs = append(res.Outputs, api.GenerateOutput{Prompt: t, Text: tok.Decode(out[i], true), Tokens: out[i], Logprobs: lps[i]})
 		}
 	}
 	return res, nil

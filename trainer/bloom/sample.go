@@ -77,3 +77,16 @@ func (s *Sampler) Pick(_ int, logits []float32) int32 {
 	}
 	return int32(s.idx[len(s.probs)-1])
 }
+
+// LogProb is log softmax(logits)[id], computed in float64.
+func LogProb(logits []float32, id int32) float64 {
+	m := math.Inf(-1)
+	for _, v := range logits {
+		m = max(m, float64(v))
+	}
+	sum := 0.0
+	for _, v := range logits {
+		sum += math.Exp(float64(v) - m)
+	}
+	return float64(logits[id]) - m - math.Log(sum)
+}

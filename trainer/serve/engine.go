@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -306,7 +305,7 @@ func (e *Engine) finish(j *job, err error) {
 // stopped when it is done.
 func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	id := j.pick(row, logits)
-	tk := Token{ID: id, Logprob: logprob(logits, id)}
+	tk := Token{ID: id, Logprob: bloom.LogProb(logits, id)}
 	if j.req.Logprobs > 0 {
 		tk.Top = e.top(logits, j.req.Logprobs)
 	}
@@ -347,19 +346,6 @@ func (e *Engine) step(j *job, row int, logits []float32) int32 {
 	return id
 }
 
-// logprob is log softmax(logits)[id].
-func logprob(logits []float32, id int32) float64 {
-	m := math.Inf(-1)
-	for _, v := range logits {
-		m = max(m, float64(v))
-	}
-	s := 0.0
-	for _, v := range logits {
-		s += math.Exp(float64(v) - m)
-	}
-	return float64(logits[id]) - m - math.Log(s)
-}
-
 // top returns the n likeliest tokens' texts and log-probabilities.
 func (e *Engine) top(logits []float32, n int) map[string]float64 {
 	idx := make([]int, len(logits))
@@ -369,7 +355,7 @@ func (e *Engine) top(logits []float32, n int) map[string]float64 {
 	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
 	out := map[string]float64{}
 	for _, i := range idx[:min(n, len(idx))] {
-		out[e.Tok.Decode([]int32{int32(i)}, false)] = logprob(logits, int32(i))
+		out[e.Tok.Decode([]int32{int32(i)}, false)] = bloom.LogProb(logits, int32(i))
 	}
 	return out
 }
