@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -17,25 +18,68 @@ import (
 // (POST /v1/completions, GET /v1/models) and Text Generation Inference's
 // (POST /generate, /generate_stream), with GET /health and GET /metrics.
 // name is the model's id in requests and answers.
-func Handler(e *Engine, name string) http.Handler {
-	s := &server{e: e, name: name, created: time.Now().Unix()}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/completions", s.completions)
-	mux.HandleFunc("GET /v1/models", s.models)
-	mux.HandleFunc("POST /generate", func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, false) })
-	mux.HandleFunc("POST /generate_stream", func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, true) })
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+func Handler(e *Engine, name string) *Server {
+	s := &Server{e: e, name: name, created: time.Now().Unix(), mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/completions", s.admit(s.completions))
+	s.mux.HandleFunc("GET /v1/models", s.models)
+	s.mux.HandleFunc("POST /generate", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, false) }))
+	s.mux.HandleFunc("POST /generate_stream", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, true) }))
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		e.Stats.WriteMetrics(w)
 	})
-	return mux
+	return s
 }
 
-type server struct {
-	e       *Engine
-	name    string
-	created int64
+// Server is the HTTP side of an Engine.
+type Server struct {
+	e        *Engine
+	name     string
+	created  int64
+	mux      *http.ServeMux
+	draining atomic.Bool
+	inflight sync.WaitGroup
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// admit runs h for a request unless the server drains: then it answers
+// 503 with Retry-After, as a client should try again elsewhere or later.
+func (s *Server) admit(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Done()
+		if s.draining.Load() {
+			w.Header().Set("Retry-After", "5")
+			oaiError(w, http.StatusServiceUnavailable, "server_error", "", "the server is draining: try again in a few seconds")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// Drain stops taking requests (503 with Retry-After) and waits for the
+// ones in flight, or for ctx.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // maxBody bounds a request body.
@@ -48,7 +92,7 @@ func oaiError(w http.ResponseWriter, code int, typ, param, msg string) {
 	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": param, "code": nil}})
 }
 
-func (s *server) models(w http.ResponseWriter, r *http.Request) {
+func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"object": "list", "data": []any{
 		map[string]any{"id": s.name, "object": "model", "created": s.created, "owned_by": "bloom"}}})
 }
@@ -75,7 +119,7 @@ type completionRequest struct {
 
 // prompts reads OpenAI's prompt: a string, strings, token ids, or lists
 // of token ids.
-func (s *server) prompts(raw json.RawMessage) ([][]int32, error) {
+func (s *Server) prompts(raw json.RawMessage) ([][]int32, error) {
 	var one string
 	var many []string
 	var ids []int32
@@ -127,7 +171,7 @@ type choiceLogprobs struct {
 	TextOffset    []int                `json:"text_offset"`
 }
 
-func (s *server) completions(w http.ResponseWriter, r *http.Request) {
+func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	var req completionRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err == nil {
@@ -253,7 +297,7 @@ func (s *server) completions(w http.ResponseWriter, r *http.Request) {
 }
 
 // logprobs is a choice's logprobs object, or nil when not asked for.
-func (s *server) logprobs(asked bool, toks []Token, offset int) *choiceLogprobs {
+func (s *Server) logprobs(asked bool, toks []Token, offset int) *choiceLogprobs {
 	if !asked {
 		return nil
 	}
@@ -288,7 +332,7 @@ func tgiError(w http.ResponseWriter, code int, typ, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": msg, "error_type": typ})
 }
 
-func (s *server) tgi(w http.ResponseWriter, r *http.Request, streaming bool) {
+func (s *Server) tgi(w http.ResponseWriter, r *http.Request, streaming bool) {
 	var req tgiRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err == nil {
@@ -389,18 +433,27 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Serve runs the engine and serves it at addr until ctx ends.
+// Serve runs the engine and serves it at addr until ctx ends; then it
+// drains (new requests get 503 with Retry-After, the ones in flight finish,
+// for up to a minute) and stops.
 func Serve(ctx context.Context, e *Engine, name string, addr string) error {
-	srv := &http.Server{Addr: addr, Handler: Handler(e, name), ReadHeaderTimeout: 10 * time.Second}
-	go e.Run(ctx)
+	h := Handler(e, name)
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	run, stopEngine := context.WithCancel(context.Background())
+	defer stopEngine()
+	go e.Run(run)
+	stopped := make(chan struct{})
 	go func() {
+		defer close(stopped)
 		<-ctx.Done()
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		h.Drain(c)
 		srv.Shutdown(c)
 	}()
 	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-stopped
 	return nil
 }

@@ -265,3 +265,26 @@ func TestJoinRunningBatch(t *testing.T) {
 		t.Errorf("the long request: %q, alone %q", res.Text, want)
 	}
 }
+
+// TestDrain: a draining server finishes what it holds and answers new
+// requests 503 with Retry-After; /health says so.
+func TestDrain(t *testing.T) {
+	_, m, tok := testServer(t, 4)
+	e := &Engine{Model: m, Tok: tok, MaxBatch: 4, MaxContext: 64, Pad: 3, EOS: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	h := Handler(e, "tiny")
+	ts := httptest.NewServer(h)
+	defer ts.Close()
+	if err := h.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "x", "max_tokens": 2})
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "draining") {
+		t.Errorf("while draining: %d %q %s", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	if r, err := http.Get(ts.URL + "/health"); err != nil || r.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("health while draining: %v %v", r, err)
+	}
+}
