@@ -3,15 +3,12 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/trainer/eval"
-	"bloom/trainer/tokenizer"
 )
 
 func evaluateCommand() *ucli.Command {
@@ -55,14 +52,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			if err != nil {
 				return err
 			}
-			tokPath := c.String("tokenizer")
-			if tokPath == "" {
-				tokPath = filepath.Join(c.String("model"), "tokenizer.json")
-				if _, err := os.Stat(tokPath); err != nil {
-					return fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
-				}
-			}
-			tok, err := tokenizer.Load(tokPath)
+			tok, err := modelTokenizerFlag(c)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/trainer/serve"
-	"bloom/trainer/tokenizer"
 )
 
 func serveCommand() *ucli.Command {
@@ -32,14 +31,7 @@ a batched request's tokens are the ones it gets alone). The model's name in requ
 			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
 		},
 		Action: func(c *ucli.Context) error {
-			tokPath := c.String("tokenizer")
-			if tokPath == "" {
-				tokPath = filepath.Join(c.String("model"), "tokenizer.json")
-				if _, err := os.Stat(tokPath); err != nil {
-					return fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
-				}
-			}
-			tok, err := tokenizer.Load(tokPath)
+			tok, err := modelTokenizerFlag(c)
 			if err != nil {
 				return err
 			}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -60,6 +62,19 @@ func loadTokenizer(c *ucli.Context) (*tokenizer.Tokenizer, error) {
 	path := c.String("tokenizer")
 	if path == "" {
 		return nil, nil
+	}
+	return tokenizer.Load(path)
+}
+
+// modelTokenizerFlag opens --tokenizer, or else the tokenizer.json of the
+// --model directory; a model without one needs the flag.
+func modelTokenizerFlag(c *ucli.Context) (*tokenizer.Tokenizer, error) {
+	path := c.String("tokenizer")
+	if path == "" {
+		path = filepath.Join(c.String("model"), "tokenizer.json")
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("--tokenizer FILE is required: %s has no tokenizer.json", c.String("model"))
+		}
 	}
 	return tokenizer.Load(path)
 }

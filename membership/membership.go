@@ -229,23 +229,7 @@ func (m *Membership) Meta() NodeMeta {
 // SetMeta replaces this node's metadata and gossips it, waiting up to
 // timeout for the broadcast to go out.
 func (m *Membership) SetMeta(meta NodeMeta, timeout time.Duration) error {
-	if meta.Name == "" {
-		meta.Name = m.cfg.Name
-	}
-	if _, err := meta.encode(); err != nil {
-		return err
-	}
-	m.mu.Lock()
-	same := m.meta == meta
-	m.meta = meta
-	m.mu.Unlock()
-	if same {
-		return nil
-	}
-	if err := m.ml.UpdateNode(timeout); err != nil {
-		return fmt.Errorf("membership: gossip metadata: %w", err)
-	}
-	return nil
+	return m.UpdateMeta(func(cur *NodeMeta) { *cur = meta }, timeout)
 }
 
 // UpdateMeta changes this node's metadata with f, atomically with respect

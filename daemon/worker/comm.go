@@ -143,6 +143,26 @@ func (w *worker) collectiveConfig() (collective.Config, error) {
 	return cfg, nil
 }
 
+// connect joins the communicators a job of more than one rank needs and
+// puts them in env; close leaves them. A rank that stops (SIGTERM, its
+// daemon gone) aborts them, releasing the others at once instead of
+// leaving them to time out.
+func (w *worker) connect(ctx context.Context, cfg trainer.RankConfig, env *trainer.Env) (close func(), err error) {
+	if cfg.World() < 2 {
+		return func() {}, nil
+	}
+	comms, err := w.joinComms(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, comms.abort)
+	comms.env(env)
+	return func() {
+		stop()
+		comms.close()
+	}, nil
+}
+
 // commGroup is a trainer.Group over a communicator.
 type commGroup struct{ c *collective.Comm }
 

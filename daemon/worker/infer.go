@@ -47,17 +47,12 @@ func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 		return err
 	}
 	env := trainer.Env{Dev: dev}
-	if layout.TP*layout.PP > 1 {
-		rc := trainer.RankConfig{Model: shape, Layout: layout, Rank: a.Rank, PartitionLayers: s.PartitionLayers}
-		comms, err := w.joinComms(ctx, rc)
-		if err != nil {
-			return err
-		}
-		defer comms.close()
-		stop := context.AfterFunc(ctx, comms.abort)
-		defer stop()
-		comms.env(&env)
+	rc := trainer.RankConfig{Model: shape, Layout: layout, Rank: a.Rank, PartitionLayers: s.PartitionLayers}
+	closeComms, err := w.connect(ctx, rc, &env)
+	if err != nil {
+		return err
 	}
+	defer closeComms()
 	inf, err := trainer.NewInfer(full, part, env)
 	if err != nil {
 		return err

@@ -65,18 +65,11 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 				w.link.send(Msg{Type: "saving", Step: int64(st.Step)})
 			}
 		}}
-	if cfg.World() > 1 {
-		comms, err := w.joinComms(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer comms.close()
-		// A rank that stops (SIGTERM, its daemon gone) releases the others
-		// at once instead of leaving them to time out.
-		stop := context.AfterFunc(ctx, comms.abort)
-		defer stop()
-		comms.env(&env)
+	closeComms, err := w.connect(ctx, cfg, &env)
+	if err != nil {
+		return err
 	}
+	defer closeComms()
 	err = trainer.Run(ctx, cfg, env)
 	if errors.Is(err, trainer.ErrStopped) {
 		w.logf("stopped after step %d on request: its checkpoint is saved", stoppedAt)
