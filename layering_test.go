@@ -90,7 +90,7 @@ var allowed = map[string][]string{
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
-		"trainer/bloom", "trainer/data", "trainer/eval", "trainer/tokenizer", "npu", "npu/cpu", "npu/acl", "collective", "ckpt"},
+		"trainer/bloom", "trainer/data", "trainer/eval", "trainer/serve", "trainer/tokenizer", "npu", "npu/cpu", "npu/acl", "collective", "ckpt"},
 	"bloom/daemon/supervisor": {"daemon/coord", "daemon/jobspec", "daemon/worker", "api", "ckpt"},
 	"bloom/daemon": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/sched", "daemon/xfer",
 		"daemon/supervisor", "membership", "api", "ckpt"},

@@ -48,6 +48,9 @@ type RankReport struct {
 	// Result is what the rank answered (a generation or evaluation job's
 	// rank 0), kept with the job when it succeeds.
 	Result json.RawMessage `json:"result,omitempty"`
+	// Serving is where a serve job's rank answers HTTP on its node (a
+	// loopback address its daemon proxies to).
+	Serving string `json:"serving,omitempty"`
 }
 
 // StepProgress is one finished optimizer step on one rank.

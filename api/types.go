@@ -11,6 +11,9 @@ const (
 	// PathRestart (POST) asks the answering node to restart: checkpoint
 	// its jobs, stop gracefully and start again (bloomctl rollout).
 	PathRestart = "/v1/restart"
+	// PathServePattern is a serve job's HTTP API, through any node:
+	// /v1/serve/JOB/v1/completions and the rest of trainer/serve's routes.
+	PathServePattern = "/v1/serve/{job}/{rest...}"
 )
 
 // HeaderForwarded marks a request a follower forwarded to the leader; a

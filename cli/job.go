@@ -14,6 +14,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/api"
+	"bloom/daemon/jobspec"
 	"bloom/trainer"
 )
 
@@ -98,6 +99,9 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 		fmt.Fprintf(tw, "checkpoint:\tstep %d in %s (manifest %.12s)\n", k.Step, k.Dir, k.Manifest)
 	}
 	writeResult(tw, j.Result)
+	if spec, err := jobspec.Unmarshal(j.Spec); err == nil && spec.Kind == jobspec.KindServe {
+		fmt.Fprintf(tw, "serving:\tthrough any bloomd at /v1/serve/%s/ (OpenAI base URL: https://NODE/v1/serve/%s/v1/)\n", j.ID, j.ID)
+	}
 	return tw.Flush()
 }
 

@@ -30,7 +30,7 @@ func submitCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "name", Usage: "the job's `NAME` (default: the file's name, or pretrain)"},
 			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`)"},
 		},
-		Subcommands: []*ucli.Command{pretrainCommand(), inferCommand(jobspec.KindGenerate), inferCommand(jobspec.KindEvaluate)},
+		Subcommands: []*ucli.Command{pretrainCommand(), inferCommand(jobspec.KindGenerate), inferCommand(jobspec.KindEvaluate), inferCommand(jobspec.KindServe)},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() != 1 {
 				return errors.New("give one job file (bloomctl submit job.yaml), or use bloomctl submit pretrain --FLAGS")
@@ -91,6 +91,7 @@ var inferFields = map[string][]string{
 		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts"},
 	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
 	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
+	jobspec.KindServe:    {"max-batch"},
 }
 
 // inferUsage is how a field reads in an inference job, where it differs.
@@ -116,10 +117,13 @@ func inferCommand(kind string) *ucli.Command {
 		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
 	}
 	usage := "generate from text prompts with a model across the cluster (tensor parallelism inside a node, pipeline across nodes)"
-	if kind == jobspec.KindGenerate {
+	switch kind {
+	case jobspec.KindGenerate:
 		flags = append(flags, &ucli.StringFlag{Name: "prompt-file", Usage: "more prompts, one per line of `FILE`"})
-	} else {
+	case jobspec.KindEvaluate:
 		usage = "score a model on BoolQ or MMLU across the cluster, as bloomctl evaluate does in one process"
+	case jobspec.KindServe:
+		usage = "serve a model on a node of the cluster (bloomctl serve's API, continuous batching), reached through any bloomd at /v1/serve/JOB/"
 	}
 	return &ucli.Command{
 		Name:  kind,

@@ -3,6 +3,8 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +14,7 @@ import (
 
 	"bloom/api"
 	"bloom/ckpt"
+	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
 	"bloom/npu/cpu"
 	"bloom/trainer"
@@ -28,26 +31,7 @@ func TestInferenceJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("eight worker processes")
 	}
-	preset, err := bloom.Preset("bloom-tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := bloom.New(cpu.New(1), preset)
-	if err != nil {
-		t.Fatal(err)
-	}
-	full.InitRandom(5, 0.3) // large weights: logits far apart, so TP's other sum order cannot flip a greedy pick
-	model := filepath.Join(t.TempDir(), "model")
-	if err := trainer.SaveHF(full, ckpt.DefaultBloomConfig(), model, ckpt.F32, 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := tokenizer.ByteLevel().WriteFile(filepath.Join(model, "tokenizer.json")); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.Load(filepath.Join(model, "tokenizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	full, tok, model := testModel(t)
 
 	c := startJobCluster(t, 2)
 	cl := client(t, c.nodes[0], testSecret)
@@ -126,4 +110,98 @@ func TestInferenceJobs(t *testing.T) {
 	if !slices.Equal(res.Answers, want.Answers) || res.Correct != want.Correct {
 		t.Errorf("BoolQ answers %v (%d correct), one process %v (%d)", res.Answers, res.Correct, want.Answers, want.Correct)
 	}
+}
+
+// testModel saves a random bloom-tiny with large weights (logits far apart,
+// so another summation order cannot flip a greedy pick) and the byte-level
+// tokenizer as a Hugging Face directory.
+func testModel(t *testing.T) (*bloom.Model, *tokenizer.Tokenizer, string) {
+	t.Helper()
+	preset, err := bloom.Preset("bloom-tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := bloom.New(cpu.New(1), preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.InitRandom(5, 0.3) // large weights: logits far apart, so TP's other sum order cannot flip a greedy pick
+	model := filepath.Join(t.TempDir(), "model")
+	if err := trainer.SaveHF(full, ckpt.DefaultBloomConfig(), model, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := tokenizer.ByteLevel().WriteFile(filepath.Join(model, "tokenizer.json")); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(filepath.Join(model, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	return full, tok, model
+}
+
+// TestServeJob: a serve job answers OpenAI's completions through any
+// bloomd, with the user token, as the model answers alone; a job that does
+// not serve says so.
+func TestServeJob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a serving worker process")
+	}
+	full, tok, model := testModel(t)
+	c := startJobCluster(t, 2)
+	cl := client(t, c.nodes[0], testSecret)
+	s := jobspec.Default()
+	s.Kind, s.ModelPreset, s.Load, s.SeqLength = jobspec.KindServe, "bloom-tiny", model, 64
+	j, err := submitSpec(t, cl, "srv", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 30 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	complete := func(node *Daemon, job, body string) (int, []byte) {
+		req, _ := http.NewRequest("POST", "https://"+node.APIAddr()+"/v1/serve/"+job+"/v1/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testSecret.Token())
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+	want := tok.Decode(mustGenerate(t, full, tok, "Once upon a time", 8), true)
+	for _, node := range c.nodes { // the serving node and the other one
+		var code int
+		var body []byte
+		waitFor(t, 60*time.Second, "the job serves", func() bool {
+			code, body = complete(node, j.ID, `{"model":"model","prompt":"Once upon a time","max_tokens":8,"temperature":0}`)
+			return code == http.StatusOK
+		})
+		var res struct{ Choices []struct{ Text string } }
+		if json.Unmarshal(body, &res) != nil || len(res.Choices) != 1 || res.Choices[0].Text != want {
+			t.Errorf("through %s: %d %s; the model alone says %q", node.cfg.Name, code, body, want)
+		}
+	}
+	if code, body := complete(c.nodes[1], "nojob", `{}`); code != http.StatusNotFound {
+		t.Errorf("an unknown job: %d %s", code, body)
+	}
+	if _, err := cl.Cancel(ctx(t), j.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitJob(t, cl, j.ID, 30*time.Second, "cancelled", func(j *api.JobInfo) bool { return api.JobTerminal(j.State) })
+}
+
+// mustGenerate is the model's greedy continuation of prompt alone.
+func mustGenerate(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, prompt string, n int) []int32 {
+	t.Helper()
+	out, err := m.Generate([][]int32{tok.Encode(prompt).IDs}, 3, bloom.GenerateOptions{MaxNew: n, EOS: 2, Pick: bloom.Greedy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
 }

@@ -27,6 +27,7 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
 	mux.HandleFunc("POST "+api.PathInternalReport, d.leaderOnly(d.handleReport))
 	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.handleRendezvous)
+	mux.HandleFunc(api.PathServePattern, d.handleServe)
 }
 
 // leaderView answers on the leader, which knows the running attempts'

@@ -187,6 +187,7 @@ var allFields = []Field{
 	stringField("task", "evaluate: boolq or mmlu", func(s *Spec) *string { return &s.Task }),
 	stringField("task-data-path", "evaluate: the task's data on every node (BoolQ JSON lines; MMLU's directory or *_test.csv)", func(s *Spec) *string { return &s.TaskDataPath }),
 	intField("limit", "evaluate: the first N questions (0: all)", func(s *Spec) *int { return &s.Limit }),
+	intField("max-batch", "serve: requests decoded together (0: 8)", func(s *Spec) *int { return &s.MaxBatch }),
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),

@@ -22,6 +22,7 @@ const (
 	KindPretrain = "pretrain"
 	KindGenerate = "generate"
 	KindEvaluate = "evaluate"
+	KindServe    = "serve"
 )
 
 // Spec is a training job in Megatron's terms. Its JSON form is what Raft
@@ -119,6 +120,9 @@ type Spec struct {
 	Task         string   `json:"task,omitempty"`
 	TaskDataPath string   `json:"task_data_path,omitempty"`
 	Limit        int      `json:"limit,omitempty"`
+	// MaxBatch is a serve job's batch: requests decoded together (0: 8);
+	// SeqLength is its context.
+	MaxBatch int `json:"max_batch,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
@@ -151,7 +155,9 @@ func Default() Spec {
 
 // Inference reports whether the job runs a trained model rather than
 // training one.
-func (s *Spec) Inference() bool { return s.Kind == KindGenerate || s.Kind == KindEvaluate }
+func (s *Spec) Inference() bool {
+	return s.Kind == KindGenerate || s.Kind == KindEvaluate || s.Kind == KindServe
+}
 
 // DecaySamples is the number of samples over which the learning rate
 // decays to MinLR: LRDecaySamples, or when that is 0 the whole run (as

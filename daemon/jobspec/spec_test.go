@@ -151,7 +151,7 @@ func TestJobSpecValidate(t *testing.T) {
 			s.ModelPreset, s.Model = "", &bloom.Config{Vocab: 100, Hidden: 64, Heads: 4, Layers: 2}
 		}, "at least 260"},
 		{"unknown preset", func(s *Spec) { s.ModelPreset = "bloom-huge" }, "unknown preset"},
-		{"kind", func(s *Spec) { s.Kind = "serve" }, "the kinds are pretrain, generate and evaluate"},
+		{"kind", func(s *Spec) { s.Kind = "sleep" }, "the kinds are pretrain, generate, evaluate and serve"},
 		{"lora", func(s *Spec) { s.LoRATargetModules, s.TensorParallel = []string{"query_key_value", "dense"}, 2 }, ""},
 		{"lora target", func(s *Spec) { s.LoRATargetModules = []string{"lm_head"} }, "BLOOM's are query_key_value, dense"},
 		{"instruction data", func(s *Spec) { s.InstructionDataset, s.DataPath = true, "/data/alpaca" }, ""},

@@ -15,9 +15,9 @@ func (s *Spec) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...))
 	}
 	switch s.Kind {
-	case KindPretrain, KindGenerate, KindEvaluate:
+	case KindPretrain, KindGenerate, KindEvaluate, KindServe:
 	default:
-		bad("kind %q: the kinds are %s, %s and %s", s.Kind, KindPretrain, KindGenerate, KindEvaluate)
+		bad("kind %q: the kinds are %s, %s, %s and %s", s.Kind, KindPretrain, KindGenerate, KindEvaluate, KindServe)
 	}
 	m, err := s.ModelConfig()
 	if err != nil {
@@ -97,6 +97,13 @@ func (s *Spec) checkInference() []error {
 		}
 		if s.Task != "" || s.TaskDataPath != "" {
 			bad("--task and --task-data-path are for evaluate jobs")
+		}
+	case KindServe:
+		if s.TensorParallel != 1 || s.PipelineParallel != 1 {
+			bad("a serve job runs on one device for now: leave --tensor-model-parallel-size and --pipeline-model-parallel-size at 1")
+		}
+		if s.MaxBatch < 0 || len(s.Prompts) > 0 || s.Task != "" {
+			bad("--max-batch must be ≥ 0; --prompt and --task are for generate and evaluate jobs")
 		}
 	case KindEvaluate:
 		if s.Task != "boolq" && s.Task != "mmlu" {

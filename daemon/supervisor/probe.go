@@ -69,3 +69,27 @@ func (s *Supervisor) Busy() map[string]bool {
 	}
 	return busy
 }
+
+// Serving is the address a live worker of job answers HTTP on (a serve
+// job's rank), or "".
+func (s *Supervisor) Serving(job string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, p := range s.procs {
+		if key.Job != job {
+			continue
+		}
+		select {
+		case <-p.exited:
+			continue
+		default:
+		}
+		p.mu.Lock()
+		addr := p.rep.Serving
+		p.mu.Unlock()
+		if addr != "" {
+			return addr
+		}
+	}
+	return ""
+}

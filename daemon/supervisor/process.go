@@ -173,6 +173,8 @@ func (p *Worker) readControl(s *Supervisor, r io.Reader) {
 			p.rep.Stopped = m.Step
 		case "error":
 			p.rep.Error, p.rep.Fatal = coord.Truncate(m.Error, 2000), m.Fatal
+		case "serving":
+			p.rep.Serving = m.Key
 		case "result":
 			if len(m.Value) <= coord.MaxResultSize && json.Valid(m.Value) {
 				p.rep.Result = m.Value

@@ -46,8 +46,9 @@ func (a *Assignment) Size() int { return len(a.Plan.Ranks) }
 // Msg is one line of the worker↔daemon protocol. Worker → daemon,
 // on the control pipe (fd 3): progress, saving (Step), shard, stopped
 // (Step: it stopped early on request after saving that step), error,
-// result (Value: an inference job's answer, JSON), devices (Devices: a
-// probe's answer), publish (Key, Value), lookup (ID, Key, Owner). Daemon → worker, on stdin
+// result (Value: an inference job's answer, JSON), serving (Key: the
+// address a serve job's rank answers on), devices (Devices: a probe's
+// answer), publish (Key, Value), lookup (ID, Key, Owner). Daemon → worker, on stdin
 // after the assignment: lookup (ID, Value or Error), and checkpoint-stop
 // (checkpoint at the next step boundary every rank agrees on, then exit).
 type Msg struct {

@@ -100,6 +100,9 @@ func (w *worker) run(ctx context.Context) (err error) {
 	at := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: a.Plan.DP}.Coords(a.Rank)
 	w.logf("job %s attempt %d: rank %d of %d (tp %d, dp %d, pp %d) on %s %s, %d threads",
 		a.Job, a.Attempt, a.Rank, a.Size(), at.TP, at.DP, at.PP, a.Node, a.Device, dev.Threads())
+	if a.Spec.Kind == jobspec.KindServe {
+		return w.serveModel(ctx, dev)
+	}
 	if a.Spec.Inference() {
 		return w.infer(ctx, dev)
 	}
