@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -152,7 +153,7 @@ func TestServeJob(t *testing.T) {
 	c := startJobCluster(t, 2)
 	cl := client(t, c.nodes[0], testSecret)
 	s := jobspec.Default()
-	s.Kind, s.ModelPreset, s.Load, s.SeqLength = jobspec.KindServe, "bloom-tiny", model, 64
+	s.Kind, s.ModelPreset, s.Load, s.SeqLength, s.MaxRestarts = jobspec.KindServe, "bloom-tiny", model, 64, 2
 	j, err := submitSpec(t, cl, "srv", s)
 	if err != nil {
 		t.Fatal(err)
@@ -189,6 +190,22 @@ func TestServeJob(t *testing.T) {
 	}
 	if code, body := complete(c.nodes[1], "nojob", `{}`); code != http.StatusNotFound {
 		t.Errorf("an unknown job: %d %s", code, body)
+	}
+	// The serving worker dies: requests get 503 (never a hang) until the
+	// job's next attempt serves again.
+	j, err = cl.Job(ctx(t), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.worker(j, 0).Signal(syscall.SIGKILL)
+	saw503 := false
+	waitFor(t, 60*time.Second, "serving again after the worker died", func() bool {
+		code, _ := complete(c.nodes[1], j.ID, `{"model":"model","prompt":"Once upon a time","max_tokens":8,"temperature":0}`)
+		saw503 = saw503 || code == http.StatusServiceUnavailable
+		return code == http.StatusOK
+	})
+	if j, err = cl.Job(ctx(t), j.ID); err != nil || len(j.Attempts) < 2 || !saw503 {
+		t.Errorf("after the kill: attempts %d, a 503 seen %v, %v", len(j.Attempts), saw503, err)
 	}
 	if _, err := cl.Cancel(ctx(t), j.ID); err != nil {
 		t.Fatal(err)
