@@ -16,6 +16,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/trainer"
 	"bloom/trainer/serve"
 	"bloom/trainer/tokenizer"
 )
@@ -42,7 +43,11 @@ func benchServeCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			e := &serve.Engine{Model: m, Tok: tok, MaxBatch: c.Int("max-batch"), MaxContext: c.Int("max-context"), Pad: 3, EOS: -1}
+			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"))
+			if err != nil {
+				return err
+			}
+			e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err

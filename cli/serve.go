@@ -9,6 +9,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/trainer"
 	"bloom/trainer/serve"
 )
 
@@ -46,8 +47,11 @@ a batched request's tokens are the ones it gets alone). The model's name in requ
 			if c.Int("max-batch") < 1 || c.Int("max-context") < 2 {
 				return fmt.Errorf("--max-batch must be at least 1 and --max-context at least 2")
 			}
-			e := &serve.Engine{Model: m, Tok: tok, MaxBatch: c.Int("max-batch"), MaxContext: c.Int("max-context"),
-				Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID)}
+			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"))
+			if err != nil {
+				return err
+			}
+			e := &serve.Engine{Decoder: d, Tok: tok, Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID)}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(c.App.ErrWriter, "serving %s (%d parameters) as %q on http://%s\n", c.String("model"), m.Cfg.NumParams(), name, c.String("listen"))

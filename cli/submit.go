@@ -123,7 +123,7 @@ func inferCommand(kind string) *ucli.Command {
 	case jobspec.KindEvaluate:
 		usage = "score a model on BoolQ or MMLU across the cluster, as bloomctl evaluate does in one process"
 	case jobspec.KindServe:
-		usage = "serve a model on a node of the cluster (bloomctl serve's API, continuous batching), reached through any bloomd at /v1/serve/JOB/"
+		usage = "serve a model on the cluster (bloomctl serve's API, continuous batching; one device, or TP inside a node and PP across nodes), reached through any bloomd at /v1/serve/JOB/"
 	}
 	return &ucli.Command{
 		Name:  kind,

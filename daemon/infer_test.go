@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,18 +143,20 @@ func testModel(t *testing.T) (*bloom.Model, *tokenizer.Tokenizer, string) {
 	return full, tok, model
 }
 
-// TestServeJob: a serve job answers OpenAI's completions through any
-// bloomd, with the user token, as the model answers alone; a job that does
-// not serve says so.
+// TestServeJob: a serve job split TP2 × PP2 over two nodes answers
+// OpenAI's completions through any bloomd, with the user token, as the
+// model answers alone; a job that does not serve says so; a rank killed
+// gives 503s, never a hang, until the job serves again.
 func TestServeJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a serving worker process")
 	}
 	full, tok, model := testModel(t)
-	c := startJobCluster(t, 2)
+	c := startJobCluster(t, 3)
 	cl := client(t, c.nodes[0], testSecret)
 	s := jobspec.Default()
 	s.Kind, s.ModelPreset, s.Load, s.SeqLength, s.MaxRestarts = jobspec.KindServe, "bloom-tiny", model, 64, 2
+	s.TensorParallel, s.PipelineParallel = 2, 2
 	j, err := submitSpec(t, cl, "srv", s)
 	if err != nil {
 		t.Fatal(err)
@@ -188,16 +191,16 @@ func TestServeJob(t *testing.T) {
 			t.Errorf("through %s: %d %s; the model alone says %q", node.cfg.Name, code, body, want)
 		}
 	}
-	if code, body := complete(c.nodes[1], "nojob", `{}`); code != http.StatusNotFound {
+	if code, body := complete(c.nodes[2], "nojob", `{}`); code != http.StatusNotFound {
 		t.Errorf("an unknown job: %d %s", code, body)
 	}
-	// The serving worker dies: requests get 503 (never a hang) until the
-	// job's next attempt serves again.
+	// A following rank (the last stage's) dies: requests get 503 (never a
+	// hang) until the job's next attempt serves again.
 	j, err = cl.Job(ctx(t), j.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.worker(j, 0).Signal(syscall.SIGKILL)
+	c.worker(j, 3).Signal(syscall.SIGKILL)
 	saw503 := false
 	waitFor(t, 60*time.Second, "serving again after the worker died", func() bool {
 		code, _ := complete(c.nodes[1], j.ID, `{"model":"model","prompt":"Once upon a time","max_tokens":8,"temperature":0}`)
@@ -206,6 +209,32 @@ func TestServeJob(t *testing.T) {
 	})
 	if j, err = cl.Job(ctx(t), j.ID); err != nil || len(j.Attempts) < 2 || !saw503 {
 		t.Errorf("after the kill: attempts %d, a 503 seen %v, %v", len(j.Attempts), saw503, err)
+	}
+	// A node of a following rank drains (SIGTERM, a rollout): rank 0 hears
+	// its vote, finishes, every rank stops as planned, and the job serves
+	// again on the nodes left.
+	victim := c.index(c.byName(j.Plan.Ranks[3].Node))
+	if j.Plan.Ranks[0].Node == j.Plan.Ranks[3].Node {
+		t.Fatalf("ranks 0 and 3 on one node: %+v", j.Plan.Ranks)
+	}
+	attempts := len(j.Attempts)
+	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.nodes[victim].Drain(dctx); err != nil {
+		t.Fatal(err)
+	}
+	front := c.nodes[(victim+1)%3]
+	waitFor(t, 60*time.Second, "serving again after the drain", func() bool {
+		code, _ := complete(front, j.ID, `{"model":"model","prompt":"Once upon a time","max_tokens":8,"temperature":0}`)
+		return code == http.StatusOK
+	})
+	if j, err = cl.Job(ctx(t), j.ID); err != nil || len(j.Attempts) != attempts+1 || !j.Attempts[attempts-1].Planned {
+		t.Fatalf("after the drain: %+v %v", j.Attempts, err)
+	}
+	for _, r := range j.Plan.Ranks {
+		if r.Node == c.nodes[victim].Name() {
+			t.Errorf("a rank still on the drained node: %+v", j.Plan.Ranks)
+		}
 	}
 	if _, err := cl.Cancel(ctx(t), j.ID); err != nil {
 		t.Fatal(err)

@@ -99,9 +99,6 @@ func (s *Spec) checkInference() []error {
 			bad("--task and --task-data-path are for evaluate jobs")
 		}
 	case KindServe:
-		if s.TensorParallel != 1 || s.PipelineParallel != 1 {
-			bad("a serve job runs on one device for now: leave --tensor-model-parallel-size and --pipeline-model-parallel-size at 1")
-		}
 		if s.MaxBatch < 0 || len(s.Prompts) > 0 || s.Task != "" {
 			bad("--max-batch must be ≥ 0; --prompt and --task are for generate and evaluate jobs")
 		}

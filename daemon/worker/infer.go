@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"bloom/api"
+	"bloom/ckpt"
 	"bloom/daemon/jobspec"
 	"bloom/npu"
 	"bloom/trainer"
@@ -16,49 +17,16 @@ import (
 	"bloom/trainer/tokenizer"
 )
 
-// infer runs this rank of a generate or evaluate job: it loads the whole
-// model on the host, keeps its part on dev (trainer.Infer), joins the
-// communicators and answers alongside the other ranks; rank 0 sends the
-// answer to the daemon, which keeps it with the job.
+// infer runs this rank of a generate or evaluate job: it keeps its part
+// of the model on dev (loadPart) and answers alongside the other ranks;
+// rank 0 sends the answer to the daemon, which keeps it with the job.
 func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 	a, s := &w.a, &w.a.Spec
-	shape, err := s.ModelConfig()
-	if err != nil {
-		return err
-	}
-	host, err := npu.Open("cpu", npu.Options{Threads: a.Threads})
-	if err != nil {
-		return err
-	}
-	full, _, err := trainer.LoadModel(host, s.Load)
-	if err != nil {
-		return fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
-	}
-	if full.Cfg != shape {
-		return fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, full.Cfg, shape)
-	}
-	tok, err := jobTokenizer(s)
-	if err != nil {
-		return err
-	}
-	layout := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: 1}
-	part, err := trainer.Place(shape, layout, a.Rank, s.PartitionLayers)
-	if err != nil {
-		return err
-	}
-	env := trainer.Env{Dev: dev}
-	rc := trainer.RankConfig{Model: shape, Layout: layout, Rank: a.Rank, PartitionLayers: s.PartitionLayers}
-	closeComms, err := w.connect(ctx, rc, &env)
+	inf, _, tok, closeComms, err := w.loadPart(ctx, dev)
 	if err != nil {
 		return err
 	}
 	defer closeComms()
-	inf, err := trainer.NewInfer(full, part, env)
-	if err != nil {
-		return err
-	}
-	full = nil // the part is on the device now
-	w.logf("job %s: %s on rank %d (blocks %d-%d of %d)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers)
 	gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
 		return inf.Generate(ctx, prompts, pad, o)
 	}
@@ -81,6 +49,49 @@ func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 		return err
 	}
 	return w.link.send(Msg{Type: "result", Value: b})
+}
+
+// loadPart loads the job's model (--load) on the host, checks it against
+// the job's shape, joins the job's communicators and keeps this rank's
+// part of it on dev (trainer.Infer); it returns the model's Hugging Face
+// config (its special tokens) and tokenizer too. closeComms leaves the
+// communicators.
+func (w *worker) loadPart(ctx context.Context, dev npu.Device) (inf *trainer.Infer, hf ckpt.BloomConfig, tok *tokenizer.Tokenizer, closeComms func(), err error) {
+	a, s := &w.a, &w.a.Spec
+	shape, err := s.ModelConfig()
+	if err != nil {
+		return nil, hf, nil, nil, err
+	}
+	host, err := npu.Open("cpu", npu.Options{Threads: a.Threads})
+	if err != nil {
+		return nil, hf, nil, nil, err
+	}
+	full, hf, err := trainer.LoadModel(host, s.Load)
+	if err != nil {
+		return nil, hf, nil, nil, fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
+	}
+	if full.Cfg != shape {
+		return nil, hf, nil, nil, fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, full.Cfg, shape)
+	}
+	if tok, err = jobTokenizer(s); err != nil {
+		return nil, hf, nil, nil, err
+	}
+	layout := trainer.Layout{TP: a.Plan.TP, PP: a.Plan.PP, DP: 1}
+	part, err := trainer.Place(shape, layout, a.Rank, s.PartitionLayers)
+	if err != nil {
+		return nil, hf, nil, nil, err
+	}
+	env := trainer.Env{Dev: dev}
+	rc := trainer.RankConfig{Model: shape, Layout: layout, Rank: a.Rank, PartitionLayers: s.PartitionLayers}
+	if closeComms, err = w.connect(ctx, rc, &env); err != nil {
+		return nil, hf, nil, nil, err
+	}
+	if inf, err = trainer.NewInfer(full, part, env); err != nil {
+		closeComms()
+		return nil, hf, nil, nil, err
+	}
+	w.logf("job %s: %s on rank %d (blocks %d-%d of %d)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers)
+	return inf, hf, tok, closeComms, nil
 }
 
 // pad is BLOOM's <pad>, which left-pads a batch's prompts.

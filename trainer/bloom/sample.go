@@ -90,3 +90,57 @@ func LogProb(logits []float32, id int32) float64 {
 	}
 	return float64(logits[id]) - m - math.Log(sum)
 }
+
+// Sampling says how a request's tokens are picked: greedily at temperature
+// 0, otherwise by a Sampler of these settings (TopP 0 meaning 1).
+type Sampling struct {
+	Temperature float64
+	TopK        int
+	TopP        float64
+	Seed        uint64
+}
+
+// Picker returns the pick function of s (GenerateOptions.Pick's kind), a
+// fresh sampler state for one sequence.
+func (s Sampling) Picker() func(int, []float32) int32 {
+	if s.Temperature <= 0 {
+		return Greedy
+	}
+	topP := s.TopP
+	if topP <= 0 {
+		topP = 1
+	}
+	return NewSampler(s.Temperature, s.TopK, topP, s.Seed).Pick
+}
+
+// Choice is a picked token with its log-probability and, when asked for,
+// the likeliest tokens' (best first).
+type Choice struct {
+	ID      int32
+	Logprob float64
+	Top     []Alt
+}
+
+// Alt is one of the likeliest tokens at a position.
+type Alt struct {
+	ID      int32
+	Logprob float64
+}
+
+// Choose describes id, picked from logits, with the n likeliest tokens
+// (ties in id order).
+func Choose(logits []float32, id int32, n int) Choice {
+	c := Choice{ID: id, Logprob: LogProb(logits, id)}
+	if n <= 0 {
+		return c
+	}
+	idx := make([]int, len(logits))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
+	for _, i := range idx[:min(n, len(idx))] {
+		c.Top = append(c.Top, Alt{ID: int32(i), Logprob: LogProb(logits, int32(i))})
+	}
+	return c
+}

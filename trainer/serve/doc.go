@@ -10,10 +10,14 @@
 //
 // The Engine batches continuously: requests join the running batch and
 // leave it at token boundaries, each with its own sampler, stop strings and
-// length, and each gets the tokens it gets alone (Engine.Run says how).
+// length, and each gets the tokens it gets alone (Engine.Run says how). It
+// drives the model through a Decoder: trainer.Batcher is one, for the
+// whole model in one process or for rank 0 of a tensor- and
+// pipeline-parallel serve job, whose other ranks follow it.
 //
-//	e := &serve.Engine{Model: m, Tok: tok, Pad: 3, EOS: 2}
-//	err := serve.Serve(ctx, e, "bloom-560m", "127.0.0.1:8000")
+//	d, err := trainer.LocalBatcher(m, 8, 2048)
+//	e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: 2}
+//	err = serve.Serve(ctx, e, "bloom-560m", "127.0.0.1:8000")
 //
 // Imports: trainer/bloom and trainer/tokenizer; nothing of the cluster.
 package serve

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -20,16 +19,45 @@ import (
 // length. A batched request's tokens are the ones it gets alone: its row
 // attends to its own tokens only, at the relative positions it has alone.
 type Engine struct {
-	Model      *bloom.Model
-	Tok        *tokenizer.Tokenizer
-	MaxBatch   int   // requests decoded together (0: 8)
-	MaxContext int   // positions a prompt and its new tokens may take (0: 2048)
-	Pad, EOS   int32 // BLOOM's <pad> (3) and </s> (2); EOS < 0: no token ends a completion
+	Decoder  Decoder
+	Tok      *tokenizer.Tokenizer
+	Pad, EOS int32 // BLOOM's <pad> (3) and </s> (2); EOS < 0: no token ends a completion
 
 	queue chan *job
 	once  sync.Once
+	dead  chan struct{} // closed when Run has returned; err says why
+	err   error
 	Stats Stats
 }
+
+// Decoder is the model behind an Engine: a key/value cache of Rows rows of
+// Context positions that advance together, one position per Step, into
+// which requests are loaded (Join) and moved (Move), each row picking its
+// own tokens. trainer.Batcher is one, for one process or for the driving
+// rank of a tensor- and pipeline-parallel job. An error from a Decoder
+// ends the engine: its requests fail (the HTTP API answers 503).
+type Decoder interface {
+	Vocab() int
+	Rows() int
+	Context() int
+	// Begin empties the cache; the next position is pos.
+	Begin(pos int) error
+	// Join prefills prompt alone and loads it into row, ending at the
+	// current position (earlier positions of the row masked out); it
+	// returns the choice of its first new token, picked as s says, with
+	// top alternatives.
+	Join(row int, prompt []int32, s bloom.Sampling, top int) (bloom.Choice, error)
+	// Step decodes one token for each of the first len(ids) rows and
+	// returns each row's choice of its next one.
+	Step(ids []int32) ([]bloom.Choice, error)
+	// Move puts row src in row dst.
+	Move(dst, src int) error
+	// Idle is called about every half second while no request runs.
+	Idle() error
+}
+
+// ErrStopped is the error of requests an engine that stopped did not serve.
+var ErrStopped = errors.New("serve: the engine stopped")
 
 // Request is one completion.
 type Request struct {
@@ -78,21 +106,15 @@ type job struct {
 	last    time.Time
 	ids     []int32
 	text    string // the text of ids so far
-	pick    func(int, []float32) int32
-	next    int32 // the token to decode next, in its row
+	next    int32  // the token to decode next, in its row
 	stopped bool
 	cut     bool // a stop string ended the text
 }
 
 func (e *Engine) init() {
 	e.once.Do(func() {
-		if e.MaxBatch <= 0 {
-			e.MaxBatch = 8
-		}
-		if e.MaxContext <= 0 {
-			e.MaxContext = 2048
-		}
 		e.queue = make(chan *job, 1024)
+		e.dead = make(chan struct{})
 	})
 }
 
@@ -104,12 +126,12 @@ func (e *Engine) Check(r Request) error {
 		return fmt.Errorf("%w: the prompt is empty", ErrContext)
 	case r.MaxTokens < 1:
 		return fmt.Errorf("%w: max_tokens must be at least 1, got %d", ErrContext, r.MaxTokens)
-	case len(r.Prompt)+r.MaxTokens > e.MaxContext:
-		return fmt.Errorf("%w: the prompt's %d tokens and max_tokens %d exceed the context of %d", ErrContext, len(r.Prompt), r.MaxTokens, e.MaxContext)
+	case len(r.Prompt)+r.MaxTokens > e.Decoder.Context():
+		return fmt.Errorf("%w: the prompt's %d tokens and max_tokens %d exceed the context of %d", ErrContext, len(r.Prompt), r.MaxTokens, e.Decoder.Context())
 	}
 	for _, id := range r.Prompt {
-		if id < 0 || int(id) >= e.Model.Cfg.Vocab {
-			return fmt.Errorf("%w: token %d is outside the vocabulary of %d", ErrContext, id, e.Model.Cfg.Vocab)
+		if id < 0 || int(id) >= e.Decoder.Vocab() {
+			return fmt.Errorf("%w: token %d is outside the vocabulary of %d", ErrContext, id, e.Decoder.Vocab())
 		}
 	}
 	return nil
@@ -125,7 +147,10 @@ func (e *Engine) Complete(ctx context.Context, r Request) (Result, error) {
 }
 
 // Pending is a queued request.
-type Pending struct{ j *job }
+type Pending struct {
+	j *job
+	e *Engine
+}
 
 // Start queues r and returns at once (unless the queue is full, when it
 // waits for room or ctx).
@@ -136,7 +161,9 @@ func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
 	j := &job{req: r, done: make(chan struct{}), queued: time.Now()}
 	select {
 	case e.queue <- j:
-		return &Pending{j}, nil
+		return &Pending{j, e}, nil
+	case <-e.dead:
+		return nil, e.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -147,39 +174,71 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 	select {
 	case <-p.j.done:
 		return p.j.res, p.j.err
+	case <-p.e.dead:
+		select { // it may have finished as the engine stopped
+		case <-p.j.done:
+			return p.j.res, p.j.err
+		default:
+			return Result{}, p.e.err
+		}
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	}
 }
 
-// Run serves the queue until ctx ends: continuous batching. One KV cache
-// holds MaxBatch rows of MaxContext positions, all advancing one position
-// per step. A waiting request joins at a token boundary: it is prefilled
-// alone, its first token picked, and its keys and values loaded into a free
-// row ending at the current position (earlier positions of the row masked
-// out: it attends to its own tokens only, at the relative positions it has
-// alone). Live rows are kept first, and each step decodes only them (a
-// view of the cache's first rows), every live row's last token together;
-// a row that finishes (EOS, a stop string, its max_tokens) leaves at once,
-// the last live row moving into its place. A request joins only when its prompt fits before the current
-// position and its tokens fit before MaxContext; when no row is live the
-// cache starts over.
-func (e *Engine) Run(ctx context.Context) {
+// Run serves the queue until ctx ends: continuous batching. The decoder's
+// rows all advance one position per step. A waiting request joins at a
+// token boundary: it is prefilled alone, its first token picked, and its
+// keys and values loaded into a free row ending at the current position
+// (earlier positions of the row masked out: it attends to its own tokens
+// only, at the relative positions it has alone). Live rows are kept first,
+// and each step decodes only them, every live row's last token together; a
+// row that finishes (EOS, a stop string, its max_tokens) leaves at once,
+// the last live row moving into its place. A request joins only when its
+// prompt fits before the current position and its tokens fit before the
+// context's end; when no row is live the cache starts over where the
+// first request's prompt ends. A decoder's error ends Run: every request
+// fails with it, and so do later ones. After Run, requests fail with
+// ErrStopped.
+func (e *Engine) Run(ctx context.Context) (err error) {
 	e.init()
-	m := e.Model
-	c := m.NewCache(e.MaxBatch, e.MaxContext)
-	views := map[int]*bloom.Cache{} // the first n rows of c: live rows are kept first
-	rows := make([]*job, e.MaxBatch)
-	live := 0
+	d := e.Decoder
+	rows := make([]*job, d.Rows())
+	live, pos := 0, 0
 	var waiting []*job
-	ids, mask := make([]int32, e.MaxBatch), make([]int32, e.MaxBatch)
+	defer func() {
+		e.err = ErrStopped
+		if err != nil {
+			e.err = fmt.Errorf("%w: %w", ErrStopped, err)
+		}
+		for _, j := range append(rows[:live], waiting...) {
+			e.finish(j, e.err)
+		}
+		close(e.dead)
+		for {
+			select {
+			case j := <-e.queue:
+				e.finish(j, e.err)
+			default:
+				return
+			}
+		}
+	}()
+	idle := time.NewTicker(500 * time.Millisecond)
+	defer idle.Stop()
+	ids := make([]int32, d.Rows())
 	for {
 		if live == 0 && len(waiting) == 0 {
 			select { // nothing to do: wait for a request
 			case j := <-e.queue:
 				waiting = append(waiting, j)
+			case <-idle.C:
+				if err := d.Idle(); err != nil {
+					return err
+				}
+				continue
 			case <-ctx.Done():
-				return
+				return nil
 			}
 		}
 	more:
@@ -191,106 +250,91 @@ func (e *Engine) Run(ctx context.Context) {
 				break more
 			}
 		}
-		if live == 0 {
-			c.Reset()
+		if waiting, live, err = e.admit(rows, waiting, live, &pos); err != nil {
+			return err
 		}
-		waiting, live = e.admit(c, rows, waiting, live)
 		e.Stats.waiting.Store(int64(len(waiting) + len(e.queue)))
 		e.Stats.active.Store(int64(live))
 		if live == 0 {
 			continue
 		}
 		for r, j := range rows[:live] {
-			ids[r], mask[r] = j.next, 1
+			ids[r] = j.next
 		}
-		v := views[live]
-		if v == nil {
-			v = m.Rows(c, live)
-			views[live] = v
+		chs, err := d.Step(ids[:live])
+		if err != nil {
+			return err
 		}
-		v.Len = c.Len
-		logits, err := m.Decode(v, ids[:live], mask[:live])
-		c.Len = v.Len
-		var host []float32
-		if err == nil {
-			host = make([]float32, logits.Len())
-			m.Dev.Read(host, logits)
-		}
-		V := m.Cfg.Vocab
+		pos++
 		for r, j := range rows[:live] {
-			if err != nil {
-				j.err, j.stopped = err, true
-				continue
-			}
-			j.next = e.step(j, r, host[r*V:(r+1)*V])
+			j.next = e.step(j, chs[r])
 		}
 		for r := 0; r < live; { // finished rows leave; the last live row takes the place
 			if j := rows[r]; !j.stopped {
 				r++
 				continue
 			}
-			e.finish(rows[r], rows[r].err)
+			e.finish(rows[r], nil)
 			live--
 			if r != live {
-				m.MoveRow(c, r, live)
+				if err := d.Move(r, live); err != nil {
+					return err
+				}
 				rows[r] = rows[live]
 			}
 			rows[live] = nil
+		}
+		if ctx.Err() != nil && live == 0 {
+			return nil
 		}
 	}
 }
 
 // admit prefills waiting requests into the free rows after the live ones,
 // in order, as far as they fit; it returns those still waiting and the
-// live count.
-func (e *Engine) admit(c *bloom.Cache, rows []*job, waiting []*job, live int) ([]*job, int) {
-	m, rest := e.Model, waiting[:0]
+// live count. pos is the cache's next position.
+func (e *Engine) admit(rows []*job, waiting []*job, live int, pos *int) ([]*job, int, error) {
+	d, rest := e.Decoder, waiting[:0]
 	// A prefill stalls the running rows: while there are some, one joins
 	// per step.
 	running, admitted := live > 0, 0
-	for _, j := range waiting {
+	for k, j := range waiting {
 		lp := len(j.req.Prompt)
 		if running && admitted == 1 {
 			rest = append(rest, j)
 			continue
 		}
-		if live == 0 && c.Len < lp {
-			c.Len = lp // an empty cache starts where the first prompt ends
+		if live == 0 { // an empty cache starts where this prompt ends
+			if err := d.Begin(lp); err != nil {
+				return append(rest, waiting[k:]...), live, err
+			}
+			*pos = lp
 		}
-		if live == len(rows) || c.Len < lp || c.Len+j.req.MaxTokens > c.Cap {
+		if live == len(rows) || *pos < lp || *pos+j.req.MaxTokens > d.Context() {
 			rest = append(rest, j)
 			continue
 		}
-		j.pick = bloom.Greedy
-		if j.req.Temperature > 0 {
-			topP := j.req.TopP
-			if topP <= 0 {
-				topP = 1
-			}
-			j.pick = bloom.NewSampler(j.req.Temperature, 0, topP, j.req.Seed).Pick
-		}
-		pc := m.NewCache(1, lp)
-		logits, err := m.Decode(pc, j.req.Prompt, nil)
-		if err == nil {
-			err = m.LoadRow(c, live, pc)
-		}
+		s := bloom.Sampling{Temperature: j.req.Temperature, TopP: j.req.TopP, Seed: j.req.Seed}
+		ch, err := d.Join(live, j.req.Prompt, s, j.req.Logprobs)
 		if err != nil {
-			e.finish(j, err)
-			continue
+			return append(rest, waiting[k:]...), live, err
 		}
-		host := make([]float32, logits.Len())
-		m.Dev.Read(host, logits)
-		if j.next = e.step(j, live, host); j.stopped {
+		if j.next = e.step(j, ch); j.stopped {
 			e.finish(j, nil)
 			continue
 		}
 		rows[live], live, admitted = j, live+1, admitted+1
 	}
-	return rest, live
+	return rest, live, nil
 }
 
 // finish ends a request.
 func (e *Engine) finish(j *job, err error) {
+	select {
+	case <-j.done:
+		return
+	default:
+	}
 	j.err = err
 	if j.res.FinishReason == "" {
 		j.res.FinishReason = "length"
@@ -303,11 +347,14 @@ func (e *Engine) finish(j *job, err error) {
 
 // step decides row's next token and reports it, marking the request
 // stopped when it is done.
-func (e *Engine) step(j *job, row int, logits []float32) int32 {
-	id := j.pick(row, logits)
-	tk := Token{ID: id, Logprob: bloom.LogProb(logits, id)}
-	if j.req.Logprobs > 0 {
-		tk.Top = e.top(logits, j.req.Logprobs)
+func (e *Engine) step(j *job, ch bloom.Choice) int32 {
+	id := ch.ID
+	tk := Token{ID: id, Logprob: ch.Logprob}
+	if len(ch.Top) > 0 {
+		tk.Top = map[string]float64{}
+		for _, a := range ch.Top {
+			tk.Top[e.Tok.Decode([]int32{a.ID}, false)] = a.Logprob
+		}
 	}
 	now := time.Now()
 	if len(j.ids) == 0 {
@@ -344,18 +391,4 @@ func (e *Engine) step(j *job, row int, logits []float32) int32 {
 		j.stopped, j.res.FinishReason = true, "length"
 	}
 	return id
-}
-
-// top returns the n likeliest tokens' texts and log-probabilities.
-func (e *Engine) top(logits []float32, n int) map[string]float64 {
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	out := map[string]float64{}
-	for _, i := range idx[:min(n, len(idx))] {
-		out[e.Tok.Decode([]int32{int32(i)}, false)] = bloom.LogProb(logits, int32(i))
-	}
-	return out
 }

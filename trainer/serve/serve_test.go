@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"bloom/npu/cpu"
+	"bloom/trainer"
 	"bloom/trainer/bloom"
 	"bloom/trainer/tokenizer"
 )
@@ -35,12 +36,22 @@ func testServer(t *testing.T, maxBatch int) (*httptest.Server, *bloom.Model, *to
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Engine{Model: m, Tok: tok, MaxBatch: maxBatch, MaxContext: 64, Pad: 3, EOS: 2}
+	e := newEngine(t, m, tok, maxBatch)
 	ctx, cancel := context.WithCancel(context.Background())
 	go e.Run(ctx)
 	ts := httptest.NewServer(Handler(e, "tiny"))
 	t.Cleanup(func() { ts.Close(); cancel() })
 	return ts, m, tok
+}
+
+// newEngine serves m alone, rows requests at a time, 64 positions each.
+func newEngine(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, rows int) *Engine {
+	t.Helper()
+	d, err := trainer.LocalBatcher(m, rows, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Engine{Decoder: d, Tok: tok, Pad: 3, EOS: 2}
 }
 
 func post(t *testing.T, url string, body any) (*http.Response, []byte) {
@@ -218,7 +229,7 @@ func TestBatchedEqualsAlone(t *testing.T) {
 // ends; each gets the tokens it gets alone.
 func TestJoinRunningBatch(t *testing.T) {
 	_, m, tok := testServer(t, 4)
-	e := &Engine{Model: m, Tok: tok, MaxBatch: 4, MaxContext: 64, Pad: 3, EOS: 2}
+	e := newEngine(t, m, tok, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.Run(ctx)
@@ -270,7 +281,7 @@ func TestJoinRunningBatch(t *testing.T) {
 // requests 503 with Retry-After; /health says so.
 func TestDrain(t *testing.T) {
 	_, m, tok := testServer(t, 4)
-	e := &Engine{Model: m, Tok: tok, MaxBatch: 4, MaxContext: 64, Pad: 3, EOS: 2}
+	e := newEngine(t, m, tok, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.Run(ctx)

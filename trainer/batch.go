@@ -1,0 +1,392 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync/atomic"
+
+	"bloom/npu"
+	"bloom/trainer/bloom"
+)
+
+// Batcher is a serving rank's side of continuous batching: one key/value
+// cache of rows advancing a position per step together, each row with its
+// own picker, requests joining free rows and leaving them. It implements
+// trainer/serve's Decoder.
+//
+// Across a tensor- and pipeline-parallel job every rank holds a Batcher of
+// its part and they stay in step: rank 0 (the first stage's first
+// tensor-parallel rank) drives — each of its calls goes to every rank
+// first, as a command broadcast over the pipeline group and then the
+// tensor-parallel group, and the other ranks run the commands as they come
+// (Follow). The last stage gathers the logits of the whole vocabulary and
+// picks the tokens, as one process does, and passes its choices back over
+// the pipeline group (log-probabilities then travel as float32). A rank
+// whose node wants the job stopped (a drain) says so in every command's
+// reduction; the driver hears it (StopVoted).
+type Batcher struct {
+	inf     *Infer
+	ctx     context.Context
+	c       *bloom.Cache
+	views   map[int]*bloom.Cache // the first n rows of c
+	pickers []rowPicker
+	// Vote, when set, tells whether this rank's node asks the job to stop;
+	// it is read at every command.
+	Vote  func() bool
+	voted atomic.Bool
+}
+
+type rowPicker struct {
+	pick func(int, []float32) int32
+	top  int
+}
+
+// NewBatcher makes the rows of a serving rank: rows requests decoded
+// together, of up to positions tokens each. ctx bounds its communication.
+func NewBatcher(ctx context.Context, i *Infer, rows, positions int) (*Batcher, error) {
+	if rows < 1 || positions < 2 {
+		return nil, fmt.Errorf("%w: a batch of %d rows of %d positions (at least 1 of 2)", ErrConfig, rows, positions)
+	}
+	if i.tpc != nil {
+		i.tpc.ctx = ctx
+	}
+	return &Batcher{inf: i, ctx: ctx, c: i.Model.NewCache(rows, positions), views: map[int]*bloom.Cache{},
+		pickers: make([]rowPicker, rows)}, nil
+}
+
+// LocalBatcher is the Batcher of one process holding the whole model m.
+func LocalBatcher(m *bloom.Model, rows, positions int) (*Batcher, error) {
+	i, err := Whole(m)
+	if err != nil {
+		return nil, err
+	}
+	return NewBatcher(context.Background(), i, rows, positions)
+}
+
+// Whole is an Infer of one rank holding the whole model m (no copy).
+func Whole(m *bloom.Model) (*Infer, error) {
+	if !m.Part.Embed || !m.Part.Head || m.Part.TP > 1 {
+		return nil, fmt.Errorf("%w: Whole needs a whole model, not a part", ErrConfig)
+	}
+	return &Infer{Model: m, env: Env{Dev: m.Dev}}, nil
+}
+
+// Vocab, Rows and Context are the batch's shape.
+func (b *Batcher) Vocab() int   { return b.inf.Model.Cfg.Vocab }
+func (b *Batcher) Rows() int    { return b.c.B }
+func (b *Batcher) Context() int { return b.c.Cap }
+
+// Drives tells whether this rank drives the others (rank 0).
+func (b *Batcher) Drives() bool { p := b.inf.Model.Part; return p.Embed && p.TPRank == 0 }
+
+// StopVoted tells whether some rank's node asked the job to stop.
+func (b *Batcher) StopVoted() bool { return b.voted.Load() }
+
+// Begin empties the cache; the next position is pos.
+func (b *Batcher) Begin(pos int) error {
+	_, err := b.call(command{op: opBegin, a: pos}, nil)
+	return err
+}
+
+// Join prefills prompt alone and loads its keys and values into row,
+// ending at the current position, and returns the choice of its first new
+// token, picked as s says, with top alternatives.
+func (b *Batcher) Join(row int, prompt []int32, s bloom.Sampling, top int) (bloom.Choice, error) {
+	ch, err := b.call(command{op: opJoin, a: row, top: top, s: s}, prompt)
+	if err != nil {
+		return bloom.Choice{}, err
+	}
+	return ch[0], nil
+}
+
+// Step decodes ids, one token for each of the first len(ids) rows, and
+// returns each row's choice of its next token.
+func (b *Batcher) Step(ids []int32) ([]bloom.Choice, error) {
+	return b.call(command{op: opStep}, ids)
+}
+
+// Move puts row src (cache and picker) in row dst.
+func (b *Batcher) Move(dst, src int) error {
+	_, err := b.call(command{op: opMove, a: dst, b: src}, nil)
+	return err
+}
+
+// Idle tells the other ranks the driver lives while no request runs (and
+// hears their votes); the engine calls it about every half second then.
+func (b *Batcher) Idle() error {
+	_, err := b.call(command{op: opIdle}, nil)
+	return err
+}
+
+// Stop ends the other ranks' Follow; planned says the job is to move (a
+// drain), not end.
+func (b *Batcher) Stop(planned bool) error {
+	c := command{op: opStop}
+	if planned {
+		c.a = 1
+	}
+	_, err := b.call(c, nil)
+	return err
+}
+
+// Follow runs rank 0's commands on this rank until it stops them; planned
+// says the job is to move (a drain).
+func (b *Batcher) Follow() (planned bool, err error) {
+	for {
+		c, ids, err := b.exchange(command{}, nil)
+		if err != nil {
+			return false, err
+		}
+		if c.op == opStop {
+			return c.a == 1, nil
+		}
+		if _, err := b.apply(c, ids); err != nil {
+			return false, err
+		}
+	}
+}
+
+const (
+	opIdle = iota
+	opBegin
+	opJoin
+	opStep
+	opMove
+	opStop
+)
+
+// command is one call of the driver, as every rank runs it.
+type command struct {
+	op, a, b, top int
+	s             bloom.Sampling
+	vote          bool
+}
+
+// The command's slots in its broadcast: small integers as they are, 64-bit
+// values in four exact 16-bit pieces.
+const (
+	cmdOp = iota
+	cmdN
+	cmdA
+	cmdB
+	cmdTop
+	cmdTopK
+	cmdVote
+	cmdTemp               // 4 slots
+	cmdTopP = cmdTemp + 4 // 4 slots
+	cmdSeed = cmdTopP + 4 // 4 slots
+	cmdLen  = cmdSeed + 4
+)
+
+func put64(buf []float32, v uint64) {
+	for k := range 4 {
+		buf[k] = float32(v >> (16 * k) & 0xffff)
+	}
+}
+
+func get64(buf []float32) uint64 {
+	var v uint64
+	for k := range 4 {
+		v |= uint64(buf[k]) << (16 * k)
+	}
+	return v
+}
+
+func (b *Batcher) call(c command, ids []int32) ([]bloom.Choice, error) {
+	if !b.Drives() {
+		return nil, fmt.Errorf("%w: only rank 0 drives a batch (the others Follow)", ErrConfig)
+	}
+	c, ids, err := b.exchange(c, ids)
+	if err != nil {
+		return nil, err
+	}
+	return b.apply(c, ids)
+}
+
+// exchange gives every rank the driver's command and ids (the others pass
+// zero values) and every rank's stop vote: a sum over the pipeline group,
+// then over the tensor-parallel group, in which only rank 0 adds the
+// command, so every rank ends with it once and with the number of votes.
+func (b *Batcher) exchange(c command, ids []int32) (command, []int32, error) {
+	drive, multi := b.Drives(), b.inf.ranks() > 1
+	if !multi {
+		if b.Vote != nil && b.Vote() {
+			b.voted.Store(true)
+		}
+		return c, ids, nil
+	}
+	buf := make([]float32, cmdLen)
+	if drive {
+		buf[cmdOp], buf[cmdN], buf[cmdA], buf[cmdB], buf[cmdTop], buf[cmdTopK] =
+			float32(c.op), float32(len(ids)), float32(c.a), float32(c.b), float32(c.top), float32(c.s.TopK)
+		put64(buf[cmdTemp:], math.Float64bits(c.s.Temperature))
+		put64(buf[cmdTopP:], math.Float64bits(c.s.TopP))
+		put64(buf[cmdSeed:], c.s.Seed)
+	}
+	if b.Vote != nil && b.Vote() {
+		buf[cmdVote] = 1
+	}
+	if err := b.broadcast(buf); err != nil {
+		return c, nil, fmt.Errorf("receiving the driver's command: %w", err)
+	}
+	c = command{op: int(buf[cmdOp]), a: int(buf[cmdA]), b: int(buf[cmdB]), top: int(buf[cmdTop]), vote: buf[cmdVote] > 0,
+		s: bloom.Sampling{TopK: int(buf[cmdTopK]), Temperature: math.Float64frombits(get64(buf[cmdTemp:])),
+			TopP: math.Float64frombits(get64(buf[cmdTopP:])), Seed: get64(buf[cmdSeed:])}}
+	if c.vote {
+		b.voted.Store(true)
+	}
+	n := int(buf[cmdN])
+	if n == 0 {
+		return c, nil, nil
+	}
+	if n > b.c.Cap || n < 0 {
+		return c, nil, fmt.Errorf("%w: a command of %d tokens for a context of %d", ErrMismatch, n, b.c.Cap)
+	}
+	pay := make([]float32, n)
+	if drive {
+		for k, id := range ids {
+			pay[k] = float32(id)
+		}
+	}
+	if err := b.broadcast(pay); err != nil {
+		return c, nil, fmt.Errorf("receiving the driver's tokens: %w", err)
+	}
+	ids = make([]int32, n)
+	for k, v := range pay {
+		ids[k] = int32(v)
+	}
+	return c, ids, nil
+}
+
+func (b *Batcher) broadcast(buf []float32) error {
+	if err := b.inf.allReduce(b.ctx, b.inf.env.PP, buf); err != nil {
+		return err
+	}
+	return b.inf.allReduce(b.ctx, b.inf.env.TP, buf)
+}
+
+// apply runs a command on this rank's part.
+func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
+	m := b.inf.Model
+	switch c.op {
+	case opIdle, opStop:
+		return nil, nil
+	case opBegin:
+		if c.a < 0 || c.a > b.c.Cap {
+			return nil, fmt.Errorf("%w: begin at position %d of %d", bloom.ErrInput, c.a, b.c.Cap)
+		}
+		b.c.Reset()
+		b.c.Len = c.a
+		return nil, nil
+	case opMove:
+		if c.a < 0 || c.b < 0 || c.a >= b.c.B || c.b >= b.c.B {
+			return nil, fmt.Errorf("%w: move row %d to %d of %d", bloom.ErrInput, c.b, c.a, b.c.B)
+		}
+		m.MoveRow(b.c, c.a, c.b)
+		b.pickers[c.a] = b.pickers[c.b]
+		return nil, nil
+	case opJoin:
+		if c.a < 0 || c.a >= b.c.B || len(ids) == 0 || len(ids) > b.c.Len {
+			return nil, fmt.Errorf("%w: a prompt of %d tokens into row %d of %d at position %d", bloom.ErrInput, len(ids), c.a, b.c.B, b.c.Len)
+		}
+		pc := m.NewCache(1, len(ids))
+		logits, err := b.inf.stage(b.ctx, pc, ids, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.LoadRow(b.c, c.a, pc); err != nil {
+			return nil, err
+		}
+		b.pickers[c.a] = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
+		return b.choose(logits, []int{c.a})
+	case opStep:
+		n := len(ids)
+		if n == 0 || n > b.c.B {
+			return nil, fmt.Errorf("%w: a step of %d rows of %d", bloom.ErrInput, n, b.c.B)
+		}
+		v := b.c
+		if n < b.c.B {
+			if v = b.views[n]; v == nil {
+				v = m.Rows(b.c, n)
+				b.views[n] = v
+			}
+		}
+		v.Len = b.c.Len
+		logits, err := b.inf.stage(b.ctx, v, ids, nil)
+		if err != nil {
+			return nil, err
+		}
+		b.c.Len = v.Len
+		rows := make([]int, n)
+		for r := range rows {
+			rows[r] = r
+		}
+		return b.choose(logits, rows)
+	}
+	return nil, fmt.Errorf("%w: unknown command %d", ErrMismatch, c.op)
+}
+
+// choose picks each row's next token on the last stage and gives the
+// choices to every stage.
+func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
+	m := b.inf.Model
+	top := 0
+	for _, r := range rows {
+		top = max(top, b.pickers[r].top)
+	}
+	stride := 2 + 2*top
+	out := make([]bloom.Choice, len(rows))
+	var buf []float32
+	pp := b.inf.env.PP != nil && b.inf.env.PP.Size() > 1
+	if pp {
+		buf = make([]float32, len(rows)*stride)
+	}
+	if m.Part.Head {
+		full, err := b.inf.gather(b.ctx, logits, len(rows))
+		if err != nil {
+			return nil, err
+		}
+		V := m.Cfg.Vocab
+		for k, r := range rows {
+			row := full[k*V : (k+1)*V]
+			p := b.pickers[r]
+			out[k] = bloom.Choose(row, p.pick(r, row), p.top)
+			if pp {
+				e := buf[k*stride : (k+1)*stride]
+				e[0], e[1] = float32(out[k].ID), float32(out[k].Logprob)
+				for j, a := range out[k].Top {
+					e[2+2*j], e[3+2*j] = float32(a.ID), float32(a.Logprob)
+				}
+			}
+		}
+	}
+	if !pp {
+		return out, nil
+	}
+	if err := b.inf.allReduce(b.ctx, b.inf.env.PP, buf); err != nil {
+		return nil, fmt.Errorf("passing the picked tokens to every stage: %w", err)
+	}
+	if m.Part.Head {
+		return out, nil
+	}
+	for k, r := range rows {
+		e := buf[k*stride : (k+1)*stride]
+		out[k] = bloom.Choice{ID: int32(e[0]), Logprob: float64(e[1])}
+		for j := range b.pickers[r].top {
+			out[k].Top = append(out[k].Top, bloom.Alt{ID: int32(e[2+2*j]), Logprob: float64(e[3+2*j])})
+		}
+	}
+	return out, nil
+}
+
+// ranks is the job's size: its tensor- times pipeline-parallel ranks.
+func (i *Infer) ranks() int {
+	n := 1
+	for _, g := range []Group{i.env.TP, i.env.PP} {
+		if g != nil {
+			n *= g.Size()
+		}
+	}
+	return n
+}

@@ -1,0 +1,148 @@
+package trainer
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sync"
+	"testing"
+
+	"bloom/npu/cpu"
+	"bloom/trainer/bloom"
+	"bloom/trainer/serve"
+	"bloom/trainer/tokenizer"
+)
+
+// TestServeAcrossRanks: the serving engine on rank 0 of TP2, PP2 (uneven)
+// and TP2×PP2 jobs, the other ranks following its Batcher, answers
+// concurrent requests (greedy, sampled with a seed, with top logprobs,
+// joining a running batch) with the tokens one process gives, each
+// log-probability within float32 rounding; a stop vote of the last rank
+// reaches rank 0, and Stop ends the followers.
+func TestServeAcrossRanks(t *testing.T) {
+	c := bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 4, Eps: 1e-5}
+	full, err := bloom.New(cpu.New(1), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.InitRandom(5, 0.3) // large weights: logits far apart, no near ties
+	tok, err := tokenizer.ByteLevel().Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := []serve.Request{
+		{Prompt: tok.Encode("Once upon a time").IDs, MaxTokens: 20},
+		{Prompt: tok.Encode("Hi").IDs, MaxTokens: 6, Logprobs: 2},
+		{Prompt: tok.Encode("The river, ").IDs, MaxTokens: 9, Temperature: 0.8, TopP: 0.9, Seed: 7},
+		{Prompt: tok.Encode("x").IDs, MaxTokens: 3},
+		{Prompt: tok.Encode("Stones and light").IDs, MaxTokens: 12, Temperature: 1.3, Seed: 1 << 40},
+	}
+	// serveAll runs every request on an engine over d (the first one
+	// alone, the rest joining it as it runs) and returns the results.
+	serveAll := func(d serve.Decoder) ([]serve.Result, error) {
+		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- e.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		out := make([]serve.Result, len(reqs))
+		var pending []*serve.Pending
+		first := reqs[0]
+		n := 0
+		first.OnToken = func(serve.Token) {
+			if n++; n == 3 { // queued now: they join the running batch
+				for _, r := range reqs[1:] {
+					p, err := e.Start(ctx, r)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					pending = append(pending, p)
+				}
+			}
+		}
+		var err error
+		if out[0], err = e.Complete(ctx, first); err != nil {
+			return nil, err
+		}
+		for k, p := range pending {
+			if out[k+1], err = p.Wait(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	local, err := LocalBatcher(full, 3, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := serveAll(local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []struct {
+		tp, pp    int
+		partition []int
+	}{{2, 1, nil}, {1, 2, []int{3, 1}}, {2, 2, nil}} {
+		t.Run(fmt.Sprintf("TP%d_PP%d%v", l.tp, l.pp, l.partition), func(t *testing.T) {
+			var got []serve.Result
+			var mu sync.Mutex
+			followed := map[int]bool{}
+			last := l.tp*l.pp - 1
+			runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) error {
+				b, err := NewBatcher(context.Background(), inf, 3, 64)
+				if err != nil {
+					return err
+				}
+				if r == last {
+					b.Vote = func() bool { return true }
+				}
+				if r != 0 {
+					planned, err := b.Follow()
+					mu.Lock()
+					followed[r] = planned
+					mu.Unlock()
+					return err
+				}
+				got, err = serveAll(b)
+				if err == nil && !b.StopVoted() {
+					err = fmt.Errorf("rank %d's stop vote did not reach rank 0", last)
+				}
+				if serr := b.Stop(true); err == nil {
+					err = serr
+				}
+				return err
+			})
+			if len(followed) != last {
+				t.Fatalf("%d of %d followers ended", len(followed), last)
+			}
+			for r, planned := range followed {
+				if !planned {
+					t.Errorf("rank %d: the planned stop arrived as unplanned", r)
+				}
+			}
+			for k := range want {
+				compareResults(t, k, got[k], want[k])
+			}
+		})
+	}
+}
+
+func compareResults(t *testing.T, k int, got, want serve.Result) {
+	t.Helper()
+	if got.Text != want.Text || got.FinishReason != want.FinishReason || len(got.Tokens) != len(want.Tokens) {
+		t.Fatalf("request %d: %q (%s, %d tokens), one process %q (%s, %d)", k, got.Text, got.FinishReason, len(got.Tokens),
+			want.Text, want.FinishReason, len(want.Tokens))
+	}
+	for i, tk := range got.Tokens {
+		w := want.Tokens[i]
+		if tk.ID != w.ID || math.Abs(tk.Logprob-w.Logprob) > 1e-4 || len(tk.Top) != len(w.Top) {
+			t.Fatalf("request %d token %d: %+v, one process %+v", k, i, tk, w)
+		}
+		for s, lp := range w.Top {
+			if g, ok := tk.Top[s]; !ok || math.Abs(g-lp) > 1e-4 {
+				t.Fatalf("request %d token %d: alternatives %v, one process %v", k, i, tk.Top, w.Top)
+			}
+		}
+	}
+}
