@@ -27,6 +27,8 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "requests", Value: 3, Usage: "streamed completions each client sends, one after another"},
 		&ucli.IntFlag{Name: "max-tokens", Value: 32, Usage: "tokens per completion"},
 		&ucli.IntFlag{Name: "max-batch", Value: 16, Usage: "the engine's batch"},
+		&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together (0: max-batch × max-context)"},
+		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode"},
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 	}, shapeFlags...)
 	return &ucli.Command{
@@ -43,11 +45,11 @@ func benchServeCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"))
+			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"), c.Int("kv-cache-tokens"))
 			if err != nil {
 				return err
 			}
-			e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1}
+			e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1, Chunk: c.Int("prefill-chunk")}
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
 				return err

@@ -30,6 +30,8 @@ a batched request's tokens are the ones it gets alone). The model's name in requ
 			&ucli.StringFlag{Name: "name", Usage: "the model's id in requests (default: the model directory's name)"},
 			&ucli.IntFlag{Name: "max-batch", Value: 8, Usage: "requests decoded together"},
 			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
+			&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together, in blocks of 16 (0: max-batch × max-context); a request reserves its prompt and max_tokens when it joins, and waits while they do not fit"},
+			&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode (bounds their stall)"},
 		},
 		Action: func(c *ucli.Context) error {
 			tok, err := modelTokenizerFlag(c)
@@ -47,11 +49,11 @@ a batched request's tokens are the ones it gets alone). The model's name in requ
 			if c.Int("max-batch") < 1 || c.Int("max-context") < 2 {
 				return fmt.Errorf("--max-batch must be at least 1 and --max-context at least 2")
 			}
-			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"))
+			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"), c.Int("kv-cache-tokens"))
 			if err != nil {
 				return err
 			}
-			e := &serve.Engine{Decoder: d, Tok: tok, Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID)}
+			e := &serve.Engine{Decoder: d, Tok: tok, Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID), Chunk: c.Int("prefill-chunk")}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(c.App.ErrWriter, "serving %s (%d parameters) as %q on http://%s\n", c.String("model"), m.Cfg.NumParams(), name, c.String("listen"))

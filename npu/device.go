@@ -20,6 +20,27 @@ type Memory interface {
 	Fill(dst Buf, v float32)
 }
 
+// Span is a run of N values copied from offset Src to offset Dst.
+type Span struct{ Dst, Src, N int }
+
+// SpanCopier is a Memory that copies many spans between two buffers in
+// one call (how a paged key/value cache is gathered); CopySpans uses it.
+type SpanCopier interface {
+	CopySpans(dst, src Buf, spans []Span)
+}
+
+// CopySpans copies every span of src into dst: in one call where d is a
+// SpanCopier, else span by span.
+func CopySpans(d Device, dst, src Buf, spans []Span) {
+	if sc, ok := d.(SpanCopier); ok {
+		sc.CopySpans(dst, src, spans)
+		return
+	}
+	for _, s := range spans {
+		d.Copy(dst.Slice(s.Dst, s.N), src.Slice(s.Src, s.N))
+	}
+}
+
 // Linear is dense linear algebra.
 //
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with C (m,n), op(A) (m,k) and

@@ -4,16 +4,19 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync/atomic"
 
 	"bloom/npu"
 	"bloom/trainer/bloom"
 )
 
-// Batcher is a serving rank's side of continuous batching: one key/value
-// cache of rows advancing a position per step together, each row with its
-// own picker, requests joining free rows and leaving them. It implements
-// trainer/serve's Decoder.
+// Batcher is a serving rank's side of continuous batching: rows decoded a
+// position per step together, each with its own picker, requests joining
+// free rows and leaving them; their keys and values are kept in blocks of
+// BlockSize positions from one pool (bloom.Pages), each request holding
+// the blocks it reserved when it joined. It implements trainer/serve's
+// Decoder.
 //
 // Across a tensor- and pipeline-parallel job every rank holds a Batcher of
 // its part and they stay in step: rank 0 (the first stage's first
@@ -28,8 +31,12 @@ import (
 type Batcher struct {
 	inf     *Infer
 	ctx     context.Context
-	c       *bloom.Cache
-	views   map[int]*bloom.Cache // the first n rows of c
+	pages   *bloom.Pages
+	seqs    []bloom.Seq // per row
+	free    []int32     // the pool's free blocks
+	context int
+	staging *bloom.Cache // one row: a joining request's prompt, prefilled alone
+	staged  npu.Buf      // the logits of its last position (on the last stage)
 	pickers []rowPicker
 	// Vote, when set, tells whether this rank's node asks the job to stop;
 	// it is read at every command.
@@ -42,26 +49,40 @@ type rowPicker struct {
 	top  int
 }
 
+// BlockSize is the positions of a key/value block.
+const BlockSize = 16
+
 // NewBatcher makes the rows of a serving rank: rows requests decoded
-// together, of up to positions tokens each. ctx bounds its communication.
-func NewBatcher(ctx context.Context, i *Infer, rows, positions int) (*Batcher, error) {
-	if rows < 1 || positions < 2 {
-		return nil, fmt.Errorf("%w: a batch of %d rows of %d positions (at least 1 of 2)", ErrConfig, rows, positions)
+// together, of up to positions tokens each, their keys and values in a
+// pool of capacity positions (0: rows × positions), in blocks of BlockSize.
+// ctx bounds its communication.
+func NewBatcher(ctx context.Context, i *Infer, rows, positions, capacity int) (*Batcher, error) {
+	if capacity == 0 {
+		capacity = rows * positions
+	}
+	if rows < 1 || positions < 2 || capacity < BlockSize {
+		return nil, fmt.Errorf("%w: a batch of %d rows of %d positions in a cache of %d (at least 1 row of 2 positions, a cache of %d)",
+			ErrConfig, rows, positions, capacity, BlockSize)
 	}
 	if i.tpc != nil {
 		i.tpc.ctx = ctx
 	}
-	return &Batcher{inf: i, ctx: ctx, c: i.Model.NewCache(rows, positions), views: map[int]*bloom.Cache{},
-		pickers: make([]rowPicker, rows)}, nil
+	n := (capacity + BlockSize - 1) / BlockSize
+	b := &Batcher{inf: i, ctx: ctx, pages: i.Model.NewPages(n, BlockSize, rows, positions), seqs: make([]bloom.Seq, rows),
+		context: positions, staging: i.Model.NewCache(1, positions), pickers: make([]rowPicker, rows)}
+	for k := n - 1; k >= 0; k-- {
+		b.free = append(b.free, int32(k))
+	}
+	return b, nil
 }
 
 // LocalBatcher is the Batcher of one process holding the whole model m.
-func LocalBatcher(m *bloom.Model, rows, positions int) (*Batcher, error) {
+func LocalBatcher(m *bloom.Model, rows, positions, capacity int) (*Batcher, error) {
 	i, err := Whole(m)
 	if err != nil {
 		return nil, err
 	}
-	return NewBatcher(context.Background(), i, rows, positions)
+	return NewBatcher(context.Background(), i, rows, positions, capacity)
 }
 
 // Whole is an Infer of one rank holding the whole model m (no copy).
@@ -72,10 +93,13 @@ func Whole(m *bloom.Model) (*Infer, error) {
 	return &Infer{Model: m, env: Env{Dev: m.Dev}}, nil
 }
 
-// Vocab, Rows and Context are the batch's shape.
-func (b *Batcher) Vocab() int   { return b.inf.Model.Cfg.Vocab }
-func (b *Batcher) Rows() int    { return b.c.B }
-func (b *Batcher) Context() int { return b.c.Cap }
+// Vocab, Rows, Context and Blocks are the batch's shape: the vocabulary,
+// rows decoded together, positions a request may take, and the pool's
+// blocks and their size.
+func (b *Batcher) Vocab() int            { return b.inf.Model.Cfg.Vocab }
+func (b *Batcher) Rows() int             { return len(b.seqs) }
+func (b *Batcher) Context() int          { return b.context }
+func (b *Batcher) Blocks() (n, size int) { return b.pages.N, b.pages.Size }
 
 // Drives tells whether this rank drives the others (rank 0).
 func (b *Batcher) Drives() bool { p := b.inf.Model.Part; return p.Embed && p.TPRank == 0 }
@@ -83,17 +107,23 @@ func (b *Batcher) Drives() bool { p := b.inf.Model.Part; return p.Embed && p.TPR
 // StopVoted tells whether some rank's node asked the job to stop.
 func (b *Batcher) StopVoted() bool { return b.voted.Load() }
 
-// Begin empties the cache; the next position is pos.
-func (b *Batcher) Begin(pos int) error {
-	_, err := b.call(command{op: opBegin, a: pos}, nil)
+// Prefill runs ids, the next chunk of a joining request's prompt (first:
+// its first chunk), alone in a staging row.
+func (b *Batcher) Prefill(ids []int32, first bool) error {
+	c := command{op: opPrefill}
+	if first {
+		c.a = 1
+	}
+	_, err := b.call(c, ids)
 	return err
 }
 
-// Join prefills prompt alone and loads its keys and values into row,
-// ending at the current position, and returns the choice of its first new
-// token, picked as s says, with top alternatives.
-func (b *Batcher) Join(row int, prompt []int32, s bloom.Sampling, top int) (bloom.Choice, error) {
-	ch, err := b.call(command{op: opJoin, a: row, top: top, s: s}, prompt)
+// Join gives row the blocks for reserve positions and the prompt
+// prefilled so far, and returns the choice of its first new token, picked
+// as s says, with top alternatives. The row holds the blocks until it
+// leaves.
+func (b *Batcher) Join(row, reserve int, s bloom.Sampling, top int) (bloom.Choice, error) {
+	ch, err := b.call(command{op: opJoin, a: row, b: reserve, top: top, s: s}, nil)
 	if err != nil {
 		return bloom.Choice{}, err
 	}
@@ -106,9 +136,10 @@ func (b *Batcher) Step(ids []int32) ([]bloom.Choice, error) {
 	return b.call(command{op: opStep}, ids)
 }
 
-// Move puts row src (cache and picker) in row dst.
-func (b *Batcher) Move(dst, src int) error {
-	_, err := b.call(command{op: opMove, a: dst, b: src}, nil)
+// Leave frees row's blocks and puts row last (blocks, length, picker) in
+// its place.
+func (b *Batcher) Leave(row, last int) error {
+	_, err := b.call(command{op: opLeave, a: row, b: last}, nil)
 	return err
 }
 
@@ -149,10 +180,10 @@ func (b *Batcher) Follow() (planned bool, err error) {
 
 const (
 	opIdle = iota
-	opBegin
+	opPrefill
 	opJoin
 	opStep
-	opMove
+	opLeave
 	opStop
 )
 
@@ -240,8 +271,8 @@ func (b *Batcher) exchange(c command, ids []int32) (command, []int32, error) {
 	if n == 0 {
 		return c, nil, nil
 	}
-	if n > b.c.Cap || n < 0 {
-		return c, nil, fmt.Errorf("%w: a command of %d tokens for a context of %d", ErrMismatch, n, b.c.Cap)
+	if n > b.context || n < 0 {
+		return c, nil, fmt.Errorf("%w: a command of %d tokens for a context of %d", ErrMismatch, n, b.context)
 	}
 	pay := make([]float32, n)
 	if drive {
@@ -272,52 +303,57 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 	switch c.op {
 	case opIdle, opStop:
 		return nil, nil
-	case opBegin:
-		if c.a < 0 || c.a > b.c.Cap {
-			return nil, fmt.Errorf("%w: begin at position %d of %d", bloom.ErrInput, c.a, b.c.Cap)
+	case opLeave:
+		if c.a < 0 || c.b < c.a || c.b >= len(b.seqs) {
+			return nil, fmt.Errorf("%w: row %d leaves, row %d in its place, of %d", bloom.ErrInput, c.a, c.b, len(b.seqs))
 		}
-		b.c.Reset()
-		b.c.Len = c.a
+		blocks := b.seqs[c.a].Blocks
+		for k := len(blocks) - 1; k >= 0; k-- {
+			b.free = append(b.free, blocks[k])
+		}
+		b.seqs[c.a], b.pickers[c.a] = b.seqs[c.b], b.pickers[c.b]
+		b.seqs[c.b], b.pickers[c.b] = bloom.Seq{}, rowPicker{}
 		return nil, nil
-	case opMove:
-		if c.a < 0 || c.b < 0 || c.a >= b.c.B || c.b >= b.c.B {
-			return nil, fmt.Errorf("%w: move row %d to %d of %d", bloom.ErrInput, c.b, c.a, b.c.B)
+	case opPrefill:
+		if c.a == 1 {
+			b.staging.Reset()
+			b.staged = nil
 		}
-		m.MoveRow(b.c, c.a, c.b)
-		b.pickers[c.a] = b.pickers[c.b]
-		return nil, nil
-	case opJoin:
-		if c.a < 0 || c.a >= b.c.B || len(ids) == 0 || len(ids) > b.c.Len {
-			return nil, fmt.Errorf("%w: a prompt of %d tokens into row %d of %d at position %d", bloom.ErrInput, len(ids), c.a, b.c.B, b.c.Len)
+		if len(ids) == 0 || b.staging.Len+len(ids) > b.staging.Cap {
+			return nil, fmt.Errorf("%w: %d more prompt tokens after %d of a context of %d", bloom.ErrInput, len(ids), b.staging.Len, b.staging.Cap)
 		}
-		pc := m.NewCache(1, len(ids))
-		logits, err := b.inf.stage(b.ctx, pc, ids, nil)
+		logits, err := b.inf.stage(b.ctx, b.staging, ids, nil)
 		if err != nil {
 			return nil, err
 		}
-		if err := m.LoadRow(b.c, c.a, pc); err != nil {
+		b.staged = logits
+		return nil, nil
+	case opJoin:
+		need := (c.b + BlockSize - 1) / BlockSize
+		if c.a < 0 || c.a >= len(b.seqs) || len(b.seqs[c.a].Blocks) > 0 || b.staging.Len == 0 || c.b < b.staging.Len ||
+			c.b > b.context || need > len(b.free) {
+			return nil, fmt.Errorf("%w: a prompt of %d tokens reserving %d positions into row %d of %d, %d blocks free",
+				bloom.ErrInput, b.staging.Len, c.b, c.a, len(b.seqs), len(b.free))
+		}
+		s := bloom.Seq{Blocks: slices.Clone(b.free[len(b.free)-need:])}
+		slices.Reverse(s.Blocks)
+		b.free = b.free[:len(b.free)-need]
+		if err := m.Store(b.pages, &s, b.staging); err != nil {
 			return nil, err
 		}
+		b.seqs[c.a] = s
+		logits := b.staged
 		b.pickers[c.a] = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
 		return b.choose(logits, []int{c.a})
 	case opStep:
 		n := len(ids)
-		if n == 0 || n > b.c.B {
-			return nil, fmt.Errorf("%w: a step of %d rows of %d", bloom.ErrInput, n, b.c.B)
+		if n == 0 || n > len(b.seqs) {
+			return nil, fmt.Errorf("%w: a step of %d rows of %d", bloom.ErrInput, n, len(b.seqs))
 		}
-		v := b.c
-		if n < b.c.B {
-			if v = b.views[n]; v == nil {
-				v = m.Rows(b.c, n)
-				b.views[n] = v
-			}
-		}
-		v.Len = b.c.Len
-		logits, err := b.inf.stage(b.ctx, v, ids, nil)
+		logits, err := b.inf.stagePages(b.ctx, b.pages, b.seqs[:n], ids)
 		if err != nil {
 			return nil, err
 		}
-		b.c.Len = v.Len
 		rows := make([]int, n)
 		for r := range rows {
 			rows[r] = r

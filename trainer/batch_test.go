@@ -16,7 +16,8 @@ import (
 // TestServeAcrossRanks: the serving engine on rank 0 of TP2, PP2 (uneven)
 // and TP2×PP2 jobs, the other ranks following its Batcher, answers
 // concurrent requests (greedy, sampled with a seed, with top logprobs,
-// joining a running batch) with the tokens one process gives, each
+// joining a running batch a prefill chunk at a time, waiting for
+// key/value blocks) with the tokens one process gives, each
 // log-probability within float32 rounding; a stop vote of the last rank
 // reaches rank 0, and Stop ends the followers.
 func TestServeAcrossRanks(t *testing.T) {
@@ -37,10 +38,13 @@ func TestServeAcrossRanks(t *testing.T) {
 		{Prompt: tok.Encode("x").IDs, MaxTokens: 3},
 		{Prompt: tok.Encode("Stones and light").IDs, MaxTokens: 12, Temperature: 1.3, Seed: 1 << 40},
 	}
+	// A cache of 5 blocks: the first request reserves 3 (16+20 positions),
+	// "Hi" 1, so "The river, " (2) waits for a row to leave.
+	const cacheSize = 5 * BlockSize
 	// serveAll runs every request on an engine over d (the first one
 	// alone, the rest joining it as it runs) and returns the results.
 	serveAll := func(d serve.Decoder) ([]serve.Result, error) {
-		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1}
+		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1, Chunk: 3} // joining prompts prefilled 3 tokens a step
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
@@ -72,7 +76,7 @@ func TestServeAcrossRanks(t *testing.T) {
 		}
 		return out, nil
 	}
-	local, err := LocalBatcher(full, 3, 64)
+	local, err := LocalBatcher(full, 3, 64, cacheSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +94,7 @@ func TestServeAcrossRanks(t *testing.T) {
 			followed := map[int]bool{}
 			last := l.tp*l.pp - 1
 			runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) error {
-				b, err := NewBatcher(context.Background(), inf, 3, 64)
+				b, err := NewBatcher(context.Background(), inf, 3, 64, cacheSize)
 				if err != nil {
 					return err
 				}

@@ -162,8 +162,19 @@ func (i *Infer) GenerateLogProbs(ctx context.Context, prompts [][]int32, pad int
 // previous stage's output (unless first), runs its blocks, and sends its
 // output on (unless last). The last stage returns its logits.
 func (i *Infer) stage(ctx context.Context, c *bloom.Cache, ids, mask []int32) (npu.Buf, error) {
+	return i.runStage(ctx, len(ids), func(in npu.Buf) (npu.Buf, error) { return i.Model.DecodeStage(c, ids, mask, in) })
+}
+
+// stagePages is stage over sequences held in pages (bloom.DecodePages).
+func (i *Infer) stagePages(ctx context.Context, p *bloom.Pages, seqs []bloom.Seq, ids []int32) (npu.Buf, error) {
+	return i.runStage(ctx, len(ids), func(in npu.Buf) (npu.Buf, error) { return i.Model.DecodePages(p, seqs, ids, in) })
+}
+
+// runStage runs decode, a stage's blocks over tokens positions, between
+// the previous stage and the next.
+func (i *Infer) runStage(ctx context.Context, tokens int, decode func(in npu.Buf) (npu.Buf, error)) (npu.Buf, error) {
 	m, p := i.Model, i.Model.Part
-	n := len(ids) * m.Cfg.Hidden
+	n := tokens * m.Cfg.Hidden
 	if cap(i.host) < n {
 		i.host = make([]float32, n)
 	}
@@ -179,7 +190,7 @@ func (i *Infer) stage(ctx context.Context, c *bloom.Cache, ids, mask []int32) (n
 		in = i.in
 		m.Dev.Write(in, h)
 	}
-	outBuf, err := m.DecodeStage(c, ids, mask, in)
+	outBuf, err := decode(in)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,14 @@ func (d *Device) Read(dst []float32, src npu.Buf) { copy(dst, Floats(src)) }
 // allowed.
 func (d *Device) Copy(dst, src npu.Buf) { copy(Floats(dst), Floats(src)) }
 
+// CopySpans implements npu.SpanCopier.
+func (d *Device) CopySpans(dst, src npu.Buf, spans []npu.Span) {
+	x, y := Floats(dst), Floats(src)
+	for _, s := range spans {
+		copy(x[s.Dst:s.Dst+s.N], y[s.Src:s.Src+s.N])
+	}
+}
+
 // Fill sets every value of dst to v.
 func (d *Device) Fill(dst npu.Buf, v float32) {
 	x := Floats(dst)

@@ -42,7 +42,8 @@ type acts struct {
 	ceSum, ceTgt          npu.Buf // (N) views of ceParts
 	proj                  npu.Buf // (N,C) scratch: a projection before the residual add
 
-	bw *backScratch // shared by every acts of a model: one backward runs at a time
+	bw   *backScratch            // shared by every acts of a model: one backward runs at a time
+	hook func(l int, after bool) // the cache's, while it decodes (Cache.hook)
 }
 
 // backScratch is the memory a backward pass works in.

@@ -14,6 +14,10 @@ type Cache struct {
 	k, v        []npu.Buf // per block of the part
 	mask        []int32   // (B,Cap) 1 = token, 0 = padding
 	step        map[int]*acts
+	// hook, when set, runs before (after false) and after each block's
+	// attention: how DecodePages gathers a layer into the cache and puts
+	// its new position back.
+	hook func(l int, after bool)
 }
 
 // NewCache allocates a cache for B rows of up to capacity positions, for
@@ -87,6 +91,7 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 	if !m.Part.Embed {
 		m.Dev.Copy(a.x0, in)
 	}
+	a.hook = c.hook
 	if err := m.forwardLast(a, ids, full, t0); err != nil {
 		return nil, err
 	}
@@ -111,8 +116,14 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) error {
 	x := a.x0
 	for l := range a.blocks {
 		ba := &a.blocks[l]
+		if a.hook != nil {
+			a.hook(l, false)
+		}
 		if err := attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0); err != nil {
 			return err
+		}
+		if a.hook != nil {
+			a.hook(l, true)
 		}
 		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N); err != nil {
 			return err

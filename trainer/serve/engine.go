@@ -22,6 +22,10 @@ type Engine struct {
 	Decoder  Decoder
 	Tok      *tokenizer.Tokenizer
 	Pad, EOS int32 // BLOOM's <pad> (3) and </s> (2); EOS < 0: no token ends a completion
+	// Chunk is how many prompt tokens of joining requests are prefilled
+	// per step while other rows run (0: 128): long prompts stall them for a
+	// chunk's time per token, not their whole length.
+	Chunk int
 
 	queue chan *job
 	once  sync.Once
@@ -30,28 +34,31 @@ type Engine struct {
 	Stats Stats
 }
 
-// Decoder is the model behind an Engine: a key/value cache of Rows rows of
-// Context positions that advance together, one position per Step, into
-// which requests are loaded (Join) and moved (Move), each row picking its
-// own tokens. trainer.Batcher is one, for one process or for the driving
-// rank of a tensor- and pipeline-parallel job. An error from a Decoder
-// ends the engine: its requests fail (the HTTP API answers 503).
+// Decoder is the model behind an Engine: up to Rows requests of up to
+// Context positions each, decoded a position per Step together, each row
+// picking its own tokens, their keys and values in a pool of blocks that
+// a request reserves when it joins (Join) and frees when it leaves
+// (Leave). trainer.Batcher is one, for one process or for the driving rank
+// of a tensor- and pipeline-parallel job. An error from a Decoder ends
+// the engine: its requests fail (the HTTP API answers 503).
 type Decoder interface {
 	Vocab() int
 	Rows() int
 	Context() int
-	// Begin empties the cache; the next position is pos.
-	Begin(pos int) error
-	// Join prefills prompt alone and loads it into row, ending at the
-	// current position (earlier positions of the row masked out); it
-	// returns the choice of its first new token, picked as s says, with
-	// top alternatives.
-	Join(row int, prompt []int32, s bloom.Sampling, top int) (bloom.Choice, error)
+	// Blocks is the pool: n blocks of size positions.
+	Blocks() (n, size int)
+	// Prefill runs ids, the next chunk of a joining request's prompt
+	// (first: its first chunk), alone.
+	Prefill(ids []int32, first bool) error
+	// Join gives row the blocks of reserve positions and the prompt
+	// prefilled so far; it returns the choice of its first new token,
+	// picked as s says, with top alternatives.
+	Join(row, reserve int, s bloom.Sampling, top int) (bloom.Choice, error)
 	// Step decodes one token for each of the first len(ids) rows and
 	// returns each row's choice of its next one.
 	Step(ids []int32) ([]bloom.Choice, error)
-	// Move puts row src in row dst.
-	Move(dst, src int) error
+	// Leave frees row's blocks and puts row last in its place.
+	Leave(row, last int) error
 	// Idle is called about every half second while no request runs.
 	Idle() error
 }
@@ -107,6 +114,7 @@ type job struct {
 	ids     []int32
 	text    string // the text of ids so far
 	next    int32  // the token to decode next, in its row
+	staged  int    // prompt tokens prefilled
 	stopped bool
 	cut     bool // a stop string ended the text
 }
@@ -128,6 +136,8 @@ func (e *Engine) Check(r Request) error {
 		return fmt.Errorf("%w: max_tokens must be at least 1, got %d", ErrContext, r.MaxTokens)
 	case len(r.Prompt)+r.MaxTokens > e.Decoder.Context():
 		return fmt.Errorf("%w: the prompt's %d tokens and max_tokens %d exceed the context of %d", ErrContext, len(r.Prompt), r.MaxTokens, e.Decoder.Context())
+	case e.blocks(r) > e.total():
+		return fmt.Errorf("%w: the prompt's %d tokens and max_tokens %d exceed the key/value cache", ErrContext, len(r.Prompt), r.MaxTokens)
 	}
 	for _, id := range r.Prompt {
 		if id < 0 || int(id) >= e.Decoder.Vocab() {
@@ -145,6 +155,14 @@ func (e *Engine) Complete(ctx context.Context, r Request) (Result, error) {
 	}
 	return p.Wait(ctx)
 }
+
+// blocks is the number of key/value blocks r reserves.
+func (e *Engine) blocks(r Request) int {
+	_, size := e.Decoder.Blocks()
+	return (len(r.Prompt) + r.MaxTokens + size - 1) / size
+}
+
+func (e *Engine) total() int { n, _ := e.Decoder.Blocks(); return n }
 
 // Pending is a queued request.
 type Pending struct {
@@ -186,25 +204,23 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 	}
 }
 
-// Run serves the queue until ctx ends: continuous batching. The decoder's
-// rows all advance one position per step. A waiting request joins at a
-// token boundary: it is prefilled alone, its first token picked, and its
-// keys and values loaded into a free row ending at the current position
-// (earlier positions of the row masked out: it attends to its own tokens
-// only, at the relative positions it has alone). Live rows are kept first,
-// and each step decodes only them, every live row's last token together; a
-// row that finishes (EOS, a stop string, its max_tokens) leaves at once,
-// the last live row moving into its place. A request joins only when its
-// prompt fits before the current position and its tokens fit before the
-// context's end; when no row is live the cache starts over where the
-// first request's prompt ends. A decoder's error ends Run: every request
-// fails with it, and so do later ones. After Run, requests fail with
-// ErrStopped.
+// Run serves the queue until ctx ends: continuous batching. The live rows
+// advance one position per step together. A waiting request joins at a
+// token boundary: it is prefilled alone (a chunk per step while rows run,
+// see Chunk), reserves key/value blocks for its prompt and max_tokens, and
+// its first token is picked; it attends to its own tokens only, at the
+// relative positions it has alone. Live rows are kept first, and each step
+// decodes them, every live row's last token together; a row that finishes
+// (EOS, a stop string, its max_tokens) leaves at once, freeing its blocks,
+// the last live row moving into its place. Requests join in order while a
+// row and their blocks are free; the others wait. A decoder's error ends
+// Run: every request fails with it, and so do later ones. After Run,
+// requests fail with ErrStopped.
 func (e *Engine) Run(ctx context.Context) (err error) {
 	e.init()
 	d := e.Decoder
 	rows := make([]*job, d.Rows())
-	live, pos := 0, 0
+	live, free := 0, e.total()
 	var waiting []*job
 	defer func() {
 		e.err = ErrStopped
@@ -250,7 +266,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 				break more
 			}
 		}
-		if waiting, live, err = e.admit(rows, waiting, live, &pos); err != nil {
+		if waiting, live, err = e.admit(rows, waiting, live, &free); err != nil {
 			return err
 		}
 		e.Stats.waiting.Store(int64(len(waiting) + len(e.queue)))
@@ -265,7 +281,6 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		pos++
 		for r, j := range rows[:live] {
 			j.next = e.step(j, chs[r])
 		}
@@ -275,14 +290,12 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 				continue
 			}
 			e.finish(rows[r], nil)
+			free += e.blocks(rows[r].req)
 			live--
-			if r != live {
-				if err := d.Move(r, live); err != nil {
-					return err
-				}
-				rows[r] = rows[live]
+			if err := d.Leave(r, live); err != nil {
+				return err
 			}
-			rows[live] = nil
+			rows[r], rows[live] = rows[live], nil
 		}
 		if ctx.Err() != nil && live == 0 {
 			return nil
@@ -290,42 +303,50 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 }
 
-// admit prefills waiting requests into the free rows after the live ones,
-// in order, as far as they fit; it returns those still waiting and the
-// live count. pos is the cache's next position.
-func (e *Engine) admit(rows []*job, waiting []*job, live int, pos *int) ([]*job, int, error) {
-	d, rest := e.Decoder, waiting[:0]
-	// A prefill stalls the running rows: while there are some, one joins
-	// per step.
-	running, admitted := live > 0, 0
-	for k, j := range waiting {
-		lp := len(j.req.Prompt)
-		if running && admitted == 1 {
-			rest = append(rest, j)
-			continue
-		}
-		if live == 0 { // an empty cache starts where this prompt ends
-			if err := d.Begin(lp); err != nil {
-				return append(rest, waiting[k:]...), live, err
+// admit joins waiting requests, in order, to the free rows after the live
+// ones while their blocks are free (free counts them); it returns those
+// still waiting and the live count. With no row live, requests are
+// prefilled whole; while rows run, up to Chunk prompt tokens are
+// prefilled per step (the rows stall for that long).
+func (e *Engine) admit(rows []*job, waiting []*job, live int, free *int) ([]*job, int, error) {
+	d, budget := e.Decoder, e.Chunk
+	if budget <= 0 {
+		budget = 128
+	}
+	running := live > 0
+	for len(waiting) > 0 && live < len(rows) && e.blocks(waiting[0].req) <= *free && (!running || budget > 0) {
+		j := waiting[0]
+		p := j.req.Prompt
+		if j.staged < len(p) {
+			n := len(p) - j.staged
+			if running {
+				n = min(n, budget)
+				budget -= n
 			}
-			*pos = lp
-		}
-		if live == len(rows) || *pos < lp || *pos+j.req.MaxTokens > d.Context() {
-			rest = append(rest, j)
-			continue
+			if err := d.Prefill(p[j.staged:j.staged+n], j.staged == 0); err != nil {
+				return waiting, live, err
+			}
+			if j.staged += n; j.staged < len(p) {
+				break // the next chunk at the next step
+			}
 		}
 		s := bloom.Sampling{Temperature: j.req.Temperature, TopP: j.req.TopP, Seed: j.req.Seed}
-		ch, err := d.Join(live, j.req.Prompt, s, j.req.Logprobs)
+		ch, err := d.Join(live, len(p)+j.req.MaxTokens, s, j.req.Logprobs)
 		if err != nil {
-			return append(rest, waiting[k:]...), live, err
+			return waiting, live, err
 		}
-		if j.next = e.step(j, ch); j.stopped {
-			e.finish(j, nil)
+		waiting = waiting[1:]
+		if j.next = e.step(j, ch); !j.stopped {
+			rows[live], live = j, live+1
+			*free -= e.blocks(j.req)
 			continue
 		}
-		rows[live], live, admitted = j, live+1, admitted+1
+		e.finish(j, nil)
+		if err := d.Leave(live, live); err != nil { // done at its first token
+			return waiting, live, err
+		}
 	}
-	return rest, live, nil
+	return waiting, live, nil
 }
 
 // finish ends a request.

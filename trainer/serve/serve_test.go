@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,7 +48,14 @@ func testServer(t *testing.T, maxBatch int) (*httptest.Server, *bloom.Model, *to
 // newEngine serves m alone, rows requests at a time, 64 positions each.
 func newEngine(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, rows int) *Engine {
 	t.Helper()
-	d, err := trainer.LocalBatcher(m, rows, 64)
+	return newEngineCache(t, m, tok, rows, 0)
+}
+
+// newEngineCache is newEngine with a key/value cache of capacity
+// positions (0: rows × 64).
+func newEngineCache(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, rows, capacity int) *Engine {
+	t.Helper()
+	d, err := trainer.LocalBatcher(m, rows, 64, capacity)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,11 +233,12 @@ func TestBatchedEqualsAlone(t *testing.T) {
 }
 
 // TestJoinRunningBatch: requests that arrive while another is being
-// decoded join its batch at a token boundary and leave when done, before it
-// ends; each gets the tokens it gets alone.
+// decoded join its batch at a token boundary (prefilled two tokens a step)
+// and leave when done, before it ends; each gets the tokens it gets alone.
 func TestJoinRunningBatch(t *testing.T) {
 	_, m, tok := testServer(t, 4)
 	e := newEngine(t, m, tok, 4)
+	e.Chunk = 2 // "The river, " joins after 6 steps of prefill
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.Run(ctx)
@@ -297,5 +306,41 @@ func TestDrain(t *testing.T) {
 	}
 	if r, err := http.Get(ts.URL + "/health"); err != nil || r.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("health while draining: %v %v", r, err)
+	}
+}
+
+// TestCacheBlocks: requests whose reserved key/value blocks do not fit
+// together wait for blocks to be freed, one running at a time here, and
+// each gets the tokens it gets alone; a request larger than the whole
+// cache is refused as too long.
+func TestCacheBlocks(t *testing.T) {
+	_, m, tok := testServer(t, 4)
+	e := newEngineCache(t, m, tok, 4, 3*16) // 3 blocks; each request below reserves 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	prompts := []string{"Once upon", "The river, ", "Stones and", "abcdefghi"} // 9-11 tokens + 8: 2 blocks each
+	maxLive := int64(0)
+	var pending []*Pending
+	for _, p := range prompts {
+		q := Request{Prompt: tok.Encode(p).IDs, MaxTokens: 8}
+		q.OnToken = func(Token) { maxLive = max(maxLive, e.Stats.active.Load()) } // on the engine's goroutine
+		pd, err := e.Start(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending = append(pending, pd)
+	}
+	for i, pd := range pending {
+		r, err := pd.Wait(ctx)
+		if want := tok.Decode(alone(t, m, tok, prompts[i], 8), true); err != nil || r.Text != want {
+			t.Errorf("%q: %q %v, alone %q", prompts[i], r.Text, err, want)
+		}
+	}
+	if maxLive != 1 {
+		t.Errorf("%d requests ran together in a cache that holds one", maxLive)
+	}
+	if err := e.Check(Request{Prompt: make([]int32, 40), MaxTokens: 10}); !errors.Is(err, ErrContext) {
+		t.Errorf("50 positions in a cache of 48: %v", err)
 	}
 }

@@ -1,0 +1,134 @@
+package bloom
+
+import (
+	"fmt"
+
+	"bloom/npu"
+)
+
+// Pages holds keys and values in blocks of Size positions for the blocks
+// and heads of the Part that made it: a pool that sequences of different
+// lengths share, each a list of block ids (Seq). Decoding over pages
+// (DecodePages) gathers one layer at a time into a scratch of rows ×
+// context positions, so the pool plus one layer's scratch is the memory a
+// batch takes, not rows × context positions of every layer.
+type Pages struct {
+	Size, N int
+	k, v    []npu.Buf // per block of the part: (N, NH/TP, Size, HD)
+	scratch *Cache    // one layer's keys and values, every layer's view of it
+	views   map[int]*Cache
+	gather  []npu.Span // a step's copies from the blocks into the scratch
+	put     []npu.Span // and of its new positions back
+}
+
+// Seq is a sequence held in pages: its blocks in order and its length.
+type Seq struct {
+	Blocks []int32
+	Len    int
+}
+
+// NewPages allocates n blocks of size positions, and the scratch in which
+// up to rows sequences of up to context positions are decoded.
+func (m *Model) NewPages(n, size, rows, context int) *Pages {
+	p := &Pages{Size: size, N: n, views: map[int]*Cache{}}
+	for range m.Part.Layers {
+		p.k = append(p.k, m.Dev.Alloc(n*size*m.tp.attn))
+		p.v = append(p.v, m.Dev.Alloc(n*size*m.tp.attn))
+	}
+	sc := &Cache{B: rows, Cap: context, mask: make([]int32, rows*context), step: map[int]*acts{}}
+	k, v := m.Dev.Alloc(rows*context*m.tp.attn), m.Dev.Alloc(rows*context*m.tp.attn)
+	for range m.Part.Layers {
+		sc.k, sc.v = append(sc.k, k), append(sc.v, v)
+	}
+	p.scratch = sc
+	return p
+}
+
+// Store writes the sequence src holds (its one row, src.Len positions)
+// into s's blocks, from position 0, and sets s.Len.
+func (m *Model) Store(p *Pages, s *Seq, src *Cache) error {
+	if src.B != 1 || len(src.k) != len(p.k) || len(s.Blocks)*p.Size < src.Len {
+		return fmt.Errorf("%w: store %d positions in %d blocks of %d", ErrInput, src.Len, len(s.Blocks), p.Size)
+	}
+	nh, hd := m.tp.heads, m.Cfg.HeadDim()
+	for l := range p.k {
+		for h := range nh {
+			for j := 0; j*p.Size < src.Len; j++ {
+				cnt := min(p.Size, src.Len-j*p.Size)
+				dst := (int(s.Blocks[j])*nh + h) * p.Size * hd
+				from := (h*src.Cap + j*p.Size) * hd
+				m.Dev.Copy(p.k[l].Slice(dst, cnt*hd), src.k[l].Slice(from, cnt*hd))
+				m.Dev.Copy(p.v[l].Slice(dst, cnt*hd), src.v[l].Slice(from, cnt*hd))
+			}
+		}
+	}
+	s.Len = src.Len
+	return nil
+}
+
+// DecodePages is DecodeStage over sequences held in pages: row r of ids
+// (one token each) is appended to seqs[r], whose blocks must have room
+// for it; the lengths grow by one. Each layer's attention runs over the
+// rows' keys and values gathered into the scratch, right-aligned with the
+// earlier positions masked out, so each row attends to its own tokens at
+// the relative positions it has alone; the new position's keys and values
+// go back to the row's blocks.
+func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.Buf, error) {
+	n, T := len(seqs), 0
+	for _, s := range seqs {
+		T = max(T, s.Len)
+		if len(s.Blocks)*p.Size < s.Len+1 {
+			return nil, fmt.Errorf("%w: a sequence of %d positions in %d blocks of %d has no room", ErrInput, s.Len, len(s.Blocks), p.Size)
+		}
+	}
+	if n == 0 || n > p.scratch.B || len(ids) != n || T+1 > p.scratch.Cap {
+		return nil, fmt.Errorf("%w: %d tokens for %d sequences of up to %d positions (at most %d of %d)", ErrInput, len(ids), n, T, p.scratch.B, p.scratch.Cap)
+	}
+	v := p.views[n]
+	if v == nil {
+		v = m.Rows(p.scratch, n)
+		p.views[n] = v
+	}
+	for r, s := range seqs {
+		mask := v.mask[r*v.Cap : r*v.Cap+T]
+		clear(mask[:T-s.Len])
+		for t := T - s.Len; t < T; t++ {
+			mask[t] = 1
+		}
+	}
+	// The spans of the gather (pages to scratch) and of the new positions
+	// (scratch to pages) are the same for every layer.
+	nh, hd := m.tp.heads, m.Cfg.HeadDim()
+	p.gather, p.put = p.gather[:0], p.put[:0]
+	for r, s := range seqs {
+		for h := range nh {
+			row := (r*nh + h) * v.Cap * hd // position 0 of row r, head h, in the scratch
+			at := T - s.Len
+			for j := 0; j*p.Size < s.Len; j++ {
+				cnt := min(p.Size, s.Len-j*p.Size)
+				p.gather = append(p.gather, npu.Span{Dst: row + (at+j*p.Size)*hd, Src: (int(s.Blocks[j])*nh + h) * p.Size * hd, N: cnt * hd})
+			}
+			dst := ((int(s.Blocks[s.Len/p.Size])*nh+h)*p.Size + s.Len%p.Size) * hd
+			p.put = append(p.put, npu.Span{Dst: dst, Src: row + T*hd, N: hd})
+		}
+	}
+	v.Len = T
+	v.hook = func(l int, after bool) {
+		if after { // the new position: into its block
+			npu.CopySpans(m.Dev, p.k[l], v.k[l], p.put)
+			npu.CopySpans(m.Dev, p.v[l], v.v[l], p.put)
+			return
+		}
+		npu.CopySpans(m.Dev, v.k[l], p.k[l], p.gather)
+		npu.CopySpans(m.Dev, v.v[l], p.v[l], p.gather)
+	}
+	out, err := m.DecodeStage(v, ids, nil, in)
+	v.hook = nil
+	if err != nil {
+		return nil, err
+	}
+	for r := range seqs {
+		seqs[r].Len++
+	}
+	return out, nil
+}
