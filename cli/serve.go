@@ -17,11 +17,14 @@ func serveCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate and /generate_stream, /health, /metrics",
-		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048]\n" +
+		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048] [--kv-cache-tokens N] [--prefill-chunk 128]\n" +
 			"   curl -s localhost:8000/v1/completions -d '{\"model\":\"NAME\",\"prompt\":\"Hello\",\"max_tokens\":16}'",
 		Description: `Requests join the running batch and leave it at token boundaries (continuous
 batching, up to --max-batch at once; each with its own sampler, stop strings and length;
-a batched request's tokens are the ones it gets alone). The model's name in requests is
+a batched request's tokens are the ones it gets alone). Keys and values live in blocks of
+16 positions from one cache of --kv-cache-tokens: a request reserves its prompt and
+max_tokens when it joins and waits while they do not fit; a joining prompt is prefilled
+--prefill-chunk tokens per step, so the running requests stall only that long. The model's name in requests is
 --name, by default the directory's name. SIGINT or SIGTERM stops it.`,
 		Flags: []ucli.Flag{
 			modelFlag,

@@ -91,7 +91,7 @@ var inferFields = map[string][]string{
 		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts"},
 	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
 	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
-	jobspec.KindServe:    {"max-batch"},
+	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "prefill-chunk"},
 }
 
 // inferUsage is how a field reads in an inference job, where it differs.

@@ -188,6 +188,8 @@ var allFields = []Field{
 	stringField("task-data-path", "evaluate: the task's data on every node (BoolQ JSON lines; MMLU's directory or *_test.csv)", func(s *Spec) *string { return &s.TaskDataPath }),
 	intField("limit", "evaluate: the first N questions (0: all)", func(s *Spec) *int { return &s.Limit }),
 	intField("max-batch", "serve: requests decoded together (0: 8)", func(s *Spec) *int { return &s.MaxBatch }),
+	intField("kv-cache-tokens", "serve: positions the key/value cache holds, all requests together, in blocks of 16; a request reserves its prompt and max_tokens when it joins (0: max-batch × seq-length)", func(s *Spec) *int { return &s.KVCacheTokens }),
+	intField("prefill-chunk", "serve: prompt tokens of joining requests prefilled per step while others decode (0: 128)", func(s *Spec) *int { return &s.PrefillChunk }),
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),

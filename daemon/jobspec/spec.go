@@ -123,6 +123,11 @@ type Spec struct {
 	// MaxBatch is a serve job's batch: requests decoded together (0: 8);
 	// SeqLength is its context.
 	MaxBatch int `json:"max_batch,omitempty"`
+	// KVCacheTokens is the positions a serve job's key/value cache holds,
+	// all requests together (0: MaxBatch × SeqLength); PrefillChunk the
+	// prompt tokens prefilled per step while rows run (0: 128).
+	KVCacheTokens int `json:"kv_cache_tokens,omitempty"`
+	PrefillChunk  int `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`

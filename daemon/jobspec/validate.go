@@ -99,8 +99,8 @@ func (s *Spec) checkInference() []error {
 			bad("--task and --task-data-path are for evaluate jobs")
 		}
 	case KindServe:
-		if s.MaxBatch < 0 || len(s.Prompts) > 0 || s.Task != "" {
-			bad("--max-batch must be ≥ 0; --prompt and --task are for generate and evaluate jobs")
+		if s.MaxBatch < 0 || s.KVCacheTokens < 0 || s.PrefillChunk < 0 || len(s.Prompts) > 0 || s.Task != "" {
+			bad("--max-batch, --kv-cache-tokens and --prefill-chunk must be ≥ 0; --prompt and --task are for generate and evaluate jobs")
 		}
 	case KindEvaluate:
 		if s.Task != "boolq" && s.Task != "mmlu" {

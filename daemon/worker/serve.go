@@ -34,7 +34,7 @@ func (w *worker) serveModel(ctx context.Context, dev npu.Device) error {
 	if rows == 0 {
 		rows = 8
 	}
-	b, err := trainer.NewBatcher(ctx, inf, rows, s.SeqLength, 0)
+	b, err := trainer.NewBatcher(ctx, inf, rows, s.SeqLength, s.KVCacheTokens)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errJobInput, err)
 	}
@@ -48,7 +48,7 @@ func (w *worker) serveModel(ctx context.Context, dev npu.Device) error {
 		}
 		return err
 	}
-	e := &serve.Engine{Decoder: b, Tok: tok, Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID)}
+	e := &serve.Engine{Decoder: b, Tok: tok, Pad: int32(hf.PadTokenID), EOS: int32(hf.EOSTokenID), Chunk: s.PrefillChunk}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
