@@ -57,6 +57,44 @@ func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 	return m, h.Config, nil
 }
 
+// LoadHFPart reads the Hugging Face model directory dir as the part p of
+// it onto d, tensor by tensor: host memory holds one whole tensor at a
+// time, never the whole model (how an inference rank of a model larger
+// than one host loads its share). comm is the part's tensor-parallel group
+// (nil when p.TP is 1).
+func LoadHFPart(d npu.Device, dir string, p bloom.Part, comm bloom.TPComm) (*bloom.Model, ckpt.BloomConfig, error) {
+	h, err := ckpt.OpenHF(dir)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	defer h.Close()
+	cfg := ConfigFromHF(h.Config)
+	m, err := bloom.NewPart(d, cfg, p, comm)
+	if err != nil {
+		return nil, h.Config, fmt.Errorf("%s: %w", dir, err)
+	}
+	whole := bloom.NewLayout(cfg)
+	for _, name := range h.Names() {
+		if _, ok := whole.Lookup(name); !ok {
+			return nil, h.Config, fmt.Errorf("%w: %s has tensor %q, which a %d-layer BLOOM does not have", ErrMismatch, dir, name, cfg.Layers)
+		}
+	}
+	for _, t := range m.Layout.Tensors {
+		w, _ := whole.Lookup(t.Name)
+		data, shape, err := h.Float32(t.Name)
+		if err != nil {
+			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)
+		}
+		if !slices.Equal(shape, w.Shape) {
+			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q has shape %v, the config implies %v", ErrMismatch, dir, t.Name, shape, w.Shape)
+		}
+		piece := make([]float32, t.Size)
+		m.Layout.Shard(t, data, piece)
+		d.Write(m.Params.Slice(t.Offset, t.Size), piece)
+	}
+	return m, h.Config, nil
+}
+
 // SaveHF writes m as a Hugging Face model directory with tensors stored as
 // dt (F32, F16 or BF16), sharded past maxShardBytes (0 = one file), LoRA
 // adapters merged into the base weights. cfg carries the fields of

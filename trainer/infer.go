@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"bloom/ckpt"
 	"bloom/npu"
 	"bloom/trainer/bloom"
 )
@@ -45,18 +46,9 @@ func NewInfer(full *bloom.Model, p bloom.Part, env Env) (*Infer, error) {
 	if env.Dev == nil {
 		return nil, fmt.Errorf("%w: an inference rank needs a device", ErrConfig)
 	}
-	i := &Infer{env: env}
-	var comm bloom.TPComm
-	if p.TP > 1 {
-		if env.TP == nil || env.TP.Size() != p.TP || env.TP.Rank() != p.TPRank {
-			return nil, fmt.Errorf("%w: tensor-parallel rank %d of %d needs its group", ErrConfig, p.TPRank, p.TP)
-		}
-		i.tpc = &tpComm{g: env.TP, dev: env.Dev, ctx: context.Background()}
-		comm = i.tpc
-	}
-	first, last := p.Embed, p.Head
-	if !first && env.Prev == nil || !last && env.Next == nil {
-		return nil, fmt.Errorf("%w: a pipeline stage of blocks %d-%d needs links to its neighbours", ErrConfig, p.First, p.First+p.Layers-1)
+	i, comm, err := newInfer(p, env)
+	if err != nil {
+		return nil, err
 	}
 	m, err := bloom.NewPart(env.Dev, full.Cfg, p, comm)
 	if err != nil {
@@ -75,6 +67,43 @@ func NewInfer(full *bloom.Model, p bloom.Part, env Env) (*Infer, error) {
 	m.Dev.Write(m.Params, host)
 	i.Model = m
 	return i, nil
+}
+
+// NewInferHF loads this rank's part of the Hugging Face model in dir
+// straight onto env.Dev, one tensor at a time (LoadHFPart): no rank holds
+// the whole model.
+func NewInferHF(dir string, p bloom.Part, env Env) (*Infer, ckpt.BloomConfig, error) {
+	if env.Dev == nil {
+		return nil, ckpt.BloomConfig{}, fmt.Errorf("%w: an inference rank needs a device", ErrConfig)
+	}
+	i, comm, err := newInfer(p, env)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	m, hf, err := LoadHFPart(env.Dev, dir, p, comm)
+	if err != nil {
+		return nil, hf, err
+	}
+	i.Model = m
+	return i, hf, nil
+}
+
+// newInfer checks env against p and makes the rank, less its model, and
+// its tensor-parallel communicator.
+func newInfer(p bloom.Part, env Env) (*Infer, bloom.TPComm, error) {
+	i := &Infer{env: env}
+	var comm bloom.TPComm
+	if p.TP > 1 {
+		if env.TP == nil || env.TP.Size() != p.TP || env.TP.Rank() != p.TPRank {
+			return nil, nil, fmt.Errorf("%w: tensor-parallel rank %d of %d needs its group", ErrConfig, p.TPRank, p.TP)
+		}
+		i.tpc = &tpComm{g: env.TP, dev: env.Dev, ctx: context.Background()}
+		comm = i.tpc
+	}
+	if !p.Embed && env.Prev == nil || !p.Head && env.Next == nil {
+		return nil, nil, fmt.Errorf("%w: a pipeline stage of blocks %d-%d needs links to its neighbours", ErrConfig, p.First, p.First+p.Layers-1)
+	}
+	return i, comm, nil
 }
 
 // Generate continues each prompt as bloom.Model.Generate does (rows left

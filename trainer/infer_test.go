@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"bloom/ckpt"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 	"bloom/trainer/eval"
@@ -137,6 +138,46 @@ func runInfer(t *testing.T, full *bloom.Model, l Layout, partition []int, f func
 	for r, err := range errs {
 		if err != nil {
 			t.Fatalf("rank %d: %v", r, err)
+		}
+	}
+}
+
+// TestInferHF: a rank loading its part of a Hugging Face directory tensor
+// by tensor (NewInferHF) holds exactly the part cut from the whole model,
+// for every rank of TP2×PP2.
+func TestInferHF(t *testing.T) {
+	c := bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 4, Eps: 1e-5}
+	full, err := bloom.New(cpu.New(1), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.InitRandom(5, 0.3)
+	dir := t.TempDir()
+	if err := SaveHF(full, ckpt.DefaultBloomConfig(), dir, ckpt.F32, 0); err != nil {
+		t.Fatal(err)
+	}
+	l := Layout{TP: 2, PP: 2, DP: 1}
+	cfg := DefaultRankConfig()
+	cfg.Model, cfg.Layout = c, l
+	w := newWorld(cfg)
+	for r := range cfg.World() {
+		p, err := Place(c, l, r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut, err := NewInfer(full, p, w.envs[r])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := NewInferHF(dir, p, w.envs[r])
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b := make([]float32, cut.Model.Layout.Size), make([]float32, got.Model.Layout.Size)
+		cut.Model.Dev.Read(a, cut.Model.Params)
+		got.Model.Dev.Read(b, got.Model.Params)
+		if !slices.Equal(a, b) {
+			t.Fatalf("rank %d: the part loaded tensor by tensor differs from the part cut from the whole model", r)
 		}
 	}
 }

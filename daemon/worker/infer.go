@@ -51,27 +51,18 @@ func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 	return w.link.send(Msg{Type: "result", Value: b})
 }
 
-// loadPart loads the job's model (--load) on the host, checks it against
-// the job's shape, joins the job's communicators and keeps this rank's
-// part of it on dev (trainer.Infer); it returns the model's Hugging Face
-// config (its special tokens) and tokenizer too. closeComms leaves the
-// communicators.
+// loadPart keeps this rank's part of the job's model (--load) on dev
+// (trainer.Infer) and joins the job's communicators: a Hugging Face
+// directory is read tensor by tensor into the part (no rank holds the
+// whole model); a native checkpoint, of any layout, is reassembled on the
+// host first. It checks the model against the job's shape and returns its
+// Hugging Face config (its special tokens) and tokenizer too. closeComms
+// leaves the communicators.
 func (w *worker) loadPart(ctx context.Context, dev npu.Device) (inf *trainer.Infer, hf ckpt.BloomConfig, tok *tokenizer.Tokenizer, closeComms func(), err error) {
 	a, s := &w.a, &w.a.Spec
 	shape, err := s.ModelConfig()
 	if err != nil {
 		return nil, hf, nil, nil, err
-	}
-	host, err := npu.Open("cpu", npu.Options{Threads: a.Threads})
-	if err != nil {
-		return nil, hf, nil, nil, err
-	}
-	full, hf, err := trainer.LoadModel(host, s.Load)
-	if err != nil {
-		return nil, hf, nil, nil, fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
-	}
-	if full.Cfg != shape {
-		return nil, hf, nil, nil, fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, full.Cfg, shape)
 	}
 	if tok, err = jobTokenizer(s); err != nil {
 		return nil, hf, nil, nil, err
@@ -86,9 +77,34 @@ func (w *worker) loadPart(ctx context.Context, dev npu.Device) (inf *trainer.Inf
 	if closeComms, err = w.connect(ctx, rc, &env); err != nil {
 		return nil, hf, nil, nil, err
 	}
-	if inf, err = trainer.NewInfer(full, part, env); err != nil {
-		closeComms()
-		return nil, hf, nil, nil, err
+	defer func() {
+		if err != nil {
+			closeComms()
+		}
+	}()
+	if _, statErr := os.Stat(filepath.Join(s.Load, "config.json")); statErr == nil {
+		if inf, hf, err = trainer.NewInferHF(s.Load, part, env); err != nil {
+			return nil, hf, nil, nil, fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
+		}
+		if inf.Model.Cfg != shape {
+			return nil, hf, nil, nil, fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, inf.Model.Cfg, shape)
+		}
+	} else {
+		host, err := npu.Open("cpu", npu.Options{Threads: a.Threads})
+		if err != nil {
+			return nil, hf, nil, nil, err
+		}
+		full, cfg, err := trainer.LoadModel(host, s.Load)
+		if err != nil {
+			return nil, hf, nil, nil, fmt.Errorf("%w: --load %s: %w", errJobInput, s.Load, err)
+		}
+		if full.Cfg != shape {
+			return nil, hf, nil, nil, fmt.Errorf("%w: --load %s holds a model of %+v, the job says %+v", errJobInput, s.Load, full.Cfg, shape)
+		}
+		if inf, err = trainer.NewInfer(full, part, env); err != nil {
+			return nil, hf, nil, nil, err
+		}
+		hf = cfg
 	}
 	w.logf("job %s: %s on rank %d (blocks %d-%d of %d)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers)
 	return inf, hf, tok, closeComms, nil
