@@ -60,3 +60,13 @@ for t in $THREADS; do
   theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode generate --threads "$t" --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --batch "$6" --prompt-len "$5" --new-tokens 64 --steps 3 | field tokens_per_s)
   row generate "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$ours" "$theirs" tokens/s
 done
+
+# Serving under load (issue 16's goals: 16 streams >= 6x one stream's
+# tokens/s, p99 inter-token latency at 16 <= 3x one stream's p50): the
+# server and its streaming clients in one process, on every core. Two
+# workloads: prompts of 128 with 32 new tokens (prefill-heavy) and 32 with 128.
+for shape in "128 32" "32 128"; do
+  set -- $shape
+  echo "serve: prompt $1, $2 new tokens (V=4096 C=256 NH=8 L=4, max-batch 16)"
+  $CTL bench serve --streams 1,4,16,64 --seq "$1" --max-tokens "$2"
+done
