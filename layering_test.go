@@ -86,7 +86,7 @@ var allowed = map[string][]string{
 
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
-	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "npu", "ckpt"},
+	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "npu", "ckpt", "internal/suggest"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",
@@ -97,7 +97,7 @@ var allowed = map[string][]string{
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
 		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "ckpt", "collective", "collective/collbench",
-		"npu", "npu/cpu", "internal/cpuid"},
+		"npu", "npu/cpu", "internal/cpuid", "internal/suggest"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu", "npu/acl"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},
 	"bloom/cmd/bloomctl": {"cli"},
@@ -106,6 +106,7 @@ var allowed = map[string][]string{
 	"bloom/internal/testutil": {},
 	"bloom/internal/half":     {"internal/cpuid"},
 	"bloom/internal/cpuid":    {},
+	"bloom/internal/suggest":  {},
 }
 
 // forbidden lists packages, ours or not, that must never be in a package's

@@ -18,7 +18,7 @@ var Version = "dev"
 func CtlApp() *ucli.App {
 	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand()}
 	withGlobalFlags(cmds, ctlGlobalFlags)
-	return &ucli.App{
+	return OneLineUsageErrors(&ucli.App{
 		Name:    "bloomctl",
 		Usage:   "train, fine-tune, score and generate with BLOOM models",
 		Version: Version,
@@ -28,7 +28,7 @@ func CtlApp() *ucli.App {
 		Flags:                ctlGlobalFlags(),
 		Commands:             cmds,
 		EnableBashCompletion: true,
-	}
+	})
 }
 
 // ctlGlobalFlags are bloomctl's global options. Every command takes them

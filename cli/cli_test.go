@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	ucli "github.com/urfave/cli/v2"
 
 	"bloom/ckpt"
 	"bloom/npu/cpu"
@@ -26,8 +29,28 @@ func run(t *testing.T, args ...string) (string, error) {
 	app := CtlApp()
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
+	app.ExitErrHandler = func(*ucli.Context, error) {} // return usage errors, not os.Exit
 	err := app.Run(append([]string{"bloomctl"}, args...))
 	return out.String(), err
+}
+
+// TestUsageErrors: a mistyped flag is one line naming the nearest one (not
+// the whole help), with exit status 2; so is one after a subcommand.
+func TestUsageErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"jobs", "--ouptut", "json"}, "bloomctl jobs: unknown flag --ouptut (did you mean --output?)"},
+		{[]string{"submit", "pretrain", "--micro-batch", "2"}, "bloomctl submit pretrain: unknown flag --micro-batch (did you mean --micro-batch-size?)"},
+		{[]string{"--zzzzzz"}, "bloomctl: unknown flag --zzzzzz (bloomctl --help lists them)"},
+	} {
+		out, err := run(t, c.args...)
+		var ec ucli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 2 || err.Error() != c.want || out != "" {
+			t.Errorf("%v: %q %v, printed %q; want %q", c.args, err, err, out, c.want)
+		}
+	}
 }
 
 func TestScore(t *testing.T) {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -35,23 +37,30 @@ func specFlags(only map[string]specFlag) []ucli.Flag {
 		if sf.usage != "" {
 			usage = sf.usage
 		}
+		aliases := append(append([]string(nil), f.Aliases...), sf.aliases...)
 		if f.Bool {
-			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Aliases: sf.aliases, Usage: usage, EnvVars: sf.envVars})
+			flags = append(flags, &ucli.BoolFlag{Name: f.Name, Aliases: aliases, Usage: usage, EnvVars: sf.envVars})
 			continue
 		}
 		def := f.Default()
 		if sf.defaultText != "" {
 			def = sf.defaultText
 		}
-		flags = append(flags, &ucli.StringFlag{Name: f.Name, Aliases: sf.aliases, Usage: usage, EnvVars: sf.envVars, DefaultText: def})
+		flags = append(flags, &ucli.StringFlag{Name: f.Name, Aliases: aliases, Usage: usage, EnvVars: sf.envVars, DefaultText: def})
 	}
 	return flags
 }
 
 // setSpec sets each field of s whose flag was given (under any of its
-// names) from its text, as a job file would.
+// names) from its text, as a job file would; a DeepSpeed config first, so
+// the flags beside it win. A flag of the seed's that changes nothing here
+// prints its note.
 func setSpec(c *ucli.Context, s *jobspec.Spec) error {
-	for _, f := range jobspec.Fields() {
+	fields := jobspec.Fields()
+	slices.SortStableFunc(fields, func(a, b jobspec.Field) int {
+		return cmp.Compare(b2i(a.Name != "deepspeed-config"), b2i(b.Name != "deepspeed-config"))
+	})
+	for _, f := range fields {
 		if !c.IsSet(f.Name) {
 			continue
 		}
@@ -62,6 +71,16 @@ func setSpec(c *ucli.Context, s *jobspec.Spec) error {
 		if err := s.Set(f.Name, v); err != nil {
 			return err
 		}
+		if f.Note != "" {
+			fmt.Fprintf(c.App.ErrWriter, "note: --%s: %s\n", f.Name, f.Note)
+		}
 	}
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

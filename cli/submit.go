@@ -64,9 +64,6 @@ func pretrainCommand() *ucli.Command {
 		UsageText: "bloomctl submit pretrain --model-preset bloom-tiny --train-iters 300 [--tensor-model-parallel-size 2 ...]",
 		Flags:     flags,
 		Action: func(c *ucli.Context) error {
-			if c.NArg() > 0 {
-				return fmt.Errorf("unexpected arguments %v: every setting is a --flag", c.Args().Slice())
-			}
 			jf := jobspec.File{Name: c.String("name"), Spec: jobspec.Default()}
 			if p := c.String("config"); p != "" {
 				if err := jf.Spec.SetConfigFile(p); err != nil {
@@ -75,6 +72,9 @@ func pretrainCommand() *ucli.Command {
 			}
 			if err := setSpec(c, &jf.Spec); err != nil {
 				return err
+			}
+			if c.NArg() > 0 {
+				return fmt.Errorf("unexpected arguments %v: every setting is a --flag", c.Args().Slice())
 			}
 			if err := jf.Spec.Validate(); err != nil {
 				return err

@@ -8,7 +8,7 @@ import (
 
 // App is bloomd: the per-node daemon.
 func App() *ucli.App {
-	return &ucli.App{
+	return cli.OneLineUsageErrors(&ucli.App{
 		Name:    "bloomd",
 		Usage:   "the bloom node daemon",
 		Version: cli.Version,
@@ -16,5 +16,5 @@ func App() *ucli.App {
 			"in Raft (the leader is the coordinator), serves the HTTPS API and runs one worker\n" +
 			"process per device the coordinator's plans put on this node.",
 		Commands: []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand()},
-	}
+	})
 }

@@ -2,9 +2,12 @@ package jobspec
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"bloom/internal/suggest"
 )
 
 // Field is one setting of a job spec, named as the seed's Megatron flag
@@ -18,11 +21,16 @@ type Field struct {
 	// one replaces what it held (reset), then appends each value (set).
 	List bool
 	// Raw list values are taken whole: "a,b" is one value (text prompts).
-	Raw   bool
-	Bool  bool // a switch: a bare flag sets it
-	set   func(s *Spec, v string) error
-	get   func(s *Spec) string
-	reset func(s *Spec)
+	Raw  bool
+	Bool bool // a switch: a bare flag sets it
+	// Note, when set, says what a flag of the seed's that changes nothing
+	// here means (a command shows it when the flag is given).
+	Note string
+	// Aliases are other names of the flag (the seed's spellings).
+	Aliases []string
+	set     func(s *Spec, v string) error
+	get     func(s *Spec) string
+	reset   func(s *Spec)
 }
 
 // Default is the field's value in Default, as text ("" when unset).
@@ -95,7 +103,7 @@ var allFields = []Field{
 	intField("tensor-model-parallel-size", "TP: ranks that split each layer (inside one node)", func(s *Spec) *int { return &s.TensorParallel }),
 	intField("pipeline-model-parallel-size", "PP: pipeline stages (across nodes)", func(s *Spec) *int { return &s.PipelineParallel }),
 	intField("data-parallel-size", "DP: model replicas (0 = as many as the devices allow)", func(s *Spec) *int { return &s.DataParallel }),
-	{Name: "partition-layers", List: true, Usage: "layers of each pipeline stage, e.g. 13,11 (default: an even split)",
+	{Name: "partition-layers", Aliases: []string{"manual-layers"}, List: true, Usage: "layers of each pipeline stage, e.g. 13,11 (default: an even split; the seed's --manual-layers)",
 		set: func(s *Spec, v string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
@@ -198,12 +206,12 @@ var allFields = []Field{
 
 // Fields lists the settings a job file or `bloomctl submit pretrain`
 // accepts (besides name and config).
-func Fields() []Field { return append([]Field(nil), allFields...) }
+func Fields() []Field { return append(append([]Field(nil), allFields...), seedFields...) }
 
 func lookupField(key string) (Field, bool) {
 	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
-	for _, f := range allFields {
-		if f.Name == k {
+	for _, f := range Fields() {
+		if f.Name == k || slices.ContainsFunc(f.Aliases, func(a string) bool { return strings.ReplaceAll(a, "_", "-") == k }) {
 			return f, true
 		}
 	}
@@ -245,43 +253,13 @@ func (s *Spec) Set(key string, values ...string) error {
 // suggestField names the closest known setting, for a typo.
 func suggestField(key string) string {
 	k := strings.ReplaceAll(strings.TrimLeft(key, "-"), "_", "-")
-	best, bestD := "", 4
-	names := make([]string, 0, len(allFields))
-	for _, f := range allFields {
+	var names []string
+	for _, f := range Fields() {
 		names = append(names, f.Name)
 	}
 	sort.Strings(names)
-	for _, n := range names {
-		d := editDistance(k, n)
-		if len(k) >= 4 && strings.HasPrefix(n, k) {
-			d = 1 // "micro-batch" for micro-batch-size
-		}
-		if d < bestD {
-			best, bestD = n, d
-		}
+	if best := suggest.Nearest(k, names); best != "" {
+		return fmt.Sprintf(" (did you mean %s?)", best)
 	}
-	if best == "" {
-		return " (see `bloomctl submit pretrain --help` for the list)"
-	}
-	return fmt.Sprintf(" (did you mean %s?)", best)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return " (see `bloomctl submit pretrain --help` for the list)"
 }

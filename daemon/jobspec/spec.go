@@ -127,7 +127,10 @@ type Spec struct {
 	// all requests together (0: MaxBatch × SeqLength); PrefillChunk the
 	// prompt tokens prefilled per step while rows run (0: 128).
 	KVCacheTokens int `json:"kv_cache_tokens,omitempty"`
-	PrefillChunk  int `json:"prefill_chunk,omitempty"`
+	// MaxPositionEmbeddings is Megatron's --max-position-embeddings: with
+	// ALiBi only a bound on SeqLength (0: none).
+	MaxPositionEmbeddings int `json:"max_position_embeddings,omitempty"`
+	PrefillChunk          int `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
@@ -206,9 +209,12 @@ func (s *Spec) ModelConfig() (bloom.Config, error) {
 func (s *Spec) baseModel() (bloom.Config, error) {
 	switch {
 	case s.ModelPreset != "" && s.Model != nil:
-		return bloom.Config{}, fmt.Errorf("%w: give --model-preset or a config.json, not both", ErrInvalid)
+		return bloom.Config{}, fmt.Errorf("%w: give --model-preset, or the shape (a config.json, or --num-layers, --hidden-size and --num-attention-heads), not both", ErrInvalid)
 	case s.Model != nil:
 		c := *s.Model
+		if c.Vocab == 0 {
+			c.Vocab = 250880 // the seed's --pad-vocab-size-to
+		}
 		if c.LoRA != (bloom.LoRA{}) {
 			return c, fmt.Errorf("%w: the model's shape takes no LoRA settings: give them as --lora-target-modules, --lora-r and --lora-alpha", ErrInvalid)
 		}

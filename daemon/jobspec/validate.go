@@ -81,6 +81,9 @@ func (s *Spec) checkInference() []error {
 	if s.DataParallel > 1 {
 		bad("a %s job runs one data-parallel replica: leave --data-parallel-size unset", s.Kind)
 	}
+	if s.MaxPositionEmbeddings < 0 || s.MaxPositionEmbeddings > 0 && s.SeqLength > s.MaxPositionEmbeddings {
+		bad("--seq-length (%d) must be at most --max-position-embeddings (%d)", s.SeqLength, s.MaxPositionEmbeddings)
+	}
 	if s.MicroBatch < 1 || s.SeqLength < 2 {
 		bad("--micro-batch-size (%d, rows at a time) must be ≥ 1 and --seq-length (%d) ≥ 2", s.MicroBatch, s.SeqLength)
 	}
