@@ -100,6 +100,7 @@ type JobProgress struct {
 	Consumed     int64   `json:"consumed_samples"`
 	LossScale    float64 `json:"loss_scale,omitempty"`    // --fp16: the latest step's loss scale
 	SkippedSteps int64   `json:"skipped_steps,omitempty"` // --fp16: steps skipped for overflow
+	Throughput
 	// Ranks is how many ranks have reported; Checkpointing a step being saved.
 	Ranks         int   `json:"ranks"`
 	Checkpointing int64 `json:"checkpointing,omitempty"`
@@ -108,7 +109,7 @@ type JobProgress struct {
 
 // Line is the latest step as one line.
 func (p *JobProgress) Line() string {
-	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps)
+	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps, p.Throughput)
 }
 
 // Attempt is one run of a job.

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // NodeReport is what a node tells the coordinator about the workers it
@@ -68,19 +69,46 @@ type StepProgress struct {
 	// for overflowing gradients.
 	LossScale    float64 `json:"loss_scale,omitempty"`
 	SkippedSteps int64   `json:"skipped_steps,omitempty"`
+	Throughput
+}
+
+// Throughput is a step's figures as the seed's throughput table shows
+// them: samples/s over the job, seconds per step, TFLOPs per device by
+// AscendSpeed's formula and the model FLOPs utilization against the
+// device's peak (0: unknown).
+type Throughput struct {
+	SamplesPerSec         float64 `json:"samples_per_s,omitempty"`
+	TokensPerSecPerDevice float64 `json:"tokens_per_s_per_device,omitempty"`
+	SecondsPerStep        float64 `json:"s_per_step,omitempty"`
+	TFLOPs                float64 `json:"tflops_per_device,omitempty"`
+	MFU                   float64 `json:"mfu,omitempty"`
 }
 
 // Line is the step as one log line.
 func (p StepProgress) Line() string {
-	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps)
+	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps, p.Throughput)
 }
 
 // stepLine formats a step's figures the one way every log and listing
 // shows them.
-func stepLine(step, steps int64, loss, lr, gradNorm, tokensPerSec, lossScale float64, skipped int64) string {
+func stepLine(step, steps int64, loss, lr, gradNorm, tokensPerSec, lossScale float64, skipped int64, t Throughput) string {
 	s := fmt.Sprintf("step %d/%d | loss %.4f | lr %.3e | grad-norm %.3f | %.0f tokens/s", step, steps, loss, lr, gradNorm, tokensPerSec)
 	if lossScale > 0 {
 		s += fmt.Sprintf(" | loss-scale %g | skipped %d", lossScale, skipped)
+	}
+	if t.SecondsPerStep > 0 {
+		s += fmt.Sprintf(" | %.3g s/step | %.3g samples/s | %.3g TFLOPs/device", t.SecondsPerStep, t.SamplesPerSec, t.TFLOPs)
+		if t.MFU > 0 {
+			s += fmt.Sprintf(" | MFU %.1f%%", 100*t.MFU)
+		}
+		if left := steps - step; left > 0 {
+			eta := time.Duration(float64(left) * t.SecondsPerStep * float64(time.Second))
+			unit := time.Second
+			if eta < time.Minute {
+				unit = 100 * time.Millisecond
+			}
+			s += " | ETA " + eta.Round(unit).String()
+		}
 	}
 	return s
 }

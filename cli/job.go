@@ -69,6 +69,14 @@ func writeJob(w io.Writer, j *api.JobInfo) error {
 	}
 	if p := j.Progress; p != nil {
 		fmt.Fprintf(tw, "progress:\t%s\n", progressLine(p))
+		if t := p.Throughput; t.SecondsPerStep > 0 {
+			mfu := "-"
+			if t.MFU > 0 {
+				mfu = fmt.Sprintf("%.1f%%", 100*t.MFU)
+			}
+			fmt.Fprintf(tw, "throughput:\tsamples/s %.4g | tokens/s/device %.4g | s/step %.4g | TFLOPs/device %.4g | MFU %s (step %d)\n",
+				t.SamplesPerSec, t.TokensPerSecPerDevice, t.SecondsPerStep, t.TFLOPs, mfu, p.Step)
+		}
 	}
 	for _, a := range j.Attempts {
 		end := "running"

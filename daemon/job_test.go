@@ -358,6 +358,11 @@ func TestParallelJob(t *testing.T) {
 	if ref.Progress == nil || ref.Progress.Step != 24 || !(ref.Progress.Loss > 0) || ref.Progress.LossScale != 4096 {
 		t.Errorf("progress %+v", ref.Progress)
 	}
+	// The seed's throughput figures ride with the progress: TFLOPs per
+	// device by AscendSpeed's formula, MFU against the measured peak.
+	if tp := ref.Progress.Throughput; !(tp.SecondsPerStep > 0 && tp.SamplesPerSec > 0 && tp.TFLOPs > 0 && tp.MFU > 0 && tp.MFU < 1) {
+		t.Errorf("throughput %+v", tp)
+	}
 	ch, err := cl.Logs(ctx(t), ref.ID, api.LogQuery{Rank: 5})
 	if err != nil || !strings.Contains(string(ch.Data), "step 24/24") || !strings.Contains(string(ch.Data), "loss-scale 4096") {
 		t.Errorf("rank 5 log: %v\n%s", err, ch.Data)

@@ -199,6 +199,7 @@ var allFields = []Field{
 	intField("kv-cache-tokens", "serve: positions the key/value cache holds, all requests together, in blocks of 16; a request reserves its prompt and max_tokens when it joins (0: max-batch × seq-length)", func(s *Spec) *int { return &s.KVCacheTokens }),
 	intField("prefill-chunk", "serve: prompt tokens of joining requests prefilled per step while others decode (0: 128)", func(s *Spec) *int { return &s.PrefillChunk }),
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
+	floatField("device-peak-tflops", "one device's peak TFLOPs, for the MFU each step reports (0: measured when the rank starts, a float32 matrix product on its device; Ascend 910's fp16 peak is 256)", func(s *Spec) *float64 { return &s.DevicePeakTFLOPs }),
 	intField("max-restarts", "restart a failed attempt from the last committed checkpoint this many times", func(s *Spec) *int { return &s.MaxRestarts }),
 	intField("min-nodes", "after losing a node for --node-grace, run on as few as N nodes with fewer data-parallel replicas and the same global batch (0 = wait for the node)", func(s *Spec) *int { return &s.MinNodes }),
 	intField("node-grace", "seconds a job waits for a lost node to come back before it is re-planned without it (--min-nodes)", func(s *Spec) *int { return &s.NodeGrace }),

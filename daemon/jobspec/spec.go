@@ -130,6 +130,10 @@ type Spec struct {
 	// MaxPositionEmbeddings is Megatron's --max-position-embeddings: with
 	// ALiBi only a bound on SeqLength (0: none).
 	MaxPositionEmbeddings int `json:"max_position_embeddings,omitempty"`
+	// DevicePeakTFLOPs is one device's peak, for the model FLOPs
+	// utilization the steps report (0: measured at the start, a float32
+	// matrix product on the device).
+	DevicePeakTFLOPs float64 `json:"device_peak_tflops,omitempty"`
 	PrefillChunk          int `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`

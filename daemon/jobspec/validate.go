@@ -81,6 +81,9 @@ func (s *Spec) checkInference() []error {
 	if s.DataParallel > 1 {
 		bad("a %s job runs one data-parallel replica: leave --data-parallel-size unset", s.Kind)
 	}
+	if s.DevicePeakTFLOPs < 0 {
+		bad("--device-peak-tflops must be ≥ 0 (0: measured)")
+	}
 	if s.MaxPositionEmbeddings < 0 || s.MaxPositionEmbeddings > 0 && s.SeqLength > s.MaxPositionEmbeddings {
 		bad("--seq-length (%d) must be at most --max-position-embeddings (%d)", s.SeqLength, s.MaxPositionEmbeddings)
 	}

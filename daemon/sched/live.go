@@ -141,7 +141,7 @@ func (a *attempt) summarize() *api.JobProgress {
 			best = r
 			out.Step, out.Steps, out.Loss, out.LR, out.GradNorm = p.Step, p.Steps, p.Loss, p.LR, p.GradNorm
 			out.TokensPerSec, out.Consumed, out.UpdatedAt = p.TokensPerSec, p.Consumed, p.At
-			out.LossScale, out.SkippedSteps = p.LossScale, p.SkippedSteps
+			out.LossScale, out.SkippedSteps, out.Throughput = p.LossScale, p.SkippedSteps, p.Throughput
 		}
 	}
 	for step := range a.pending {

@@ -51,11 +51,18 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	}
 	defer closeSrc()
 	var stoppedAt int64
+	peak := w.a.Spec.DevicePeakTFLOPs
+	if peak == 0 {
+		peak = trainer.MeasurePeakTFLOPs(dev)
+		w.logf("device peak (a float32 512³ product): %.3g TFLOPs", peak)
+	}
 	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
 		Report: func(st trainer.StepStats) {
+			tp := trainer.StepThroughput(cfg.Model, cfg.GlobalBatch, cfg.SeqLength, cfg.World(), st.Seconds, false, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
 				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed,
-				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps})
+				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps,
+				Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice, MFU: tp.MFU}})
 			if st.Stop {
 				stoppedAt = int64(st.Step)
 			}
