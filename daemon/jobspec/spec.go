@@ -134,7 +134,7 @@ type Spec struct {
 	// utilization the steps report (0: measured at the start, a float32
 	// matrix product on the device).
 	DevicePeakTFLOPs float64 `json:"device_peak_tflops,omitempty"`
-	PrefillChunk          int `json:"prefill_chunk,omitempty"`
+	PrefillChunk     int     `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
