@@ -363,6 +363,17 @@ func TestParallelJob(t *testing.T) {
 	if tp := ref.Progress.Throughput; !(tp.SecondsPerStep > 0 && tp.SamplesPerSec > 0 && tp.TFLOPs > 0 && tp.MFU > 0 && tp.MFU < 1) {
 		t.Errorf("throughput %+v", tp)
 	}
+	// The coordinator's /metrics has the job's figures beside the cluster's.
+	text, err := client(t, c.waitLeader(10*time.Second), testSecret).Metrics(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{fmt.Sprintf("bloom_job_step{job=%q} 24\n", ref.ID), fmt.Sprintf("bloom_job_loss_scale{job=%q} 4096\n", ref.ID),
+		fmt.Sprintf("bloom_job_info{job=%q,name=\"pp2dp3\",state=\"succeeded\"} 1", ref.ID), "bloom_job_tflops_per_device{job=", "bloom_raft_term "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q:\n%s", want, text)
+		}
+	}
 	ch, err := cl.Logs(ctx(t), ref.ID, api.LogQuery{Rank: 5})
 	if err != nil || !strings.Contains(string(ch.Data), "step 24/24") || !strings.Contains(string(ch.Data), "loss-scale 4096") {
 		t.Errorf("rank 5 log: %v\n%s", err, ch.Data)

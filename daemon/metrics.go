@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
 
+	"bloom/api"
 	"bloom/membership"
 )
 
@@ -84,6 +86,56 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 		fmt.Fprintf(w, "%s %d\n", g.name, g.v)
 	}
 	d.metrics.writeHistogram(w)
+	d.writeJobMetrics(w)
+}
+
+// writeJobMetrics writes every job's state (Raft's, on every node) and,
+// where this node is the coordinator, the running attempt's latest step:
+// the figures of its progress line and the seed's throughput table.
+func (d *Daemon) writeJobMetrics(w io.Writer) {
+	st := d.State()
+	ids := make([]string, 0, len(st.Jobs))
+	for id := range st.Jobs {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	family(w, "bloom_job_info", "gauge", "1 for every job, labelled with its name and state.")
+	var live []api.JobInfo
+	for _, id := range ids {
+		ji := d.jobInfo(st.Jobs[id], st.Members)
+		fmt.Fprintf(w, "bloom_job_info{job=%q,name=%q,state=%q} 1\n", ji.ID, ji.Name, ji.State)
+		if ji.Progress != nil {
+			live = append(live, ji)
+		}
+	}
+	family(w, "bloom_job_attempts", "gauge", "Attempts the job has started.")
+	for _, id := range ids {
+		fmt.Fprintf(w, "bloom_job_attempts{job=%q} %d\n", id, len(st.Jobs[id].Attempts))
+	}
+	gauges := []struct {
+		name, typ, help string
+		v               func(p *api.JobProgress) float64
+	}{
+		{"bloom_job_step", "gauge", "The latest step of the running attempt (coordinator only).", func(p *api.JobProgress) float64 { return float64(p.Step) }},
+		{"bloom_job_steps", "gauge", "Steps in the run.", func(p *api.JobProgress) float64 { return float64(p.Steps) }},
+		{"bloom_job_loss", "gauge", "The latest step's lm loss.", func(p *api.JobProgress) float64 { return p.Loss }},
+		{"bloom_job_learning_rate", "gauge", "The latest step's learning rate.", func(p *api.JobProgress) float64 { return p.LR }},
+		{"bloom_job_grad_norm", "gauge", "The latest step's gradient norm before clipping.", func(p *api.JobProgress) float64 { return p.GradNorm }},
+		{"bloom_job_tokens_per_second", "gauge", "Tokens per second over the job, the latest step.", func(p *api.JobProgress) float64 { return p.TokensPerSec }},
+		{"bloom_job_samples_per_second", "gauge", "Samples per second over the job, the latest step.", func(p *api.JobProgress) float64 { return p.SamplesPerSec }},
+		{"bloom_job_seconds_per_step", "gauge", "Seconds the latest step took.", func(p *api.JobProgress) float64 { return p.SecondsPerStep }},
+		{"bloom_job_tflops_per_device", "gauge", "TFLOPs per device by AscendSpeed's formula, the latest step.", func(p *api.JobProgress) float64 { return p.TFLOPs }},
+		{"bloom_job_mfu", "gauge", "Model FLOPs utilization against the device's peak (0: unknown).", func(p *api.JobProgress) float64 { return p.MFU }},
+		{"bloom_job_loss_scale", "gauge", "The --fp16 loss scale of the latest step (0: none).", func(p *api.JobProgress) float64 { return p.LossScale }},
+		{"bloom_job_skipped_steps", "gauge", "--fp16 steps skipped for overflowing gradients in the attempt.", func(p *api.JobProgress) float64 { return float64(p.SkippedSteps) }},
+		{"bloom_job_consumed_samples", "gauge", "Samples consumed so far.", func(p *api.JobProgress) float64 { return float64(p.Consumed) }},
+	}
+	for _, g := range gauges {
+		family(w, g.name, g.typ, g.help)
+		for _, ji := range live {
+			fmt.Fprintf(w, "%s{job=%q} %s\n", g.name, ji.ID, formatFloat(g.v(ji.Progress)))
+		}
+	}
 }
 
 func (m *metrics) writeHistogram(w io.Writer) {
