@@ -83,6 +83,7 @@ var allowed = map[string][]string{
 	"bloom/trainer":                 {"npu", "trainer/bloom", "trainer/data", "ckpt", "internal/half"},
 	"bloom/trainer/eval":            {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
 	"bloom/trainer/serve":           {"trainer/bloom", "trainer/tokenizer"},
+	"bloom/trainer/tensorboard":     {},
 
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},

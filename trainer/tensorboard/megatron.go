@@ -1,0 +1,170 @@
+package tensorboard
+
+import "math"
+
+// Megatron-DeepSpeed's tags, as BigScience's fork that trained BLOOM
+// writes them (bigscience-workshop/Megatron-DeepSpeed megatron/training.py
+// @8387ae1: training_log and evaluate_and_print_results; AscendSpeed
+// writes the same set). A metric's tag is plotted against the iteration;
+// the tag with VsSamples, VsTokens or VsGigaFLOs appended, against the
+// consumed samples, tokens or gigaflos.
+const (
+	TagStepsVsSamples = "steps-vs-samples/y=steps,x=samples"
+	TagSamplesVsSteps = "steps-vs-samples/y=samples,x=steps"
+	TagStepsVsTokens  = "steps-vs-tokens/y=steps,x=tokens"
+	TagTokensVsSteps  = "steps-vs-tokens/y=tokens,x=steps"
+
+	TagLearningRate = "learning-rate/learning-rate"
+	TagBatchSize    = "batch-size/batch-size"
+	TagLMLoss       = "lm-loss-training/lm loss"
+	TagLossScale    = "loss-scale/loss-scale"
+	TagGradNorm     = "grad-norm/grad-norm"
+
+	TagIterationTime              = "iteration-time/iteration-time"
+	TagSamplesPerSecond           = "iteration-time/samples per second"
+	TagSamplesPerSecondPerReplica = "iteration-time/samples per second per replica"
+	TagTokensPerSecond            = "iteration-time/tokens per second"
+	TagTokensPerSecondPerReplica  = "iteration-time/tokens per second per replica"
+	TagTFLOPs                     = "iteration-time/TFLOPs per gpu (estimated)"
+
+	TagValidationLoss = "lm-loss-validation/lm loss validation"
+	TagValidationPPL  = "lm-loss-validation/lm loss validation ppl"
+
+	VsSamples  = " vs samples"
+	VsTokens   = " vs tokens"
+	VsGigaFLOs = " vs gigaflos (without embeddings)"
+)
+
+// Point is one scalar to write: Value at x = Step under Tag.
+type Point struct {
+	Tag   string
+	Step  int64
+	Value float64
+}
+
+// Flags are Megatron's switches that choose which scalars it writes.
+type Flags struct {
+	LearningRate  bool // on unless --no-log-learnig-rate-to-tensorboard [sic]
+	LossScale     bool // on unless --no-log-loss-scale-to-tensorboard
+	BatchSize     bool // --log-batch-size-to-tensorboard
+	Timers        bool // --log-timers-to-tensorboard: iteration time and throughput
+	ValidationPPL bool // --log-validation-ppl-to-tensorboard
+}
+
+// BLOOMFlags are BLOOM-176B's: all on (bigscience train/tr11-176B-ml
+// tr11-176B-ml.slurm sets the three opt-in flags, the other two are
+// Megatron's defaults).
+func BLOOMFlags() Flags {
+	return Flags{LearningRate: true, LossScale: true, BatchSize: true, Timers: true, ValidationPPL: true}
+}
+
+// Iteration is what one training iteration reports, after its optimizer
+// step: the inputs of Megatron's training_log.
+type Iteration struct {
+	Step     int64   // the iteration just done, counting from 1
+	Samples  int64   // consumed_train_samples, this iteration's included
+	Tokens   int64   // consumed_train_tokens, this iteration's included
+	GigaFLOs float64 // gigaflos_no_embeds so far; 0 leaves out the loss's VsGigaFLOs point
+
+	LR         float64 // the learning rate the step used
+	BatchSize  int64   // global batch size, samples
+	LMLoss     float64 // the step's mean LM loss
+	LossScale  float64 // the loss scale (1 without a dynamic scaler)
+	GradNorm   float64
+	NoGradNorm bool // the optimizer returned no norm (a skipped step): Megatron writes none
+
+	// With Flags.Timers, and only if IterationTime > 0:
+	IterationTime float64 // seconds per iteration over the log interval
+	SeqLength     int64   // tokens per sample
+	DataParallel  int64   // replicas, for the per-replica throughputs
+	TFLOPs        float64 // estimated TFLOPs per device, from the caller's formula
+}
+
+// Points returns the scalars Megatron-DeepSpeed writes for this
+// iteration, in its order, with --tensorboard-log-interval and
+// --log-interval both 1 (BLOOM's). Samples and tokens per second are
+// derived as Megatron does: BatchSize/IterationTime, times SeqLength, and
+// each divided by DataParallel per replica. Not written: num-zeros,
+// params-norm, the curriculum seqlen and the per-timer scalars.
+func (it Iteration) Points(f Flags) []Point {
+	p := []Point{
+		{TagStepsVsSamples, it.Samples, float64(it.Step)},
+		{TagSamplesVsSteps, it.Step, float64(it.Samples)},
+		{TagStepsVsTokens, it.Tokens, float64(it.Step)},
+		{TagTokensVsSteps, it.Step, float64(it.Tokens)},
+	}
+	if f.LearningRate {
+		p = it.appendVs(p, TagLearningRate, it.LR, true)
+	}
+	if f.BatchSize {
+		p = it.appendVs(p, TagBatchSize, float64(it.BatchSize), false)
+	}
+	p = it.appendVs(p, TagLMLoss, it.LMLoss, true)
+	if it.GigaFLOs > 0 {
+		p = append(p, Point{TagLMLoss + VsGigaFLOs, int64(it.GigaFLOs), it.LMLoss})
+	}
+	if f.LossScale {
+		p = it.appendVs(p, TagLossScale, it.LossScale, true)
+	}
+	if !it.NoGradNorm {
+		p = it.appendVs(p, TagGradNorm, it.GradNorm, true)
+	}
+	if f.Timers && it.IterationTime > 0 {
+		p = it.appendVs(p, TagIterationTime, it.IterationTime, true)
+		p = append(p, it.throughput()...)
+	}
+	return p
+}
+
+// appendVs appends tag's value against the step and the samples, and, if
+// tokens, the tokens.
+func (it Iteration) appendVs(p []Point, tag string, v float64, tokens bool) []Point {
+	p = append(p, Point{tag, it.Step, v}, Point{tag + VsSamples, it.Samples, v})
+	if tokens {
+		p = append(p, Point{tag + VsTokens, it.Tokens, v})
+	}
+	return p
+}
+
+// throughput returns the samples, tokens and TFLOPs rates, against the step.
+func (it Iteration) throughput() []Point {
+	samples := float64(it.BatchSize) / it.IterationTime
+	tokens := samples * float64(it.SeqLength)
+	dp := float64(max(it.DataParallel, 1))
+	return []Point{
+		{TagSamplesPerSecond, it.Step, samples},
+		{TagSamplesPerSecondPerReplica, it.Step, samples / dp},
+		{TagTokensPerSecond, it.Step, tokens},
+		{TagTokensPerSecondPerReplica, it.Step, tokens / dp},
+		{TagTFLOPs, it.Step, it.TFLOPs},
+	}
+}
+
+// Validation is one evaluation's result: the inputs of Megatron's
+// evaluate_and_print_results.
+type Validation struct {
+	Step     int64   // the iteration after which it ran
+	Samples  int64   // consumed_train_samples then
+	Tokens   int64   // consumed_train_tokens then
+	GigaFLOs float64 // gigaflos_no_embeds then; 0 leaves out the VsGigaFLOs points
+	LMLoss   float64 // mean validation LM loss
+}
+
+// Points returns the scalars Megatron writes for the evaluation: the loss
+// and, with Flags.ValidationPPL, the perplexity exp(min(20, loss)), each
+// against step, samples, tokens and gigaflos.
+func (v Validation) Points(f Flags) []Point {
+	p := v.appendVs(nil, TagValidationLoss, v.LMLoss)
+	if f.ValidationPPL {
+		p = v.appendVs(p, TagValidationPPL, math.Exp(min(20, v.LMLoss)))
+	}
+	return p
+}
+
+func (v Validation) appendVs(p []Point, tag string, x float64) []Point {
+	p = append(p, Point{tag, v.Step, x}, Point{tag + VsSamples, v.Samples, x}, Point{tag + VsTokens, v.Tokens, x})
+	if v.GigaFLOs > 0 {
+		p = append(p, Point{tag + VsGigaFLOs, int64(v.GigaFLOs), x})
+	}
+	return p
+}
