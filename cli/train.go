@@ -13,6 +13,7 @@ import (
 	"bloom/trainer"
 	"bloom/trainer/bloom"
 	"bloom/trainer/data"
+	"bloom/trainer/tensorboard"
 )
 
 func trainCommand() *ucli.Command {
@@ -50,28 +51,31 @@ var localFields = map[string]specFlag{
 	"load": {aliases: []string{"model"}, envVars: []string{"BLOOM_MODEL"}, usage: "start from this model `DIR`: Hugging Face BLOOM " +
 		"(config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory " +
 		"(its latest committed step) or one iter_* step of it (with --lora-target-modules, the frozen base)"},
-	"train-iters":         {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
-	"train-samples":       {},
-	"micro-batch-size":    {},
-	"global-batch-size":   {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
-	"seq-length":          {},
-	"lr":                  {},
-	"min-lr":              {},
-	"lr-decay-style":      {},
-	"lr-warmup-samples":   {},
-	"lr-decay-samples":    {},
-	"weight-decay":        {},
-	"clip-grad":           {},
-	"adam-beta1":          {},
-	"adam-beta2":          {},
-	"adam-eps":            {},
-	"init-method-std":     {usage: "std of the random initial weights (with --model-preset)"},
-	"num-layers":          {},
-	"hidden-size":         {},
-	"num-attention-heads": {},
-	"pad-vocab-size-to":   {},
-	"layernorm-epsilon":   {},
-	"seed":                {},
+	"train-iters":                   {aliases: []string{"steps"}, defaultText: fmt.Sprint(localSteps), usage: "run length in optimizer steps (or --train-samples)"},
+	"train-samples":                 {},
+	"micro-batch-size":              {},
+	"global-batch-size":             {usage: "sequences per optimizer step (gradient accumulation over micro-batches; Megatron has no default, bloom's is small)"},
+	"seq-length":                    {},
+	"lr":                            {},
+	"min-lr":                        {},
+	"lr-decay-style":                {},
+	"lr-warmup-samples":             {},
+	"lr-decay-samples":              {},
+	"weight-decay":                  {},
+	"clip-grad":                     {},
+	"adam-beta1":                    {},
+	"adam-beta2":                    {},
+	"adam-eps":                      {},
+	"init-method-std":               {usage: "std of the random initial weights (with --model-preset)"},
+	"num-layers":                    {},
+	"hidden-size":                   {},
+	"num-attention-heads":           {},
+	"pad-vocab-size-to":             {},
+	"layernorm-epsilon":             {},
+	"tensorboard-dir":               {},
+	"log-timers-to-tensorboard":     {},
+	"log-batch-size-to-tensorboard": {},
+	"seed":                          {},
 	"tokenizer-name-or-path": {usage: "the tokenizer.json the data was made with: written with the model by --save " +
 		"(default: the loaded model's, or the byte-level one of --data text)"},
 	"fp16":               {},
@@ -183,6 +187,14 @@ func runLocal(c *ucli.Context) error {
 		return err
 	}
 	loop.Data = src
+	var tb *trainer.TensorBoardLog
+	if s.TensorBoardDir != "" {
+		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard}
+		if tb, err = trainer.OpenTensorBoard(s.TensorBoardDir, cfg, m.Cfg, flags); err != nil {
+			return fmt.Errorf("--tensorboard-dir: %w", err)
+		}
+		defer tb.Close()
+	}
 	w := c.App.Writer
 	if !asJSON {
 		params := fmt.Sprintf("%d parameters", m.Cfg.NumParams())
@@ -205,6 +217,11 @@ func runLocal(c *ucli.Context) error {
 			first = s
 		}
 		last = s
+		if tb != nil {
+			if err := tb.Step(s); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "tensorboard: %v\n", err)
+			}
+		}
 		if asJSON {
 			writeJSON(w, s)
 			return

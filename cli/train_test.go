@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"bloom/daemon/jobspec"
 	"bloom/trainer"
+	"bloom/trainer/tensorboard"
 )
 
 // TestTrainFlagsAreTheJobTable: train --local's settings are fields of the
@@ -81,5 +83,52 @@ func TestDefaultsAreMegatrons(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("setting %d: jobspec.Default %v, trainer.DefaultRankConfig %v", i, got[i], want[i])
 		}
+	}
+}
+
+// TestTrainLocalTensorBoard: train --local --tensorboard-dir writes one
+// event file whose lm loss points are the steps' losses (float32), against
+// the iteration, samples and tokens, as Megatron tags them.
+func TestTrainLocalTensorBoard(t *testing.T) {
+	dir := t.TempDir()
+	out, err := run(t, "-o", "json", "train", "--local", "--model-preset", "bloom-tiny", "--train-iters", "3", "--seq-length", "16",
+		"--micro-batch-size", "2", "--global-batch-size", "2", "--tensorboard-dir", dir, "--log-timers-to-tensorboard")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s struct{ Loss float64 }
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		losses = append(losses, s.Loss)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
+	if len(files) != 1 {
+		t.Fatalf("event files %v", files)
+	}
+	scalars, err := tensorboard.ReadScalars(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]tensorboard.Scalar{}
+	for _, s := range scalars {
+		got[s.Tag] = append(got[s.Tag], s)
+	}
+	loss := got[tensorboard.TagLMLoss]
+	if len(loss) != 3 || len(got[tensorboard.TagLMLoss+tensorboard.VsTokens]) != 3 || len(got[tensorboard.TagTFLOPs]) != 3 {
+		t.Fatalf("scalars by tag: %v", got)
+	}
+	for i, s := range loss {
+		if s.Step != int64(i+1) || float32(s.Value) != float32(losses[i]) {
+			t.Errorf("lm loss point %d: step %d value %v; the step's loss %v", i, s.Step, s.Value, losses[i])
+		}
+	}
+	if tok := got[tensorboard.TagLMLoss+tensorboard.VsTokens][2]; tok.Step != 3*2*16 {
+		t.Errorf("lm loss vs tokens at x %d, want 96 tokens", tok.Step)
+	}
+	if len(got[tensorboard.TagLossScale]) != 0 {
+		t.Error("a loss scale without --fp16")
 	}
 }

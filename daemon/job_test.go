@@ -17,6 +17,7 @@ import (
 	"bloom/ckpt"
 	"bloom/daemon/jobspec"
 	"bloom/daemon/supervisor"
+	"bloom/trainer/tensorboard"
 )
 
 // startJobCluster starts n daemons (two CPU devices each) whose workers are
@@ -334,11 +335,15 @@ func TestParallelJob(t *testing.T) {
 	// collective over shared memory and QUIC, the loss scaler's state in the
 	// checkpoints that the restart below resumes bit for bit.
 	s.FP16 = true
+	// The last rank writes TensorBoard event files with Megatron's tags.
+	s.TensorBoardDir, s.LogTimersToTensorboard = filepath.Join(t.TempDir(), "tb"), true
 	start := time.Now()
 	ref, err := submitSpec(t, cl, "pp2dp3", s)
 	if err != nil {
 		t.Fatal(err)
 	}
+	tbDir := s.TensorBoardDir
+	s.TensorBoardDir, s.LogTimersToTensorboard = "", false
 	ref = waitJob(t, cl, ref.ID, 90*time.Second, "success", state(api.JobSucceeded))
 	t.Logf("(TP,PP,DP) = (1,2,3) on 3 nodes, 24 steps: submitted → succeeded in %v", time.Since(start).Round(time.Millisecond))
 	if got := layoutOf(ref.Plan); got != "n1 n1 n2 n2 n3 n3" || ref.Plan.DP != 3 {
@@ -362,6 +367,27 @@ func TestParallelJob(t *testing.T) {
 	// device by AscendSpeed's formula, MFU against the measured peak.
 	if tp := ref.Progress.Throughput; !(tp.SecondsPerStep > 0 && tp.SamplesPerSec > 0 && tp.TFLOPs > 0 && tp.MFU > 0 && tp.MFU < 1) {
 		t.Errorf("throughput %+v", tp)
+	}
+	events, _ := filepath.Glob(filepath.Join(tbDir, "events.out.tfevents.*"))
+	if len(events) != 1 {
+		t.Fatalf("event files %v", events)
+	}
+	scalars, err := tensorboard.ReadScalars(events[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	byTag := map[string]int{}
+	for _, sc := range scalars {
+		byTag[sc.Tag]++
+		if sc.Tag == tensorboard.TagLossScale && sc.Value != 4096 {
+			t.Errorf("loss scale %v at step %d", sc.Value, sc.Step)
+		}
+	}
+	for _, tag := range []string{tensorboard.TagLMLoss, tensorboard.TagLMLoss + tensorboard.VsSamples, tensorboard.TagLMLoss + tensorboard.VsTokens,
+		tensorboard.TagLearningRate, tensorboard.TagGradNorm, tensorboard.TagLossScale, tensorboard.TagTFLOPs, tensorboard.TagSamplesPerSecond} {
+		if byTag[tag] != 24 {
+			t.Errorf("TensorBoard %q: %d points, want one per step (24)", tag, byTag[tag])
+		}
 	}
 	// The coordinator's /metrics has the job's figures beside the cluster's.
 	text, err := client(t, c.waitLeader(10*time.Second), testSecret).Metrics(ctx(t))

@@ -134,7 +134,13 @@ type Spec struct {
 	// utilization the steps report (0: measured at the start, a float32
 	// matrix product on the device).
 	DevicePeakTFLOPs float64 `json:"device_peak_tflops,omitempty"`
-	PrefillChunk     int     `json:"prefill_chunk,omitempty"`
+	// TensorBoardDir is Megatron's --tensorboard-dir: the last rank (it
+	// holds the loss) writes event files there on its node, with
+	// Megatron's tags; the Log... switches add its optional scalars.
+	TensorBoardDir            string `json:"tensorboard_dir,omitempty"`
+	LogTimersToTensorboard    bool   `json:"log_timers_to_tensorboard,omitempty"`
+	LogBatchSizeToTensorboard bool   `json:"log_batch_size_to_tensorboard,omitempty"`
+	PrefillChunk              int    `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`

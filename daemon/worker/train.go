@@ -10,6 +10,7 @@ import (
 	"bloom/ckpt"
 	"bloom/npu"
 	"bloom/trainer"
+	"bloom/trainer/tensorboard"
 )
 
 // rankConfig is the trainer's view of this rank of the job.
@@ -56,8 +57,21 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 		peak = trainer.MeasurePeakTFLOPs(dev)
 		w.logf("device peak (a float32 512³ product): %.3g TFLOPs", peak)
 	}
+	var tb *trainer.TensorBoardLog
+	if s := &w.a.Spec; s.TensorBoardDir != "" && cfg.Rank == cfg.World()-1 {
+		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard}
+		if tb, err = trainer.OpenTensorBoard(s.TensorBoardDir, cfg, cfg.Model, flags); err != nil {
+			return fmt.Errorf("%w: --tensorboard-dir: %w", errJobInput, err)
+		}
+		defer tb.Close()
+	}
 	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
 		Report: func(st trainer.StepStats) {
+			if tb != nil {
+				if err := tb.Step(st); err != nil {
+					w.logf("tensorboard: %v", err)
+				}
+			}
 			tp := trainer.StepThroughput(cfg.Model, cfg.GlobalBatch, cfg.SeqLength, cfg.World(), st.Seconds, false, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
 				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed,
