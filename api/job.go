@@ -12,6 +12,7 @@ import (
 //	GET  /v1/jobs/{id}                  JobInfo
 //	POST /v1/jobs/{id}/cancel           JobInfo
 //	GET  /v1/jobs/{id}/checkpoints      CheckpointList
+//	GET  /v1/jobs/{id}/history          JobHistory (every step's figures, in Raft)
 //	GET  /v1/jobs/{id}/logs?rank=&attempt=&offset=&follow=   raw log bytes
 //	POST /v1/internal/report            NodeReport → ReportReply (node → leader)
 //	GET  /v1/internal/rendezvous?job=&attempt=&key=          raw bytes (node → node)
@@ -19,6 +20,7 @@ const (
 	PathJobPattern         = "/v1/jobs/{id}"
 	PathJobCancelPattern   = "/v1/jobs/{id}/cancel"
 	PathJobCkptsPattern    = "/v1/jobs/{id}/checkpoints"
+	PathJobHistoryPattern  = "/v1/jobs/{id}/history"
 	PathJobLogsPattern     = "/v1/jobs/{id}/logs"
 	PathInternalReport     = "/v1/internal/report"
 	PathInternalRendezvous = "/v1/internal/rendezvous"
@@ -49,6 +51,30 @@ const (
 func JobTerminal(s string) bool { return s == JobSucceeded || s == JobFailed || s == JobCancelled }
 
 func jobPath(id, suffix string) string { return PathJobs + "/" + url.PathEscape(id) + suffix }
+
+// JobHistory is a job's steps, every attempt's, as its last rank
+// reported them and Raft keeps them: the whole run at full resolution up
+// to a bound, past which the older half is thinned to every other step.
+type JobHistory struct {
+	ID     string         `json:"id"`
+	Name   string         `json:"name"`
+	Points []HistoryPoint `json:"points"`
+}
+
+// HistoryPoint is one step of a job's history.
+type HistoryPoint struct {
+	Attempt      int     `json:"attempt"`
+	Step         int64   `json:"step"`
+	At           int64   `json:"at"` // unix ms
+	Loss         float64 `json:"loss"`
+	LR           float64 `json:"lr"`
+	GradNorm     float64 `json:"grad_norm"`
+	LossScale    float64 `json:"loss_scale,omitempty"`
+	SkippedSteps int64   `json:"skipped_steps,omitempty"`
+	Consumed     int64   `json:"consumed_samples"`
+	TokensPerSec float64 `json:"tokens_per_s"`
+	Throughput
+}
 
 // JobInfo is everything about one job: `bloomctl job ID`.
 type JobInfo struct {

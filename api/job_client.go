@@ -35,6 +35,12 @@ func (c *Client) Cancel(ctx context.Context, id string) (*JobInfo, error) {
 	return &r, c.do(ctx, http.MethodPost, jobPath(id, "/cancel"), struct{}{}, &r)
 }
 
+// History is a job's steps, as Raft keeps them.
+func (c *Client) History(ctx context.Context, id string) (*JobHistory, error) {
+	var r JobHistory
+	return &r, c.do(ctx, http.MethodGet, jobPath(id, "/history"), nil, &r)
+}
+
 // Checkpoints lists a job's committed checkpoints.
 func (c *Client) Checkpoints(ctx context.Context, id string) (*CheckpointList, error) {
 	var r CheckpointList

@@ -31,6 +31,10 @@ type RankReport struct {
 	Attempt  int           `json:"attempt"`
 	Rank     int           `json:"rank"`
 	Progress *StepProgress `json:"progress,omitempty"`
+	// Recent are the rank's last steps (MaxRecent), when its steps are the
+	// job's history (StepProgress.History): reports are snapshots, so a
+	// step between two reports still reaches the coordinator.
+	Recent []StepProgress `json:"recent,omitempty"`
 	// Saving is the step whose shard the rank is writing (0: none).
 	Saving int64 `json:"saving,omitempty"`
 	// Shards are the rank's durable checkpoint shards.
@@ -65,12 +69,18 @@ type StepProgress struct {
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Consumed     int64   `json:"consumed_samples"`
 	At           int64   `json:"at"` // unix ms
+	// History marks the steps of the rank whose figures are the job's
+	// (its last, which holds the loss): kept in the job's history.
+	History bool `json:"history,omitempty"`
 	// Under --fp16: the step's loss scale and the steps skipped so far
 	// for overflowing gradients.
 	LossScale    float64 `json:"loss_scale,omitempty"`
 	SkippedSteps int64   `json:"skipped_steps,omitempty"`
 	Throughput
 }
+
+// MaxRecent is how many of its last steps a rank report carries.
+const MaxRecent = 32
 
 // Throughput is a step's figures as the seed's throughput table shows
 // them: samples/s over the job, seconds per step, TFLOPs per device by

@@ -16,7 +16,7 @@ var Version = "dev"
 
 // CtlApp is bloomctl: the user's tool.
 func CtlApp() *ucli.App {
-	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), rolloutCommand()}
+	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), rolloutCommand()}
 	withGlobalFlags(cmds, ctlGlobalFlags)
 	return OneLineUsageErrors(&ucli.App{
 		Name:    "bloomctl",
@@ -100,7 +100,7 @@ func outputJSON(c *ucli.Context) (bool, error) {
 	case "table", "":
 		return false, nil
 	default:
-		return false, fmt.Errorf("unknown --output %q: use table or json", f)
+		return false, fmt.Errorf("unknown --output %q: use table or json (bloomctl metrics also csv)", f)
 	}
 }
 

@@ -24,6 +24,7 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathJobPattern, d.leaderView(d.handleJob))
 	mux.HandleFunc("POST "+api.PathJobCancelPattern, d.leaderOnly(d.handleCancel))
 	mux.HandleFunc("GET "+api.PathJobCkptsPattern, d.handleCheckpoints)
+	mux.HandleFunc("GET "+api.PathJobHistoryPattern, d.handleHistory)
 	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
 	mux.HandleFunc("POST "+api.PathInternalReport, d.leaderOnly(d.handleReport))
 	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.handleRendezvous)
@@ -72,6 +73,24 @@ func (d *Daemon) handleJob(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, d.jobInfo(job, st.Members))
+}
+
+// handleHistory answers from this node's copy of the state: the history
+// is in Raft, so any node has it.
+func (d *Daemon) handleHistory(w http.ResponseWriter, r *http.Request) {
+	st := d.State()
+	job, ok := st.Jobs[r.PathValue("id")]
+	if !ok {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no job %q (bloomctl jobs lists them)", r.PathValue("id")))
+		return
+	}
+	out := api.JobHistory{ID: job.ID, Name: job.Name, Points: make([]api.HistoryPoint, 0, len(job.History))}
+	for _, p := range job.History {
+		out.Points = append(out.Points, api.HistoryPoint{Attempt: p.Attempt, Step: p.Step, At: p.At, Loss: p.Loss, LR: p.LR,
+			GradNorm: p.GradNorm, LossScale: p.LossScale, SkippedSteps: p.SkippedSteps, Consumed: p.Consumed, TokensPerSec: p.TokensPerSec,
+			Throughput: api.Throughput{SamplesPerSec: p.SamplesPerSec, SecondsPerStep: p.SecPerStep, TFLOPs: p.TFLOPs, MFU: p.MFU}})
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {

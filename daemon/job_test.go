@@ -389,6 +389,20 @@ func TestParallelJob(t *testing.T) {
 			t.Errorf("TensorBoard %q: %d points, want one per step (24)", tag, byTag[tag])
 		}
 	}
+	// Every step is in the job's history, in Raft: every node holds it.
+	for _, d := range c.nodes {
+		waitFor(t, 10*time.Second, d.Name()+" holds the history", func() bool { return len(d.State().Jobs[ref.ID].History) == 24 })
+	}
+	h, err := cl.History(ctx(t), ref.ID)
+	if err != nil || len(h.Points) != 24 || h.Points[23].Step != 24 || h.Points[0].Attempt != 1 || h.Points[23].Loss != ref.Progress.Loss ||
+		h.Points[23].LossScale != 4096 || !(h.Points[23].TFLOPs > 0) {
+		t.Fatalf("history: %v %+v", err, h)
+	}
+	for i, p := range h.Points {
+		if p.Step != int64(i+1) {
+			t.Fatalf("history point %d is step %d", i, p.Step)
+		}
+	}
 	// The coordinator's /metrics has the job's figures beside the cluster's.
 	text, err := client(t, c.waitLeader(10*time.Second), testSecret).Metrics(ctx(t))
 	if err != nil {
@@ -453,6 +467,21 @@ func TestParallelJob(t *testing.T) {
 	j = waitJob(t, cl, j.ID, 90*time.Second, "success after the restart", state(api.JobSucceeded))
 	if !strings.Contains(j.Attempts[0].Cause, "rank 3") || j.Attempts[1].FromStep == 0 {
 		t.Errorf("attempts %+v", j.Attempts)
+	}
+	// The history holds both attempts: the second from its checkpoint on.
+	var hist *api.JobHistory
+	waitFor(t, 10*time.Second, "the second attempt's history", func() bool {
+		hist, err = cl.History(ctx(t), j.ID)
+		return err == nil && len(hist.Points) > 0 && hist.Points[len(hist.Points)-1].Step == 24
+	})
+	var second []int64
+	for _, p := range hist.Points {
+		if p.Attempt == 2 {
+			second = append(second, p.Step)
+		}
+	}
+	if len(second) == 0 || second[0] != j.Attempts[1].FromStep+1 || second[len(second)-1] != 24 || hist.Points[0].Attempt != 1 {
+		t.Errorf("history of the restarted job: second attempt's steps %v (from the checkpoint of %d)", second, j.Attempts[1].FromStep)
 	}
 	want, err1 := ckpt.ReadManifest(ref.Checkpoints[len(ref.Checkpoints)-1].Dir)
 	got, err2 := ckpt.ReadManifest(j.Checkpoints[len(j.Checkpoints)-1].Dir)

@@ -17,8 +17,8 @@ import (
 // version 2 only adds fields (EndAttempt.LastStep), so a command without
 // them stays version 1 and a version-1 replica still applies it. Version 3
 // adds EndAttempt.Planned and Checkpoint.Files, the same way; version 4
-// EndAttempt.Result.
-const Version = 4
+// EndAttempt.Result; version 5 the AppendHistory command.
+const Version = 5
 
 // MinVersion is the oldest command encoding Decode reads.
 const MinVersion = 1
@@ -39,6 +39,7 @@ const (
 	OpStartAttempt     Op = 6
 	OpEndAttempt       Op = 7
 	OpCommitCheckpoint Op = 8
+	OpAppendHistory    Op = 9
 )
 
 // Command is one change to the State. Encode turns it into log bytes;
@@ -145,6 +146,8 @@ func newCommand(op Op) Command {
 		return &EndAttempt{}
 	case OpCommitCheckpoint:
 		return &CommitCheckpoint{}
+	case OpAppendHistory:
+		return &AppendHistory{}
 	}
 	return nil
 }
@@ -185,6 +188,8 @@ func versionOf(cmd Command) byte {
 		if len(c.Checkpoint.Files) > 0 {
 			return 3
 		}
+	case AppendHistory, *AppendHistory:
+		return 5
 	}
 	return 1
 }

@@ -51,7 +51,7 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"", ErrBadCommand},
 		{"\x01", ErrBadCommand},
-		{"\x05\x01{}", ErrUnknownVersion},
+		{"\x06\x01{}", ErrUnknownVersion},
 		{"\x00\x01{}", ErrUnknownVersion},
 		{"\x01\x07{\"id\":\"j\",\"next\":\"failed\",\"last_step\":3}", ErrBadCommand}, // a version-2 field
 		{"\x01\xff{}", ErrBadCommand},

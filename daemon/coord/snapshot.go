@@ -15,6 +15,7 @@ const (
 	snapshotMagic  = "bloom-coord-snapshot 1\n"
 	snapshotMagic2 = "bloom-coord-snapshot 2\n"
 	snapshotMagic3 = "bloom-coord-snapshot 3\n"
+	snapshotMagic4 = "bloom-coord-snapshot 4\n"
 )
 
 // MaxSnapshotSize bounds what Restore reads.
@@ -38,11 +39,14 @@ func (s *State) Snapshot() ([]byte, error) {
 		}
 		for _, c := range j.Checkpoints {
 			if len(c.Files) > 0 {
-				v = 3
+				v = max(v, 3)
 			}
 		}
+		if len(j.History) > 0 {
+			v = 4
+		}
 	}
-	magic := [...]string{snapshotMagic, snapshotMagic2, snapshotMagic3}[v-1]
+	magic := [...]string{snapshotMagic, snapshotMagic2, snapshotMagic3, snapshotMagic4}[v-1]
 	return append([]byte(magic), body...), nil
 }
 
@@ -53,7 +57,7 @@ func Restore(b []byte) (*State, error) {
 	}
 	var body []byte
 	ok := false
-	for _, m := range []string{snapshotMagic, snapshotMagic2, snapshotMagic3} {
+	for _, m := range []string{snapshotMagic, snapshotMagic2, snapshotMagic3, snapshotMagic4} {
 		if body, ok = bytes.CutPrefix(b, []byte(m)); ok {
 			break
 		}

@@ -79,7 +79,7 @@ func TestRestoreRejects(t *testing.T) {
 		snapshotMagic + `{"members":{"a":{"name":"b"}}}`,
 		snapshotMagic + `{"jobs":{"a":null}}`,
 		snapshotMagic + `{"surprise":1}`,
-		"bloom-coord-snapshot 4\n{}",
+		"bloom-coord-snapshot 5\n{}",
 	} {
 		if _, err := Restore([]byte(b)); !errors.Is(err, ErrBadSnapshot) {
 			t.Errorf("Restore(%q) = %v, want ErrBadSnapshot", b, err)

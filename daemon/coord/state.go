@@ -58,6 +58,8 @@ func (s *State) apply(cmd Command) error {
 		return s.endAttempt(c)
 	case CommitCheckpoint:
 		return s.commitCheckpoint(c)
+	case AppendHistory:
+		return s.appendHistory(c)
 	}
 	return fmt.Errorf("%w: unknown command %T", ErrBadCommand, cmd)
 }
@@ -80,6 +82,8 @@ func unptr(cmd Command) Command {
 	case *EndAttempt:
 		return *c
 	case *CommitCheckpoint:
+		return *c
+	case *AppendHistory:
 		return *c
 	}
 	return cmd

@@ -37,6 +37,8 @@ type Job struct {
 	Checkpoints []Checkpoint `json:"checkpoints,omitempty"`
 	// Result is a generation or evaluation job's answer, once it succeeded.
 	Result json.RawMessage `json:"result,omitempty"`
+	// History is the job's steps, every attempt's, bounded (MaxHistory).
+	History []HistoryPoint `json:"history,omitempty"`
 }
 
 // Plan places every rank of a job on a node and device, Megatron order:

@@ -25,6 +25,11 @@ type attempt struct {
 	// rank checkpoints and stops, and the next attempt runs on the job's
 	// full layout); 0 while it does not.
 	growTo int
+	// hist are steps for the job's history not yet proposed (since when
+	// the first of them came), histLast the last step taken in.
+	hist      []coord.HistoryPoint
+	histSince time.Time
+	histLast  int64
 }
 
 // liveFor returns the live record of job's attempt n, replacing one of an
@@ -35,8 +40,12 @@ func (s *Scheduler) liveFor(id string, n int) *attempt {
 		return nil
 	}
 	if a == nil || a.n < n {
+		old := a
 		a = &attempt{n: n, ranks: map[int]api.RankReport{}, nodes: map[int]string{},
 			pending: map[int64]*pendingCkpt{}, refused: map[int64]bool{}, nonces: map[string]string{}}
+		if old != nil { // the older attempt's steps not yet proposed go with this one's
+			a.hist, a.histSince = old.hist, old.histSince
+		}
 		s.live[id] = a
 	}
 	return a
@@ -59,6 +68,7 @@ func (s *Scheduler) Report(r api.NodeReport, now time.Time) (reply api.ReportRep
 			old := a.ranks[rr.Rank]
 			changed = changed || old.Exited != rr.Exited || len(old.Shards) != len(rr.Shards)
 			a.ranks[rr.Rank], a.nodes[rr.Rank] = rr, r.Node
+			a.takeHistory(rr.Recent, now)
 			if _, ok := a.nonces[r.Node]; !ok && r.Instance != "" {
 				a.nonces[r.Node] = r.Instance // the bloomd that runs the ranks
 			}
@@ -155,3 +165,40 @@ func (a *attempt) summarize() *api.JobProgress {
 
 // Waiting is why a pending job is not placed yet ("" if unknown).
 func (s *Scheduler) Waiting(id string) string { return s.waiting[id] }
+
+// takeHistory keeps the steps of recent not taken in yet, for the job's
+// history.
+func (a *attempt) takeHistory(recent []api.StepProgress, now time.Time) {
+	for _, p := range recent {
+		if p.Step <= a.histLast {
+			continue
+		}
+		if len(a.hist) == 0 {
+			a.histSince = now
+		}
+		a.histLast = p.Step
+		a.hist = append(a.hist, coord.HistoryPoint{Attempt: a.n, Step: p.Step, At: p.At, Loss: p.Loss, LR: p.LR,
+			GradNorm: p.GradNorm, LossScale: p.LossScale, SkippedSteps: p.SkippedSteps, Consumed: p.Consumed,
+			TokensPerSec: p.TokensPerSec, SamplesPerSec: p.SamplesPerSec, SecPerStep: p.SecondsPerStep, TFLOPs: p.TFLOPs, MFU: p.MFU})
+	}
+}
+
+// historyFlushAge is how long steps wait on the leader before they are
+// proposed together (fewer, larger Raft entries).
+const historyFlushAge = 2 * time.Second
+
+// flushHistory proposes the steps an attempt holds when there are enough,
+// they waited long enough, or force (the attempt is over).
+func (a *attempt) flushHistory(id string, now time.Time, force bool) []Action {
+	if len(a.hist) == 0 || !force && len(a.hist) < coord.MaxHistoryBatch/4 && now.Sub(a.histSince) < historyFlushAge {
+		return nil
+	}
+	var out []Action
+	for len(a.hist) > 0 {
+		n := min(len(a.hist), coord.MaxHistoryBatch)
+		out = append(out, Action{Cmd: coord.AppendHistory{ID: id, Points: a.hist[:n:n]}})
+		a.hist = a.hist[n:]
+	}
+	a.hist = nil
+	return out
+}

@@ -127,6 +127,11 @@ func (s *Scheduler) Pass(st *coord.State, g Gossip, now time.Time) []Action {
 		}
 	}
 	for id, a := range s.live {
+		if _, ok := st.Jobs[id]; ok {
+			out = append(out, a.flushHistory(id, now, st.Jobs[id].State != coord.JobRunning)...)
+		}
+	}
+	for id, a := range s.live {
 		if job, ok := st.Jobs[id]; !ok || job.State != coord.JobRunning {
 			if p := a.summarize(); p != nil {
 				s.final[id] = p // what `bloomctl job` shows after the end

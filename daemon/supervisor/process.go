@@ -159,6 +159,12 @@ func (p *Worker) readControl(s *Supervisor, r io.Reader) {
 		switch m.Type {
 		case "progress":
 			p.rep.Progress = m.Progress
+			if m.Progress != nil && m.Progress.History {
+				if len(p.rep.Recent) == api.MaxRecent {
+					p.rep.Recent = append(p.rep.Recent[:0], p.rep.Recent[1:]...)
+				}
+				p.rep.Recent = append(p.rep.Recent, *m.Progress)
+			}
 			if m.Progress != nil && m.Progress.Step > p.rep.Saving {
 				p.rep.Saving = 0 // the save before this step is over
 			}
@@ -201,6 +207,7 @@ func (p *Worker) snapshot(committed int64) api.RankReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := p.rep
+	r.Recent = slices.Clone(p.rep.Recent) // the worker's messages shift it in place
 	r.Shards = nil
 	for _, sh := range p.rep.Shards {
 		if sh.Step > committed {
