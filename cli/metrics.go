@@ -34,22 +34,30 @@ func metricsCommand() *ucli.Command {
 				return h, err
 			}
 			if globalString(c, "output") == "csv" {
-				cl, err := ctlClient(c)
+				h, err := fetchHistory(c, id)
 				if err != nil {
 					return err
 				}
-				defer cl.Close()
-				ctx, cancel := context.WithTimeout(c.Context, queryTimeout)
-				defer cancel()
-				h, err := get(cl, ctx)
-				if err != nil {
-					return err
+				if n := c.Int("last"); n > 0 && len(h.Points) > n {
+					h.Points = h.Points[len(h.Points)-n:]
 				}
 				return writeHistoryCSV(c.App.Writer, h)
 			}
 			return query(c, get, func(h *api.JobHistory) error { return writeHistory(c.App.Writer, h) })
 		},
 	}
+}
+
+// fetchHistory asks the cluster for job id's history.
+func fetchHistory(c *ucli.Context, id string) (*api.JobHistory, error) {
+	cl, err := ctlClient(c)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(c.Context, queryTimeout)
+	defer cancel()
+	return cl.History(ctx, id)
 }
 
 // historyColumns are the figures of a step, in the table's and the CSV's
