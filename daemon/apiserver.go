@@ -28,7 +28,10 @@ func (d *Daemon) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		d.writeMetrics(w)
 	})
-	return d.authenticate(mux)
+	top := http.NewServeMux()
+	top.HandleFunc("GET "+pathDashboard+"{$}", handleDashboard)
+	top.Handle("/", d.authenticate(mux))
+	return top
 }
 
 // authenticate lets in a client certificate issued by the cluster CA

@@ -2,7 +2,9 @@ package identity
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -71,10 +73,13 @@ func New(s Secret, name string) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identity: parse cluster CA: %w", err)
 	}
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	// The node's key is ECDSA P-256, which browsers (the dashboard) and
+	// every TLS stack speak; the CA stays Ed25519, derived from the secret.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("identity: node key: %w", err)
 	}
+	pub := &key.PublicKey
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
 	if err != nil {
 		return nil, fmt.Errorf("identity: serial: %w", err)
