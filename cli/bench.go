@@ -216,6 +216,7 @@ func benchTrainCommand() *ucli.Command {
 		Flags: append([]ucli.Flag{
 			&ucli.BoolFlag{Name: "bf16", Usage: "mixed precision: bf16 matrix products over float32 master weights"},
 			&ucli.BoolFlag{Name: "fp16", Usage: "mixed precision: fp16 matrix products (loss scaled by 4096)"},
+			&ucli.BoolFlag{Name: "checkpoint-activations", Usage: "recompute each block in backward instead of keeping its activations"},
 		}, shapeFlags...),
 		Action: func(c *ucli.Context) error {
 			m, b, shape, err := benchModel(c)
@@ -234,6 +235,7 @@ func benchTrainCommand() *ucli.Command {
 			if err := m.SetPrecision(p); err != nil {
 				return err
 			}
+			m.Recompute = c.Bool("checkpoint-activations")
 			opt := trainer.NewAdamW(m, trainer.AdamWConfig{Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, WeightDecay: 0.1})
 			sec, err := timeIters(3, 2*time.Second, func() error {
 				m.ZeroGrads()

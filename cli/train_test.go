@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -130,5 +131,29 @@ func TestTrainLocalTensorBoard(t *testing.T) {
 	}
 	if len(got[tensorboard.TagLossScale]) != 0 {
 		t.Error("a loss scale without --fp16")
+	}
+}
+
+// TestTrainLocalCheckpointActivations: recomputing the blocks in backward
+// trains to the same losses, bit for bit.
+func TestTrainLocalCheckpointActivations(t *testing.T) {
+	losses := func(args ...string) string {
+		out, err := run(t, append([]string{"-o", "json", "train", "--local", "--model-preset", "bloom-tiny", "--train-iters", "4",
+			"--seq-length", "16", "--micro-batch-size", "2", "--global-batch-size", "4"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ls []string
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+			var s struct{ Loss float64 }
+			if err := json.Unmarshal([]byte(l), &s); err != nil {
+				t.Fatalf("%v: %q", err, l)
+			}
+			ls = append(ls, strconv.FormatFloat(s.Loss, 'g', -1, 64))
+		}
+		return strings.Join(ls, " ")
+	}
+	if a, b := losses(), losses("--checkpoint-activations"); a != b {
+		t.Errorf("kept %s, recomputed %s", a, b)
 	}
 }

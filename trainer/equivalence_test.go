@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"testing"
 
 	"bloom/npu"
@@ -268,5 +269,21 @@ func TestTargetSource(t *testing.T) {
 	}
 	if math.Abs(got[0]-want) > 1e-6*want || math.Abs(got[1]-want) > 1e-5*want {
 		t.Errorf("first loss %v (one rank), %v (DP2 TP2 PP2); the unmasked targets' mean %v", got[0], got[1], want)
+	}
+}
+
+// TestRecomputeAcrossRanks: activation checkpointing (its second forward
+// of each block runs the tensor-parallel reductions again) trains every
+// layout to the same losses as keeping the activations, bit for bit.
+func TestRecomputeAcrossRanks(t *testing.T) {
+	base := tinyJob()
+	base.Steps = 4
+	for _, c := range []RankConfig{layout(base, 2, 2, 2, nil), layout(base, 1, 2, 1, nil)} {
+		kept, _ := lossCurve(t, c)
+		c.Recompute = true
+		again, _ := lossCurve(t, c)
+		if !slices.Equal(kept, again) {
+			t.Errorf("%s: recomputed %v, kept %v", layoutName(c), again, kept)
+		}
 	}
 }

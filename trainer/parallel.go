@@ -89,6 +89,9 @@ type RankConfig struct {
 	// --loss-scale-window, --hysteresis, --min-loss-scale, and
 	// --zero-stage for its rule); used under F16 only.
 	LossScale LossScaleConfig
+	// Recompute is --checkpoint-activations (bloom.Model.Recompute): less
+	// activation memory for a second forward of each block in backward.
+	Recompute bool
 
 	// Tokenizer is what the data was tokenized with, recorded in the
 	// checkpoints so that an exported model carries it: ByteTokenizer for

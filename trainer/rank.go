@@ -137,6 +137,7 @@ func newRank(cfg RankConfig, env Env, tag string) (*Rank, error) {
 // data-parallel reducer and the pipeline.
 func (r *Rank) attach(m *bloom.Model, opt *AdamW) error {
 	cfg := r.Cfg
+	m.Recompute = cfg.Recompute
 	if err := m.SetPrecision(cfg.Precision); err != nil {
 		return err
 	}

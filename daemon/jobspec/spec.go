@@ -137,6 +137,9 @@ type Spec struct {
 	// TensorBoardDir is Megatron's --tensorboard-dir: the last rank (it
 	// holds the loss) writes event files there on its node, with
 	// Megatron's tags; the Log... switches add its optional scalars.
+	// CheckpointActivations is --checkpoint-activations: each block's
+	// activations are recomputed in backward instead of kept.
+	CheckpointActivations     bool   `json:"checkpoint_activations,omitempty"`
 	TensorBoardDir            string `json:"tensorboard_dir,omitempty"`
 	LogTimersToTensorboard    bool   `json:"log_timers_to_tensorboard,omitempty"`
 	LogBatchSizeToTensorboard bool   `json:"log_batch_size_to_tensorboard,omitempty"`

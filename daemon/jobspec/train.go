@@ -28,7 +28,7 @@ func (s *Spec) TrainConfig() trainer.RankConfig {
 	c.LR = trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
 		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
 	c.Precision, c.LossScale = s.Precision(), s.LossScale()
-	c.Tokenizer = s.TokenizerNameOrPath
+	c.Tokenizer, c.Recompute = s.TokenizerNameOrPath, s.CheckpointActivations
 	if s.DataPath == "" {
 		c.Tokenizer = trainer.ByteTokenizer // the embedded byte-level corpus
 	}

@@ -72,7 +72,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 					w.logf("tensorboard: %v", err)
 				}
 			}
-			tp := trainer.StepThroughput(cfg.Model, cfg.GlobalBatch, cfg.SeqLength, cfg.World(), st.Seconds, false, peak)
+			tp := trainer.StepThroughput(cfg.Model, cfg.GlobalBatch, cfg.SeqLength, cfg.World(), st.Seconds, cfg.Recompute, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
 				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed,
 				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps, History: cfg.Rank == cfg.World()-1,

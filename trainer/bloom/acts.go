@@ -44,6 +44,9 @@ type acts struct {
 
 	bw   *backScratch            // shared by every acts of a model: one backward runs at a time
 	hook func(l int, after bool) // the cache's, while it decodes (Cache.hook)
+	// shared: the blocks share their activations but for their outputs
+	// (Model.Recompute).
+	shared bool
 }
 
 // backScratch is the memory a backward pass works in.
@@ -57,8 +60,10 @@ type backScratch struct {
 }
 
 // newActs allocates activations for B·Tq rows attending over up to Cap
-// positions. With ownKV false, the caller sets every block's k and v.
-func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) *acts {
+// positions. With ownKV false, the caller sets every block's k and v. With
+// shared (activation checkpointing), the blocks share one set of buffers
+// but for their outputs (res2): a backward recomputes a block's forward.
+func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV, shared bool) *acts {
 	N, C, lc := B*Tq, c.Hidden, newLocal(c, p)
 	a := &acts{B: B, Tq: Tq, Cap: Cap, x0: d.Alloc(N * C), proj: d.Alloc(N * C)}
 	if p.Embed {
@@ -72,9 +77,14 @@ func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) *acts {
 			a.ceSum, a.ceTgt = a.ceParts.Slice(0, N), a.ceParts.Slice(N, N)
 		}
 	}
-	a.blocks = make([]blockActs, p.Layers)
+	a.blocks, a.shared = make([]blockActs, p.Layers), shared
 	for i := range a.blocks {
 		b := &a.blocks[i]
+		if shared && i > 0 {
+			*b = a.blocks[0]        // the same memory
+			b.res2 = d.Alloc(N * C) // but its own output: the next block's input
+			continue
+		}
 		b.ln1, b.ln1Mean, b.ln1Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
 		b.qkv, b.q = d.Alloc(3*N*lc.attn), d.Alloc(N*lc.attn)
 		if ownKV {

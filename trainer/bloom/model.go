@@ -20,6 +20,12 @@ type Model struct {
 	W      Weights // views into Params
 	Grads  npu.Buf // (Layout.Size) mirrors Params; nil until the first Step
 	G      Weights // views into Grads
+	// Recompute is activation checkpointing (Megatron's
+	// --checkpoint-activations): a training pass keeps each block's output
+	// only, the blocks' other activations in one set of buffers they share,
+	// and the backward recomputes a block's forward before its backward.
+	// The results are bit-identical; set it before the first pass.
+	Recompute bool
 
 	tp        tensorPar
 	dev       npu.Device   // what the passes compute on: Dev, or Dev with half-operand products (SetPrecision)
@@ -131,7 +137,7 @@ func (m *Model) Forward(b Batch) (npu.Buf, error) {
 		return nil, err
 	}
 	if a := m.train; a == nil || a.B != b.B || a.Tq != b.T {
-		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true)
+		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true, m.Recompute)
 	}
 	if err := m.forward(m.train, b.IDs, b.Mask, 0); err != nil {
 		return nil, err
@@ -298,6 +304,14 @@ func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 		in := a.x0
 		if i > 0 {
 			in = a.blocks[i-1].res2
+		}
+		if a.shared && i < len(a.blocks)-1 { // the last block's are still there
+			if err := attentionForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, in, sh, 0); err != nil {
+				return err
+			}
+			if err := mlpForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, N); err != nil {
+				return err
+			}
 		}
 		if err := mlpBackward(d, c, &m.tp, &m.W.Blocks[i], &m.G.Blocks[i], ba, s, s.dres, N); err != nil {
 			return err

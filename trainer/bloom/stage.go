@@ -21,7 +21,7 @@ func (m *Model) PrepareSlots(n, B, T int) {
 	}
 	m.slots = make([]*acts, n)
 	for i := range m.slots {
-		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, true)
+		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, true, m.Recompute)
 	}
 	m.bw = newBackScratch(m.Dev, m.Cfg, m.Part, m.slots[0])
 }
