@@ -73,6 +73,7 @@ type HistoryPoint struct {
 	SkippedSteps int64   `json:"skipped_steps,omitempty"`
 	Consumed     int64   `json:"consumed_samples"`
 	TokensPerSec float64 `json:"tokens_per_s"`
+	BatchSize    int     `json:"batch_size,omitempty"`
 	Throughput
 }
 

@@ -68,7 +68,8 @@ type StepProgress struct {
 	GradNorm     float64 `json:"grad_norm"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Consumed     int64   `json:"consumed_samples"`
-	At           int64   `json:"at"` // unix ms
+	BatchSize    int     `json:"batch_size,omitempty"` // the step's global batch
+	At           int64   `json:"at"`                   // unix ms
 	// History marks the steps of the rank whose figures are the job's
 	// (its last, which holds the loss): kept in the job's history.
 	History bool `json:"history,omitempty"`

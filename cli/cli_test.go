@@ -30,7 +30,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
 	app.ExitErrHandler = func(*ucli.Context, error) {} // return usage errors, not os.Exit
-	err := app.Run(append([]string{"bloomctl"}, args...))
+	err := app.Run(SeedArgs(append([]string{"bloomctl"}, args...)))
 	return out.String(), err
 }
 

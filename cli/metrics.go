@@ -74,6 +74,7 @@ var historyColumns = []struct {
 	{"grad_norm", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.GradNorm, 'f', 3, 64) }},
 	{"loss_scale", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.LossScale, 'g', -1, 64) }},
 	{"skipped", func(p api.HistoryPoint) string { return strconv.FormatInt(p.SkippedSteps, 10) }},
+	{"batch_size", func(p api.HistoryPoint) string { return strconv.Itoa(p.BatchSize) }},
 	{"consumed_samples", func(p api.HistoryPoint) string { return strconv.FormatInt(p.Consumed, 10) }},
 	{"tokens_per_s", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.TokensPerSec, 'f', 0, 64) }},
 	{"samples_per_s", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.SamplesPerSec, 'g', 4, 64) }},

@@ -74,6 +74,7 @@ var localFields = map[string]specFlag{
 	"layernorm-epsilon":             {},
 	"tensorboard-dir":               {},
 	"checkpoint-activations":        {},
+	"rampup-batch-size":             {},
 	"log-timers-to-tensorboard":     {},
 	"log-batch-size-to-tensorboard": {},
 	"seed":                          {},
@@ -227,7 +228,7 @@ func runLocal(c *ucli.Context) error {
 			writeJSON(w, s)
 			return
 		}
-		tp := trainer.StepThroughput(m.Cfg, cfg.GlobalBatch, cfg.SeqLength, 1, s.Seconds, cfg.Recompute, 0)
+		tp := trainer.StepThroughput(m.Cfg, s.Batch, cfg.SeqLength, 1, s.Seconds, cfg.Recompute, 0)
 		fmt.Fprintln(w, api.StepProgress{Step: int64(s.Step), Steps: int64(cfg.Steps), Loss: s.Loss, LR: s.LR, GradNorm: s.GradNorm,
 			TokensPerSec: s.TokensPerSec, LossScale: s.LossScale, SkippedSteps: s.SkippedSteps,
 			Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice}}.Line())

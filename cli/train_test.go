@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -155,5 +156,39 @@ func TestTrainLocalCheckpointActivations(t *testing.T) {
 	}
 	if a, b := losses(), losses("--checkpoint-activations"); a != b {
 		t.Errorf("kept %s, recomputed %s", a, b)
+	}
+}
+
+// TestTrainLocalRampup: --rampup-batch-size as the seed writes it (three
+// values after the flag): the batch grows 2, 4, 6, 8 over the first 16
+// samples, and --train-samples counts the steps as Megatron does.
+func TestTrainLocalRampup(t *testing.T) {
+	out, err := run(t, "-o", "json", "train", "--local", "--model-preset", "bloom-tiny", "--train-samples", "40",
+		"--seq-length", "16", "--micro-batch-size", "2", "--global-batch-size", "8", "--rampup-batch-size", "2", "2", "16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches []int
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var s struct {
+			Batch    int   `json:"batch_size"`
+			Consumed int64 `json:"consumed_samples"`
+		}
+		if err := json.Unmarshal([]byte(l), &s); err != nil {
+			t.Fatalf("%v: %q", err, l)
+		}
+		batches = append(batches, s.Batch)
+	}
+	// Increments every 16/3 samples: after 0, 2, 4 → 2; 6 → 4; 10 → 2+2·1=4;
+	// 14 → 6; 20 > 16 → 8; then whole batches of 8 to 40.
+	want := trainer.Rampup{Start: 2, Increment: 2, Samples: 16}
+	var consumed int64
+	var wantBatches []int
+	for range want.Iterations(8, 40) {
+		b := want.Batch(8, consumed)
+		wantBatches, consumed = append(wantBatches, b), consumed+int64(b)
+	}
+	if fmt.Sprint(batches) != fmt.Sprint(wantBatches) || batches[0] != 2 || batches[len(batches)-1] != 8 {
+		t.Errorf("batches %v, want %v", batches, wantBatches)
 	}
 }

@@ -44,3 +44,35 @@ func usageError(cmd string, flags []ucli.Flag, err error) error {
 	}
 	return ucli.Exit(fmt.Sprintf("%s: %s (%s --help)", cmd, msg, cmd), 2)
 }
+
+// multiValueFlags are the seed's flags that take several values separated
+// by spaces (Megatron's nargs): --rampup-batch-size START INCREMENT SAMPLES.
+var multiValueFlags = map[string]int{"rampup-batch-size": 3}
+
+// SeedArgs rewrites the seed's space-separated multi-value flags into one
+// comma-separated value ("--rampup-batch-size 192 16 9_765_625" →
+// "--rampup-batch-size=192,16,9_765_625"), so its scripts' command lines
+// parse as they are.
+func SeedArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i := 0; i < len(args); i++ {
+		name := strings.TrimLeft(args[i], "-")
+		n, ok := multiValueFlags[name]
+		if !ok || !strings.HasPrefix(args[i], "-") || i+n >= len(args) {
+			out = append(out, args[i])
+			continue
+		}
+		vals := args[i+1 : i+1+n]
+		numeric := true
+		for _, v := range vals {
+			numeric = numeric && v != "" && strings.Trim(v, "0123456789_") == ""
+		}
+		if !numeric {
+			out = append(out, args[i])
+			continue
+		}
+		out = append(out, "--"+name+"="+strings.Join(vals, ","))
+		i += n
+	}
+	return out
+}

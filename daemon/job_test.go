@@ -395,7 +395,7 @@ func TestParallelJob(t *testing.T) {
 	}
 	h, err := cl.History(ctx(t), ref.ID)
 	if err != nil || len(h.Points) != 24 || h.Points[23].Step != 24 || h.Points[0].Attempt != 1 || h.Points[23].Loss != ref.Progress.Loss ||
-		h.Points[23].LossScale != 4096 || !(h.Points[23].TFLOPs > 0) {
+		h.Points[23].LossScale != 4096 || !(h.Points[23].TFLOPs > 0) || h.Points[23].BatchSize != 6 {
 		t.Fatalf("history: %v %+v", err, h)
 	}
 	for i, p := range h.Points {

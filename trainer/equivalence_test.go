@@ -287,3 +287,25 @@ func TestRecomputeAcrossRanks(t *testing.T) {
 		}
 	}
 }
+
+// TestLayoutsEquivalentRampup: under --rampup-batch-size (4 samples a
+// step, then 8 after the first 40) every layout follows the one rank, and
+// a pipeline runs the ramp-up's fewer micro-batches in the slots of the
+// full batch.
+func TestLayoutsEquivalentRampup(t *testing.T) {
+	base := tinyJob()
+	base.Rampup = Rampup{Start: 4, Increment: 4, Samples: 40}
+	layoutsEquivalent(t, base, 0.5, fp32Tol, layout(base, 2, 1, 1, nil), layout(base, 1, 1, 2, []int{3, 1}), layout(base, 2, 2, 2, nil))
+	_, res := lossCurve(t, layout(base, 2, 1, 2, nil))
+	var batches []int
+	for _, s := range res.stats[0] {
+		batches = append(batches, s.Batch)
+	}
+	// Resumed from the checkpoint of step 10 (the ramp-up's last), the
+	// run goes on bit for bit (the batch follows the consumed samples the
+	// checkpoint records).
+	resumeExact(t, layout(base, 2, 1, 2, nil))
+	if batches[0] != 4 || batches[9] != 4 || batches[10] != 8 || batches[19] != 8 {
+		t.Errorf("batches %v: 4 until 40 samples are consumed (one increment per 40), then 8", batches)
+	}
+}

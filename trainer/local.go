@@ -43,6 +43,7 @@ type StepStats struct {
 	LR           float64 `json:"lr"`
 	GradNorm     float64 `json:"grad_norm"` // before clipping
 	Consumed     int64   `json:"consumed_samples"`
+	Batch        int     `json:"batch_size"` // the step's global batch (--rampup-batch-size makes it vary)
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Seconds      float64 `json:"seconds"`
 	// Where a rank's step time went: its micro-batches' forward and

@@ -70,8 +70,11 @@ type RankConfig struct {
 
 	MicroBatch  int // --micro-batch-size: sequences per forward/backward
 	GlobalBatch int // --global-batch-size: sequences per step, a multiple of MicroBatch·DP
-	SeqLength   int // --seq-length: tokens per sequence (samples hold one more)
-	Steps       int // --train-iters: the step to stop after, counting steps a resumed run loaded
+	// Rampup is --rampup-batch-size: smaller global batches in the run's
+	// first samples (the zero value: none).
+	Rampup    Rampup
+	SeqLength int // --seq-length: tokens per sequence (samples hold one more)
+	Steps     int // --train-iters: the step to stop after, counting steps a resumed run loaded
 
 	Seed     uint64      // --seed: the initialization
 	InitStd  float64     // --init-method-std
@@ -163,6 +166,8 @@ func (c RankConfig) Validate() error {
 			ErrConfig, c.GlobalBatch, c.MicroBatch, c.DP, c.MicroBatch*c.DP)
 	case c.Steps <= 0:
 		return fmt.Errorf("%w: --train-iters must be positive, got %d", ErrConfig, c.Steps)
+	case c.Rampup.Validate(c.GlobalBatch, c.MicroBatch*c.DP) != nil:
+		return c.Rampup.Validate(c.GlobalBatch, c.MicroBatch*c.DP)
 	case c.ClipGrad < 0 || c.InitStd < 0:
 		return fmt.Errorf("%w: --clip-grad and --init-method-std must not be negative", ErrConfig)
 	case c.BucketElems < 0 || c.SaveInterval < 0:

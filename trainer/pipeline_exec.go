@@ -97,13 +97,20 @@ func (p *pipeline) load(consumed int64, k, slot int) error {
 	return nil
 }
 
-// step runs the step's schedule and returns the mean of this rank's
-// micro-batch losses (0 on a stage that is not the last). The gradients it
-// leaves are of the mean loss over the data-parallel replicas times scale
-// (the fp16 loss scale; 1 otherwise). ready goes to the backward of the
-// last micro-batch (see bloom.Model.BackwardSlot).
-func (p *pipeline) step(ctx context.Context, consumed int64, scale float32, ready func(off, n int)) (float64, error) {
+// step runs the schedule of a step of batch samples (the global batch:
+// a ramp-up makes it smaller than --global-batch-size at first) and
+// returns the mean of this rank's micro-batch losses (0 on a stage that is
+// not the last). The gradients it leaves are of the mean loss over the
+// data-parallel replicas times scale (the fp16 loss scale; 1 otherwise).
+// ready goes to the backward of the last micro-batch (see
+// bloom.Model.BackwardSlot).
+func (p *pipeline) step(ctx context.Context, consumed int64, batch int, scale float32, ready func(off, n int)) (float64, error) {
 	p.wait, p.busy = 0, 0
+	if M := batch / (p.cfg.MicroBatch * p.cfg.DP); M != p.micro {
+		// Fewer micro-batches in flight: the slots made for the full batch
+		// hold them (InFlight grows with M).
+		p.ops, p.micro = OneFOneB(p.cfg.PP, p.cfg.Coords().PP, M), M
+	}
 	m, weight, loss := p.m, scale/float32(p.micro*p.cfg.DP), 0.0
 	for _, op := range p.ops {
 		slot := op.Micro % p.slots

@@ -312,7 +312,8 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if r.scaler != nil {
 		scale = r.scaler.Scale()
 	}
-	loss, err := r.pipe.step(ctx, r.consumed, float32(scale), ready)
+	batch := c.Rampup.Batch(c.GlobalBatch, r.consumed)
+	loss, err := r.pipe.step(ctx, r.consumed, batch, float32(scale), ready)
 	var dpWait time.Duration
 	if r.red != nil {
 		if ferr := r.red.finish(); err == nil && ferr != nil {
@@ -357,9 +358,9 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 			m.Dev.Scale(m.Grads, float32(factor), m.Layout.Size)
 		}
 		r.Opt.Update(lr)
-		r.lrSamples += int64(c.GlobalBatch)
+		r.lrSamples += int64(batch)
 	}
-	r.consumed += int64(c.GlobalBatch)
+	r.consumed += int64(batch)
 	r.step++
 	if loss, votes, err = r.meanLoss(ctx, loss, votes); err != nil {
 		return StepStats{}, err
@@ -369,7 +370,7 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	}
 	sec := time.Since(start).Seconds()
 	st := StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
-		TokensPerSec: float64(c.GlobalBatch*c.SeqLength) / sec, Seconds: sec,
+		TokensPerSec: float64(batch*c.SeqLength) / sec, Seconds: sec, Batch: batch,
 		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds(), Stop: votes > 0}
 	if r.scaler != nil {
 		st.LossScale, st.Skipped, st.SkippedSteps = scale, skip, r.scaler.Skipped()

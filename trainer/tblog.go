@@ -34,9 +34,9 @@ func OpenTensorBoard(dir string, cfg RankConfig, model bloom.Config, flags tenso
 // finished step).
 func (t *TensorBoardLog) Step(st StepStats) error {
 	c := t.cfg
-	tp := StepThroughput(t.model, c.GlobalBatch, c.SeqLength, c.World(), st.Seconds, c.Recompute, 0)
+	tp := StepThroughput(t.model, st.Batch, c.SeqLength, c.World(), st.Seconds, c.Recompute, 0)
 	it := tensorboard.Iteration{Step: int64(st.Step), Samples: st.Consumed, Tokens: st.Consumed * int64(c.SeqLength),
-		LR: st.LR, BatchSize: int64(c.GlobalBatch), LMLoss: st.Loss, LossScale: st.LossScale, GradNorm: st.GradNorm,
+		LR: st.LR, BatchSize: int64(st.Batch), LMLoss: st.Loss, LossScale: st.LossScale, GradNorm: st.GradNorm,
 		NoGradNorm: st.Skipped, IterationTime: st.Seconds, SeqLength: int64(c.SeqLength), DataParallel: int64(c.Layout.DP),
 		TFLOPs: tp.TFLOPsPerDevice}
 	f := t.flags

@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	if err := cli.CtlApp().Run(os.Args); err != nil {
+	if err := cli.CtlApp().Run(cli.SeedArgs(os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "bloomctl:", err)
 		os.Exit(1)
 	}

@@ -15,6 +15,7 @@ type HistoryPoint struct {
 	LossScale     float64 `json:"ls,omitempty"`
 	SkippedSteps  int64   `json:"sk,omitempty"`
 	Consumed      int64   `json:"c"`
+	Batch         int     `json:"b,omitempty"`
 	TokensPerSec  float64 `json:"tps"`
 	SamplesPerSec float64 `json:"sps,omitempty"`
 	SecPerStep    float64 `json:"spi,omitempty"`

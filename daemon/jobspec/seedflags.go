@@ -144,7 +144,23 @@ var seedFields = []Field{
 	noteField("log-validation-ppl-to-tensorboard", "accepted: no validation runs yet, so there is no validation perplexity to write"),
 	choiceField("tensorboard-queue-size", "accepted: events are flushed after every step"),
 	choiceField("tensorboard-log-interval", "every step is written", "1"),
-	refusedField("rampup-batch-size", "", "batch-size ramp-up; drop it to train at --global-batch-size from the first step"),
+	{Name: "rampup-batch-size", List: true, Usage: "START INCREMENT SAMPLES: the global batch starts at START and grows by INCREMENT in equal shares of the first SAMPLES samples, as BLOOM trained (192 16 9_765_625); --train-samples then counts steps as Megatron does",
+		set: func(s *Spec, v string) error {
+			n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64)
+			if err != nil || n < 1 {
+				return fmt.Errorf("want three positive integers (START INCREMENT SAMPLES), got %q", v)
+			}
+			s.RampupBatchSize = append(s.RampupBatchSize, n)
+			return nil
+		},
+		get: func(s *Spec) string {
+			out := make([]string, len(s.RampupBatchSize))
+			for i, n := range s.RampupBatchSize {
+				out[i] = strconv.FormatInt(n, 10)
+			}
+			return strings.Join(out, ",")
+		},
+		reset: func(s *Spec) { s.RampupBatchSize = s.RampupBatchSize[:0] }},
 	refusedField("eval-iters", "0", "validation; pass --eval-iters 0 (or drop --eval-interval and --eval-iters)"),
 	refusedField("eval-interval", "", "validation; drop --eval-interval and --eval-iters"),
 }

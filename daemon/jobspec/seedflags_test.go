@@ -31,7 +31,7 @@ func TestSeedScriptFlags(t *testing.T) {
 		{"query-key-layer-scaling", "true"}, {"no-attention-softmax-in-fp32", "true"},
 		{"no-untie-embeddings-and-output-weights", "true"}, {"sequence-parallel", "true"},
 		{"tensor-model-parallel-size", "8"}, {"pipeline-model-parallel-size", "1"},
-		{"micro-batch-size", "4"}, {"global-batch-size", "512"},
+		{"micro-batch-size", "4"}, {"global-batch-size", "512"}, {"rampup-batch-size", "192,16,9_765_625"},
 		{"train-samples", "220_000_000"}, {"lr-decay-samples", "200_000_000"}, {"lr-warmup-samples", "183_105"},
 		{"lr", "1.2e-4"}, {"min-lr", "6e-6"}, {"lr-decay-style", "cosine"},
 		{"optimizer", "adam"}, {"adam-beta1", "0.9"}, {"adam-beta2", "0.95"}, {"adam-eps", "1e-8"},
@@ -64,7 +64,10 @@ func TestSeedScriptFlags(t *testing.T) {
 	if f.Note == "" {
 		t.Error("--sequence-parallel has no note")
 	}
-	for _, bad := range [][2]string{{"rampup-batch-size", "192"}, {"eval-iters", "1"}, {"position-embedding-type", "rotary"},
+	if s.Steps() != 441_356 {
+		t.Errorf("the seed's 220M samples with its ramp-up last %d steps; Megatron counts 441,356", s.Steps())
+	}
+	for _, bad := range [][2]string{{"eval-iters", "1"}, {"position-embedding-type", "rotary"},
 		{"optimizer", "sgd"}} {
 		d := Default()
 		err := d.Set(bad[0], bad[1])
@@ -81,11 +84,18 @@ func TestSeedScriptFlags(t *testing.T) {
 			t.Errorf("%s: %v", body, err)
 		}
 	}
+	// A ramp-up that does not reach the global batch.
+	s4 := Default()
+	s4.Set("rampup-batch-size", "100,16,10")
+	s4.GlobalBatch, s4.ModelPreset, s4.TrainIters = 512, "bloom-tiny", 10
+	if err := s4.Validate(); err == nil || !strings.Contains(err.Error(), "rampup") {
+		t.Errorf("--rampup-batch-size 100 16 10 with --global-batch-size 512: %v", err)
+	}
 	// --max-position-embeddings below --seq-length, and a preset beside a shape.
 	s2 := Default()
 	s2.Set("max-position-embeddings", "16")
-	s2.SeqLength = 32
-	if err := s2.Validate(); err == nil {
+	s2.SeqLength, s2.ModelPreset, s2.TrainIters = 32, "bloom-tiny", 10
+	if err := s2.Validate(); err == nil || !strings.Contains(err.Error(), "max-position-embeddings") {
 		t.Error("--seq-length 32 with --max-position-embeddings 16 was accepted")
 	}
 	s3 := Default()

@@ -139,11 +139,13 @@ type Spec struct {
 	// Megatron's tags; the Log... switches add its optional scalars.
 	// CheckpointActivations is --checkpoint-activations: each block's
 	// activations are recomputed in backward instead of kept.
-	CheckpointActivations     bool   `json:"checkpoint_activations,omitempty"`
-	TensorBoardDir            string `json:"tensorboard_dir,omitempty"`
-	LogTimersToTensorboard    bool   `json:"log_timers_to_tensorboard,omitempty"`
-	LogBatchSizeToTensorboard bool   `json:"log_batch_size_to_tensorboard,omitempty"`
-	PrefillChunk              int    `json:"prefill_chunk,omitempty"`
+	CheckpointActivations bool `json:"checkpoint_activations,omitempty"`
+	// RampupBatchSize is --rampup-batch-size START INCREMENT SAMPLES.
+	RampupBatchSize           []int64 `json:"rampup_batch_size,omitempty"`
+	TensorBoardDir            string  `json:"tensorboard_dir,omitempty"`
+	LogTimersToTensorboard    bool    `json:"log_timers_to_tensorboard,omitempty"`
+	LogBatchSizeToTensorboard bool    `json:"log_batch_size_to_tensorboard,omitempty"`
+	PrefillChunk              int     `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`
@@ -254,7 +256,7 @@ func (s *Spec) Steps() int64 {
 		return s.TrainIters
 	}
 	if s.GlobalBatch > 0 {
-		return s.TrainSamples / int64(s.GlobalBatch)
+		return s.Rampup().Iterations(s.GlobalBatch, s.TrainSamples)
 	}
 	return 0
 }

@@ -28,7 +28,7 @@ func (s *Spec) TrainConfig() trainer.RankConfig {
 	c.LR = trainer.Schedule{MaxLR: s.LR, MinLR: s.MinLR, Style: s.LRDecayStyle,
 		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
 	c.Precision, c.LossScale = s.Precision(), s.LossScale()
-	c.Tokenizer, c.Recompute = s.TokenizerNameOrPath, s.CheckpointActivations
+	c.Tokenizer, c.Recompute, c.Rampup = s.TokenizerNameOrPath, s.CheckpointActivations, s.Rampup()
 	if s.DataPath == "" {
 		c.Tokenizer = trainer.ByteTokenizer // the embedded byte-level corpus
 	}
@@ -61,4 +61,12 @@ func (s *Spec) LossScale() trainer.LossScaleConfig {
 		c.Rule = trainer.RuleFP16Optimizer
 	}
 	return c
+}
+
+// Rampup is --rampup-batch-size START INCREMENT SAMPLES (none when unset).
+func (s *Spec) Rampup() trainer.Rampup {
+	if len(s.RampupBatchSize) != 3 {
+		return trainer.Rampup{}
+	}
+	return trainer.Rampup{Start: int(s.RampupBatchSize[0]), Increment: int(s.RampupBatchSize[1]), Samples: s.RampupBatchSize[2]}
 }

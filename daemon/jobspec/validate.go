@@ -28,6 +28,19 @@ func (s *Spec) Validate() error {
 		bad("--tensor-model-parallel-size %d and --pipeline-model-parallel-size %d must be ≥ 1, --data-parallel-size %d ≥ 0 (0 = fill the cluster)", tp, pp, dp)
 		return errors.Join(errs...)
 	}
+	if n := len(s.RampupBatchSize); n != 0 && n != 3 {
+		bad("--rampup-batch-size takes three numbers, START INCREMENT SAMPLES (BLOOM's: 192 16 9_765_625), got %d", n)
+	} else if n == 3 {
+		if err := s.Rampup().Validate(s.GlobalBatch, max(1, s.MicroBatch)); err != nil {
+			bad("%v", err)
+		}
+	}
+	if s.DevicePeakTFLOPs < 0 {
+		bad("--device-peak-tflops must be ≥ 0 (0: measured)")
+	}
+	if s.MaxPositionEmbeddings < 0 || s.MaxPositionEmbeddings > 0 && s.SeqLength > s.MaxPositionEmbeddings {
+		bad("--seq-length (%d) must be at most --max-position-embeddings (%d)", s.SeqLength, s.MaxPositionEmbeddings)
+	}
 	if m.Heads%tp != 0 {
 		bad("%d attention heads do not divide by --tensor-model-parallel-size %d: use a TP that divides %d", m.Heads, tp, m.Heads)
 	}
@@ -80,12 +93,6 @@ func (s *Spec) checkInference() []error {
 	}
 	if s.DataParallel > 1 {
 		bad("a %s job runs one data-parallel replica: leave --data-parallel-size unset", s.Kind)
-	}
-	if s.DevicePeakTFLOPs < 0 {
-		bad("--device-peak-tflops must be ≥ 0 (0: measured)")
-	}
-	if s.MaxPositionEmbeddings < 0 || s.MaxPositionEmbeddings > 0 && s.SeqLength > s.MaxPositionEmbeddings {
-		bad("--seq-length (%d) must be at most --max-position-embeddings (%d)", s.SeqLength, s.MaxPositionEmbeddings)
 	}
 	if s.MicroBatch < 1 || s.SeqLength < 2 {
 		bad("--micro-batch-size (%d, rows at a time) must be ≥ 1 and --seq-length (%d) ≥ 2", s.MicroBatch, s.SeqLength)

@@ -72,9 +72,9 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 					w.logf("tensorboard: %v", err)
 				}
 			}
-			tp := trainer.StepThroughput(cfg.Model, cfg.GlobalBatch, cfg.SeqLength, cfg.World(), st.Seconds, cfg.Recompute, peak)
+			tp := trainer.StepThroughput(cfg.Model, st.Batch, cfg.SeqLength, cfg.World(), st.Seconds, cfg.Recompute, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
-				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed,
+				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed, BatchSize: st.Batch,
 				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps, History: cfg.Rank == cfg.World()-1,
 				Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice, MFU: tp.MFU}})
 			if st.Stop {

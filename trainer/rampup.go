@@ -1,0 +1,57 @@
+package trainer
+
+import "fmt"
+
+// Rampup is Megatron's --rampup-batch-size START INCREMENT SAMPLES, as
+// BLOOM trained: the global batch starts at Start and grows by Increment
+// in equal shares of the first Samples samples, reaching
+// --global-batch-size after them (ascendspeed/microbatches.py
+// RampupBatchsizeNumMicroBatches). The zero value is no ramp-up.
+type Rampup struct {
+	Start, Increment int
+	Samples          int64
+}
+
+// On reports whether r ramps the batch up.
+func (r Rampup) On() bool { return r.Start > 0 }
+
+// Validate reports a ramp-up that cannot reach global in whole micro-batch
+// rounds of unit (micro-batch × data-parallel size) samples.
+func (r Rampup) Validate(global, unit int) error {
+	switch {
+	case !r.On():
+		return nil
+	case r.Increment <= 0 || r.Samples <= 0 || r.Start > global:
+		return fmt.Errorf("%w: --rampup-batch-size %d %d %d: a start up to --global-batch-size %d, a positive increment and samples", ErrConfig, r.Start, r.Increment, r.Samples, global)
+	case (global-r.Start)%r.Increment != 0:
+		return fmt.Errorf("%w: --rampup-batch-size: --global-batch-size %d minus the start %d is not a multiple of the increment %d", ErrConfig, global, r.Start, r.Increment)
+	case r.Start%unit != 0 || r.Increment%unit != 0:
+		return fmt.Errorf("%w: --rampup-batch-size: the start %d and increment %d must be multiples of --micro-batch-size × data-parallel size = %d", ErrConfig, r.Start, r.Increment, unit)
+	}
+	return nil
+}
+
+// Batch is the global batch of the step that starts after consumed
+// samples.
+func (r Rampup) Batch(global int, consumed int64) int {
+	if !r.On() || consumed > r.Samples || r.Start == global {
+		return global
+	}
+	perIncrement := float64(r.Samples) / float64((global-r.Start)/r.Increment)
+	return min(global, r.Start+int(float64(consumed)/perIncrement)*r.Increment)
+}
+
+// Iterations is the run length of trainSamples samples under the ramp-up,
+// as Megatron's update_train_iters counts it: the ramp-up's steps, then
+// whole global batches.
+func (r Rampup) Iterations(global int, trainSamples int64) int64 {
+	if !r.On() {
+		return trainSamples / int64(global)
+	}
+	var consumed, iters int64
+	for consumed <= r.Samples {
+		consumed += int64(r.Batch(global, consumed))
+		iters++
+	}
+	return iters + (trainSamples-consumed)/int64(global)
+}

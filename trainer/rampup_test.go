@@ -1,0 +1,36 @@
+package trainer
+
+import "testing"
+
+// TestRampupIterations: the seed's runs (--rampup-batch-size 192 16
+// 9_765_625, 220M samples) last as long as Megatron counts them: 441,356
+// iterations for Bloom-7B (GBS 512) and 115,311 for Bloom-176B (GBS 2048,
+// BigScience's logs say "iteration 12695/ 115311"); the batch follows
+// Megatron's steps.
+func TestRampupIterations(t *testing.T) {
+	r := Rampup{Start: 192, Increment: 16, Samples: 9_765_625}
+	for _, c := range []struct {
+		global int
+		want   int64
+	}{{512, 441_356}, {2048, 115_311}} {
+		if got := r.Iterations(c.global, 220_000_000); got != c.want {
+			t.Errorf("GBS %d: %d iterations, want %d", c.global, got, c.want)
+		}
+	}
+	// 20 increments of 16 from 192 to 512 over 9,765,625 samples: one
+	// every 488,281.25 samples.
+	for _, c := range []struct {
+		consumed int64
+		want     int
+	}{{0, 192}, {488_281, 192}, {488_282, 208}, {9_765_625, 512}, {9_765_626, 512}} {
+		if got := r.Batch(512, c.consumed); got != c.want {
+			t.Errorf("after %d samples: batch %d, want %d", c.consumed, got, c.want)
+		}
+	}
+	if err := r.Validate(512, 4); err != nil { // Bloom-7B: micro-batch 4, DP 1
+		t.Error(err)
+	}
+	if err := (Rampup{Start: 100, Increment: 16, Samples: 10}).Validate(512, 4); err == nil {
+		t.Error("a ramp-up that does not reach the batch was accepted")
+	}
+}
