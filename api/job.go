@@ -74,6 +74,8 @@ type HistoryPoint struct {
 	Consumed     int64   `json:"consumed_samples"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	BatchSize    int     `json:"batch_size,omitempty"`
+	ValLoss      float64 `json:"val_loss,omitempty"`
+	ValPPL       float64 `json:"val_ppl,omitempty"`
 	Throughput
 }
 

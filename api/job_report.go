@@ -69,7 +69,11 @@ type StepProgress struct {
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Consumed     int64   `json:"consumed_samples"`
 	BatchSize    int     `json:"batch_size,omitempty"` // the step's global batch
-	At           int64   `json:"at"`                   // unix ms
+	// ValLoss and ValPPL are the validation loss and perplexity, on the
+	// steps after which validation ran (--eval-interval).
+	ValLoss float64 `json:"val_loss,omitempty"`
+	ValPPL  float64 `json:"val_ppl,omitempty"`
+	At      int64   `json:"at"` // unix ms
 	// History marks the steps of the rank whose figures are the job's
 	// (its last, which holds the loss): kept in the job's history.
 	History bool `json:"history,omitempty"`
@@ -97,7 +101,11 @@ type Throughput struct {
 
 // Line is the step as one log line.
 func (p StepProgress) Line() string {
-	return stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps, p.Throughput)
+	s := stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps, p.Throughput)
+	if p.ValLoss != 0 {
+		s += fmt.Sprintf(" | validation loss %.4f ppl %.4g", p.ValLoss, p.ValPPL)
+	}
+	return s
 }
 
 // stepLine formats a step's figures the one way every log and listing

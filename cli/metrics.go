@@ -76,11 +76,21 @@ var historyColumns = []struct {
 	{"skipped", func(p api.HistoryPoint) string { return strconv.FormatInt(p.SkippedSteps, 10) }},
 	{"batch_size", func(p api.HistoryPoint) string { return strconv.Itoa(p.BatchSize) }},
 	{"consumed_samples", func(p api.HistoryPoint) string { return strconv.FormatInt(p.Consumed, 10) }},
+	{"val_loss", func(p api.HistoryPoint) string { return optFloat(p.ValLoss, 4) }},
+	{"val_ppl", func(p api.HistoryPoint) string { return optFloat(p.ValPPL, 4) }},
 	{"tokens_per_s", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.TokensPerSec, 'f', 0, 64) }},
 	{"samples_per_s", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.SamplesPerSec, 'g', 4, 64) }},
 	{"s_per_step", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.SecondsPerStep, 'g', 4, 64) }},
 	{"tflops_per_device", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.TFLOPs, 'g', 4, 64) }},
 	{"mfu", func(p api.HistoryPoint) string { return strconv.FormatFloat(p.MFU, 'g', 3, 64) }},
+}
+
+// optFloat is x with prec decimals, "" for 0 (a step without it).
+func optFloat(x float64, prec int) string {
+	if x == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(x, 'f', prec, 64)
 }
 
 // writeHistory prints a job's steps as a table.

@@ -191,7 +191,7 @@ func runLocal(c *ucli.Context) error {
 	loop.Data = src
 	var tb *trainer.TensorBoardLog
 	if s.TensorBoardDir != "" {
-		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard}
+		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard, ValidationPPL: s.LogValidationPPLToTensorboard}
 		if tb, err = trainer.OpenTensorBoard(s.TensorBoardDir, cfg, m.Cfg, flags); err != nil {
 			return fmt.Errorf("--tensorboard-dir: %w", err)
 		}

@@ -309,3 +309,65 @@ func TestLayoutsEquivalentRampup(t *testing.T) {
 		t.Errorf("batches %v: 4 until 40 samples are consumed (one increment per 40), then 8", batches)
 	}
 }
+
+// TestValidation: --eval-interval 5 --eval-iters 2 validates after steps
+// 5, 10, 15 and 20 on every layout with the same losses (within the
+// layouts' tolerance), each on its own 2 global batches of the validation
+// samples; the training curve is the one without validation, bit for bit.
+func TestValidation(t *testing.T) {
+	base := tinyJob()
+	plain, _ := lossCurve(t, base)
+	base.Eval = Eval{Interval: 5, Iters: 2}
+	valid, err := data.NewByteCorpus(data.DemoText(), base.SeqLength, 99)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref []float64
+	for _, c := range []RankConfig{base, layout(base, 2, 1, 1, nil), layout(base, 1, 2, 2, nil)} {
+		res, err := runJobValid(c, valid)
+		if err != nil {
+			t.Fatalf("%s: %v", layoutName(c), err)
+		}
+		var vals, losses []float64
+		for _, s := range res.stats[c.World()-1] {
+			losses = append(losses, s.Loss)
+			if s.ValLoss != 0 {
+				vals = append(vals, s.ValLoss)
+				if s.Step%5 != 0 || math.Abs(s.ValPPL-math.Exp(s.ValLoss)) > 1e-9*s.ValPPL {
+					t.Errorf("%s: validation at step %d: loss %v ppl %v", layoutName(c), s.Step, s.ValLoss, s.ValPPL)
+				}
+			}
+		}
+		if len(vals) != 4 || vals[0] == vals[1] {
+			t.Fatalf("%s: validation losses %v", layoutName(c), vals)
+		}
+		if ref == nil {
+			ref = vals
+			if !slices.Equal(losses, plain) {
+				t.Errorf("validation changed the training losses: %v, without %v", losses, plain)
+			}
+		}
+		for i := range vals {
+			if math.Abs(vals[i]-ref[i]) > fp32Tol.loss*ref[i] {
+				t.Errorf("%s: validation %d: %v, one rank %v", layoutName(c), i, vals[i], ref[i])
+			}
+		}
+	}
+}
+
+// runJobValid is runJob with validation samples.
+func runJobValid(c RankConfig, valid Source) (jobResult, error) {
+	w := newWorld(c)
+	for r := range w.envs {
+		w.envs[r].Valid = valid
+	}
+	return runJob(context.Background(), c, tinySourceNoT(c), nil, w)
+}
+
+func tinySourceNoT(c RankConfig) Source {
+	src, err := data.NewByteCorpus(data.DemoText(), c.SeqLength, 11)
+	if err != nil {
+		panic(err)
+	}
+	return src
+}

@@ -38,12 +38,16 @@ func loadSample(src Source, i int64, sample, ids, targets []int32) error {
 
 // StepStats describe one finished optimizer step.
 type StepStats struct {
-	Step         int     `json:"step"` // 1-based
-	Loss         float64 `json:"loss"` // mean over the step's micro-batches
-	LR           float64 `json:"lr"`
-	GradNorm     float64 `json:"grad_norm"` // before clipping
-	Consumed     int64   `json:"consumed_samples"`
-	Batch        int     `json:"batch_size"` // the step's global batch (--rampup-batch-size makes it vary)
+	Step     int     `json:"step"` // 1-based
+	Loss     float64 `json:"loss"` // mean over the step's micro-batches
+	LR       float64 `json:"lr"`
+	GradNorm float64 `json:"grad_norm"` // before clipping
+	Consumed int64   `json:"consumed_samples"`
+	Batch    int     `json:"batch_size"` // the step's global batch (--rampup-batch-size makes it vary)
+	// ValLoss and ValPPL are the validation loss and perplexity exp(min(20,
+	// loss)), on the steps after which validation ran (Eval).
+	ValLoss      float64 `json:"val_loss,omitempty"`
+	ValPPL       float64 `json:"val_ppl,omitempty"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Seconds      float64 `json:"seconds"`
 	// Where a rank's step time went: its micro-batches' forward and
@@ -79,6 +83,7 @@ type Local struct {
 	Cfg   RankConfig
 	Model *bloom.Model
 	Data  Source // the samples; the optimizer is a fresh AdamW with Cfg.Adam
+	Valid Source // validation samples, when Cfg.Eval asks for validation
 }
 
 // Validate reports a run that cannot start, saying what to change. It
@@ -127,7 +132,7 @@ func (l *Local) rank(report func(StepStats)) (*Rank, error) {
 	m, cfg := l.Model, l.Cfg
 	cfg.Model, cfg.Rank, cfg.Layout, cfg.PartitionLayers = m.Cfg, 0, Layout{TP: 1, PP: 1, DP: 1}, nil
 	cfg.InitStd = 0 // not used: the model is initialized
-	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Report: report}, "trainer")
+	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Valid: l.Valid, Report: report}, "trainer")
 	if err != nil {
 		return nil, err
 	}

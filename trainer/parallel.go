@@ -72,7 +72,9 @@ type RankConfig struct {
 	GlobalBatch int // --global-batch-size: sequences per step, a multiple of MicroBatch·DP
 	// Rampup is --rampup-batch-size: smaller global batches in the run's
 	// first samples (the zero value: none).
-	Rampup    Rampup
+	Rampup Rampup
+	// Eval is --eval-interval and --eval-iters: validation on Env.Valid.
+	Eval      Eval
 	SeqLength int // --seq-length: tokens per sequence (samples hold one more)
 	Steps     int // --train-iters: the step to stop after, counting steps a resumed run loaded
 
@@ -166,6 +168,8 @@ func (c RankConfig) Validate() error {
 			ErrConfig, c.GlobalBatch, c.MicroBatch, c.DP, c.MicroBatch*c.DP)
 	case c.Steps <= 0:
 		return fmt.Errorf("%w: --train-iters must be positive, got %d", ErrConfig, c.Steps)
+	case c.Eval.Iters < 0 || c.Eval.Interval < 0 || c.Eval.Iters > 0 && c.Eval.Interval == 0:
+		return fmt.Errorf("%w: --eval-iters %d needs a positive --eval-interval, got %d", ErrConfig, c.Eval.Iters, c.Eval.Interval)
 	case c.Rampup.Validate(c.GlobalBatch, c.MicroBatch*c.DP) != nil:
 		return c.Rampup.Validate(c.GlobalBatch, c.MicroBatch*c.DP)
 	case c.ClipGrad < 0 || c.InitStd < 0:

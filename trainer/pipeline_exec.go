@@ -257,3 +257,39 @@ func (s *sender) close() error {
 	s.all = nil
 	return s.err
 }
+
+// evaluate runs a forward pass of batch samples of src, from sample
+// consumed on, through the stages (no backward, no gradients) and returns
+// the mean of this rank's micro-batch losses (0 on a stage that is not the
+// last): the validation loss as Megatron's evaluate computes it.
+func (p *pipeline) evaluate(ctx context.Context, src Source, consumed int64, batch int) (float64, error) {
+	saved := p.data
+	p.data = src
+	defer func() { p.data = saved }()
+	m, M, loss := p.m, batch/(p.cfg.MicroBatch*p.cfg.DP), 0.0
+	for k := range M {
+		op := PipeOp{Forward, k}
+		if err := p.load(consumed, k, 0); err != nil {
+			return 0, err
+		}
+		if !p.first {
+			if err := p.receive(ctx, p.prev, "validation activations", op); err != nil {
+				return 0, err
+			}
+			m.Dev.Write(m.Input(0), p.recv)
+		}
+		ml, _, err := m.ForwardSlot(0, p.ids[0], p.targets[0], 0)
+		if err != nil {
+			return 0, fmt.Errorf("validation forward of micro-batch %d: %w", k, err)
+		}
+		loss += ml / float64(M)
+		if !p.last {
+			buf := p.toNext.buffer()
+			m.Dev.Read(buf, m.Output(0))
+			if err := p.toNext.send(buf); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return loss, nil
+}

@@ -1,6 +1,9 @@
 package trainer
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 // Rampup is Megatron's --rampup-batch-size START INCREMENT SAMPLES, as
 // BLOOM trained: the global batch starts at Start and grows by Increment
@@ -54,4 +57,33 @@ func (r Rampup) Iterations(global int, trainSamples int64) int64 {
 		iters++
 	}
 	return iters + (trainSamples-consumed)/int64(global)
+}
+
+// Eval is Megatron's --eval-interval and --eval-iters: after every
+// Interval-th step, the mean loss of Iters global batches of validation
+// samples (Iters 0: none).
+type Eval struct {
+	Interval, Iters int
+}
+
+// evaluate is this step's validation: Eval.Iters global batches of the
+// validation samples, forward only, the loss averaged over them and the
+// data-parallel replicas and passed from the last stage to every rank.
+func (r *Rank) evaluate(ctx context.Context) (float64, error) {
+	c := r.Cfg
+	if r.env.Valid == nil {
+		return 0, fmt.Errorf("%w: --eval-iters needs validation data (Env.Valid)", ErrConfig)
+	}
+	k := int64(r.step/c.Eval.Interval) - 1
+	base := k * int64(c.Eval.Iters) * int64(c.GlobalBatch)
+	total := 0.0
+	for it := range c.Eval.Iters {
+		loss, err := r.pipe.evaluate(ctx, r.env.Valid, base+int64(it*c.GlobalBatch), c.GlobalBatch)
+		if err != nil {
+			return 0, err
+		}
+		total += loss / float64(c.Eval.Iters)
+	}
+	loss, _, err := r.meanLoss(ctx, total, 0)
+	return loss, err
 }

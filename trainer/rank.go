@@ -28,6 +28,11 @@ type Env struct {
 	// Data serves the run's samples in order (trainer/data's GPTDataset);
 	// every rank reads the samples its micro-batches need.
 	Data Source
+	// Valid serves the validation samples (the split's second part), read
+	// when Eval asks: evaluation k (after step k·Interval) reads samples
+	// [(k−1)·Iters·GlobalBatch, k·Iters·GlobalBatch), as Megatron's resumed
+	// validation iterator does.
+	Valid Source
 	// Commit learns of every saved shard and commits a checkpoint once all
 	// its shards are durable. nil: a job with one model-parallel rank commits
 	// its own checkpoints (a DirCommitter).
@@ -270,6 +275,12 @@ func (r *Rank) loop(ctx context.Context) error {
 				err = fmt.Errorf("%w (%w)", cerr, err)
 			}
 			return fmt.Errorf("%s: step %d: %w", r.tag, r.step+1, err)
+		}
+		if e := r.Cfg.Eval; e.Iters > 0 && r.step%e.Interval == 0 {
+			if st.ValLoss, err = r.evaluate(ctx); err != nil {
+				return fmt.Errorf("%s: validation after step %d: %w", r.tag, r.step, err)
+			}
+			st.ValPPL = math.Exp(min(20, st.ValLoss))
 		}
 		if r.env.Report != nil {
 			r.env.Report(st)

@@ -41,7 +41,12 @@ func (t *TensorBoardLog) Step(st StepStats) error {
 		TFLOPs: tp.TFLOPsPerDevice}
 	f := t.flags
 	f.LossScale = f.LossScale && st.LossScale > 0
-	if err := t.w.Points(it.Points(f), time.Now()); err != nil {
+	points := it.Points(f)
+	if st.ValLoss != 0 {
+		points = append(points, tensorboard.Validation{Step: int64(st.Step), Samples: st.Consumed,
+			Tokens: st.Consumed * int64(c.SeqLength), LMLoss: st.ValLoss}.Points(f)...)
+	}
+	if err := t.w.Points(points, time.Now()); err != nil {
 		return err
 	}
 	return t.w.Flush()

@@ -16,6 +16,8 @@ type HistoryPoint struct {
 	SkippedSteps  int64   `json:"sk,omitempty"`
 	Consumed      int64   `json:"c"`
 	Batch         int     `json:"b,omitempty"`
+	ValLoss       float64 `json:"vl,omitempty"` // validation after this step (--eval-interval)
+	ValPPL        float64 `json:"vp,omitempty"`
 	TokensPerSec  float64 `json:"tps"`
 	SamplesPerSec float64 `json:"sps,omitempty"`
 	SecPerStep    float64 `json:"spi,omitempty"`

@@ -141,7 +141,7 @@ var seedFields = []Field{
 	stringField("tensorboard-dir", "write TensorBoard event files here (on the node of the last rank, which holds the loss) with Megatron's tags, each also vs samples and vs tokens", func(s *Spec) *string { return &s.TensorBoardDir }),
 	boolField("log-timers-to-tensorboard", "TensorBoard: also iteration time, samples/s, tokens/s (per replica too) and TFLOPs per device", func(s *Spec) *bool { return &s.LogTimersToTensorboard }),
 	boolField("log-batch-size-to-tensorboard", "TensorBoard: also the batch size", func(s *Spec) *bool { return &s.LogBatchSizeToTensorboard }),
-	noteField("log-validation-ppl-to-tensorboard", "accepted: no validation runs yet, so there is no validation perplexity to write"),
+	boolField("log-validation-ppl-to-tensorboard", "TensorBoard: also the validation perplexity (with --eval-iters)", func(s *Spec) *bool { return &s.LogValidationPPLToTensorboard }),
 	choiceField("tensorboard-queue-size", "accepted: events are flushed after every step"),
 	choiceField("tensorboard-log-interval", "every step is written", "1"),
 	{Name: "rampup-batch-size", List: true, Usage: "START INCREMENT SAMPLES: the global batch starts at START and grows by INCREMENT in equal shares of the first SAMPLES samples, as BLOOM trained (192 16 9_765_625); --train-samples then counts steps as Megatron does",
@@ -161,8 +161,8 @@ var seedFields = []Field{
 			return strings.Join(out, ",")
 		},
 		reset: func(s *Spec) { s.RampupBatchSize = s.RampupBatchSize[:0] }},
-	refusedField("eval-iters", "0", "validation; pass --eval-iters 0 (or drop --eval-interval and --eval-iters)"),
-	refusedField("eval-interval", "", "validation; drop --eval-interval and --eval-iters"),
+	intField("eval-interval", "validate after every N steps (with --eval-iters)", func(s *Spec) *int { return &s.EvalInterval }),
+	intField("eval-iters", "validation: the mean loss (and perplexity) of N global batches of the split's validation part, forward only (0: none; needs --data-path)", func(s *Spec) *int { return &s.EvalIters }),
 }
 
 // applyDeepSpeed sets what a DeepSpeed config file says, as DeepSpeed's

@@ -37,7 +37,8 @@ func TestSeedScriptFlags(t *testing.T) {
 		{"optimizer", "adam"}, {"adam-beta1", "0.9"}, {"adam-beta2", "0.95"}, {"adam-eps", "1e-8"},
 		{"weight-decay", "1e-1"}, {"clip-grad", "1.0"}, {"init-method-std", "0.0048"}, {"seed", "42"}, {"fp16", "true"},
 		{"save-interval", "250"}, {"log-interval", "1"}, {"data-impl", "mmap"}, {"deepspeed", "true"},
-		{"zero-stage", "0"}, {"distributed-backend", "nccl"}, {"eval-iters", "0"},
+		{"zero-stage", "0"}, {"distributed-backend", "nccl"}, {"eval-interval", "1000"}, {"eval-iters", "1"},
+		{"data-path", "/data/enwiki_text_document"},
 		{"checkpoint-activations", "true"}, {"use-manual-layer-allocation", "true"}, {"manual-layers", "30"},
 	}
 	for _, a := range args {
@@ -67,7 +68,7 @@ func TestSeedScriptFlags(t *testing.T) {
 	if s.Steps() != 441_356 {
 		t.Errorf("the seed's 220M samples with its ramp-up last %d steps; Megatron counts 441,356", s.Steps())
 	}
-	for _, bad := range [][2]string{{"eval-iters", "1"}, {"position-embedding-type", "rotary"},
+	for _, bad := range [][2]string{{"position-embedding-type", "rotary"},
 		{"optimizer", "sgd"}} {
 		d := Default()
 		err := d.Set(bad[0], bad[1])

@@ -140,12 +140,16 @@ type Spec struct {
 	// CheckpointActivations is --checkpoint-activations: each block's
 	// activations are recomputed in backward instead of kept.
 	CheckpointActivations bool `json:"checkpoint_activations,omitempty"`
+	// EvalInterval and EvalIters are --eval-interval and --eval-iters.
+	EvalInterval int `json:"eval_interval,omitempty"`
+	EvalIters    int `json:"eval_iters,omitempty"`
 	// RampupBatchSize is --rampup-batch-size START INCREMENT SAMPLES.
-	RampupBatchSize           []int64 `json:"rampup_batch_size,omitempty"`
-	TensorBoardDir            string  `json:"tensorboard_dir,omitempty"`
-	LogTimersToTensorboard    bool    `json:"log_timers_to_tensorboard,omitempty"`
-	LogBatchSizeToTensorboard bool    `json:"log_batch_size_to_tensorboard,omitempty"`
-	PrefillChunk              int     `json:"prefill_chunk,omitempty"`
+	RampupBatchSize               []int64 `json:"rampup_batch_size,omitempty"`
+	TensorBoardDir                string  `json:"tensorboard_dir,omitempty"`
+	LogTimersToTensorboard        bool    `json:"log_timers_to_tensorboard,omitempty"`
+	LogBatchSizeToTensorboard     bool    `json:"log_batch_size_to_tensorboard,omitempty"`
+	LogValidationPPLToTensorboard bool    `json:"log_validation_ppl_to_tensorboard,omitempty"`
+	PrefillChunk                  int     `json:"prefill_chunk,omitempty"`
 
 	LogInterval int `json:"log_interval"`
 	MaxRestarts int `json:"max_restarts"`

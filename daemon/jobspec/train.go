@@ -29,6 +29,7 @@ func (s *Spec) TrainConfig() trainer.RankConfig {
 		WarmupSamples: s.LRWarmupSamples, DecaySamples: s.DecaySamples()}
 	c.Precision, c.LossScale = s.Precision(), s.LossScale()
 	c.Tokenizer, c.Recompute, c.Rampup = s.TokenizerNameOrPath, s.CheckpointActivations, s.Rampup()
+	c.Eval = trainer.Eval{Interval: s.EvalInterval, Iters: s.EvalIters}
 	if s.DataPath == "" {
 		c.Tokenizer = trainer.ByteTokenizer // the embedded byte-level corpus
 	}

@@ -35,6 +35,11 @@ func (s *Spec) Validate() error {
 			bad("%v", err)
 		}
 	}
+	if s.EvalIters < 0 || s.EvalInterval < 0 || s.EvalIters > 0 && s.EvalInterval == 0 {
+		bad("--eval-iters %d needs a positive --eval-interval (got %d)", s.EvalIters, s.EvalInterval)
+	} else if s.EvalIters > 0 && (s.DataPath == "" || s.InstructionDataset) {
+		bad("validation (--eval-iters) needs a Megatron dataset (--data-path) whose --split holds out a validation part; the embedded corpus and instruction data have none")
+	}
 	if s.DevicePeakTFLOPs < 0 {
 		bad("--device-peak-tflops must be ≥ 0 (0: measured)")
 	}

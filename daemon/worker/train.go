@@ -46,7 +46,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	if err := w.fetchCheckpoint(ctx, cfg); err != nil {
 		return err
 	}
-	src, closeSrc, err := w.source()
+	src, valid, closeSrc, err := w.source()
 	if err != nil {
 		return err
 	}
@@ -59,13 +59,13 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	}
 	var tb *trainer.TensorBoardLog
 	if s := &w.a.Spec; s.TensorBoardDir != "" && cfg.Rank == cfg.World()-1 {
-		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard}
+		flags := tensorboard.Flags{LearningRate: true, LossScale: true, BatchSize: s.LogBatchSizeToTensorboard, Timers: s.LogTimersToTensorboard, ValidationPPL: s.LogValidationPPLToTensorboard}
 		if tb, err = trainer.OpenTensorBoard(s.TensorBoardDir, cfg, cfg.Model, flags); err != nil {
 			return fmt.Errorf("%w: --tensorboard-dir: %w", errJobInput, err)
 		}
 		defer tb.Close()
 	}
-	env := trainer.Env{Dev: dev, Data: src, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
+	env := trainer.Env{Dev: dev, Data: src, Valid: valid, Commit: shardReporter{w}, Logf: w.logf, Stop: w.link.StopRequested,
 		Report: func(st trainer.StepStats) {
 			if tb != nil {
 				if err := tb.Step(st); err != nil {
@@ -74,7 +74,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 			}
 			tp := trainer.StepThroughput(cfg.Model, st.Batch, cfg.SeqLength, cfg.World(), st.Seconds, cfg.Recompute, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
-				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed, BatchSize: st.Batch,
+				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed, BatchSize: st.Batch, ValLoss: st.ValLoss, ValPPL: st.ValPPL,
 				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps, History: cfg.Rank == cfg.World()-1,
 				Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice, MFU: tp.MFU}})
 			if st.Stop {

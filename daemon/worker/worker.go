@@ -128,38 +128,49 @@ func openDevice(spec string, threads int) (npu.Device, error) {
 
 // source opens the training samples: --data-path in Megatron's order, or
 // the embedded byte-level corpus. close releases it.
-func (w *worker) source() (src trainer.Source, close func() error, err error) {
+func (w *worker) source() (src, valid trainer.Source, close func() error, err error) {
 	s := &w.a.Spec
 	if s.DataPath == "" {
 		c, err := data.NewByteCorpus(data.DemoText(), s.SeqLength, s.Seed)
-		return c, func() error { return nil }, err
+		return c, nil, func() error { return nil }, err
 	}
 	if s.InstructionDataset {
 		// Padded with BLOOM's <pad> (3); the loss never sees it.
 		d, err := data.OpenInstruction(s.DataPath, s.SeqLength, 3, s.Seed)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
+			return nil, nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
 		}
-		return d, d.Close, nil
+		return d, nil, d.Close, nil
 	}
 	samples := s.Steps() * int64(s.GlobalBatch)
-	sp, err := data.OpenGPTSplits(s.DataPath, data.GPTSplitConfig{Split: s.Split, NumSamples: [3]int64{samples, 0, 0},
+	var validSamples int64 // Megatron's: (train_iters // eval_interval + 1) · eval_iters · global batch
+	if s.EvalIters > 0 {
+		validSamples = (s.Steps()/int64(s.EvalInterval) + 1) * int64(s.EvalIters) * int64(s.GlobalBatch)
+	}
+	sp, err := data.OpenGPTSplits(s.DataPath, data.GPTSplitConfig{Split: s.Split, NumSamples: [3]int64{samples, validSamples, 0},
 		SeqLength: s.SeqLength, Seed: uint32(s.Seed), NoCache: true})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
+		return nil, nil, nil, fmt.Errorf("%w: --data-path: %w", errJobInput, err)
 	}
 	if sp.Train == nil {
 		sp.Close()
-		return nil, nil, fmt.Errorf("%w: --data-path %s: --split %s leaves no training documents", errJobInput, s.DataPath, s.Split)
+		return nil, nil, nil, fmt.Errorf("%w: --data-path %s: --split %s leaves no training documents", errJobInput, s.DataPath, s.Split)
 	}
-	return sp.Train, sp.Close, nil
+	if s.EvalIters > 0 && sp.Valid == nil {
+		sp.Close()
+		return nil, nil, nil, fmt.Errorf("%w: --data-path %s: --split %s leaves no validation documents for --eval-iters", errJobInput, s.DataPath, s.Split)
+	}
+	if sp.Valid != nil {
+		valid = sp.Valid
+	}
+	return sp.Train, valid, sp.Close, nil
 }
 
 // reportStep sends a step's progress to the daemon and logs it, every
 // LogInterval steps and the last.
 func (w *worker) reportStep(p api.StepProgress) {
 	p.At = time.Now().UnixMilli()
-	if p.Step%int64(w.a.Spec.LogInterval) == 0 || p.Step == p.Steps {
+	if p.Step%int64(w.a.Spec.LogInterval) == 0 || p.Step == p.Steps || p.ValLoss != 0 {
 		w.link.send(Msg{Type: "progress", Progress: &p})
 		w.logf("%s", p.Line())
 	}
