@@ -5,6 +5,7 @@ import (
 
 	"bloom/api"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // attempt is the leader's view of a running attempt, from the nodes'
@@ -125,6 +126,11 @@ func (s *Scheduler) Progress(job *coord.Job) *api.JobProgress {
 	} else if f := s.final[job.ID]; f != nil && job.State != coord.JobRunning {
 		cp := *f
 		p = &cp
+	} else if n := len(job.History); n > 0 && job.State != coord.JobRunning {
+		p = fromHistory(job.History[n-1]) // a leader that did not see it end: Raft's record
+		if sp, err := jobspec.Unmarshal(job.Spec); err == nil {
+			p.Steps = sp.Steps()
+		}
 	}
 	if p != nil && job.State != coord.JobRunning {
 		p.Checkpointing = 0
@@ -201,4 +207,11 @@ func (a *attempt) flushHistory(id string, now time.Time, force bool) []Action {
 	}
 	a.hist = nil
 	return out
+}
+
+// fromHistory is the progress a job's last history point records.
+func fromHistory(h coord.HistoryPoint) *api.JobProgress {
+	return &api.JobProgress{Attempt: h.Attempt, Step: h.Step, Loss: h.Loss, LR: h.LR, GradNorm: h.GradNorm,
+		TokensPerSec: h.TokensPerSec, Consumed: h.Consumed, LossScale: h.LossScale, SkippedSteps: h.SkippedSteps,
+		UpdatedAt: h.At, Throughput: api.Throughput{SamplesPerSec: h.SamplesPerSec, SecondsPerStep: h.SecPerStep, TFLOPs: h.TFLOPs, MFU: h.MFU}}
 }

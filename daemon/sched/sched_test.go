@@ -528,3 +528,18 @@ func TestReset(t *testing.T) {
 		t.Error("Reset kept the leader's memory")
 	}
 }
+
+// TestProgressAfterLeaderChange: a new leader that never saw a job run
+// shows its last step from the job's history in Raft.
+func TestProgressAfterLeaderChange(t *testing.T) {
+	f := newFixture(t, 2)
+	f.submit("j", spec(t, nil))
+	j := f.st.Jobs["j"]
+	j.State = coord.JobSucceeded
+	j.History = []coord.HistoryPoint{{Attempt: 1, Step: 1, Loss: 5}, {Attempt: 1, Step: 2, Loss: 4.5, TokensPerSec: 100, TFLOPs: 0.5}}
+	f.s.Reset()
+	p := f.s.Progress(j)
+	if p == nil || p.Step != 2 || p.Loss != 4.5 || p.TFLOPs != 0.5 || p.Steps == 0 {
+		t.Errorf("progress after a leader change: %+v", p)
+	}
+}
