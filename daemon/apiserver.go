@@ -143,6 +143,29 @@ func (d *Daemon) handleRestart(w http.ResponseWriter, r *http.Request) {
 // leaderOnly runs a write on the leader, and forwards it there from any
 // other node (once: a forwarded request that lands on a non-leader fails
 // with 503 and the client retries).
+// nodeOnly lets in holders of the cluster secret only: a client
+// certificate of the cluster CA (every node has one; so does an operator's
+// bloomctl --secret-file). The user token may not reach the endpoints
+// nodes talk to each other through.
+func (d *Daemon) nodeOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if certNode(r) == "" {
+			writeError(w, http.StatusForbidden, errors.New("only the cluster's nodes (a certificate from the cluster secret) may use this endpoint, not the API token"))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// certNode is the name in the request's verified client certificate ("":
+// none).
+func certNode(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return ""
+	}
+	return r.TLS.VerifiedChains[0][0].Subject.CommonName
+}
+
 func (d *Daemon) leaderOnly(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if d.IsLeader() {

@@ -28,25 +28,26 @@ import (
 // Daemon is one running bloomd: gossip, Raft, the API. Start makes one;
 // Stop (graceful) or Kill (a crash, for tests) ends it.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	dir     *dataDir
-	id      *identity.Identity
-	fsm     *fsm
-	raft    *raftNode
-	ml      *membership.Membership
-	mux     *mux
-	http    *http.Server
-	apiAddr string // advertised API (and Raft) address
-	nonce   string // random per process; makes the bootstrap cluster id unique
-	started time.Time
-	metrics *metrics
-	paths   jobPaths               // where jobs live in the data dir
-	sup     *supervisor.Supervisor // this node's workers
-	jobs    *jobs                  // the leader's side: the scheduler and what it decides
-	wake    chan struct{}          // pokes the jobs goroutine
-	xfer    *xfer.Endpoint         // checkpoint files to and from peers, over QUIC
-	xferAdv string
+	cfg      Config
+	submitMu sync.Mutex // a submit's checks and its commit, one submit at a time
+	log      *slog.Logger
+	dir      *dataDir
+	id       *identity.Identity
+	fsm      *fsm
+	raft     *raftNode
+	ml       *membership.Membership
+	mux      *mux
+	http     *http.Server
+	apiAddr  string // advertised API (and Raft) address
+	nonce    string // random per process; makes the bootstrap cluster id unique
+	started  time.Time
+	metrics  *metrics
+	paths    jobPaths               // where jobs live in the data dir
+	sup      *supervisor.Supervisor // this node's workers
+	jobs     *jobs                  // the leader's side: the scheduler and what it decides
+	wake     chan struct{}          // pokes the jobs goroutine
+	xfer     *xfer.Endpoint         // checkpoint files to and from peers, over QUIC
+	xferAdv  string
 
 	stop        chan struct{}
 	restart     chan struct{} // closed when a rolling restart asks for one

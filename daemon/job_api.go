@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -26,8 +27,8 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathJobCkptsPattern, d.handleCheckpoints)
 	mux.HandleFunc("GET "+api.PathJobHistoryPattern, d.handleHistory)
 	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
-	mux.HandleFunc("POST "+api.PathInternalReport, d.leaderOnly(d.handleReport))
-	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.handleRendezvous)
+	mux.HandleFunc("POST "+api.PathInternalReport, d.nodeOnly(d.leaderOnly(d.handleReport)))
+	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.nodeOnly(d.handleRendezvous))
 	mux.HandleFunc(api.PathServePattern, d.handleServe)
 }
 
@@ -104,6 +105,12 @@ func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	d.submitMu.Lock() // the check and the commit together: two submits cannot both take a --save
+	defer d.submitMu.Unlock()
+	if err := d.saveFree(spec); err != nil {
+		writeError(w, http.StatusConflict, err)
+		return
+	}
 	var b [4]byte
 	rand.Read(b[:])
 	id := "j" + hex.EncodeToString(b[:])
@@ -119,6 +126,27 @@ func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	d.poke()
 	st := d.State()
 	writeJSON(w, http.StatusCreated, d.jobInfo(st.Jobs[id], st.Members))
+}
+
+// saveFree refuses a job whose --save directory a job that has not ended
+// writes to: two jobs in one directory overwrite each other's shards
+// while Raft's record of the first points at them.
+func (d *Daemon) saveFree(raw []byte) error {
+	spec, err := jobspec.Unmarshal(raw)
+	if err != nil || spec.Save == "" {
+		return err
+	}
+	dir := filepath.Clean(spec.Save)
+	st := d.State()
+	for _, j := range st.Jobs {
+		if j.State.Terminal() {
+			continue
+		}
+		if other, err := jobspec.Unmarshal(j.Spec); err == nil && other.Save != "" && filepath.Clean(other.Save) == dir {
+			return fmt.Errorf("%w: --save %s belongs to job %s (%s, %v): give another directory, or cancel that job first", jobspec.ErrInvalid, spec.Save, j.ID, j.Name, j.State)
+		}
+	}
+	return nil
 }
 
 // admit checks a submitted spec against the cluster and returns it with
@@ -203,7 +231,32 @@ func (d *Daemon) handleReport(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, err)
 		return
 	}
+	// A node reports for itself; one forwarded by another node was
+	// checked there (nodeOnly on every hop).
+	if from := certNode(r); from != rep.Node && r.Header.Get(api.HeaderForwarded) == "" {
+		writeError(w, http.StatusForbidden, fmt.Errorf("node %s may not report for node %s", from, rep.Node))
+		return
+	}
+	rep.Ranks = d.ownRanks(rep.Node, rep.Ranks)
 	writeJSON(w, http.StatusOK, d.jobs.receive(rep))
+}
+
+// ownRanks keeps the rank reports that node may make: ranks of a job's
+// current attempt that its plan puts on node. Anything else (an invented
+// job, an attempt that is not the current one, another node's rank) is
+// dropped, and leaves no state behind.
+func (d *Daemon) ownRanks(node string, ranks []api.RankReport) []api.RankReport {
+	st := d.State()
+	out := ranks[:0]
+	for _, rr := range ranks {
+		j := st.Jobs[rr.Job]
+		if j == nil || j.Plan == nil || rr.Attempt != len(j.Attempts) || rr.Rank < 0 || rr.Rank >= len(j.Plan.Ranks) ||
+			j.Plan.Ranks[rr.Rank].Node != node {
+			continue
+		}
+		out = append(out, rr)
+	}
+	return out
 }
 
 func (d *Daemon) handleRendezvous(w http.ResponseWriter, r *http.Request) {

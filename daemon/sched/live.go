@@ -215,3 +215,13 @@ func fromHistory(h coord.HistoryPoint) *api.JobProgress {
 		TokensPerSec: h.TokensPerSec, Consumed: h.Consumed, LossScale: h.LossScale, SkippedSteps: h.SkippedSteps,
 		UpdatedAt: h.At, Throughput: api.Throughput{SamplesPerSec: h.SamplesPerSec, SecondsPerStep: h.SecPerStep, TFLOPs: h.TFLOPs, MFU: h.MFU}}
 }
+
+// Live reports whether the leader holds a live record of job id's attempt
+// (from the nodes' reports).
+func (s *Scheduler) Live(id string) (attempt int, ok bool) {
+	a, ok := s.live[id]
+	if !ok {
+		return 0, false
+	}
+	return a.n, true
+}

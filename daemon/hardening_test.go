@@ -1,0 +1,102 @@
+package daemon
+
+import (
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"bloom/api"
+	"bloom/daemon/identity"
+)
+
+// TestForgedReports: the user token cannot reach the endpoints nodes talk
+// through (it froze a job with one forged report before); a certificate
+// may report only for its own node; a node's report for an attempt that
+// is not the current one, or for an invented job, leaves the job training
+// and creates no state.
+func TestForgedReports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a worker process")
+	}
+	c := startJobCluster(t, 1)
+	d := c.nodes[0]
+	cl := client(t, d, testSecret)
+	j, err := submitSpec(t, cl, "victim", tinySpec(100000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cl.Cancel(ctx(t), j.ID) })
+	waitJob(t, cl, j.ID, 60*time.Second, "a few steps", func(j *api.JobInfo) bool { return j.Progress != nil && j.Progress.Step >= 2 })
+	forged := api.NodeReport{Node: d.Name(), Ranks: []api.RankReport{{Job: j.ID, Attempt: 99, Rank: 0, Exited: true, Error: "forged"},
+		{Job: "invented", Attempt: 1, Rank: 0}}}
+	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, _ := api.NewClient(d.APIAddr(), tlsConf, testSecret.Token())
+	defer tc.Close()
+	var se *api.StatusError
+	if _, err := tc.Report(ctx(t), forged); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Errorf("a report with the user token: %v, want 403", err)
+	}
+	if _, err := tc.Rendezvous(ctx(t), j.ID, 1, "x"); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Errorf("a rendezvous read with the user token: %v, want 403", err)
+	}
+	// bloomctl's certificate (CN bloomctl) reporting for the node.
+	if _, err := cl.Report(ctx(t), forged); !errors.As(err, &se) || se.Code != http.StatusForbidden {
+		t.Errorf("a report for %s from another certificate: %v, want 403", d.Name(), err)
+	}
+	// The node's own certificate: accepted, but what is not its to report is dropped.
+	id, err := identity.New(testSecret, d.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeCl, _ := api.NewClient(d.APIAddr(), id.ClientTLS(identity.ALPNHTTP), "")
+	defer nodeCl.Close()
+	if _, err := nodeCl.Report(ctx(t), forged); err != nil {
+		t.Fatalf("the node's own report: %v", err)
+	}
+	before, _ := cl.Job(ctx(t), j.ID)
+	waitJob(t, cl, j.ID, 30*time.Second, "training on", func(x *api.JobInfo) bool {
+		return x.State == api.JobRunning && x.Progress != nil && x.Progress.Step > before.Progress.Step+3 && x.Progress.Attempt == 1
+	})
+	d.jobs.mu.Lock()
+	_, leaked := d.jobs.sched.Live("invented")
+	d.jobs.mu.Unlock()
+	if leaked {
+		t.Error("a report for an invented job left state on the leader")
+	}
+}
+
+// TestSaveOwned: a --save directory belongs to one live job: a second
+// submit on it is refused naming the owner (before, both "succeeded" and
+// the directory held only the second's shards); once the owner ended, the
+// directory is free again.
+func TestSaveOwned(t *testing.T) {
+	c := startJobCluster(t, 1)
+	cl := client(t, c.nodes[0], testSecret)
+	s := tinySpec(100000)
+	s.Save = filepath.Join(t.TempDir(), "run")
+	a, err := submitSpec(t, cl, "first", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Save += "/" // the same directory, spelled otherwise
+	_, err = submitSpec(t, cl, "second", s)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusConflict || !strings.Contains(err.Error(), a.ID) {
+		t.Fatalf("a second job on the same --save: %v, want 409 naming %s", err, a.ID)
+	}
+	if _, err := cl.Cancel(ctx(t), a.ID); err != nil {
+		t.Fatal(err)
+	}
+	waitJob(t, cl, a.ID, 30*time.Second, "cancelled", func(j *api.JobInfo) bool { return api.JobTerminal(j.State) })
+	b, err := submitSpec(t, cl, "second", s)
+	if err != nil {
+		t.Fatalf("the directory after its owner ended: %v", err)
+	}
+	cl.Cancel(ctx(t), b.ID)
+}
