@@ -87,7 +87,7 @@ var allowed = map[string][]string{
 
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
-	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "npu", "ckpt", "internal/suggest"},
+	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "trainer/data", "npu", "ckpt", "internal/suggest"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",

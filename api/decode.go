@@ -9,6 +9,9 @@ import (
 	"unicode/utf8"
 )
 
+// ErrTooLarge is a request body over MaxRequestBody (HTTP 413).
+var ErrTooLarge = fmt.Errorf("%w: request body too large", ErrBadRequest)
+
 // MaxRequestBody bounds a request body the daemon reads.
 const MaxRequestBody = 1 << 20
 
@@ -41,7 +44,7 @@ func decodeStrict(r io.Reader, v any) error {
 		return fmt.Errorf("%w: read body: %v", ErrBadRequest, err)
 	}
 	if len(b) > MaxRequestBody {
-		return fmt.Errorf("%w: body larger than %d bytes", ErrBadRequest, MaxRequestBody)
+		return fmt.Errorf("%w: body larger than %d bytes", ErrTooLarge, MaxRequestBody)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -392,3 +392,17 @@ func TestEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenFile: --token-file reads the token from a file (so it is not
+// on the command line, where ps shows it).
+func TestTokenFile(t *testing.T) {
+	_, err := run(t, "status", "--token-file", filepath.Join(t.TempDir(), "missing"), "--addr", "127.0.0.1:1")
+	if err == nil || !strings.Contains(err.Error(), "--token-file") {
+		t.Errorf("a missing token file: %v", err)
+	}
+	p := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(p, []byte("not-a-token\n"), 0o600)
+	if _, err := run(t, "status", "--token-file", p, "--addr", "127.0.0.1:1"); err == nil || strings.Contains(err.Error(), "needs the cluster's") {
+		t.Errorf("a token file: %v (want the token read, then its own error)", err)
+	}
+}

@@ -52,7 +52,7 @@ func jobCommand() *ucli.Command {
 // progress, attempts and checkpoints.
 func writeJob(w io.Writer, j *api.JobInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "job:\t%s (%s)\n", j.ID, j.Name)
+	fmt.Fprintf(tw, "job:\t%s (%s)\n", j.ID, printable(j.Name))
 	state := j.State
 	if j.Reason != "" {
 		state += ": " + j.Reason

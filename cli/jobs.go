@@ -34,7 +34,7 @@ func writeJobs(c *ucli.Context, jobs []api.JobInfo) error {
 		if p := j.Progress; p != nil && p.Step > 0 {
 			step, loss, tps = fmt.Sprintf("%d/%d", p.Step, p.Steps), fmt.Sprintf("%.4f", p.Loss), fmt.Sprintf("%.0f", p.TokensPerSec)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.State, layout(j.Plan), step, loss, tps,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, printable(j.Name), j.State, layout(j.Plan), step, loss, tps,
 			time.UnixMilli(j.SubmittedAt).Format(time.DateTime))
 	}
 	return tw.Flush()

@@ -39,3 +39,13 @@ func TestMetricsOutput(t *testing.T) {
 		t.Errorf("empty history: %q", empty.String())
 	}
 }
+
+// TestPrintable: a job name's escape sequences reach the terminal as text.
+func TestPrintable(t *testing.T) {
+	if got := printable("evil\x1b[2Jname\n"); got != `evil\x1b[2Jname\n` {
+		t.Errorf("printable: %q", got)
+	}
+	if got := printable("plain name ü"); got != "plain name ü" {
+		t.Errorf("printable changed %q", got)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -84,12 +85,20 @@ func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 			return nil, err
 		}
 		return api.NewClient(addr, id.APIClientTLS(), "")
-	case globalString(c, "token") != "":
-		tlsConf, err := identity.TokenClientTLS(globalString(c, "token"))
+	case globalString(c, "token") != "" || globalString(c, "token-file") != "":
+		token := globalString(c, "token")
+		if f := globalString(c, "token-file"); f != "" {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("--token-file: %w", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		tlsConf, err := identity.TokenClientTLS(token)
 		if err != nil {
 			return nil, err
 		}
-		return api.NewClient(addr, tlsConf, globalString(c, "token"))
+		return api.NewClient(addr, tlsConf, token)
 	}
-	return nil, errors.New("bloomctl needs the cluster's --secret-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN)")
+	return nil, errors.New("bloomctl needs the cluster's --secret-file, --token-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN_FILE, BLOOM_TOKEN)")
 }

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -43,6 +46,16 @@ func usageError(cmd string, flags []ucli.Flag, err error) error {
 		return ucli.Exit(fmt.Sprintf("%s: unknown flag --%s%s", cmd, bad, hint), 2)
 	}
 	return ucli.Exit(fmt.Sprintf("%s: %s (%s --help)", cmd, msg, cmd), 2)
+}
+
+// printable is s for a terminal: control characters (escape sequences a
+// job's name could carry) written as Go escapes.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }
 
 // multiValueFlags are the seed's flags that take several values separated

@@ -208,8 +208,12 @@ func TestAPIMalformedRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("POST %.30q: %d, want 400", body, resp.StatusCode)
+		want := http.StatusBadRequest
+		if len(body) > api.MaxRequestBody {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if resp.StatusCode != want {
+			t.Errorf("POST %.30q: %d, want %d", body, resp.StatusCode, want)
 		}
 	}
 	resp, err := hc.Get("https://" + d.APIAddr() + "/v1/nope")

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -99,4 +100,28 @@ func TestSaveOwned(t *testing.T) {
 		t.Fatalf("the directory after its owner ended: %v", err)
 	}
 	cl.Cancel(ctx(t), b.ID)
+}
+
+// TestBodyTooLarge: a 9 MB submit gets 413 with an error body (it got a
+// reset connection before).
+func TestBodyTooLarge(t *testing.T) {
+	c := startJobCluster(t, 1)
+	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	body := `{"name":"big","spec":{"data_path":"` + strings.Repeat("x", 9<<20) + `"}}`
+	req, _ := http.NewRequest("POST", "https://"+c.nodes[0].APIAddr()+api.PathJobs, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testSecret.Token())
+	res, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("a 9 MB body: %v (want a 413 answer)", err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "too large") {
+		t.Errorf("a 9 MB body: %d %s", res.StatusCode, b)
+	}
 }

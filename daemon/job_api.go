@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -97,7 +98,7 @@ func (d *Daemon) handleHistory(w http.ResponseWriter, r *http.Request) {
 func (d *Daemon) handleSubmitJob(w http.ResponseWriter, r *http.Request) {
 	req, err := api.DecodeSubmitJob(r.Body)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+		badRequest(w, r, err)
 		return
 	}
 	spec, err := d.admit(req.Spec)
@@ -270,6 +271,18 @@ func (d *Daemon) handleRendezvous(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(v)
+}
+
+// badRequest answers a body that could not be decoded: 413 for one over
+// the bound, whose rest is read and dropped first (up to 64 MiB) so the
+// client gets the answer, not a reset connection; else 400.
+func badRequest(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, api.ErrTooLarge) {
+		io.Copy(io.Discard, io.LimitReader(r.Body, 64<<20))
+		writeError(w, http.StatusRequestEntityTooLarge, err)
+		return
+	}
+	writeError(w, http.StatusBadRequest, err)
 }
 
 // decodeBody reads a JSON request body of bounded size.

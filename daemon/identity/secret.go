@@ -53,8 +53,13 @@ func ParseSecret(text string) (Secret, error) {
 	return s, nil
 }
 
-// LoadSecret reads a secret file.
+// LoadSecret reads a secret file. One that others may read or write is
+// refused: the secret is the cluster (its CA key, its gossip key, its
+// token).
 func LoadSecret(path string) (Secret, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return Secret{}, fmt.Errorf("identity: secret file %s has mode %04o: others may read or change it; chmod 600 %s", path, fi.Mode().Perm(), path)
+	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Secret{}, fmt.Errorf("identity: read secret file: %w", err)

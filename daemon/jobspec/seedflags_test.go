@@ -106,3 +106,23 @@ func TestSeedScriptFlags(t *testing.T) {
 		t.Error("--model-preset with --num-layers was accepted")
 	}
 }
+
+// TestChecksBeforeCompute: sizes whose products would overflow, and a
+// --split that is not weights, are refused at submit (before, a batch of
+// 2^62 overflowed inside the worker and "a,b,c" was accepted).
+func TestChecksBeforeCompute(t *testing.T) {
+	for _, edit := range []func(*Spec){
+		func(s *Spec) { s.GlobalBatch, s.MicroBatch = 1<<62, 1<<60 },
+		func(s *Spec) { s.MicroBatch, s.GlobalBatch = 1<<26, 1<<26 },
+		func(s *Spec) { s.Split = "a,b,c" },
+		func(s *Spec) { s.Split = "0,0,0" },
+		func(s *Spec) { s.TrainIters = 1 << 62 },
+	} {
+		s := Default()
+		s.ModelPreset, s.TrainIters = "bloom-tiny", 10
+		edit(&s)
+		if err := s.Validate(); err == nil {
+			t.Errorf("accepted %+v", s)
+		}
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"bloom/trainer/data"
 )
 
 // Validate checks the spec alone — everything but the devices — and says
@@ -166,6 +168,19 @@ func (s *Spec) checkBatch() []error {
 	if mb < 1 || gb < 1 || s.SeqLength < 1 || s.SeqLength > 1<<20 {
 		bad("--micro-batch-size (%d), --global-batch-size (%d) and --seq-length (%d) must be positive", mb, gb, s.SeqLength)
 		return errs
+	}
+	// Bounds no product of them can overflow (a micro-batch's tokens are
+	// an int32 count on the devices; steps × batch is an int64 sample).
+	if mb > 1<<20 || gb > 1<<30 || int64(mb)*int64(s.SeqLength) > 1<<31-1 {
+		bad("--micro-batch-size %d × --seq-length %d (at most 2^31−1 tokens a micro-batch) and --global-batch-size %d (at most 2^30) are too large", mb, s.SeqLength, gb)
+		return errs
+	}
+	if s.TrainIters > 1<<40 || s.TrainSamples > 1<<50 {
+		bad("--train-iters (at most 2^40) or --train-samples (at most 2^50) is too large")
+		return errs
+	}
+	if err := data.CheckSplit(s.Split); s.Split != "" && err != nil {
+		bad("%v", err)
 	}
 	if dp := max(s.DataParallel, 1); gb%(mb*dp) != 0 {
 		bad("--global-batch-size %d is not divisible by --micro-batch-size %d × data-parallel size %d = %d: make the global batch a multiple of %d",

@@ -62,3 +62,10 @@ func splitWeights(split string) ([3]float64, error) {
 	}
 	return w, nil
 }
+
+// CheckSplit reports a --split that SplitRanges cannot use: not three
+// non-negative weights (or fewer), or weights that add up to 0.
+func CheckSplit(split string) error {
+	_, err := SplitRanges(split, 1000)
+	return err
+}
