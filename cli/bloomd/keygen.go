@@ -16,7 +16,12 @@ func keygenCommand() *ucli.Command {
 		Usage: "make a new cluster secret, once per cluster; copy it to every node",
 		Description: "Prints the secret, or writes it to --out (mode 0600, never over an existing file).\n" +
 			"With --token --secret-file FILE, prints instead the bearer token bloomctl can use\n" +
-			"(bloomctl --token) without holding the secret itself.",
+			"(bloomctl --token-file or BLOOM_TOKEN) without holding the secret itself.\n\n" +
+			"What the token grants: the whole user API of every node — submit and cancel jobs,\n" +
+			"read their logs, checkpoints and metrics, serve — and jobs run as the bloomd user,\n" +
+			"so --save, --load and --data-path read and write any path that user can, on every\n" +
+			"node. Treat it as that user's password. It cannot reach the endpoints nodes talk\n" +
+			"through (those need the secret), and it cannot be turned back into the secret.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "out", Usage: "write the secret to `FILE` instead of standard output", EnvVars: []string{"BLOOMD_OUT"}},
 			&ucli.BoolFlag{Name: "token", Usage: "print the API token of --secret-file", EnvVars: []string{"BLOOMD_TOKEN"}},
