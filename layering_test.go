@@ -94,7 +94,7 @@ var allowed = map[string][]string{
 		"trainer/bloom", "trainer/data", "trainer/eval", "trainer/serve", "trainer/tokenizer", "trainer/tensorboard", "npu", "npu/cpu", "npu/acl", "collective", "ckpt"},
 	"bloom/daemon/supervisor": {"daemon/coord", "daemon/jobspec", "daemon/worker", "api", "ckpt"},
 	"bloom/daemon": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/sched", "daemon/xfer",
-		"daemon/supervisor", "membership", "api", "ckpt"},
+		"daemon/supervisor", "membership", "api", "ckpt", "internal/ratelog"},
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
 		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "trainer/tensorboard", "ckpt", "collective", "collective/collbench",
@@ -108,6 +108,7 @@ var allowed = map[string][]string{
 	"bloom/internal/half":     {"internal/cpuid"},
 	"bloom/internal/cpuid":    {},
 	"bloom/internal/suggest":  {},
+	"bloom/internal/ratelog":  {},
 }
 
 // forbidden lists packages, ours or not, that must never be in a package's

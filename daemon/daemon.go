@@ -190,7 +190,7 @@ func (d *Daemon) gossipConfig() membership.Config {
 	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices,
 		Version: d.cfg.Version, Cluster: d.clusterID(), State: d.raft.hasState, Nonce: d.nonce, QUIC: d.xferAdv}
 	g.Accept = d.accept
-	g.Logger = d.log
+	g.Logger = quiet(d.log) // memberlist logs every packet a foreign node sends
 	return g
 }
 

@@ -6,8 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
+
+	"bloom/internal/ratelog"
 )
 
 // hclogWriter turns hclog lines ("[WARN]  raft: msg: k=v") into slog records.
@@ -34,6 +37,16 @@ func (w hclogWriter) Write(p []byte) (int, error) {
 }
 
 // newHCLogger gives raft a logger that writes into slog at or above level.
+// quiet is l with repeated records dropped (the same message within 30 s
+// passes once; the next says how many were dropped): for the libraries
+// that log every failed packet or heartbeat.
+func quiet(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(ratelog.New(l.Handler(), 30*time.Second))
+}
+
 func newHCLogger(l *slog.Logger, level slog.Level) hclog.Logger {
 	var out io.Writer = io.Discard
 	if l != nil {

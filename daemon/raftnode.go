@@ -59,7 +59,7 @@ func startRaft(cfg *Config, d *dataDir, f *fsm, layer *raftLayer, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	hl := newHCLogger(cfg.Logger, cfg.RaftLogLevel)
+	hl := newHCLogger(quiet(cfg.Logger), cfg.RaftLogLevel) // Raft logs every heartbeat a dead voter misses
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: layer, MaxPool: 3, Timeout: 10 * time.Second, Logger: hl,
 	})
