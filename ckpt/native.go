@@ -201,21 +201,13 @@ func ParseManifest(path string, js []byte) (Manifest, error) {
 // root holds none; step directories without a manifest (interrupted saves)
 // are skipped, and so are ones whose manifest cannot be read.
 func LatestNative(root string) (string, Manifest, error) {
-	ents, err := os.ReadDir(root)
-	if err != nil {
+	if _, err := os.Stat(root); err != nil {
 		return "", Manifest{}, ioErr(root, err, "read checkpoint root")
 	}
-	var steps []int
-	for _, e := range ents {
-		var n int
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "iter_") {
-			continue
-		}
-		if _, err := fmt.Sscanf(e.Name(), "iter_%d", &n); err == nil && StepDirName(n) == e.Name() {
-			steps = append(steps, n)
-		}
+	steps, err := StepDirs(root)
+	if err != nil {
+		return "", Manifest{}, err
 	}
-	slices.Sort(steps)
 	slices.Reverse(steps) // newest first
 	for _, s := range steps {
 		dir := filepath.Join(root, StepDirName(s))

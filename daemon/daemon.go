@@ -48,6 +48,7 @@ type Daemon struct {
 	wake     chan struct{}          // pokes the jobs goroutine
 	xfer     *xfer.Endpoint         // checkpoint files to and from peers, over QUIC
 	xferAdv  string
+	retired  *retired // retention's step directories to delete
 
 	stop        chan struct{}
 	restart     chan struct{} // closed when a rolling restart asks for one
@@ -82,8 +83,9 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	}
 	log = log.With("node", cfg.Name)
 	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1), wake: make(chan struct{}, 1),
-		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics(),
+		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics(), retired: newRetired(),
 		paths: jobPaths{dataDir: cfg.DataDir}}
+	d.fsm.applied = d.onApply // before Raft replays its log
 	var nonce [4]byte
 	rand.Read(nonce[:])
 	d.nonce, d.started = hex.EncodeToString(nonce[:]), time.Now()
@@ -140,6 +142,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.goFn(d.loop)
 	d.goFn(d.runJobs)
 	d.goFn(d.probeLoop)
+	d.goFn(d.deleteRetired)
 	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above
 
 	if err := d.join(); err != nil {

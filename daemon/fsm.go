@@ -15,6 +15,9 @@ import (
 type fsm struct {
 	mu    sync.RWMutex
 	state *coord.State
+	// applied, when set, sees each command the state took, under the lock;
+	// it must not block.
+	applied func(*coord.State, coord.Command)
 }
 
 func newFSM() *fsm { return &fsm{state: coord.NewState()} }
@@ -35,7 +38,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 		}
 		return coord.Result{Err: err}
 	}
-	return f.state.Apply(l.Index, cmd)
+	r := f.state.Apply(l.Index, cmd)
+	if r.Err == nil && f.applied != nil {
+		f.applied(f.state, cmd)
+	}
+	return r
 }
 
 // Snapshot encodes the state now; Persist writes those bytes later,

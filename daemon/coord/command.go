@@ -17,8 +17,9 @@ import (
 // version 2 only adds fields (EndAttempt.LastStep), so a command without
 // them stays version 1 and a version-1 replica still applies it. Version 3
 // adds EndAttempt.Planned and Checkpoint.Files, the same way; version 4
-// EndAttempt.Result; version 5 the AppendHistory command.
-const Version = 5
+// EndAttempt.Result; version 5 the AppendHistory command, version 6
+// RetireCheckpoints.
+const Version = 6
 
 // MinVersion is the oldest command encoding Decode reads.
 const MinVersion = 1
@@ -31,15 +32,16 @@ type Op uint8
 
 // The commands.
 const (
-	OpSetCluster       Op = 1
-	OpUpsertMember     Op = 2
-	OpRemoveMember     Op = 3
-	OpSubmitJob        Op = 4
-	OpSetJobState      Op = 5
-	OpStartAttempt     Op = 6
-	OpEndAttempt       Op = 7
-	OpCommitCheckpoint Op = 8
-	OpAppendHistory    Op = 9
+	OpSetCluster        Op = 1
+	OpUpsertMember      Op = 2
+	OpRemoveMember      Op = 3
+	OpSubmitJob         Op = 4
+	OpSetJobState       Op = 5
+	OpStartAttempt      Op = 6
+	OpEndAttempt        Op = 7
+	OpCommitCheckpoint  Op = 8
+	OpAppendHistory     Op = 9
+	OpRetireCheckpoints Op = 10
 )
 
 // Command is one change to the State. Encode turns it into log bytes;
@@ -148,6 +150,8 @@ func newCommand(op Op) Command {
 		return &CommitCheckpoint{}
 	case OpAppendHistory:
 		return &AppendHistory{}
+	case OpRetireCheckpoints:
+		return &RetireCheckpoints{}
 	}
 	return nil
 }
@@ -190,6 +194,8 @@ func versionOf(cmd Command) byte {
 		}
 	case AppendHistory, *AppendHistory:
 		return 5
+	case RetireCheckpoints, *RetireCheckpoints:
+		return 6
 	}
 	return 1
 }

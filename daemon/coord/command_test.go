@@ -22,6 +22,8 @@ func allCommands() []Command {
 		EndAttempt{ID: "j1", Next: JobSucceeded, At: 6, Result: json.RawMessage(`{"tokens":[[5,6]]}`)},  // version 4
 		CommitCheckpoint{ID: "j1", Checkpoint: Checkpoint{Step: 2, Dir: "d", Manifest: sha, // version 3
 			Files: []CheckpointFile{{Name: "mp_rank_00_000.safetensors", SHA256: sha, Bytes: 10, Nodes: []string{"n1", "n2"}}}}},
+		RetireCheckpoints{ID: "j1", Steps: []int64{1}},                                    // version 6
+		RetireCheckpoints{ID: "j1", Steps: []int64{2}, Unusable: true, Reason: "corrupt"}, // version 6
 	}
 }
 
@@ -51,7 +53,7 @@ func TestDecodeRejects(t *testing.T) {
 	}{
 		{"", ErrBadCommand},
 		{"\x01", ErrBadCommand},
-		{"\x06\x01{}", ErrUnknownVersion},
+		{"\x07\x01{}", ErrUnknownVersion},
 		{"\x00\x01{}", ErrUnknownVersion},
 		{"\x01\x07{\"id\":\"j\",\"next\":\"failed\",\"last_step\":3}", ErrBadCommand}, // a version-2 field
 		{"\x01\xff{}", ErrBadCommand},

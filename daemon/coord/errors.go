@@ -13,4 +13,5 @@ var (
 	ErrBadTransition   = errors.New("coord: state transition not allowed")
 	ErrClusterIDChange = errors.New("coord: cluster id already set")
 	ErrStaleCheckpoint = errors.New("coord: checkpoint older than the last committed one")
+	ErrRetireNewest    = errors.New("coord: the newest checkpoint is kept")
 )

@@ -60,6 +60,8 @@ func (s *State) apply(cmd Command) error {
 		return s.commitCheckpoint(c)
 	case AppendHistory:
 		return s.appendHistory(c)
+	case RetireCheckpoints:
+		return s.retireCheckpoints(c)
 	}
 	return fmt.Errorf("%w: unknown command %T", ErrBadCommand, cmd)
 }
@@ -84,6 +86,8 @@ func unptr(cmd Command) Command {
 	case *CommitCheckpoint:
 		return *c
 	case *AppendHistory:
+		return *c
+	case *RetireCheckpoints:
 		return *c
 	}
 	return cmd

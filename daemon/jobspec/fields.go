@@ -146,6 +146,8 @@ var allFields = []Field{
 	stringField("tokenizer-name-or-path", "tokenizer.json the data was made with (recorded with the job)", func(s *Spec) *string { return &s.TokenizerNameOrPath }),
 	intField("save-interval", "write a checkpoint every N steps (0 = at the end only)", func(s *Spec) *int { return &s.SaveInterval }),
 	stringField("save", "checkpoint directory on each node (default: the node's data dir)", func(s *Spec) *string { return &s.Save }),
+	intField("keep-last", "keep the newest N committed checkpoints and delete older ones on every node (0 = keep all)", func(s *Spec) *int { return &s.KeepLast }),
+	intField("keep-every", "with --keep-last, also keep every checkpoint whose step is a multiple of K (milestones)", func(s *Spec) *int { return &s.KeepEvery }),
 	stringField("load", "start from this Hugging Face model directory or native checkpoint (full fine-tuning; with --lora-target-modules, the frozen base)", func(s *Spec) *string { return &s.Load }),
 	{Name: "lora-target-modules", List: true, Usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense (the seed's tune_bloom_7b1.sh; also dense_h_to_4h, dense_4h_to_h); the rest is frozen",
 		set: func(s *Spec, v string) error {

@@ -79,6 +79,12 @@ type Spec struct {
 	SaveInterval int    `json:"save_interval"`
 	Save         string `json:"save,omitempty"`
 	Load         string `json:"load,omitempty"`
+	// Retention: keep the newest KeepLast committed checkpoints and every
+	// step divisible by KeepEvery; delete the others on every node holding
+	// copies (0: keep all). The newest and the one a running attempt
+	// resumed from are never deleted.
+	KeepLast  int `json:"keep_last,omitempty"`
+	KeepEvery int `json:"keep_every,omitempty"`
 
 	// LoRA fine-tuning (the seed's tune_bloom_7b1.sh): adapters on these
 	// linears of every block, the rest frozen; none = every weight trains.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 
+	"bloom/ckpt"
 	"bloom/npu"
 	"bloom/trainer"
 )
@@ -70,4 +71,9 @@ func (s *Spec) Rampup() trainer.Rampup {
 		return trainer.Rampup{}
 	}
 	return trainer.Rampup{Start: int(s.RampupBatchSize[0]), Increment: int(s.RampupBatchSize[1]), Samples: s.RampupBatchSize[2]}
+}
+
+// Retention is the spec's checkpoint retention policy.
+func (s *Spec) Retention() ckpt.Retention {
+	return ckpt.Retention{KeepLast: s.KeepLast, KeepEvery: s.KeepEvery}
 }

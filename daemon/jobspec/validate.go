@@ -74,6 +74,9 @@ func (s *Spec) Validate() error {
 	if s.SaveInterval < 0 || s.LogInterval < 1 || s.MaxRestarts < 0 {
 		bad("--save-interval (%d) and --max-restarts (%d) must be ≥ 0 and --log-interval (%d) ≥ 1", s.SaveInterval, s.MaxRestarts, s.LogInterval)
 	}
+	if s.KeepLast < 0 || s.KeepEvery < 0 || s.KeepEvery > 0 && s.KeepLast == 0 {
+		bad("--keep-last (%d) and --keep-every (%d) must be ≥ 0, and --keep-every needs --keep-last", s.KeepLast, s.KeepEvery)
+	}
 	if s.InstructionDataset && s.DataPath == "" {
 		bad("--is-instruction-dataset needs --data-path: the prefix preprocess --format alpaca wrote (PREFIX_packed_input_ids_document...)")
 	}

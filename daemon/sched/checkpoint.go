@@ -12,6 +12,7 @@ import (
 	"bloom/api"
 	"bloom/ckpt"
 	"bloom/daemon/coord"
+	"bloom/daemon/jobspec"
 )
 
 // Committing a checkpoint (DESIGN.md §9). Each rank that writes a shard
@@ -174,4 +175,32 @@ func nativeManifest(byRank map[int]api.Shard, ranks []int) ([]byte, error) {
 	sort.Slice(out.Shards, func(a, b int) bool { return out.Shards[a].Rank < out.Shards[b].Rank })
 	b, err := json.MarshalIndent(out, "", "  ")
 	return append(b, '\n'), err
+}
+
+// retire applies the job's retention policy (--keep-last, --keep-every):
+// the committed checkpoints it lets go leave the record, and each node
+// deletes their files once it sees them gone. The newest checkpoint and
+// the one the running attempt resumed from are kept.
+func retire(job *coord.Job) []Action {
+	if len(job.Checkpoints) < 2 {
+		return nil
+	}
+	spec, err := jobspec.Decode(job.Spec)
+	if err != nil || !spec.Retention().Enabled() {
+		return nil
+	}
+	steps := make([]int64, len(job.Checkpoints))
+	for i, c := range job.Checkpoints {
+		steps[i] = c.Step
+	}
+	var protect []int64
+	if n := len(job.Attempts); n > 0 && job.State == coord.JobRunning {
+		protect = append(protect, job.Attempts[n-1].FromStep)
+	}
+	drop := spec.Retention().Drop(steps, protect...)
+	if len(drop) == 0 {
+		return nil
+	}
+	return []Action{{Cmd: coord.RetireCheckpoints{ID: job.ID, Steps: drop},
+		Level: slog.LevelInfo, Msg: "checkpoints retired", Args: []any{"job", job.ID, "steps", drop, "keep_last", spec.KeepLast, "keep_every", spec.KeepEvery}}}
 }

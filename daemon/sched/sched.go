@@ -125,6 +125,7 @@ func (s *Scheduler) Pass(st *coord.State, g Gossip, now time.Time) []Action {
 		case coord.JobRunning:
 			out = append(out, s.watch(st, job, alive, usable, g, now)...)
 		}
+		out = append(out, retire(st.Jobs[id])...)
 	}
 	for id, a := range s.live {
 		if _, ok := st.Jobs[id]; ok {
