@@ -50,6 +50,16 @@ type RankReport struct {
 	// Fatal: the worker failed because of the job itself (its spec, data
 	// or checkpoint is wrong); restarting it cannot help.
 	Fatal bool `json:"fatal,omitempty"`
+	// Secondary: the rank failed because another did (its peer was lost,
+	// its communicator aborted): the attempt's cause is looked for
+	// elsewhere first.
+	Secondary bool `json:"secondary,omitempty"`
+	// FailedAt is when the rank's node saw it fail (unix ms): the first
+	// failure among ranks that failed on their own is the cause.
+	FailedAt int64 `json:"failed_at,omitempty"`
+	// Unusable is the step of the checkpoint the rank resumed from when no
+	// node holds a verified copy of a file of it (0: none).
+	Unusable int64 `json:"unusable,omitempty"`
 	// Result is what the rank answered (a generation or evaluation job's
 	// rank 0), kept with the job when it succeeds.
 	Result json.RawMessage `json:"result,omitempty"`

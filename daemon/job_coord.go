@@ -38,7 +38,7 @@ func newJobs(log *slog.Logger, cfg sched.Config, leading func() bool, read func(
 func schedConfig(cfg *Config) sched.Config {
 	// A draining node reports every interval; one that stopped reporting
 	// it is gone, or back as a new process that is not draining.
-	return sched.Config{LeaderGrace: cfg.LeaderGrace, DrainTTL: max(time.Second, 4*cfg.Jobs.ReportInterval)}
+	return sched.Config{LeaderGrace: cfg.LeaderGrace, DrainTTL: max(time.Second, 4*cfg.Jobs.ReportInterval), FirstCause: 2 * time.Second}
 }
 
 // state is a copy of this node's applied state.

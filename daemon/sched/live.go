@@ -31,6 +31,9 @@ type attempt struct {
 	hist      []coord.HistoryPoint
 	histSince time.Time
 	histLast  int64
+	// firstFail is when a pass first saw a rank fail because of another
+	// while none had failed on its own.
+	firstFail time.Time
 }
 
 // liveFor returns the live record of job's attempt n, replacing one of an

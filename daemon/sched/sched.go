@@ -45,6 +45,10 @@ type Config struct {
 	// that stopped saying so is gone, or back as a process that does not
 	// drain.
 	DrainTTL time.Duration
+	// FirstCause: how long an attempt whose failed ranks all failed
+	// because of another waits for the report of the one that failed
+	// first (0: not at all).
+	FirstCause time.Duration
 }
 
 // Scheduler is the leader's job scheduler: a state machine with no I/O, no
@@ -260,8 +264,8 @@ func (s *Scheduler) watch(st *coord.State, job *coord.Job, alive, usable map[str
 		return nil
 	}
 	grace := now.Sub(s.leaderSince) < s.cfg.LeaderGrace
-	if cause := failure(job, a, alive, g.Members, grace); cause != "" {
-		return []Action{fail(job, a, cause, now)}
+	if cause := s.failure(job, a, alive, g.Members, grace, now); cause != "" {
+		return append(unusable(job, a), fail(job, a, cause, now))
 	}
 	acts := s.checkpoints(st, job, a, alive, now)
 	acts = append(acts, s.maybeGrow(st, job, a, usable)...)
@@ -307,22 +311,63 @@ func (s *Scheduler) stopped(job *coord.Job, a *attempt) (int64, string) {
 	return at, fmt.Sprintf("checkpointed and stopped after step %d: %s restarting", at, why)
 }
 
-// failure names why the attempt cannot go on, or returns "".
-func failure(job *coord.Job, a *attempt, alive map[string]bool, members []Member, grace bool) string {
+// failure names why the attempt cannot go on, or returns "". The cause is
+// the first failure that is a rank's own (its error: ENOSPC, out of
+// memory, a corrupt checkpoint, a signal), not the peers that noticed it
+// afterwards; a node gone or restarted is one too. While only ranks that
+// failed because of another have reported, it waits up to FirstCause for
+// the one that failed first, whose report may come from a slower node.
+func (s *Scheduler) failure(job *coord.Job, a *attempt, alive map[string]bool, members []Member, grace bool, now time.Time) string {
+	var own, after []coord.Rank
 	for _, r := range job.Plan.Ranks {
-		rr, ok := a.ranks[r.Rank]
-		if ok && rr.Exited && !rr.ExitOK {
-			cause := fmt.Sprintf("rank %d on %s: worker %s", r.Rank, r.Node, rr.Exit)
-			if rr.Error != "" {
-				cause += ": " + rr.Error
+		if rr, ok := a.ranks[r.Rank]; ok && rr.Exited && !rr.ExitOK {
+			if rr.Secondary {
+				after = append(after, r)
+			} else {
+				own = append(own, r)
 			}
-			return cause
 		}
+	}
+	if len(own) > 0 {
+		return rankCause(a, first(a, own), len(own)+len(after)-1)
 	}
 	if cause := restarted(job, a, members); cause != "" {
 		return cause
 	}
-	return lostNode(job.Plan.Ranks, alive, members, grace)
+	if cause := lostNode(job.Plan.Ranks, alive, members, grace); cause != "" || len(after) == 0 {
+		return cause
+	}
+	if a.firstFail.IsZero() {
+		a.firstFail = now
+	}
+	if now.Sub(a.firstFail) < s.cfg.FirstCause && len(after) < len(job.Plan.Ranks) {
+		return "" // the rank that failed first may not have reported yet
+	}
+	return rankCause(a, first(a, after), len(after)-1)
+}
+
+// first is the rank of ranks that failed earliest, as their nodes saw it.
+func first(a *attempt, ranks []coord.Rank) coord.Rank {
+	best := ranks[0]
+	for _, r := range ranks[1:] {
+		if at := a.ranks[r.Rank].FailedAt; at > 0 && (a.ranks[best.Rank].FailedAt == 0 || at < a.ranks[best.Rank].FailedAt) {
+			best = r
+		}
+	}
+	return best
+}
+
+// rankCause describes rank r's failure, and how many others failed with it.
+func rankCause(a *attempt, r coord.Rank, others int) string {
+	rr := a.ranks[r.Rank]
+	cause := fmt.Sprintf("rank %d on %s: worker %s", r.Rank, r.Node, rr.Exit)
+	if rr.Error != "" {
+		cause += ": " + rr.Error
+	}
+	if others > 0 {
+		cause += fmt.Sprintf(" (%d other rank(s) failed after it)", others)
+	}
+	return cause
 }
 
 // lostNode says which rank's node is gone, if any. A node gossip has found
@@ -408,7 +453,18 @@ func fail(job *coord.Job, a *attempt, cause string, now time.Time) Action {
 	last := max(job.LastStep(), 0)
 	reported := a.lastReported()
 	next := coord.JobFailed
-	switch {
+	switch bad, why := unusableStep(job, a); {
+	case bad > 0:
+		// Not the job's fault and not a crash to repeat: the next attempt
+		// resumes from the checkpoint before (unusable retires this one).
+		from := "the start"
+		for _, k := range job.Checkpoints {
+			if k.Step < bad {
+				from = fmt.Sprintf("step %d", k.Step)
+			}
+		}
+		cause = fmt.Sprintf("checkpoint step %d is unusable and is skipped (%s); the next attempt resumes from %s", bad, why, from)
+		next = coord.JobRecovering
 	case jobFault(a):
 		cause = "the job's input is wrong, not retried: " + cause
 	case repeats(job, reported, cause):
@@ -420,6 +476,35 @@ func fail(job *coord.Job, a *attempt, cause string, now time.Time) Action {
 		LastStep: reported, Next: next, At: now.UnixMilli()},
 		Level: slog.LevelWarn, Msg: "job attempt failed",
 		Args: []any{"job", job.ID, "attempt", len(job.Attempts), "cause", cause, "next", next.String()}}
+}
+
+// unusableStep is the checkpoint the attempt resumed from when a rank found
+// no verified copy of a file of it anywhere, and what it said; 0 when none.
+func unusableStep(job *coord.Job, a *attempt) (int64, string) {
+	from := job.Attempts[len(job.Attempts)-1].FromStep
+	for _, r := range job.Plan.Ranks {
+		if rr := a.ranks[r.Rank]; from > 0 && rr.Unusable == from {
+			for _, k := range job.Checkpoints {
+				if k.Step == from {
+					return from, fmt.Sprintf("rank %d on %s: %s", r.Rank, r.Node, rr.Error)
+				}
+			}
+		}
+	}
+	return 0, ""
+}
+
+// unusable retires the checkpoint the attempt resumed from when no node
+// holds a verified copy of a file of it, so that the next attempt resumes
+// from the newest one before it that does.
+func unusable(job *coord.Job, a *attempt) []Action {
+	step, why := unusableStep(job, a)
+	if step == 0 {
+		return nil
+	}
+	return []Action{{Cmd: coord.RetireCheckpoints{ID: job.ID, Steps: []int64{step}, Unusable: true, Reason: coord.Truncate(why, 4000)},
+		Level: slog.LevelWarn, Msg: "checkpoint unusable: no node holds a copy that verifies; skipped",
+		Args: []any{"job", job.ID, "step", step, "why", why}}}
 }
 
 // jobFault reports whether a rank failed because of the job itself (a

@@ -137,8 +137,11 @@ func (p *Worker) wait(s *Supervisor, ctrl *os.File) {
 	p.rep.Exit = "exited 0"
 	if err != nil {
 		p.rep.Exit = err.Error()
+		if p.rep.FailedAt == 0 {
+			p.rep.FailedAt = time.Now().UnixMilli()
+		}
 		if p.rep.Error == "" {
-			p.rep.Error = logTail(p.logPath, 3)
+			p.rep.Error = crashReason(p.logPath)
 		}
 	}
 	p.rep.Saving = 0
@@ -179,6 +182,7 @@ func (p *Worker) readControl(s *Supervisor, r io.Reader) {
 			p.rep.Stopped = m.Step
 		case "error":
 			p.rep.Error, p.rep.Fatal = coord.Truncate(m.Error, 2000), m.Fatal
+			p.rep.Secondary, p.rep.Unusable, p.rep.FailedAt = m.Secondary, m.Unusable, time.Now().UnixMilli()
 		case "serving":
 			p.rep.Serving = m.Key
 		case "result":
@@ -279,4 +283,34 @@ func logTail(path string, n int) string {
 	}
 	lines = lines[max(0, len(lines)-n):]
 	return coord.Truncate(strings.Join(lines, " | "), 1000)
+}
+
+// crashReason is why a worker that said nothing died: the Go runtime's
+// "fatal error:" or "panic:" line in its log (a stack trace follows it, and
+// its tail says nothing), with the function it happened in; else the log's
+// last lines.
+func crashReason(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	reason, inTrace := "", false
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case reason == "" && (strings.HasPrefix(l, "fatal error: ") || strings.HasPrefix(l, "panic: ")):
+			reason = l
+		case reason != "" && strings.HasPrefix(l, "goroutine ") && strings.HasSuffix(l, ":"):
+			inTrace = true
+		case inTrace && l != "" && !strings.HasPrefix(l, "runtime.") && !strings.HasPrefix(l, "panic(") && !strings.HasPrefix(l, "/"):
+			return coord.Truncate(reason+" (in "+l+")", 1000)
+		}
+	}
+	if reason != "" {
+		return coord.Truncate(reason, 1000)
+	}
+	return logTail(path, 3)
 }

@@ -97,10 +97,15 @@ func (w *worker) fetchCheckpoint(ctx context.Context, cfg trainer.RankConfig) er
 	return nil
 }
 
+// errUnusable: no node holds a copy of a checkpoint file that verifies
+// (each answered that it lacks the file or offered bytes whose size or
+// SHA-256 is wrong). Unreachable nodes do not count: they may come back.
+var errUnusable = errors.New("no node holds a copy that verifies")
+
 // pull fetches rel from the first of from that serves it.
 func (w *worker) pull(ctx context.Context, client func() (*xfer.Endpoint, error), from []string, rel, dst, sha string, size int64) error {
 	if len(from) == 0 {
-		return fmt.Errorf("worker: checkpoint file %s is missing here and no other node holds it", rel)
+		return fmt.Errorf("worker: checkpoint file %s is missing here and no other node holds it: %w", rel, errUnusable)
 	}
 	x, err := client()
 	if err != nil {
@@ -115,6 +120,13 @@ func (w *worker) pull(ctx context.Context, client func() (*xfer.Endpoint, error)
 			return nil
 		}
 		errs = append(errs, err)
+	}
+	bad := true // every holder answered, and none has it whole
+	for _, err := range errs {
+		bad = bad && (errors.Is(err, xfer.ErrMismatch) || errors.Is(err, xfer.ErrMissing))
+	}
+	if bad {
+		return fmt.Errorf("worker: checkpoint file %s: %w: %w", rel, errUnusable, errors.Join(errs...))
 	}
 	return fmt.Errorf("worker: fetch checkpoint file %s: %w", rel, errors.Join(errs...))
 }

@@ -62,7 +62,13 @@ type Msg struct {
 	ID       int               `json:"id,omitempty"`
 	Error    string            `json:"error,omitempty"`
 	Fatal    bool              `json:"fatal,omitempty"` // error: the job's own fault, not worth a restart
-	Devices  []api.DeviceInfo  `json:"devices,omitempty"`
+	// Secondary (error): the rank failed because another did (a peer
+	// lost, the communicator aborted): not the attempt's first cause.
+	Secondary bool `json:"secondary,omitempty"`
+	// Unusable (error): the step of the checkpoint the rank resumes from,
+	// when no node holds a copy of a file it needs that verifies.
+	Unusable int64            `json:"unusable,omitempty"`
+	Devices  []api.DeviceInfo `json:"devices,omitempty"`
 }
 
 // MaxLine bounds one protocol line (a root info or a shard report).

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bloom/api"
+	"bloom/collective"
 	"bloom/daemon/jobspec"
 	"bloom/npu"
 	"bloom/npu/acl"   // Ascend NPUs; in a build without cgo and -tags ascend it says how to get them
@@ -46,7 +47,11 @@ func Run(ctx context.Context, in io.Reader, ctrl, logw io.Writer) error {
 	w := &worker{a: a, link: link, log: logw}
 	if err = w.run(ctx); err != nil {
 		fmt.Fprintf(logw, "worker: rank %d: %v\n", a.Rank, err)
-		link.send(Msg{Type: "error", Error: err.Error(), Fatal: jobsFault(err)})
+		m := Msg{Type: "error", Error: err.Error(), Fatal: jobsFault(err), Secondary: secondary(err)}
+		if errors.Is(err, errUnusable) {
+			m.Unusable = a.FromStep
+		}
+		link.send(m)
 	}
 	return err
 }
@@ -60,6 +65,14 @@ var errJobInput = errors.New("worker: the job's input")
 func jobsFault(err error) bool {
 	return errors.Is(err, errJobInput) || errors.Is(err, jobspec.ErrInvalid) ||
 		errors.Is(err, trainer.ErrConfig) || errors.Is(err, trainer.ErrMismatch)
+}
+
+// secondary reports whether err is a consequence of another rank's
+// failure: a peer that went away, a communicator aborted because of one,
+// or an operation that waited for one in vain.
+func secondary(err error) bool {
+	return errors.Is(err, collective.ErrPeerLost) || errors.Is(err, collective.ErrAborted) ||
+		errors.Is(err, collective.ErrTimeout)
 }
 
 // worker is one rank's run.
