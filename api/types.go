@@ -48,6 +48,9 @@ type Member struct {
 	// ("" before one).
 	DevicesHealthy string `json:"devices_healthy,omitempty"`
 	Version        string `json:"version,omitempty"`
+	// RaftError is set while the member's Raft log refuses appends (a
+	// full or failing disk): it answers, but cannot take new entries.
+	RaftError string `json:"raft_error,omitempty"`
 }
 
 // DeviceInfo is one device of a node as its last probe found it: opened

@@ -21,7 +21,15 @@ func membersCommand() *ucli.Command {
 				for _, m := range ms.Members {
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Name, m.Addr, m.State, m.Role, m.Devices, cmp.Or(m.DevicesHealthy, "-"), m.Version)
 				}
-				return tw.Flush()
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				for _, m := range ms.Members {
+					if m.RaftError != "" {
+						fmt.Fprintf(c.App.Writer, "%s: its Raft log refuses appends %s\n", m.Name, m.RaftError)
+					}
+				}
+				return nil
 			})
 		},
 	}

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -78,6 +80,7 @@ func (d *Daemon) Members() api.MembersResponse {
 		out.Members = append(out.Members, api.Member{
 			Name: m.Name, Addr: m.Addr, API: m.Meta.API, State: string(m.State),
 			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, DevicesHealthy: m.Meta.DevicesHealthy, Version: m.Meta.Version,
+			RaftError: m.Meta.RaftErr,
 		})
 	}
 	return out
@@ -92,11 +95,17 @@ func (d *Daemon) Status() api.Status {
 		Voters: []string{}, Nonvoters: []string{}, StartedAt: d.started.UnixMilli(), Instance: d.nonce, Draining: d.sup.Draining(),
 		Devices: d.Devices()}
 	alive := d.aliveNodes()
+	stuck := map[string]string{} // nodes whose Raft log refuses appends
+	for _, m := range d.ml.Members() {
+		if m.Meta.RaftErr != "" && alive[m.Name] {
+			stuck[m.Name] = m.Meta.RaftErr
+		}
+	}
 	liveVoters := 0
 	for _, s := range conf.Servers {
 		if s.Suffrage == raft.Voter {
 			st.Voters = append(st.Voters, string(s.ID))
-			if alive[string(s.ID)] {
+			if alive[string(s.ID)] && stuck[string(s.ID)] == "" {
 				liveVoters++
 			}
 		} else {
@@ -114,6 +123,12 @@ func (d *Daemon) Status() api.Status {
 		st.Health.Reason = "no leader"
 	case liveVoters < quorum:
 		st.Health.Reason = fmt.Sprintf("%d of %d voters alive, quorum is %d", liveVoters, len(st.Voters), quorum)
+	case len(stuck) > 0:
+		var say []string
+		for _, n := range slices.Sorted(maps.Keys(stuck)) {
+			say = append(say, fmt.Sprintf("%s's Raft log refuses appends (%s)", n, stuck[n]))
+		}
+		st.Health.Reason = strings.Join(say, "; ") + ": free or replace its disk"
 	default:
 		st.Health.Healthy = true
 	}

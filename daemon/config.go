@@ -81,6 +81,10 @@ type Config struct {
 	Logger *slog.Logger
 	// RaftLogLevel filters raft's own log lines ("warn" by default).
 	RaftLogLevel slog.Level
+
+	// raftAppendFault, in tests, fails the Raft log's appends with the
+	// error it returns (a full disk) while it returns one.
+	raftAppendFault func() error
 }
 
 // DefaultConfig returns the production defaults.

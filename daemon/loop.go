@@ -81,6 +81,7 @@ func (d *Daemon) loop() {
 func (d *Daemon) step() {
 	d.syncClusterID()
 	d.recordPeers()
+	d.watchRaftLog()
 	if !d.bootstrapped {
 		d.maybeBootstrap()
 	}

@@ -16,6 +16,7 @@ import (
 type raftNode struct {
 	*raft.Raft
 	store    *raftboltdb.BoltStore
+	log      *watchedLog // the store as Raft appends to it
 	trans    *raft.NetworkTransport
 	layer    *raftLayer
 	notify   chan bool
@@ -69,10 +70,10 @@ func startRaft(cfg *Config, d *dataDir, f *fsm, layer *raftLayer, log *slog.Logg
 	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
 	rc.ShutdownOnRemove = false // the daemon owns its lifecycle
 	rc.Logger = hl
-	n := &raftNode{store: store, trans: trans, layer: layer, hasState: hasState,
+	n := &raftNode{store: store, log: &watchedLog{LogStore: store, fault: cfg.raftAppendFault}, trans: trans, layer: layer, hasState: hasState,
 		notify: make(chan bool, 1), observed: make(chan raft.Observation, 64)}
 	rc.NotifyCh = n.notify
-	r, err := raft.NewRaft(rc, f, store, store, snaps, trans)
+	r, err := raft.NewRaft(rc, f, n.log, store, snaps, trans)
 	if err != nil {
 		trans.Close()
 		store.Close()

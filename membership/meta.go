@@ -22,6 +22,10 @@ type NodeMeta struct {
 	Devices string `json:"d,omitempty"` // "cpu:4", "npu:0-7"
 	// DevicesHealthy is "ok/total" from the node's last device probe.
 	DevicesHealthy string `json:"dh,omitempty"`
+	// RaftErr is set while the node's Raft log refuses appends ("since
+	// 15:04:05: no space left on device", short): it answers and
+	// heartbeats, but cannot take new entries.
+	RaftErr string `json:"re,omitempty"`
 	Version        string `json:"v,omitempty"`
 	// Cluster is the cluster id once the node knows it; empty before bootstrap.
 	Cluster string `json:"c,omitempty"`
