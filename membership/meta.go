@@ -26,7 +26,7 @@ type NodeMeta struct {
 	// 15:04:05: no space left on device", short): it answers and
 	// heartbeats, but cannot take new entries.
 	RaftErr string `json:"re,omitempty"`
-	Version        string `json:"v,omitempty"`
+	Version string `json:"v,omitempty"`
 	// Cluster is the cluster id once the node knows it; empty before bootstrap.
 	Cluster string `json:"c,omitempty"`
 	// Boot is the hash of the bootstrap configuration the node proposes,
