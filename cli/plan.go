@@ -24,9 +24,9 @@ func planCommand() *ucli.Command {
 		UsageText: "bloomctl plan [--devices-per-node 8] [--device-memory 64GiB] [Megatron flags of submit pretrain...] [job.yaml]",
 		Description: `Takes a job as bloomctl submit does, a job file or the flags of submit pretrain
 (flags given before a file override it; with flags alone the run's length may be
-left out, as it changes nothing here), and prints per pipeline stage what one rank of it holds: its layers and
-parameters, then in GiB its weights, gradients, AdamW state, activations and
-the total. Every tensor-parallel rank of a stage and every data-parallel replica
+left out, as it changes nothing here), and prints per pipeline stage what one
+rank of it holds: its layers and parameters, then in GiB its weights, gradients,
+AdamW state, activations and the total. Every tensor-parallel rank of a stage and every data-parallel replica
 needs the same. Below come the total of each node (--devices-per-node ranks,
 tensor-parallel ranks innermost, as the cluster places them) and a summary;
 --output json gives the whole plan in bytes.
