@@ -46,6 +46,10 @@ import (
 //     import (testOnly); and scripts/soak imports no project package at all:
 //     it drives the built bloomd and bloomctl and reads `bloomctl -o json`,
 //     as a user would;
+//   - trainer/memplan is the memory plan per rank (issue 18, checks before
+//     compute): pure arithmetic over trainer/bloom's parameter layout, which
+//     daemon/jobspec (Spec.MemoryPlan) and through it the CLI and the
+//     daemon reach without linking the trainer's loop or a device;
 //   - npu/acl/fakeacl builds the fake ACL libraries the npu/acl backend's
 //     tests load (C sources compiled with the system compiler); it is pure
 //     Go and imports nothing of ours;
@@ -84,10 +88,11 @@ var allowed = map[string][]string{
 	"bloom/trainer/eval":            {"trainer/bloom", "trainer/data", "trainer/tokenizer"},
 	"bloom/trainer/serve":           {"trainer/bloom", "trainer/tokenizer"},
 	"bloom/trainer/tensorboard":     {},
+	"bloom/trainer/memplan":         {"trainer/bloom"},
 
 	"bloom/daemon/coord":    {},
 	"bloom/daemon/identity": {},
-	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "trainer/data", "npu", "ckpt", "internal/suggest"},
+	"bloom/daemon/jobspec":  {"trainer", "trainer/bloom", "trainer/data", "trainer/memplan", "npu", "ckpt", "internal/suggest"},
 	"bloom/daemon/xfer":     {"daemon/identity"},
 	"bloom/daemon/sched":    {"daemon/coord", "daemon/jobspec", "ckpt", "api"},
 	"bloom/daemon/worker": {"daemon/coord", "daemon/identity", "daemon/jobspec", "daemon/xfer", "api", "trainer",

@@ -15,7 +15,8 @@
 //     rank and for `bloomctl train --local` alike;
 //   - the checks a spec passes alone (Validate) and the data-parallel size
 //     resolved against a device count (ResolveLayout). Placement against the
-//     cluster's devices is the daemon's.
+//     cluster's devices is the daemon's;
+//   - the memory each rank needs (MemoryPlan, trainer/memplan's estimate).
 //
 // The defaults are one set for every command and file: Megatron's argparse
 // defaults (AscendSpeed's megatron/arguments.py: Adam 0.9/0.999/1e-8,
@@ -29,8 +30,8 @@
 // network, no clocks; only job files and config.json are read.
 //
 // It may import trainer (its configuration types), trainer/bloom (the model
-// shapes and presets) and ckpt (the config.json reader); never the daemon,
-// Raft, gossip or the collective.
+// shapes and presets), trainer/memplan (the memory plan) and ckpt (the
+// config.json reader); never the daemon, Raft, gossip or the collective.
 //
 // Usage:
 //
