@@ -3,6 +3,7 @@ package ckpt
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -69,4 +70,24 @@ func syncDir(dir string) error {
 		return nil
 	}
 	return err
+}
+
+// CheckWritable makes dir (and its parents) and writes and removes a file
+// in it: a destination that cannot take a checkpoint fails before the
+// work that would fill it, not after.
+func CheckWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("ckpt: %s cannot hold checkpoints: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("ckpt: %s cannot hold checkpoints: %w", dir, err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("bloom"))
+	err = errors.Join(werr, f.Close(), os.Remove(name))
+	if err != nil {
+		return fmt.Errorf("ckpt: %s cannot hold checkpoints: %w", dir, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -147,6 +148,16 @@ func runLocal(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
+	// Where the result goes is checked before the training that makes it.
+	saveType := ckpt.DType(strings.ToUpper(c.String("save-dtype")))
+	if saveType != ckpt.F32 && saveType != ckpt.F16 && saveType != ckpt.BF16 {
+		return ucli.Exit(fmt.Sprintf("train: --save-dtype %q: use F32, F16 or BF16", c.String("save-dtype")), 2)
+	}
+	if s.Save != "" {
+		if err := ckpt.CheckWritable(s.Save); err != nil {
+			return fmt.Errorf("--save: %w", err)
+		}
+	}
 	m, hf, err := trainModel(c, s)
 	if err != nil {
 		return err
@@ -248,7 +259,7 @@ func runLocal(c *ucli.Context) error {
 		fmt.Fprintf(w, "sample: %q\n", p+string(data.ByteText(out[0])))
 	}
 	if dir := s.Save; dir != "" {
-		if err := trainer.SaveHF(m, hf, dir, ckpt.DType(c.String("save-dtype")), 0); err != nil {
+		if err := trainer.SaveHF(m, hf, dir, saveType, 0); err != nil {
 			return err
 		}
 		tok := shipTokenizer(c.App.ErrWriter, dir, localTokenizer(s))

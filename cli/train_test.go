@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -190,5 +191,27 @@ func TestTrainLocalRampup(t *testing.T) {
 	}
 	if fmt.Sprint(batches) != fmt.Sprint(wantBatches) || batches[0] != 2 || batches[len(batches)-1] != 8 {
 		t.Errorf("batches %v, want %v", batches, wantBatches)
+	}
+}
+
+// TestTrainLocalChecksSaveFirst: a --save-dtype that is not one, or a
+// --save that cannot be written, fails before the first step (no step
+// line printed), not after the training it would have thrown away.
+func TestTrainLocalChecksSaveFirst(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ args []string }{
+		{[]string{"--save", filepath.Join(t.TempDir(), "m"), "--save-dtype", "fp8"}},
+		{[]string{"--save", filepath.Join(file, "model")}},
+	} {
+		args := append([]string{"-o", "json", "train", "--local", "--preset", "bloom-tiny", "--steps", "50", "--seq-length", "16",
+			"--micro-batch-size", "2", "--global-batch-size", "4"}, c.args...)
+		out, err := run(t, args...)
+		if err == nil || strings.Contains(out, `"step"`) {
+			t.Errorf("%v: trained (%q) before failing with %v", c.args, out, err)
+		}
+		t.Logf("%v: %v", c.args, err)
 	}
 }

@@ -3,6 +3,8 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"bloom/api"
@@ -61,7 +63,8 @@ func (d *Daemon) probeOnce(names []string) {
 	for _, n := range names {
 		switch {
 		case n[:4] == "cpu:":
-			found = append(found, api.DeviceInfo{Device: n, Backend: "cpu", Healthy: true, ProbedAt: now})
+			total, free := hostMemory()
+			found = append(found, api.DeviceInfo{Device: n, Backend: "cpu", Healthy: true, ProbedAt: now, MemTotal: total, MemFree: free})
 		case !busy[n]:
 			ask = append(ask, n)
 		}
@@ -99,8 +102,9 @@ func (d *Daemon) probeOnce(names []string) {
 		}
 	}
 	health := fmt.Sprintf("%d/%d", ok, len(names))
+	perDevice := memPerDevice(d.devices, len(names))
 	d.mu.Unlock()
-	if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.DevicesHealthy = health }, time.Second); err != nil {
+	if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.DevicesHealthy, m.MemPerDevice = health, perDevice }, time.Second); err != nil {
 		d.log.Warn("gossip device health", "err", err)
 	}
 }
@@ -117,4 +121,39 @@ func (d *Daemon) Devices() []api.DeviceInfo {
 		}
 	}
 	return out
+}
+
+// memPerDevice is the memory one rank may use on this node, in MiB (see
+// NodeMeta.MemPerDevice): CPU devices share the host's memory, each
+// accelerator has its own; the smallest counts. 0 when none is known.
+func memPerDevice(devs map[string]api.DeviceInfo, n int) uint64 {
+	var least uint64
+	for _, dv := range devs {
+		m := dv.MemTotal
+		if dv.Backend == "cpu" {
+			m /= uint64(max(n, 1))
+		}
+		if m > 0 && (least == 0 || m < least) {
+			least = m
+		}
+	}
+	return least >> 20
+}
+
+// hostMemory is the host's total and available memory in bytes, from
+// /proc/meminfo (0, 0 where there is none).
+func hostMemory() (total, avail uint64) {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0, 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		var kb uint64
+		if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
+			total = kb << 10
+		} else if _, err := fmt.Sscanf(l, "MemAvailable: %d kB", &kb); err == nil {
+			avail = kb << 10
+		}
+	}
+	return total, avail
 }

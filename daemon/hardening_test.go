@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -123,5 +124,45 @@ func TestBodyTooLarge(t *testing.T) {
 	b, _ := io.ReadAll(res.Body)
 	if res.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(b), "too large") {
 		t.Errorf("a 9 MB body: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestChecksBeforeWork: a job whose ranks cannot fit in any node's memory
+// (BLOOM-176B, preset "bloom", on TP2×PP2: hundreds of GiB per rank) is refused at submit
+// with the plan's numbers, where it used to be accepted and grow until
+// cancelled; a job whose --save cannot be written fails before its first
+// step as the job's own fault (not retried), where it used to fail only
+// when it first saved.
+func TestChecksBeforeWork(t *testing.T) {
+	checkGoroutines(t)
+	c := startDaemons(t, 1, func(cfg *Config) { cfg.Devices = "cpu:4" }, false)
+	d := c.nodes[0]
+	cl := client(t, d, testSecret)
+	waitFor(t, 10*time.Second, "the node's memory in gossip", func() bool { return d.ml.Meta().MemPerDevice > 0 })
+
+	s := tinySpec(10)
+	s.ModelPreset, s.TensorParallel, s.PipelineParallel, s.MicroBatch, s.GlobalBatch = "bloom", 2, 2, 1, 1
+	_, err := submitSpec(t, cl, "too-big", s)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(err.Error(), "out of memory before it starts") ||
+		!strings.Contains(err.Error(), "GiB") || !strings.Contains(err.Error(), "bloomctl plan") {
+		t.Fatalf("bloom (176B) on four CPU devices: %v", err)
+	}
+	t.Logf("refused: %v", err)
+
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = tinySpec(1000)
+	s.Save, s.MaxRestarts = filepath.Join(file, "ckpt"), 3
+	j, err := submitSpec(t, cl, "unwritable-save", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cl, j.ID, 30*time.Second, "failure", state(api.JobFailed))
+	if len(j.Attempts) != 1 || !strings.Contains(j.Attempts[0].Cause, "the job's input is wrong") ||
+		!strings.Contains(j.Attempts[0].Cause, "cannot hold checkpoints") || j.Attempts[0].LastStep != 0 {
+		t.Fatalf("attempts %+v", j.Attempts)
 	}
 }

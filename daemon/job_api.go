@@ -181,7 +181,43 @@ func (d *Daemon) admit(raw []byte) ([]byte, error) {
 	if _, err := sched.Place(sched.FreeDevices(all, isAlive), spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
 		return nil, err
 	}
+	if err := d.fits(&spec); err != nil {
+		return nil, err
+	}
 	return spec.Marshal()
+}
+
+// fits refuses a job whose ranks need more memory than the cluster's
+// devices have: the memory plan (bloomctl plan) of its largest stage
+// against what each node reports one device may use. Nodes that have not
+// reported their memory yet are not counted against it.
+func (d *Daemon) fits(spec *jobspec.Spec) error {
+	plan, err := spec.MemoryPlan()
+	if err != nil {
+		return err
+	}
+	need := plan.Max()
+	devices, known, most := 0, false, uint64(0)
+	for _, m := range d.ml.Members() {
+		if !live(m) || m.Meta.Devices == "" || m.Meta.MemPerDevice == 0 {
+			continue
+		}
+		known, most = true, max(most, m.Meta.MemPerDevice)
+		if int64(m.Meta.MemPerDevice)<<20 >= need.Rank.Total {
+			n, _ := deviceNames(m.Meta.Devices)
+			devices += len(n)
+		}
+	}
+	if !known || devices >= plan.Ranks() {
+		return nil
+	}
+	gib := func(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }
+	r := need.Rank
+	return fmt.Errorf("%w: out of memory before it starts: each rank of pipeline stage %d needs about %s (weights %s, gradients %s, optimizer %s, activations %s; bloomctl plan shows every stage), "+
+		"but %d of the %d ranks find a device with that much (the most a node offers one device is %s): "+
+		"raise --tensor-model-parallel-size or --pipeline-model-parallel-size, add --checkpoint-activations, lower --micro-batch-size or --seq-length, or add nodes with more memory",
+		jobspec.ErrInvalid, need.Stage, gib(r.Total), gib(r.Weights), gib(r.Grads), gib(r.Optimizer), gib(r.Activations),
+		devices, plan.Ranks(), gib(int64(most)<<20))
 }
 
 func (d *Daemon) handleCancel(w http.ResponseWriter, r *http.Request) {

@@ -26,6 +26,10 @@ type NodeMeta struct {
 	// 15:04:05: no space left on device", short): it answers and
 	// heartbeats, but cannot take new entries.
 	RaftErr string `json:"re,omitempty"`
+	// MemPerDevice is the memory a rank on one of the node's devices may
+	// use, in MiB: the smallest device's for accelerators, the host's
+	// divided among its CPU devices (0: not known yet).
+	MemPerDevice uint64 `json:"mpd,omitempty"`
 	Version string `json:"v,omitempty"`
 	// Cluster is the cluster id once the node knows it; empty before bootstrap.
 	Cluster string `json:"c,omitempty"`

@@ -43,6 +43,9 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 	if err != nil {
 		return err
 	}
+	if err := ckpt.CheckWritable(cfg.Save); err != nil { // before any step is spent
+		return fmt.Errorf("%w: --save: %w", errJobInput, err)
+	}
 	if err := w.fetchCheckpoint(ctx, cfg); err != nil {
 		return err
 	}
