@@ -30,7 +30,7 @@ type NodeMeta struct {
 	// use, in MiB: the smallest device's for accelerators, the host's
 	// divided among its CPU devices (0: not known yet).
 	MemPerDevice uint64 `json:"mpd,omitempty"`
-	Version string `json:"v,omitempty"`
+	Version      string `json:"v,omitempty"`
 	// Cluster is the cluster id once the node knows it; empty before bootstrap.
 	Cluster string `json:"c,omitempty"`
 	// Boot is the hash of the bootstrap configuration the node proposes,
