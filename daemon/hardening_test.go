@@ -166,3 +166,41 @@ func TestChecksBeforeWork(t *testing.T) {
 		t.Fatalf("attempts %+v", j.Attempts)
 	}
 }
+
+// TestJobRoots: with --job-roots, a job naming a path outside them is
+// refused at submit (400, which flag and why); a node whose own roots do
+// not hold a path the submitting node allowed refuses to start the rank,
+// and the job fails as its input's fault, naming that node.
+func TestJobRoots(t *testing.T) {
+	checkGoroutines(t)
+	roots := map[string]string{"n1": t.TempDir(), "n2": t.TempDir()}
+	c := startDaemons(t, 2, func(cfg *Config) {
+		cfg.Devices = "cpu:1"
+		cfg.Jobs.Roots = []string{roots[cfg.Name]}
+	}, false)
+	l := c.waitLeader(10 * time.Second)
+	cl := client(t, l, testSecret)
+	s := tinySpec(20)
+	s.DataParallel, s.MicroBatch, s.GlobalBatch = 2, 1, 2
+	s.Save = "/etc/bloom-run"
+	_, err := submitSpec(t, cl, "outside", s)
+	var se *api.StatusError
+	if !errors.As(err, &se) || se.Code != http.StatusBadRequest || !strings.Contains(err.Error(), "--save /etc/bloom-run is outside this node's --job-roots") {
+		t.Fatalf("--save /etc: %v", err)
+	}
+	s.Save = filepath.Join(roots[l.Name()], "run")
+	j, err := submitSpec(t, cl, "other-node-refuses", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(t, cl, j.ID, 30*time.Second, "failure", state(api.JobFailed))
+	other := "n1"
+	if l.Name() == "n1" {
+		other = "n2"
+	}
+	cause := j.Attempts[0].Cause
+	if len(j.Attempts) != 1 || !strings.Contains(cause, "the job's input is wrong") || !strings.Contains(cause, "node "+other+": ") ||
+		!strings.Contains(cause, "outside this node's --job-roots") {
+		t.Fatalf("attempts %+v", j.Attempts)
+	}
+}

@@ -38,6 +38,11 @@ type JobsConfig struct {
 	// DeviceProbeInterval is how often the devices no worker holds are
 	// probed (devices.go); 0: every 5 minutes.
 	DeviceProbeInterval time.Duration
+	// Roots confine the paths a job names (jobspec.Spec.Paths) on this
+	// node: absolute directories; none lets a job use any path the
+	// bloomd's user may. Submit checks them on the node that takes the
+	// job, and every node again before it starts a worker.
+	Roots []string
 }
 
 // DefaultJobsConfig returns the production defaults.
@@ -48,6 +53,11 @@ func DefaultJobsConfig() JobsConfig {
 func (c *JobsConfig) validate() error {
 	if c.StopGrace <= 0 || c.ReportInterval <= 0 || c.WorkerThreads < 0 {
 		return errors.New("daemon: Jobs.StopGrace and Jobs.ReportInterval must be > 0, Jobs.WorkerThreads ≥ 0")
+	}
+	for _, r := range c.Roots {
+		if !filepath.IsAbs(r) {
+			return fmt.Errorf("daemon: --job-roots %q: give absolute directories", r)
+		}
 	}
 	return nil
 }
@@ -99,7 +109,7 @@ func (d *Daemon) startJobs() {
 	d.sup = supervisor.New(supervisor.Env{
 		Node: d.cfg.Name, BindHost: host, Secret: d.cfg.Secret.String(), Instance: d.nonce, Log: d.log,
 		WorkerCommand: d.cfg.Jobs.WorkerCommand, WorkerEnv: d.cfg.Jobs.WorkerEnv,
-		WorkerThreads: d.cfg.Jobs.WorkerThreads, StopGrace: d.cfg.Jobs.StopGrace,
+		WorkerThreads: d.cfg.Jobs.WorkerThreads, StopGrace: d.cfg.Jobs.StopGrace, Roots: d.cfg.Jobs.Roots,
 		Device: func(pos int) (string, error) {
 			kind, idx, err := sched.DeviceAt(d.cfg.Devices, pos)
 			return fmt.Sprintf("%s:%d", kind, idx), err

@@ -178,6 +178,9 @@ func (d *Daemon) admit(raw []byte) ([]byte, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	if err := spec.CheckRoots(d.cfg.Jobs.Roots); err != nil {
+		return nil, err
+	}
 	if _, err := sched.Place(sched.FreeDevices(all, isAlive), spec.TensorParallel, spec.PipelineParallel, spec.DataParallel); err != nil {
 		return nil, err
 	}

@@ -48,6 +48,7 @@ func joinCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE` (bloomd keygen)", EnvVars: env("SECRET_FILE")},
 			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
 			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N, or Ascend NPUs npu:0-7 (npu:0,2,4; npu:all: every NPU the ACL runtime counts)", EnvVars: env("DEVICES")},
+			&ucli.StringFlag{Name: "job-roots", Usage: "confine the paths jobs name (--save, --load, --data-path, --tokenizer-name-or-path, --task-data-path, --tensorboard-dir) to these comma-separated `DIR,...`; without it a job reads and writes any path this bloomd's user can (the API token is then as good as a shell as that user)", EnvVars: env("JOB_ROOTS")},
 			&ucli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, Usage: "give up joining --peers after this long", EnvVars: env("JOIN_TIMEOUT")},
 			&ucli.DurationFlag{Name: "drain-timeout", Value: 2 * time.Minute, Usage: "on SIGTERM, wait this long for the jobs here to checkpoint and stop", EnvVars: env("DRAIN_TIMEOUT")},
 			&ucli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json", EnvVars: env("LOG_FORMAT")},
@@ -156,6 +157,11 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 		return cfg, err
 	}
 	cfg.JoinTimeout, cfg.Version, cfg.Restartable = c.Duration("join-timeout"), cli.Version, true
+	for _, r := range strings.Split(c.String("job-roots"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			cfg.Jobs.Roots = append(cfg.Jobs.Roots, r)
+		}
+	}
 	if cfg.Logger, err = newLogger(c); err != nil {
 		return cfg, err
 	}

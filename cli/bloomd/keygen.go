@@ -20,8 +20,10 @@ func keygenCommand() *ucli.Command {
 			"What the token grants: the whole user API of every node — submit and cancel jobs,\n" +
 			"read their logs, checkpoints and metrics, serve — and jobs run as the bloomd user,\n" +
 			"so --save, --load and --data-path read and write any path that user can, on every\n" +
-			"node. Treat it as that user's password. It cannot reach the endpoints nodes talk\n" +
-			"through (those need the secret), and it cannot be turned back into the secret.",
+			"node, unless each bloomd confines them with --job-roots DIR,... (then a job naming\n" +
+			"a path outside is refused). Treat it as that user's password. It cannot reach the\n" +
+			"endpoints nodes talk through (those need the secret), and it cannot be turned back\n" +
+			"into the secret.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "out", Usage: "write the secret to `FILE` instead of standard output", EnvVars: []string{"BLOOMD_OUT"}},
 			&ucli.BoolFlag{Name: "token", Usage: "print the API token of --secret-file", EnvVars: []string{"BLOOMD_TOKEN"}},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,6 +57,7 @@ type Env struct {
 	WorkerCommand []string
 	WorkerEnv     []string      // added to each worker's environment
 	WorkerThreads int           // each worker's CPU threads; 0 shares the node's CPUs among its workers
+	Roots         []string      // the directories job paths must lie under here (none: any)
 	StopGrace     time.Duration // between SIGTERM and SIGKILL
 
 	// Device names this node's pos-th device of --devices: "kind:index".
@@ -193,7 +195,8 @@ func (s *Supervisor) launch(st *coord.State, key Key, r coord.Rank, local int) *
 	argv, errCmd := s.argv()
 	if err = errors.Join(err, errCmd); err != nil {
 		p := &Worker{key: key, exited: make(chan struct{}),
-			rep: api.RankReport{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank, Exited: true, Exit: "did not start", Error: err.Error()}}
+			rep: api.RankReport{Job: key.Job, Attempt: key.Attempt, Rank: key.Rank, Exited: true, Exit: "did not start", Error: err.Error(),
+				Fatal: errors.Is(err, jobspec.ErrInvalid), FailedAt: time.Now().UnixMilli()}}
 		close(p.exited)
 		return p
 	}
@@ -220,6 +223,9 @@ func (s *Supervisor) assignment(st *coord.State, key Key, r coord.Rank, local in
 	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
 		return worker.Assignment{}, err
+	}
+	if err := spec.CheckRoots(s.env.Roots); err != nil {
+		return worker.Assignment{}, fmt.Errorf("node %s: %w", s.env.Node, err)
 	}
 	device, err := s.env.Device(r.Device)
 	if err != nil {
