@@ -104,17 +104,10 @@ func (c *Client) Rendezvous(ctx context.Context, job string, attempt int, key st
 }
 
 // raw is do for endpoints that answer bytes rather than JSON.
-func (c *Client) raw(ctx context.Context, method, path string, body io.Reader) ([]byte, http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+func (c *Client) raw(ctx context.Context, method, path string, body []byte) ([]byte, http.Header, error) {
+	resp, err := c.send(ctx, method, path, body, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("api: %w", err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, nil, fmt.Errorf("api: %s %s: %w", method, path, err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))

@@ -38,7 +38,7 @@ func ctlGlobalFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json", EnvVars: []string{"BLOOM_OUTPUT"}},
 		&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
-		&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`; any node answers", EnvVars: []string{"BLOOM_ADDR"}},
+		&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`, any node; several, comma-separated, are tried in turn while one cannot be reached", EnvVars: []string{"BLOOM_ADDR"}},
 		&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
 		&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file; on the command line it shows in ps: prefer BLOOM_TOKEN or --token-file", EnvVars: []string{"BLOOM_TOKEN"}},
 		&ucli.StringFlag{Name: "token-file", Usage: "read the API token from `FILE` (mode 600)", EnvVars: []string{"BLOOM_TOKEN_FILE"}},

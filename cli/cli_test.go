@@ -30,7 +30,7 @@ func run(t *testing.T, args ...string) (string, error) {
 	var out bytes.Buffer
 	app.Writer, app.ErrWriter = &out, &out
 	app.ExitErrHandler = func(*ucli.Context, error) {} // return usage errors, not os.Exit
-	err := app.Run(SeedArgs(append([]string{"bloomctl"}, args...)))
+	err := app.Run(Intersperse(app, SeedArgs(append([]string{"bloomctl"}, args...))))
 	return out.String(), err
 }
 
@@ -44,12 +44,39 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"jobs", "--ouptut", "json"}, "bloomctl jobs: unknown flag --ouptut (did you mean --output?)"},
 		{[]string{"submit", "pretrain", "--micro-batch", "2"}, "bloomctl submit pretrain: unknown flag --micro-batch (did you mean --micro-batch-size?)"},
 		{[]string{"--zzzzzz"}, "bloomctl: unknown flag --zzzzzz (bloomctl --help lists them)"},
+		{[]string{"jbo"}, `bloomctl: unknown command "jbo" (did you mean "job"?)`},
+		{[]string{"bench", "gem"}, `bloomctl bench: unknown command "gem" (did you mean "gemm"?)`},
+		{[]string{"jobs", "extra", "--ouptut", "json"}, "bloomctl jobs: unknown flag --ouptut (did you mean --output?)"},
 	} {
 		out, err := run(t, c.args...)
 		var ec ucli.ExitCoder
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 || err.Error() != c.want || out != "" {
 			t.Errorf("%v: %q %v, printed %q; want %q", c.args, err, err, out, c.want)
 		}
+	}
+}
+
+// TestIntersperse: flags after a command's arguments are read as if given
+// before them; "--" still ends the flags; a flag's value that looks like
+// an argument stays with it.
+func TestIntersperse(t *testing.T) {
+	app := CtlApp()
+	for _, c := range []struct{ in, want string }{
+		{"bloomctl submit job.yaml -o json", "bloomctl submit -o json job.yaml"},
+		{"bloomctl -o json job J1 --addr h:1", "bloomctl -o json job --addr h:1 J1"},
+		{"bloomctl logs J1 -f --rank 2", "bloomctl logs -f --rank 2 J1"},
+		{"bloomctl submit pretrain --train-iters 5 x", "bloomctl submit pretrain --train-iters 5 x"},
+		{"bloomctl cancel -- -J1 -o", "bloomctl cancel -- -J1 -o"},
+		{"bloomctl bench gemm --dtype bf16", "bloomctl bench gemm --dtype bf16"},
+	} {
+		if got := strings.Join(Intersperse(app, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+	// Through the parser: the output format given last is used.
+	out, err := run(t, "plan", "--model-preset", "bloom-tiny", "--train-iters", "10", "--micro-batch-size", "1", "--global-batch-size", "1")
+	if err != nil || !strings.Contains(out, "GiB") {
+		t.Fatalf("plan: %v %s", err, out)
 	}
 }
 

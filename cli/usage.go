@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -17,11 +18,27 @@ import (
 // instead of the whole help.
 func OneLineUsageErrors(app *ucli.App) *ucli.App {
 	app.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageError(app.Name, app.Flags, err) }
+	if app.Action == nil {
+		app.Action = func(c *ucli.Context) error {
+			if c.Args().Present() {
+				return unknownCommand(app.Name, app.Commands, c.Args().First())
+			}
+			return ucli.ShowAppHelp(c)
+		}
+	}
 	var walk func(prefix string, cmds []*ucli.Command)
 	walk = func(prefix string, cmds []*ucli.Command) {
 		for _, cmd := range cmds {
 			name, flags := prefix+" "+cmd.Name, cmd.Flags
 			cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageError(name, flags, err) }
+			if subs := cmd.Subcommands; len(subs) > 0 && cmd.Action == nil {
+				cmd.Action = func(c *ucli.Context) error {
+					if c.Args().Present() {
+						return unknownCommand(name, subs, c.Args().First())
+					}
+					return ucli.ShowSubcommandHelp(c)
+				}
+			}
 			walk(name, cmd.Subcommands)
 		}
 	}
@@ -88,4 +105,104 @@ func SeedArgs(args []string) []string {
 		i += n
 	}
 	return out
+}
+
+// unknownCommand is the one-line answer to a command name app does not
+// have, with the nearest one.
+func unknownCommand(prefix string, cmds []*ucli.Command, name string) error {
+	var names []string
+	for _, c := range cmds {
+		if !c.Hidden {
+			names = append(names, c.Names()...)
+		}
+	}
+	hint := fmt.Sprintf(" (%s --help lists them)", prefix)
+	if near := suggest.Nearest(name, names); near != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return ucli.Exit(fmt.Sprintf("%s: unknown command %q%s", prefix, name, hint), 2)
+}
+
+// Intersperse moves the flags given after a command's arguments before
+// them, where urfave/cli reads them (it stops at the first argument):
+// `bloomctl submit job.yaml -o json` works as users type it. "--" still
+// ends the flags.
+func Intersperse(app *ucli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	out := []string{args[0]}
+	flags, cmds := app.Flags, app.Commands
+	i := 1
+	take := func(dst []string) []string { // the flag at i and its value
+		n := 1 + flagValues(flags, args[i])
+		end := min(i+n, len(args))
+		dst = append(dst, args[i:end]...)
+		i = end
+		return dst
+	}
+	for i < len(args) { // global flags and the command path
+		a := args[i]
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if isFlag(a) {
+			out = take(out)
+			continue
+		}
+		var cmd *ucli.Command
+		for _, c := range cmds {
+			if slices.Contains(c.Names(), a) {
+				cmd = c
+			}
+		}
+		if cmd == nil {
+			break
+		}
+		out, i = append(out, a), i+1
+		if cmd.SkipFlagParsing {
+			return append(out, args[i:]...)
+		}
+		flags, cmds = cmd.Flags, cmd.Subcommands
+		if len(cmds) == 0 {
+			break
+		}
+	}
+	var fl, pos []string
+	for i < len(args) {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i:]...)
+			i = len(args)
+		case isFlag(a):
+			fl = take(fl)
+		default:
+			pos, i = append(pos, a), i+1
+		}
+	}
+	return append(append(out, fl...), pos...)
+}
+
+func isFlag(a string) bool {
+	return len(a) > 1 && a[0] == '-' && (a[1] == '-' || unicode.IsLetter(rune(a[1])))
+}
+
+// flagValues is how many arguments after flag arg are its value: none for
+// a boolean, a flag given with "=", or one this command does not know.
+func flagValues(flags []ucli.Flag, arg string) int {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return 0
+	}
+	for _, f := range flags {
+		if !slices.Contains(f.Names(), name) {
+			continue
+		}
+		if _, ok := f.(*ucli.BoolFlag); ok {
+			return 0
+		}
+		return 1
+	}
+	return 0
 }

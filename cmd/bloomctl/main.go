@@ -9,7 +9,8 @@ import (
 )
 
 func main() {
-	if err := cli.CtlApp().Run(cli.SeedArgs(os.Args)); err != nil {
+	app := cli.CtlApp()
+	if err := app.Run(cli.Intersperse(app, cli.SeedArgs(os.Args))); err != nil {
 		fmt.Fprintln(os.Stderr, "bloomctl:", err)
 		os.Exit(1)
 	}

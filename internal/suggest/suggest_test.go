@@ -14,4 +14,7 @@ func TestNearest(t *testing.T) {
 	if d := Distance("kitten", "sitting"); d != 3 {
 		t.Errorf("Distance(kitten, sitting) = %d", d)
 	}
+	if d := Distance("jbo", "job"); d != 1 { // a swap of neighbours is one edit
+		t.Errorf("Distance(jbo, job) = %d", d)
+	}
 }
