@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak fuzz golden clean
+.PHONY: help build build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak scale fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,9 @@ demo-local: build ## train a tiny BLOOM in one process on the embedded corpus
 
 soak: build ## 12 bloomd through crashes, killed workers, SIGTERMs, a rollout and a partition; weights of an uninterrupted run (10–15 min)
 	BIN=$(BIN) $(GO) run ./scripts/soak $(SOAK_FLAGS)
+
+scale: ## the seed's 12×8 layout: 12 bloomd, TP8×PP12 = 96 workers, both splits, a node SIGKILLed, exact resume (~2 min on 2 cores)
+	BLOOM_SEED_LAYOUT=full $(GO) test -count=1 -timeout 30m -run TestSeedLayoutFull -v ./daemon
 
 fuzz: ## run the safetensors fuzzer for a minute
 	$(GO) test ./ckpt -run XXX -fuzz FuzzOpenSafetensors -fuzztime 60s

@@ -202,11 +202,12 @@ func (d *Daemon) fits(spec *jobspec.Spec) error {
 	need := plan.Max()
 	devices, known, most := 0, false, uint64(0)
 	for _, m := range d.ml.Members() {
-		if !live(m) || m.Meta.Devices == "" || m.Meta.MemPerDevice == 0 {
+		if !live(m) || m.Meta.Devices == "" {
 			continue
 		}
-		known, most = true, max(most, m.Meta.MemPerDevice)
-		if int64(m.Meta.MemPerDevice)<<20 >= need.Rank.Total {
+		mem := m.Meta.MemPerDevice
+		known, most = known || mem > 0, max(most, mem)
+		if mem == 0 || int64(mem)<<20 >= need.Rank.Total { // not reported yet: given the benefit of the doubt
 			n, _ := deviceNames(m.Meta.Devices)
 			devices += len(n)
 		}
