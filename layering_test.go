@@ -102,7 +102,7 @@ var allowed = map[string][]string{
 		"daemon/supervisor", "membership", "api", "ckpt", "internal/ratelog"},
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
-		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "trainer/tensorboard", "ckpt", "collective", "collective/collbench",
+		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "trainer/tensorboard", "trainer/memplan", "ckpt", "collective", "collective/collbench",
 		"npu", "npu/cpu", "internal/cpuid", "internal/suggest"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu", "npu/acl"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},

@@ -127,9 +127,12 @@ func runSeedLayout(t *testing.T, l seedLayout) {
 
 	// The same run, a node SIGKILLed after the first checkpoint.
 	j := submit("seed-layout-kill")
+	id := j.ID
 	e.waitFor(600*time.Second, "a committed checkpoint", func() bool {
-		j = job(j.ID)
-		return j != nil && len(j.Checkpoints) > 0
+		if got := job(id); got != nil {
+			j = got
+		}
+		return len(j.Checkpoints) > 0
 	})
 	victim := e.index(j.Plan.Ranks[len(j.Plan.Ranks)-1].Node) // the last stage's node: never the first (the API this test asks)
 	if victim == 0 {
@@ -142,8 +145,10 @@ func runSeedLayout(t *testing.T, l seedLayout) {
 	killed := time.Now()
 	e.startWith(victim, fmt.Sprintf("cpu:%d", l.devices), "--bootstrap-expect", "3")
 	e.waitFor(900*time.Second, "success after the kill", func() bool {
-		j = job(j.ID)
-		return j != nil && (j.State == api.JobSucceeded || j.State == api.JobFailed)
+		if got := job(id); got != nil {
+			j = got
+		}
+		return j.State == api.JobSucceeded || j.State == api.JobFailed
 	})
 	if j.State != api.JobSucceeded || len(j.Attempts) < 2 {
 		t.Fatalf("after the kill: %v %+v", j.State, j.Attempts)
@@ -174,11 +179,11 @@ func (e *e2e) startupPhases(j *api.JobInfo) string {
 		}
 		return day.Add(t.Sub(t.Truncate(24 * time.Hour))), true
 	}
-	var spawn, peak, first time.Duration
+	var spawn, peak, joined, first time.Duration
 	logs, _ := filepath.Glob(filepath.Join(e.dir, "n*", "jobs", j.ID, "attempt-1", "rank-*.log"))
 	for _, f := range logs {
 		b, _ := os.ReadFile(f)
-		var t0, tp, ts time.Time
+		var t0, tp, tj, ts time.Time
 		for _, l := range strings.Split(string(b), "\n") {
 			t, ok := at(l)
 			switch {
@@ -187,17 +192,19 @@ func (e *e2e) startupPhases(j *api.JobInfo) string {
 				t0 = t
 			case tp.IsZero() && strings.Contains(l, "device peak"):
 				tp = t
+			case tj.IsZero() && strings.Contains(l, "communicators joined"):
+				tj = t
 			case ts.IsZero() && strings.Contains(l, " step 1/"):
 				ts = t
 			}
 		}
-		if t0.IsZero() || tp.IsZero() || ts.IsZero() {
+		if t0.IsZero() || tp.IsZero() || tj.IsZero() || ts.IsZero() {
 			continue
 		}
-		spawn, peak, first = max(spawn, t0.Sub(start)), max(peak, tp.Sub(t0)), max(first, ts.Sub(tp))
+		spawn, peak, joined, first = max(spawn, t0.Sub(start)), max(peak, tp.Sub(t0)), max(joined, tj.Sub(tp)), max(first, ts.Sub(tj))
 	}
-	return fmt.Sprintf("%d rank logs: attempt start → worker running %v; → device peak measured %v; → first step done %v",
-		len(logs), spawn.Round(time.Millisecond), peak.Round(time.Millisecond), first.Round(time.Millisecond))
+	return fmt.Sprintf("%d rank logs: attempt start → worker running %v; → device peak measured %v; → communicators joined %v; → first step done %v",
+		len(logs), spawn.Round(time.Millisecond), peak.Round(time.Millisecond), joined.Round(time.Millisecond), first.Round(time.Millisecond))
 }
 
 // startWith starts node i with devices and extra flags.

@@ -2,8 +2,10 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"bloom/collective"
@@ -40,10 +42,12 @@ func (g *rankComms) abort() {
 	}
 }
 
-// joinComms joins this rank's communicators in one global order — TP, DP,
-// PP, Embed groups, then the link to the previous stage, then the next —
-// so that every join finds all its members: the lowest kind anyone waits
-// in always completes, and links complete stage by stage from the first.
+// joinComms joins this rank's communicators — its TP, DP, PP and Embed
+// groups and the links to the neighbouring stages — all at once: each join
+// waits only for its own members, so no order between them can deadlock,
+// and a deep pipeline does not set its links up stage after stage (with
+// PP12 that chain was most of a job's start-up). The first failure cancels
+// the others.
 func (w *worker) joinComms(ctx context.Context, cfg trainer.RankConfig) (*rankComms, error) {
 	g := &rankComms{}
 	tp, dp, pp, embed := cfg.Groups()
@@ -71,16 +75,30 @@ func (w *worker) joinComms(ctx context.Context, cfg trainer.RankConfig) (*rankCo
 			join{&g.nextFwd, fmt.Sprintf("fwd-%d-%d", cfg.Rank, next), []int{cfg.Rank, next}},
 			join{&g.nextBwd, fmt.Sprintf("bwd-%d-%d", cfg.Rank, next), []int{cfg.Rank, next}})
 	}
-	for _, j := range joins {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(joins))
+	for i, j := range joins {
 		if len(j.ranks) < 2 {
 			continue
 		}
-		c, err := w.joinComm(ctx, j.name, j.ranks)
-		if err != nil {
-			g.close()
-			return nil, fmt.Errorf("worker: join the %s communicator %v: %w", j.name, j.ranks, err)
-		}
-		*j.dst = c
+		wg.Add(1)
+		go func() { // ends when the join does; cancel ends a stuck one
+			defer wg.Done()
+			c, err := w.joinComm(ctx, j.name, j.ranks)
+			if err != nil {
+				errs[i] = fmt.Errorf("worker: join the %s communicator %v: %w", j.name, j.ranks, err)
+				cancel()
+				return
+			}
+			*j.dst = c
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		g.close()
+		return nil, err
 	}
 	return g, nil
 }
@@ -151,10 +169,12 @@ func (w *worker) connect(ctx context.Context, cfg trainer.RankConfig, env *train
 	if cfg.World() < 2 {
 		return func() {}, nil
 	}
+	start := time.Now()
 	comms, err := w.joinComms(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	w.logf("communicators joined in %v", time.Since(start).Round(time.Millisecond))
 	stop := context.AfterFunc(ctx, comms.abort)
 	comms.env(env)
 	return func() {
