@@ -16,7 +16,7 @@ var Version = "dev"
 
 // CtlApp is bloomctl: the user's tool.
 func CtlApp() *ucli.App {
-	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand()}
+	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand(), VersionCommand()}
 	withGlobalFlags(cmds, ctlGlobalFlags)
 	return OneLineUsageErrors(&ucli.App{
 		Name:    "bloomctl",

@@ -1,6 +1,6 @@
 // Package cli defines bloomctl's command line on urfave/cli/v2, one command
 // per file, and the pieces bloomd's command line (package cli/bloomd)
-// shares with it: Version. The main in cmd/bloomctl only calls CtlApp and
+// shares with it: Version and the version, completion and man commands. The main in cmd/bloomctl only calls CtlApp and
 // Run.
 //
 // Every flag can also be set from a BLOOM_* environment variable, and every
