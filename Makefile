@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X bloom/cli.Version=$(VERSION)
 
 # man and completion: `bin/bloomctl completion bash|zsh|fish` (and bloomd's) print the scripts.
-.PHONY: help build man image build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak fuzz golden clean
+.PHONY: help build man docs image build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -22,6 +22,9 @@ build: ## build bin/bloomd and bin/bloomctl (static, CGO_ENABLED=0), stamped wit
 man: build ## man pages of bloomctl and bloomd, generated from their commands, in bin/man/man1 (man -l bin/man/man1/bloomctl.1)
 	$(BIN)/bloomctl man --out $(BIN)/man/man1
 	$(BIN)/bloomd man --out $(BIN)/man/man1
+
+docs: ## regenerate docs/jobspec.md (the job spec reference) and docs/environment.md from the code
+	$(GO) run ./scripts/gendocs -out docs
 
 image: ## the container image bloom:VERSION from packaging/Dockerfile (needs docker; packaging/compose.yaml starts 3 nodes of it)
 	docker build -f packaging/Dockerfile --build-arg VERSION=$(VERSION) -t bloom:$(VERSION) .

@@ -23,9 +23,9 @@ func CtlApp() *ucli.App {
 		Usage:   "train, fine-tune, score and generate with BLOOM models",
 		Version: Version,
 		Description: "bloomctl talks to a bloom cluster and carries the offline tools.\n" +
-			"Every flag can also be set from a BLOOM_* environment variable named after it\n" +
-			"(--seq-length: BLOOM_SEQ_LENGTH); the global options go before or after the\n" +
-			"command (bloomctl jobs --output json).",
+			"The global options, and the flags docs/environment.md lists, can also be set from\n" +
+			"BLOOM_* environment variables (--addr: BLOOM_ADDR); the global options go before\n" +
+			"or after the command (bloomctl jobs --output json).",
 		Flags:                ctlGlobalFlags(),
 		Commands:             cmds,
 		EnableBashCompletion: true,

@@ -3,7 +3,8 @@
 // shares with it: Version and the version, completion and man commands. The main in cmd/bloomctl only calls CtlApp and
 // Run.
 //
-// Every flag can also be set from a BLOOM_* environment variable, and every
+// The global options (and some flags) can also be set from BLOOM_*
+// environment variables (docs/environment.md lists them), and every
 // command that prints data takes --output table|json.
 //
 //	app := cli.CtlApp()
