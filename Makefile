@@ -3,21 +3,38 @@ SHELL := /bin/bash
 GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
+# VERSION is stamped into both binaries (cli.Version): bloomctl version, members' VERSION
+# column, /metrics' bloom_build_info and a rollout's table show it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X bloom/cli.Version=$(VERSION)
 
-.PHONY: help build build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak scale fuzz golden clean
+# man and completion: `bin/bloomctl completion bash|zsh|fish` (and bloomd's) print the scripts.
+.PHONY: help build man docs image build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak scale fuzz golden clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
+	  '{ name[NR] = $$1; text[NR] = $$2; if (length($$1) > w) w = length($$1) } \
+	   END { for (i = 1; i <= NR; i++) printf "  %-*s  %s\n", w, name[i], text[i] }'
 
-build: ## build bin/bloomd and bin/bloomctl (static, CGO_ENABLED=0)
-	$(GO) build -o $(BIN)/ ./cmd/bloomd ./cmd/bloomctl
+build: ## build bin/bloomd and bin/bloomctl (static, CGO_ENABLED=0), stamped with VERSION (git describe)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/bloomd ./cmd/bloomctl
+
+man: build ## man pages of bloomctl and bloomd, generated from their commands, in bin/man/man1 (man -l bin/man/man1/bloomctl.1)
+	$(BIN)/bloomctl man --out $(BIN)/man/man1
+	$(BIN)/bloomd man --out $(BIN)/man/man1
+
+docs: ## regenerate docs/jobspec.md (the job spec reference) and docs/environment.md from the code
+	$(GO) run ./scripts/gendocs -out docs
+
+image: ## the container image bloom:VERSION from packaging/Dockerfile (needs docker; packaging/compose.yaml starts 3 nodes of it)
+	docker build -f packaging/Dockerfile --build-arg VERSION=$(VERSION) -t bloom:$(VERSION) .
 
 build-acl: ## cgo binaries with the Ascend backend (-tags ascend) in bin/acl/ for this machine, and bin/acl/linux-arm64/ with Debian's cross compiler (apt-get install gcc-aarch64-linux-gnu)
-	CGO_ENABLED=1 $(GO) build -tags ascend -o $(BIN)/acl/ ./cmd/bloomd ./cmd/bloomctl
+	CGO_ENABLED=1 $(GO) build -tags ascend -ldflags "$(LDFLAGS)" -o $(BIN)/acl/ ./cmd/bloomd ./cmd/bloomctl
 	@if [ "$$($(GO) env GOARCH)" = arm64 ]; then exit 0; fi; \
 	  if command -v aarch64-linux-gnu-gcc >/dev/null; then \
-	    echo "CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -tags ascend -o $(BIN)/acl/linux-arm64/ ./cmd/bloomd ./cmd/bloomctl"; \
-	    CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -tags ascend -o $(BIN)/acl/linux-arm64/ ./cmd/bloomd ./cmd/bloomctl; \
+	    echo "CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -tags ascend -ldflags '$(LDFLAGS)' -o $(BIN)/acl/linux-arm64/ ./cmd/bloomd ./cmd/bloomctl"; \
+	    CGO_ENABLED=1 GOOS=linux GOARCH=arm64 CC=aarch64-linux-gnu-gcc $(GO) build -tags ascend -ldflags "$(LDFLAGS)" -o $(BIN)/acl/linux-arm64/ ./cmd/bloomd ./cmd/bloomctl; \
 	  else echo "no aarch64-linux-gnu-gcc: linux/arm64 not built (apt-get install gcc-aarch64-linux-gnu)"; fi
 
 test-acl: ## the Ascend backend's tests: against CANN when ASCEND_HOME_PATH is set, else against the fake ACL; with the fake, also a 2-node NPU cluster (needs cc)

@@ -16,15 +16,16 @@ var Version = "dev"
 
 // CtlApp is bloomctl: the user's tool.
 func CtlApp() *ucli.App {
-	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand()}
+	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand(), VersionCommand(), CompletionCommand(), ManCommand()}
 	withGlobalFlags(cmds, ctlGlobalFlags)
 	return OneLineUsageErrors(&ucli.App{
 		Name:    "bloomctl",
 		Usage:   "train, fine-tune, score and generate with BLOOM models",
 		Version: Version,
 		Description: "bloomctl talks to a bloom cluster and carries the offline tools.\n" +
-			"Every flag can also be set from the BLOOM_<FLAG> environment variable; the global\n" +
-			"options go before or after the command (bloomctl jobs --output json).",
+			"The global options, and the flags docs/environment.md lists, can also be set from\n" +
+			"BLOOM_* environment variables (--addr: BLOOM_ADDR); the global options go before\n" +
+			"or after the command (bloomctl jobs --output json).",
 		Flags:                ctlGlobalFlags(),
 		Commands:             cmds,
 		EnableBashCompletion: true,

@@ -1,9 +1,10 @@
 // Package cli defines bloomctl's command line on urfave/cli/v2, one command
 // per file, and the pieces bloomd's command line (package cli/bloomd)
-// shares with it: Version. The main in cmd/bloomctl only calls CtlApp and
+// shares with it: Version and the version, completion and man commands. The main in cmd/bloomctl only calls CtlApp and
 // Run.
 //
-// Every flag can also be set from a BLOOM_* environment variable, and every
+// The global options (and some flags) can also be set from BLOOM_*
+// environment variables (docs/environment.md lists them), and every
 // command that prints data takes --output table|json.
 //
 //	app := cli.CtlApp()

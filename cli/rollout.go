@@ -42,9 +42,11 @@ func rolloutCommand() *ucli.Command {
 type rolloutStep struct {
 	Node     string       `json:"node"`
 	Leader   bool         `json:"leader"`
-	Down     float64      `json:"down_s"`      // restart asked → the new process answers
-	CaughtUp float64      `json:"caught_up_s"` // → alive in gossip and its Raft log applied up to the leader's commit
-	Resumed  float64      `json:"resumed_s"`   // → every job that ran here trains again (0: none ran here)
+	Before   string       `json:"version_before"` // the version gossip advertised before the restart
+	After    string       `json:"version_after"`  // the version the new process advertises
+	Down     float64      `json:"down_s"`         // restart asked → the new process answers
+	CaughtUp float64      `json:"caught_up_s"`    // → alive in gossip and its Raft log applied up to the leader's commit
+	Resumed  float64      `json:"resumed_s"`      // → every job that ran here trains again (0: none ran here)
 	Jobs     []rolloutJob `json:"jobs,omitempty"`
 }
 
@@ -83,11 +85,20 @@ func runRollout(c *ucli.Context) error {
 		return writeJSON(c.App.Writer, steps)
 	}
 	tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tDOWN\tCAUGHT UP\tJOBS RESUMED\tJOBS")
+	fmt.Fprintln(tw, "NODE\tVERSION BEFORE\tVERSION AFTER\tDOWN\tCAUGHT UP\tJOBS RESUMED\tJOBS")
 	for _, s := range steps {
-		fmt.Fprintf(tw, "%s\t%.1fs\t%.1fs\t%s\t%s\n", s.Node+map[bool]string{true: " (leader)"}[s.Leader], s.Down, s.CaughtUp, secs(s.Resumed), s.jobs())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%.1fs\t%s\t%s\n", s.Node+map[bool]string{true: " (leader)"}[s.Leader],
+			versionOr(s.Before), versionOr(s.After), s.Down, s.CaughtUp, secs(s.Resumed), s.jobs())
 	}
 	return tw.Flush()
+}
+
+// versionOr is v, "-" when a node advertised none.
+func versionOr(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
 }
 
 // secs prints a duration of s seconds, "-" for none.
@@ -112,7 +123,7 @@ func (s rolloutStep) jobs() string {
 
 // line is the progress line printed when a node is done.
 func (s rolloutStep) line() string {
-	return fmt.Sprintf("%s: back in %.1fs, caught up at %.1fs, jobs training again at %s: %s", s.Node, s.Down, s.CaughtUp, secs(s.Resumed), s.jobs())
+	return fmt.Sprintf("%s: %s -> %s, back in %.1fs, caught up at %.1fs, jobs training again at %s: %s", s.Node, versionOr(s.Before), versionOr(s.After), s.Down, s.CaughtUp, secs(s.Resumed), s.jobs())
 }
 
 // rollout is one rolling restart: its settings, the cluster's members as
@@ -198,7 +209,7 @@ func (r *rollout) view(addr string) (*api.MembersResponse, *api.Status, error) {
 
 // restart restarts one node and waits until it and its jobs are back.
 func (r *rollout) restart(m api.Member) (rolloutStep, error) {
-	step := rolloutStep{Node: m.Name}
+	step := rolloutStep{Node: m.Name, Before: m.Version}
 	cl, err := r.client(m.API)
 	if err != nil {
 		return step, err
@@ -229,6 +240,7 @@ func (r *rollout) restart(m api.Member) (rolloutStep, error) {
 		return step, err
 	}
 	step.CaughtUp = time.Since(start).Seconds()
+	step.After = r.versionOf(m)
 	if len(jobs) == 0 {
 		return step, nil
 	}
@@ -237,6 +249,21 @@ func (r *rollout) restart(m api.Member) (rolloutStep, error) {
 	}
 	step.Resumed = time.Since(start).Seconds()
 	return step, nil
+}
+
+// versionOf is the version m advertises in gossip, as m itself sees it
+// ("" when it does not answer).
+func (r *rollout) versionOf(m api.Member) string {
+	ms, _, err := r.view(m.API)
+	if err != nil {
+		return ""
+	}
+	for _, x := range ms.Members {
+		if x.Name == m.Name {
+			return x.Version
+		}
+	}
+	return ""
 }
 
 // jobsOn lists the running jobs with ranks on node, with their attempt count.

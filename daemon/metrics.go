@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -51,6 +52,8 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 	for _, m := range d.ml.Members() {
 		byState[m.State]++
 	}
+	family(w, "bloom_build_info", "gauge", "1, labelled with this bloomd's version (git describe at build time) and Go version.")
+	fmt.Fprintf(w, "bloom_build_info{version=%q,goversion=%q} 1\n", d.cfg.Version, runtime.Version())
 	family(w, "bloom_members", "gauge", "Members of the gossip pool by state, as this node sees them.")
 	for _, st := range []membership.State{membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft} {
 		fmt.Fprintf(w, "bloom_members{state=%q} %d\n", st, byState[st])

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -42,9 +43,9 @@ func joinCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "name", Value: host, Usage: "this node's unique, stable `NAME`", EnvVars: env("NAME")},
 			&ucli.StringFlag{Name: "data-dir", Usage: "`DIR` for the Raft log and snapshots", EnvVars: env("DATA_DIR")},
 			&ucli.StringFlag{Name: "bind", Value: def.Bind, Usage: "gossip `HOST:PORT` (UDP and TCP)", EnvVars: env("BIND")},
-			&ucli.StringFlag{Name: "advertise", Usage: "gossip `HOST:PORT` peers dial, when --bind is 0.0.0.0", EnvVars: env("ADVERTISE")},
+			&ucli.StringFlag{Name: "advertise", Usage: "gossip `HOST:PORT` peers dial, when --bind is 0.0.0.0 (a host name is resolved once, at start)", EnvVars: env("ADVERTISE")},
 			&ucli.StringFlag{Name: "api", Value: def.API, Usage: "HTTPS API `HOST:PORT` (Raft shares it)", EnvVars: env("API")},
-			&ucli.StringFlag{Name: "peers", Usage: "gossip addresses to join through, comma-separated `HOST:PORT,...`", EnvVars: env("PEERS")},
+			&ucli.StringFlag{Name: "peers", Usage: "gossip addresses to join through, comma-separated `HOST:PORT,...` (host names are resolved at start; one that does not resolve is skipped)", EnvVars: env("PEERS")},
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE` (bloomd keygen)", EnvVars: env("SECRET_FILE")},
 			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
 			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N, or Ascend NPUs npu:0-7 (npu:0,2,4; npu:all: every NPU the ACL runtime counts)", EnvVars: env("DEVICES")},
@@ -146,11 +147,25 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 	}
 	cfg.Secret = s
 	cfg.Name, cfg.DataDir = c.String("name"), c.String("data-dir")
-	cfg.Bind, cfg.Advertise, cfg.API = c.String("bind"), c.String("advertise"), c.String("api")
-	for _, p := range strings.Split(c.String("peers"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			cfg.Peers = append(cfg.Peers, p)
+	cfg.Bind, cfg.API = c.String("bind"), c.String("api")
+	if cfg.Logger, err = newLogger(c); err != nil {
+		return cfg, err
+	}
+	if a := c.String("advertise"); a != "" {
+		if cfg.Advertise, err = resolveHostPort(a); err != nil {
+			return cfg, fmt.Errorf("--advertise: %w", err)
 		}
+	}
+	for _, p := range strings.Split(c.String("peers"), ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		ip, err := resolveHostPort(p)
+		if err != nil { // not started yet (a container): it joins us instead
+			cfg.Logger.Warn("a peer's name does not resolve: skipped", "peer", p, "err", err)
+			continue
+		}
+		cfg.Peers = append(cfg.Peers, ip)
 	}
 	cfg.BootstrapExpect = c.Int("bootstrap-expect")
 	if cfg.Devices, err = resolveDevices(c.String("devices"), acl.DeviceCount); err != nil {
@@ -162,10 +177,33 @@ func joinConfig(c *ucli.Context) (daemon.Config, error) {
 			cfg.Jobs.Roots = append(cfg.Jobs.Roots, r)
 		}
 	}
-	if cfg.Logger, err = newLogger(c); err != nil {
-		return cfg, err
-	}
 	return cfg, cfg.Validate()
+}
+
+// resolveHostPort is a HOST:PORT whose host is a name (a container's
+// service name, a DNS name) as IP:PORT, with the first address the
+// resolver gives, IPv4 first; an IP address or a malformed value passes
+// through unchanged for the daemon's checks to judge.
+func resolveHostPort(a string) (string, error) {
+	h, p, err := net.SplitHostPort(a)
+	if err != nil || h == "" || net.ParseIP(h) != nil {
+		return a, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIP(ctx, "ip", h)
+	if err != nil || len(ips) == 0 {
+		return "", fmt.Errorf("%s: cannot resolve %s: %v", a, h, err)
+	}
+	slices.SortStableFunc(ips, func(x, y net.IP) int { return b2i(x.To4() == nil) - b2i(y.To4() == nil) })
+	return net.JoinHostPort(ips[0].String(), p), nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // newLogger is the daemon's logger on standard error, in --log-format at

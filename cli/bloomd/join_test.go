@@ -81,3 +81,13 @@ func TestResolveDevices(t *testing.T) {
 		t.Errorf("npu:all without a runtime: %v", err)
 	}
 }
+
+// TestResolveHostPort: --peers and --advertise take host names (a
+// container's service name), resolved once at start; IPs pass through.
+func TestResolveHostPort(t *testing.T) {
+	for in, want := range map[string]string{"localhost:7946": "127.0.0.1:7946", "10.0.0.2:7946": "10.0.0.2:7946", "[::1]:7950": "[::1]:7950", "x": "x"} {
+		if got, err := resolveHostPort(in); err != nil || got != want {
+			t.Errorf("resolveHostPort(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}

@@ -1,14 +1,18 @@
 package bloomd
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"bloom/api"
+	"bloom/cli"
+	"bloom/daemon/identity"
 	"bloom/internal/testutil"
 )
 
@@ -23,6 +27,10 @@ func freeAddr(t *testing.T, ip string) string {
 }
 
 func TestMembersAndStatus(t *testing.T) {
+	// The build's version (make build stamps it from git) is in members and /metrics.
+	old := cli.Version
+	cli.Version = "v0.0.0-test"
+	t.Cleanup(func() { cli.Version = old })
 	secret, s := writeTestSecret(t)
 	apiAddr := freeAddr(t, "127.0.0.1")
 	startJoin(t, "--name", "solo", "--data-dir", filepath.Join(t.TempDir(), "d"), "--bind", "127.0.0.1:0",
@@ -48,7 +56,7 @@ func TestMembersAndStatus(t *testing.T) {
 	if len(lines) != 2 || !strings.HasPrefix(lines[0], "NAME") {
 		t.Fatalf("members table:\n%s", out)
 	}
-	for _, want := range []string{"solo", "alive", "leader", "npu:0-7"} {
+	for _, want := range []string{"solo", "alive", "leader", "npu:0-7", "v0.0.0-test"} {
 		if !strings.Contains(lines[1], want) {
 			t.Errorf("members row %q lacks %q", lines[1], want)
 		}
@@ -75,6 +83,20 @@ func TestMembersAndStatus(t *testing.T) {
 	var ms api.MembersResponse
 	if err != nil || json.Unmarshal([]byte(out), &ms) != nil || len(ms.Members) != 1 || ms.Members[0].Role != api.RoleLeader {
 		t.Errorf("members json %q %v", out, err)
+	}
+
+	id, err := identity.New(s, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := api.NewClient(apiAddr, id.APIClientTLS(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	metrics, err := cl.Metrics(context.Background())
+	if want := `bloom_build_info{version="v0.0.0-test",goversion="` + runtime.Version() + `"} 1`; err != nil || !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %s: %v\n%s", want, err, metrics)
 	}
 
 	// Refusals: no credentials, another cluster's secret, a bad --output.

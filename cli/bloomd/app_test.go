@@ -1,0 +1,47 @@
+package bloomd
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"bloom/cli"
+)
+
+// TestVersionCompletionMan: bloomd has bloomctl's version, completion and
+// man commands, about its own commands.
+func TestVersionCompletionMan(t *testing.T) {
+	out, err := runDaemon(t, "version", "-o", "json")
+	var b cli.BuildInfo
+	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Name != "bloomd" || b.Version != cli.Version {
+		t.Errorf("version -o json: %q %v", out, err)
+	}
+	if out, err := runDaemon(t, "--version"); err != nil || !strings.HasPrefix(out, "bloomd ") {
+		t.Errorf("--version: %q %v", out, err)
+	}
+	script, err := runDaemon(t, "completion", "bash")
+	if err != nil || !strings.Contains(script, "'join'") || !strings.Contains(script, "--drain-timeout") {
+		t.Fatalf("completion bash: %v\n%s", err, script)
+	}
+	path := filepath.Join(t.TempDir(), "bloomd.bash")
+	os.WriteFile(path, []byte(script), 0o644)
+	if out, err := exec.Command("bash", "-n", path).CombinedOutput(); err != nil {
+		t.Errorf("bash -n: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if out, err := runDaemon(t, "man", "--out", dir); err != nil {
+		t.Fatalf("man: %v %s", err, out)
+	}
+	page, err := os.ReadFile(filepath.Join(dir, "bloomd.1"))
+	for _, name := range []string{"join", "keygen", "devices", "version"} {
+		if err != nil || !strings.Contains(string(page), "\n.SH "+name+"\n") {
+			t.Errorf("bloomd.1 has no section for %s (%v)", name, err)
+		}
+	}
+	if strings.Contains(string(page), "\n.SH worker\n") {
+		t.Error("bloomd.1 documents the hidden worker command")
+	}
+}
