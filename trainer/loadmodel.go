@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"bloom/ckpt"
 	"bloom/npu"
@@ -75,6 +76,10 @@ func loadNative(d npu.Device, dir string) (*bloom.Model, trainerRecord, error) {
 		return nil, trainerRecord{}, err
 	}
 	defer n.Close()
+	if miss := n.Missing(); len(miss) > 0 {
+		return nil, trainerRecord{}, fmt.Errorf("%w: %s lacks %d of the checkpoint's %d shards (%s): a cluster node keeps only its own ranks' shards; `bloomctl checkpoints fetch JOB --step %d --out DIR` gathers a step's shards from the nodes holding them",
+			ckpt.ErrNotFound, dir, len(miss), len(n.Manifest.Shards), strings.Join(miss, ", "), n.Manifest.Step)
+	}
 	tr, err := trainerRecordOf(n.Manifest, dir)
 	if err != nil {
 		return nil, tr, err
