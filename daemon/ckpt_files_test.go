@@ -36,6 +36,7 @@ func bloomctl(t *testing.T, d *Daemon, args ...string) (string, string, error) {
 // tensor for tensor to converting the same job's checkpoint from a shared
 // --save directory. A directory missing a shard makes convert name it and
 // the fetch command; the file endpoint serves nothing but the step's files.
+// bloomctl logs -o json prints one object per line of a rank's log.
 func TestCheckpointFetch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("two PP=2 jobs on a three-node cluster")
@@ -81,6 +82,31 @@ func TestCheckpointFetch(t *testing.T) {
 	// Again: the files are there and match, nothing is downloaded.
 	if _, stderr, err := bloomctl(t, l, "checkpoints", "fetch", j.ID, "--step", "8", "--out", out); err != nil || strings.Count(stderr, "already in") != 3 {
 		t.Errorf("second fetch: %v\n%s", err, stderr)
+	}
+
+	// bloomctl logs -o json: one object per line of the log.
+	logs, _, err := bloomctl(t, l, "-o", "json", "logs", j.ID, "--rank", "1")
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	if err != nil || len(lines) < 8 {
+		t.Fatalf("logs -o json: %v\n%s", err, logs)
+	}
+	steps := 0
+	for _, ln := range lines {
+		var o struct {
+			Job     string
+			Rank    int
+			Attempt int
+			Line    string
+		}
+		if err := json.Unmarshal([]byte(ln), &o); err != nil || o.Job != j.ID || o.Rank != 1 || o.Attempt != 1 || strings.Contains(o.Line, "\n") {
+			t.Fatalf("logs -o json line %q: %v", ln, err)
+		}
+		if strings.Contains(o.Line, "step ") && strings.Contains(o.Line, "/8 |") {
+			steps++
+		}
+	}
+	if steps != 8 {
+		t.Errorf("logs -o json: %d step lines of 8\n%s", steps, logs)
 	}
 
 	// The same job with one --save directory every node writes to.
