@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRoughEdges: mistakes found before the work, each saying what to do.
@@ -42,5 +44,22 @@ func TestRoughEdges(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
 		t.Error("tokenizer train created the missing directory")
+	}
+}
+
+// TestLoadProgress: loading a model that takes a while prints "tensor n of
+// N" lines on standard error (here with no delay before the first).
+func TestLoadProgress(t *testing.T) {
+	defer func(d time.Duration) { progressAfter = d }(progressAfter)
+	progressAfter = 0
+	app := CtlApp()
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	if err := app.Run([]string{"bloomctl", "convert", "--model", golden, "--out", filepath.Join(t.TempDir(), "hf")}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "loading "+golden+": tensor 29 of 29\n") || !strings.Contains(errOut.String(), "writing ") ||
+		strings.Contains(out.String(), "tensor") {
+		t.Errorf("stdout %q\nstderr %q", out.String(), errOut.String())
 	}
 }
