@@ -71,6 +71,11 @@ func NewClient(addr string, tlsConf *tls.Config, token string) (*Client, error) 
 // being down (a certificate from another cluster, a port that is not the
 // API) say what to check.
 func (c *Client) send(ctx context.Context, method, path string, body []byte, header http.Header) (*http.Response, error) {
+	return c.sendWith(ctx, c.hc, method, path, body, header)
+}
+
+// sendWith is send through hc.
+func (c *Client) sendWith(ctx context.Context, hc *http.Client, method, path string, body []byte, header http.Header) (*http.Response, error) {
 	var errs []error
 	first := int(c.cur.Load())
 	for k := range c.bases {
@@ -87,7 +92,7 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte, hea
 		if c.token != "" {
 			req.Header.Set("Authorization", "Bearer "+c.token)
 		}
-		resp, err := c.hc.Do(req)
+		resp, err := hc.Do(req)
 		if err == nil {
 			c.cur.Store(int32(i))
 			return resp, nil

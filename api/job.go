@@ -12,6 +12,7 @@ import (
 //	GET  /v1/jobs/{id}                  JobInfo
 //	POST /v1/jobs/{id}/cancel           JobInfo
 //	GET  /v1/jobs/{id}/checkpoints      CheckpointList
+//	GET  /v1/jobs/{id}/checkpoints/{step}/files/{name}   raw bytes of a file the answering node holds
 //	GET  /v1/jobs/{id}/history          JobHistory (every step's figures, in Raft)
 //	GET  /v1/jobs/{id}/logs?rank=&attempt=&offset=&follow=   raw log bytes
 //	POST /v1/internal/report            NodeReport → ReportReply (node → leader)
@@ -20,6 +21,7 @@ const (
 	PathJobPattern         = "/v1/jobs/{id}"
 	PathJobCancelPattern   = "/v1/jobs/{id}/cancel"
 	PathJobCkptsPattern    = "/v1/jobs/{id}/checkpoints"
+	PathJobCkptFilePattern = "/v1/jobs/{id}/checkpoints/{step}/files/{name}"
 	PathJobHistoryPattern  = "/v1/jobs/{id}/history"
 	PathJobLogsPattern     = "/v1/jobs/{id}/logs"
 	PathInternalReport     = "/v1/internal/report"

@@ -317,3 +317,15 @@ func (n *Native) Close() error {
 	n.files = nil
 	return first
 }
+
+// Missing lists the shard files the manifest names that dir lacks: a node
+// of a cluster keeps only the shards of its own ranks (and copies).
+func (n *Native) Missing() []string {
+	var out []string
+	for _, s := range n.Manifest.Shards {
+		if _, err := os.Stat(filepath.Join(n.Dir, s.File)); err != nil {
+			out = append(out, s.File)
+		}
+	}
+	return out
+}

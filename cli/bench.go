@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,8 +82,26 @@ func printBench(c *ucli.Context, r benchResult) error {
 	if r.DType != "" {
 		kind += " " + r.DType
 	}
-	_, err = fmt.Fprintf(c.App.Writer, "%s %v threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", kind, r.Shape, r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
+	_, err = fmt.Fprintf(c.App.Writer, "%s %s threads=%d: %s (%.2f ms/iter; cpu %s, gemm kernel %s)\n", kind, shapeLabel(r.Kind, r.Shape), r.Threads, rate, r.MsPerIter, r.CPU, r.Kernel)
 	return err
+}
+
+// shapeLabel names a benchmark's shape figures: gemm's m n k, a model's
+// vocab hidden heads layers seq batch (and generate's new tokens).
+func shapeLabel(kind string, shape []int) string {
+	names := []string{"vocab", "hidden", "heads", "layers", "seq", "batch", "new-tokens"}
+	if kind == "gemm" {
+		names = []string{"m", "n", "k"}
+	}
+	var out []string
+	for i, v := range shape {
+		if i < len(names) {
+			out = append(out, fmt.Sprintf("%s=%d", names[i], v))
+		} else {
+			out = append(out, fmt.Sprint(v))
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // timeIters runs f until at least minTime has passed (after one warm-up call)

@@ -14,9 +14,10 @@ import (
 
 func checkpointsCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:      "checkpoints",
-		Usage:     "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
-		UsageText: "bloomctl checkpoints ID",
+		Name:        "checkpoints",
+		Usage:       "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
+		UsageText:   "bloomctl checkpoints ID\n   bloomctl checkpoints fetch ID [--step N] --out DIR",
+		Subcommands: []*ucli.Command{checkpointsFetchCommand()},
 		Action: func(c *ucli.Context) error {
 			id, err := jobArg(c)
 			if err != nil {

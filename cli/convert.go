@@ -64,6 +64,9 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			if err != nil {
 				return err
 			}
+			if !asJSON {
+				fmt.Fprintf(c.App.ErrWriter, "writing %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
+			}
 			if err := trainer.SaveHF(m, hf, out, dt, shard); err != nil {
 				return err
 			}

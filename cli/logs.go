@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -25,20 +27,32 @@ func logsCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
+			asJSON, err := outputJSON(c)
+			if err != nil {
+				return err
+			}
 			cl, err := ctlClient(c)
 			if err != nil {
 				return err
 			}
 			defer cl.Close()
 			q := api.LogQuery{Rank: c.Int("rank"), Attempt: c.Int("attempt"), Follow: c.Bool("follow")}
-			return printLogs(c, cl, id, q)
+			if !asJSON {
+				return printLogs(c, cl, id, q, rawLog{c.App.Writer})
+			}
+			lw := &logLines{w: c.App.Writer, job: id, rank: q.Rank}
+			err = printLogs(c, cl, id, q, lw)
+			if ferr := lw.flush(); err == nil {
+				err = ferr
+			}
+			return err
 		},
 	}
 }
 
-// printLogs copies the log to the writer: what there is, or with Follow
+// printLogs copies the log to w: what there is, or with Follow
 // everything until the worker exits (waiting for the job to start first).
-func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery) error {
+func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery, w logWriter) error {
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
 		ch, err := cl.Logs(ctx, id, q)
@@ -56,7 +70,9 @@ func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery) error
 		if err != nil {
 			return err
 		}
-		c.App.Writer.Write(ch.Data)
+		if err := w.write(ch.Attempt, ch.Data); err != nil {
+			return err
+		}
 		q.Offset, q.Attempt = ch.Next, ch.Attempt // stay with this attempt's log
 		if ch.Complete || (!q.Follow && len(ch.Data) == 0) {
 			return nil
@@ -73,4 +89,57 @@ func waiting(c *ucli.Context, cl *api.Client, id string) bool {
 	defer cancel()
 	j, err := cl.Job(ctx, id)
 	return err == nil && j.State == api.JobPending
+}
+
+// logWriter takes a log's bytes as they come, with the attempt they are of.
+type logWriter interface {
+	write(attempt int, b []byte) error
+}
+
+// rawLog writes the bytes as they are.
+type rawLog struct{ w io.Writer }
+
+func (r rawLog) write(_ int, b []byte) error { _, err := r.w.Write(b); return err }
+
+// logLines is --output json: one object per line of the log, the last
+// (unterminated) line held until the next bytes or flush.
+type logLines struct {
+	w       io.Writer
+	job     string
+	rank    int
+	attempt int
+	part    []byte
+}
+
+// logLine is one line of a rank's log as --output json prints it.
+type logLine struct {
+	Job     string `json:"job"`
+	Rank    int    `json:"rank"`
+	Attempt int    `json:"attempt"`
+	Line    string `json:"line"`
+}
+
+func (l *logLines) write(attempt int, b []byte) error {
+	l.attempt = attempt
+	l.part = append(l.part, b...)
+	for {
+		i := bytes.IndexByte(l.part, '\n')
+		if i < 0 {
+			return nil
+		}
+		if err := writeJSON(l.w, logLine{Job: l.job, Rank: l.rank, Attempt: attempt, Line: string(l.part[:i])}); err != nil {
+			return err
+		}
+		l.part = l.part[i+1:]
+	}
+}
+
+// flush writes a last line that had no newline.
+func (l *logLines) flush() error {
+	if len(l.part) == 0 {
+		return nil
+	}
+	err := writeJSON(l.w, logLine{Job: l.job, Rank: l.rank, Attempt: l.attempt, Line: string(l.part)})
+	l.part = nil
+	return err
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"io"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -34,7 +36,25 @@ func openModel(c *ucli.Context, dir string) (*bloom.Model, ckpt.BloomConfig, err
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
-	return trainer.LoadModel(dev, dir)
+	return trainer.LoadModelProgress(dev, dir, tensorProgress(c.App.ErrWriter, "loading "+dir))
+}
+
+// progressAfter is how long loading runs before tensorProgress speaks: a
+// small model loads at once and prints nothing.
+var progressAfter = time.Second
+
+// tensorProgress prints "what: tensor n of N" on w, once the work has taken
+// progressAfter, at every tenth of the tensors and at the last: loading a
+// large model (bloom-560m: tens of seconds) needs a sign of life.
+func tensorProgress(w io.Writer, what string) func(done, total int) {
+	start, next := time.Now(), 0
+	return func(done, total int) {
+		if done < next && done < total || time.Since(start) < progressAfter {
+			return
+		}
+		fmt.Fprintf(w, "%s: tensor %d of %d\n", what, done, total)
+		next = done + max(total/10, 1)
+	}
 }
 
 // modelFlag is --model DIR of the commands that read a model (loadModel).

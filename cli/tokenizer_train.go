@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
@@ -48,6 +50,12 @@ Progress goes to standard error.`,
 			cfg := def
 			cfg.VocabSize, cfg.MinFrequency, cfg.CorpusAlphabet = c.Int("vocab-size"), c.Int("min-frequency"), c.Bool("corpus-alphabet")
 			cfg.Progress = trainProgress(c.App.ErrWriter)
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if err := outDirExists(c.String("out")); err != nil {
+				return err
+			}
 			return trainTokenizer(c.App.ErrWriter, cfg, c.String("out"), c.Args().Slice())
 		},
 	}
@@ -117,4 +125,20 @@ func trainProgress(w io.Writer) func(stage string, done, total int) {
 		last, lastStage = time.Now(), stage
 		fmt.Fprintf(w, "%s: %d/%d\n", stage, done, total)
 	}
+}
+
+// outDirExists checks, before any work, that the directory a file is to be
+// written to exists and is one.
+func outDirExists(out string) error {
+	dir := filepath.Dir(out)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("--out %s: the directory %s does not exist: create it first (mkdir -p %s)", out, dir, dir)
+	case err != nil:
+		return fmt.Errorf("--out %s: %w", out, err)
+	case !fi.IsDir():
+		return fmt.Errorf("--out %s: %s is not a directory", out, dir)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -28,7 +29,15 @@ defaults, where they mean something in one process; the older local names
 --steps, --preset and --model still work. The data is byte-level text: --data
 FILE, or the embedded demo corpus when none is given (needs a vocabulary of at
 least 260); or instruction data, --data-path PREFIX --is-instruction-dataset.
---save DIR writes the trained model as a Hugging Face directory.
+--save DIR writes the trained model as a Hugging Face directory, and native
+checkpoints beside it (DIR/iter_*: weights, AdamW state, step, data position)
+every --save-interval steps, at the end, and when interrupted. SIGINT (Ctrl-C)
+or SIGTERM stops the run after the current step: with --save it saves both,
+then exits with status 128+signal (130, 143); a second signal aborts without
+saving. --load DIR of such a directory, or of a job's native checkpoint,
+resumes exactly where it stopped: the step count continues to --train-iters;
+--load of a plain Hugging Face directory starts at step 0 from its weights, and
+so does LoRA fine-tuning (--lora-target-modules) from any --load.
 Cluster training is bloomctl submit; here --local is required.`,
 		Flags: trainFlags(),
 		Action: func(c *ucli.Context) error {
@@ -91,10 +100,13 @@ var localFields = map[string]specFlag{
 	"data-path": {usage: "instruction data `PREFIX` with --is-instruction-dataset (PREFIX_packed_*_document, from preprocess --format alpaca), " +
 		"as a cluster job reads it; Megatron's indexed datasets train on the cluster (submit pretrain); text: --data FILE"},
 	"is-instruction-dataset": {},
-	"save":                   {usage: "write the trained model to this Hugging Face `DIR` (a cluster job's --save holds its checkpoints)"},
-	"lora-target-modules":    {usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense; the rest stays frozen (--save merges the adapters)"},
-	"lora-r":                 {usage: "LoRA rank", defaultText: "16"},
-	"lora-alpha":             {usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x", defaultText: "32"},
+	"save": {usage: "write the trained model to this Hugging Face `DIR` at the end, and native checkpoints (weights, AdamW state, step, " +
+		"data position) into its iter_* directories every --save-interval steps, at the end, and when SIGINT or SIGTERM stops the run " +
+		"after its current step: --load DIR resumes from the latest exactly"},
+	"save-interval":       {usage: "with --save, write a native checkpoint every `N` steps (0: at the end and when interrupted only)"},
+	"lora-target-modules": {usage: "LoRA fine-tuning: adapt these linears of every block, e.g. query_key_value,dense; the rest stays frozen (--save merges the adapters)"},
+	"lora-r":              {usage: "LoRA rank", defaultText: "16"},
+	"lora-alpha":          {usage: "LoRA scaling numerator: adapters add (alpha/r)·B·A·x", defaultText: "32"},
 }
 
 // trainFlags are train --local's flags: the jobspec table's localFields and
@@ -183,7 +195,13 @@ func runLocal(c *ucli.Context) error {
 	if m.Cfg.Vocab < data.ByteVocab {
 		return fmt.Errorf("the model's vocabulary (%d) is smaller than the %d byte-level tokens the text needs", m.Cfg.Vocab, data.ByteVocab)
 	}
-	loop := trainer.Local{Cfg: s.TrainConfig(), Model: m}
+	loop := trainer.Local{Cfg: s.TrainConfig(), Model: m, Logf: func(f string, a ...any) { fmt.Fprintf(c.App.ErrWriter, f+"\n", a...) }}
+	loop.Cfg.Save, loop.Cfg.SaveInterval = s.Save, s.SaveInterval
+	if lora.On() {
+		loop.LoRABase = s.Load // LoRA starts from --load's weights; it does not resume
+	} else {
+		loop.Cfg.Load = resumeFrom(s.Load)
+	}
 	if err := loop.Validate(); err != nil {
 		return err
 	}
@@ -223,10 +241,13 @@ func runLocal(c *ucli.Context) error {
 		fmt.Fprintf(w, "training %s (%s) on %d threads: %d steps of %d×%d tokens\n",
 			describe(s), params, m.Dev.Threads(), cfg.Steps, cfg.GlobalBatch, cfg.SeqLength)
 	}
+	ctx, stopped, stopSignals := interruptible(c)
+	defer stopSignals()
+	loop.Stop = func() bool { return stopped() != nil }
 	var first, last trainer.StepStats
 	start := time.Now()
-	err = loop.Run(c.Context, func(s trainer.StepStats) {
-		if s.Step == 1 {
+	err = loop.Run(ctx, func(s trainer.StepStats) {
+		if first.Step == 0 {
 			first = s
 		}
 		last = s
@@ -244,13 +265,17 @@ func runLocal(c *ucli.Context) error {
 			TokensPerSec: s.TokensPerSec, LossScale: s.LossScale, SkippedSteps: s.SkippedSteps,
 			Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice}}.Line())
 	})
-	if err != nil {
+	sig := stopped()
+	if err != nil && !(errors.Is(err, trainer.ErrStopped) && sig != nil) {
 		return err
 	}
-	if !asJSON {
-		fmt.Fprintf(w, "loss %.4f -> %.4f over %d steps in %.1fs\n", first.Loss, last.Loss, last.Step, time.Since(start).Seconds())
+	if !asJSON && last.Step > 0 {
+		fmt.Fprintf(w, "loss %.4f -> %.4f over steps %d to %d in %.1fs\n", first.Loss, last.Loss, first.Step, last.Step, time.Since(start).Seconds())
 	}
-	if p := c.String("sample-prompt"); p != "" && !asJSON {
+	if last.Step == 0 && !asJSON {
+		fmt.Fprintf(w, "nothing to train: %s is at --train-iters %d or past it (raise --train-iters)\n", loop.Cfg.Load, cfg.Steps)
+	}
+	if p := c.String("sample-prompt"); p != "" && !asJSON && sig == nil {
 		out, err := m.Generate([][]int32{data.ByteTokens([]byte(p))}, int32(hf.PadTokenID),
 			bloom.GenerateOptions{MaxNew: 120, EOS: -1, Pick: bloom.Greedy})
 		if err != nil {
@@ -266,6 +291,9 @@ func runLocal(c *ucli.Context) error {
 		if !asJSON {
 			fmt.Fprintf(w, "saved %s%s\n", dir, map[bool]string{true: " (with its tokenizer.json)"}[tok != ""])
 		}
+	}
+	if sig != nil {
+		return interrupted(sig, last.Step, cfg.Steps, s.Save)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathJobPattern, d.leaderView(d.handleJob))
 	mux.HandleFunc("POST "+api.PathJobCancelPattern, d.leaderOnly(d.handleCancel))
 	mux.HandleFunc("GET "+api.PathJobCkptsPattern, d.handleCheckpoints)
+	mux.HandleFunc("GET "+api.PathJobCkptFilePattern, d.handleCheckpointFile)
 	mux.HandleFunc("GET "+api.PathJobHistoryPattern, d.handleHistory)
 	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
 	mux.HandleFunc("POST "+api.PathInternalReport, d.nodeOnly(d.leaderOnly(d.handleReport)))

@@ -70,7 +70,7 @@ func ExportAdapter(d npu.Device, dir, out string) error {
 	if err != nil {
 		return err
 	}
-	m, tr, err := loadNative(d, step)
+	m, tr, err := loadNative(d, step, nil)
 	if err != nil {
 		return err
 	}

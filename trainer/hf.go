@@ -30,6 +30,11 @@ func withShape(cfg ckpt.BloomConfig, c bloom.Config) ckpt.BloomConfig {
 // present with its shape; unknown tensors are an error too, since they mean
 // the config and the weights disagree.
 func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
+	return loadHF(d, dir, nil)
+}
+
+// loadHF is LoadHF, calling progress (when not nil) after each tensor.
+func loadHF(d npu.Device, dir string, progress func(done, total int)) (*bloom.Model, ckpt.BloomConfig, error) {
 	h, err := ckpt.OpenHF(dir)
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
@@ -44,7 +49,7 @@ func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 			return nil, h.Config, fmt.Errorf("%w: %s has tensor %q, which a %d-layer BLOOM does not have", ErrMismatch, dir, name, m.Cfg.Layers)
 		}
 	}
-	for _, t := range m.Layout.Tensors {
+	for i, t := range m.Layout.Tensors {
 		data, shape, err := h.Float32(t.Name)
 		if err != nil {
 			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)
@@ -53,6 +58,9 @@ func LoadHF(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
 			return nil, h.Config, fmt.Errorf("%w: %s: tensor %q has shape %v, the config implies %v", ErrMismatch, dir, t.Name, shape, t.Shape)
 		}
 		d.Write(m.Params.Slice(t.Offset, t.Size), data)
+		if progress != nil {
+			progress(i+1, len(m.Layout.Tensors))
+		}
 	}
 	return m, h.Config, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"bloom/ckpt"
 	"bloom/npu"
@@ -19,14 +20,21 @@ import (
 // its optimizer state is left behind. The config is the
 // directory's for Hugging Face, else the defaults with the model's shape.
 func LoadModel(d npu.Device, dir string) (*bloom.Model, ckpt.BloomConfig, error) {
+	return LoadModelProgress(d, dir, nil)
+}
+
+// LoadModelProgress is LoadModel, calling progress (when not nil) after
+// each tensor read, with how many of how many are done: loading a large
+// model takes a while.
+func LoadModelProgress(d npu.Device, dir string, progress func(done, total int)) (*bloom.Model, ckpt.BloomConfig, error) {
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		return LoadHF(d, dir)
+		return loadHF(d, dir, progress)
 	}
 	step, err := stepDir(dir)
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, fmt.Errorf("%s is neither a Hugging Face model directory (no config.json) nor a native checkpoint: %w", dir, err)
 	}
-	m, err := LoadNative(d, step)
+	m, _, err := loadNative(d, step, progress)
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
@@ -64,17 +72,23 @@ func ModelTokenizer(dir string) string {
 // wrote it. A LoRA checkpoint holds its adapters; the frozen weights come
 // from the base it names (or the initialization it was trained from).
 func LoadNative(d npu.Device, dir string) (*bloom.Model, error) {
-	m, _, err := loadNative(d, dir)
+	m, _, err := loadNative(d, dir, nil)
 	return m, err
 }
 
-// loadNative is LoadNative, with the checkpoint's trainer record.
-func loadNative(d npu.Device, dir string) (*bloom.Model, trainerRecord, error) {
+// loadNative is LoadNative, with the checkpoint's trainer record, calling
+// progress (when not nil) after each tensor read.
+func loadNative(d npu.Device, dir string, progress func(done, total int)) (*bloom.Model, trainerRecord, error) {
 	n, src, cfg, err := openNative(dir)
 	if err != nil {
 		return nil, trainerRecord{}, err
 	}
+	src.progress = progress
 	defer n.Close()
+	if miss := n.Missing(); len(miss) > 0 {
+		return nil, trainerRecord{}, fmt.Errorf("%w: %s lacks %d of the checkpoint's %d shards (%s): a cluster node keeps only its own ranks' shards; `bloomctl checkpoints fetch JOB --step %d --out DIR` gathers a step's shards from the nodes holding them",
+			ckpt.ErrNotFound, dir, len(miss), len(n.Manifest.Shards), strings.Join(miss, ", "), n.Manifest.Step)
+	}
 	tr, err := trainerRecordOf(n.Manifest, dir)
 	if err != nil {
 		return nil, tr, err

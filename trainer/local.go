@@ -73,17 +73,31 @@ type StepStats struct {
 
 // Local trains a whole model in this process: the one rank of a job with
 // TP = PP = DP = 1, on a model the caller built (loaded, adapted,
-// initialized as it likes). It saves no checkpoints.
+// initialized as it likes). With Cfg.Save it writes native checkpoints
+// there as a job's rank does (every Cfg.SaveInterval steps, after the last,
+// and when Stop asks); with Cfg.Load, a native step directory, it resumes
+// from it exactly: weights, AdamW moments, step and data position.
 type Local struct {
 	// Cfg is the run: batch, length, clipping, AdamW and learning-rate
 	// schedule, as jobspec.Spec.TrainConfig or DefaultRankConfig give it.
 	// The model's shape and the layout (one rank, the whole model) come
-	// from Model; Seed and InitStd are not used (the caller initialized
-	// Model); Save and Load must be empty.
+	// from Model; Seed is not used (the caller initialized Model). Save is
+	// a native checkpoint root or empty; Load a committed native
+	// checkpoint (a step directory or a root) or empty.
 	Cfg   RankConfig
 	Model *bloom.Model
 	Data  Source // the samples; the optimizer is a fresh AdamW with Cfg.Adam
 	Valid Source // validation samples, when Cfg.Eval asks for validation
+	// LoRABase is where a LoRA model's frozen weights came from ("" = the
+	// initialization from Cfg.Seed and Cfg.InitStd), recorded in its
+	// checkpoints.
+	LoRABase string
+	// Stop, when not nil, is asked after every step whether to stop: the run
+	// then saves a checkpoint of that step (with Cfg.Save) and Run returns
+	// ErrStopped. It must be safe to call while another goroutine asks.
+	Stop func() bool
+	// Logf, when not nil, gets notes on where the run starts from.
+	Logf func(format string, args ...any)
 }
 
 // Validate reports a run that cannot start, saying what to change. It
@@ -104,8 +118,6 @@ func (l *Local) Validate() error {
 		return err
 	}
 	switch m := l.Model; {
-	case c.Save != "" || c.Load != "":
-		return fmt.Errorf("%w: a local run saves and loads no checkpoints (Save %q, Load %q): load the model before, save it after", ErrConfig, c.Save, c.Load)
 	case m == nil:
 		return fmt.Errorf("%w: a local run needs a model", ErrConfig)
 	case !m.Part.Full(m.Cfg):
@@ -131,13 +143,22 @@ func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
 func (l *Local) rank(report func(StepStats)) (*Rank, error) {
 	m, cfg := l.Model, l.Cfg
 	cfg.Model, cfg.Rank, cfg.Layout, cfg.PartitionLayers = m.Cfg, 0, Layout{TP: 1, PP: 1, DP: 1}, nil
-	cfg.InitStd = 0 // not used: the model is initialized
-	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Valid: l.Valid, Report: report}, "trainer")
+	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Valid: l.Valid, Report: report, Stop: l.Stop, Logf: l.Logf}, "trainer")
 	if err != nil {
 		return nil, err
 	}
 	if err := r.attach(m, NewAdamW(m, cfg.Adam)); err != nil {
 		return nil, err
+	}
+	r.loraBase = l.LoRABase
+	if cfg.Load != "" {
+		step, err := stepDir(cfg.Load)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.loadNative(step); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

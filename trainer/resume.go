@@ -177,12 +177,22 @@ func (s *shardSource) readInto(m *bloom.Model, buf npu.Buf, prefix string, want 
 	l := m.Layout
 	host := make([]float32, l.Size)
 	m.Dev.Read(host, buf)
+	total := 0
+	for _, t := range l.Tensors {
+		if want(t) {
+			total++
+		}
+	}
+	done := 0
 	for _, t := range l.Tensors {
 		if !want(t) {
 			continue
 		}
 		if err := s.read(prefix, l, t, host[t.Offset:t.Offset+t.Size]); err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		}
+		if done++; s.progress != nil {
+			s.progress(done, total)
 		}
 	}
 	m.Dev.Write(buf, host)
@@ -224,6 +234,7 @@ type shardSource struct {
 	tp        int
 	partition []int
 	layouts   map[[2]int]*bloom.Layout // (pp, tp) → the layout that shard was written with
+	progress  func(done, total int)    // when not nil, called after each tensor readInto reads
 }
 
 func newShardSource(m ckpt.Manifest, c bloom.Config) (*shardSource, error) {

@@ -1,6 +1,8 @@
 package bloomd
 
 import (
+	"fmt"
+
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/cli"
@@ -17,5 +19,16 @@ func App() *ucli.App {
 			"process per device the coordinator's plans put on this node.",
 		Commands:             []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand(), cli.VersionCommand(), cli.CompletionCommand(), cli.ManCommand()},
 		EnableBashCompletion: true,
+		// With no command, the usage on standard error and exit status 2,
+		// as for any other usage mistake: a service manager that started
+		// a bare bloomd sees it fail.
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return ucli.Exit(fmt.Sprintf("bloomd: unknown command %q (bloomd --help lists them)", c.Args().First()), 2)
+			}
+			c.App.Writer = c.App.ErrWriter
+			ucli.ShowAppHelp(c)
+			return ucli.Exit("bloomd: give a command: bloomd join ... starts a node", 2)
+		},
 	})
 }

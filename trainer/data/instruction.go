@@ -66,10 +66,38 @@ func OpenInstruction(prefix string, seqLength int, pad int32, seed uint64) (*Ins
 		}
 	}
 	if len(d.docs) == 0 {
+		need := shortestPrompt(labels)
 		d.Close()
-		return nil, fmt.Errorf("data: %s: no record has an unmasked label within its first %d tokens", prefix, seqLength+1)
+		if need < 0 {
+			return nil, fmt.Errorf("data: %s: no record has an unmasked label (a response to learn)", prefix)
+		}
+		return nil, fmt.Errorf("data: %s: no record has an unmasked label within its first %d tokens: the prompts are longer than --seq-length %d; raise --seq-length to at least %d (the shortest prompt's end)",
+			prefix, seqLength+1, seqLength, need)
 	}
 	return d, nil
+}
+
+// shortestPrompt is the least sequence length at which some record of
+// labels has a target: the smallest position k ≥ 1 holding an unmasked
+// label, or -1 when none has one.
+func shortestPrompt(labels *Indexed) int {
+	best := -1
+	var buf []int32
+	for i, n := range labels.Sizes() {
+		var err error
+		if buf, err = labels.Get(buf[:0], i, 0, int(n)); err != nil {
+			continue
+		}
+		for k := 1; k < len(buf); k++ {
+			if buf[k] != IgnoreLabel {
+				if best < 0 || k < best {
+					best = k
+				}
+				break
+			}
+		}
+	}
+	return best
 }
 
 // Len is the number of usable records: one epoch.

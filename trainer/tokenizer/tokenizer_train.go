@@ -42,6 +42,10 @@ func (c TrainConfig) Validate() error {
 	if c.VocabSize <= len(c.SpecialTokens) {
 		return fmt.Errorf("tokenizer: vocabulary size %d must exceed the %d special tokens", c.VocabSize, len(c.SpecialTokens))
 	}
+	if least := len(c.SpecialTokens) + 256; !c.CorpusAlphabet && c.VocabSize < least {
+		return fmt.Errorf("tokenizer: vocabulary size %d is below the %d a byte-level BPE starts with (%d special tokens and all 256 bytes): "+
+			"give at least %d, or start from the bytes the corpus uses (--corpus-alphabet)", c.VocabSize, least, len(c.SpecialTokens), least)
+	}
 	if c.MinFrequency < 0 {
 		return fmt.Errorf("tokenizer: minimum frequency %d is negative", c.MinFrequency)
 	}
