@@ -53,6 +53,10 @@ import (
 //   - npu/acl/fakeacl builds the fake ACL libraries the npu/acl backend's
 //     tests load (C sources compiled with the system compiler); it is pure
 //     Go and imports nothing of ours;
+//   - ckpt/deepspeed is the DeepSpeed/AscendSpeed pipeline layout (layer
+//     files, client state, universal checkpoints; issue 21): how the seed's
+//     tools cut and name BLOOM's tensors, over ckpt's .pt reader and
+//     writer; ckpt itself stays free of layouts, and the CLI converts;
 //   - internal/half is the one definition of the half-precision formats
 //     (float16 and bfloat16, their round-to-nearest-even conversions and
 //     vector kernels). It imports nothing of ours, and every layer that
@@ -76,6 +80,7 @@ var allowed = map[string][]string{
 	"bloom/collective":           {"internal/half"},
 	"bloom/collective/collbench": {"collective", "internal/half"},
 	"bloom/ckpt":                 {"internal/half"},
+	"bloom/ckpt/deepspeed":       {"ckpt"},
 	"bloom/membership":           {},
 	"bloom/api":                  {},
 
@@ -102,7 +107,7 @@ var allowed = map[string][]string{
 		"daemon/supervisor", "membership", "api", "ckpt", "internal/ratelog"},
 
 	"bloom/cli": {"api", "daemon/identity", "daemon/jobspec", "trainer", "trainer/bloom", "trainer/data",
-		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "trainer/tensorboard", "trainer/memplan", "ckpt", "collective", "collective/collbench",
+		"trainer/data/preprocess", "trainer/tokenizer", "trainer/eval", "trainer/serve", "trainer/tensorboard", "trainer/memplan", "ckpt", "ckpt/deepspeed", "collective", "collective/collbench",
 		"npu", "npu/cpu", "internal/cpuid", "internal/suggest"},
 	"bloom/cli/bloomd":   {"cli", "daemon", "daemon/identity", "daemon/worker", "npu", "npu/acl"},
 	"bloom/cmd/bloomd":   {"cli/bloomd"},

@@ -31,6 +31,16 @@
 // every read returns a fresh slice the caller owns. Writes are atomic (a
 // temporary file in the same directory, fsync, rename, fsync of the directory).
 //
+// It also reads and writes PyTorch's zip-pickle .pt files (torch.save since
+// 1.6), limited to what DeepSpeed and Megatron checkpoints hold (torchpt.go,
+// pickle.go): OpenTorch decodes the pickle without running code, into Go
+// values (*Dict for dict, OrderedDict and argparse.Namespace; *TorchTensor
+// for torch._utils._rebuild_tensor_v2 over Float, Half, BFloat16, Double
+// and integer storages, read on demand, one tensor at a time); anything
+// else fails with ErrUnsupported naming it, or with lenient reading stays
+// an opaque *Object. WriteTorch writes dicts, lists, scalars and F32, F16,
+// BF16 and I64 tensors as torch.save does, producing one tensor at a time.
+//
 // In a Hugging Face directory, names are normalized: a leading "transformer."
 // is stripped, and lm_head.weight, tied to word_embeddings.weight in BLOOM, is
 // left out of Names but readable when present.

@@ -13,25 +13,35 @@ import (
 func convertCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "convert",
-		Usage:     "write a model as a Hugging Face BLOOM directory: a job's native checkpoint, or another Hugging Face directory in another dtype",
-		UsageText: "bloomctl convert --model DIR --out DIR [--dtype F32|F16|BF16] [--max-shard-size 10G]",
+		Usage:     "write a model as a Hugging Face BLOOM directory or as AscendSpeed/DeepSpeed pipeline layer files: from a job's native checkpoint, a Hugging Face directory or layer files",
+		UsageText: "bloomctl convert --model DIR --out DIR [--dtype F32|F16|BF16] [--max-shard-size 10G]\n   bloomctl convert --input-model-dir HF --output-model-dir DIR --tensor-model-parallel-size 8 --pipeline-model-parallel-size 12 --type 176B --deepspeed --partition-layers 6,6,6,6,6,6,6,6,6,6,6,4",
 		Description: `Reads --model (a native checkpoint of any tensor- and pipeline-parallel layout:
 a job's --save directory, whose latest committed step is taken, or one iter_* step
 of it; or a Hugging Face BLOOM directory) and writes --out as a Hugging Face model
 directory: config.json and model.safetensors, or shards with
 model.safetensors.index.json past --max-shard-size. The optimizer state stays
 behind. Jobs load either format directly (--load); this is for generate, score and
-other tools, and for taking a model out of the cluster. With --adapter, a LoRA job's
+other tools, and for taking a model out of the cluster.
+
+With the seed's converter flags (--deepspeed, --tensor-model-parallel-size,
+--pipeline-model-parallel-size, --partition-layers, --type; --input-model-dir and
+--output-model-dir name --model and --out) it writes the DeepSpeed pipeline layout
+AscendSpeed and Megatron-DeepSpeed load: latest, and in release/ one
+layer_NN-model_TT-model_states.pt per layer and tensor-parallel rank, cut as the
+seed's converter cuts them, plus mp_rank_NN_model_states.pt. --model may also be
+such a directory (a training save's latest global_step, or a release): its parts
+are joined back, and it converts to a Hugging Face directory (or to other layer
+files). Progress is printed as tensor n of N. With --adapter, a LoRA job's
 checkpoint gives its adapters alone as a peft adapter directory instead.
   bloomctl convert --model /data/ckpt/job-1 --out bloom-tuned --dtype BF16`,
-		Flags: []ucli.Flag{
-			modelFlag,
-			&ucli.StringFlag{Name: "out", Usage: "the Hugging Face model `DIR` to write (created; files in it are replaced)"},
+		Flags: append([]ucli.Flag{
+			convertModelFlag(),
+			&ucli.StringFlag{Name: "out", Aliases: []string{"output-model-dir"}, Usage: "the Hugging Face model `DIR` to write (created; files in it are replaced)"},
 			&ucli.StringFlag{Name: "dtype", Value: "F32", Usage: "dtype of the written weights: F32, F16 or BF16 (rounded to nearest even)"},
 			&ucli.StringFlag{Name: "max-shard-size", Value: "0", Usage: "largest safetensors file, e.g. 10G (0: one file)"},
 			&ucli.StringFlag{Name: "tokenizer", Usage: "the tokenizer.json `FILE` to write with the model (default: --model's own tokenizer.json, or the one its checkpoint records: the data's, or the byte-level one of the embedded corpus)"},
 			&ucli.BoolFlag{Name: "adapter", Usage: "write a LoRA checkpoint's adapters alone, as a peft adapter directory (adapter_config.json, adapter_model.safetensors), instead of the merged model"},
-		},
+		}, seedConvertFlags...),
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
 			if err != nil {
@@ -60,6 +70,13 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 				_, err = fmt.Fprintf(c.App.Writer, "wrote the LoRA adapters of %s to %s\n", c.String("model"), out)
 				return err
 			}
+			pipeOut, err := wantPipeline(c)
+			if err != nil {
+				return err
+			}
+			if pipeOut || isPipeline(c.String("model")) {
+				return convertVia(c, pipeOut, out, dt, shard, asJSON)
+			}
 			m, hf, err := loadModel(c)
 			if err != nil {
 				return err
@@ -84,4 +101,45 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			return err
 		},
 	}
+}
+
+// convertModelFlag is --model, also spelled as the seed's --input-model-dir.
+func convertModelFlag() ucli.Flag {
+	f := *modelFlag
+	f.Aliases = []string{"input-model-dir"}
+	return &f
+}
+
+// convertVia converts through whole tensors under HF names: to DeepSpeed
+// layer files, or from them to a Hugging Face directory.
+func convertVia(c *ucli.Context, pipeOut bool, out string, dt ckpt.DType, shard int64, asJSON bool) error {
+	in := c.String("model")
+	if in == "" {
+		return fmt.Errorf("--model DIR (or --input-model-dir) is required: a Hugging Face directory, a native checkpoint or DeepSpeed layer files")
+	}
+	src, cfg, done, err := openSource(c, in)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := checkType(c, cfg); err != nil {
+		return err
+	}
+	format := "hf"
+	if pipeOut {
+		format = "ascendspeed"
+		err = convertPipeline(c, src, cfg, out, dt, c.App.ErrWriter)
+	} else {
+		err = saveSourceHF(src, cfg, out, dt, shard)
+	}
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.App.Writer, map[string]any{"model": in, "out": out, "dtype": dt, "format": format,
+			"layers": cfg.NLayer, "hidden": cfg.HiddenSize, "heads": cfg.NHead, "vocab": cfg.VocabSize})
+	}
+	_, err = fmt.Fprintf(c.App.Writer, "wrote %s (%s, %s): %d layers, hidden %d, %d heads, vocab %d\n", out, format, dt,
+		cfg.NLayer, cfg.HiddenSize, cfg.NHead, cfg.VocabSize)
+	return err
 }

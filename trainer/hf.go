@@ -121,3 +121,6 @@ func SaveHF(m *bloom.Model, cfg ckpt.BloomConfig, dir string, dt ckpt.DType, max
 	}
 	return ckpt.SaveHF(dir, cfg, dt, ts, maxShardBytes)
 }
+
+// HFConfig is cfg with m's model shape: the config.json of m.
+func HFConfig(m *bloom.Model, cfg ckpt.BloomConfig) ckpt.BloomConfig { return withShape(cfg, m.Cfg) }

@@ -1,0 +1,171 @@
+package deepspeed
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"bloom/ckpt"
+)
+
+// tinyHF writes a random BLOOM (layers blocks, hidden 8, 2 heads, vocab 20)
+// as an HF directory and opens it.
+func tinyHF(t *testing.T, layers int) *ckpt.HF {
+	t.Helper()
+	cfg := ckpt.DefaultBloomConfig()
+	cfg.VocabSize, cfg.HiddenSize, cfg.NHead, cfg.NLayer = 20, 8, 2, layers
+	h := cfg.HiddenSize
+	r := rand.New(rand.NewPCG(1, 2))
+	var ts []ckpt.Tensor
+	add := func(name string, shape ...int) {
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]float32, n)
+		for i := range data {
+			data[i] = r.Float32()*2 - 1
+		}
+		ts = append(ts, ckpt.Tensor{Name: name, Shape: shape, Data: data})
+	}
+	add("word_embeddings.weight", cfg.VocabSize, h)
+	add("word_embeddings_layernorm.weight", h)
+	add("word_embeddings_layernorm.bias", h)
+	for i := range layers {
+		p := fmt.Sprintf("h.%d.", i)
+		add(p+"input_layernorm.weight", h)
+		add(p+"input_layernorm.bias", h)
+		add(p+"self_attention.query_key_value.weight", 3*h, h)
+		add(p+"self_attention.query_key_value.bias", 3*h)
+		add(p+"self_attention.dense.weight", h, h)
+		add(p+"self_attention.dense.bias", h)
+		add(p+"post_attention_layernorm.weight", h)
+		add(p+"post_attention_layernorm.bias", h)
+		add(p+"mlp.dense_h_to_4h.weight", 4*h, h)
+		add(p+"mlp.dense_h_to_4h.bias", 4*h)
+		add(p+"mlp.dense_4h_to_h.weight", h, 4*h)
+		add(p+"mlp.dense_4h_to_h.bias", h)
+	}
+	add("ln_f.weight", h)
+	add("ln_f.bias", h)
+	dir := filepath.Join(t.TempDir(), "hf")
+	if err := ckpt.SaveHF(dir, cfg, ckpt.F32, ts, 0); err != nil {
+		t.Fatal(err)
+	}
+	hf, err := ckpt.OpenHF(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hf.Close() })
+	return hf
+}
+
+func sameTensors(t *testing.T, a, b Source) {
+	t.Helper()
+	an, bn := a.Names(), b.Names()
+	slices.Sort(an)
+	slices.Sort(bn)
+	if !slices.Equal(an, bn) {
+		t.Fatalf("names differ:\n%v\n%v", an, bn)
+	}
+	for _, n := range a.Names() {
+		x, xs, err1 := a.Float32(n)
+		y, ys, err2 := b.Float32(n)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if !slices.Equal(xs, ys) || !slices.Equal(x, y) {
+			t.Errorf("%s differs: shapes %v and %v", n, xs, ys)
+		}
+	}
+}
+
+// TestRoundTripHFAscendSpeed: HF → layer files (several TP×PP layouts, the
+// vocab padded) → HF names, tensor-identical in F32.
+func TestRoundTripHFAscendSpeed(t *testing.T) {
+	hf := tinyHF(t, 3)
+	for _, l := range []Layout{{TP: 1, PP: 1}, {TP: 2, PP: 3, PartitionLayers: []int{1, 1, 1}}, {TP: 2, PP: 2}} {
+		t.Run(fmt.Sprintf("TP%dPP%d", l.TP, l.PP), func(t *testing.T) {
+			dir := t.TempDir()
+			var seen []string
+			o := WriteOptions{DType: ckpt.F32, DivisibleBy: 8, Progress: func(n, total int, file, key string) {
+				seen = append(seen, fmt.Sprintf("%d/%d", n, total))
+			}}
+			if err := Write(dir, hf, hf.Config, l, o); err != nil {
+				t.Fatal(err)
+			}
+			if want := fmt.Sprintf("%d/%d", len(hf.Names())*l.TP, len(hf.Names())*l.TP); seen[len(seen)-1] != want {
+				t.Errorf("progress ends at %s, want %s", seen[len(seen)-1], want)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, "latest"))
+			if strings.TrimSpace(string(b)) != "release" {
+				t.Errorf("latest = %q", b)
+			}
+			for _, f := range []string{LayerFileName(1, l.TP-1), LayerFileName(5, 0), LayerFileName(7, l.TP-1),
+				ModelStatesName(l.TP*l.PP - 1)} {
+				if _, err := os.Stat(filepath.Join(dir, "release", f)); err != nil {
+					t.Error(err)
+				}
+			}
+			c, err := Open(dir, ckpt.BloomConfig{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.TP != l.TP || c.Layers != 3 || c.Config.VocabSize != 20 || c.Config.NHead != 2 || c.Config.HiddenSize != 8 {
+				t.Errorf("read back TP %d, %d layers, config %+v", c.TP, c.Layers, c.Config)
+			}
+			sameTensors(t, hf, c)
+		})
+	}
+}
+
+// TestSplitRules checks the parts against the seed's rules directly: rank
+// r of TP 2 holds rows [r·n/2, (r+1)·n/2) of qkv, columns of dense, and the
+// embedding padded with copies of its last rows.
+func TestSplitRules(t *testing.T) {
+	hf := tinyHF(t, 1)
+	dir := t.TempDir()
+	if err := Write(dir, hf, hf.Config, Layout{TP: 2, PP: 1}, WriteOptions{DType: ckpt.F32, DivisibleBy: 16}); err != nil {
+		t.Fatal(err)
+	}
+	full, _, _ := hf.Float32("h.0.self_attention.dense.weight") // [8, 8]
+	part, shape, err := readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.dense.weight")
+	if err != nil || !slices.Equal(shape, []int{8, 4}) {
+		t.Fatal(shape, err)
+	}
+	for i := range 8 {
+		if !slices.Equal(part[i*4:i*4+4], full[i*8+4:i*8+8]) {
+			t.Fatalf("dense row %d: %v, want columns 4..8 of %v", i, part[i*4:i*4+4], full[i*8:i*8+8])
+		}
+	}
+	qkv, _, _ := hf.Float32("h.0.self_attention.query_key_value.weight") // [24, 8]
+	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.query_key_value.weight")
+	if !slices.Equal(shape, []int{12, 8}) || !slices.Equal(part, qkv[12*8:]) {
+		t.Errorf("qkv part %v", shape)
+	}
+	emb, _, _ := hf.Float32("word_embeddings.weight") // [20, 8] → padded to 32
+	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(1, 1)), "word_embeddings.weight")
+	if !slices.Equal(shape, []int{16, 8}) || !slices.Equal(part[:4*8], emb[16*8:]) || !slices.Equal(part[4*8:], emb[8*8:]) {
+		t.Errorf("embedding part %v: want rows 16..20 then copies of the last 12 rows", shape)
+	}
+}
+
+func TestLayoutErrors(t *testing.T) {
+	hf := tinyHF(t, 3)
+	for _, l := range []Layout{{TP: 3, PP: 1}, {TP: 1, PP: 2, PartitionLayers: []int{2, 2}}, {TP: 1, PP: 4}, {TP: 0, PP: 1}} {
+		err := Write(t.TempDir(), hf, hf.Config, l, WriteOptions{})
+		if !errors.Is(err, ErrLayout) {
+			t.Errorf("%+v: %v, want ErrLayout", l, err)
+		} else {
+			t.Log(err)
+		}
+	}
+	if _, err := Open(t.TempDir(), ckpt.BloomConfig{}); !errors.Is(err, ErrLayout) {
+		t.Errorf("empty dir: %v", err)
+	}
+}

@@ -1,0 +1,174 @@
+package deepspeed
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"bloom/ckpt"
+)
+
+// Checkpoint is an open DeepSpeed pipeline checkpoint (layer files). It is
+// a Source: tensors come back whole, under Hugging Face names, their
+// tensor-parallel parts joined, the embedding cut back to the HF vocab
+// when the client state says what it was.
+type Checkpoint struct {
+	Dir    string // the tag folder the files are in
+	TP     int    // tensor-parallel ranks of the files
+	Layers int
+	// Config is the model's config: from the client state when it carries
+	// one (files bloom wrote, or Megatron's args), else what Open was given
+	// with the hidden size and layer count from the files.
+	Config ckpt.BloomConfig
+	State  ClientState // from mp_rank_00_model_states.pt, when present
+
+	files map[int][]string // spec index → file per TP rank
+	names []string
+	where map[string][2]any // HF name → {idx, key}
+	vocab int               // rows of the embedding to keep (0: all)
+}
+
+// Open opens the pipeline checkpoint in dir: a save directory with a
+// "latest" file naming its tag, or the tag folder itself. base supplies
+// what the files cannot: the head count (and token ids) when the client
+// state has no config; its vocab size, if not zero, cuts padding rows.
+func Open(dir string, base ckpt.BloomConfig) (*Checkpoint, error) {
+	dir = tagDir(dir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("deepspeed: %w", err)
+	}
+	c := &Checkpoint{Dir: dir, files: map[int][]string{}, where: map[string][2]any{}}
+	for _, e := range ents {
+		if idx, tp, ok := parseLayerFile(e.Name()); ok {
+			for len(c.files[idx]) <= tp {
+				c.files[idx] = append(c.files[idx], "")
+			}
+			c.files[idx][tp] = e.Name()
+		}
+	}
+	if len(c.files) == 0 {
+		return nil, fmt.Errorf("%w: %s has no layer_NN-model_NN-model_states.pt files", ErrLayout, dir)
+	}
+	if err := c.shape(); err != nil {
+		return nil, err
+	}
+	if err := c.readState(base); err != nil {
+		return nil, err
+	}
+	return c, c.index()
+}
+
+// tagDir resolves a save directory to the folder its "latest" names.
+func tagDir(dir string) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "latest")); err == nil {
+		if tag := strings.TrimSpace(string(b)); tag != "" {
+			return filepath.Join(dir, tag)
+		}
+	}
+	return dir
+}
+
+// shape finds the TP size and the block count from the file names.
+func (c *Checkpoint) shape() error {
+	c.TP = -1
+	maxIdx := 0
+	for idx, fs := range c.files {
+		if c.TP >= 0 && len(fs) != c.TP || slices.Contains(fs, "") {
+			return fmt.Errorf("%w: %s: layer %d has files for %d tensor-parallel ranks, others %d (or one is missing)", ErrLayout, c.Dir, idx, len(fs), c.TP)
+		}
+		c.TP = len(fs)
+		maxIdx = max(maxIdx, idx)
+	}
+	c.Layers = maxIdx - 4 // the final norm is at L+4
+	for i := range c.Layers {
+		if c.files[i+firstBlock] == nil {
+			return fmt.Errorf("%w: %s: no layer file for block %d (layer_%02d)", ErrLayout, c.Dir, i, i+firstBlock)
+		}
+	}
+	if c.Layers < 1 || c.files[embedIndex] == nil {
+		return fmt.Errorf("%w: %s: no embedding (layer_01) or final norm file", ErrLayout, c.Dir)
+	}
+	return nil
+}
+
+// index lists the HF names, in layer order, from rank 0's files.
+func (c *Checkpoint) index() error {
+	idxs := make([]int, 0, len(c.files))
+	for idx := range c.files {
+		idxs = append(idxs, idx)
+	}
+	slices.Sort(idxs)
+	for _, idx := range idxs {
+		pt, err := ckpt.OpenTorch(filepath.Join(c.Dir, c.files[idx][0]), false)
+		if err != nil {
+			return err
+		}
+		sd, ok := pt.Root.(*ckpt.Dict)
+		pt.Close()
+		if !ok {
+			return fmt.Errorf("%w: %s is a %T, not a state dict", ErrLayout, c.files[idx][0], pt.Root)
+		}
+		for _, k := range sd.Keys() {
+			key, _ := k.(string)
+			name, err := hfName(idx, key, c.Layers)
+			if err != nil {
+				return fmt.Errorf("%s: %w", c.files[idx][0], err)
+			}
+			c.names = append(c.names, name)
+			c.where[name] = [2]any{idx, key}
+		}
+	}
+	return nil
+}
+
+// Names lists the tensors under Hugging Face names.
+func (c *Checkpoint) Names() []string { return slices.Clone(c.names) }
+
+// Float32 reads the whole tensor name (HF name): every tensor-parallel
+// part, joined. Memory: the parts and the result.
+func (c *Checkpoint) Float32(name string) ([]float32, []int, error) {
+	w, ok := c.where[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s: no tensor %q", ckpt.ErrNotFound, c.Dir, name)
+	}
+	idx, key := w[0].(int), w[1].(string)
+	parts := make([][]float32, c.TP)
+	shapes := make([][]int, c.TP)
+	for tp, f := range c.files[idx] {
+		var err error
+		if parts[tp], shapes[tp], err = readTensor(filepath.Join(c.Dir, f), key); err != nil {
+			return nil, nil, err
+		}
+	}
+	data, shape, err := merge(parts, shapes, splitOf(key))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", c.Dir, name, err)
+	}
+	if key == "word_embeddings.weight" && c.vocab > 0 && c.vocab < shape[0] {
+		data, shape = data[:c.vocab*shape[1]], []int{c.vocab, shape[1]}
+	}
+	return data, shape, nil
+}
+
+// readTensor reads one tensor of a state-dict file.
+func readTensor(path, key string) ([]float32, []int, error) {
+	pt, err := ckpt.OpenTorch(path, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pt.Close()
+	sd, ok := pt.Root.(*ckpt.Dict)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s is a %T, not a state dict", ErrLayout, path, pt.Root)
+	}
+	v, _ := sd.Get(key)
+	t, ok := v.(*ckpt.TorchTensor)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s has no tensor %q", ckpt.ErrNotFound, path, key)
+	}
+	data, err := t.Float32()
+	return data, t.Shape, err
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"bloom/ckpt"
+)
+
+// TestConvertAscendSpeed: the seed's converter command line turns the
+// golden HF model into DeepSpeed layer files (TP2×PP2, vocab padded to
+// 128·2), and convert turns those back into an HF directory with the same
+// tensors, bit for bit in F32; the progress says tensor n of N.
+func TestConvertAscendSpeed(t *testing.T) {
+	as := filepath.Join(t.TempDir(), "as")
+	log, err := run(t, "convert", "--input-model-dir", golden, "--output-model-dir", as, "--tensor-model-parallel-size", "2",
+		"--pipeline-model-parallel-size", "2", "--partition-layers", "1,1", "--deepspeed")
+	if err != nil {
+		t.Fatal(err, log)
+	}
+	if !strings.Contains(log, "tensor 58 of 58: layer_06-model_01-model_states.pt") {
+		t.Errorf("progress:\n%s", log)
+	}
+	back := filepath.Join(t.TempDir(), "hf")
+	if log, err := run(t, "convert", "--model", as, "--out", back); err != nil {
+		t.Fatal(err, log)
+	}
+	a, err := ckpt.OpenHF(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ckpt.OpenHF(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a.Config.VocabSize != b.Config.VocabSize || a.Config.NHead != b.Config.NHead || a.Config.EOSTokenID != b.Config.EOSTokenID {
+		t.Errorf("config %+v, want %+v", b.Config, a.Config)
+	}
+	an, bn := a.Names(), b.Names()
+	slices.Sort(an)
+	slices.Sort(bn)
+	if !slices.Equal(an, bn) {
+		t.Fatalf("names %v, want %v", bn, an)
+	}
+	for _, n := range an {
+		x, xs, _ := a.Float32(n)
+		y, ys, err := b.Float32(n)
+		if err != nil || !slices.Equal(xs, ys) || !slices.Equal(x, y) {
+			t.Errorf("%s differs (%v %v, %v)", n, xs, ys, err)
+		}
+	}
+}
+
+func TestConvertSeedFlagErrors(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--type", "7B", "--deepspeed"}, "--type 7B is 30 layers"},
+		{[]string{"--tensor-model-parallel-size", "3"}, "divide by TP 3"},
+		{[]string{"--pipeline-model-parallel-size", "2", "--partition-layers", "2,1"}, "--partition-layers"},
+		{[]string{"--to", "onnx"}, "--to"},
+	} {
+		args := append([]string{"convert", "--model", golden, "--out", t.TempDir()}, c.args...)
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
