@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,9 +20,6 @@ var transports = []string{"mem", "shm", "shm-unfused", "quic"}
 func TestConformance(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr, func(t *testing.T) {
-			if raceEnabled && strings.HasPrefix(tr, "shm") {
-				t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
-			}
 			t.Run("links", func(t *testing.T) { testLinks(t, tr) })
 			t.Run("mismatch", func(t *testing.T) { testMismatch(t, tr) })
 			t.Run("collectives", func(t *testing.T) { testCollectives(t, tr) })

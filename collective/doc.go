@@ -45,8 +45,8 @@
 // comm.go, ops.go, typed.go (the communicator); algo.go (which algorithm;
 // the exchange and the tree), ring.go, shm_fused.go, shm_board.go (the
 // engines); join.go, ranktable.go (bootstrap); transport.go, mem.go,
-// shm.go, quic*.go, hybrid.go (transports; quic_race.go makes the race
-// detector see the order UDP gives).
+// shm.go, quic*.go, hybrid.go (transports; race.go makes the race
+// detector see the order UDP and shared memory give).
 //   - bootstrap: a root-info blob made by one rank and handed to the others
 //     by the caller (HcclGetRootInfo / HcclCommInitRootInfo), or an HCCL
 //     version 1.0 rank table (HcclCommInitClusterInfo).

@@ -12,9 +12,6 @@ import (
 // TestHybrid: shm between ranks of one host, quic between hosts, and the
 // two-level allreduce over both; an abort crosses both transports.
 func TestHybrid(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
-	}
 	testutil.CheckLeaks(t, 10*time.Second)
 	// a,a,a,b,b,b: rank 1's ring neighbours share its node while rank 0's
 	// do not, so the engines must agree per group, not per rank.

@@ -55,9 +55,6 @@ func childRank(spec string) int {
 // TestShmProcessKilled: rank 2 is a separate process, SIGKILLed while the
 // others are inside AllReduce with it; they must fail within a second.
 func TestShmProcessKilled(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector cannot see ordering through shared memory (race_test.go)")
-	}
 	testutil.CheckLeaks(t, 10*time.Second)
 	cfg := testConfig(t, "shm")
 	cfg.ChunkBytes, cfg.ShmRingBytes = 4096, 16384

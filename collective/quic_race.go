@@ -4,10 +4,8 @@ package collective
 
 import (
 	"net"
-	"runtime"
 	"syscall"
 	"time"
-	"unsafe"
 )
 
 // packetConn, in race builds, wraps a quic socket so that the race detector
@@ -23,22 +21,18 @@ import (
 // only.
 func packetConn(udp *net.UDPConn) net.PacketConn { return raceConn{udp} }
 
-// raceSync is the one variable every send releases and every receive
-// acquires, as ioSync is for read and write.
-var raceSync uint64
-
 // raceConn is a net.PacketConn that keeps quic-go's socket buffer sizing.
 type raceConn struct{ udp *net.UDPConn }
 
 func (c raceConn) WriteTo(b []byte, addr net.Addr) (int, error) {
-	runtime.RaceReleaseMerge(unsafe.Pointer(&raceSync))
+	raceRelease() // race.go
 	return c.udp.WriteTo(b, addr)
 }
 
 func (c raceConn) ReadFrom(b []byte) (int, net.Addr, error) {
 	n, addr, err := c.udp.ReadFrom(b)
 	if err == nil {
-		runtime.RaceAcquire(unsafe.Pointer(&raceSync))
+		raceAcquire()
 	}
 	return n, addr, err
 }

@@ -82,9 +82,6 @@ func TestJoinRankTable(t *testing.T) {
 		transport string
 		servers   []int
 	}{{"mem", []int{2, 2}}, {"mem", []int{3}}, {"shm", []int{3}}} {
-		if raceEnabled && tc.transport == "shm" {
-			continue // race_test.go
-		}
 		path := filepath.Join(t.TempDir(), "rank_table.json")
 		if err := os.WriteFile(path, []byte(rankTable(tc.servers...)), 0o600); err != nil {
 			t.Fatal(err)

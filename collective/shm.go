@@ -254,11 +254,16 @@ func (l *shmLink) send(ctx context.Context, b []byte) error {
 			return err
 		}
 	}
+	// Race builds: an acquire after loading a word the peer stores, a
+	// release before storing one it loads (race.go).
+	raceAcquire()
 	binary.LittleEndian.PutUint64(ring[l.head&l.mask:], uint64(len(b)))
 	l.head += shmMsgAlign
+	raceRelease()
 	headW.Store(l.head)
 	for len(b) > 0 {
 		free := size - (l.head - tail.Load())
+		raceAcquire()
 		if free == 0 {
 			if err := l.wait(ctx, &w); err != nil {
 				return err
@@ -274,9 +279,11 @@ func (l *shmLink) send(ctx context.Context, b []byte) error {
 		copy(ring[pos:pos+n], b[:n])
 		l.head += n
 		b = b[n:]
+		raceRelease()
 		headW.Store(l.head)
 	}
 	l.head = align64(l.head)
+	raceRelease()
 	headW.Store(l.head)
 	return nil
 }
@@ -313,12 +320,14 @@ func (l *shmLink) recvReduce(ctx context.Context, size int, f func(off int, src 
 			return err
 		}
 	}
+	raceAcquire()
 	if n := binary.LittleEndian.Uint64(ring[l.tail&l.mask:]); n != uint64(size) {
 		return fmt.Errorf("collective: shm: %d bytes from rank %d, expected %d: %w", n, l.peer, size, ErrMismatch)
 	}
 	l.tail += shmMsgAlign
 	for off := 0; off < size; {
 		avail := head.Load() - l.tail
+		raceAcquire()
 		if avail == 0 {
 			if err := l.waitIn(ctx, &w, head); err != nil {
 				return err
@@ -338,9 +347,11 @@ func (l *shmLink) recvReduce(ctx context.Context, size int, f func(off int, src 
 		f(off, ring[pos:pos+n])
 		l.tail += n
 		off += int(n)
+		raceRelease()
 		tailW.Store(l.tail)
 	}
 	l.tail = align64(l.tail)
+	raceRelease()
 	tailW.Store(l.tail)
 	return nil
 }

@@ -96,7 +96,10 @@ func (b *board) area(side uint64, i int) []byte {
 	return b.m[off : off+b.block]
 }
 
-func (b *board) mark(i, phase int, seq uint64) { word64(b.m, 64*(3*i+phase)).Store(seq) }
+func (b *board) mark(i, phase int, seq uint64) {
+	raceRelease() // race.go
+	word64(b.m, 64*(3*i+phase)).Store(seq)
+}
 
 // waitAll waits until every rank of g has gone through phase with seq.
 func (t *shmTransport) waitAll(ctx context.Context, b *board, g group, phase int, seq uint64) error {
@@ -108,6 +111,7 @@ func (t *shmTransport) waitAll(ctx context.Context, b *board, g group, phase int
 			}
 		}
 	}
+	raceAcquire() // race.go
 	return nil
 }
 

@@ -127,6 +127,7 @@ func forward(ctx context.Context, prev, next *shmLink, n int, f func(off int, sr
 			return err
 		}
 	}
+	raceAcquire() // race.go, as in send and recvReduce
 	if got := binary.LittleEndian.Uint64(inRing[prev.tail&prev.mask:]); got != uint64(n) {
 		return fmt.Errorf("collective: shm: %d bytes from rank %d, expected %d: %w", got, prev.peer, n, ErrMismatch)
 	}
@@ -136,12 +137,15 @@ func forward(ctx context.Context, prev, next *shmLink, n int, f func(off int, sr
 			return err
 		}
 	}
+	raceAcquire()
 	binary.LittleEndian.PutUint64(outRing[next.head&next.mask:], uint64(n))
 	next.head += shmMsgAlign
+	raceRelease()
 	outHead.Store(next.head)
 	for off := 0; off < n; {
 		avail := inHead.Load() - prev.tail
 		free := size - (next.head - outTail.Load())
+		raceAcquire()
 		if avail == 0 {
 			if err := prev.waitIn(ctx, &w, inHead); err != nil {
 				return err
@@ -168,12 +172,14 @@ func forward(ctx context.Context, prev, next *shmLink, n int, f func(off int, sr
 		prev.tail += m
 		next.head += m
 		off += int(m)
+		raceRelease()
 		inTail.Store(prev.tail)
 		outHead.Store(next.head)
 	}
 	prev.tail = align64(prev.tail)
-	inTail.Store(prev.tail)
 	next.head = align64(next.head)
+	raceRelease()
+	inTail.Store(prev.tail)
 	outHead.Store(next.head)
 	return nil
 }
