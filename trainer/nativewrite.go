@@ -46,7 +46,8 @@ type NativeSpec struct {
 // "transformer.").
 type WholeTensors interface {
 	// Whole returns the whole tensor name of the copy prefix ("model.",
-	// "exp_avg." or "exp_avg_sq.") and its shape. Data nil with no error
+	// "exp_avg." or "exp_avg_sq.") and its shape; it is asked for a
+	// tensor's three copies one after the other. Data nil with no error
 	// means the source has no such copy: AdamW moments then start at zero,
 	// as a fresh optimizer's. WriteNative does not keep the slice.
 	Whole(prefix, name string) ([]float32, []int, error)
@@ -207,19 +208,20 @@ func writeNative(root string, spec NativeSpec, src pieceReader, rng map[[2]int][
 // out, as save does: its trained tensors' parameters and AdamW moments.
 func writeShard(dir string, step, pp int, l *bloom.Layout, src pieceReader) (ckpt.ShardInfo, error) {
 	p := l.Part
-	var tensors []ckpt.Tensor
-	for _, prefix := range ckptPrefixes {
-		for _, t := range l.Tensors {
-			if t.Frozen {
-				continue
-			}
+	var copies [len(ckptPrefixes)][]ckpt.Tensor
+	for _, t := range l.Tensors { // a tensor's three copies together: a source reads it once
+		if t.Frozen {
+			continue
+		}
+		for i, prefix := range ckptPrefixes {
 			data := make([]float32, t.Size)
 			if err := src.read(prefix, l, t, data); err != nil {
 				return ckpt.ShardInfo{}, fmt.Errorf("%w: %w", ErrMismatch, err)
 			}
-			tensors = append(tensors, ckpt.Tensor{Name: prefix + t.Name, Shape: t.Shape, Data: data})
+			copies[i] = append(copies[i], ckpt.Tensor{Name: prefix + t.Name, Shape: t.Shape, Data: data})
 		}
 	}
+	tensors := slices.Concat(copies[:]...) // in save's order
 	file := ckpt.ShardFileName(p.TPRank, pp)
 	meta := map[string]string{"format": ckpt.NativeFormat, "step": strconv.Itoa(step),
 		"tp_rank": strconv.Itoa(p.TPRank), "pp_rank": strconv.Itoa(pp)}
