@@ -31,9 +31,20 @@ layer_NN-model_TT-model_states.pt per layer and tensor-parallel rank, cut as the
 seed's converter cuts them, plus mp_rank_NN_model_states.pt. --model may also be
 such a directory (a training save's latest global_step, or a release): its parts
 are joined back, and it converts to a Hugging Face directory (or to other layer
-files). Progress is printed as tensor n of N. With --adapter, a LoRA job's
+files). Progress is printed as tensor n of N.
+
+With --to native it writes a native checkpoint (OUT/iter_NNNNNNN) cut for
+--tensor-model-parallel-size, --pipeline-model-parallel-size and
+--partition-layers, which a job resumes with --load OUT on that layout: from a
+native checkpoint of any layout (resharded offline: weights, AdamW moments, step,
+samples consumed and learning-rate position carried over), from a DeepSpeed
+universal checkpoint (its fp32 weights and Adam moments, iteration, consumed
+samples and scheduler position; the embedding re-padded), or from weights alone
+(a Hugging Face directory or layer files: step 0, AdamW moments zero, as a job
+starting from those weights). With --adapter, a LoRA job's
 checkpoint gives its adapters alone as a peft adapter directory instead.
-  bloomctl convert --model /data/ckpt/job-1 --out bloom-tuned --dtype BF16`,
+  bloomctl convert --model /data/ckpt/job-1 --out bloom-tuned --dtype BF16
+  bloomctl convert --model /data/ckpt/job-1 --to native --out /data/ckpt/job-1-tp4 --tensor-model-parallel-size 4 --pipeline-model-parallel-size 2`,
 		Flags: append([]ucli.Flag{
 			convertModelFlag(),
 			&ucli.StringFlag{Name: "out", Aliases: []string{"output-model-dir"}, Usage: "the Hugging Face model `DIR` to write (created; files in it are replaced)"},
@@ -69,6 +80,9 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 				}
 				_, err = fmt.Fprintf(c.App.Writer, "wrote the LoRA adapters of %s to %s\n", c.String("model"), out)
 				return err
+			}
+			if wantNative(c) {
+				return convertNative(c, out, asJSON)
 			}
 			pipeOut, err := wantPipeline(c)
 			if err != nil {

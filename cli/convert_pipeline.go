@@ -25,10 +25,10 @@ import (
 var seedModels = map[string][3]int{"7B": {30, 4096, 32}, "176B": {70, 14336, 112}}
 
 var seedConvertFlags = []ucli.Flag{
-	&ucli.StringFlag{Name: "to", Usage: "what to write: hf or ascendspeed (DeepSpeed pipeline layer files; default when --deepspeed or a parallel size is given)"},
-	&ucli.IntFlag{Name: "tensor-model-parallel-size", Value: 1, Usage: "ascendspeed: tensor-parallel ranks to cut the weights for"},
-	&ucli.IntFlag{Name: "pipeline-model-parallel-size", Value: 1, Usage: "ascendspeed: pipeline stages (one mp_rank client-state file per TP×PP rank)"},
-	&ucli.StringFlag{Name: "partition-layers", Usage: "ascendspeed: blocks per pipeline stage, e.g. 6,6,6,6,6,6,6,6,6,6,6,4 (default: even)"},
+	&ucli.StringFlag{Name: "to", Usage: "what to write: hf, ascendspeed (DeepSpeed pipeline layer files; default when --deepspeed or a parallel size is given) or native (a checkpoint a job resumes on the layout the parallel sizes give)"},
+	&ucli.IntFlag{Name: "tensor-model-parallel-size", Value: 1, Usage: "ascendspeed, native: tensor-parallel ranks to cut the weights for"},
+	&ucli.IntFlag{Name: "pipeline-model-parallel-size", Value: 1, Usage: "ascendspeed, native: pipeline stages (ascendspeed: one mp_rank client-state file per TP×PP rank)"},
+	&ucli.StringFlag{Name: "partition-layers", Usage: "ascendspeed, native: blocks per pipeline stage, e.g. 6,6,6,6,6,6,6,6,6,6,6,4 (default: even)"},
 	&ucli.StringFlag{Name: "type", Usage: "the seed's model type, 7B or 176B: checked against the model, and gives the head count when reading layer files without a config"},
 	&ucli.BoolFlag{Name: "deepspeed", Usage: "write the DeepSpeed (AscendSpeed) layout, as the seed's converter does by default"},
 	&ucli.IntFlag{Name: "make-vocab-size-divisible-by", Value: 128, Usage: "ascendspeed: pad the vocabulary to a multiple of this times TP (copies of the last rows, as the seed)"},
@@ -60,7 +60,7 @@ func wantPipeline(c *ucli.Context) (bool, error) {
 	case "":
 		return c.Bool("deepspeed") || c.IsSet("tensor-model-parallel-size") || c.IsSet("pipeline-model-parallel-size"), nil
 	}
-	return false, fmt.Errorf("--to %q: use hf or ascendspeed", c.String("to"))
+	return false, fmt.Errorf("--to %q: use hf, ascendspeed or native", c.String("to"))
 }
 
 // pipelineLayout reads the seed's layout flags.

@@ -27,6 +27,10 @@
 // resuming rank reads only the shards its tensors live in (CheckpointShards
 // names them, so a node fetches only those), and LoadModel reassembles a
 // native checkpoint of any layout into one whole model for the offline tools.
+// Reshard rewrites a native checkpoint for another layout offline, optimizer
+// state and training position included, and WriteNative writes one from
+// whole tensors (the CLI's universal, Hugging Face and layer-file sources),
+// so a job resumes either on its new layout as it resumes its own.
 //
 // LoRA fine-tuning is a model with Config.LoRA set (trainer/bloom): AdamW,
 // the gradient norm and clipping see only the adapters, the rest stays

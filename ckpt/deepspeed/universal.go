@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"bloom/ckpt"
 )
@@ -31,9 +32,9 @@ type Universal struct {
 }
 
 // OpenUniversal opens the universal checkpoint in dir (or the tag folder
-// its "latest" names).
+// its "latest_universal", as ds_to_universal writes it, or "latest" names).
 func OpenUniversal(dir string) (*Universal, error) {
-	dir = tagDir(dir)
+	dir = universalDir(dir)
 	ents, err := os.ReadDir(filepath.Join(dir, "zero"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s is not a universal checkpoint: %v", ErrLayout, dir, err)
@@ -61,6 +62,55 @@ func OpenUniversal(dir string) (*Universal, error) {
 		u.names[name] = e.Name()
 	}
 	return u, nil
+}
+
+// universalDir resolves a save directory to the tag folder that its
+// latest_universal (else latest) names.
+func universalDir(dir string) string {
+	if b, err := os.ReadFile(filepath.Join(dir, "latest_universal")); err == nil {
+		if tag := strings.TrimSpace(string(b)); tag != "" {
+			return filepath.Join(dir, tag)
+		}
+	}
+	return tagDir(dir)
+}
+
+// IsUniversal reports whether dir (or the tag folder its latest_universal
+// or latest names) holds a universal checkpoint's zero/ folder.
+func IsUniversal(dir string) bool {
+	st, err := os.Stat(filepath.Join(universalDir(dir), "zero"))
+	return err == nil && st.IsDir()
+}
+
+// Step is Adam's step count as the checkpoint records it (zero/<param>/
+// step.pt of the first parameter), or ok false when it has none.
+func (u *Universal) Step() (step int64, ok bool, err error) {
+	names := u.Names()
+	if len(names) == 0 {
+		return 0, false, nil
+	}
+	path := filepath.Join(u.Dir, "zero", u.names[names[0]], "step.pt")
+	if _, err := os.Stat(path); err != nil {
+		return 0, false, nil
+	}
+	pt, err := ckpt.OpenTorch(path, true)
+	if err != nil {
+		return 0, false, err
+	}
+	defer pt.Close()
+	switch v := pt.Root.(type) {
+	case *ckpt.TorchTensor:
+		data, err := v.Float32()
+		if err != nil || len(data) != 1 {
+			return 0, false, fmt.Errorf("%w: %s is not one number (%v)", ErrLayout, path, err)
+		}
+		return int64(data[0]), true, nil
+	case int64:
+		return v, true, nil
+	case float64:
+		return int64(v), true, nil
+	}
+	return 0, false, fmt.Errorf("%w: %s holds a %T, not a step count", ErrLayout, path, pt.Root)
 }
 
 func universalHFName(param string, layers int) (string, error) {

@@ -50,3 +50,33 @@ func TestUniversal(t *testing.T) {
 	check("h.1.self_attention.dense.weight", 19, []int{8, 8}, 24)
 	check("ln_f.bias", 28, []int{8}, 24)
 }
+
+// TestUniversalLatest opens the resumable fixture of
+// scripts/universal/gen_universal.py through its latest_universal, as
+// ds_to_universal leaves it: 2 blocks, hidden 16, the embedding stored
+// with 260 of its 264 rows, iteration 30 after 240 samples, Adam step 30.
+func TestUniversalLatest(t *testing.T) {
+	if !IsUniversal("testdata/universal") || IsUniversal("../testdata/torch") {
+		t.Fatal("IsUniversal")
+	}
+	u, err := OpenUniversal("testdata/universal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := u.State
+	if u.Layers != 2 || cs.Iteration != 30 || cs.ConsumedSamples != 240 || cs.OriginalVocab != 260 || cs.PaddedVocab != 264 ||
+		cs.LRScheduler["num_steps"] != int64(240) || cs.Args["hidden_size"] != int64(16) {
+		t.Fatalf("%d layers, client state %+v", u.Layers, cs)
+	}
+	if step, ok, err := u.Step(); err != nil || !ok || step != 30 {
+		t.Fatalf("Adam step %d, %v, %v", step, ok, err)
+	}
+	p, err := u.Param("word_embeddings.weight", cs.PaddedVocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Shape, []int{264, 16}) || p.FP32[260*16-1] == 0 || slices.ContainsFunc(p.FP32[260*16:], func(v float32) bool { return v != 0 }) ||
+		len(p.ExpAvg) != 264*16 || len(p.ExpSq) != 264*16 {
+		t.Fatalf("embedding %v: padding rows not zero or moments missing", p.Shape)
+	}
+}
