@@ -29,8 +29,10 @@ With the seed's converter flags (--deepspeed, --tensor-model-parallel-size,
 AscendSpeed and Megatron-DeepSpeed load: latest, and in release/ one
 layer_NN-model_TT-model_states.pt per layer and tensor-parallel rank, cut as the
 seed's converter cuts them, plus mp_rank_NN_model_states.pt. --model may also be
-such a directory (a training save's latest global_step, or a release): its parts
-are joined back, and it converts to a Hugging Face directory (or to other layer
+such a directory (a training save's latest global_step, or a release), or the
+seed converter's own output (release/mp_rank_NN_model_states.pt holding the
+weights; TP and PP are read from the files, the vocabulary size from --config):
+its parts are joined back, and it converts to a Hugging Face directory (or to other layer
 files). Progress is printed as tensor n of N.
 
 With --to native it writes a native checkpoint (OUT/iter_NNNNNNN) cut for

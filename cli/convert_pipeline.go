@@ -35,20 +35,9 @@ var seedConvertFlags = []ucli.Flag{
 	&ucli.StringFlag{Name: "config", Usage: "a Hugging Face config.json `FILE` for reading layer files whose client state has no config (head count, token ids)"},
 }
 
-// isPipeline reports whether dir holds DeepSpeed layer files (itself or the
-// tag folder its "latest" names).
-func isPipeline(dir string) bool {
-	try := []string{dir}
-	if b, err := os.ReadFile(filepath.Join(dir, "latest")); err == nil {
-		try = append(try, filepath.Join(dir, strings.TrimSpace(string(b))))
-	}
-	for _, d := range try {
-		if m, _ := filepath.Glob(filepath.Join(d, "layer_*-model_*-model_states.pt")); len(m) > 0 {
-			return true
-		}
-	}
-	return false
-}
+// isPipeline reports whether dir holds DeepSpeed layer files or the seed
+// converter's mp_rank files (itself or the tag folder its "latest" names).
+func isPipeline(dir string) bool { return deepspeed.IsPipeline(dir) }
 
 // wantPipeline reports whether convert writes the DeepSpeed layout.
 func wantPipeline(c *ucli.Context) (bool, error) {

@@ -134,7 +134,7 @@ func TestSplitRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	full, _, _ := hf.Float32("h.0.self_attention.dense.weight") // [8, 8]
-	part, shape, err := readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.dense.weight")
+	part, shape, err := readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.dense.weight", false)
 	if err != nil || !slices.Equal(shape, []int{8, 4}) {
 		t.Fatal(shape, err)
 	}
@@ -144,12 +144,12 @@ func TestSplitRules(t *testing.T) {
 		}
 	}
 	qkv, _, _ := hf.Float32("h.0.self_attention.query_key_value.weight") // [24, 8]
-	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.query_key_value.weight")
+	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(3, 1)), "self_attention.query_key_value.weight", false)
 	if !slices.Equal(shape, []int{12, 8}) || !slices.Equal(part, qkv[12*8:]) {
 		t.Errorf("qkv part %v", shape)
 	}
 	emb, _, _ := hf.Float32("word_embeddings.weight") // [20, 8] → padded to 32
-	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(1, 1)), "word_embeddings.weight")
+	part, shape, _ = readTensor(filepath.Join(dir, "release", LayerFileName(1, 1)), "word_embeddings.weight", false)
 	if !slices.Equal(shape, []int{16, 8}) || !slices.Equal(part[:4*8], emb[16*8:]) || !slices.Equal(part[4*8:], emb[8*8:]) {
 		t.Errorf("embedding part %v: want rows 16..20 then copies of the last 12 rows", shape)
 	}
@@ -167,5 +167,49 @@ func TestLayoutErrors(t *testing.T) {
 	}
 	if _, err := Open(t.TempDir(), ckpt.BloomConfig{}); !errors.Is(err, ErrLayout) {
 		t.Errorf("empty dir: %v", err)
+	}
+}
+
+// goldenHF is the Hugging Face model scripts/ascendspeed/gen_release.py
+// converted.
+const goldenHF = "../../trainer/testdata/golden/h4"
+
+// TestReadRelease reads the seed converter's own output, written by torch
+// (scripts/ascendspeed/gen_release.py: the golden model at TP2×PP2, its
+// vocabulary 96 padded to 120 with copies of the last rows, the parts saved
+// as views of whole storages): TP and PP come from the files, and with the
+// vocabulary from the config every tensor is the golden model's, bit for
+// bit in F32.
+func TestReadRelease(t *testing.T) {
+	if !IsPipeline("testdata/release") || IsPipeline("testdata/universal") {
+		t.Fatal("IsPipeline")
+	}
+	base, err := ckpt.ReadBloomConfig(filepath.Join(goldenHF, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open("testdata/release", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TP != 2 || c.Layers != 2 || c.Config.VocabSize != 96 || c.Config.NHead != 4 || c.Config.HiddenSize != 32 {
+		t.Errorf("TP %d, %d layers, config %+v", c.TP, c.Layers, c.Config)
+	}
+	hf, err := ckpt.OpenHF(goldenHF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hf.Close()
+	sameTensors(t, hf, c)
+
+	base.VocabSize = 0
+	c, err = Open("testdata/release", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if emb, shape, err := c.Float32("word_embeddings.weight"); err != nil || !slices.Equal(shape, []int{120, 32}) {
+		t.Errorf("without a vocabulary: embedding %v (%v), want the padded 120 rows", shape, err)
+	} else if want, _, _ := hf.Float32("word_embeddings.weight"); !slices.Equal(emb[96*32:], want[72*32:]) {
+		t.Error("padding rows are not copies of the last 24 rows")
 	}
 }

@@ -5,8 +5,11 @@
 // index NN (1 the embedding, i+3 block i, L+4 the final norm) and
 // tensor-parallel rank TT, each that rank's part of the layer's state dict,
 // plus mp_rank_NN_model_states.pt with the client state (iteration,
-// consumed samples, LR scheduler, Megatron's args); and DeepSpeed's
-// universal checkpoints (zero/<param>/{fp32,exp_avg,exp_avg_sq}.pt).
+// consumed samples, LR scheduler, Megatron's args); the seed converter's
+// own output, release/mp_rank_{pp·TP+tp}_model_states.pt with each rank's
+// weights under module.module (read only; TP and PP recovered from the
+// files); and DeepSpeed's universal checkpoints (zero/<param>/
+// {fp32,exp_avg,exp_avg_sq}.pt).
 //
 // It owns the name mapping between Hugging Face BLOOM names and layer-file
 // keys, and how tensor parallelism cuts each tensor, per the seed's

@@ -24,10 +24,18 @@ type Checkpoint struct {
 	Config ckpt.BloomConfig
 	State  ClientState // from mp_rank_00_model_states.pt, when present
 
-	files map[int][]string // spec index → file per TP rank
-	names []string
-	where map[string][2]any // HF name → {idx, key}
-	vocab int               // rows of the embedding to keep (0: all)
+	files  map[int][]string // layer files: spec index → file per TP rank
+	nested bool             // the files are the seed converter's mp_rank files: state dict under module.module
+	names  []string
+	where  map[string]tensorLoc
+	vocab  int // rows of the embedding to keep (0: all)
+}
+
+// tensorLoc is where a tensor's tensor-parallel parts are.
+type tensorLoc struct {
+	key   string   // the layer key, which says how TP cuts it
+	files []string // per TP rank
+	keys  []string // the key in each file's state dict
 }
 
 // Open opens the pipeline checkpoint in dir: a save directory with a
@@ -40,7 +48,7 @@ func Open(dir string, base ckpt.BloomConfig) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("deepspeed: %w", err)
 	}
-	c := &Checkpoint{Dir: dir, files: map[int][]string{}, where: map[string][2]any{}}
+	c := &Checkpoint{Dir: dir, files: map[int][]string{}, where: map[string]tensorLoc{}}
 	for _, e := range ents {
 		if idx, tp, ok := parseLayerFile(e.Name()); ok {
 			for len(c.files[idx]) <= tp {
@@ -50,15 +58,18 @@ func Open(dir string, base ckpt.BloomConfig) (*Checkpoint, error) {
 		}
 	}
 	if len(c.files) == 0 {
-		return nil, fmt.Errorf("%w: %s has no layer_NN-model_NN-model_states.pt files", ErrLayout, dir)
+		if err := c.openRelease(); err != nil {
+			return nil, err
+		}
+		return c, c.readState(base)
 	}
 	if err := c.shape(); err != nil {
 		return nil, err
 	}
-	if err := c.readState(base); err != nil {
+	if err := c.index(); err != nil {
 		return nil, err
 	}
-	return c, c.index()
+	return c, c.readState(base)
 }
 
 // tagDir resolves a save directory to the folder its "latest" names.
@@ -117,8 +128,12 @@ func (c *Checkpoint) index() error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", c.files[idx][0], err)
 			}
+			loc := tensorLoc{key: key}
+			for _, f := range c.files[idx] {
+				loc.files, loc.keys = append(loc.files, f), append(loc.keys, key)
+			}
 			c.names = append(c.names, name)
-			c.where[name] = [2]any{idx, key}
+			c.where[name] = loc
 		}
 	}
 	return nil
@@ -134,12 +149,12 @@ func (c *Checkpoint) Float32(name string) ([]float32, []int, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %s: no tensor %q", ckpt.ErrNotFound, c.Dir, name)
 	}
-	idx, key := w[0].(int), w[1].(string)
+	key := w.key
 	parts := make([][]float32, c.TP)
 	shapes := make([][]int, c.TP)
-	for tp, f := range c.files[idx] {
+	for tp, f := range w.files {
 		var err error
-		if parts[tp], shapes[tp], err = readTensor(filepath.Join(c.Dir, f), key); err != nil {
+		if parts[tp], shapes[tp], err = readTensor(filepath.Join(c.Dir, f), w.keys[tp], c.nested); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -153,16 +168,17 @@ func (c *Checkpoint) Float32(name string) ([]float32, []int, error) {
 	return data, shape, nil
 }
 
-// readTensor reads one tensor of a state-dict file.
-func readTensor(path, key string) ([]float32, []int, error) {
+// readTensor reads one tensor of a state-dict file (nested: the seed
+// converter's, the state dict under module.module).
+func readTensor(path, key string, nested bool) ([]float32, []int, error) {
 	pt, err := ckpt.OpenTorch(path, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pt.Close()
-	sd, ok := pt.Root.(*ckpt.Dict)
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: %s is a %T, not a state dict", ErrLayout, path, pt.Root)
+	sd, err := stateDict(pt, nested)
+	if err != nil {
+		return nil, nil, err
 	}
 	v, _ := sd.Get(key)
 	t, ok := v.(*ckpt.TorchTensor)
@@ -171,4 +187,30 @@ func readTensor(path, key string) ([]float32, []int, error) {
 	}
 	data, err := t.Float32()
 	return data, t.Shape, err
+}
+
+// stateDict is the state dict of an open file: its root, or (nested) the
+// seed converter's root['module']['module'].
+func stateDict(pt *ckpt.Torch, nested bool) (*ckpt.Dict, error) {
+	v := pt.Root
+	if nested {
+		v = moduleDict(v)
+	}
+	sd, ok := v.(*ckpt.Dict)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s holds no state dict (a %T)", ErrLayout, pt.Path(), v)
+	}
+	return sd, nil
+}
+
+// moduleDict is root['module']['module'], or nil.
+func moduleDict(root any) any {
+	for range 2 {
+		d, ok := root.(*ckpt.Dict)
+		if !ok {
+			return nil
+		}
+		root, _ = d.Get("module")
+	}
+	return root
 }

@@ -152,7 +152,11 @@ func (c *Checkpoint) readState(base ckpt.BloomConfig) error {
 			*dst = int(v)
 		}
 	}
-	_, shape, err := readTensorShape(filepath.Join(c.Dir, c.files[embedIndex][0]), "word_embeddings.weight")
+	emb, ok := c.where["word_embeddings.weight"]
+	if !ok {
+		return fmt.Errorf("%w: %s: no word embeddings", ErrLayout, c.Dir)
+	}
+	_, shape, err := readTensorShape(filepath.Join(c.Dir, emb.files[0]), emb.keys[0], c.nested)
 	if err != nil {
 		return err
 	}
@@ -173,13 +177,13 @@ func (c *Checkpoint) readState(base ckpt.BloomConfig) error {
 }
 
 // readTensorShape reads a tensor's shape without its data.
-func readTensorShape(path, key string) (*ckpt.TorchTensor, []int, error) {
+func readTensorShape(path, key string, nested bool) (*ckpt.TorchTensor, []int, error) {
 	pt, err := ckpt.OpenTorch(path, false)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pt.Close()
-	sd, _ := pt.Root.(*ckpt.Dict)
+	sd, _ := stateDict(pt, nested)
 	if sd != nil {
 		if v, ok := sd.Get(key); ok {
 			if t, ok := v.(*ckpt.TorchTensor); ok && len(t.Shape) == 2 {
