@@ -329,3 +329,17 @@ func (t *TorchTensor) Int64() ([]int64, error) {
 	decodeInts(out, b, t.DType)
 	return out, nil
 }
+
+// Range reads elements [start, start+n) of a 1-D float tensor read from a
+// file (a flat optimizer partition), widened to float32 (a fresh slice):
+// only those bytes are read.
+func (t *TorchTensor) Range(start, n int) ([]float32, error) {
+	if t.store == nil || len(t.Shape) != 1 || start < 0 || n < 0 || start+n > t.Shape[0] {
+		return nil, fmt.Errorf("%w: range [%d, %d) of a tensor of shape %v", ErrInvalid, start, start+n, t.Shape)
+	}
+	if n == 0 {
+		return []float32{}, nil
+	}
+	v := &TorchTensor{DType: t.DType, Shape: []int{n}, stride: t.stride, offset: t.offset + int64(start)*int64(t.stride[0]), store: t.store}
+	return v.Float32()
+}

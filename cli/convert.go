@@ -41,8 +41,11 @@ With --to native it writes a native checkpoint (OUT/iter_NNNNNNN) cut for
 native checkpoint of any layout (resharded offline: weights, AdamW moments, step,
 samples consumed and learning-rate position carried over), from a DeepSpeed
 universal checkpoint (its fp32 weights and Adam moments, iteration, consumed
-samples and scheduler position; the embedding re-padded), or from weights alone
-(a Hugging Face directory or layer files: step 0, AdamW moments zero, as a job
+samples and scheduler position; the embedding re-padded), from a training save in
+layer files with ZeRO stage 0-2 optimizer shards (zero_pp_rank_*_optim_states.pt:
+their fp32 master weights and Adam moments, iteration, consumed samples, scheduler
+position and Adam's step), or from weights alone
+(a Hugging Face directory or layer files without them: step 0, AdamW moments zero, as a job
 starting from those weights). With --adapter, a LoRA job's
 checkpoint gives its adapters alone as a peft adapter directory instead.
   bloomctl convert --model /data/ckpt/job-1 --out bloom-tuned --dtype BF16

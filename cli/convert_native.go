@@ -45,6 +45,9 @@ func convertNative(c *ucli.Context, out string, asJSON bool) error {
 	case deepspeed.IsUniversal(in):
 		from = "universal"
 		dir, err = universalToNative(c, in, out, spec)
+	case isPipeline(in) && deepspeed.HasOptimizer(in):
+		from = "ascendspeed+zero"
+		dir, err = zeroToNative(c, in, out, spec)
 	case isPipeline(in):
 		from = "ascendspeed"
 		dir, err = weightsToNative(c, in, out, spec)
@@ -119,7 +122,45 @@ func universalToNative(c *ucli.Context, in, out string, spec trainer.NativeSpec)
 	} else if ok {
 		spec.OptimizerStep = int(step)
 	}
-	return trainer.WriteNative(out, spec, &universalTensors{u: u, padded: spec.Model.Vocab})
+	return trainer.WriteNative(out, spec, &universalTensors{param: func(name string) (deepspeed.UniversalParam, error) {
+		return u.Param(name, spec.Model.Vocab)
+	}})
+}
+
+// zeroToNative writes a training save in layer files with ZeRO optimizer
+// shards as a native checkpoint: the fp32 master weights and Adam moments
+// of the shards (the embedding at the padded vocabulary it trained with),
+// at the client state's iteration, samples consumed and LR position, and
+// Adam's step from the shards.
+func zeroToNative(c *ucli.Context, in, out string, spec trainer.NativeSpec) (string, error) {
+	base, err := pipelineBase(c)
+	if err != nil {
+		return "", err
+	}
+	cp, err := deepspeed.Open(in, base)
+	if err != nil {
+		return "", err
+	}
+	if err := checkType(c, cp.Config); err != nil {
+		return "", err
+	}
+	o, err := cp.OpenOptimizer()
+	if err != nil {
+		return "", err
+	}
+	defer o.Close()
+	spec.Model = trainer.ConfigFromHF(cp.Config)
+	spec.Model.Vocab = cp.PaddedVocab
+	cs := cp.State
+	spec.Step, spec.ConsumedSamples, spec.LRSamples = int(cs.Iteration), cs.ConsumedSamples, cs.ConsumedSamples
+	if n, ok := cs.LRScheduler["num_steps"].(int64); ok {
+		spec.LRSamples = n
+	}
+	spec.OptimizerStep = int(cs.Iteration)
+	if o.Step > 0 {
+		spec.OptimizerStep = int(o.Step)
+	}
+	return trainer.WriteNative(out, spec, &universalTensors{param: o.Param})
 }
 
 // universalModel is the model of u: Megatron's args in its client state,
@@ -153,18 +194,18 @@ func universalModel(c *ucli.Context, u *deepspeed.Universal) (bloom.Config, erro
 	return m, nil
 }
 
-// universalTensors serves a universal checkpoint's parameters, keeping the
-// last one read: WriteNative asks for a tensor's three copies in a row.
+// universalTensors serves per-parameter weights and moments (a universal
+// checkpoint's, or ZeRO shards'), keeping the last one read: WriteNative
+// asks for a tensor's three copies in a row.
 type universalTensors struct {
-	u      *deepspeed.Universal
-	padded int
-	name   string
-	p      deepspeed.UniversalParam
+	param func(name string) (deepspeed.UniversalParam, error)
+	name  string
+	p     deepspeed.UniversalParam
 }
 
 func (s *universalTensors) Whole(prefix, name string) ([]float32, []int, error) {
 	if name != s.name {
-		p, err := s.u.Param(name, s.padded)
+		p, err := s.param(name)
 		if err != nil {
 			return nil, nil, err
 		}

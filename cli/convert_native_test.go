@@ -143,3 +143,57 @@ func sameHF(t *testing.T, want, got string) {
 		}
 	}
 }
+
+// TestConvertZeroToNative: a training save in layer files with ZeRO stage 1
+// optimizer shards (torch wrote it: scripts/zero/gen_zero.py, TP2×PP2×DP2)
+// converts to a native TP=1 checkpoint holding the shards' fp32 master
+// weights and Adam moments bit for bit (the padded vocabulary kept), at
+// iteration 20, 160 samples consumed, LR position 160, Adam step 20.
+func TestConvertZeroToNative(t *testing.T) {
+	const save = "../ckpt/deepspeed/testdata/zero"
+	out := t.TempDir()
+	log, err := run(t, "convert", "--model", save, "--to", "native", "--out", out)
+	if err != nil || !strings.Contains(log, "from ascendspeed+zero") || !strings.Contains(log, "step 20, 160 samples consumed") {
+		t.Fatalf("%v: %s", err, log)
+	}
+	dir := filepath.Join(out, ckpt.StepDirName(20))
+	man, err := ckpt.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		OptimizerStep int `json:"optimizer_step"`
+	}
+	if err := json.Unmarshal(man.Trainer, &rec); err != nil || man.LRSamples != 160 || rec.OptimizerStep != 20 {
+		t.Fatalf("manifest %+v, trainer record %s (%v)", man, man.Trainer, err)
+	}
+	f, err := ckpt.OpenSafetensors(filepath.Join(dir, ckpt.ShardFileName(0, 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cp, err := deepspeed.Open(save, ckpt.BloomConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := cp.OpenOptimizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	for _, name := range o.Names() {
+		p, err := o.Param(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			prefix string
+			want   []float32
+		}{{"model.", p.FP32}, {"exp_avg.", p.ExpAvg}, {"exp_avg_sq.", p.ExpSq}} {
+			got, shape, err := f.Float32(c.prefix + name)
+			if err != nil || !slices.Equal(shape, p.Shape) || !slices.Equal(got, c.want) {
+				t.Errorf("%s%s: shape %v, want %v, values equal %v (%v)", c.prefix, name, shape, p.Shape, slices.Equal(got, c.want), err)
+			}
+		}
+	}
+}

@@ -8,7 +8,11 @@
 // consumed samples, LR scheduler, Megatron's args); the seed converter's
 // own output, release/mp_rank_{pp·TP+tp}_model_states.pt with each rank's
 // weights under module.module (read only; TP and PP recovered from the
-// files); and DeepSpeed's universal checkpoints (zero/<param>/
+// files); a training save's ZeRO stage 0–2 optimizer shards
+// (zero_pp_rank_D_mp_rank_NN_optim_states.pt: flat fp32 master partitions
+// and Adam moments per group, cut back into parameters by the
+// param_shapes of the mp_rank files; Checkpoint.OpenOptimizer); and
+// DeepSpeed's universal checkpoints (zero/<param>/
 // {fp32,exp_avg,exp_avg_sq}.pt).
 //
 // It owns the name mapping between Hugging Face BLOOM names and layer-file

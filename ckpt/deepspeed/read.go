@@ -23,6 +23,9 @@ type Checkpoint struct {
 	// with the hidden size and layer count from the files.
 	Config ckpt.BloomConfig
 	State  ClientState // from mp_rank_00_model_states.pt, when present
+	// PaddedVocab is the embedding's rows as stored (the vocabulary the
+	// run trained with, padded).
+	PaddedVocab int
 
 	files  map[int][]string // layer files: spec index → file per TP rank
 	nested bool             // the files are the seed converter's mp_rank files: state dict under module.module

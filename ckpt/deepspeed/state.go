@@ -162,6 +162,7 @@ func (c *Checkpoint) readState(base ckpt.BloomConfig) error {
 	}
 	cfg.NLayer, cfg.HiddenSize = c.Layers, shape[1]
 	padded := shape[0] * c.TP
+	c.PaddedVocab = padded
 	cfg.VocabSize = padded
 	switch {
 	case cs.OriginalVocab > 0:
