@@ -22,14 +22,16 @@ import (
 // is written after the shards, and weights files of an earlier save that
 // would now be stale are removed last. Each file is atomic, the directory as a
 // whole is not: save a new checkpoint to a fresh directory and rename it when
-// a crash must not leave a mix. It does not keep the slices.
+// a crash must not leave a mix. It does not keep the slices. Tensors given
+// by Load rather than Data are read one at a time as they are written, so
+// memory is bounded by the largest tensor, not the model.
 func SaveHF(dir string, cfg BloomConfig, dt DType, tensors []Tensor, maxShardBytes int64) error {
 	if dt != F32 && dt != F16 && dt != BF16 {
 		return errf(dir, ErrDType, "cannot save tensors as %q; use F32, F16 or BF16", dt)
 	}
 	seen := make(map[string]any, len(tensors))
 	for _, t := range tensors {
-		if err := checkTensor(t.Name, t.Shape, len(t.Data), seen); err != nil {
+		if err := checkTensor(t.Name, t.Shape, t.numel(), seen); err != nil {
 			return wrapf(dir, ErrInvalid, err, "cannot save tensor %q", t.Name)
 		}
 		seen[t.Name] = true
@@ -81,7 +83,7 @@ func planShards(tensors []Tensor, elemSize, max int64) ([][]Tensor, int64) {
 	var shards [][]Tensor
 	var total, cur int64
 	for _, t := range tensors {
-		size := int64(len(t.Data)) * elemSize
+		size := int64(t.numel()) * elemSize
 		total += size
 		if len(shards) == 0 || (max > 0 && cur+size > max) {
 			shards = append(shards, nil)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 )
@@ -14,6 +15,27 @@ type Tensor struct {
 	Name  string
 	Shape []int
 	Data  []float32
+	// Load, when Data is nil, gives the data when the tensor's turn to be
+	// written comes (product(Shape) values): a writer then holds one
+	// tensor at a time, the header being built from the shapes alone.
+	Load func() ([]float32, error)
+}
+
+// numel is the tensor's element count: len(Data), or for a lazy tensor
+// the product of its shape.
+func (t Tensor) numel() int {
+	if t.Data == nil && t.Load != nil {
+		return shapeNumel(t.Shape)
+	}
+	return len(t.Data)
+}
+
+func shapeNumel(shape []int) int {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	return n
 }
 
 // IntTensor is an integer tensor to write; it is stored as I64.
@@ -72,7 +94,7 @@ func buildHeader(path string, dt DType, tensors []Tensor, ints []IntTensor, meta
 		return nil
 	}
 	for _, t := range tensors {
-		if err := add(t.Name, t.Shape, len(t.Data), dt); err != nil {
+		if err := add(t.Name, t.Shape, t.numel(), dt); err != nil {
 			return nil, err
 		}
 	}
@@ -132,6 +154,16 @@ func writeData(w io.Writer, dt DType, tensors []Tensor, ints []IntTensor) error 
 	const chunk = 1 << 14 // elements per conversion
 	buf := make([]byte, 0, chunk*8)
 	for _, t := range tensors {
+		if t.Data == nil && t.Load != nil {
+			data, err := t.Load()
+			if err != nil {
+				return err
+			}
+			if len(data) != t.numel() {
+				return errorString(fmt.Sprintf("tensor %q: Load gave %d values for shape %v", t.Name, len(data), t.Shape))
+			}
+			t.Data = data
+		}
 		for i := 0; i < len(t.Data); i += chunk {
 			buf = appendFloats(buf[:0], t.Data[i:min(i+chunk, len(t.Data))], dt)
 			if _, err := w.Write(buf); err != nil {

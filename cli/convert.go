@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -149,7 +150,7 @@ func convertVia(c *ucli.Context, pipeOut bool, out string, dt ckpt.DType, shard 
 		format = "ascendspeed"
 		err = convertPipeline(c, src, cfg, out, dt, c.App.ErrWriter)
 	} else {
-		err = saveSourceHF(src, cfg, out, dt, shard)
+		err = saveSourceHF(src, cfg, out, dt, shard, progressWriter(c, asJSON))
 	}
 	if err != nil {
 		return err
@@ -161,4 +162,13 @@ func convertVia(c *ucli.Context, pipeOut bool, out string, dt ckpt.DType, shard 
 	_, err = fmt.Fprintf(c.App.Writer, "wrote %s (%s, %s): %d layers, hidden %d, %d heads, vocab %d\n", out, format, dt,
 		cfg.NLayer, cfg.HiddenSize, cfg.NHead, cfg.VocabSize)
 	return err
+}
+
+// progressWriter is where convert prints progress: stderr, unless the
+// output is JSON.
+func progressWriter(c *ucli.Context, asJSON bool) io.Writer {
+	if asJSON {
+		return nil
+	}
+	return c.App.ErrWriter
 }

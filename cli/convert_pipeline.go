@@ -175,15 +175,48 @@ func convertPipeline(c *ucli.Context, src deepspeed.Source, cfg ckpt.BloomConfig
 	return deepspeed.Write(out, src, cfg, l, o)
 }
 
-// saveSourceHF writes src as an HF directory (every tensor in memory).
-func saveSourceHF(src deepspeed.Source, cfg ckpt.BloomConfig, out string, dt ckpt.DType, shard int64) error {
+// saveSourceHF writes src as an HF directory, one tensor in memory at a
+// time when src gives shapes without data (layer files, HF directories),
+// else every tensor at once.
+func saveSourceHF(src deepspeed.Source, cfg ckpt.BloomConfig, out string, dt ckpt.DType, shard int64, progress io.Writer) error {
+	names := src.Names()
 	var ts []ckpt.Tensor
-	for _, name := range src.Names() {
-		data, shape, err := src.Float32(name)
+	for i, name := range names {
+		shape, err := sourceShape(src, name)
 		if err != nil {
 			return err
 		}
-		ts = append(ts, ckpt.Tensor{Name: name, Shape: shape, Data: data})
+		if shape == nil {
+			data, shape, err := src.Float32(name)
+			if err != nil {
+				return err
+			}
+			ts = append(ts, ckpt.Tensor{Name: name, Shape: shape, Data: data})
+			continue
+		}
+		ts = append(ts, ckpt.Tensor{Name: name, Shape: shape, Load: func() ([]float32, error) {
+			if progress != nil {
+				fmt.Fprintf(progress, "tensor %d of %d: %s\n", i+1, len(names), name)
+			}
+			data, _, err := src.Float32(name)
+			return data, err
+		}})
 	}
 	return ckpt.SaveHF(out, cfg, dt, ts, shard)
+}
+
+// sourceShape is a tensor's shape from src's metadata, or nil when src
+// cannot tell without reading it.
+func sourceShape(src deepspeed.Source, name string) ([]int, error) {
+	switch s := src.(type) {
+	case interface{ Shape(string) ([]int, error) }:
+		return s.Shape(name)
+	case interface {
+		Info(string) (ckpt.TensorInfo, bool)
+	}:
+		if ti, ok := s.Info(name); ok {
+			return slices.Clone(ti.Shape), nil
+		}
+	}
+	return nil, nil
 }

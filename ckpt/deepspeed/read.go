@@ -217,3 +217,37 @@ func moduleDict(root any) any {
 	}
 	return root
 }
+
+// Shape is the whole tensor name's shape (HF name), from the files'
+// metadata: no data is read.
+func (c *Checkpoint) Shape(name string) ([]int, error) {
+	w, ok := c.where[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s: no tensor %q", ckpt.ErrNotFound, c.Dir, name)
+	}
+	pt, err := ckpt.OpenTorch(filepath.Join(c.Dir, w.files[0]), false)
+	if err != nil {
+		return nil, err
+	}
+	defer pt.Close()
+	sd, err := stateDict(pt, c.nested)
+	if err != nil {
+		return nil, err
+	}
+	v, _ := sd.Get(w.keys[0])
+	t, ok := v.(*ckpt.TorchTensor)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s has no tensor %q", ckpt.ErrNotFound, w.files[0], w.keys[0])
+	}
+	shape := slices.Clone(t.Shape)
+	switch splitOf(w.key) {
+	case rows:
+		shape[0] *= c.TP
+	case cols:
+		shape[1] *= c.TP
+	}
+	if w.key == "word_embeddings.weight" && c.vocab > 0 && c.vocab < shape[0] {
+		shape[0] = c.vocab
+	}
+	return shape, nil
+}
