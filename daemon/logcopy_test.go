@@ -128,7 +128,8 @@ func TestLogCopyRead(t *testing.T) {
 // rank 1 copies its log to the next live node while the rank trains; it
 // is then killed and its data dir deleted (a lost disk). `bloomctl logs`
 // of rank 1 through either node left answers the rank's step lines from
-// the copy, and says it is one, of which node, and up to when.
+// the copy, and says it is one, of which node, and up to when; so does
+// bloomctl logs -f, which then ends.
 func TestLogsOfLostNode(t *testing.T) {
 	checkGoroutines(t)
 	c := startDaemons(t, 3, func(cfg *Config) {
@@ -194,6 +195,13 @@ func TestLogsOfLostNode(t *testing.T) {
 		}
 		t.Logf("through %s: %d bytes from %s's copy, copied at %v (%v before the kill)", d.Name(), len(ch.Data), cp.Holder,
 			cp.CopiedAt.Format("15:04:05.000"), killed.Sub(cp.CopiedAt).Round(time.Millisecond))
+
+		// bloomctl logs, with the API token: the lines, and a note of whose copy.
+		out, note, err := bloomctl(t, d, "logs", j.ID, "--rank", "1", "--attempt", "1", "-f")
+		if err != nil || out != string(ch.Data) || !strings.Contains(note, "node "+name+", which ran rank 1, is gone: this is the copy node "+holder+" kept") ||
+			!strings.Contains(note, "was lost with node "+name) {
+			t.Errorf("bloomctl logs through %s: %v, printed %d bytes and %q", d.Name(), err, len(out), note)
+		}
 
 		// Following from where the copy ends: nothing more, and the answer says so.
 		f, err := client(t, d, testSecret).Logs(ctx(t), j.ID, api.LogQuery{Rank: 1, Attempt: 1, Offset: ch.Next, Follow: true})
