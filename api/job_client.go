@@ -89,7 +89,8 @@ type LogCopy struct {
 	Exited bool
 }
 
-// Logs reads a piece of a rank's log, from whichever node runs the rank.
+// Logs reads a piece of a rank's log, from whichever node runs the rank,
+// or from the copy another node kept when that node is gone (Copy says so).
 func (c *Client) Logs(ctx context.Context, id string, q LogQuery) (*LogChunk, error) {
 	v := url.Values{"rank": {strconv.Itoa(q.Rank)}, "offset": {strconv.FormatInt(q.Offset, 10)}}
 	if q.Attempt > 0 {
