@@ -129,7 +129,7 @@ func TestLogCopyRead(t *testing.T) {
 // is then killed and its data dir deleted (a lost disk). `bloomctl logs`
 // of rank 1 through either node left answers the rank's step lines from
 // the copy, and says it is one, of which node, and up to when; so does
-// bloomctl logs -f, which then ends.
+// bloomctl logs -f, which then ends. No other node may write the copy.
 func TestLogsOfLostNode(t *testing.T) {
 	checkGoroutines(t)
 	c := startDaemons(t, 3, func(cfg *Config) {
@@ -169,10 +169,23 @@ func TestLogsOfLostNode(t *testing.T) {
 	}
 	t.Logf("%s (rank 1) killed, its data dir deleted; its log had %d bytes, %s's copy %d a moment before", name, len(orig), holder, len(before))
 
+	// Only the node that ran the rank may write its copy.
+	var left []*Daemon
 	for _, d := range c.nodes {
-		if d == nil {
-			continue
+		if d != nil {
+			left = append(left, d)
 		}
+	}
+	forger, h := left[0], left[1]
+	if forger.Name() == holder {
+		forger, h = h, forger
+	}
+	key := supervisor.Key{Job: j.ID, Attempt: 1, Rank: 1}
+	if _, _, err := forger.sendLogCopy(ctx(t), st.Members[h.Name()], key, 0, []byte("forged\n"), true); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("%s wrote the copy of %s's rank on %s: %v", forger.Name(), name, h.Name(), err)
+	}
+
+	for _, d := range left {
 		ch, err := client(t, d, testSecret).Logs(ctx(t), j.ID, api.LogQuery{Rank: 1, Attempt: 1})
 		if err != nil {
 			t.Fatalf("logs of rank 1 through %s: %v", d.Name(), err)
