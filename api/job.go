@@ -17,6 +17,8 @@ import (
 //	GET  /v1/jobs/{id}/logs?rank=&attempt=&offset=&follow=   raw log bytes
 //	POST /v1/internal/report            NodeReport → ReportReply (node → leader)
 //	GET  /v1/internal/rendezvous?job=&attempt=&key=          raw bytes (node → node)
+//	POST /v1/internal/logcopy?job=&attempt=&rank=&offset=&exited=   log bytes appended to a copy (node → node)
+//	GET  /v1/internal/logcopy?job=&attempt=&rank=&offset=    raw bytes of a copy this node holds (node → node)
 const (
 	PathJobPattern         = "/v1/jobs/{id}"
 	PathJobCancelPattern   = "/v1/jobs/{id}/cancel"
@@ -26,6 +28,7 @@ const (
 	PathJobLogsPattern     = "/v1/jobs/{id}/logs"
 	PathInternalReport     = "/v1/internal/report"
 	PathInternalRendezvous = "/v1/internal/rendezvous"
+	PathInternalLogCopy    = "/v1/internal/logcopy"
 )
 
 // Log response headers: where the next read starts, whether the log is
@@ -35,6 +38,16 @@ const (
 	HeaderLogOffset   = "X-Bloom-Log-Offset"
 	HeaderLogComplete = "X-Bloom-Log-Complete"
 	HeaderLogAttempt  = "X-Bloom-Log-Attempt"
+)
+
+// Headers of a log answered from a copy (LogCopy): the node that ran the
+// rank is gone, or lost its disk, and another node kept a copy.
+const (
+	HeaderLogCopyHolder = "X-Bloom-Log-Copy-Holder" // the node that holds the copy
+	HeaderLogCopyOf     = "X-Bloom-Log-Copy-Of"     // the node that ran the rank
+	HeaderLogCopyStart  = "X-Bloom-Log-Copy-Start"  // the copy's first byte offset
+	HeaderLogCopiedAt   = "X-Bloom-Log-Copied-At"   // RFC 3339: when the copy last received bytes
+	HeaderLogCopyExited = "X-Bloom-Log-Copy-Exited" // "1": the copy reaches the worker's exit
 )
 
 // Job states as the API shows them. Checkpointing is a running job whose

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // JobList lists every job with its plan and progress.
@@ -65,9 +66,31 @@ type LogChunk struct {
 	// Attempt is the attempt whose log this is: pass it on to keep
 	// following the same one.
 	Attempt int
+	// Copy is set when the answer comes from a copy of the log another
+	// node kept, because the node that ran the rank is gone.
+	Copy *LogCopy
 }
 
-// Logs reads a piece of a rank's log, from whichever node runs the rank.
+// LogCopy describes the copy a log chunk was read from. Every node copies
+// the logs of its ranks to another node every few seconds and when a
+// worker exits, bounded to the last few MiB of each log; so a copy may
+// lack the log's first bytes (Start > 0) and, when the node died, its
+// last seconds (Exited false).
+type LogCopy struct {
+	Holder string // the node that holds the copy
+	Of     string // the node that ran the rank
+	// Start is the offset of the copy's first byte: earlier bytes were
+	// beyond its bound.
+	Start int64
+	// CopiedAt is when the copy last received bytes.
+	CopiedAt time.Time
+	// Exited: the copy reaches the worker's exit, nothing is missing at
+	// its end.
+	Exited bool
+}
+
+// Logs reads a piece of a rank's log, from whichever node runs the rank,
+// or from the copy another node kept when that node is gone (Copy says so).
 func (c *Client) Logs(ctx context.Context, id string, q LogQuery) (*LogChunk, error) {
 	v := url.Values{"rank": {strconv.Itoa(q.Rank)}, "offset": {strconv.FormatInt(q.Offset, 10)}}
 	if q.Attempt > 0 {
@@ -82,6 +105,11 @@ func (c *Client) Logs(ctx context.Context, id string, q LogQuery) (*LogChunk, er
 	}
 	ch := &LogChunk{Data: b, Complete: h.Get(HeaderLogComplete) == "1"}
 	ch.Attempt, _ = strconv.Atoi(h.Get(HeaderLogAttempt))
+	if holder := h.Get(HeaderLogCopyHolder); holder != "" {
+		ch.Copy = &LogCopy{Holder: holder, Of: h.Get(HeaderLogCopyOf), Exited: h.Get(HeaderLogCopyExited) == "1"}
+		ch.Copy.Start, _ = strconv.ParseInt(h.Get(HeaderLogCopyStart), 10, 64)
+		ch.Copy.CopiedAt, _ = time.Parse(time.RFC3339Nano, h.Get(HeaderLogCopiedAt))
+	}
 	if ch.Next, err = strconv.ParseInt(h.Get(HeaderLogOffset), 10, 64); err != nil {
 		return nil, fmt.Errorf("api: logs: bad %s header %q", HeaderLogOffset, h.Get(HeaderLogOffset))
 	}

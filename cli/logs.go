@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 func logsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "logs",
-		Usage:     "print a rank's log, from whichever node runs it",
+		Usage:     "print a rank's log, from whichever node runs it (or the copy another node kept, when that node is gone)",
 		UsageText: "bloomctl logs ID [--rank R] [--attempt N] [-f]",
 		Flags: []ucli.Flag{
 			&ucli.IntFlag{Name: "rank", Aliases: []string{"r"}, Usage: "the `RANK` whose log to print"},
@@ -53,6 +54,7 @@ func logsCommand() *ucli.Command {
 // printLogs copies the log to w: what there is, or with Follow
 // everything until the worker exits (waiting for the job to start first).
 func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery, w logWriter) error {
+	noted := false
 	for {
 		ctx, cancel := context.WithTimeout(c.Context, 20*time.Second)
 		ch, err := cl.Logs(ctx, id, q)
@@ -70,10 +72,18 @@ func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery, w log
 		if err != nil {
 			return err
 		}
+		if ch.Copy != nil && !noted {
+			noted = true
+			fmt.Fprintln(c.App.ErrWriter, copyNote(q.Rank, ch.Copy))
+		}
 		if err := w.write(ch.Attempt, ch.Data); err != nil {
 			return err
 		}
 		q.Offset, q.Attempt = ch.Next, ch.Attempt // stay with this attempt's log
+		if ch.Complete && ch.Copy != nil && !ch.Copy.Exited {
+			fmt.Fprintf(c.App.ErrWriter, "bloomctl: the copy ends here: what rank %d wrote after %s was lost with node %s\n",
+				q.Rank, ch.Copy.CopiedAt.Local().Format("15:04:05"), ch.Copy.Of)
+		}
 		if ch.Complete || (!q.Follow && len(ch.Data) == 0) {
 			return nil
 		}
@@ -81,6 +91,16 @@ func printLogs(c *ucli.Context, cl *api.Client, id string, q api.LogQuery, w log
 			return err
 		}
 	}
+}
+
+// copyNote says that a log comes from a copy, whose and up to when.
+func copyNote(rank int, cp *api.LogCopy) string {
+	s := fmt.Sprintf("bloomctl: node %s, which ran rank %d, is gone: this is the copy node %s kept, last copied at %s",
+		cp.Of, rank, cp.Holder, cp.CopiedAt.Local().Format("2006-01-02 15:04:05"))
+	if cp.Start > 0 {
+		s += fmt.Sprintf(" (it starts at byte %d: copies keep a log's last bytes only)", cp.Start)
+	}
+	return s
 }
 
 // waiting reports whether the job exists and has not started (pending).

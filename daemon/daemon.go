@@ -48,7 +48,8 @@ type Daemon struct {
 	wake     chan struct{}          // pokes the jobs goroutine
 	xfer     *xfer.Endpoint         // checkpoint files to and from peers, over QUIC
 	xferAdv  string
-	retired  *retired // retention's step directories to delete
+	retired  *retired   // retention's step directories to delete
+	copies   *logCopies // copies of other nodes' rank logs (logcopy.go)
 
 	stop        chan struct{}
 	restart     chan struct{} // closed when a rolling restart asks for one
@@ -84,7 +85,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	log = log.With("node", cfg.Name)
 	d := &Daemon{cfg: cfg, log: log, stop: make(chan struct{}), restart: make(chan struct{}), leaderCh: make(chan struct{}, 1), wake: make(chan struct{}, 1),
 		healthy: map[string]time.Time{}, failing: map[string]bool{}, fsm: newFSM(), metrics: newMetrics(), retired: newRetired(),
-		paths: jobPaths{dataDir: cfg.DataDir}}
+		paths: jobPaths{dataDir: cfg.DataDir}, copies: &logCopies{bound: cfg.Jobs.LogCopyBytes}}
 	d.fsm.applied = d.onApply // before Raft replays its log
 	var nonce [4]byte
 	rand.Read(nonce[:])
@@ -141,6 +142,7 @@ func Start(cfg Config) (_ *Daemon, err error) {
 	d.goFn(d.watchObservations)
 	d.goFn(d.loop)
 	d.goFn(d.runJobs)
+	d.goFn(d.shipLogs)
 	d.goFn(d.probeLoop)
 	d.goFn(d.deleteRetired)
 	cleanup = []func(){func() { d.shutdown(false) }} // it undoes everything above

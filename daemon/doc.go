@@ -26,7 +26,11 @@
 //     own root (job.go: jobPaths), where its logs live too;
 //   - the API's side of the workers: their logs (job_logs.go) and the
 //     rendezvous lookups of other nodes (job_api.go), read from the
-//     supervisor.
+//     supervisor;
+//   - copies of the rank logs: each node sends the new bytes of its ranks'
+//     logs to the next live node by name (logship.go), which keeps them
+//     bounded beside its own (logcopy.go), so the logs endpoint can answer
+//     for a node that is gone (logcopy_http.go).
 //
 // The supervisor (package daemon/supervisor: one `bloomd worker` child
 // process per assigned device, its progress, logs and failure, the

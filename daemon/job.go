@@ -38,6 +38,13 @@ type JobsConfig struct {
 	// DeviceProbeInterval is how often the devices no worker holds are
 	// probed (devices.go); 0: every 5 minutes.
 	DeviceProbeInterval time.Duration
+	// LogCopyInterval is how often this node copies the new bytes of its
+	// ranks' logs to another node (logship.go); a worker's exit is copied
+	// within one interval too.
+	LogCopyInterval time.Duration
+	// LogCopyBytes bounds a copy: the last LogCopyBytes of each log are
+	// copied (a copy grows to a quarter more before its start is cut).
+	LogCopyBytes int64
 	// Roots confine the paths a job names (jobspec.Spec.Paths) on this
 	// node: absolute directories; none lets a job use any path the
 	// bloomd's user may. Submit checks them on the node that takes the
@@ -47,12 +54,16 @@ type JobsConfig struct {
 
 // DefaultJobsConfig returns the production defaults.
 func DefaultJobsConfig() JobsConfig {
-	return JobsConfig{StopGrace: 10 * time.Second, ReportInterval: 250 * time.Millisecond}
+	return JobsConfig{StopGrace: 10 * time.Second, ReportInterval: 250 * time.Millisecond,
+		LogCopyInterval: 2 * time.Second, LogCopyBytes: 16 << 20}
 }
 
 func (c *JobsConfig) validate() error {
 	if c.StopGrace <= 0 || c.ReportInterval <= 0 || c.WorkerThreads < 0 {
 		return errors.New("daemon: Jobs.StopGrace and Jobs.ReportInterval must be > 0, Jobs.WorkerThreads ≥ 0")
+	}
+	if c.LogCopyInterval <= 0 || c.LogCopyBytes <= 0 {
+		return errors.New("daemon: Jobs.LogCopyInterval and Jobs.LogCopyBytes must be > 0")
 	}
 	for _, r := range c.Roots {
 		if !filepath.IsAbs(r) {

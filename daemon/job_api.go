@@ -31,6 +31,8 @@ func (d *Daemon) jobRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+api.PathJobLogsPattern, d.handleLogs)
 	mux.HandleFunc("POST "+api.PathInternalReport, d.nodeOnly(d.leaderOnly(d.handleReport)))
 	mux.HandleFunc("GET "+api.PathInternalRendezvous, d.nodeOnly(d.handleRendezvous))
+	mux.HandleFunc("POST "+api.PathInternalLogCopy, d.nodeOnly(d.handleLogCopyPush))
+	mux.HandleFunc("GET "+api.PathInternalLogCopy, d.nodeOnly(d.handleLogCopyRead))
 	mux.HandleFunc(api.PathServePattern, d.handleServe)
 }
 

@@ -22,7 +22,9 @@ const maxLogChunk = 1 << 20
 const followWait = 2 * time.Second
 
 // handleLogs serves a rank's log: from this node's data dir when the rank
-// ran here, else through the node that ran it.
+// ran here, else through the node that ran it; when that node is gone,
+// cannot be reached or lost the log with its disk, from the copy another
+// node kept (logcopy.go), saying so in the answer's headers.
 func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
@@ -64,11 +66,23 @@ func (d *Daemon) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	node := plan.Ranks[rank].Node
-	if node != d.cfg.Name {
-		d.proxyLogs(w, r, st, node)
+	key := supervisor.Key{Job: id, Attempt: attempt, Rank: rank}
+	switch {
+	case node == d.cfg.Name && d.holdsLog(key):
+		d.serveLog(w, r, key, offset, q.Get("follow") == "1")
+		return
+	case node != d.cfg.Name && d.aliveNodes()[node] && d.proxyLogs(w, r, st, node):
 		return
 	}
-	d.serveLog(w, r, supervisor.Key{Job: id, Attempt: attempt, Rank: rank}, offset, q.Get("follow") == "1")
+	// The node that ran the rank is gone, unreachable or lost its disk.
+	d.serveCopy(w, r, st, key, node, offset)
+}
+
+// holdsLog reports whether this node, which runs or ran key, has its log
+// (or will: the worker has not exited).
+func (d *Daemon) holdsLog(key supervisor.Key) bool {
+	_, err := os.Stat(d.paths.logPath(key.Job, key.Attempt, key.Rank))
+	return err == nil || !d.sup.Done(key)
 }
 
 // serveLog answers from the local log file, waiting a little for new bytes
@@ -117,28 +131,37 @@ func readFrom(path string, offset int64, max int) ([]byte, error) {
 	return b[:n], err
 }
 
-// proxyLogs asks the node that ran the rank.
-func (d *Daemon) proxyLogs(w http.ResponseWriter, r *http.Request, st *coord.State, node string) {
+// logHeaders are the headers of a log answer a proxy passes on.
+var logHeaders = []string{"Content-Type", api.HeaderLogOffset, api.HeaderLogComplete, api.HeaderLogAttempt,
+	api.HeaderLogCopyHolder, api.HeaderLogCopyOf, api.HeaderLogCopyStart, api.HeaderLogCopiedAt, api.HeaderLogCopyExited}
+
+// proxyLogs asks the node that ran the rank; false when that node could
+// not be reached and nothing was answered.
+func (d *Daemon) proxyLogs(w http.ResponseWriter, r *http.Request, st *coord.State, node string) bool {
 	m := st.Members[node]
-	if m == nil || m.APIAddr == "" || r.Header.Get(api.HeaderForwarded) != "" {
-		writeError(w, http.StatusBadGateway, fmt.Errorf("the log is on node %s, which this node cannot reach", node))
-		return
+	if m == nil || m.APIAddr == "" || r.Header.Get(api.HeaderForwarded) == node {
+		return false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), followWait+10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+m.APIAddr+r.URL.RequestURI(), nil)
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, err)
-		return
+		return false
 	}
 	req.Header.Set(api.HeaderForwarded, d.cfg.Name)
 	resp, err := d.forwardClient().Do(req)
 	if err != nil {
-		writeError(w, http.StatusBadGateway, fmt.Errorf("the log is on node %s: %w", node, err))
-		return
+		d.log.Info("the node of a rank's log cannot be reached: trying its copies", "node", node, "err", err)
+		return false
 	}
 	defer resp.Body.Close()
-	for _, h := range []string{"Content-Type", api.HeaderLogOffset, api.HeaderLogComplete, api.HeaderLogAttempt} {
+	relay(w, resp)
+	return true
+}
+
+// relay writes resp, a log answer, to w.
+func relay(w http.ResponseWriter, resp *http.Response) {
+	for _, h := range logHeaders {
 		if v := resp.Header.Get(h); v != "" {
 			w.Header().Set(h, v)
 		}
