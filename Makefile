@@ -4,7 +4,7 @@ GO    ?= go
 BIN   := bin
 export CGO_ENABLED ?= 0
 
-.PHONY: help build build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak scale fuzz golden clean
+.PHONY: help build build-acl test test-acl test-portable verify bench bench-allreduce demo demo-local soak scale sim fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ soak: build ## 12 bloomd through crashes, killed workers, SIGTERMs, a rollout an
 
 scale: ## the seed's 12×8 layout: 12 bloomd, TP8×PP12 = 96 workers, both splits, a node SIGKILLed, exact resume (~2 min on 2 cores)
 	BLOOM_SEED_LAYOUT=full $(GO) test -count=1 -timeout 30m -run TestSeedLayoutFull -v ./daemon
+
+sim: ## gossip (1,000 memberlists in memory), Raft (5 voters, then + 995 non-voters) and the coordinator's pass (1,000 members, 100 jobs) in one process; prints a table (~5 min on 2 cores)
+	$(GO) run ./scripts/scalesim $(SIM_FLAGS)
 
 fuzz: ## run the safetensors fuzzer for a minute
 	$(GO) test ./ckpt -run XXX -fuzz FuzzOpenSafetensors -fuzztime 60s

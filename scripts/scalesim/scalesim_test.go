@@ -1,0 +1,88 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"bloom/daemon"
+	"bloom/membership"
+)
+
+// The small simulation in make test: 50 members form, a crashed one is
+// declared dead by all 49 others, and a 5-voter Raft elects a new leader
+// after its leader crashes. Deadlines, no sleeps: the phases wait on
+// memberlist's and Raft's events.
+
+func TestGossipSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50 memberlist instances: ~10 s")
+	}
+	const n = 50
+	// Formation may wait for one push/pull round (15 s × 2 at 50 nodes, after
+	// a random stagger of up to 15 s) when a node missed an alive message.
+	r, err := runGossip(gossipOptions{N: n, FormTimeout: time.Minute, DetTimeout: 30 * time.Second, Progress: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Detect) != n-1 {
+		t.Fatalf("%d survivors declared the crashed node dead, want %d", len(r.Detect), n-1)
+	}
+	// Lifeguard never declares before the shortest suspicion timeout.
+	lo, hi := suspicionBounds(n)
+	cfg := membership.DefaultConfig()
+	if first, last := r.Detect[0], r.Detect[n-2]; first < lo || last > cfg.ProbeInterval*4+hi {
+		t.Errorf("declared dead after %v…%v, want within [%v, %v]", first, last, lo, cfg.ProbeInterval*4+hi)
+	}
+	t.Logf("formed in %v; dead for all after %v (first %v); false dead %d, dropped %d", r.Formation, r.Detect[n-2], r.Detect[0], r.FalseDead, r.Dropped)
+}
+
+func TestRaftFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("Raft elections take seconds")
+	}
+	for _, nonvoters := range []int{0, 20} {
+		tr, err := runRaftTrial(bloomdVoters, nonvoters, 30*time.Second)
+		if err != nil {
+			t.Fatalf("%d non-voters: %v", nonvoters, err)
+		}
+		// A follower waits at least HeartbeatTimeout before it campaigns.
+		if tr.Failover < bloomdHeartbeat || tr.Known < tr.Failover {
+			t.Errorf("%d non-voters: failover %v, all know %v: want ≥ %v and all after the leader", nonvoters, tr.Failover, tr.Known, bloomdHeartbeat)
+		}
+		t.Logf("5 voters + %d non-voters: elected %v, failover %v, all know %v", nonvoters, tr.Elect, tr.Failover, tr.Known)
+	}
+}
+
+// TestMirrorsBloomd checks the settings this program copies from the
+// daemon, which it may not import.
+func TestMirrorsBloomd(t *testing.T) {
+	c := daemon.DefaultConfig()
+	if c.HeartbeatTimeout != bloomdHeartbeat || c.ElectionTimeout != bloomdElection || c.LeaderLeaseTimeout != bloomdLease || c.MaxVoters != bloomdVoters {
+		t.Errorf("daemon.DefaultConfig has heartbeat %v, election %v, lease %v, %d voters; scalesim copies %v, %v, %v, %d: update raftsim.go",
+			c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout, c.MaxVoters, bloomdHeartbeat, bloomdElection, bloomdLease, bloomdVoters)
+	}
+}
+
+func TestCoordFixture(t *testing.T) {
+	r, err := runCoordOnce(1000, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Running < 70 || r.Pending == 0 {
+		t.Errorf("after the first pass %d jobs run and %d wait; want ≥ 70 running and some waiting", r.Running, r.Pending)
+	}
+}
+
+// BenchmarkPass is a leader's pass at 1,000 members and 100 jobs, after
+// its first.
+func BenchmarkPass(b *testing.B) {
+	f, err := newCoordFixture(1000, 100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	firstPass(f)
+	b.ReportAllocs()
+	for b.Loop() {
+		f.s.Pass(f.st, f.g, f.now)
+	}
+}
