@@ -242,6 +242,9 @@ type gossipResult struct {
 	FirstSuspect       time.Duration
 	Detect             []time.Duration // per survivor, sorted
 	DetectBytes        float64         // per node per second from the kill to the last declaration
+	Failed             string          // why the phase stopped early, or ""
+	FormedNodes        int             // nodes that saw all alive
+	LateP99, LateMax   time.Duration   // how late a 10 ms ticker fired: CPU starvation
 	JoinRetries        int64           // joins refused (seed busy) and tried again
 	FalseDead          int64           // NotifyLeave for a node that was never killed, whole run
 	Dropped, Warn, Err int64
@@ -260,13 +263,20 @@ type gossipOptions struct {
 
 // runGossip forms a cluster, measures its idle bandwidth, kills a node
 // and times its detection by every survivor.
-func runGossip(o gossipOptions) (gossipResult, error) {
-	r := gossipResult{N: o.N}
+func runGossip(o gossipOptions) (r gossipResult, err error) {
+	r = gossipResult{N: o.N}
 	c, err := newGossipCluster(o.N)
 	if err != nil {
 		return r, err
 	}
 	defer c.shutdown()
+	late := watchLateness()
+	defer func() {
+		r.LateP99, r.LateMax = late.stopped()
+		r.FormedNodes = int(c.nForm.Load())
+		r.FalseDead, r.JoinRetries = c.falseDead.Load(), c.joinRetries.Load()
+		r.Dropped, r.Warn, r.Err = c.net.dropped.Load(), c.logs.warns.Load(), c.logs.errs.Load()
+	}()
 	o.Progress("gossip: %d members created; joining", o.N)
 	b0, _ := c.sent()
 	c.join(o.JoinPar)

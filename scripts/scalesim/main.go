@@ -32,7 +32,7 @@ func main() {
 	flag.IntVar(&o.gossip.JoinPar, "join-par", 0, "joins in flight at once (0: every node joins node 0 at once)")
 	flag.DurationVar(&o.gossip.Settle, "settle", 30*time.Second, "wait after formation before measuring idle bandwidth")
 	flag.DurationVar(&o.gossip.Window, "window", 30*time.Second, "idle bandwidth window (0: skip)")
-	flag.DurationVar(&o.gossip.FormTimeout, "form-timeout", 10*time.Minute, "give up forming after this")
+	flag.DurationVar(&o.gossip.FormTimeout, "form-timeout", 3*time.Minute, "give up forming after this")
 	flag.DurationVar(&o.gossip.DetTimeout, "detect-timeout", 3*time.Minute, "give up waiting for the dead node's declaration after this")
 	flag.IntVar(&o.raftTrials, "raft-trials", 10, "Raft clusters of 5 voters: each elects, loses its leader and elects again")
 	flag.IntVar(&o.raftNonvoters, "raft-nonvoters", -1, "non-voters in the large Raft trials (-1: n-5, as bloomd adds every node; 0: skip)")
@@ -63,7 +63,10 @@ func run(o options) error {
 		log.Printf("gossip: %d members", o.gossip.N)
 		g, err := runGossip(o.gossip)
 		if err != nil {
-			return err
+			// Reported, not fatal: on too few CPUs the members starve,
+			// and the other phases still have something to say.
+			log.Printf("gossip: %v", err)
+			g.Failed = err.Error()
 		}
 		rep.gossip = &g
 	}
