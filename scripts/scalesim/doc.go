@@ -33,5 +33,5 @@
 //
 //	make sim                              (go run ./scripts/scalesim)
 //	go run ./scripts/scalesim -n 200 -settle 5s -window 5s -raft-trials 3
-//	go test ./scripts/scalesim            (50 nodes, in make test)
+//	go test ./scripts/scalesim            (32 members, 5+20 Raft servers; in make test)
 package main
