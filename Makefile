@@ -9,7 +9,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X bloom/cli.Version=$(VERSION)
 
 # man and completion: `bin/bloomctl completion bash|zsh|fish` (and bloomd's) print the scripts.
-.PHONY: help build man docs image build-acl test test-acl test-portable test-race verify bench bench-allreduce demo demo-local soak scale fuzz golden clean
+.PHONY: help build man docs image build-acl test test-acl test-portable test-race verify bench bench-allreduce demo demo-local soak scale sim fuzz golden clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' \
@@ -100,6 +100,9 @@ soak: build ## 12 bloomd through crashes, killed workers, SIGTERMs, a rollout an
 
 scale: ## the seed's 12×8 layout: 12 bloomd, TP8×PP12 = 96 workers, both splits, a node SIGKILLed, exact resume (~2 min on 2 cores)
 	BLOOM_SEED_LAYOUT=full $(GO) test -count=1 -timeout 30m -run TestSeedLayoutFull -v ./daemon
+
+sim: ## gossip (1,000 memberlists in memory), Raft (5 voters, then + 995 non-voters) and the coordinator's pass (1,000 members, 100 jobs) in one process; prints a table (~6 min; 1,000 members need more CPU than 2 cores: SIM_FLAGS=-n 50 for the gossip that fits)
+	$(GO) run ./scripts/scalesim $(SIM_FLAGS)
 
 fuzz: ## run the safetensors fuzzer for a minute
 	$(GO) test ./ckpt -run XXX -fuzz FuzzOpenSafetensors -fuzztime 60s

@@ -133,10 +133,12 @@ func replicasNeeded(st *coord.State, alive map[string]bool) bool {
 	n := 0
 	for name, m := range st.Members {
 		if alive[name] && m.QUICAddr != "" {
-			n++
+			if n++; n > 1 {
+				return true // a pass asks for each running job: stop at the second
+			}
 		}
 	}
-	return n > 1
+	return false
 }
 
 // replicated reports whether every shard has a copy on another node.

@@ -22,12 +22,20 @@ type NodeDevices struct {
 // tensor-parallel group (TP consecutive ranks) is never split across nodes:
 // TP stays inside a node; the data-parallel replicas of a stage fill the
 // node next, and pipeline stages land on later nodes. Nodes are taken in
-// the order given (the caller sorts them).
+// the order given (the caller sorts them). The error keeps nodes, which
+// the caller must not change while it holds the error.
 func Place(nodes []NodeDevices, tp, pp, dp int) (coord.Plan, error) {
 	if tp < 1 || pp < 1 || dp < 1 {
 		return coord.Plan{}, fmt.Errorf("%w: TP %d, PP %d, DP %d must all be ≥ 1", jobspec.ErrInvalid, tp, pp, dp)
 	}
 	n := tp * pp * dp
+	groups := 0 // each node takes whole TP groups, in order: count them first
+	for _, nd := range nodes {
+		groups += len(nd.Free) / tp
+	}
+	if groups < n/tp {
+		return coord.Plan{}, &placeError{nodes: nodes, tp: tp, pp: pp, dp: dp}
+	}
 	plan := coord.Plan{TP: tp, PP: pp, DP: dp, Ranks: make([]coord.Rank, 0, n)}
 	node, used := 0, 0
 	for group := 0; group < n/tp; group++ {
@@ -35,7 +43,7 @@ func Place(nodes []NodeDevices, tp, pp, dp int) (coord.Plan, error) {
 			node, used = node+1, 0
 		}
 		if node == len(nodes) {
-			return coord.Plan{}, placeError(nodes, tp, pp, dp)
+			return coord.Plan{}, &placeError{nodes: nodes, tp: tp, pp: pp, dp: dp}
 		}
 		for k := range tp {
 			plan.Ranks = append(plan.Ranks, coord.Rank{Rank: group*tp + k, Node: nodes[node].Name, Device: nodes[node].Free[used+k]})
@@ -45,27 +53,37 @@ func Place(nodes []NodeDevices, tp, pp, dp int) (coord.Plan, error) {
 	return plan, nil
 }
 
-// placeError says why a layout does not fit and what to change.
-func placeError(nodes []NodeDevices, tp, pp, dp int) error {
+// placeError says why a layout does not fit and what to change. Its text
+// names every node's free devices, so it is written only when read: a
+// pass tries every waiting job (and a shrink every smaller size) and
+// reads none of them.
+type placeError struct {
+	nodes      []NodeDevices
+	tp, pp, dp int
+}
+
+func (e *placeError) Unwrap() error { return jobspec.ErrInvalid }
+
+func (e *placeError) Error() string {
 	total, biggest, fits := 0, 0, 0
 	var have []string
-	for _, nd := range nodes {
+	for _, nd := range e.nodes {
 		total += len(nd.Free)
 		biggest = max(biggest, len(nd.Free))
-		fits += len(nd.Free) / tp
+		fits += len(nd.Free) / e.tp
 		have = append(have, fmt.Sprintf("%s: %d", nd.Name, len(nd.Free)))
 	}
 	desc := "no nodes with free devices"
 	if len(have) > 0 {
 		desc = "free devices " + strings.Join(have, ", ")
 	}
-	if tp > biggest {
-		return fmt.Errorf("%w: --tensor-model-parallel-size %d needs %d free devices on one node (TP stays inside a node), the most any node has is %d (%s): lower TP or free a bigger node",
-			jobspec.ErrInvalid, tp, tp, biggest, desc)
+	if e.tp > biggest {
+		return fmt.Sprintf("%v: --tensor-model-parallel-size %d needs %d free devices on one node (TP stays inside a node), the most any node has is %d (%s): lower TP or free a bigger node",
+			jobspec.ErrInvalid, e.tp, e.tp, biggest, desc)
 	}
-	need := tp * pp * dp
-	return fmt.Errorf("%w: TP %d × PP %d × DP %d = %d ranks, but only %d tensor-parallel groups of %d fit (%s, %d in all): lower --data-parallel-size or --pipeline-model-parallel-size, or wait for devices",
-		jobspec.ErrInvalid, tp, pp, dp, need, fits, tp, desc, total)
+	need := e.tp * e.pp * e.dp
+	return fmt.Sprintf("%v: TP %d × PP %d × DP %d = %d ranks, but only %d tensor-parallel groups of %d fit (%s, %d in all): lower --data-parallel-size or --pipeline-model-parallel-size, or wait for devices",
+		jobspec.ErrInvalid, e.tp, e.pp, e.dp, need, fits, e.tp, desc, total)
 }
 
 // FreeDevices lists, for each member that ok accepts, the devices no

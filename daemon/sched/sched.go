@@ -111,12 +111,13 @@ func (s *Scheduler) Pass(st *coord.State, g Gossip, now time.Time) []Action {
 		}
 	}
 	usable := s.usable(g, alive)
+	view := newPassView(g, alive, usable)
 	var out []Action
 	done := 0 // out[:done] are applied to st
 	for _, id := range bySubmission(st) {
 		switch job := st.Jobs[id]; job.State {
 		case coord.JobPending, coord.JobRecovering:
-			acts, started := s.start(st, job, alive, usable, now)
+			acts, started := s.start(st, job, view, now)
 			out = append(out, acts...)
 			if started {
 				for _, a := range out[done:] {
@@ -125,9 +126,10 @@ func (s *Scheduler) Pass(st *coord.State, g Gossip, now time.Time) []Action {
 					}
 				}
 				done = len(out)
+				view.placed()
 			}
 		case coord.JobRunning:
-			out = append(out, s.watch(st, job, alive, usable, g, now)...)
+			out = append(out, s.watch(st, job, view, g, now)...)
 		}
 		out = append(out, retire(st.Jobs[id])...)
 	}
@@ -190,12 +192,12 @@ func (s *Scheduler) usable(g Gossip, alive map[string]bool) map[string]bool {
 
 // start places a pending or recovering job on free devices of usable
 // nodes and starts an attempt; it reports whether it does.
-func (s *Scheduler) start(st *coord.State, job *coord.Job, alive, usable map[string]bool, now time.Time) ([]Action, bool) {
+func (s *Scheduler) start(st *coord.State, job *coord.Job, view *passView, now time.Time) ([]Action, bool) {
 	spec, err := jobspec.Decode(job.Spec)
 	if err != nil {
 		return []Action{{Cmd: coord.SetJobState{ID: job.ID, State: coord.JobFailed, Reason: "the job's spec is not valid: " + err.Error()}}}, false
 	}
-	free := FreeDevices(st, func(n string) bool { return usable[n] })
+	free := view.freeDevices(st)
 	plan, err := Place(free, spec.TensorParallel, spec.PipelineParallel, spec.DataParallel)
 	var acts []Action
 	var later string
@@ -208,7 +210,7 @@ func (s *Scheduler) start(st *coord.State, job *coord.Job, alive, usable map[str
 		}
 	}
 	if err != nil {
-		return append(acts, s.wait(job.ID, waitReason(st, &spec, free, alive, later))...), false
+		return append(acts, s.wait(job.ID, waitReason(&spec, free, view.joiningNames(st), later))...), false
 	}
 	var from int64
 	if ck, ok := st.LatestCheckpoint(job.ID); ok && job.State == coord.JobRecovering {
@@ -220,21 +222,14 @@ func (s *Scheduler) start(st *coord.State, job *coord.Job, alive, usable map[str
 }
 
 // waitReason says what a job that does not fit waits for.
-func waitReason(st *coord.State, spec *jobspec.Spec, free []NodeDevices, alive map[string]bool, later string) string {
+func waitReason(spec *jobspec.Spec, free []NodeDevices, joining, later string) string {
 	n := 0
 	for _, nd := range free {
 		n += len(nd.Free)
 	}
 	why := fmt.Sprintf("waiting for devices: it needs %d (in groups of %d on one node), %d are free", spec.Ranks(), spec.TensorParallel, n)
-	var joining []string
-	for name, ok := range alive {
-		if _, registered := st.Members[name]; ok && !registered {
-			joining = append(joining, name)
-		}
-	}
-	if len(joining) > 0 {
-		sort.Strings(joining)
-		why += " (still registering: " + strings.Join(joining, ", ") + ")"
+	if joining != "" {
+		why += " (still registering: " + joining + ")"
 	}
 	if later != "" {
 		why += "; " + later
@@ -254,7 +249,7 @@ func (s *Scheduler) wait(id, reason string) []Action {
 
 // watch ends a running attempt when a rank failed or its node is gone, or
 // when every rank finished; and commits checkpoints whose shards are all in.
-func (s *Scheduler) watch(st *coord.State, job *coord.Job, alive, usable map[string]bool, g Gossip, now time.Time) []Action {
+func (s *Scheduler) watch(st *coord.State, job *coord.Job, view *passView, g Gossip, now time.Time) []Action {
 	n := len(job.Attempts)
 	if n == 0 || job.Plan == nil {
 		return nil
@@ -264,11 +259,12 @@ func (s *Scheduler) watch(st *coord.State, job *coord.Job, alive, usable map[str
 		return nil
 	}
 	grace := now.Sub(s.leaderSince) < s.cfg.LeaderGrace
-	if cause := s.failure(job, a, alive, g.Members, grace, now); cause != "" {
+	alive := view.alive
+	if cause := s.failure(job, a, view, g.Members, grace, now); cause != "" {
 		return append(unusable(job, a), fail(job, a, cause, now))
 	}
 	acts := s.checkpoints(st, job, a, alive, now)
-	acts = append(acts, s.maybeGrow(st, job, a, usable)...)
+	acts = append(acts, s.maybeGrow(st, job, a, view.usable)...)
 	if !allDone(job, a) {
 		return acts
 	}
@@ -317,7 +313,7 @@ func (s *Scheduler) stopped(job *coord.Job, a *attempt) (int64, string) {
 // afterwards; a node gone or restarted is one too. While only ranks that
 // failed because of another have reported, it waits up to FirstCause for
 // the one that failed first, whose report may come from a slower node.
-func (s *Scheduler) failure(job *coord.Job, a *attempt, alive map[string]bool, members []Member, grace bool, now time.Time) string {
+func (s *Scheduler) failure(job *coord.Job, a *attempt, view *passView, members []Member, grace bool, now time.Time) string {
 	var own, after []coord.Rank
 	for _, r := range job.Plan.Ranks {
 		if rr, ok := a.ranks[r.Rank]; ok && rr.Exited && !rr.ExitOK {
@@ -331,10 +327,10 @@ func (s *Scheduler) failure(job *coord.Job, a *attempt, alive map[string]bool, m
 	if len(own) > 0 {
 		return rankCause(a, first(a, own), len(own)+len(after)-1)
 	}
-	if cause := restarted(job, a, members); cause != "" {
+	if cause := restarted(job, a, view.instances); cause != "" {
 		return cause
 	}
-	if cause := lostNode(job.Plan.Ranks, alive, members, grace); cause != "" || len(after) == 0 {
+	if cause := lostNode(job.Plan.Ranks, view.alive, members, grace); cause != "" || len(after) == 0 {
 		return cause
 	}
 	if a.firstFail.IsZero() {
@@ -397,14 +393,8 @@ func lostNode(ranks []coord.Rank, alive map[string]bool, members []Member, grace
 
 // restarted names a node of the plan whose bloomd is not the process that
 // ran its ranks (they died with it: a reboot faster than gossip's failure
-// detection).
-func restarted(job *coord.Job, a *attempt, members []Member) string {
-	now := map[string]string{}
-	for _, m := range members {
-		if m.Live() {
-			now[m.Name] = m.Instance
-		}
-	}
+// detection). now maps each live member to its bloomd's process nonce.
+func restarted(job *coord.Job, a *attempt, now map[string]string) string {
 	for _, r := range job.Plan.Ranks {
 		cur, was := now[r.Node], a.nonces[r.Node]
 		if cur != "" && was != "" && cur != was {
