@@ -28,16 +28,9 @@ func TestConvertUniversalToNative(t *testing.T) {
 		t.Fatalf("%v: %s", err, log)
 	}
 	dir := filepath.Join(out, ckpt.StepDirName(30))
-	man, err := ckpt.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		OptimizerStep int `json:"optimizer_step"`
-	}
-	if err := json.Unmarshal(man.Trainer, &rec); err != nil || man.Step != 30 || man.ConsumedSamples != 240 || man.LRSamples != 240 ||
-		rec.OptimizerStep != 30 || man.Layout.TP != 2 || man.Layout.PP != 2 {
-		t.Fatalf("manifest %+v, trainer record %s (%v)", man, man.Trainer, err)
+	man, optStep := manifestOf(t, dir)
+	if man.Step != 30 || man.ConsumedSamples != 240 || man.LRSamples != 240 || optStep != 30 || man.Layout.TP != 2 || man.Layout.PP != 2 {
+		t.Fatalf("manifest %+v, trainer record %s", man, man.Trainer)
 	}
 	// Joined back into one shard, every tensor is the universal's.
 	whole, err := trainer.Reshard(dir, t.TempDir(), trainer.NativeSpec{TP: 1, PP: 1})
@@ -157,15 +150,9 @@ func TestConvertZeroToNative(t *testing.T) {
 		t.Fatalf("%v: %s", err, log)
 	}
 	dir := filepath.Join(out, ckpt.StepDirName(20))
-	man, err := ckpt.ReadManifest(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec struct {
-		OptimizerStep int `json:"optimizer_step"`
-	}
-	if err := json.Unmarshal(man.Trainer, &rec); err != nil || man.LRSamples != 160 || rec.OptimizerStep != 20 {
-		t.Fatalf("manifest %+v, trainer record %s (%v)", man, man.Trainer, err)
+	man, optStep := manifestOf(t, dir)
+	if man.LRSamples != 160 || optStep != 20 {
+		t.Fatalf("manifest %+v, trainer record %s", man, man.Trainer)
 	}
 	f, err := ckpt.OpenSafetensors(filepath.Join(dir, ckpt.ShardFileName(0, 0)))
 	if err != nil {
@@ -196,4 +183,21 @@ func TestConvertZeroToNative(t *testing.T) {
 			}
 		}
 	}
+}
+
+// manifestOf reads the manifest of the native checkpoint in dir and the
+// optimizer step its trainer record holds.
+func manifestOf(t *testing.T, dir string) (ckpt.Manifest, int) {
+	t.Helper()
+	man, err := ckpt.ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct {
+		OptimizerStep int `json:"optimizer_step"`
+	}
+	if err := json.Unmarshal(man.Trainer, &rec); err != nil {
+		t.Fatalf("trainer record %s: %v", man.Trainer, err)
+	}
+	return man, rec.OptimizerStep
 }
