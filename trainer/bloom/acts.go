@@ -45,8 +45,20 @@ type acts struct {
 	bw   *backScratch            // shared by every acts of a model: one backward runs at a time
 	hook func(l int, after bool) // the cache's, while it decodes (Cache.hook)
 	// shared: the blocks share their activations but for their outputs
-	// (Model.Recompute).
+	// (Model.Recompute), in ws, which every slot of a pipeline stage
+	// shares too.
 	shared bool
+	ws     *workSet
+}
+
+// workSet is the one block's worth of activations that every block of
+// every slot works in under activation checkpointing; owner is the acts
+// whose last block's activations it holds (after that acts' forward), nil
+// once another forward or a backward has used it. A backward recomputes
+// every block but the last, and the last too unless it is the owner.
+type workSet struct {
+	blockActs
+	owner *acts
 }
 
 // backScratch is the memory a backward pass works in.
@@ -62,42 +74,59 @@ type backScratch struct {
 // newActs allocates activations for B·Tq rows attending over up to Cap
 // positions. With ownKV false, the caller sets every block's k and v. With
 // shared (activation checkpointing), the blocks share one set of buffers
-// but for their outputs (res2): a backward recomputes a block's forward.
-func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV, shared bool) *acts {
-	N, C, lc := B*Tq, c.Hidden, newLocal(c, p)
+// but for their outputs (res2): a backward recomputes a block's forward;
+// ws, when not nil, is that set from another acts of the same shape (the
+// slots of a pipeline stage share one), else it is allocated.
+func newActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV, shared bool, ws *workSet) *acts {
+	N, C := B*Tq, c.Hidden
 	a := &acts{B: B, Tq: Tq, Cap: Cap, x0: d.Alloc(N * C), proj: d.Alloc(N * C)}
 	if p.Embed {
 		a.emb, a.x0Mean, a.x0Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
 	}
 	if p.Head {
+		a.logits, a.losses = d.Alloc(N*newLocal(c, p).vocab), d.Alloc(N)
 		a.lnf, a.lnfMean, a.lnfRstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
-		a.logits, a.losses = d.Alloc(N*lc.vocab), d.Alloc(N)
 		if p.TP > 1 {
 			a.ceMax, a.ceParts = d.Alloc(N), d.Alloc(2*N)
 			a.ceSum, a.ceTgt = a.ceParts.Slice(0, N), a.ceParts.Slice(N, N)
 		}
 	}
 	a.blocks, a.shared = make([]blockActs, p.Layers), shared
+	if shared && p.Layers > 0 {
+		if ws == nil {
+			ws = &workSet{blockActs: newBlockActs(d, c, p, B, Tq, Cap, ownKV)}
+		}
+		a.ws = ws
+	}
 	for i := range a.blocks {
 		b := &a.blocks[i]
-		if shared && i > 0 {
-			*b = a.blocks[0]        // the same memory
+		if shared {
+			*b = a.ws.blockActs     // the same memory
 			b.res2 = d.Alloc(N * C) // but its own output: the next block's input
 			continue
 		}
-		b.ln1, b.ln1Mean, b.ln1Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
-		b.qkv, b.q = d.Alloc(3*N*lc.attn), d.Alloc(N*lc.attn)
-		if ownKV {
-			b.k, b.v = d.Alloc(B*Cap*lc.attn), d.Alloc(B*Cap*lc.attn)
-		}
-		b.probs = d.Alloc(B * lc.heads * Tq * Cap)
-		b.att, b.res1 = d.Alloc(N*lc.attn), d.Alloc(N*C)
-		b.ln2, b.ln2Mean, b.ln2Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
-		b.fch, b.fchGelu, b.res2 = d.Alloc(N*lc.ff), d.Alloc(N*lc.ff), d.Alloc(N*C)
-		b.qkvU, b.denseU = adapterActs(d, c, LoRAQKV, N), adapterActs(d, c, LoRADense, N)
-		b.fcU, b.projU = adapterActs(d, c, LoRAFC, N), adapterActs(d, c, LoRAProj, N)
+		*b = newBlockActs(d, c, p, B, Tq, Cap, ownKV)
+		b.res2 = d.Alloc(N * C)
 	}
 	return a
+}
+
+// newBlockActs allocates one block's activations but for its output.
+func newBlockActs(d npu.Device, c Config, p Part, B, Tq, Cap int, ownKV bool) blockActs {
+	N, C, lc := B*Tq, c.Hidden, newLocal(c, p)
+	var b blockActs
+	b.ln1, b.ln1Mean, b.ln1Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
+	b.qkv, b.q = d.Alloc(3*N*lc.attn), d.Alloc(N*lc.attn)
+	if ownKV {
+		b.k, b.v = d.Alloc(B*Cap*lc.attn), d.Alloc(B*Cap*lc.attn)
+	}
+	b.probs = d.Alloc(B * lc.heads * Tq * Cap)
+	b.att, b.res1 = d.Alloc(N*lc.attn), d.Alloc(N*C)
+	b.ln2, b.ln2Mean, b.ln2Rstd = d.Alloc(N*C), d.Alloc(N), d.Alloc(N)
+	b.fch, b.fchGelu = d.Alloc(N*lc.ff), d.Alloc(N*lc.ff)
+	b.qkvU, b.denseU = adapterActs(d, c, LoRAQKV, N), adapterActs(d, c, LoRADense, N)
+	b.fcU, b.projU = adapterActs(d, c, LoRAFC, N), adapterActs(d, c, LoRAProj, N)
+	return b
 }
 
 // adapterActs allocates the (N,R) an adapter of linear t saves, or returns

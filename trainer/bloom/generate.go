@@ -69,7 +69,7 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 	}
 	a := c.step[Tq]
 	if a == nil {
-		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, false, false)
+		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, false, false, nil)
 		for l := range a.blocks {
 			a.blocks[l].k, a.blocks[l].v = c.k[l], c.v[l]
 		}

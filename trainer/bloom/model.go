@@ -137,7 +137,7 @@ func (m *Model) Forward(b Batch) (npu.Buf, error) {
 		return nil, err
 	}
 	if a := m.train; a == nil || a.B != b.B || a.Tq != b.T {
-		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true, m.Recompute)
+		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true, m.Recompute, nil)
 	}
 	if err := m.forward(m.train, b.IDs, b.Mask, 0); err != nil {
 		return nil, err
@@ -168,6 +168,9 @@ func (m *Model) forward(a *acts, ids, mask []int32, t0 int) error {
 			return err
 		}
 		x = ba.res2
+	}
+	if a.ws != nil {
+		a.ws.owner = a // its last block's activations are in the work set now
 	}
 	if p.Head {
 		headForward(d, c, &m.tp, &m.W, a, x, N)
@@ -305,7 +308,7 @@ func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 		if i > 0 {
 			in = a.blocks[i-1].res2
 		}
-		if a.shared && i < len(a.blocks)-1 { // the last block's are still there
+		if a.shared && (i < len(a.blocks)-1 || a.ws.owner != a) { // the last block's are there while a owns the work set
 			if err := attentionForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, in, sh, 0); err != nil {
 				return err
 			}
@@ -322,6 +325,9 @@ func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 		if ready != nil {
 			ready(l.blockRange(i))
 		}
+	}
+	if a.ws != nil {
+		a.ws.owner = nil // the recomputed blocks overwrote it
 	}
 	if p.Embed && !c.LoRA.On() { // nothing before the blocks trains under LoRA
 		embeddingBackward(d, &m.tp, m.G.WTE, m.G.EmbLNW, m.G.EmbLNB, s.dtmp, s.dres, a.emb, m.W.EmbLNW, a.x0Mean, a.x0Rstd, ids, N, c.Hidden)

@@ -20,8 +20,10 @@ func (m *Model) PrepareSlots(n, B, T int) {
 		return
 	}
 	m.slots = make([]*acts, n)
+	var ws *workSet // under Recompute, one work set for every slot
 	for i := range m.slots {
-		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, true, m.Recompute)
+		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, true, m.Recompute, ws)
+		ws = m.slots[i].ws
 	}
 	m.bw = newBackScratch(m.Dev, m.Cfg, m.Part, m.slots[0])
 }

@@ -84,9 +84,6 @@
 //   - under LoRA, the gradient buffer and AdamW's moments span the whole
 //     flat parameter buffer, frozen tensors included (16 bytes for every
 //     parameter, not for the adapters only);
-//   - with recomputation, every pipeline slot (micro-batch in flight)
-//     allocates its own one-layer working set, where the plan counts one
-//     per stage;
 //   - a layer's kept activations are 4·(4 + 15/t)·s·b·h + 4·a·s²·b/t bytes
 //     (bloom keeps q, k, v and the qkv output apart, and no dropout masks)
 //     against the plan's 2·(10 + 24/t)·s·b·h + 10·a·s²·b/t: more for short
