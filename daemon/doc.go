@@ -30,7 +30,17 @@
 //   - copies of the rank logs: each node sends the new bytes of its ranks'
 //     logs to the next live node by name (logship.go), which keeps them
 //     bounded beside its own (logcopy.go), so the logs endpoint can answer
-//     for a node that is gone (logcopy_http.go).
+//     for a node that is gone (logcopy_http.go);
+//   - checkpoint retention: the entries that retire checkpoints in Raft are
+//     seen by the state machine's hook, and this node deletes the step
+//     directories it holds (retention.go); a committed step's files are
+//     served to bloomctl checkpoints fetch (ckpt_files.go);
+//   - the Raft log store's health: its appends' outcome is kept and put in
+//     gossip, and status names a node whose log refuses appends (raftlog.go);
+//   - what the user token may reach: node-only endpoints take a cluster
+//     certificate (apiserver.go: nodeOnly), a job's paths stay under the
+//     node's --job-roots, and a job must fit the memory the nodes offer one
+//     device (job_api.go: admit, fits).
 //
 // The supervisor (package daemon/supervisor: one `bloomd worker` child
 // process per assigned device, its progress, logs and failure, the
