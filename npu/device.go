@@ -41,6 +41,28 @@ func CopySpans(d Device, dst, src Buf, spans []Span) {
 	}
 }
 
+// PackedB is a GEMM's B operand that a WeightPacker has laid out once in the
+// form its GEMM reads, so that products against it skip the per-call
+// packing. It is a copy: later writes to the buffer it came from do not reach
+// it.
+type PackedB interface {
+	// Dims is op(B)'s shape: k rows by n columns.
+	Dims() (k, n int)
+}
+
+// WeightPacker is a Linear that can keep a weight packed for repeated
+// products (inference, where the weights do not change between steps);
+// PackGemm and GemmPacked use it. GemmPacked's result is what Gemm gives for
+// the same operands.
+type WeightPacker interface {
+	// PackB packs op(B) (k,n), B stored n×k when transB, else k×n, with
+	// leading dimension ldb.
+	PackB(transB bool, k, n int, b Buf, ldb int) PackedB
+	// GemmPacked computes C = alpha·op(A)·B + beta·C with op(A) (m,k) and B
+	// packed by PackB (k,n).
+	GemmPacked(transA bool, m int, alpha float32, a Buf, lda int, b PackedB, beta float32, c Buf, ldc int)
+}
+
 // Linear is dense linear algebra.
 //
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with C (m,n), op(A) (m,k) and

@@ -67,6 +67,10 @@ func NewBatcher(ctx context.Context, i *Infer, rows, positions, capacity int) (*
 	if i.tpc != nil {
 		i.tpc.ctx = ctx
 	}
+	// Serving: keep the weights packed for the device's GEMM, so a decode
+	// step does not re-pack every matrix (the weights do not change while
+	// a Batcher serves).
+	i.Model.PackWeights()
 	n := (capacity + BlockSize - 1) / BlockSize
 	b := &Batcher{inf: i, ctx: ctx, pages: i.Model.NewPages(n, BlockSize, rows, positions), seqs: make([]bloom.Seq, rows),
 		context: positions, staging: i.Model.NewCache(1, positions), pickers: make([]rowPicker, rows)}

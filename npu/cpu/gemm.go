@@ -135,6 +135,9 @@ func (g *gemmCall) run(p *pool) {
 	// always packed: the packers widen them.
 	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !g.transA) || g.half() || im.pairs
 	g.packB = g.transB || (k*n > gemmInPlaceB && m > 2*im.mr) || g.half() || im.pairs
+	if g.pre != nil {
+		g.packB = false
+	}
 	threads := p.threads
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
@@ -163,7 +166,10 @@ type gemmOp struct {
 	widen          func(dst []float32, src []uint16) // half → float32, exact
 	lda, ldb, ldc  int
 	packA, packB   bool
-	*gemmImpl      // the kernel, its tile, blocking and packers
+	// pre, when not nil, is B packed once by PackB (packedB's layout),
+	// read in place instead of b.
+	pre       []float32
+	*gemmImpl // the kernel, its tile, blocking and packers
 }
 
 // half reports whether A and B are half values.
@@ -187,7 +193,11 @@ func (g *gemmOp) check() {
 		la, lb = len(g.ha), len(g.hb)
 	}
 	need("a", la, ar, ac, g.lda)
-	need("b", lb, br, bc, g.ldb)
+	if g.pre != nil {
+		need("packed b", len(g.pre), 1, ceilDiv(g.n, g.nr)*g.nr*g.k, ceilDiv(g.n, g.nr)*g.nr*g.k)
+	} else {
+		need("b", lb, br, bc, g.ldb)
+	}
 	need("c", len(g.c), g.m, g.n, g.ldc)
 }
 
@@ -323,6 +333,8 @@ func (g *gemmOp) panelA(st *gemmStep, s *gemmScratch, t, i int) (a []float32, rs
 // row stride.
 func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int) {
 	switch {
+	case g.pre != nil:
+		return g.pre[j*g.k+st.pc*g.nr:], g.nr
 	case g.packB:
 		return st.bp[jp*g.nr*st.kd:], g.nr
 	case j+g.nr > g.n:

@@ -7,7 +7,7 @@ import "bloom/npu"
 func headForward(d npu.Device, c Config, tp *tensorPar, w *Weights, a *acts, x npu.Buf, N int) {
 	C, V := c.Hidden, tp.vocab
 	d.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, w.LNFW, w.LNFB, N, C, c.Eps)
-	d.Gemm(false, true, N, V, C, 1, a.lnf, C, w.WTE, C, 0, a.logits, V)
+	gemmWeight(d, w.wtePacked, N, V, C, a.lnf, w.WTE, a.logits)
 }
 
 // headBackward takes dlogits (N,V) and sets dres (N,C) = ∂L/∂x, adding into

@@ -25,9 +25,10 @@ type Linear struct {
 	B    npu.Buf // (out) this rank's piece; whole for a row-parallel linear
 	LoRA Adapter // the adapter (lora.go); zero when LoRA does not target this linear
 
-	in, out int    // this rank's input and output widths
-	role    tpRole // how the ranks divide it
-	frozen  bool   // W and b do not train (under LoRA): the backward skips their gradients
+	in, out int         // this rank's input and output widths
+	role    tpRole      // how the ranks divide it
+	frozen  bool        // W and b do not train (under LoRA): the backward skips their gradients
+	packed  npu.PackedB // W packed for inference (Model.PackWeights), or nil
 }
 
 // forward sets out (N,out) = in (N,in)·Wᵀ + b, plus the adapter's
@@ -35,7 +36,7 @@ type Linear struct {
 // an adapter). A row-parallel linear sums its ranks' partial products before
 // the bias.
 func (l *Linear) forward(d npu.Device, tp *tensorPar, out, in, u npu.Buf, N int) error {
-	d.Gemm(false, true, N, l.out, l.in, 1, in, l.in, l.W, l.in, 0, out, l.out)
+	gemmWeight(d, l.packed, N, l.out, l.in, in, l.W, out)
 	if l.role == rowParallel {
 		if err := tp.sum(out); err != nil {
 			return err

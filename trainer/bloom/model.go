@@ -89,6 +89,7 @@ func (m *Model) InitRandom(seed uint64, std float64) {
 	host := make([]float32, m.Layout.Size)
 	m.Layout.initRandom(m.Cfg, host, seed, std)
 	m.Dev.Write(m.Params, host)
+	m.UnpackWeights()
 }
 
 func isNormWeight(name string) bool {
@@ -255,6 +256,7 @@ func countTargets(targets []int32) (int, error) {
 // into Grads. It returns the mean loss over the targets that are not ignored
 // and their count. Call ZeroGrads before the first micro-batch of a step.
 func (m *Model) Step(b Batch, weight float32) (loss float64, n int, err error) {
+	m.UnpackWeights() // the weights are about to change
 	if n, err = countTargets(b.Targets); err != nil {
 		return 0, 0, err
 	}

@@ -140,6 +140,8 @@ type Weights struct {
 	EmbLNW, EmbLNB npu.Buf // (C)
 	Blocks         []Block
 	LNFW, LNFB     npu.Buf // (C)
+
+	wtePacked npu.PackedB // WTE packed for the head's product (Model.PackWeights), or nil
 }
 
 // Views cuts buf (Layout.Size elements) into named views; the tensors a

@@ -49,6 +49,7 @@ func (m *Model) GradBuffer() npu.Buf { return m.bw.dres }
 // the targets that are not ignored and their count. Other stages return
 // (0, 0) and ignore targets.
 func (m *Model) ForwardSlot(slot int, ids, targets []int32, weight float32) (loss float64, n int, err error) {
+	m.UnpackWeights() // a training pass: the weights are about to change
 	a := m.slots[slot]
 	N, p := a.B*a.Tq, m.Part
 	if p.Embed {

@@ -1,0 +1,75 @@
+package cpu
+
+import (
+	"fmt"
+
+	"bloom/npu"
+)
+
+// packedB is op(B) (k×n) laid out once as the micro-kernel reads it: panel
+// P holds columns [P·NR, P·NR+NR) as k rows of NR floats, zero past n, at
+// p[P·NR·k:]. A KC step of any blocking is then rows [pc, pc+kc) of each
+// panel, read in place with stride NR: the same values, in the same order,
+// that sgemm packs into its scratch per call, so GemmPacked's results are
+// bit-identical to Gemm's with the same kernel.
+type packedB struct {
+	k, n int
+	im   *gemmImpl // the kernel whose NR the panels have
+	p    []float32
+}
+
+// Dims implements npu.PackedB.
+func (b *packedB) Dims() (k, n int) { return b.k, b.n }
+
+var _ npu.WeightPacker = (*Device)(nil)
+
+// PackB implements npu.WeightPacker: it copies op(B) into NR-column panels
+// for the float32 kernel this CPU runs (KC-independent, so one copy serves
+// every blocking and thread count). It costs about one Gemm's packing of B
+// and k·n floats of memory, rounded up to NR columns.
+func (d *Device) PackB(transB bool, k, n int, b npu.Buf, ldb int) npu.PackedB {
+	const op = "PackB"
+	dims(op, k, n)
+	br, bc := stored(transB, k, n)
+	bv := view(op, "b", b, matLen(op, "b", br, bc, ldb))
+	return packB(sgemmImpl, transB, k, n, bv, ldb)
+}
+
+// packB packs op(B) for kernel im (a float32 one).
+func packB(im *gemmImpl, transB bool, k, n int, b []float32, ldb int) *packedB {
+	if im.pairs {
+		panic("cpu: PackB: a k-pair kernel has no float32 panels")
+	}
+	panels := ceilDiv(n, im.nr)
+	pb := &packedB{k: k, n: n, im: im, p: make([]float32, panels*im.nr*k)}
+	if k == 0 || n == 0 {
+		return pb
+	}
+	g := gemmOp{transB: transB, k: k, n: n, b: b, ldb: ldb, gemmImpl: im}
+	for P := range panels {
+		g.packPanelB(pb.p[P*im.nr*k:], P*im.nr, 0, k)
+	}
+	return pb
+}
+
+// GemmPacked implements npu.WeightPacker: Gemm with B packed by PackB.
+func (d *Device) GemmPacked(transA bool, m int, alpha float32, a npu.Buf, lda int, b npu.PackedB, beta float32, c npu.Buf, ldc int) {
+	const op = "GemmPacked"
+	pb, ok := b.(*packedB)
+	if !ok {
+		panic(fmt.Sprintf("cpu: %s: a %T was not packed by a cpu device", op, b))
+	}
+	k, n := pb.k, pb.n
+	dims(op, m)
+	ar, ac := stored(transA, m, k)
+	av := view(op, "a", a, matLen(op, "a", ar, ac, lda))
+	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
+	if m == 0 || n == 0 {
+		return
+	}
+	g := getCall()
+	defer g.release()
+	g.gemmOp = gemmOp{transA: transA, m: m, n: n, k: k, alpha: alpha,
+		a: av, lda: lda, pre: pb.p, beta: beta, c: cv, ldc: ldc, gemmImpl: pb.im}
+	g.run(d.pool)
+}
