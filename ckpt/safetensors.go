@@ -205,6 +205,24 @@ func (f *File) withBytes(ti TensorInfo, fn func([]byte) error) error {
 	return fn(buf)
 }
 
+// Evict tells the file that the named tensor will not be read again soon:
+// when the file is memory-mapped, its pages leave this process's resident
+// set (the kernel's page cache keeps them; reading the tensor again maps them
+// back). A reader streaming through a file tensor by tensor, as a
+// conversion does, then holds only the tensor it is on, not every page it
+// has passed. Unknown names and unmapped files are ignored.
+func (f *File) Evict(name string) {
+	ti, ok := f.Info(name)
+	if !ok {
+		return
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.mapped != nil && !f.closed {
+		evict(f.mapped, f.dataStart+ti.Begin, ti.End-ti.Begin)
+	}
+}
+
 // Close unmaps and closes the file. It is safe to call more than once.
 func (f *File) Close() error {
 	f.mu.Lock()

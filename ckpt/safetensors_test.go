@@ -394,3 +394,37 @@ func TestConcurrentReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEvict: evicting a tensor's pages loses nothing; it reads back the same,
+// and unknown names are ignored.
+func TestEvict(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.safetensors")
+	a := make([]float32, 5000) // spans pages
+	for i := range a {
+		a[i] = float32(i) * 0.5
+	}
+	ts := []Tensor{{Name: "a", Shape: []int{5000}, Data: a}, {Name: "b", Shape: []int{2}, Data: []float32{1, 2}}}
+	if err := WriteSafetensors(path, F32, ts, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for range 2 {
+		for _, want := range ts {
+			got, _, err := f.Float32(want.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want.Data) {
+				t.Fatalf("%s read back wrong after Evict", want.Name)
+			}
+			f.Evict(want.Name)
+		}
+	}
+	f.Evict("missing")
+	f.Close()
+	f.Evict("a") // closed: ignored
+}

@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -97,14 +99,8 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			if pipeOut || isPipeline(c.String("model")) {
 				return convertVia(c, pipeOut, out, dt, shard, asJSON)
 			}
-			m, hf, err := loadModel(c)
+			params, err := convertToHF(c, out, dt, shard, asJSON)
 			if err != nil {
-				return err
-			}
-			if !asJSON {
-				fmt.Fprintf(c.App.ErrWriter, "writing %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
-			}
-			if err := trainer.SaveHF(m, hf, out, dt, shard); err != nil {
 				return err
 			}
 			tok := c.String("tokenizer")
@@ -114,13 +110,46 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			tok = shipTokenizer(c.App.ErrWriter, out, tok)
 			if asJSON {
 				return writeJSON(c.App.Writer, map[string]any{"model": c.String("model"), "out": out, "dtype": dt,
-					"parameters": m.Cfg.NumParams(), "tokenizer": tok})
+					"parameters": params, "tokenizer": tok})
 			}
-			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s%s\n", out, m.Cfg.NumParams(), dt,
+			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s%s\n", out, params, dt,
 				map[bool]string{true: ", with tokenizer.json"}[tok != ""])
 			return err
 		},
 	}
+}
+
+// convertToHF writes --model as the Hugging Face directory out and returns
+// its parameter count. A Hugging Face --model streams, one tensor in memory
+// at a time (trainer.ConvertHF); a native checkpoint is loaded whole.
+func convertToHF(c *ucli.Context, out string, dt ckpt.DType, shard int64, asJSON bool) (int, error) {
+	dir := c.String("model")
+	if dir != "" && isHFDir(dir) {
+		if !asJSON {
+			fmt.Fprintf(c.App.ErrWriter, "converting %s to %s as %s, a tensor at a time\n", dir, out, dt)
+		}
+		progress := tensorProgress(c.App.ErrWriter, "converting "+dir)
+		if asJSON {
+			progress = nil
+		}
+		cfg, err := trainer.ConvertHF(dir, out, dt, shard, progress)
+		return trainer.ConfigFromHF(cfg).NumParams(), err
+	}
+	m, hf, err := loadModel(c)
+	if err != nil {
+		return 0, err
+	}
+	if !asJSON {
+		fmt.Fprintf(c.App.ErrWriter, "writing %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
+	}
+	return m.Cfg.NumParams(), trainer.SaveHF(m, hf, out, dt, shard)
+}
+
+// isHFDir reports whether dir is a Hugging Face model directory: it has
+// config.json, as trainer.LoadModel tells them apart.
+func isHFDir(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ckpt.ConfigName))
+	return err == nil
 }
 
 // convertModelFlag is --model, also spelled as the seed's --input-model-dir.
