@@ -3,8 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -120,36 +118,24 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 }
 
 // convertToHF writes --model as the Hugging Face directory out and returns
-// its parameter count. A Hugging Face --model streams, one tensor in memory
-// at a time (trainer.ConvertHF); a native checkpoint is loaded whole.
+// its parameter count: a tensor at a time from a Hugging Face directory or
+// a native checkpoint without LoRA adapters (trainer.ConvertModel).
 func convertToHF(c *ucli.Context, out string, dt ckpt.DType, shard int64, asJSON bool) (int, error) {
 	dir := c.String("model")
-	if dir != "" && isHFDir(dir) {
-		if !asJSON {
-			fmt.Fprintf(c.App.ErrWriter, "converting %s to %s as %s, a tensor at a time\n", dir, out, dt)
-		}
-		progress := tensorProgress(c.App.ErrWriter, "converting "+dir)
-		if asJSON {
-			progress = nil
-		}
-		cfg, err := trainer.ConvertHF(dir, out, dt, shard, progress)
-		return trainer.ConfigFromHF(cfg).NumParams(), err
+	if dir == "" {
+		return 0, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
 	}
-	m, hf, err := loadModel(c)
+	dev, err := openDevice(c)
 	if err != nil {
 		return 0, err
 	}
+	var progress func(done, total int)
 	if !asJSON {
-		fmt.Fprintf(c.App.ErrWriter, "writing %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
+		fmt.Fprintf(c.App.ErrWriter, "converting %s to %s as %s\n", dir, out, dt)
+		progress = tensorProgress(c.App.ErrWriter, "converting "+dir)
 	}
-	return m.Cfg.NumParams(), trainer.SaveHF(m, hf, out, dt, shard)
-}
-
-// isHFDir reports whether dir is a Hugging Face model directory: it has
-// config.json, as trainer.LoadModel tells them apart.
-func isHFDir(dir string) bool {
-	_, err := os.Stat(filepath.Join(dir, ckpt.ConfigName))
-	return err == nil
+	cfg, err := trainer.ConvertModel(dev, dir, out, dt, shard, progress)
+	return trainer.ConfigFromHF(cfg).NumParams(), err
 }
 
 // convertModelFlag is --model, also spelled as the seed's --input-model-dir.

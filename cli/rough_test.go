@@ -59,7 +59,7 @@ func TestLoadProgress(t *testing.T) {
 	if err := app.Run([]string{"bloomctl", "convert", "--model", golden, "--out", filepath.Join(t.TempDir(), "hf")}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut.String(), "converting "+golden+": tensor 29 of 29\n") || !strings.Contains(errOut.String(), "a tensor at a time") ||
+	if !strings.Contains(errOut.String(), "converting "+golden+": tensor 29 of 29\n") || !strings.Contains(errOut.String(), "converting "+golden+" to ") ||
 		strings.Contains(out.String(), "tensor") {
 		t.Errorf("stdout %q\nstderr %q", out.String(), errOut.String())
 	}

@@ -104,3 +104,69 @@ func TestConvertHFMismatch(t *testing.T) {
 		t.Errorf("%s was created: %v", out, err)
 	}
 }
+
+// TestConvertNativeStreams: a native checkpoint of any layout converts, a
+// tensor at a time, to what LoadModel then SaveHF write, byte for byte,
+// with progress over every tensor; a checkpoint missing a shard is refused
+// before anything is written.
+func TestConvertNativeStreams(t *testing.T) {
+	c := tinyJob().Model
+	m, _ := bloom.New(cpu.New(1), c)
+	m.InitRandom(11, 0.5)
+	params := readBuf(m.Dev, m.Params)
+	full := bloom.NewLayout(c)
+	for _, lay := range []NativeSpec{{TP: 1, PP: 1}, {TP: 2, PP: 2, Partition: []int{c.Layers - 1, 1}}, {TP: 4, PP: 1}} {
+		lay.Model = c
+		root := t.TempDir()
+		step, err := WriteNative(root, lay, fullTensors{full, [3][]float32{params, nil, nil}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, dt := range []ckpt.DType{ckpt.F32, ckpt.BF16} {
+			for _, shard := range []int64{0, 30000} {
+				want, got := t.TempDir(), t.TempDir()
+				lm, cfg, err := LoadModel(cpu.New(1), root)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := SaveHF(lm, cfg, want, dt, shard); err != nil {
+					t.Fatal(err)
+				}
+				calls := 0
+				if _, err := ConvertModel(cpu.New(1), step, got, dt, shard, func(done, n int) { calls++ }); err != nil {
+					t.Fatalf("TP %d PP %d: %v", lay.TP, lay.PP, err)
+				}
+				sameDirs(t, want, got)
+				if calls != len(full.Tensors) {
+					t.Errorf("progress called %d times for %d tensors", calls, len(full.Tensors))
+				}
+			}
+		}
+		back, _, err := LoadHF(cpu.New(1), func() string {
+			out := t.TempDir()
+			if _, err := ConvertModel(cpu.New(1), root, out, ckpt.F32, 0, nil); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := sameBits(readBuf(back.Dev, back.Params), params); i >= 0 {
+			t.Fatalf("TP %d PP %d: parameter %d differs", lay.TP, lay.PP, i)
+		}
+		if lay.TP > 1 {
+			man, _ := ckpt.ReadManifest(step)
+			if err := os.Remove(filepath.Join(step, man.Shards[1].File)); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			if _, err := ConvertModel(cpu.New(1), step, out, ckpt.BF16, 0, nil); !errors.Is(err, ckpt.ErrNotFound) {
+				t.Errorf("a shard missing: %v", err)
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("%s was created: %v", out, err)
+			}
+		}
+	}
+}

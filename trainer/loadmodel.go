@@ -85,9 +85,8 @@ func loadNative(d npu.Device, dir string, progress func(done, total int)) (*bloo
 	}
 	src.progress = progress
 	defer n.Close()
-	if miss := n.Missing(); len(miss) > 0 {
-		return nil, trainerRecord{}, fmt.Errorf("%w: %s lacks %d of the checkpoint's %d shards (%s): a cluster node keeps only its own ranks' shards; `bloomctl checkpoints fetch JOB --step %d --out DIR` gathers a step's shards from the nodes holding them",
-			ckpt.ErrNotFound, dir, len(miss), len(n.Manifest.Shards), strings.Join(miss, ", "), n.Manifest.Step)
+	if err := missingShards(n, dir); err != nil {
+		return nil, trainerRecord{}, err
 	}
 	tr, err := trainerRecordOf(n.Manifest, dir)
 	if err != nil {
@@ -113,4 +112,84 @@ func loadNative(d npu.Device, dir string, progress func(done, total int)) (*bloo
 		return nil, tr, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
 	}
 	return m, tr, src.readInto(m, m.Params, ckptPrefixes[0], trainedTensor, dir)
+}
+
+// missingShards is the error for a checkpoint some of whose shards dir
+// lacks, or nil.
+func missingShards(n *ckpt.Native, dir string) error {
+	if miss := n.Missing(); len(miss) > 0 {
+		return fmt.Errorf("%w: %s lacks %d of the checkpoint's %d shards (%s): a cluster node keeps only its own ranks' shards; `bloomctl checkpoints fetch JOB --step %d --out DIR` gathers a step's shards from the nodes holding them",
+			ckpt.ErrNotFound, dir, len(miss), len(n.Manifest.Shards), strings.Join(miss, ", "), n.Manifest.Step)
+	}
+	return nil
+}
+
+// ConvertModel writes the weights in dir (what LoadModel reads) to out as
+// a Hugging Face model directory, the files SaveHF writes for the model
+// LoadModel loads, byte for byte, and returns the config written. A
+// Hugging Face directory (ConvertHF) and a native checkpoint without LoRA
+// adapters stream: each tensor is read (a native one joined from the
+// tensor-parallel pieces of the shards holding it), converted and written
+// before the next, so memory holds one tensor, not the model; a LoRA
+// checkpoint is loaded whole on d and merged. progress, when not nil, is
+// called after each tensor read, with how many of how many.
+func ConvertModel(d npu.Device, dir, out string, dt ckpt.DType, maxShardBytes int64, progress func(done, total int)) (ckpt.BloomConfig, error) {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return ConvertHF(dir, out, dt, maxShardBytes, progress)
+	}
+	if step, err := stepDir(dir); err == nil {
+		cfg, streamed, err := convertNative(step, out, dt, maxShardBytes, progress)
+		if streamed || err != nil {
+			return cfg, err
+		}
+	}
+	m, cfg, err := LoadModelProgress(d, dir, progress)
+	if err != nil {
+		return cfg, err
+	}
+	return HFConfig(m, cfg), SaveHF(m, cfg, out, dt, maxShardBytes)
+}
+
+// convertNative writes the committed native checkpoint in the step
+// directory dir to out as ConvertModel does, a tensor at a time, checking
+// every piece's presence and shape in the shards' headers before writing
+// anything. It reports false, doing nothing, for a LoRA checkpoint.
+func convertNative(dir, out string, dt ckpt.DType, maxShardBytes int64, progress func(done, total int)) (ckpt.BloomConfig, bool, error) {
+	n, src, c, err := openNative(dir)
+	if err != nil {
+		return ckpt.BloomConfig{}, true, err
+	}
+	defer n.Close()
+	if c.LoRA.On() {
+		return ckpt.BloomConfig{}, false, nil
+	}
+	if err := missingShards(n, dir); err != nil {
+		return ckpt.BloomConfig{}, true, err
+	}
+	if _, err := trainerRecordOf(n.Manifest, dir); err != nil {
+		return ckpt.BloomConfig{}, true, err
+	}
+	if err := c.Validate(); err != nil {
+		return ckpt.BloomConfig{}, true, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+	}
+	l := bloom.NewLayout(c)
+	prefix := ckptPrefixes[0]
+	ts := make([]ckpt.Tensor, len(l.Tensors))
+	for i, t := range l.Tensors {
+		if err := src.check(prefix, l, t); err != nil {
+			return ckpt.BloomConfig{}, true, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+		}
+		ts[i] = ckpt.Tensor{Name: t.Name, Shape: t.Shape, Load: func() ([]float32, error) {
+			data, err := src.whole(prefix, l, t)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
+			}
+			if progress != nil {
+				progress(i+1, len(ts))
+			}
+			return data, nil
+		}}
+	}
+	cfg := withShape(ckpt.DefaultBloomConfig(), c)
+	return cfg, true, ckpt.SaveHF(out, cfg, dt, ts, maxShardBytes)
 }
