@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"bloom/ckpt"
@@ -151,45 +152,112 @@ func ConvertModel(d npu.Device, dir, out string, dt ckpt.DType, maxShardBytes in
 }
 
 // convertNative writes the committed native checkpoint in the step
-// directory dir to out as ConvertModel does, a tensor at a time, checking
-// every piece's presence and shape in the shards' headers before writing
-// anything. It reports false, doing nothing, for a LoRA checkpoint.
+// directory dir to out as ConvertModel does, a tensor at a time. It
+// reports false, doing nothing, for a LoRA checkpoint.
 func convertNative(dir, out string, dt ckpt.DType, maxShardBytes int64, progress func(done, total int)) (ckpt.BloomConfig, bool, error) {
-	n, src, c, err := openNative(dir)
-	if err != nil {
-		return ckpt.BloomConfig{}, true, err
+	nt, cfg, err := OpenNativeTensors(dir)
+	if err != nil || nt == nil {
+		return cfg, err != nil, err
 	}
-	defer n.Close()
-	if c.LoRA.On() {
-		return ckpt.BloomConfig{}, false, nil
-	}
-	if err := missingShards(n, dir); err != nil {
-		return ckpt.BloomConfig{}, true, err
-	}
-	if _, err := trainerRecordOf(n.Manifest, dir); err != nil {
-		return ckpt.BloomConfig{}, true, err
-	}
-	if err := c.Validate(); err != nil {
-		return ckpt.BloomConfig{}, true, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-	}
-	l := bloom.NewLayout(c)
-	prefix := ckptPrefixes[0]
-	ts := make([]ckpt.Tensor, len(l.Tensors))
-	for i, t := range l.Tensors {
-		if err := src.check(prefix, l, t); err != nil {
-			return ckpt.BloomConfig{}, true, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-		}
-		ts[i] = ckpt.Tensor{Name: t.Name, Shape: t.Shape, Load: func() ([]float32, error) {
-			data, err := src.whole(prefix, l, t)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %s: %w", ErrMismatch, dir, err)
-			}
-			if progress != nil {
+	defer nt.Close()
+	names := nt.Names()
+	ts := make([]ckpt.Tensor, len(names))
+	for i, name := range names {
+		t, _ := nt.l.Lookup(name)
+		ts[i] = ckpt.Tensor{Name: name, Shape: t.Shape, Load: func() ([]float32, error) {
+			data, _, err := nt.Float32(name)
+			if err == nil && progress != nil {
 				progress(i+1, len(ts))
 			}
-			return data, nil
+			return data, err
 		}}
 	}
-	cfg := withShape(ckpt.DefaultBloomConfig(), c)
 	return cfg, true, ckpt.SaveHF(out, cfg, dt, ts, maxShardBytes)
 }
+
+// NativeTensors serves the whole tensors of a committed native checkpoint
+// without LoRA adapters by Hugging Face name (without "transformer."),
+// each joined from the tensor-parallel pieces of the shards holding it
+// when asked for: memory holds that tensor, not the model. It is a
+// source for the converters (deepspeed.Source).
+type NativeTensors struct {
+	n   *ckpt.Native
+	src *shardSource
+	l   *bloom.Layout
+	dir string
+}
+
+// OpenNativeTensors opens the native checkpoint in dir (a step directory,
+// or a checkpoint root whose latest committed step it takes), checking
+// every tensor's pieces (presence, dtype, shape) in the shards' headers,
+// and returns it with the config.json of its model. A LoRA checkpoint,
+// which needs its base, gives nil, with no error: load it whole
+// (LoadModel).
+func OpenNativeTensors(dir string) (*NativeTensors, ckpt.BloomConfig, error) {
+	step, err := stepDir(dir)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	n, src, c, err := openNative(step)
+	if err != nil {
+		return nil, ckpt.BloomConfig{}, err
+	}
+	fail := func(err error) (*NativeTensors, ckpt.BloomConfig, error) {
+		n.Close()
+		return nil, ckpt.BloomConfig{}, err
+	}
+	if c.LoRA.On() {
+		return fail(nil)
+	}
+	if err := missingShards(n, step); err != nil {
+		return fail(err)
+	}
+	if _, err := trainerRecordOf(n.Manifest, step); err != nil {
+		return fail(err)
+	}
+	if err := c.Validate(); err != nil {
+		return fail(fmt.Errorf("%w: %s: %w", ErrMismatch, step, err))
+	}
+	l := bloom.NewLayout(c)
+	for _, t := range l.Tensors {
+		if err := src.check(ckptPrefixes[0], l, t); err != nil {
+			return fail(fmt.Errorf("%w: %s: %w", ErrMismatch, step, err))
+		}
+	}
+	return &NativeTensors{n: n, src: src, l: l, dir: step}, withShape(ckpt.DefaultBloomConfig(), c), nil
+}
+
+// Names lists the tensors in the model's order.
+func (nt *NativeTensors) Names() []string {
+	out := make([]string, len(nt.l.Tensors))
+	for i, t := range nt.l.Tensors {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Info gives a tensor's shape (as F32), from the layout alone.
+func (nt *NativeTensors) Info(name string) (ckpt.TensorInfo, bool) {
+	t, ok := nt.l.Lookup(name)
+	if !ok {
+		return ckpt.TensorInfo{}, false
+	}
+	return ckpt.TensorInfo{Name: name, DType: ckpt.F32, Shape: slices.Clone(t.Shape)}, true
+}
+
+// Float32 joins the named tensor from the shards; the caller owns the
+// slice and shape.
+func (nt *NativeTensors) Float32(name string) ([]float32, []int, error) {
+	t, ok := nt.l.Lookup(name)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s: no tensor %q", ckpt.ErrNotFound, nt.dir, name)
+	}
+	data, err := nt.src.whole(ckptPrefixes[0], nt.l, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrMismatch, nt.dir, err)
+	}
+	return data, slices.Clone(t.Shape), nil
+}
+
+// Close closes the shards.
+func (nt *NativeTensors) Close() error { return nt.n.Close() }
