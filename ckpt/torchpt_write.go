@@ -235,6 +235,8 @@ func WriteTorch(path string, root any, progress func(done, total int)) error {
 			if err := writeRecordFunc(zw, cw, "archive/data/"+strconv.Itoa(i), size, crc, write); err != nil {
 				return err
 			}
+			write = nil // its values are garbage now, unless the caller holds them
+			collectAfter(t.NumElements())
 			if progress != nil {
 				progress(i+1, len(p.tensors))
 			}

@@ -141,6 +141,7 @@ func ConvertHF(dir, out string, dt ckpt.DType, maxShardBytes int64, progress fun
 		return ckpt.BloomConfig{}, err
 	}
 	defer h.Close()
+	h.Stream()
 	c := ConfigFromHF(h.Config)
 	if err := c.Validate(); err != nil {
 		return h.Config, fmt.Errorf("%s: %w", dir, err)
