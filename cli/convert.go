@@ -22,7 +22,10 @@ of it; or a Hugging Face BLOOM directory) and writes --out as a Hugging Face mod
 directory: config.json and model.safetensors, or shards with
 model.safetensors.index.json past --max-shard-size. The optimizer state stays
 behind. Jobs load either format directly (--load); this is for generate, score and
-other tools, and for taking a model out of the cluster.
+other tools, and for taking a model out of the cluster. Every conversion reads,
+converts and writes one tensor at a time (a native tensor joined from its
+tensor-parallel pieces), so memory is about the largest tensor, not the model;
+only a LoRA checkpoint is loaded whole, to merge its adapters.
 
 With the seed's converter flags (--deepspeed, --tensor-model-parallel-size,
 --pipeline-model-parallel-size, --partition-layers, --type; --input-model-dir and

@@ -181,8 +181,8 @@ func convertPipeline(c *ucli.Context, src deepspeed.Source, cfg ckpt.BloomConfig
 }
 
 // saveSourceHF writes src as an HF directory, one tensor in memory at a
-// time when src gives shapes without data (layer files, HF directories),
-// else every tensor at once.
+// time when src gives shapes without data (layer files, HF directories,
+// native checkpoints), else every tensor at once.
 func saveSourceHF(src deepspeed.Source, cfg ckpt.BloomConfig, out string, dt ckpt.DType, shard int64, progress io.Writer) error {
 	names := src.Names()
 	var ts []ckpt.Tensor
