@@ -220,6 +220,21 @@ func (h *HF) Float32(name string) ([]float32, []int, error) {
 	return t.file.Float32(t.name)
 }
 
+// Stream sets every shard streaming (File.Stream).
+func (h *HF) Stream() {
+	for _, f := range h.files {
+		f.Stream()
+	}
+}
+
+// Evict drops a tensor's pages from this process's resident set (see
+// File.Evict).
+func (h *HF) Evict(name string) {
+	if t, ok := h.tensors[name]; ok {
+		t.file.Evict(t.name)
+	}
+}
+
 // Close closes every shard.
 func (h *HF) Close() error {
 	var errs []error

@@ -25,3 +25,14 @@ func munmap(b []byte) error {
 	}
 	return syscall.Munmap(b)
 }
+
+// evict drops b[at:at+n] (widened to whole pages) from this process's view
+// of the mapping m; the page cache keeps the data and a later read maps it
+// again.
+func evict(m []byte, at, n int64) {
+	page := int64(os.Getpagesize())
+	lo, hi := at/page*page, min((at+n+page-1)/page*page, int64(len(m)))
+	if lo < hi {
+		_ = syscall.Madvise(m[lo:hi], syscall.MADV_DONTNEED)
+	}
+}

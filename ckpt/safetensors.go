@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // File is one opened .safetensors file. Its methods are safe for concurrent
@@ -27,6 +28,7 @@ type File struct {
 	f      *os.File     // the file to close, nil for OpenReaderAt
 	mapped []byte       // the whole file when memory-mapped, else nil
 	closed bool
+	stream atomic.Bool // Float32 lets mapped pages go as it decodes them
 }
 
 // OpenSafetensors opens and checks the safetensors file at path. The header
@@ -124,7 +126,18 @@ func (f *File) Float32(name string) ([]float32, []int, error) {
 	}
 	out := make([]float32, ti.NumElements())
 	err = f.withBytes(ti, func(b []byte) error {
-		decodeFloats(out, b, ti.DType)
+		if !f.stream.Load() || f.mapped == nil {
+			decodeFloats(out, b, ti.DType)
+			return nil
+		}
+		// A chunk at a time, each chunk's pages let go behind it.
+		size := ti.DType.Size()
+		step := streamChunk / size
+		for i := 0; i < len(out); i += step {
+			j := min(i+step, len(out))
+			decodeFloats(out[i:j], b[i*size:j*size], ti.DType)
+			evict(f.mapped, f.dataStart+ti.Begin+int64(i*size), int64((j-i)*size))
+		}
 		return nil
 	})
 	if err != nil {
@@ -203,6 +216,35 @@ func (f *File) withBytes(ti TensorInfo, fn func([]byte) error) error {
 		return ioErr(f.path, err, "read tensor "+ti.Name)
 	}
 	return fn(buf)
+}
+
+// streamChunk is how many bytes of a tensor a streaming File decodes
+// before letting their pages go.
+const streamChunk = 16 << 20
+
+// Stream makes Float32 on a memory-mapped file let each chunk of the
+// tensor's pages go (as Evict does) once decoded: a reader that reads each
+// tensor once, as a conversion does, then holds the tensor's values but
+// not also its bytes. Reading a tensor again maps its pages back from the
+// page cache.
+func (f *File) Stream() { f.stream.Store(true) }
+
+// Evict tells the file that the named tensor will not be read again soon:
+// when the file is memory-mapped, its pages leave this process's resident
+// set (the kernel's page cache keeps them; reading the tensor again maps them
+// back). A reader streaming through a file tensor by tensor, as a
+// conversion does, then holds only the tensor it is on, not every page it
+// has passed. Unknown names and unmapped files are ignored.
+func (f *File) Evict(name string) {
+	ti, ok := f.Info(name)
+	if !ok {
+		return
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.mapped != nil && !f.closed {
+		evict(f.mapped, f.dataStart+ti.Begin, ti.End-ti.Begin)
+	}
 }
 
 // Close unmaps and closes the file. It is safe to call more than once.

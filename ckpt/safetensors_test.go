@@ -394,3 +394,73 @@ func TestConcurrentReads(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEvict: evicting a tensor's pages loses nothing; it reads back the same,
+// and unknown names are ignored.
+func TestEvict(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "e.safetensors")
+	a := make([]float32, 5000) // spans pages
+	for i := range a {
+		a[i] = float32(i) * 0.5
+	}
+	ts := []Tensor{{Name: "a", Shape: []int{5000}, Data: a}, {Name: "b", Shape: []int{2}, Data: []float32{1, 2}}}
+	if err := WriteSafetensors(path, F32, ts, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for range 2 {
+		for _, want := range ts {
+			got, _, err := f.Float32(want.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want.Data) {
+				t.Fatalf("%s read back wrong after Evict", want.Name)
+			}
+			f.Evict(want.Name)
+		}
+	}
+	f.Evict("missing")
+	f.Close()
+	f.Evict("a") // closed: ignored
+}
+
+// TestStream: a streaming file decodes a tensor of several chunks (F32 and
+// BF16) as a plain read does, and again after its pages went.
+func TestStream(t *testing.T) {
+	vals := make([]float32, streamChunk/4*2+1000) // two chunks and a bit as F32
+	for i := range vals {
+		vals[i] = float32(i%9973) * 0.25
+	}
+	for _, dt := range []DType{F32, BF16} {
+		path := filepath.Join(t.TempDir(), "s.safetensors")
+		if err := WriteSafetensors(path, dt, []Tensor{{Name: "w", Shape: []int{len(vals)}, Data: vals}}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		plain, err := OpenSafetensors(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _, err := plain.Float32("w")
+		plain.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := OpenSafetensors(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Stream()
+		for range 2 {
+			got, _, err := f.Float32("w")
+			if err != nil || !slices.Equal(got, want) {
+				t.Fatalf("%s: streamed read differs (%v)", dt, err)
+			}
+		}
+		f.Close()
+	}
+}

@@ -1,11 +1,14 @@
 package ckpt
 
 import (
+	"archive/zip"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -268,4 +271,45 @@ func FuzzUnpickle(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		unpickle(b, func(any) (any, error) { return nil, errors.New("no") }, true)
 	})
+}
+
+// TestWriteTorchChunkedRecord: a tensor of several conversion chunks is
+// written a chunk at a time with the CRC and size of its whole bytes
+// (archive/zip checks the CRC as it reads the record).
+func TestWriteTorchChunkedRecord(t *testing.T) {
+	vals := make([]float32, 40000)
+	for i := range vals {
+		vals[i] = float32(i)*0.37 - 1000
+	}
+	for _, dt := range []DType{F32, F16, BF16} {
+		path := filepath.Join(t.TempDir(), "w.pt")
+		if err := WriteTorch(path, LazyTorchTensor(dt, []int{200, 200}, func() ([]float32, error) { return vals, nil }), nil); err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zip.OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := appendFloats(nil, vals, dt)
+		found := false
+		for _, f := range zr.File {
+			if !strings.HasSuffix(f.Name, "/data/0") {
+				continue
+			}
+			found = true
+			r, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(r) // fails on a CRC mismatch
+			r.Close()
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: record of %d bytes, err %v; want %d bytes", dt, len(got), err, len(want))
+			}
+		}
+		zr.Close()
+		if !found {
+			t.Errorf("%s: no data record", dt)
+		}
+	}
 }

@@ -228,13 +228,15 @@ func WriteTorch(path string, root any, progress func(done, total int)) error {
 			return err
 		}
 		for i, t := range p.tensors {
-			b, err := tensorBytes(t)
+			size, crc, write, err := tensorRecord(t)
 			if err != nil {
 				return fmt.Errorf("tensor %d %v: %w", i, t.Shape, err)
 			}
-			if err := writeRecord(zw, cw, "archive/data/"+strconv.Itoa(i), b); err != nil {
+			if err := writeRecordFunc(zw, cw, "archive/data/"+strconv.Itoa(i), size, crc, write); err != nil {
 				return err
 			}
+			write = nil // its values are garbage now, unless the caller holds them
+			collectAfter(t.NumElements())
 			if progress != nil {
 				progress(i+1, len(p.tensors))
 			}
@@ -249,26 +251,46 @@ func WriteTorch(path string, root any, progress func(done, total int)) error {
 	})
 }
 
-func tensorBytes(t *TorchTensor) ([]byte, error) {
+// tensorRecord produces t's data and returns its record's size, CRC-32
+// and a function writing its bytes. Float data are converted a chunk at a
+// time, twice (once for the CRC the zip header needs first, once to write):
+// memory holds the tensor's values, not also their bytes.
+func tensorRecord(t *TorchTensor) (int64, uint32, func(io.Writer) error, error) {
 	f, ints, err := t.data()
 	if err != nil {
-		return nil, err
+		return 0, 0, nil, err
 	}
 	n := t.NumElements()
 	if t.DType == I64 {
 		if len(ints) != n {
-			return nil, fmt.Errorf("%w: %d values for shape %v", ErrInvalid, len(ints), t.Shape)
+			return 0, 0, nil, fmt.Errorf("%w: %d values for shape %v", ErrInvalid, len(ints), t.Shape)
 		}
 		b := make([]byte, 0, 8*n)
 		for _, v := range ints {
 			b = binary.LittleEndian.AppendUint64(b, uint64(v))
 		}
-		return b, nil
+		return int64(len(b)), crc32.ChecksumIEEE(b), func(w io.Writer) error { _, err := w.Write(b); return err }, nil
 	}
 	if len(f) != n {
-		return nil, fmt.Errorf("%w: %d values for shape %v", ErrInvalid, len(f), t.Shape)
+		return 0, 0, nil, fmt.Errorf("%w: %d values for shape %v", ErrInvalid, len(f), t.Shape)
 	}
-	return appendFloats(make([]byte, 0, n*t.DType.Size()), f, t.DType), nil
+	const chunk = 1 << 14 // elements per conversion
+	buf := make([]byte, 0, chunk*t.DType.Size())
+	each := func(fn func([]byte) error) error {
+		for i := 0; i < len(f); i += chunk {
+			buf = appendFloats(buf[:0], f[i:min(i+chunk, len(f))], t.DType)
+			if err := fn(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var crc uint32
+	each(func(b []byte) error { crc = crc32.Update(crc, crc32.IEEETable, b); return nil })
+	write := func(w io.Writer) error {
+		return each(func(b []byte) error { _, err := w.Write(b); return err })
+	}
+	return int64(n) * int64(t.DType.Size()), crc, write, nil
 }
 
 // offsetWriter counts the bytes the zip writer has written.
@@ -286,6 +308,15 @@ func (o *offsetWriter) Write(b []byte) (int, error) {
 // writeRecord writes one stored record whose data start at a multiple of
 // 64 bytes.
 func writeRecord(zw *zip.Writer, cw *offsetWriter, name string, data []byte) error {
+	return writeRecordFunc(zw, cw, name, int64(len(data)), crc32.ChecksumIEEE(data), func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeRecordFunc is writeRecord for size bytes of CRC-32 crc that write
+// writes.
+func writeRecordFunc(zw *zip.Writer, cw *offsetWriter, name string, size int64, crc uint32, write func(io.Writer) error) error {
 	if err := zw.Flush(); err != nil {
 		return err
 	}
@@ -300,12 +331,11 @@ func writeRecord(zw *zip.Writer, cw *offsetWriter, name string, data []byte) err
 	extra = append(extra, make([]byte, pad)...)
 	fh := &zip.FileHeader{
 		Name: name, Method: zip.Store, Extra: extra,
-		CRC32: crc32.ChecksumIEEE(data), CompressedSize64: uint64(len(data)), UncompressedSize64: uint64(len(data)),
+		CRC32: crc, CompressedSize64: uint64(size), UncompressedSize64: uint64(size),
 	}
 	w, err := zw.CreateRaw(fh)
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(data)
-	return err
+	return write(w)
 }

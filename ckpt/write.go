@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 )
 
 // Tensor is a float tensor to write; WriteSafetensors converts Data to the
@@ -170,6 +171,11 @@ func writeData(w io.Writer, dt DType, tensors []Tensor, ints []IntTensor) error 
 				return err
 			}
 		}
+		if t.Load != nil {
+			n := len(t.Data)
+			t.Data = nil
+			collectAfter(n)
+		}
 	}
 	for _, t := range ints {
 		for i := 0; i < len(t.Data); i += chunk {
@@ -183,4 +189,19 @@ func writeData(w io.Writer, dt DType, tensors []Tensor, ints []IntTensor) error 
 		}
 	}
 	return nil
+}
+
+// bigTensor is the size in float32 values past which a loaded tensor, once
+// written, is collected at once (collectAfter).
+const bigTensor = 16 << 20 // 64 MiB
+
+// collectAfter runs the garbage collector when a loaded tensor of n values
+// that is now garbage was big: the collector paces itself by the heap that
+// was live at its last run, which was that tensor, so without this the
+// smaller tensors after it would pile up to as much again before the next
+// collection, doubling the peak of a streaming write.
+func collectAfter(n int) {
+	if n >= bigTensor {
+		runtime.GC()
+	}
 }

@@ -22,7 +22,10 @@ of it; or a Hugging Face BLOOM directory) and writes --out as a Hugging Face mod
 directory: config.json and model.safetensors, or shards with
 model.safetensors.index.json past --max-shard-size. The optimizer state stays
 behind. Jobs load either format directly (--load); this is for generate, score and
-other tools, and for taking a model out of the cluster.
+other tools, and for taking a model out of the cluster. Every conversion reads,
+converts and writes one tensor at a time (a native tensor joined from its
+tensor-parallel pieces), so memory is about the largest tensor, not the model;
+only a LoRA checkpoint is loaded whole, to merge its adapters.
 
 With the seed's converter flags (--deepspeed, --tensor-model-parallel-size,
 --pipeline-model-parallel-size, --partition-layers, --type; --input-model-dir and
@@ -97,14 +100,8 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			if pipeOut || isPipeline(c.String("model")) {
 				return convertVia(c, pipeOut, out, dt, shard, asJSON)
 			}
-			m, hf, err := loadModel(c)
+			params, err := convertToHF(c, out, dt, shard, asJSON)
 			if err != nil {
-				return err
-			}
-			if !asJSON {
-				fmt.Fprintf(c.App.ErrWriter, "writing %s: %d parameters as %s\n", out, m.Cfg.NumParams(), dt)
-			}
-			if err := trainer.SaveHF(m, hf, out, dt, shard); err != nil {
 				return err
 			}
 			tok := c.String("tokenizer")
@@ -114,13 +111,34 @@ checkpoint gives its adapters alone as a peft adapter directory instead.
 			tok = shipTokenizer(c.App.ErrWriter, out, tok)
 			if asJSON {
 				return writeJSON(c.App.Writer, map[string]any{"model": c.String("model"), "out": out, "dtype": dt,
-					"parameters": m.Cfg.NumParams(), "tokenizer": tok})
+					"parameters": params, "tokenizer": tok})
 			}
-			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s%s\n", out, m.Cfg.NumParams(), dt,
+			_, err = fmt.Fprintf(c.App.Writer, "wrote %s: %d parameters as %s%s\n", out, params, dt,
 				map[bool]string{true: ", with tokenizer.json"}[tok != ""])
 			return err
 		},
 	}
+}
+
+// convertToHF writes --model as the Hugging Face directory out and returns
+// its parameter count: a tensor at a time from a Hugging Face directory or
+// a native checkpoint without LoRA adapters (trainer.ConvertModel).
+func convertToHF(c *ucli.Context, out string, dt ckpt.DType, shard int64, asJSON bool) (int, error) {
+	dir := c.String("model")
+	if dir == "" {
+		return 0, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
+	}
+	dev, err := openDevice(c)
+	if err != nil {
+		return 0, err
+	}
+	var progress func(done, total int)
+	if !asJSON {
+		fmt.Fprintf(c.App.ErrWriter, "converting %s to %s as %s\n", dir, out, dt)
+		progress = tensorProgress(c.App.ErrWriter, "converting "+dir)
+	}
+	cfg, err := trainer.ConvertModel(dev, dir, out, dt, shard, progress)
+	return trainer.ConfigFromHF(cfg).NumParams(), err
 }
 
 // convertModelFlag is --model, also spelled as the seed's --input-model-dir.

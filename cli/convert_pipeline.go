@@ -99,7 +99,9 @@ func pipelineBase(c *ucli.Context) (ckpt.BloomConfig, error) {
 }
 
 // openSource opens --model as whole tensors under HF names: layer files,
-// an HF directory, or a native checkpoint (loaded whole on the CPU).
+// an HF directory, or a native checkpoint (its tensors joined from the
+// shards one at a time; a LoRA checkpoint loaded whole on the CPU and
+// merged).
 func openSource(c *ucli.Context, dir string) (deepspeed.Source, ckpt.BloomConfig, func(), error) {
 	if isPipeline(dir) {
 		base, err := pipelineBase(c)
@@ -119,6 +121,9 @@ func openSource(c *ucli.Context, dir string) (deepspeed.Source, ckpt.BloomConfig
 		}
 		return h, h.Config, func() { h.Close() }, nil
 	}
+	if nt, cfg, err := trainer.OpenNativeTensors(dir); err == nil && nt != nil {
+		return nt, cfg, func() { nt.Close() }, nil
+	} // else LoRA, or an error that loading says as it always has
 	m, cfg, err := openModel(c, dir)
 	if err != nil {
 		return nil, cfg, nil, err
@@ -176,8 +181,8 @@ func convertPipeline(c *ucli.Context, src deepspeed.Source, cfg ckpt.BloomConfig
 }
 
 // saveSourceHF writes src as an HF directory, one tensor in memory at a
-// time when src gives shapes without data (layer files, HF directories),
-// else every tensor at once.
+// time when src gives shapes without data (layer files, HF directories,
+// native checkpoints), else every tensor at once.
 func saveSourceHF(src deepspeed.Source, cfg ckpt.BloomConfig, out string, dt ckpt.DType, shard int64, progress io.Writer) error {
 	names := src.Names()
 	var ts []ckpt.Tensor

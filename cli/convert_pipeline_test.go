@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"bloom/ckpt"
+	"bloom/ckpt/deepspeed"
+	"bloom/npu/cpu"
+	"bloom/trainer"
 )
 
 // TestConvertAscendSpeed: the seed's converter command line turns the
@@ -92,4 +97,47 @@ func TestConvertSeedRelease(t *testing.T) {
 	}
 	sameHF(t, golden, hf)
 	sameHF(t, golden, back)
+}
+
+// TestConvertNativeToLayerFilesStreams: a native checkpoint (TP2) converts
+// to layer files from its shards a tensor at a time (trainer.NativeTensors)
+// into the same bytes as from the model loaded whole.
+func TestConvertNativeToLayerFilesStreams(t *testing.T) {
+	native := filepath.Join(t.TempDir(), "native")
+	if log, err := run(t, "convert", "--model", golden, "--out", native, "--to", "native", "--tensor-model-parallel-size", "2"); err != nil {
+		t.Fatal(err, log)
+	}
+	nt, cfg, err := trainer.OpenNativeTensors(native)
+	if err != nil || nt == nil {
+		t.Fatalf("OpenNativeTensors: %v, %v", nt, err)
+	}
+	defer nt.Close()
+	m, _, err := trainer.LoadModel(cpu.New(1), native)
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole := newModelSource(m)
+	if !slices.Equal(nt.Names(), whole.Names()) {
+		t.Fatalf("names %v, want %v", nt.Names(), whole.Names())
+	}
+	l := deepspeed.Layout{TP: 2, PP: 2}
+	o := deepspeed.WriteOptions{DType: ckpt.BF16, DivisibleBy: 128}
+	a, b := t.TempDir(), t.TempDir()
+	if err := deepspeed.Write(a, nt, cfg, l, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := deepspeed.Write(b, whole, trainer.HFConfig(m, cfg), l, o); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(a, "release", "*"))
+	if len(files) < 4 {
+		t.Fatalf("files %v", files)
+	}
+	for _, f := range files {
+		x, _ := os.ReadFile(f)
+		y, err := os.ReadFile(filepath.Join(b, "release", filepath.Base(f)))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs: %v", filepath.Base(f), err)
+		}
+	}
 }

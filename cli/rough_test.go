@@ -47,8 +47,9 @@ func TestRoughEdges(t *testing.T) {
 	}
 }
 
-// TestLoadProgress: loading a model that takes a while prints "tensor n of
-// N" lines on standard error (here with no delay before the first).
+// TestLoadProgress: converting a model that takes a while prints "tensor n
+// of N" lines on standard error (here with no delay before the first); a
+// Hugging Face model streams, a tensor at a time.
 func TestLoadProgress(t *testing.T) {
 	defer func(d time.Duration) { progressAfter = d }(progressAfter)
 	progressAfter = 0
@@ -58,7 +59,7 @@ func TestLoadProgress(t *testing.T) {
 	if err := app.Run([]string{"bloomctl", "convert", "--model", golden, "--out", filepath.Join(t.TempDir(), "hf")}); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut.String(), "loading "+golden+": tensor 29 of 29\n") || !strings.Contains(errOut.String(), "writing ") ||
+	if !strings.Contains(errOut.String(), "converting "+golden+": tensor 29 of 29\n") || !strings.Contains(errOut.String(), "converting "+golden+" to ") ||
 		strings.Contains(out.String(), "tensor") {
 		t.Errorf("stdout %q\nstderr %q", out.String(), errOut.String())
 	}

@@ -124,3 +124,57 @@ func SaveHF(m *bloom.Model, cfg ckpt.BloomConfig, dir string, dt ckpt.DType, max
 
 // HFConfig is cfg with m's model shape: the config.json of m.
 func HFConfig(m *bloom.Model, cfg ckpt.BloomConfig) ckpt.BloomConfig { return withShape(cfg, m.Cfg) }
+
+// ConvertHF writes the Hugging Face model directory dir to out as SaveHF
+// writes a model LoadHF read from it (the same files, byte for byte: dtype
+// dt, shards past maxShardBytes, the tensors in the model's order, the
+// config as the model's shape gives it), without loading the model: each
+// tensor is read from dir, converted and written before the next is read,
+// so memory holds one tensor, not the model. dir is checked as LoadHF
+// checks it (every tensor the config implies, with its shape, and no
+// other) before anything is written. progress, when not nil, is called
+// as each tensor is read, with how many of how many. It returns the
+// config written.
+func ConvertHF(dir, out string, dt ckpt.DType, maxShardBytes int64, progress func(done, total int)) (ckpt.BloomConfig, error) {
+	h, err := ckpt.OpenHF(dir)
+	if err != nil {
+		return ckpt.BloomConfig{}, err
+	}
+	defer h.Close()
+	h.Stream()
+	c := ConfigFromHF(h.Config)
+	if err := c.Validate(); err != nil {
+		return h.Config, fmt.Errorf("%s: %w", dir, err)
+	}
+	l := bloom.NewLayout(c)
+	for _, name := range h.Names() {
+		if _, ok := l.Lookup(name); !ok {
+			return h.Config, fmt.Errorf("%w: %s has tensor %q, which a %d-layer BLOOM does not have", ErrMismatch, dir, name, c.Layers)
+		}
+	}
+	ts := make([]ckpt.Tensor, len(l.Tensors))
+	for i, t := range l.Tensors {
+		ti, ok := h.Info(t.Name)
+		switch {
+		case !ok:
+			return h.Config, fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, ckpt.ErrNotFound)
+		case !ti.DType.IsFloat():
+			return h.Config, fmt.Errorf("%w: %s: tensor %q is %s, not a float tensor", ErrMismatch, dir, t.Name, ti.DType)
+		case !slices.Equal(ti.Shape, t.Shape):
+			return h.Config, fmt.Errorf("%w: %s: tensor %q has shape %v, the config implies %v", ErrMismatch, dir, t.Name, ti.Shape, t.Shape)
+		}
+		ts[i] = ckpt.Tensor{Name: t.Name, Shape: t.Shape, Load: func() ([]float32, error) {
+			data, _, err := h.Float32(t.Name)
+			h.Evict(t.Name)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %s: tensor %q: %w", ErrMismatch, dir, t.Name, err)
+			}
+			if progress != nil {
+				progress(i+1, len(ts))
+			}
+			return data, nil
+		}}
+	}
+	cfg := withShape(h.Config, c)
+	return cfg, ckpt.SaveHF(out, cfg, dt, ts, maxShardBytes)
+}

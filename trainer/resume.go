@@ -291,22 +291,7 @@ func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst [
 	if err != nil {
 		return err
 	}
-	piece := func(tp int) ([]float32, bloom.Tensor, error) {
-		ol := s.layouts[[2]int{pp, tp}]
-		ot, _ := ol.Lookup(t.Name)
-		f, _, err := s.n.Shard(tp, pp)
-		if err != nil {
-			return nil, ot, err
-		}
-		data, shape, err := f.Float32(prefix + t.Name)
-		if err != nil {
-			return nil, ot, err
-		}
-		if !slices.Equal(shape, ot.Shape) {
-			return nil, ot, fmt.Errorf("%s%s in shard (tp %d, pp %d) has shape %v, its layout says %v", prefix, t.Name, tp, pp, shape, ot.Shape)
-		}
-		return data, ot, nil
-	}
+	piece := func(tp int) ([]float32, bloom.Tensor, error) { return s.piece(prefix, t.Name, pp, tp) }
 	if s.tp == l.Part.TP {
 		data, _, err := piece(tps[0])
 		if err != nil {
@@ -329,6 +314,79 @@ func (s *shardSource) read(prefix string, l *bloom.Layout, t bloom.Tensor, dst [
 	}
 	l.Shard(t, full, dst)
 	return nil
+}
+
+// piece reads the piece of the tensor name, of the copy prefix, that the
+// shard (tp, pp) holds, and its tensor in that shard's layout. The shard's
+// mapped pages of it are let go once read (ckpt.File.Evict).
+func (s *shardSource) piece(prefix, name string, pp, tp int) ([]float32, bloom.Tensor, error) {
+	ot, _ := s.layouts[[2]int{pp, tp}].Lookup(name)
+	f, _, err := s.n.Shard(tp, pp)
+	if err != nil {
+		return nil, ot, err
+	}
+	data, shape, err := f.Float32(prefix + name)
+	f.Evict(prefix + name)
+	if err != nil {
+		return nil, ot, err
+	}
+	if !slices.Equal(shape, ot.Shape) {
+		return nil, ot, fmt.Errorf("%s%s in shard (tp %d, pp %d) has shape %v, its layout says %v", prefix, name, tp, pp, shape, ot.Shape)
+	}
+	return data, ot, nil
+}
+
+// check reports what read would find wrong with tensor t of layout l, from
+// the shards' headers alone: a piece missing or of the wrong shape.
+func (s *shardSource) check(prefix string, l *bloom.Layout, t bloom.Tensor) error {
+	pp, tps, err := s.locate(l, t)
+	if err != nil {
+		return err
+	}
+	for _, tp := range tps {
+		ot, _ := s.layouts[[2]int{pp, tp}].Lookup(t.Name)
+		f, _, err := s.n.Shard(tp, pp)
+		if err != nil {
+			return err
+		}
+		ti, ok := f.Info(prefix + t.Name)
+		switch {
+		case !ok:
+			return fmt.Errorf("shard (tp %d, pp %d): %w: no tensor %s%s", tp, pp, ckpt.ErrNotFound, prefix, t.Name)
+		case !ti.DType.IsFloat():
+			return fmt.Errorf("%s%s in shard (tp %d, pp %d) is %s, not a float tensor", prefix, t.Name, tp, pp, ti.DType)
+		case !slices.Equal(ti.Shape, ot.Shape):
+			return fmt.Errorf("%s%s in shard (tp %d, pp %d) has shape %v, its layout says %v", prefix, t.Name, tp, pp, ti.Shape, ot.Shape)
+		}
+	}
+	return nil
+}
+
+// whole returns tensor t of the whole-model layout l (tensor-parallel
+// size 1), of the copy prefix, joined from the shards holding its pieces:
+// memory holds that tensor and its pieces, not the model.
+func (s *shardSource) whole(prefix string, l *bloom.Layout, t bloom.Tensor) ([]float32, error) {
+	if l.Part.TP != 1 {
+		dst := make([]float32, t.Size)
+		return dst, s.read(prefix, l, t, dst)
+	}
+	pp, tps, err := s.locate(l, t)
+	if err != nil {
+		return nil, err
+	}
+	if s.tp == 1 { // the shard holds it whole
+		data, _, err := s.piece(prefix, t.Name, pp, 0)
+		return data, err
+	}
+	full := make([]float32, t.Size)
+	for _, tp := range tps {
+		data, ot, err := s.piece(prefix, t.Name, pp, tp)
+		if err != nil {
+			return nil, err
+		}
+		s.layouts[[2]int{pp, tp}].Unshard(ot, data, full)
+	}
+	return full, nil
 }
 
 // CheckpointShards lists the shard files of the native checkpoint described

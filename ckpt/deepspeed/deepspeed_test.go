@@ -1,6 +1,7 @@
 package deepspeed
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -211,5 +212,52 @@ func TestReadRelease(t *testing.T) {
 		t.Errorf("without a vocabulary: embedding %v (%v), want the padded 120 rows", shape, err)
 	} else if want, _, _ := hf.Float32("word_embeddings.weight"); !slices.Equal(emb[96*32:], want[72*32:]) {
 		t.Error("padding rows are not copies of the last 24 rows")
+	}
+}
+
+// evictCounter is an HF source that counts Evict calls by name.
+type evictCounter struct {
+	*ckpt.HF
+	evicted map[string]int
+}
+
+func (e evictCounter) Evict(name string) { e.evicted[name]++; e.HF.Evict(name) }
+
+// plainSource hides HF's Evict and Info.
+type plainSource struct{ hf *ckpt.HF }
+
+func (p plainSource) Names() []string                               { return p.hf.Names() }
+func (p plainSource) Float32(name string) ([]float32, []int, error) { return p.hf.Float32(name) }
+
+// TestWriteEvicts: Write tells a source with Evict that each tensor's pages
+// may go after each of its TP reads, and writes the same bytes as from a
+// source without it.
+func TestWriteEvicts(t *testing.T) {
+	hf := tinyHF(t, 3)
+	l := Layout{TP: 2, PP: 3}
+	o := WriteOptions{DType: ckpt.BF16, DivisibleBy: 8}
+	a, b := t.TempDir(), t.TempDir()
+	src := evictCounter{hf, map[string]int{}}
+	if err := Write(a, src, hf.Config, l, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write(b, plainSource{hf}, hf.Config, l, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range hf.Names() {
+		if src.evicted[name] != l.TP {
+			t.Errorf("%s evicted %d times, want %d", name, src.evicted[name], l.TP)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(a, "release", "*"))
+	if len(files) == 0 {
+		t.Fatal("no files written")
+	}
+	for _, f := range files {
+		x, _ := os.ReadFile(f)
+		y, err := os.ReadFile(filepath.Join(b, "release", filepath.Base(f)))
+		if err != nil || !bytes.Equal(x, y) {
+			t.Errorf("%s differs: %v", filepath.Base(f), err)
+		}
 	}
 }

@@ -22,6 +22,11 @@ type Source interface {
 	Float32(name string) ([]float32, []int, error)
 }
 
+// evicter is a Source that can let go of a tensor's memory-mapped pages
+// once read (ckpt.HF.Evict): Write then holds the tensor it is on, not
+// every page of the source it has passed.
+type evicter interface{ Evict(name string) }
+
 // Layout is the parallel layout to write.
 type Layout struct {
 	TP, PP int
@@ -90,7 +95,9 @@ type piece struct {
 // "bloom_hf_config" and "bloom_layout" so that Read restores them.
 //
 // Memory: one whole tensor and one part of it at a time; each tensor is
-// read from src once per tensor-parallel rank.
+// read from src once per tensor-parallel rank, and a source with an Evict
+// method (ckpt.HF) is told after each read that the tensor's mapped pages
+// may go.
 func Write(dir string, src Source, cfg ckpt.BloomConfig, l Layout, o WriteOptions) error {
 	if o.DType == "" {
 		o.DType = ckpt.F16
@@ -167,6 +174,9 @@ func writeLayer(out string, idx, tp int, pieces []piece, src Source, tpSize, pad
 				o.Progress(*n, total, file, p.key)
 			}
 			data, shape, err := src.Float32(p.name)
+			if e, ok := src.(evicter); ok {
+				e.Evict(p.name)
+			}
 			if err != nil {
 				return nil, err
 			}
