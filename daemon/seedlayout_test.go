@@ -181,7 +181,12 @@ func (e *e2e) startupPhases(j *api.JobInfo) string {
 	}
 	var spawn, peak, joined, first time.Duration
 	logs, _ := filepath.Glob(filepath.Join(e.dir, "n*", "jobs", j.ID, "attempt-1", "rank-*.log"))
+	n := 0
 	for _, f := range logs {
+		if _, err := os.Stat(f + ".copy"); err == nil {
+			continue // another node's copy of a rank's log
+		}
+		n++
 		b, _ := os.ReadFile(f)
 		var t0, tp, tj, ts time.Time
 		for _, l := range strings.Split(string(b), "\n") {
@@ -204,7 +209,7 @@ func (e *e2e) startupPhases(j *api.JobInfo) string {
 		spawn, peak, joined, first = max(spawn, t0.Sub(start)), max(peak, tp.Sub(t0)), max(joined, tj.Sub(tp)), max(first, ts.Sub(tj))
 	}
 	return fmt.Sprintf("%d rank logs: attempt start → worker running %v; → device peak measured %v; → communicators joined %v; → first step done %v",
-		len(logs), spawn.Round(time.Millisecond), peak.Round(time.Millisecond), joined.Round(time.Millisecond), first.Round(time.Millisecond))
+		n, spawn.Round(time.Millisecond), peak.Round(time.Millisecond), joined.Round(time.Millisecond), first.Round(time.Millisecond))
 }
 
 // startWith starts node i with devices and extra flags.
