@@ -209,13 +209,17 @@ func (m *Membership) clearSuspect(name string) {
 // Local returns this node as the others see it.
 func (m *Membership) Local() Member {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	addr := m.localAddr
+	m.mu.Unlock()
 	if addr == "" { // memberlist's node, read once: its address never changes
+		// Not under m.mu: memberlist calls the delegate (which takes m.mu)
+		// while it holds its own node lock, which LocalNode takes.
 		n := m.ml.LocalNode()
 		addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-		m.localAddr = addr
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.localAddr = addr
 	return Member{Name: m.cfg.Name, Addr: addr, State: StateAlive, Meta: m.meta}
 }
 
