@@ -51,15 +51,7 @@ func TestConvertUniversalToNative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct {
-			prefix string
-			want   []float32
-		}{{"model.", p.FP32}, {"exp_avg.", p.ExpAvg}, {"exp_avg_sq.", p.ExpSq}} {
-			got, shape, err := f.Float32(c.prefix + name)
-			if err != nil || !slices.Equal(shape, p.Shape) || !slices.Equal(got, c.want) {
-				t.Errorf("%s%s: shape %v, want %v, values equal %v (%v)", c.prefix, name, shape, p.Shape, slices.Equal(got, c.want), err)
-			}
-		}
+		sameState(t, f, name, p.Shape, p.FP32, p.ExpAvg, p.ExpSq)
 	}
 
 	one := t.TempDir()
@@ -173,15 +165,7 @@ func TestConvertZeroToNative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []struct {
-			prefix string
-			want   []float32
-		}{{"model.", p.FP32}, {"exp_avg.", p.ExpAvg}, {"exp_avg_sq.", p.ExpSq}} {
-			got, shape, err := f.Float32(c.prefix + name)
-			if err != nil || !slices.Equal(shape, p.Shape) || !slices.Equal(got, c.want) {
-				t.Errorf("%s%s: shape %v, want %v, values equal %v (%v)", c.prefix, name, shape, p.Shape, slices.Equal(got, c.want), err)
-			}
-		}
+		sameState(t, f, name, p.Shape, p.FP32, p.ExpAvg, p.ExpSq)
 	}
 }
 
@@ -200,4 +184,19 @@ func manifestOf(t *testing.T, dir string) (ckpt.Manifest, int) {
 		t.Fatalf("trainer record %s: %v", man.Trainer, err)
 	}
 	return man, rec.OptimizerStep
+}
+
+// sameState checks that shard f holds name's weights and both Adam moments
+// as given, bit for bit.
+func sameState(t *testing.T, f *ckpt.File, name string, shape []int, fp32, expAvg, expSq []float32) {
+	t.Helper()
+	for _, c := range []struct {
+		prefix string
+		want   []float32
+	}{{"model.", fp32}, {"exp_avg.", expAvg}, {"exp_avg_sq.", expSq}} {
+		got, s, err := f.Float32(c.prefix + name)
+		if err != nil || !slices.Equal(s, shape) || !slices.Equal(got, c.want) {
+			t.Errorf("%s%s: shape %v, want %v, values equal %v (%v)", c.prefix, name, s, shape, slices.Equal(got, c.want), err)
+		}
+	}
 }

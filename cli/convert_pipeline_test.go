@@ -45,19 +45,7 @@ func TestConvertAscendSpeed(t *testing.T) {
 	if a.Config.VocabSize != b.Config.VocabSize || a.Config.NHead != b.Config.NHead || a.Config.EOSTokenID != b.Config.EOSTokenID {
 		t.Errorf("config %+v, want %+v", b.Config, a.Config)
 	}
-	an, bn := a.Names(), b.Names()
-	slices.Sort(an)
-	slices.Sort(bn)
-	if !slices.Equal(an, bn) {
-		t.Fatalf("names %v, want %v", bn, an)
-	}
-	for _, n := range an {
-		x, xs, _ := a.Float32(n)
-		y, ys, err := b.Float32(n)
-		if err != nil || !slices.Equal(xs, ys) || !slices.Equal(x, y) {
-			t.Errorf("%s differs (%v %v, %v)", n, xs, ys, err)
-		}
-	}
+	sameHF(t, golden, back)
 }
 
 func TestConvertSeedFlagErrors(t *testing.T) {

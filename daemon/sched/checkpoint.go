@@ -182,13 +182,20 @@ func nativeManifest(byRank map[int]api.Shard, ranks []int) ([]byte, error) {
 // retire applies the job's retention policy (--keep-last, --keep-every):
 // the committed checkpoints it lets go leave the record, and each node
 // deletes their files once it sees them gone. The newest checkpoint and
-// the one the running attempt resumed from are kept.
-func retire(job *coord.Job) []Action {
+// the one the running attempt resumed from are kept. A job is looked at
+// again only when its checkpoints or attempts changed since it last had
+// nothing to retire (its spec is decoded then, not every pass).
+func (s *Scheduler) retire(job *coord.Job) []Action {
 	if len(job.Checkpoints) < 2 {
+		return nil
+	}
+	key := keptKey{n: len(job.Checkpoints), newest: job.LastStep(), attempts: len(job.Attempts), state: job.State}
+	if s.kept[job.ID] == key {
 		return nil
 	}
 	spec, err := jobspec.Decode(job.Spec)
 	if err != nil || !spec.Retention().Enabled() {
+		s.kept[job.ID] = key
 		return nil
 	}
 	steps := make([]int64, len(job.Checkpoints))
@@ -201,8 +208,16 @@ func retire(job *coord.Job) []Action {
 	}
 	drop := spec.Retention().Drop(steps, protect...)
 	if len(drop) == 0 {
+		s.kept[job.ID] = key
 		return nil
 	}
 	return []Action{{Cmd: coord.RetireCheckpoints{ID: job.ID, Steps: drop},
 		Level: slog.LevelInfo, Msg: "checkpoints retired", Args: []any{"job", job.ID, "steps", drop, "keep_last", spec.KeepLast, "keep_every", spec.KeepEvery}}}
+}
+
+// keptKey is what retire's answer depends on besides the spec.
+type keptKey struct {
+	n, attempts int
+	newest      int64
+	state       coord.JobState
 }

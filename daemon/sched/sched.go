@@ -64,6 +64,7 @@ type Scheduler struct {
 	final       map[string]*api.JobProgress // the last progress of attempts that ended
 	draining    map[string]time.Time        // nodes going down for a restart → their last report saying so
 	leaderSince time.Time                   // the first pass of this leadership; zero before it
+	kept        map[string]keptKey          // jobs whose retention found nothing to retire, as they were then
 }
 
 // New returns a scheduler that knows nothing yet.
@@ -77,6 +78,7 @@ func New(cfg Config) *Scheduler {
 func (s *Scheduler) Reset() {
 	s.live, s.waiting, s.final = map[string]*attempt{}, map[string]string{}, map[string]*api.JobProgress{}
 	s.draining, s.leaderSince = map[string]time.Time{}, time.Time{}
+	s.kept = map[string]keptKey{}
 }
 
 // Action is one step of a pass's output, done in order: apply Cmd through
@@ -131,7 +133,7 @@ func (s *Scheduler) Pass(st *coord.State, g Gossip, now time.Time) []Action {
 		case coord.JobRunning:
 			out = append(out, s.watch(st, job, view, g, now)...)
 		}
-		out = append(out, retire(st.Jobs[id])...)
+		out = append(out, s.retire(st.Jobs[id])...)
 	}
 	for id, a := range s.live {
 		if _, ok := st.Jobs[id]; ok {
