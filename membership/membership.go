@@ -66,6 +66,11 @@ func New(cfg Config) (*Membership, error) {
 			net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.BindPort)), err)
 	}
 	m.ml = ml
+	// The local node's address, read once now: memberlist rewrites its
+	// node in place under its own lock on every metadata update, so later
+	// reads of it race, and it calls our delegate while holding that lock.
+	n := ml.LocalNode()
+	m.localAddr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
 	return m, nil
 }
 
@@ -209,18 +214,8 @@ func (m *Membership) clearSuspect(name string) {
 // Local returns this node as the others see it.
 func (m *Membership) Local() Member {
 	m.mu.Lock()
-	addr := m.localAddr
-	m.mu.Unlock()
-	if addr == "" { // memberlist's node, read once: its address never changes
-		// Not under m.mu: memberlist calls the delegate (which takes m.mu)
-		// while it holds its own node lock, which LocalNode takes.
-		n := m.ml.LocalNode()
-		addr = net.JoinHostPort(n.Addr.String(), strconv.Itoa(int(n.Port)))
-	}
-	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.localAddr = addr
-	return Member{Name: m.cfg.Name, Addr: addr, State: StateAlive, Meta: m.meta}
+	return Member{Name: m.cfg.Name, Addr: m.localAddr, State: StateAlive, Meta: m.meta}
 }
 
 // Meta returns this node's current metadata.
