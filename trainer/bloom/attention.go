@@ -6,15 +6,20 @@ import "bloom/npu"
 // res1 = x + dense(attn(qkv(ln1(x)))). The new keys and values land in
 // a.k/a.v at time offset t0. Under tensor parallelism qkv is column-parallel
 // (this rank's heads, with their slopes in s) and dense row-parallel
-// (linear.go). proj (N,C) is scratch.
+// (linear.go). proj (N,C) is scratch, also for the linears' float32 inputs
+// when a keeps them in half only (linearIn).
 func attentionForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, proj, x npu.Buf, s npu.AttentionShape, t0 int) error {
 	N, C := s.B*s.Tq, c.Hidden
-	d.LayerNormForward(a.ln1, a.ln1Mean, a.ln1Rstd, x, w.LN1W, w.LN1B, N, C, c.Eps)
+	ln1 := a.ln1.value(proj)
+	d.LayerNormForward(ln1, a.ln1Mean, a.ln1Rstd, x, w.LN1W, w.LN1B, N, C, c.Eps)
+	a.ln1.keep(d, ln1, N*C)
 	if err := w.QKV.forward(d, tp, a.qkv, a.ln1, a.qkvU, N); err != nil {
 		return err
 	}
 	d.SplitQKV(a.q, a.k, a.v, a.qkv, s.B, s.Tq, s.NH, s.HD, s.Cap, t0)
-	d.AttentionForward(a.att, a.probs, a.q, a.k, a.v, s)
+	att := a.att.value(proj)
+	d.AttentionForward(att, a.probs, a.q, a.k, a.v, s)
+	a.att.keep(d, att, N*tp.attn)
 	if err := w.Dense.forward(d, tp, proj, a.att, a.denseU, N); err != nil {
 		return err
 	}

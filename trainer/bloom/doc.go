@@ -72,9 +72,16 @@
 // Megatron-DeepSpeed, whose model is all half tensors: q, k, v and the
 // attention probabilities are not rounded before their products; the
 // activations kept between layers, and sent between pipeline stages, are
-// float32 (so memory per token is not below float32's); layer-norm weights,
-// biases and embedding rows are the float32 master values, not their half
-// copies.
+// float32; layer-norm weights, biases and embedding rows are the float32
+// master values, not their half copies.
+//
+// What the backward keeps of the forward is float32 too, but for the
+// inputs of the four linears and of the tied head (linear.go's linearIn):
+// the backward uses them only in the weight gradient's product, which
+// rounds them to the half type anyway, so under half precision they are
+// kept rounded, in half the bytes, and the products read them without
+// rounding them again: the same numbers, bit for bit. A LoRA-adapted
+// linear's input stays float32 (its adapter's products are float32).
 //
 //	m, _ := bloom.New(dev, bloom.Presets["bloom-tiny"])
 //	m.InitRandom(42, 0.02)

@@ -69,7 +69,7 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 	}
 	a := c.step[Tq]
 	if a == nil {
-		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, false, false, nil)
+		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, npu.F32, false, false, nil)
 		for l := range a.blocks {
 			a.blocks[l].k, a.blocks[l].v = c.k[l], c.v[l]
 		}
@@ -125,7 +125,7 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) error {
 		if a.hook != nil {
 			a.hook(l, true)
 		}
-		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N); err != nil {
+		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, nil, N); err != nil { // a cache keeps float32
 			return err
 		}
 		x = ba.res2

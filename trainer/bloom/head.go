@@ -3,11 +3,14 @@ package bloom
 import "bloom/npu"
 
 // headForward applies the final layer norm to x (N,C) and the tied lm_head:
-// logits (N,V) = ln_f(x)·wteᵀ, V being this rank's vocabulary rows.
+// logits (N,V) = ln_f(x)·wteᵀ, V being this rank's vocabulary rows. a.proj
+// is scratch for ln_f's output when a keeps it in half only.
 func headForward(d npu.Device, c Config, tp *tensorPar, w *Weights, a *acts, x npu.Buf, N int) {
 	C, V := c.Hidden, tp.vocab
-	d.LayerNormForward(a.lnf, a.lnfMean, a.lnfRstd, x, w.LNFW, w.LNFB, N, C, c.Eps)
-	gemmWeight(d, w.wtePacked, N, V, C, a.lnf, w.WTE, a.logits)
+	lnf := a.lnf.value(a.proj)
+	d.LayerNormForward(lnf, a.lnfMean, a.lnfRstd, x, w.LNFW, w.LNFB, N, C, c.Eps)
+	a.lnf.keep(d, lnf, N*C)
+	gemmIn(d, w.wtePacked, N, V, C, a.lnf, w.WTE, a.logits)
 }
 
 // headBackward takes dlogits (N,V) and sets dres (N,C) = ∂L/∂x, adding into
@@ -18,7 +21,7 @@ func headBackward(d npu.Device, c Config, tp *tensorPar, w, g *Weights, a *acts,
 	C, V := c.Hidden, tp.vocab
 	d.Gemm(false, false, N, C, V, 1, dlogits, V, w.WTE, C, 0, s.dtmp, C)
 	if !c.LoRA.On() { // the tied embeddings are frozen under LoRA
-		d.Gemm(true, false, V, C, N, 1, dlogits, V, a.lnf, C, 1, g.WTE, C)
+		gemmGradW(d, N, V, C, dlogits, a.lnf, g.WTE)
 	}
 	if err := tp.sum(s.dtmp); err != nil {
 		return err

@@ -31,12 +31,73 @@ type Linear struct {
 	packed  npu.PackedB // W packed for inference (Model.PackWeights), or nil
 }
 
+// linearIn is a linear's input (N,in) as the forward computes it and the
+// backward keeps it. In float32, and for a linear with a LoRA adapter
+// (whose products are float32), x holds it. Under half precision the
+// backward of a linear without an adapter uses its input only as an
+// operand of the weight gradient's product, which rounds it to the half
+// type anyway; so h keeps it rounded, in half the bytes, x is nil, and the
+// forward computes it in scratch (value) and rounds it into h (keep)
+// before the forward's product reads h. The products are the same, bit
+// for bit.
+type linearIn struct {
+	x npu.Buf     // (N,in) float32, or nil
+	h npu.HalfBuf // (N,in) rounded to the products' half type, or nil
+}
+
+// newLinearIn allocates n values of the input of linear t (0 for the
+// head), kept in keep's type: F32, or a half type unless LoRA adapts t.
+func newLinearIn(d npu.Device, c Config, t LoRATarget, keep npu.DType, n int) linearIn {
+	if keep == npu.F32 || c.LoRA.Targets&t != 0 {
+		return linearIn{x: d.Alloc(n)}
+	}
+	return linearIn{h: d.AllocHalf(keep, n)}
+}
+
+// value is where the forward computes the input: x, or scratch when only
+// the half copy is kept.
+func (in linearIn) value(scratch npu.Buf) npu.Buf {
+	if in.x != nil {
+		return in.x
+	}
+	return scratch
+}
+
+// keep rounds the n values the forward computed in v into h, when h is
+// kept.
+func (in linearIn) keep(d npu.Device, v npu.Buf, n int) {
+	if in.h != nil {
+		d.ToHalf(in.h, v, n)
+	}
+}
+
+// gemmIn sets out (N,n) = in·Wᵀ for a weight W (n,k): from in's half copy
+// when it keeps one (the product Gemm computes from its float32 values),
+// else as gemmWeight does.
+func gemmIn(d npu.Device, pw npu.PackedB, N, n, k int, in linearIn, w, out npu.Buf) {
+	if in.h != nil {
+		halfOf(d).gemmA(false, true, N, n, k, 1, in.h, k, w, k, 0, out, n)
+		return
+	}
+	gemmWeight(d, pw, N, n, k, in.x, w, out)
+}
+
+// gemmGradW adds dOutᵀ·in into dw (n,k), dOut being (N,n): from in's half
+// copy when it keeps one.
+func gemmGradW(d npu.Device, N, n, k int, dOut npu.Buf, in linearIn, dw npu.Buf) {
+	if in.h != nil {
+		halfOf(d).gemmB(true, false, n, k, N, 1, dOut, n, in.h, k, 1, dw, k)
+		return
+	}
+	d.Gemm(true, false, n, k, N, 1, dOut, n, in.x, k, 1, dw, k)
+}
+
 // forward sets out (N,out) = in (N,in)·Wᵀ + b, plus the adapter's
 // (alpha/r)·B·A·in, saving u (N,R) = A·in for the backward (u is nil without
 // an adapter). A row-parallel linear sums its ranks' partial products before
 // the bias.
-func (l *Linear) forward(d npu.Device, tp *tensorPar, out, in, u npu.Buf, N int) error {
-	gemmWeight(d, l.packed, N, l.out, l.in, in, l.W, out)
+func (l *Linear) forward(d npu.Device, tp *tensorPar, out npu.Buf, in linearIn, u npu.Buf, N int) error {
+	gemmIn(d, l.packed, N, l.out, l.in, in, l.W, out)
 	if l.role == rowParallel {
 		if err := tp.sum(out); err != nil {
 			return err
@@ -46,7 +107,7 @@ func (l *Linear) forward(d npu.Device, tp *tensorPar, out, in, u npu.Buf, N int)
 	if l.LoRA.A == nil {
 		return nil
 	}
-	return l.loraForward(d, tp, out, in, u, N)
+	return l.loraForward(d, tp, out, in.x, u, N)
 }
 
 // backward sets dIn (N,in) = ∂L/∂in from dOut (N,out) and adds the gradients
@@ -54,14 +115,14 @@ func (l *Linear) forward(d npu.Device, tp *tensorPar, out, in, u npu.Buf, N int)
 // dl.B unless the linear is frozen, and the adapter's into dl.LoRA. in and u
 // are what forward was given and saved; du (N,R) is scratch. A
 // column-parallel linear's input gradient is summed across ranks.
-func (l *Linear) backward(d npu.Device, tp *tensorPar, dl *Linear, dIn, dOut, in, u, du npu.Buf, N int) error {
+func (l *Linear) backward(d npu.Device, tp *tensorPar, dl *Linear, dIn, dOut npu.Buf, in linearIn, u, du npu.Buf, N int) error {
 	d.Gemm(false, false, N, l.in, l.out, 1, dOut, l.out, l.W, l.in, 0, dIn, l.in)
 	if !l.frozen {
-		d.Gemm(true, false, l.out, l.in, N, 1, dOut, l.out, in, l.in, 1, dl.W, l.in)
+		gemmGradW(d, N, l.out, l.in, dOut, in, dl.W)
 		d.BiasBackward(dl.B, dOut, N, l.out)
 	}
 	if l.LoRA.A != nil {
-		if err := l.loraBackward(d, tp, &dl.LoRA, dIn, dOut, in, u, du, N); err != nil {
+		if err := l.loraBackward(d, tp, &dl.LoRA, dIn, dOut, in.x, u, du, N); err != nil {
 			return err
 		}
 	}

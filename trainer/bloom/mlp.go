@@ -5,14 +5,19 @@ import "bloom/npu"
 // mlpForward runs the MLP half of a block:
 // res2 = res1 + dense_4h_to_h(gelu(dense_h_to_4h(ln2(res1)))). Under tensor
 // parallelism dense_h_to_4h is column-parallel and dense_4h_to_h
-// row-parallel (linear.go). proj (N,C) is scratch.
-func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, proj npu.Buf, N int) error {
+// row-parallel (linear.go). proj (N,C) is scratch, and so is gelu (N,F),
+// needed only when a keeps GELU's output in half only (nil otherwise).
+func mlpForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockActs, proj, gelu npu.Buf, N int) error {
 	C, F := c.Hidden, tp.ff
-	d.LayerNormForward(a.ln2, a.ln2Mean, a.ln2Rstd, a.res1, w.LN2W, w.LN2B, N, C, c.Eps)
+	ln2 := a.ln2.value(proj)
+	d.LayerNormForward(ln2, a.ln2Mean, a.ln2Rstd, a.res1, w.LN2W, w.LN2B, N, C, c.Eps)
+	a.ln2.keep(d, ln2, N*C)
 	if err := w.FC.forward(d, tp, a.fch, a.ln2, a.fcU, N); err != nil {
 		return err
 	}
-	d.GeluForward(a.fchGelu, a.fch, N*F)
+	gelu = a.fchGelu.value(gelu)
+	d.GeluForward(gelu, a.fch, N*F)
+	a.fchGelu.keep(d, gelu, N*F)
 	if err := w.Proj.forward(d, tp, proj, a.fchGelu, a.projU, N); err != nil {
 		return err
 	}

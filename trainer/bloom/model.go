@@ -27,6 +27,7 @@ type Model struct {
 	// The results are bit-identical; set it before the first pass.
 	Recompute bool
 
+	fp32Acts  bool // keep the linears' inputs in float32 under half precision too (a test compares the two)
 	tp        tensorPar
 	dev       npu.Device   // what the passes compute on: Dev, or Dev with half-operand products (SetPrecision)
 	precision npu.DType    // the type matrix products round their operands to (SetPrecision)
@@ -137,8 +138,8 @@ func (m *Model) Forward(b Batch) (npu.Buf, error) {
 	if err := b.Validate(m.Cfg.Vocab); err != nil {
 		return nil, err
 	}
-	if a := m.train; a == nil || a.B != b.B || a.Tq != b.T {
-		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, true, m.Recompute, nil)
+	if a := m.train; a == nil || a.B != b.B || a.Tq != b.T || a.keep != m.keep() {
+		m.train = newActs(m.Dev, m.Cfg, m.Part, b.B, b.T, b.T, m.keep(), true, m.Recompute, nil)
 	}
 	if err := m.forward(m.train, b.IDs, b.Mask, 0); err != nil {
 		return nil, err
@@ -159,13 +160,13 @@ func (m *Model) forward(a *acts, ids, mask []int32, t0 int) error {
 			return err
 		}
 	}
-	x := a.x0
+	x, gelu := a.x0, m.geluScratch(a)
 	for l := range a.blocks {
 		ba := &a.blocks[l]
 		if err := attentionForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, x, m.shape(a), t0); err != nil {
 			return err
 		}
-		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, N); err != nil {
+		if err := mlpForward(d, c, &m.tp, &m.W.Blocks[l], ba, a.proj, gelu, N); err != nil {
 			return err
 		}
 		x = ba.res2
@@ -177,6 +178,19 @@ func (m *Model) forward(a *acts, ids, mask []int32, t0 int) error {
 		headForward(d, c, &m.tp, &m.W, a, x, N)
 	}
 	return nil
+}
+
+// geluScratch is the (N,F) buffer a forward over a computes GELU's output
+// in when a keeps it in half only: the backward's dfchG (allocated now if
+// need be); nil when a keeps it in float32.
+func (m *Model) geluScratch(a *acts) npu.Buf {
+	if len(a.blocks) == 0 || a.blocks[0].fchGelu.x != nil {
+		return nil
+	}
+	if !m.bw.fits(a) {
+		m.bw = newBackScratch(m.Dev, m.Cfg, m.Part, a)
+	}
+	return m.bw.dfchG
 }
 
 func (m *Model) shape(a *acts) npu.AttentionShape {
@@ -314,7 +328,7 @@ func (m *Model) backward(a *acts, ids []int32, ready func(off, n int)) error {
 			if err := attentionForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, in, sh, 0); err != nil {
 				return err
 			}
-			if err := mlpForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, N); err != nil {
+			if err := mlpForward(d, c, &m.tp, &m.W.Blocks[i], ba, a.proj, s.dfchG, N); err != nil {
 				return err
 			}
 		}

@@ -19,7 +19,23 @@ func (m *Model) SetPrecision(t npu.DType) error {
 		return fmt.Errorf("%w: unknown precision %v", ErrConfig, t)
 	}
 	m.precision = t
+	m.train = nil // its linears' inputs are kept in the old type
+	if len(m.slots) > 0 {
+		n, s := len(m.slots), m.slots[0]
+		m.slots = nil
+		m.PrepareSlots(n, s.B, s.Tq)
+	}
 	return nil
+}
+
+// keep is the type the training passes keep the linears' inputs in for
+// the backward (linearIn): the products' half type under half precision
+// (unless fp32Acts), else F32.
+func (m *Model) keep() npu.DType {
+	if m.fp32Acts {
+		return npu.F32
+	}
+	return m.precision
 }
 
 // Precision is the type m's matrix products round their operands to.
@@ -46,6 +62,27 @@ func (h *halfGemm) Gemm(transA, transB bool, m, n, k int, alpha float32, a npu.B
 	h.GemmHalf(transA, transB, m, n, k, alpha, ha, lda, hb, ldb, beta, c, ldc)
 }
 
+// gemmA is Gemm with A already rounded to the half type (a linear's input
+// kept in half, linearIn): only B is rounded, so the product is the one
+// Gemm computes from A's float32 values.
+func (h *halfGemm) gemmA(transA, transB bool, m, n, k int, alpha float32, a npu.HalfBuf, lda int, b npu.Buf, ldb int, beta float32, c npu.Buf, ldc int) {
+	nb := span(transB, k, n, ldb)
+	h.b = h.fit(h.b, nb)
+	hb := h.b.Slice(0, nb)
+	h.ToHalf(hb, b, nb)
+	h.GemmHalf(transA, transB, m, n, k, alpha, a, lda, hb, ldb, beta, c, ldc)
+}
+
+// gemmB is Gemm with B already rounded to the half type: only A is
+// rounded.
+func (h *halfGemm) gemmB(transA, transB bool, m, n, k int, alpha float32, a npu.Buf, lda int, b npu.HalfBuf, ldb int, beta float32, c npu.Buf, ldc int) {
+	na := span(transA, m, k, lda)
+	h.a = h.fit(h.a, na)
+	ha := h.a.Slice(0, na)
+	h.ToHalf(ha, a, na)
+	h.GemmHalf(transA, transB, m, n, k, alpha, ha, lda, b, ldb, beta, c, ldc)
+}
+
 // fit returns buf when it holds n values, else a new buffer of n.
 func (h *halfGemm) fit(buf npu.HalfBuf, n int) npu.HalfBuf {
 	if buf != nil && buf.Len() >= n {
@@ -64,6 +101,17 @@ func span(trans bool, rows, cols, ld int) int {
 		return 0
 	}
 	return (rows-1)*ld + cols
+}
+
+// halfOf is the half-operand device d is: what a pass with linear inputs
+// kept in half (linearIn.h) computes on. Anything else is a programmer
+// error: such inputs are allocated only under half precision.
+func halfOf(d npu.Device) *halfGemm {
+	h, ok := d.(*halfGemm)
+	if !ok {
+		panic("bloom: a linear input kept in half on a float32 pass")
+	}
+	return h
 }
 
 // fp32 is d without the half rounding of its matrix products: what the LoRA

@@ -37,7 +37,7 @@ func TestRecompute(t *testing.T) {
 			}
 			g := make([]float32, m.Layout.Size)
 			m.Dev.Read(g, m.Grads)
-			return loss, g, actsFloats(m.train)
+			return loss, g, actsBytes(m.train)
 		}
 		l0, g0, mem0 := run(false)
 		l1, g1, mem1 := run(true)
@@ -45,21 +45,35 @@ func TestRecompute(t *testing.T) {
 			t.Errorf("lora %v: recomputed loss %v, gradients equal %v; kept %v", lora, l1, slices.Equal(g0, g1), l0)
 		}
 		if mem1*2 > mem0 {
-			t.Errorf("lora %v: activations %d floats recomputed, %d kept: not less than half", lora, mem1, mem0)
+			t.Errorf("lora %v: activations %d bytes recomputed, %d kept: not less than half", lora, mem1, mem0)
 		}
-		t.Logf("lora %v: activations %d floats kept, %d with recomputation", lora, mem0, mem1)
+		t.Logf("lora %v: activations %d bytes kept, %d with recomputation", lora, mem0, mem1)
 	}
 }
 
-// actsFloats counts the distinct buffers' floats a's blocks hold.
-func actsFloats(a *acts) int {
-	seen, n := map[*float32]bool{}, 0
+// actsBytes counts the bytes of the distinct buffers a's blocks hold.
+func actsBytes(a *acts) int {
+	seen, n := map[any]bool{}, 0
+	add := func(key any, bytes int) {
+		if bytes > 0 && !seen[key] {
+			seen[key] = true
+			n += bytes
+		}
+	}
 	for _, b := range a.blocks {
-		for _, buf := range []npu.Buf{b.ln1, b.ln1Mean, b.ln1Rstd, b.qkv, b.q, b.k, b.v, b.probs, b.att, b.res1, b.ln2, b.ln2Mean, b.ln2Rstd, b.fch, b.fchGelu, b.res2} {
-			f := cpu.Floats(buf)
-			if len(f) > 0 && !seen[&f[0]] {
-				seen[&f[0]] = true
-				n += len(f)
+		for _, buf := range []npu.Buf{b.ln1Mean, b.ln1Rstd, b.qkv, b.q, b.k, b.v, b.probs, b.res1, b.ln2Mean, b.ln2Rstd, b.fch, b.res2} {
+			if f := cpu.Floats(buf); len(f) > 0 {
+				add(&f[0], 4*len(f))
+			}
+		}
+		for _, in := range []linearIn{b.ln1, b.att, b.ln2, b.fchGelu} {
+			if f := cpu.Floats(in.x); len(f) > 0 {
+				add(&f[0], 4*len(f))
+			}
+			if in.h != nil {
+				if h, _ := cpu.Halves(in.h); len(h) > 0 {
+					add(&h[0], 2*len(h))
+				}
 			}
 		}
 	}

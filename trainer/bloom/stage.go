@@ -16,13 +16,13 @@ import (
 // PrepareSlots allocates n slots for micro-batches of B rows of T tokens,
 // replacing any slots of another shape.
 func (m *Model) PrepareSlots(n, B, T int) {
-	if len(m.slots) == n && n > 0 && m.slots[0].B == B && m.slots[0].Tq == T {
+	if len(m.slots) == n && n > 0 && m.slots[0].B == B && m.slots[0].Tq == T && m.slots[0].keep == m.keep() {
 		return
 	}
 	m.slots = make([]*acts, n)
 	var ws *workSet // under Recompute, one work set for every slot
 	for i := range m.slots {
-		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, true, m.Recompute, ws)
+		m.slots[i] = newActs(m.Dev, m.Cfg, m.Part, B, T, T, m.keep(), true, m.Recompute, ws)
 		ws = m.slots[i].ws
 	}
 	m.bw = newBackScratch(m.Dev, m.Cfg, m.Part, m.slots[0])
