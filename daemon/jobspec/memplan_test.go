@@ -26,7 +26,7 @@ func TestMemoryPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.DP != 1 || len(p.Stages) != 12 || p.Stages[0].Params != 2299885056 || p.Stages[0].InFlight != 12 ||
-		p.PerRank(0).Activations != 22431137792 {
+		p.PerRank(0).Activations != 22122856448 {
 		t.Errorf("plan %+v", p.Stages[0])
 	}
 	if err := s.ResolveLayout(96 * 4); err != nil {

@@ -26,9 +26,12 @@
 // rounding each matrix product's operands to the half type as they enter
 // it, so it holds no half copy of the weights; its gradients are float32
 // buffers (under fp16 holding fp16 values); AdamW's moments are float32;
-// the activations kept between layers are float32 at every precision. The
-// plan uses bloom's column; Megatron-DeepSpeed's, which the seed runs, is
-// beside it for comparison:
+// the activations kept for the backward are float32 at every precision,
+// but for the inputs of the linears (and of the tied head) under fp16 and
+// bf16: their backward only multiplies them, rounded to the half type, so
+// bloom keeps them rounded, unless a LoRA adapter (float32 products) reads
+// them. The plan uses bloom's column; Megatron-DeepSpeed's, which the seed
+// runs, is beside it for comparison:
 //
 //	                    bloom (the plan)          Megatron-DeepSpeed
 //	precision           fp32   fp16   bf16        fp32   fp16   bf16
@@ -36,6 +39,7 @@
 //	gradients           4      4      4           4      2      4      (BF16_Optimizer accumulates in fp32)
 //	optimizer (m, v)    8      8      8           8      8      8
 //	activations         4      4      4           4      2      2
+//	linears' inputs     4      2      2           4      2      2      (a LoRA-adapted linear's: 4)
 //	logits (cross ent.) 4      4      4           4      4      4
 //
 // So a trained parameter costs 16 bytes in bloom at every precision (14 of
@@ -63,8 +67,10 @@
 // norm, 2·s·b·h; on the last the inputs of ln_f and of the head, 2·s·b·h
 // each, and the vocabulary-parallel logits in float32 for the cross
 // entropy, 4·s·b·V/t. The 16-bit terms are scaled by the activation bytes
-// over 2 (bloom keeps float32 activations: twice Megatron's); the logits
-// are float32 in both.
+// over 2 (bloom keeps float32 activations: twice Megatron's), but for the
+// linears' inputs, by their own bytes over 2: query_key_value's and
+// dense_h_to_4h's 2·s·b·h each, dense's 2·s·b·h/t, dense_4h_to_h's
+// 8·s·b·h/t, and the head's 2·s·b·h; the logits are float32 in both.
 //
 // Under 1F1B (trainer.OneFOneB) stage i of p has up to p−i micro-batches
 // between their forward and backward (at most the M micro-batches of a
@@ -85,12 +91,14 @@
 //     flat parameter buffer, frozen tensors included (16 bytes for every
 //     parameter, not for the adapters only);
 //   - a layer's kept activations are 4·(4 + 15/t)·s·b·h + 4·a·s²·b/t bytes
-//     (bloom keeps q, k, v and the qkv output apart, and no dropout masks)
-//     against the plan's 2·(10 + 24/t)·s·b·h + 10·a·s²·b/t: more for short
-//     sequences, less for long ones;
-//   - the backward's scratch (about (2 + 14/t)·s·b·h floats), the half
-//     operands of the largest matrix product and the pipeline's receive
-//     buffer are not counted.
+//     at fp32, (12 + 50/t)·s·b·h + 4·a·s²·b/t under fp16 and bf16 (bloom
+//     keeps q, k, v and the qkv output apart, and no dropout masks)
+//     against the plan's 2·(10 + 24/t)·s·b·h + 10·a·s²·b/t at fp32: more
+//     for short sequences, less for long ones;
+//   - the backward's scratch (about (2 + 14/t)·s·b·h floats, its
+//     (s·b, 4h/t) also where the forward computes GELU's output before
+//     rounding it), the half operands of the largest matrix product and
+//     the pipeline's receive buffer are not counted.
 //
 // Usage:
 //

@@ -22,13 +22,21 @@ const (
 // Elem is the bytes one element of each kind of memory takes.
 type Elem struct {
 	Weight, Grad, Optimizer, Activation, Logit int64
+	// LinearInput is an activation that a linear (or the tied head)
+	// without a LoRA adapter keeps for its weight gradient.
+	LinearInput int64
 }
 
 // Sizes is what bloom's trainer stores per element at precision p (the
-// package doc's table): float32 everywhere, since it keeps fp32 master
-// weights, gradients, moments and activations at every precision.
+// package doc's table): float32 but for the linears' inputs under fp16 or
+// bf16, which it keeps rounded to the half type, since it keeps fp32
+// master weights, gradients, moments and activations.
 func Sizes(p Precision) Elem {
-	return Elem{Weight: 4, Grad: 4, Optimizer: 8, Activation: 4, Logit: 4}
+	e := Elem{Weight: 4, Grad: 4, Optimizer: 8, Activation: 4, Logit: 4, LinearInput: 4}
+	if p == FP16 || p == BF16 {
+		e.LinearInput = 2
+	}
+	return e
 }
 
 // Job is what the plan needs to know of a job.

@@ -32,17 +32,19 @@ var seed176B = Job{Model: bloom.Presets["bloom"], TP: 8, PP: 12, DP: 1,
 //
 // Activations, one micro-batch in flight (PP 1): s·b·h = 33,554,432; a
 // layer keeps sbh·(10 + 24/8) + 5·a·s²·b/t = 436,207,616 + 335,544,320 =
-// 771,751,936 16-bit bytes, ×2 for float32 = 1,543,503,872; ×30 =
-// 46,305,116,160. Plus the embedding norm's input 2sbh·2 = 134,217,728,
-// ln_f's and the head's 4sbh·2 = 268,435,456 and the fp32 logits
-// 4·s·b·V/t = 4·8192·31360 = 1,027,604,480: 47,735,373,824 in all.
+// 771,751,936 16-bit bytes, of which the linears' inputs, kept in fp16,
+// are 4sbh + 10sbh/8 = 176,160,768; the rest ×2 for float32:
+// 1,191,182,336 + 176,160,768 = 1,367,343,104; ×30 = 41,020,293,120.
+// Plus the embedding norm's input 2sbh·2 = 134,217,728, ln_f's 2sbh·2 and
+// the head's 2sbh (fp16) = 201,326,592 and the fp32 logits 4·s·b·V/t =
+// 4·8192·31360 = 1,027,604,480: 42,383,441,920 in all.
 func TestSeed7B(t *testing.T) {
 	p, err := New(seed7B)
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := p.Stages[0]
-	want := Bytes{Weights: 4 * 884286464, Grads: 4 * 884286464, Optimizer: 8 * 884286464, Activations: 47735373824}
+	want := Bytes{Weights: 4 * 884286464, Grads: 4 * 884286464, Optimizer: 8 * 884286464, Activations: 42383441920}
 	want.Total = 14148583424 + want.Activations
 	if len(p.Stages) != 1 || st.Params != 884286464 || st.InFlight != 1 || st.Rank != want {
 		t.Errorf("plan %+v\nwant params 884286464, in flight 1, %+v", p.Stages, want)
@@ -72,11 +74,12 @@ func TestSeed7B(t *testing.T) {
 // 12−i micro-batches. Stage 0: (6 + 1 for the embedding norm's input) ·
 // 234,881,024 = 1,644,167,168 a micro-batch, ×12 = 19,730,006,016, plus
 // the working set of the layer being recomputed: sbh·(10 + 3) +
-// 5·a·s²·b/t = 763,363,328 + 587,202,560 = 1,350,565,888, ×2 =
-// 2,701,131,776; 22,431,137,792 in all. Stage 11: 4 layers (939,524,096),
-// ln_f's and the head's inputs 4sbh·2 = 469,762,048, the logits
-// 4·s·b·V/t = 513,802,240, one micro-batch, plus the working set:
-// 4,624,220,160.
+// 5·a·s²·b/t = 763,363,328 + 587,202,560 = 1,350,565,888 16-bit bytes,
+// of which the linears' inputs (bf16) are 4sbh + 10sbh/8 = 308,281,344;
+// the rest ×2: 2,084,569,088 + 308,281,344 = 2,392,850,432;
+// 22,122,856,448 in all. Stage 11: 4 layers (939,524,096), ln_f's input
+// 2sbh·2 and the head's 2sbh (bf16) = 352,321,536, the logits 4·s·b·V/t
+// = 513,802,240, one micro-batch, plus the working set: 4,198,498,304.
 func TestSeed176B(t *testing.T) {
 	p, err := New(seed176B)
 	if err != nil {
@@ -89,9 +92,9 @@ func TestSeed176B(t *testing.T) {
 		stage, inFlight int
 		params, acts    int64
 	}{
-		{0, 12, 2299885056, 22431137792},
-		{1, 11, 1850279424, 11*6*234881024 + 2701131776},
-		{11, 1, 1683125248, 4624220160},
+		{0, 12, 2299885056, 22122856448},
+		{1, 11, 1850279424, 11*6*234881024 + 2392850432},
+		{11, 1, 1683125248, 4198498304},
 	} {
 		st := p.Stages[c.stage]
 		want := Bytes{Weights: 4 * c.params, Grads: 4 * c.params, Optimizer: 8 * c.params, Activations: c.acts}
@@ -137,6 +140,36 @@ func TestLoRAFrozen(t *testing.T) {
 	}
 	if st.Rank.Grads != 4*4915200 || st.Rank.Optimizer != 8*4915200 {
 		t.Errorf("grads %d, optimizer %d bytes", st.Rank.Grads, st.Rank.Optimizer)
+	}
+}
+
+// TestHalfLinearInputs: under fp16 (and bf16) the inputs of the linears
+// without an adapter and of the head are kept in 2 bytes, not 4. seed7B:
+// a layer's are 4sbh + 10sbh/8 = 176,160,768 16-bit bytes (sbh =
+// 33,554,432), ×30, and the head's 2sbh = 67,108,864: 5,351,931,904 bytes
+// fewer than at fp32. Adapting query_key_value and dense keeps their 2sbh
+// and 2sbh/8 in float32: 30·3sbh + 2sbh = 3,087,007,744 fewer.
+func TestHalfLinearInputs(t *testing.T) {
+	for _, c := range []struct {
+		lora  bloom.LoRATarget
+		fewer int64
+	}{{0, 5351931904}, {bloom.LoRAQKV | bloom.LoRADense, 3087007744}} {
+		acts := map[Precision]int64{}
+		for _, prec := range []Precision{FP32, FP16, BF16} {
+			j := seed7B
+			j.Precision = prec
+			if c.lora != 0 {
+				j.Model.LoRA = bloom.LoRA{R: 16, Alpha: 32, Targets: c.lora}
+			}
+			p, err := New(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acts[prec] = p.Stages[0].Rank.Activations
+		}
+		if d := acts[FP32] - acts[FP16]; d != c.fewer || acts[BF16] != acts[FP16] {
+			t.Errorf("LoRA %v: activations fp32 %d, fp16 %d, bf16 %d: %d fewer, want %d", c.lora.Names(), acts[FP32], acts[FP16], acts[BF16], d, c.fewer)
+		}
 	}
 }
 
