@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,6 +32,7 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together (0: max-batch × max-context)"},
 		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode"},
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
+		&ucli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (server and clients) to this path"},
 	}, shapeFlags...)
 	return &ucli.Command{
 		Name:      "serve",
@@ -40,6 +43,17 @@ func benchServeCommand() *ucli.Command {
 			m, _, shape, err := benchModel(c)
 			if err != nil {
 				return err
+			}
+			if path := c.String("cpuprofile"); path != "" {
+				f, err := os.Create(path)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
 			}
 			tok, err := tokenizer.ByteLevel().Tokenizer()
 			if err != nil {

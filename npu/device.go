@@ -41,6 +41,54 @@ func CopySpans(d Device, dst, src Buf, spans []Span) {
 	}
 }
 
+// PagedShape describes decoding attention over keys and values held in a
+// pool of blocks (a paged KV cache): k and v hold N blocks of Size
+// positions, each (NH,Size,HD), so block b's head h starts at
+// (b·NH+h)·Size·HD. Sequence r has Lens[r] positions, its new one (the
+// query's) last, in the blocks Tables[r] lists in order; key j of it sits
+// in block Tables[r][j/Size] at j%Size, and its ALiBi position is j.
+type PagedShape struct {
+	Rows, NH, HD, Size, N int
+	Tables                [][]int32 // (Rows) each sequence's blocks
+	Lens                  []int     // (Rows) each sequence's positions, the query's included
+	Slopes                []float32 // (NH) ALiBi slopes
+}
+
+// Check reports a shape no paged attention can run: fewer tables, lengths
+// or slopes than rows and heads, a sequence longer than its blocks, a
+// block outside the pool.
+func (s PagedShape) Check() error {
+	switch {
+	case s.Rows < 1 || s.NH < 1 || s.HD < 1 || s.Size < 1 || s.N < 1:
+		return fmt.Errorf("Rows %d, NH %d, HD %d, Size %d and N %d must be positive", s.Rows, s.NH, s.HD, s.Size, s.N)
+	case len(s.Tables) < s.Rows || len(s.Lens) < s.Rows:
+		return fmt.Errorf("%d tables and %d lengths for %d rows", len(s.Tables), len(s.Lens), s.Rows)
+	case len(s.Slopes) < s.NH:
+		return fmt.Errorf("%d slopes for %d heads", len(s.Slopes), s.NH)
+	}
+	for r, n := range s.Lens[:s.Rows] {
+		if n < 1 || n > len(s.Tables[r])*s.Size {
+			return fmt.Errorf("sequence %d: %d positions in %d blocks of %d", r, n, len(s.Tables[r]), s.Size)
+		}
+		for _, b := range s.Tables[r][:(n+s.Size-1)/s.Size] {
+			if b < 0 || int(b) >= s.N {
+				return fmt.Errorf("sequence %d: block %d outside the pool of %d", r, b, s.N)
+			}
+		}
+	}
+	return nil
+}
+
+// PagedAttender is an Attention that decodes over a paged KV cache in place
+// (see PagedShape), instead of gathering each sequence's keys and values
+// into a dense buffer first. PagedAttention reads q (Rows,NH,HD), the query
+// of each sequence's last position, and writes out (Rows,NH,HD): what
+// AttentionForward gives for that query over the sequence's keys gathered
+// (within float32 rounding: sums may group differently).
+type PagedAttender interface {
+	PagedAttention(out, q, k, v Buf, s PagedShape)
+}
+
 // PackedB is a GEMM's B operand that a WeightPacker has laid out once in the
 // form its GEMM reads, so that products against it skip the per-call
 // packing. It is a copy: later writes to the buffer it came from do not reach

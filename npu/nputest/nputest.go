@@ -35,6 +35,7 @@ func run(t *testing.T, dev npu.Device, o Options) {
 		{"SumSquares", testSumSquares},
 		{"Softmax", testSoftmax},
 		{"Attention", testAttention},
+		{"PagedAttention", testPagedAttention},
 		{"QKV", testQKV},
 		{"Embedding", testEmbedding},
 		{"CrossEntropy", testCrossEntropy},

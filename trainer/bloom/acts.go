@@ -12,21 +12,22 @@ import "bloom/npu"
 // The inputs of the linears (ln1, att, ln2, fchGelu, and the head's lnf)
 // are linearIns: kept in half under half precision.
 type blockActs struct {
-	ln1              linearIn // (N,C) query_key_value's input
-	ln1Mean, ln1Rstd npu.Buf  // (N), (N)
-	qkv              npu.Buf  // (N,3A)
-	q                npu.Buf  // (B,NH/TP,Tq,HD)
-	k, v             npu.Buf  // (B,NH/TP,Cap,HD)
-	probs            npu.Buf  // (B,NH/TP,Tq,Tk)
-	att              linearIn // (N,A) attention output: the dense projection's input
-	res1             npu.Buf  // (N,C) residual stream after attention
-	ln2              linearIn // (N,C) dense_h_to_4h's input
-	ln2Mean, ln2Rstd npu.Buf  // (N), (N)
-	fch              npu.Buf  // (N,F) before GELU
-	fchGelu          linearIn // (N,F) after GELU: dense_4h_to_h's input
-	res2             npu.Buf  // (N,C) block output
-	qkvU, denseU     npu.Buf  // (N,R) the adapters' A·x of query_key_value and dense; nil without one
-	fcU, projU       npu.Buf  // (N,R) the same of dense_h_to_4h and dense_4h_to_h
+	ln1              linearIn    // (N,C) query_key_value's input
+	ln1Mean, ln1Rstd npu.Buf     // (N), (N)
+	qkv              npu.Buf     // (N,3A)
+	q                npu.Buf     // (B,NH/TP,Tq,HD)
+	k, v             npu.Buf     // (B,NH/TP,Cap,HD)
+	probs            npu.Buf     // (B,NH/TP,Tq,Tk)
+	att              linearIn    // (N,A) attention output: the dense projection's input
+	res1             npu.Buf     // (N,C) residual stream after attention
+	ln2              linearIn    // (N,C) dense_h_to_4h's input
+	ln2Mean, ln2Rstd npu.Buf     // (N), (N)
+	fch              npu.Buf     // (N,F) before GELU
+	fchGelu          linearIn    // (N,F) after GELU: dense_4h_to_h's input
+	res2             npu.Buf     // (N,C) block output
+	qkvU, denseU     npu.Buf     // (N,R) the adapters' A·x of query_key_value and dense; nil without one
+	fcU, projU       npu.Buf     // (N,R) the same of dense_h_to_4h and dense_4h_to_h
+	paged            *pagedLayer // decoding over pages in place: the layer's pool (nil otherwise)
 }
 
 // acts holds a forward pass over B rows of Tq new positions (of Tk in all)

@@ -4,7 +4,8 @@ import "bloom/npu"
 
 // attentionForward runs the attention half of a block on x (N,C), N = B·Tq:
 // res1 = x + dense(attn(qkv(ln1(x)))). The new keys and values land in
-// a.k/a.v at time offset t0. Under tensor parallelism qkv is column-parallel
+// a.k/a.v at time offset t0 (and, decoding over pages, in their blocks:
+// a.paged). Under tensor parallelism qkv is column-parallel
 // (this rank's heads, with their slopes in s) and dense row-parallel
 // (linear.go). proj (N,C) is scratch, also for the linears' float32 inputs
 // when a keeps them in half only (linearIn).
@@ -18,7 +19,11 @@ func attentionForward(d npu.Device, c Config, tp *tensorPar, w *Block, a *blockA
 	}
 	d.SplitQKV(a.q, a.k, a.v, a.qkv, s.B, s.Tq, s.NH, s.HD, s.Cap, t0)
 	att := a.att.value(proj)
-	d.AttentionForward(att, a.probs, a.q, a.k, a.v, s)
+	if a.paged != nil {
+		a.paged.attend(a, att)
+	} else {
+		d.AttentionForward(att, a.probs, a.q, a.k, a.v, s)
+	}
 	a.att.keep(d, att, N*tp.attn)
 	if err := w.Dense.forward(d, tp, proj, a.att, a.denseU, N); err != nil {
 		return err

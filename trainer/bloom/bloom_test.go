@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -366,4 +367,34 @@ func slicesIndexDiff(a, b []float32) int {
 		}
 	}
 	return -1
+}
+
+// TestChoose: the alternatives are the n likeliest, best first, ties in id
+// order, each with its log-probability (as LogProb gives), for n below,
+// at and above the vocabulary; the picked token's own log-probability too.
+func TestChoose(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	logits := make([]float32, 50)
+	for i := range logits {
+		logits[i] = float32(r.IntN(12)) / 4 // many ties
+	}
+	order := make([]int, len(logits))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return logits[order[a]] > logits[order[b]] })
+	for _, n := range []int{0, 1, 5, 50, 60} {
+		c := Choose(logits, 7, n)
+		if c.ID != 7 || c.Logprob != LogProb(logits, 7) {
+			t.Fatalf("n=%d: chose %d with %v, want 7 with %v", n, c.ID, c.Logprob, LogProb(logits, 7))
+		}
+		if len(c.Top) != min(n, len(logits)) {
+			t.Fatalf("n=%d: %d alternatives", n, len(c.Top))
+		}
+		for k, a := range c.Top {
+			if int(a.ID) != order[k] || a.Logprob != LogProb(logits, a.ID) {
+				t.Fatalf("n=%d: alternative %d is %d (%v), want %d (%v)", n, k, a.ID, a.Logprob, order[k], LogProb(logits, int32(order[k])))
+			}
+		}
+	}
 }

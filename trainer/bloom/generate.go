@@ -18,6 +18,11 @@ type Cache struct {
 	// attention: how DecodePages gathers a layer into the cache and puts
 	// its new position back.
 	hook func(l int, after bool)
+	// paged, when set, holds each block's pool of keys and values: the
+	// cache holds only a step's new ones, which attention puts into their
+	// blocks before attending over them in place (DecodePages on a
+	// npu.PagedAttender).
+	paged []*pagedLayer
 }
 
 // NewCache allocates a cache for B rows of up to capacity positions, for
@@ -72,6 +77,9 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 		a = newActs(m.Dev, m.Cfg, m.Part, c.B, Tq, c.Cap, npu.F32, false, false, nil)
 		for l := range a.blocks {
 			a.blocks[l].k, a.blocks[l].v = c.k[l], c.v[l]
+			if c.paged != nil {
+				a.blocks[l].paged = c.paged[l]
+			}
 		}
 		c.step[Tq] = a
 	}

@@ -8,17 +8,50 @@ import (
 
 // Pages holds keys and values in blocks of Size positions for the blocks
 // and heads of the Part that made it: a pool that sequences of different
-// lengths share, each a list of block ids (Seq). Decoding over pages
+// lengths share, each a list of block ids (Seq). On a device that attends
+// over blocks in place (npu.PagedAttender) the pool is all a batch takes
+// besides one step's new keys and values. On others, decoding over pages
 // (DecodePages) gathers one layer at a time into a scratch of rows ×
 // context positions, so the pool plus one layer's scratch is the memory a
 // batch takes, not rows × context positions of every layer.
 type Pages struct {
 	Size, N int
 	k, v    []npu.Buf // per block of the part: (N, NH/TP, Size, HD)
-	scratch *Cache    // one layer's keys and values, every layer's view of it
+	// In place (a PagedAttender): per batch size, the cache of a step's new
+	// keys and values whose blocks attend over the pool; the step's shape.
+	inPlace npu.PagedAttender
+	steps   map[int]*Cache
+	step    pagedStep
+	// Gathering: one layer's keys and values, every batch size's view of it.
+	scratch *Cache
 	views   map[int]*Cache
 	gather  []npu.Span // a step's copies from the blocks into the scratch
 	put     []npu.Span // and of its new positions back
+}
+
+// pagedStep is what every layer's attention of one step over pages in
+// place shares: the device, the sequences' blocks and lengths, and where
+// each row's new keys and values go in the pool.
+type pagedStep struct {
+	dev   npu.Device
+	shape npu.PagedShape
+	put   []npu.Span // from the step's (rows,NH/TP,1,HD) into the pool
+}
+
+// pagedLayer is one block's pool and the step it serves.
+type pagedLayer struct {
+	k, v npu.Buf
+	step *pagedStep
+}
+
+// attend puts the new keys and values of b (split into b.k and b.v, one
+// position per row) into their blocks and attends over each row's blocks
+// into out.
+func (p *pagedLayer) attend(b *blockActs, out npu.Buf) {
+	st := p.step
+	npu.CopySpans(st.dev, p.k, b.k, st.put)
+	npu.CopySpans(st.dev, p.v, b.v, st.put)
+	st.dev.(npu.PagedAttender).PagedAttention(out, b.q, p.k, p.v, st.shape)
 }
 
 // Seq is a sequence held in pages: its blocks in order and its length.
@@ -27,13 +60,18 @@ type Seq struct {
 	Len    int
 }
 
-// NewPages allocates n blocks of size positions, and the scratch in which
-// up to rows sequences of up to context positions are decoded.
+// NewPages allocates n blocks of size positions, and, unless m's device
+// attends over them in place, the scratch in which up to rows sequences of
+// up to context positions are decoded.
 func (m *Model) NewPages(n, size, rows, context int) *Pages {
-	p := &Pages{Size: size, N: n, views: map[int]*Cache{}}
+	p := &Pages{Size: size, N: n, views: map[int]*Cache{}, steps: map[int]*Cache{}}
 	for range m.Part.Layers {
 		p.k = append(p.k, m.Dev.Alloc(n*size*m.tp.attn))
 		p.v = append(p.v, m.Dev.Alloc(n*size*m.tp.attn))
+	}
+	if pa, ok := m.Dev.(npu.PagedAttender); ok {
+		p.inPlace, p.step.dev = pa, m.Dev
+		return p
 	}
 	sc := &Cache{B: rows, Cap: context, mask: make([]int32, rows*context), step: map[int]*acts{}}
 	k, v := m.Dev.Alloc(rows*context*m.tp.attn), m.Dev.Alloc(rows*context*m.tp.attn)
@@ -81,6 +119,12 @@ func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.
 			return nil, fmt.Errorf("%w: a sequence of %d positions in %d blocks of %d has no room", ErrInput, s.Len, len(s.Blocks), p.Size)
 		}
 	}
+	if p.inPlace != nil {
+		if n == 0 || len(ids) != n {
+			return nil, fmt.Errorf("%w: %d tokens for %d sequences", ErrInput, len(ids), n)
+		}
+		return m.decodeInPlace(p, seqs, ids, in)
+	}
 	if n == 0 || n > p.scratch.B || len(ids) != n || T+1 > p.scratch.Cap {
 		return nil, fmt.Errorf("%w: %d tokens for %d sequences of up to %d positions (at most %d of %d)", ErrInput, len(ids), n, T, p.scratch.B, p.scratch.Cap)
 	}
@@ -124,6 +168,46 @@ func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.
 	}
 	out, err := m.DecodeStage(v, ids, nil, in)
 	v.hook = nil
+	if err != nil {
+		return nil, err
+	}
+	for r := range seqs {
+		seqs[r].Len++
+	}
+	return out, nil
+}
+
+// decodeInPlace is DecodePages on a device that attends over the blocks in
+// place: each layer splits the rows' new keys and values into a cache of
+// one position per row, puts them into their blocks, and attends over
+// each row's blocks (pagedLayer.attend).
+func (m *Model) decodeInPlace(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.Buf, error) {
+	n := len(seqs)
+	c := p.steps[n]
+	if c == nil {
+		c = &Cache{B: n, Cap: 1, mask: make([]int32, n), step: map[int]*acts{}}
+		k, v := m.Dev.Alloc(n*m.tp.attn), m.Dev.Alloc(n*m.tp.attn)
+		for l := range p.k {
+			c.k, c.v = append(c.k, k), append(c.v, v)
+			c.paged = append(c.paged, &pagedLayer{k: p.k[l], v: p.v[l], step: &p.step})
+		}
+		p.steps[n] = c
+	}
+	nh, hd := m.tp.heads, m.Cfg.HeadDim()
+	st := &p.step
+	st.shape = npu.PagedShape{Rows: n, NH: nh, HD: hd, Size: p.Size, N: p.N, Slopes: m.slopes,
+		Tables: st.shape.Tables[:0], Lens: st.shape.Lens[:0]}
+	st.put = st.put[:0]
+	for r, s := range seqs {
+		st.shape.Tables = append(st.shape.Tables, s.Blocks)
+		st.shape.Lens = append(st.shape.Lens, s.Len+1)
+		for h := range nh {
+			dst := ((int(s.Blocks[s.Len/p.Size])*nh+h)*p.Size + s.Len%p.Size) * hd
+			st.put = append(st.put, npu.Span{Dst: dst, Src: (r*nh + h) * hd, N: hd})
+		}
+	}
+	c.Len = 0
+	out, err := m.DecodeStage(c, ids, nil, in)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package bloom
 import (
 	"testing"
 
+	"bloom/npu"
 	"bloom/npu/cpu"
 )
 
@@ -10,10 +11,19 @@ import (
 // blocks of a shared pool and decoded together, get each step the logits
 // each gets decoded alone in a cache of its own (within float32 rounding:
 // a row's masked prefix changes how the softmax's sums group) and so the
-// same greedy tokens; a sequence whose blocks are full is refused.
+// same greedy tokens; a sequence whose blocks are full is refused. Both
+// ways: attending over the blocks in place and gathering them first.
 func TestDecodePages(t *testing.T) {
+	// In place on the CPU device (a PagedAttender); gathered on a device
+	// without that capability.
+	for name, dev := range map[string]npu.Device{"in place": cpu.New(1), "gathered": struct{ npu.Device }{cpu.New(1)}} {
+		t.Run(name, func(t *testing.T) { decodePages(t, dev) })
+	}
+}
+
+func decodePages(t *testing.T, dev npu.Device) {
 	c := Config{Vocab: 64, Hidden: 32, Heads: 4, Layers: 3, Eps: 1e-5}
-	m, err := New(cpu.New(1), c)
+	m, err := New(dev, c)
 	if err != nil {
 		t.Fatal(err)
 	}

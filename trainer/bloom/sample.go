@@ -3,6 +3,7 @@ package bloom
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 )
 
@@ -80,7 +81,14 @@ func (s *Sampler) Pick(_ int, logits []float32) int32 {
 
 // LogProb is log softmax(logits)[id], computed in float64.
 func LogProb(logits []float32, id int32) float64 {
-	m := math.Inf(-1)
+	m, ls := logNorm(logits)
+	return float64(logits[id]) - m - ls
+}
+
+// logNorm returns the maximum m of logits and log Σ e^(logits−m),
+// computed in float64.
+func logNorm(logits []float32) (m, ls float64) {
+	m = math.Inf(-1)
 	for _, v := range logits {
 		m = max(m, float64(v))
 	}
@@ -88,7 +96,7 @@ func LogProb(logits []float32, id int32) float64 {
 	for _, v := range logits {
 		sum += math.Exp(float64(v) - m)
 	}
-	return float64(logits[id]) - m - math.Log(sum)
+	return m, math.Log(sum)
 }
 
 // Sampling says how a request's tokens are picked: greedily at temperature
@@ -130,17 +138,23 @@ type Alt struct {
 // Choose describes id, picked from logits, with the n likeliest tokens
 // (ties in id order).
 func Choose(logits []float32, id int32, n int) Choice {
-	c := Choice{ID: id, Logprob: LogProb(logits, id)}
+	m, ls := logNorm(logits) // once for the token and its alternatives
+	c := Choice{ID: id, Logprob: float64(logits[id]) - m - ls}
 	if n <= 0 {
 		return c
 	}
-	idx := make([]int, len(logits))
-	for i := range idx {
-		idx[i] = i
+	var best []int // the n likeliest so far, best first; a later id ranks after an equal earlier one
+	for i, v := range logits {
+		k := len(best)
+		for k > 0 && v > logits[best[k-1]] {
+			k--
+		}
+		if k < n {
+			best = slices.Insert(best, k, i)[:min(n, len(best)+1)]
+		}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return logits[idx[a]] > logits[idx[b]] })
-	for _, i := range idx[:min(n, len(idx))] {
-		c.Top = append(c.Top, Alt{ID: int32(i), Logprob: LogProb(logits, int32(i))})
+	for _, i := range best {
+		c.Top = append(c.Top, Alt{ID: int32(i), Logprob: float64(logits[i]) - m - ls})
 	}
 	return c
 }

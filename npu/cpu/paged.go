@@ -1,0 +1,89 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"bloom/npu"
+)
+
+// PagedAttention is decoding attention over a paged KV cache in place (see
+// npu.PagedAttender): one task per (sequence, head) computes the query's
+// scores block by block into its worker's scratch, adds the ALiBi term,
+// takes the softmax (exponentials summed in float64, as AttentionForward)
+// and sums the values block by block. A task's order of operations depends
+// only on its sequence, never on the others or the thread count, so a
+// sequence decoded alone gets the same bits as in any batch.
+func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
+	const op = "PagedAttention"
+	if err := s.Check(); err != nil {
+		panic(fmt.Sprintf("cpu: %s: %v", op, err))
+	}
+	R, NH, HD, Size := s.Rows, s.NH, s.HD, s.Size
+	o := view(op, "out", out, R*NH*HD)
+	qv := view(op, "q", q, R*NH*HD)
+	kv := view(op, "k", k, s.N*NH*Size*HD)
+	vv := view(op, "v", v, s.N*NH*Size*HD)
+	longest := 0
+	for _, n := range s.Lens[:R] {
+		longest = max(longest, n)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	scratch := d.scratch32(d.pool.threads * longest)
+	scale := float32(1 / math.Sqrt(float64(HD)))
+	d.pool.parallelWorkers(R*NH, 1, func(w, lo, hi int) {
+		sc := scratch[w*longest : (w+1)*longest]
+		for rh := lo; rh < hi; rh++ {
+			r, h := rh/NH, rh%NH
+			n, table := s.Lens[r], s.Tables[r]
+			qh, oh := qv[rh*HD:(rh+1)*HD], o[rh*HD:(rh+1)*HD]
+			for i := 0; i*Size < n; i++ {
+				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
+				dotRows(sc[i*Size:i*Size+cnt], kv[at:at+cnt*HD], qh, scale)
+			}
+			m, slope := negInf, s.Slopes[h]
+			for j := range sc[:n] {
+				sc[j] += slope * float32(j)
+				m = max(m, sc[j])
+			}
+			inv := 1 / expSum(sc[:n], sc[:n], m)
+			for j := range sc[:n] {
+				sc[j] = float32(float64(sc[j]) * inv)
+			}
+			clear(oh)
+			for i := 0; i*Size < n; i++ {
+				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
+				axpyRows(oh, vv[at:at+cnt*HD], sc[i*Size:i*Size+cnt])
+			}
+		}
+	})
+}
+
+// dotRows sets y[j] = scale·(x[j]·q) for the len(y) rows x[j] of len(q)
+// values stored one after another in x.
+func dotRows(y, x, q []float32, scale float32) {
+	hd := len(q)
+	x = x[:len(y)*hd]
+	if hasVecRows && hd%8 == 0 && len(y) > 0 {
+		dotRowsAVX2(&y[0], &x[0], &q[0], len(y), hd, scale)
+		return
+	}
+	for j := range y {
+		y[j] = scale * dot(x[j*hd:(j+1)*hd], q)
+	}
+}
+
+// axpyRows adds Σ_j p[j]·x[j] into y, for the len(p) rows x[j] of len(y)
+// values stored one after another in x.
+func axpyRows(y, x, p []float32) {
+	hd := len(y)
+	x = x[:len(p)*hd]
+	if hasVecRows && hd%8 == 0 && len(p) > 0 {
+		axpyRowsAVX2(&y[0], &x[0], &p[0], len(p), hd)
+		return
+	}
+	for j, a := range p {
+		axpy(y, a, x[j*hd:(j+1)*hd])
+	}
+}

@@ -1,0 +1,17 @@
+//go:build !purego
+
+package cpu
+
+// hasVecRows reports whether the AVX2 row kernels of PagedAttention run
+// on this CPU.
+var hasVecRows = hasAVX2FMA()
+
+// dotRowsAVX2 is dotRows for n rows of hd values, hd a multiple of 8.
+//
+//go:noescape
+func dotRowsAVX2(y, x, q *float32, n, hd int, scale float32)
+
+// axpyRowsAVX2 is axpyRows for n rows of hd values, hd a multiple of 8.
+//
+//go:noescape
+func axpyRowsAVX2(y, x, p *float32, n, hd int)

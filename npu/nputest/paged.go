@@ -1,0 +1,93 @@
+package nputest
+
+import (
+	"math"
+
+	"bloom/npu"
+)
+
+// testPagedAttention checks PagedAttention on devices that have it (an
+// optional capability): sequences of different lengths in scattered blocks
+// of one pool, a sequence of one position, lengths that end inside a block
+// and on its edge, head dimensions that are and are not multiples of 8
+// (vector and scalar paths). Each sequence's output is checked against the
+// float64 reference of AttentionForward's decode over its keys gathered,
+// with the same bounds; pool blocks no sequence holds are NaN, so a read of
+// them shows; a second run gives the same bits, and so does a sequence
+// decoded alone.
+func testPagedAttention(e *env) {
+	pa, ok := e.dev.(npu.PagedAttender)
+	if !ok {
+		e.t.Skip("the device gathers paged keys and values before AttentionForward (no PagedAttender)")
+	}
+	for _, c := range []struct {
+		name         string
+		NH, HD, Size int
+		lens         []int
+	}{
+		{"vector rows", 3, 8, 4, []int{5, 1, 8, 13}},
+		{"scalar rows", 2, 5, 4, []int{7, 4, 1}},
+		{"wide heads", 2, 40, 16, []int{17, 33, 16}},
+		{"BLOOM head", 1, 128, 16, []int{40}},
+	} {
+		e.run(c.name, func(e *env) { checkPaged(e, pa, c.NH, c.HD, c.Size, c.lens) })
+	}
+}
+
+func checkPaged(e *env, pa npu.PagedAttender, NH, HD, Size int, lens []int) {
+	s := npu.PagedShape{Rows: len(lens), NH: NH, HD: HD, Size: Size, Lens: lens}
+	for h := range NH {
+		s.Slopes = append(s.Slopes, float32(math.Pow(0.5, float64(h+1))))
+	}
+	held := 0
+	for _, n := range lens {
+		held += (n + Size - 1) / Size
+	}
+	s.N = held + 3 // blocks no sequence holds
+	order := e.rng.Perm(s.N)
+	for _, n := range lens {
+		nb := (n + Size - 1) / Size
+		t := make([]int32, nb)
+		for i := range t {
+			t[i], order = int32(order[0]), order[1:]
+		}
+		s.Tables = append(s.Tables, t)
+	}
+	per := NH * Size * HD
+	k, v := make([]float32, s.N*per), make([]float32, s.N*per)
+	for i := range k {
+		k[i], v[i] = float32(math.NaN()), float32(math.NaN())
+	}
+	q := e.normal(s.Rows*NH*HD, 0, 1)
+	want, bound := make([]float64, len(q)), make([]float64, len(q))
+	for r, n := range lens {
+		// The sequence's keys and values, dense (1,NH,n,HD), also written
+		// into its blocks; its query alone; the reference over them.
+		dk, dv := e.normal(NH*n*HD, 0, 1), e.normal(NH*n*HD, 0, 1)
+		for h := range NH {
+			for j := range n {
+				at := ((int(s.Tables[r][j/Size])*NH+h)*Size + j%Size) * HD
+				copy(k[at:at+HD], dk[(h*n+j)*HD:(h*n+j+1)*HD])
+				copy(v[at:at+HD], dv[(h*n+j)*HD:(h*n+j+1)*HD])
+			}
+		}
+		dense := npu.AttentionShape{B: 1, Tq: 1, Tk: n, NH: NH, HD: HD, Cap: n, Slopes: s.Slopes}
+		ref := newAttnRef(dense, f64(q[r*NH*HD:(r+1)*NH*HD]), f64(dk), f64(dv), e.opt.gemmTerm())
+		copy(want[r*NH*HD:], ref.out)
+		copy(bound[r*NH*HD:], ref.outBound)
+	}
+	kb, vb := e.buf(k), e.buf(v)
+	out0 := e.normal(len(q), 0, 1) // every value must be overwritten
+	run := func(s npu.PagedShape, q []float32) []float32 {
+		ob := e.buf(out0[:len(q)])
+		pa.PagedAttention(ob, e.buf(q), kb, vb, s)
+		return e.get(ob)
+	}
+	out := run(s, q)
+	e.within("out", out, want, bound)
+	e.same("out of a second run", run(s, q), out)
+	last := s.Rows - 1
+	alone := s
+	alone.Rows, alone.Tables, alone.Lens = 1, s.Tables[last:], s.Lens[last:]
+	e.same("a sequence alone", run(alone, q[last*NH*HD:]), out[last*NH*HD:])
+}

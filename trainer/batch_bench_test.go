@@ -1,0 +1,71 @@
+package trainer
+
+import (
+	"fmt"
+	"testing"
+
+	"bloom/npu/cpu"
+	"bloom/trainer/bloom"
+)
+
+// BenchmarkBatcher times a decode step of 1 and 16 rows and a 128-token
+// prefill on bench serve's model (V=4096 C=256 NH=8 L=4), 2 threads: the
+// parts of serving's cost. Rows hold prompts of 128 and decode 32 tokens
+// before they are joined again (out of the timing).
+func BenchmarkBatcher(b *testing.B) {
+	newBatcher := func(b *testing.B) *Batcher {
+		m, err := bloom.New(cpu.New(2), bloom.Config{Vocab: 4096, Hidden: 256, Heads: 8, Layers: 4, Eps: 1e-5})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.InitRandom(1, 0.02)
+		d, err := LocalBatcher(m, 16, 512, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return d
+	}
+	prompt := make([]int32, 128)
+	for i := range prompt {
+		prompt[i] = int32(100 + i)
+	}
+	join := func(b *testing.B, d *Batcher, row int) {
+		if err := d.Prefill(prompt, true); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Join(row, len(prompt)+32, bloom.Sampling{}, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, rows := range []int{1, 16} {
+		b.Run(fmt.Sprintf("step/rows=%d", rows), func(b *testing.B) {
+			d := newBatcher(b)
+			ids := make([]int32, rows)
+			for i := range b.N {
+				if i%32 == 0 {
+					b.StopTimer()
+					for r := range rows {
+						if i > 0 {
+							if err := d.Leave(r, r); err != nil {
+								b.Fatal(err)
+							}
+						}
+						join(b, d, r)
+					}
+					b.StartTimer()
+				}
+				if _, err := d.Step(ids); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	b.Run("prefill=128", func(b *testing.B) {
+		d := newBatcher(b)
+		for range b.N {
+			if err := d.Prefill(prompt, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
