@@ -69,6 +69,10 @@ type gemmImpl struct {
 	// packPanelsBPairs; the float32 ones below are unused.
 	pairs bool
 	kern  gemmKernel
+	// rows, when not nil, computes the first n < MR rows of an edge tile,
+	// alpha·A·B with A k-major, into c: the bits kern gives for those rows,
+	// for n rows' work instead of MR (decoding multiplies a few rows).
+	rows func(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32)
 	// packAN interleaves mr rows of A (stride lda), kc long, into kc groups
 	// of mr floats; d has gemmPackSlack floats of room past them.
 	packAN func(d, a []float32, lda, kc int)
@@ -348,9 +352,14 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 // edge computes a partial tile at (i, j) through the scratch tile, so the
 // kernel never touches C outside the matrix.
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
-	g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
+	rows := min(g.mr, g.m-i)
+	if g.rows != nil && rows < g.mr && rsa == 1 {
+		g.rows(rows, st.kd, a, csa, b, ldb, s.tile, g.nr, g.alpha)
+	} else {
+		g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
+	}
 	nr := min(g.nr, g.n-j)
-	for r := range min(g.mr, g.m-i) {
+	for r := range rows {
 		row := g.c[(i+r)*g.ldc+j:][:nr]
 		t := s.tile[r*g.nr:][:nr]
 		if st.beta == 0 {

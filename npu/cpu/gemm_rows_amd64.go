@@ -1,0 +1,33 @@
+//go:build !purego
+
+package cpu
+
+// sgemmRowsAVX512 computes the first n (< 14) rows of an edge tile of the
+// 14×32 AVX-512 kernel, alpha·A·B into c (n rows of 32, ldc apart), in
+// groups of 4, 2 and 1 rows (gemm_rows_amd64.s): the bits the whole tile
+// gives, for a fraction of its work.
+func sgemmRowsAVX512(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	_ = a[n-1+(kc-1)*csa]
+	_ = b[(kc-1)*ldb+31]
+	_ = c[(n-1)*ldc+31]
+	r := 0
+	for ; r+4 <= n; r += 4 {
+		sgemmRows4x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+	}
+	if r+2 <= n {
+		sgemmRows2x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+		r += 2
+	}
+	if r < n {
+		sgemmRows1x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+	}
+}
+
+//go:noescape
+func sgemmRows4x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemmRows2x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemmRows1x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
