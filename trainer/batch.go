@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 	"sync/atomic"
 
 	"bloom/npu"
@@ -388,7 +390,11 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 			return nil, err
 		}
 		V := m.Cfg.Vocab
-		for k, r := range rows {
+		// Rows pick apart (each its own sampler), so they are spread over
+		// the cores: a log-probability is a pass of float64 exponentials
+		// over the vocabulary.
+		forRows(len(rows), func(k int) {
+			r := rows[k]
 			row := full[k*V : (k+1)*V]
 			p := b.pickers[r]
 			out[k] = bloom.Choose(row, p.pick(r, row), p.top)
@@ -399,7 +405,7 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 					e[2+2*j], e[3+2*j] = float32(a.ID), float32(a.Logprob)
 				}
 			}
-		}
+		})
 	}
 	if !pp {
 		return out, nil
@@ -418,6 +424,28 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 		}
 	}
 	return out, nil
+}
+
+// forRows runs f(0) … f(n−1), split in contiguous runs over the cores.
+func forRows(n int, f func(k int)) {
+	parts := min(n, runtime.GOMAXPROCS(0))
+	if parts <= 1 {
+		for k := range n {
+			f(k)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := p * n / parts; k < (p+1)*n/parts; k++ {
+				f(k)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // ranks is the job's size: its tensor- times pipeline-parallel ranks.
