@@ -59,3 +59,20 @@ type Half interface {
 	// without reading it.
 	GemmHalf(transA, transB bool, m, n, k int, alpha float32, a HalfBuf, lda int, b HalfBuf, ldb int, beta float32, c Buf, ldc int)
 }
+
+// Operand is one operand of GemmRounded: float32 values (F32), rounded to
+// the product's half type as they are read, or values of that type (Half).
+// Exactly one is set.
+type Operand struct {
+	F32  Buf
+	Half HalfBuf
+}
+
+// RoundingGemmer is a Half that multiplies float32 operands rounded to a
+// half type without a rounded copy of them (mixed precision's products: no
+// operand-sized scratch, no separate rounding pass). GemmRounded's result is,
+// bit for bit, what ToHalf of each F32 operand into a buffer of type t
+// followed by GemmHalf gives; a Half operand must be of type t.
+type RoundingGemmer interface {
+	GemmRounded(t DType, transA, transB bool, m, n, k int, alpha float32, a Operand, lda int, b Operand, ldb int, beta float32, c Buf, ldc int)
+}

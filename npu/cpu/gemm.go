@@ -159,7 +159,9 @@ func (g *gemmCall) run(p *pool) {
 
 // gemmOp holds the operands of one sgemm or hgemm call. A half call
 // (halves set) holds A and B as ha and hb, the bits of half values, and a
-// and b are nil; widen converts them to float32 for a float32 kernel.
+// and b are nil; widen converts them to float32 for a float32 kernel. In a
+// rounding call (GemmRounded) an operand may instead be float32 values, ra
+// or rb, that round rounds to the half type and widens back as it packs.
 type gemmOp struct {
 	transA, transB bool
 	m, n, k        int
@@ -168,6 +170,8 @@ type gemmOp struct {
 	halves         bool
 	ha, hb         []uint16
 	widen          func(dst []float32, src []uint16) // half → float32, exact
+	ra, rb         []float32
+	round          func(dst, src []float32) // float32 → half → float32
 	lda, ldb, ldc  int
 	packA, packB   bool
 	// pre, when not nil, is B packed once by PackB (packedB's layout),
@@ -195,6 +199,12 @@ func (g *gemmOp) check() {
 	la, lb := len(g.a), len(g.b)
 	if g.half() {
 		la, lb = len(g.ha), len(g.hb)
+		if g.ra != nil {
+			la = len(g.ra)
+		}
+		if g.rb != nil {
+			lb = len(g.rb)
+		}
 	}
 	need("a", la, ar, ac, g.lda)
 	if g.pre != nil {

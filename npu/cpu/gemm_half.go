@@ -29,6 +29,91 @@ func hgemm(p *pool, t npu.DType, transA, transB bool, m, n, k int, alpha float32
 	g.run(p)
 }
 
+// rgemm is hgemm with either operand given as float32 values (fa, fb) that
+// the packers round to type t and widen back (ha, hb nil then): the bits of
+// hgemm on the rounded operands, without them. Where GemmHalf runs the bf16
+// kernel (bf16 only), whose packers read bits, the float32 operands are
+// rounded into copies first.
+func rgemm(p *pool, t npu.DType, transA, transB bool, m, n, k int, alpha float32, fa []float32, ha []uint16, lda int, fb []float32, hb []uint16, ldb int, beta float32, c []float32, ldc int) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	im, widen := halfImpl(t)
+	if widen == nil {
+		if fa != nil {
+			ha = make([]uint16, len(fa))
+			half.ToBF16(ha, fa)
+		}
+		if fb != nil {
+			hb = make([]uint16, len(fb))
+			half.ToBF16(hb, fb)
+		}
+		hgemm(p, t, transA, transB, m, n, k, alpha, ha, lda, hb, ldb, beta, c, ldc)
+		return
+	}
+	g := getCall()
+	defer g.release()
+	g.gemmOp = gemmOp{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+		halves: true, ha: ha, ra: fa, lda: lda, hb: hb, rb: fb, ldb: ldb, widen: widen, round: roundTrip(t),
+		beta: beta, c: c, ldc: ldc, gemmImpl: im}
+	g.run(p)
+}
+
+// loadA sets dst to len(dst) values of A from offset off, widened (or
+// rounded to the half type and widened back).
+func (g *gemmOp) loadA(dst []float32, off int) {
+	if g.ra != nil {
+		g.round(dst, g.ra[off:][:len(dst)])
+		return
+	}
+	g.widen(dst, g.ha[off:][:len(dst)])
+}
+
+// loadB is loadA for B.
+func (g *gemmOp) loadB(dst []float32, off int) {
+	if g.rb != nil {
+		g.round(dst, g.rb[off:][:len(dst)])
+		return
+	}
+	g.widen(dst, g.hb[off:][:len(dst)])
+}
+
+// roundTrip returns the rounding of float32 values to half type t and back,
+// through internal/half's converters (ToHalf's and FromHalf's), a chunk at
+// a time.
+func roundTrip(t npu.DType) func(dst, src []float32) {
+	if t == npu.BF16 {
+		return roundBF16
+	}
+	return roundF16
+}
+
+func roundBF16(dst, src []float32) { roundVia(dst, src, half.ToBF16, half.FromBF16) }
+
+func roundF16(dst, src []float32) { roundVia(dst, src, half.ToF16, half.FromF16) }
+
+// roundVia rounds src through a chunk of half values with to and from.
+func roundVia(dst, src []float32, to func([]uint16, []float32), from func([]float32, []uint16)) {
+	tmp := roundBufs.get()
+	if tmp == nil {
+		tmp = new([roundChunk]uint16)
+	}
+	for len(src) > 0 {
+		n := min(len(src), roundChunk)
+		to(tmp[:n], src[:n])
+		from(dst[:n], tmp[:n])
+		dst, src = dst[n:], src[n:]
+	}
+	roundBufs.put(tmp)
+}
+
+// roundBufs are roundVia's chunks of half values, reused (the converters'
+// kernels are chosen at run time, so a chunk on the stack would escape).
+var roundBufs freeList[[roundChunk]uint16]
+
+// roundChunk is how many values roundVia converts at once.
+const roundChunk = 512
+
 // halfImpl returns the kernel GemmHalf runs for type t and, for a float32
 // kernel, the conversion its packers widen with.
 func halfImpl(t npu.DType) (*gemmImpl, func([]float32, []uint16)) {
@@ -54,7 +139,7 @@ func (g *gemmOp) packBlockAHalf(d, stage []float32, i0, mc, p0, kc int) {
 	}
 	row := stage[:mc]
 	for p := range kc {
-		g.widen(row, g.ha[(p0+p)*g.lda+i0:][:mc])
+		g.loadA(row, (p0+p)*g.lda+i0)
 		for t := range tiles {
 			copyRow(d[(t*kc+p)*g.mr:], row[t*g.mr:], g.mr)
 		}
@@ -70,12 +155,12 @@ func (g *gemmOp) packPanelAHalf(d, stage []float32, i, p0, kc int) {
 			clear(d[:g.mr*kc])
 		}
 		for p := range kc {
-			g.widen(d[p*g.mr:p*g.mr+mr], g.ha[(p0+p)*g.lda+i:][:mr])
+			g.loadA(d[p*g.mr:p*g.mr+mr], (p0+p)*g.lda+i)
 		}
 		return
 	}
 	for r := range mr {
-		g.widen(stage[r*kc:(r+1)*kc], g.ha[(i+r)*g.lda+p0:][:kc])
+		g.loadA(stage[r*kc:(r+1)*kc], (i+r)*g.lda+p0)
 	}
 	if mr == g.mr {
 		g.packAN(d, stage, kc, kc)
@@ -104,7 +189,7 @@ func (g *gemmOp) packPanelsBHalf(st *gemmStep, stage []float32, panels int) {
 	row := stage[:panels*nr]
 	clear(row[w:])
 	for p := range kc {
-		g.widen(row[:w], g.hb[(st.pc+p)*g.ldb+st.jc:][:w])
+		g.loadB(row[:w], (st.pc+p)*g.ldb+st.jc)
 		for jp := range panels {
 			copyRow(st.bp[(jp*kc+p)*nr:], row[jp*nr:], nr)
 		}
@@ -116,7 +201,7 @@ func (g *gemmOp) packPanelsBHalf(st *gemmStep, stage []float32, panels int) {
 func (g *gemmOp) packPanelBTHalf(d, stage []float32, j, p0, kc int) {
 	nr := min(g.nr, g.n-j)
 	for c := range nr {
-		g.widen(stage[c*kc:(c+1)*kc], g.hb[(j+c)*g.ldb+p0:][:kc])
+		g.loadB(stage[c*kc:(c+1)*kc], (j+c)*g.ldb+p0)
 	}
 	if nr == g.nr {
 		g.packBT(d, stage, kc, kc)

@@ -133,3 +133,37 @@ func (d *Device) GemmHalf(transA, transB bool, m, n, k int, alpha float32, a npu
 	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
 	hgemm(d.pool, at, transA, transB, m, n, k, alpha, av, lda, bv, ldb, beta, cv, ldc)
 }
+
+// GemmRounded computes C = alpha·op(A)·op(B) + beta·C from operands rounded
+// to t (see npu.RoundingGemmer): GemmHalf's nest, whose packers round a
+// float32 operand to t and widen it back, exactly, as they copy its panels,
+// instead of widening half values. The bits are GemmHalf's on the operands
+// ToHalf would give, with no copy of them.
+func (d *Device) GemmRounded(t npu.DType, transA, transB bool, m, n, k int, alpha float32, a npu.Operand, lda int, b npu.Operand, ldb int, beta float32, c npu.Buf, ldc int) {
+	const op = "GemmRounded"
+	dims(op, m, n, k)
+	if t != npu.F16 && t != npu.BF16 {
+		panic(fmt.Sprintf("cpu: %s: type %v is not a half type", op, t))
+	}
+	ar, ac := stored(transA, m, k)
+	br, bc := stored(transB, k, n)
+	fa, ha := operandView(op, "a", t, a, matLen(op, "a", ar, ac, lda))
+	fb, hb := operandView(op, "b", t, b, matLen(op, "b", br, bc, ldb))
+	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
+	rgemm(d.pool, t, transA, transB, m, n, k, alpha, fa, ha, lda, fb, hb, ldb, beta, cv, ldc)
+}
+
+// operandView is view or halfView of whichever of o's buffers is set.
+func operandView(op, name string, t npu.DType, o npu.Operand, n int) ([]float32, []uint16) {
+	switch {
+	case (o.F32 == nil) == (o.Half == nil):
+		panic(fmt.Sprintf("cpu: %s: operand %s must be float32 or half, one of them", op, name))
+	case o.F32 != nil:
+		return view(op, name, o.F32, n), nil
+	}
+	h, ht := halfView(op, name, o.Half, n)
+	if ht != t {
+		panic(fmt.Sprintf("cpu: %s: %s is %v, the product rounds to %v", op, name, ht, t))
+	}
+	return nil, h
+}

@@ -28,6 +28,7 @@ func run(t *testing.T, dev npu.Device, o Options) {
 		{"FromHalf", testFromHalf},
 		{"Gemm", testGemm},
 		{"GemmHalf", testGemmHalf},
+		{"GemmRounded", testGemmRounded},
 		{"Bias", testBias},
 		{"LayerNorm", testLayerNorm},
 		{"Gelu", testGelu},

@@ -17,7 +17,10 @@ import (
 // rounding them anyway), over three steps of two micro-batches with an
 // update between: plain, with LoRA on some linears (their inputs stay
 // float32), with recomputation, through two pipeline slots, and with two
-// tensor-parallel ranks. The activations kept take fewer bytes.
+// tensor-parallel ranks. The activations kept take fewer bytes. The
+// float32 run also multiplies rounded copies of its operands (ToHalf, then
+// GemmHalf) where the half run rounds them in the device's packers
+// (GemmRounded): the same bits again.
 func TestHalfActs(t *testing.T) {
 	lora := LoRA{R: 2, Alpha: 3, Targets: LoRAQKV | LoRAProj} // dense and dense_h_to_4h keep half inputs
 	for _, p := range []npu.DType{npu.BF16, npu.F16} {
@@ -112,6 +115,7 @@ func halfActsModels(t *testing.T, c Config, p npu.DType, tp int, fp32Acts, recom
 			t.Fatal(err)
 		}
 		m.fp32Acts, m.Recompute = fp32Acts, recompute
+		m.dev.(*halfGemm).copies = fp32Acts // the float32 run as before: rounded copies, GemmHalf
 		ms[r] = m
 	}
 	return ms

@@ -49,38 +49,51 @@ type halfGemm struct {
 	npu.Device
 	t    npu.DType
 	a, b npu.HalfBuf // the rounded operands, grown on demand
+	// copies makes a RoundingGemmer device multiply rounded copies too
+	// (tests: both ways give the same bits).
+	copies bool
 }
 
 // Gemm computes C = alpha·op(A)·op(B) + beta·C from A and B rounded to
 // the half type (see npu.Linear and npu.Half).
 func (h *halfGemm) Gemm(transA, transB bool, m, n, k int, alpha float32, a npu.Buf, lda int, b npu.Buf, ldb int, beta float32, c npu.Buf, ldc int) {
-	na, nb := span(transA, m, k, lda), span(transB, k, n, ldb)
-	h.a, h.b = h.fit(h.a, na), h.fit(h.b, nb)
-	ha, hb := h.a.Slice(0, na), h.b.Slice(0, nb)
-	h.ToHalf(ha, a, na)
-	h.ToHalf(hb, b, nb)
-	h.GemmHalf(transA, transB, m, n, k, alpha, ha, lda, hb, ldb, beta, c, ldc)
+	h.gemm(transA, transB, m, n, k, alpha, npu.Operand{F32: a}, lda, npu.Operand{F32: b}, ldb, beta, c, ldc)
 }
 
 // gemmA is Gemm with A already rounded to the half type (a linear's input
 // kept in half, linearIn): only B is rounded, so the product is the one
 // Gemm computes from A's float32 values.
 func (h *halfGemm) gemmA(transA, transB bool, m, n, k int, alpha float32, a npu.HalfBuf, lda int, b npu.Buf, ldb int, beta float32, c npu.Buf, ldc int) {
-	nb := span(transB, k, n, ldb)
-	h.b = h.fit(h.b, nb)
-	hb := h.b.Slice(0, nb)
-	h.ToHalf(hb, b, nb)
-	h.GemmHalf(transA, transB, m, n, k, alpha, a, lda, hb, ldb, beta, c, ldc)
+	h.gemm(transA, transB, m, n, k, alpha, npu.Operand{Half: a}, lda, npu.Operand{F32: b}, ldb, beta, c, ldc)
 }
 
 // gemmB is Gemm with B already rounded to the half type: only A is
 // rounded.
 func (h *halfGemm) gemmB(transA, transB bool, m, n, k int, alpha float32, a npu.Buf, lda int, b npu.HalfBuf, ldb int, beta float32, c npu.Buf, ldc int) {
-	na := span(transA, m, k, lda)
-	h.a = h.fit(h.a, na)
-	ha := h.a.Slice(0, na)
-	h.ToHalf(ha, a, na)
-	h.GemmHalf(transA, transB, m, n, k, alpha, ha, lda, b, ldb, beta, c, ldc)
+	h.gemm(transA, transB, m, n, k, alpha, npu.Operand{F32: a}, lda, npu.Operand{Half: b}, ldb, beta, c, ldc)
+}
+
+// gemm multiplies operands rounded to the half type: in the device's
+// packers where it is a npu.RoundingGemmer, else through rounded copies of
+// the float32 operands in h's scratch (the same bits either way).
+func (h *halfGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a npu.Operand, lda int, b npu.Operand, ldb int, beta float32, c npu.Buf, ldc int) {
+	if rg, ok := h.Device.(npu.RoundingGemmer); ok && !h.copies {
+		rg.GemmRounded(h.t, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	if a.F32 != nil {
+		na := span(transA, m, k, lda)
+		h.a = h.fit(h.a, na)
+		a.Half = h.a.Slice(0, na)
+		h.ToHalf(a.Half, a.F32, na)
+	}
+	if b.F32 != nil {
+		nb := span(transB, k, n, ldb)
+		h.b = h.fit(h.b, nb)
+		b.Half = h.b.Slice(0, nb)
+		h.ToHalf(b.Half, b.F32, nb)
+	}
+	h.GemmHalf(transA, transB, m, n, k, alpha, a.Half, lda, b.Half, ldb, beta, c, ldc)
 }
 
 // fit returns buf when it holds n values, else a new buffer of n.
