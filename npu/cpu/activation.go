@@ -37,9 +37,14 @@ func (d *Device) GeluForward(out, in npu.Buf, n int) {
 		var t [geluChunk]float32
 		for c := lo; c < hi; c += geluChunk {
 			xs := x[c:min(c+geluChunk, hi)]
+			v := geluVec(len(xs))
+			if v > 0 {
+				geluForwardAVX2(&y[c], &xs[0], v)
+			}
+			ys, xs := y[c+v:], xs[v:]
 			geluTanh(t[:len(xs)], xs)
 			for i, v := range xs {
-				y[c+i] = float32(v*0.5) * (1 + t[i])
+				ys[i] = float32(v*0.5) * (1 + t[i])
 			}
 		}
 	})
@@ -56,15 +61,32 @@ func (d *Device) GeluBackward(din, in, dout npu.Buf, n int) {
 		var ts [geluChunk]float32
 		for c := lo; c < hi; c += geluChunk {
 			xs := x[c:min(c+geluChunk, hi)]
+			v := geluVec(len(xs))
+			if v > 0 {
+				geluBackwardAVX2(&dx[c], &xs[0], &dy[c], v)
+			}
+			dxs, dys, xs := dx[c+v:], dy[c+v:], xs[v:]
 			geluTanh(ts[:len(xs)], xs)
 			for i, v := range xs {
 				t := ts[i]
 				slope := geluA + float32(float32(geluC*v)*v)
 				ff := float32(float32(0.5*v)*float32((1-float32(t*t))*slope)) + float32(0.5*(1+t))
-				dx[c+i] += float32(ff * dy[c+i])
+				dxs[i] += float32(ff * dys[i])
 			}
 		}
 	})
+}
+
+// geluVec returns how many of a chunk's n values the vector kernels
+// (gelu_amd64.s) take: the first n&^7, the values geluTanh would give
+// expSumAVX2, with the same bits as geluTanh and the loops after it; 0
+// without them. The rest go through geluTanh, whose expSum then uses the
+// scalar exp32 for all of them, as it did for the chunk's tail.
+func geluVec(n int) int {
+	if !hasVecExp {
+		return 0
+	}
+	return n &^ 7
 }
 
 // Add sets out = a + b; out may alias a or b.

@@ -31,7 +31,7 @@ func expSum(y, x []float32, m float32) float64 {
 }
 
 // hasVecExp reports whether expSumAVX2, the kernel for a multiple of 8
-// values, runs on this CPU. (A direct call, not a func variable, keeps
+// values, and the GELU kernels built on its exponential run on this CPU. (A direct call, not a func variable, keeps
 // callers' stack buffers on the stack.)
 var hasVecExp bool
 
