@@ -18,11 +18,13 @@
 // the conformance suite on it);
 // the bits depend on the kernel, not on the thread count. Attention runs on
 // it, one query block at a time. Exponentials and tanh use polynomial
-// approximations good to 10⁻¹¹, far below float32's rounding. Half
-// conversions run internal/half's slice converters (F16C and AVX-512 where
-// the CPU has them). GemmHalf runs the float32 GEMM with packers that widen
-// A and B, exactly, panel by panel as they pack them, so its bits are those
-// of Gemm on the widened operands and it holds no operand-sized memory;
+// approximations good to 10⁻¹¹, far below float32's rounding; GELU's
+// AVX2 kernels give the bits of its Go loops exactly, so they change no
+// result. Half conversions run internal/half's slice converters (F16C and
+// AVX-512 where the CPU has them). GemmHalf runs the float32 GEMM with
+// packers that widen A and B, exactly, panel by panel as they pack them, so
+// its bits are those of Gemm on the widened operands and it holds no
+// operand-sized memory;
 // except for bf16 on a CPU with AVX512_BF16, where a VDPBF16PS kernel takes
 // A and B packed in k-pairs (its sums run in another order, so its bits
 // differ from the float32 kernel's: GemmHalf's bits depend on the CPU's
