@@ -41,12 +41,14 @@ func rgemm(p *pool, t npu.DType, transA, transB bool, m, n, k int, alpha float32
 	im, widen := halfImpl(t)
 	if widen == nil {
 		if fa != nil {
-			ha = make([]uint16, len(fa))
-			half.ToBF16(ha, fa)
+			buf := roundedCopy(fa)
+			defer halfCopies.put(buf)
+			ha = *buf
 		}
 		if fb != nil {
-			hb = make([]uint16, len(fb))
-			half.ToBF16(hb, fb)
+			buf := roundedCopy(fb)
+			defer halfCopies.put(buf)
+			hb = *buf
 		}
 		hgemm(p, t, transA, transB, m, n, k, alpha, ha, lda, hb, ldb, beta, c, ldc)
 		return
@@ -58,6 +60,23 @@ func rgemm(p *pool, t npu.DType, transA, transB bool, m, n, k int, alpha float32
 		beta: beta, c: c, ldc: ldc, gemmImpl: im}
 	g.run(p)
 }
+
+// roundedCopy returns f rounded to bf16 in a buffer of halfCopies.
+func roundedCopy(f []float32) *[]uint16 {
+	buf := halfCopies.get()
+	if buf == nil {
+		buf = new([]uint16)
+	}
+	if cap(*buf) < len(f) {
+		*buf = make([]uint16, len(f))
+	}
+	*buf = (*buf)[:len(f)]
+	half.ToBF16(*buf, f)
+	return buf
+}
+
+// halfCopies are rgemm's rounded copies for the bf16 kernel, reused.
+var halfCopies freeList[[]uint16]
 
 // loadA sets dst to len(dst) values of A from offset off, widened (or
 // rounded to the half type and widened back).
