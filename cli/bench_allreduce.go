@@ -84,15 +84,11 @@ func benchAllreduceWorkerCommand() *ucli.Command {
 				runtime.GOMAXPROCS(p)
 			}
 			if path := c.String("cpuprofile"); path != "" {
-				f, err := os.Create(fmt.Sprintf("%s.%d", path, c.Int("rank")))
+				stop, err := startCPUProfile(fmt.Sprintf("%s.%d", path, c.Int("rank")))
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			w := collbench.Worker{Rank: c.Int("rank"), RootInfo: c.String("root-info"), CommID: c.String("comm-id"),
 				TLSDir: c.String("tls-dir")}
@@ -208,4 +204,17 @@ func workerArgs(c *ucli.Context) []string {
 		}
 	}
 	return args
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

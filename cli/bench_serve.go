@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,15 +43,11 @@ func benchServeCommand() *ucli.Command {
 				return err
 			}
 			if path := c.String("cpuprofile"); path != "" {
-				f, err := os.Create(path)
+				stop, err := startCPUProfile(path)
 				if err != nil {
 					return err
 				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
+				defer stop()
 			}
 			tok, err := tokenizer.ByteLevel().Tokenizer()
 			if err != nil {
