@@ -83,7 +83,7 @@ func (d *Device) GeluBackward(din, in, dout npu.Buf, n int) {
 // without them. The rest go through geluTanh, whose expSum then uses the
 // scalar exp32 for all of them, as it did for the chunk's tail.
 func geluVec(n int) int {
-	if !hasVecExp {
+	if !hasVec {
 		return 0
 	}
 	return n &^ 7

@@ -2,7 +2,7 @@
 
 package cpu
 
-// The GELU kernels of gelu_amd64.s run where hasVecExp is set: they use
+// The GELU kernels of gelu_amd64.s run where hasVec is set: they use
 // expSumAVX2's exponential.
 
 //go:noescape

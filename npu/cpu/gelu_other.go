@@ -2,7 +2,7 @@
 
 package cpu
 
-// The vector GELU kernels exist only on amd64; hasVecExp stays false elsewhere.
+// The vector GELU kernels exist only on amd64; hasVec stays false elsewhere.
 
 func geluForwardAVX2(y, x *float32, n int) {
 	panic("cpu: no vector GELU on this architecture")

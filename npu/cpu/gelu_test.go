@@ -138,7 +138,7 @@ func TestGeluShortRuns(t *testing.T) {
 // kernel that took a chunk's tail (or left values of its own to exp32)
 // would be caught.
 func TestGeluTailsMatter(t *testing.T) {
-	if !hasVecExp {
+	if !hasVec {
 		t.Skip("no vector kernels on this CPU or build")
 	}
 	x := geluInputs(rand.New(rand.NewPCG(3, 3)), "1", 4096)

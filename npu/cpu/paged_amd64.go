@@ -2,10 +2,6 @@
 
 package cpu
 
-// hasVecRows reports whether the AVX2 row kernels of PagedAttention run
-// on this CPU.
-var hasVecRows = hasAVX2FMA()
-
 // dotRowsAVX2 is dotRows for n rows of hd values, hd a multiple of 8.
 //
 //go:noescape

@@ -2,8 +2,7 @@
 
 package cpu
 
-// The AVX2 row kernels exist only on amd64; hasVecRows stays false elsewhere.
-var hasVecRows = false
+// The AVX2 row kernels exist only on amd64; hasVec stays false elsewhere.
 
 func dotRowsAVX2(y, x, q *float32, n, hd int, scale float32) {
 	panic("cpu: no vector row kernels on this architecture")

@@ -11,7 +11,7 @@ import "math"
 // the sum of those values. Arguments below −87.34 give exactly 0.
 func expSum(y, x []float32, m float32) float64 {
 	n8, s := 0, 0.0
-	if hasVecExp && len(x) >= 8 {
+	if hasVec && len(x) >= 8 {
 		n8 = len(x) &^ 7
 		var yp *float32
 		if y != nil {
@@ -30,10 +30,11 @@ func expSum(y, x []float32, m float32) float64 {
 	return s
 }
 
-// hasVecExp reports whether expSumAVX2, the kernel for a multiple of 8
-// values, and the GELU kernels built on its exponential run on this CPU. (A direct call, not a func variable, keeps
-// callers' stack buffers on the stack.)
-var hasVecExp bool
+// hasVec reports whether the AVX2/FMA kernels for runs of 8 values run on
+// this CPU: expSumAVX2, the GELU kernels built on its exponential,
+// PagedAttention's row kernels and add. (A direct call, not a func
+// variable, keeps callers' stack buffers on the stack.)
+var hasVec bool
 
 // exp32 is the scalar twin of the vector kernel: Cody–Waite reduction by
 // ln 2 = c1 + c2 and Cephes' degree-5 polynomial.

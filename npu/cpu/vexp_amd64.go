@@ -2,7 +2,7 @@
 
 package cpu
 
-func init() { hasVecExp = hasAVX2FMA() }
+func init() { hasVec = hasAVX2FMA() }
 
 //go:noescape
 func expSumAVX2(y, x *float32, n int, m float32) float64
