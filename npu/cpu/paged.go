@@ -65,7 +65,7 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 func dotRows(y, x, q []float32, scale float32) {
 	hd := len(q)
 	x = x[:len(y)*hd]
-	if hasVec && hd%8 == 0 && len(y) > 0 {
+	if hasVec && hd > 0 && hd%8 == 0 && len(y) > 0 {
 		dotRowsAVX2(&y[0], &x[0], &q[0], len(y), hd, scale)
 		return
 	}
@@ -79,7 +79,7 @@ func dotRows(y, x, q []float32, scale float32) {
 func axpyRows(y, x, p []float32) {
 	hd := len(y)
 	x = x[:len(p)*hd]
-	if hasVec && hd%8 == 0 && len(p) > 0 {
+	if hasVec && hd > 0 && hd%8 == 0 && len(p) > 0 {
 		axpyRowsAVX2(&y[0], &x[0], &p[0], len(p), hd)
 		return
 	}
