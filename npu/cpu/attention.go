@@ -104,6 +104,10 @@ func seesAny(mask []int32, b, tk, last int) bool {
 func softmaxScores(pr, pos []float32, mask []int32, b, last int, slope float32) bool {
 	Tk := len(pr)
 	clear(pr[last+1:])
+	if n := last + 1; mask == nil && hasVec && n >= 8 {
+		softmaxAll(pr[:n], pos[:n], slope)
+		return true
+	}
 	m, seen := negInf, false
 	for j := 0; j <= last; j++ {
 		if !visible(mask, b, Tk, j) {
@@ -125,6 +129,26 @@ func softmaxScores(pr, pos []float32, mask []int32, b, last int, slope float32) 
 		pr[j] = float32(float64(pr[j]) * inv)
 	}
 	return true
+}
+
+// softmaxAll is softmaxScores where every key is a token (mask nil), a run
+// of 8 at a time with AVX2: the same float32 and float64 operations, so
+// the same bits.
+func softmaxAll(pr, pos []float32, slope float32) {
+	n8 := len(pr) &^ 7
+	m, nan := alibiMaxAVX2(&pr[0], &pos[0], n8, slope)
+	for j := n8; j < len(pr); j++ {
+		pr[j] += float32(slope * pos[j])
+		m = max(m, pr[j])
+	}
+	if nan {
+		m = float32(math.NaN()) // as Go's max gives it
+	}
+	inv := 1 / expSum(pr, pr, m)
+	scaleF64AVX2(&pr[0], n8, inv)
+	for j := n8; j < len(pr); j++ {
+		pr[j] = float32(float64(pr[j]) * inv)
+	}
 }
 
 // AttentionBackward adds into dq (B,NH,Tq,HD), dk and dv (B,NH,Cap,HD) from
