@@ -31,7 +31,7 @@ it compares with the seed's published figures (Bloom-7B: BoolQ 0.614, MMLU 0.251
 
 Prints the accuracy (per MMLU subject and in all); progress goes to standard error.
   bloomctl evaluate --model bloom-7b1 --task mmlu --task-data-path mmlu/data/test --shots 5`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "task", Usage: "boolq or mmlu"},
 			&ucli.StringFlag{Name: "task-data-path", Aliases: []string{"data"}, Usage: "the task's `PATH`: a file or a directory of files"},
@@ -42,7 +42,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			&ucli.IntFlag{Name: "micro-batch-size", Value: 1, Usage: "questions per forward pass"},
 			&ucli.IntFlag{Name: "limit", Usage: "score only the first N questions (0: all)"},
 			&ucli.StringFlag{Name: "answer-prefix", Usage: "boolq: text before \"Yes\" and \"No\" when they are encoded (the seed: none)"},
-		},
+		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
 			if err != nil {

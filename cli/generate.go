@@ -18,7 +18,7 @@ func generateCommand() *ucli.Command {
 it also prints them decoded (in JSON, "text").
 Without --greedy, tokens are sampled: temperature, then top-k, then top-p, as
 Hugging Face's generate does; --seed makes sampling repeatable.`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "prompt-tokens", Usage: "comma-separated prompt token ids"},
 			tokenizerFlag,
@@ -30,7 +30,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			&ucli.Float64Flag{Name: "top-p", Value: 1, Usage: "sample among the most likely tokens whose probability sums to p"},
 			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"},
 			&ucli.IntFlag{Name: "eos", Value: -1, Usage: "stop after this token id (-1 = never; BLOOM's </s> is 2)"},
-		},
+		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
 			if err != nil {

@@ -27,7 +27,36 @@ func loadModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
 	if dir == "" {
 		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
 	}
-	return openModel(c, dir)
+	m, hf, err := openModel(c, dir)
+	if err != nil {
+		return nil, hf, err
+	}
+	p, err := precisionOf(c)
+	if err != nil {
+		return nil, hf, err
+	}
+	return m, hf, m.SetPrecision(p)
+}
+
+// precisionFlags are --fp16 and --bf16 of the commands that run a model
+// (loadModel sets its products' precision from them).
+var precisionFlags = []ucli.Flag{
+	&ucli.BoolFlag{Name: "fp16", Usage: "matrix products in fp16, as the seed generates, evaluates and serves: weights and activations rounded as they enter a product, float32 sums"},
+	&ucli.BoolFlag{Name: "bf16", Usage: "matrix products in bf16: weights and activations rounded as they enter a product, float32 sums"},
+}
+
+// precisionOf is the precision --fp16 or --bf16 asks for (float32 without
+// either).
+func precisionOf(c *ucli.Context) (npu.DType, error) {
+	switch {
+	case c.Bool("fp16") && c.Bool("bf16"):
+		return 0, fmt.Errorf("--fp16 and --bf16 exclude each other: pick one")
+	case c.Bool("fp16"):
+		return npu.F16, nil
+	case c.Bool("bf16"):
+		return npu.BF16, nil
+	}
+	return npu.F32, nil
 }
 
 // openModel opens the model in dir (as loadModel) on the CPU device.

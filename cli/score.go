@@ -24,12 +24,12 @@ func scoreCommand() *ucli.Command {
 		UsageText: "bloomctl score --model DIR (--tokens 5,17,42 | --tokenizer FILE --text TEXT)",
 		Description: `Prints {"tokens":[...],"logprobs":[null,lp1,...],"loss":x}: logprobs[i] is
 log p(token i | tokens before it) and loss is the mean of -logprobs[1:].`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "tokens", Usage: "comma-separated token ids, at least two"},
 			tokenizerFlag,
 			&ucli.StringFlag{Name: "text", Usage: "`TEXT` to score, encoded with --tokenizer"},
-		},
+		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			ids, _, err := textIDs(c, "text", "tokens")
 			if err != nil {

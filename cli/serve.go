@@ -26,7 +26,7 @@ a batched request's tokens are the ones it gets alone). Keys and values live in 
 max_tokens when it joins and waits while they do not fit; a joining prompt is prefilled
 --prefill-chunk tokens per step, so the running requests stall only that long. The model's name in requests is
 --name, by default the directory's name. SIGINT or SIGTERM stops it.`,
-		Flags: []ucli.Flag{
+		Flags: append([]ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "tokenizer", Usage: "tokenizer.json `FILE` (default: the model directory's)"},
 			&ucli.StringFlag{Name: "listen", Value: "127.0.0.1:8000", Usage: "`HOST:PORT` to listen on (plain HTTP: keep it on localhost or behind a proxy)"},
@@ -35,7 +35,7 @@ max_tokens when it joins and waits while they do not fit; a joining prompt is pr
 			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
 			&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together, in blocks of 16 (0: max-batch × max-context); a request reserves its prompt and max_tokens when it joins, and waits while they do not fit"},
 			&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode (bounds their stall)"},
-		},
+		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			tok, err := modelTokenizerFlag(c)
 			if err != nil {

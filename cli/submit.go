@@ -88,7 +88,7 @@ func pretrainCommand() *ucli.Command {
 // the model and its placement, and each kind's own.
 var inferFields = map[string][]string{
 	"": {"model-preset", "load", "tokenizer-name-or-path", "tensor-model-parallel-size", "pipeline-model-parallel-size",
-		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts"},
+		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts", "fp16", "bf16"},
 	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
 	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
 	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "prefill-chunk"},
@@ -99,6 +99,8 @@ var inferUsage = map[string]specFlag{
 	"load":             {usage: "the model to run: a Hugging Face directory or a native checkpoint (any layout), on every node"},
 	"micro-batch-size": {usage: "prompts or questions per batch"},
 	"seq-length":       {usage: "tokens a prompt and its new tokens may take; longer prompts lose their beginning"},
+	"fp16":             {usage: "matrix products in fp16, as the seed generates, evaluates and serves (weights and activations rounded as they enter a product, float32 sums)"},
+	"bf16":             {usage: "matrix products in bf16 (weights and activations rounded as they enter a product, float32 sums)"},
 }
 
 // inferCommand is `submit generate` or `submit evaluate`: the model of

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"bloom/ckpt"
+	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 	"bloom/trainer/eval"
@@ -17,7 +18,8 @@ import (
 
 // TestInferMatchesLocal: generation split over TP2, PP2 and TP2×PP2 ranks
 // (uneven stages included) gives every rank the tokens one process gives,
-// greedy and sampled, with padded prompts of different lengths.
+// greedy and sampled, with padded prompts of different lengths, with
+// float32, fp16 and bf16 products.
 func TestInferMatchesLocal(t *testing.T) {
 	c := bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 4, Eps: 1e-5}
 	full, err := bloom.New(cpu.New(1), c)
@@ -32,29 +34,37 @@ func TestInferMatchesLocal(t *testing.T) {
 		}
 		return bloom.NewSampler(0.8, 20, 0.9, seed).Pick
 	}
-	for _, seed := range []uint64{0, 9} {
-		want, err := full.Generate(prompts, 0, bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
-		if err != nil {
+	for _, prec := range []npu.DType{npu.F32, npu.F16, npu.BF16} {
+		if err := full.SetPrecision(prec); err != nil {
 			t.Fatal(err)
 		}
-		for _, l := range []struct {
-			tp, pp    int
-			partition []int
-		}{{2, 1, nil}, {1, 2, []int{3, 1}}, {2, 2, nil}} {
-			t.Run(fmt.Sprintf("seed%d_TP%d_PP%d%v", seed, l.tp, l.pp, l.partition), func(t *testing.T) {
-				got := make([][][]int32, l.tp*l.pp)
-				runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) (err error) {
-					got[r], err = inf.Generate(context.Background(), prompts, 0, bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
-					return err
-				})
-				for r := range got {
-					for b := range want {
-						if !slices.Equal(got[r][b], want[b]) {
-							t.Fatalf("rank %d row %d: %v, one process %v", r, b, got[r][b], want[b])
+		for _, seed := range []uint64{0, 9} {
+			want, err := full.Generate(prompts, 0, bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range []struct {
+				tp, pp    int
+				partition []int
+			}{{2, 1, nil}, {1, 2, []int{3, 1}}, {2, 2, nil}} {
+				t.Run(fmt.Sprintf("%v_seed%d_TP%d_PP%d%v", prec, seed, l.tp, l.pp, l.partition), func(t *testing.T) {
+					got := make([][][]int32, l.tp*l.pp)
+					runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) (err error) {
+						if err := inf.Model.SetPrecision(prec); err != nil {
+							return err
+						}
+						got[r], err = inf.Generate(context.Background(), prompts, 0, bloom.GenerateOptions{MaxNew: 12, EOS: -1, Pick: pick(seed)})
+						return err
+					})
+					for r := range got {
+						for b := range want {
+							if !slices.Equal(got[r][b], want[b]) {
+								t.Fatalf("rank %d row %d: %v, one process %v", r, b, got[r][b], want[b])
+							}
 						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 }

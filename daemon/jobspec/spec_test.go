@@ -354,6 +354,11 @@ func TestInferenceSpecs(t *testing.T) {
 	if err := gen.Validate(); err != nil || len(gen.Prompts) != 1 || gen.Prompts[0] != "Hello, world" {
 		t.Fatalf("generate %q: %v", gen.Prompts, err)
 	}
+	half := gen
+	half.FP16 = true // the seed generates in fp16
+	if err := half.Validate(); err != nil || half.Precision() != npu.F16 {
+		t.Errorf("generate --fp16: %v, precision %v", err, half.Precision())
+	}
 	if err := gen.ResolveLayout(8); err != nil || gen.DataParallel != 1 {
 		t.Errorf("layout: DP %d %v", gen.DataParallel, err)
 	}
@@ -370,6 +375,8 @@ func TestInferenceSpecs(t *testing.T) {
 		{func(s *Spec) { s.TrainIters = 5 }, "trains nothing"},
 		{func(s *Spec) { s.Kind, s.Task = KindEvaluate, "squad" }, `--task "squad"`},
 		{func(s *Spec) { s.TopP = 2 }, "--top-p"},
+		{func(s *Spec) { s.FP16, s.BF16 = true, true }, "exclude each other"},
+		{func(s *Spec) { s.FP16, s.InitialLossScale = true, 1024 }, "no loss scaler"},
 	} {
 		s := gen
 		s.Prompts = slices.Clone(gen.Prompts)

@@ -110,6 +110,12 @@ func (s *Spec) checkInference() []error {
 	if s.TrainIters != 0 || s.TrainSamples != 0 || len(s.LoRATargetModules) > 0 {
 		bad("a %s job trains nothing: drop --train-iters, --train-samples and the LoRA settings", s.Kind)
 	}
+	if s.InitialLossScale != 0 || s.LossScaleWindow != 0 || s.Hysteresis != 0 || s.MinLossScale != 0 || s.ZeroStage != nil {
+		bad("a %s job has no loss scaler or optimizer: --fp16 or --bf16 alone picks its products' precision", s.Kind)
+	}
+	if s.FP16 && s.BF16 {
+		bad("--fp16 and --bf16 exclude each other: pick one (the seed generates, evaluates and serves in fp16)")
+	}
 	switch s.Kind {
 	case KindGenerate:
 		if len(s.Prompts) == 0 {

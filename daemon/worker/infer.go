@@ -106,7 +106,10 @@ func (w *worker) loadPart(ctx context.Context, dev npu.Device) (inf *trainer.Inf
 		}
 		hf = cfg
 	}
-	w.logf("job %s: %s on rank %d (blocks %d-%d of %d)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers)
+	if err := inf.Model.SetPrecision(s.Precision()); err != nil {
+		return nil, hf, nil, nil, err
+	}
+	w.logf("job %s: %s on rank %d (blocks %d-%d of %d, %v products)", a.Job, s.Kind, a.Rank, part.First, part.First+part.Layers-1, shape.Layers, s.Precision())
 	return inf, hf, tok, closeComms, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -160,6 +161,38 @@ func gradientsFiniteDifference(t *testing.T, m *Model) {
 func TestDecodeMatchesForward(t *testing.T) {
 	for _, lora := range []LoRA{{}, tinyLoRA} {
 		t.Run("lora="+strings.Join(lora.Targets.Names(), "+"), func(t *testing.T) { decodeMatchesForward(t, tinyModelWith(t, lora)) })
+	}
+}
+
+// TestHalfDecode: decoding with fp16 or bf16 products (inference's --fp16,
+// --bf16) gives the full forward's logits under the same precision, and
+// they are not float32's.
+func TestHalfDecode(t *testing.T) {
+	for _, p := range []npu.DType{npu.F16, npu.BF16} {
+		t.Run(p.String(), func(t *testing.T) {
+			m := tinyModel(t)
+			b := tinyBatch()
+			b.Targets = nil
+			l32, err := m.Forward(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f32 := make([]float32, l32.Len())
+			m.Dev.Read(f32, l32)
+			if err := m.SetPrecision(p); err != nil {
+				t.Fatal(err)
+			}
+			lh, err := m.Forward(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := make([]float32, lh.Len())
+			m.Dev.Read(half, lh)
+			if slices.Equal(half, f32) {
+				t.Fatalf("%v products gave float32's logits", p)
+			}
+			decodeMatchesForward(t, m)
+		})
 	}
 }
 

@@ -25,10 +25,11 @@ func gemmWeight(d npu.Device, pw npu.PackedB, N, n, k int, in, w, out npu.Buf) {
 // The copies do not follow Params: Step, the training passes and
 // InitRandom drop them, and whoever writes Params otherwise (a checkpoint
 // load, an optimizer outside Step) calls PackWeights again, or
-// UnpackWeights. Products in half precision (SetPrecision) do not use them.
+// UnpackWeights. Products in half precision (SetPrecision) do not use
+// them, so under half precision it packs nothing and reports false.
 func (m *Model) PackWeights() bool {
 	wp, ok := m.Dev.(npu.WeightPacker)
-	if !ok {
+	if !ok || m.precision != npu.F32 {
 		return false
 	}
 	for i := range m.W.Blocks {

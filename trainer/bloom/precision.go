@@ -15,6 +15,7 @@ func (m *Model) SetPrecision(t npu.DType) error {
 		m.dev = m.Dev
 	case npu.F16, npu.BF16:
 		m.dev = &halfGemm{Device: m.Dev, t: t}
+		m.UnpackWeights() // half products do not read them
 	default:
 		return fmt.Errorf("%w: unknown precision %v", ErrConfig, t)
 	}
