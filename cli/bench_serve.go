@@ -31,7 +31,7 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode"},
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (server and clients) to this path"},
-	}, shapeFlags...)
+	}, append(shapeFlags, precisionFlags...)...)
 	return &ucli.Command{
 		Name:      "serve",
 		Usage:     "the completions server under load: aggregate tokens/s, time to first token, inter-token latency",
@@ -40,6 +40,13 @@ func benchServeCommand() *ucli.Command {
 		Action: func(c *ucli.Context) error {
 			m, _, shape, err := benchModel(c)
 			if err != nil {
+				return err
+			}
+			p, err := precisionOf(c)
+			if err != nil {
+				return err
+			}
+			if err := m.SetPrecision(p); err != nil {
 				return err
 			}
 			if path := c.String("cpuprofile"); path != "" {

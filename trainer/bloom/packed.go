@@ -11,6 +11,10 @@ func gemmWeight(d npu.Device, pw npu.PackedB, N, n, k int, in, w, out npu.Buf) {
 			wp.GemmPacked(false, N, 1, in, k, pw, 0, out, n)
 			return
 		}
+		if h, ok := d.(*halfGemm); ok {
+			h.gemmPacked(N, n, k, in, pw, out)
+			return
+		}
 	}
 	d.Gemm(false, true, N, n, k, 1, in, k, w, k, 0, out, n)
 }
@@ -25,20 +29,32 @@ func gemmWeight(d npu.Device, pw npu.PackedB, N, n, k int, in, w, out npu.Buf) {
 // The copies do not follow Params: Step, the training passes and
 // InitRandom drop them, and whoever writes Params otherwise (a checkpoint
 // load, an optimizer outside Step) calls PackWeights again, or
-// UnpackWeights. Products in half precision (SetPrecision) do not use
-// them, so under half precision it packs nothing and reports false.
+// UnpackWeights. Under half precision (SetPrecision) the copies hold the
+// weights rounded to the half type, and the products round their other
+// operand as they start (halfGemm.gemmPacked): the bits of the unpacked
+// half products where the device's GemmHalf multiplies widened operands
+// in float32 (the CPU's, but for bf16 on CPUs with AVX512_BF16).
 func (m *Model) PackWeights() bool {
 	wp, ok := m.Dev.(npu.WeightPacker)
-	if !ok || m.precision != npu.F32 {
+	if !ok {
 		return false
+	}
+	pack := func(w npu.Buf, k, n int) npu.PackedB {
+		if m.precision == npu.F32 {
+			return wp.PackB(true, k, n, w, k)
+		}
+		h, r := m.Dev.AllocHalf(m.precision, k*n), m.Dev.Alloc(k*n)
+		m.Dev.ToHalf(h, w, k*n)
+		m.Dev.FromHalf(r, h, k*n)
+		return wp.PackB(true, k, n, r, k)
 	}
 	for i := range m.W.Blocks {
 		for _, l := range m.W.Blocks[i].linears() {
-			l.packed = wp.PackB(true, l.in, l.out, l.W, l.in)
+			l.packed = pack(l.W, l.in, l.out)
 		}
 	}
 	if m.Part.Head && m.W.WTE != nil {
-		m.W.wtePacked = wp.PackB(true, m.Cfg.Hidden, m.tp.vocab, m.W.WTE, m.Cfg.Hidden)
+		m.W.wtePacked = pack(m.W.WTE, m.Cfg.Hidden, m.tp.vocab)
 	}
 	return true
 }

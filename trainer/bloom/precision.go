@@ -15,12 +15,12 @@ func (m *Model) SetPrecision(t npu.DType) error {
 		m.dev = m.Dev
 	case npu.F16, npu.BF16:
 		m.dev = &halfGemm{Device: m.Dev, t: t}
-		m.UnpackWeights() // half products do not read them
 	default:
 		return fmt.Errorf("%w: unknown precision %v", ErrConfig, t)
 	}
 	m.precision = t
-	m.train = nil // its linears' inputs are kept in the old type
+	m.UnpackWeights() // packed in the old precision (PackWeights)
+	m.train = nil     // its linears' inputs are kept in the old type
 	if len(m.slots) > 0 {
 		n, s := len(m.slots), m.slots[0]
 		m.slots = nil
@@ -50,6 +50,7 @@ type halfGemm struct {
 	npu.Device
 	t    npu.DType
 	a, b npu.HalfBuf // the rounded operands, grown on demand
+	r    npu.Buf     // an operand rounded and widened back (gemmPacked)
 	// copies makes a RoundingGemmer device multiply rounded copies too
 	// (tests: both ways give the same bits).
 	copies bool
@@ -95,6 +96,21 @@ func (h *halfGemm) gemm(transA, transB bool, m, n, k int, alpha float32, a npu.O
 		h.ToHalf(b.Half, b.F32, nb)
 	}
 	h.GemmHalf(transA, transB, m, n, k, alpha, a.Half, lda, b.Half, ldb, beta, c, ldc)
+}
+
+// gemmPacked sets out (N,n) = in (N,k)·B for B packed by PackWeights from
+// a weight rounded to the half type: in is rounded too (into r) as the
+// product starts, so the device multiplies the operands Gemm rounds.
+func (h *halfGemm) gemmPacked(N, n, k int, in npu.Buf, pw npu.PackedB, out npu.Buf) {
+	na := N * k
+	h.a = h.fit(h.a, na)
+	if h.r == nil || h.r.Len() < na {
+		h.r = h.Alloc(na)
+	}
+	a, r := h.a.Slice(0, na), h.r.Slice(0, na)
+	h.ToHalf(a, in, na)
+	h.FromHalf(r, a, na)
+	h.Device.(npu.WeightPacker).GemmPacked(false, N, 1, r, k, pw, 0, out, n)
 }
 
 // fit returns buf when it holds n values, else a new buffer of n.
