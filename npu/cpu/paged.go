@@ -32,7 +32,10 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	defer d.mu.Unlock()
 	scratch := d.scratch32(d.pool.threads * longest)
 	scale := float32(1 / math.Sqrt(float64(HD)))
-	d.pool.parallelWorkers(R*NH, 1, func(w, lo, hi int) {
+	// A (sequence, head) task costs about 4·longest·HD flops; a part of
+	// fewer than pagedGrainFlops runs where it is, not on another thread.
+	grain := max(1, pagedGrainFlops/max(4*longest*HD, 1))
+	d.pool.parallelWorkers(R*NH, grain, func(w, lo, hi int) {
 		sc := scratch[w*longest : (w+1)*longest]
 		for rh := lo; rh < hi; rh++ {
 			r, h := rh/NH, rh%NH
@@ -59,6 +62,10 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 		}
 	})
 }
+
+// pagedGrainFlops is the least work worth a thread in PagedAttention:
+// waking one costs microseconds, about this much arithmetic.
+const pagedGrainFlops = 1 << 18
 
 // dotRows sets y[j] = scale·(x[j]·q) for the len(y) rows x[j] of len(q)
 // values stored one after another in x.
