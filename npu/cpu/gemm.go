@@ -18,8 +18,11 @@ import (
 // panels are copied, zero-padded, to scratch), which keeps small GEMMs cheap.
 // B stored transposed is always packed, by an 8×8 transpose on amd64.
 //
-// Threads split C by MR-row tiles or, when n is the longer side or m is
-// small, by NR-column panels, and each runs the whole nest on its part, packing its own A and B, so a call
+// Threads run the nest together when C has a few MR-row tiles per thread:
+// each (jc, pc) step's B is packed once, into a buffer they share, and the
+// pack groups and MC-row chunks are claimed one at a time by whichever
+// thread is free (gemm_shared.go). With fewer rows, each thread runs the
+// whole nest on its own NR-column panels, packing its own A and B, so a call
 // forks and joins once. Every tile of C is computed by the same kernel with
 // the same KC-blocked summation order whatever the thread count: results are
 // bit-identical run after run and across thread counts (the bits depend on
@@ -146,15 +149,14 @@ func (g *gemmCall) run(p *pool) {
 	if 2*m*n*k < gemmSerialFlops {
 		threads = 1
 	}
-	// Each thread packs all of the operand it does not split: cutting m
-	// packs B once per thread, cutting n packs A. Cut the longer side, as
-	// long as it gives every thread a few tiles.
-	tilesM, tilesN := ceilDiv(m, im.mr), ceilDiv(n, im.nr)
-	if tilesM >= 4*threads && (m >= n || tilesN < 4*threads) {
-		forThreads(p, threads, tilesM, g.rowsFn)
-	} else {
-		forThreads(p, threads, tilesN, g.colsFn)
+	// Threads with a few row tiles each share the nest (gemm_shared.go);
+	// with fewer rows each runs it on its own NR-column panels, packing
+	// all of A.
+	if tilesM := ceilDiv(m, im.mr); threads > 1 && tilesM >= 4*threads {
+		g.shared(p, threads)
+		return
 	}
+	forThreads(p, threads, ceilDiv(n, im.nr), g.colsFn)
 }
 
 // gemmOp holds the operands of one sgemm or hgemm call. A half call
@@ -219,7 +221,9 @@ func (g *gemmOp) check() {
 // to the pool, bound once per gemmCall so that a call allocates nothing.
 type gemmCall struct {
 	gemmOp
-	rowsFn, colsFn func(lo, hi int) // over MR-row tiles, NR-column panels
+	colsFn   func(lo, hi int)  // part over NR-column panels
+	sharedFn func(w, _, _ int) // work, on thread w
+	sh       gemmShared        // the schedule of a shared call
 }
 
 var gemmCallFree freeList[gemmCall]
@@ -229,8 +233,9 @@ func getCall() *gemmCall {
 		return g
 	}
 	g := &gemmCall{}
-	g.rowsFn = func(lo, hi int) { g.part(lo*g.mr, min(hi*g.mr, g.m), 0, g.n) }
 	g.colsFn = func(lo, hi int) { g.part(0, g.m, lo*g.nr, min(hi*g.nr, g.n)) }
+	g.sharedFn = func(w, _, _ int) { g.work(w) }
+	g.sh.cond.L = &g.sh.mu
 	return g
 }
 
@@ -242,9 +247,8 @@ func (g *gemmCall) release() {
 
 // part computes C[i0:i1, j0:j1] (i0 a multiple of MR, j0 of NR): the whole
 // loop nest, packing its own panels of A and B into this goroutine's
-// scratch. Each thread runs one part, so a call forks and joins once; with
-// two threads splitting rows, B is packed twice, which costs far less than a
-// barrier per (jc, pc) step.
+// scratch. One thread runs one part; threads that split C by columns run
+// one part each.
 //
 // The n and k ranges are cut into equal blocks of at most NC and KC, so no
 // step is left with a sliver: k = 257 runs as 129 + 128, not 256 + 1. The KC
