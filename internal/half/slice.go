@@ -34,6 +34,26 @@ func ToBF16(dst []uint16, src []float32) {
 	toBF16Go(dst[n:], src[n:])
 }
 
+// RoundF16 sets dst to the float32 values of src rounded to binary16:
+// F16ToF32(F32ToF16(x)) for each, in one pass.
+func RoundF16(dst, src []float32) {
+	dst = dst[:len(src)]
+	n := best.roundF16(dst, src)
+	for i, v := range src[n:] {
+		dst[n+i] = F16ToF32(F32ToF16(v))
+	}
+}
+
+// RoundBF16 sets dst to the float32 values of src rounded to bfloat16:
+// BF16ToF32(F32ToBF16(x)) for each, in one pass.
+func RoundBF16(dst, src []float32) {
+	dst = dst[:len(src)]
+	n := best.roundBF16(dst, src)
+	for i, v := range src[n:] {
+		dst[n+i] = BF16ToF32(F32ToBF16(v))
+	}
+}
+
 // kernelSet is one instruction set's converters. Each converts a prefix of
 // its arguments (which have equal lengths) and returns how many elements it
 // did; the caller finishes the rest with the scalar loops.
@@ -41,15 +61,19 @@ type kernelSet struct {
 	name              string
 	fromF16, fromBF16 func(dst []float32, src []uint16) int
 	toF16, toBF16     func(dst []uint16, src []float32) int
+	// roundF16 and roundBF16 round float32 to the half type and back.
+	roundF16, roundBF16 func(dst, src []float32) int
 }
 
 // scalarSet does nothing: the scalar loops do all the work.
 var scalarSet = kernelSet{
-	name:     "go",
-	fromF16:  func([]float32, []uint16) int { return 0 },
-	fromBF16: func([]float32, []uint16) int { return 0 },
-	toF16:    func([]uint16, []float32) int { return 0 },
-	toBF16:   func([]uint16, []float32) int { return 0 },
+	name:      "go",
+	fromF16:   func([]float32, []uint16) int { return 0 },
+	fromBF16:  func([]float32, []uint16) int { return 0 },
+	toF16:     func([]uint16, []float32) int { return 0 },
+	toBF16:    func([]uint16, []float32) int { return 0 },
+	roundF16:  func([]float32, []float32) int { return 0 },
+	roundBF16: func([]float32, []float32) int { return 0 },
 }
 
 // best is the kernel set the exported converters use: the last of kernels.

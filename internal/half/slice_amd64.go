@@ -18,18 +18,18 @@ func detect() []kernelSet {
 	ymm := scalarSet
 	if x.F16C {
 		ymm.name = "f16c"
-		ymm.fromF16, ymm.toF16 = fromF16F16C, toF16F16C
+		ymm.fromF16, ymm.toF16, ymm.roundF16 = fromF16F16C, toF16F16C, roundF16F16C
 	}
 	if x.AVX2 {
 		ymm.name = join(ymm.name, "avx2")
-		ymm.fromBF16, ymm.toBF16 = fromBF16AVX2, toBF16AVX2
+		ymm.fromBF16, ymm.toBF16, ymm.roundBF16 = fromBF16AVX2, toBF16AVX2, roundBF16AVX2
 	}
 	if ymm.name != scalarSet.name {
 		sets = append(sets, ymm)
 	}
 	if x.AVX512F && x.F16C {
 		sets = append(sets, kernelSet{name: "avx512f", fromF16: fromF16AVX512, toF16: toF16AVX512,
-			fromBF16: fromBF16AVX512, toBF16: toBF16AVX512})
+			fromBF16: fromBF16AVX512, toBF16: toBF16AVX512, roundF16: ymm.roundF16, roundBF16: ymm.roundBF16})
 	}
 	return sets
 }
@@ -142,3 +142,27 @@ func fromBF16AVX512Asm(dst *float32, src *uint16, n int)
 
 //go:noescape
 func toBF16AVX512Asm(dst *uint16, src *float32, n int)
+
+func roundF16F16C(dst, src []float32) int {
+	n := len(src) &^ 7
+	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
+		roundF16F16CAsm(&dst[0], &src[0], n)
+	}
+	return n
+}
+
+func roundBF16AVX2(dst, src []float32) int {
+	n := len(src) &^ 7
+	if n > 0 {
+		_ = dst[n-1] // the assembly writes n values
+		roundBF16AVX2Asm(&dst[0], &src[0], n)
+	}
+	return n
+}
+
+//go:noescape
+func roundF16F16CAsm(dst, src *float32, n int)
+
+//go:noescape
+func roundBF16AVX2Asm(dst, src *float32, n int)

@@ -340,3 +340,50 @@ zb_to1:
 zb_todone:
 	VZEROUPPER
 	RET
+
+// func roundBF16AVX2Asm(dst, src *float32, n int)
+//
+// dst[i] = src[i] rounded to bfloat16 (BF16RNE, as toBF16AVX2Asm) and
+// widened back (the bits in the top half), for n > 0 a multiple of 8.
+TEXT ·roundBF16AVX2Asm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	BROADCAST($1, Y10)
+	BROADCAST($0x7fff, Y11)
+	BROADCAST($0x7fffffff, Y12)
+	BROADCAST($0x7f800000, Y13)
+	BROADCAST($0x40, Y14)
+
+avx2_round:
+	VMOVDQU 0(SI), Y0
+	BF16RNE(Y0, Y2, Y4, Y5)
+	VPSLLD  $16, Y2, Y2
+	VMOVDQU Y2, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JNZ     avx2_round
+	VZEROUPPER
+	RET
+
+// func roundF16F16CAsm(dst, src *float32, n int)
+//
+// dst[i] = src[i] rounded to binary16 (VCVTPS2PH, as toF16F16CAsm) and
+// widened back (VCVTPH2PS), for n > 0 a multiple of 8.
+TEXT ·roundF16F16CAsm(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+f16c_round:
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, X1
+	VCVTPH2PS X1, Y1
+	VMOVUPS   Y1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JNZ       f16c_round
+	VZEROUPPER
+	RET

@@ -71,6 +71,33 @@ func checkSet(t *testing.T, k kernelSet, f32 []float32, h16 []uint16) {
 			}
 		}
 	}
+	// The round trips: the bits of widening the narrowed value.
+	gotR := make([]float32, n+guard)
+	for i := range gotR {
+		gotR[i] = -7
+	}
+	for _, c := range []struct {
+		name   string
+		kernel func([]float32, []float32) int
+		scalar func(float32) float32
+	}{{"RoundF16", k.roundF16, func(x float32) float32 { return F16ToF32(F32ToF16(x)) }},
+		{"RoundBF16", k.roundBF16, func(x float32) float32 { return BF16ToF32(F32ToBF16(x)) }}} {
+		d := gotR[:n]
+		done := c.kernel(d, f32)
+		if done < 0 || done > n {
+			t.Fatalf("%s %s: did %d of %d", k.name, c.name, done, n)
+		}
+		for i, x := range f32[:done] {
+			if want := c.scalar(x); math.Float32bits(d[i]) != math.Float32bits(want) {
+				t.Fatalf("%s %s n=%d [%d] %#08x: %#08x, scalar %#08x", k.name, c.name, n, i, math.Float32bits(x), math.Float32bits(d[i]), math.Float32bits(want))
+			}
+		}
+		for i, v := range gotR[n:] {
+			if v != -7 {
+				t.Fatalf("%s %s n=%d wrote past the end at %d", k.name, c.name, n, n+i)
+			}
+		}
+	}
 	got32 := make([]float32, len(h16)+guard)
 	for i := range got32 {
 		got32[i] = -7

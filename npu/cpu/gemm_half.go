@@ -97,41 +97,14 @@ func (g *gemmOp) loadB(dst []float32, off int) {
 	g.widen(dst, g.hb[off:][:len(dst)])
 }
 
-// roundTrip returns the rounding of float32 values to half type t and back,
-// through internal/half's converters (ToHalf's and FromHalf's), a chunk at
-// a time.
+// roundTrip returns the rounding of float32 values to half type t and back
+// (internal/half's, in one pass): what ToHalf then FromHalf give.
 func roundTrip(t npu.DType) func(dst, src []float32) {
 	if t == npu.BF16 {
-		return roundBF16
+		return half.RoundBF16
 	}
-	return roundF16
+	return half.RoundF16
 }
-
-func roundBF16(dst, src []float32) { roundVia(dst, src, half.ToBF16, half.FromBF16) }
-
-func roundF16(dst, src []float32) { roundVia(dst, src, half.ToF16, half.FromF16) }
-
-// roundVia rounds src through a chunk of half values with to and from.
-func roundVia(dst, src []float32, to func([]uint16, []float32), from func([]float32, []uint16)) {
-	tmp := roundBufs.get()
-	if tmp == nil {
-		tmp = new([roundChunk]uint16)
-	}
-	for len(src) > 0 {
-		n := min(len(src), roundChunk)
-		to(tmp[:n], src[:n])
-		from(dst[:n], tmp[:n])
-		dst, src = dst[n:], src[n:]
-	}
-	roundBufs.put(tmp)
-}
-
-// roundBufs are roundVia's chunks of half values, reused (the converters'
-// kernels are chosen at run time, so a chunk on the stack would escape).
-var roundBufs freeList[[roundChunk]uint16]
-
-// roundChunk is how many values roundVia converts at once.
-const roundChunk = 512
 
 // halfImpl returns the kernel GemmHalf runs for type t and, for a float32
 // kernel, the conversion its packers widen with.
