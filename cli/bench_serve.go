@@ -34,7 +34,7 @@ func benchServeCommand() *ucli.Command {
 	}, append(shapeFlags, precisionFlags...)...)
 	return &ucli.Command{
 		Name:      "serve",
-		Usage:     "the completions server under load: aggregate tokens/s, time to first token, inter-token latency",
+		Usage:     "the completions server under load: aggregate tokens/s, time to first token, inter-token latency, and each level against one stream",
 		UsageText: "bloomctl bench serve [--streams 1,4,16,64] [--requests 3] [--max-tokens 32] [--vocab V --hidden C ...]",
 		Flags:     flags,
 		Action: func(c *ucli.Context) error {
@@ -80,6 +80,7 @@ func benchServeCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
+			var one *serveResult
 			for _, f := range strings.Split(c.String("streams"), ",") {
 				n, err := strconv.Atoi(strings.TrimSpace(f))
 				if err != nil || n < 1 {
@@ -90,6 +91,9 @@ func benchServeCommand() *ucli.Command {
 					return err
 				}
 				r.Shape, r.Threads = shape, m.Dev.Threads()
+				if n == 1 {
+					one = &r
+				}
 				if asJSON {
 					if err := writeJSON(c.App.Writer, r); err != nil {
 						return err
@@ -98,6 +102,10 @@ func benchServeCommand() *ucli.Command {
 				}
 				fmt.Fprintf(c.App.Writer, "serve %d streams: %.0f tokens/s; time to first token p50 %.1f ms p99 %.1f ms; inter-token p50 %.1f ms p99 %.1f ms\n",
 					r.Streams, r.TokensPerSec, r.TTFTp50*1e3, r.TTFTp99*1e3, r.ITLp50*1e3, r.ITLp99*1e3)
+				if one != nil && n > 1 && one.TokensPerSec > 0 && one.ITLp50 > 0 {
+					fmt.Fprintf(c.App.Writer, "  %d streams against 1: %.2f× the tokens/s; p99 inter-token %.1f ms = %.1f× one stream's p50 (%.2f ms)\n",
+						n, r.TokensPerSec/one.TokensPerSec, r.ITLp99*1e3, r.ITLp99/one.ITLp50, one.ITLp50*1e3)
+				}
 			}
 			return nil
 		},
