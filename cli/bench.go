@@ -242,14 +242,13 @@ func benchTrainCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			p, scale := npu.F32, float32(1)
-			switch {
-			case c.Bool("bf16") && c.Bool("fp16"):
-				return fmt.Errorf("--bf16 and --fp16 exclude each other")
-			case c.Bool("bf16"):
-				p = npu.BF16
-			case c.Bool("fp16"):
-				p, scale = npu.F16, 4096
+			p, err := precisionOf(c)
+			if err != nil {
+				return err
+			}
+			scale := float32(1)
+			if p == npu.F16 {
+				scale = 4096
 			}
 			if err := m.SetPrecision(p); err != nil {
 				return err

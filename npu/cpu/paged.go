@@ -9,9 +9,8 @@ import (
 
 // PagedAttention is decoding attention over a paged KV cache in place (see
 // npu.PagedAttender): one task per (sequence, head) computes the query's
-// scores block by block into its worker's scratch, adds the ALiBi term,
-// takes the softmax (exponentials summed in float64, as AttentionForward)
-// and sums the values block by block. A task's order of operations depends
+// scores block by block into its worker's scratch, adds the ALiBi term and
+// takes the softmax as AttentionForward does (softmaxScores), and sums the values block by block. A task's order of operations depends
 // only on its sequence, never on the others or the thread count, so a
 // sequence decoded alone gets the same bits as in any batch.
 func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
@@ -30,7 +29,9 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	scratch := d.scratch32(d.pool.threads * longest)
+	scratch := d.scratch32((d.pool.threads + 1) * longest)
+	pos := scratch[d.pool.threads*longest:] // key j's ALiBi position: j
+	alibiPositions(pos, nil, 1, longest)
 	scale := float32(1 / math.Sqrt(float64(HD)))
 	// A (sequence, head) task costs about 4·longest·HD flops; a part of
 	// fewer than pagedGrainFlops runs where it is, not on another thread.
@@ -45,15 +46,7 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
 				dotRows(sc[i*Size:i*Size+cnt], kv[at:at+cnt*HD], qh, scale)
 			}
-			m, slope := negInf, s.Slopes[h]
-			for j := range sc[:n] {
-				sc[j] += slope * float32(j)
-				m = max(m, sc[j])
-			}
-			inv := 1 / expSum(sc[:n], sc[:n], m)
-			for j := range sc[:n] {
-				sc[j] = float32(float64(sc[j]) * inv)
-			}
+			softmaxScores(sc[:n], pos[:n], nil, 0, n-1, s.Slopes[h]) // every key is a token
 			clear(oh)
 			for i := 0; i*Size < n; i++ {
 				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
