@@ -385,19 +385,18 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 		buf = make([]float32, len(rows)*stride)
 	}
 	if m.Part.Head {
-		full, err := b.inf.gather(b.ctx, logits, len(rows))
+		full, norm, err := b.inf.gather(b.ctx, logits, len(rows))
 		if err != nil {
 			return nil, err
 		}
 		V := m.Cfg.Vocab
 		// Rows pick apart (each its own sampler), so they are spread over
-		// the cores: a log-probability is a pass of float64 exponentials
-		// over the vocabulary.
+		// the cores (a sampler sorts the vocabulary).
 		forRows(len(rows), func(k int) {
 			r := rows[k]
 			row := full[k*V : (k+1)*V]
 			p := b.pickers[r]
-			out[k] = bloom.Choose(row, p.pick(r, row), p.top)
+			out[k] = bloom.Choose(row, p.pick(r, row), p.top, norm[k])
 			if pp {
 				e := buf[k*stride : (k+1)*stride]
 				e[0], e[1] = float32(out[k].ID), float32(out[k].Logprob)

@@ -3,6 +3,7 @@ package trainer
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"bloom/ckpt"
 	"bloom/npu"
@@ -22,7 +23,9 @@ type Infer struct {
 	tpc   *tpComm
 	host  []float32 // staging for activations between stages
 	in    npu.Buf   // a stage's input on the device, by size
-	full  []float32 // (B,V) the gathered logits, on the last stage
+	full  []float32 // (B,V) the gathered logits, on the last stage, then each shard's (maximum, exponential sum) per row
+	norm  npu.Buf   // (3,B) the shard's row maxima, exponential sums and (unused) target logits
+	zeros []int32   // B target ids for CrossEntropySums, whose target logits are not used
 }
 
 // Place returns the part of a model of shape c that rank holds under
@@ -155,7 +158,7 @@ func (i *Infer) GenerateLogProbs(ctx context.Context, prompts [][]int32, pad int
 		}
 		clear(next)
 		if p.Head {
-			full, err := i.gather(ctx, logits, B)
+			full, norm, err := i.gather(ctx, logits, B)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -163,7 +166,7 @@ func (i *Infer) GenerateLogProbs(ctx context.Context, prompts [][]int32, pad int
 			for b := range B {
 				row := full[b*V : (b+1)*V]
 				t := o.Pick(b, row)
-				next[b], next[B+b] = float32(t), float32(bloom.LogProb(row, t))
+				next[b], next[B+b] = float32(t), float32(float64(row[t])-norm[b])
 			}
 		}
 		if err := i.allReduce(ctx, i.env.PP, next); err != nil {
@@ -234,31 +237,66 @@ func (i *Infer) runStage(ctx context.Context, tokens int, decode func(in npu.Buf
 }
 
 // gather returns the logits (B,V) of the whole vocabulary on every
-// tensor-parallel rank: each writes its rows' logits into a zeroed copy and
-// the group sums them (every entry has one non-zero term, so the sum is
-// exact).
-func (i *Infer) gather(ctx context.Context, logits npu.Buf, B int) ([]float32, error) {
-	m := i.Model
-	V, lv := m.Cfg.Vocab, m.Cfg.Vocab/m.Part.TP
-	if cap(i.full) < B*V {
-		i.full = make([]float32, B*V)
+// tensor-parallel rank, and each row's log-partition log Σ_j e^(logits[j])
+// (so that log softmax(row)[j] = row[j] − norm[b]). Each rank writes its
+// rows' logits into a zeroed copy and the group sums them (every entry has
+// one non-zero term, so the sum is exact). The partition is computed on the
+// device, shard by shard (the vocab-parallel cross-entropy's maximum and
+// exponential sum), each rank's pair travelling in the same sum; the pairs
+// are combined in float64.
+func (i *Infer) gather(ctx context.Context, logits npu.Buf, B int) ([]float32, []float64, error) {
+	m, d := i.Model, i.Model.Dev
+	TP := m.Part.TP
+	V, lv := m.Cfg.Vocab, m.Cfg.Vocab/TP
+	n := B*V + 2*B*TP // the logits, then each row's (maximum, sum) of every shard
+	if cap(i.full) < n {
+		i.full = make([]float32, n)
 	}
-	full := i.full[:B*V]
-	local := make([]float32, logits.Len())
-	m.Dev.Read(local, logits)
-	if m.Part.TP == 1 {
-		copy(full, local)
-		return full, nil
+	full := i.full[:n]
+	if i.norm == nil || i.norm.Len() < 3*B {
+		i.norm = d.Alloc(3 * B)
 	}
-	clear(full)
-	lo := m.Part.TPRank * lv
+	if len(i.zeros) < B {
+		i.zeros = make([]int32, B)
+	}
+	rowMax, sumExp, target := i.norm.Slice(0, B), i.norm.Slice(B, B), i.norm.Slice(2*B, B)
+	d.CrossEntropyMax(rowMax, logits, B, lv)
+	d.CrossEntropySums(sumExp, target, logits, rowMax, i.zeros[:B], 0, B, lv) // target: unused
+	pairs := make([]float32, 2*B)
+	d.Read(pairs, i.norm.Slice(0, 2*B))
+	if TP == 1 {
+		d.Read(full[:B*V], logits.Slice(0, B*V))
+	} else {
+		clear(full)
+		local := make([]float32, B*lv)
+		d.Read(local, logits.Slice(0, B*lv))
+		lo := m.Part.TPRank * lv
+		for b := range B {
+			copy(full[b*V+lo:b*V+lo+lv], local[b*lv:(b+1)*lv])
+		}
+	}
+	shards := full[B*V:]
+	clear(shards)
 	for b := range B {
-		copy(full[b*V+lo:b*V+lo+lv], local[b*lv:(b+1)*lv])
+		shards[2*(b*TP+m.Part.TPRank)], shards[2*(b*TP+m.Part.TPRank)+1] = pairs[b], pairs[B+b]
 	}
 	if err := i.allReduce(ctx, i.env.TP, full); err != nil {
-		return nil, fmt.Errorf("gathering the logits: %w", err)
+		return nil, nil, fmt.Errorf("gathering the logits: %w", err)
 	}
-	return full, nil
+	norm := make([]float64, B)
+	for b := range B {
+		sh := shards[2*b*TP : 2*(b+1)*TP]
+		top := math.Inf(-1)
+		for r := range TP {
+			top = max(top, float64(sh[2*r]))
+		}
+		s := 0.0
+		for r := range TP {
+			s += float64(sh[2*r+1]) * math.Exp(float64(sh[2*r])-top)
+		}
+		norm[b] = top + math.Log(s)
+	}
+	return full[:B*V], norm, nil
 }
 
 // allReduce sums buf over g; a group of one (nil) leaves it.

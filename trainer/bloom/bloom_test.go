@@ -417,7 +417,7 @@ func TestChoose(t *testing.T) {
 	}
 	sort.SliceStable(order, func(a, b int) bool { return logits[order[a]] > logits[order[b]] })
 	for _, n := range []int{0, 1, 5, 50, 60} {
-		c := Choose(logits, 7, n)
+		c := Choose(logits, 7, n, LogNorm(logits))
 		if c.ID != 7 || c.Logprob != LogProb(logits, 7) {
 			t.Fatalf("n=%d: chose %d with %v, want 7 with %v", n, c.ID, c.Logprob, LogProb(logits, 7))
 		}

@@ -81,14 +81,13 @@ func (s *Sampler) Pick(_ int, logits []float32) int32 {
 
 // LogProb is log softmax(logits)[id], computed in float64.
 func LogProb(logits []float32, id int32) float64 {
-	m, ls := logNorm(logits)
-	return float64(logits[id]) - m - ls
+	return float64(logits[id]) - LogNorm(logits)
 }
 
-// logNorm returns the maximum m of logits and log Σ e^(logits−m),
-// computed in float64.
-func logNorm(logits []float32) (m, ls float64) {
-	m = math.Inf(-1)
+// LogNorm is the log-partition log Σ_j e^(logits[j]) of a row, computed
+// in float64 (m + log Σ e^(logits−m) with m the maximum).
+func LogNorm(logits []float32) float64 {
+	m := math.Inf(-1)
 	for _, v := range logits {
 		m = max(m, float64(v))
 	}
@@ -96,7 +95,7 @@ func logNorm(logits []float32) (m, ls float64) {
 	for _, v := range logits {
 		sum += math.Exp(float64(v) - m)
 	}
-	return m, math.Log(sum)
+	return m + math.Log(sum)
 }
 
 // Sampling says how a request's tokens are picked: greedily at temperature
@@ -136,10 +135,10 @@ type Alt struct {
 }
 
 // Choose describes id, picked from logits, with the n likeliest tokens
-// (ties in id order).
-func Choose(logits []float32, id int32, n int) Choice {
-	m, ls := logNorm(logits) // once for the token and its alternatives
-	c := Choice{ID: id, Logprob: float64(logits[id]) - m - ls}
+// (ties in id order); norm is the row's log-partition log Σ_j e^(logits[j])
+// (LogNorm, or the device's), so that log softmax(logits)[j] = logits[j] − norm.
+func Choose(logits []float32, id int32, n int, norm float64) Choice {
+	c := Choice{ID: id, Logprob: float64(logits[id]) - norm}
 	if n <= 0 {
 		return c
 	}
@@ -154,7 +153,7 @@ func Choose(logits []float32, id int32, n int) Choice {
 		}
 	}
 	for _, i := range best {
-		c.Top = append(c.Top, Alt{ID: int32(i), Logprob: float64(logits[i]) - m - ls})
+		c.Top = append(c.Top, Alt{ID: int32(i), Logprob: float64(logits[i]) - norm})
 	}
 	return c
 }
