@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_prefetch_amd64.h"
 
 // The AVX-512 sgemm kernel and the packers that go with its 14×32 tile
 // (gemmAVX512 in gemm_amd64.go).
@@ -56,6 +57,14 @@
 	VFMADD231PS Z29, Z31, Z27; \
 	ADDQ R9, AX; \
 	ADDQ R10, BX
+
+// KSTEP14PF is KSTEP14 with a prefetch of the B row PFK k-steps ahead (at
+// DX, which advances with B).
+#define KSTEP14PF \
+	PREFETCHT0 (DX); \
+	PREFETCHT0 64(DX); \
+	ADDQ R10, DX; \
+	KSTEP14
 
 // STORE14 writes row accumulators lo, hi to the 32 floats at DI.
 #define STORE14(lo, hi) \
@@ -165,6 +174,34 @@ tile:
 	VPXORD Z26, Z26, Z26
 	VPXORD Z27, Z27, Z27
 
+	// The first tile streams B from wherever it is (packed weights: L3 or
+	// memory) and prefetches it; the others read it again from L1 or L2.
+	CMPQ R12, tiles+0(FP)
+	JNE  plain
+	PFSTART
+	CMPQ CX, $4
+	JLT  tailpf
+
+loop4pf:
+	KSTEP14PF
+	KSTEP14PF
+	KSTEP14PF
+	KSTEP14PF
+	SUBQ $4, CX
+	CMPQ CX, $4
+	JGE  loop4pf
+
+tailpf:
+	TESTQ CX, CX
+	JZ    scale
+
+loop1pf:
+	KSTEP14PF
+	DECQ CX
+	JNZ  loop1pf
+	JMP  scale
+
+plain:
 	CMPQ CX, $4
 	JLT  tail
 

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_prefetch_amd64.h"
 
 // Row kernels for the edge tiles of the 14×32 AVX-512 kernel
 // (gemm_avx512_amd64.s): R = 1, 2 or 4 rows of alpha·A·B, 32 columns, with
@@ -11,6 +12,8 @@
 // rows ldc apart; k >= 1; C is overwritten.
 
 #define KSTEPR4 \
+	PREFETCHT0 (DX); \
+	PREFETCHT0 64(DX); \
 	VMOVUPS (BX), Z28; \
 	VMOVUPS 64(BX), Z29; \
 	VBROADCASTSS 0(AX), Z30; \
@@ -26,6 +29,7 @@
 	VFMADD231PS Z28, Z31, Z6; \
 	VFMADD231PS Z29, Z31, Z7; \
 	ADDQ R9, AX; \
+	ADDQ R10, DX; \
 	ADDQ R10, BX
 
 // func sgemmRows4x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
@@ -37,6 +41,7 @@ TEXT ·sgemmRows4x32(SB), NOSPLIT, $0-60
 	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R10
 	SHLQ $2, R10
+	PFSTART
 	MOVQ c+40(FP), DI
 	MOVQ ldc+48(FP), SI
 	SHLQ $2, SI
@@ -78,6 +83,8 @@ rows4loop:
 	RET
 
 #define KSTEPR2 \
+	PREFETCHT0 (DX); \
+	PREFETCHT0 64(DX); \
 	VMOVUPS (BX), Z28; \
 	VMOVUPS 64(BX), Z29; \
 	VBROADCASTSS 0(AX), Z30; \
@@ -87,6 +94,7 @@ rows4loop:
 	VFMADD231PS Z28, Z31, Z2; \
 	VFMADD231PS Z29, Z31, Z3; \
 	ADDQ R9, AX; \
+	ADDQ R10, DX; \
 	ADDQ R10, BX
 
 // func sgemmRows2x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
@@ -98,6 +106,7 @@ TEXT ·sgemmRows2x32(SB), NOSPLIT, $0-60
 	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R10
 	SHLQ $2, R10
+	PFSTART
 	MOVQ c+40(FP), DI
 	MOVQ ldc+48(FP), SI
 	SHLQ $2, SI
@@ -125,12 +134,15 @@ rows2loop:
 	RET
 
 #define KSTEPR1 \
+	PREFETCHT0 (DX); \
+	PREFETCHT0 64(DX); \
 	VMOVUPS (BX), Z28; \
 	VMOVUPS 64(BX), Z29; \
 	VBROADCASTSS 0(AX), Z30; \
 	VFMADD231PS Z28, Z30, Z0; \
 	VFMADD231PS Z29, Z30, Z1; \
 	ADDQ R9, AX; \
+	ADDQ R10, DX; \
 	ADDQ R10, BX
 
 // func sgemmRows1x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
@@ -142,6 +154,7 @@ TEXT ·sgemmRows1x32(SB), NOSPLIT, $0-60
 	MOVQ b+24(FP), BX
 	MOVQ ldb+32(FP), R10
 	SHLQ $2, R10
+	PFSTART
 	MOVQ c+40(FP), DI
 	MOVQ ldc+48(FP), SI
 	SHLQ $2, SI
