@@ -39,8 +39,12 @@ const (
 	gemmInPlaceA = 4 << 10
 	gemmInPlaceB = 32 << 10
 	// gemmSerialFlops is the size below which a GEMM runs on one thread: the
-	// fork-join of the pool costs a few microseconds.
+	// fork-join of the pool costs a microsecond or more. A GEMM with B
+	// packed by PackB (a decode step's weights) of at least gemmSplitB
+	// floats is split all the same: a few rows against it are a stream of
+	// B from L3 or memory, which two cores read faster than one.
 	gemmSerialFlops = 1 << 22
+	gemmSplitB      = 32 << 10
 )
 
 // gemmKernel computes tiles MR×NR tiles stacked down C (the ir loop of the
@@ -146,7 +150,7 @@ func (g *gemmCall) run(p *pool) {
 		g.packB = false
 	}
 	threads := p.threads
-	if 2*m*n*k < gemmSerialFlops {
+	if 2*m*n*k < gemmSerialFlops && (g.pre == nil || k*n < gemmSplitB) {
 		threads = 1
 	}
 	// Threads with a few row tiles each share the nest (gemm_shared.go);

@@ -42,18 +42,41 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 			r, h := rh/NH, rh%NH
 			n, table := s.Lens[r], s.Tables[r]
 			qh, oh := qv[rh*HD:(rh+1)*HD], o[rh*HD:(rh+1)*HD]
-			for i := 0; i*Size < n; i++ {
-				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
-				dotRows(sc[i*Size:i*Size+cnt], kv[at:at+cnt*HD], qh, scale)
+			// block i of x: its rows of this sequence's head
+			block := func(x []float32, i int) []float32 {
+				at := (int(table[i])*NH + h) * Size * HD
+				return x[at : at+min(Size, n-i*Size)*HD]
+			}
+			blocks := (n + Size - 1) / Size
+			// Each block's keys (then values) are asked for while the one
+			// before is computed: the blocks lie anywhere in the pool, so
+			// the hardware prefetcher cannot guess the next one.
+			prefetch(block(kv, 0))
+			for i := range blocks {
+				if i+1 < blocks {
+					prefetch(block(kv, i+1))
+				} else {
+					prefetch(block(vv, 0))
+				}
+				dotRows(sc[i*Size:min((i+1)*Size, n)], block(kv, i), qh, scale)
 			}
 			softmaxScores(sc[:n], pos[:n], nil, 0, n-1, s.Slopes[h]) // every key is a token
 			clear(oh)
-			for i := 0; i*Size < n; i++ {
-				at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
-				axpyRows(oh, vv[at:at+cnt*HD], sc[i*Size:i*Size+cnt])
+			for i := range blocks {
+				if i+1 < blocks {
+					prefetch(block(vv, i+1))
+				}
+				axpyRows(oh, block(vv, i), sc[i*Size:min((i+1)*Size, n)])
 			}
 		}
 	})
+}
+
+// prefetch asks for the cache lines of x where the vector kernels run.
+func prefetch(x []float32) {
+	if hasVec && len(x) > 0 {
+		prefetchLines(&x[0], len(x))
+	}
 }
 
 // pagedGrainFlops is the least work worth a thread in PagedAttention:

@@ -205,3 +205,19 @@ s8:
 done:
 	VZEROUPPER
 	RET
+
+// func prefetchLines(x *float32, n int)
+//
+// Asks for the cache lines of the n floats at x (n > 0), one PREFETCHT0
+// per 64 bytes.
+TEXT ·prefetchLines(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+	LEAQ (SI)(CX*4), CX // the end
+
+line:
+	PREFETCHT0 (SI)
+	ADDQ $64, SI
+	CMPQ SI, CX
+	JLT  line
+	RET

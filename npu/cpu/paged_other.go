@@ -11,3 +11,5 @@ func dotRowsAVX2(y, x, q *float32, n, hd int, scale float32) {
 func axpyRowsAVX2(y, x, p *float32, n, hd int) {
 	panic("cpu: no vector row kernels on this architecture")
 }
+
+func prefetchLines(x *float32, n int) {}
