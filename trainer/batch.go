@@ -40,6 +40,11 @@ type Batcher struct {
 	staging *bloom.Cache // one row: a joining request's prompt, prefilled alone
 	staged  npu.Buf      // the logits of its last position (on the last stage)
 	pickers []rowPicker
+	// A request whose prompt is prefilled inside the steps (Reserve,
+	// StepChunk): its blocks and prompt positions so far, and its picker.
+	join     bloom.Seq
+	joinPick rowPicker
+	joining  bool
 	// Vote, when set, tells whether this rank's node asks the job to stop;
 	// it is read at every command.
 	Vote  func() bool
@@ -142,6 +147,32 @@ func (b *Batcher) Step(ids []int32) ([]bloom.Choice, error) {
 	return b.call(command{op: opStep}, ids)
 }
 
+// Chunks tells whether a joining request's prompt can be prefilled inside
+// the decoding steps (Reserve, StepChunk): where the device attends over
+// the key/value blocks in place, so that a prompt's positions are rows of
+// the step.
+func (b *Batcher) Chunks() bool { return b.pages.InPlace() }
+
+// Reserve starts a joining request: the blocks of reserve positions, its
+// picker (as s says, with top alternatives); its prompt follows in
+// StepChunk's chunks. One request joins at a time.
+func (b *Batcher) Reserve(reserve int, s bloom.Sampling, top int) error {
+	_, err := b.call(command{op: opReserve, b: reserve, top: top, s: s}, nil)
+	return err
+}
+
+// StepChunk is Step with the next chunk of the joining request's prompt
+// prefilled in the same pass, each prompt position a row of its own. When
+// complete (the chunk ends the prompt) the request takes row len(ids) and
+// its first token's choice follows the rows' choices.
+func (b *Batcher) StepChunk(ids, chunk []int32, complete bool) ([]bloom.Choice, error) {
+	c := command{op: opStep, a: len(chunk)}
+	if complete {
+		c.b = 1
+	}
+	return b.call(c, append(slices.Clip(ids), chunk...))
+}
+
 // Leave frees row's blocks and puts row last (blocks, length, picker) in
 // its place.
 func (b *Batcher) Leave(row, last int) error {
@@ -191,6 +222,7 @@ const (
 	opStep
 	opLeave
 	opStop
+	opReserve
 )
 
 // command is one call of the driver, as every rank runs it.
@@ -277,7 +309,7 @@ func (b *Batcher) exchange(c command, ids []int32) (command, []int32, error) {
 	if n == 0 {
 		return c, nil, nil
 	}
-	if n > b.context || n < 0 {
+	if n > b.context+len(b.seqs) || n < 0 {
 		return c, nil, fmt.Errorf("%w: a command of %d tokens for a context of %d", ErrMismatch, n, b.context)
 	}
 	pay := make([]float32, n)
@@ -351,12 +383,26 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		logits := b.staged
 		b.pickers[c.a] = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
 		return b.choose(logits, []int{c.a})
+	case opReserve:
+		need := (c.b + BlockSize - 1) / BlockSize
+		if b.joining || c.b < 1 || c.b > b.context || need > len(b.free) {
+			return nil, fmt.Errorf("%w: reserving %d positions (joining already: %v), %d blocks free", bloom.ErrInput, c.b, b.joining, len(b.free))
+		}
+		b.join = bloom.Seq{Blocks: slices.Clone(b.free[len(b.free)-need:])}
+		slices.Reverse(b.join.Blocks)
+		b.free = b.free[:len(b.free)-need]
+		b.joinPick = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
+		b.joining = true
+		return nil, nil
 	case opStep:
+		if c.a > 0 {
+			return b.stepChunk(ids, c.a, c.b == 1)
+		}
 		n := len(ids)
 		if n == 0 || n > len(b.seqs) {
 			return nil, fmt.Errorf("%w: a step of %d rows of %d", bloom.ErrInput, n, len(b.seqs))
 		}
-		logits, err := b.inf.stagePages(b.ctx, b.pages, b.seqs[:n], ids)
+		logits, err := b.inf.stagePages(b.ctx, b.pages, b.seqs[:n], ids, n)
 		if err != nil {
 			return nil, err
 		}
@@ -367,6 +413,58 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		return b.choose(logits, rows)
 	}
 	return nil, fmt.Errorf("%w: unknown command %d", ErrMismatch, c.op)
+}
+
+// stepChunk runs a step of the first len(ids)−chunk rows with the last
+// chunk ids, the joining request's next prompt positions, as rows of their
+// own: the prompt's last one first (its logits are the only ones the head
+// computes besides the rows'), then the others; a step longer than the
+// batch is padded with repeats of that row to a multiple of BlockSize, so
+// the device's step buffers come in few sizes.
+func (b *Batcher) stepChunk(ids []int32, chunk int, complete bool) ([]bloom.Choice, error) {
+	n := len(ids) - chunk
+	if !b.joining || !b.Chunks() || n < 0 || n > len(b.seqs) || complete && n == len(b.seqs) ||
+		b.join.Len+chunk > len(b.join.Blocks)*BlockSize {
+		return nil, fmt.Errorf("%w: a step of %d rows of %d with %d prompt positions after %d (joining: %v, in place: %v)",
+			bloom.ErrInput, n, len(b.seqs), chunk, b.join.Len, b.joining, b.Chunks())
+	}
+	seqs, toks := slices.Clone(b.seqs[:n]), slices.Clone(ids[:n])
+	last := b.join
+	last.Len += chunk - 1
+	seqs, toks = append(seqs, last), append(toks, ids[len(ids)-1])
+	for j := range chunk - 1 {
+		v := b.join
+		v.Len += j
+		seqs, toks = append(seqs, v), append(toks, ids[n+j])
+	}
+	for len(seqs) > len(b.seqs) && len(seqs)%BlockSize != 0 {
+		seqs, toks = append(seqs, last), append(toks, ids[len(ids)-1])
+	}
+	head := max(n, 1)
+	if complete {
+		head = n + 1
+	}
+	logits, err := b.inf.stagePages(b.ctx, b.pages, seqs, toks, head)
+	if err != nil {
+		return nil, err
+	}
+	for r := range n {
+		b.seqs[r].Len = seqs[r].Len
+	}
+	b.join.Len += chunk
+	rows := make([]int, n, n+1)
+	for r := range rows {
+		rows[r] = r
+	}
+	if complete {
+		b.seqs[n], b.pickers[n] = b.join, b.joinPick
+		b.join, b.joinPick, b.joining = bloom.Seq{}, rowPicker{}, false
+		rows = append(rows, n)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return b.choose(logits, rows)
 }
 
 // choose picks each row's next token on the last stage and gives the

@@ -18,7 +18,9 @@ import (
 // concurrent requests (greedy, sampled with a seed, with top logprobs,
 // joining a running batch a prefill chunk at a time, waiting for
 // key/value blocks) with the tokens one process gives, each
-// log-probability within float32 rounding; a stop vote of the last rank
+// log-probability within float32 rounding (and one process gives them
+// with prompts prefilled inside the steps as with prompts prefilled
+// apart); a stop vote of the last rank
 // reaches rank 0, and Stop ends the followers.
 func TestServeAcrossRanks(t *testing.T) {
 	c := bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 4, Eps: 1e-5}
@@ -83,6 +85,23 @@ func TestServeAcrossRanks(t *testing.T) {
 	want, err := serveAll(local)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Prompts prefilled inside the steps (the CPU device attends over the
+	// blocks in place) give what a prefill alone gives (the Decoder
+	// without ChunkDecoder's methods: every other device's way).
+	if !local.Chunks() {
+		t.Fatal("the cpu device's batcher does not prefill inside the steps")
+	}
+	apart, err := LocalBatcher(full, 3, 64, cacheSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone, err := serveAll(struct{ serve.Decoder }{apart})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		compareResults(t, k, want[k], alone[k])
 	}
 	for _, l := range []struct {
 		tp, pp    int

@@ -197,9 +197,10 @@ func (i *Infer) stage(ctx context.Context, c *bloom.Cache, ids, mask []int32) (n
 	return i.runStage(ctx, len(ids), func(in npu.Buf) (npu.Buf, error) { return i.Model.DecodeStage(c, ids, mask, in) })
 }
 
-// stagePages is stage over sequences held in pages (bloom.DecodePages).
-func (i *Infer) stagePages(ctx context.Context, p *bloom.Pages, seqs []bloom.Seq, ids []int32) (npu.Buf, error) {
-	return i.runStage(ctx, len(ids), func(in npu.Buf) (npu.Buf, error) { return i.Model.DecodePages(p, seqs, ids, in) })
+// stagePages is stage over sequences held in pages, with logits for the
+// first head rows (bloom.DecodePagesHead).
+func (i *Infer) stagePages(ctx context.Context, p *bloom.Pages, seqs []bloom.Seq, ids []int32, head int) (npu.Buf, error) {
+	return i.runStage(ctx, len(ids), func(in npu.Buf) (npu.Buf, error) { return i.Model.DecodePagesHead(p, seqs, ids, in, head) })
 }
 
 // runStage runs decode, a stage's blocks over tokens positions, between

@@ -23,6 +23,9 @@ type Cache struct {
 	// blocks before attending over them in place (DecodePages on a
 	// npu.PagedAttender).
 	paged []*pagedLayer
+	// head, when in (0, B), is how many rows, the first ones, the head
+	// computes logits for (a step's prompt rows need none).
+	head int
 }
 
 // NewCache allocates a cache for B rows of up to capacity positions, for
@@ -100,19 +103,23 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 		m.Dev.Copy(a.x0, in)
 	}
 	a.hook = c.hook
-	if err := m.forwardLast(a, ids, full, t0); err != nil {
+	head := c.B
+	if c.head > 0 && c.head < c.B {
+		head = c.head
+	}
+	if err := m.forwardLast(a, ids, full, t0, head); err != nil {
 		return nil, err
 	}
 	c.Len = Tk
 	if !m.Part.Head {
 		return a.out(), nil
 	}
-	return a.logits.Slice(0, c.B*m.tp.vocab), nil
+	return a.logits.Slice(0, head*m.tp.vocab), nil
 }
 
-// forwardLast is forward, but the head runs only on each row's last
-// position.
-func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) error {
+// forwardLast is forward, but the head runs only on the last position of
+// each of the first head rows.
+func (m *Model) forwardLast(a *acts, ids, mask []int32, t0, head int) error {
 	c, d, p := m.Cfg, m.dev, m.Part
 	N, C := a.B*a.Tq, c.Hidden
 	a.Tk, a.mask = t0+a.Tq, mask
@@ -142,12 +149,12 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0 int) error {
 		return nil
 	}
 	// Rows b·Tq+Tq−1 of x are the last positions: gather them, then the head.
-	last := a.proj.Slice(0, a.B*C)
-	for b := 0; b < a.B; b++ {
+	last := a.proj.Slice(0, head*C)
+	for b := range head {
 		r := (b*a.Tq + a.Tq - 1) * C
 		d.Copy(last.Slice(b*C, C), x.Slice(r, C))
 	}
-	headForward(d, c, &m.tp, &m.W, a, last, a.B)
+	headForward(d, c, &m.tp, &m.W, a, last, head)
 	return nil
 }
 

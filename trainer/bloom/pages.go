@@ -112,7 +112,27 @@ func (m *Model) Store(p *Pages, s *Seq, src *Cache) error {
 // the relative positions it has alone; the new position's keys and values
 // go back to the row's blocks.
 func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.Buf, error) {
+	return m.DecodePagesHead(p, seqs, ids, in, len(seqs))
+}
+
+// InPlace tells whether the pool is attended over in place (the device is
+// an npu.PagedAttender): then a step may hold more rows than the pool was
+// made for, and several rows may be positions of one sequence (see
+// DecodePagesHead).
+func (p *Pages) InPlace() bool { return p.inPlace != nil }
+
+// DecodePagesHead is DecodePages with logits for the first head rows only
+// (1 <= head <= len(seqs)). On a pool attended over in place, rows may be
+// consecutive positions of one sequence — copies of its Seq with the
+// lengths before each position, all of which are written before any row
+// attends, so each attends to the positions before it and itself: how a
+// prompt is prefilled within a decoding step. A row repeated exactly (the
+// same Seq and token) writes and computes the same values again.
+func (m *Model) DecodePagesHead(p *Pages, seqs []Seq, ids []int32, in npu.Buf, head int) (npu.Buf, error) {
 	n, T := len(seqs), 0
+	if head < 1 || head > n {
+		return nil, fmt.Errorf("%w: logits of %d rows of %d", ErrInput, head, n)
+	}
 	for _, s := range seqs {
 		T = max(T, s.Len)
 		if len(s.Blocks)*p.Size < s.Len+1 {
@@ -123,7 +143,7 @@ func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.
 		if n == 0 || len(ids) != n {
 			return nil, fmt.Errorf("%w: %d tokens for %d sequences", ErrInput, len(ids), n)
 		}
-		return m.decodeInPlace(p, seqs, ids, in)
+		return m.decodeInPlace(p, seqs, ids, in, head)
 	}
 	if n == 0 || n > p.scratch.B || len(ids) != n || T+1 > p.scratch.Cap {
 		return nil, fmt.Errorf("%w: %d tokens for %d sequences of up to %d positions (at most %d of %d)", ErrInput, len(ids), n, T, p.scratch.B, p.scratch.Cap)
@@ -156,7 +176,7 @@ func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.
 			p.put = append(p.put, npu.Span{Dst: dst, Src: row + T*hd, N: hd})
 		}
 	}
-	v.Len = T
+	v.Len, v.head = T, head
 	v.hook = func(l int, after bool) {
 		if after { // the new position: into its block
 			npu.CopySpans(m.Dev, p.k[l], v.k[l], p.put)
@@ -181,7 +201,7 @@ func (m *Model) DecodePages(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.
 // place: each layer splits the rows' new keys and values into a cache of
 // one position per row, puts them into their blocks, and attends over
 // each row's blocks (pagedLayer.attend).
-func (m *Model) decodeInPlace(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (npu.Buf, error) {
+func (m *Model) decodeInPlace(p *Pages, seqs []Seq, ids []int32, in npu.Buf, head int) (npu.Buf, error) {
 	n := len(seqs)
 	c := p.steps[n]
 	if c == nil {
@@ -206,7 +226,7 @@ func (m *Model) decodeInPlace(p *Pages, seqs []Seq, ids []int32, in npu.Buf) (np
 			st.put = append(st.put, npu.Span{Dst: dst, Src: (r*nh + h) * hd, N: hd})
 		}
 	}
-	c.Len = 0
+	c.Len, c.head = 0, head
 	out, err := m.DecodeStage(c, ids, nil, in)
 	if err != nil {
 		return nil, err

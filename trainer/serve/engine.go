@@ -24,7 +24,8 @@ type Engine struct {
 	Pad, EOS int32 // BLOOM's <pad> (3) and </s> (2); EOS < 0: no token ends a completion
 	// Chunk is how many prompt tokens of joining requests are prefilled
 	// per step while other rows run (0: 128): long prompts stall them for a
-	// chunk's time per token, not their whole length.
+	// chunk's time per token, not their whole length. A ChunkDecoder
+	// prefills them as rows of the step itself.
 	Chunk int
 
 	queue chan *job
@@ -61,6 +62,23 @@ type Decoder interface {
 	Leave(row, last int) error
 	// Idle is called about every half second while no request runs.
 	Idle() error
+}
+
+// ChunkDecoder is a Decoder that can prefill a joining request's prompt
+// inside its decoding steps, each prompt position a row of the step
+// (trainer.Batcher, where the device attends over the blocks in place):
+// the rows then stall for one step of a few more rows per chunk instead of
+// a separate pass over the weights. The engine uses it when Chunks says so.
+type ChunkDecoder interface {
+	Decoder
+	Chunks() bool
+	// Reserve starts the one joining request: the blocks of reserve
+	// positions, its first token picked as s says with top alternatives.
+	Reserve(reserve int, s bloom.Sampling, top int) error
+	// StepChunk is Step with the next chunk of the joining request's
+	// prompt; when complete (the prompt's last chunk) the request takes
+	// row len(ids), and its first token's choice follows the rows'.
+	StepChunk(ids, chunk []int32, complete bool) ([]bloom.Choice, error)
 }
 
 // ErrStopped is the error of requests an engine that stopped did not serve.
@@ -206,10 +224,12 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 
 // Run serves the queue until ctx ends: continuous batching. The live rows
 // advance one position per step together. A waiting request joins at a
-// token boundary: it is prefilled alone (a chunk per step while rows run,
-// see Chunk), reserves key/value blocks for its prompt and max_tokens, and
-// its first token is picked; it attends to its own tokens only, at the
-// relative positions it has alone. Live rows are kept first, and each step
+// token boundary: it reserves key/value blocks for its prompt and
+// max_tokens, its prompt is prefilled (a ChunkDecoder's: up to Chunk
+// positions per step as rows of the step, one request at a time; other
+// decoders': alone, a chunk per step while rows run), and its first token
+// is picked; it attends to its own tokens only, at the relative positions
+// it has alone. Live rows are kept first, and each step
 // decodes them, every live row's last token together; a row that finishes
 // (EOS, a stop string, its max_tokens) leaves at once, freeing its blocks,
 // the last live row moving into its place. Requests join in order while a
@@ -222,6 +242,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	rows := make([]*job, d.Rows())
 	live, free := 0, e.total()
 	var waiting []*job
+	cd, _ := d.(ChunkDecoder)
+	if cd != nil && !cd.Chunks() {
+		cd = nil
+	}
+	var joining *job // its prompt being prefilled in the steps (cd)
 	defer func() {
 		e.err = ErrStopped
 		if err != nil {
@@ -229,6 +254,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		}
 		for _, j := range append(rows[:live], waiting...) {
 			e.finish(j, e.err)
+		}
+		if joining != nil {
+			e.finish(joining, e.err)
 		}
 		close(e.dead)
 		for {
@@ -244,7 +272,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	defer idle.Stop()
 	ids := make([]int32, d.Rows())
 	for {
-		if live == 0 && len(waiting) == 0 {
+		if live == 0 && len(waiting) == 0 && joining == nil {
 			select { // nothing to do: wait for a request
 			case j := <-e.queue:
 				waiting = append(waiting, j)
@@ -266,23 +294,47 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 				break more
 			}
 		}
-		if waiting, live, err = e.admit(rows, waiting, live, &free); err != nil {
+		if cd != nil {
+			if joining == nil && len(waiting) > 0 && live < len(rows) && e.blocks(waiting[0].req) <= free {
+				j := waiting[0]
+				s := bloom.Sampling{Temperature: j.req.Temperature, TopP: j.req.TopP, Seed: j.req.Seed}
+				if err := cd.Reserve(len(j.req.Prompt)+j.req.MaxTokens, s, j.req.Logprobs); err != nil {
+					return err
+				}
+				waiting, joining = waiting[1:], j
+				free -= e.blocks(j.req)
+			}
+		} else if waiting, live, err = e.admit(rows, waiting, live, &free); err != nil {
 			return err
 		}
 		e.Stats.waiting.Store(int64(len(waiting) + len(e.queue)))
 		e.Stats.active.Store(int64(live))
-		if live == 0 {
+		if live == 0 && joining == nil {
 			continue
 		}
 		for r, j := range rows[:live] {
 			ids[r] = j.next
 		}
-		chs, err := d.Step(ids[:live])
+		var chs []bloom.Choice
+		complete := false
+		if joining == nil {
+			chs, err = d.Step(ids[:live])
+		} else {
+			p := joining.req.Prompt[joining.staged:]
+			n := min(len(p), e.chunk())
+			complete = n == len(p)
+			chs, err = cd.StepChunk(ids[:live], p[:n], complete)
+			joining.staged += n
+		}
 		if err != nil {
 			return err
 		}
 		for r, j := range rows[:live] {
 			j.next = e.step(j, chs[r])
+		}
+		if complete { // the joining request's first token: it takes the next row
+			joining.next = e.step(joining, chs[live])
+			rows[live], live, joining = joining, live+1, nil
 		}
 		for r := 0; r < live; { // finished rows leave; the last live row takes the place
 			if j := rows[r]; !j.stopped {
@@ -297,7 +349,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			}
 			rows[r], rows[live] = rows[live], nil
 		}
-		if ctx.Err() != nil && live == 0 {
+		if ctx.Err() != nil && live == 0 && joining == nil {
 			return nil
 		}
 	}
@@ -309,10 +361,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 // prefilled whole; while rows run, up to Chunk prompt tokens are
 // prefilled per step (the rows stall for that long).
 func (e *Engine) admit(rows []*job, waiting []*job, live int, free *int) ([]*job, int, error) {
-	d, budget := e.Decoder, e.Chunk
-	if budget <= 0 {
-		budget = 128
-	}
+	d, budget := e.Decoder, e.chunk()
 	running := live > 0
 	for len(waiting) > 0 && live < len(rows) && e.blocks(waiting[0].req) <= *free && (!running || budget > 0) {
 		j := waiting[0]
@@ -347,6 +396,14 @@ func (e *Engine) admit(rows []*job, waiting []*job, live int, free *int) ([]*job
 		}
 	}
 	return waiting, live, nil
+}
+
+// chunk is the prompt tokens prefilled per step while rows run.
+func (e *Engine) chunk() int {
+	if e.Chunk <= 0 {
+		return 128
+	}
+	return e.Chunk
 }
 
 // finish ends a request.

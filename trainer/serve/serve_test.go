@@ -233,11 +233,23 @@ func TestBatchedEqualsAlone(t *testing.T) {
 }
 
 // TestJoinRunningBatch: requests that arrive while another is being
-// decoded join its batch at a token boundary (prefilled two tokens a step)
-// and leave when done, before it ends; each gets the tokens it gets alone.
+// decoded join its batch at a token boundary (prefilled two tokens a step,
+// inside the steps or apart) and leave when done, before it ends; each
+// gets the tokens it gets alone.
 func TestJoinRunningBatch(t *testing.T) {
 	_, m, tok := testServer(t, 4)
-	e := newEngine(t, m, tok, 4)
+	for _, inSteps := range []bool{true, false} {
+		t.Run(fmt.Sprintf("prefill_in_steps=%v", inSteps), func(t *testing.T) {
+			e := newEngine(t, m, tok, 4)
+			if !inSteps { // the Decoder alone: prompts prefilled apart
+				e.Decoder = struct{ Decoder }{e.Decoder}
+			}
+			joinRunningBatch(t, e, m, tok)
+		})
+	}
+}
+
+func joinRunningBatch(t *testing.T, e *Engine, m *bloom.Model, tok *tokenizer.Tokenizer) {
 	e.Chunk = 2 // "The river, " joins after 6 steps of prefill
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
