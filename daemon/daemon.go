@@ -301,6 +301,13 @@ func (d *Daemon) shutdown(graceful bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	errHTTP := d.http.Shutdown(ctx)
+	if errors.Is(errHTTP, context.DeadlineExceeded) {
+		// A client still holds a request open (a watch, a forwarded
+		// call): the stop must not wait on it, nor fail for it, or a
+		// rolling restart would leave the node down.
+		d.log.Warn("API requests still open 2s into the stop: closing them")
+		errHTTP = d.http.Close()
+	}
 	errML := d.ml.Shutdown()
 	d.mu.Lock()
 	if d.fwd != nil {

@@ -9,9 +9,10 @@ import (
 )
 
 // BenchmarkBatcher times a decode step of 1 and 16 rows and a 128-token
-// prefill on bench serve's model (V=4096 C=256 NH=8 L=4), 2 threads: the
-// parts of serving's cost. Rows hold prompts of 128 and decode 32 tokens
-// before they are joined again (out of the timing).
+// prefill (apart, and inside a step of 8 rows) on bench serve's model
+// (V=4096 C=256 NH=8 L=4), 2 threads: the parts of serving's cost. Rows
+// hold prompts of 128 and decode 32 tokens before they are joined again
+// (out of the timing).
 func BenchmarkBatcher(b *testing.B) {
 	newBatcher := func(b *testing.B) *Batcher {
 		m, err := bloom.New(cpu.New(2), bloom.Config{Vocab: 4096, Hidden: 256, Heads: 8, Layers: 4, Eps: 1e-5})
@@ -60,6 +61,38 @@ func BenchmarkBatcher(b *testing.B) {
 			}
 		})
 	}
+	// A step of 8 rows that also prefills a joining request's 128-token
+	// prompt (StepChunk), the request then leaving out of the timing.
+	b.Run("step/rows=8+prompt=128", func(b *testing.B) {
+		d := newBatcher(b)
+		const rows = 8
+		ids := make([]int32, rows)
+		for i := range b.N {
+			b.StopTimer()
+			if i%32 == 0 {
+				for r := range rows {
+					if i > 0 {
+						if err := d.Leave(r, r); err != nil {
+							b.Fatal(err)
+						}
+					}
+					join(b, d, r)
+				}
+			}
+			if err := d.Reserve(len(prompt)+32, bloom.Sampling{}, 0); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := d.StepChunk(ids, prompt, true); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := d.Leave(rows, rows); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
 	b.Run("prefill=128", func(b *testing.B) {
 		d := newBatcher(b)
 		for range b.N {
