@@ -84,7 +84,10 @@ func (s PagedShape) Check() error {
 // into a dense buffer first. PagedAttention reads q (Rows,NH,HD), the query
 // of each sequence's last position, and writes out (Rows,NH,HD): what
 // AttentionForward gives for that query over the sequence's keys gathered
-// (within float32 rounding: sums may group differently).
+// (within float32 rounding: sums may group differently). Rows may share a
+// table, each with its own length: positions of one sequence (a prompt
+// prefilled within a decoding step), each attending to its first Lens[r]
+// keys; a backend may compute such neighbouring rows together.
 type PagedAttender interface {
 	PagedAttention(out, q, k, v Buf, s PagedShape)
 }

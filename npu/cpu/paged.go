@@ -3,16 +3,23 @@ package cpu
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"bloom/npu"
 )
 
 // PagedAttention is decoding attention over a paged KV cache in place (see
-// npu.PagedAttender): one task per (sequence, head) computes the query's
-// scores block by block into its worker's scratch, adds the ALiBi term and
-// takes the softmax as AttentionForward does (softmaxScores), and sums the values block by block. A task's order of operations depends
-// only on its sequence, never on the others or the thread count, so a
-// sequence decoded alone gets the same bits as in any batch.
+// npu.PagedAttender). Rows next to each other with the same block table
+// (the same slice) are positions of one sequence, a prompt prefilled within
+// a decoding step: they are one task per head, which reads the sequence's
+// keys and values once for all of them and computes as AttentionForward's
+// prefill does (pagedGroup). Any other row is a task per (row, head) that
+// computes its query's scores block by block into its worker's scratch,
+// adds the ALiBi term and takes the softmax as AttentionForward does
+// (softmaxScores), and sums the values block by block. A task's order of
+// operations depends only on its own rows, never on the others or the
+// thread count, so a sequence decoded alone gets the same bits as in any
+// batch (and a row of a group the same bits whatever else the group holds).
 func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	const op = "PagedAttention"
 	if err := s.Check(); err != nil {
@@ -27,19 +34,34 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	for _, n := range s.Lens[:R] {
 		longest = max(longest, n)
 	}
+	groups, grouped := pagedGroups(s)
+	// A worker's scratch: a lone row's scores; for groups, the sequence's
+	// keys and values of one head, a block of queries, their outputs and
+	// their scores.
+	per := longest
+	if grouped {
+		per += 2*longest*HD + 2*attnBlock*HD + attnBlock*longest
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	scratch := d.scratch32((d.pool.threads + 1) * longest)
-	pos := scratch[d.pool.threads*longest:] // key j's ALiBi position: j
+	scratch := d.scratch32(d.pool.threads*per + longest)
+	pos := scratch[d.pool.threads*per:] // key j's ALiBi position: j
 	alibiPositions(pos, nil, 1, longest)
 	scale := float32(1 / math.Sqrt(float64(HD)))
-	// A (sequence, head) task costs about 4·longest·HD flops; a part of
-	// fewer than pagedGrainFlops runs where it is, not on another thread.
+	// A (row, head) task costs about 4·longest·HD flops; a part of fewer
+	// than pagedGrainFlops runs where it is, not on another thread.
 	grain := max(1, pagedGrainFlops/max(4*longest*HD, 1))
-	d.pool.parallelWorkers(R*NH, grain, func(w, lo, hi int) {
-		sc := scratch[w*longest : (w+1)*longest]
-		for rh := lo; rh < hi; rh++ {
-			r, h := rh/NH, rh%NH
+	d.pool.parallelWorkers(len(groups)*NH, grain, func(w, lo, hi int) {
+		ws := scratch[w*per : (w+1)*per]
+		sc := ws[:longest]
+		for gh := lo; gh < hi; gh++ {
+			rows, h := groups[gh/NH], gh%NH
+			if len(rows) > 1 {
+				pagedGroup(o, qv, kv, vv, ws[longest:], pos, s, rows, h, scale)
+				continue
+			}
+			r := rows[0]
+			rh := r*NH + h
 			n, table := s.Lens[r], s.Tables[r]
 			qh, oh := qv[rh*HD:(rh+1)*HD], o[rh*HD:(rh+1)*HD]
 			// block i of x: its rows of this sequence's head
@@ -70,6 +92,60 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 			}
 		}
 	})
+}
+
+// pagedGroups splits the rows of s into runs of neighbours with the same
+// block table (the same slice), each ordered by length (stable), and
+// reports whether a run holds more than one row.
+func pagedGroups(s npu.PagedShape) (groups [][]int, grouped bool) {
+	for r := range s.Rows {
+		if k := len(groups) - 1; k >= 0 && sameTable(s.Tables[groups[k][0]], s.Tables[r]) {
+			groups[k] = append(groups[k], r)
+			grouped = true
+			continue
+		}
+		groups = append(groups, []int{r})
+	}
+	for _, g := range groups {
+		slices.SortStableFunc(g, func(a, b int) int { return s.Lens[a] - s.Lens[b] })
+	}
+	return groups, grouped
+}
+
+func sameTable(a, b []int32) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }
+
+// pagedGroup is the attention of rows (ordered by length) of one sequence
+// for head h, as AttentionForward computes a prefill: the sequence's keys
+// and values of the head, up to the longest row, copied out of their blocks
+// into ws, then blocks of up to attnBlock queries, each a GEMM of scores
+// over the keys its last query sees, a softmax per query over its own
+// length, and a GEMM of the values.
+func pagedGroup(o, qv, kv, vv, ws, pos []float32, s npu.PagedShape, rows []int, h int, scale float32) {
+	NH, HD, Size := s.NH, s.HD, s.Size
+	table, n := s.Tables[rows[0]], s.Lens[rows[len(rows)-1]]
+	kc, vc := ws[:n*HD], ws[n*HD:2*n*HD]
+	ws = ws[2*n*HD:]
+	qg, og, sc := ws[:attnBlock*HD], ws[attnBlock*HD:2*attnBlock*HD], ws[2*attnBlock*HD:]
+	for i := 0; i*Size < n; i++ {
+		at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
+		copy(kc[i*Size*HD:], kv[at:at+cnt*HD])
+		copy(vc[i*Size*HD:], vv[at:at+cnt*HD])
+	}
+	for i0 := 0; i0 < len(rows); i0 += attnBlock {
+		blk := rows[i0:min(i0+attnBlock, len(rows))]
+		nk := s.Lens[blk[len(blk)-1]] // keys the block's last query sees
+		for j, r := range blk {
+			copy(qg[j*HD:(j+1)*HD], qv[(r*NH+h)*HD:])
+		}
+		sgemm(serialPool, false, true, len(blk), nk, HD, scale, qg, HD, kc, HD, 0, sc, nk)
+		for j, r := range blk {
+			softmaxScores(sc[j*nk:(j+1)*nk], pos[:nk], nil, 0, s.Lens[r]-1, s.Slopes[h])
+		}
+		sgemm(serialPool, false, false, len(blk), HD, nk, 1, sc, nk, vc, HD, 0, og, HD)
+		for j, r := range blk {
+			copy(o[(r*NH+h)*HD:(r*NH+h+1)*HD], og[j*HD:(j+1)*HD])
+		}
+	}
 }
 
 // prefetch asks for the cache lines of x where the vector kernels run.

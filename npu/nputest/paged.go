@@ -14,7 +14,7 @@ import (
 // float64 reference of AttentionForward's decode over its keys gathered,
 // with the same bounds; pool blocks no sequence holds are NaN, so a read of
 // them shows; a second run gives the same bits, and so does a sequence
-// decoded alone.
+// decoded alone; rows that are positions of one sequence (checkPagedPrompt).
 func testPagedAttention(e *env) {
 	pa, ok := e.dev.(npu.PagedAttender)
 	if !ok {
@@ -32,6 +32,77 @@ func testPagedAttention(e *env) {
 	} {
 		e.run(c.name, func(e *env) { checkPaged(e, pa, c.NH, c.HD, c.Size, c.lens) })
 	}
+	e.run("one sequence's positions", func(e *env) { checkPagedPrompt(e, pa) })
+}
+
+// checkPagedPrompt: rows that are positions of one sequence (the same
+// table slice, lengths in any order, one repeated) beside a row of another
+// sequence, as a prompt prefilled within a decoding step; each row against
+// the reference over its own first keys; the same bits in a second run and
+// for the rows of a smaller group.
+func checkPagedPrompt(e *env, pa npu.PagedAttender) {
+	const NH, HD, Size, n = 2, 8, 4, 23
+	slopes := []float32{0.5, 0.25}
+	order := e.rng.Perm(10)
+	seq := make([]int32, (n+Size-1)/Size)
+	for i := range seq {
+		seq[i] = int32(order[i])
+	}
+	other := []int32{int32(order[len(seq)])}
+	s := npu.PagedShape{NH: NH, HD: HD, Size: Size, N: 10, Slopes: slopes}
+	s.Tables, s.Lens = append(s.Tables, other), append(s.Lens, 3) // another sequence's row first
+	for _, l := range []int{n, 17, 18, n, 19, 21, 20, 22} {
+		s.Tables, s.Lens = append(s.Tables, seq), append(s.Lens, l)
+	}
+	s.Rows = len(s.Lens)
+	per := NH * Size * HD
+	k, v := make([]float32, s.N*per), make([]float32, s.N*per)
+	for i := range k {
+		k[i], v[i] = float32(math.NaN()), float32(math.NaN())
+	}
+	fill := func(table []int32, n int) (dk, dv []float32) {
+		dk, dv = e.normal(NH*n*HD, 0, 1), e.normal(NH*n*HD, 0, 1)
+		for h := range NH {
+			for j := range n {
+				at := ((int(table[j/Size])*NH+h)*Size + j%Size) * HD
+				copy(k[at:at+HD], dk[(h*n+j)*HD:(h*n+j+1)*HD])
+				copy(v[at:at+HD], dv[(h*n+j)*HD:(h*n+j+1)*HD])
+			}
+		}
+		return dk, dv
+	}
+	ok, ov := fill(other, 3)
+	sk, sv := fill(seq, n)
+	q := e.normal(s.Rows*NH*HD, 0, 1)
+	want, bound := make([]float64, len(q)), make([]float64, len(q))
+	for r, l := range s.Lens {
+		dk, dv, m := sk, sv, n
+		if r == 0 {
+			dk, dv, m = ok, ov, 3
+		}
+		// The row's first l keys of each head, dense (1,NH,l,HD).
+		rk, rv := make([]float32, NH*l*HD), make([]float32, NH*l*HD)
+		for h := range NH {
+			copy(rk[h*l*HD:(h+1)*l*HD], dk[h*m*HD:(h*m+l)*HD])
+			copy(rv[h*l*HD:(h+1)*l*HD], dv[h*m*HD:(h*m+l)*HD])
+		}
+		dense := npu.AttentionShape{B: 1, Tq: 1, Tk: l, NH: NH, HD: HD, Cap: l, Slopes: slopes}
+		ref := newAttnRef(dense, f64(q[r*NH*HD:(r+1)*NH*HD]), f64(rk), f64(rv), e.opt.gemmTerm())
+		copy(want[r*NH*HD:], ref.out)
+		copy(bound[r*NH*HD:], ref.outBound)
+	}
+	kb, vb := e.buf(k), e.buf(v)
+	run := func(s npu.PagedShape, q []float32) []float32 {
+		ob := e.buf(e.normal(len(q), 0, 1))
+		pa.PagedAttention(ob, e.buf(q), kb, vb, s)
+		return e.get(ob)
+	}
+	out := run(s, q)
+	e.within("out", out, want, bound)
+	e.same("out of a second run", run(s, q), out)
+	small := s // the last three positions' rows alone
+	small.Rows, small.Tables, small.Lens = 3, s.Tables[s.Rows-3:], s.Lens[s.Rows-3:]
+	e.same("rows of a smaller group", run(small, q[(s.Rows-3)*NH*HD:]), out[(s.Rows-3)*NH*HD:])
 }
 
 func checkPaged(e *env, pa npu.PagedAttender, NH, HD, Size int, lens []int) {
