@@ -373,9 +373,7 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 			return nil, fmt.Errorf("%w: a prompt of %d tokens reserving %d positions into row %d of %d, %d blocks free",
 				bloom.ErrInput, b.staging.Len, c.b, c.a, len(b.seqs), len(b.free))
 		}
-		s := bloom.Seq{Blocks: slices.Clone(b.free[len(b.free)-need:])}
-		slices.Reverse(s.Blocks)
-		b.free = b.free[:len(b.free)-need]
+		s := bloom.Seq{Blocks: b.take(need)}
 		if err := m.Store(b.pages, &s, b.staging); err != nil {
 			return nil, err
 		}
@@ -388,9 +386,7 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		if b.joining || c.b < 1 || c.b > b.context || need > len(b.free) {
 			return nil, fmt.Errorf("%w: reserving %d positions (joining already: %v), %d blocks free", bloom.ErrInput, c.b, b.joining, len(b.free))
 		}
-		b.join = bloom.Seq{Blocks: slices.Clone(b.free[len(b.free)-need:])}
-		slices.Reverse(b.join.Blocks)
-		b.free = b.free[:len(b.free)-need]
+		b.join = bloom.Seq{Blocks: b.take(need)}
 		b.joinPick = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
 		b.joining = true
 		return nil, nil
@@ -406,13 +402,27 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		if err != nil {
 			return nil, err
 		}
-		rows := make([]int, n)
-		for r := range rows {
-			rows[r] = r
-		}
-		return b.choose(logits, rows)
+		return b.choose(logits, firstRows(n))
 	}
 	return nil, fmt.Errorf("%w: unknown command %d", ErrMismatch, c.op)
+}
+
+// take removes need blocks from the free list and returns them in the
+// order they were freed last (the list's end, reversed).
+func (b *Batcher) take(need int) []int32 {
+	blocks := slices.Clone(b.free[len(b.free)-need:])
+	slices.Reverse(blocks)
+	b.free = b.free[:len(b.free)-need]
+	return blocks
+}
+
+// firstRows is rows 0..n-1.
+func firstRows(n int) []int {
+	rows := make([]int, n, n+1)
+	for r := range rows {
+		rows[r] = r
+	}
+	return rows
 }
 
 // stepChunk runs a step of the first len(ids)−chunk rows with the last
@@ -452,10 +462,7 @@ func (b *Batcher) stepChunk(ids []int32, chunk int, complete bool) ([]bloom.Choi
 		b.seqs[r].Len = seqs[r].Len
 	}
 	b.join.Len += chunk
-	rows := make([]int, n, n+1)
-	for r := range rows {
-		rows[r] = r
-	}
+	rows := firstRows(n)
 	if complete {
 		b.seqs[n], b.pickers[n] = b.join, b.joinPick
 		b.join, b.joinPick, b.joining = bloom.Seq{}, rowPicker{}, false

@@ -34,7 +34,7 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	for _, n := range s.Lens[:R] {
 		longest = max(longest, n)
 	}
-	groups, grouped := pagedGroups(s)
+	order, at, grouped := pagedGroups(s)
 	// A worker's scratch: a lone row's scores; for groups, the sequence's
 	// keys and values of one head, a block of queries, their outputs and
 	// their scores.
@@ -51,11 +51,12 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	// A (row, head) task costs about 4·longest·HD flops; a part of fewer
 	// than pagedGrainFlops runs where it is, not on another thread.
 	grain := max(1, pagedGrainFlops/max(4*longest*HD, 1))
-	d.pool.parallelWorkers(len(groups)*NH, grain, func(w, lo, hi int) {
+	d.pool.parallelWorkers((len(at)-1)*NH, grain, func(w, lo, hi int) {
 		ws := scratch[w*per : (w+1)*per]
 		sc := ws[:longest]
 		for gh := lo; gh < hi; gh++ {
-			rows, h := groups[gh/NH], gh%NH
+			g, h := gh/NH, gh%NH
+			rows := order[at[g]:at[g+1]]
 			if len(rows) > 1 {
 				pagedGroup(o, qv, kv, vv, ws[longest:], pos, s, rows, h, scale)
 				continue
@@ -95,21 +96,23 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 }
 
 // pagedGroups splits the rows of s into runs of neighbours with the same
-// block table (the same slice), each ordered by length (stable), and
-// reports whether a run holds more than one row.
-func pagedGroups(s npu.PagedShape) (groups [][]int, grouped bool) {
+// block table (the same slice), each ordered by length (stable): run g is
+// order[at[g]:at[g+1]]. grouped reports whether a run holds several rows.
+func pagedGroups(s npu.PagedShape) (order, at []int, grouped bool) {
+	order, at = make([]int, s.Rows), make([]int, 0, s.Rows+1)
 	for r := range s.Rows {
-		if k := len(groups) - 1; k >= 0 && sameTable(s.Tables[groups[k][0]], s.Tables[r]) {
-			groups[k] = append(groups[k], r)
+		order[r] = r
+		if r > 0 && sameTable(s.Tables[r-1], s.Tables[r]) {
 			grouped = true
 			continue
 		}
-		groups = append(groups, []int{r})
+		at = append(at, r)
 	}
-	for _, g := range groups {
-		slices.SortStableFunc(g, func(a, b int) int { return s.Lens[a] - s.Lens[b] })
+	at = append(at, s.Rows)
+	for g := range len(at) - 1 {
+		slices.SortStableFunc(order[at[g]:at[g+1]], func(a, b int) int { return s.Lens[a] - s.Lens[b] })
 	}
-	return groups, grouped
+	return order, at, grouped
 }
 
 func sameTable(a, b []int32) bool { return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0] }

@@ -118,6 +118,11 @@ type Result struct {
 	Tail string
 }
 
+// sampling is how r's tokens are picked.
+func (r Request) sampling() bloom.Sampling {
+	return bloom.Sampling{Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed}
+}
+
 // ErrContext wraps a request whose prompt and new tokens do not fit
 // MaxContext, or that asks for nothing.
 var ErrContext = errors.New("serve: the request does not fit the context")
@@ -297,8 +302,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		if cd != nil {
 			if joining == nil && len(waiting) > 0 && live < len(rows) && e.blocks(waiting[0].req) <= free {
 				j := waiting[0]
-				s := bloom.Sampling{Temperature: j.req.Temperature, TopP: j.req.TopP, Seed: j.req.Seed}
-				if err := cd.Reserve(len(j.req.Prompt)+j.req.MaxTokens, s, j.req.Logprobs); err != nil {
+				if err := cd.Reserve(len(j.req.Prompt)+j.req.MaxTokens, j.req.sampling(), j.req.Logprobs); err != nil {
 					return err
 				}
 				waiting, joining = waiting[1:], j
@@ -379,8 +383,7 @@ func (e *Engine) admit(rows []*job, waiting []*job, live int, free *int) ([]*job
 				break // the next chunk at the next step
 			}
 		}
-		s := bloom.Sampling{Temperature: j.req.Temperature, TopP: j.req.TopP, Seed: j.req.Seed}
-		ch, err := d.Join(live, len(p)+j.req.MaxTokens, s, j.req.Logprobs)
+		ch, err := d.Join(live, len(p)+j.req.MaxTokens, j.req.sampling(), j.req.Logprobs)
 		if err != nil {
 			return waiting, live, err
 		}
