@@ -29,6 +29,7 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "max-batch", Value: 16, Usage: "the engine's batch"},
 		&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together (0: max-batch × max-context)"},
 		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode"},
+		kvCacheFlag,
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (server and clients) to this path"},
 	}, append(shapeFlags, precisionFlags...)...)
@@ -60,7 +61,11 @@ func benchServeCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"), c.Int("kv-cache-tokens"))
+			kv, err := kvCacheOf(c)
+			if err != nil {
+				return err
+			}
+			d, err := trainer.LocalBatcher(m, trainer.BatchShape{Rows: c.Int("max-batch"), Positions: c.Int("max-context"), Capacity: c.Int("kv-cache-tokens"), KV: kv})
 			if err != nil {
 				return err
 			}

@@ -45,6 +45,19 @@ var precisionFlags = []ucli.Flag{
 	&ucli.BoolFlag{Name: "bf16", Usage: "matrix products in bf16: weights and activations rounded as they enter a product, float32 sums"},
 }
 
+// kvCacheFlag is --kv-cache-dtype of the commands that serve, and
+// kvCacheOf its value.
+var kvCacheFlag = &ucli.StringFlag{Name: "kv-cache-dtype", Value: "fp32",
+	Usage: "the key/value cache's type: fp32, fp16 or bf16; a half type halves the cache's memory and the bytes each decoding step reads from it, its keys and values rounded as they enter it"}
+
+func kvCacheOf(c *ucli.Context) (npu.DType, error) {
+	t, err := npu.ParseDType(c.String("kv-cache-dtype"))
+	if err != nil {
+		return 0, fmt.Errorf("--kv-cache-dtype: %v", err)
+	}
+	return t, nil
+}
+
 // precisionOf is the precision --fp16 or --bf16 asks for (float32 without
 // either).
 func precisionOf(c *ucli.Context) (npu.DType, error) {

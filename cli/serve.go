@@ -17,7 +17,7 @@ func serveCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
 		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate and /generate_stream, /health, /metrics",
-		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048] [--kv-cache-tokens N] [--prefill-chunk 128]\n" +
+		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048] [--kv-cache-tokens N] [--kv-cache-dtype fp32] [--prefill-chunk 128]\n" +
 			"   curl -s localhost:8000/v1/completions -d '{\"model\":\"NAME\",\"prompt\":\"Hello\",\"max_tokens\":16}'",
 		Description: `Requests join the running batch and leave it at token boundaries (continuous
 batching, up to --max-batch at once; each with its own sampler, stop strings and length;
@@ -35,6 +35,7 @@ max_tokens when it joins and waits while they do not fit; a joining prompt is pr
 			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
 			&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together, in blocks of 16 (0: max-batch × max-context); a request reserves its prompt and max_tokens when it joins, and waits while they do not fit"},
 			&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode (bounds their stall)"},
+			kvCacheFlag,
 		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			tok, err := modelTokenizerFlag(c)
@@ -52,7 +53,11 @@ max_tokens when it joins and waits while they do not fit; a joining prompt is pr
 			if c.Int("max-batch") < 1 || c.Int("max-context") < 2 {
 				return fmt.Errorf("--max-batch must be at least 1 and --max-context at least 2")
 			}
-			d, err := trainer.LocalBatcher(m, c.Int("max-batch"), c.Int("max-context"), c.Int("kv-cache-tokens"))
+			kv, err := kvCacheOf(c)
+			if err != nil {
+				return err
+			}
+			d, err := trainer.LocalBatcher(m, trainer.BatchShape{Rows: c.Int("max-batch"), Positions: c.Int("max-context"), Capacity: c.Int("kv-cache-tokens"), KV: kv})
 			if err != nil {
 				return err
 			}

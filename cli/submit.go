@@ -91,7 +91,7 @@ var inferFields = map[string][]string{
 		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts", "fp16", "bf16"},
 	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
 	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
-	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "prefill-chunk"},
+	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "kv-cache-dtype", "prefill-chunk"},
 }
 
 // inferUsage is how a field reads in an inference job, where it differs.

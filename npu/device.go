@@ -92,6 +92,23 @@ type PagedAttender interface {
 	PagedAttention(out, q, k, v Buf, s PagedShape)
 }
 
+// HalfPagedAttender is a PagedAttender whose pool may hold keys and values
+// in a half type (F16 or BF16): half the memory of a float32 pool, and half
+// the bytes a decoding step reads from it, which is most of attention's
+// cost at long contexts. Only the stored values are rounded: queries,
+// scores, the softmax and the sums stay float32.
+type HalfPagedAttender interface {
+	PagedAttender
+	Half
+	// PutHalf rounds each span of src into dst, to nearest, ties to even
+	// (as ToHalf): how a step's new keys and values enter a half pool.
+	PutHalf(dst HalfBuf, src Buf, spans []Span)
+	// PagedAttentionHalf is PagedAttention over pools k and v of one half
+	// type, whose values are widened exactly as they are read: the same
+	// bits PagedAttention gives over the widened pools.
+	PagedAttentionHalf(out, q Buf, k, v HalfBuf, s PagedShape)
+}
+
 // PackedB is a GEMM's B operand that a WeightPacker has laid out once in the
 // form its GEMM reads, so that products against it skip the per-call
 // packing. It is a copy: later writes to the buffer it came from do not reach

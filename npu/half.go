@@ -26,6 +26,16 @@ func (t DType) String() string {
 	return fmt.Sprintf("DType(%d)", uint8(t))
 }
 
+// ParseDType is the type String names: "fp32", "fp16" or "bf16".
+func ParseDType(s string) (DType, error) {
+	for _, t := range []DType{F32, F16, BF16} {
+		if s == t.String() {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not a type: fp32, fp16 or bf16", s)
+}
+
 // HalfBuf is a region of device memory holding 16-bit values of one half
 // type (F16 or BF16). Slice returns a view of the same type that shares
 // memory with its parent, as Buf's does.

@@ -59,11 +59,22 @@ type rowPicker struct {
 // BlockSize is the positions of a key/value block.
 const BlockSize = 16
 
-// NewBatcher makes the rows of a serving rank: rows requests decoded
-// together, of up to positions tokens each, their keys and values in a
-// pool of capacity positions (0: rows × positions), in blocks of BlockSize.
-// ctx bounds its communication.
-func NewBatcher(ctx context.Context, i *Infer, rows, positions, capacity int) (*Batcher, error) {
+// BatchShape is the batch of a serving rank: Rows requests decoded
+// together, of up to Positions tokens each, their keys and values in a pool
+// of Capacity positions (0: Rows × Positions) of type KV: npu.F32 (the
+// zero value), or npu.F16 or npu.BF16 on a device that attends over half
+// values in place (npu.HalfPagedAttender), which halves the pool's memory
+// and the bytes each step reads from it, at the cost of rounding keys and
+// values to the half type.
+type BatchShape struct {
+	Rows, Positions, Capacity int
+	KV                        npu.DType
+}
+
+// NewBatcher makes the rows of a serving rank in the shape s, the pool in
+// blocks of BlockSize. ctx bounds its communication.
+func NewBatcher(ctx context.Context, i *Infer, s BatchShape) (*Batcher, error) {
+	rows, positions, capacity := s.Rows, s.Positions, s.Capacity
 	if capacity == 0 {
 		capacity = rows * positions
 	}
@@ -77,9 +88,19 @@ func NewBatcher(ctx context.Context, i *Infer, rows, positions, capacity int) (*
 	// Serving: keep the weights packed for the device's GEMM, so a decode
 	// step does not re-pack every matrix (the weights do not change while
 	// a Batcher serves).
-	i.Model.PackWeights()
 	n := (capacity + BlockSize - 1) / BlockSize
-	b := &Batcher{inf: i, ctx: ctx, pages: i.Model.NewPages(n, BlockSize, rows, positions), seqs: make([]bloom.Seq, rows),
+	var pages *bloom.Pages
+	if s.KV == npu.F32 {
+		pages = i.Model.NewPages(n, BlockSize, rows, positions)
+	} else {
+		p, err := i.Model.NewHalfPages(s.KV, n, BlockSize)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+		}
+		pages = p
+	}
+	i.Model.PackWeights()
+	b := &Batcher{inf: i, ctx: ctx, pages: pages, seqs: make([]bloom.Seq, rows),
 		context: positions, staging: i.Model.NewCache(1, positions), pickers: make([]rowPicker, rows)}
 	for k := n - 1; k >= 0; k-- {
 		b.free = append(b.free, int32(k))
@@ -88,12 +109,12 @@ func NewBatcher(ctx context.Context, i *Infer, rows, positions, capacity int) (*
 }
 
 // LocalBatcher is the Batcher of one process holding the whole model m.
-func LocalBatcher(m *bloom.Model, rows, positions, capacity int) (*Batcher, error) {
+func LocalBatcher(m *bloom.Model, s BatchShape) (*Batcher, error) {
 	i, err := Whole(m)
 	if err != nil {
 		return nil, err
 	}
-	return NewBatcher(context.Background(), i, rows, positions, capacity)
+	return NewBatcher(context.Background(), i, s)
 }
 
 // Whole is an Infer of one rank holding the whole model m (no copy).

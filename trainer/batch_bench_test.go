@@ -20,7 +20,7 @@ func BenchmarkBatcher(b *testing.B) {
 			b.Fatal(err)
 		}
 		m.InitRandom(1, 0.02)
-		d, err := LocalBatcher(m, 16, 512, 0)
+		d, err := LocalBatcher(m, BatchShape{Rows: 16, Positions: 512})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 	"bloom/trainer/serve"
@@ -78,7 +79,7 @@ func TestServeAcrossRanks(t *testing.T) {
 		}
 		return out, nil
 	}
-	local, err := LocalBatcher(full, 3, 64, cacheSize)
+	local, err := LocalBatcher(full, BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestServeAcrossRanks(t *testing.T) {
 	if !local.Chunks() {
 		t.Fatal("the cpu device's batcher does not prefill inside the steps")
 	}
-	apart, err := LocalBatcher(full, 3, 64, cacheSize)
+	apart, err := LocalBatcher(full, BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,17 +104,42 @@ func TestServeAcrossRanks(t *testing.T) {
 	for k := range want {
 		compareResults(t, k, want[k], alone[k])
 	}
+	// A cache of fp16 keys and values: one process's results, which
+	// TP2×PP2 gives too. Each request's first token's log-probability is
+	// float32's within the cache's rounding (fp16 keeps 11 significant
+	// bits: 2^-11 of logits of a few units; measured under 2e-3); later
+	// tokens may differ where float32's are near ties (request 1's first
+	// two candidates here are 1.2e-4 apart).
+	half, err := LocalBatcher(full, BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize, KV: npu.F16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHalf, err := serveAll(half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		g, w := wantHalf[k].Tokens[0], want[k].Tokens[0]
+		if d := math.Abs(g.Logprob - w.Logprob); d > 1e-2 {
+			t.Errorf("request %d's first token with an fp16 cache: %+v, fp32 %+v", k, g, w)
+		}
+	}
 	for _, l := range []struct {
 		tp, pp    int
 		partition []int
-	}{{2, 1, nil}, {1, 2, []int{3, 1}}, {2, 2, nil}} {
-		t.Run(fmt.Sprintf("TP%d_PP%d%v", l.tp, l.pp, l.partition), func(t *testing.T) {
+		kv        npu.DType
+	}{{2, 1, nil, npu.F32}, {1, 2, []int{3, 1}, npu.F32}, {2, 2, nil, npu.F32}, {2, 2, nil, npu.F16}} {
+		want := want
+		if l.kv == npu.F16 {
+			want = wantHalf
+		}
+		t.Run(fmt.Sprintf("TP%d_PP%d%v_%v", l.tp, l.pp, l.partition, l.kv), func(t *testing.T) {
 			var got []serve.Result
 			var mu sync.Mutex
 			followed := map[int]bool{}
 			last := l.tp*l.pp - 1
 			runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) error {
-				b, err := NewBatcher(context.Background(), inf, 3, 64, cacheSize)
+				b, err := NewBatcher(context.Background(), inf, BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize, KV: l.kv})
 				if err != nil {
 					return err
 				}

@@ -37,6 +37,9 @@ func (s *Spec) MemoryPlan() (memplan.Plan, error) {
 		j.KVTokens = s.MicroBatch * s.SeqLength
 	case KindServe:
 		j.MicroBatch, j.KVTokens = 1, cmp.Or(s.KVCacheTokens, cmp.Or(s.MaxBatch, 8)*s.SeqLength)
+		if s.KVType() != npu.F32 {
+			j.KVBytes = 2
+		}
 	}
 	p, err := memplan.New(j)
 	if err != nil {

@@ -133,6 +133,9 @@ type Spec struct {
 	// all requests together (0: MaxBatch × SeqLength); PrefillChunk the
 	// prompt tokens prefilled per step while rows run (0: 128).
 	KVCacheTokens int `json:"kv_cache_tokens,omitempty"`
+	// KVCacheDType is the type a serve job's key/value cache holds: fp32
+	// (""), fp16 or bf16 (see trainer.BatchShape).
+	KVCacheDType string `json:"kv_cache_dtype,omitempty"`
 	// MaxPositionEmbeddings is Megatron's --max-position-embeddings: with
 	// ALiBi only a bound on SeqLength (0: none).
 	MaxPositionEmbeddings int `json:"max_position_embeddings,omitempty"`

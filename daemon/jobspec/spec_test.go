@@ -362,6 +362,27 @@ func TestInferenceSpecs(t *testing.T) {
 	if err := gen.ResolveLayout(8); err != nil || gen.DataParallel != 1 {
 		t.Errorf("layout: DP %d %v", gen.DataParallel, err)
 	}
+	// A serve job's cache of fp16: the type, and half the bytes of fp32's
+	// in the memory plan's activations (the cache is most of them).
+	srv := gen
+	srv.Kind, srv.Prompts = KindServe, nil
+	if err := srv.Set("kv-cache-dtype", "fp16"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Validate(); err != nil || srv.KVType() != npu.F16 {
+		t.Fatalf("serve --kv-cache-dtype fp16: %v, %v", err, srv.KVType())
+	}
+	full := srv
+	full.KVCacheDType = ""
+	ph, err1 := srv.MemoryPlan()
+	pf, err2 := full.MemoryPlan()
+	if err1 != nil || err2 != nil || full.KVType() != npu.F32 {
+		t.Fatal(err1, err2, full.KVType())
+	}
+	kvf := int64(2 * 2 * 8 * srv.SeqLength * 64 * 4) // K and V, 2 layers, 8 rows, hidden 64, 4 bytes
+	if ah, af := ph.PerRank(0).Activations, pf.PerRank(0).Activations; af-ah != kvf/2 {
+		t.Errorf("activations with an fp16 cache %d, fp32 %d: %d apart, want %d", ah, af, af-ah, kvf/2)
+	}
 	jf, err := ParseFile([]byte("kind: evaluate\nmodel-preset: bloom-tiny\nload: /m\ntask: mmlu\ntask-data-path: /data/mmlu\nlimit: 10\n"), t.TempDir())
 	if err != nil || jf.Spec.Validate() != nil || jf.Spec.Limit != 10 {
 		t.Fatalf("evaluate job file: %+v %v", jf.Spec, err)
@@ -377,6 +398,8 @@ func TestInferenceSpecs(t *testing.T) {
 		{func(s *Spec) { s.TopP = 2 }, "--top-p"},
 		{func(s *Spec) { s.FP16, s.BF16 = true, true }, "exclude each other"},
 		{func(s *Spec) { s.FP16, s.InitialLossScale = true, 1024 }, "no loss scaler"},
+		{func(s *Spec) { s.KVCacheDType = "fp16" }, "--kv-cache-dtype is for serve jobs"},
+		{func(s *Spec) { s.Kind, s.Prompts, s.KVCacheDType = KindServe, nil, "int8" }, `--kv-cache-dtype: "int8" is not a type`},
 	} {
 		s := gen
 		s.Prompts = slices.Clone(gen.Prompts)

@@ -49,6 +49,16 @@ func (s *Spec) Precision() npu.DType {
 	return npu.F32
 }
 
+// KVType is the type of a serve job's key/value cache (KVCacheDType;
+// npu.F32 when empty or not a type, which Validate reports).
+func (s *Spec) KVType() npu.DType {
+	t, err := npu.ParseDType(s.KVCacheDType)
+	if err != nil {
+		return npu.F32
+	}
+	return t
+}
+
 // LossScale is the fp16 loss scaler the spec asks for: the seed's settings
 // where a field is 0, the rule of --zero-stage.
 func (s *Spec) LossScale() trainer.LossScaleConfig {

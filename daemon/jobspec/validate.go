@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"bloom/npu"
 	"bloom/trainer/data"
 )
 
@@ -116,6 +117,9 @@ func (s *Spec) checkInference() []error {
 	if s.FP16 && s.BF16 {
 		bad("--fp16 and --bf16 exclude each other: pick one (the seed generates, evaluates and serves in fp16)")
 	}
+	if s.KVCacheDType != "" && s.Kind != KindServe {
+		bad("--kv-cache-dtype is for serve jobs")
+	}
 	switch s.Kind {
 	case KindGenerate:
 		if len(s.Prompts) == 0 {
@@ -130,6 +134,9 @@ func (s *Spec) checkInference() []error {
 	case KindServe:
 		if s.MaxBatch < 0 || s.KVCacheTokens < 0 || s.PrefillChunk < 0 || len(s.Prompts) > 0 || s.Task != "" {
 			bad("--max-batch, --kv-cache-tokens and --prefill-chunk must be ≥ 0; --prompt and --task are for generate and evaluate jobs")
+		}
+		if _, err := npu.ParseDType(s.KVCacheDType); s.KVCacheDType != "" && err != nil {
+			bad("--kv-cache-dtype: %v", err)
 		}
 	case KindEvaluate:
 		if s.Task != "boolq" && s.Task != "mmlu" {

@@ -34,7 +34,7 @@ func (w *worker) serveModel(ctx context.Context, dev npu.Device) error {
 	if rows == 0 {
 		rows = 8
 	}
-	b, err := trainer.NewBatcher(ctx, inf, rows, s.SeqLength, s.KVCacheTokens)
+	b, err := trainer.NewBatcher(ctx, inf, trainer.BatchShape{Rows: rows, Positions: s.SeqLength, Capacity: s.KVCacheTokens, KV: s.KVType()})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errJobInput, err)
 	}

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"unsafe"
 
+	"bloom/internal/half"
 	"bloom/npu"
 )
 
@@ -22,23 +24,110 @@ import (
 // batch (and a row of a group the same bits whatever else the group holds).
 func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	const op = "PagedAttention"
+	checkPaged(op, s)
+	d.pagedAttention(op, out, q, pagedPool{
+		k: view(op, "k", k, s.N*s.NH*s.Size*s.HD),
+		v: view(op, "v", v, s.N*s.NH*s.Size*s.HD),
+	}, s)
+}
+
+// PagedAttentionHalf implements npu.HalfPagedAttender: PagedAttention's
+// tasks, each block of keys or values widened, exactly, into the worker's
+// scratch as it is read, so the bits are PagedAttention's over the widened
+// pools while the pools hold, and a step reads, half the bytes.
+func (d *Device) PagedAttentionHalf(out, q npu.Buf, k, v npu.HalfBuf, s npu.PagedShape) {
+	const op = "PagedAttentionHalf"
+	checkPaged(op, s)
+	kh, kt := halfView(op, "k", k, s.N*s.NH*s.Size*s.HD)
+	vh, vt := halfView(op, "v", v, s.N*s.NH*s.Size*s.HD)
+	if kt != vt {
+		panic(fmt.Sprintf("cpu: %s: k is %v and v is %v; they must have one type", op, kt, vt))
+	}
+	d.pagedAttention(op, out, q, pagedPool{kh: kh, vh: vh, t: kt}, s)
+}
+
+// PutHalf implements npu.HalfPagedAttender: each span of src rounded into
+// dst as ToHalf rounds.
+func (d *Device) PutHalf(dst npu.HalfBuf, src npu.Buf, spans []npu.Span) {
+	h, t := Halves(dst)
+	f := Floats(src)
+	conv := half.ToF16
+	if t == npu.BF16 {
+		conv = half.ToBF16
+	}
+	for _, s := range spans {
+		conv(h[s.Dst:s.Dst+s.N], f[s.Src:s.Src+s.N])
+	}
+}
+
+func checkPaged(op string, s npu.PagedShape) {
 	if err := s.Check(); err != nil {
 		panic(fmt.Sprintf("cpu: %s: %v", op, err))
 	}
+}
+
+// pagedPool is a pool of keys and values: float32 (k, v), or half values
+// of type t (kh, vh).
+type pagedPool struct {
+	k, v   []float32
+	kh, vh []uint16
+	t      npu.DType
+}
+
+// keys and values return n values of the pool from offset at as float32:
+// in place, or widened into buf (at least n long).
+func (p *pagedPool) keys(at, n int, buf []float32) []float32 {
+	return p.read(p.k, p.kh, at, n, buf)
+}
+
+func (p *pagedPool) values(at, n int, buf []float32) []float32 {
+	return p.read(p.v, p.vh, at, n, buf)
+}
+
+func (p *pagedPool) read(f []float32, h []uint16, at, n int, buf []float32) []float32 {
+	if h == nil {
+		return f[at : at+n]
+	}
+	buf = buf[:n]
+	widen(p.t, buf, h[at:at+n])
+	return buf
+}
+
+// prefetchKeys and prefetchValues ask for the cache lines of n keys (or
+// values) from at, where the vector kernels run.
+func (p *pagedPool) prefetchKeys(at, n int)   { prefetchPool(p.k, p.kh, at, n) }
+func (p *pagedPool) prefetchValues(at, n int) { prefetchPool(p.v, p.vh, at, n) }
+
+func prefetchPool(f []float32, h []uint16, at, n int) {
+	if !hasVec || n == 0 {
+		return
+	}
+	if h == nil {
+		prefetchLines(&f[at], n)
+		return
+	}
+	prefetchLines((*float32)(unsafe.Pointer(&h[at])), (n+1)/2)
+}
+
+// pagedAttention is PagedAttention over pool p.
+func (d *Device) pagedAttention(op string, out, q npu.Buf, p pagedPool, s npu.PagedShape) {
 	R, NH, HD, Size := s.Rows, s.NH, s.HD, s.Size
 	o := view(op, "out", out, R*NH*HD)
 	qv := view(op, "q", q, R*NH*HD)
-	kv := view(op, "k", k, s.N*NH*Size*HD)
-	vv := view(op, "v", v, s.N*NH*Size*HD)
 	longest := 0
 	for _, n := range s.Lens[:R] {
 		longest = max(longest, n)
 	}
 	order, at, grouped := pagedGroups(s)
-	// A worker's scratch: a lone row's scores; for groups, the sequence's
-	// keys and values of one head, a block of queries, their outputs and
-	// their scores.
-	per := longest
+	// A worker's scratch: a lone row's scores and, for a half pool, one
+	// block of keys or values widened; for groups, the sequence's keys and
+	// values of one head, a block of queries, their outputs and their
+	// scores.
+	blockBuf := 0
+	if p.kh != nil {
+		blockBuf = Size * HD
+	}
+	per := longest + blockBuf
 	if grouped {
 		per += 2*longest*HD + 2*attnBlock*HD + attnBlock*longest
 	}
@@ -53,43 +142,45 @@ func (d *Device) PagedAttention(out, q, k, v npu.Buf, s npu.PagedShape) {
 	grain := max(1, pagedGrainFlops/max(4*longest*HD, 1))
 	d.pool.parallelWorkers((len(at)-1)*NH, grain, func(w, lo, hi int) {
 		ws := scratch[w*per : (w+1)*per]
-		sc := ws[:longest]
+		sc, buf := ws[:longest], ws[longest:longest+blockBuf]
 		for gh := lo; gh < hi; gh++ {
 			g, h := gh/NH, gh%NH
 			rows := order[at[g]:at[g+1]]
 			if len(rows) > 1 {
-				pagedGroup(o, qv, kv, vv, ws[longest:], pos, s, rows, h, scale)
+				pagedGroup(o, qv, &p, ws[longest+blockBuf:], pos, s, rows, h, scale)
 				continue
 			}
 			r := rows[0]
 			rh := r*NH + h
 			n, table := s.Lens[r], s.Tables[r]
 			qh, oh := qv[rh*HD:(rh+1)*HD], o[rh*HD:(rh+1)*HD]
-			// block i of x: its rows of this sequence's head
-			block := func(x []float32, i int) []float32 {
-				at := (int(table[i])*NH + h) * Size * HD
-				return x[at : at+min(Size, n-i*Size)*HD]
+			// block i: where its rows of this sequence's head start, and
+			// how many values they are
+			block := func(i int) (int, int) {
+				return (int(table[i])*NH + h) * Size * HD, min(Size, n-i*Size) * HD
 			}
 			blocks := (n + Size - 1) / Size
 			// Each block's keys (then values) are asked for while the one
 			// before is computed: the blocks lie anywhere in the pool, so
 			// the hardware prefetcher cannot guess the next one.
-			prefetch(block(kv, 0))
+			p.prefetchKeys(block(0))
 			for i := range blocks {
 				if i+1 < blocks {
-					prefetch(block(kv, i+1))
+					p.prefetchKeys(block(i + 1))
 				} else {
-					prefetch(block(vv, 0))
+					p.prefetchValues(block(0))
 				}
-				dotRows(sc[i*Size:min((i+1)*Size, n)], block(kv, i), qh, scale)
+				from, cnt := block(i)
+				dotRows(sc[i*Size:min((i+1)*Size, n)], p.keys(from, cnt, buf), qh, scale)
 			}
 			softmaxScores(sc[:n], pos[:n], nil, 0, n-1, s.Slopes[h]) // every key is a token
 			clear(oh)
 			for i := range blocks {
 				if i+1 < blocks {
-					prefetch(block(vv, i+1))
+					p.prefetchValues(block(i + 1))
 				}
-				axpyRows(oh, block(vv, i), sc[i*Size:min((i+1)*Size, n)])
+				from, cnt := block(i)
+				axpyRows(oh, p.values(from, cnt, buf), sc[i*Size:min((i+1)*Size, n)])
 			}
 		}
 	})
@@ -123,7 +214,7 @@ func sameTable(a, b []int32) bool { return len(a) == len(b) && len(a) > 0 && &a[
 // into ws, then blocks of up to attnBlock queries, each a GEMM of scores
 // over the keys its last query sees, a softmax per query over its own
 // length, and a GEMM of the values.
-func pagedGroup(o, qv, kv, vv, ws, pos []float32, s npu.PagedShape, rows []int, h int, scale float32) {
+func pagedGroup(o, qv []float32, p *pagedPool, ws, pos []float32, s npu.PagedShape, rows []int, h int, scale float32) {
 	NH, HD, Size := s.NH, s.HD, s.Size
 	table, n := s.Tables[rows[0]], s.Lens[rows[len(rows)-1]]
 	kc, vc := ws[:n*HD], ws[n*HD:2*n*HD]
@@ -131,8 +222,9 @@ func pagedGroup(o, qv, kv, vv, ws, pos []float32, s npu.PagedShape, rows []int, 
 	qg, og, sc := ws[:attnBlock*HD], ws[attnBlock*HD:2*attnBlock*HD], ws[2*attnBlock*HD:]
 	for i := 0; i*Size < n; i++ {
 		at, cnt := (int(table[i])*NH+h)*Size*HD, min(Size, n-i*Size)
-		copy(kc[i*Size*HD:], kv[at:at+cnt*HD])
-		copy(vc[i*Size*HD:], vv[at:at+cnt*HD])
+		dk, dv := kc[i*Size*HD:], vc[i*Size*HD:]
+		copy(dk, p.keys(at, cnt*HD, dk))
+		copy(dv, p.values(at, cnt*HD, dv))
 	}
 	for i0 := 0; i0 < len(rows); i0 += attnBlock {
 		blk := rows[i0:min(i0+attnBlock, len(rows))]
@@ -148,13 +240,6 @@ func pagedGroup(o, qv, kv, vv, ws, pos []float32, s npu.PagedShape, rows []int, 
 		for j, r := range blk {
 			copy(o[(r*NH+h)*HD:(r*NH+h+1)*HD], og[j*HD:(j+1)*HD])
 		}
-	}
-}
-
-// prefetch asks for the cache lines of x where the vector kernels run.
-func prefetch(x []float32) {
-	if hasVec && len(x) > 0 {
-		prefetchLines(&x[0], len(x))
 	}
 }
 

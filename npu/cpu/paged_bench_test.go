@@ -11,7 +11,8 @@ import (
 // BenchmarkPagedAttention is one decode step's attention in the serving
 // benchmark's preset (4 layers, 8 heads of 32, blocks of 16 positions)
 // for 16 sequences of 100-160 positions whose blocks are scattered over
-// each layer's pool (together larger than L2), e.g.
+// each layer's pool (together larger than L2), keys and values in float32
+// and in fp16, e.g.
 //
 //	go test ./npu/cpu/ -run '^$' -bench PagedAttention -benchtime 300x
 func BenchmarkPagedAttention(b *testing.B) {
@@ -41,10 +42,23 @@ func BenchmarkPagedAttention(b *testing.B) {
 		}
 		q, out := d.Alloc(R*NH*HD), d.Alloc(R*NH*HD)
 		d.Fill(q, 0.5)
-		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+		b.Run(fmt.Sprintf("fp32/threads=%d", threads), func(b *testing.B) {
 			for range b.N {
 				for l := range L {
 					d.PagedAttention(out, q, k[l], v[l], s)
+				}
+			}
+		})
+		var kh, vh []npu.HalfBuf
+		for l := range L {
+			kh, vh = append(kh, d.AllocHalf(npu.F16, N*NH*Size*HD)), append(vh, d.AllocHalf(npu.F16, N*NH*Size*HD))
+			d.ToHalf(kh[l], k[l], N*NH*Size*HD)
+			d.ToHalf(vh[l], v[l], N*NH*Size*HD)
+		}
+		b.Run(fmt.Sprintf("fp16/threads=%d", threads), func(b *testing.B) {
+			for range b.N {
+				for l := range L {
+					d.PagedAttentionHalf(out, q, kh[l], vh[l], s)
 				}
 			}
 		})

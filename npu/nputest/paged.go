@@ -1,6 +1,7 @@
 package nputest
 
 import (
+	"fmt"
 	"math"
 
 	"bloom/npu"
@@ -33,6 +34,73 @@ func testPagedAttention(e *env) {
 		e.run(c.name, func(e *env) { checkPaged(e, pa, c.NH, c.HD, c.Size, c.lens) })
 	}
 	e.run("one sequence's positions", func(e *env) { checkPagedPrompt(e, pa) })
+	hp, ok := e.dev.(npu.HalfPagedAttender)
+	if !ok {
+		return // pools of float32 only
+	}
+	for _, t := range halfTypes {
+		e.run("half pool "+t.String(), func(e *env) { checkPagedHalf(e, hp, t) })
+	}
+}
+
+// checkPagedHalf: a pool of half values (lone rows and one sequence's
+// positions together, head dimensions that are and are not multiples of 8)
+// gives the bits PagedAttention gives over the same pool widened to
+// float32; PutHalf rounds each span as ToHalf does and writes nothing
+// else.
+func checkPagedHalf(e *env, hp npu.HalfPagedAttender, t npu.DType) {
+	for _, HD := range []int{8, 5} {
+		const NH, Size, N = 2, 4, 12
+		s := npu.PagedShape{NH: NH, HD: HD, Size: Size, N: N, Slopes: []float32{0.5, 0.25}}
+		order := e.rng.Perm(N)
+		table := func(blocks int) []int32 {
+			t := make([]int32, blocks)
+			for i := range t {
+				t[i], order = int32(order[0]), order[1:]
+			}
+			return t
+		}
+		seq := table(4)
+		s.Tables = [][]int32{table(2), seq, seq, seq, table(1), table(3)}
+		s.Lens = []int{7, 16, 14, 15, 1, 9}
+		s.Rows = len(s.Lens)
+		per := N * NH * Size * HD
+		wide := e.normal(2*per, 0, 1)
+		for i := range wide {
+			wide[i] *= 300 // beyond bf16's precision and near fp16's range
+		}
+		bits := toHalf(t, wide)
+		wide = fromHalf(t, bits) // the pool as the device reads it
+		q := e.normal(s.Rows*NH*HD, 0, 1)
+		out := func(f func(o npu.Buf)) []float32 {
+			o := e.buf(e.normal(len(q), 0, 1))
+			f(o)
+			return e.get(o)
+		}
+		qb := e.buf(q)
+		want := out(func(o npu.Buf) { hp.PagedAttention(o, qb, e.buf(wide[:per]), e.buf(wide[per:]), s) })
+		got := out(func(o npu.Buf) {
+			hp.PagedAttentionHalf(o, qb, e.hbuf(t, bits[:per]), e.hbuf(t, bits[per:]), s)
+		})
+		e.same(fmt.Sprintf("HD %d: out over the half pool", HD), got, want)
+	}
+	// PutHalf: three spans of src into a pool of sentinels.
+	src := e.normal(40, 0, 100)
+	dst := make([]uint16, 64)
+	for i := range dst {
+		dst[i] = halfSentinel
+	}
+	db := e.hbuf(t, dst)
+	spans := []npu.Span{{Dst: 3, Src: 0, N: 8}, {Dst: 40, Src: 20, N: 13}, {Dst: 11, Src: 39, N: 1}}
+	hp.PutHalf(db, e.buf(src), spans)
+	got := e.hget(db)
+	for _, sp := range spans {
+		e.sameRounded("PutHalf's span", t, src[sp.Src:sp.Src+sp.N], got[sp.Dst:sp.Dst+sp.N])
+		for i := range sp.N {
+			got[sp.Dst+i] = halfSentinel
+		}
+	}
+	e.sameBits("values outside the spans", got, dst)
 }
 
 // checkPagedPrompt: rows that are positions of one sequence (the same

@@ -17,6 +17,9 @@ import (
 type Pages struct {
 	Size, N int
 	k, v    []npu.Buf // per block of the part: (N, NH/TP, Size, HD)
+	// A pool of half values (NewHalfPages) holds them in kh and vh
+	// instead, on a device that attends over half pools in place.
+	kh, vh []npu.HalfBuf
 	// In place (a PagedAttender): per batch size, the cache of a step's new
 	// keys and values whose blocks attend over the pool; the step's shape.
 	inPlace npu.PagedAttender
@@ -38,10 +41,12 @@ type pagedStep struct {
 	put   []npu.Span // from the step's (rows,NH/TP,1,HD) into the pool
 }
 
-// pagedLayer is one block's pool and the step it serves.
+// pagedLayer is one block's pool (float32 k and v, or half kh and vh)
+// and the step it serves.
 type pagedLayer struct {
-	k, v npu.Buf
-	step *pagedStep
+	k, v   npu.Buf
+	kh, vh npu.HalfBuf
+	step   *pagedStep
 }
 
 // attend puts the new keys and values of b (split into b.k and b.v, one
@@ -49,6 +54,13 @@ type pagedLayer struct {
 // into out.
 func (p *pagedLayer) attend(b *blockActs, out npu.Buf) {
 	st := p.step
+	if p.kh != nil {
+		hp := st.dev.(npu.HalfPagedAttender)
+		hp.PutHalf(p.kh, b.k, st.put)
+		hp.PutHalf(p.vh, b.v, st.put)
+		hp.PagedAttentionHalf(out, b.q, p.kh, p.vh, st.shape)
+		return
+	}
 	npu.CopySpans(st.dev, p.k, b.k, st.put)
 	npu.CopySpans(st.dev, p.v, b.v, st.put)
 	st.dev.(npu.PagedAttender).PagedAttention(out, b.q, p.k, p.v, st.shape)
@@ -82,19 +94,57 @@ func (m *Model) NewPages(n, size, rows, context int) *Pages {
 	return p
 }
 
+// NewHalfPages is NewPages for a pool of keys and values of half type t
+// (npu.F16 or npu.BF16): half the memory, and half the bytes a decoding
+// step reads, of a float32 pool; the values are rounded to t as they enter
+// it. It needs a device that attends over half pools in place
+// (npu.HalfPagedAttender).
+func (m *Model) NewHalfPages(t npu.DType, n, size int) (*Pages, error) {
+	if t != npu.F16 && t != npu.BF16 {
+		return nil, fmt.Errorf("%w: a key/value cache of %v: the half types are fp16 and bf16", ErrInput, t)
+	}
+	hp, ok := m.Dev.(npu.HalfPagedAttender)
+	if !ok {
+		return nil, fmt.Errorf("%w: a key/value cache of %v needs a device that attends over half values in place; this %T keeps fp32", ErrInput, t, m.Dev)
+	}
+	p := &Pages{Size: size, N: n, steps: map[int]*Cache{}, inPlace: hp}
+	p.step.dev = m.Dev
+	for range m.Part.Layers {
+		p.kh = append(p.kh, hp.AllocHalf(t, n*size*m.tp.attn))
+		p.vh = append(p.vh, hp.AllocHalf(t, n*size*m.tp.attn))
+	}
+	return p, nil
+}
+
+// KV is the type the pool holds keys and values in.
+func (p *Pages) KV() npu.DType {
+	if len(p.kh) > 0 {
+		return p.kh[0].DType()
+	}
+	return npu.F32
+}
+
+// layers is the pool's number of layers.
+func (p *Pages) layers() int { return max(len(p.k), len(p.kh)) }
+
 // Store writes the sequence src holds (its one row, src.Len positions)
 // into s's blocks, from position 0, and sets s.Len.
 func (m *Model) Store(p *Pages, s *Seq, src *Cache) error {
-	if src.B != 1 || len(src.k) != len(p.k) || len(s.Blocks)*p.Size < src.Len {
+	if src.B != 1 || len(src.k) != p.layers() || len(s.Blocks)*p.Size < src.Len {
 		return fmt.Errorf("%w: store %d positions in %d blocks of %d", ErrInput, src.Len, len(s.Blocks), p.Size)
 	}
 	nh, hd := m.tp.heads, m.Cfg.HeadDim()
-	for l := range p.k {
+	for l := range p.layers() {
 		for h := range nh {
 			for j := 0; j*p.Size < src.Len; j++ {
 				cnt := min(p.Size, src.Len-j*p.Size)
 				dst := (int(s.Blocks[j])*nh + h) * p.Size * hd
 				from := (h*src.Cap + j*p.Size) * hd
+				if len(p.kh) > 0 {
+					m.Dev.ToHalf(p.kh[l].Slice(dst, cnt*hd), src.k[l].Slice(from, cnt*hd), cnt*hd)
+					m.Dev.ToHalf(p.vh[l].Slice(dst, cnt*hd), src.v[l].Slice(from, cnt*hd), cnt*hd)
+					continue
+				}
 				m.Dev.Copy(p.k[l].Slice(dst, cnt*hd), src.k[l].Slice(from, cnt*hd))
 				m.Dev.Copy(p.v[l].Slice(dst, cnt*hd), src.v[l].Slice(from, cnt*hd))
 			}
@@ -207,9 +257,15 @@ func (m *Model) decodeInPlace(p *Pages, seqs []Seq, ids []int32, in npu.Buf, hea
 	if c == nil {
 		c = &Cache{B: n, Cap: 1, mask: make([]int32, n), step: map[int]*acts{}}
 		k, v := m.Dev.Alloc(n*m.tp.attn), m.Dev.Alloc(n*m.tp.attn)
-		for l := range p.k {
+		for l := range p.layers() {
 			c.k, c.v = append(c.k, k), append(c.v, v)
-			c.paged = append(c.paged, &pagedLayer{k: p.k[l], v: p.v[l], step: &p.step})
+			pl := &pagedLayer{step: &p.step}
+			if len(p.kh) > 0 {
+				pl.kh, pl.vh = p.kh[l], p.vh[l]
+			} else {
+				pl.k, pl.v = p.k[l], p.v[l]
+			}
+			c.paged = append(c.paged, pl)
 		}
 		p.steps[n] = c
 	}

@@ -1,6 +1,7 @@
 package bloom
 
 import (
+	"errors"
 	"testing"
 
 	"bloom/npu"
@@ -17,11 +18,47 @@ func TestDecodePages(t *testing.T) {
 	// In place on the CPU device (a PagedAttender); gathered on a device
 	// without that capability.
 	for name, dev := range map[string]npu.Device{"in place": cpu.New(1), "gathered": struct{ npu.Device }{cpu.New(1)}} {
-		t.Run(name, func(t *testing.T) { decodePages(t, dev) })
+		t.Run(name, func(t *testing.T) { decodePages(t, dev, npu.F32) })
+	}
+	for _, kv := range []npu.DType{npu.F16, npu.BF16} {
+		t.Run("in place, "+kv.String(), func(t *testing.T) { decodePages(t, cpu.New(1), kv) })
+	}
+	m, err := New(struct{ npu.Device }{cpu.New(1)}, Config{Vocab: 64, Hidden: 32, Heads: 4, Layers: 3, Eps: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.NewHalfPages(npu.F16, 16, 4); !errors.Is(err, ErrInput) {
+		t.Errorf("a half pool on a device that cannot attend over one: %v", err)
+	}
+	m, err = New(cpu.New(1), Config{Vocab: 64, Hidden: 32, Heads: 4, Layers: 3, Eps: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.NewHalfPages(npu.F32, 16, 4); !errors.Is(err, ErrInput) {
+		t.Errorf("a half pool of fp32: %v", err)
 	}
 }
 
-func decodePages(t *testing.T, dev npu.Device) {
+// logitTol is how far a logit decoded over pages of type kv may be from
+// the one decoded alone in float32: float32 rounding, or, for a half pool,
+// the error of keys and values rounded to it. A value rounded to a type of
+// p significand bits moves by at most u = 2^-p of itself; an attention
+// output (a convex combination of values) by u of the largest value, and
+// each score by u·|q|·|k|, which moves the probabilities by about as much
+// relatively. Through three layers of weights of this size the logits
+// move by a fraction of u of their scale (measured: under 0.5u·max|logit|
+// for both types); the bound is 8u·max|logit|.
+func logitTol(kv npu.DType, scale float32) float32 {
+	switch kv {
+	case npu.F16:
+		return 8 * scale / (1 << 11)
+	case npu.BF16:
+		return 8 * scale / (1 << 8)
+	}
+	return 1e-5
+}
+
+func decodePages(t *testing.T, dev npu.Device, kv npu.DType) {
 	c := Config{Vocab: 64, Hidden: 32, Heads: 4, Layers: 3, Eps: 1e-5}
 	m, err := New(dev, c)
 	if err != nil {
@@ -31,6 +68,15 @@ func decodePages(t *testing.T, dev npu.Device) {
 	prompts := [][]int32{{5, 17, 42, 9, 3}, {7, 8, 1, 2, 3, 4, 5, 6, 11}, {30, 31}}
 	const size, steps = 4, 6
 	p := m.NewPages(16, size, 4, 32)
+	if kv != npu.F32 {
+		if p, err = m.NewHalfPages(kv, 16, size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.KV() != kv {
+		t.Fatalf("a pool of %v, want %v", p.KV(), kv)
+	}
+	worst := float32(0)
 	free := []int32{9, 2, 14, 0, 7, 3, 12, 5, 1, 11, 6, 13, 4, 10, 8, 15} // scattered on purpose
 	alone := make([]*Cache, len(prompts))
 	seqs := make([]Seq, len(prompts))
@@ -65,12 +111,19 @@ func decodePages(t *testing.T, dev npu.Device) {
 			}
 			want := make([]float32, c.Vocab)
 			m.Dev.Read(want, wl)
+			scale := float32(0)
+			for _, w := range want {
+				scale = max(scale, w, -w)
+			}
+			tol := logitTol(kv, scale)
 			for k := range want {
-				if d := got[i*c.Vocab+k] - want[k]; d > 1e-5 || d < -1e-5 {
+				d := got[i*c.Vocab+k] - want[k]
+				worst = max(worst, d/scale, -d/scale)
+				if d > tol || d < -tol {
 					t.Fatalf("step %d sequence %d logit %d: %v in pages, %v alone", step, i, k, got[i*c.Vocab+k], want[k])
 				}
 			}
-			if Greedy(0, got[i*c.Vocab:(i+1)*c.Vocab]) != Greedy(0, want) {
+			if g, w := Greedy(0, got[i*c.Vocab:(i+1)*c.Vocab]), Greedy(0, want); g != w && want[w]-want[g] > 2*tol {
 				t.Fatalf("step %d sequence %d: another token in pages", step, i)
 			}
 			next[i] = Greedy(0, want)
@@ -79,6 +132,7 @@ func decodePages(t *testing.T, dev npu.Device) {
 			}
 		}
 	}
+	t.Logf("worst logit error %.3g of the largest logit", worst)
 	full := Seq{Blocks: []int32{free[0]}, Len: size}
 	if _, err := m.DecodePages(p, []Seq{full}, []int32{1}, nil); err == nil {
 		t.Error("a sequence with full blocks was decoded")

@@ -1,6 +1,10 @@
 package memplan
 
-import "bloom/trainer/bloom"
+import (
+	"cmp"
+
+	"bloom/trainer/bloom"
+)
 
 // activations is the bytes a rank of part keeps for inFlight micro-batches
 // (the package doc's formulas): Megatron's 16-bit counts scaled to e's
@@ -14,7 +18,7 @@ func (j Job) activations(part bloom.Part, inFlight int, e Elem) int64 {
 	layer := scale(j.layer16()-lin) + lin*e.LinearInput/2 // one layer's full set, one micro-batch
 	logits := s * b * V / t * e.Logit
 	if j.Inference { // a generation's cache keeps float32
-		kv := 2 * int64(part.Layers) * int64(j.KVTokens) * h / t * e.Activation
+		kv := 2 * int64(part.Layers) * int64(j.KVTokens) * h / t * cmp.Or(j.KVBytes, e.Activation)
 		out := scale(j.layer16()) + kv
 		if part.Head {
 			out += logits

@@ -58,6 +58,9 @@ type Job struct {
 	// optimizer, a key/value cache of KVTokens positions (all rows).
 	Inference bool
 	KVTokens  int
+	// KVBytes is the bytes of one cached key or value value (0: the
+	// activations' bytes): 2 for a serve job's cache of fp16 or bf16.
+	KVBytes int64
 }
 
 // Bytes is one rank's memory by kind, in bytes.

@@ -15,7 +15,7 @@
 // whole model in one process or for rank 0 of a tensor- and
 // pipeline-parallel serve job, whose other ranks follow it.
 //
-//	d, err := trainer.LocalBatcher(m, 8, 2048, 0)
+//	d, err := trainer.LocalBatcher(m, trainer.BatchShape{Rows: 8, Positions: 2048})
 //	e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: 2}
 //	err = serve.Serve(ctx, e, "bloom-560m", "127.0.0.1:8000")
 //

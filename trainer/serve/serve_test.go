@@ -55,7 +55,7 @@ func newEngine(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, rows int)
 // positions (0: rows × 64).
 func newEngineCache(t *testing.T, m *bloom.Model, tok *tokenizer.Tokenizer, rows, capacity int) *Engine {
 	t.Helper()
-	d, err := trainer.LocalBatcher(m, rows, 64, capacity)
+	d, err := trainer.LocalBatcher(m, trainer.BatchShape{Rows: rows, Positions: 64, Capacity: capacity})
 	if err != nil {
 		t.Fatal(err)
 	}
