@@ -1,9 +1,9 @@
 package trainer
 
 import (
-	"fmt"
 	"testing"
 
+	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 )
@@ -11,16 +11,16 @@ import (
 // BenchmarkBatcher times a decode step of 1 and 16 rows and a 128-token
 // prefill (apart, and inside a step of 8 rows) on bench serve's model
 // (V=4096 C=256 NH=8 L=4), 2 threads: the parts of serving's cost. Rows
-// hold prompts of 128 and decode 32 tokens before they are joined again
-// (out of the timing).
+// hold prompts of 128 (or 448) and decode 32 tokens before they are
+// joined again (out of the timing).
 func BenchmarkBatcher(b *testing.B) {
-	newBatcher := func(b *testing.B) *Batcher {
+	newBatcher := func(b *testing.B, kv ...npu.DType) *Batcher {
 		m, err := bloom.New(cpu.New(2), bloom.Config{Vocab: 4096, Hidden: 256, Heads: 8, Layers: 4, Eps: 1e-5})
 		if err != nil {
 			b.Fatal(err)
 		}
 		m.InitRandom(1, 0.02)
-		d, err := LocalBatcher(m, BatchShape{Rows: 16, Positions: 512})
+		d, err := LocalBatcher(m, BatchShape{Rows: 16, Positions: 512, KV: append(kv, npu.F32)[0]})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -30,7 +30,7 @@ func BenchmarkBatcher(b *testing.B) {
 	for i := range prompt {
 		prompt[i] = int32(100 + i)
 	}
-	join := func(b *testing.B, d *Batcher, row int) {
+	join := func(b *testing.B, d *Batcher, row int, prompt []int32) {
 		if err := d.Prefill(prompt, true); err != nil {
 			b.Fatal(err)
 		}
@@ -38,9 +38,23 @@ func BenchmarkBatcher(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	for _, rows := range []int{1, 16} {
-		b.Run(fmt.Sprintf("step/rows=%d", rows), func(b *testing.B) {
-			d := newBatcher(b)
+	// Steps of 1 and 16 rows at contexts 128-160, and of 16 rows at
+	// 448-480 with the cache in float32 and in fp16 (16 × 480 positions
+	// of 4 layers are 63 MB of float32 keys and values, more than L3).
+	long := make([]int32, 448)
+	for i := range long {
+		long[i] = int32(100 + i%3000)
+	}
+	for _, c := range []struct {
+		name   string
+		rows   int
+		prompt []int32
+		kv     npu.DType
+	}{{"step/rows=1", 1, prompt, npu.F32}, {"step/rows=16", 16, prompt, npu.F32},
+		{"step/rows=16/context=448/kv=fp32", 16, long, npu.F32}, {"step/rows=16/context=448/kv=fp16", 16, long, npu.F16}} {
+		rows := c.rows
+		b.Run(c.name, func(b *testing.B) {
+			d := newBatcher(b, c.kv)
 			ids := make([]int32, rows)
 			for i := range b.N {
 				if i%32 == 0 {
@@ -51,7 +65,7 @@ func BenchmarkBatcher(b *testing.B) {
 								b.Fatal(err)
 							}
 						}
-						join(b, d, r)
+						join(b, d, r, c.prompt)
 					}
 					b.StartTimer()
 				}
@@ -76,7 +90,7 @@ func BenchmarkBatcher(b *testing.B) {
 							b.Fatal(err)
 						}
 					}
-					join(b, d, r)
+					join(b, d, r, prompt)
 				}
 			}
 			if err := d.Reserve(len(prompt)+32, bloom.Sampling{}, 0); err != nil {
