@@ -70,3 +70,10 @@ for shape in "128 32" "32 128"; do
   echo "serve: prompt $1, $2 new tokens (V=4096 C=256 NH=8 L=4, max-batch 16)"
   $CTL bench serve --streams 1,4,16,64 --seq "$1" --max-tokens "$2"
 done
+# The same goals on a model beyond L3 (V=16384 C=1024 NH=16 L=8: 470 MB of
+# float32 weights), where a decoding step streams its weights from memory
+# as on an accelerator: keys and values in fp16, prompts prefilled 16
+# tokens a step.
+echo "serve: prompt 32, 128 new tokens (V=16384 C=1024 NH=16 L=8, max-batch 16, --kv-cache-dtype fp16 --prefill-chunk 16)"
+$CTL bench serve --streams 1,16 --requests 1 --vocab 16384 --hidden 1024 --heads 16 --layers 8 --seq 32 --max-tokens 128 \
+  --kv-cache-dtype fp16 --prefill-chunk 16

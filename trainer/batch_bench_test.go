@@ -38,9 +38,10 @@ func BenchmarkBatcher(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	// Steps of 1 and 16 rows at contexts 128-160, and of 16 rows at
-	// 448-480 with the cache in float32 and in fp16 (16 × 480 positions
-	// of 4 layers are 63 MB of float32 keys and values, more than L3).
+	// Steps of 1 and 16 rows at contexts 128-160 (16 rows also with the
+	// cache in fp16), and of 16 rows at 448-480 with the cache in float32
+	// and in fp16 (16 × 480 positions of 4 layers are 63 MB of float32
+	// keys and values, more than L3).
 	long := make([]int32, 448)
 	for i := range long {
 		long[i] = int32(100 + i%3000)
@@ -50,7 +51,7 @@ func BenchmarkBatcher(b *testing.B) {
 		rows   int
 		prompt []int32
 		kv     npu.DType
-	}{{"step/rows=1", 1, prompt, npu.F32}, {"step/rows=16", 16, prompt, npu.F32},
+	}{{"step/rows=1", 1, prompt, npu.F32}, {"step/rows=16", 16, prompt, npu.F32}, {"step/rows=16/kv=fp16", 16, prompt, npu.F16},
 		{"step/rows=16/context=448/kv=fp32", 16, long, npu.F32}, {"step/rows=16/context=448/kv=fp16", 16, long, npu.F16}} {
 		rows := c.rows
 		b.Run(c.name, func(b *testing.B) {
