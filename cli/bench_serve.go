@@ -28,7 +28,7 @@ func benchServeCommand() *ucli.Command {
 		&ucli.IntFlag{Name: "max-tokens", Value: 32, Usage: "tokens per completion"},
 		&ucli.IntFlag{Name: "max-batch", Value: 16, Usage: "the engine's batch"},
 		&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together (0: max-batch × max-context)"},
-		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode"},
+		&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of joining requests prefilled per step while others decode"},
 		kvCacheFlag,
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (server and clients) to this path"},

@@ -23,8 +23,9 @@ func serveCommand() *ucli.Command {
 batching, up to --max-batch at once; each with its own sampler, stop strings and length;
 a batched request's tokens are the ones it gets alone). Keys and values live in blocks of
 16 positions from one cache of --kv-cache-tokens: a request reserves its prompt and
-max_tokens when it joins and waits while they do not fit; a joining prompt is prefilled
---prefill-chunk tokens per step, so the running requests stall only that long. The model's name in requests is
+max_tokens when it joins and waits while they do not fit; joining prompts are prefilled
+--prefill-chunk tokens per step (several short ones in one step), so the running requests
+stall only that long; --kv-cache-dtype fp16 or bf16 halves the cache. The model's name in requests is
 --name, by default the directory's name. SIGINT or SIGTERM stops it.`,
 		Flags: append([]ucli.Flag{
 			modelFlag,
@@ -34,7 +35,7 @@ max_tokens when it joins and waits while they do not fit; a joining prompt is pr
 			&ucli.IntFlag{Name: "max-batch", Value: 8, Usage: "requests decoded together"},
 			&ucli.IntFlag{Name: "max-context", Value: 2048, Usage: "tokens a prompt and its completion may take"},
 			&ucli.IntFlag{Name: "kv-cache-tokens", Usage: "positions the key/value cache holds, all requests together, in blocks of 16 (0: max-batch × max-context); a request reserves its prompt and max_tokens when it joins, and waits while they do not fit"},
-			&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of a joining request prefilled per step while others decode (bounds their stall)"},
+			&ucli.IntFlag{Name: "prefill-chunk", Value: 128, Usage: "prompt tokens of joining requests prefilled per step while others decode (bounds their stall; several short prompts join in one step)"},
 			kvCacheFlag,
 		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {

@@ -40,11 +40,10 @@ type Batcher struct {
 	staging *bloom.Cache // one row: a joining request's prompt, prefilled alone
 	staged  npu.Buf      // the logits of its last position (on the last stage)
 	pickers []rowPicker
-	// A request whose prompt is prefilled inside the steps (Reserve,
-	// StepChunk): its blocks and prompt positions so far, and its picker.
-	join     bloom.Seq
-	joinPick rowPicker
-	joining  bool
+	// Requests whose prompts are prefilled inside the steps (Reserve,
+	// StepChunk), in the order they reserved: each one's blocks and prompt
+	// positions so far, and its picker.
+	joins []joiner
 	// Vote, when set, tells whether this rank's node asks the job to stop;
 	// it is read at every command.
 	Vote  func() bool
@@ -54,6 +53,11 @@ type Batcher struct {
 type rowPicker struct {
 	pick func(int, []float32) int32
 	top  int
+}
+
+type joiner struct {
+	seq  bloom.Seq
+	pick rowPicker
 }
 
 // BlockSize is the positions of a key/value block.
@@ -176,22 +180,31 @@ func (b *Batcher) Chunks() bool { return b.pages.InPlace() }
 
 // Reserve starts a joining request: the blocks of reserve positions, its
 // picker (as s says, with top alternatives); its prompt follows in
-// StepChunk's chunks. One request joins at a time.
+// StepChunk's chunks. Several requests may be joining, in the order they
+// reserved, as many as there are rows.
 func (b *Batcher) Reserve(reserve int, s bloom.Sampling, top int) error {
 	_, err := b.call(command{op: opReserve, b: reserve, top: top, s: s}, nil)
 	return err
 }
 
-// StepChunk is Step with the next chunk of the joining request's prompt
-// prefilled in the same pass, each prompt position a row of its own. When
-// complete (the chunk ends the prompt) the request takes row len(ids) and
-// its first token's choice follows the rows' choices.
-func (b *Batcher) StepChunk(ids, chunk []int32, complete bool) ([]bloom.Choice, error) {
-	c := command{op: opStep, a: len(chunk)}
-	if complete {
-		c.b = 1
+// StepChunk is Step with the next chunks of the joining requests' prompts
+// prefilled in the same pass, each prompt position a row of its own:
+// chunks[k] continues the k-th joining request's prompt (in the order they
+// reserved; len(chunks) of them, each chunk at least one token). The first
+// complete of them end their prompts with these chunks: they take rows
+// len(ids), len(ids)+1, … in order, their first tokens' choices following
+// the rows' choices.
+func (b *Batcher) StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloom.Choice, error) {
+	// The payload: the rows' tokens, the chunks' one after another, then
+	// each chunk's length.
+	pay := slices.Clone(ids)
+	for _, ch := range chunks {
+		pay = append(pay, ch...)
 	}
-	return b.call(c, append(slices.Clip(ids), chunk...))
+	for _, ch := range chunks {
+		pay = append(pay, int32(len(ch)))
+	}
+	return b.call(command{op: opStep, a: len(chunks), b: complete}, pay)
 }
 
 // Leave frees row's blocks and puts row last (blocks, length, picker) in
@@ -330,8 +343,10 @@ func (b *Batcher) exchange(c command, ids []int32) (command, []int32, error) {
 	if n == 0 {
 		return c, nil, nil
 	}
-	if n > b.context+len(b.seqs) || n < 0 {
-		return c, nil, fmt.Errorf("%w: a command of %d tokens for a context of %d", ErrMismatch, n, b.context)
+	// At most: each row's token, and each joining request's chunk (within
+	// its context) and its length.
+	if n > (b.context+2)*len(b.seqs) || n < 0 {
+		return c, nil, fmt.Errorf("%w: a command of %d tokens for %d rows of a context of %d", ErrMismatch, n, len(b.seqs), b.context)
 	}
 	pay := make([]float32, n)
 	if drive {
@@ -404,16 +419,15 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		return b.choose(logits, []int{c.a})
 	case opReserve:
 		need := (c.b + BlockSize - 1) / BlockSize
-		if b.joining || c.b < 1 || c.b > b.context || need > len(b.free) {
-			return nil, fmt.Errorf("%w: reserving %d positions (joining already: %v), %d blocks free", bloom.ErrInput, c.b, b.joining, len(b.free))
+		if len(b.joins) >= len(b.seqs) || c.b < 1 || c.b > b.context || need > len(b.free) {
+			return nil, fmt.Errorf("%w: reserving %d positions (%d joining already, %d rows), %d blocks free",
+				bloom.ErrInput, c.b, len(b.joins), len(b.seqs), len(b.free))
 		}
-		b.join = bloom.Seq{Blocks: b.take(need)}
-		b.joinPick = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
-		b.joining = true
+		b.joins = append(b.joins, joiner{bloom.Seq{Blocks: b.take(need)}, rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}})
 		return nil, nil
 	case opStep:
 		if c.a > 0 {
-			return b.stepChunk(ids, c.a, c.b == 1)
+			return b.stepChunk(ids, c.a, c.b)
 		}
 		n := len(ids)
 		if n == 0 || n > len(b.seqs) {
@@ -446,49 +460,77 @@ func firstRows(n int) []int {
 	return rows
 }
 
-// stepChunk runs a step of the first len(ids)−chunk rows with the last
-// chunk ids, the joining request's next prompt positions, as rows of their
-// own: the prompt's last one first (its logits are the only ones the head
-// computes besides the rows'), then the others; a step longer than the
-// batch is padded with repeats of that row to a multiple of BlockSize, so
-// the device's step buffers come in few sizes.
-func (b *Batcher) stepChunk(ids []int32, chunk int, complete bool) ([]bloom.Choice, error) {
-	n := len(ids) - chunk
-	if !b.joining || !b.Chunks() || n < 0 || n > len(b.seqs) || complete && n == len(b.seqs) ||
-		b.join.Len+chunk > len(b.join.Blocks)*BlockSize {
-		return nil, fmt.Errorf("%w: a step of %d rows of %d with %d prompt positions after %d (joining: %v, in place: %v)",
-			bloom.ErrInput, n, len(b.seqs), chunk, b.join.Len, b.joining, b.Chunks())
+// stepChunk runs a step of the rows with the next chunks of the first
+// joins joining requests' prompts, whose tokens and lengths end pay (see
+// StepChunk), each prompt position a row of its own: first the rows, then
+// the last position of each of the first complete joiners (the only logits
+// the head computes besides the rows'), then the other positions; a step
+// longer than the batch is padded with repeats of its last row to a
+// multiple of BlockSize, so the device's step buffers come in few sizes.
+func (b *Batcher) stepChunk(pay []int32, joins, complete int) ([]bloom.Choice, error) {
+	bad := func(what string, a ...any) error {
+		return fmt.Errorf("%w: a step with prompt chunks of %d joining requests (%d complete; %d joining, %d rows, in place: %v): %s",
+			bloom.ErrInput, joins, complete, len(b.joins), len(b.seqs), b.Chunks(), fmt.Sprintf(what, a...))
 	}
-	seqs, toks := slices.Clone(b.seqs[:n]), slices.Clone(ids[:n])
-	last := b.join
-	last.Len += chunk - 1
-	seqs, toks = append(seqs, last), append(toks, ids[len(ids)-1])
-	for j := range chunk - 1 {
-		v := b.join
-		v.Len += j
-		seqs, toks = append(seqs, v), append(toks, ids[n+j])
+	if !b.Chunks() || joins > len(b.joins) || complete < 0 || complete > joins || joins > len(pay) {
+		return nil, bad("no such joiners")
+	}
+	lens, toks := pay[len(pay)-joins:], pay[:len(pay)-joins]
+	n := len(toks)
+	for k, l := range lens {
+		j := b.joins[k].seq
+		if l < 1 || j.Len+int(l) > len(j.Blocks)*BlockSize {
+			return nil, bad("a chunk of %d positions after %d in %d blocks", l, j.Len, len(j.Blocks))
+		}
+		n -= int(l)
+	}
+	if n < 0 || n+complete > len(b.seqs) {
+		return nil, bad("%d rows", n)
+	}
+	seqs, ids := slices.Clone(b.seqs[:n]), slices.Clone(toks[:n])
+	chunk := func(k int) []int32 { // joiner k's chunk
+		at := n
+		for _, l := range lens[:k] {
+			at += int(l)
+		}
+		return toks[at : at+int(lens[k])]
+	}
+	for k := range complete { // the last positions first: the head's rows
+		last := b.joins[k].seq
+		last.Len += int(lens[k]) - 1
+		ch := chunk(k)
+		seqs, ids = append(seqs, last), append(ids, ch[len(ch)-1])
+	}
+	for k := range joins {
+		ch := chunk(k)
+		if k < complete {
+			ch = ch[:len(ch)-1]
+		}
+		for j, t := range ch {
+			v := b.joins[k].seq
+			v.Len += j
+			seqs, ids = append(seqs, v), append(ids, t)
+		}
 	}
 	for len(seqs) > len(b.seqs) && len(seqs)%BlockSize != 0 {
-		seqs, toks = append(seqs, last), append(toks, ids[len(ids)-1])
+		seqs, ids = append(seqs, seqs[len(seqs)-1]), append(ids, ids[len(ids)-1])
 	}
-	head := max(n, 1)
-	if complete {
-		head = n + 1
-	}
-	logits, err := b.inf.stagePages(b.ctx, b.pages, seqs, toks, head)
+	logits, err := b.inf.stagePages(b.ctx, b.pages, seqs, ids, max(n+complete, 1))
 	if err != nil {
 		return nil, err
 	}
 	for r := range n {
 		b.seqs[r].Len = seqs[r].Len
 	}
-	b.join.Len += chunk
 	rows := firstRows(n)
-	if complete {
-		b.seqs[n], b.pickers[n] = b.join, b.joinPick
-		b.join, b.joinPick, b.joining = bloom.Seq{}, rowPicker{}, false
-		rows = append(rows, n)
+	for k := range joins {
+		b.joins[k].seq.Len += int(lens[k])
+		if k < complete {
+			b.seqs[n+k], b.pickers[n+k] = b.joins[k].seq, b.joins[k].pick
+			rows = append(rows, n+k)
+		}
 	}
+	b.joins = slices.Delete(b.joins, 0, complete)
 	if len(rows) == 0 {
 		return nil, nil
 	}

@@ -98,7 +98,7 @@ func BenchmarkBatcher(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StartTimer()
-			if _, err := d.StepChunk(ids, prompt, true); err != nil {
+			if _, err := d.StepChunk(ids, [][]int32{prompt}, 1); err != nil {
 				b.Fatal(err)
 			}
 			b.StopTimer()

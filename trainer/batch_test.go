@@ -46,8 +46,13 @@ func TestServeAcrossRanks(t *testing.T) {
 	const cacheSize = 5 * BlockSize
 	// serveAll runs every request on an engine over d (the first one
 	// alone, the rest joining it as it runs) and returns the results.
-	serveAll := func(d serve.Decoder) ([]serve.Result, error) {
-		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1, Chunk: 3} // joining prompts prefilled 3 tokens a step
+	// Joining prompts are prefilled 3 tokens a step (one request at a
+	// time), or, with several, 64 (all that fit join in one step).
+	serveAll := func(d serve.Decoder, several ...bool) ([]serve.Result, error) {
+		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: -1, Chunk: 3}
+		if len(several) > 0 {
+			e.Chunk = 64
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- e.Run(ctx) }()
@@ -124,22 +129,49 @@ func TestServeAcrossRanks(t *testing.T) {
 			t.Errorf("request %d's first token with an fp16 cache: %+v, fp32 %+v", k, g, w)
 		}
 	}
+	// Several requests joining in one step (a cache of 12 blocks: the
+	// first request's row and two joining), in one process and TP2×PP2.
+	rec := &joinRecorder{}
+	rec.Batcher, err = LocalBatcher(full, BatchShape{Rows: 3, Positions: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	together, err := serveAll(rec, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.most != 2 {
+		t.Errorf("at most %d requests joined in one step, want 2", rec.most)
+	}
+	for k := range want {
+		compareResults(t, k, together[k], want[k])
+	}
 	for _, l := range []struct {
 		tp, pp    int
 		partition []int
 		kv        npu.DType
-	}{{2, 1, nil, npu.F32}, {1, 2, []int{3, 1}, npu.F32}, {2, 2, nil, npu.F32}, {2, 2, nil, npu.F16}} {
+		several   bool
+	}{{2, 1, nil, npu.F32, false}, {1, 2, []int{3, 1}, npu.F32, false}, {2, 2, nil, npu.F32, false}, {2, 2, nil, npu.F16, false},
+		{2, 2, nil, npu.F32, true}} {
 		want := want
 		if l.kv == npu.F16 {
 			want = wantHalf
 		}
-		t.Run(fmt.Sprintf("TP%d_PP%d%v_%v", l.tp, l.pp, l.partition, l.kv), func(t *testing.T) {
+		name := fmt.Sprintf("TP%d_PP%d%v_%v", l.tp, l.pp, l.partition, l.kv)
+		if l.several {
+			name += "_several_joining"
+		}
+		t.Run(name, func(t *testing.T) {
 			var got []serve.Result
 			var mu sync.Mutex
 			followed := map[int]bool{}
 			last := l.tp*l.pp - 1
 			runInfer(t, full, Layout{TP: l.tp, PP: l.pp, DP: 1}, l.partition, func(r int, inf *Infer) error {
-				b, err := NewBatcher(context.Background(), inf, BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize, KV: l.kv})
+				shape := BatchShape{Rows: 3, Positions: 64, Capacity: cacheSize, KV: l.kv}
+				if l.several {
+					shape.Capacity = 0
+				}
+				b, err := NewBatcher(context.Background(), inf, shape)
 				if err != nil {
 					return err
 				}
@@ -153,7 +185,11 @@ func TestServeAcrossRanks(t *testing.T) {
 					mu.Unlock()
 					return err
 				}
-				got, err = serveAll(b)
+				if l.several {
+					got, err = serveAll(b, true)
+				} else {
+					got, err = serveAll(b)
+				}
 				if err == nil && !b.StopVoted() {
 					err = fmt.Errorf("rank %d's stop vote did not reach rank 0", last)
 				}
@@ -175,6 +211,18 @@ func TestServeAcrossRanks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// joinRecorder is a Batcher that keeps the most requests one step
+// completed the prefill of.
+type joinRecorder struct {
+	*Batcher
+	most int
+}
+
+func (j *joinRecorder) StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloom.Choice, error) {
+	j.most = max(j.most, complete)
+	return j.Batcher.StepChunk(ids, chunks, complete)
 }
 
 func compareResults(t *testing.T, k int, got, want serve.Result) {

@@ -25,7 +25,10 @@ type Engine struct {
 	// Chunk is how many prompt tokens of joining requests are prefilled
 	// per step while other rows run (0: 128): long prompts stall them for a
 	// chunk's time per token, not their whole length. A ChunkDecoder
-	// prefills them as rows of the step itself.
+	// prefills them as rows of the step itself, the budget going to the
+	// joining requests in turn, so several short prompts join in one step
+	// (as TGI's max_batch_prefill_tokens); with other Decoders one request
+	// joins at a time.
 	Chunk int
 
 	queue chan *job
@@ -72,13 +75,16 @@ type Decoder interface {
 type ChunkDecoder interface {
 	Decoder
 	Chunks() bool
-	// Reserve starts the one joining request: the blocks of reserve
-	// positions, its first token picked as s says with top alternatives.
+	// Reserve starts a joining request: the blocks of reserve positions,
+	// its first token picked as s says with top alternatives. Several may
+	// be joining, in the order they reserved, up to Rows.
 	Reserve(reserve int, s bloom.Sampling, top int) error
-	// StepChunk is Step with the next chunk of the joining request's
-	// prompt; when complete (the prompt's last chunk) the request takes
-	// row len(ids), and its first token's choice follows the rows'.
-	StepChunk(ids, chunk []int32, complete bool) ([]bloom.Choice, error)
+	// StepChunk is Step with the next chunks of the joining requests'
+	// prompts: chunks[k] (at least one token) continues the k-th joining
+	// request's. The first complete of them end their prompts with these
+	// chunks and take rows len(ids), len(ids)+1, … in order, their first
+	// tokens' choices following the rows'.
+	StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloom.Choice, error)
 }
 
 // ErrStopped is the error of requests an engine that stopped did not serve.
@@ -251,17 +257,16 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if cd != nil && !cd.Chunks() {
 		cd = nil
 	}
-	var joining *job // its prompt being prefilled in the steps (cd)
+	// Requests whose prompts are being prefilled in the steps (cd), in
+	// the order they reserved; a step's chunk budget goes to them in turn.
+	var joining []*job
 	defer func() {
 		e.err = ErrStopped
 		if err != nil {
 			e.err = fmt.Errorf("%w: %w", ErrStopped, err)
 		}
-		for _, j := range append(rows[:live], waiting...) {
+		for _, j := range append(append(rows[:live], waiting...), joining...) {
 			e.finish(j, e.err)
-		}
-		if joining != nil {
-			e.finish(joining, e.err)
 		}
 		close(e.dead)
 		for {
@@ -276,8 +281,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	idle := time.NewTicker(500 * time.Millisecond)
 	defer idle.Stop()
 	ids := make([]int32, d.Rows())
+	var chunks [][]int32
 	for {
-		if live == 0 && len(waiting) == 0 && joining == nil {
+		if live == 0 && len(waiting) == 0 && len(joining) == 0 {
 			select { // nothing to do: wait for a request
 			case j := <-e.queue:
 				waiting = append(waiting, j)
@@ -300,35 +306,51 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			}
 		}
 		if cd != nil {
-			if joining == nil && len(waiting) > 0 && live < len(rows) && e.blocks(waiting[0].req) <= free {
+			// Requests join while rows and blocks are free and this step's
+			// budget has prompt tokens left for them.
+			left := e.chunk()
+			for _, j := range joining {
+				left -= len(j.req.Prompt) - j.staged
+			}
+			for left > 0 && len(waiting) > 0 && live+len(joining) < len(rows) && e.blocks(waiting[0].req) <= free {
 				j := waiting[0]
 				if err := cd.Reserve(len(j.req.Prompt)+j.req.MaxTokens, j.req.sampling(), j.req.Logprobs); err != nil {
 					return err
 				}
-				waiting, joining = waiting[1:], j
+				waiting, joining = waiting[1:], append(joining, j)
 				free -= e.blocks(j.req)
+				left -= len(j.req.Prompt)
 			}
 		} else if waiting, live, err = e.admit(rows, waiting, live, &free); err != nil {
 			return err
 		}
 		e.Stats.waiting.Store(int64(len(waiting) + len(e.queue)))
 		e.Stats.active.Store(int64(live))
-		if live == 0 && joining == nil {
+		if live == 0 && len(joining) == 0 {
 			continue
 		}
 		for r, j := range rows[:live] {
 			ids[r] = j.next
 		}
 		var chs []bloom.Choice
-		complete := false
-		if joining == nil {
+		complete := 0
+		if len(joining) == 0 {
 			chs, err = d.Step(ids[:live])
 		} else {
-			p := joining.req.Prompt[joining.staged:]
-			n := min(len(p), e.chunk())
-			complete = n == len(p)
-			chs, err = cd.StepChunk(ids[:live], p[:n], complete)
-			joining.staged += n
+			chunks = chunks[:0]
+			for budget := e.chunk(); budget > 0 && len(chunks) < len(joining); {
+				j := joining[len(chunks)]
+				p := j.req.Prompt[j.staged:]
+				n := min(len(p), budget)
+				chunks, budget = append(chunks, p[:n]), budget-n
+				if n == len(p) {
+					complete++
+				}
+			}
+			chs, err = cd.StepChunk(ids[:live], chunks, complete)
+			for k, ch := range chunks {
+				joining[k].staged += len(ch)
+			}
 		}
 		if err != nil {
 			return err
@@ -336,10 +358,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		for r, j := range rows[:live] {
 			j.next = e.step(j, chs[r])
 		}
-		if complete { // the joining request's first token: it takes the next row
-			joining.next = e.step(joining, chs[live])
-			rows[live], live, joining = joining, live+1, nil
+		for k, j := range joining[:complete] { // their first tokens: they take the next rows
+			j.next = e.step(j, chs[live+k])
+			rows[live+k] = j
 		}
+		live, joining = live+complete, joining[complete:]
 		for r := 0; r < live; { // finished rows leave; the last live row takes the place
 			if j := rows[r]; !j.stopped {
 				r++
@@ -353,7 +376,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			}
 			rows[r], rows[live] = rows[live], nil
 		}
-		if ctx.Err() != nil && live == 0 && joining == nil {
+		if ctx.Err() != nil && live == 0 && len(joining) == 0 {
 			return nil
 		}
 	}

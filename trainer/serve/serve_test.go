@@ -235,7 +235,9 @@ func TestBatchedEqualsAlone(t *testing.T) {
 // TestJoinRunningBatch: requests that arrive while another is being
 // decoded join its batch at a token boundary (prefilled two tokens a step,
 // inside the steps or apart) and leave when done, before it ends; each
-// gets the tokens it gets alone.
+// gets the tokens it gets alone. With a larger chunk, requests queued
+// together are prefilled in the same step (inside the steps), and still
+// get what they get alone.
 func TestJoinRunningBatch(t *testing.T) {
 	_, m, tok := testServer(t, 4)
 	for _, inSteps := range []bool{true, false} {
@@ -244,17 +246,37 @@ func TestJoinRunningBatch(t *testing.T) {
 			if !inSteps { // the Decoder alone: prompts prefilled apart
 				e.Decoder = struct{ Decoder }{e.Decoder}
 			}
-			joinRunningBatch(t, e, m, tok)
+			e.Chunk = 2 // "The river, " joins after 6 steps of prefill
+			joinRunningBatch(t, e, m, tok, []string{"Hi", "The river, "})
 		})
 	}
+	t.Run("several_in_one_step", func(t *testing.T) {
+		e := newEngine(t, m, tok, 4)
+		rec := &chunkRecorder{ChunkDecoder: e.Decoder.(ChunkDecoder)}
+		e.Decoder, e.Chunk = rec, 64
+		joinRunningBatch(t, e, m, tok, []string{"Hi", "The river, ", "xyz"})
+		if rec.most != 3 {
+			t.Errorf("at most %d of 3 requests queued together joined in one step", rec.most)
+		}
+	})
 }
 
-func joinRunningBatch(t *testing.T, e *Engine, m *bloom.Model, tok *tokenizer.Tokenizer) {
-	e.Chunk = 2 // "The river, " joins after 6 steps of prefill
+// chunkRecorder is a ChunkDecoder that keeps the most requests one step
+// completed the prefill of.
+type chunkRecorder struct {
+	ChunkDecoder
+	most int
+}
+
+func (c *chunkRecorder) StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloom.Choice, error) {
+	c.most = max(c.most, complete)
+	return c.ChunkDecoder.StepChunk(ids, chunks, complete)
+}
+
+func joinRunningBatch(t *testing.T, e *Engine, m *bloom.Model, tok *tokenizer.Tokenizer, short []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.Run(ctx)
-	short := []string{"Hi", "The river, "}
 	var pending []*Pending
 	seen, doneBefore := 0, 0
 	long := Request{Prompt: tok.Encode("Once upon a time").IDs, MaxTokens: 40}
