@@ -461,10 +461,16 @@ func (e *Engine) step(j *job, ch bloom.Choice) int32 {
 		}
 	}
 	now := time.Now()
-	if len(j.ids) == 0 {
-		e.Stats.ttft.observe(now.Sub(j.queued).Seconds())
+	first := len(j.ids) == 0
+	since := now.Sub(j.last).Seconds()
+	if first {
+		since = now.Sub(j.queued).Seconds()
+		e.Stats.ttft.observe(since)
 	} else {
-		e.Stats.itl.observe(now.Sub(j.last).Seconds())
+		e.Stats.itl.observe(since)
+	}
+	if e.Stats.Record != nil {
+		e.Stats.Record(first, since)
 	}
 	j.last = now
 	e.Stats.tokens.Add(1)

@@ -378,3 +378,44 @@ func TestCacheBlocks(t *testing.T) {
 		t.Errorf("50 positions in a cache of 48: %v", err)
 	}
 }
+
+// TestStatsRecord: Stats.Record gets each request's time to its first
+// token and the gaps between its tokens, as the histograms do.
+func TestStatsRecord(t *testing.T) {
+	_, m, tok := testServer(t, 2)
+	e := newEngine(t, m, tok, 2)
+	var firsts, gaps []float64
+	e.Stats.Record = func(first bool, s float64) { // on the engine's goroutine
+		if first {
+			firsts = append(firsts, s)
+		} else {
+			gaps = append(gaps, s)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	var tokens int
+	for _, p := range []string{"Hello", "Once upon a time"} {
+		r, err := e.Complete(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens += len(r.Tokens)
+	}
+	cancel()
+	<-done // the recorder's slices are the engine's until it returns
+	if len(firsts) != 2 || len(firsts)+len(gaps) != tokens {
+		t.Errorf("recorded %d first tokens and %d gaps for 2 requests of %d tokens", len(firsts), len(gaps), tokens)
+	}
+	for _, s := range append(firsts, gaps...) {
+		if s <= 0 || s > 60 {
+			t.Errorf("a recorded time of %v s", s)
+		}
+	}
+	var b strings.Builder
+	e.Stats.WriteMetrics(&b)
+	if want := fmt.Sprintf("bloom_serve_inter_token_latency_seconds_count %d", len(gaps)); !strings.Contains(b.String(), want) {
+		t.Errorf("the histogram disagrees with the recorder (want %q):\n%s", want, b.String())
+	}
+}

@@ -14,6 +14,11 @@ type Stats struct {
 	waiting, active atomic.Int64
 	tokens          atomic.Int64
 	ttft, itl       histogram
+	// Record, when set before the engine runs, gets every observation
+	// the two histograms get, exactly (first: a time to the first token,
+	// else an inter-token latency), on the engine's goroutine: how a
+	// benchmark takes exact quantiles of the engine's own token times.
+	Record func(first bool, seconds float64)
 }
 
 // histogram counts observations (seconds) in fixed buckets.
