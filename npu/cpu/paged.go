@@ -74,6 +74,42 @@ type pagedPool struct {
 	t      npu.DType
 }
 
+// halfRowKernels are dotRows and axpyRows over rows of half values of one
+// type, widened as they are read: the bits of the float32 kernels over the
+// widened rows.
+type halfRowKernels struct {
+	dot  func(y *float32, x *uint16, q *float32, n, hd int, scale float32)
+	axpy func(y *float32, x *uint16, p *float32, n, hd int)
+}
+
+// halfRows are the half row kernels by type where this CPU has them (set
+// at init; a type without them is widened into scratch first).
+var halfRows [3]halfRowKernels
+
+// dotKeys is dotRows over the len(y) keys from offset at (hd = len(q)):
+// read in place, by a half row kernel, or widened into buf first.
+func (p *pagedPool) dotKeys(y []float32, at int, q []float32, scale float32, buf []float32) {
+	n, hd := len(y), len(q)
+	if k := halfRows[p.t].dot; p.kh != nil && k != nil && hd%8 == 0 && n > 0 {
+		x := p.kh[at : at+n*hd]
+		k(&y[0], &x[0], &q[0], n, hd, scale)
+		return
+	}
+	dotRows(y, p.keys(at, n*hd, buf), q, scale)
+}
+
+// axpyValues is axpyRows over the len(w) values from offset at (hd =
+// len(y)), as dotKeys reads keys.
+func (p *pagedPool) axpyValues(y []float32, at int, w []float32, buf []float32) {
+	n, hd := len(w), len(y)
+	if k := halfRows[p.t].axpy; p.vh != nil && k != nil && hd%8 == 0 && n > 0 {
+		x := p.vh[at : at+n*hd]
+		k(&y[0], &x[0], &w[0], n, hd)
+		return
+	}
+	axpyRows(y, p.values(at, n*hd, buf), w)
+}
+
 // keys and values return n values of the pool from offset at as float32:
 // in place, or widened into buf (at least n long).
 func (p *pagedPool) keys(at, n int, buf []float32) []float32 {
@@ -170,8 +206,8 @@ func (d *Device) pagedAttention(op string, out, q npu.Buf, p pagedPool, s npu.Pa
 				} else {
 					p.prefetchValues(block(0))
 				}
-				from, cnt := block(i)
-				dotRows(sc[i*Size:min((i+1)*Size, n)], p.keys(from, cnt, buf), qh, scale)
+				from, _ := block(i)
+				p.dotKeys(sc[i*Size:min((i+1)*Size, n)], from, qh, scale, buf)
 			}
 			softmaxScores(sc[:n], pos[:n], nil, 0, n-1, s.Slopes[h]) // every key is a token
 			clear(oh)
@@ -179,8 +215,8 @@ func (d *Device) pagedAttention(op string, out, q npu.Buf, p pagedPool, s npu.Pa
 				if i+1 < blocks {
 					p.prefetchValues(block(i + 1))
 				}
-				from, cnt := block(i)
-				axpyRows(oh, p.values(from, cnt, buf), sc[i*Size:min((i+1)*Size, n)])
+				from, _ := block(i)
+				p.axpyValues(oh, from, sc[i*Size:min((i+1)*Size, n)], buf)
 			}
 		}
 	})

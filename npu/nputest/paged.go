@@ -44,13 +44,14 @@ func testPagedAttention(e *env) {
 }
 
 // checkPagedHalf: a pool of half values (lone rows and one sequence's
-// positions together, head dimensions that are and are not multiples of 8)
-// gives the bits PagedAttention gives over the same pool widened to
-// float32; PutHalf rounds each span as ToHalf does and writes nothing
-// else.
+// positions together; head dimensions that are and are not multiples of 8,
+// and wider than 32; blocks of 4 and of 16 positions) gives the bits
+// PagedAttention gives over the same pool widened to float32; PutHalf
+// rounds each span as ToHalf does and writes nothing else.
 func checkPagedHalf(e *env, hp npu.HalfPagedAttender, t npu.DType) {
-	for _, HD := range []int{8, 5} {
-		const NH, Size, N = 2, 4, 12
+	for _, c := range []struct{ HD, Size int }{{8, 4}, {5, 4}, {40, 4}, {40, 16}} {
+		const NH, N = 2, 12
+		HD, Size := c.HD, c.Size
 		s := npu.PagedShape{NH: NH, HD: HD, Size: Size, N: N, Slopes: []float32{0.5, 0.25}}
 		order := e.rng.Perm(N)
 		table := func(blocks int) []int32 {
@@ -63,6 +64,9 @@ func checkPagedHalf(e *env, hp npu.HalfPagedAttender, t npu.DType) {
 		seq := table(4)
 		s.Tables = [][]int32{table(2), seq, seq, seq, table(1), table(3)}
 		s.Lens = []int{7, 16, 14, 15, 1, 9}
+		if Size == 16 { // blocks of 16: full and partial, several per row
+			s.Lens = []int{23, 64, 50, 61, 1, 40}
+		}
 		s.Rows = len(s.Lens)
 		per := N * NH * Size * HD
 		wide := e.normal(2*per, 0, 1)
@@ -82,7 +86,7 @@ func checkPagedHalf(e *env, hp npu.HalfPagedAttender, t npu.DType) {
 		got := out(func(o npu.Buf) {
 			hp.PagedAttentionHalf(o, qb, e.hbuf(t, bits[:per]), e.hbuf(t, bits[per:]), s)
 		})
-		e.same(fmt.Sprintf("HD %d: out over the half pool", HD), got, want)
+		e.same(fmt.Sprintf("HD %d, blocks of %d: out over the half pool", HD, Size), got, want)
 	}
 	// PutHalf: three spans of src into a pool of sentinels.
 	src := e.normal(40, 0, 100)
