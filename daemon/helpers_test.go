@@ -23,9 +23,6 @@ func mustSecret() identity.Secret {
 	return s
 }
 
-// testLogger is testutil.Logger: BLOOM_TEST_LOG=1 and -v show the logs.
-func testLogger() *slog.Logger { return testutil.Logger() }
-
 // nodeConfig is node i (1-based) on 127.0.0.i with ports chosen by the kernel,
 // with timings shortened for tests (the shape is the production one).
 func nodeConfig(t *testing.T, dir string, i, expect int, s identity.Secret) Config {
@@ -44,10 +41,9 @@ func nodeConfig(t *testing.T, dir string, i, expect int, s identity.Secret) Conf
 	c.ReconcileInterval = 100 * time.Millisecond
 	c.ApplyTimeout = 5 * time.Second
 	c.Gossip.ProbeInterval, c.Gossip.ProbeTimeout, c.Gossip.GossipInterval = 200*time.Millisecond, 80*time.Millisecond, 50*time.Millisecond
-	c.Logger = testLogger()
-	if c.Logger != nil {
-		c.RaftLogLevel = slog.LevelInfo
-	}
+	// Each node's log (Raft's from Info) shows in the test's output when
+	// the test fails, or all along with BLOOM_TEST_LOG.
+	c.Logger, c.RaftLogLevel = testutil.FailureLogger(t, c.Name), slog.LevelInfo
 	return c
 }
 
