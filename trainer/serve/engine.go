@@ -26,7 +26,8 @@ type Engine struct {
 	// per step while other rows run (0: 128): long prompts stall them for a
 	// chunk's time per token, not their whole length. A ChunkDecoder
 	// prefills them as rows of the step itself, the budget going to the
-	// joining requests in turn, so several short prompts join in one step
+	// joining requests in turn, so while the queue is long against the
+	// running rows (waitingServed) several short prompts join in one step
 	// (as TGI's max_batch_prefill_tokens); with other Decoders one request
 	// joins at a time.
 	Chunk int
@@ -307,12 +308,18 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		}
 		if cd != nil {
 			// Requests join while rows and blocks are free and this step's
-			// budget has prompt tokens left for them.
+			// budget has prompt tokens left for them; beside one already
+			// joining, only while the queue is long against the running
+			// rows (waitingServed), so the steady state keeps its steps
+			// light and a burst joins in few steps.
 			left := e.chunk()
 			for _, j := range joining {
 				left -= len(j.req.Prompt) - j.staged
 			}
 			for left > 0 && len(waiting) > 0 && live+len(joining) < len(rows) && e.blocks(waiting[0].req) <= free {
+				if len(joining) > 0 && float64(len(waiting)+len(joining)) < waitingServed*float64(live) {
+					break
+				}
 				j := waiting[0]
 				if err := cd.Reserve(len(j.req.Prompt)+j.req.MaxTokens, j.req.sampling(), j.req.Logprobs); err != nil {
 					return err
@@ -423,6 +430,12 @@ func (e *Engine) admit(rows []*job, waiting []*job, live int, free *int) ([]*job
 	}
 	return waiting, live, nil
 }
+
+// waitingServed is the ratio of requests waiting (or joining) to rows
+// running from which several requests join in one step, TGI's
+// waiting_served_ratio and its default: below it they join one at a time,
+// so the running rows' steps carry one prompt's chunk at most.
+const waitingServed = 1.2
 
 // chunk is the prompt tokens prefilled per step while rows run.
 func (e *Engine) chunk() int {

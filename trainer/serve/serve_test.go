@@ -261,6 +261,65 @@ func TestJoinRunningBatch(t *testing.T) {
 	})
 }
 
+// TestJoinOneAtATimeBesideManyRows: with three rows running and two
+// requests queued (fewer than waitingServed times the rows), they join one
+// step after the other, so the running rows' steps stay light; each gets
+// what it gets alone.
+func TestJoinOneAtATimeBesideManyRows(t *testing.T) {
+	_, m, tok := testServer(t, 5)
+	e := newEngine(t, m, tok, 5)
+	rec := &chunkRecorder{ChunkDecoder: e.Decoder.(ChunkDecoder)}
+	e.Decoder, e.Chunk = rec, 64
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	short := []string{"Hi", "xyz"}
+	var pending []*Pending
+	seen := 0
+	long := func(p string) Request {
+		return Request{Prompt: tok.Encode(p).IDs, MaxTokens: 30}
+	}
+	first := long("Once upon a time")
+	first.OnToken = func(Token) { // on the engine's goroutine, between steps
+		if seen++; seen == 5 { // the three long ones run
+			rec.most = 0
+			for _, p := range short {
+				pd, err := e.Start(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 6})
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				pending = append(pending, pd)
+			}
+		}
+	}
+	var others []*Pending
+	for _, p := range []string{"The river, ", "Stones and light"} {
+		pd, err := e.Start(ctx, long(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		others = append(others, pd)
+	}
+	if _, err := e.Complete(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, pd := range others {
+		if _, err := pd.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec.most != 1 {
+		t.Errorf("%d requests joined in one step beside three running rows, want 1", rec.most)
+	}
+	for i, p := range short {
+		r, err := pending[i].Wait(ctx)
+		if want := tok.Decode(alone(t, m, tok, p, 6), true); err != nil || r.Text != want {
+			t.Errorf("%q joining beside three rows: %q %v, alone %q", p, r.Text, err, want)
+		}
+	}
+}
+
 // chunkRecorder is a ChunkDecoder that keeps the most requests one step
 // completed the prefill of.
 type chunkRecorder struct {
