@@ -89,9 +89,6 @@ func NewBatcher(ctx context.Context, i *Infer, s BatchShape) (*Batcher, error) {
 	if i.tpc != nil {
 		i.tpc.ctx = ctx
 	}
-	// Serving: keep the weights packed for the device's GEMM, so a decode
-	// step does not re-pack every matrix (the weights do not change while
-	// a Batcher serves).
 	n := (capacity + BlockSize - 1) / BlockSize
 	var pages *bloom.Pages
 	if s.KV == npu.F32 {
@@ -103,6 +100,9 @@ func NewBatcher(ctx context.Context, i *Infer, s BatchShape) (*Batcher, error) {
 		}
 		pages = p
 	}
+	// Serving: keep the weights packed for the device's GEMM, so a decode
+	// step does not re-pack every matrix (the weights do not change while
+	// a Batcher serves).
 	i.Model.PackWeights()
 	b := &Batcher{inf: i, ctx: ctx, pages: pages, seqs: make([]bloom.Seq, rows),
 		context: positions, staging: i.Model.NewCache(1, positions), pickers: make([]rowPicker, rows)}
