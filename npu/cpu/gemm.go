@@ -80,6 +80,11 @@ type gemmImpl struct {
 	// alpha·A·B with A k-major, into c: the bits kern gives for those rows,
 	// for n rows' work instead of MR (decoding multiplies a few rows).
 	rows func(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32)
+	// rows2pair, when not nil, is rows for n = 2 over two neighbouring
+	// panels of B at once, the second panel floats past the first (the
+	// columns of both, 2·NR, in each row of c): a 2-row edge is a few FMA
+	// chains, which wait on their latency unless two panels share a pass.
+	rows2pair func(kc int, a []float32, csa int, b []float32, ldb, panel int, c []float32, ldc int, alpha float32)
 	// packAN interleaves mr rows of A (stride lda), kc long, into kc groups
 	// of mr floats; d has gemmPackSlack floats of room past them.
 	packAN func(d, a []float32, lda, kc int)
@@ -316,14 +321,20 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		if ic+tiles*g.mr > g.m {
 			full--
 		}
-		for jp := range panels {
+		// The last tile's rows when it is a 2-row edge, which two full
+		// panels then compute together (rows2pair).
+		last := ic + (tiles-1)*g.mr
+		pairs := g.rows2pair != nil && full == tiles-1 && g.m-last == 2
+		for jp := 0; jp < panels; jp++ {
 			j := st.jc + jp*g.nr
-			b, ldb := g.panelB(st, s, jp, j)
-			t := 0
-			if j+g.nr <= g.n && full > 0 {
-				a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
-				g.kern(full, st.kd, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
-				t = full
+			b, ldb, t := g.fullTiles(st, s, ic, full, jp, j)
+			if pairs && t == full && jp+1 < panels && j+2*g.nr <= g.n {
+				if a, rsa, csa, _ := g.panelA(st, s, full, last); rsa == 1 {
+					g.fullTiles(st, s, ic, full, jp+1, j+g.nr)
+					s.edgePair(g, st, a, csa, b, ldb, g.panelStep(st), last, j)
+					jp++
+					continue
+				}
 			}
 			for ; t < tiles; t++ {
 				i := ic + t*g.mr
@@ -332,6 +343,31 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 			}
 		}
 	}
+}
+
+// fullTiles computes the full tiles of the MC chunk at row ic (full of
+// them) against panel jp (columns [j, j+NR)) when the panel is whole, and
+// returns the panel and the tiles done.
+func (g *gemmOp) fullTiles(st *gemmStep, s *gemmScratch, ic, full, jp, j int) (b []float32, ldb, done int) {
+	b, ldb = g.panelB(st, s, jp, j)
+	if j+g.nr <= g.n && full > 0 {
+		a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
+		g.kern(full, st.kd, a, rsa, csa, tsa, b, ldb, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
+		done = full
+	}
+	return b, ldb, done
+}
+
+// panelStep is the distance in floats between whole neighbouring panels of
+// B as panelB returns them.
+func (g *gemmOp) panelStep(st *gemmStep) int {
+	switch {
+	case g.pre != nil:
+		return g.nr * g.k
+	case g.packB:
+		return g.nr * st.kd
+	}
+	return g.nr
 }
 
 // panelA returns the kc×MR micro-panel of A for rows [i, i+MR), the t-th of
@@ -378,15 +414,30 @@ func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b
 	}
 	nr := min(g.nr, g.n-j)
 	for r := range rows {
-		row := g.c[(i+r)*g.ldc+j:][:nr]
-		t := s.tile[r*g.nr:][:nr]
-		if st.beta == 0 {
-			copy(row, t)
-			continue
-		}
-		for x := range row {
-			row[x] = st.beta*row[x] + t[x]
-		}
+		putRow(g.c[(i+r)*g.ldc+j:][:nr], s.tile[r*g.nr:], st.beta)
+	}
+}
+
+// putRow sets row = t + beta·row (row = t when beta is 0, not reading row).
+func putRow(row, t []float32, beta float32) {
+	t = t[:len(row)]
+	if beta == 0 {
+		copy(row, t)
+		return
+	}
+	for x := range row {
+		row[x] = beta*row[x] + t[x]
+	}
+}
+
+// edgePair computes the 2-row edge at (i, j) of two whole neighbouring
+// panels, the first at b and the second panel floats past it, through the
+// scratch tile (rows2pair), into C's 2·NR columns from j.
+func (s *gemmScratch) edgePair(g *gemmOp, st *gemmStep, a []float32, csa int, b []float32, ldb, panel, i, j int) {
+	w := 2 * g.nr
+	g.rows2pair(st.kd, a, csa, b, ldb, panel, s.tile, w, g.alpha)
+	for r := range 2 {
+		putRow(g.c[(i+r)*g.ldc+j:][:w], s.tile[r*w:], st.beta)
 	}
 }
 

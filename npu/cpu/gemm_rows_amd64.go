@@ -31,3 +31,19 @@ func sgemmRows2x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, 
 
 //go:noescape
 func sgemmRows1x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+// sgemmRows2x64 is sgemmRows2x32 over two panels of B at once, the second
+// panel floats after the first (same ldb), writing each row's 64 columns.
+//
+//go:noescape
+func sgemmRows2x64(k int, a *float32, csa int, b *float32, ldb, panel int, c *float32, ldc int, alpha float32)
+
+// sgemmRows2PairAVX512 is the 2-row edge of two neighbouring 14×32 tiles,
+// alpha·A·B into c (2 rows of 64, ldc apart): the bits sgemmRowsAVX512
+// gives for each panel.
+func sgemmRows2PairAVX512(kc int, a []float32, csa int, b []float32, ldb, panel int, c []float32, ldc int, alpha float32) {
+	_ = a[1+(kc-1)*csa]
+	_ = b[panel+(kc-1)*ldb+31]
+	_ = c[ldc+63]
+	sgemmRows2x64(kc, &a[0], csa, &b[0], ldb, panel, &c[0], ldc, alpha)
+}
