@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,10 +19,12 @@ import (
 	"bloom/ckpt"
 	"bloom/daemon/identity"
 	"bloom/daemon/jobspec"
+	"bloom/npu"
 	"bloom/npu/cpu"
 	"bloom/trainer"
 	"bloom/trainer/bloom"
 	"bloom/trainer/eval"
+	"bloom/trainer/serve"
 	"bloom/trainer/tokenizer"
 )
 
@@ -114,6 +117,98 @@ func TestInferenceJobs(t *testing.T) {
 	}
 }
 
+// completer posts an OpenAI completions body to a serve job through a
+// node's API, with the user token, and returns the status and body.
+func completer(t *testing.T) func(node *Daemon, job, body string) (int, []byte) {
+	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 30 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	return func(node *Daemon, job, body string) (int, []byte) {
+		req, _ := http.NewRequest("POST", "https://"+node.APIAddr()+"/v1/serve/"+job+"/v1/completions", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testSecret.Token())
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, b
+	}
+}
+
+// TestServeJobHalfCache: a serve job with --kv-cache-dtype fp16, TP2 on one
+// node, answers what one process serving with an fp16 cache answers: the
+// same text, each token's log-probability within float32 rounding of it and
+// further than that from a float32 cache's (so the job's cache is fp16).
+func TestServeJobHalfCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("serving worker processes")
+	}
+	full, tok, model := testModel(t)
+	alone := func(kv npu.DType) serve.Result {
+		d, err := trainer.LocalBatcher(full, trainer.BatchShape{Rows: 8, Positions: 64, KV: kv})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &serve.Engine{Decoder: d, Tok: tok, Pad: 3, EOS: 2}
+		ectx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go e.Run(ectx)
+		r, err := e.Complete(ectx, serve.Request{Prompt: tok.Encode("Once upon a time").IDs, MaxTokens: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want, f32 := alone(npu.F16), alone(npu.F32)
+	c := startJobCluster(t, 1)
+	cl := client(t, c.nodes[0], testSecret)
+	s := jobspec.Default()
+	s.Kind, s.ModelPreset, s.Load, s.SeqLength, s.KVCacheDType = jobspec.KindServe, "bloom-tiny", model, 64, "fp16"
+	s.TensorParallel = 2
+	j, err := submitSpec(t, cl, "srv16", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := completer(t)
+	var code int
+	var body []byte
+	waitFor(t, 60*time.Second, "the job serves", func() bool {
+		code, body = complete(c.nodes[0], j.ID, `{"model":"model","prompt":"Once upon a time","max_tokens":8,"temperature":0,"logprobs":0}`)
+		return code == http.StatusOK
+	})
+	var res struct {
+		Choices []struct {
+			Text     string
+			Logprobs struct {
+				TokenLogprobs []float64 `json:"token_logprobs"`
+			}
+		}
+	}
+	if json.Unmarshal(body, &res) != nil || len(res.Choices) != 1 || res.Choices[0].Text != want.Text ||
+		len(res.Choices[0].Logprobs.TokenLogprobs) != len(want.Tokens) {
+		t.Fatalf("the fp16-cache job: %d %s; one process with an fp16 cache says %q", code, body, want.Text)
+	}
+	apart := 0.0 // how far fp16's log-probabilities are from float32's
+	for i, lp := range res.Choices[0].Logprobs.TokenLogprobs {
+		if math.Abs(lp-want.Tokens[i].Logprob) > 1e-4 {
+			t.Errorf("token %d: log-probability %v, one process with an fp16 cache %v", i, lp, want.Tokens[i].Logprob)
+		}
+		if i < len(f32.Tokens) {
+			apart = max(apart, math.Abs(want.Tokens[i].Logprob-f32.Tokens[i].Logprob))
+		}
+	}
+	if apart < 1e-4 {
+		t.Errorf("an fp16 cache's log-probabilities are within %v of a float32 cache's: the test cannot tell them apart", apart)
+	}
+	if _, err := cl.Cancel(ctx(t), j.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // testModel saves a random bloom-tiny with large weights (logits far apart,
 // so another summation order cannot flip a greedy pick) and the byte-level
 // tokenizer as a Hugging Face directory.
@@ -161,23 +256,7 @@ func TestServeJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tlsConf, err := identity.TokenClientTLS(testSecret.Token())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConf}, Timeout: 30 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
-	complete := func(node *Daemon, job, body string) (int, []byte) {
-		req, _ := http.NewRequest("POST", "https://"+node.APIAddr()+"/v1/serve/"+job+"/v1/completions", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testSecret.Token())
-		res, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, b
-	}
+	complete := completer(t)
 	want := tok.Decode(mustGenerate(t, full, tok, "Once upon a time", 8), true)
 	for _, node := range c.nodes { // the serving node and the other one
 		var code int
