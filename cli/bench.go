@@ -65,7 +65,7 @@ func printBench(c *ucli.Context, r benchResult) error {
 		return err
 	}
 	r.CPU, r.Kernel = cpuid.X86.String(), cpu.GemmKernel()
-	if dt, err := gemmDType(r.DType); err == nil && dt != npu.F32 {
+	if dt, err := npu.ParseDType(r.DType); err == nil && dt != npu.F32 {
 		r.Kernel = cpu.GemmHalfKernel(dt)
 	}
 	if asJSON {
@@ -135,9 +135,9 @@ func benchGemmCommand() *ucli.Command {
 			if m <= 0 || n <= 0 || k <= 0 {
 				return fmt.Errorf("--m, --n and --k must be positive")
 			}
-			dt, err := gemmDType(c.String("dtype"))
+			dt, err := npu.ParseDType(c.String("dtype"))
 			if err != nil {
-				return err
+				return fmt.Errorf("--dtype: %v", err)
 			}
 			dev, err := openDevice(c)
 			if err != nil {
@@ -152,16 +152,6 @@ func benchGemmCommand() *ucli.Command {
 				GFLOPS: 2 * float64(m) * float64(n) * float64(k) / sec / 1e9, MsPerIter: sec * 1e3})
 		},
 	}
-}
-
-// gemmDType parses --dtype.
-func gemmDType(s string) (npu.DType, error) {
-	for _, t := range []npu.DType{npu.F32, npu.F16, npu.BF16} {
-		if s == t.String() {
-			return t, nil
-		}
-	}
-	return 0, fmt.Errorf("--dtype %q: want fp32, fp16 or bf16", s)
 }
 
 // benchGemmCall allocates random operands of type dt on dev and returns a

@@ -488,21 +488,16 @@ func (b *Batcher) stepChunk(pay []int32, joins, complete int) ([]bloom.Choice, e
 		return nil, bad("%d rows", n)
 	}
 	seqs, ids := slices.Clone(b.seqs[:n]), slices.Clone(toks[:n])
-	chunk := func(k int) []int32 { // joiner k's chunk
-		at := n
-		for _, l := range lens[:k] {
-			at += int(l)
-		}
-		return toks[at : at+int(lens[k])]
+	chunks := make([][]int32, joins) // each joiner's, after the rows' tokens
+	for k, at := 0, n; k < joins; k++ {
+		chunks[k], at = toks[at:at+int(lens[k])], at+int(lens[k])
 	}
-	for k := range complete { // the last positions first: the head's rows
+	for k, ch := range chunks[:complete] { // the last positions first: the head's rows
 		last := b.joins[k].seq
-		last.Len += int(lens[k]) - 1
-		ch := chunk(k)
+		last.Len += len(ch) - 1
 		seqs, ids = append(seqs, last), append(ids, ch[len(ch)-1])
 	}
-	for k := range joins {
-		ch := chunk(k)
+	for k, ch := range chunks {
 		if k < complete {
 			ch = ch[:len(ch)-1]
 		}

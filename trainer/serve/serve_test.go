@@ -283,14 +283,7 @@ func TestJoinOneAtATimeBesideManyRows(t *testing.T) {
 	first.OnToken = func(Token) { // on the engine's goroutine, between steps
 		if seen++; seen == 5 { // the three long ones run
 			rec.most = 0
-			for _, p := range short {
-				pd, err := e.Start(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 6})
-				if err != nil {
-					t.Error(err)
-					continue
-				}
-				pending = append(pending, pd)
-			}
+			pending = startShort(t, ctx, e, tok, short)
 		}
 	}
 	var others []*Pending
@@ -312,10 +305,30 @@ func TestJoinOneAtATimeBesideManyRows(t *testing.T) {
 	if rec.most != 1 {
 		t.Errorf("%d requests joined in one step beside three running rows, want 1", rec.most)
 	}
-	for i, p := range short {
+	checkShort(t, ctx, m, tok, short, pending, "joining beside three rows")
+}
+
+// startShort queues a request of 6 tokens for each prompt.
+func startShort(t *testing.T, ctx context.Context, e *Engine, tok *tokenizer.Tokenizer, prompts []string) []*Pending {
+	var pending []*Pending
+	for _, p := range prompts {
+		pd, err := e.Start(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 6})
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		pending = append(pending, pd)
+	}
+	return pending
+}
+
+// checkShort: each of startShort's requests got the tokens it gets alone.
+func checkShort(t *testing.T, ctx context.Context, m *bloom.Model, tok *tokenizer.Tokenizer, prompts []string, pending []*Pending, how string) {
+	t.Helper()
+	for i, p := range prompts {
 		r, err := pending[i].Wait(ctx)
 		if want := tok.Decode(alone(t, m, tok, p, 6), true); err != nil || r.Text != want {
-			t.Errorf("%q joining beside three rows: %q %v, alone %q", p, r.Text, err, want)
+			t.Errorf("%q %s: %q %v, alone %q", p, how, r.Text, err, want)
 		}
 	}
 }
@@ -343,14 +356,7 @@ func joinRunningBatch(t *testing.T, e *Engine, m *bloom.Model, tok *tokenizer.To
 		seen++
 		switch seen {
 		case 5: // queued now: they join at the next token
-			for _, p := range short {
-				pd, err := e.Start(ctx, Request{Prompt: tok.Encode(p).IDs, MaxTokens: 6})
-				if err != nil {
-					t.Error(err)
-					continue
-				}
-				pending = append(pending, pd)
-			}
+			pending = startShort(t, ctx, e, tok, short)
 		case 40: // the long request's last token: the short ones are done
 			for _, pd := range pending {
 				select {
@@ -368,12 +374,7 @@ func joinRunningBatch(t *testing.T, e *Engine, m *bloom.Model, tok *tokenizer.To
 	if doneBefore != len(short) {
 		t.Errorf("%d of %d short requests finished before the long one's last token: they did not run beside it", doneBefore, len(short))
 	}
-	for i, p := range short {
-		r, err := pending[i].Wait(ctx)
-		if want := tok.Decode(alone(t, m, tok, p, 6), true); err != nil || r.Text != want {
-			t.Errorf("%q joining a running batch: %q %v, alone %q", p, r.Text, err, want)
-		}
-	}
+	checkShort(t, ctx, m, tok, short, pending, "joining a running batch")
 	if want := tok.Decode(alone(t, m, tok, "Once upon a time", 40), true); res.Text != want {
 		t.Errorf("the long request: %q, alone %q", res.Text, want)
 	}

@@ -1,10 +1,18 @@
-// The half-pool row kernels of paged_half_amd64.s, included once per half
-// type with LOADH(mem, reg) defined to widen 8 values at mem into the
-// float32 lanes of reg, exactly, and DOTNAME and AXPYNAME naming the
-// kernels: dotRowsAVX2's and axpyRowsAVX2's code with every value of x
-// widened as it is read, so the sums, in the same order, give the bits the
-// float32 kernels give over the widened values.
+// The row kernels of PagedAttention (paged_amd64.s includes this once per
+// type of x): LOADX(mem, reg) reads 8 values of x at mem into the float32
+// lanes of reg (widening half values exactly), XSIZE is a value's bytes,
+// XSTEP 8 values' and XOFF1-3 one to three times XSTEP; DOTNAME and
+// AXPYNAME name the kernels. Every type runs the same FMAs in the same
+// order, so half rows give the bits float32 rows give over their widened
+// values.
 
+// DOTNAME(y *float32, x *X, q *float32, n, hd int, scale float32)
+//
+// y[j] = scale·Σ_d x[j·hd+d]·q[d] for j < n; hd is a multiple of 8. Rows go
+// 8 at a time: one 8-lane accumulator each (lane l sums d ≡ l mod 8), then
+// a transposing reduction adds each row's lanes (pairs, then quads, then
+// the two halves) into one vector of 8 sums. The rows left over go one at
+// a time, their lanes added in the same order.
 TEXT DOTNAME(SB), NOSPLIT, $0-44
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -12,7 +20,7 @@ TEXT DOTNAME(SB), NOSPLIT, $0-44
 	MOVQ n+24(FP), CX
 	MOVQ hd+32(FP), R8
 	VBROADCASTSS scale+40(FP), Y15
-	LEAQ (R8*2), R9   // a row's bytes
+	LEAQ (R8*XSIZE), R9   // a row's bytes
 	LEAQ (R9)(R9*2), R12 // three rows' bytes
 
 rows8:
@@ -33,24 +41,24 @@ rows8:
 
 cols8:
 	VMOVUPS (R14), Y8
-	LOADH((R11), Y9)
+	LOADX((R11), Y9)
 	VFMADD231PS Y9, Y8, Y0
-	LOADH((R11)(R9*1), Y9)
+	LOADX((R11)(R9*1), Y9)
 	VFMADD231PS Y9, Y8, Y1
-	LOADH((R11)(R9*2), Y9)
+	LOADX((R11)(R9*2), Y9)
 	VFMADD231PS Y9, Y8, Y2
-	LOADH((R11)(R12*1), Y9)
+	LOADX((R11)(R12*1), Y9)
 	VFMADD231PS Y9, Y8, Y3
-	LOADH((R13), Y9)
+	LOADX((R13), Y9)
 	VFMADD231PS Y9, Y8, Y4
-	LOADH((R13)(R9*1), Y9)
+	LOADX((R13)(R9*1), Y9)
 	VFMADD231PS Y9, Y8, Y5
-	LOADH((R13)(R9*2), Y9)
+	LOADX((R13)(R9*2), Y9)
 	VFMADD231PS Y9, Y8, Y6
-	LOADH((R13)(R12*1), Y9)
+	LOADX((R13)(R12*1), Y9)
 	VFMADD231PS Y9, Y8, Y7
-	ADDQ $16, R11
-	ADDQ $16, R13
+	ADDQ $XSTEP, R11
+	ADDQ $XSTEP, R13
 	ADDQ $32, R14
 	SUBQ $8, BX
 	JNZ  cols8
@@ -81,9 +89,9 @@ row:
 
 col:
 	VMOVUPS (R14), Y8
-	LOADH((R11), Y9)
+	LOADX((R11), Y9)
 	VFMADD231PS Y9, Y8, Y0
-	ADDQ $16, R11
+	ADDQ $XSTEP, R11
 	ADDQ $32, R14
 	SUBQ $8, BX
 	JNZ  col
@@ -104,13 +112,19 @@ done:
 	RET
 
 
+// AXPYNAME(y *float32, x *X, p *float32, n, hd int)
+//
+// y[d] += Σ_j p[j]·x[j·hd+d] for d < hd; hd is a multiple of 8. y stays in
+// registers 32 (then 8) values at a time while the rows stream past, the
+// even rows into one set of accumulators and the odd ones into another
+// (two chains of FMAs), which are added at the end: y + Σ even + Σ odd.
 TEXT AXPYNAME(SB), NOSPLIT, $0-40
 	MOVQ y+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ p+16(FP), DX
 	MOVQ n+24(FP), CX
 	MOVQ hd+32(FP), R8
-	LEAQ (R8*2), R9 // a row's bytes
+	LEAQ (R8*XSIZE), R9 // a row's bytes
 	XORQ AX, AX     // d
 
 c32:
@@ -126,7 +140,7 @@ c32:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
-	LEAQ (SI)(AX*2), R10
+	LEAQ (SI)(AX*XSIZE), R10
 	XORQ R11, R11
 
 j32pair:
@@ -135,21 +149,21 @@ j32pair:
 	JGE  j32one
 	VBROADCASTSS (DX)(R11*4), Y8
 	VBROADCASTSS 4(DX)(R11*4), Y9
-	LOADH((R10), Y10)
+	LOADX((R10), Y10)
 	VFMADD231PS Y10, Y8, Y0
-	LOADH(16(R10), Y10)
+	LOADX(XOFF1(R10), Y10)
 	VFMADD231PS Y10, Y8, Y1
-	LOADH(32(R10), Y10)
+	LOADX(XOFF2(R10), Y10)
 	VFMADD231PS Y10, Y8, Y2
-	LOADH(48(R10), Y10)
+	LOADX(XOFF3(R10), Y10)
 	VFMADD231PS Y10, Y8, Y3
-	LOADH((R10)(R9*1), Y10)
+	LOADX((R10)(R9*1), Y10)
 	VFMADD231PS Y10, Y9, Y4
-	LOADH(16(R10)(R9*1), Y10)
+	LOADX(XOFF1(R10)(R9*1), Y10)
 	VFMADD231PS Y10, Y9, Y5
-	LOADH(32(R10)(R9*1), Y10)
+	LOADX(XOFF2(R10)(R9*1), Y10)
 	VFMADD231PS Y10, Y9, Y6
-	LOADH(48(R10)(R9*1), Y10)
+	LOADX(XOFF3(R10)(R9*1), Y10)
 	VFMADD231PS Y10, Y9, Y7
 	LEAQ (R10)(R9*2), R10
 	ADDQ $2, R11
@@ -159,13 +173,13 @@ j32one:
 	CMPQ R11, CX
 	JGE  s32
 	VBROADCASTSS (DX)(R11*4), Y8
-	LOADH((R10), Y10)
+	LOADX((R10), Y10)
 	VFMADD231PS Y10, Y8, Y0
-	LOADH(16(R10), Y10)
+	LOADX(XOFF1(R10), Y10)
 	VFMADD231PS Y10, Y8, Y1
-	LOADH(32(R10), Y10)
+	LOADX(XOFF2(R10), Y10)
 	VFMADD231PS Y10, Y8, Y2
-	LOADH(48(R10), Y10)
+	LOADX(XOFF3(R10), Y10)
 	VFMADD231PS Y10, Y8, Y3
 
 s32:
@@ -185,7 +199,7 @@ c8:
 	JZ    done
 	VMOVUPS (DI)(AX*4), Y0
 	VXORPS Y4, Y4, Y4
-	LEAQ (SI)(AX*2), R10
+	LEAQ (SI)(AX*XSIZE), R10
 	XORQ R11, R11
 
 j8pair:
@@ -194,9 +208,9 @@ j8pair:
 	JGE  j8one
 	VBROADCASTSS (DX)(R11*4), Y8
 	VBROADCASTSS 4(DX)(R11*4), Y9
-	LOADH((R10), Y10)
+	LOADX((R10), Y10)
 	VFMADD231PS Y10, Y8, Y0
-	LOADH((R10)(R9*1), Y10)
+	LOADX((R10)(R9*1), Y10)
 	VFMADD231PS Y10, Y9, Y4
 	LEAQ (R10)(R9*2), R10
 	ADDQ $2, R11
@@ -206,7 +220,7 @@ j8one:
 	CMPQ R11, CX
 	JGE  s8
 	VBROADCASTSS (DX)(R11*4), Y8
-	LOADH((R10), Y10)
+	LOADX((R10), Y10)
 	VFMADD231PS Y10, Y8, Y0
 
 s8:
