@@ -103,27 +103,21 @@ type Local struct {
 // Validate reports a run that cannot start, saying what to change. It
 // needs Model but not Data.
 func (l *Local) Validate() error {
-	c := l.Cfg
-	switch {
-	case c.Steps <= 0:
-		return fmt.Errorf("trainer: --steps must be positive, got %d", c.Steps)
-	case c.MicroBatch <= 0 || c.SeqLength <= 0:
-		return fmt.Errorf("trainer: --micro-batch-size (%d) and --seq-length (%d) must be positive", c.MicroBatch, c.SeqLength)
-	case c.GlobalBatch%c.MicroBatch != 0 || c.GlobalBatch <= 0:
-		return fmt.Errorf("trainer: --global-batch-size %d must be a positive multiple of --micro-batch-size %d", c.GlobalBatch, c.MicroBatch)
-	case c.ClipGrad < 0:
-		return fmt.Errorf("trainer: --clip-grad must not be negative")
-	}
-	if err := c.LR.Validate(); err != nil {
-		return err
-	}
 	switch m := l.Model; {
 	case m == nil:
 		return fmt.Errorf("%w: a local run needs a model", ErrConfig)
 	case !m.Part.Full(m.Cfg):
 		return fmt.Errorf("%w: a local run trains a whole model, not the part %+v", ErrConfig, m.Part)
 	}
-	return nil
+	return l.config().Validate()
+}
+
+// config is the run's RankConfig: Cfg as the one rank of a job with
+// TP = PP = DP = 1 on Model's shape.
+func (l *Local) config() RankConfig {
+	cfg := l.Cfg
+	cfg.Model, cfg.Rank, cfg.Layout, cfg.PartitionLayers = l.Model.Cfg, 0, Layout{TP: 1, PP: 1, DP: 1}, nil
+	return cfg
 }
 
 // Run trains for Cfg.Steps steps, calling report after each. It stops early,
@@ -141,8 +135,7 @@ func (l *Local) Run(ctx context.Context, report func(StepStats)) error {
 
 // rank is the run as a Rank of one.
 func (l *Local) rank(report func(StepStats)) (*Rank, error) {
-	m, cfg := l.Model, l.Cfg
-	cfg.Model, cfg.Rank, cfg.Layout, cfg.PartitionLayers = m.Cfg, 0, Layout{TP: 1, PP: 1, DP: 1}, nil
+	m, cfg := l.Model, l.config()
 	r, err := newRank(cfg, Env{Dev: m.Dev, Data: l.Data, Valid: l.Valid, Report: report, Stop: l.Stop, Logf: l.Logf}, "trainer")
 	if err != nil {
 		return nil, err

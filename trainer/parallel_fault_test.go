@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"bloom/internal/testutil"
+	"bloom/npu"
+	"bloom/npu/cpu"
 	"bloom/trainer/bloom"
 )
 
@@ -130,6 +132,42 @@ func TestRankConfigCoords(t *testing.T) {
 	c.Rank = c.Layout.Rank(Coords{TP: 0, DP: 1, PP: 1})
 	if _, _, _, embed := c.Groups(); embed != nil {
 		t.Errorf("middle stage in embedding group %v", embed)
+	}
+}
+
+// TestLocalValidate: a local run is checked as the one rank of a job on its
+// model's shape (the configuration's own layout and shape do not count), and
+// needs a whole model.
+func TestLocalValidate(t *testing.T) {
+	whole, err := bloom.New(cpu.New(1), tinyJob().Model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	part, err := bloom.NewPart(cpu.New(1), tinyJob().Model, bloom.Part{TP: 1, Layers: 2, Embed: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := tinyJob()
+	ok.Layout, ok.Model.Heads = Layout{TP: 3, PP: 5, DP: 2}, 7 // another job's: ignored
+	if err := (&Local{Cfg: ok, Model: whole}).Validate(); err != nil {
+		t.Fatalf("a good run: %v", err)
+	}
+	for name, f := range map[string]func(l *Local){
+		"steps":       func(l *Local) { l.Cfg.Steps = 0 },
+		"micro batch": func(l *Local) { l.Cfg.MicroBatch = 0 },
+		"global":      func(l *Local) { l.Cfg.GlobalBatch = 7 },
+		"clip":        func(l *Local) { l.Cfg.ClipGrad = -1 },
+		"lr":          func(l *Local) { l.Cfg.LR.Style = "step" },
+		"loss scale":  func(l *Local) { l.Cfg.Precision, l.Cfg.LossScale.Window = npu.F16, 0 },
+		"eval":        func(l *Local) { l.Cfg.Eval.Iters = 2 },
+		"no model":    func(l *Local) { l.Model = nil },
+		"a part":      func(l *Local) { l.Model = part },
+	} {
+		l := &Local{Cfg: ok, Model: whole}
+		f(l)
+		if err := l.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: %v, want ErrConfig", name, err)
+		}
 	}
 }
 

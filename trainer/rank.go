@@ -442,24 +442,26 @@ func (r *Rank) syncEmbedding(ctx context.Context) error {
 // squares over the tensors it counts, summed over the tensor-parallel and
 // pipeline groups. Data-parallel replicas hold the same reduced gradients.
 // votes (stop votes) is summed over the same groups. A rank that holds the
-// whole model (TP = PP = 1) takes the model's GradNorm, which sums the
-// frozen-free tensors of a LoRA model one by one.
+// whole model (TP = PP = 1) reduces nothing: its sum stays in float64.
 func (r *Rank) gradNorm(ctx context.Context, votes float32) (float64, float32, error) {
-	if r.Cfg.TP == 1 && r.Cfg.PP == 1 {
-		// A whole model: its own norm, summed as a Local run always summed it.
-		return r.Model.GradNorm(), votes, nil
-	}
 	d, g := r.Model.Dev, r.Model.Grads
 	ss := 0.0
 	for _, s := range r.normRuns {
 		ss += d.SumSquares(g.Slice(s.off, s.n), s.n)
 	}
-	buf := []float32{float32(ss), votes}
+	var groups []Group
 	for _, grp := range []Group{r.env.TP, r.env.PP} {
 		if grp != nil && grp.Size() > 1 {
-			if err := grp.AllReduce(ctx, buf, ReduceSum); err != nil {
-				return 0, 0, fmt.Errorf("gradient norm: %w", err)
-			}
+			groups = append(groups, grp)
+		}
+	}
+	if len(groups) == 0 { // the whole model: its sum as it is, in float64
+		return math.Sqrt(ss), votes, nil
+	}
+	buf := []float32{float32(ss), votes}
+	for _, grp := range groups {
+		if err := grp.AllReduce(ctx, buf, ReduceSum); err != nil {
+			return 0, 0, fmt.Errorf("gradient norm: %w", err)
 		}
 	}
 	return math.Sqrt(float64(buf[0])), buf[1], nil

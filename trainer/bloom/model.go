@@ -366,19 +366,3 @@ func (m *Model) ZeroGrads() {
 	m.ensureGrads()
 	m.Dev.Fill(m.Grads, 0)
 }
-
-// GradNorm is the L2 norm of the gradients of the parameters this rank
-// trains (under LoRA, the adapters').
-func (m *Model) GradNorm() float64 {
-	m.ensureGrads()
-	if !m.Cfg.LoRA.On() {
-		return math.Sqrt(m.Dev.SumSquares(m.Grads, m.Layout.Size))
-	}
-	ss := 0.0
-	for _, t := range m.Layout.Tensors {
-		if !t.Frozen {
-			ss += m.Dev.SumSquares(m.Grads.Slice(t.Offset, t.Size), t.Size)
-		}
-	}
-	return math.Sqrt(ss)
-}
