@@ -131,6 +131,18 @@ type WeightPacker interface {
 	GemmPacked(transA bool, m int, alpha float32, a Buf, lda int, b PackedB, beta float32, c Buf, ldc int)
 }
 
+// HalfWeightPacker is a WeightPacker that also packs a weight of half
+// values and keeps it in its type: GemmPacked widens it exactly as it reads
+// it, so its result is GemmPacked's over PackB of the widened weight, from
+// half the bytes (a decoding step of a few rows reads every weight once, and
+// is as fast as that read).
+type HalfWeightPacker interface {
+	WeightPacker
+	Half
+	// PackBHalf is PackB for b of half values (its type is b's).
+	PackBHalf(transB bool, k, n int, b HalfBuf, ldb int) PackedB
+}
+
 // Linear is dense linear algebra.
 //
 // Gemm computes C = alpha·op(A)·op(B) + beta·C with C (m,n), op(A) (m,k) and

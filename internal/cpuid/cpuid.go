@@ -6,6 +6,7 @@ import "strings"
 type Features struct {
 	AVX2, FMA, F16C bool // 256-bit: integer AVX2, fused multiply-add, half↔float conversion
 	AVX512F         bool // 512-bit foundation
+	AVX512BW        bool // 512-bit byte and word integers (VPMOVZXWD on zmm)
 	AVX512BF16      bool // VDPBF16PS and the bfloat16 conversions
 }
 
@@ -19,7 +20,7 @@ func (f Features) String() string {
 	for _, c := range []struct {
 		on   bool
 		name string
-	}{{f.AVX2, "avx2"}, {f.FMA, "fma"}, {f.F16C, "f16c"}, {f.AVX512F, "avx512f"}, {f.AVX512BF16, "avx512_bf16"}} {
+	}{{f.AVX2, "avx2"}, {f.FMA, "fma"}, {f.F16C, "f16c"}, {f.AVX512F, "avx512f"}, {f.AVX512BW, "avx512bw"}, {f.AVX512BF16, "avx512_bf16"}} {
 		if c.on {
 			out = append(out, c.name)
 		}

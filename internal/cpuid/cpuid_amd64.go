@@ -22,12 +22,13 @@ func detect() Features {
 	if maxSub7 >= 1 {
 		eax71, _, _, _ = cpuid(7, 1)
 	}
-	// AVX2 and AVX-512F: leaf 7 subleaf 0, EBX bits 5 and 16; AVX512_BF16:
-	// leaf 7 subleaf 1, EAX bit 5.
-	const avx2, avx512f, avx512bf16 = 1 << 5, 1 << 16, 1 << 5
+	// AVX2, AVX-512F and AVX-512BW: leaf 7 subleaf 0, EBX bits 5, 16 and
+	// 30; AVX512_BF16: leaf 7 subleaf 1, EAX bit 5.
+	const avx2, avx512f, avx512bw, avx512bf16 = 1 << 5, 1 << 16, 1 << 30, 1 << 5
 	f.AVX2 = ebx7&avx2 != 0
 	if xcr0&0xe6 == 0xe6 { // + opmask, ZMM_Hi256, Hi16_ZMM
 		f.AVX512F = ebx7&avx512f != 0
+		f.AVX512BW = f.AVX512F && ebx7&avx512bw != 0
 		f.AVX512BF16 = f.AVX512F && eax71&avx512bf16 != 0
 	}
 	return f

@@ -30,7 +30,7 @@ func TestAgreesWithKernel(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		got  bool
-	}{{"avx2", X86.AVX2}, {"fma", X86.FMA}, {"f16c", X86.F16C}, {"avx512f", X86.AVX512F}, {"avx512_bf16", X86.AVX512BF16}} {
+	}{{"avx2", X86.AVX2}, {"fma", X86.FMA}, {"f16c", X86.F16C}, {"avx512f", X86.AVX512F}, {"avx512bw", X86.AVX512BW}, {"avx512_bf16", X86.AVX512BF16}} {
 		if c.got != flags[c.name] {
 			t.Errorf("%s: cpuid says %v, /proc/cpuinfo says %v", c.name, c.got, flags[c.name])
 		}

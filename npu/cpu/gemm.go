@@ -54,6 +54,15 @@ const (
 // beta == 0 does not read C. tiles, kc >= 1.
 type gemmKernel func(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
+// halfKernels are a float32 kernel's tile and edge rows (kern and rows)
+// over B of half values, widened exactly as they are loaded: the bits the
+// float32 ones give over the widened B. Weights packed in their half type
+// (PackBHalf) are read by them in place, half the bytes of float32.
+type halfKernels struct {
+	kern func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32)
+	rows func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32)
+}
+
 // gemmImpl is one micro-kernel with the register tile, the blocking and the
 // packers that go with it.
 type gemmImpl struct {
@@ -94,6 +103,10 @@ type gemmImpl struct {
 	// packBT transposes nr rows of B stored n×k (stride ldb), kc long, into
 	// kc rows of nr floats.
 	packBT func(d, b []float32, ldb, kc int)
+	// halfF16 and halfBF16, when not nil, are kern and rows over B of fp16
+	// or bf16 values; without them a panel of half values is widened into
+	// the scratch and the float32 kernels read it there.
+	halfF16, halfBF16 *halfKernels
 }
 
 // gemmGo is the portable kernel and packers, on every target.
@@ -151,11 +164,11 @@ func (g *gemmCall) run(p *pool) {
 	// always packed: the packers widen them.
 	g.packA = (m*k > gemmInPlaceA && n > 2*im.nr) || (im.kmajorA && !g.transA) || g.half() || im.pairs
 	g.packB = g.transB || (k*n > gemmInPlaceB && m > 2*im.mr) || g.half() || im.pairs
-	if g.pre != nil {
+	if g.prepacked() {
 		g.packB = false
 	}
 	threads := p.threads
-	if 2*m*n*k < gemmSerialFlops && (g.pre == nil || k*n < gemmSplitB) {
+	if 2*m*n*k < gemmSerialFlops && (!g.prepacked() || k*n < gemmSplitB) {
 		threads = 1
 	}
 	// Threads with a few row tiles each share the nest (gemm_shared.go);
@@ -186,10 +199,16 @@ type gemmOp struct {
 	lda, ldb, ldc  int
 	packA, packB   bool
 	// pre, when not nil, is B packed once by PackB (packedB's layout),
-	// read in place instead of b.
+	// read in place instead of b; preh, when not nil, the same panels of
+	// half values (PackBHalf), each widened into the scratch as it is used.
 	pre       []float32
-	*gemmImpl // the kernel, its tile, blocking and packers
+	preh      []uint16
+	hk        *halfKernels // the kernels that read preh in place, or nil
+	*gemmImpl              // the kernel, its tile, blocking and packers
 }
+
+// prepacked reports whether B was packed once for many calls.
+func (g *gemmOp) prepacked() bool { return g.pre != nil || g.preh != nil }
 
 // half reports whether A and B are half values.
 func (g *gemmOp) half() bool { return g.halves }
@@ -218,8 +237,12 @@ func (g *gemmOp) check() {
 		}
 	}
 	need("a", la, ar, ac, g.lda)
-	if g.pre != nil {
-		need("packed b", len(g.pre), 1, ceilDiv(g.n, g.nr)*g.nr*g.k, ceilDiv(g.n, g.nr)*g.nr*g.k)
+	if g.prepacked() {
+		l := len(g.pre)
+		if g.preh != nil {
+			l = len(g.preh)
+		}
+		need("packed b", l, 1, ceilDiv(g.n, g.nr)*g.nr*g.k, ceilDiv(g.n, g.nr)*g.nr*g.k)
 	} else {
 		need("b", lb, br, bc, g.ldb)
 	}
@@ -309,18 +332,12 @@ type gemmStep struct {
 // panels of step st, packing A in MC-row chunks into s. i0 is a multiple of
 // MR.
 func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
+	if g.hk != nil {
+		g.blockHalf(st, s, i0, i1, panels)
+		return
+	}
 	for ic := i0; ic < i1; ic += g.mc {
-		mc := min(g.mc, i1-ic)
-		tiles := ceilDiv(mc, g.mr)
-		if g.packA {
-			g.packBlockA(s.a, s.stage, ic, mc, st.pc, st.kc)
-		} else if last := ic + (tiles-1)*g.mr; g.m-last < g.mr {
-			g.packPanelA(s.edgeA, last, st.pc, st.kc)
-		}
-		full := tiles // tiles of this chunk that lie wholly inside C
-		if ic+tiles*g.mr > g.m {
-			full--
-		}
+		tiles, full := g.chunkA(st, s, ic, i1)
 		// The last tile's rows when it is a 2-row edge, which two full
 		// panels then compute together (rows2pair).
 		last := ic + (tiles-1)*g.mr
@@ -328,7 +345,9 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		for jp := 0; jp < panels; jp++ {
 			j := st.jc + jp*g.nr
 			b, ldb, t := g.fullTiles(st, s, ic, full, jp, j)
-			if pairs && t == full && jp+1 < panels && j+2*g.nr <= g.n {
+			// (Widened half panels alternate between two slots of the
+			// scratch: a pair starts in the first.)
+			if pairs && t == full && jp+1 < panels && j+2*g.nr <= g.n && (g.preh == nil || jp%2 == 0) {
 				if a, rsa, csa, _ := g.panelA(st, s, full, last); rsa == 1 {
 					g.fullTiles(st, s, ic, full, jp+1, j+g.nr)
 					s.edgePair(g, st, a, csa, b, ldb, g.panelStep(st), last, j)
@@ -340,6 +359,52 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 				i := ic + t*g.mr
 				a, rsa, csa, _ := g.panelA(st, s, t, i)
 				s.edge(g, st, a, rsa, csa, b, ldb, i, j)
+			}
+		}
+	}
+}
+
+// chunkA readies A for the MC-row chunk at row ic (of rows up to i1):
+// packed into s, or its partial bottom panel when A is read in place. It
+// returns the chunk's tiles and how many of them lie wholly inside C.
+func (g *gemmOp) chunkA(st *gemmStep, s *gemmScratch, ic, i1 int) (tiles, full int) {
+	mc := min(g.mc, i1-ic)
+	tiles = ceilDiv(mc, g.mr)
+	if g.packA {
+		g.packBlockA(s.a, s.stage, ic, mc, st.pc, st.kc)
+	} else if last := ic + (tiles-1)*g.mr; g.m-last < g.mr {
+		g.packPanelA(s.edgeA, last, st.pc, st.kc)
+	}
+	full = tiles
+	if ic+tiles*g.mr > g.m {
+		full--
+	}
+	return tiles, full
+}
+
+// blockHalf is block for B packed in a half type (preh) whose kernels read
+// it in place (hk): each panel's full tiles, then its edge rows.
+func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
+	for ic := i0; ic < i1; ic += g.mc {
+		tiles, full := g.chunkA(st, s, ic, i1)
+		for jp := range panels {
+			j := st.jc + jp*g.nr
+			b, t := g.preh[j*g.k+st.pc*g.nr:], 0
+			if j+g.nr <= g.n && full > 0 {
+				a, rsa, csa, tsa := g.panelA(st, s, 0, ic)
+				g.hk.kern(full, st.kd, a, rsa, csa, tsa, b, g.nr, g.c[ic*g.ldc+j:], g.ldc, g.alpha, st.beta)
+				t = full
+			}
+			for ; t < tiles; t++ {
+				i := ic + t*g.mr
+				a, rsa, csa, _ := g.panelA(st, s, t, i)
+				rows := min(g.mr, g.m-i)
+				if rsa == 1 && rows < g.mr {
+					g.hk.rows(rows, st.kd, a, csa, b, g.nr, s.tile, g.nr, g.alpha)
+				} else {
+					g.hk.kern(1, st.kd, a, rsa, csa, 0, b, g.nr, s.tile, g.nr, g.alpha, 0)
+				}
+				g.putTile(st, s.tile, rows, i, j)
 			}
 		}
 	}
@@ -364,6 +429,8 @@ func (g *gemmOp) panelStep(st *gemmStep) int {
 	switch {
 	case g.pre != nil:
 		return g.nr * g.k
+	case g.preh != nil:
+		return g.nr * g.kc
 	case g.packB:
 		return g.nr * st.kd
 	}
@@ -393,6 +460,12 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 	switch {
 	case g.pre != nil:
 		return g.pre[j*g.k+st.pc*g.nr:], g.nr
+	case g.preh != nil:
+		// Widened into slot jp%2 of the B scratch, which nothing else
+		// uses when B comes packed: a panel's kc rows, in L2.
+		d := s.b[jp%2*g.nr*g.kc:]
+		g.widen(d[:st.kc*g.nr], g.preh[j*g.k+st.pc*g.nr:][:st.kc*g.nr])
+		return d, g.nr
 	case g.packB:
 		return st.bp[jp*g.nr*st.kd:], g.nr
 	case j+g.nr > g.n:
@@ -412,9 +485,15 @@ func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b
 	} else {
 		g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)
 	}
+	g.putTile(st, s.tile, rows, i, j)
+}
+
+// putTile puts the first rows of an edge tile computed into tile (rows NR
+// apart) into C at (i, j), as much of them as lies inside C.
+func (g *gemmOp) putTile(st *gemmStep, tile []float32, rows, i, j int) {
 	nr := min(g.nr, g.n-j)
 	for r := range rows {
-		putRow(g.c[(i+r)*g.ldc+j:][:nr], s.tile[r*g.nr:], st.beta)
+		putRow(g.c[(i+r)*g.ldc+j:][:nr], tile[r*g.nr:], st.beta)
 	}
 }
 

@@ -10,8 +10,17 @@ import "bloom/internal/cpuid"
 // only when CPUID reports its instructions and XGETBV shows the OS saves the
 // registers it uses. GemmHalf on bf16 runs the VDPBF16PS kernel
 // (gemmBF16AVX512) where the CPU has AVX512_BF16, else the float32 kernel.
+// Weights packed in a half type (PackBHalf) are read in place by the
+// AVX-512 kernels' fp16 versions (VCVTPH2PS) and, with AVX-512BW, bf16
+// versions (VPMOVZXWD and a shift), else widened into the scratch.
 
 func init() {
+	if hasAVX512F() {
+		gemmAVX512.halfF16 = halfKernelsAVX512(hgemmKernel14x32F16, hgemmRows4x32F16, hgemmRows2x32F16, hgemmRows1x32F16)
+		if cpuid.X86.AVX512BW {
+			gemmAVX512.halfBF16 = halfKernelsAVX512(hgemmKernel14x32BF16, hgemmRows4x32BF16, hgemmRows2x32BF16, hgemmRows1x32BF16)
+		}
+	}
 	gemmImpls = gemmImplsFor(hasAVX512F(), hasAVX2FMA())
 	sgemmImpl = gemmImpls[0]
 	bgemmImpl = bgemmImplFor(cpuid.X86)
@@ -147,6 +156,27 @@ func sgemmKernelAVX512(tiles, kc int, a []float32, rsa, csa, tsa int, b []float3
 	sgemmKernel14x32(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
+// halfKernelsAVX512 are the 14×32 kernel and its edge rows for B of one
+// half type (kern14 and rows4, rows2, rows1 of that type), with the checks
+// sgemmKernelAVX512 and sgemmRowsAVX512 make.
+func halfKernelsAVX512(kern14 func(tiles, k int, a *float32, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32),
+	rows4, rows2, rows1 rowsKernel[uint16]) *halfKernels {
+	return &halfKernels{
+		kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
+			if rsa != 1 {
+				panic("cpu: the AVX-512 kernel over half B: A must be k-major")
+			}
+			_ = a[(tiles-1)*tsa+14-1+(kc-1)*csa]
+			_ = b[(kc-1)*ldb+32-1]
+			_ = c[(tiles*14-1)*ldc+32-1]
+			kern14(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+		},
+		rows: func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32) {
+			rowsAVX512(n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
+		},
+	}
+}
+
 // packA14AVX2 interleaves 14 rows of a as two 8-row transposes, rows 0-7
 // and rows 6-13, which both write rows 6 and 7 with the same values.
 func packA14AVX2(d, a []float32, lda, kc int) {
@@ -225,6 +255,16 @@ func packAT6(d, a *float32, lda, k8, tiles, dstride int)
 //
 //go:noescape
 func sgemmKernel14x32(tiles, k int, a *float32, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// hgemmKernel14x32F16 and hgemmKernel14x32BF16 are sgemmKernel14x32 for B
+// of fp16 and bf16 values (ldb values apart), widened as they are loaded;
+// the bf16 one needs AVX-512BW.
+//
+//go:noescape
+func hgemmKernel14x32F16(tiles, k int, a *float32, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func hgemmKernel14x32BF16(tiles, k int, a *float32, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // transpose8 transposes 8 rows of a (stride lda floats) by 8·k8 columns:
 // column p, eight floats, goes to d + p·dstride bytes.

@@ -124,3 +124,16 @@ func TestBF16KernelMatchesModel(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfKernelsDispatch: on a CPU with AVX-512 the 14×32 kernel reads
+// fp16 panels in place, and bf16 ones where it also has AVX-512BW
+// (VPMOVZXWD on zmm); TestGemmPackedHalf checks their bits.
+func TestHalfKernelsDispatch(t *testing.T) {
+	if !hasAVX512F() {
+		t.Skip("no AVX-512 on this CPU: the half panels are widened (TestGemmPackedHalf)")
+	}
+	if gemmAVX512.halfF16 == nil || (gemmAVX512.halfBF16 != nil) != cpuid.X86.AVX512BW {
+		t.Errorf("AVX-512 kernels over half B: fp16 %v, bf16 %v, on a CPU with AVX-512BW %v",
+			gemmAVX512.halfF16 != nil, gemmAVX512.halfBF16 != nil, cpuid.X86.AVX512BW)
+	}
+}

@@ -3,6 +3,7 @@ package cpu
 import (
 	"fmt"
 
+	"bloom/internal/half"
 	"bloom/npu"
 )
 
@@ -12,16 +13,26 @@ import (
 // panel, read in place with stride NR: the same values, in the same order,
 // that sgemm packs into its scratch per call, so GemmPacked's results are
 // bit-identical to Gemm's with the same kernel.
+//
+// A weight of half values (PackBHalf) keeps its type: h holds the same
+// panels as the bits of its values. Where the kernel has a version for that
+// type (hk: AVX-512) it reads them in place, widening each value exactly as
+// it loads it; else widen turns a panel's rows into float32 in the scratch
+// as GemmPacked reaches them. Either way the float32 kernel's arithmetic
+// runs on the values PackB of the widened weight would hold.
 type packedB struct {
-	k, n int
-	im   *gemmImpl // the kernel whose NR the panels have
-	p    []float32
+	k, n  int
+	im    *gemmImpl // the kernel whose NR the panels have
+	p     []float32
+	h     []uint16
+	widen func(dst []float32, src []uint16)
+	hk    *halfKernels // im's kernels for h's type, or nil
 }
 
 // Dims implements npu.PackedB.
 func (b *packedB) Dims() (k, n int) { return b.k, b.n }
 
-var _ npu.WeightPacker = (*Device)(nil)
+var _ npu.HalfWeightPacker = (*Device)(nil)
 
 // PackB implements npu.WeightPacker: it copies op(B) into NR-column panels
 // for the float32 kernel this CPU runs (KC-independent, so one copy serves
@@ -52,7 +63,36 @@ func packB(im *gemmImpl, transB bool, k, n int, b []float32, ldb int) *packedB {
 	return pb
 }
 
-// GemmPacked implements npu.WeightPacker: Gemm with B packed by PackB.
+// PackBHalf implements npu.HalfWeightPacker: PackB's panels of b's half
+// values, kept in their type (k·n 16-bit values, rounded up to NR columns).
+func (d *Device) PackBHalf(transB bool, k, n int, b npu.HalfBuf, ldb int) npu.PackedB {
+	const op = "PackBHalf"
+	dims(op, k, n)
+	br, bc := stored(transB, k, n)
+	bv, t := halfView(op, "b", b, matLen(op, "b", br, bc, ldb))
+	im := sgemmImpl
+	widen, hk := half.FromF16, im.halfF16
+	if t == npu.BF16 {
+		widen, hk = half.FromBF16, im.halfBF16
+	}
+	nr := im.nr
+	pb := &packedB{k: k, n: n, im: im, h: make([]uint16, ceilDiv(n, nr)*nr*k), widen: widen, hk: hk}
+	for j := range n {
+		P, c := j/nr, j%nr
+		panel := pb.h[P*nr*k:]
+		for p := range k {
+			if transB {
+				panel[p*nr+c] = bv[j*ldb+p]
+			} else {
+				panel[p*nr+c] = bv[p*ldb+j]
+			}
+		}
+	}
+	return pb
+}
+
+// GemmPacked implements npu.WeightPacker: Gemm with B packed by PackB (or
+// PackBHalf).
 func (d *Device) GemmPacked(transA bool, m int, alpha float32, a npu.Buf, lda int, b npu.PackedB, beta float32, c npu.Buf, ldc int) {
 	const op = "GemmPacked"
 	pb, ok := b.(*packedB)
@@ -70,6 +110,6 @@ func (d *Device) GemmPacked(transA bool, m int, alpha float32, a npu.Buf, lda in
 	g := getCall()
 	defer g.release()
 	g.gemmOp = gemmOp{transA: transA, m: m, n: n, k: k, alpha: alpha,
-		a: av, lda: lda, pre: pb.p, beta: beta, c: cv, ldc: ldc, gemmImpl: pb.im}
+		a: av, lda: lda, pre: pb.p, preh: pb.h, widen: pb.widen, hk: pb.hk, beta: beta, c: cv, ldc: ldc, gemmImpl: pb.im}
 	g.run(d.pool)
 }

@@ -4,6 +4,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"bloom/internal/half"
+	"bloom/npu"
 )
 
 // TestGemmPackedBitIdentical checks that GemmPacked gives Gemm's bits, B
@@ -48,6 +51,88 @@ func TestGemmPackedBitIdentical(t *testing.T) {
 								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 									t.Fatalf("threads %d m,n,k %d,%d,%d transA %v transB %v: c[%d] = %v, Gemm gives %v",
 										threads, m, n, k, tA, tB, i, got[i], want[i])
+								}
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestGemmPackedHalf checks that a weight packed in its half type
+// (PackBHalf) gives GemmPacked's bits over the widened weight packed by
+// PackB, fp16 and bf16, B stored either way, for every float32 kernel this
+// CPU has — reading the half panels in place where it has kernels for them
+// (AVX-512), and widening them into the scratch (all) — on 1, 2 and 3
+// threads: decode steps (the 2-row edge of two paired panels included),
+// several KC blocks, partial panels, and products of many rows that share
+// the loop nest across threads.
+func TestGemmPackedHalf(t *testing.T) {
+	shapes := [][3]int{ // m, n, k
+		{1, 33, 7}, {2, 96, 64}, {4, 64, 300}, {16, 1024, 256}, {16, 257, 1100}, {30, 160, 513},
+		{5, 3000, 40}, {64, 200, 90}, {300, 130, 600},
+	}
+	type variant struct {
+		name    string
+		im      *gemmImpl
+		inPlace bool
+	}
+	var variants []variant
+	for _, im := range gemmImpls {
+		if im.pairs {
+			continue
+		}
+		if im.halfF16 != nil {
+			variants = append(variants, variant{im.name + "/in place", im, true})
+		}
+		variants = append(variants, variant{im.name + "/widened", im, false})
+	}
+	for _, v := range variants {
+		im := v.im
+		t.Run(v.name, func(t *testing.T) {
+			useGemm(t, im)
+			if !v.inPlace {
+				f16, bf16 := im.halfF16, im.halfBF16
+				im.halfF16, im.halfBF16 = nil, nil
+				t.Cleanup(func() { im.halfF16, im.halfBF16 = f16, bf16 })
+			}
+			rng := rand.New(rand.NewPCG(5, 6))
+			for _, dt := range []npu.DType{npu.F16, npu.BF16} {
+				toHalf, widen := half.ToF16, half.FromF16
+				if dt == npu.BF16 {
+					toHalf, widen = half.ToBF16, half.FromBF16
+				}
+				for _, threads := range []int{1, 2, 3} {
+					d := New(threads)
+					for _, s := range shapes {
+						m, n, k := s[0], s[1], s[2]
+						for _, tB := range []bool{true, false} {
+							br, bc := stored(tB, k, n)
+							ldb, ldc := bc+1, n+2
+							a := randPadded(rng, m, k, k, 0)
+							hb := make([]uint16, len(randPadded(rng, br, bc, ldb, 0)))
+							toHalf(hb, randPadded(rng, br, bc, ldb, float32(math.NaN())))
+							wb := make([]float32, len(hb))
+							widen(wb, hb)
+							c0 := randPadded(rng, m, n, ldc, 0)
+							beta := float32(0.5)
+							want := append([]float32(nil), c0...)
+							d.GemmPacked(false, m, 1.25, Buf(a), k, d.PackB(tB, k, n, Buf(wb), ldb), beta, Buf(want), ldc)
+							pb := d.PackBHalf(tB, k, n, HalfBuf{dt, hb}, ldb)
+							if kk, nn := pb.Dims(); kk != k || nn != n {
+								t.Fatalf("Dims() = %d, %d, want %d, %d", kk, nn, k, n)
+							}
+							if hk := pb.(*packedB).hk; v.inPlace && dt == npu.F16 && hk == nil || !v.inPlace && hk != nil {
+								t.Fatalf("%v: in place %v, kernels %v", dt, v.inPlace, hk != nil)
+							}
+							got := append([]float32(nil), c0...)
+							d.GemmPacked(false, m, 1.25, Buf(a), k, pb, beta, Buf(got), ldc)
+							for i := range want {
+								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+									t.Fatalf("%v threads %d m,n,k %d,%d,%d transB %v: c[%d] = %v, the widened weight gives %v",
+										dt, threads, m, n, k, tB, i, got[i], want[i])
 								}
 							}
 						}

@@ -7,19 +7,28 @@ package cpu
 // groups of 4, 2 and 1 rows (gemm_rows_amd64.s): the bits the whole tile
 // gives, for a fraction of its work.
 func sgemmRowsAVX512(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	rowsAVX512(n, kc, a, csa, b, ldb, c, ldc, alpha, sgemmRows4x32, sgemmRows2x32, sgemmRows1x32)
+}
+
+// rowsKernel is a row kernel of gemm_rows_amd64.h over B of type T.
+type rowsKernel[T float32 | uint16] func(k int, a *float32, csa int, b *T, ldb int, c *float32, ldc int, alpha float32)
+
+// rowsAVX512 computes n rows in groups of 4, 2 and 1 (rows4, rows2,
+// rows1), after checking the slices hold what the kernels read and write.
+func rowsAVX512[T float32 | uint16](n, kc int, a []float32, csa int, b []T, ldb int, c []float32, ldc int, alpha float32, rows4, rows2, rows1 rowsKernel[T]) {
 	_ = a[n-1+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+31]
 	_ = c[(n-1)*ldc+31]
 	r := 0
 	for ; r+4 <= n; r += 4 {
-		sgemmRows4x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+		rows4(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
 	}
 	if r+2 <= n {
-		sgemmRows2x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+		rows2(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
 		r += 2
 	}
 	if r < n {
-		sgemmRows1x32(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
+		rows1(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
 	}
 }
 
@@ -31,6 +40,27 @@ func sgemmRows2x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, 
 
 //go:noescape
 func sgemmRows1x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+// The row kernels for B of fp16 and bf16 values (ldb values apart),
+// widened as they are loaded; the bf16 ones need AVX-512BW.
+//
+//go:noescape
+func hgemmRows4x32F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows2x32F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows1x32F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows4x32BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows2x32BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows1x32BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
 
 // sgemmRows2x64 is sgemmRows2x32 over two panels of B at once, the second
 // panel floats after the first (same ldb), writing each row's 64 columns.

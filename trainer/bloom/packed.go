@@ -24,16 +24,19 @@ func gemmWeight(d npu.Device, pw npu.PackedB, N, n, k int, in, w, out npu.Buf) {
 // when the device is an npu.WeightPacker, so that inference passes skip
 // re-packing each weight in every product: what a decode step of a few rows
 // spends most of its time on otherwise. It reports whether the device packs.
-// The copies take as much memory again as the matrices.
+// The copies take as much memory again as the matrices (half as much in
+// a half type, below).
 //
 // The copies do not follow Params: Step, the training passes and
 // InitRandom drop them, and whoever writes Params otherwise (a checkpoint
 // load, an optimizer outside Step) calls PackWeights again, or
 // UnpackWeights. Under half precision (SetPrecision) the copies hold the
-// weights rounded to the half type, and the products round their other
-// operand as they start (halfGemm.gemmPacked): the bits of the unpacked
-// half products where the device's GemmHalf multiplies widened operands
-// in float32 (the CPU's, but for bf16 on CPUs with AVX512_BF16).
+// weights rounded to the half type — in that type (half the memory, and
+// half the bytes a decoding step reads) where the device is an
+// npu.HalfWeightPacker, else widened back — and the products round their
+// other operand as they start (halfGemm.gemmPacked): the bits of the
+// unpacked half products where the device's GemmHalf multiplies widened
+// operands in float32 (the CPU's, but for bf16 on CPUs with AVX512_BF16).
 func (m *Model) PackWeights() bool {
 	wp, ok := m.Dev.(npu.WeightPacker)
 	if !ok {
@@ -43,8 +46,12 @@ func (m *Model) PackWeights() bool {
 		if m.precision == npu.F32 {
 			return wp.PackB(true, k, n, w, k)
 		}
-		h, r := m.Dev.AllocHalf(m.precision, k*n), m.Dev.Alloc(k*n)
+		h := m.Dev.AllocHalf(m.precision, k*n)
 		m.Dev.ToHalf(h, w, k*n)
+		if hp, ok := wp.(npu.HalfWeightPacker); ok {
+			return hp.PackBHalf(true, k, n, h, k)
+		}
+		r := m.Dev.Alloc(k * n)
 		m.Dev.FromHalf(r, h, k*n)
 		return wp.PackB(true, k, n, r, k)
 	}
