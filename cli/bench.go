@@ -67,6 +67,9 @@ func printBench(c *ucli.Context, r benchResult) error {
 	r.CPU, r.Kernel = cpuid.X86.String(), cpu.GemmKernel()
 	if dt, err := npu.ParseDType(r.DType); err == nil && dt != npu.F32 {
 		r.Kernel = cpu.GemmHalfKernel(dt)
+		if r.Kind == "generate" { // its products read weights packed in their half type
+			r.Kernel = cpu.PackedHalfKernel(dt)
+		}
 	}
 	if asJSON {
 		return writeJSON(c.App.Writer, r)
@@ -265,16 +268,25 @@ func benchTrainCommand() *ucli.Command {
 func benchGenerateCommand() *ucli.Command {
 	flags := append([]ucli.Flag{}, shapeFlags...)
 	flags = append(flags, &ucli.IntFlag{Name: "new-tokens", Value: 32})
+	flags = append(flags, precisionFlags...)
 	return &ucli.Command{
 		Name:      "generate",
-		Usage:     "KV-cached greedy generation tokens/s (prompt of --seq tokens, --batch rows)",
-		UsageText: "bloomctl bench generate --vocab V --hidden C --heads NH --layers L --seq T --batch B --new-tokens N",
+		Usage:     "KV-cached greedy generation tokens/s (prompt of --seq tokens, --batch rows), the weights packed once as bloomctl generate packs them",
+		UsageText: "bloomctl bench generate --vocab V --hidden C --heads NH --layers L --seq T --batch B --new-tokens N [--fp16|--bf16]",
 		Flags:     flags,
 		Action: func(c *ucli.Context) error {
 			m, b, shape, err := benchModel(c)
 			if err != nil {
 				return err
 			}
+			p, err := precisionOf(c)
+			if err != nil {
+				return err
+			}
+			if err := m.SetPrecision(p); err != nil {
+				return err
+			}
+			m.PackWeights()
 			n := c.Int("new-tokens")
 			prompts := make([][]int32, b.B)
 			for i := range prompts {
@@ -287,7 +299,7 @@ func benchGenerateCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			return printBench(c, benchResult{Peer: "bloom", Kind: "generate", Threads: m.Dev.Threads(), Shape: append(shape, n),
+			return printBench(c, benchResult{Peer: "bloom", Kind: "generate", DType: p.String(), Threads: m.Dev.Threads(), Shape: append(shape, n),
 				TokensPerSec: float64(b.B*n) / sec, MsPerIter: sec * 1e3})
 		},
 	}

@@ -60,6 +60,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			if err != nil {
 				return err
 			}
+			m.PackWeights() // answers are decoded: every step reads every weight, packed once
 			start, last := time.Now(), time.Now()
 			cfg := eval.Config{Model: m, Tok: tok, Pad: int32(hf.PadTokenID), SeqLength: c.Int("seq-length"),
 				Batch: c.Int("micro-batch-size"), AnswerPrefix: c.String("answer-prefix"),

@@ -48,6 +48,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			if err != nil {
 				return err
 			}
+			m.PackWeights() // each decoding step reads every weight: packed once, not per product
 			out, err := m.Generate([][]int32{prompt}, int32(hf.PadTokenID), opts)
 			if err != nil {
 				return err

@@ -54,11 +54,17 @@ for t in $THREADS; do
   done
 done
 
+# Batch-1 decoding, the weights packed once as bloomctl generate packs them;
+# with --fp16 they stay fp16 and the kernels widen them as they load them
+# (half the bytes a step reads), against the peer's float32 figure.
 for t in $THREADS; do
   set -- 4096 256 8 4 32 1
-  ours=$($CTL --threads "$t" -o json bench generate --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --new-tokens 64 | field tokens_per_s)
+  gen() { $CTL --threads "$t" -o json bench generate --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --new-tokens 64 "${@:7}" | field tokens_per_s; }
+  ours=$(gen "$@")
+  half=$(gen "$@" --fp16)
   theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode generate --threads "$t" --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --batch "$6" --prompt-len "$5" --new-tokens 64 --steps 3 | field tokens_per_s)
   row generate "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$ours" "$theirs" tokens/s
+  row gen-fp16 "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$half" "$theirs" "tokens/s (ratio to the peer's fp32)"
 done
 
 # Serving under load (issue 16's goals: 16 streams >= 6x one stream's

@@ -185,6 +185,9 @@ func (j Job) stage(i, first, n int) Stage {
 	}
 	e := Sizes(j.Precision)
 	s.Rank.Weights = s.Params * e.Weight
+	if j.Inference { // and the copies packed for the device's products
+		s.Rank.Weights += s.Params * packedWeight(j.Precision)
+	}
 	if !j.Inference {
 		s.Rank.Grads = s.Trainable * e.Grad
 		s.Rank.Optimizer = s.Trainable * e.Optimizer
@@ -192,6 +195,15 @@ func (j Job) stage(i, first, n int) Stage {
 	s.Rank.Activations = j.activations(part, s.InFlight, e)
 	s.Rank.Total = s.Rank.Weights + s.Rank.Grads + s.Rank.Optimizer + s.Rank.Activations
 	return s
+}
+
+// packedWeight is the bytes of an inference job's packed copy of a weight
+// (bloom.Model.PackWeights): float32, or the products' half type.
+func packedWeight(p Precision) int64 {
+	if p == FP16 || p == BF16 {
+		return 2
+	}
+	return 4
 }
 
 // inFlight is the micro-batches stage i keeps under 1F1B (trainer.InFlight).

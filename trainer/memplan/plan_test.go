@@ -208,3 +208,23 @@ func TestBadJobs(t *testing.T) {
 		}
 	}
 }
+
+// TestInferenceWeights: an inference job holds its weights as loaded
+// (float32) and the copy packed for its products: float32, or the half type
+// of fp16 and bf16 products. No gradients, no optimizer.
+func TestInferenceWeights(t *testing.T) {
+	for _, c := range []struct {
+		p    Precision
+		want int64 // bytes a parameter
+	}{{FP32, 8}, {FP16, 6}, {BF16, 6}} {
+		j := Job{Model: bloom.Presets["bloom-560m"], TP: 1, PP: 1, MicroBatch: 1, SeqLength: 64, Precision: c.p, Inference: true, KVTokens: 64}
+		p, err := New(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.PerRank(0)
+		if params := p.Stages[0].Params; r.Weights != params*c.want || r.Grads != 0 || r.Optimizer != 0 {
+			t.Errorf("%v: weights %d for %d parameters (want %d bytes each), grads %d, optimizer %d", c.p, r.Weights, params, c.want, r.Grads, r.Optimizer)
+		}
+	}
+}
