@@ -21,23 +21,42 @@ info() { $CTL -o json bench gemm --m 64 --n 64 --k 64 --dtype "$1" | field "$2";
 cpu=$(info fp32 cpu)
 echo "cpu: ${cpu:-no vector extensions} | bloom gemm kernel: fp32 $(info fp32 gemm_kernel), bf16 $(info bf16 gemm_kernel), fp16 $(info fp16 gemm_kernel)"
 printf '%-10s %-34s %3s %12s %12s %7s\n' kind shape thr bloom pytorch ratio
-row() { # kind shape threads ours theirs unit
+row() { # kind shape threads ours theirs unit [ratio, else ours/theirs]
   local r="-" p="$5"; [ "$5" != "-" ] && r=$(awk -v a="$4" -v b="$5" 'BEGIN{printf "%.2f", a/b}') && p=$(printf '%.1f' "$5")
+  [ -n "${7:-}" ] && r=$7
   printf '%-10s %-34s %3s %12.1f %12s %7s  %s\n' "$1" "$2" "$3" "$4" "$p" "$r" "$6"
 }
 
+# The float32 GEMM goal (>= 1.0x the peer) is read from PAIRS runs of
+# bloom and the peer in turn: the row's rates are the medians and its ratio
+# the median of the pairs' ratios (each pair ran within seconds, so a drift
+# of the machine between minutes moves both sides of it).
+PAIRS=${BENCH_PAIRS:-3}
+median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 for t in $THREADS; do
   for mnk in "2048 1024 1024 0 1" "2048 1024 4096 0 0" "4096 1024 2048 1 0" "1024 16384 1024 0 1"; do
     set -- $mnk
     fl=(); [ "$4" = 1 ] && fl+=(--transa); [ "$5" = 1 ] && fl+=(--transb)
-    theirs=-; [ $have_torch = 1 ] && theirs=$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)
+    gemm() { $CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" --dtype "$6" | field gflops; }
+    os=(); ts=(); rs=()
+    for _ in $(seq "$PAIRS"); do
+      os+=("$(gemm "$@" fp32)")
+      if [ $have_torch = 1 ]; then
+        ts+=("$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)")
+        rs+=("$(awk -v a="${os[-1]}" -v b="${ts[-1]}" 'BEGIN{printf "%.2f", a/b}')")
+      fi
+    done
+    ours=$(echo "${os[*]}" | median) theirs=- ratio=
+    note="GFLOP/s, median of $PAIRS"
+    if [ $have_torch = 1 ]; then
+      theirs=$(echo "${ts[*]}" | median) ratio=$(printf '%.2f' "$(echo "${rs[*]}" | median)")
+      note="GFLOP/s; ratio: median of $PAIRS same-run pairs (${rs[*]})"
+    fi
+    row gemm "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$ours" "$theirs" "$note" "$ratio"
     # bf16 and fp16 (GemmHalf: half operands, float32 sums) against the
-    # peer's float32 figure of the same run.
-    for dt in fp32 bf16 fp16; do
-      ours=$($CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" --dtype $dt | field gflops)
-      kind=gemm; [ $dt != fp32 ] && kind=gemm-$dt
-      unit=GFLOP/s; [ $dt != fp32 ] && unit="GFLOP/s (ratio to the peer's fp32)"
-      row $kind "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$ours" "$theirs" "$unit"
+    # peer's float32 figure (the median above).
+    for dt in bf16 fp16; do
+      row gemm-$dt "m=$1 n=$2 k=$3 tA=$4 tB=$5" "$t" "$(gemm "$@" $dt)" "$theirs" "GFLOP/s (ratio to the peer's fp32)"
     done
   done
 done
