@@ -42,18 +42,34 @@ func (m *Model) PackWeights() bool {
 	if !ok {
 		return false
 	}
+	// Under half precision each weight is rounded into one scratch as
+	// large as the largest, which the packer copies from.
+	var h npu.HalfBuf
+	var r npu.Buf
+	if m.precision != npu.F32 {
+		most := m.Cfg.Hidden * m.tp.vocab
+		for i := range m.W.Blocks {
+			for _, l := range m.W.Blocks[i].linears() {
+				most = max(most, l.in*l.out)
+			}
+		}
+		h = m.Dev.AllocHalf(m.precision, most)
+	}
 	pack := func(w npu.Buf, k, n int) npu.PackedB {
 		if m.precision == npu.F32 {
 			return wp.PackB(true, k, n, w, k)
 		}
-		h := m.Dev.AllocHalf(m.precision, k*n)
-		m.Dev.ToHalf(h, w, k*n)
+		hw := h.Slice(0, k*n)
+		m.Dev.ToHalf(hw, w, k*n)
 		if hp, ok := wp.(npu.HalfWeightPacker); ok {
-			return hp.PackBHalf(true, k, n, h, k)
+			return hp.PackBHalf(true, k, n, hw, k)
 		}
-		r := m.Dev.Alloc(k * n)
-		m.Dev.FromHalf(r, h, k*n)
-		return wp.PackB(true, k, n, r, k)
+		if r == nil {
+			r = m.Dev.Alloc(h.Len())
+		}
+		rw := r.Slice(0, k*n)
+		m.Dev.FromHalf(rw, hw, k*n)
+		return wp.PackB(true, k, n, rw, k)
 	}
 	for i := range m.W.Blocks {
 		for _, l := range m.W.Blocks[i].linears() {
