@@ -142,6 +142,17 @@ func TestGenerateGreedyMatchesGolden(t *testing.T) {
 	if b, _ := run(t, args...); a != b {
 		t.Errorf("same seed, different samples: %s vs %s", a, b)
 	}
+	// The weights laid out once (the default) or by every product: the
+	// same samples, also with fp16 products.
+	for _, half := range [][]string{nil, {"--fp16"}} {
+		packed, err := run(t, append(args, half...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if unpacked, err := run(t, append(args, append(half, "--pack-weights=false")...)...); err != nil || unpacked != packed {
+			t.Errorf("%v: --pack-weights=false gives %s (%v), packed %s", half, unpacked, err, packed)
+		}
+	}
 }
 
 func TestTrainLocalSavesAModelThatLoads(t *testing.T) {

@@ -42,6 +42,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			&ucli.IntFlag{Name: "micro-batch-size", Value: 1, Usage: "questions per forward pass"},
 			&ucli.IntFlag{Name: "limit", Usage: "score only the first N questions (0: all)"},
 			&ucli.StringFlag{Name: "answer-prefix", Usage: "boolq: text before \"Yes\" and \"No\" when they are encoded (the seed: none)"},
+			packFlag,
 		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
@@ -60,7 +61,7 @@ Prints the accuracy (per MMLU subject and in all); progress goes to standard err
 			if err != nil {
 				return err
 			}
-			m.PackWeights() // answers are decoded: every step reads every weight, packed once
+			packWeights(c, m)
 			start, last := time.Now(), time.Now()
 			cfg := eval.Config{Model: m, Tok: tok, Pad: int32(hf.PadTokenID), SeqLength: c.Int("seq-length"),
 				Batch: c.Int("micro-batch-size"), AnswerPrefix: c.String("answer-prefix"),

@@ -30,6 +30,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			&ucli.Float64Flag{Name: "top-p", Value: 1, Usage: "sample among the most likely tokens whose probability sums to p"},
 			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "sampling seed"},
 			&ucli.IntFlag{Name: "eos", Value: -1, Usage: "stop after this token id (-1 = never; BLOOM's </s> is 2)"},
+			packFlag,
 		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			asJSON, err := outputJSON(c)
@@ -48,7 +49,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			if err != nil {
 				return err
 			}
-			m.PackWeights() // each decoding step reads every weight: packed once, not per product
+			packWeights(c, m)
 			out, err := m.Generate([][]int32{prompt}, int32(hf.PadTokenID), opts)
 			if err != nil {
 				return err

@@ -127,7 +127,7 @@ type WeightPacker interface {
 	// leading dimension ldb.
 	PackB(transB bool, k, n int, b Buf, ldb int) PackedB
 	// GemmPacked computes C = alpha·op(A)·B + beta·C with op(A) (m,k) and B
-	// packed by PackB (k,n).
+	// packed by PackB (k,n), or by PackBHalf on a HalfWeightPacker.
 	GemmPacked(transA bool, m int, alpha float32, a Buf, lda int, b PackedB, beta float32, c Buf, ldc int)
 }
 

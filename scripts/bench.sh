@@ -32,6 +32,7 @@ row() { # kind shape threads ours theirs unit [ratio, else ours/theirs]
 # the median of the pairs' ratios (each pair ran within seconds, so a drift
 # of the machine between minutes moves both sides of it).
 PAIRS=${BENCH_PAIRS:-3}
+[[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_PAIRS must be a positive number, got '$PAIRS'" >&2; exit 2; }
 median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 for t in $THREADS; do
   for mnk in "2048 1024 1024 0 1" "2048 1024 4096 0 0" "4096 1024 2048 1 0" "1024 16384 1024 0 1"; do
@@ -40,10 +41,12 @@ for t in $THREADS; do
     gemm() { $CTL --threads "$t" -o json bench gemm --m "$1" --n "$2" --k "$3" "${fl[@]}" --dtype "$6" | field gflops; }
     os=(); ts=(); rs=()
     for _ in $(seq "$PAIRS"); do
-      os+=("$(gemm "$@" fp32)")
+      o=$(gemm "$@" fp32)
+      os+=("$o")
       if [ $have_torch = 1 ]; then
-        ts+=("$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)")
-        rs+=("$(awk -v a="${os[-1]}" -v b="${ts[-1]}" 'BEGIN{printf "%.2f", a/b}')")
+        p=$(peer --mode gemm --threads "$t" --m "$1" --n "$2" --k "$3" --transa "$4" --transb "$5" --steps 5 | field gflops)
+        ts+=("$p")
+        rs+=("$(awk -v a="$o" -v b="$p" 'BEGIN{printf "%.2f", a/b}')")
       fi
     done
     ours=$(echo "${os[*]}" | median) theirs=- ratio=

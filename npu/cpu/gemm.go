@@ -200,7 +200,8 @@ type gemmOp struct {
 	packA, packB   bool
 	// pre, when not nil, is B packed once by PackB (packedB's layout),
 	// read in place instead of b; preh, when not nil, the same panels of
-	// half values (PackBHalf), each widened into the scratch as it is used.
+	// half values (PackBHalf), read in place by hk's kernels where the
+	// kernel has them, else each widened into the scratch as it is used.
 	pre       []float32
 	preh      []uint16
 	hk        *halfKernels // the kernels that read preh in place, or nil
@@ -462,7 +463,9 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 		return g.pre[j*g.k+st.pc*g.nr:], g.nr
 	case g.preh != nil:
 		// Widened into slot jp%2 of the B scratch, which nothing else
-		// uses when B comes packed: a panel's kc rows, in L2.
+		// uses when B comes packed (packB is false: the shared nest's
+		// buffers, scratches' b, hold packed B only when it is set): a
+		// panel's kc rows, in L2.
 		d := s.b[jp%2*g.nr*g.kc:]
 		g.widen(d[:st.kc*g.nr], g.preh[j*g.k+st.pc*g.nr:][:st.kc*g.nr])
 		return d, g.nr

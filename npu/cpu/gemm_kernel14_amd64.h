@@ -5,6 +5,9 @@
 // value's bytes and KERN14 names the kernel. Every type runs the same FMAs
 // in the same order, so a panel of half values gives the bits float32
 // gives over its widened values.
+// (go vet cannot match a kernel named by a macro to its Go declaration, so
+// it does not check the argument offsets here: the GEMM tests, which run
+// every argument of every type's kernels bit for bit, do.)
 
 // KSTEP14 is one k-step of the 14×32 tile: B's row of 32 values at BX
 // into Z28, Z29 as float32 (LOADB0, LOADB1), then for each row r of A a broadcast of A[r] (at

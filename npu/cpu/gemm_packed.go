@@ -70,6 +70,9 @@ func (d *Device) PackBHalf(transB bool, k, n int, b npu.HalfBuf, ldb int) npu.Pa
 	dims(op, k, n)
 	br, bc := stored(transB, k, n)
 	bv, t := halfView(op, "b", b, matLen(op, "b", br, bc, ldb))
+	if t != npu.F16 && t != npu.BF16 {
+		panic(fmt.Sprintf("cpu: %s: %v is not a half type", op, t))
+	}
 	im := sgemmImpl
 	widen, hk := half.FromF16, im.halfF16
 	if t == npu.BF16 {
@@ -105,6 +108,10 @@ func (d *Device) GemmPacked(transA bool, m int, alpha float32, a npu.Buf, lda in
 	av := view(op, "a", a, matLen(op, "a", ar, ac, lda))
 	cv := view(op, "c", c, matLen(op, "c", m, n, ldc))
 	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 { // no products: C = beta·C, as Gemm
+		scaleMatrix(cv, m, n, ldc, beta)
 		return
 	}
 	g := getCall()

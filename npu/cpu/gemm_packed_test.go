@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -61,6 +62,19 @@ func TestGemmPackedBitIdentical(t *testing.T) {
 	}
 }
 
+// TestGemmPackedNoDepth: with k = 0 GemmPacked scales C by beta, as Gemm
+// does, for weights packed in float32 and in a half type.
+func TestGemmPackedNoDepth(t *testing.T) {
+	d := New(1)
+	for _, pb := range []npu.PackedB{d.PackB(true, 0, 3, Buf(nil), 1), d.PackBHalf(true, 0, 3, HalfBuf{npu.F16, nil}, 1)} {
+		c := []float32{1, 2, 3, 4, 5, 6}
+		d.GemmPacked(false, 2, 1, Buf(nil), 1, pb, 0.5, Buf(c), 3)
+		if want := []float32{0.5, 1, 1.5, 2, 2.5, 3}; fmt.Sprint(c) != fmt.Sprint(want) {
+			t.Errorf("%T: C = %v, want %v", pb, c, want)
+		}
+	}
+}
+
 // TestGemmPackedHalf checks that a weight packed in its half type
 // (PackBHalf) gives GemmPacked's bits over the widened weight packed by
 // PackB, fp16 and bf16, B stored either way, for every float32 kernel this
@@ -106,20 +120,27 @@ func TestGemmPackedHalf(t *testing.T) {
 				}
 				for _, threads := range []int{1, 2, 3} {
 					d := New(threads)
-					for _, s := range shapes {
+					for si, s := range shapes {
 						m, n, k := s[0], s[1], s[2]
+						// A read in place stored k×m in every other shape;
+						// C overwritten (beta 0, as a model's products) in
+						// every third.
+						tA, beta := si%2 == 1, float32(0.5)
+						if si%3 == 0 {
+							beta = 0
+						}
+						ar, ac := stored(tA, m, k)
 						for _, tB := range []bool{true, false} {
 							br, bc := stored(tB, k, n)
-							ldb, ldc := bc+1, n+2
-							a := randPadded(rng, m, k, k, 0)
+							lda, ldb, ldc := ac+3, bc+1, n+2
+							a := randPadded(rng, ar, ac, lda, float32(math.NaN()))
 							hb := make([]uint16, len(randPadded(rng, br, bc, ldb, 0)))
 							toHalf(hb, randPadded(rng, br, bc, ldb, float32(math.NaN())))
 							wb := make([]float32, len(hb))
 							widen(wb, hb)
 							c0 := randPadded(rng, m, n, ldc, 0)
-							beta := float32(0.5)
 							want := append([]float32(nil), c0...)
-							d.GemmPacked(false, m, 1.25, Buf(a), k, d.PackB(tB, k, n, Buf(wb), ldb), beta, Buf(want), ldc)
+							d.GemmPacked(tA, m, 1.25, Buf(a), lda, d.PackB(tB, k, n, Buf(wb), ldb), beta, Buf(want), ldc)
 							pb := d.PackBHalf(tB, k, n, HalfBuf{dt, hb}, ldb)
 							if kk, nn := pb.Dims(); kk != k || nn != n {
 								t.Fatalf("Dims() = %d, %d, want %d, %d", kk, nn, k, n)
@@ -128,11 +149,11 @@ func TestGemmPackedHalf(t *testing.T) {
 								t.Fatalf("%v: in place %v, kernels %v", dt, v.inPlace, hk != nil)
 							}
 							got := append([]float32(nil), c0...)
-							d.GemmPacked(false, m, 1.25, Buf(a), k, pb, beta, Buf(got), ldc)
+							d.GemmPacked(tA, m, 1.25, Buf(a), lda, pb, beta, Buf(got), ldc)
 							for i := range want {
 								if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-									t.Fatalf("%v threads %d m,n,k %d,%d,%d transB %v: c[%d] = %v, the widened weight gives %v",
-										dt, threads, m, n, k, tB, i, got[i], want[i])
+									t.Fatalf("%v threads %d m,n,k %d,%d,%d transA %v transB %v beta %v: c[%d] = %v, the widened weight gives %v",
+										dt, threads, m, n, k, tA, tB, beta, i, got[i], want[i])
 								}
 							}
 						}

@@ -10,6 +10,9 @@
 // bytes, and ROWS4, ROWS2 and ROWS1 name the kernels. Every type runs the
 // same FMAs in the same order, so half rows of B give the bits float32 rows
 // give over their widened values. k >= 1.
+// (go vet cannot match a kernel named by a macro to its Go declaration, so
+// it does not check the argument offsets here: the GEMM tests, which run
+// every argument of every type's kernels bit for bit, do.)
 
 #define KSTEPR4 \
 	PFB; \

@@ -177,16 +177,20 @@ func (j Job) partition() ([]int, error) {
 func (j Job) stage(i, first, n int) Stage {
 	part := bloom.Part{TP: j.TP, First: first, Layers: n, Embed: i == 0, Head: i == j.PP-1}
 	s := Stage{Stage: i, First: first, Layers: n, InFlight: j.inFlight(i)}
+	var packed int64 // the weights an inference rank packs for its products
 	for _, t := range bloom.NewPartLayout(j.Model, part).Tensors {
 		s.Params += int64(t.Size)
 		if !t.Frozen {
 			s.Trainable += int64(t.Size)
 		}
+		if len(t.Shape) == 2 && !t.Adapter && (t.Name != "word_embeddings.weight" || part.Head) {
+			packed += int64(t.Size)
+		}
 	}
 	e := Sizes(j.Precision)
 	s.Rank.Weights = s.Params * e.Weight
-	if j.Inference { // and the copies packed for the device's products
-		s.Rank.Weights += s.Params * packedWeight(j.Precision)
+	if j.Inference {
+		s.Rank.Weights += packed * packedWeight(j.Precision)
 	}
 	if !j.Inference {
 		s.Rank.Grads = s.Trainable * e.Grad
@@ -198,7 +202,8 @@ func (j Job) stage(i, first, n int) Stage {
 }
 
 // packedWeight is the bytes of an inference job's packed copy of a weight
-// (bloom.Model.PackWeights): float32, or the products' half type.
+// (bloom.Model.PackWeights on the CPU device: the blocks' four linears and,
+// on the last stage, the tied head): float32, or the products' half type.
 func packedWeight(p Precision) int64 {
 	if p == FP16 || p == BF16 {
 		return 2

@@ -209,22 +209,29 @@ func TestBadJobs(t *testing.T) {
 	}
 }
 
-// TestInferenceWeights: an inference job holds its weights as loaded
-// (float32) and the copy packed for its products: float32, or the half type
-// of fp16 and bf16 products. No gradients, no optimizer.
+// TestInferenceWeights: an inference job holds its parameters as loaded
+// (float32) and a copy of the matrices packed for its products — the
+// blocks' four linears, and the tied head on the last stage only — in
+// float32, or the half type of fp16 and bf16 products. No gradients, no
+// optimizer. bloom-560m: h = 1024, 24 layers, V = 250880, PP 2.
 func TestInferenceWeights(t *testing.T) {
+	const h, layers, V = 1024, 24, 250880
+	linears := int64(layers/2) * 12 * h * h // a stage's blocks
 	for _, c := range []struct {
 		p    Precision
-		want int64 // bytes a parameter
-	}{{FP32, 8}, {FP16, 6}, {BF16, 6}} {
-		j := Job{Model: bloom.Presets["bloom-560m"], TP: 1, PP: 1, MicroBatch: 1, SeqLength: 64, Precision: c.p, Inference: true, KVTokens: 64}
+		each int64 // bytes a packed value
+	}{{FP32, 4}, {FP16, 2}, {BF16, 2}} {
+		j := Job{Model: bloom.Presets["bloom-560m"], TP: 1, PP: 2, MicroBatch: 1, SeqLength: 64, Precision: c.p, Inference: true, KVTokens: 64}
 		p, err := New(j)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := p.PerRank(0)
-		if params := p.Stages[0].Params; r.Weights != params*c.want || r.Grads != 0 || r.Optimizer != 0 {
-			t.Errorf("%v: weights %d for %d parameters (want %d bytes each), grads %d, optimizer %d", c.p, r.Weights, params, c.want, r.Grads, r.Optimizer)
+		for stage, head := range []int64{0, V * h} {
+			r := p.PerRank(stage)
+			want := 4*p.Stages[stage].Params + c.each*(linears+head)
+			if r.Weights != want || r.Grads != 0 || r.Optimizer != 0 {
+				t.Errorf("%v stage %d: weights %d, want %d; grads %d, optimizer %d", c.p, stage, r.Weights, want, r.Grads, r.Optimizer)
+			}
 		}
 	}
 }
