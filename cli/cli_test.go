@@ -149,8 +149,8 @@ func TestGenerateGreedyMatchesGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if unpacked, err := run(t, append(args, append(half, "--pack-weights=false")...)...); err != nil || unpacked != packed {
-			t.Errorf("%v: --pack-weights=false gives %s (%v), packed %s", half, unpacked, err, packed)
+		if unpacked, err := run(t, append(args, append(half, "--no-pack-weights")...)...); err != nil || unpacked != packed {
+			t.Errorf("%v: --no-pack-weights gives %s (%v), packed %s", half, unpacked, err, packed)
 		}
 	}
 }

@@ -45,13 +45,13 @@ var precisionFlags = []ucli.Flag{
 	&ucli.BoolFlag{Name: "bf16", Usage: "matrix products in bf16: weights and activations rounded as they enter a product, float32 sums"},
 }
 
-// packFlag is --pack-weights of the commands that decode; packWeights
-// packs m's weights once when it is set.
-var packFlag = &ucli.BoolFlag{Name: "pack-weights", Value: true,
-	Usage: "keep a copy of the weight matrices laid out for the matrix products (in the products' type under --fp16/--bf16), so a decoding step does not lay out every weight again: 2-4x faster decoding for the copy's memory (--pack-weights=false: the weights once)"}
+// packFlag is --no-pack-weights of the commands that decode; packWeights
+// packs m's weights once unless it is set.
+var packFlag = &ucli.BoolFlag{Name: "no-pack-weights",
+	Usage: "keep the weights once, without the copy laid out for the matrix products (in their type under --fp16/--bf16) that spares every decoding step laying out every weight again: 2-4x slower decoding, the copy's memory saved"}
 
 func packWeights(c *ucli.Context, m *bloom.Model) {
-	if c.Bool("pack-weights") {
+	if !c.Bool("no-pack-weights") {
 		m.PackWeights()
 	}
 }

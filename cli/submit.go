@@ -89,8 +89,8 @@ func pretrainCommand() *ucli.Command {
 var inferFields = map[string][]string{
 	"": {"model-preset", "load", "tokenizer-name-or-path", "tensor-model-parallel-size", "pipeline-model-parallel-size",
 		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts", "fp16", "bf16"},
-	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p"},
-	jobspec.KindEvaluate: {"task", "task-data-path", "limit"},
+	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p", "no-pack-weights"},
+	jobspec.KindEvaluate: {"task", "task-data-path", "limit", "no-pack-weights"},
 	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "kv-cache-dtype", "prefill-chunk"},
 }
 

@@ -30,8 +30,8 @@ import (
 
 // TestInferenceJobs: a generate job split TP2 × PP2 over two nodes answers
 // with the tokens one process generates from the same model, and an
-// evaluate job (BoolQ, TP2 × PP2) with its per-question answers; both
-// answers are kept with the job.
+// evaluate job (BoolQ, TP2 × PP2, --no-pack-weights) with its per-question
+// answers; both answers are kept with the job.
 func TestInferenceJobs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("eight worker processes")
@@ -89,8 +89,8 @@ func TestInferenceJobs(t *testing.T) {
 	if err := os.WriteFile(boolq, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	e := s
-	e.Kind, e.Prompts, e.MaxNewTokens, e.Task, e.TaskDataPath = jobspec.KindEvaluate, nil, 0, "boolq", boolq
+	e := s // its ranks keep the weights once (the generate job's packed them)
+	e.Kind, e.Prompts, e.MaxNewTokens, e.Task, e.TaskDataPath, e.NoPackWeights = jobspec.KindEvaluate, nil, 0, "boolq", boolq, true
 	j, err = submitSpec(t, cl, "eval", e)
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func (s *Spec) MemoryPlan() (memplan.Plan, error) {
 	j := memplan.Job{Model: m, TP: s.TensorParallel, PP: s.PipelineParallel, DP: s.DataParallel,
 		Partition: s.PartitionLayers, MicroBatch: s.MicroBatch, SeqLength: s.SeqLength,
 		Precision: map[npu.DType]memplan.Precision{npu.F32: memplan.FP32, npu.F16: memplan.FP16, npu.BF16: memplan.BF16}[s.Precision()],
-		Recompute: s.CheckpointActivations, Inference: s.Inference()}
+		Recompute: s.CheckpointActivations, Inference: s.Inference(), Unpacked: s.NoPackWeights}
 	if s.DataParallel > 0 && s.MicroBatch > 0 && !j.Inference {
 		j.MicroBatches = s.GlobalBatch / (s.MicroBatch * s.DataParallel)
 	}

@@ -136,6 +136,10 @@ type Spec struct {
 	// KVCacheDType is the type a serve job's key/value cache holds: fp32
 	// (""), fp16 or bf16 (see trainer.BatchShape).
 	KVCacheDType string `json:"kv_cache_dtype,omitempty"`
+	// NoPackWeights keeps a generate or evaluate job's weights once: its
+	// ranks do not also keep a copy laid out for the products
+	// (bloom.Model.PackWeights), decoding more slowly in less memory.
+	NoPackWeights bool `json:"no_pack_weights,omitempty"`
 	// MaxPositionEmbeddings is Megatron's --max-position-embeddings: with
 	// ALiBi only a bound on SeqLength (0: none).
 	MaxPositionEmbeddings int `json:"max_position_embeddings,omitempty"`

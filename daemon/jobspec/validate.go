@@ -120,6 +120,9 @@ func (s *Spec) checkInference() []error {
 	if s.KVCacheDType != "" && s.Kind != KindServe {
 		bad("--kv-cache-dtype is for serve jobs")
 	}
+	if s.NoPackWeights && s.Kind != KindGenerate && s.Kind != KindEvaluate {
+		bad("--no-pack-weights is for generate and evaluate jobs (a serve job always keeps its weights laid out for its products)")
+	}
 	switch s.Kind {
 	case KindGenerate:
 		if len(s.Prompts) == 0 {

@@ -30,7 +30,9 @@ func (w *worker) infer(ctx context.Context, dev npu.Device) error {
 	// Decoding steps of a few rows read every weight once: packed once
 	// here (in the products' half type under --fp16/--bf16) instead of by
 	// every product.
-	inf.Model.PackWeights()
+	if !s.NoPackWeights {
+		inf.Model.PackWeights()
+	}
 	gen := func(prompts [][]int32, pad int32, o bloom.GenerateOptions) ([][]int32, error) {
 		return inf.Generate(ctx, prompts, pad, o)
 	}

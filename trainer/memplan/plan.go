@@ -58,6 +58,9 @@ type Job struct {
 	// optimizer, a key/value cache of KVTokens positions (all rows).
 	Inference bool
 	KVTokens  int
+	// Unpacked: an inference job that keeps no packed copy of its
+	// matrices (bloom.Model.PackWeights).
+	Unpacked bool
 	// KVBytes is the bytes of one cached key or value value (0: the
 	// activations' bytes): 2 for a serve job's cache of fp16 or bf16.
 	KVBytes int64
@@ -189,7 +192,7 @@ func (j Job) stage(i, first, n int) Stage {
 	}
 	e := Sizes(j.Precision)
 	s.Rank.Weights = s.Params * e.Weight
-	if j.Inference {
+	if j.Inference && !j.Unpacked {
 		s.Rank.Weights += packed * packedWeight(j.Precision)
 	}
 	if !j.Inference {
