@@ -132,7 +132,8 @@ type WeightPacker interface {
 }
 
 // HalfWeightPacker is a WeightPacker that also packs a weight of half
-// values and keeps it in its type: GemmPacked widens it exactly as it reads
+// values, kept in its type where its products can read it so (the CPU
+// device with AVX-512): GemmPacked widens each value exactly as it reads
 // it, so its result is GemmPacked's over PackB of the widened weight, from
 // half the bytes (a decoding step of a few rows reads every weight once, and
 // is as fast as that read).

@@ -59,6 +59,7 @@ type gemmKernel func(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32,
 // float32 ones give over the widened B. Weights packed in their half type
 // (PackBHalf) are read by them in place, half the bytes of float32.
 type halfKernels struct {
+	// rows may be nil: edge tiles then run kern into a tile.
 	kern func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32)
 	rows func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32)
 }
@@ -104,8 +105,7 @@ type gemmImpl struct {
 	// kc rows of nr floats.
 	packBT func(d, b []float32, ldb, kc int)
 	// halfF16 and halfBF16, when not nil, are kern and rows over B of fp16
-	// or bf16 values; without them a panel of half values is widened into
-	// the scratch and the float32 kernels read it there.
+	// or bf16 values (weights packed in their half type: PackBHalf).
 	halfF16, halfBF16 *halfKernels
 }
 
@@ -200,12 +200,11 @@ type gemmOp struct {
 	packA, packB   bool
 	// pre, when not nil, is B packed once by PackB (packedB's layout),
 	// read in place instead of b; preh, when not nil, the same panels of
-	// half values (PackBHalf), read in place by hk's kernels where the
-	// kernel has them, else each widened into the scratch as it is used.
+	// half values (PackBHalf), which hk's kernels read in place.
 	pre       []float32
 	preh      []uint16
-	hk        *halfKernels // the kernels that read preh in place, or nil
-	*gemmImpl              // the kernel, its tile, blocking and packers
+	hk        *halfKernels
+	*gemmImpl // the kernel, its tile, blocking and packers
 }
 
 // prepacked reports whether B was packed once for many calls.
@@ -333,7 +332,7 @@ type gemmStep struct {
 // panels of step st, packing A in MC-row chunks into s. i0 is a multiple of
 // MR.
 func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
-	if g.hk != nil {
+	if g.preh != nil {
 		g.blockHalf(st, s, i0, i1, panels)
 		return
 	}
@@ -346,9 +345,7 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		for jp := 0; jp < panels; jp++ {
 			j := st.jc + jp*g.nr
 			b, ldb, t := g.fullTiles(st, s, ic, full, jp, j)
-			// (Widened half panels alternate between two slots of the
-			// scratch: a pair starts in the first.)
-			if pairs && t == full && jp+1 < panels && j+2*g.nr <= g.n && (g.preh == nil || jp%2 == 0) {
+			if pairs && t == full && jp+1 < panels && j+2*g.nr <= g.n {
 				if a, rsa, csa, _ := g.panelA(st, s, full, last); rsa == 1 {
 					g.fullTiles(st, s, ic, full, jp+1, j+g.nr)
 					s.edgePair(g, st, a, csa, b, ldb, g.panelStep(st), last, j)
@@ -400,7 +397,7 @@ func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 				i := ic + t*g.mr
 				a, rsa, csa, _ := g.panelA(st, s, t, i)
 				rows := min(g.mr, g.m-i)
-				if rsa == 1 && rows < g.mr {
+				if g.hk.rows != nil && rsa == 1 && rows < g.mr {
 					g.hk.rows(rows, st.kd, a, csa, b, g.nr, s.tile, g.nr, g.alpha)
 				} else {
 					g.hk.kern(1, st.kd, a, rsa, csa, 0, b, g.nr, s.tile, g.nr, g.alpha, 0)
@@ -430,8 +427,6 @@ func (g *gemmOp) panelStep(st *gemmStep) int {
 	switch {
 	case g.pre != nil:
 		return g.nr * g.k
-	case g.preh != nil:
-		return g.nr * g.kc
 	case g.packB:
 		return g.nr * st.kd
 	}
@@ -461,14 +456,6 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 	switch {
 	case g.pre != nil:
 		return g.pre[j*g.k+st.pc*g.nr:], g.nr
-	case g.preh != nil:
-		// Widened into slot jp%2 of the B scratch, which nothing else
-		// uses when B comes packed (packB is false: the shared nest's
-		// buffers, scratches' b, hold packed B only when it is set): a
-		// panel's kc rows, in L2.
-		d := s.b[jp%2*g.nr*g.kc:]
-		g.widen(d[:st.kc*g.nr], g.preh[j*g.k+st.pc*g.nr:][:st.kc*g.nr])
-		return d, g.nr
 	case g.packB:
 		return st.bp[jp*g.nr*st.kd:], g.nr
 	case j+g.nr > g.n:

@@ -11,10 +11,17 @@ import "bloom/internal/cpuid"
 // registers it uses. GemmHalf on bf16 runs the VDPBF16PS kernel
 // (gemmBF16AVX512) where the CPU has AVX512_BF16, else the float32 kernel.
 // Weights packed in a half type (PackBHalf) are read in place by the
-// AVX-512 kernels' fp16 versions (VCVTPH2PS) and, with AVX-512BW, bf16
-// versions (VPMOVZXWD and a shift), else widened into the scratch.
+// kernels' fp16 versions (VCVTPH2PS; AVX2 with F16C) and bf16 versions
+// (VPMOVZXWD and a shift; AVX-512 with AVX-512BW), else widened as they
+// are packed.
 
 func init() {
+	if hasAVX2FMA() {
+		gemmAVX2.halfBF16 = halfKernelsAVX2(hgemmKernel6x16BF16)
+		if cpuid.X86.F16C {
+			gemmAVX2.halfF16 = halfKernelsAVX2(hgemmKernel6x16F16)
+		}
+	}
 	if hasAVX512F() {
 		gemmAVX512.halfF16 = halfKernelsAVX512(hgemmKernel14x32F16, hgemmRows4x32F16, hgemmRows2x32F16, hgemmRows1x32F16)
 		if cpuid.X86.AVX512BW {
@@ -156,6 +163,17 @@ func sgemmKernelAVX512(tiles, kc int, a []float32, rsa, csa, tsa int, b []float3
 	sgemmKernel14x32(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
+// halfKernelsAVX2 is the 6×16 kernel for B of one half type (kern6), with
+// the checks sgemmKernelAVX2 makes; its edge tiles run it into a tile.
+func halfKernelsAVX2(kern6 func(tiles, k int, a *float32, rsa, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)) *halfKernels {
+	return &halfKernels{kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
+		_ = a[(tiles-1)*tsa+(gemmMR-1)*rsa+(kc-1)*csa]
+		_ = b[(kc-1)*ldb+gemmNR-1]
+		_ = c[(tiles*gemmMR-1)*ldc+gemmNR-1]
+		kern6(tiles, kc, &a[0], rsa, csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+	}}
+}
+
 // halfKernelsAVX512 are the 14×32 kernel and its edge rows for B of one
 // half type (kern14 and rows4, rows2, rows1 of that type), with the checks
 // sgemmKernelAVX512 and sgemmRowsAVX512 make.
@@ -230,6 +248,15 @@ func hasAVX2FMA() bool { return cpuid.X86.AVX2 && cpuid.X86.FMA }
 //
 //go:noescape
 func sgemmKernel6x16(tiles, k int, a *float32, rsa, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// hgemmKernel6x16F16 and hgemmKernel6x16BF16 are sgemmKernel6x16 for B of
+// fp16 (F16C) and bf16 values (ldb values apart), widened as they are loaded.
+//
+//go:noescape
+func hgemmKernel6x16F16(tiles, k int, a *float32, rsa, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)
+
+//go:noescape
+func hgemmKernel6x16BF16(tiles, k int, a *float32, rsa, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // packBT16 transposes 16 rows of b (stride ldb) by 8·k8 columns into d, which
 // gets 8·k8 rows of 16 floats.

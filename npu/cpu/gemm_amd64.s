@@ -2,183 +2,36 @@
 
 #include "textflag.h"
 
-// KSTEP is one k-step of the 6×16 tile: two loads of B (16 floats at BX), six
-// broadcasts of A (rows 0-2 at AX + r·R8, rows 3-5 at DX + r·R8), twelve FMAs
-// into Y0..Y11 (row r in Y(2r), Y(2r+1)), then A advances by R9 bytes and B by
-// R10 bytes.
-#define KSTEP \
-	VMOVUPS      (BX), Y12;         \
-	VMOVUPS      32(BX), Y13;       \
-	VBROADCASTSS (AX), Y14;         \
-	VFMADD231PS  Y12, Y14, Y0;      \
-	VFMADD231PS  Y13, Y14, Y1;      \
-	VBROADCASTSS (AX)(R8*1), Y15;   \
-	VFMADD231PS  Y12, Y15, Y2;      \
-	VFMADD231PS  Y13, Y15, Y3;      \
-	VBROADCASTSS (AX)(R8*2), Y14;   \
-	VFMADD231PS  Y12, Y14, Y4;      \
-	VFMADD231PS  Y13, Y14, Y5;      \
-	VBROADCASTSS (DX), Y15;         \
-	VFMADD231PS  Y12, Y15, Y6;      \
-	VFMADD231PS  Y13, Y15, Y7;      \
-	VBROADCASTSS (DX)(R8*1), Y14;   \
-	VFMADD231PS  Y12, Y14, Y8;      \
-	VFMADD231PS  Y13, Y14, Y9;      \
-	VBROADCASTSS (DX)(R8*2), Y15;   \
-	VFMADD231PS  Y12, Y15, Y10;     \
-	VFMADD231PS  Y13, Y15, Y11;     \
-	ADDQ         R9, AX;            \
-	ADDQ         R9, DX;            \
-	ADDQ         R10, BX
+#define LOADB0(r) VMOVUPS (BX), r
+#define LOADB1(r) VMOVUPS 32(BX), r
+#define BSHIFT 2
+#define KERN6 ·sgemmKernel6x16
+#include "gemm_kernel6_amd64.h"
+#undef LOADB0
+#undef LOADB1
+#undef BSHIFT
+#undef KERN6
 
-// STORE writes row accumulators lo, hi to the 16 floats at DI.
-#define STORE(lo, hi) \
-	VMOVUPS lo, (DI);  \
-	VMOVUPS hi, 32(DI)
+// The kernel over panels of fp16 values (F16C's VCVTPH2PS widens them) and
+// of bf16 values (the high half of a float32: VPMOVZXWD, then a 16-bit
+// shift), as weights packed in their half type are read (PackBHalf).
+#define BSHIFT 1
+#define LOADB0(r) VCVTPH2PS (BX), r
+#define LOADB1(r) VCVTPH2PS 16(BX), r
+#define KERN6 ·hgemmKernel6x16F16
+#include "gemm_kernel6_amd64.h"
+#undef LOADB0
+#undef LOADB1
+#undef KERN6
 
-// UPDATE sets the 16 floats at DI to lo, hi + Y15·(DI) (Y15 = beta).
-#define UPDATE(lo, hi) \
-	VFMADD231PS (DI), Y15, lo;  \
-	VFMADD231PS 32(DI), Y15, hi; \
-	STORE(lo, hi)
-
-// func sgemmKernel6x16(tiles, k int, a *float32, rsa, csa, tsa int, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
-//
-// Tile t (of tiles, stacked down C) reads A from a + t·tsa and writes the six
-// rows of C from c + 6t·ldc. Registers: R12 tiles left, R13 this tile's A,
-// CX k left, AX/DX A rows 0-2/3-5, BX B, DI C, R8/R9/R10/SI the strides of
-// A rows, A columns, B rows and C rows in bytes.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-88
-	MOVQ tiles+0(FP), R12
-	MOVQ a+16(FP), R13
-	MOVQ rsa+24(FP), R8
-	SHLQ $2, R8
-	MOVQ csa+32(FP), R9
-	SHLQ $2, R9
-	MOVQ ldb+56(FP), R10
-	SHLQ $2, R10
-	MOVQ c+64(FP), DI
-	MOVQ ldc+72(FP), SI
-	SHLQ $2, SI
-
-tile:
-	MOVQ k+8(FP), CX
-	MOVQ b+48(FP), BX
-	MOVQ R13, AX
-	LEAQ (AX)(R8*2), DX
-	ADDQ R8, DX
-
-	// Start fetching the six rows of C now; they are needed after the k-loop.
-	MOVQ       DI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-	ADDQ       SI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-	ADDQ       SI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-	ADDQ       SI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-	ADDQ       SI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-	ADDQ       SI, R11
-	PREFETCHT0 (R11)
-	PREFETCHT0 60(R11)
-
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
-
-	CMPQ CX, $4
-	JLT  tail
-
-loop4:
-	KSTEP
-	KSTEP
-	KSTEP
-	KSTEP
-	SUBQ $4, CX
-	CMPQ CX, $4
-	JGE  loop4
-
-tail:
-	TESTQ CX, CX
-	JZ    scale
-
-loop1:
-	KSTEP
-	DECQ CX
-	JNZ  loop1
-
-scale:
-	VBROADCASTSS alpha+80(FP), Y14
-	VMULPS       Y14, Y0, Y0
-	VMULPS       Y14, Y1, Y1
-	VMULPS       Y14, Y2, Y2
-	VMULPS       Y14, Y3, Y3
-	VMULPS       Y14, Y4, Y4
-	VMULPS       Y14, Y5, Y5
-	VMULPS       Y14, Y6, Y6
-	VMULPS       Y14, Y7, Y7
-	VMULPS       Y14, Y8, Y8
-	VMULPS       Y14, Y9, Y9
-	VMULPS       Y14, Y10, Y10
-	VMULPS       Y14, Y11, Y11
-
-	// beta == 0 (of either sign) must not read C.
-	MOVL beta+84(FP), R11
-	ANDL $0x7fffffff, R11
-	JZ   overwrite
-
-	VBROADCASTSS beta+84(FP), Y15
-	UPDATE(Y0, Y1)
-	ADDQ         SI, DI
-	UPDATE(Y2, Y3)
-	ADDQ         SI, DI
-	UPDATE(Y4, Y5)
-	ADDQ         SI, DI
-	UPDATE(Y6, Y7)
-	ADDQ         SI, DI
-	UPDATE(Y8, Y9)
-	ADDQ         SI, DI
-	UPDATE(Y10, Y11)
-	JMP          next
-
-overwrite:
-	STORE(Y0, Y1)
-	ADDQ SI, DI
-	STORE(Y2, Y3)
-	ADDQ SI, DI
-	STORE(Y4, Y5)
-	ADDQ SI, DI
-	STORE(Y6, Y7)
-	ADDQ SI, DI
-	STORE(Y8, Y9)
-	ADDQ SI, DI
-	STORE(Y10, Y11)
-
-next:
-	// DI is at row 5 of this tile: row 0 of the next is one row on.
-	ADDQ SI, DI
-	MOVQ tsa+40(FP), R11
-	SHLQ $2, R11
-	ADDQ R11, R13
-	DECQ R12
-	JNZ  tile
-	VZEROUPPER
-	RET
+#define LOADB0(r) VPMOVZXWD (BX), r; VPSLLD $16, r, r
+#define LOADB1(r) VPMOVZXWD 16(BX), r; VPSLLD $16, r, r
+#define KERN6 ·hgemmKernel6x16BF16
+#include "gemm_kernel6_amd64.h"
+#undef LOADB0
+#undef LOADB1
+#undef BSHIFT
+#undef KERN6
 
 // TRANSPOSE8 loads eight rows of eight floats (rows 0-3 at R10 + r·DX, rows
 // 4-7 at R11 + r·DX, R12 = 3·DX) and stores the transposed 8×8 block as eight

@@ -125,10 +125,15 @@ func TestBF16KernelMatchesModel(t *testing.T) {
 	}
 }
 
-// TestHalfKernelsDispatch: on a CPU with AVX-512 the 14×32 kernel reads
+// TestHalfKernelsDispatch: the 6×16 AVX2 kernel reads bf16 panels in place,
+// and fp16 ones with F16C; on a CPU with AVX-512 the 14×32 kernel reads
 // fp16 panels in place, and bf16 ones where it also has AVX-512BW
-// (VPMOVZXWD on zmm); TestGemmPackedHalf checks their bits.
+// (VPMOVZXWD on zmm). TestGemmPackedHalf checks their bits.
 func TestHalfKernelsDispatch(t *testing.T) {
+	if hasAVX2FMA() && (gemmAVX2.halfBF16 == nil || (gemmAVX2.halfF16 != nil) != cpuid.X86.F16C) {
+		t.Errorf("AVX2 kernels over half B: fp16 %v, bf16 %v, on a CPU with F16C %v",
+			gemmAVX2.halfF16 != nil, gemmAVX2.halfBF16 != nil, cpuid.X86.F16C)
+	}
 	if !hasAVX512F() {
 		t.Skip("no AVX-512 on this CPU: the half panels are widened (TestGemmPackedHalf)")
 	}

@@ -10,17 +10,25 @@ import (
 
 // BenchmarkDecodeGemms runs the matrix products of one decode step for a
 // batch of m rows, the weights packed (each its own memory) in float32
-// (PackB) and in fp16 (PackBHalf: half the bytes), on two models: the
+// (PackB) and in fp16 (PackBHalf: half the bytes), with each vector kernel
+// this CPU has, on two models: the
 // serving benchmark's preset (C=256, 4 layers, V=4096: 17 MB of float32
 // weights, in L3) and make bench's larger serving model (C=1024, 8 layers,
 // V=16384: 470 MB, streamed from memory every step), e.g.
 //
-//	go test ./npu/cpu/ -run '^$' -bench 'DecodeGemms/C=256' -benchtime 200x
-//	go test ./npu/cpu/ -run '^$' -bench 'DecodeGemms/C=1024/.*/m=1/' -benchtime 20x
+//	go test ./npu/cpu/ -run '^$' -bench 'DecodeGemms/C=256/avx512' -benchtime 200x
+//	go test ./npu/cpu/ -run '^$' -bench 'DecodeGemms/C=1024/avx512/.*/m=1/' -benchtime 20x
 func BenchmarkDecodeGemms(b *testing.B) {
 	for _, model := range [][3]int{{256, 4, 4096}, {1024, 8, 16384}} {
 		C, L, V := model[0], model[1], model[2]
-		b.Run(fmt.Sprintf("C=%d", C), func(b *testing.B) { decodeGemms(b, C, L, V) })
+		for _, im := range gemmImpls {
+			if im != gemmGo {
+				b.Run(fmt.Sprintf("C=%d/%s", C, im.name), func(b *testing.B) {
+					useGemm(b, im)
+					decodeGemms(b, C, L, V)
+				})
+			}
+		}
 	}
 }
 

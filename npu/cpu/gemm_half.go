@@ -222,14 +222,15 @@ func GemmHalfKernel(t npu.DType) string {
 
 // PackedHalfKernel names the micro-kernel GemmPacked runs over a weight
 // packed in half type t (PackBHalf): the float32 kernel's version that
-// reads t in place ("avx512+fp16"), or its name with "+widen".
+// reads t in place ("avx512+fp16"), or the float32 kernel's name where the
+// weight was widened as it was packed.
 func PackedHalfKernel(t npu.DType) string {
 	hk := sgemmImpl.halfF16
 	if t == npu.BF16 {
 		hk = sgemmImpl.halfBF16
 	}
 	if hk == nil {
-		return sgemmImpl.name + "+widen"
+		return sgemmImpl.name
 	}
 	return sgemmImpl.name + "+" + t.String()
 }

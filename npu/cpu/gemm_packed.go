@@ -14,19 +14,16 @@ import (
 // that sgemm packs into its scratch per call, so GemmPacked's results are
 // bit-identical to Gemm's with the same kernel.
 //
-// A weight of half values (PackBHalf) keeps its type: h holds the same
-// panels as the bits of its values. Where the kernel has a version for that
-// type (hk: AVX-512) it reads them in place, widening each value exactly as
-// it loads it; else widen turns a panel's rows into float32 in the scratch
-// as GemmPacked reaches them. Either way the float32 kernel's arithmetic
-// runs on the values PackB of the widened weight would hold.
+// A weight of half values (PackBHalf) keeps its type where the kernel has a
+// version that reads it (hk: AVX-512): h then holds the same panels as the
+// bits of its values, each widened exactly as the kernel loads it, so the
+// arithmetic runs on the values PackB of the widened weight would hold.
 type packedB struct {
-	k, n  int
-	im    *gemmImpl // the kernel whose NR the panels have
-	p     []float32
-	h     []uint16
-	widen func(dst []float32, src []uint16)
-	hk    *halfKernels // im's kernels for h's type, or nil
+	k, n int
+	im   *gemmImpl // the kernel whose NR the panels have
+	p    []float32
+	h    []uint16
+	hk   *halfKernels // im's kernels for h's type, when h is set
 }
 
 // Dims implements npu.PackedB.
@@ -64,7 +61,10 @@ func packB(im *gemmImpl, transB bool, k, n int, b []float32, ldb int) *packedB {
 }
 
 // PackBHalf implements npu.HalfWeightPacker: PackB's panels of b's half
-// values, kept in their type (k·n 16-bit values, rounded up to NR columns).
+// values, kept in their type (k·n 16-bit values, rounded up to NR columns)
+// where the kernel reads them in place; else widened once, PackB's panels
+// of the widened weight (a kernel that widened a panel at every use ran
+// decoding steps slower than float32 panels).
 func (d *Device) PackBHalf(transB bool, k, n int, b npu.HalfBuf, ldb int) npu.PackedB {
 	const op = "PackBHalf"
 	dims(op, k, n)
@@ -78,8 +78,13 @@ func (d *Device) PackBHalf(transB bool, k, n int, b npu.HalfBuf, ldb int) npu.Pa
 	if t == npu.BF16 {
 		widen, hk = half.FromBF16, im.halfBF16
 	}
+	if hk == nil {
+		w := make([]float32, len(bv))
+		widen(w, bv)
+		return packB(im, transB, k, n, w, ldb)
+	}
 	nr := im.nr
-	pb := &packedB{k: k, n: n, im: im, h: make([]uint16, ceilDiv(n, nr)*nr*k), widen: widen, hk: hk}
+	pb := &packedB{k: k, n: n, im: im, h: make([]uint16, ceilDiv(n, nr)*nr*k), hk: hk}
 	for j := range n {
 		P, c := j/nr, j%nr
 		panel := pb.h[P*nr*k:]
@@ -117,6 +122,6 @@ func (d *Device) GemmPacked(transA bool, m int, alpha float32, a npu.Buf, lda in
 	g := getCall()
 	defer g.release()
 	g.gemmOp = gemmOp{transA: transA, m: m, n: n, k: k, alpha: alpha,
-		a: av, lda: lda, pre: pb.p, preh: pb.h, widen: pb.widen, hk: pb.hk, beta: beta, c: cv, ldc: ldc, gemmImpl: pb.im}
+		a: av, lda: lda, pre: pb.p, preh: pb.h, hk: pb.hk, beta: beta, c: cv, ldc: ldc, gemmImpl: pb.im}
 	g.run(d.pool)
 }

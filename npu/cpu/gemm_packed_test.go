@@ -79,7 +79,7 @@ func TestGemmPackedNoDepth(t *testing.T) {
 // (PackBHalf) gives GemmPacked's bits over the widened weight packed by
 // PackB, fp16 and bf16, B stored either way, for every float32 kernel this
 // CPU has — reading the half panels in place where it has kernels for them
-// (AVX-512), and widening them into the scratch (all) — on 1, 2 and 3
+// (AVX-512), and widened once as they are packed (all) — on 1, 2 and 3
 // threads: decode steps (the 2-row edge of two paired panels included),
 // several KC blocks, partial panels, and products of many rows that share
 // the loop nest across threads.
@@ -145,8 +145,8 @@ func TestGemmPackedHalf(t *testing.T) {
 							if kk, nn := pb.Dims(); kk != k || nn != n {
 								t.Fatalf("Dims() = %d, %d, want %d, %d", kk, nn, k, n)
 							}
-							if hk := pb.(*packedB).hk; v.inPlace && dt == npu.F16 && hk == nil || !v.inPlace && hk != nil {
-								t.Fatalf("%v: in place %v, kernels %v", dt, v.inPlace, hk != nil)
+							if p := pb.(*packedB); v.inPlace && dt == npu.F16 && (p.hk == nil || p.h == nil) || !v.inPlace && (p.hk != nil || p.h != nil) {
+								t.Fatalf("%v: in place %v, kernels %v, half panels %v", dt, v.inPlace, p.hk != nil, p.h != nil)
 							}
 							got := append([]float32(nil), c0...)
 							d.GemmPacked(tA, m, 1.25, Buf(a), lda, pb, beta, Buf(got), ldc)

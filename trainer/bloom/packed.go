@@ -31,9 +31,10 @@ func gemmWeight(d npu.Device, pw npu.PackedB, N, n, k int, in, w, out npu.Buf) {
 // InitRandom drop them, and whoever writes Params otherwise (a checkpoint
 // load, an optimizer outside Step) calls PackWeights again, or
 // UnpackWeights. Under half precision (SetPrecision) the copies hold the
-// weights rounded to the half type — in that type (half the memory, and
-// half the bytes a decoding step reads) where the device is an
-// npu.HalfWeightPacker, else widened back — and the products round their
+// weights rounded to the half type — kept in that type (half the memory,
+// and half the bytes a decoding step reads) where the device's products
+// read it so (npu.HalfWeightPacker; the CPU device with AVX2 or AVX-512),
+// else widened back — and the products round their
 // other operand as they start (halfGemm.gemmPacked): the bits of the
 // unpacked half products where the device's GemmHalf multiplies widened
 // operands in float32 (the CPU's, but for bf16 on CPUs with AVX512_BF16).
