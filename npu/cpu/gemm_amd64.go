@@ -105,10 +105,19 @@ var gemmAVX512 = &gemmImpl{
 
 // sgemmKernelAVX2 is the gemmKernel in assembly.
 func sgemmKernelAVX2(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	kernelAVX2(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, sgemmKernel6x16)
+}
+
+// kernel6 is the 6×16 kernel over B of type T (gemm_kernel6_amd64.h).
+type kernel6[T float32 | uint16] func(tiles, k int, a *float32, rsa, csa, tsa int, b *T, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// kernelAVX2 runs k after checking the slices hold what it reads and
+// writes.
+func kernelAVX2[T float32 | uint16](tiles, kc int, a []float32, rsa, csa, tsa int, b []T, ldb int, c []float32, ldc int, alpha, beta float32, k kernel6[T]) {
 	_ = a[(tiles-1)*tsa+(gemmMR-1)*rsa+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+gemmNR-1]
 	_ = c[(tiles*gemmMR-1)*ldc+gemmNR-1]
-	sgemmKernel6x16(tiles, kc, &a[0], rsa, csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+	k(tiles, kc, &a[0], rsa, csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
 // packBTAVX2 is packBTGo with the 8-column blocks transposed in assembly.
@@ -154,40 +163,38 @@ func packATAVX2(d, a []float32, lda, kc, tiles int) {
 // sgemmKernelAVX512 is the gemmKernel of gemmAVX512; it takes rsa == 1 only
 // (kmajorA).
 func sgemmKernelAVX512(tiles, kc int, a []float32, rsa, csa, tsa int, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	kernelAVX512(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, sgemmKernel14x32)
+}
+
+// kernel14 is the 14×32 kernel over B of type T (gemm_kernel14_amd64.h).
+type kernel14[T float32 | uint16] func(tiles, k int, a *float32, csa, tsa int, b *T, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// kernelAVX512 runs k after checking that A is k-major and the slices hold
+// what it reads and writes.
+func kernelAVX512[T float32 | uint16](tiles, kc int, a []float32, rsa, csa, tsa int, b []T, ldb int, c []float32, ldc int, alpha, beta float32, k kernel14[T]) {
 	if rsa != 1 {
-		panic("cpu: sgemmKernelAVX512: A must be k-major")
+		panic("cpu: the AVX-512 kernel: A must be k-major")
 	}
 	_ = a[(tiles-1)*tsa+14-1+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+32-1]
 	_ = c[(tiles*14-1)*ldc+32-1]
-	sgemmKernel14x32(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+	k(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
-// halfKernelsAVX2 is the 6×16 kernel for B of one half type (kern6), with
-// the checks sgemmKernelAVX2 makes; its edge tiles run it into a tile.
-func halfKernelsAVX2(kern6 func(tiles, k int, a *float32, rsa, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32)) *halfKernels {
+// halfKernelsAVX2 is the 6×16 kernel for B of one half type (kern6); its
+// edge tiles run it into a tile.
+func halfKernelsAVX2(kern6 kernel6[uint16]) *halfKernels {
 	return &halfKernels{kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
-		_ = a[(tiles-1)*tsa+(gemmMR-1)*rsa+(kc-1)*csa]
-		_ = b[(kc-1)*ldb+gemmNR-1]
-		_ = c[(tiles*gemmMR-1)*ldc+gemmNR-1]
-		kern6(tiles, kc, &a[0], rsa, csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+		kernelAVX2(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern6)
 	}}
 }
 
 // halfKernelsAVX512 are the 14×32 kernel and its edge rows for B of one
-// half type (kern14 and rows4, rows2, rows1 of that type), with the checks
-// sgemmKernelAVX512 and sgemmRowsAVX512 make.
-func halfKernelsAVX512(kern14 func(tiles, k int, a *float32, csa, tsa int, b *uint16, ldb int, c *float32, ldc int, alpha, beta float32),
-	rows4, rows2, rows1 rowsKernel[uint16]) *halfKernels {
+// half type (kern14 and rows4, rows2, rows1 of that type).
+func halfKernelsAVX512(kern14 kernel14[uint16], rows4, rows2, rows1 rowsKernel[uint16]) *halfKernels {
 	return &halfKernels{
 		kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
-			if rsa != 1 {
-				panic("cpu: the AVX-512 kernel over half B: A must be k-major")
-			}
-			_ = a[(tiles-1)*tsa+14-1+(kc-1)*csa]
-			_ = b[(kc-1)*ldb+32-1]
-			_ = c[(tiles*14-1)*ldc+32-1]
-			kern14(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
+			kernelAVX512(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern14)
 		},
 		rows: func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32) {
 			rowsAVX512(n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
