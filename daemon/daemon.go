@@ -345,8 +345,19 @@ func (d *Daemon) Apply(cmd coord.Command) error {
 	}
 	start := time.Now()
 	f := d.raft.Apply(b, d.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
-		return fmt.Errorf("daemon: raft apply: %w", err)
+	// Raft can leave a future unanswered when it shuts down while the
+	// entry is queued (a CI run's stack dump: the loop's Apply waiting 10
+	// minutes in logFuture.Error, Kill waiting on the loop): a stopping
+	// node stops waiting for it.
+	errc := make(chan error, 1)
+	go func() { errc <- f.Error() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("daemon: raft apply: %w", err)
+		}
+	case <-d.stop:
+		return fmt.Errorf("daemon: raft apply: %w", raft.ErrRaftShutdown)
 	}
 	d.metrics.observeApply(time.Since(start))
 	if res, ok := f.Response().(coord.Result); ok && res.Err != nil {
