@@ -17,6 +17,7 @@ func planCommand() *ucli.Command {
 		&ucli.StringFlag{Name: "config", Usage: "a BLOOM config.json `FILE` for the model's shape (instead of --model-preset)"},
 		&ucli.IntFlag{Name: "devices-per-node", Value: 8, Usage: "devices (ranks) per node, for the total per node"},
 		&ucli.StringFlag{Name: "device-memory", Usage: "one device's memory, e.g. 64GiB: stages whose ranks need more are marked, and the command fails"},
+		&ucli.StringFlag{Name: "device-kind", Value: "cpu", Usage: "the devices the ranks run on, cpu or npu (as bloomd --devices names them): an inference rank on cpu also keeps its matrices packed for its products (not with --no-pack-weights), on npu once"},
 	}
 	return &ucli.Command{
 		Name:      "plan",
@@ -34,7 +35,9 @@ tensor-parallel ranks innermost, as the cluster places them) and a summary;
 The numbers are estimates (trainer/memplan's package doc has the formulas):
 parameters exactly as bloom lays them out (embedding on the first stage, ln_f and
 the tied head's copy on the last, every tensor cut to its tensor-parallel piece);
-4 bytes each for the weights (fp32 master weights at every precision) and the
+4 bytes each for the weights (fp32 master weights at every precision; an inference
+job on --device-kind cpu adds the copy of its matrices packed for its products, in
+the products' type, unless --no-pack-weights) and the
 gradients, 8 for AdamW's moments, for the parameters that train (under LoRA the
 adapters only); activations from Megatron's formulas (Korthikanti et al. 2022:
 s·b·h·(10 + 24/t + 5·a·s/(h·t)) a layer, 2·s·b·h with --checkpoint-activations)
@@ -47,7 +50,7 @@ own and the device's reserve are not counted: leave room for them.`,
 			if err != nil {
 				return err
 			}
-			p, err := spec.MemoryPlan()
+			p, err := spec.MemoryPlanOn(c.String("device-kind"))
 			if err != nil {
 				return err
 			}

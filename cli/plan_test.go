@@ -91,6 +91,35 @@ func TestPlanJobFile(t *testing.T) {
 	}
 }
 
+// TestPlanDeviceKind: Bloom-7B1 generating on TP8 in fp16 keeps, on CPU
+// devices, its blocks' linears and the tied head a second time, packed in
+// fp16 (30 layers · 12·4096²/8 + 250880·4096/8 values a rank, 2 bytes
+// each: 1,766,850,560 bytes); on NPU devices once; --device-kind gpu is
+// refused.
+func TestPlanDeviceKind(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "gen.yaml")
+	yaml := "kind: generate\nmodel-preset: bloom-7b1\ntensor-model-parallel-size: 8\nload: /m\nprompt: [hello]\nfp16: true\n" +
+		"micro-batch-size: 1\nseq-length: 2048\n"
+	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	weights := map[string]int64{}
+	for _, kind := range []string{"cpu", "npu"} {
+		out, err := run(t, "plan", "-o", "json", "--device-kind", kind, f)
+		var p planOutput
+		if err != nil || json.Unmarshal([]byte(out), &p) != nil || len(p.Stages) != 1 {
+			t.Fatalf("--device-kind %s: %v\n%s", kind, err, out)
+		}
+		weights[kind] = p.Stages[0].Rank.Weights
+	}
+	if weights["npu"] != 884286464*4 || weights["cpu"]-weights["npu"] != 2*(30*12*4096*4096/8+250880*4096/8) {
+		t.Errorf("weights a rank by device kind %v: want npu %d, cpu 1,766,850,560 more", weights, 884286464*4)
+	}
+	if _, err := run(t, "plan", "--device-kind", "gpu", f); err == nil || !strings.Contains(err.Error(), `unknown device kind "gpu"`) {
+		t.Errorf("--device-kind gpu: %v", err)
+	}
+}
+
 // hasLine reports whether a line of out holds each of parts, in order.
 func hasLine(out string, parts ...string) bool {
 	for _, line := range strings.Split(out, "\n") {

@@ -193,38 +193,25 @@ func (d *Daemon) admit(raw []byte) ([]byte, error) {
 	return spec.Marshal()
 }
 
-// fits refuses a job whose ranks need more memory than the cluster's
-// devices have: the memory plan (bloomctl plan) of its largest stage
-// against what each node reports one device may use. Nodes that have not
-// reported their memory yet are not counted against it.
+// fits refuses a job whose ranks need more memory than the live nodes'
+// devices have (jobspec.Spec.Fits, on what each node reports in gossip).
 func (d *Daemon) fits(spec *jobspec.Spec) error {
-	plan, err := spec.MemoryPlan()
-	if err != nil {
-		return err
-	}
-	need := plan.Max()
-	devices, known, most := 0, false, uint64(0)
+	var offers []jobspec.Offer
 	for _, m := range d.ml.Members() {
 		if !live(m) || m.Meta.Devices == "" {
 			continue
 		}
-		mem := m.Meta.MemPerDevice
-		known, most = known || mem > 0, max(most, mem)
-		if mem == 0 || int64(mem)<<20 >= need.Rank.Total { // not reported yet: given the benefit of the doubt
-			n, _ := deviceNames(m.Meta.Devices)
-			devices += len(n)
+		groups, err := sched.ParseDevices(m.Meta.Devices)
+		if err != nil {
+			continue
 		}
+		o := jobspec.Offer{Devices: map[string]int{}, MemMiB: m.Meta.MemPerDevice}
+		for _, g := range groups {
+			o.Devices[g.Kind] += len(g.Indices)
+		}
+		offers = append(offers, o)
 	}
-	if !known || devices >= plan.Ranks() {
-		return nil
-	}
-	gib := func(b int64) string { return fmt.Sprintf("%.2f GiB", float64(b)/(1<<30)) }
-	r := need.Rank
-	return fmt.Errorf("%w: out of memory before it starts: each rank of pipeline stage %d needs about %s (weights %s, gradients %s, optimizer %s, activations %s; bloomctl plan shows every stage), "+
-		"but %d of the %d ranks find a device with that much (the most a node offers one device is %s): "+
-		"raise --tensor-model-parallel-size or --pipeline-model-parallel-size, add --checkpoint-activations, lower --micro-batch-size or --seq-length, or add nodes with more memory",
-		jobspec.ErrInvalid, need.Stage, gib(r.Total), gib(r.Weights), gib(r.Grads), gib(r.Optimizer), gib(r.Activations),
-		devices, plan.Ranks(), gib(int64(most)<<20))
+	return spec.Fits(offers)
 }
 
 func (d *Daemon) handleCancel(w http.ResponseWriter, r *http.Request) {

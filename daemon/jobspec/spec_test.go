@@ -398,6 +398,23 @@ func TestInferenceSpecs(t *testing.T) {
 	if d := pp.PerRank(0).Weights - pl.PerRank(0).Weights; d != 4*(2*12*64*64+320*64) || pp.PerRank(0).Activations != pl.PerRank(0).Activations {
 		t.Errorf("--no-pack-weights saves %d bytes of weights, want the copy %d", d, 4*(2*12*64*64+320*64))
 	}
+	// On NPU devices (the Ascend backend packs nothing) a generate job's
+	// plan is that of --no-pack-weights on CPU; a training job's is the
+	// same on both kinds; an unknown kind is refused.
+	plans, err := gen.MemoryPlans()
+	if err != nil || len(plans) != 2 || plans["cpu"].PerRank(0) != pp.PerRank(0) || plans["npu"].PerRank(0) != pl.PerRank(0) {
+		t.Errorf("generate's plans by device kind %+v (%v): want cpu %+v, npu %+v", plans, err, pp.PerRank(0), pl.PerRank(0))
+	}
+	train := Default()
+	train.ModelPreset, train.MicroBatch, train.GlobalBatch, train.SeqLength = "bloom-tiny", 1, 1, 32
+	tc, err1 := train.MemoryPlanOn("cpu")
+	tn, err2 := train.MemoryPlanOn("npu")
+	if err1 != nil || err2 != nil || tc.PerRank(0) != tn.PerRank(0) {
+		t.Errorf("a training job's plan on cpu %+v (%v), on npu %+v (%v): want the same", tc.PerRank(0), err1, tn.PerRank(0), err2)
+	}
+	if _, err := gen.MemoryPlanOn("gpu"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"gpu"`) {
+		t.Errorf("a plan on gpu: %v", err)
+	}
 	jf, err := ParseFile([]byte("kind: evaluate\nmodel-preset: bloom-tiny\nload: /m\ntask: mmlu\ntask-data-path: /data/mmlu\nlimit: 10\n"), t.TempDir())
 	if err != nil || jf.Spec.Validate() != nil || jf.Spec.Limit != 10 {
 		t.Fatalf("evaluate job file: %+v %v", jf.Spec, err)
@@ -422,6 +439,41 @@ func TestInferenceSpecs(t *testing.T) {
 		tc.edit(&s)
 		if err := s.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want an error about %s", s, err, tc.want)
+		}
+	}
+}
+
+// TestFits: Bloom-7B1 generating on TP8 in fp16 needs 5.77 GiB a rank on
+// CPU devices (its matrices packed a second time) and 4.13 GiB on NPUs;
+// eight devices of 5 GiB take it as NPUs, not as CPUs; a node that has not
+// reported its memory counts as able; with none reporting nothing is
+// refused.
+func TestFits(t *testing.T) {
+	jf, err := ParseFile([]byte("kind: generate\nmodel-preset: bloom-7b1\ntensor-model-parallel-size: 8\nload: /m\nprompt: [hello]\nfp16: true\nmicro-batch-size: 1\nseq-length: 2048\n"), t.TempDir())
+	if err != nil || jf.Spec.Validate() != nil {
+		t.Fatalf("generate job file: %v %v", err, jf.Spec.Validate())
+	}
+	s := jf.Spec
+	const gib5 = 5 << 10 // MiB
+	cpu := func(n int, mem uint64) Offer { return Offer{Devices: map[string]int{"cpu": n}, MemMiB: mem} }
+	npu := func(n int, mem uint64) Offer { return Offer{Devices: map[string]int{"npu": n}, MemMiB: mem} }
+	for _, tc := range []struct {
+		name   string
+		offers []Offer
+		want   string // "" fits
+	}{
+		{"8 NPUs of 5 GiB", []Offer{npu(8, gib5)}, ""},
+		{"8 CPUs of 5 GiB", []Offer{cpu(8, gib5)}, "each rank of pipeline stage 0 needs about 5.77 GiB"},
+		{"4 NPUs of 5 GiB beside 4 CPUs", []Offer{npu(4, gib5), cpu(4, gib5)}, "4 of the 8 ranks"},
+		{"4 NPUs of 5 GiB, 4 CPUs not reported", []Offer{npu(4, gib5), cpu(4, 0)}, ""},
+		{"8 CPUs of 6 GiB", []Offer{cpu(8, 6<<10)}, ""},
+		{"none reported", []Offer{cpu(2, 0)}, ""},
+		{"no nodes", nil, ""},
+	} {
+		err := s.Fits(tc.offers)
+		if tc.want == "" && err != nil || tc.want != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) ||
+			!strings.Contains(err.Error(), "out of memory before it starts")) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

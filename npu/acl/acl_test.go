@@ -357,3 +357,14 @@ func TestHostMemory(t *testing.T) {
 		t.Fatalf("a second FreeHost: %v", err)
 	}
 }
+
+// TestNoWeightPacker: the backend keeps an inference rank's weights once
+// (no npu.WeightPacker), as the memory plan of a rank on an NPU node
+// assumes (daemon/jobspec's packsWeights); a packer added here must be
+// counted there.
+func TestNoWeightPacker(t *testing.T) {
+	var d npu.Device = (*Device)(nil)
+	if _, ok := d.(npu.WeightPacker); ok {
+		t.Fatal("the ACL device packs weights: count the packed copy for npu in daemon/jobspec's packsWeights")
+	}
+}
