@@ -16,7 +16,7 @@ import (
 func serveCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "serve",
-		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate and /generate_stream, /health, /metrics",
+		Usage: "serve a model in this process over HTTP: OpenAI's /v1/completions and /v1/models, TGI's /generate, /generate_stream, / and /info, /health, /metrics",
 		UsageText: "bloomctl serve --model DIR [--tokenizer FILE] [--listen 127.0.0.1:8000] [--name NAME] [--max-batch 8] [--max-context 2048] [--kv-cache-tokens N] [--kv-cache-dtype fp32] [--prefill-chunk 128]\n" +
 			"   curl -s localhost:8000/v1/completions -d '{\"model\":\"NAME\",\"prompt\":\"Hello\",\"max_tokens\":16}'",
 		Description: `Requests join the running batch and leave it at token boundaries (continuous

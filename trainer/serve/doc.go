@@ -3,10 +3,18 @@
 // prompts, max_tokens, temperature, top_p, stop, seed, logprobs, echo, n,
 // and stream as server-sent events ending in "data: [DONE]"; GET
 // /v1/models), Text Generation Inference's POST /generate and
-// /generate_stream, GET /health, and Prometheus metrics at GET /metrics
-// (queue depth, running requests, tokens, time to first token and
+// /generate_stream (top_k, details with the tokens, return_full_text; the
+// stream's last event carries the last token with the text) and its
+// compatibility routes POST / and /invocations, GET /info, GET /health
+// (and /ping), and Prometheus metrics at GET /metrics (queue depth,
+// running requests, tokens, abandoned requests, time to first token and
 // inter-token latency histograms). Errors are OpenAI's bodies (TGI's on
-// its routes) with their status codes.
+// its routes) with their status codes; settings the server cannot honour
+// (penalties, best_of, logit_bias, suffix; TGI's repetition_penalty and
+// the like) are refused unless neutral, never ignored. A sampled request
+// without a seed draws a fresh one. A stream never sends text that a stop
+// string then removes (an end that may begin one is held back), and a
+// client that goes away frees its row at the next token.
 //
 // The Engine batches continuously: requests join the running batch and
 // leave it at token boundaries, each with its own sampler, stop strings and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -96,12 +97,15 @@ type Request struct {
 	Prompt      []int32
 	MaxTokens   int
 	Temperature float64 // 0: greedy
+	TopK        int     // 0: no top-k cut
 	TopP        float64 // 0 or 1: no nucleus cut
 	Seed        uint64
 	Stop        []string // the text ends before the first of these
 	Logprobs    int      // alternatives per token to report (0: the token's own logprob only)
 	// OnToken, when set, gets each new token as it is decided (streaming);
-	// it runs on the engine's goroutine and must not block for long.
+	// it runs on the engine's goroutine and must not block for long. It is
+	// never called once Wait (or Complete) has returned for the context's
+	// end: a handler may give up its response writer then.
 	OnToken func(Token)
 }
 
@@ -120,6 +124,7 @@ type Result struct {
 	Tokens       []Token
 	Text         string
 	FinishReason string // "stop" (EOS or a stop string) or "length"
+	StopString   bool   // a stop string ended it (FinishReason "stop"; not EOS)
 	// Tail is the end of Text no Token carried: bytes of a character the
 	// continuation never completed. A stream sends it last.
 	Tail string
@@ -127,7 +132,7 @@ type Result struct {
 
 // sampling is how r's tokens are picked.
 func (r Request) sampling() bloom.Sampling {
-	return bloom.Sampling{Temperature: r.Temperature, TopP: r.TopP, Seed: r.Seed}
+	return bloom.Sampling{Temperature: r.Temperature, TopK: r.TopK, TopP: r.TopP, Seed: r.Seed}
 }
 
 // ErrContext wraps a request whose prompt and new tokens do not fit
@@ -145,8 +150,37 @@ type job struct {
 	text    string // the text of ids so far
 	next    int32  // the token to decode next, in its row
 	staged  int    // prompt tokens prefilled
+	sent    int    // bytes of text the tokens have carried (OnToken)
 	stopped bool
 	cut     bool // a stop string ended the text
+
+	// mu orders OnToken against the waiter's giving up (abandon): once
+	// gone, no token is delivered and the row leaves at the next step.
+	mu   sync.Mutex
+	gone bool
+}
+
+// deliver gives t to the request's OnToken unless its waiter gave up.
+func (j *job) deliver(t Token) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.gone {
+		j.req.OnToken(t)
+	}
+}
+
+// abandon marks the request given up by its waiter; it returns once no
+// OnToken call runs or will.
+func (j *job) abandon() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.gone = true
+}
+
+func (j *job) isGone() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.gone
 }
 
 func (e *Engine) init() {
@@ -217,7 +251,9 @@ func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
 	}
 }
 
-// Wait waits for the request's result, or for ctx.
+// Wait waits for the request's result, or for ctx. When ctx ends first
+// the request is abandoned: no more tokens reach its OnToken, and its row
+// and key/value blocks are freed at the next token boundary.
 func (p *Pending) Wait(ctx context.Context) (Result, error) {
 	select {
 	case <-p.j.done:
@@ -230,6 +266,7 @@ func (p *Pending) Wait(ctx context.Context) (Result, error) {
 			return Result{}, p.e.err
 		}
 	case <-ctx.Done():
+		p.j.abandon()
 		return Result{}, ctx.Err()
 	}
 }
@@ -306,6 +343,13 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 				break more
 			}
 		}
+		waiting = slices.DeleteFunc(waiting, func(j *job) bool { // abandoned before they joined
+			if j.isGone() {
+				e.Stats.abandoned.Add(1)
+				e.finish(j, context.Canceled)
+			}
+			return j.isGone()
+		})
 		if cd != nil {
 			// Requests join while rows and blocks are free and this step's
 			// budget has prompt tokens left for them; beside one already
@@ -370,12 +414,19 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			rows[live+k] = j
 		}
 		live, joining = live+complete, joining[complete:]
-		for r := 0; r < live; { // finished rows leave; the last live row takes the place
-			if j := rows[r]; !j.stopped {
+		for r := 0; r < live; { // finished and abandoned rows leave; the last live row takes the place
+			j := rows[r]
+			gone := !j.stopped && j.isGone()
+			if !j.stopped && !gone {
 				r++
 				continue
 			}
-			e.finish(rows[r], nil)
+			if gone {
+				e.Stats.abandoned.Add(1)
+				e.finish(j, context.Canceled)
+			} else {
+				e.finish(j, nil)
+			}
 			free += e.blocks(rows[r].req)
 			live--
 			if err := d.Leave(r, live); err != nil {
@@ -456,9 +507,10 @@ func (e *Engine) finish(j *job, err error) {
 	if j.res.FinishReason == "" {
 		j.res.FinishReason = "length"
 	}
-	if full := e.Tok.Decode(j.ids, true); !j.cut && len(full) > len(j.text) {
-		j.res.Tail, j.res.Text = full[len(j.text):], full
+	if !j.cut {
+		j.text = e.Tok.Decode(j.ids, true) // with a character never completed
 	}
+	j.res.Text, j.res.Tail = j.text, j.text[min(j.sent, len(j.text)):]
 	close(j.done)
 }
 
@@ -494,24 +546,49 @@ func (e *Engine) step(j *job, ch bloom.Choice) int32 {
 	j.ids = append(j.ids, id)
 	full := e.Tok.Decode(j.ids, true)
 	if !strings.HasSuffix(full, string(utf8.RuneError)) { // a character still incomplete shows later
-		tk.Text, j.text = full[len(j.text):], full
+		j.text = full
 	}
 	for _, s := range j.req.Stop {
 		if k := strings.Index(j.text, s); s != "" && k >= 0 {
-			cut := len(j.text) - k // what the stop string removes of the text so far
-			tk.Text = tk.Text[:max(0, len(tk.Text)-cut)]
 			j.text = j.text[:k]
-			j.stopped, j.cut, j.res.FinishReason = true, true, "stop"
+			j.stopped, j.cut, j.res.FinishReason, j.res.StopString = true, true, "stop", true
 			break
 		}
+	}
+	// The token carries the text not yet carried, but for an end that may
+	// begin a stop string (it shows once the string is ruled out, or is
+	// cut with it): a stream never sends what the completion's text ends
+	// up without.
+	upto := len(j.text)
+	if !j.cut {
+		upto -= heldBack(j.text, j.req.Stop)
+	}
+	if upto > j.sent {
+		tk.Text, j.sent = j.text[j.sent:upto], upto
 	}
 	j.res.Tokens = append(j.res.Tokens, tk)
 	j.res.Text = j.text
 	if j.req.OnToken != nil {
-		j.req.OnToken(tk)
+		j.deliver(tk)
 	}
 	if len(j.ids) >= j.req.MaxTokens && !j.stopped {
 		j.stopped, j.res.FinishReason = true, "length"
 	}
 	return id
+}
+
+// heldBack is the length of the longest end of text that is a proper
+// beginning of one of stops: text a later token may complete into a stop
+// string.
+func heldBack(text string, stops []string) int {
+	n := 0
+	for _, s := range stops {
+		for k := min(len(s)-1, len(text)); k > n; k-- {
+			if strings.HasSuffix(text, s[:k]) {
+				n = k
+				break
+			}
+		}
+	}
+	return n
 }

@@ -3,6 +3,7 @@ package serve
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,15 +23,23 @@ func Handler(e *Engine, name string) *Server {
 	s := &Server{e: e, name: name, created: time.Now().Unix(), mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/completions", s.admit(s.completions))
 	s.mux.HandleFunc("GET /v1/models", s.models)
-	s.mux.HandleFunc("POST /generate", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, false) }))
-	s.mux.HandleFunc("POST /generate_stream", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, true) }))
-	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("POST /generate", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, tgiGenerate) }))
+	s.mux.HandleFunc("POST /generate_stream", s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, tgiStream) }))
+	// TGI's compatibility routes: POST / and /invocations stream or not as
+	// the body's "stream" says, a generation answered as a list of one.
+	compat := s.admit(func(w http.ResponseWriter, r *http.Request) { s.tgi(w, r, tgiCompat) })
+	s.mux.HandleFunc("POST /{$}", compat)
+	s.mux.HandleFunc("POST /invocations", compat)
+	s.mux.HandleFunc("GET /info", s.info)
+	health := func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
-	})
+	}
+	s.mux.HandleFunc("GET /health", health)
+	s.mux.HandleFunc("GET /ping", health)
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		e.Stats.WriteMetrics(w)
@@ -97,6 +106,14 @@ func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 		map[string]any{"id": s.name, "object": "model", "created": s.created, "owned_by": "bloom"}}})
 }
 
+// info is TGI's GET /info: the model and the server's limits.
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"model_id": s.name, "model_dtype": "float32", "model_device_type": "cpu",
+		"max_input_length": s.e.Decoder.Context() - 1, "max_total_tokens": s.e.Decoder.Context(),
+		"max_concurrent_requests": cap(s.e.queue), "max_best_of": 1, "max_stop_sequences": 4,
+		"waiting_served_ratio": waitingServed, "validation_workers": 1, "version": "bloom"})
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
@@ -115,6 +132,38 @@ type completionRequest struct {
 	Seed        *uint64         `json:"seed"`
 	Logprobs    *int            `json:"logprobs"`
 	Echo        bool            `json:"echo"`
+	// Not supported: refused unless neutral, rather than ignored.
+	BestOf           *int               `json:"best_of"`
+	PresencePenalty  *float64           `json:"presence_penalty"`
+	FrequencyPenalty *float64           `json:"frequency_penalty"`
+	LogitBias        map[string]float64 `json:"logit_bias"`
+	Suffix           *string            `json:"suffix"`
+}
+
+// unsupported names the first setting of r this server cannot honour
+// (a neutral value is fine: clients send defaults).
+func (r *completionRequest) unsupported() string {
+	switch {
+	case r.BestOf != nil && *r.BestOf > 1:
+		return "best_of"
+	case r.PresencePenalty != nil && *r.PresencePenalty != 0:
+		return "presence_penalty"
+	case r.FrequencyPenalty != nil && *r.FrequencyPenalty != 0:
+		return "frequency_penalty"
+	case len(r.LogitBias) > 0:
+		return "logit_bias"
+	case r.Suffix != nil && *r.Suffix != "":
+		return "suffix"
+	}
+	return ""
+}
+
+// randomSeed is the seed of a sampled request that names none: each such
+// request samples afresh.
+func randomSeed() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // prompts reads OpenAI's prompt: a string, strings, token ids, or lists
@@ -195,7 +244,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		oaiError(w, http.StatusBadRequest, "invalid_request_error", "stop", err.Error())
 		return
 	}
-	base := Request{MaxTokens: 16, Temperature: 1, TopP: 1, Stop: stop}
+	if p := req.unsupported(); p != "" {
+		oaiError(w, http.StatusBadRequest, "invalid_request_error", p, p+" is not supported by this server")
+		return
+	}
+	base := Request{MaxTokens: 16, Temperature: 1, TopP: 1, Stop: stop, Seed: randomSeed()}
 	if req.MaxTokens != nil {
 		base.MaxTokens = *req.MaxTokens
 	}
@@ -273,7 +326,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	usage, choices := map[string]int{}, []choice{}
 	for i, res := range results {
 		finish := res.FinishReason
-		usage["prompt_tokens"] += len(reqs[i].Prompt)
+		if i%n == 0 { // a prompt counts once, whatever its choices
+			usage["prompt_tokens"] += len(reqs[i].Prompt)
+		}
 		usage["completion_tokens"] += len(res.Tokens)
 		if stream != nil {
 			stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
@@ -312,18 +367,54 @@ func (s *Server) logprobs(asked bool, toks []Token, offset int) *choiceLogprobs 
 	return lp
 }
 
-// tgiRequest is Text Generation Inference's POST /generate body.
+// tgiRequest is Text Generation Inference's POST /generate body (with
+// the compatibility routes' stream).
 type tgiRequest struct {
 	Inputs     string `json:"inputs"`
+	Stream     bool   `json:"stream"`
 	Parameters struct {
 		MaxNewTokens *int     `json:"max_new_tokens"`
 		Temperature  *float64 `json:"temperature"`
+		TopK         *int     `json:"top_k"`
 		TopP         *float64 `json:"top_p"`
 		DoSample     bool     `json:"do_sample"`
 		Seed         *uint64  `json:"seed"`
 		Stop         []string `json:"stop"`
 		Details      bool     `json:"details"`
+		// return_full_text puts the prompt before the generated text.
+		ReturnFullText *bool `json:"return_full_text"`
+		// Not supported: refused unless neutral, rather than ignored.
+		RepetitionPenalty   *float64 `json:"repetition_penalty"`
+		FrequencyPenalty    *float64 `json:"frequency_penalty"`
+		TypicalP            *float64 `json:"typical_p"`
+		BestOf              *int     `json:"best_of"`
+		Truncate            *int     `json:"truncate"`
+		Watermark           bool     `json:"watermark"`
+		DecoderInputDetails bool     `json:"decoder_input_details"`
+		TopNTokens          *int     `json:"top_n_tokens"`
 	} `json:"parameters"`
+}
+
+// check is TGI's validation of the parameters (422 with its message).
+func (q *tgiRequest) check() string {
+	p := q.Parameters
+	switch {
+	case q.Inputs == "":
+		return "the body needs inputs (a non-empty string)"
+	case p.Temperature != nil && *p.Temperature <= 0:
+		return "`temperature` must be strictly positive"
+	case p.TopP != nil && (*p.TopP <= 0 || *p.TopP >= 1):
+		return "`top_p` must be > 0.0 and < 1.0"
+	case p.TopK != nil && *p.TopK <= 0:
+		return "`top_k` must be strictly positive"
+	case len(p.Stop) > 4:
+		return "`stop` supports up to 4 stop sequences"
+	case p.RepetitionPenalty != nil && *p.RepetitionPenalty != 1, p.FrequencyPenalty != nil && *p.FrequencyPenalty != 0,
+		p.TypicalP != nil && *p.TypicalP < 1, p.BestOf != nil && *p.BestOf > 1, p.Truncate != nil, p.Watermark,
+		p.DecoderInputDetails, p.TopNTokens != nil && *p.TopNTokens > 0:
+		return "repetition_penalty, frequency_penalty, typical_p, best_of, truncate, watermark, decoder_input_details and top_n_tokens are not supported by this server"
+	}
+	return ""
 }
 
 func tgiError(w http.ResponseWriter, code int, typ, msg string) {
@@ -332,14 +423,33 @@ func tgiError(w http.ResponseWriter, code int, typ, msg string) {
 	json.NewEncoder(w).Encode(map[string]string{"error": msg, "error_type": typ})
 }
 
-func (s *Server) tgi(w http.ResponseWriter, r *http.Request, streaming bool) {
+// The TGI routes: /generate, /generate_stream, and the compatibility
+// routes (POST /, /invocations) that do either as the body says.
+type tgiRoute int
+
+const (
+	tgiGenerate tgiRoute = iota
+	tgiStream
+	tgiCompat
+)
+
+// tgiToken is TGI's Token.
+func tgiToken(t Token) map[string]any {
+	return map[string]any{"id": t.ID, "text": t.Text, "logprob": t.Logprob, "special": false}
+}
+
+func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 	var req tgiRequest
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err == nil {
 		err = json.Unmarshal(body, &req)
 	}
-	if err != nil || req.Inputs == "" {
-		tgiError(w, http.StatusUnprocessableEntity, "validation", "the body needs inputs (a non-empty string)")
+	if err != nil {
+		tgiError(w, http.StatusUnprocessableEntity, "validation", "the body is not a generate request: "+err.Error())
+		return
+	}
+	if msg := req.check(); msg != "" {
+		tgiError(w, http.StatusUnprocessableEntity, "validation", msg)
 		return
 	}
 	p := req.Parameters
@@ -347,28 +457,53 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, streaming bool) {
 	if p.MaxNewTokens != nil {
 		q.MaxTokens = *p.MaxNewTokens
 	}
-	if p.DoSample || p.Temperature != nil && *p.Temperature > 0 {
-		q.Temperature, q.TopP = 1, 1
+	var seed *uint64
+	if p.DoSample || p.Temperature != nil && *p.Temperature != 1 || p.TopK != nil || p.TopP != nil {
+		// TGI samples when asked to or when a sampling parameter is set.
+		q.Temperature, q.TopP, q.Seed = 1, 1, randomSeed()
 		if p.Temperature != nil {
 			q.Temperature = *p.Temperature
 		}
 		if p.TopP != nil {
 			q.TopP = *p.TopP
 		}
-	}
-	if p.Seed != nil {
-		q.Seed = *p.Seed
+		if p.TopK != nil {
+			q.TopK = *p.TopK
+		}
+		if p.Seed != nil {
+			q.Seed = *p.Seed
+		}
+		seed = &q.Seed
 	}
 	if err := s.e.Check(q); err != nil {
 		tgiError(w, http.StatusUnprocessableEntity, "validation", err.Error())
 		return
 	}
+	prefix := ""
+	if p.ReturnFullText != nil && *p.ReturnFullText {
+		prefix = req.Inputs
+	}
+	// A stream's last event carries the last token with the generated
+	// text (and the details when asked for), so each token is held until
+	// the next one shows it was not the last.
 	var stream *sse
-	if streaming {
+	var held *Token
+	index := 0
+	event := func(t Token, last map[string]any) {
+		index++
+		ev := map[string]any{"index": index, "token": tgiToken(t), "top_tokens": nil, "generated_text": nil, "details": nil}
+		for k, v := range last {
+			ev[k] = v
+		}
+		stream.send(ev)
+	}
+	if route == tgiStream || route == tgiCompat && req.Stream {
 		stream = newSSE(w)
 		q.OnToken = func(t Token) {
-			stream.send(map[string]any{"token": map[string]any{"id": t.ID, "text": t.Text, "logprob": t.Logprob, "special": false},
-				"generated_text": nil, "details": nil})
+			if held != nil {
+				event(*held, nil)
+			}
+			held = &t
 		}
 	}
 	res, err := s.e.Complete(r.Context(), q)
@@ -377,18 +512,40 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, streaming bool) {
 			stream.send(map[string]any{"error": err.Error(), "error_type": "generation"})
 			return
 		}
-		tgiError(w, http.StatusServiceUnavailable, "generation", err.Error())
+		tgiError(w, http.StatusFailedDependency, "generation", err.Error())
 		return
 	}
-	details := map[string]any{"finish_reason": map[string]string{"length": "length", "stop": "eos_token"}[res.FinishReason],
-		"generated_tokens": len(res.Tokens), "seed": p.Seed}
+	finish := map[string]string{"length": "length", "stop": "eos_token"}[res.FinishReason]
+	if res.StopString {
+		finish = "stop_sequence"
+	}
 	if stream != nil {
-		stream.send(map[string]any{"token": nil, "generated_text": res.Text, "details": details})
+		var details any
+		if p.Details {
+			details = map[string]any{"finish_reason": finish, "generated_tokens": len(res.Tokens), "seed": seed, "input_length": len(q.Prompt)}
+		}
+		if held == nil { // EOS came first: the last event carries it
+			index++
+			stream.send(map[string]any{"index": index, "token": map[string]any{"id": s.e.EOS, "text": "", "logprob": nil, "special": true},
+				"top_tokens": nil, "generated_text": prefix + res.Text, "details": details})
+			return
+		}
+		held.Text += res.Tail
+		event(*held, map[string]any{"generated_text": prefix + res.Text, "details": details})
 		return
 	}
-	out := map[string]any{"generated_text": res.Text}
+	out := map[string]any{"generated_text": prefix + res.Text}
 	if p.Details {
-		out["details"] = details
+		toks := make([]map[string]any, len(res.Tokens))
+		for i, t := range res.Tokens {
+			toks[i] = tgiToken(t)
+		}
+		out["details"] = map[string]any{"finish_reason": finish, "generated_tokens": len(res.Tokens), "seed": seed,
+			"prefill": []any{}, "tokens": toks}
+	}
+	if route == tgiCompat {
+		writeJSON(w, []any{out})
+		return
 	}
 	writeJSON(w, out)
 }

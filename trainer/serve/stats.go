@@ -13,6 +13,7 @@ import (
 type Stats struct {
 	waiting, active atomic.Int64
 	tokens          atomic.Int64
+	abandoned       atomic.Int64 // requests whose client went away before they ended
 	ttft, itl       histogram
 	// Record, when set before the engine runs, gets every observation
 	// the two histograms get, exactly (first: a time to the first token,
@@ -65,6 +66,7 @@ func (s *Stats) WriteMetrics(w io.Writer) {
 		{"bloom_serve_queue_depth", "Requests waiting for the model.", "gauge", s.waiting.Load()},
 		{"bloom_serve_running_requests", "Requests being decoded.", "gauge", s.active.Load()},
 		{"bloom_serve_generated_tokens_total", "Tokens generated.", "counter", s.tokens.Load()},
+		{"bloom_serve_abandoned_requests_total", "Requests whose client went away before they ended (their rows freed at the next token).", "counter", s.abandoned.Load()},
 	} {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", g.name, g.help, g.name, g.kind, g.name, g.v)
 	}

@@ -1,0 +1,281 @@
+package serve
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// TestAbandonedStream: a client that goes away mid-stream (its request's
+// context cancelled) gets no more tokens delivered — before the fix the
+// engine kept writing into the finished handler's response and the server
+// crashed — and its row leaves at the next token: the engine counts it
+// abandoned, generates far fewer than its max_tokens, and serves the next
+// request. Over HTTP, a streaming client that hangs up after the first
+// event leaves a server that answers the next request.
+func TestAbandonedStream(t *testing.T) {
+	ts, m, tok := testServer(t, 1)
+	e := newEngine(t, m, tok, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+
+	rctx, hangUp := context.WithCancel(ctx)
+	var waited, late atomic.Bool
+	q := Request{Prompt: tok.Encode("Once upon a time").IDs, MaxTokens: 40}
+	q.OnToken = func(Token) {
+		if waited.Load() {
+			late.Store(true)
+		}
+		hangUp() // the client goes away at its first token
+	}
+	if _, err := e.Complete(rctx, q); !errors.Is(err, context.Canceled) {
+		t.Fatalf("an abandoned request: %v", err)
+	}
+	waited.Store(true)
+	// One row: the next request runs only once the abandoned one left it.
+	r, err := e.Complete(ctx, Request{Prompt: tok.Encode("Hello").IDs, MaxTokens: 4})
+	if err != nil || len(r.Tokens) != 4 {
+		t.Fatalf("the next request: %+v %v", r, err)
+	}
+	if e.Stats.abandoned.Load() != 1 {
+		t.Errorf("%d requests abandoned, want 1", e.Stats.abandoned.Load())
+	}
+	if late.Load() {
+		t.Error("a token reached OnToken after Wait returned")
+	}
+	if n := e.Stats.tokens.Load() - 4; n > 5 {
+		t.Errorf("the abandoned request generated %d tokens (max_tokens 40)", n)
+	}
+
+	for _, route := range []struct{ path, body string }{
+		{"/v1/completions", `{"model":"tiny","prompt":"Once upon a time","max_tokens":40,"stream":true,"temperature":0}`},
+		{"/generate_stream", `{"inputs":"Once upon a time","parameters":{"max_new_tokens":40}}`},
+	} {
+		hctx, hang := context.WithCancel(ctx)
+		req, _ := http.NewRequestWithContext(hctx, "POST", ts.URL+route.path, strings.NewReader(route.body))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bufio.NewScanner(res.Body).Scan() {
+			t.Fatalf("%s: no first event", route.path)
+		}
+		hang()
+		res.Body.Close()
+		res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "Hello", "max_tokens": 3, "temperature": 0})
+		if res.StatusCode != 200 {
+			t.Fatalf("after a client hung up on %s: %d %s", route.path, res.StatusCode, body)
+		}
+	}
+}
+
+// streamText posts an OpenAI streaming request and returns the text its
+// chunks add up to.
+func streamText(t *testing.T, url string, body map[string]any) string {
+	t.Helper()
+	body["stream"] = true
+	b, _ := json.Marshal(body)
+	res, err := http.Post(url+"/v1/completions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var text strings.Builder
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		var ch struct{ Choices []struct{ Text string } }
+		if ok && line != "[DONE]" && json.Unmarshal([]byte(line), &ch) == nil && len(ch.Choices) == 1 {
+			text.WriteString(ch.Choices[0].Text)
+		}
+	}
+	return text.String()
+}
+
+// TestStopStringStreamed: a stop string that spans tokens ends the text
+// before it, streamed or not: the stream holds back an end that may begin
+// the stop string (it sent the string's first characters before), and
+// sends what turns out not to be one.
+func TestStopStringStreamed(t *testing.T) {
+	ts, m, tok := testServer(t, 2)
+	full := tok.Decode(alone(t, m, tok, "Once upon a time", 12), true)
+	runes := []rune(full)
+	stop := string(runes[3:6]) // three characters of the continuation, over several tokens
+	want := full[:strings.Index(full, stop)]
+	req := map[string]any{"model": "tiny", "prompt": "Once upon a time", "max_tokens": 12, "temperature": 0, "stop": stop}
+	res, body := post(t, ts.URL+"/v1/completions", req)
+	var c struct {
+		Choices []struct {
+			Text         string
+			FinishReason string `json:"finish_reason"`
+		}
+	}
+	if res.StatusCode != 200 || json.Unmarshal(body, &c) != nil || c.Choices[0].Text != want || c.Choices[0].FinishReason != "stop" {
+		t.Fatalf("stop %q in %q: %d %s (want %q)", stop, full, res.StatusCode, body, want)
+	}
+	if got := streamText(t, ts.URL, req); got != want {
+		t.Errorf("streamed with stop %q: %q, want %q", stop, got, want)
+	}
+	// A stop string that begins like the text but never completes: the
+	// held-back characters are sent at the end.
+	req["stop"] = string(runes[len(runes)-2:]) + "\x01never"
+	if got := streamText(t, ts.URL, req); got != full {
+		t.Errorf("streamed with a stop string never met: %q, want %q", got, full)
+	}
+}
+
+// TestSeeds: sampling without a seed differs from request to request (it
+// repeated one sample for every request); with a seed it repeats.
+func TestSeeds(t *testing.T) {
+	ts, _, _ := testServer(t, 2)
+	texts := map[string]bool{}
+	for range 4 {
+		res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "Once", "max_tokens": 16, "temperature": 2})
+		var c struct{ Choices []struct{ Text string } }
+		if res.StatusCode != 200 || json.Unmarshal(body, &c) != nil {
+			t.Fatalf("%d %s", res.StatusCode, body)
+		}
+		texts[c.Choices[0].Text] = true
+	}
+	if len(texts) < 2 {
+		t.Errorf("4 samples without a seed gave %d text(s): %v", len(texts), texts)
+	}
+	var seeded []string
+	for range 2 {
+		_, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "Once", "max_tokens": 16, "temperature": 2, "seed": 7})
+		var c struct{ Choices []struct{ Text string } }
+		json.Unmarshal(body, &c)
+		seeded = append(seeded, c.Choices[0].Text)
+	}
+	if seeded[0] != seeded[1] {
+		t.Errorf("seed 7 twice: %s\n%s", seeded[0], seeded[1])
+	}
+}
+
+// TestUnsupportedParameters: settings the server cannot honour are refused
+// (400, naming the parameter), not ignored; their neutral values, as
+// clients send by default, are accepted.
+func TestUnsupportedParameters(t *testing.T) {
+	ts, _, _ := testServer(t, 2)
+	for _, tc := range []struct {
+		set   map[string]any
+		param string // "" accepted
+	}{
+		{map[string]any{"presence_penalty": 0.5}, "presence_penalty"},
+		{map[string]any{"frequency_penalty": -1}, "frequency_penalty"},
+		{map[string]any{"best_of": 3}, "best_of"},
+		{map[string]any{"logit_bias": map[string]any{"120": -100}}, "logit_bias"},
+		{map[string]any{"suffix": "end"}, "suffix"},
+		{map[string]any{"presence_penalty": 0, "frequency_penalty": 0, "best_of": 1, "logit_bias": map[string]any{}}, ""},
+	} {
+		body := map[string]any{"model": "tiny", "prompt": "Once", "max_tokens": 2}
+		for k, v := range tc.set {
+			body[k] = v
+		}
+		res, out := post(t, ts.URL+"/v1/completions", body)
+		var e struct{ Error struct{ Param, Type string } }
+		json.Unmarshal(out, &e)
+		if tc.param == "" && res.StatusCode != 200 || tc.param != "" && (res.StatusCode != 400 || e.Error.Param != tc.param || e.Error.Type != "invalid_request_error") {
+			t.Errorf("%v: %d %s", tc.set, res.StatusCode, out)
+		}
+	}
+}
+
+// TestTGI: Text Generation Inference's schema as its client reads it: a
+// stream's events numbered from 1, the last carrying the last token with
+// the generated text and (asked for) the details; details with the
+// generated tokens and an empty prefill; finish reasons length, eos_token
+// and stop_sequence; POST / answering a list of one, or streaming when the
+// body says so; top_k 1 sampling greedily; return_full_text; 422 for
+// TGI's invalid parameters and for what the server does not support.
+func TestTGI(t *testing.T) {
+	ts, m, tok := testServer(t, 2)
+	want := tok.Decode(alone(t, m, tok, "Once upon a time", 6), true)
+	res, body := post(t, ts.URL+"/generate_stream", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "details": true}})
+	type token struct {
+		ID      int32
+		Text    string
+		Special bool
+	}
+	type event struct {
+		Index         int
+		Token         *token
+		GeneratedText *string `json:"generated_text"`
+		Details       *struct {
+			FinishReason    string `json:"finish_reason"`
+			GeneratedTokens int    `json:"generated_tokens"`
+		}
+	}
+	var evs []event
+	var text strings.Builder
+	for _, line := range strings.Split(string(body), "\n") {
+		if l, ok := strings.CutPrefix(line, "data: "); ok {
+			var ev event
+			if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Token == nil {
+				t.Fatalf("event %s: %v", l, err)
+			}
+			text.WriteString(ev.Token.Text)
+			evs = append(evs, ev)
+		}
+	}
+	if res.StatusCode != 200 || len(evs) != 6 || evs[0].Index != 1 || evs[5].Index != 6 || evs[4].GeneratedText != nil ||
+		evs[5].GeneratedText == nil || *evs[5].GeneratedText != want || text.String() != want ||
+		evs[5].Details == nil || evs[5].Details.FinishReason != "length" || evs[5].Details.GeneratedTokens != 6 {
+		t.Fatalf("stream (want %q): %d %s", want, res.StatusCode, body)
+	}
+
+	var g struct {
+		GeneratedText string `json:"generated_text"`
+		Details       struct {
+			FinishReason    string `json:"finish_reason"`
+			GeneratedTokens int    `json:"generated_tokens"`
+			Prefill         []any
+			Tokens          []token
+		}
+	}
+	res, body = post(t, ts.URL+"/generate", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "details": true}})
+	if res.StatusCode != 200 || json.Unmarshal(body, &g) != nil || g.GeneratedText != want || len(g.Details.Tokens) != 6 ||
+		g.Details.Prefill == nil || g.Details.Tokens[0].ID != evs[0].Token.ID {
+		t.Errorf("details: %d %s", res.StatusCode, body)
+	}
+	runes := []rune(want)
+	stop := string(runes[2:4])
+	res, body = post(t, ts.URL+"/generate", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "details": true, "stop": []string{stop}}})
+	if json.Unmarshal(body, &g) != nil || g.Details.FinishReason != "stop_sequence" || g.GeneratedText != want[:strings.Index(want, stop)] {
+		t.Errorf("stop %q: %d %s", stop, res.StatusCode, body)
+	}
+
+	var list []struct {
+		GeneratedText string `json:"generated_text"`
+	}
+	res, body = post(t, ts.URL+"/", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "do_sample": true, "top_k": 1}})
+	if res.StatusCode != 200 || json.Unmarshal(body, &list) != nil || len(list) != 1 || list[0].GeneratedText != want {
+		t.Errorf("POST / with top_k 1 (want %q): %d %s", want, res.StatusCode, body)
+	}
+	res, body = post(t, ts.URL+"/", map[string]any{"inputs": "Once", "stream": true, "parameters": map[string]any{"max_new_tokens": 3, "return_full_text": true}})
+	if res.StatusCode != 200 || strings.Count(string(body), "data: ") != 3 || !strings.Contains(string(body), `"generated_text":"Once`) {
+		t.Errorf("POST / streaming the full text: %d %s", res.StatusCode, body)
+	}
+	for _, params := range []map[string]any{
+		{"temperature": -1, "do_sample": true}, {"top_p": 7}, {"top_k": 0}, {"repetition_penalty": 1.2}, {"best_of": 2},
+	} {
+		res, body := post(t, ts.URL+"/generate", map[string]any{"inputs": "Once", "parameters": params})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"error_type":"validation"`) {
+			t.Errorf("%v: %d %s", params, res.StatusCode, body)
+		}
+	}
+	for _, path := range []string{"/info", "/ping"} {
+		r, err := http.Get(ts.URL + path)
+		if err != nil || r.StatusCode != 200 {
+			t.Errorf("GET %s: %v %v", path, r, err)
+		}
+		r.Body.Close()
+	}
+}
