@@ -154,8 +154,10 @@ type job struct {
 	stopped bool
 	cut     bool // a stop string ended the text
 
-	// mu orders OnToken against the waiter's giving up (abandon): once
-	// gone, no token is delivered and the row leaves at the next step.
+	// ctx is the request's (Start's): once it ends, or once the waiter
+	// gives up (abandon; mu orders that against OnToken), no token is
+	// delivered and the row leaves at the next step.
+	ctx  context.Context
 	mu   sync.Mutex
 	gone bool
 }
@@ -164,7 +166,7 @@ type job struct {
 func (j *job) deliver(t Token) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if !j.gone {
+	if !j.gone && j.ctx.Err() == nil {
 		j.req.OnToken(t)
 	}
 }
@@ -180,7 +182,7 @@ func (j *job) abandon() {
 func (j *job) isGone() bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.gone
+	return j.gone || j.ctx.Err() != nil
 }
 
 func (e *Engine) init() {
@@ -235,12 +237,13 @@ type Pending struct {
 }
 
 // Start queues r and returns at once (unless the queue is full, when it
-// waits for room or ctx).
+// waits for room or ctx). ctx is the request's: once it ends, the request
+// is abandoned (as when Wait gives up), its row freed at the next token.
 func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
 	if err := e.Check(r); err != nil {
 		return nil, err
 	}
-	j := &job{req: r, done: make(chan struct{}), queued: time.Now()}
+	j := &job{req: r, ctx: ctx, done: make(chan struct{}), queued: time.Now()}
 	select {
 	case e.queue <- j:
 		return &Pending{j, e}, nil
