@@ -39,7 +39,11 @@ type Batcher struct {
 	context int
 	staging *bloom.Cache // one row: a joining request's prompt, prefilled alone
 	staged  npu.Buf      // the logits of its last position (on the last stage)
-	pickers []rowPicker
+	// prefilling: a prompt is in the staging cache, not yet joined (on
+	// every rank alike)
+	prefilling bool
+	scoring    *bloom.Cache // one row: a prompt being scored (Score); staging's where Chunks
+	pickers    []rowPicker
 	// Requests whose prompts are prefilled inside the steps (Reserve,
 	// StepChunk), in the order they reserved: each one's blocks and prompt
 	// positions so far, and its picker.
@@ -207,6 +211,16 @@ func (b *Batcher) StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloo
 	return b.call(command{op: opStep, a: len(chunks), b: complete}, pay)
 }
 
+// Score returns the log-probability of each token of ids after the ones
+// before it (len(ids)−1 choices: ids[1:]), each with the top likeliest
+// alternatives at its position: how a prompt is echoed with its
+// log-probabilities. It runs beside the rows, in a cache of its own where
+// prompts are prefilled alone (not Chunks), else in the one Prefill uses,
+// so not between a Prefill and its Join.
+func (b *Batcher) Score(ids []int32, top int) ([]bloom.Choice, error) {
+	return b.call(command{op: opScore, top: top}, ids)
+}
+
 // Leave frees row's blocks and puts row last (blocks, length, picker) in
 // its place.
 func (b *Batcher) Leave(row, last int) error {
@@ -257,6 +271,7 @@ const (
 	opLeave
 	opStop
 	opReserve
+	opScore
 )
 
 // command is one call of the driver, as every rank runs it.
@@ -400,7 +415,7 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		if err != nil {
 			return nil, err
 		}
-		b.staged = logits
+		b.staged, b.prefilling = logits, true
 		return nil, nil
 	case opJoin:
 		need := (c.b + BlockSize - 1) / BlockSize
@@ -415,6 +430,7 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		}
 		b.seqs[c.a] = s
 		logits := b.staged
+		b.prefilling = false // the staging cache is free again
 		b.pickers[c.a] = rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}
 		return b.choose(logits, []int{c.a})
 	case opReserve:
@@ -425,6 +441,8 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		}
 		b.joins = append(b.joins, joiner{bloom.Seq{Blocks: b.take(need)}, rowPicker{pick: c.s.Picker(), top: min(c.top, m.Cfg.Vocab)}})
 		return nil, nil
+	case opScore:
+		return b.score(ids, c.top)
 	case opStep:
 		if c.a > 0 {
 			return b.stepChunk(ids, c.a, c.b)
@@ -540,13 +558,7 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 	for _, r := range rows {
 		top = max(top, b.pickers[r].top)
 	}
-	stride := 2 + 2*top
 	out := make([]bloom.Choice, len(rows))
-	var buf []float32
-	pp := b.inf.env.PP != nil && b.inf.env.PP.Size() > 1
-	if pp {
-		buf = make([]float32, len(rows)*stride)
-	}
 	if m.Part.Head {
 		full, norm, err := b.inf.gather(b.ctx, logits, len(rows))
 		if err != nil {
@@ -560,17 +572,29 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 			row := full[k*V : (k+1)*V]
 			p := b.pickers[r]
 			out[k] = bloom.Choose(row, p.pick(r, row), p.top, norm[k])
-			if pp {
-				e := buf[k*stride : (k+1)*stride]
-				e[0], e[1] = float32(out[k].ID), float32(out[k].Logprob)
-				for j, a := range out[k].Top {
-					e[2+2*j], e[3+2*j] = float32(a.ID), float32(a.Logprob)
-				}
-			}
 		})
 	}
-	if !pp {
+	return b.share(out, top, func(k int) int { return b.pickers[rows[k]].top })
+}
+
+// share gives the last stage's choices (out, each with up to top
+// alternatives; tops(k) of out[k]) to every stage of the pipeline, over
+// its group (as float32).
+func (b *Batcher) share(out []bloom.Choice, top int, tops func(k int) int) ([]bloom.Choice, error) {
+	m := b.inf.Model
+	if b.inf.env.PP == nil || b.inf.env.PP.Size() <= 1 {
 		return out, nil
+	}
+	stride := 2 + 2*top
+	buf := make([]float32, len(out)*stride)
+	if m.Part.Head {
+		for k, c := range out {
+			e := buf[k*stride : (k+1)*stride]
+			e[0], e[1] = float32(c.ID), float32(c.Logprob)
+			for j, a := range c.Top {
+				e[2+2*j], e[3+2*j] = float32(a.ID), float32(a.Logprob)
+			}
+		}
 	}
 	if err := b.inf.allReduce(b.ctx, b.inf.env.PP, buf); err != nil {
 		return nil, fmt.Errorf("passing the picked tokens to every stage: %w", err)
@@ -578,14 +602,58 @@ func (b *Batcher) choose(logits npu.Buf, rows []int) ([]bloom.Choice, error) {
 	if m.Part.Head {
 		return out, nil
 	}
-	for k, r := range rows {
+	for k := range out {
 		e := buf[k*stride : (k+1)*stride]
 		out[k] = bloom.Choice{ID: int32(e[0]), Logprob: float64(e[1])}
-		for j := range b.pickers[r].top {
+		for j := range tops(k) {
 			out[k].Top = append(out[k].Top, bloom.Alt{ID: int32(e[2+2*j]), Logprob: float64(e[3+2*j])})
 		}
 	}
 	return out, nil
+}
+
+// scoreChunk is how many positions Score runs at a time: the head's
+// logits of a chunk are chunk × vocabulary floats.
+const scoreChunk = BlockSize
+
+// score is Score on this rank: the prompt in chunks through the scoring
+// cache, the head on every position, each position's logits scoring the
+// next token.
+func (b *Batcher) score(ids []int32, top int) ([]bloom.Choice, error) {
+	m := b.inf.Model
+	if len(ids) < 1 || len(ids) > b.context || top < 0 || top > m.Cfg.Vocab {
+		return nil, fmt.Errorf("%w: scoring a prompt of %d tokens (context %d) with %d alternatives", bloom.ErrInput, len(ids), b.context, top)
+	}
+	if b.scoring == nil {
+		b.scoring = b.staging // unused where prompts are prefilled inside the steps
+		if !b.Chunks() {
+			b.scoring = m.NewCache(1, b.context) // it may hold a prompt being prefilled
+		}
+	}
+	if b.scoring == b.staging && b.prefilling {
+		return nil, fmt.Errorf("%w: scoring a prompt while another is prefilled (Prefill, then Join first)", bloom.ErrInput)
+	}
+	b.scoring.Reset()
+	out := make([]bloom.Choice, len(ids)-1)
+	V := m.Cfg.Vocab
+	for at := 0; at < len(ids)-1; at += scoreChunk {
+		ch := ids[at:min(at+scoreChunk, len(ids)-1)] // the last token scores nothing
+		logits, err := b.inf.runStage(b.ctx, len(ch), func(in npu.Buf) (npu.Buf, error) { return m.ScoreStage(b.scoring, ch, in) })
+		if err != nil {
+			return nil, err
+		}
+		if !m.Part.Head {
+			continue
+		}
+		full, norm, err := b.inf.gather(b.ctx, logits, len(ch))
+		if err != nil {
+			return nil, err
+		}
+		forRows(len(ch), func(k int) {
+			out[at+k] = bloom.Choose(full[k*V:(k+1)*V], ids[at+k+1], top, norm[k])
+		})
+	}
+	return b.share(out, top, func(int) int { return top })
 }
 
 // forRows runs f(0) … f(n−1), split in contiguous runs over the cores.

@@ -40,6 +40,9 @@ func TestServeAcrossRanks(t *testing.T) {
 		{Prompt: tok.Encode("The river, ").IDs, MaxTokens: 9, Temperature: 0.8, TopP: 0.9, Seed: 7},
 		{Prompt: tok.Encode("x").IDs, MaxTokens: 3},
 		{Prompt: tok.Encode("Stones and light").IDs, MaxTokens: 12, Temperature: 1.3, Seed: 1 << 40},
+		// Its prompt scored only (echo with logprobs; it takes no row):
+		// 20 tokens, two chunks of Score.
+		{Prompt: tok.Encode("Scored, never decoded").IDs, MaxTokens: 0, Logprobs: 2, PromptLogprobs: true},
 	}
 	// A cache of 5 blocks: the first request reserves 3 (16+20 positions),
 	// "Hi" 1, so "The river, " (2) waits for a row to leave.
@@ -102,7 +105,10 @@ func TestServeAcrossRanks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	alone, err := serveAll(struct{ serve.Decoder }{apart})
+	alone, err := serveAll(struct {
+		serve.Decoder
+		serve.Scorer
+	}{apart, apart})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +130,7 @@ func TestServeAcrossRanks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range want {
-		g, w := wantHalf[k].Tokens[0], want[k].Tokens[0]
+		g, w := append(wantHalf[k].Prompt, wantHalf[k].Tokens...)[0], append(want[k].Prompt, want[k].Tokens...)[0]
 		if d := math.Abs(g.Logprob - w.Logprob); d > 1e-2 {
 			t.Errorf("request %d's first token with an fp16 cache: %+v, fp32 %+v", k, g, w)
 		}
@@ -227,6 +233,10 @@ func (j *joinRecorder) StepChunk(ids []int32, chunks [][]int32, complete int) ([
 
 func compareResults(t *testing.T, k int, got, want serve.Result) {
 	t.Helper()
+	if len(got.Prompt) != len(want.Prompt) {
+		t.Fatalf("request %d: %d prompt tokens scored, one process %d", k, len(got.Prompt), len(want.Prompt))
+	}
+	got.Tokens, want.Tokens = append(got.Prompt, got.Tokens...), append(want.Prompt, want.Tokens...)
 	if got.Text != want.Text || got.FinishReason != want.FinishReason || len(got.Tokens) != len(want.Tokens) {
 		t.Fatalf("request %d: %q (%s, %d tokens), one process %q (%s, %d)", k, got.Text, got.FinishReason, len(got.Tokens),
 			want.Text, want.FinishReason, len(want.Tokens))

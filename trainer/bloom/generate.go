@@ -58,6 +58,20 @@ func (m *Model) Decode(c *Cache, ids, mask []int32) (npu.Buf, error) {
 // logits of each row's last new position (B,V/TP); the others their output
 // (B·Tq,C), for the next stage. The buffer is overwritten by the next call.
 func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, error) {
+	return m.decodeStage(c, ids, mask, in, false)
+}
+
+// ScoreStage is DecodeStage (mask nil) with the head on every new
+// position: the last stage returns the logits (B·Tq,V/TP) of every row's
+// every new position, those of position t scoring the token after it
+// (how a prompt's tokens get their log-probabilities).
+func (m *Model) ScoreStage(c *Cache, ids []int32, in npu.Buf) (npu.Buf, error) {
+	return m.decodeStage(c, ids, nil, in, true)
+}
+
+// decodeStage is DecodeStage, with the head on every new position when
+// every is set.
+func (m *Model) decodeStage(c *Cache, ids, mask []int32, in npu.Buf, every bool) (npu.Buf, error) {
 	Tq := len(ids) / c.B
 	if Tq == 0 || len(ids) != c.B*Tq || mask != nil && len(mask) != len(ids) {
 		return nil, fmt.Errorf("%w: %d ids (and %d mask values) for %d rows", ErrInput, len(ids), len(mask), c.B)
@@ -107,7 +121,10 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 	if c.head > 0 && c.head < c.B {
 		head = c.head
 	}
-	if err := m.forwardLast(a, ids, full, t0, head); err != nil {
+	if every {
+		head = c.B * Tq
+	}
+	if err := m.forwardLast(a, ids, full, t0, head, every); err != nil {
 		return nil, err
 	}
 	c.Len = Tk
@@ -118,8 +135,8 @@ func (m *Model) DecodeStage(c *Cache, ids, mask []int32, in npu.Buf) (npu.Buf, e
 }
 
 // forwardLast is forward, but the head runs only on the last position of
-// each of the first head rows.
-func (m *Model) forwardLast(a *acts, ids, mask []int32, t0, head int) error {
+// each of the first head rows (every: on every position of every row).
+func (m *Model) forwardLast(a *acts, ids, mask []int32, t0, head int, every bool) error {
 	c, d, p := m.Cfg, m.dev, m.Part
 	N, C := a.B*a.Tq, c.Hidden
 	a.Tk, a.mask = t0+a.Tq, mask
@@ -146,6 +163,10 @@ func (m *Model) forwardLast(a *acts, ids, mask []int32, t0, head int) error {
 		x = ba.res2
 	}
 	if !p.Head {
+		return nil
+	}
+	if every {
+		headForward(d, c, &m.tp, &m.W, a, x, N)
 		return nil
 	}
 	// Rows b·Tq+Tq−1 of x are the last positions: gather them, then the head.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -277,5 +278,84 @@ func TestTGI(t *testing.T) {
 			t.Errorf("GET %s: %v %v", path, r, err)
 		}
 		r.Body.Close()
+	}
+}
+
+// TestEchoLogprobs: echo with logprobs scores the prompt as OpenAI does
+// (lm-eval's local-completions reads token_logprobs[ctxlen:] this way):
+// every prompt token after the first gets its log-probability after the
+// ones before it — here against the model decoding each prefix alone —
+// the first null, text offsets from 0; max_tokens 0 scores the prompt only,
+// max_tokens 1 appends the new token; a stream's echo chunk carries them.
+func TestEchoLogprobs(t *testing.T) {
+	ts, m, tok := testServer(t, 2)
+	prompt := tok.Encode("Once upon a time there").IDs
+	want := make([]float64, len(prompt)) // want[i]: log p(prompt[i] | prompt[:i])
+	for i := 1; i < len(prompt); i++ {
+		c := m.NewCache(1, len(prompt))
+		logits, err := m.Decode(c, prompt[:i], nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := make([]float32, m.Cfg.Vocab)
+		m.Dev.Read(row, logits)
+		top, sum := math.Inf(-1), 0.0
+		for _, v := range row {
+			top = max(top, float64(v))
+		}
+		for _, v := range row {
+			sum += math.Exp(float64(v) - top)
+		}
+		want[i] = float64(row[prompt[i]]) - top - math.Log(sum)
+	}
+	type lps struct {
+		Tokens        []string
+		TokenLogprobs []*float64       `json:"token_logprobs"`
+		TopLogprobs   []map[string]any `json:"top_logprobs"`
+		TextOffset    []int            `json:"text_offset"`
+	}
+	for _, maxTokens := range []int{0, 1} {
+		res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": prompt, "max_tokens": maxTokens,
+			"echo": true, "logprobs": 1, "temperature": 0})
+		var c struct {
+			Choices []struct {
+				Text     string
+				Logprobs lps
+			}
+			Usage map[string]int
+		}
+		if res.StatusCode != 200 || json.Unmarshal(body, &c) != nil {
+			t.Fatalf("max_tokens %d: %d %s", maxTokens, res.StatusCode, body)
+		}
+		lp := c.Choices[0].Logprobs
+		if len(lp.TokenLogprobs) != len(prompt)+maxTokens || lp.TokenLogprobs[0] != nil || lp.TopLogprobs[0] != nil ||
+			lp.TextOffset[0] != 0 || lp.TextOffset[len(prompt)-1] != len(tok.Decode(prompt[:len(prompt)-1], false)) ||
+			!strings.HasPrefix(c.Choices[0].Text, "Once upon a time there") || c.Usage["completion_tokens"] != maxTokens {
+			t.Fatalf("max_tokens %d: %s", maxTokens, body)
+		}
+		for i := 1; i < len(prompt); i++ {
+			if g := lp.TokenLogprobs[i]; g == nil || math.Abs(*g-want[i]) > 1e-4 || len(lp.TopLogprobs[i]) != 1 {
+				t.Errorf("max_tokens %d: prompt token %d's logprob %v top %v, decoding alone %v", maxTokens, i, g, lp.TopLogprobs[i], want[i])
+			}
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"model": "tiny", "prompt": prompt, "max_tokens": 2, "echo": true, "logprobs": 0, "temperature": 0, "stream": true})
+	sres, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sres.Body.Close()
+	sc := bufio.NewScanner(sres.Body)
+	sc.Scan()
+	var first struct {
+		Choices []struct {
+			Text     string
+			Logprobs lps
+		}
+	}
+	if line, _ := strings.CutPrefix(sc.Text(), "data: "); json.Unmarshal([]byte(line), &first) != nil || len(first.Choices) != 1 ||
+		first.Choices[0].Text != "Once upon a time there" || len(first.Choices[0].Logprobs.TokenLogprobs) != len(prompt) ||
+		math.Abs(*first.Choices[0].Logprobs.TokenLogprobs[3]-want[3]) > 1e-4 {
+		t.Errorf("the stream's echo chunk: %s", sc.Text())
 	}
 }

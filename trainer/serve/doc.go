@@ -12,7 +12,10 @@
 // its routes) with their status codes; settings the server cannot honour
 // (penalties, best_of, logit_bias, suffix; TGI's repetition_penalty and
 // the like) are refused unless neutral, never ignored. A sampled request
-// without a seed draws a fresh one. A stream never sends text that a stop
+// without a seed draws a fresh one. Echo with logprobs scores the prompt
+// (each token's log-probability after the ones before it, the first
+// null, as OpenAI gives them; max_tokens 0 scores only): a Decoder that is
+// a Scorer does it, trainer.Batcher on every layout. A stream never sends text that a stop
 // string then removes (an end that may begin one is held back), and a
 // client that goes away frees its row at the next token.
 //

@@ -89,6 +89,14 @@ type ChunkDecoder interface {
 	StepChunk(ids []int32, chunks [][]int32, complete int) ([]bloom.Choice, error)
 }
 
+// Scorer is a Decoder that scores prompts (trainer.Batcher): the
+// log-probability of each token of ids after the ones before it (ids[1:]),
+// with top alternatives at each position. A request with PromptLogprobs
+// needs one.
+type Scorer interface {
+	Score(ids []int32, top int) ([]bloom.Choice, error)
+}
+
 // ErrStopped is the error of requests an engine that stopped did not serve.
 var ErrStopped = errors.New("serve: the engine stopped")
 
@@ -102,11 +110,18 @@ type Request struct {
 	Seed        uint64
 	Stop        []string // the text ends before the first of these
 	Logprobs    int      // alternatives per token to report (0: the token's own logprob only)
+	// PromptLogprobs asks for the prompt's tokens' log-probabilities too
+	// (Result.Prompt; OpenAI's echo with logprobs): then MaxTokens may be
+	// 0, scoring the prompt only.
+	PromptLogprobs bool
 	// OnToken, when set, gets each new token as it is decided (streaming);
 	// it runs on the engine's goroutine and must not block for long. It is
 	// never called once Wait (or Complete) has returned for the context's
 	// end: a handler may give up its response writer then.
 	OnToken func(Token)
+	// OnPrompt, when set, gets Result.Prompt once the prompt is scored
+	// (PromptLogprobs), before any token, as OnToken is called.
+	OnPrompt func([]Token)
 }
 
 // Token is one new token: its id, the text it adds (what the whole
@@ -121,6 +136,10 @@ type Token struct {
 
 // Result is a finished completion.
 type Result struct {
+	// Prompt is, with PromptLogprobs, the prompt's tokens after the first,
+	// each with its log-probability after the ones before it and the
+	// likeliest alternatives there (Text empty).
+	Prompt       []Token
 	Tokens       []Token
 	Text         string
 	FinishReason string // "stop" (EOS or a stop string) or "length"
@@ -162,12 +181,13 @@ type job struct {
 	gone bool
 }
 
-// deliver gives t to the request's OnToken unless its waiter gave up.
-func (j *job) deliver(t Token) {
+// deliver runs f (a call of the request's OnToken or OnPrompt) unless
+// its waiter gave up.
+func (j *job) deliver(f func()) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.gone && j.ctx.Err() == nil {
-		j.req.OnToken(t)
+		f()
 	}
 }
 
@@ -198,8 +218,8 @@ func (e *Engine) Check(r Request) error {
 	switch {
 	case len(r.Prompt) == 0:
 		return fmt.Errorf("%w: the prompt is empty", ErrContext)
-	case r.MaxTokens < 1:
-		return fmt.Errorf("%w: max_tokens must be at least 1, got %d", ErrContext, r.MaxTokens)
+	case r.MaxTokens < 0 || r.MaxTokens == 0 && !r.PromptLogprobs:
+		return fmt.Errorf("%w: max_tokens must be at least 1 (0 only to score the prompt), got %d", ErrContext, r.MaxTokens)
 	case len(r.Prompt)+r.MaxTokens > e.Decoder.Context():
 		return fmt.Errorf("%w: the prompt's %d tokens and max_tokens %d exceed the context of %d", ErrContext, len(r.Prompt), r.MaxTokens, e.Decoder.Context())
 	case e.blocks(r) > e.total():
@@ -209,6 +229,9 @@ func (e *Engine) Check(r Request) error {
 		if id < 0 || int(id) >= e.Decoder.Vocab() {
 			return fmt.Errorf("%w: token %d is outside the vocabulary of %d", ErrContext, id, e.Decoder.Vocab())
 		}
+	}
+	if _, ok := e.Decoder.(Scorer); r.PromptLogprobs && !ok {
+		return fmt.Errorf("%w: this server cannot score prompts (echo with logprobs)", ErrContext)
 	}
 	return nil
 }
@@ -327,7 +350,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		if live == 0 && len(waiting) == 0 && len(joining) == 0 {
 			select { // nothing to do: wait for a request
 			case j := <-e.queue:
-				waiting = append(waiting, j)
+				if waiting, err = e.intake(waiting, j); err != nil {
+					return err
+				}
 			case <-idle.C:
 				if err := d.Idle(); err != nil {
 					return err
@@ -341,7 +366,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		for {
 			select {
 			case j := <-e.queue:
-				waiting = append(waiting, j)
+				if waiting, err = e.intake(waiting, j); err != nil {
+					return err
+				}
 			default:
 				break more
 			}
@@ -443,6 +470,42 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 }
 
+// intake takes j from the queue: its prompt scored first when it asks
+// for the prompt's log-probabilities (done then if it asks for no new
+// token), then it waits to join.
+func (e *Engine) intake(waiting []*job, j *job) ([]*job, error) {
+	if j.req.PromptLogprobs && !j.isGone() {
+		chs, err := e.Decoder.(Scorer).Score(j.req.Prompt, j.req.Logprobs)
+		if err != nil {
+			e.finish(j, err)
+			return waiting, err
+		}
+		for _, ch := range chs {
+			j.res.Prompt = append(j.res.Prompt, e.token(ch))
+		}
+		if j.req.OnPrompt != nil {
+			j.deliver(func() { j.req.OnPrompt(j.res.Prompt) })
+		}
+	}
+	if j.req.MaxTokens == 0 {
+		e.finish(j, nil)
+		return waiting, nil
+	}
+	return append(waiting, j), nil
+}
+
+// token is ch as a Token, its alternatives by their text (Text empty).
+func (e *Engine) token(ch bloom.Choice) Token {
+	tk := Token{ID: ch.ID, Logprob: ch.Logprob}
+	if len(ch.Top) > 0 {
+		tk.Top = map[string]float64{}
+		for _, a := range ch.Top {
+			tk.Top[e.Tok.Decode([]int32{a.ID}, false)] = a.Logprob
+		}
+	}
+	return tk
+}
+
 // admit joins waiting requests, in order, to the free rows after the live
 // ones while their blocks are free (free counts them); it returns those
 // still waiting and the live count. With no row live, requests are
@@ -520,14 +583,7 @@ func (e *Engine) finish(j *job, err error) {
 // step decides row's next token and reports it, marking the request
 // stopped when it is done.
 func (e *Engine) step(j *job, ch bloom.Choice) int32 {
-	id := ch.ID
-	tk := Token{ID: id, Logprob: ch.Logprob}
-	if len(ch.Top) > 0 {
-		tk.Top = map[string]float64{}
-		for _, a := range ch.Top {
-			tk.Top[e.Tok.Decode([]int32{a.ID}, false)] = a.Logprob
-		}
-	}
+	id, tk := ch.ID, e.token(ch)
 	now := time.Now()
 	first := len(j.ids) == 0
 	since := now.Sub(j.last).Seconds()
@@ -572,7 +628,7 @@ func (e *Engine) step(j *job, ch bloom.Choice) int32 {
 	j.res.Tokens = append(j.res.Tokens, tk)
 	j.res.Text = j.text
 	if j.req.OnToken != nil {
-		j.deliver(tk)
+		j.deliver(func() { j.req.OnToken(tk) })
 	}
 	if len(j.ids) >= j.req.MaxTokens && !j.stopped {
 		j.stopped, j.res.FinishReason = true, "length"

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -215,7 +216,7 @@ type choice struct {
 
 type choiceLogprobs struct {
 	Tokens        []string             `json:"tokens"`
-	TokenLogprobs []float64            `json:"token_logprobs"`
+	TokenLogprobs []*float64           `json:"token_logprobs"` // the prompt's first: null`
 	TopLogprobs   []map[string]float64 `json:"top_logprobs"`
 	TextOffset    []int                `json:"text_offset"`
 }
@@ -263,6 +264,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Logprobs != nil {
 		base.Logprobs = *req.Logprobs
+		base.PromptLogprobs = req.Echo // the prompt's tokens scored too, as OpenAI echoes them
 	}
 	n := 1
 	if req.N != nil {
@@ -281,6 +283,9 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 				param := "prompt"
 				if q.MaxTokens < 1 {
 					param = "max_tokens"
+				}
+				if q.PromptLogprobs && strings.Contains(err.Error(), "score") {
+					param = "echo"
 				}
 				oaiError(w, http.StatusBadRequest, "invalid_request_error", param, err.Error())
 				return
@@ -303,9 +308,15 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 				stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
 					"choices": []choice{{Text: t.Text, Index: i, Logprobs: s.logprobs(req.Logprobs != nil, []Token{t}, 0)}}})
 			}
-			if req.Echo {
+			echo := func(scored []Token) {
 				stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
-					"choices": []choice{{Text: s.e.Tok.Decode(q.Prompt, false), Index: i}}})
+					"choices": []choice{{Text: s.e.Tok.Decode(q.Prompt, false), Index: i, Logprobs: s.promptLogprobs(q, scored)}}})
+			}
+			switch {
+			case q.PromptLogprobs:
+				q.OnPrompt = echo // once scored, before the tokens
+			case req.Echo:
+				echo(nil)
 			}
 		}
 		wg.Add(1)
@@ -340,7 +351,12 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			echo := s.e.Tok.Decode(reqs[i].Prompt, false)
 			text, offset = echo+text, len(echo)
 		}
-		choices = append(choices, choice{Text: text, Index: i, FinishReason: &finish, Logprobs: s.logprobs(req.Logprobs != nil, res.Tokens, offset)})
+		lp := s.logprobs(req.Logprobs != nil, res.Tokens, offset)
+		if p := s.promptLogprobs(reqs[i], res.Prompt); p != nil {
+			lp.Tokens, lp.TokenLogprobs = append(p.Tokens, lp.Tokens...), append(p.TokenLogprobs, lp.TokenLogprobs...)
+			lp.TopLogprobs, lp.TextOffset = append(p.TopLogprobs, lp.TopLogprobs...), append(p.TextOffset, lp.TextOffset...)
+		}
+		choices = append(choices, choice{Text: text, Index: i, FinishReason: &finish, Logprobs: lp})
 	}
 	usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
 	if stream != nil {
@@ -356,13 +372,33 @@ func (s *Server) logprobs(asked bool, toks []Token, offset int) *choiceLogprobs 
 	if !asked {
 		return nil
 	}
-	lp := &choiceLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
+	lp := &choiceLogprobs{Tokens: []string{}, TokenLogprobs: []*float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
 	for _, t := range toks {
 		lp.Tokens = append(lp.Tokens, s.e.Tok.Decode([]int32{t.ID}, false))
-		lp.TokenLogprobs = append(lp.TokenLogprobs, t.Logprob)
+		lp.TokenLogprobs = append(lp.TokenLogprobs, &t.Logprob)
 		lp.TopLogprobs = append(lp.TopLogprobs, t.Top)
 		lp.TextOffset = append(lp.TextOffset, offset)
 		offset += len(t.Text)
+	}
+	return lp
+}
+
+// promptLogprobs is the logprobs object of q's echoed prompt, its tokens
+// after the first scored (scored: Result.Prompt) as OpenAI gives them (the
+// first with null), or nil when q did not ask for them.
+func (s *Server) promptLogprobs(q Request, scored []Token) *choiceLogprobs {
+	if !q.PromptLogprobs || len(scored) != len(q.Prompt)-1 {
+		return nil
+	}
+	lp := &choiceLogprobs{}
+	for i, id := range q.Prompt {
+		lp.Tokens = append(lp.Tokens, s.e.Tok.Decode([]int32{id}, false))
+		lp.TextOffset = append(lp.TextOffset, len(s.e.Tok.Decode(q.Prompt[:i], false)))
+		if i == 0 {
+			lp.TokenLogprobs, lp.TopLogprobs = append(lp.TokenLogprobs, nil), append(lp.TopLogprobs, nil)
+			continue
+		}
+		lp.TokenLogprobs, lp.TopLogprobs = append(lp.TokenLogprobs, &scored[i-1].Logprob), append(lp.TopLogprobs, scored[i-1].Top)
 	}
 	return lp
 }

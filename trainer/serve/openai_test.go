@@ -41,6 +41,21 @@ func TestOfficialClient(t *testing.T) {
 		t.Errorf("stream: %q in %d chunks, %v; want %q", text.String(), chunks, err, want)
 	}
 
+	// Echo with logprobs and no new token: the prompt scored (lm-eval's
+	// way to a log-likelihood), the first token's null read as 0. (This
+	// client drops top_logprobs whole for the first's null, which the
+	// API sends there; TestEchoLogprobs reads them.)
+	score := params
+	score.MaxTokens, score.Echo, score.Logprobs = openai.Int(0), openai.Bool(true), openai.Int(1)
+	c, err = client.Completions.New(ctx, score)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp := c.Choices[0].Logprobs; c.Choices[0].Text != "Once upon a time" || len(lp.TokenLogprobs) != len(tok.Encode("Once upon a time").IDs) ||
+		lp.TokenLogprobs[0] != 0 || !(lp.TokenLogprobs[1] < 0) || !strings.HasPrefix(lp.RawJSON(), `{"tokens":["O","n"`) {
+		t.Errorf("echo with logprobs: %+v", c.Choices[0])
+	}
+
 	params.Model = "gpt-4"
 	_, err = client.Completions.New(ctx, params)
 	var apiErr *openai.Error
