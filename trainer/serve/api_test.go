@@ -339,6 +339,12 @@ func TestEchoLogprobs(t *testing.T) {
 			}
 		}
 	}
+	// Offsets count characters, as a Python string indexes the text.
+	res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "café au lait", "max_tokens": 0, "echo": true, "logprobs": 0})
+	var cafe struct{ Choices []struct{ Logprobs lps } }
+	if json.Unmarshal(body, &cafe) != nil || res.StatusCode != 200 || cafe.Choices[0].Logprobs.TextOffset[len(cafe.Choices[0].Logprobs.TextOffset)-1] != 11 {
+		t.Errorf("café au lait's offsets (the last token's at 11): %s", body)
+	}
 	b, _ := json.Marshal(map[string]any{"model": "tiny", "prompt": prompt, "max_tokens": 2, "echo": true, "logprobs": 0, "temperature": 0, "stream": true})
 	sres, err := http.Post(ts.URL+"/v1/completions", "application/json", bytes.NewReader(b))
 	if err != nil {

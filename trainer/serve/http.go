@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // Handler serves the engine over HTTP as OpenAI's completions API
@@ -41,6 +42,9 @@ func Handler(e *Engine, name string) *Server {
 	}
 	s.mux.HandleFunc("GET /health", health)
 	s.mux.HandleFunc("GET /ping", health)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		oaiError(w, http.StatusNotFound, "invalid_request_error", "", fmt.Sprintf("no route %s %s on this server", r.Method, r.URL.Path))
+	})
 	s.mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		e.Stats.WriteMetrics(w)
@@ -92,14 +96,27 @@ func (s *Server) Drain(ctx context.Context) error {
 	}
 }
 
+// maxN is the most choices a prompt may ask for (OpenAI's n limit).
+const maxN = 128
+
 // maxBody bounds a request body.
 const maxBody = 4 << 20
 
-// oaiError writes OpenAI's error body.
+// oaiError writes OpenAI's error body (param "" and errCode "" as null).
 func oaiError(w http.ResponseWriter, code int, typ, param, msg string) {
+	oaiErrorCode(w, code, typ, param, "", msg)
+}
+
+func oaiErrorCode(w http.ResponseWriter, code int, typ, param, errCode, msg string) {
+	null := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": param, "code": nil}})
+	json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"message": msg, "type": typ, "param": null(param), "code": null(errCode)}})
 }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
@@ -129,10 +146,14 @@ type completionRequest struct {
 	TopP        *float64        `json:"top_p"`
 	N           *int            `json:"n"`
 	Stream      bool            `json:"stream"`
-	Stop        json.RawMessage `json:"stop"`
-	Seed        *uint64         `json:"seed"`
-	Logprobs    *int            `json:"logprobs"`
-	Echo        bool            `json:"echo"`
+	// StreamOptions.IncludeUsage adds a last chunk with the usage.
+	StreamOptions *struct {
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Stop     json.RawMessage `json:"stop"`
+	Seed     *int64          `json:"seed"`
+	Logprobs *int            `json:"logprobs"`
+	Echo     bool            `json:"echo"`
 	// Not supported: refused unless neutral, rather than ignored.
 	BestOf           *int               `json:"best_of"`
 	PresencePenalty  *float64           `json:"presence_penalty"`
@@ -231,8 +252,14 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		oaiError(w, http.StatusBadRequest, "invalid_request_error", "", "the body is not a completion request: "+err.Error())
 		return
 	}
-	if req.Model != s.name {
-		oaiError(w, http.StatusNotFound, "invalid_request_error", "model", fmt.Sprintf("The model `%s` does not exist: this server has %s", req.Model, s.name))
+	switch req.Model {
+	case s.name:
+	case "":
+		oaiError(w, http.StatusBadRequest, "invalid_request_error", "model", "you must provide a model parameter: this server has "+s.name)
+		return
+	default:
+		oaiErrorCode(w, http.StatusNotFound, "invalid_request_error", "model", "model_not_found",
+			fmt.Sprintf("The model `%s` does not exist: this server has %s", req.Model, s.name))
 		return
 	}
 	prompts, err := s.prompts(req.Prompt)
@@ -260,7 +287,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		base.TopP = *req.TopP
 	}
 	if req.Seed != nil {
-		base.Seed = *req.Seed
+		base.Seed = uint64(*req.Seed) // OpenAI's seed is any integer
 	}
 	if req.Logprobs != nil {
 		base.Logprobs = *req.Logprobs
@@ -270,9 +297,18 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	if req.N != nil {
 		n = *req.N
 	}
-	if n < 1 || n > 16 || base.Temperature < 0 || base.Temperature > 2 || base.TopP < 0 || base.TopP > 1 || base.Logprobs < 0 || base.Logprobs > 5 {
-		oaiError(w, http.StatusBadRequest, "invalid_request_error", "", "n must be 1-16, temperature 0-2, top_p 0-1, logprobs 0-5")
-		return
+	for _, c := range []struct {
+		bad   bool
+		param string
+		want  string
+	}{
+		{n < 1 || n > maxN, "n", fmt.Sprintf("1 to %d", maxN)}, {base.Temperature < 0 || base.Temperature > 2, "temperature", "0 to 2"},
+		{base.TopP < 0 || base.TopP > 1, "top_p", "0 to 1"}, {base.Logprobs < 0 || base.Logprobs > 5, "logprobs", "0 to 5"},
+	} {
+		if c.bad {
+			oaiError(w, http.StatusBadRequest, "invalid_request_error", c.param, c.param+" must be "+c.want)
+			return
+		}
 	}
 	var reqs []Request
 	for _, p := range prompts {
@@ -304,9 +340,14 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	for i := range reqs {
 		q := reqs[i]
 		if stream != nil {
+			off := 0 // characters the choice's text has so far
+			if req.Echo {
+				off = utf8.RuneCountInString(s.e.Tok.Decode(q.Prompt, false))
+			}
 			q.OnToken = func(t Token) {
 				stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
-					"choices": []choice{{Text: t.Text, Index: i, Logprobs: s.logprobs(req.Logprobs != nil, []Token{t}, 0)}}})
+					"choices": []choice{{Text: t.Text, Index: i, Logprobs: s.logprobs(req.Logprobs != nil, []Token{t}, off)}}})
+				off += utf8.RuneCountInString(t.Text)
 			}
 			echo := func(scored []Token) {
 				stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
@@ -349,7 +390,7 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 		text, offset := res.Text, 0
 		if req.Echo {
 			echo := s.e.Tok.Decode(reqs[i].Prompt, false)
-			text, offset = echo+text, len(echo)
+			text, offset = echo+text, utf8.RuneCountInString(echo)
 		}
 		lp := s.logprobs(req.Logprobs != nil, res.Tokens, offset)
 		if p := s.promptLogprobs(reqs[i], res.Prompt); p != nil {
@@ -360,6 +401,10 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
 	if stream != nil {
+		if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
+			stream.send(map[string]any{"id": id, "object": "text_completion", "created": created, "model": s.name,
+				"choices": []choice{}, "usage": usage})
+		}
 		stream.done()
 		return
 	}
@@ -378,7 +423,7 @@ func (s *Server) logprobs(asked bool, toks []Token, offset int) *choiceLogprobs 
 		lp.TokenLogprobs = append(lp.TokenLogprobs, &t.Logprob)
 		lp.TopLogprobs = append(lp.TopLogprobs, t.Top)
 		lp.TextOffset = append(lp.TextOffset, offset)
-		offset += len(t.Text)
+		offset += utf8.RuneCountInString(t.Text)
 	}
 	return lp
 }
@@ -393,7 +438,7 @@ func (s *Server) promptLogprobs(q Request, scored []Token) *choiceLogprobs {
 	lp := &choiceLogprobs{}
 	for i, id := range q.Prompt {
 		lp.Tokens = append(lp.Tokens, s.e.Tok.Decode([]int32{id}, false))
-		lp.TextOffset = append(lp.TextOffset, len(s.e.Tok.Decode(q.Prompt[:i], false)))
+		lp.TextOffset = append(lp.TextOffset, utf8.RuneCountInString(s.e.Tok.Decode(q.Prompt[:i], false)))
 		if i == 0 {
 			lp.TokenLogprobs, lp.TopLogprobs = append(lp.TokenLogprobs, nil), append(lp.TopLogprobs, nil)
 			continue

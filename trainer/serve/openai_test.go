@@ -28,17 +28,25 @@ func TestOfficialClient(t *testing.T) {
 		t.Errorf("completion %+v, want %q", c, want)
 	}
 
-	stream := client.Completions.NewStreaming(ctx, params)
+	// Streamed, with the usage in a last chunk (stream_options).
+	sp := params
+	sp.StreamOptions = openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)}
+	stream := client.Completions.NewStreaming(ctx, sp)
 	var text strings.Builder
 	chunks := 0
+	var usage openai.CompletionUsage
 	for stream.Next() {
 		chunks++
-		if ch := stream.Current(); len(ch.Choices) == 1 {
+		ch := stream.Current()
+		if len(ch.Choices) == 1 {
 			text.WriteString(ch.Choices[0].Text)
 		}
+		if ch.Usage.TotalTokens > 0 {
+			usage = ch.Usage
+		}
 	}
-	if err := stream.Err(); err != nil || text.String() != want || chunks < 8 {
-		t.Errorf("stream: %q in %d chunks, %v; want %q", text.String(), chunks, err, want)
+	if err := stream.Err(); err != nil || text.String() != want || chunks < 8 || usage.CompletionTokens != 8 || usage.PromptTokens != 16 {
+		t.Errorf("stream: %q in %d chunks, usage %+v, %v; want %q", text.String(), chunks, usage, err, want)
 	}
 
 	// Echo with logprobs and no new token: the prompt scored (lm-eval's

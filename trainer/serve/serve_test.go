@@ -176,10 +176,15 @@ func TestBadRequests(t *testing.T) {
 		param, has string
 	}{
 		{map[string]any{"model": "gpt-4", "prompt": "x"}, 404, "model", "does not exist"},
+		{map[string]any{"prompt": "x"}, 400, "model", "provide a model"},
 		{map[string]any{"model": "tiny", "prompt": "x", "max_tokens": -1}, 400, "max_tokens", "max_tokens"},
 		{map[string]any{"model": "tiny", "prompt": strings.Repeat("x", 100)}, 400, "prompt", "exceed the context"},
 		{map[string]any{"model": "tiny", "prompt": 7}, 400, "prompt", "prompt must be"},
-		{map[string]any{"model": "tiny", "prompt": "x", "n": 0}, 400, "", "n must be"},
+		{map[string]any{"model": "tiny", "prompt": "x", "n": 0}, 400, "n", "n must be"},
+		{map[string]any{"model": "tiny", "prompt": "x", "n": 129}, 400, "n", "n must be 1 to 128"},
+		{map[string]any{"model": "tiny", "prompt": "x", "temperature": -1}, 400, "temperature", "temperature must be"},
+		{map[string]any{"model": "tiny", "prompt": "x", "top_p": 2}, 400, "top_p", "top_p must be"},
+		{map[string]any{"model": "tiny", "prompt": "x", "logprobs": 6}, 400, "logprobs", "logprobs must be"},
 	} {
 		res, body := post(t, ts.URL+"/v1/completions", c.body)
 		var e struct {
@@ -191,6 +196,18 @@ func TestBadRequests(t *testing.T) {
 	}
 	if res, body := post(t, ts.URL+"/generate", map[string]any{"inputs": ""}); res.StatusCode != 422 || !strings.Contains(string(body), "validation") {
 		t.Errorf("TGI empty inputs: %d %s", res.StatusCode, body)
+	}
+	// An unknown model's code; a negative seed is a seed; an unknown
+	// route answers OpenAI's error body.
+	res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "gpt-4", "prompt": "x"})
+	if !strings.Contains(string(body), `"code":"model_not_found"`) {
+		t.Errorf("unknown model: %d %s", res.StatusCode, body)
+	}
+	if res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "x", "max_tokens": 2, "seed": -1}); res.StatusCode != 200 {
+		t.Errorf("seed -1: %d %s", res.StatusCode, body)
+	}
+	if res, body := post(t, ts.URL+"/v1/chat/completions", map[string]any{"model": "tiny"}); res.StatusCode != 404 || !strings.Contains(string(body), `"type":"invalid_request_error"`) {
+		t.Errorf("an unknown route: %d %s", res.StatusCode, body)
 	}
 }
 
