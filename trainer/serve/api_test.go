@@ -264,6 +264,29 @@ func TestTGI(t *testing.T) {
 	if res.StatusCode != 200 || strings.Count(string(body), "data: ") != 3 || !strings.Contains(string(body), `"generated_text":"Once`) {
 		t.Errorf("POST / streaming the full text: %d %s", res.StatusCode, body)
 	}
+	// decoder_input_details: the prompt's tokens in the prefill, scored
+	// as the OpenAI route's echo scores them.
+	var pd struct {
+		Details struct {
+			Prefill []struct {
+				ID      int32
+				Logprob *float64
+			}
+		}
+	}
+	_, body = post(t, ts.URL+"/generate", map[string]any{"inputs": "Once upon", "parameters": map[string]any{"max_new_tokens": 1, "details": true, "decoder_input_details": true}})
+	var oai struct {
+		Choices []struct {
+			Logprobs struct {
+				TokenLogprobs []*float64 `json:"token_logprobs"`
+			}
+		}
+	}
+	_, ob := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "Once upon", "max_tokens": 0, "echo": true, "logprobs": 0})
+	if json.Unmarshal(body, &pd) != nil || json.Unmarshal(ob, &oai) != nil || len(pd.Details.Prefill) != 9 || pd.Details.Prefill[0].Logprob != nil ||
+		pd.Details.Prefill[8].Logprob == nil || *pd.Details.Prefill[8].Logprob != *oai.Choices[0].Logprobs.TokenLogprobs[8] {
+		t.Errorf("decoder_input_details: %s\nOpenAI's echo: %s", body, ob)
+	}
 	for _, params := range []map[string]any{
 		{"temperature": -1, "do_sample": true}, {"top_p": 7}, {"top_k": 0}, {"repetition_penalty": 1.2}, {"best_of": 2},
 	} {

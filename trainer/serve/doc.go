@@ -3,7 +3,8 @@
 // prompts, max_tokens, temperature, top_p, stop, seed, logprobs, echo, n,
 // and stream as server-sent events ending in "data: [DONE]"; GET
 // /v1/models), Text Generation Inference's POST /generate and
-// /generate_stream (top_k, details with the tokens, return_full_text; the
+// /generate_stream (top_k, details with the tokens and, with
+// decoder_input_details, the prompt's scored in the prefill, return_full_text; the
 // stream's last event carries the last token with the text) and its
 // compatibility routes POST / and /invocations, GET /info, GET /health
 // (and /ping), and Prometheus metrics at GET /metrics (queue depth,

@@ -471,8 +471,10 @@ type tgiRequest struct {
 		BestOf              *int     `json:"best_of"`
 		Truncate            *int     `json:"truncate"`
 		Watermark           bool     `json:"watermark"`
-		DecoderInputDetails bool     `json:"decoder_input_details"`
 		TopNTokens          *int     `json:"top_n_tokens"`
+		// decoder_input_details puts the prompt's tokens, scored, in the
+		// details' prefill.
+		DecoderInputDetails bool `json:"decoder_input_details"`
 	} `json:"parameters"`
 }
 
@@ -492,8 +494,8 @@ func (q *tgiRequest) check() string {
 		return "`stop` supports up to 4 stop sequences"
 	case p.RepetitionPenalty != nil && *p.RepetitionPenalty != 1, p.FrequencyPenalty != nil && *p.FrequencyPenalty != 0,
 		p.TypicalP != nil && *p.TypicalP < 1, p.BestOf != nil && *p.BestOf > 1, p.Truncate != nil, p.Watermark,
-		p.DecoderInputDetails, p.TopNTokens != nil && *p.TopNTokens > 0:
-		return "repetition_penalty, frequency_penalty, typical_p, best_of, truncate, watermark, decoder_input_details and top_n_tokens are not supported by this server"
+		p.TopNTokens != nil && *p.TopNTokens > 0:
+		return "repetition_penalty, frequency_penalty, typical_p, best_of, truncate, watermark and top_n_tokens are not supported by this server"
 	}
 	return ""
 }
@@ -513,6 +515,24 @@ const (
 	tgiStream
 	tgiCompat
 )
+
+// prefill is TGI's details.prefill: with decoder_input_details, the
+// prompt's tokens, the first without a logprob, the others with theirs
+// after the ones before (scored: Result.Prompt); else empty.
+func (s *Server) prefill(q Request, scored []Token) []map[string]any {
+	out := []map[string]any{}
+	if !q.PromptLogprobs || len(scored) != len(q.Prompt)-1 {
+		return out
+	}
+	for i, id := range q.Prompt {
+		var lp any
+		if i > 0 {
+			lp = scored[i-1].Logprob
+		}
+		out = append(out, map[string]any{"id": id, "text": s.e.Tok.Decode([]int32{id}, false), "logprob": lp})
+	}
+	return out
+}
 
 // tgiToken is TGI's Token.
 func tgiToken(t Token) map[string]any {
@@ -534,7 +554,7 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 		return
 	}
 	p := req.Parameters
-	q := Request{Prompt: s.e.Tok.Encode(req.Inputs).IDs, MaxTokens: 20, Stop: p.Stop}
+	q := Request{Prompt: s.e.Tok.Encode(req.Inputs).IDs, MaxTokens: 20, Stop: p.Stop, PromptLogprobs: p.DecoderInputDetails && p.Details}
 	if p.MaxNewTokens != nil {
 		q.MaxTokens = *p.MaxNewTokens
 	}
@@ -622,7 +642,7 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 			toks[i] = tgiToken(t)
 		}
 		out["details"] = map[string]any{"finish_reason": finish, "generated_tokens": len(res.Tokens), "seed": seed,
-			"prefill": []any{}, "tokens": toks}
+			"prefill": s.prefill(q, res.Prompt), "tokens": toks}
 	}
 	if route == tgiCompat {
 		writeJSON(w, []any{out})
