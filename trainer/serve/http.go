@@ -465,13 +465,13 @@ type tgiRequest struct {
 		// return_full_text puts the prompt before the generated text.
 		ReturnFullText *bool `json:"return_full_text"`
 		// Not supported: refused unless neutral, rather than ignored.
-		RepetitionPenalty   *float64 `json:"repetition_penalty"`
-		FrequencyPenalty    *float64 `json:"frequency_penalty"`
-		TypicalP            *float64 `json:"typical_p"`
-		BestOf              *int     `json:"best_of"`
-		Truncate            *int     `json:"truncate"`
-		Watermark           bool     `json:"watermark"`
-		TopNTokens          *int     `json:"top_n_tokens"`
+		RepetitionPenalty *float64 `json:"repetition_penalty"`
+		FrequencyPenalty  *float64 `json:"frequency_penalty"`
+		TypicalP          *float64 `json:"typical_p"`
+		BestOf            *int     `json:"best_of"`
+		Truncate          *int     `json:"truncate"`
+		Watermark         bool     `json:"watermark"`
+		TopNTokens        *int     `json:"top_n_tokens"`
 		// decoder_input_details puts the prompt's tokens, scored, in the
 		// details' prefill.
 		DecoderInputDetails bool `json:"decoder_input_details"`
