@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,11 +68,26 @@ func withGlobalFlags(cmds []*ucli.Command, flags func() []ucli.Flag) {
 
 // given is the context nearest the command at which a global option was
 // given on the command line (under any of its names), else c, whose value
-// is then the default or the environment's.
+// is then the default or the environment's. urfave counts a flag its
+// environment variable set as set at every level, so a level whose value
+// is the environment's is passed over: the command line beats the
+// environment wherever it is given (a value equal to the environment's is
+// the same either way).
 func given(c *ucli.Context, names ...string) *ucli.Context {
+	env, fromEnv := "", false
+	for _, f := range ctlGlobalFlags() {
+		if e, ok := f.(interface{ GetEnvVars() []string }); ok && slices.Contains(names, f.Names()[0]) {
+			for _, v := range e.GetEnvVars() {
+				if val, ok := os.LookupEnv(v); ok {
+					env, fromEnv = val, true
+					break
+				}
+			}
+		}
+	}
 	for _, x := range c.Lineage() {
 		for _, n := range x.LocalFlagNames() {
-			if slices.Contains(names, n) {
+			if slices.Contains(names, n) && !(fromEnv && x.String(n) == env) {
 				return x
 			}
 		}

@@ -342,7 +342,22 @@ func TestGlobalFlagsAnywhere(t *testing.T) {
 			t.Errorf("%v: printed %q, want JSON: %v", c.args, out, c.wantJSON)
 		}
 	}
-	_, err := run(t, "jobs", "--addr", "127.0.0.1:1", "--token", "bloomtok1."+strings.Repeat("A", 64))
+	// The command line beats the environment, before the command or after.
+	t.Setenv("BLOOM_OUTPUT", "json")
+	for _, args := range [][]string{append([]string{"-o", "table"}, gen...), append(slices.Clone(gen), "--output", "table")} {
+		if out, err := run(t, args...); err != nil || strings.HasPrefix(out, "{") {
+			t.Errorf("BLOOM_OUTPUT=json %v: %q %v, want a table", args, out, err)
+		}
+	}
+	if out, err := run(t, gen...); err != nil || !strings.HasPrefix(out, "{") {
+		t.Errorf("BLOOM_OUTPUT=json %v: %q %v, want JSON", gen, out, err)
+	}
+	t.Setenv("BLOOM_ADDR", "127.0.0.1:2")
+	_, err := run(t, "--addr", "127.0.0.1:1", "jobs", "--token", "bloomtok1."+strings.Repeat("A", 64))
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Errorf("BLOOM_ADDR=127.0.0.1:2 --addr 127.0.0.1:1 jobs: %v, want an error naming 127.0.0.1:1", err)
+	}
+	_, err = run(t, "jobs", "--addr", "127.0.0.1:1", "--token", "bloomtok1."+strings.Repeat("A", 64))
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:1") {
 		t.Errorf("jobs --addr after the command: %v, want an error naming 127.0.0.1:1", err)
 	}

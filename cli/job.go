@@ -24,7 +24,7 @@ func jobCommand() *ucli.Command {
 		Usage:     "show a job: state, plan, progress (step, loss, tokens/s), attempts, checkpoints",
 		UsageText: "bloomctl job ID [--watch]",
 		Flags: []ucli.Flag{
-			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "print a line per step until the job ends; fail unless it succeeds"},
+			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "print a line per step until the job ends; fail unless it succeeds (with --output json the lines go to stderr and the ended job to stdout, as JSON)"},
 		},
 		Action: func(c *ucli.Context) error {
 			id, err := jobArg(c)
@@ -34,9 +34,6 @@ func jobCommand() *ucli.Command {
 			if !c.Bool("watch") {
 				get := func(cl *api.Client, ctx context.Context) (*api.JobInfo, error) { return cl.Job(ctx, id) }
 				return query(c, get, func(job *api.JobInfo) error { return writeJob(c.App.Writer, job) })
-			}
-			if _, err := outputJSON(c); err != nil {
-				return err
 			}
 			cl, err := ctlClient(c)
 			if err != nil {
@@ -144,9 +141,18 @@ func progressLine(p *api.JobProgress) string {
 }
 
 // watchJob prints a line per new step (and per state change) until the
-// job ends; it fails unless the job succeeded.
+// job ends; it fails unless the job succeeded. With --output json the
+// lines go to stderr and stdout gets the ended job as JSON (as bloomctl
+// job ID -o json prints it).
 func watchJob(c *ucli.Context, cl *api.Client, id string) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
 	w := c.App.Writer
+	if asJSON {
+		w = c.App.ErrWriter
+	}
 	var lastStep int64 = -1
 	lastState := ""
 	t := time.NewTicker(500 * time.Millisecond)
@@ -172,7 +178,13 @@ func watchJob(c *ucli.Context, cl *api.Client, id string) error {
 			}
 			if end {
 				printState(w, j, lastState)
-				return watchEnd(w, j)
+				err := watchEnd(w, j)
+				if asJSON {
+					if werr := writeJSON(c.App.Writer, j); werr != nil {
+						return werr
+					}
+				}
+				return err
 			}
 		}
 		select {

@@ -3,10 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"bloom/api"
+	"bloom/daemon/identity"
 )
 
 func TestWriteJob(t *testing.T) {
@@ -33,5 +37,40 @@ func TestWriteJob(t *testing.T) {
 	var back api.JobInfo
 	if err := json.Unmarshal(raw, &back); err != nil || back.Progress.Step != 40 {
 		t.Errorf("round trip %v", err)
+	}
+}
+
+// TestWatchJSON: job --watch with --output json prints its progress lines
+// on stderr and the ended job, as JSON, alone on stdout (the lines were
+// on stdout, breaking a JSON reader), against a fake API with the
+// cluster's TLS identity.
+func TestWatchJSON(t *testing.T) {
+	secret, err := identity.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := identity.New(secret, "n1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		j := api.JobInfo{ID: "j1", Name: "demo", State: api.JobRunning, Progress: &api.JobProgress{Step: 1, Steps: 2, Loss: 3}}
+		if calls.Add(1) > 1 {
+			j.State, j.Progress.Step = api.JobSucceeded, 2
+		}
+		json.NewEncoder(w).Encode(j)
+	}))
+	ts.TLS = id.ServerTLS()
+	ts.StartTLS()
+	defer ts.Close()
+	app := CtlApp()
+	var out, errOut bytes.Buffer
+	app.Writer, app.ErrWriter = &out, &errOut
+	err = app.Run([]string{"bloomctl", "job", "j1", "--watch", "-o", "json", "--addr", ts.Listener.Addr().String(), "--token", secret.Token()})
+	var j api.JobInfo
+	if err != nil || json.Unmarshal(out.Bytes(), &j) != nil || j.State != api.JobSucceeded || strings.Count(out.String(), "\n") != 1 ||
+		!strings.Contains(errOut.String(), "step 1/2") {
+		t.Errorf("job --watch -o json: %v\nstdout %q\nstderr %q", err, out.String(), errOut.String())
 	}
 }

@@ -28,7 +28,7 @@ func submitCommand() *ucli.Command {
 			"before it accepts it and says what to change when it cannot run.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Usage: "the job's `NAME` (default: the file's name, or pretrain)"},
-			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`)"},
+			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`; with --output json, stdout has the submitted job, then the ended one, a JSON object a line)"},
 		},
 		Subcommands: []*ucli.Command{pretrainCommand(), inferCommand(jobspec.KindGenerate), inferCommand(jobspec.KindEvaluate), inferCommand(jobspec.KindServe)},
 		Action: func(c *ucli.Context) error {
@@ -55,7 +55,7 @@ func pretrainCommand() *ucli.Command {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "name", Value: "pretrain", Usage: "the job's `NAME`"},
 		&ucli.StringFlag{Name: "config", Usage: "a BLOOM config.json `FILE` for the model's shape (instead of --model-preset)"},
-		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
+		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (with --output json, stdout has the submitted job, then the ended one, a JSON object a line)"},
 	}
 	flags = append(flags, specFlags(nil)...)
 	return &ucli.Command{
@@ -116,7 +116,7 @@ func inferCommand(kind string) *ucli.Command {
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "name", Value: kind, Usage: "the job's `NAME`"},
 		&ucli.StringFlag{Name: "config", Usage: "the model's config.json `FILE` for its shape (instead of --model-preset)"},
-		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends"},
+		&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (with --output json, stdout has the submitted job, then the ended one, a JSON object a line)"},
 	}
 	usage := "generate from text prompts with a model across the cluster (tensor parallelism inside a node, pipeline across nodes)"
 	switch kind {

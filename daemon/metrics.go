@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -53,21 +54,21 @@ func (d *Daemon) writeMetrics(w io.Writer) {
 		byState[m.State]++
 	}
 	family(w, "bloom_build_info", "gauge", "1, labelled with this bloomd's version (git describe at build time) and Go version.")
-	fmt.Fprintf(w, "bloom_build_info{version=%q,goversion=%q} 1\n", d.cfg.Version, runtime.Version())
+	fmt.Fprintf(w, "bloom_build_info{version=\"%s\",goversion=\"%s\"} 1\n", promLabel(d.cfg.Version), promLabel(runtime.Version()))
 	family(w, "bloom_members", "gauge", "Members of the gossip pool by state, as this node sees them.")
 	for _, st := range []membership.State{membership.StateAlive, membership.StateSuspect, membership.StateDead, membership.StateLeft} {
-		fmt.Fprintf(w, "bloom_members{state=%q} %d\n", st, byState[st])
+		fmt.Fprintf(w, "bloom_members{state=\"%s\"} %d\n", promLabel(string(st)), byState[st])
 	}
 	if devs := d.Devices(); len(devs) > 0 {
 		family(w, "bloom_device_healthy", "gauge", "1 when the device opened and held a value at its last probe.")
 		for _, dv := range devs {
-			fmt.Fprintf(w, "bloom_device_healthy{device=%q} %d\n", dv.Device, b2u(dv.Healthy))
+			fmt.Fprintf(w, "bloom_device_healthy{device=\"%s\"} %d\n", promLabel(dv.Device), b2u(dv.Healthy))
 		}
 		family(w, "bloom_device_memory_bytes", "gauge", "Device memory at the last probe (NPUs), total and free.")
 		for _, dv := range devs {
 			if dv.MemTotal > 0 {
-				fmt.Fprintf(w, "bloom_device_memory_bytes{device=%q,kind=\"total\"} %d\n", dv.Device, dv.MemTotal)
-				fmt.Fprintf(w, "bloom_device_memory_bytes{device=%q,kind=\"free\"} %d\n", dv.Device, dv.MemFree)
+				fmt.Fprintf(w, "bloom_device_memory_bytes{device=\"%s\",kind=\"total\"} %d\n", promLabel(dv.Device), dv.MemTotal)
+				fmt.Fprintf(w, "bloom_device_memory_bytes{device=\"%s\",kind=\"free\"} %d\n", promLabel(dv.Device), dv.MemFree)
 			}
 		}
 	}
@@ -106,14 +107,14 @@ func (d *Daemon) writeJobMetrics(w io.Writer) {
 	var live []api.JobInfo
 	for _, id := range ids {
 		ji := d.jobInfo(st.Jobs[id], st.Members)
-		fmt.Fprintf(w, "bloom_job_info{job=%q,name=%q,state=%q} 1\n", ji.ID, ji.Name, ji.State)
+		fmt.Fprintf(w, "bloom_job_info{job=\"%s\",name=\"%s\",state=\"%s\"} 1\n", promLabel(ji.ID), promLabel(ji.Name), promLabel(ji.State))
 		if ji.Progress != nil {
 			live = append(live, ji)
 		}
 	}
 	family(w, "bloom_job_attempts", "gauge", "Attempts the job has started.")
 	for _, id := range ids {
-		fmt.Fprintf(w, "bloom_job_attempts{job=%q} %d\n", id, len(st.Jobs[id].Attempts))
+		fmt.Fprintf(w, "bloom_job_attempts{job=\"%s\"} %d\n", promLabel(id), len(st.Jobs[id].Attempts))
 	}
 	gauges := []struct {
 		name, typ, help string
@@ -136,7 +137,7 @@ func (d *Daemon) writeJobMetrics(w io.Writer) {
 	for _, g := range gauges {
 		family(w, g.name, g.typ, g.help)
 		for _, ji := range live {
-			fmt.Fprintf(w, "%s{job=%q} %s\n", g.name, ji.ID, formatFloat(g.v(ji.Progress)))
+			fmt.Fprintf(w, "%s{job=\"%s\"} %s\n", g.name, promLabel(ji.ID), formatFloat(g.v(ji.Progress)))
 		}
 	}
 }
@@ -172,3 +173,13 @@ func b2u(b bool) uint64 {
 	}
 	return 0
 }
+
+// promLabel is s as a Prometheus label value between its quotes: the text
+// format escapes only backslash, double quote and newline (Go's %q also
+// escaped tabs and non-ASCII, which Prometheus' parser refuses), and the
+// value must be UTF-8.
+func promLabel(s string) string {
+	return labelEscaper.Replace(strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)

@@ -464,6 +464,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			}
 			rows[r], rows[live] = rows[live], nil
 		}
+		// The gauges as the step leaves them (the engine may now wait idle).
+		e.Stats.waiting.Store(int64(len(waiting) + len(joining) + len(e.queue)))
+		e.Stats.active.Store(int64(live))
 		if ctx.Err() != nil && live == 0 && len(joining) == 0 {
 			return nil
 		}

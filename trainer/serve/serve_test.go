@@ -482,6 +482,11 @@ func TestStatsRecord(t *testing.T) {
 	}
 	cancel()
 	<-done // the recorder's slices are the engine's until it returns
+	// The gauges went back to 0 once the last request left (they had kept
+	// the last step's count).
+	if a, w := e.Stats.active.Load(), e.Stats.waiting.Load(); a != 0 || w != 0 {
+		t.Errorf("after every request: %d running, %d waiting", a, w)
+	}
 	if len(firsts) != 2 || len(firsts)+len(gaps) != tokens {
 		t.Errorf("recorded %d first tokens and %d gaps for 2 requests of %d tokens", len(firsts), len(gaps), tokens)
 	}
