@@ -10,8 +10,9 @@ import (
 
 // Throughput is one step's figures as the seed's throughput table reports
 // them: samples/s over the job, tokens/s per device, seconds per step and
-// TFLOPs per device by AscendSpeed's formula (StepFLOPs), and the model
-// FLOPs utilization against a device's peak.
+// TFLOPs per device by AscendSpeed's formula (StepFLOPs, recomputation
+// counted as AscendSpeed counts it), and the model FLOPs utilization
+// against a device's peak (the model's FLOPs: recomputation not counted).
 type Throughput struct {
 	SamplesPerSec         float64 `json:"samples_per_s"`
 	TokensPerSecPerDevice float64 `json:"tokens_per_s_per_device"`
@@ -46,7 +47,9 @@ func StepThroughput(c bloom.Config, batch, seq, devices int, seconds float64, re
 		TokensPerSecPerDevice: float64(batch*seq) / seconds / float64(devices),
 		TFLOPsPerDevice:       StepFLOPs(c, batch, seq, recompute) / (seconds * float64(devices) * 1e12)}
 	if peakTFLOPs > 0 {
-		t.MFU = t.TFLOPsPerDevice / peakTFLOPs
+		// Model FLOPs leave recomputation out (it is hardware FLOPs
+		// utilization that counts it): f = 3 whatever recompute says.
+		t.MFU = StepFLOPs(c, batch, seq, false) / (seconds * float64(devices) * 1e12) / peakTFLOPs
 	}
 	return t
 }

@@ -34,4 +34,11 @@ func TestSeedThroughputRow(t *testing.T) {
 	if r := StepFLOPs(c, 1, 2048, true) / StepFLOPs(c, 1, 2048, false); math.Abs(r-4.0/3) > 1e-12 {
 		t.Errorf("recomputation counts %v× the FLOPs, want 4/3", r)
 	}
+	// With recomputation the TFLOPs count it (AscendSpeed's figure), the
+	// MFU does not (model FLOPs; counting it is hardware FLOPs
+	// utilization): the same step, 4/3 the TFLOPs, the same MFU.
+	rc := StepThroughput(c, 192, 2048, 8, 19.63, true, 256)
+	if math.Abs(rc.TFLOPsPerDevice/got.TFLOPsPerDevice-4.0/3) > 1e-9 || math.Abs(rc.MFU-got.MFU) > 1e-12 {
+		t.Errorf("with recomputation: %.4f TFLOPs, MFU %.4f; without %.4f, %.4f", rc.TFLOPsPerDevice, rc.MFU, got.TFLOPsPerDevice, got.MFU)
+	}
 }
