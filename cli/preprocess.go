@@ -61,6 +61,9 @@ func preprocessFlags() []ucli.Flag {
 // runPreprocess tokenizes --input into the datasets, stopping on SIGINT or
 // SIGTERM, and reports what it wrote.
 func runPreprocess(c *ucli.Context) error {
+	if c.NArg() > 0 { // Megatron's "--json-keys text title" would drop title here
+		return fmt.Errorf("preprocess takes no arguments, got %q: several keys are --json-keys text,title (or --json-keys text --json-keys title)", c.Args().Slice())
+	}
 	asJSON, err := outputJSON(c)
 	if err != nil {
 		return err

@@ -139,6 +139,8 @@ func TestPreprocessFlagErrors(t *testing.T) {
 		{[]string{"--input", filepath.Join(dir, "nope"), "--output-prefix", filepath.Join(dir, "o")}, "--input"},
 		{[]string{"--input", jsonl, "--output-prefix", filepath.Join(dir, "no", "o")}, "does not exist"},
 		{[]string{"--input", jsonl, "--output-prefix", filepath.Join(dir, "o"), "--tokenizer-type", "GPT2BPETokenizer"}, "PretrainedFromHF"},
+		// Megatron's nargs form: title would have been dropped silently.
+		{[]string{"--input", jsonl, "--output-prefix", filepath.Join(dir, "o"), "--json-keys", "text", "title"}, "--json-keys text,title"},
 	} {
 		out, err := run(t, append(base, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -168,4 +170,10 @@ func TestPreprocessJSONKeys(t *testing.T) {
 		t.Fatalf("title dataset: %v", err)
 	}
 	d.Close()
+	// Readable by all, as Megatron's files are (another user may train on them).
+	for _, f := range []string{data.BinPath(filepath.Join(dir, "o_title_document")), data.IndexPath(filepath.Join(dir, "o_text_document"))} {
+		if st, err := os.Stat(f); err != nil || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: %v %v, want -rw-r--r--", f, st.Mode(), err)
+		}
+	}
 }

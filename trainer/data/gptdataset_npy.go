@@ -94,6 +94,9 @@ func writeNpy(path, descr string, shape []int, v intVec) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	if err = f.Chmod(0o644); err != nil { // readable by all, as numpy's files are
+		return fmt.Errorf("data: %w", err)
+	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	w.Write(npyHeader(descr, shape))
 	var b [8]byte

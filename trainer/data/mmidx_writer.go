@@ -43,6 +43,15 @@ func CreateIndexed(prefix string, d DType) (*IndexedWriter, error) {
 		os.Remove(bin.Name())
 		return nil, fmt.Errorf("data: %w", err)
 	}
+	for _, f := range []*os.File{bin, idx} { // readable by all, as Megatron's and numpy's files are
+		if err := f.Chmod(0o644); err != nil {
+			bin.Close()
+			idx.Close()
+			os.Remove(bin.Name())
+			os.Remove(idx.Name())
+			return nil, fmt.Errorf("data: %w", err)
+		}
+	}
 	return &IndexedWriter{prefix: prefix, dtype: d, bin: bin, idx: idx,
 		buf: bufio.NewWriterSize(bin, 1<<20), docIdx: []int64{0}}, nil
 }
