@@ -65,6 +65,12 @@ func (c BloomConfig) Validate() error {
 	if c.HiddenSize%c.NHead != 0 {
 		return fmt.Errorf("%w: hidden_size %d is not a multiple of n_head %d", ErrConfig, c.HiddenSize, c.NHead)
 	}
+	if c.ApplyResidualConnectionPostLayernorm {
+		// Every released BLOOM says false; the other order would be a
+		// different model, which bloom does not compute (it had read the
+		// flag and computed the usual one).
+		return fmt.Errorf("%w: apply_residual_connection_post_layernorm is true: bloom computes BLOOM's blocks, whose residual is the layer norm's input (false)", ErrConfig)
+	}
 	if !(c.LayerNormEpsilon > 0) || math.IsInf(c.LayerNormEpsilon, 0) {
 		return fmt.Errorf("%w: layer_norm_epsilon %v must be positive and finite", ErrConfig, c.LayerNormEpsilon)
 	}

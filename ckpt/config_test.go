@@ -69,12 +69,12 @@ func configEq(a, b BloomConfig) bool {
 
 func TestConfigAliasesAndDefaults(t *testing.T) {
 	c, err := ReadBloomConfig(writeConfig(t, `{"n_embed": 128, "num_hidden_layers": 3, "num_attention_heads": 4,
-		"apply_residual_connection_post_layernorm": true, "pad_token_id": null}`))
+		"apply_residual_connection_post_layernorm": false, "pad_token_id": null}`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := DefaultBloomConfig()
-	want.HiddenSize, want.NLayer, want.NHead, want.ApplyResidualConnectionPostLayernorm = 128, 3, 4, true
+	want.HiddenSize, want.NLayer, want.NHead = 128, 3, 4
 	if !configEq(c, want) {
 		t.Fatalf("got %+v\nwant %+v", c, want)
 	}
@@ -109,6 +109,8 @@ func TestConfigErrors(t *testing.T) {
 		{"eps string", `{"layer_norm_epsilon": "small"}`, "layer_norm_epsilon"},
 		{"eps zero", `{"layer_norm_epsilon": 0}`, "layer_norm_epsilon"},
 		{"bool type", `{"apply_residual_connection_post_layernorm": 1}`, "true or false"},
+		// Another model than BLOOM's blocks: refused, not computed as BLOOM's.
+		{"residual after the norm", `{"apply_residual_connection_post_layernorm": true}`, "apply_residual_connection_post_layernorm is true"},
 		{"token outside vocab", `{"vocab_size": 100, "eos_token_id": 100}`, "eos_token_id 100"},
 		{"eos list", `{"eos_token_id": [2, 3]}`, "eos_token_id"},
 	}

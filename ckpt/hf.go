@@ -28,7 +28,7 @@ const (
 )
 
 // HF is an opened Hugging Face BLOOM model directory: its config and its
-// safetensors weights, single-file or sharded. Tensor names are normalized:
+// weights, safetensors or PyTorch .bin, single-file or sharded. Tensor names are normalized:
 // a leading "transformer." is stripped, and lm_head.weight (tied to
 // word_embeddings.weight in BLOOM) is kept out of Names. Safe for concurrent
 // use; Close releases the files.
@@ -37,13 +37,17 @@ type HF struct {
 
 	dir     string
 	files   []*File
+	pts     []*Torch            // the .bin files, when the weights are PyTorch's
 	tensors map[string]hfTensor // by normalized name, lm_head included
 	names   []string            // sorted, without lm_head
 }
 
-// hfTensor locates one tensor: the file and its name inside that file.
+// hfTensor locates one tensor: the file and its name inside that file
+// (a safetensors file, or, pt set, a .bin file's tensor).
 type hfTensor struct {
 	file *File
+	pt   *TorchTensor
+	path string // pt's file
 	name string
 }
 
@@ -52,8 +56,10 @@ func normalizeName(name string) string { return strings.TrimPrefix(name, transfo
 
 // OpenHF opens a Hugging Face BLOOM model directory: config.json plus either
 // model.safetensors or model.safetensors.index.json and the shards it names
-// (model.safetensors wins when both exist, as in transformers). Every file is
-// checked on open; errors name the file at fault.
+// (model.safetensors wins when both exist, as in transformers), else
+// PyTorch's pytorch_model.bin or pytorch_model.bin.index.json and its shards
+// (torch.save's zip format; their tensors are read as they are asked for).
+// Every file is checked on open; errors name the file at fault.
 func OpenHF(dir string) (*HF, error) {
 	cfg, err := ReadBloomConfig(filepath.Join(dir, ConfigName))
 	if err != nil {
@@ -66,9 +72,13 @@ func OpenHF(dir string) (*HF, error) {
 	case exists(single):
 		err = h.addShard(single, nil)
 	case exists(index):
-		err = h.openIndex(index)
+		err = h.openIndex(index, h.addShard)
+	case exists(filepath.Join(dir, pytorchWeightsName)):
+		err = h.addTorch(filepath.Join(dir, pytorchWeightsName), nil)
+	case exists(filepath.Join(dir, pytorchIndexName)):
+		err = h.openIndex(filepath.Join(dir, pytorchIndexName), h.addTorch)
 	default:
-		err = noWeightsError(dir)
+		err = errf(dir, ErrNotFound, "no %s, %s, %s or %s", SafetensorsName, SafetensorsIndexName, pytorchWeightsName, pytorchIndexName)
 	}
 	if err != nil {
 		h.Close()
@@ -88,24 +98,15 @@ func exists(path string) bool {
 	return err == nil
 }
 
-// noWeightsError explains what is missing from dir, and what to do when it
-// holds PyTorch weights instead.
-func noWeightsError(dir string) error {
-	if exists(filepath.Join(dir, pytorchWeightsName)) || exists(filepath.Join(dir, pytorchIndexName)) {
-		return errf(dir, ErrNotFound, "only PyTorch .bin weights found; convert them to safetensors "+
-			"(in Python: model.save_pretrained(dir, safe_serialization=True))")
-	}
-	return errf(dir, ErrNotFound, "no %s or %s", SafetensorsName, SafetensorsIndexName)
-}
-
-// sfIndex is model.safetensors.index.json.
+// sfIndex is model.safetensors.index.json (and pytorch_model.bin.index.json).
 type sfIndex struct {
 	Metadata  map[string]any    `json:"metadata"`
 	WeightMap map[string]string `json:"weight_map"`
 }
 
-// openIndex reads a sharded checkpoint's index and opens every shard it names.
-func (h *HF) openIndex(path string) error {
+// openIndex reads a sharded checkpoint's index and opens every shard it
+// names with add.
+func (h *HF) openIndex(path string, add func(path string, want []string) error) error {
 	js, err := os.ReadFile(path)
 	if err != nil {
 		return ioErr(path, err, "read index")
@@ -130,7 +131,7 @@ func (h *HF) openIndex(path string) error {
 		if !exists(sp) {
 			return errf(path, ErrNotFound, "shard %s, named in weight_map, does not exist", shard)
 		}
-		if err := h.addShard(sp, byShard[shard]); err != nil {
+		if err := add(sp, byShard[shard]); err != nil {
 			return err
 		}
 	}
@@ -175,6 +176,39 @@ func (h *HF) addShard(path string, want []string) error {
 	return nil
 }
 
+// addTorch opens one .bin file (a state dict of tensors, torch.save's zip
+// format) and adds its tensors; want as addShard's.
+func (h *HF) addTorch(path string, want []string) error {
+	pt, err := OpenTorch(path, false)
+	if err != nil {
+		return err
+	}
+	h.pts = append(h.pts, pt)
+	sd, ok := pt.Root.(*Dict)
+	if !ok {
+		return errf(path, ErrCorrupt, "holds no state dict (a %T)", pt.Root)
+	}
+	for i := range sd.Len() {
+		k, v := sd.Item(i)
+		raw, ok := k.(string)
+		t, isTensor := v.(*TorchTensor)
+		if !ok || !isTensor {
+			return errf(path, ErrCorrupt, "state dict entry %v is a %T, not a named tensor", k, v)
+		}
+		name := normalizeName(raw)
+		if prev, dup := h.tensors[name]; dup {
+			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.path))
+		}
+		h.tensors[name] = hfTensor{pt: t, path: path, name: raw}
+	}
+	for _, name := range want {
+		if t, ok := h.tensors[name]; !ok || t.path != path {
+			return errf(path, ErrNotFound, "tensor %q, which the index places in this shard, is not in it", name)
+		}
+	}
+	return nil
+}
+
 // Dir is the directory the model was opened from.
 func (h *HF) Dir() string { return h.dir }
 
@@ -196,6 +230,9 @@ func (h *HF) Info(name string) (TensorInfo, bool) {
 	if !ok {
 		return TensorInfo{}, false
 	}
+	if t.pt != nil { // no offsets: a .bin's tensor is a view of a storage record
+		return TensorInfo{Name: name, DType: t.pt.DType, Shape: slices.Clone(t.pt.Shape)}, true
+	}
 	ti, _ := t.file.Info(t.name)
 	ti.Name = name
 	return ti, true
@@ -207,6 +244,9 @@ func (h *HF) Shard(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
+	if t.pt != nil {
+		return t.path, true
+	}
 	return t.file.Path(), true
 }
 
@@ -216,6 +256,13 @@ func (h *HF) Float32(name string) ([]float32, []int, error) {
 	t, ok := h.tensors[name]
 	if !ok {
 		return nil, nil, errf(h.dir, ErrNotFound, "no tensor %q", name)
+	}
+	if t.pt != nil {
+		data, err := t.pt.Float32()
+		if err != nil {
+			return nil, nil, wrapf(t.path, kindOf(err), err, "tensor %q", t.name)
+		}
+		return data, slices.Clone(t.pt.Shape), nil
 	}
 	return t.file.Float32(t.name)
 }
@@ -230,7 +277,7 @@ func (h *HF) Stream() {
 // Evict drops a tensor's pages from this process's resident set (see
 // File.Evict).
 func (h *HF) Evict(name string) {
-	if t, ok := h.tensors[name]; ok {
+	if t, ok := h.tensors[name]; ok && t.file != nil {
 		t.file.Evict(t.name)
 	}
 }
@@ -240,6 +287,9 @@ func (h *HF) Close() error {
 	var errs []error
 	for _, f := range h.files {
 		errs = append(errs, f.Close())
+	}
+	for _, pt := range h.pts {
+		errs = append(errs, pt.Close())
 	}
 	return errors.Join(errs...)
 }

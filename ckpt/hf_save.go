@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,7 +19,8 @@ import (
 // model.safetensors.index.json. Shards are filled in order, as transformers
 // does: a tensor starts a new shard when it would overflow the current one,
 // and a tensor larger than maxShardBytes gets a shard of its own. Every file
-// carries the metadata {"format":"pt"} and is written atomically; the index
+// carries the metadata {"format":"pt"} and is written atomically (config.json
+// with torch_dtype naming dt); the index
 // is written after the shards, and weights files of an earlier save that
 // would now be stale are removed last. Each file is atomic, the directory as a
 // whole is not: save a new checkpoint to a fresh directory and rename it when
@@ -39,6 +41,13 @@ func SaveHF(dir string, cfg BloomConfig, dt DType, tensors []Tensor, maxShardByt
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return ioErr(dir, err, "create directory")
 	}
+	// torch_dtype says what the weights are: transformers' "auto" loads
+	// them as it says (a converted copy kept the source's value).
+	cfg.Raw = maps.Clone(cfg.Raw)
+	if cfg.Raw == nil {
+		cfg.Raw = map[string]any{}
+	}
+	cfg.Raw["torch_dtype"] = map[DType]string{F32: "float32", F16: "float16", BF16: "bfloat16"}[dt]
 	if err := cfg.WriteFile(filepath.Join(dir, ConfigName)); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -73,6 +74,18 @@ func TestSaveOpenSingle(t *testing.T) {
 	h := checkHF(t, dir, ts, "")
 	if !configEq(h.Config, tinyConfig()) {
 		t.Fatalf("config %+v", h.Config)
+	}
+	// torch_dtype names the weights' type, whatever the config said before.
+	for dt, want := range map[DType]string{BF16: "bfloat16", F16: "float16", F32: "float32"} {
+		cfg := tinyConfig()
+		cfg.Raw = map[string]any{"torch_dtype": "float16"}
+		d := filepath.Join(t.TempDir(), "m")
+		if err := SaveHF(d, cfg, dt, ts, 0); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := ReadBloomConfig(filepath.Join(d, ConfigName)); err != nil || c.Raw["torch_dtype"] != want {
+			t.Errorf("saved as %v: torch_dtype %v (%v), want %q", dt, c.Raw["torch_dtype"], err, want)
+		}
 	}
 	if h.HasLMHead() {
 		t.Error("HasLMHead without lm_head")
@@ -202,13 +215,13 @@ func TestOpenHFErrors(t *testing.T) {
 	})
 	t.Run("no weights", func(t *testing.T) {
 		_, err := OpenHF(newDir(t))
-		wantErr(t, err, ErrNotFound, SafetensorsName, SafetensorsIndexName)
+		wantErr(t, err, ErrNotFound, SafetensorsName, SafetensorsIndexName, "pytorch_model.bin")
 	})
-	t.Run("pytorch only", func(t *testing.T) {
+	t.Run("pytorch not zip", func(t *testing.T) {
 		dir := newDir(t)
 		os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("x"), 0o644)
 		_, err := OpenHF(dir)
-		wantErr(t, err, ErrNotFound, "safetensors", "save_pretrained")
+		wantErr(t, err, ErrUnsupported, "pytorch_model.bin", "zip")
 	})
 	t.Run("missing shard", func(t *testing.T) {
 		dir := newDir(t)
@@ -293,5 +306,64 @@ func TestSaveHFErrors(t *testing.T) {
 	wantErr(t, err, ErrConfig)
 	if got := dirNames(t, dir); len(got) != 0 {
 		t.Fatalf("failed saves left %v", got)
+	}
+}
+
+// hfBinNames are the tensors of testdata/torch/hf_bin*, in the order
+// scripts/torchpt/gen_fixtures.py numbers them (HF_SHAPES).
+func hfBinNames() []string {
+	names := []string{"word_embeddings.weight", "word_embeddings_layernorm.weight", "word_embeddings_layernorm.bias"}
+	for l := range 2 {
+		for _, n := range []string{"input_layernorm.weight", "input_layernorm.bias", "self_attention.query_key_value.weight",
+			"self_attention.query_key_value.bias", "self_attention.dense.weight", "self_attention.dense.bias",
+			"post_attention_layernorm.weight", "post_attention_layernorm.bias", "mlp.dense_h_to_4h.weight",
+			"mlp.dense_h_to_4h.bias", "mlp.dense_4h_to_h.weight", "mlp.dense_4h_to_h.bias"} {
+			names = append(names, fmt.Sprintf("h.%d.%s", l, n))
+		}
+	}
+	return append(names, "ln_f.weight", "ln_f.bias")
+}
+
+// TestOpenHFPytorchBin: directories with PyTorch weights only, as torch.save
+// wrote them (scripts/torchpt/gen_fixtures.py): pytorch_model.bin in fp16
+// under "transformer." with lm_head.weight sharing the embedding's storage,
+// and two float32 shards with pytorch_model.bin.index.json. Every tensor
+// has its name, shape, type and values (tensor k: (i − k)/4).
+func TestOpenHFPytorchBin(t *testing.T) {
+	for _, c := range []struct {
+		dir    string
+		dtype  DType
+		lmHead bool
+	}{{"testdata/torch/hf_bin", F16, true}, {"testdata/torch/hf_bin_sharded", F32, false}} {
+		h, err := OpenHF(c.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := hfBinNames()
+		if got := h.Names(); !slices.Equal(got, slices.Sorted(slices.Values(want))) || h.HasLMHead() != c.lmHead {
+			t.Errorf("%s: names %v (lm_head %v)", c.dir, got, h.HasLMHead())
+		}
+		for k, name := range want {
+			data, shape, err := h.Float32(name)
+			ti, ok := h.Info(name)
+			if err != nil || !ok || ti.DType != c.dtype || !slices.Equal(ti.Shape, shape) || len(data) != ti.NumElements() {
+				t.Fatalf("%s %s: %v, info %+v %v, shape %v", c.dir, name, err, ti, ok, shape)
+			}
+			for i, v := range data {
+				if v != float32(i-k)/4 {
+					t.Fatalf("%s %s[%d] = %v, want %v", c.dir, name, i, v, float32(i-k)/4)
+				}
+			}
+		}
+		if c.lmHead {
+			head, _, err1 := h.Float32(LMHeadName)
+			emb, _, err2 := h.Float32("word_embeddings.weight")
+			if err1 != nil || err2 != nil || !slices.Equal(head, emb) {
+				t.Errorf("lm_head: %v %v", err1, err2)
+			}
+		}
+		if err := h.Close(); err != nil {
+			t.Error(err)
+		}
 	}
 }

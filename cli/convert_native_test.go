@@ -200,3 +200,34 @@ func sameState(t *testing.T, f *ckpt.File, name string, shape []int, fp32, expAv
 		}
 	}
 }
+
+// TestConvertPytorchBin: a Hugging Face directory with PyTorch weights
+// only (pytorch_model.bin, fp16, lm_head tied; as torch.save wrote it) is
+// read as any other (it was refused): converted to safetensors in float32
+// its tensors are those of the same values saved as float32 .bin shards.
+func TestConvertPytorchBin(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "st")
+	if o, err := run(t, "convert", "--model", "../ckpt/testdata/torch/hf_bin", "--out", out, "--dtype", "F32"); err != nil {
+		t.Fatalf("%v\n%s", err, o)
+	}
+	a, err := ckpt.OpenHF(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ckpt.OpenHF("../ckpt/testdata/torch/hf_bin_sharded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if !slices.Equal(a.Names(), b.Names()) {
+		t.Fatalf("names %v, want %v", a.Names(), b.Names())
+	}
+	for _, n := range a.Names() {
+		x, _, err1 := a.Float32(n)
+		y, _, err2 := b.Float32(n)
+		if err1 != nil || err2 != nil || !slices.Equal(x, y) {
+			t.Errorf("%s: %v %v", n, err1, err2)
+		}
+	}
+}

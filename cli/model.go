@@ -111,4 +111,4 @@ func tensorProgress(w io.Writer, what string) func(done, total int) {
 }
 
 // modelFlag is --model DIR of the commands that read a model (loadModel).
-var modelFlag = &ucli.StringFlag{Name: "model", Usage: "model `DIR`: Hugging Face BLOOM (config.json + model.safetensors or sharded with index.json), or a native checkpoint: a job's --save directory (its latest committed step) or one iter_* step of it", EnvVars: []string{"BLOOM_MODEL"}}
+var modelFlag = &ucli.StringFlag{Name: "model", Usage: "model `DIR`: Hugging Face BLOOM (config.json + model.safetensors or pytorch_model.bin, or either sharded with its index.json), or a native checkpoint: a job's --save directory (its latest committed step) or one iter_* step of it", EnvVars: []string{"BLOOM_MODEL"}}

@@ -170,3 +170,21 @@ func TestConvertNativeStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestHFConfigEpsilon: an exported config keeps layer_norm_epsilon as the
+// source wrote it when the model's float32 epsilon is its rounding (1e-05
+// stayed 1e-05 only in name: it was written 9.999999747378752e-06), and
+// takes the model's otherwise.
+func TestHFConfigEpsilon(t *testing.T) {
+	m, err := bloom.New(cpu.New(1), bloom.Config{Vocab: 64, Hidden: 16, Heads: 2, Layers: 1, Eps: 1e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := HFConfig(m, ckpt.DefaultBloomConfig()).LayerNormEpsilon; got != 1e-5 {
+		t.Errorf("layer_norm_epsilon %v, want 1e-05", got)
+	}
+	m.Cfg.Eps = 1e-6
+	if got := HFConfig(m, ckpt.DefaultBloomConfig()).LayerNormEpsilon; got != float64(float32(1e-6)) {
+		t.Errorf("layer_norm_epsilon %v, want the model's %v", got, float32(1e-6))
+	}
+}

@@ -21,7 +21,9 @@ func ConfigFromHF(c ckpt.BloomConfig) bloom.Config {
 // withShape is cfg with the model shape of c.
 func withShape(cfg ckpt.BloomConfig, c bloom.Config) ckpt.BloomConfig {
 	cfg.VocabSize, cfg.HiddenSize, cfg.NHead, cfg.NLayer = c.Vocab, c.Hidden, c.Heads, c.Layers
-	cfg.LayerNormEpsilon = float64(c.Eps)
+	if float32(cfg.LayerNormEpsilon) != c.Eps { // 1e-05 stays 1e-05, not float32's 9.99999974e-06
+		cfg.LayerNormEpsilon = float64(c.Eps)
+	}
 	return cfg
 }
 

@@ -25,6 +25,13 @@ Files:
                    ({'param': tensor[, 'cat_dim': k][, 'vocab_tensor': True]}), the
                    embedding stripped to the original 20 rows; plus
                    mp_rank_00_model_states.pt with the client state.
+  hf_bin/          a Hugging Face BLOOM directory with PyTorch weights only: config.json
+                   (hidden 8, 2 heads, 2 layers, vocab 16) and pytorch_model.bin, fp16,
+                   names under "transformer." and lm_head.weight sharing the embedding's
+                   storage (as BloomForCausalLM's state dict has it). Tensor k (in the
+                   order of HF_NAMES) is ramp(shape, base=k) in fp16.
+  hf_bin_sharded/  the same tensors in float32 without the prefix or lm_head, in two
+                   shards with pytorch_model.bin.index.json, as save_pretrained shards.
 """
 import argparse
 import collections
@@ -151,8 +158,52 @@ def universal():
     torch.save(cs, os.path.join(root, "mp_rank_00_model_states.pt"))
 
 
+HF_SHAPES = [("word_embeddings.weight", (16, 8)), ("word_embeddings_layernorm.weight", (8,)),
+             ("word_embeddings_layernorm.bias", (8,))]
+for _l in range(2):
+    HF_SHAPES += [(f"h.{_l}.{n}", s) for n, s in [
+        ("input_layernorm.weight", (8,)), ("input_layernorm.bias", (8,)),
+        ("self_attention.query_key_value.weight", (24, 8)), ("self_attention.query_key_value.bias", (24,)),
+        ("self_attention.dense.weight", (8, 8)), ("self_attention.dense.bias", (8,)),
+        ("post_attention_layernorm.weight", (8,)), ("post_attention_layernorm.bias", (8,)),
+        ("mlp.dense_h_to_4h.weight", (32, 8)), ("mlp.dense_h_to_4h.bias", (32,)),
+        ("mlp.dense_4h_to_h.weight", (8, 32)), ("mlp.dense_4h_to_h.bias", (8,))]]
+HF_SHAPES += [("ln_f.weight", (8,)), ("ln_f.bias", (8,))]
+HF_CONFIG = '{"model_type": "bloom", "architectures": ["BloomForCausalLM"], "vocab_size": 16, "hidden_size": 8, ' \
+    '"n_layer": 2, "n_head": 2, "layer_norm_epsilon": 1e-05, "torch_dtype": "float16"}\n'
+
+
+def hf_bin():
+    root = os.path.join(OUT, "hf_bin")
+    os.makedirs(root, exist_ok=True)
+    sd = collections.OrderedDict()
+    for k, (name, shape) in enumerate(HF_SHAPES):
+        sd["transformer." + name] = ramp(*shape, base=k, dtype=torch.float16)
+    sd["lm_head.weight"] = sd["transformer.word_embeddings.weight"]  # tied: one storage
+    torch.save(sd, os.path.join(root, "pytorch_model.bin"))
+    with open(os.path.join(root, "config.json"), "w") as f:
+        f.write(HF_CONFIG)
+    root = os.path.join(OUT, "hf_bin_sharded")
+    os.makedirs(root, exist_ok=True)
+    shards = [collections.OrderedDict(), collections.OrderedDict()]
+    weight_map, total = {}, 0
+    for k, (name, shape) in enumerate(HF_SHAPES):
+        i = 0 if k < len(HF_SHAPES) // 2 else 1
+        shards[i][name] = ramp(*shape, base=k)
+        weight_map[name] = f"pytorch_model-0000{i + 1}-of-00002.bin"
+        total += 4 * shards[i][name].numel()
+    for i, sd in enumerate(shards):
+        torch.save(sd, os.path.join(root, f"pytorch_model-0000{i + 1}-of-00002.bin"))
+    import json
+    with open(os.path.join(root, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+    with open(os.path.join(root, "config.json"), "w") as f:
+        f.write(HF_CONFIG.replace("float16", "float32"))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    hf_bin()
     basic()
     torch.save(client_state(), os.path.join(OUT, "client_state.pt"))
     universal()
