@@ -11,8 +11,12 @@ import (
 
 func cancelCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:      "cancel",
-		Usage:     "cancel a job: its workers are stopped on every node",
+		Name:  "cancel",
+		Usage: "cancel a job: its workers are stopped on every node",
+		Description: `Cancels a queued or running job: the coordinator records it in Raft and every
+node stops the job's workers; its checkpoints stay. --output json prints the
+job after the change on one line. Exits 1 (409 from the cluster) when the job
+has already ended, or when there is no such job.`,
 		UsageText: "bloomctl cancel ID",
 		Action: func(c *ucli.Context) error {
 			id, err := jobArg(c)

@@ -14,8 +14,12 @@ import (
 
 func checkpointsCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:        "checkpoints",
-		Usage:       "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
+		Name:  "checkpoints",
+		Usage: "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
+		Description: `Lists the checkpoints the job committed, oldest first, and the nodes that hold
+a verified copy of each shard; fetch copies one (the latest, or --step) into a
+local directory from whichever nodes hold it. --output json prints GET
+/v1/jobs/ID/checkpoints's answer on one line.`,
 		UsageText:   "bloomctl checkpoints ID\n   bloomctl checkpoints fetch ID [--step N] --out DIR",
 		Subcommands: []*ucli.Command{checkpointsFetchCommand()},
 		Action: func(c *ucli.Context) error {

@@ -20,8 +20,13 @@ import (
 
 func jobCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:      "job",
-		Usage:     "show a job: state, plan, progress (step, loss, tokens/s), attempts, checkpoints",
+		Name:  "job",
+		Usage: "show a job: state, plan, progress (step, loss, tokens/s), attempts, checkpoints",
+		Description: `Shows one job in full: its state, its plan (every rank's node and device),
+progress and throughput, each attempt and why it ended, and its checkpoints.
+--watch prints a line per step until the job ends and fails unless it
+succeeded. --output json prints GET /v1/jobs/ID's answer on one line (with
+--watch: the ended job, the lines going to stderr).`,
 		UsageText: "bloomctl job ID [--watch]",
 		Flags: []ucli.Flag{
 			&ucli.BoolFlag{Name: "watch", Aliases: []string{"w"}, Usage: "print a line per step until the job ends; fail unless it succeeds (with --output json the lines go to stderr and the ended job to stdout, as JSON)"},

@@ -15,6 +15,10 @@ func jobsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "jobs",
 		Usage: "list the jobs: state, layout, step, loss, tokens/s",
+		Description: `Lists every job the cluster knows, oldest first: id, name, state, TP × PP × DP,
+step of steps, loss, tokens/s. Any node answers (the coordinator's view, from
+Raft). --output json prints GET /v1/jobs's answer, {"jobs": [...]}, on one line.
+Exits 1 with the reason on stderr when no node can be reached.`,
 		Action: func(c *ucli.Context) error {
 			list := func(cl *api.Client, ctx context.Context) (api.JobInfoList, error) {
 				jobs, err := cl.JobList(ctx)

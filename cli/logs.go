@@ -15,8 +15,12 @@ import (
 
 func logsCommand() *ucli.Command {
 	return &ucli.Command{
-		Name:      "logs",
-		Usage:     "print a rank's log, from whichever node runs it (or the copy another node kept, when that node is gone)",
+		Name:  "logs",
+		Usage: "print a rank's log, from whichever node runs it (or the copy another node kept, when that node is gone)",
+		Description: `Prints a rank's log (rank 0 by default) of the latest attempt or --attempt, from
+the node that ran it or the copy another node kept; -f follows it until the
+attempt ends. --output json prints one JSON object per line of the log, a line
+each: {"job", "rank", "attempt", "line"}.`,
 		UsageText: "bloomctl logs ID [--rank R] [--attempt N] [-f]",
 		Flags: []ucli.Flag{
 			&ucli.IntFlag{Name: "rank", Aliases: []string{"r"}, Usage: "the `RANK` whose log to print"},

@@ -14,6 +14,9 @@ func membersCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "members",
 		Usage: "list the cluster's nodes: address, state (alive/suspect/dead/left), Raft role, devices and how many of them last probed healthy, version",
+		Description: `Lists the nodes gossip knows, as the answering node sees them. --output json
+prints GET /v1/members's answer on one line. Exits 1 with the reason on stderr
+when no node can be reached.`,
 		Action: func(c *ucli.Context) error {
 			return query(c, (*api.Client).Members, func(ms *api.MembersResponse) error {
 				tw := tabwriter.NewWriter(c.App.Writer, 0, 4, 2, ' ', 0)

@@ -17,6 +17,10 @@ func statusCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "status",
 		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health; and the answering node's devices (health, chip, memory)",
+		Description: `Shows the cluster from the answering node (--addr): its id and leader, Raft
+term and commit index, the voters, what is unhealthy, and that node's devices.
+--output json prints GET /v1/status's answer on one line. Exits 1 with the reason
+on stderr when no node can be reached.`,
 		Action: func(c *ucli.Context) error {
 			return query(c, (*api.Client).Status, func(st *api.Status) error { return writeStatus(c, st) })
 		},
