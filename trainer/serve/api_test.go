@@ -6,8 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -386,5 +389,47 @@ func TestEchoLogprobs(t *testing.T) {
 		first.Choices[0].Text != "Once upon a time there" || len(first.Choices[0].Logprobs.TokenLogprobs) != len(prompt) ||
 		math.Abs(*first.Choices[0].Logprobs.TokenLogprobs[3]-want[3]) > 1e-4 {
 		t.Errorf("the stream's echo chunk: %s", sc.Text())
+	}
+}
+
+// TestTGIEOS: a generation the EOS token ends counts it, as TGI does:
+// generated_tokens includes it, details' tokens end with it (special, no
+// text), and the stream's last event carries it with the text.
+func TestTGIEOS(t *testing.T) {
+	_, m, tok := testServer(t, 2)
+	greedy := alone(t, m, tok, "Once upon a time", 6)
+	eos := greedy[3]
+	if slices.Contains(greedy[:3], eos) {
+		t.Skipf("the greedy tokens %v repeat their fourth before it", greedy)
+	}
+	e := newEngine(t, m, tok, 2)
+	e.EOS = eos // the model's fourth token ends the generation
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.Run(ctx)
+	ts := httptest.NewServer(Handler(e, "tiny"))
+	defer ts.Close()
+	want := tok.Decode(greedy[:3], true)
+	var g struct {
+		GeneratedText string `json:"generated_text"`
+		Details       struct {
+			FinishReason    string `json:"finish_reason"`
+			GeneratedTokens int    `json:"generated_tokens"`
+			Tokens          []struct {
+				ID      int32
+				Special bool
+			}
+		}
+	}
+	res, body := post(t, ts.URL+"/generate", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "details": true}})
+	if res.StatusCode != 200 || json.Unmarshal(body, &g) != nil || g.GeneratedText != want || g.Details.FinishReason != "eos_token" ||
+		g.Details.GeneratedTokens != 4 || len(g.Details.Tokens) != 4 || g.Details.Tokens[3].ID != eos || !g.Details.Tokens[3].Special {
+		t.Errorf("ended by EOS %d (want %q): %s", eos, want, body)
+	}
+	res, body = post(t, ts.URL+"/generate_stream", map[string]any{"inputs": "Once upon a time", "parameters": map[string]any{"max_new_tokens": 6, "details": true}})
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n\n")
+	if res.StatusCode != 200 || len(lines) != 4 || !strings.Contains(lines[3], fmt.Sprintf(`"id":%d`, eos)) ||
+		!strings.Contains(lines[3], `"special":true`) || !strings.Contains(lines[3], `"generated_tokens":4`) || strings.Contains(lines[2], "generated_tokens") {
+		t.Errorf("stream ended by EOS %d: %s", eos, body)
 	}
 }

@@ -144,6 +144,9 @@ type Result struct {
 	Text         string
 	FinishReason string // "stop" (EOS or a stop string) or "length"
 	StopString   bool   // a stop string ended it (FinishReason "stop"; not EOS)
+	// EOS is the end-of-sequence token that ended it, with its
+	// log-probability (not in Tokens: it adds no text), or nil.
+	EOS *Token
 	// Tail is the end of Text no Token carried: bytes of a character the
 	// continuation never completed. A stream sends it last.
 	Tail string
@@ -602,7 +605,7 @@ func (e *Engine) step(j *job, ch bloom.Choice) int32 {
 	j.last = now
 	e.Stats.tokens.Add(1)
 	if id == e.EOS && e.EOS >= 0 {
-		j.stopped, j.res.FinishReason = true, "stop"
+		j.stopped, j.res.FinishReason, j.res.EOS = true, "stop", &tk
 		return id
 	}
 	j.ids = append(j.ids, id)

@@ -534,6 +534,11 @@ func (s *Server) prefill(q Request, scored []Token) []map[string]any {
 	return out
 }
 
+// tgiSpecial is TGI's Token for the EOS token t (special, no text).
+func tgiSpecial(t *Token) map[string]any {
+	return map[string]any{"id": t.ID, "text": "", "logprob": t.Logprob, "special": true}
+}
+
 // tgiToken is TGI's Token.
 func tgiToken(t Token) map[string]any {
 	return map[string]any{"id": t.ID, "text": t.Text, "logprob": t.Logprob, "special": false}
@@ -620,19 +625,31 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 	if res.StopString {
 		finish = "stop_sequence"
 	}
+	generated := len(res.Tokens) // TGI counts the EOS token, which ends the stream
+	if res.EOS != nil {
+		generated++
+	}
 	if stream != nil {
 		var details any
 		if p.Details {
-			details = map[string]any{"finish_reason": finish, "generated_tokens": len(res.Tokens), "seed": seed, "input_length": len(q.Prompt)}
+			details = map[string]any{"finish_reason": finish, "generated_tokens": generated, "seed": seed, "input_length": len(q.Prompt)}
 		}
-		if held == nil { // EOS came first: the last event carries it
-			index++
-			stream.send(map[string]any{"index": index, "token": map[string]any{"id": s.e.EOS, "text": "", "logprob": nil, "special": true},
-				"top_tokens": nil, "generated_text": prefix + res.Text, "details": details})
-			return
+		end := map[string]any{"generated_text": prefix + res.Text, "details": details}
+		if held != nil {
+			held.Text += res.Tail
+			if res.EOS == nil {
+				event(*held, end)
+				return
+			}
+			event(*held, nil)
 		}
-		held.Text += res.Tail
-		event(*held, map[string]any{"generated_text": prefix + res.Text, "details": details})
+		eos := res.EOS
+		if eos == nil { // no token at all: not for max_new_tokens ≥ 1
+			eos = &Token{ID: s.e.EOS}
+		}
+		index++ // the EOS token carries the end
+		stream.send(map[string]any{"index": index, "token": tgiSpecial(eos), "top_tokens": nil,
+			"generated_text": prefix + res.Text, "details": details})
 		return
 	}
 	out := map[string]any{"generated_text": prefix + res.Text}
@@ -641,7 +658,10 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 		for i, t := range res.Tokens {
 			toks[i] = tgiToken(t)
 		}
-		out["details"] = map[string]any{"finish_reason": finish, "generated_tokens": len(res.Tokens), "seed": seed,
+		if res.EOS != nil {
+			toks = append(toks, tgiSpecial(res.EOS))
+		}
+		out["details"] = map[string]any{"finish_reason": finish, "generated_tokens": generated, "seed": seed,
 			"prefill": s.prefill(q, res.Prompt), "tokens": toks}
 	}
 	if route == tgiCompat {
