@@ -26,7 +26,8 @@ it compares with the seed's published figures (Bloom-7B: BoolQ 0.614, MMLU 0.251
   mmlu   --task-data-path: {subject}_test.csv files (question, A, B, C, D, answer; no
          header), a file or a directory of them. The prompt starts with --shots solved
          examples from {subject}_dev.csv (beside the test files, or in ../dev as MMLU
-         ships them) or with the seed's --fewshot-template; the answer is the first
+         ships them), laid out as the seed's template lays them out (a newline
+         between them), or with the seed's --fewshot-template; the answer is the first
          character the model writes after "Answer:" (greedy, two tokens).
 
 Prints the accuracy (per MMLU subject and in all); progress goes to standard error.

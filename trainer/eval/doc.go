@@ -13,10 +13,11 @@
 //     "\n\n{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:"; the model
 //     continues it greedily by two tokens, and the first character of that
 //     text after spaces and newlines is the prediction. The few-shot header
-//     comes from the seed's template file (subject → text) or is built as
-//     MMLU's reference code builds it from {subject}_dev.csv: "The following
-//     are multiple choice questions (with answers) about  {subject words}."
-//     and k solved examples.
+//     comes from the seed's template file (subject → text) or is built from
+//     {subject}_dev.csv as that template lays it out: "The following are
+//     multiple choice questions (with answers) about  {subject words}." and
+//     k solved examples, each after one newline (MMLU's reference code puts
+//     a blank line between them).
 //
 // Prompts are encoded with the tokenizer's post-processor, as Hugging Face's
 // tokenizer(text) does, and cut from the left to fit the sequence length.

@@ -76,13 +76,16 @@ func TestLoadMMLU(t *testing.T) {
 	if len(qs) != 3 || qs[0].Subject != "anatomy" || qs[1].Subject != "high_school_physics" || qs[2].Gold != "C" {
 		t.Fatalf("questions %+v", qs)
 	}
-	want := "The following are multiple choice questions (with answers) about  high school physics.\n\n" +
+	// The seed's layout (its mmlu_5shot_template.json, built from these dev
+	// files): one newline after the header and between examples, two
+	// before the question.
+	want := "The following are multiple choice questions (with answers) about  high school physics.\n" +
 		"Unit of force?\nA. newton\nB. joule\nC. watt\nD. volt\nAnswer: A\n\n" +
 		"What is g, roughly, in m/s^2?\nA. 1\nB. 9.8\nC. 42\nD. 0\nAnswer:"
 	if qs[1].Prompt != want {
 		t.Errorf("prompt\n%q\nwant\n%q", qs[1].Prompt, want)
 	}
-	if !strings.HasPrefix(qs[0].Prompt, "The following are multiple choice questions (with answers) about  anatomy.\n\nLargest organ?") {
+	if !strings.HasPrefix(qs[0].Prompt, "The following are multiple choice questions (with answers) about  anatomy.\nLargest organ?") {
 		t.Errorf("dev beside the test file: %q", qs[0].Prompt)
 	}
 	zero, err := LoadMMLU(filepath.Join(root, "test", "anatomy_test.csv"), MMLUOptions{})

@@ -112,7 +112,7 @@ func fewShot(testFile, subject string, o MMLUOptions) (string, error) {
 	var b strings.Builder
 	b.WriteString(h)
 	for _, it := range devs[:o.Shots] {
-		b.WriteString("\n\n" + it.block() + " " + it.answer)
+		b.WriteString("\n" + it.block() + " " + it.answer) // one newline, as the seed's template (Hendrycks' had two)
 	}
 	return b.String(), nil
 }
