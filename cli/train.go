@@ -76,7 +76,7 @@ var localFields = map[string]specFlag{
 	"adam-beta1":                    {},
 	"adam-beta2":                    {},
 	"adam-eps":                      {},
-	"init-method-std":               {usage: "std of the random initial weights (with --model-preset)"},
+	"init-method-std":               {usage: "std of the random initial weights (with --model-preset; the blocks' output projections get std/√(2·layers), as Megatron-DeepSpeed initializes them)"},
 	"num-layers":                    {},
 	"hidden-size":                   {},
 	"num-attention-heads":           {},
@@ -345,7 +345,7 @@ func trainModel(c *ucli.Context, s jobspec.Spec) (*bloom.Model, ckpt.BloomConfig
 	if err != nil {
 		return nil, ckpt.BloomConfig{}, err
 	}
-	m.InitRandom(s.Seed, s.InitMethodStd)
+	m.InitMegatron(s.Seed, s.InitMethodStd) // as a job's rank starts it
 	hf := ckpt.DefaultBloomConfig()
 	hf.InitializerRange = s.InitMethodStd
 	return m, hf, nil

@@ -82,7 +82,7 @@ func TestParallelMatchesLocal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.InitRandom(c.Seed, c.InitStd)
+		m.InitMegatron(c.Seed, c.InitStd) // as a job's rank starts it
 		loop := Local{Cfg: c, Model: m, Data: tinySource(t, c)}
 		var want []float64
 		if err := loop.Run(context.Background(), func(s StepStats) { want = append(want, s.Loss) }); err != nil {
@@ -143,7 +143,7 @@ func TestLoRALayoutsEquivalent(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, _ := bloom.New(cpu.New(1), base.Model)
-	m.InitRandom(base.Seed, base.InitStd)
+	m.InitMegatron(base.Seed, base.InitStd)
 	start, end := readBuf(m.Dev, m.Params), readBuf(m.Dev, res.ranks[0].Model.Params)
 	moved := 0
 	for _, tn := range m.Layout.Tensors {
@@ -233,7 +233,7 @@ func TestTargetSource(t *testing.T) {
 	c.Steps = 3
 	src := maskedSource{tinySource(t, c)}
 	m, _ := bloom.New(cpu.New(1), c.Model)
-	m.InitRandom(c.Seed, c.InitStd)
+	m.InitMegatron(c.Seed, c.InitStd)
 	T, micro := c.SeqLength, c.GlobalBatch/c.MicroBatch
 	want := 0.0
 	for k := range micro {

@@ -106,7 +106,7 @@ func loadNative(d npu.Device, dir string, progress func(done, total int)) (*bloo
 		m, err = bloom.AddLoRA(base, cfg.LoRA, 0)
 	default:
 		if m, err = bloom.New(d, cfg); err == nil && cfg.LoRA.On() {
-			m.InitRandom(tr.Seed, tr.InitStd) // the frozen weights the run started from
+			m.InitMegatron(tr.Seed, tr.InitStd) // the frozen weights the run started from (NewRank's)
 		}
 	}
 	if err != nil {

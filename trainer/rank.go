@@ -109,7 +109,7 @@ func NewRank(cfg RankConfig, env Env) (*Rank, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.InitRandom(cfg.Seed, cfg.InitStd)
+	m.InitMegatron(cfg.Seed, cfg.InitStd) // as AscendSpeed starts a model
 	if err := r.attach(m, NewAdamW(m, cfg.Adam)); err != nil {
 		return nil, err
 	}

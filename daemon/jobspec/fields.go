@@ -127,7 +127,7 @@ var allFields = []Field{
 	floatField("adam-beta1", "Adam β1", func(s *Spec) *float64 { return &s.AdamBeta1 }),
 	floatField("adam-beta2", "Adam β2 (AscendSpeed's BLOOM scripts pass 0.95)", func(s *Spec) *float64 { return &s.AdamBeta2 }),
 	floatField("adam-eps", "Adam ε", func(s *Spec) *float64 { return &s.AdamEps }),
-	floatField("init-method-std", "std of the random initial weights", func(s *Spec) *float64 { return &s.InitMethodStd }),
+	floatField("init-method-std", "std of the random initial weights (the blocks' output projections get std/√(2·layers), as Megatron-DeepSpeed initializes them)", func(s *Spec) *float64 { return &s.InitMethodStd }),
 	{Name: "seed", Usage: "seed of the initial weights and the sample order",
 		set: func(s *Spec, v string) error {
 			n, err := strconv.ParseUint(v, 10, 64)

@@ -364,7 +364,7 @@ func TestLoRALayout(t *testing.T) {
 	}
 	seed := uint64(9)
 	whole := make([]float32, full.Size)
-	full.initRandom(c, whole, seed, 0.02)
+	full.initRandom(c, whole, seed, 0.02, 0.01)
 	for _, tn := range full.Tensors {
 		if !tn.Adapter {
 			continue
@@ -379,7 +379,7 @@ func TestLoRALayout(t *testing.T) {
 		p := Part{TP: 2, TPRank: tp, Layers: 2, Embed: true, Head: true}
 		l := NewPartLayout(c, p)
 		part := make([]float32, l.Size)
-		l.initRandom(c, part, seed, 0.02)
+		l.initRandom(c, part, seed, 0.02, 0.01)
 		for _, name := range []string{"h.0.self_attention.query_key_value.lora_A.weight", "h.0.self_attention.query_key_value.lora_B.weight",
 			"h.1.mlp.dense_4h_to_h.lora_A.weight", "h.1.mlp.dense_4h_to_h.lora_B.weight"} {
 			pt, _ := l.Lookup(name)
@@ -427,6 +427,45 @@ func TestChoose(t *testing.T) {
 		for k, a := range c.Top {
 			if int(a.ID) != order[k] || a.Logprob != LogProb(logits, a.ID) {
 				t.Fatalf("n=%d: alternative %d is %d (%v), want %d (%v)", n, k, a.ID, a.Logprob, order[k], LogProb(logits, int32(order[k])))
+			}
+		}
+	}
+}
+
+// TestInitMegatron: training from scratch starts as Megatron-DeepSpeed
+// (AscendSpeed) starts a model: the blocks' output projections
+// (self_attention.dense, mlp.dense_4h_to_h) from N(0, std²/(2·layers)) —
+// its scaled_init_method_normal — and the other weights from N(0, std²);
+// InitRandom (Hugging Face's init) draws them all with std. Sample stds of
+// thousands of values are within 5%.
+func TestInitMegatron(t *testing.T) {
+	c := Config{Vocab: 64, Hidden: 64, Heads: 4, Layers: 8, Eps: 1e-5}
+	const std = 0.02
+	for _, megatron := range []bool{true, false} {
+		m, err := New(cpu.New(1), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if megatron {
+			m.InitMegatron(3, std)
+		} else {
+			m.InitRandom(3, std)
+		}
+		host := make([]float32, m.Layout.Size)
+		m.Dev.Read(host, m.Params)
+		for _, name := range []string{"h.2.self_attention.dense.weight", "h.5.mlp.dense_4h_to_h.weight", "h.2.self_attention.query_key_value.weight", "h.5.mlp.dense_h_to_4h.weight", "word_embeddings.weight"} {
+			i := slices.IndexFunc(m.Layout.Tensors, func(t Tensor) bool { return t.Name == name })
+			tt := m.Layout.Tensors[i]
+			ss := 0.0
+			for _, v := range host[tt.Offset : tt.Offset+tt.Size] {
+				ss += float64(v) * float64(v)
+			}
+			got, want := math.Sqrt(ss/float64(tt.Size)), std
+			if megatron && strings.Contains(name, "dense.weight") || megatron && strings.Contains(name, "4h_to_h") {
+				want = std / math.Sqrt(2*float64(c.Layers))
+			}
+			if math.Abs(got/want-1) > 0.05 {
+				t.Errorf("megatron %v: %s's std %.5f, want %.5f", megatron, name, got, want)
 			}
 		}
 	}

@@ -87,8 +87,21 @@ func NewPart(d npu.Device, c Config, p Part, comm TPComm) (*Model, error) {
 // Each weight row draws from its own stream of seed, so every Part of the
 // same seed holds its piece of the same model.
 func (m *Model) InitRandom(seed uint64, std float64) {
+	m.initRandom(seed, std, std)
+}
+
+// InitMegatron initializes the parameters as Megatron-DeepSpeed (and so
+// AscendSpeed, which the seed trains with) does for a new model: InitRandom,
+// but the two output projections of every block (self_attention.dense and
+// mlp.dense_4h_to_h) from N(0, (std/√(2·layers))²), its
+// scaled_init_method_normal. Training from scratch starts here.
+func (m *Model) InitMegatron(seed uint64, std float64) {
+	m.initRandom(seed, std, std/math.Sqrt(2*float64(m.Cfg.Layers)))
+}
+
+func (m *Model) initRandom(seed uint64, std, outStd float64) {
 	host := make([]float32, m.Layout.Size)
-	m.Layout.initRandom(m.Cfg, host, seed, std)
+	m.Layout.initRandom(m.Cfg, host, seed, std, outStd)
 	m.Dev.Write(m.Params, host)
 	m.UnpackWeights()
 }

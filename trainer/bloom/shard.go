@@ -108,11 +108,12 @@ func (l *Layout) copyPiece(t Tensor, full, piece []float32, toFull bool) {
 }
 
 // initRandom fills host (Layout.Size) as Hugging Face initializes a new
-// model: weights and embeddings from N(0, std²), biases 0, layer norms 1.
+// model: weights and embeddings from N(0, std²), biases 0, layer norms 1 —
+// but the blocks' output projections (isOutputProjection) from N(0, outStd²).
 // Every row of every weight draws from its own stream, seeded by the seed,
 // the tensor's place in the full layout and the row, so each rank generates
 // only its piece and every layout of the same seed holds the same model.
-func (l *Layout) initRandom(c Config, host []float32, seed uint64, std float64) {
+func (l *Layout) initRandom(c Config, host []float32, seed uint64, std, outStd float64) {
 	full := NewLayout(c)
 	for _, t := range l.Tensors {
 		p := host[t.Offset : t.Offset+t.Size]
@@ -129,10 +130,14 @@ func (l *Layout) initRandom(c Config, host []float32, seed uint64, std float64) 
 				c0, nc = pieceOf(K, l.Part)
 			}
 			row := make([]float32, K)
+			sd := std
+			if isOutputProjection(t.Name) {
+				sd = outStd
+			}
 			for r := 0; r < nr; r++ {
 				rng := rand.New(rand.NewPCG(seed^0x626c6f6f6d, uint64(gi)<<40|uint64(r0+r)))
 				for k := range row {
-					row[k] = float32(rng.NormFloat64() * std)
+					row[k] = float32(rng.NormFloat64() * sd)
 				}
 				copy(p[r*nc:(r+1)*nc], row[c0:c0+nc])
 			}
@@ -164,4 +169,11 @@ func (l *Layout) namedRange(names ...string) (off, n int) {
 	first := l.Tensors[l.index[names[0]]]
 	last := l.Tensors[l.index[names[len(names)-1]]]
 	return first.Offset, last.Offset + last.Size - first.Offset
+}
+
+// isOutputProjection tells a block's output projection weights, the ones
+// Megatron initializes with its scaled std (attention's dense and the MLP's
+// dense_4h_to_h).
+func isOutputProjection(name string) bool {
+	return strings.HasSuffix(name, ".self_attention.dense.weight") || strings.HasSuffix(name, ".mlp.dense_4h_to_h.weight")
 }
