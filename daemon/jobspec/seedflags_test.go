@@ -68,6 +68,16 @@ func TestSeedScriptFlags(t *testing.T) {
 	if s.Steps() != 441_356 {
 		t.Errorf("the seed's 220M samples with its ramp-up last %d steps; Megatron counts 441,356", s.Steps())
 	}
+	// The lr decays over --lr-decay-samples; without it over
+	// --train-samples, as Megatron defaults it (not steps × global batch,
+	// 225,974,272 under the ramp-up).
+	if d := s.DecaySamples(); d != 200_000_000 {
+		t.Errorf("decay over %d samples, the seed says 200M", d)
+	}
+	s.LRDecaySamples = 0
+	if d := s.DecaySamples(); d != 220_000_000 {
+		t.Errorf("without --lr-decay-samples the lr decays over %d samples; Megatron: --train-samples, 220M", d)
+	}
 	for _, bad := range [][2]string{{"position-embedding-type", "rotary"},
 		{"optimizer", "sgd"}} {
 		d := Default()

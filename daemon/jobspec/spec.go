@@ -200,11 +200,17 @@ func (s *Spec) Inference() bool {
 }
 
 // DecaySamples is the number of samples over which the learning rate
-// decays to MinLR: LRDecaySamples, or when that is 0 the whole run (as
-// Megatron's --lr-decay-samples defaults to --train-samples).
+// decays to MinLR: LRDecaySamples, or when that is 0 --train-samples (as
+// Megatron defaults it), or a run of --train-iters full global batches.
+// (Steps × global batch had overshot train-samples under a batch-size
+// rampup, whose steps are smaller: 225,974,272 samples for the seed's
+// 220,000,000, the lr ending above its floor.)
 func (s *Spec) DecaySamples() int64 {
-	if s.LRDecaySamples > 0 {
+	switch {
+	case s.LRDecaySamples > 0:
 		return s.LRDecaySamples
+	case s.TrainSamples > 0:
+		return s.TrainSamples
 	}
 	return s.Steps() * int64(s.GlobalBatch)
 }
