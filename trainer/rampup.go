@@ -66,19 +66,39 @@ type Eval struct {
 	Interval, Iters int
 }
 
-// evaluate is this step's validation: Eval.Iters global batches of the
-// validation samples, forward only, the loss averaged over them and the
-// data-parallel replicas and passed from the last stage to every rank.
+// evalWindow is where the validation after step reads and how many
+// samples a batch: Megatron evaluates Iters batches of the size the step
+// just ran (under a ramp-up DeepSpeed's pipeline evaluates its current
+// micro-batches, not the full global batch) and advances its consumed
+// validation samples by them, so each evaluation starts after every
+// earlier one's samples.
+func evalWindow(ramp Rampup, global int, ev Eval, step int) (base int64, batch int) {
+	var consumed int64
+	for s := 1; s <= step; s++ {
+		b := ramp.Batch(global, consumed)
+		consumed += int64(b)
+		if s == step {
+			return base, b
+		}
+		if s%ev.Interval == 0 {
+			base += int64(ev.Iters) * int64(b)
+		}
+	}
+	return base, ramp.Batch(global, consumed)
+}
+
+// evaluate is this step's validation: Eval.Iters batches (evalWindow) of
+// the validation samples, forward only, the loss averaged over them and
+// the data-parallel replicas and passed from the last stage to every rank.
 func (r *Rank) evaluate(ctx context.Context) (float64, error) {
 	c := r.Cfg
 	if r.env.Valid == nil {
 		return 0, fmt.Errorf("%w: --eval-iters needs validation data (Env.Valid)", ErrConfig)
 	}
-	k := int64(r.step/c.Eval.Interval) - 1
-	base := k * int64(c.Eval.Iters) * int64(c.GlobalBatch)
+	base, batch := evalWindow(c.Rampup, c.GlobalBatch, c.Eval, r.step)
 	total := 0.0
 	for it := range c.Eval.Iters {
-		loss, err := r.pipe.evaluate(ctx, r.env.Valid, base+int64(it*c.GlobalBatch), c.GlobalBatch)
+		loss, err := r.pipe.evaluate(ctx, r.env.Valid, base+int64(it*batch), batch)
 		if err != nil {
 			return 0, err
 		}

@@ -34,3 +34,28 @@ func TestRampupIterations(t *testing.T) {
 		t.Error("a ramp-up that does not reach the batch was accepted")
 	}
 }
+
+// TestEvalWindow: validation after step s reads Iters batches of the size
+// step s ran, after every earlier evaluation's samples (Megatron's
+// consumed_valid_samples): without a ramp-up (k−1)·Iters·global; under one
+// the ramp's batches (it had read full global batches at k·Iters·global).
+func TestEvalWindow(t *testing.T) {
+	ev := Eval{Interval: 2, Iters: 3}
+	for _, step := range []int{2, 4, 10} {
+		if base, b := evalWindow(Rampup{}, 16, ev, step); base != int64(step/2-1)*3*16 || b != 16 {
+			t.Errorf("no ramp-up, step %d: from %d, batches of %d", step, base, b)
+		}
+	}
+	// Start 4, +4 every 16 samples up to 12 (32 samples): steps of 4, 4, 4,
+	// 4 (16 samples), 8, 8 (32), then 12s.
+	r := Rampup{Start: 4, Increment: 4, Samples: 32}
+	for _, c := range []struct {
+		step  int
+		base  int64
+		batch int
+	}{{2, 0, 4}, {4, 3 * 4, 4}, {6, 3*4 + 3*4, 8}, {8, 3*4 + 3*4 + 3*8, 12}, {10, 3*4 + 3*4 + 3*8 + 3*12, 12}} {
+		if base, b := evalWindow(r, 12, ev, c.step); base != c.base || b != c.batch {
+			t.Errorf("ramp-up, step %d: from %d, batches of %d; want from %d, batches of %d", c.step, base, b, c.base, c.batch)
+		}
+	}
+}
