@@ -276,6 +276,16 @@ func TestSampler(t *testing.T) {
 	if !seen[1] || !seen[3] {
 		t.Errorf("expected both top tokens over 200 draws: %v", seen)
 	}
+	// Top-k keeps the tokens tied with the k-th, as Hugging Face does: k 2
+	// over [1, 1, 1, 0] samples the three 1s (it had kept the first two).
+	tied := NewSampler(1, 2, 1, 3)
+	seen = map[int32]bool{}
+	for range 300 {
+		seen[tied.Pick(0, []float32{1, 1, 1, 0})] = true
+	}
+	if !seen[0] || !seen[1] || !seen[2] || seen[3] {
+		t.Errorf("top-k 2 over three tied logits sampled %v, want 0, 1 and 2", seen)
+	}
 }
 
 // TestMergeLoRA: folding the adapters into the base weights gives the

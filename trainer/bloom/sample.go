@@ -19,8 +19,9 @@ func Greedy(_ int, logits []float32) int32 {
 }
 
 // Sampler draws tokens from temperature-scaled logits restricted to the top k
-// tokens and then to the smallest set whose probability reaches top p, as
-// Hugging Face's TopK and TopP warpers do. It is deterministic for a seed.
+// tokens (with any tied with the k-th) and then to the smallest set whose
+// probability reaches top p, as Hugging Face's TopK and TopP warpers do. It
+// is deterministic for a seed.
 type Sampler struct {
 	Temperature float64 // > 0
 	TopK        int     // 0 = no limit
@@ -46,6 +47,11 @@ func (s *Sampler) Pick(_ int, logits []float32) int32 {
 	keep := V
 	if s.TopK > 0 && s.TopK < keep {
 		keep = s.TopK
+		// Tokens tied with the k-th stay, as Hugging Face's TopKLogitsWarper
+		// keeps every score not below the k-th.
+		for keep < V && logits[s.idx[keep]] == logits[s.idx[keep-1]] {
+			keep++
+		}
 	}
 	s.probs = s.probs[:0]
 	maxv, sum := float64(logits[s.idx[0]])/s.Temperature, 0.0
