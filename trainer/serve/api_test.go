@@ -433,3 +433,45 @@ func TestTGIEOS(t *testing.T) {
 		t.Errorf("stream ended by EOS %d: %s", eos, body)
 	}
 }
+
+// TestOverloaded: past MaxRequests queued and running, Start answers
+// ErrOverloaded at once and the HTTP routes 429 with Retry-After (OpenAI's
+// error body, TGI's "overloaded") instead of holding the client; once the
+// engine runs them down, requests are taken again.
+func TestOverloaded(t *testing.T) {
+	_, m, tok := testServer(t, 2)
+	e := newEngine(t, m, tok, 2)
+	e.MaxRequests = 2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var held []*Pending
+	for range 2 { // queued, the engine not yet running
+		p, err := e.Start(ctx, Request{Prompt: tok.Encode("Hello").IDs, MaxTokens: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, p)
+	}
+	if _, err := e.Start(ctx, Request{Prompt: tok.Encode("Hi").IDs, MaxTokens: 3}); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a third request: %v, want ErrOverloaded", err)
+	}
+	ts := httptest.NewServer(Handler(e, "tiny"))
+	defer ts.Close()
+	res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "x", "max_tokens": 2})
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("OpenAI route while full: %d %q %s", res.StatusCode, res.Header.Get("Retry-After"), body)
+	}
+	res, body = post(t, ts.URL+"/generate", map[string]any{"inputs": "x", "parameters": map[string]any{"max_new_tokens": 2}})
+	if res.StatusCode != http.StatusTooManyRequests || !strings.Contains(string(body), `"error_type":"overloaded"`) {
+		t.Errorf("TGI route while full: %d %s", res.StatusCode, body)
+	}
+	go e.Run(ctx)
+	for _, p := range held {
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res, body := post(t, ts.URL+"/v1/completions", map[string]any{"model": "tiny", "prompt": "x", "max_tokens": 2}); res.StatusCode != 200 {
+		t.Errorf("after the queue ran down: %d %s", res.StatusCode, body)
+	}
+}

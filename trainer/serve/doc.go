@@ -18,7 +18,9 @@
 // null, as OpenAI gives them; max_tokens 0 scores only): a Decoder that is
 // a Scorer does it, trainer.Batcher on every layout. A stream never sends text that a stop
 // string then removes (an end that may begin one is held back), and a
-// client that goes away frees its row at the next token.
+// client that goes away frees its row at the next token. Past
+// Engine.MaxRequests queued and running (1024) a request is answered 429
+// with Retry-After at once.
 //
 // The Engine batches continuously: requests join the running batch and
 // leave it at token boundaries, each with its own sampler, stop strings and

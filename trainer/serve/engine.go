@@ -1,12 +1,14 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -32,8 +34,13 @@ type Engine struct {
 	// (as TGI's max_batch_prefill_tokens); with other Decoders one request
 	// joins at a time.
 	Chunk int
+	// MaxRequests bounds the requests queued and running together (0:
+	// 1024); past it Start answers ErrOverloaded at once (TGI's
+	// max_concurrent_requests; the HTTP API answers 429).
+	MaxRequests int
 
 	queue chan *job
+	open  atomic.Int64 // requests started and not yet finished
 	once  sync.Once
 	dead  chan struct{} // closed when Run has returned; err says why
 	err   error
@@ -96,6 +103,10 @@ type ChunkDecoder interface {
 type Scorer interface {
 	Score(ids []int32, top int) ([]bloom.Choice, error)
 }
+
+// ErrOverloaded is Start's error while MaxRequests requests are queued or
+// running.
+var ErrOverloaded = errors.New("serve: too many requests queued and running; try again shortly")
 
 // ErrStopped is the error of requests an engine that stopped did not serve.
 var ErrStopped = errors.New("serve: the engine stopped")
@@ -262,20 +273,34 @@ type Pending struct {
 	e *Engine
 }
 
-// Start queues r and returns at once (unless the queue is full, when it
-// waits for room or ctx). ctx is the request's: once it ends, the request
-// is abandoned (as when Wait gives up), its row freed at the next token.
+// Room tells whether n more requests may start now (Start may still find
+// the engine full when others start meanwhile).
+func (e *Engine) Room(n int) bool {
+	e.init()
+	return e.open.Load()+int64(n) <= int64(cmp.Or(e.MaxRequests, cap(e.queue)))
+}
+
+// Start queues r and returns at once; with MaxRequests requests queued and
+// running it returns ErrOverloaded instead. ctx is the request's: once it
+// ends, the request is abandoned (as when Wait gives up), its row freed at
+// the next token.
 func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
 	if err := e.Check(r); err != nil {
 		return nil, err
+	}
+	if e.open.Add(1) > int64(cmp.Or(e.MaxRequests, cap(e.queue))) {
+		e.open.Add(-1)
+		return nil, ErrOverloaded
 	}
 	j := &job{req: r, ctx: ctx, done: make(chan struct{}), queued: time.Now()}
 	select {
 	case e.queue <- j:
 		return &Pending{j, e}, nil
 	case <-e.dead:
+		e.open.Add(-1)
 		return nil, e.err
 	case <-ctx.Done():
+		e.open.Add(-1)
 		return nil, ctx.Err()
 	}
 }
@@ -576,6 +601,7 @@ func (e *Engine) finish(j *job, err error) {
 	default:
 	}
 	j.err = err
+	e.open.Add(-1)
 	if j.res.FinishReason == "" {
 		j.res.FinishReason = "length"
 	}

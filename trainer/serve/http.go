@@ -329,6 +329,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 			reqs = append(reqs, q)
 		}
 	}
+	if !s.e.Room(len(reqs)) {
+		w.Header().Set("Retry-After", "1")
+		oaiError(w, http.StatusTooManyRequests, "server_error", "", ErrOverloaded.Error())
+		return
+	}
 	id, created := "cmpl-"+randomID(), time.Now().Unix()
 	var stream *sse
 	if req.Stream {
@@ -368,6 +373,11 @@ func (s *Server) completions(w http.ResponseWriter, r *http.Request) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		if stream == nil && errors.Is(err, ErrOverloaded) {
+			w.Header().Set("Retry-After", "1")
+			oaiError(w, http.StatusTooManyRequests, "server_error", "", err.Error())
+			return
+		}
 		if stream != nil {
 			stream.send(map[string]any{"error": map[string]any{"message": err.Error(), "type": "server_error"}})
 			return
@@ -585,6 +595,11 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 		tgiError(w, http.StatusUnprocessableEntity, "validation", err.Error())
 		return
 	}
+	if !s.e.Room(1) {
+		w.Header().Set("Retry-After", "1")
+		tgiError(w, http.StatusTooManyRequests, "overloaded", ErrOverloaded.Error())
+		return
+	}
 	prefix := ""
 	if p.ReturnFullText != nil && *p.ReturnFullText {
 		prefix = req.Inputs
@@ -616,6 +631,11 @@ func (s *Server) tgi(w http.ResponseWriter, r *http.Request, route tgiRoute) {
 	if err != nil {
 		if stream != nil {
 			stream.send(map[string]any{"error": err.Error(), "error_type": "generation"})
+			return
+		}
+		if errors.Is(err, ErrOverloaded) {
+			w.Header().Set("Retry-After", "1")
+			tgiError(w, http.StatusTooManyRequests, "overloaded", err.Error())
 			return
 		}
 		tgiError(w, http.StatusFailedDependency, "generation", err.Error())
