@@ -109,6 +109,20 @@ type HalfPagedAttender interface {
 	PagedAttentionHalf(out, q Buf, k, v HalfBuf, s PagedShape)
 }
 
+// OverflowFlagger is a device whose arithmetic can saturate instead of
+// producing Inf and NaN (Ascend 910, whose training products have only
+// CANN's saturation mode): a result beyond its type's range becomes the
+// largest value, NaN becomes 0, and an overflow shows only in a sticky flag.
+// The fp16 loss scaler asks it, as it reads Inf and NaN elsewhere.
+type OverflowFlagger interface {
+	// Saturates tells whether the device computes so (false: Inf and NaN
+	// show in the values, and FloatOverflow always reports false).
+	Saturates() bool
+	// FloatOverflow reports whether an operation overflowed since the last
+	// call (waiting for the queued work), and clears the flag.
+	FloatOverflow() bool
+}
+
 // PackedB is a GEMM's B operand that a WeightPacker has laid out once in the
 // form its GEMM reads, so that products against it skip the per-call
 // packing. It is a copy: later writes to the buffer it came from do not reach

@@ -1,10 +1,12 @@
 package trainer
 
 import (
+	"context"
 	"math"
 	"testing"
 
 	"bloom/npu"
+	"bloom/npu/cpu"
 )
 
 // mixedJob is tinyJob in precision p. Under fp16 its loss scaler starts
@@ -119,4 +121,58 @@ func TestMixedLayoutsEquivalent(t *testing.T) {
 var mixedTol = map[npu.DType]equivTol{
 	npu.BF16: {loss: 5e-5, norm: 1e-3, param: 5e-4},
 	npu.F16:  {loss: 5e-5, norm: 1e-3, param: 5e-4},
+}
+
+// saturating is the CPU device posing as one that saturates instead of
+// producing Inf and NaN (npu.OverflowFlagger), its flag raised at the
+// steps in at: the trainer asks twice a step, once to clear the flag as
+// the step starts, once after the backward.
+type saturating struct {
+	*cpu.Device
+	at    map[int]bool
+	calls int
+}
+
+func (s *saturating) Saturates() bool { return true }
+
+func (s *saturating) FloatOverflow() bool {
+	s.calls++
+	return s.calls%2 == 0 && s.at[s.calls/2]
+}
+
+// TestSaturatingOverflow: under --fp16 an overflow that one rank's
+// saturating device flags (its gradients stay finite, so the norm cannot
+// show it) skips the step on every rank of DP2×TP2×PP2 and moves the loss
+// scale by DeepSpeed's rule, as an Inf norm does; the steps before it are
+// the run's without the flag.
+func TestSaturatingOverflow(t *testing.T) {
+	c := layout(mixedJob(npu.F16), 2, 2, 2, nil)
+	c.Steps = 5
+	c.LossScale = LossScaleConfig{InitialScalePower: 4, Window: 100, Hysteresis: 1, MinScale: 1} // no overflow of its own
+	plain, err := runJob(context.Background(), c, tinySource(t, c), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(c)
+	w.envs[5].Dev = &saturating{Device: cpu.New(1), at: map[int]bool{3: true}}
+	flagged, err := runJob(context.Background(), c, tinySource(t, c), nil, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range c.World() {
+		for i, s := range flagged.stats[r] {
+			want := plain.stats[r][i]
+			switch {
+			case s.Step < 3 && (s.Loss != want.Loss || s.Skipped || s.LossScale != 16):
+				t.Errorf("rank %d step %d: loss %v, skipped %v, scale %v; unflagged %v, 16", r, s.Step, s.Loss, s.Skipped, s.LossScale, want.Loss)
+			case s.Step == 3 && (!s.Skipped || s.LossScale != 16):
+				t.Errorf("rank %d step 3: skipped %v at scale %v; want skipped at 16", r, s.Skipped, s.LossScale)
+			case s.Step > 3 && (s.Skipped || s.LossScale != 8):
+				t.Errorf("rank %d step %d: skipped %v at scale %v; want the halved scale 8", r, s.Step, s.Skipped, s.LossScale)
+			}
+		}
+		if plain.stats[r][2].Skipped {
+			t.Fatalf("rank %d: step 3 skipped without the flag", r)
+		}
+	}
 }

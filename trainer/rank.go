@@ -29,9 +29,9 @@ type Env struct {
 	// every rank reads the samples its micro-batches need.
 	Data Source
 	// Valid serves the validation samples (the split's second part), read
-	// when Eval asks: evaluation k (after step k·Interval) reads samples
-	// [(k−1)·Iters·GlobalBatch, k·Iters·GlobalBatch), as Megatron's resumed
-	// validation iterator does.
+	// when Eval asks: Iters batches of the step's size after every earlier
+	// evaluation's samples (evalWindow), as Megatron's validation iterator
+	// does.
 	Valid Source
 	// Commit learns of every saved shard and commits a checkpoint once all
 	// its shards are durable. nil: a job with one model-parallel rank commits
@@ -323,6 +323,10 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if r.scaler != nil {
 		scale = r.scaler.Scale()
 	}
+	sat := r.saturating()
+	if sat != nil {
+		sat.FloatOverflow() // from here on: this step's
+	}
 	batch := c.Rampup.Batch(c.GlobalBatch, r.consumed)
 	loss, err := r.pipe.step(ctx, r.consumed, batch, float32(scale), ready)
 	var dpWait time.Duration
@@ -348,13 +352,19 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 	if err != nil {
 		return StepStats{}, err
 	}
+	devOverflow := false
+	if r.scaler != nil { // every rank asks, whatever its device, so that all take part
+		if devOverflow, err = r.anyOverflow(ctx, sat != nil && sat.FloatOverflow()); err != nil {
+			return StepStats{}, err
+		}
+	}
 	factor, skip := clipFactor(norm, c.ClipGrad), false
 	if r.scaler != nil {
 		// DeepSpeed's order (FP16_Optimizer.step, ZeRO's step): the
 		// verdict moves the scale first, and the gradients are then
 		// unscaled by the moved scale. Every rank holds the same norm,
 		// so every rank reaches the same verdict.
-		overflow := math.IsNaN(norm) || math.IsInf(norm, 0)
+		overflow := math.IsNaN(norm) || math.IsInf(norm, 0) || devOverflow
 		if skip, err = r.scaler.Update(overflow); err != nil {
 			return StepStats{}, err
 		}
@@ -465,6 +475,38 @@ func (r *Rank) gradNorm(ctx context.Context, votes float32) (float64, float32, e
 		}
 	}
 	return math.Sqrt(float64(buf[0])), buf[1], nil
+}
+
+// saturating is the model's device when it saturates instead of producing
+// Inf and NaN (npu.OverflowFlagger) and the fp16 loss scaler needs to
+// hear of overflows; nil otherwise.
+func (r *Rank) saturating() npu.OverflowFlagger {
+	if r.scaler == nil {
+		return nil
+	}
+	if f, ok := r.Model.Dev.(npu.OverflowFlagger); ok && f.Saturates() {
+		return f
+	}
+	return nil
+}
+
+// anyOverflow tells every rank whether any rank's device flagged an
+// overflow this step (a saturating device's gradients stay finite, so the
+// norm cannot tell): a sum over the data-parallel, tensor and pipeline
+// groups.
+func (r *Rank) anyOverflow(ctx context.Context, mine bool) (bool, error) {
+	buf := []float32{0}
+	if mine {
+		buf[0] = 1
+	}
+	for _, g := range []Group{r.env.DP, r.env.TP, r.env.PP} {
+		if g != nil && g.Size() > 1 {
+			if err := g.AllReduce(ctx, buf, ReduceSum); err != nil {
+				return false, fmt.Errorf("overflow flag: %w", err)
+			}
+		}
+	}
+	return buf[0] > 0, nil
 }
 
 // meanLoss turns this rank's mean micro-batch loss (the last stage's) into

@@ -23,6 +23,7 @@ import (
 func TestBloomOnFake(t *testing.T) {
 	for _, soc := range []string{fakeacl.Ascend910B1, fakeacl.Ascend910A} {
 		t.Run("training "+soc, func(t *testing.T) { child(t, "TestBloomTraining", fakeacl.Options{SoC: soc}) })
+		t.Run("fp16 overflow "+soc, func(t *testing.T) { child(t, "TestBloomFP16Overflow", fakeacl.Options{SoC: soc}) })
 	}
 	t.Run("golden", func(t *testing.T) { child(t, "TestBloomGolden", fakeacl.Options{SoC: fakeacl.Ascend910B1}) })
 }
@@ -90,6 +91,55 @@ func TestBloomTraining(t *testing.T) {
 		t.Errorf("%s: parameters differ from the CPU's by up to %.2e, rms %.2e", d.SoC(), pw, rms)
 	}
 	t.Logf("%s: worst relative loss difference %.1e; parameters up to %.1e, rms %.1e", d.SoC(), worst, pw, rms)
+}
+
+// TestBloomFP16Overflow: under --fp16 with a loss scale of 2^24 the scaled
+// gradients overflow fp16 for the first steps; the NPU skips the same steps
+// as the CPU device, halving the scale the same way — on a 910B, where the
+// overflow shows as Inf in the norm, and on a 910, whose saturation mode
+// keeps the gradients finite and raises the overflow flag the trainer asks
+// (npu.OverflowFlagger) instead.
+func TestBloomFP16Overflow(t *testing.T) {
+	if !inChild(t) {
+		t.Skip("runs in a child per SoC: see TestBloomOnFake")
+	}
+	d := open(t)
+	run := func(dev npu.Device) []trainer.StepStats {
+		m, err := bloom.New(dev, bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 2, Eps: 1e-5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.InitRandom(3, 0.02)
+		cfg := trainer.DefaultRankConfig()
+		cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = 2, 4, 16, 8
+		cfg.Precision = npu.F16
+		cfg.LossScale = trainer.LossScaleConfig{InitialScalePower: 24, Window: 100, Hysteresis: 1, MinScale: 1}
+		cfg.LR = trainer.Schedule{MaxLR: 3e-3, MinLR: 3e-3, Style: "constant"}
+		src, err := data.NewByteCorpus(data.DemoText(), cfg.SeqLength, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stats []trainer.StepStats
+		loop := trainer.Local{Cfg: cfg, Model: m, Data: src}
+		if err := loop.Run(context.Background(), func(s trainer.StepStats) { stats = append(stats, s) }); err != nil {
+			t.Fatal(err)
+		}
+		return stats
+	}
+	want, got := run(cpu.New(1)), run(d)
+	skips := 0
+	for i := range want {
+		if got[i].Skipped != want[i].Skipped || got[i].LossScale != want[i].LossScale {
+			t.Errorf("%s step %d: skipped %v at scale %g; the CPU: %v at %g", d.SoC(), i+1, got[i].Skipped, got[i].LossScale, want[i].Skipped, want[i].LossScale)
+		}
+		if want[i].Skipped {
+			skips++
+		}
+	}
+	if skips == 0 || skips == len(want) {
+		t.Fatalf("the CPU skipped %d of %d steps: the run does not exercise the scaler", skips, len(want))
+	}
+	t.Logf("%s: %d of %d steps skipped, as on the CPU", d.SoC(), skips, len(want))
 }
 
 // TestBloomGolden: the golden cases' logits, loss and gradients (PyTorch's

@@ -40,6 +40,7 @@ type Device struct {
 	stream C.aclrtStream
 	pool   pool
 	failed *Error // the first ACL error: every later call panics with it
+	ovf    *alloc // 64 bytes for the overflow status (FloatOverflow), made at the first
 
 	garbageMu sync.Mutex
 	garbage   []unsafe.Pointer // allocations no Buf reaches; freed after the next synchronisation

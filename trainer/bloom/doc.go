@@ -68,7 +68,9 @@
 //
 // Rounding is to nearest, ties to even (npu.Half.ToHalf); under fp16 a
 // value beyond 65504 becomes ±Inf, which is how an overflowing scaled
-// gradient shows up in the trainer's loss scaler. Where this departs from
+// gradient shows up in the trainer's loss scaler — or, on a device that
+// saturates instead (Ascend 910: ±65504, NaN 0), in its overflow flag
+// (npu.OverflowFlagger), which the scaler asks every step. Where this departs from
 // Megatron-DeepSpeed, whose model is all half tensors: q, k, v and the
 // attention probabilities are not rounded before their products; the
 // activations kept between layers, and sent between pipeline stages, are

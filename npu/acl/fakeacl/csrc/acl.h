@@ -123,6 +123,10 @@ enum {
       (dst, destMax, src, count, kind, stream))                                                                 \
     X(0, aclError, aclrtMemsetAsync, (void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream), \
       (devPtr, maxCount, value, count, stream))                                                                 \
+    /* saturation mode's overflow flag (Ascend 910): 64 bytes of status into device memory, then reset */          \
+    X(0, aclError, aclrtGetOverflowStatus, (void *outputAddr, size_t outputSize, aclrtStream stream),            \
+      (outputAddr, outputSize, stream))                                                                         \
+    X(0, aclError, aclrtResetOverflowStatus, (aclrtStream stream), (stream))                                    \
     /* tensors and arguments: libnnopbase.so */                                                                  \
     X(1, aclTensor *, aclCreateTensor,                                                                          \
       (const int64_t *viewDims, uint64_t viewDimsNum, aclDataType dataType, const int64_t *stride, int64_t offset, \

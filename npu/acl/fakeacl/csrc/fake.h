@@ -167,6 +167,11 @@ typedef struct fk_global {
     long failn, failcount;
     fk_dev *devs;
     fk_stream *streams;
+    /* saturation mode (the 910: CANN's only mode on its training products):
+     * an fp16 result beyond its range becomes ±65504 and NaN becomes 0,
+     * raising the sticky overflow flag that aclrtGetOverflowStatus reads */
+    int saturate;
+    _Atomic int overflow;
 } fk_global;
 
 extern fk_global fk_g;

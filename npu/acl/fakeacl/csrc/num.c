@@ -38,12 +38,29 @@ double fk_round(double x, int mant, int emin, double maxv) {
     return r;
 }
 
-double fk_round_fp16(double x) { return fk_round(x, 10, -14, 65504.0); }
+/* fk_round_fp16 rounds x to fp16; in saturation mode (fk_g.saturate) a
+ * value beyond its range (Inf included) becomes ±65504 and NaN 0, raising
+ * the overflow flag, as the 910 computes. */
+double fk_round_fp16(double x) {
+    if (fk_g.saturate) {
+        if (isnan(x)) {
+            fk_g.overflow = 1;
+            return 0;
+        }
+        double r = fk_round(x, 10, -14, 65504.0);
+        if (isinf(r)) {
+            fk_g.overflow = 1;
+            return copysign(65504.0, x);
+        }
+        return r;
+    }
+    return fk_round(x, 10, -14, 65504.0);
+}
 double fk_round_hf32(double x) { return fk_round(x, 10, -126, ldexp(2.0 - ldexp(1, -10), 127)); }
 static double fk_round_bf16(double x) { return fk_round(x, 7, -126, ldexp(2.0 - ldexp(1, -7), 127)); }
 
 uint16_t fk_f2h(double x) {
-    if (isnan(x))
+    if (isnan(x) && !fk_g.saturate)
         return signbit(x) ? 0xfe00 : 0x7e00;
     double r = fk_round_fp16(x);
     uint16_t sign = signbit(r) ? 0x8000 : 0;

@@ -76,7 +76,7 @@ static int fk_config(void) {
     if (soc == NULL || *soc == 0)
         soc = "Ascend910B1";
     if (strcmp(soc, "Ascend910A") == 0)
-        fk_g.soc = FK_SOC_910A;
+        fk_g.soc = FK_SOC_910A, fk_g.saturate = 1;
     else if (strcmp(soc, "Ascend910B1") == 0)
         fk_g.soc = FK_SOC_910B;
     else
@@ -794,6 +794,65 @@ aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t c
     t->dst = rd;
     t->n = count;
     t->value = value;
+    fk_enqueue(s, t);
+    return 0;
+}
+
+static int fk_statustask(fk_task *t, char *msg, size_t n) {
+    (void)msg;
+    (void)n;
+    memset(t->dst, 0, 64);
+    if (fk_g.overflow)
+        t->dst[0] = 1;
+    return 0;
+}
+
+static int fk_resettask(fk_task *t, char *msg, size_t n) {
+    (void)t;
+    (void)msg;
+    (void)n;
+    fk_g.overflow = 0;
+    return 0;
+}
+
+/* aclrtGetOverflowStatus writes, in stream order, 64 bytes of the device's
+ * overflow status to outputAddr (device memory): all zero unless an
+ * operation saturated since the last aclrtResetOverflowStatus. */
+aclError aclrtGetOverflowStatus(void *outputAddr, size_t outputSize, aclrtStream stream) {
+    fk_stream *s;
+    FK_TRY(fk_stream_get(stream, &s));
+    if (outputAddr == NULL || outputSize != 64)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtGetOverflowStatus: want 64 bytes of device memory, got %zu at %p", outputSize, outputAddr);
+    fk_task *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return fk_fail(ACL_ERROR_BAD_ALLOC, "aclrtGetOverflowStatus: out of host memory");
+    char *rd;
+    fk_alloc *ad;
+    pthread_mutex_lock(&fk_g.mu);
+    int rc = fk_side("aclrtGetOverflowStatus", "outputAddr", outputAddr, 64, 1, &rd, &ad);
+    if (rc == 0)
+        fk_ref(t, ad);
+    pthread_mutex_unlock(&fk_g.mu);
+    if (rc != 0) {
+        free(t);
+        return rc;
+    }
+    t->op = "aclrtGetOverflowStatus";
+    t->run = fk_statustask;
+    t->dst = rd;
+    fk_enqueue(s, t);
+    return 0;
+}
+
+/* aclrtResetOverflowStatus clears the flag, in stream order. */
+aclError aclrtResetOverflowStatus(aclrtStream stream) {
+    fk_stream *s;
+    FK_TRY(fk_stream_get(stream, &s));
+    fk_task *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return fk_fail(ACL_ERROR_BAD_ALLOC, "aclrtResetOverflowStatus: out of host memory");
+    t->op = "aclrtResetOverflowStatus";
+    t->run = fk_resettask;
     fk_enqueue(s, t);
     return 0;
 }
