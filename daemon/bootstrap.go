@@ -34,6 +34,7 @@ func (d *Daemon) maybeBootstrap() {
 	}
 	h := proposalHash(d.cfg.BootstrapExpect, set)
 	if meta.Boot != h {
+		d.announced = time.Now()
 		if err := d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Boot = h }, time.Second); err != nil {
 			d.log.Warn("gossip bootstrap proposal", "err", err)
 		}
@@ -42,7 +43,17 @@ func (d *Daemon) maybeBootstrap() {
 	var conf raft.Configuration
 	for _, m := range set {
 		if m.Meta.Boot != h {
-			return // not everyone agrees yet
+			// Not everyone agrees yet. A proposal's broadcast can be lost
+			// (seen on a loaded machine: neither of two nodes bootstrapped
+			// until the push/pull sync 20 s later), so it is gossiped again
+			// every reannounce while the others disagree.
+			if time.Since(d.announced) >= reannounce {
+				d.announced = time.Now()
+				if err := d.ml.Announce(100 * time.Millisecond); err != nil {
+					d.log.Debug("gossip bootstrap proposal again", "err", err)
+				}
+			}
+			return
 		}
 		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.Name), Address: raft.ServerAddress(m.Meta.Raft)})
 	}
@@ -62,6 +73,10 @@ func (d *Daemon) maybeBootstrap() {
 	d.ml.UpdateMeta(func(m *membership.NodeMeta) { m.Boot, m.Cluster, m.State = "", id, true }, time.Second)
 	d.log.Info("raft bootstrapped", "cluster", id, "servers", names(set))
 }
+
+// reannounce is how often a node gossips its bootstrap proposal again while
+// the others have not gossiped the same one.
+const reannounce = 2 * time.Second
 
 // proposal returns the first BootstrapExpect alive members by name when this
 // node is among them and no cluster exists yet.

@@ -62,6 +62,7 @@ type Daemon struct {
 	leaderReady  atomic.Bool
 	leaderSince  time.Time
 	bootstrapped bool
+	announced    time.Time            // when the bootstrap proposal was last gossiped
 	healthy      map[string]time.Time // non-voter → healthy since
 	savedPeers   string               // the peers last recorded in the data dir
 	lastRecon    time.Time

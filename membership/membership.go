@@ -257,6 +257,17 @@ func (m *Membership) UpdateMeta(f func(*NodeMeta), timeout time.Duration) error 
 	return nil
 }
 
+// Announce gossips this node's metadata again (a fresh broadcast, as
+// UpdateMeta's), waiting up to timeout for it to go out: for a change
+// whose broadcast may have been lost. Only push/pull syncs (every
+// PushPullInterval) would carry it otherwise.
+func (m *Membership) Announce(timeout time.Duration) error {
+	if err := m.ml.UpdateNode(timeout); err != nil {
+		return fmt.Errorf("membership: gossip metadata: %w", err)
+	}
+	return nil
+}
+
 // NumAlive counts members alive or suspect, this node included.
 func (m *Membership) NumAlive() int { return m.ml.NumMembers() }
 
