@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,8 +304,14 @@ func TestJobsOnCluster(t *testing.T) {
 		if len(j.Attempts) != 2 || j.Attempts[1].FromStep == 0 || j.Attempts[1].FromStep%20 != 0 || !strings.Contains(j.Attempts[0].Cause, "killed") {
 			t.Errorf("attempts %+v", j.Attempts)
 		}
+		// The attempt resumed from the checkpoint of its FromStep (not
+		// always the first: another may commit before the SIGKILL lands).
+		k := slices.IndexFunc(j.Checkpoints, func(k api.Checkpoint) bool { return k.Step == j.Attempts[1].FromStep })
+		if k < 0 {
+			t.Fatalf("no checkpoint of step %d among %+v", j.Attempts[1].FromStep, j.Checkpoints)
+		}
 		ch, err := cl.Logs(ctx(t), j.ID, api.LogQuery{Rank: 0, Attempt: 2})
-		if err != nil || !strings.Contains(string(ch.Data), fmt.Sprintf("resumed from %s: step %d", c.ckptDir(j, j.Checkpoints[0]), j.Attempts[1].FromStep)) {
+		if err != nil || !strings.Contains(string(ch.Data), fmt.Sprintf("resumed from %s: step %d", c.ckptDir(j, j.Checkpoints[k]), j.Attempts[1].FromStep)) {
 			t.Errorf("attempt 2 log: %v\n%s", err, ch.Data)
 		}
 	})
