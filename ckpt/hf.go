@@ -47,7 +47,7 @@ type HF struct {
 type hfTensor struct {
 	file *File
 	pt   *TorchTensor
-	path string // pt's file
+	path string // the file holding it
 	name string
 }
 
@@ -164,9 +164,9 @@ func (h *HF) addShard(path string, want []string) error {
 			if prev.file == f {
 				return errf(path, ErrCorrupt, "tensors %q and %q are the same after stripping %q", prev.name, raw, transformerPrefix)
 			}
-			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.file.Path()))
+			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.path))
 		}
-		h.tensors[name] = hfTensor{file: f, name: raw}
+		h.tensors[name] = hfTensor{file: f, path: path, name: raw}
 	}
 	for _, name := range want {
 		if t, ok := h.tensors[name]; !ok || t.file != f {
@@ -244,10 +244,7 @@ func (h *HF) Shard(name string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if t.pt != nil {
-		return t.path, true
-	}
-	return t.file.Path(), true
+	return t.path, true
 }
 
 // Float32 reads a tensor by its normalized name as float32 (see

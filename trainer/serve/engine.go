@@ -277,8 +277,11 @@ type Pending struct {
 // the engine full when others start meanwhile).
 func (e *Engine) Room(n int) bool {
 	e.init()
-	return e.open.Load()+int64(n) <= int64(cmp.Or(e.MaxRequests, cap(e.queue)))
+	return e.open.Load()+int64(n) <= e.limit()
 }
+
+// limit is MaxRequests, or the queue's capacity.
+func (e *Engine) limit() int64 { return int64(cmp.Or(e.MaxRequests, cap(e.queue))) }
 
 // Start queues r and returns at once; with MaxRequests requests queued and
 // running it returns ErrOverloaded instead. ctx is the request's: once it
@@ -288,7 +291,7 @@ func (e *Engine) Start(ctx context.Context, r Request) (*Pending, error) {
 	if err := e.Check(r); err != nil {
 		return nil, err
 	}
-	if e.open.Add(1) > int64(cmp.Or(e.MaxRequests, cap(e.queue))) {
+	if e.open.Add(1) > e.limit() {
 		e.open.Add(-1)
 		return nil, ErrOverloaded
 	}
@@ -402,11 +405,12 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			}
 		}
 		waiting = slices.DeleteFunc(waiting, func(j *job) bool { // abandoned before they joined
-			if j.isGone() {
+			gone := j.isGone()
+			if gone {
 				e.Stats.abandoned.Add(1)
 				e.finish(j, context.Canceled)
 			}
-			return j.isGone()
+			return gone
 		})
 		if cd != nil {
 			// Requests join while rows and blocks are free and this step's

@@ -768,20 +768,21 @@ aclError aclrtMemcpyAsync(void *dst, size_t destMax, const void *src, size_t cou
     return 0;
 }
 
-aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream) {
+/* fk_devtask queues run on stream over n bytes of device memory at ptr
+ * (checked as op's argument arg); value is the task's. */
+static aclError fk_devtask(const char *op, const char *arg, void *ptr, size_t n, int32_t value, aclrtStream stream,
+                           int (*run)(fk_task *, char *, size_t)) {
     fk_stream *s;
     FK_TRY(fk_stream_get(stream, &s));
-    if (devPtr == NULL)
-        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtMemsetAsync: devPtr is NULL");
-    if (count > maxCount)
-        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtMemsetAsync: count %zu is more than maxCount %zu", count, maxCount);
+    if (ptr == NULL)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "%s: %s is NULL", op, arg);
     fk_task *t = calloc(1, sizeof *t);
     if (t == NULL)
-        return fk_fail(ACL_ERROR_BAD_ALLOC, "aclrtMemsetAsync: out of host memory");
+        return fk_fail(ACL_ERROR_BAD_ALLOC, "%s: out of host memory", op);
     char *rd;
     fk_alloc *ad;
     pthread_mutex_lock(&fk_g.mu);
-    int rc = fk_side("aclrtMemsetAsync", "devPtr", devPtr, count, 1, &rd, &ad);
+    int rc = fk_side(op, arg, ptr, n, 1, &rd, &ad);
     if (rc == 0)
         fk_ref(t, ad);
     pthread_mutex_unlock(&fk_g.mu);
@@ -789,13 +790,19 @@ aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t c
         free(t);
         return rc;
     }
-    t->op = "aclrtMemsetAsync";
-    t->run = fk_settask;
+    t->op = op;
+    t->run = run;
     t->dst = rd;
-    t->n = count;
+    t->n = n;
     t->value = value;
     fk_enqueue(s, t);
     return 0;
+}
+
+aclError aclrtMemsetAsync(void *devPtr, size_t maxCount, int32_t value, size_t count, aclrtStream stream) {
+    if (devPtr != NULL && count > maxCount)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtMemsetAsync: count %zu is more than maxCount %zu", count, maxCount);
+    return fk_devtask("aclrtMemsetAsync", "devPtr", devPtr, count, value, stream, fk_settask);
 }
 
 static int fk_statustask(fk_task *t, char *msg, size_t n) {
@@ -819,29 +826,9 @@ static int fk_resettask(fk_task *t, char *msg, size_t n) {
  * overflow status to outputAddr (device memory): all zero unless an
  * operation saturated since the last aclrtResetOverflowStatus. */
 aclError aclrtGetOverflowStatus(void *outputAddr, size_t outputSize, aclrtStream stream) {
-    fk_stream *s;
-    FK_TRY(fk_stream_get(stream, &s));
-    if (outputAddr == NULL || outputSize != 64)
-        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtGetOverflowStatus: want 64 bytes of device memory, got %zu at %p", outputSize, outputAddr);
-    fk_task *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return fk_fail(ACL_ERROR_BAD_ALLOC, "aclrtGetOverflowStatus: out of host memory");
-    char *rd;
-    fk_alloc *ad;
-    pthread_mutex_lock(&fk_g.mu);
-    int rc = fk_side("aclrtGetOverflowStatus", "outputAddr", outputAddr, 64, 1, &rd, &ad);
-    if (rc == 0)
-        fk_ref(t, ad);
-    pthread_mutex_unlock(&fk_g.mu);
-    if (rc != 0) {
-        free(t);
-        return rc;
-    }
-    t->op = "aclrtGetOverflowStatus";
-    t->run = fk_statustask;
-    t->dst = rd;
-    fk_enqueue(s, t);
-    return 0;
+    if (outputSize != 64)
+        return fk_fail(ACL_ERROR_INVALID_PARAM, "aclrtGetOverflowStatus: want 64 bytes of device memory, got %zu", outputSize);
+    return fk_devtask("aclrtGetOverflowStatus", "outputAddr", outputAddr, 64, 0, stream, fk_statustask);
 }
 
 /* aclrtResetOverflowStatus clears the flag, in stream order. */
