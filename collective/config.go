@@ -64,6 +64,12 @@ type Config struct {
 	// StreamWindow is the per-stream flow-control window (the connection's is
 	// StreamsPerHop times it): size it to the bandwidth-delay product.
 	StreamWindow int
+	// RankTablePort is where a rank table that names no port for a rank
+	// puts it: RankTablePort + device_id on the rank's host (a 910 table
+	// has only device_id, device_ip and rank_id; RankTable.Addr). Default
+	// 60100, above the host ports HCCL itself takes (60000–60031 from
+	// HCCL_IF_BASE_PORT); 0: every rank's port must be in the table.
+	RankTablePort int
 
 	// shm
 	// ShmDir holds the shared-memory files (a tmpfs).
@@ -100,6 +106,7 @@ func DefaultConfig() Config {
 		ListenAddr:          "127.0.0.1:0",
 		StreamsPerHop:       4,
 		StreamWindow:        8 << 20,
+		RankTablePort:       60100,
 		ShmDir:              "/dev/shm",
 		ShmRingBytes:        4 << 20,
 	}
@@ -135,6 +142,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamsPerHop < 1 || c.StreamsPerHop > 64 {
 		return fmt.Errorf("collective: StreamsPerHop %d must be in 1..64", c.StreamsPerHop)
+	}
+	if c.RankTablePort < 0 || c.RankTablePort > 65535 {
+		return fmt.Errorf("collective: RankTablePort %d must be in 0..65535", c.RankTablePort)
 	}
 	if c.StreamWindow < 64<<10 {
 		return fmt.Errorf("collective: StreamWindow %d must be at least 64 KiB", c.StreamWindow)

@@ -170,19 +170,31 @@ func (rt *RankTable) Size() int { return len(rt.ranks) }
 // Server is the server_id of rank's server.
 func (rt *RankTable) Server(rank int) string { return rt.Servers[rt.ranks[rank].server].ID }
 
-// Addr is the address the quic transport uses for rank: device_ip (else
-// host_ip) with device_port (else host_port).
-func (rt *RankTable) Addr(rank int) (string, error) {
+// Addr is the address the quic transport listens on and is reached at for
+// rank. The quic transport runs on the host's network, not on the NPUs'
+// own NICs that device_ip names (HCCL's RoCE links, which host sockets do
+// not reach), so the host's address comes first: host_ip, else server_id
+// when it is an address (as in 910 tables), with host_port, else
+// basePort + device_id (a 910 table names no ports). Only a table that
+// gives no host address at all is read as naming hosts in device_ip (with
+// device_port, else basePort + device_id). basePort 0 means a port must be
+// in the table.
+func (rt *RankTable) Addr(rank, basePort int) (string, error) {
 	e := rt.ranks[rank]
-	ip, port := e.dev.DeviceIP, e.dev.DevicePort
+	srv := rt.Servers[e.server]
+	ip, port := srv.HostIP, e.dev.HostPort
+	if ip == "" && net.ParseIP(srv.ID) != nil {
+		ip = srv.ID
+	}
 	if ip == "" {
-		ip = rt.Servers[e.server].HostIP
+		ip, port = e.dev.DeviceIP, e.dev.DevicePort
 	}
-	if port == 0 {
-		port = e.dev.HostPort
+	if port == 0 && basePort > 0 {
+		port = basePort + e.dev.DeviceID
 	}
-	if ip == "" || port == 0 {
-		return "", fmt.Errorf("collective: rank table: rank %d has no address (device_ip or host_ip, and device_port or host_port)", rank)
+	if ip == "" || port == 0 || port > 65535 {
+		return "", fmt.Errorf("collective: rank table: rank %d has no address: the table gives neither host_ip nor an IP server_id nor device_ip, "+
+			"or no port (host_port, device_port) and Config.RankTablePort is 0, or the port passes 65535", rank)
 	}
 	return net.JoinHostPort(ip, strconv.Itoa(port)), nil
 }
@@ -224,7 +236,7 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 	}
 	addrs := make([]string, size)
 	for r := range addrs {
-		if addrs[r], err = rt.Addr(r); err != nil {
+		if addrs[r], err = rt.Addr(r, cfg.RankTablePort); err != nil {
 			return nil, err
 		}
 	}

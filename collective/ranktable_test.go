@@ -37,7 +37,7 @@ func TestParseRankTable(t *testing.T) {
 	if rt.Size() != 4 || rt.Server(1) != "node_0" || rt.Server(2) != "node_1" {
 		t.Fatalf("size %d, servers %s %s", rt.Size(), rt.Server(1), rt.Server(2))
 	}
-	if a, err := rt.Addr(3); err != nil || a != "192.168.1.9:16667" {
+	if a, err := rt.Addr(3, 60100); err != nil || a != "172.16.0.111:60101" {
 		t.Fatalf("addr of rank 3: %q %v", a, err)
 	}
 	bad := map[string]string{
@@ -59,6 +59,49 @@ func TestParseRankTable(t *testing.T) {
 	}
 }
 
+// TestRankTableAddr: the quic transport's address for a rank is the
+// host's (host_ip, else an IP server_id) with host_port, else the base port
+// plus device_id; device_ip only when the table names no host at all.
+func TestRankTableAddr(t *testing.T) {
+	table := func(server, device string) string {
+		return fmt.Sprintf(`{"status": "completed", "version": "1.0", "server_count": "1", "server_list": [{%s, "device": [
+			{"device_id": "0", "rank_id": "0", "device_ip": "192.168.100.101"},
+			{"device_id": "3", "rank_id": "1", %s}]}]}`, server, device)
+	}
+	cases := []struct {
+		name, server, device string
+		base                 int
+		want                 string // "" = an error
+	}{
+		// Atlas 910 template 1: server_id is the host's address, no ports.
+		{"910", `"server_id": "10.0.0.10"`, `"device_ip": "192.168.100.104"`, 60100, "10.0.0.10:60103"},
+		{"910 without a base port", `"server_id": "10.0.0.10"`, `"device_ip": "192.168.100.104"`, 0, ""},
+		{"host_ip and host_port", `"server_id": "node_0", "host_ip": "172.16.0.110"`, `"device_ip": "192.168.1.9", "device_port": "16667", "host_port": "16670"`, 60100, "172.16.0.110:16670"},
+		{"host_ip, device_port only", `"server_id": "node_0", "host_ip": "172.16.0.110"`, `"device_ip": "192.168.1.9", "device_port": "16667"`, 60100, "172.16.0.110:60103"},
+		{"no host address", `"server_id": "node_0"`, `"device_ip": "127.0.0.2", "device_port": "16667"`, 60100, "127.0.0.2:16667"},
+		{"no host address, no port", `"server_id": "node_0"`, `"device_ip": "127.0.0.2"`, 60100, "127.0.0.2:60103"},
+		{"IPv6 host", `"server_id": "fd00::10"`, `"device_ip": "192.168.100.104"`, 60100, "[fd00::10]:60103"},
+		{"no address", `"server_id": "node_0"`, `"host_port": "16670"`, 60100, ""},
+		{"port past 65535", `"server_id": "10.0.0.10"`, `"device_ip": "192.168.100.104"`, 65534, ""},
+	}
+	for _, c := range cases {
+		rt, err := ParseRankTable([]byte(table(c.server, c.device)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got, err := rt.Addr(1, c.base)
+		if c.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "has no address") {
+				t.Errorf("%s: %q, %v; want an error", c.name, got, err)
+			}
+			continue
+		}
+		if err != nil || got != c.want {
+			t.Errorf("%s: %q, %v; want %s", c.name, got, err, c.want)
+		}
+	}
+}
+
 func FuzzParseRankTable(f *testing.F) {
 	f.Add([]byte(rankTable(2, 2)))
 	f.Add([]byte(rankTable(3)))
@@ -69,7 +112,7 @@ func FuzzParseRankTable(f *testing.F) {
 		}
 		for r := range rt.Size() {
 			rt.Server(r)
-			rt.Addr(r)
+			rt.Addr(r, 60100)
 		}
 	})
 }
@@ -114,9 +157,10 @@ func TestJoinRankTable(t *testing.T) {
 }
 
 // quicRankTable binds one UDP socket per rank on 127.0.0.1 and writes a
-// version 1.0 table with their ports: servers[i] devices on server i. Even
-// devices give device_ip and device_port, odd ones only host_port (the
-// server's host_ip then applies), as HCCL allows both.
+// version 1.0 table with their ports: servers[i] devices on server i.
+// Even servers give host_ip and their devices host_port; odd ones no host
+// address, their devices device_ip and device_port (RankTable.Addr reads
+// both).
 func quicRankTable(t *testing.T, servers ...int) (table string, socks []*net.UDPConn) {
 	t.Helper()
 	var list []string
@@ -129,13 +173,17 @@ func quicRankTable(t *testing.T, servers ...int) (table string, socks []*net.UDP
 			}
 			port := udp.LocalAddr().(*net.UDPAddr).Port
 			addr := fmt.Sprintf(`"device_ip": "127.0.0.1", "device_port": "%d"`, port)
-			if d%2 == 1 {
-				addr = fmt.Sprintf(`"host_port": "%d"`, port)
+			if s%2 == 0 {
+				addr = fmt.Sprintf(`"device_ip": "192.168.100.%d", "host_port": "%d"`, 101+d, port)
 			}
 			devs = append(devs, fmt.Sprintf(`{"device_id": "%d", %s, "rank_id": "%d"}`, d, addr, len(socks)))
 			socks = append(socks, udp)
 		}
-		list = append(list, fmt.Sprintf(`{"server_id": "node_%d", "host_ip": "127.0.0.1", "device": [%s]}`, s, strings.Join(devs, ", ")))
+		host := ""
+		if s%2 == 0 {
+			host = `"host_ip": "127.0.0.1", `
+		}
+		list = append(list, fmt.Sprintf(`{"server_id": "node_%d", %s"device": [%s]}`, s, host, strings.Join(devs, ", ")))
 	}
 	table = fmt.Sprintf(`{"status": "completed", "version": "1.0", "server_count": "%d", "server_list": [%s]}`, len(servers), strings.Join(list, ", "))
 	return table, socks
@@ -188,14 +236,17 @@ func TestJoinRankTableQUIC(t *testing.T) {
 	}
 }
 
-// TestJoinRankTableNoAddress: over quic every rank needs an address.
+// TestJoinRankTableNoAddress: over quic every rank needs an address: with
+// no port in the table and no RankTablePort, none.
 func TestJoinRankTableNoAddress(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rank_table.json")
 	table := strings.ReplaceAll(rankTable(2), `"device_port": "16667", `, "")
 	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := JoinRankTable(context.Background(), testConfig(t, "quic"), path, 0)
+	cfg := testConfig(t, "quic")
+	cfg.RankTablePort = 0
+	_, err := JoinRankTable(context.Background(), cfg, path, 0)
 	if err == nil || !strings.Contains(err.Error(), "has no address") {
 		t.Fatalf("join from a table without ports: %v", err)
 	}

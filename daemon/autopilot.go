@@ -84,7 +84,7 @@ func (d *Daemon) syncRegistry(conf raft.Configuration, byName map[string]members
 				continue
 			}
 			cm := coord.Member{Name: m.Name, RaftAddr: m.Meta.Raft, APIAddr: m.Meta.API, QUICAddr: m.Meta.QUIC,
-				Devices: m.Meta.Devices, Version: m.Meta.Version}
+				Devices: m.Meta.Devices, DeviceIPs: m.Meta.DeviceIPs, Version: m.Meta.Version}
 			if old, ok := s.Members[m.Name]; ok {
 				cm.Since = old.Since
 				if *old == cm {

@@ -38,6 +38,9 @@ type Config struct {
 	BootstrapExpect int
 	// Devices is the device list this node offers: "cpu:4", "npu:0-7".
 	Devices string
+	// DeviceIPs are its NPUs' own NIC addresses for HCCL rank tables
+	// ("0=192.168.100.101,..."; sched.HCCNDeviceIPs reads /etc/hccn.conf).
+	DeviceIPs string
 	// Version is advertised to the cluster.
 	Version string
 	// JoinTimeout bounds how long Start keeps retrying Peers before it

@@ -193,7 +193,7 @@ func (d *Daemon) gossipConfig() membership.Config {
 		g.AdvertisePort, _ = strconv.Atoi(ap)
 	}
 	g.Key = d.cfg.Secret.GossipKey()
-	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices,
+	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices, DeviceIPs: d.cfg.DeviceIPs,
 		Version: d.cfg.Version, Cluster: d.clusterID(), State: d.raft.hasState, Nonce: d.nonce, QUIC: d.xferAdv}
 	g.Accept = d.accept
 	g.Logger = quiet(d.log) // memberlist logs every packet a foreign node sends

@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"bloom/api"
 	"bloom/ckpt"
+	"bloom/collective"
 	"bloom/npu/acl/fakeacl"
 )
 
@@ -37,6 +39,9 @@ func TestNPUCluster(t *testing.T) {
 	}
 	c := startDaemons(t, 2, func(cfg *Config) {
 		cfg.Devices = "npu:0-1"
+		// The NPUs' NICs as hccn.conf would give them (n1: 192.168.1.x).
+		n := strings.TrimPrefix(cfg.Name, "n")
+		cfg.DeviceIPs = "0=192.168." + n + ".100,1=192.168." + n + ".101"
 		cfg.Jobs.WorkerEnv = append(cfg.Jobs.WorkerEnv, env...)
 	}, false)
 	cl := client(t, c.nodes[0], testSecret)
@@ -75,7 +80,14 @@ func TestNPUCluster(t *testing.T) {
 		t.Fatalf("rank 3 log: %v\n%s", err, ch.Data)
 	}
 	table, err := os.ReadFile(filepath.Join(c.cfgs[1].DataDir, "jobs", ref.ID, "attempt-1", "rank_table.attempt1.json"))
-	if err != nil || !strings.Contains(string(table), `"server_count": "2"`) || !strings.Contains(string(table), `"rank_id": "3"`) {
+	if err == nil {
+		var rt *collective.RankTable
+		if rt, err = collective.ParseRankTable(table); err == nil && (rt.Size() != 4 || len(rt.Servers) != 2 ||
+			rt.Servers[1].ID != "n2" || rt.Servers[1].Devices[1].DeviceIP != "192.168.2.101" || rt.Servers[0].Devices[0].DeviceIP != "192.168.1.100") {
+			err = fmt.Errorf("not the plan's table: %+v", rt)
+		}
+	}
+	if err != nil {
 		t.Errorf("n2's HCCL rank table: %v\n%s", err, table)
 	}
 

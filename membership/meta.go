@@ -20,6 +20,9 @@ type NodeMeta struct {
 	Raft    string `json:"r,omitempty"`
 	QUIC    string `json:"q,omitempty"`
 	Devices string `json:"d,omitempty"` // "cpu:4", "npu:0-7"
+	// DeviceIPs are the NPUs' own NIC addresses (HCCL's device_ip, from
+	// /etc/hccn.conf): "0=192.168.100.101,1=192.168.101.101".
+	DeviceIPs string `json:"di,omitempty"`
 	// DevicesHealthy is "ok/total" from the node's last device probe.
 	DevicesHealthy string `json:"dh,omitempty"`
 	// RaftErr is set while the node's Raft log refuses appends ("since

@@ -275,6 +275,9 @@ func (c UpsertMember) Validate() error {
 			return err
 		}
 	}
+	if err := checkText("member device_ips", m.DeviceIPs, 512); err != nil {
+		return err
+	}
 	if m.RaftAddr == "" {
 		return fmt.Errorf("%w: member %s has no raft address", ErrBadCommand, m.Name)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -17,9 +18,23 @@ type Member struct {
 	QUICAddr string `json:"quic_addr,omitempty"`
 	// Devices is the node's device list as bloomd was given it: "cpu:4", "npu:0-7".
 	Devices string `json:"devices,omitempty"`
-	Version string `json:"version,omitempty"`
+	// DeviceIPs are the node's NPUs' own NIC addresses, HCCL's device_ip
+	// (from /etc/hccn.conf): "0=192.168.100.101,1=192.168.101.101".
+	DeviceIPs string `json:"device_ips,omitempty"`
+	Version   string `json:"version,omitempty"`
 	// Since is the Raft index of the command that first registered the member.
 	Since uint64 `json:"since"`
+}
+
+// DeviceIP is NPU index's address in DeviceIPs, "" if the node gave none.
+func (m *Member) DeviceIP(index int) string {
+	want := strconv.Itoa(index) + "="
+	for _, pair := range strings.Split(m.DeviceIPs, ",") {
+		if ip, ok := strings.CutPrefix(pair, want); ok {
+			return ip
+		}
+	}
+	return ""
 }
 
 // Job is one submitted job and everything that happened to it.

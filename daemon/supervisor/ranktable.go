@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"bloom/daemon/coord"
 )
@@ -15,9 +16,11 @@ import (
 // RANK_TABLE_FILE names; collective.md §2): every rank of the attempt's
 // plan as a device of its node, so that a data path over real HCCL has what
 // it needs. Servers are the plan's nodes in the order of their first rank;
-// each device is an NPU index from that node's --devices and its rank.
-// device_ip (the NPU's own NIC, from /etc/hccn.conf) is only known on each
-// node, so it is left out: HCCL needs it across servers, not on one.
+// each device is an NPU index from that node's --devices, its device_ip
+// (the NPU's own NIC, which each node reads from its /etc/hccn.conf and
+// gossips: Member.DeviceIPs) and its rank. HCCL needs device_ip on every
+// device of a table spanning servers (on a 910 always): such a table with
+// an address missing is not written, and the warning names the node.
 
 type rankTableJSON struct {
 	Status      string            `json:"status"`
@@ -34,6 +37,7 @@ type rankTableServer struct {
 
 type rankTableDevice struct {
 	DeviceID string `json:"device_id"`
+	DeviceIP string `json:"device_ip,omitempty"`
 	RankID   string `json:"rank_id"`
 }
 
@@ -45,6 +49,7 @@ func rankTable(st *coord.State, plan *coord.Plan, deviceOf func(devices string, 
 	rt := rankTableJSON{Status: "completed", Version: "1.0"}
 	at := map[string]int{}
 	last := -1
+	var noIP []string
 	for i, r := range plan.Ranks {
 		if r.Rank != i {
 			return nil, fmt.Errorf("rank table: plan rank %d at position %d", r.Rank, i)
@@ -69,7 +74,15 @@ func rankTable(st *coord.State, plan *coord.Plan, deviceOf func(devices string, 
 			return nil, fmt.Errorf("rank table: the ranks of %s interleave with another node's, which HCCL does not allow", r.Node)
 		}
 		last = s
-		rt.ServerList[s].Device = append(rt.ServerList[s].Device, rankTableDevice{DeviceID: strconv.Itoa(idx), RankID: strconv.Itoa(r.Rank)})
+		ip := m.DeviceIP(idx)
+		if ip == "" {
+			noIP = append(noIP, fmt.Sprintf("%s's NPU %d", r.Node, idx))
+		}
+		rt.ServerList[s].Device = append(rt.ServerList[s].Device, rankTableDevice{DeviceID: strconv.Itoa(idx), DeviceIP: ip, RankID: strconv.Itoa(r.Rank)})
+	}
+	if len(rt.ServerList) > 1 && len(noIP) > 0 {
+		return nil, fmt.Errorf("rank table: HCCL needs every NPU's device_ip across servers, and none is known for %s "+
+			"(bloomd reads them from /etc/hccn.conf's address_<device id> lines, or the file --hccn-conf names)", strings.Join(noIP, ", "))
 	}
 	rt.ServerCount = strconv.Itoa(len(rt.ServerList))
 	return json.MarshalIndent(rt, "", "  ")

@@ -81,12 +81,14 @@ func TestDone(t *testing.T) {
 }
 
 // TestRankTable: an NPU job's rank table lists each node's ranks as its NPU
-// indices, parses as HCCL's version 1.0 format, and is refused for plans
-// HCCL could not use (interleaved servers) or that are not all NPUs.
+// indices with their device_ip, parses as HCCL's version 1.0 format, and is
+// refused for plans HCCL could not use (interleaved servers, an NPU with no
+// device_ip across servers) or that are not all NPUs.
 func TestRankTable(t *testing.T) {
 	st := &coord.State{Members: map[string]*coord.Member{
-		"n1": {Name: "n1", Devices: "npu:4-7", QUICAddr: "10.0.0.1:7947"},
-		"n2": {Name: "n2", Devices: "npu:0-3", QUICAddr: "10.0.0.2:7947"},
+		"n1": {Name: "n1", Devices: "npu:4-7", QUICAddr: "10.0.0.1:7947",
+			DeviceIPs: "4=192.168.100.105,5=192.168.101.105,6=192.168.102.105,7=192.168.103.105"},
+		"n2": {Name: "n2", Devices: "npu:0-3", QUICAddr: "10.0.0.2:7947", DeviceIPs: "2=192.168.102.102,3=192.168.103.102"},
 		"c":  {Name: "c", Devices: "cpu:2"},
 	}}
 	deviceOf := func(devices string, pos int) (string, int, error) {
@@ -107,8 +109,23 @@ func TestRankTable(t *testing.T) {
 		t.Fatalf("%v\n%s", err, b)
 	}
 	if rt.Size() != 4 || rt.Server(1) != "n1" || rt.Server(2) != "n2" || rt.Servers[0].HostIP != "10.0.0.1" ||
-		rt.Servers[0].Devices[1].DeviceID != 5 || rt.Servers[1].Devices[0].DeviceID != 2 {
+		rt.Servers[0].Devices[1].DeviceID != 5 || rt.Servers[1].Devices[0].DeviceID != 2 ||
+		rt.Servers[0].Devices[1].DeviceIP != "192.168.101.105" || rt.Servers[1].Devices[1].DeviceIP != "192.168.103.102" {
 		t.Fatalf("rank table %+v\n%s", rt, b)
+	}
+	// Across servers every NPU needs its address; on one server HCCL (A2)
+	// does without, and the table leaves it out.
+	st.Members["n2"].DeviceIPs = "3=192.168.103.102"
+	if _, err := rankTable(st, plan, deviceOf); err == nil || !strings.Contains(err.Error(), "n2's NPU 2") {
+		t.Errorf("an NPU without device_ip across servers: %v", err)
+	}
+	onePlan := &coord.Plan{TP: 2, PP: 1, DP: 1, Ranks: []coord.Rank{{Rank: 0, Node: "n2", Device: 2}, {Rank: 1, Node: "n2", Device: 3}}}
+	b, err = rankTable(st, onePlan, deviceOf)
+	if err == nil {
+		rt, err = collective.ParseRankTable(b)
+	}
+	if err != nil || rt.Servers[0].Devices[0].DeviceIP != "" || rt.Servers[0].Devices[1].DeviceIP != "192.168.103.102" {
+		t.Errorf("one server: %v\n%s", err, b)
 	}
 	plan.Ranks[1].Node, plan.Ranks[2].Node = "n2", "n1"
 	if _, err := rankTable(st, plan, deviceOf); err == nil || !strings.Contains(err.Error(), "interleave") {

@@ -1,0 +1,50 @@
+package sched
+
+import (
+	"strings"
+	"testing"
+
+	"bloom/daemon/coord"
+)
+
+// TestHCCNDeviceIPs reads an hccn.conf as hccn_tool writes it (address,
+// netmask, netdetect and gateway lines per NPU) for the NPUs a node offers.
+func TestHCCNDeviceIPs(t *testing.T) {
+	conf := `address_0=192.168.100.101
+netmask_0=255.255.255.0
+netdetect_0=192.168.100.1
+gateway_0=192.168.100.1
+address_1=192.168.101.101
+netmask_1=255.255.255.0
+address_3 = 192.168.103.101
+address_7=fd00::7
+send_arp_status_0=1
+`
+	got, err := HCCNDeviceIPs([]byte(conf), []int{7, 0, 1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "0=192.168.100.101,1=192.168.101.101,3=192.168.103.101,7=fd00::7"; got != want {
+		t.Fatalf("DeviceIPs %q, want %q", got, want)
+	}
+	for idx, want := range map[int]string{0: "192.168.100.101", 3: "192.168.103.101", 7: "fd00::7", 2: "", 10: ""} {
+		if ip := (&coord.Member{DeviceIPs: got}).DeviceIP(idx); ip != want {
+			t.Errorf("DeviceIP(%d) = %q, want %q", idx, ip, want)
+		}
+	}
+	if got, _ := HCCNDeviceIPs([]byte(conf), []int{1}); got != "1=192.168.101.101" {
+		t.Errorf("only NPU 1 offered: %q", got)
+	}
+	for name, bad := range map[string]string{
+		"not an address": "address_0=192.168.100\n",
+		"not an index":   "address_x=192.168.100.101\n",
+		"repeated":       "address_0=192.168.100.101\naddress_0=192.168.100.102\n",
+	} {
+		if _, err := HCCNDeviceIPs([]byte(bad), []int{0}); err == nil || !strings.Contains(err.Error(), "line") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if idx := NPUIndices("npu:0-3;cpu:2"); len(idx) != 4 || idx[3] != 3 {
+		t.Errorf("NPUIndices: %v", idx)
+	}
+}
