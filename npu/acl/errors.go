@@ -3,6 +3,7 @@ package acl
 import (
 	"errors"
 	"fmt"
+	"os"
 )
 
 var (
@@ -36,6 +37,14 @@ const (
 	codeRTOOM      = 207018 // ACL_ERROR_RT_DEVICE_OOM
 )
 
+// aclnn codes that mean CANN's operator package is missing or not where
+// the runtime looks (aclnn_return_code.md): an installation problem, which
+// the error says how to mend.
+const (
+	codeFindKernel  = 561003 // ACLNN_ERR_INNER_FIND_KERNEL: the op's binary is not installed
+	codeOppNotFound = 561107 // ACLNN_ERR_INNER_OPP_PATH_NOT_FOUND
+)
+
 func (e *Error) Error() string {
 	s := fmt.Sprintf("acl: %s: %s returned %d", e.Op, e.Call, e.Code)
 	if e.Device >= 0 {
@@ -46,6 +55,11 @@ func (e *Error) Error() string {
 	}
 	if e.Msg != "" {
 		s += ": " + e.Msg
+	}
+	switch e.Code {
+	case codeFindKernel, codeOppNotFound:
+		s += fmt.Sprintf(" (CANN's operator package: ASCEND_OPP_PATH=%s; source CANN's set_env.sh, and install the kernels package for this chip)",
+			envOrUnset("ASCEND_OPP_PATH"))
 	}
 	return s
 }
@@ -63,4 +77,12 @@ func (e *Error) OOM() bool {
 // errors.Is(err, ErrOOM) true for those that ran out of memory.
 func (e *Error) Is(target error) bool {
 	return target == ErrDevice || target == ErrOOM && e.OOM()
+}
+
+// envOrUnset is the environment variable's value, or "unset".
+func envOrUnset(name string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return "unset"
 }

@@ -3,6 +3,7 @@ package acl
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +21,12 @@ func TestErrorIs(t *testing.T) {
 	want := "acl: device 1: Alloc: aclrtMalloc returned 207018 (out of device memory): no memory"
 	if oom.Error() != want {
 		t.Errorf("Error() = %q, want %q", oom.Error(), want)
+	}
+	// A missing operator package says where the runtime looked.
+	t.Setenv("ASCEND_OPP_PATH", "/usr/local/Ascend/ascend-toolkit/latest/opp")
+	kernel := &Error{Device: 0, Op: "Exp", Call: "aclnnExpGetWorkspaceSize", Code: codeFindKernel}
+	if got := kernel.Error(); !strings.Contains(got, "ASCEND_OPP_PATH=/usr/local/Ascend/ascend-toolkit/latest/opp") {
+		t.Errorf("Error() = %q, want the operator package's path", got)
 	}
 	init := &Error{Device: -1, Op: "open", Call: "aclInit", Code: 100000}
 	if want := "acl: open: aclInit returned 100000"; init.Error() != want {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"unsafe"
@@ -39,6 +40,10 @@ var (
 // calls aclInit, once per process; later calls return the first's error.
 func load() error {
 	loadOnce.Do(func() {
+		// aclGetRecentErrMsg reads the calling thread's message: the
+		// goroutine must not move between aclInit and it.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		if loadErr = openLibraries(); loadErr != nil {
 			return
 		}
@@ -120,14 +125,10 @@ func openAll(lib int, files []string, tried *[]string) bool {
 // libName names library lib as its first form's files.
 func libName(lib int) string { return strings.Join(libraries[lib][0], ", ") }
 
-func envOrUnset(name string) string {
-	if v, ok := os.LookupEnv(name); ok {
-		return v
-	}
-	return "unset"
-}
 
-// recentMsg returns aclGetRecentErrMsg's text, or "".
+// recentMsg returns aclGetRecentErrMsg's text, or "". The message is the
+// calling thread's: call it on the OS thread of the call that failed (a
+// Device's loop, or a goroutine locked to its thread).
 func recentMsg() string {
 	if m := C.aclGetRecentErrMsg(); m != nil {
 		return strings.TrimSpace(C.GoString(m))
@@ -158,6 +159,8 @@ func DeviceCount() (int, error) {
 	if err := load(); err != nil {
 		return 0, err
 	}
+	runtime.LockOSThread() // for recentMsg, as in load
+	defer runtime.UnlockOSThread()
 	var n C.uint32_t
 	if rc := C.aclrtGetDeviceCount(&n); rc != C.ACL_SUCCESS {
 		return 0, &Error{Device: -1, Op: "DeviceCount", Call: "aclrtGetDeviceCount", Code: int(rc), Msg: recentMsg()}
