@@ -125,7 +125,6 @@ func openAll(lib int, files []string, tried *[]string) bool {
 // libName names library lib as its first form's files.
 func libName(lib int) string { return strings.Join(libraries[lib][0], ", ") }
 
-
 // recentMsg returns aclGetRecentErrMsg's text, or "". The message is the
 // calling thread's: call it on the OS thread of the call that failed (a
 // Device's loop, or a goroutine locked to its thread).
