@@ -37,8 +37,10 @@ type Batcher struct {
 	seqs    []bloom.Seq // per row
 	free    []int32     // the pool's free blocks
 	context int
-	staging *bloom.Cache // one row: a joining request's prompt, prefilled alone
-	staged  npu.Buf      // the logits of its last position (on the last stage)
+	// staging is one row: a joining request's prompt, prefilled alone
+	// (where !Chunks); allocated at first use (stagingCache)
+	staging *bloom.Cache
+	staged  npu.Buf // the logits of its last position (on the last stage)
 	// prefilling: a prompt is in the staging cache, not yet joined (on
 	// every rank alike)
 	prefilling bool
@@ -109,11 +111,25 @@ func NewBatcher(ctx context.Context, i *Infer, s BatchShape) (*Batcher, error) {
 	// a Batcher serves).
 	i.Model.PackWeights()
 	b := &Batcher{inf: i, ctx: ctx, pages: pages, seqs: make([]bloom.Seq, rows),
-		context: positions, staging: i.Model.NewCache(1, positions), pickers: make([]rowPicker, rows)}
+		context: positions, pickers: make([]rowPicker, rows)}
+	if !b.Chunks() {
+		b.stagingCache() // every request is prefilled there: fail now if it does not fit
+	}
 	for k := n - 1; k >= 0; k-- {
 		b.free = append(b.free, int32(k))
 	}
 	return b, nil
+}
+
+// stagingCache is the staging cache, made at its first use: where prompts
+// are prefilled inside the steps (Chunks) only Score uses it, and a server
+// whose requests never ask for their prompts' log-probabilities keeps none.
+// trainer/memplan counts it (Job.EngineCaches).
+func (b *Batcher) stagingCache() *bloom.Cache {
+	if b.staging == nil {
+		b.staging = b.inf.Model.NewCache(1, b.context)
+	}
+	return b.staging
 }
 
 // LocalBatcher is the Batcher of one process holding the whole model m.
@@ -404,14 +420,15 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		b.seqs[c.b], b.pickers[c.b] = bloom.Seq{}, rowPicker{}
 		return nil, nil
 	case opPrefill:
+		st := b.stagingCache()
 		if c.a == 1 {
-			b.staging.Reset()
+			st.Reset()
 			b.staged = nil
 		}
-		if len(ids) == 0 || b.staging.Len+len(ids) > b.staging.Cap {
-			return nil, fmt.Errorf("%w: %d more prompt tokens after %d of a context of %d", bloom.ErrInput, len(ids), b.staging.Len, b.staging.Cap)
+		if len(ids) == 0 || st.Len+len(ids) > st.Cap {
+			return nil, fmt.Errorf("%w: %d more prompt tokens after %d of a context of %d", bloom.ErrInput, len(ids), st.Len, st.Cap)
 		}
-		logits, err := b.inf.stage(b.ctx, b.staging, ids, nil)
+		logits, err := b.inf.stage(b.ctx, st, ids, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -419,13 +436,14 @@ func (b *Batcher) apply(c command, ids []int32) ([]bloom.Choice, error) {
 		return nil, nil
 	case opJoin:
 		need := (c.b + BlockSize - 1) / BlockSize
-		if c.a < 0 || c.a >= len(b.seqs) || len(b.seqs[c.a].Blocks) > 0 || b.staging.Len == 0 || c.b < b.staging.Len ||
+		st := b.stagingCache()
+		if c.a < 0 || c.a >= len(b.seqs) || len(b.seqs[c.a].Blocks) > 0 || st.Len == 0 || c.b < st.Len ||
 			c.b > b.context || need > len(b.free) {
 			return nil, fmt.Errorf("%w: a prompt of %d tokens reserving %d positions into row %d of %d, %d blocks free",
-				bloom.ErrInput, b.staging.Len, c.b, c.a, len(b.seqs), len(b.free))
+				bloom.ErrInput, st.Len, c.b, c.a, len(b.seqs), len(b.free))
 		}
 		s := bloom.Seq{Blocks: b.take(need)}
-		if err := m.Store(b.pages, &s, b.staging); err != nil {
+		if err := m.Store(b.pages, &s, st); err != nil {
 			return nil, err
 		}
 		b.seqs[c.a] = s
@@ -625,7 +643,7 @@ func (b *Batcher) score(ids []int32, top int) ([]bloom.Choice, error) {
 		return nil, fmt.Errorf("%w: scoring a prompt of %d tokens (context %d) with %d alternatives", bloom.ErrInput, len(ids), b.context, top)
 	}
 	if b.scoring == nil {
-		b.scoring = b.staging // unused where prompts are prefilled inside the steps
+		b.scoring = b.stagingCache() // unused where prompts are prefilled inside the steps
 		if !b.Chunks() {
 			b.scoring = m.NewCache(1, b.context) // it may hold a prompt being prefilled
 		}

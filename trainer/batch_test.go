@@ -91,9 +91,15 @@ func TestServeAcrossRanks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if local.staging != nil {
+		t.Fatal("a batcher that prefills inside the steps made a staging cache before anything was scored")
+	}
 	want, err := serveAll(local)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if local.staging == nil || local.scoring != local.staging {
+		t.Fatal("the CPU device's batcher scores outside the staging cache (the memory plan counts one engine cache there)")
 	}
 	// Prompts prefilled inside the steps (the CPU device attends over the
 	// blocks in place) give what a prefill alone gives (the Decoder

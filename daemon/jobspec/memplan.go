@@ -24,17 +24,26 @@ import (
 // at a time. It is the plan of ranks on CPU devices: MemoryPlanOn("cpu").
 func (s *Spec) MemoryPlan() (memplan.Plan, error) { return s.MemoryPlanOn("cpu") }
 
-// packsWeights tells, for each device kind of bloomd's --devices, whether
-// an inference rank there keeps its matrices a second time, laid out for
-// its products (bloom.Model.PackWeights, unless no_pack_weights): the CPU
-// device does (npu.WeightPacker); the Ascend backend has no packer and
-// keeps them once (npu/acl's TestNoWeightPacker holds it to that).
-var packsWeights = map[string]bool{"cpu": true, "npu": false}
+// deviceKinds tells, for each device kind of bloomd's --devices, what an
+// inference rank there keeps beyond the model and its cache:
+//   - packs: its matrices a second time, laid out for its products
+//     (bloom.Model.PackWeights, unless no_pack_weights): the CPU device
+//     does (npu.WeightPacker); the Ascend backend has no packer and keeps
+//     them once (npu/acl's TestNoWeightPacker holds it to that);
+//   - engineCaches: a serving engine's one-row caches of a whole sequence
+//     (trainer.Batcher): the CPU device attends over the paged pool in
+//     place (npu.PagedAttender) and prefills prompts there, so it keeps
+//     one, where prompts are scored; the Ascend backend prefills each
+//     prompt in a staging cache and scores in another.
+var deviceKinds = map[string]struct {
+	packs        bool
+	engineCaches int
+}{"cpu": {true, 1}, "npu": {false, 2}}
 
 // MemoryPlans is MemoryPlanOn for each device kind, by kind.
 func (s *Spec) MemoryPlans() (map[string]memplan.Plan, error) {
 	plans := map[string]memplan.Plan{}
-	for kind := range packsWeights {
+	for kind := range deviceKinds {
 		p, err := s.MemoryPlanOn(kind)
 		if err != nil {
 			return nil, err
@@ -46,9 +55,10 @@ func (s *Spec) MemoryPlans() (map[string]memplan.Plan, error) {
 
 // MemoryPlanOn is MemoryPlan for ranks on devices of kind ("cpu" or "npu",
 // as bloomd's --devices names them). The kinds differ only for inference
-// jobs, by the packed copy of the weights (packsWeights).
+// jobs, by the packed copy of the weights and a serving engine's own
+// caches (deviceKinds).
 func (s *Spec) MemoryPlanOn(kind string) (memplan.Plan, error) {
-	packs, ok := packsWeights[kind]
+	dk, ok := deviceKinds[kind]
 	if !ok {
 		return memplan.Plan{}, fmt.Errorf("%w: memory plan: unknown device kind %q (cpu or npu)", ErrInvalid, kind)
 	}
@@ -59,7 +69,7 @@ func (s *Spec) MemoryPlanOn(kind string) (memplan.Plan, error) {
 	j := memplan.Job{Model: m, TP: s.TensorParallel, PP: s.PipelineParallel, DP: s.DataParallel,
 		Partition: s.PartitionLayers, MicroBatch: s.MicroBatch, SeqLength: s.SeqLength,
 		Precision: map[npu.DType]memplan.Precision{npu.F32: memplan.FP32, npu.F16: memplan.FP16, npu.BF16: memplan.BF16}[s.Precision()],
-		Recompute: s.CheckpointActivations, Inference: s.Inference(), Unpacked: s.NoPackWeights || !packs}
+		Recompute: s.CheckpointActivations, Inference: s.Inference(), Unpacked: s.NoPackWeights || !dk.packs}
 	if s.DataParallel > 0 && s.MicroBatch > 0 && !j.Inference {
 		j.MicroBatches = s.GlobalBatch / (s.MicroBatch * s.DataParallel)
 	}
@@ -68,6 +78,7 @@ func (s *Spec) MemoryPlanOn(kind string) (memplan.Plan, error) {
 		j.KVTokens = s.MicroBatch * s.SeqLength
 	case KindServe:
 		j.MicroBatch, j.KVTokens = 1, cmp.Or(s.KVCacheTokens, cmp.Or(s.MaxBatch, 8)*s.SeqLength)
+		j.EngineCaches = dk.engineCaches
 		if s.KVType() != npu.F32 {
 			j.KVBytes = 2
 		}

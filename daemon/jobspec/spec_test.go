@@ -383,6 +383,14 @@ func TestInferenceSpecs(t *testing.T) {
 	if ah, af := ph.PerRank(0).Activations, pf.PerRank(0).Activations; af-ah != kvf/2 {
 		t.Errorf("activations with an fp16 cache %d, fp32 %d: %d apart, want %d", ah, af, af-ah, kvf/2)
 	}
+	// On NPU devices a serving engine keeps a staging cache beside the one
+	// it scores in (one float32 sequence: K and V, 2 layers, hidden 64);
+	// on CPU devices it prefills in place and keeps only the latter.
+	sc, err1 := srv.MemoryPlanOn("cpu")
+	sn, err2 := srv.MemoryPlanOn("npu")
+	if d, want := sn.PerRank(0).Activations-sc.PerRank(0).Activations, int64(2*2*srv.SeqLength*64*4); err1 != nil || err2 != nil || d != want {
+		t.Errorf("a serve job's activations on npu exceed cpu's by %d, want a staging cache's %d (%v %v)", d, want, err1, err2)
+	}
 	// Without the packed copy of the weights: less memory by the copy
 	// (bloom-tiny: 2 layers of 12·64² in the linears, the 320×64 head,
 	// float32), nothing else changed.

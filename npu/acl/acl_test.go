@@ -359,12 +359,16 @@ func TestHostMemory(t *testing.T) {
 }
 
 // TestNoWeightPacker: the backend keeps an inference rank's weights once
-// (no npu.WeightPacker), as the memory plan of a rank on an NPU node
-// assumes (daemon/jobspec's packsWeights); a packer added here must be
-// counted there.
+// (no npu.WeightPacker) and does not attend over a paged pool in place (no
+// npu.PagedAttender: a serving engine prefills each prompt in a staging
+// cache), as the memory plan of a rank on an NPU node assumes
+// (daemon/jobspec's deviceKinds); either added here must be counted there.
 func TestNoWeightPacker(t *testing.T) {
 	var d npu.Device = (*Device)(nil)
 	if _, ok := d.(npu.WeightPacker); ok {
-		t.Fatal("the ACL device packs weights: count the packed copy for npu in daemon/jobspec's packsWeights")
+		t.Fatal("the ACL device packs weights: count the packed copy for npu in daemon/jobspec's deviceKinds")
+	}
+	if _, ok := d.(npu.PagedAttender); ok {
+		t.Fatal("the ACL device attends over pages in place: a serving engine keeps no staging cache there (daemon/jobspec's deviceKinds)")
 	}
 }

@@ -19,6 +19,7 @@ func (j Job) activations(part bloom.Part, inFlight int, e Elem) int64 {
 	logits := s * b * V / t * e.Logit
 	if j.Inference { // a generation's cache keeps float32
 		kv := 2 * int64(part.Layers) * int64(j.KVTokens) * h / t * cmp.Or(j.KVBytes, e.Activation)
+		kv += 2 * int64(part.Layers) * int64(j.EngineCaches) * s * h / t * 4 // the engine's own caches
 		out := scale(j.layer16()) + kv
 		if part.Head {
 			out += logits

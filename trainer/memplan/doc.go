@@ -81,7 +81,8 @@
 // An inference job (Job.Inference) has no gradients, no optimizer state
 // and keeps nothing between layers: one layer's working set, the logits of
 // a micro-batch, and its key/value cache, 2·(layers)·KVTokens·(h/t)
-// elements. Its matrices are counted twice: as loaded, and the copy the CPU
+// elements; a serving engine's own one-row caches (Job.EngineCaches) add
+// 2·(layers)·s·(h/t) float32 elements each. Its matrices are counted twice: as loaded, and the copy the CPU
 // device packs once for its products (bloom.Model.PackWeights: the blocks'
 // linears and, on the last stage, the tied head; in the products' half type
 // under fp16 and bf16, 2 bytes an element).

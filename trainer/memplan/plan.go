@@ -64,6 +64,12 @@ type Job struct {
 	// KVBytes is the bytes of one cached key or value value (0: the
 	// activations' bytes): 2 for a serve job's cache of fp16 or bf16.
 	KVBytes int64
+	// EngineCaches is how many one-row float32 caches of SeqLength
+	// positions a serving engine keeps beside its pool (trainer.Batcher):
+	// on a device that attends over the pool in place (the CPU) the one a
+	// prompt is scored in; elsewhere also the one each prompt is prefilled
+	// in before it joins.
+	EngineCaches int
 }
 
 // Bytes is one rank's memory by kind, in bytes.
@@ -136,7 +142,7 @@ func (j Job) check() error {
 	switch {
 	case j.TP < 1 || j.PP < 1 || j.DP < 0:
 		return fmt.Errorf("%w: TP %d and PP %d must be ≥ 1, DP %d ≥ 0", ErrJob, j.TP, j.PP, j.DP)
-	case j.MicroBatch < 1 || j.SeqLength < 1 || j.MicroBatches < 0 || j.KVTokens < 0:
+	case j.MicroBatch < 1 || j.SeqLength < 1 || j.MicroBatches < 0 || j.KVTokens < 0 || j.EngineCaches < 0:
 		return fmt.Errorf("%w: micro-batch %d and sequence length %d must be ≥ 1", ErrJob, j.MicroBatch, j.SeqLength)
 	case j.Precision != FP32 && j.Precision != FP16 && j.Precision != BF16:
 		return fmt.Errorf("%w: precision %q: want fp32, fp16 or bf16", ErrJob, j.Precision)
