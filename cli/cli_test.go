@@ -15,6 +15,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"bloom/ckpt"
+	"bloom/internal/cpuid"
 	"bloom/npu/cpu"
 	"bloom/trainer"
 	"bloom/trainer/bloom"
@@ -52,6 +53,22 @@ func TestUsageErrors(t *testing.T) {
 		var ec ucli.ExitCoder
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 || err.Error() != c.want || out != "" {
 			t.Errorf("%v: %q %v, printed %q; want %q", c.args, err, err, out, c.want)
+		}
+	}
+}
+
+// TestMaxCPUISA: with BLOOM_MAX_CPU_ISA set to a value cpuid does not know
+// (CapErr at start), every command refuses to run, exit status 2, rather
+// than run kernels the user did not ask for.
+func TestMaxCPUISA(t *testing.T) {
+	saved := cpuid.CapErr
+	t.Cleanup(func() { cpuid.CapErr = saved })
+	_, cpuid.CapErr = cpuid.Cap(cpuid.X86, "sse4")
+	for _, args := range [][]string{{"version"}, {"bench", "gemm", "--m", "8", "--n", "8", "--k", "8"}} {
+		_, err := run(t, args...)
+		var ec ucli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), `BLOOM_MAX_CPU_ISA="sse4"`) {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 }

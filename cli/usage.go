@@ -10,6 +10,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/internal/cpuid"
 	"bloom/internal/suggest"
 )
 
@@ -18,6 +19,12 @@ import (
 // instead of the whole help.
 func OneLineUsageErrors(app *ucli.App) *ucli.App {
 	app.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageError(app.Name, app.Flags, err) }
+	app.Before = func(*ucli.Context) error {
+		if cpuid.CapErr != nil { // the kernels would run on an ISA nobody asked for
+			return ucli.Exit(app.Name+": "+cpuid.CapErr.Error(), 2)
+		}
+		return nil
+	}
 	if app.Action == nil {
 		app.Action = func(c *ucli.Context) error {
 			if c.Args().Present() {

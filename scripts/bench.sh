@@ -9,12 +9,26 @@ CTL=bin/bloomctl
 PY=/usr/bin/python3
 PEER=scripts/bench/torch_bloom.py
 THREADS=${BENCH_THREADS:-"1 2"}
+# BENCH_PARTS: which of gemm, train, generate and serve to run (all).
+PARTS=${BENCH_PARTS:-"gemm train generate serve"}
+part() { [[ " $PARTS " == *" $1 "* ]]; }
 have_torch=0
 if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
   echo "python3-torch not installed: printing bloom's numbers only (apt-get install python3-torch libopenblas0-pthread)"; fi
 # OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE may be set on these machines for old
 # OpenBLAS builds; they slow a current one, so the peer runs without them.
 peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $PY $PEER "$@"; }
+# BENCH_ISA=avx2 runs both sides on their AVX2 kernels on a CPU with
+# AVX-512 (bloom: BLOOM_MAX_CPU_ISA=avx2; OpenBLAS: OPENBLAS_CORETYPE=Haswell,
+# its AVX2 kernels): the nearest this machine comes to a CPU without AVX-512
+# (its cores, caches and clocks, which are not such a CPU's).
+case "${BENCH_ISA:-}" in
+  "") ;;
+  avx2) export BLOOM_MAX_CPU_ISA=avx2
+        peer() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell $PY $PEER "$@"; }
+        echo "BENCH_ISA=avx2: bloom's and OpenBLAS's AVX2 kernels (BLOOM_MAX_CPU_ISA=avx2, OPENBLAS_CORETYPE=Haswell)" ;;
+  *) echo "BENCH_ISA must be avx2 or unset, got '$BENCH_ISA'" >&2; exit 2 ;;
+esac
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }
 
 info() { $CTL -o json bench gemm --m 64 --n 64 --k 64 --dtype "$1" | field "$2"; }
@@ -34,6 +48,7 @@ row() { # kind shape threads ours theirs unit [ratio, else ours/theirs]
 PAIRS=${BENCH_PAIRS:-3}
 [[ "$PAIRS" =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_PAIRS must be a positive number, got '$PAIRS'" >&2; exit 2; }
 median() { tr ' ' '\n' | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+if part gemm; then
 for t in $THREADS; do
   for mnk in "2048 1024 1024 0 1" "2048 1024 4096 0 0" "4096 1024 2048 1 0" "1024 16384 1024 0 1"; do
     set -- $mnk
@@ -63,7 +78,9 @@ for t in $THREADS; do
     done
   done
 done
+fi
 
+if part train; then
 for t in $THREADS; do
   for shape in "320 64 4 2 16 2" "4096 256 8 4 128 8" "16384 1024 16 4 256 4"; do
     set -- $shape
@@ -75,10 +92,12 @@ for t in $THREADS; do
     row train-bf16 "V=$1 C=$2 NH=$3 L=$4 T=$5 B=$6" "$t" "$(field tokens_per_s <<<"$b16")" "$theirs" "tokens/s, peak RSS $(printf %.0f "$(field peak_rss_mib <<<"$b16")") MiB"
   done
 done
+fi
 
 # Batch-1 decoding, the weights packed once as bloomctl generate packs them;
 # with --fp16 they stay fp16 and the kernels widen them as they load them
 # (half the bytes a step reads), against the peer's float32 figure.
+if part generate; then
 for t in $THREADS; do
   set -- 4096 256 8 4 32 1
   gen() { $CTL --threads "$t" -o json bench generate --vocab "$1" --hidden "$2" --heads "$3" --layers "$4" --seq "$5" --batch "$6" --new-tokens 64 "${@:7}" | field tokens_per_s; }
@@ -88,11 +107,13 @@ for t in $THREADS; do
   row generate "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$ours" "$theirs" tokens/s
   row gen-fp16 "V=$1 C=$2 NH=$3 L=$4 P=$5 B=$6 new=64" "$t" "$half" "$theirs" "tokens/s (ratio to the peer's fp32)"
 done
+fi
 
 # Serving under load (issue 16's goals: 16 streams >= 6x one stream's
 # tokens/s, p99 inter-token latency at 16 <= 3x one stream's p50): the
 # server and its streaming clients in one process, on every core. Two
 # workloads: prompts of 128 with 32 new tokens (prefill-heavy) and 32 with 128.
+if part serve; then
 for shape in "128 32" "32 128"; do
   set -- $shape
   echo "serve: prompt $1, $2 new tokens (V=4096 C=256 NH=8 L=4, max-batch 16)"
@@ -105,3 +126,4 @@ done
 echo "serve: prompt 32, 128 new tokens (V=16384 C=1024 NH=16 L=8, max-batch 16, --kv-cache-dtype fp16 --prefill-chunk 16)"
 $CTL bench serve --streams 1,16 --requests 1 --vocab 16384 --hidden 1024 --heads 16 --layers 8 --seq 32 --max-tokens 128 \
   --kv-cache-dtype fp16 --prefill-chunk 16
+fi

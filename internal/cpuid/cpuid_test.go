@@ -27,10 +27,11 @@ func TestAgreesWithKernel(t *testing.T) {
 	if flags == nil {
 		t.Skip("no flags line in /proc/cpuinfo")
 	}
+	found := detect() // X86 may be capped by BLOOM_MAX_CPU_ISA
 	for _, c := range []struct {
 		name string
 		got  bool
-	}{{"avx2", X86.AVX2}, {"fma", X86.FMA}, {"f16c", X86.F16C}, {"avx512f", X86.AVX512F}, {"avx512bw", X86.AVX512BW}, {"avx512_bf16", X86.AVX512BF16}} {
+	}{{"avx2", found.AVX2}, {"fma", found.FMA}, {"f16c", found.F16C}, {"avx512f", found.AVX512F}, {"avx512bw", found.AVX512BW}, {"avx512_bf16", found.AVX512BF16}} {
 		if c.got != flags[c.name] {
 			t.Errorf("%s: cpuid says %v, /proc/cpuinfo says %v", c.name, c.got, flags[c.name])
 		}
@@ -44,5 +45,25 @@ func TestString(t *testing.T) {
 	}
 	if s := (Features{}).String(); s != "" {
 		t.Errorf("String of none = %q", s)
+	}
+}
+
+// TestCap: BLOOM_MAX_CPU_ISA takes features away, never adds them, and an
+// unknown value is an error.
+func TestCap(t *testing.T) {
+	all := Features{AVX2: true, FMA: true, F16C: true, AVX512F: true, AVX512BW: true, AVX512BF16: true}
+	avx2 := Features{AVX2: true, FMA: true, F16C: true}
+	for _, c := range []struct {
+		in   Features
+		isa  string
+		want Features
+	}{{all, "", all}, {all, "avx512", all}, {all, "AVX2", avx2}, {all, "none", Features{}}, {Features{}, "avx2", Features{}},
+		{Features{AVX2: true, FMA: true}, "avx512", Features{AVX2: true, FMA: true}}} {
+		if got, err := Cap(c.in, c.isa); err != nil || got != c.want {
+			t.Errorf("Cap(%v, %q) = %v, %v; want %v", c.in, c.isa, got, err, c.want)
+		}
+	}
+	if got, err := Cap(all, "sse4"); err == nil || !strings.Contains(err.Error(), "BLOOM_MAX_CPU_ISA") || got != all {
+		t.Errorf("Cap(sse4) = %v, %v", got, err)
 	}
 }

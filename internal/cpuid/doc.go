@@ -8,6 +8,10 @@
 // state (XCR0 bits 1 and 2) for AVX2, FMA and F16C; the opmask and zmm
 // state as well (XCR0 bits 5, 6 and 7) for the AVX-512 sets.
 //
+// BLOOM_MAX_CPU_ISA=avx2 (or none) takes away the features above it, so
+// that the AVX2 (or portable) kernels can be run and measured on a CPU with
+// AVX-512; programs check CapErr at start.
+//
 // It imports nothing of the project; any package may import it.
 //
 // Usage:

@@ -34,6 +34,9 @@ variable. The job spec's flags (docs/jobspec.md) have none: put them in a job fi
 Besides the flags, ` + "`bloomctl rollout --command`" + ` runs its command with ` + "`BLOOM_NODE`" + ` and
 ` + "`BLOOM_NODE_API`" + ` set to the node being restarted, and the Ascend backend reads CANN's
 ` + "`ASCEND_HOME_PATH`" + `, ` + "`ASCEND_TOOLKIT_HOME`" + ` and ` + "`LD_LIBRARY_PATH`" + ` (see the README).
+` + "`BLOOM_MAX_CPU_ISA`" + ` (` + "`avx2`" + ` or ` + "`none`" + `) caps the instruction sets the CPU device's kernels use,
+as oneDNN's ` + "`ONEDNN_MAX_CPU_ISA`" + ` does: the AVX2 (or portable Go) kernels run on a CPU with
+AVX-512, to compare or to rule a kernel out; any other value than ` + "`avx512`" + ` is refused at start.
 
 `)
 	for _, app := range []*ucli.App{bloomd.App(), cli.CtlApp()} {
