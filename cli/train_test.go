@@ -91,7 +91,8 @@ func TestDefaultsAreMegatrons(t *testing.T) {
 
 // TestTrainLocalTensorBoard: train --local --tensorboard-dir writes one
 // event file whose lm loss points are the steps' losses (float32), against
-// the iteration, samples and tokens, as Megatron tags them.
+// the iteration, samples and tokens, as Megatron tags them, and whose
+// learning rate is the one after each step, as Megatron logs it.
 func TestTrainLocalTensorBoard(t *testing.T) {
 	dir := t.TempDir()
 	out, err := run(t, "-o", "json", "train", "--local", "--model-preset", "bloom-tiny", "--train-iters", "3", "--seq-length", "16",
@@ -99,13 +100,16 @@ func TestTrainLocalTensorBoard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var losses []float64
+	var losses, lrs, next []float64
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var s struct{ Loss float64 }
+		var s struct {
+			Loss, LR float64
+			NextLR   float64 `json:"next_lr"`
+		}
 		if err := json.Unmarshal([]byte(l), &s); err != nil {
 			t.Fatalf("%v: %q", err, l)
 		}
-		losses = append(losses, s.Loss)
+		losses, lrs, next = append(losses, s.Loss), append(lrs, s.LR), append(next, s.NextLR)
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "events.out.tfevents.*"))
 	if len(files) != 1 {
@@ -126,6 +130,16 @@ func TestTrainLocalTensorBoard(t *testing.T) {
 	for i, s := range loss {
 		if s.Step != int64(i+1) || float32(s.Value) != float32(losses[i]) {
 			t.Errorf("lm loss point %d: step %d value %v; the step's loss %v", i, s.Step, s.Value, losses[i])
+		}
+	}
+	// The learning rate as Megatron logs it: the one after the step,
+	// which the next step uses.
+	if len(got[tensorboard.TagLearningRate]) != 3 {
+		t.Errorf("learning-rate points %v", got[tensorboard.TagLearningRate])
+	}
+	for i, s := range got[tensorboard.TagLearningRate] {
+		if float32(s.Value) != float32(next[i]) || i+1 < len(lrs) && next[i] != lrs[i+1] || next[i] == lrs[i] {
+			t.Errorf("learning-rate point %d: %v; the step used %v, the next %v", i, s.Value, lrs[i], next[i])
 		}
 	}
 	if tok := got[tensorboard.TagLMLoss+tensorboard.VsTokens][2]; tok.Step != 3*2*16 {

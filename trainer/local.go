@@ -38,9 +38,16 @@ func loadSample(src Source, i int64, sample, ids, targets []int32) error {
 
 // StepStats describe one finished optimizer step.
 type StepStats struct {
-	Step     int     `json:"step"` // 1-based
-	Loss     float64 `json:"loss"` // mean over the step's micro-batches
-	LR       float64 `json:"lr"`
+	Step int     `json:"step"` // 1-based
+	Loss float64 `json:"loss"` // mean over the step's micro-batches
+	LR   float64 `json:"lr"`   // the learning rate this step used
+	// NextLR is the learning rate after this step, the next step's (LR
+	// again after a skipped step, whose schedule did not move): what
+	// Megatron-DeepSpeed and AscendSpeed log as this iteration's learning
+	// rate (their scheduler steps inside the optimizer step, before
+	// training_log reads it), so what TensorBoard's learning-rate tags
+	// carry (TensorBoardLog).
+	NextLR   float64 `json:"next_lr"`
 	GradNorm float64 `json:"grad_norm"` // before clipping
 	Consumed int64   `json:"consumed_samples"`
 	Batch    int     `json:"batch_size"` // the step's global batch (--rampup-batch-size makes it vary)
@@ -69,6 +76,11 @@ type StepStats struct {
 	LossScale    float64 `json:"loss_scale,omitempty"`
 	Skipped      bool    `json:"skipped,omitempty"`
 	SkippedSteps int64   `json:"skipped_steps,omitempty"`
+	// NextLossScale, under --fp16: the scale after this step's verdict,
+	// the next step's; Megatron logs it as this iteration's loss scale
+	// (DeepSpeed's cur_scale, read after the optimizer step), and so do
+	// TensorBoard's loss-scale tags.
+	NextLossScale float64 `json:"next_loss_scale,omitempty"`
 }
 
 // Local trains a whole model in this process: the one rank of a job with

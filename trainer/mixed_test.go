@@ -66,6 +66,11 @@ func TestLossScaleSkips(t *testing.T) {
 		if !s.Skipped {
 			lrSamples += int64(c.GlobalBatch)
 		}
+		// What Megatron logs for the step: the schedule and the scale
+		// after it, the next step's.
+		if s.NextLR != c.LR.LR(lrSamples) || s.NextLossScale != ref.Scale() {
+			t.Fatalf("step %d: next lr %v, next scale %v; want %v, %v", s.Step, s.NextLR, s.NextLossScale, c.LR.LR(lrSamples), ref.Scale())
+		}
 		doubled = doubled || i > 0 && s.LossScale > full.stats[i-1].LossScale
 	}
 	if skips < 3 || !doubled {

@@ -390,11 +390,11 @@ func (r *Rank) trainStep(ctx context.Context) (StepStats, error) {
 		return StepStats{}, fmt.Errorf("loss is %v", loss)
 	}
 	sec := time.Since(start).Seconds()
-	st := StepStats{Step: r.step, Loss: loss, LR: lr, GradNorm: norm, Consumed: r.consumed,
+	st := StepStats{Step: r.step, Loss: loss, LR: lr, NextLR: c.LR.LR(r.lrSamples), GradNorm: norm, Consumed: r.consumed,
 		TokensPerSec: float64(batch*c.SeqLength) / sec, Seconds: sec, Batch: batch,
 		Compute: r.pipe.busy.Seconds(), PipeWait: r.pipe.wait.Seconds(), DPWait: dpWait.Seconds(), Stop: votes > 0}
 	if r.scaler != nil {
-		st.LossScale, st.Skipped, st.SkippedSteps = scale, skip, r.scaler.Skipped()
+		st.LossScale, st.Skipped, st.SkippedSteps, st.NextLossScale = scale, skip, r.scaler.Skipped(), r.scaler.Scale()
 	}
 	return st, nil
 }

@@ -10,7 +10,10 @@ import (
 // TensorBoardLog writes a run's steps to TensorBoard event files as
 // Megatron-DeepSpeed does (--tensorboard-dir): its tags, each against the
 // iteration, the consumed samples and tokens, written by one rank (the
-// last, which holds the loss) after every step.
+// last, which holds the loss) after every step. Its values are the ones
+// Megatron's training_log receives: the learning rate and loss scale after
+// the step (StepStats.NextLR, NextLossScale), so that the curves lie on
+// AscendSpeed's.
 type TensorBoardLog struct {
 	w     *tensorboard.Writer
 	flags tensorboard.Flags
@@ -36,11 +39,11 @@ func (t *TensorBoardLog) Step(st StepStats) error {
 	c := t.cfg
 	tp := StepThroughput(t.model, st.Batch, c.SeqLength, c.World(), st.Seconds, c.Recompute, 0)
 	it := tensorboard.Iteration{Step: int64(st.Step), Samples: st.Consumed, Tokens: st.Consumed * int64(c.SeqLength),
-		LR: st.LR, BatchSize: int64(st.Batch), LMLoss: st.Loss, LossScale: st.LossScale, GradNorm: st.GradNorm,
+		LR: st.NextLR, BatchSize: int64(st.Batch), LMLoss: st.Loss, LossScale: st.NextLossScale, GradNorm: st.GradNorm,
 		NoGradNorm: st.Skipped, IterationTime: st.Seconds, SeqLength: int64(c.SeqLength), DataParallel: int64(c.Layout.DP),
 		TFLOPs: tp.TFLOPsPerDevice}
 	f := t.flags
-	f.LossScale = f.LossScale && st.LossScale > 0
+	f.LossScale = f.LossScale && st.NextLossScale > 0
 	points := it.Points(f)
 	if st.ValLoss != 0 {
 		points = append(points, tensorboard.Validation{Step: int64(st.Step), Samples: st.Consumed,

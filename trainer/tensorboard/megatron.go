@@ -66,10 +66,10 @@ type Iteration struct {
 	Tokens   int64   // consumed_train_tokens, this iteration's included
 	GigaFLOs float64 // gigaflos_no_embeds so far; 0 leaves out the loss's VsGigaFLOs point
 
-	LR         float64 // the learning rate the step used
+	LR         float64 // optimizer.param_groups[0]['lr'] after the step: the next step's learning rate
 	BatchSize  int64   // global batch size, samples
 	LMLoss     float64 // the step's mean LM loss
-	LossScale  float64 // the loss scale (1 without a dynamic scaler)
+	LossScale  float64 // the loss scale after the step's update (1 without a dynamic scaler)
 	GradNorm   float64
 	NoGradNorm bool // the optimizer returned no norm (a skipped step): Megatron writes none
 
