@@ -47,7 +47,10 @@ type Member struct {
 	// DevicesHealthy is "ok/total" from the member's last device probe
 	// ("" before one).
 	DevicesHealthy string `json:"devices_healthy,omitempty"`
-	Version        string `json:"version,omitempty"`
+	// DeviceIPs are the member's NPUs' own NIC addresses from its
+	// hccn.conf, HCCL's device_ip: "0=192.168.100.101,1=..." ("" without).
+	DeviceIPs string `json:"device_ips,omitempty"`
+	Version   string `json:"version,omitempty"`
 	// RaftError is set while the member's Raft log refuses appends (a
 	// full or failing disk): it answers, but cannot take new entries.
 	RaftError string `json:"raft_error,omitempty"`

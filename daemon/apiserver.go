@@ -79,7 +79,7 @@ func (d *Daemon) Members() api.MembersResponse {
 	for _, m := range d.ml.Members() {
 		out.Members = append(out.Members, api.Member{
 			Name: m.Name, Addr: m.Addr, API: m.Meta.API, State: string(m.State),
-			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, DevicesHealthy: m.Meta.DevicesHealthy, Version: m.Meta.Version,
+			Role: roleOf(conf, m.Name, leader), Devices: m.Meta.Devices, DevicesHealthy: m.Meta.DevicesHealthy, DeviceIPs: m.Meta.DeviceIPs, Version: m.Meta.Version,
 			RaftError: m.Meta.RaftErr,
 		})
 	}

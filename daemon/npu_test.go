@@ -59,6 +59,18 @@ func TestNPUCluster(t *testing.T) {
 		}
 		return true
 	})
+	// Each node's NPUs' NIC addresses, as its hccn.conf gave them, in
+	// bloomctl members' JSON.
+	ms, err := cl.Members(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms.Members {
+		n := strings.TrimPrefix(m.Name, "n")
+		if want := "0=192.168." + n + ".100,1=192.168." + n + ".101"; m.DeviceIPs != want {
+			t.Errorf("member %s: device_ips %q, want %q", m.Name, m.DeviceIPs, want)
+		}
+	}
 	st, err := cl.Status(ctx(t))
 	if err != nil || len(st.Devices) != 2 || !st.Devices[1].Healthy || st.Devices[1].Device != "npu:1" ||
 		st.Devices[1].SoC != fakeacl.Ascend910B1 || st.Devices[1].MemTotal == 0 {
