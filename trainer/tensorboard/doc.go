@@ -14,9 +14,9 @@
 //     it (Writer);
 //   - a reader of such files that checks both CRCs (ReadScalars), for the
 //     tests and for plotting a run;
-//   - Megatron-DeepSpeed's tag names (BigScience's training.py, which
-//     trained BLOOM) and the scalars it writes for one iteration and one
-//     evaluation (Iteration.Points, Validation.Points).
+//   - Megatron-DeepSpeed's tag names (AscendSpeed's training.py, and
+//     BigScience's, which trained BLOOM) and the scalars they write for one
+//     iteration and one evaluation (Iteration.Points, Validation.Points).
 //
 // Scalars are stored as simple_value (a float32), as PyTorch's
 // SummaryWriter.add_scalar writes them by default; TensorBoard reads that

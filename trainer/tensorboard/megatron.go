@@ -2,12 +2,16 @@ package tensorboard
 
 import "math"
 
-// Megatron-DeepSpeed's tags, as BigScience's fork that trained BLOOM
-// writes them (bigscience-workshop/Megatron-DeepSpeed megatron/training.py
-// @8387ae1: training_log and evaluate_and_print_results; AscendSpeed
-// writes the same set). A metric's tag is plotted against the iteration;
-// the tag with VsSamples, VsTokens or VsGigaFLOs appended, against the
-// consumed samples, tokens or gigaflos.
+// Megatron-DeepSpeed's tags, as AscendSpeed writes them (Ascend/AscendSpeed
+// ascendspeed/training.py @64b1937a: training_log L882–1055 and
+// evaluate_and_print_results L1363–1380) and BigScience's fork that
+// trained BLOOM (bigscience-workshop/Megatron-DeepSpeed
+// megatron/training.py @8387ae1). The two differ: AscendSpeed adds
+// seqlen/actual_seq_length; BigScience adds the throughput tags under
+// iteration-time/ beside iteration-time itself, and the gigaflos x. A
+// metric's tag is plotted against the iteration; the tag with VsSamples,
+// VsTokens or VsGigaFLOs appended, against the consumed samples, tokens or
+// gigaflos.
 const (
 	TagStepsVsSamples = "steps-vs-samples/y=steps,x=samples"
 	TagSamplesVsSteps = "steps-vs-samples/y=samples,x=steps"
@@ -19,6 +23,7 @@ const (
 	TagLMLoss       = "lm-loss-training/lm loss"
 	TagLossScale    = "loss-scale/loss-scale"
 	TagGradNorm     = "grad-norm/grad-norm"
+	TagSeqLength    = "seqlen/actual_seq_length" // AscendSpeed only
 
 	TagIterationTime              = "iteration-time/iteration-time"
 	TagSamplesPerSecond           = "iteration-time/samples per second"
@@ -26,6 +31,8 @@ const (
 	TagTokensPerSecond            = "iteration-time/tokens per second"
 	TagTokensPerSecondPerReplica  = "iteration-time/tokens per second per replica"
 	TagTFLOPs                     = "iteration-time/TFLOPs per gpu (estimated)"
+	// BigScience writes the five above; AscendSpeed computes samples per
+	// second and TFLOPs for its console line only.
 
 	TagValidationLoss = "lm-loss-validation/lm loss validation"
 	TagValidationPPL  = "lm-loss-validation/lm loss validation ppl"
@@ -73,19 +80,27 @@ type Iteration struct {
 	GradNorm   float64
 	NoGradNorm bool // the optimizer returned no norm (a skipped step): Megatron writes none
 
+	SeqLength int64 // tokens per sample: AscendSpeed's actual_seq_length (0 leaves it out)
+
 	// With Flags.Timers, and only if IterationTime > 0:
 	IterationTime float64 // seconds per iteration over the log interval
-	SeqLength     int64   // tokens per sample
 	DataParallel  int64   // replicas, for the per-replica throughputs
 	TFLOPs        float64 // estimated TFLOPs per device, from the caller's formula
 }
 
-// Points returns the scalars Megatron-DeepSpeed writes for this
-// iteration, in its order, with --tensorboard-log-interval and
-// --log-interval both 1 (BLOOM's). Samples and tokens per second are
-// derived as Megatron does: BatchSize/IterationTime, times SeqLength, and
-// each divided by DataParallel per replica. Not written: num-zeros,
-// params-norm, the curriculum seqlen and the per-timer scalars.
+// Points returns the scalars AscendSpeed writes for this iteration, in its
+// order, with --tensorboard-log-interval and --log-interval both 1
+// (BLOOM's), followed by BigScience's throughput scalars. AscendSpeed
+// writes seqlen/actual_seq_length on every iteration (its train loop sets
+// args.actual_seq_length before training_log, L1181 and L928), after the
+// grad norm. Samples and tokens per second are derived as BigScience does:
+// BatchSize/IterationTime, times SeqLength, and each divided by
+// DataParallel per replica. Not written: num-zeros, params-norm (off
+// without --log-num-zeros-in-grad, --log-params-norm), the curriculum
+// seqlen, and the per-timer scalars (at Megatron's default
+// --timing-log-level 0 the only timer in training_log's list is
+// save-checkpoint, which the save's own log has reset to 0 by then, and
+// zero timers are left out).
 func (it Iteration) Points(f Flags) []Point {
 	p := []Point{
 		{TagStepsVsSamples, it.Samples, float64(it.Step)},
@@ -108,6 +123,9 @@ func (it Iteration) Points(f Flags) []Point {
 	}
 	if !it.NoGradNorm {
 		p = it.appendVs(p, TagGradNorm, it.GradNorm, true)
+	}
+	if it.SeqLength > 0 {
+		p = it.appendVs(p, TagSeqLength, float64(it.SeqLength), true)
 	}
 	if f.Timers && it.IterationTime > 0 {
 		p = it.appendVs(p, TagIterationTime, it.IterationTime, true)

@@ -16,7 +16,9 @@ var readmeStep = Iteration{
 }
 
 // TestIterationPoints checks the tags, their order and their x against
-// BigScience's training_log (megatron/training.py @8387ae1 L675–785).
+// AscendSpeed's training_log (ascendspeed/training.py @64b1937a L882–1055),
+// then BigScience's throughput tags (megatron/training.py @8387ae1
+// L776–785) and its gigaflos x.
 func TestIterationPoints(t *testing.T) {
 	it := readmeStep
 	const S, N, T = 3, 3 * 192, 3 * 192 * 2048
@@ -40,6 +42,9 @@ func TestIterationPoints(t *testing.T) {
 		{"grad-norm/grad-norm", S, 1.25},
 		{"grad-norm/grad-norm vs samples", N, 1.25},
 		{"grad-norm/grad-norm vs tokens", T, 1.25},
+		{"seqlen/actual_seq_length", S, 2048},
+		{"seqlen/actual_seq_length vs samples", N, 2048},
+		{"seqlen/actual_seq_length vs tokens", T, 2048},
 		{"iteration-time/iteration-time", S, 19.63},
 		{"iteration-time/iteration-time vs samples", N, 19.63},
 		{"iteration-time/iteration-time vs tokens", T, 19.63},
@@ -55,16 +60,17 @@ func TestIterationPoints(t *testing.T) {
 	}
 	// The README's figures: 9.779 samples/s, 2503 tokens/s per device. Its
 	// 19.63 s is rounded to ±0.005 s, hence 192/19.63² × 0.005 ≈ 2.5e-3.
-	if sps := got[22].Value; math.Abs(sps-9.779) > 2.5e-3 {
+	if sps := got[25].Value; math.Abs(sps-9.779) > 2.5e-3 {
 		t.Errorf("samples per second %v, README 9.779", sps)
 	}
-	if tps := got[25].Value; math.Floor(tps) != 2503 {
+	if tps := got[28].Value; math.Floor(tps) != 2503 {
 		t.Errorf("tokens per second per replica %v, README 2503", tps)
 	}
 }
 
 // TestIterationFlagsOff: with Megatron's opt-in flags off, no loss scaler
-// flag and no grad norm, only the step counters and the loss remain.
+// flag and no grad norm, only the step counters, the loss and AscendSpeed's
+// actual_seq_length remain (it writes that one whatever its flags).
 func TestIterationFlagsOff(t *testing.T) {
 	it := readmeStep
 	it.NoGradNorm, it.GigaFLOs = true, 0
@@ -73,7 +79,8 @@ func TestIterationFlagsOff(t *testing.T) {
 		tags = append(tags, p.Tag)
 	}
 	want := []string{TagStepsVsSamples, TagSamplesVsSteps, TagStepsVsTokens, TagTokensVsSteps,
-		TagLMLoss, TagLMLoss + VsSamples, TagLMLoss + VsTokens}
+		TagLMLoss, TagLMLoss + VsSamples, TagLMLoss + VsTokens,
+		TagSeqLength, TagSeqLength + VsSamples, TagSeqLength + VsTokens}
 	if !slices.Equal(tags, want) {
 		t.Errorf("tags %q, want %q", tags, want)
 	}
