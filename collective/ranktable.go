@@ -4,15 +4,18 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 )
 
-// RankTable is an HCCL rank table, version 1.0 (the file RANK_TABLE_FILE
-// names): servers, each with devices, each device one rank. Every value in
-// the file is a string.
+// RankTable is an HCCL rank table, version 1.0 or 1.2 (the file
+// RANK_TABLE_FILE names): servers, each with devices, each device one rank.
+// Every value in the file is a string.
 type RankTable struct {
 	Status      string
 	Version     string
@@ -31,10 +34,11 @@ type RankTableServer struct {
 // RankTableDevice is one device entry: one rank.
 type RankTableDevice struct {
 	DeviceID   int
-	DeviceIP   string // device_ip (optional on one server)
-	DevicePort int    // device_port (0 if absent)
-	HostPort   int    // host_port (0 if absent)
-	Rank       int    // rank_id
+	DeviceIP   string   // the first of device_ip's addresses ("" if absent; optional on one server)
+	DeviceIPs  []string // all of device_ip's addresses (HCCL takes a comma-separated list)
+	DevicePort int      // device_port (0 if absent)
+	HostPort   int      // host_port (0 if absent)
+	Rank       int      // rank_id
 }
 
 type rankEntry struct {
@@ -42,10 +46,15 @@ type rankEntry struct {
 	dev    RankTableDevice
 }
 
+// ErrRankTableNotReady: the table's status is not "completed" (a scheduler
+// writes "initializing" first and completes the file later). HCCL rereads
+// such a file until it is complete.
+var ErrRankTableNotReady = errors.New("collective: rank table is not ready")
+
 type rawRankTable struct {
-	Status      string `json:"status"`
-	Version     string `json:"version"`
-	ServerCount string `json:"server_count"`
+	Status      *string `json:"status"`
+	Version     string  `json:"version"`
+	ServerCount *string `json:"server_count"`
 	ServerList  []struct {
 		ServerID string `json:"server_id"`
 		HostIP   string `json:"host_ip"`
@@ -59,9 +68,17 @@ type rawRankTable struct {
 	} `json:"server_list"`
 }
 
-// ParseRankTable reads and checks a version 1.0 rank table: status
-// completed, server_count equal to the servers listed, rank_ids 0..n-1 each
-// once and contiguous per server (HCCL forbids interleaving).
+// ParseRankTable reads and checks a rank table as HCCL's parser of versions
+// 1.0 and 1.2 does (TopoinfoRanktableConcise): status "completed" (else an
+// error matching ErrRankTableNotReady), server_count optional but, when
+// given, equal to the servers listed; server_ids non-empty, at most 64
+// bytes and unique; host_ip an IP address; device_ip one or more
+// comma-separated IP addresses, each unique in the table, as many on
+// every device; ports 1..65535; rank_ids 0..n-1 each once. Across servers
+// the host_ips are of one address family, and so are the device_ips. It
+// also refuses what HCCL's documentation forbids but its parser lets
+// through: a server's ranks not contiguous. Version 1.2's super-pod fields
+// (A3) are not read.
 func ParseRankTable(data []byte) (*RankTable, error) {
 	var raw rawRankTable
 	if err := json.Unmarshal(data, &raw); err != nil {
@@ -70,16 +87,23 @@ func ParseRankTable(data []byte) (*RankTable, error) {
 	bad := func(format string, a ...any) (*RankTable, error) {
 		return nil, fmt.Errorf("collective: rank table: "+format, a...)
 	}
-	if raw.Status != "completed" {
-		return bad("status is %q; only a \"completed\" table can be used", raw.Status)
+	if raw.Status == nil {
+		return bad("no status")
 	}
-	if raw.Version != "1.0" {
-		return bad("version %q is not supported (want \"1.0\")", raw.Version)
+	if *raw.Status != "completed" {
+		return nil, fmt.Errorf("%w: its status is %q; only a \"completed\" table can be used", ErrRankTableNotReady, *raw.Status)
 	}
-	rt := &RankTable{Status: raw.Status, Version: raw.Version}
-	var err error
-	if rt.ServerCount, err = strconv.Atoi(raw.ServerCount); err != nil || rt.ServerCount != len(raw.ServerList) {
-		return bad("server_count %q does not match the %d servers listed", raw.ServerCount, len(raw.ServerList))
+	if raw.Version != "1.0" && raw.Version != "1.2" {
+		return bad("version %q is not supported (want \"1.0\", or \"1.2\" of an A3 super pod)", raw.Version)
+	}
+	if len(raw.ServerList) == 0 {
+		return bad("no servers")
+	}
+	rt := &RankTable{Status: *raw.Status, Version: raw.Version, ServerCount: len(raw.ServerList)}
+	if raw.ServerCount != nil {
+		if n, err := strconv.Atoi(*raw.ServerCount); err != nil || n != len(raw.ServerList) {
+			return bad("server_count %q does not match the %d servers listed", *raw.ServerCount, len(raw.ServerList))
+		}
 	}
 	num := func(field, s string, optional bool) (int, error) {
 		if s == "" && optional {
@@ -91,13 +115,38 @@ func ParseRankTable(data []byte) (*RankTable, error) {
 		}
 		return v, nil
 	}
+	port := func(field, s string) (int, error) {
+		v, err := num(field, s, true)
+		if err == nil && s != "" && (v == 0 || v > 65535) {
+			err = fmt.Errorf("collective: rank table: %s %q is not a port (1..65535)", field, s)
+		}
+		return v, err
+	}
+	multi := len(raw.ServerList) > 1
+	var hostV4, hostV6, devV4, devV6 bool
+	family := func(a netip.Addr, v4, v6 *bool) { // as HCCL's: "::ffff:a.b.c.d" is IPv6
+		if a.Is4() {
+			*v4 = true
+		} else {
+			*v6 = true
+		}
+	}
 	seen := map[string]bool{}
+	seenIP := map[netip.Addr]bool{}
+	ipsPerDevice := -1
 	for si, s := range raw.ServerList {
 		if s.ServerID == "" || len(s.ServerID) > 64 || seen[s.ServerID] {
 			return bad("server_id %q is empty, longer than 64 or repeated", s.ServerID)
 		}
 		seen[s.ServerID] = true
 		srv := RankTableServer{ID: s.ServerID, HostIP: s.HostIP}
+		if s.HostIP != "" {
+			a, err := netip.ParseAddr(s.HostIP)
+			if err != nil {
+				return bad("server %s: host_ip %q is not an IP address", s.ServerID, s.HostIP)
+			}
+			family(a, &hostV4, &hostV6)
+		}
 		for _, d := range s.Device {
 			var dev RankTableDevice
 			var err error
@@ -107,13 +156,32 @@ func ParseRankTable(data []byte) (*RankTable, error) {
 			if dev.Rank, err = num("rank_id", d.RankID, false); err != nil {
 				return nil, err
 			}
-			if dev.DevicePort, err = num("device_port", d.DevicePort, true); err != nil {
+			if dev.DevicePort, err = port("device_port", d.DevicePort); err != nil {
 				return nil, err
 			}
-			if dev.HostPort, err = num("host_port", d.HostPort, true); err != nil {
+			if dev.HostPort, err = port("host_port", d.HostPort); err != nil {
 				return nil, err
 			}
-			dev.DeviceIP = d.DeviceIP
+			if d.DeviceIP != "" {
+				for _, ip := range strings.Split(strings.TrimSuffix(d.DeviceIP, ","), ",") {
+					a, err := netip.ParseAddr(ip)
+					if err != nil {
+						return bad("rank_id %d: device_ip %q is not a list of IP addresses", dev.Rank, d.DeviceIP)
+					}
+					if seenIP[a] {
+						return bad("rank_id %d: device_ip %s is another device's too", dev.Rank, ip)
+					}
+					seenIP[a] = true
+					family(a, &devV4, &devV6)
+					dev.DeviceIPs = append(dev.DeviceIPs, ip)
+				}
+				dev.DeviceIP = dev.DeviceIPs[0]
+			}
+			if n := max(len(dev.DeviceIPs), 1); ipsPerDevice < 0 {
+				ipsPerDevice = n
+			} else if n != ipsPerDevice {
+				return bad("rank_id %d has %d device_ip addresses, another device %d", dev.Rank, n, ipsPerDevice)
+			}
 			srv.Devices = append(srv.Devices, dev)
 			if dev.Rank >= len(rt.ranks) {
 				rt.ranks = append(rt.ranks, make([]rankEntry, dev.Rank+1-len(rt.ranks))...)
@@ -128,8 +196,8 @@ func ParseRankTable(data []byte) (*RankTable, error) {
 		}
 		rt.Servers = append(rt.Servers, srv)
 	}
-	if len(rt.ranks) == 0 {
-		return bad("no devices")
+	if multi && (hostV4 && hostV6 || devV4 && devV6) {
+		return bad("across servers the host_ip addresses must all be IPv4 or all IPv6, and so must the device_ip addresses")
 	}
 	for r := range rt.ranks {
 		e := &rt.ranks[r]
@@ -176,8 +244,8 @@ func (rt *RankTable) Server(rank int) string { return rt.Servers[rt.ranks[rank].
 // not reach), so the host's address comes first: host_ip, else server_id
 // when it is an address (as in 910 tables), with host_port, else
 // basePort + device_id (a 910 table names no ports). Only a table that
-// gives no host address at all is read as naming hosts in device_ip (with
-// device_port, else basePort + device_id). basePort 0 means a port must be
+// gives no host address at all is read as naming hosts in device_ip (its
+// first address, with device_port, else basePort + device_id). basePort 0 means a port must be
 // in the table.
 func (rt *RankTable) Addr(rank, basePort int) (string, error) {
 	e := rt.ranks[rank]

@@ -2,10 +2,12 @@ package collective
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +44,18 @@ func TestParseRankTable(t *testing.T) {
 	}
 	bad := map[string]string{
 		"not json":        `{`,
-		"initializing":    strings.Replace(rankTable(2), "completed", "initializing", 1),
+		"no status":       strings.Replace(rankTable(2), `"status": "completed", `, "", 1),
+		"no servers":      `{"status": "completed", "version": "1.0", "server_count": "0", "server_list": []}`,
+		"host_ip a name":  strings.Replace(rankTable(2), "172.16.0.110", "node-a", 1),
+		"device_ip":       strings.Replace(rankTable(2), "192.168.0.9", "192.168.0", 1),
+		"device_ip twice": strings.Replace(rankTable(2, 2), "192.168.1.9", "192.168.0.9", 1),
+		"device_ips":      strings.Replace(rankTable(2), `"192.168.0.9"`, `"192.168.0.9,192.168.0.10"`, 1),
+		"empty ip":        strings.Replace(rankTable(2), `"192.168.0.9"`, `"192.168.0.9,,192.168.0.10"`, 1),
+		"device_port 0":   strings.Replace(rankTable(2), `"device_port": "16667"`, `"device_port": "0"`, 1),
+		"host_port big":   strings.Replace(rankTable(2), `"device_port": "16667"`, `"host_port": "65536"`, 1),
+		"ip families":     strings.NewReplacer(`"192.168.1.8"`, `"fd00::1:8"`, `"192.168.1.9"`, `"fd00::1:9"`).Replace(rankTable(2, 2)),
+		"host families":   strings.Replace(rankTable(2, 2), "172.16.0.111", "fd00::111", 1),
+		"number":          strings.Replace(rankTable(2), `"rank_id": "1"`, `"rank_id": 1`, 1),
 		"version":         strings.Replace(rankTable(2), `"1.0"`, `"0.9"`, 1),
 		"server count":    strings.Replace(rankTable(2, 2), `"server_count": "2"`, `"server_count": "3"`, 1),
 		"duplicate rank":  strings.Replace(rankTable(2, 2), `"rank_id": "3"`, `"rank_id": "1"`, 1),
@@ -55,7 +68,45 @@ func TestParseRankTable(t *testing.T) {
 	for name, table := range bad {
 		if _, err := ParseRankTable([]byte(table)); err == nil {
 			t.Errorf("%s: accepted", name)
+		} else if errors.Is(err, ErrRankTableNotReady) {
+			t.Errorf("%s: %v", name, err)
 		}
+	}
+	for _, status := range []string{"initializing", ""} {
+		table := strings.Replace(rankTable(2), `"completed"`, strconv.Quote(status), 1)
+		if _, err := ParseRankTable([]byte(table)); !errors.Is(err, ErrRankTableNotReady) {
+			t.Errorf("status %q: %v", status, err)
+		}
+	}
+	// What HCCL's parser takes besides: no server_count (it counts the
+	// servers), version 1.2 (A3 super pods; super_pod_list is not read),
+	// several NIC addresses in one device_ip (a trailing comma allowed),
+	// one server's device_ip in both families, IPv6 everywhere.
+	good := map[string]string{
+		"no server_count": strings.Replace(rankTable(2, 2), `"server_count": "2", `, "", 1),
+		"1.2":             strings.Replace(rankTable(2), `"version": "1.0"`, `"version": "1.2", "super_pod_list": [{"super_pod_id": "0", "server_list": [{"server_id": "node_0"}]}]`, 1),
+		"ip lists": strings.NewReplacer(`"192.168.0.8"`, `"192.168.0.8,192.168.10.8,"`, `"192.168.0.9"`, `"192.168.0.9,192.168.10.9"`).
+			Replace(rankTable(2)),
+		"one server, two families": strings.Replace(rankTable(2), `"192.168.0.9"`, `"fd00::9"`, 1),
+		"IPv6": strings.NewReplacer(`"192.168.0.8"`, `"fd00::8"`, `"192.168.1.8"`, `"fd00::1:8"`, "172.16.0.110", "fd00::110", "172.16.0.111", "fd00::111").
+			Replace(rankTable(1, 1)),
+	}
+	for name, table := range good {
+		rt, err := ParseRankTable([]byte(table))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if _, err := rt.Addr(0, 60100); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	rt, _ = ParseRankTable([]byte(good["ip lists"]))
+	if d := rt.Servers[0].Devices[0]; d.DeviceIP != "192.168.0.8" || len(d.DeviceIPs) != 2 || d.DeviceIPs[1] != "192.168.10.8" {
+		t.Errorf("device_ip list: %+v", d)
+	}
+	if rt, _ = ParseRankTable([]byte(good["no server_count"])); rt == nil || rt.ServerCount != 2 {
+		t.Errorf("no server_count: %+v", rt)
 	}
 }
 
@@ -156,25 +207,29 @@ func TestJoinRankTable(t *testing.T) {
 	}
 }
 
-// quicRankTable binds one UDP socket per rank on 127.0.0.1 and writes a
+// quicRankTable binds one UDP socket per rank on loopback and writes a
 // version 1.0 table with their ports: servers[i] devices on server i.
-// Even servers give host_ip and their devices host_port; odd ones no host
-// address, their devices device_ip and device_port (RankTable.Addr reads
-// both).
+// Even servers give host_ip 127.0.0.1 and their devices host_port; odd
+// ones no host address, their devices device_ip (one 127.0.1.x each) and
+// device_port (RankTable.Addr reads both).
 func quicRankTable(t *testing.T, servers ...int) (table string, socks []*net.UDPConn) {
 	t.Helper()
 	var list []string
 	for s, n := range servers {
 		var devs []string
 		for d := range n {
-			udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			ip := net.IPv4(127, 0, 0, 1)
+			if s%2 == 1 { // device_ip is unique in a table (HCCL's rule too): one loopback address each
+				ip = net.IPv4(127, 0, 1, byte(1+len(socks)))
+			}
+			udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
 			if err != nil {
 				t.Fatal(err)
 			}
 			port := udp.LocalAddr().(*net.UDPAddr).Port
-			addr := fmt.Sprintf(`"device_ip": "127.0.0.1", "device_port": "%d"`, port)
+			addr := fmt.Sprintf(`"device_ip": "%s", "device_port": "%d"`, ip, port)
 			if s%2 == 0 {
-				addr = fmt.Sprintf(`"device_ip": "192.168.100.%d", "host_port": "%d"`, 101+d, port)
+				addr = fmt.Sprintf(`"device_ip": "192.168.%d.%d", "host_port": "%d"`, 100+s, 101+d, port)
 			}
 			devs = append(devs, fmt.Sprintf(`{"device_id": "%d", %s, "rank_id": "%d"}`, d, addr, len(socks)))
 			socks = append(socks, udp)
