@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // RankTable is an HCCL rank table, version 1.0 or 1.2 (the file
@@ -48,7 +49,8 @@ type rankEntry struct {
 
 // ErrRankTableNotReady: the table's status is not "completed" (a scheduler
 // writes "initializing" first and completes the file later). HCCL rereads
-// such a file until it is complete.
+// such a file until it is complete; JoinRankTable does too, within
+// Config.ConnectTimeout.
 var ErrRankTableNotReady = errors.New("collective: rank table is not ready")
 
 type rawRankTable struct {
@@ -270,21 +272,22 @@ func (rt *RankTable) Addr(rank, basePort int) (string, error) {
 // JoinRankTable makes rank of the communicator the rank table at path
 // describes (HcclCommInitClusterInfo). Ranks on one server_id share a node:
 // with transport shm they must all be on one; hybrid uses shm inside a
-// server and quic across; quic and hybrid listen on the rank's Addr.
+// server and quic across; quic and hybrid listen on the rank's Addr. A
+// table whose status is not yet "completed" is read again every second, as
+// HCCL does, until it is or Config.ConnectTimeout (which bounds the whole
+// join) passes.
 func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Comm, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("collective: %w", err)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	rt, err := ParseRankTable(data)
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout, ErrTimeout)
+	defer cancel()
+	data, rt, err := readCompletedRankTable(ctx, path)
 	if err != nil {
 		return nil, err
 	}
 	if rank < 0 || rank >= rt.Size() {
 		return nil, fmt.Errorf("collective: rank %d is not in the rank table (0..%d)", rank, rt.Size()-1)
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 	var id [16]byte
 	sum := sha256.Sum256(data)
@@ -297,8 +300,6 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 	if cfg.Transport == "shm" && len(rt.Servers) > 1 {
 		return nil, fmt.Errorf("collective: transport shm needs every rank on one server; the table has %d (use hybrid)", len(rt.Servers))
 	}
-	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout, ErrTimeout)
-	defer cancel()
 	if cfg.Transport != "quic" && cfg.Transport != "hybrid" {
 		return join(ctx, cfg, id, rank, size, hosts, nil)
 	}
@@ -318,4 +319,28 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 	e.quic.commID, e.quic.rank, e.quic.addrs = id, rank, addrs
 	e.quic.mu.Unlock()
 	return join(ctx, cfg, id, rank, size, hosts, e.quic)
+}
+
+// rankTablePoll is how often a table that is not ready is read again
+// (HCCL's LoadFile: every second).
+var rankTablePoll = time.Second
+
+// readCompletedRankTable reads and parses the table at path, again while
+// its status is not "completed", until ctx ends.
+func readCompletedRankTable(ctx context.Context, path string) ([]byte, *RankTable, error) {
+	for {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("collective: %w", err)
+		}
+		rt, err := ParseRankTable(data)
+		if !errors.Is(err, ErrRankTableNotReady) {
+			return data, rt, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("%w, and was not completed while joining: %w", err, context.Cause(ctx))
+		case <-time.After(rankTablePoll):
+		}
+	}
 }

@@ -306,3 +306,48 @@ func TestJoinRankTableNoAddress(t *testing.T) {
 		t.Fatalf("join from a table without ports: %v", err)
 	}
 }
+
+// TestJoinRankTableWaits: a table written "initializing" and completed
+// later (as a cluster scheduler does) is read again until it is complete,
+// as HCCL does; one that stays incomplete fails at ConnectTimeout.
+func TestJoinRankTableWaits(t *testing.T) {
+	testutil.CheckLeaks(t, 10*time.Second)
+	defer func(p time.Duration) { rankTablePoll = p }(rankTablePoll)
+	rankTablePoll = 10 * time.Millisecond
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rank_table.json")
+	write := func(table string) {
+		tmp := filepath.Join(dir, "tmp.json")
+		if err := os.WriteFile(tmp, []byte(table), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	initializing := strings.Replace(rankTable(2), `"completed"`, `"initializing"`, 1)
+	write(initializing)
+	cfg := testConfig(t, "mem")
+	comms := make([]*Comm, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			comms[r], errs[r] = JoinRankTable(context.Background(), cfg, path, r)
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	write(rankTable(2))
+	wg.Wait()
+	allOK(t, "join a table completed late", errs)
+	closeAll(comms)
+
+	write(initializing)
+	cfg.ConnectTimeout = 200 * time.Millisecond
+	_, err := JoinRankTable(context.Background(), cfg, path, 0)
+	if !errors.Is(err, ErrRankTableNotReady) || !errors.Is(err, ErrTimeout) {
+		t.Fatalf("a table never completed: %v", err)
+	}
+}
