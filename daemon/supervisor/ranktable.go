@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,9 +19,14 @@ import (
 // it needs. Servers are the plan's nodes in the order of their first rank;
 // each device is an NPU index from that node's --devices, its device_ip
 // (the NPU's own NIC, which each node reads from its /etc/hccn.conf and
-// gossips: Member.DeviceIPs) and its rank. HCCL needs device_ip on every
-// device of a table spanning servers (on a 910 always): such a table with
-// an address missing is not written, and the warning names the node.
+// gossips: Member.DeviceIPs) and its rank. HCCL's parser (hcomm's
+// topoinfo_ranktableConcise.cc and config.cc) needs device_ip on every
+// device of a table spanning servers, each address unique in the table,
+// and across servers all of one family (IPv4 or IPv6), as it wants the
+// host_ips: a table that breaks one of these is not written, and the
+// warning names the NPUs. On one server it does without device_ip, on
+// every SoC (unless HCCL_INTRA_ROCE_ENABLE=1), so there a missing one is
+// left out.
 
 type rankTableJSON struct {
 	Status      string            `json:"status"`
@@ -50,6 +56,8 @@ func rankTable(st *coord.State, plan *coord.Plan, deviceOf func(devices string, 
 	at := map[string]int{}
 	last := -1
 	var noIP []string
+	ipOf := map[netip.Addr]string{} // device_ip: the NPU it is
+	families := map[bool]string{}   // IPv4?: an NPU whose device_ip is
 	for i, r := range plan.Ranks {
 		if r.Rank != i {
 			return nil, fmt.Errorf("rank table: plan rank %d at position %d", r.Rank, i)
@@ -74,15 +82,39 @@ func rankTable(st *coord.State, plan *coord.Plan, deviceOf func(devices string, 
 			return nil, fmt.Errorf("rank table: the ranks of %s interleave with another node's, which HCCL does not allow", r.Node)
 		}
 		last = s
+		npu := fmt.Sprintf("%s's NPU %d", r.Node, idx)
 		ip := m.DeviceIP(idx)
 		if ip == "" {
-			noIP = append(noIP, fmt.Sprintf("%s's NPU %d", r.Node, idx))
+			noIP = append(noIP, npu)
+		} else if a, err := netip.ParseAddr(ip); err != nil {
+			return nil, fmt.Errorf("rank table: %s's device_ip %q is not an IP address", npu, ip)
+		} else if other, dup := ipOf[a]; dup {
+			return nil, fmt.Errorf("rank table: %s and %s have the same device_ip %s, which HCCL refuses (check their nodes' hccn.conf)", other, npu, ip)
+		} else {
+			ipOf[a] = npu
+			families[a.Is4()] = npu
 		}
 		rt.ServerList[s].Device = append(rt.ServerList[s].Device, rankTableDevice{DeviceID: strconv.Itoa(idx), DeviceIP: ip, RankID: strconv.Itoa(r.Rank)})
 	}
-	if len(rt.ServerList) > 1 && len(noIP) > 0 {
-		return nil, fmt.Errorf("rank table: HCCL needs every NPU's device_ip across servers, and none is known for %s "+
-			"(bloomd reads them from /etc/hccn.conf's address_<device id> lines, or the file --hccn-conf names)", strings.Join(noIP, ", "))
+	if len(rt.ServerList) > 1 {
+		if len(noIP) > 0 {
+			return nil, fmt.Errorf("rank table: HCCL needs every NPU's device_ip across servers, and none is known for %s "+
+				"(bloomd reads them from /etc/hccn.conf's address_<device id> lines, or the file --hccn-conf names)", strings.Join(noIP, ", "))
+		}
+		if len(families) > 1 {
+			return nil, fmt.Errorf("rank table: HCCL needs the device_ips across servers all IPv4 or all IPv6, and %s's is IPv4, %s's IPv6",
+				families[true], families[false])
+		}
+		hosts := map[bool]string{}
+		for _, srv := range rt.ServerList {
+			if a, err := netip.ParseAddr(srv.HostIP); err == nil {
+				hosts[a.Is4()] = srv.ServerID
+			}
+		}
+		if len(hosts) > 1 {
+			return nil, fmt.Errorf("rank table: HCCL needs the host_ips across servers all IPv4 or all IPv6, and %s's is IPv4, %s's IPv6",
+				hosts[true], hosts[false])
+		}
 	}
 	rt.ServerCount = strconv.Itoa(len(rt.ServerList))
 	return json.MarshalIndent(rt, "", "  ")

@@ -83,7 +83,8 @@ func TestDone(t *testing.T) {
 // TestRankTable: an NPU job's rank table lists each node's ranks as its NPU
 // indices with their device_ip, parses as HCCL's version 1.0 format, and is
 // refused for plans HCCL could not use (interleaved servers, an NPU with no
-// device_ip across servers) or that are not all NPUs.
+// device_ip across servers, a device_ip twice, address families mixed
+// across servers) or that are not all NPUs.
 func TestRankTable(t *testing.T) {
 	st := &coord.State{Members: map[string]*coord.Member{
 		"n1": {Name: "n1", Devices: "npu:4-7", QUICAddr: "10.0.0.1:7947",
@@ -113,8 +114,23 @@ func TestRankTable(t *testing.T) {
 		rt.Servers[0].Devices[1].DeviceIP != "192.168.101.105" || rt.Servers[1].Devices[1].DeviceIP != "192.168.103.102" {
 		t.Fatalf("rank table %+v\n%s", rt, b)
 	}
-	// Across servers every NPU needs its address; on one server HCCL (A2)
-	// does without, and the table leaves it out.
+	// HCCL refuses a device_ip twice in a table, and across servers
+	// device_ips or host_ips of both families.
+	for name, c := range map[string]struct{ n2IPs, n2QUIC, want string }{
+		"same device_ip":   {"2=192.168.102.102,3=192.168.103.105", "10.0.0.2:7947", "n1's NPU 7 and n2's NPU 3 have the same device_ip"},
+		"device_ip family": {"2=fd00::102:102,3=fd00::103:102", "10.0.0.2:7947", "device_ips across servers all IPv4 or all IPv6, and n1's NPU 7's is IPv4, n2's NPU 3's IPv6"},
+		"host_ip family":   {"2=192.168.102.102,3=192.168.103.102", "[fd00::2]:7947", "host_ips across servers all IPv4 or all IPv6, and n1's is IPv4, n2's IPv6"},
+	} {
+		st.Members["n2"].DeviceIPs, st.Members["n2"].QUICAddr = c.n2IPs, c.n2QUIC
+		plan.Ranks[1].Device = 3 // n1's NPU 7
+		if _, err := rankTable(st, plan, deviceOf); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v", name, err)
+		}
+		plan.Ranks[1].Device = 1
+	}
+	st.Members["n2"].QUICAddr = "10.0.0.2:7947"
+	// Across servers every NPU needs its address; on one server HCCL
+	// does without (on every SoC), and the table leaves it out.
 	st.Members["n2"].DeviceIPs = "3=192.168.103.102"
 	if _, err := rankTable(st, plan, deviceOf); err == nil || !strings.Contains(err.Error(), "n2's NPU 2") {
 		t.Errorf("an NPU without device_ip across servers: %v", err)
