@@ -8,7 +8,8 @@ import (
 )
 
 // TestHCCNDeviceIPs reads an hccn.conf as hccn_tool writes it (address,
-// netmask, netdetect and gateway lines per NPU) for the NPUs a node offers.
+// netmask, netdetect and gateway lines per NPU, IPv6address lines for IPv6)
+// for the NPUs a node offers.
 func TestHCCNDeviceIPs(t *testing.T) {
 	conf := `address_0=192.168.100.101
 netmask_0=255.255.255.0
@@ -35,10 +36,25 @@ send_arp_status_0=1
 	if got, _ := HCCNDeviceIPs([]byte(conf), []int{1}); got != "1=192.168.101.101" {
 		t.Errorf("only NPU 1 offered: %q", got)
 	}
+	// hccn_tool -ip -inet6 writes IPv6address_ lines; an NPU with both
+	// gets its address_ (IPv4), as CANN's readers of the file take it.
+	v6 := `IPv6address_0=fd00::100:101
+IPv6netmask_0=64
+address_1=192.168.101.101
+IPv6address_1=fd00::101:101
+IPv6address_2=FD00:0:0:0:0:0:102:101
+IPv6address_3=::ffff:192.168.103.101
+`
+	if got, err := HCCNDeviceIPs([]byte(v6), []int{0, 1, 2, 3}); err != nil || got != "0=fd00::100:101,1=192.168.101.101,2=fd00::102:101,3=::ffff:192.168.103.101" {
+		t.Errorf("IPv6address lines: %q %v", got, err)
+	}
 	for name, bad := range map[string]string{
 		"not an address": "address_0=192.168.100\n",
 		"not an index":   "address_x=192.168.100.101\n",
 		"repeated":       "address_0=192.168.100.101\naddress_0=192.168.100.102\n",
+		"not IPv6":       "IPv6address_0=fd00::100::101\n",
+		"a zone":         "IPv6address_0=fe80::1%eth0\n",
+		"repeated IPv6":  "IPv6address_0=fd00::1\nIPv6address_0=fd00::2\n",
 	} {
 		if _, err := HCCNDeviceIPs([]byte(bad), []int{0}); err == nil || !strings.Contains(err.Error(), "line") {
 			t.Errorf("%s: %v", name, err)

@@ -99,7 +99,7 @@ func rankTable(st *coord.State, plan *coord.Plan, deviceOf func(devices string, 
 	if len(rt.ServerList) > 1 {
 		if len(noIP) > 0 {
 			return nil, fmt.Errorf("rank table: HCCL needs every NPU's device_ip across servers, and none is known for %s "+
-				"(bloomd reads them from /etc/hccn.conf's address_<device id> lines, or the file --hccn-conf names)", strings.Join(noIP, ", "))
+				"(bloomd reads them from /etc/hccn.conf's address_<device id> or IPv6address_<device id> lines, or the file --hccn-conf names)", strings.Join(noIP, ", "))
 		}
 		if len(families) > 1 {
 			return nil, fmt.Errorf("rank table: HCCL needs the device_ips across servers all IPv4 or all IPv6, and %s's is IPv4, %s's IPv6",
