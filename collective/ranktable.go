@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -322,8 +323,12 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 }
 
 // rankTablePoll is how often a table that is not ready is read again
-// (HCCL's LoadFile: every second).
-var rankTablePoll = time.Second
+// (HCCL's LoadFile: every second); rankTableReads counts the reads that
+// found it not ready (tests wait on it).
+var (
+	rankTablePoll  = time.Second
+	rankTableReads atomic.Int64
+)
 
 // readCompletedRankTable reads and parses the table at path, again while
 // its status is not "completed", until ctx ends.
@@ -337,6 +342,7 @@ func readCompletedRankTable(ctx context.Context, path string) ([]byte, *RankTabl
 		if !errors.Is(err, ErrRankTableNotReady) {
 			return data, rt, err
 		}
+		rankTableReads.Add(1)
 		select {
 		case <-ctx.Done():
 			return nil, nil, fmt.Errorf("%w, and was not completed while joining: %w", err, context.Cause(ctx))

@@ -338,7 +338,10 @@ func TestJoinRankTableWaits(t *testing.T) {
 			comms[r], errs[r] = JoinRankTable(context.Background(), cfg, path, r)
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Both ranks have read the table incomplete, twice on the whole, before
+	// it completes.
+	before := rankTableReads.Load()
+	testutil.WaitFor(t, 10*time.Second, "the ranks reading the incomplete table", func() bool { return rankTableReads.Load() >= before+4 })
 	write(rankTable(2))
 	wg.Wait()
 	allOK(t, "join a table completed late", errs)
