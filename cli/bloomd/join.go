@@ -49,7 +49,7 @@ func joinCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE` (bloomd keygen)", EnvVars: env("SECRET_FILE")},
 			&ucli.IntFlag{Name: "bootstrap-expect", Usage: "bootstrap Raft when `N` servers are seen (same N on those servers)", EnvVars: env("BOOTSTRAP_EXPECT")},
 			&ucli.StringFlag{Name: "devices", Value: def.Devices, Usage: "devices offered: cpu:N, or Ascend NPUs npu:0-7 (npu:0,2,4; npu:all: every NPU the ACL runtime counts)", EnvVars: env("DEVICES")},
-			&ucli.StringFlag{Name: "hccn-conf", Value: "/etc/hccn.conf", Usage: "the NPUs' NIC configuration `FILE` (hccn_tool's address_<id>= lines): each NPU's device_ip, which HCCL rank tables across nodes need; read only with npu devices", EnvVars: env("HCCN_CONF")},
+			&ucli.StringFlag{Name: "hccn-conf", Value: "/etc/hccn.conf", Usage: "the NPUs' NIC configuration `FILE` (hccn_tool's address_<id>= and IPv6address_<id>= lines): each NPU's device_ip, which HCCL rank tables across nodes need; read only with npu devices", EnvVars: env("HCCN_CONF")},
 			&ucli.StringFlag{Name: "job-roots", Usage: "confine the paths jobs name (--save, --load, --data-path, --tokenizer-name-or-path, --task-data-path, --tensorboard-dir) to these comma-separated `DIR,...`; without it a job reads and writes any path this bloomd's user can (the API token is then as good as a shell as that user)", EnvVars: env("JOB_ROOTS")},
 			&ucli.DurationFlag{Name: "join-timeout", Value: def.JoinTimeout, Usage: "give up joining --peers after this long", EnvVars: env("JOIN_TIMEOUT")},
 			&ucli.DurationFlag{Name: "drain-timeout", Value: 2 * time.Minute, Usage: "on SIGTERM, wait this long for the jobs here to checkpoint and stop", EnvVars: env("DRAIN_TIMEOUT")},
