@@ -16,12 +16,18 @@ import (
 
 // OneLineUsageErrors makes a bad flag or argument of app, and of each of
 // its commands, one line naming the flag and the nearest known one,
-// instead of the whole help.
+// instead of the whole help; and a bad BLOOM_MAX_CPU_ISA one line, exit 2.
 func OneLineUsageErrors(app *ucli.App) *ucli.App {
 	app.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageError(app.Name, app.Flags, err) }
-	app.Before = func(*ucli.Context) error {
-		if cpuid.CapErr != nil { // the kernels would run on an ISA nobody asked for
+	// Every program also refuses a BLOOM_MAX_CPU_ISA it does not know: its
+	// kernels would run on instruction sets nobody asked for.
+	before := app.Before
+	app.Before = func(c *ucli.Context) error {
+		if cpuid.CapErr != nil {
 			return ucli.Exit(app.Name+": "+cpuid.CapErr.Error(), 2)
+		}
+		if before != nil {
+			return before(c)
 		}
 		return nil
 	}

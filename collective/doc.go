@@ -49,7 +49,7 @@
 // detector see the order UDP and shared memory give).
 //   - bootstrap: a root-info blob made by one rank and handed to the others
 //     by the caller (HcclGetRootInfo / HcclCommInitRootInfo), or an HCCL
-//     version 1.0 rank table (HcclCommInitClusterInfo).
+//     version 1.0 (or 1.2) rank table (HcclCommInitClusterInfo).
 //
 // It must not import anything of this project (DESIGN.md §3): the trainer
 // reaches it through an interface the daemon satisfies.

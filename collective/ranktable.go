@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 )
 
@@ -75,9 +74,11 @@ type rawRankTable struct {
 // 1.0 and 1.2 does (TopoinfoRanktableConcise): status "completed" (else an
 // error matching ErrRankTableNotReady), server_count optional but, when
 // given, equal to the servers listed; server_ids non-empty, at most 64
-// bytes and unique; host_ip an IP address; device_ip one or more
-// comma-separated IP addresses, each unique in the table, as many on
-// every device; ports 1..65535; rank_ids 0..n-1 each once. Across servers
+// bytes and unique; host_ip an IP address; device_ip, where given, one or
+// more comma-separated IP addresses, each unique in the table, as many on
+// every device that has one (a table across servers with devices lacking
+// one passes here, as bloom's own transport does not use them; HCCL's
+// documentation asks for them); ports 1..65535; rank_ids 0..n-1 each once. Across servers
 // the host_ips are of one address family, and so are the device_ips. It
 // also refuses what HCCL's documentation forbids but its parser lets
 // through: a server's ranks not contiguous. Version 1.2's super-pod fields
@@ -283,7 +284,7 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 	}
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.ConnectTimeout, ErrTimeout)
 	defer cancel()
-	data, rt, err := readCompletedRankTable(ctx, path)
+	data, rt, err := readCompletedRankTable(ctx, path, rank)
 	if err != nil {
 		return nil, err
 	}
@@ -305,10 +306,15 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 		return join(ctx, cfg, id, rank, size, hosts, nil)
 	}
 	addrs := make([]string, size)
+	at := map[string]int{}
 	for r := range addrs {
 		if addrs[r], err = rt.Addr(r, cfg.RankTablePort); err != nil {
 			return nil, err
 		}
+		if q, dup := at[addrs[r]]; dup { // one would find its port taken, later and less clearly
+			return nil, fmt.Errorf("collective: rank table: ranks %d and %d both get the address %s (the same host with the same device_id or port)", q, r, addrs[r])
+		}
+		at[addrs[r]] = r
 	}
 	cfg.ListenAddr = addrs[rank]
 	e, err := Listen(cfg)
@@ -323,16 +329,16 @@ func JoinRankTable(ctx context.Context, cfg Config, path string, rank int) (*Com
 }
 
 // rankTablePoll is how often a table that is not ready is read again
-// (HCCL's LoadFile: every second); rankTableReads counts the reads that
-// found it not ready (tests wait on it).
+// (HCCL's LoadFile: every second); rankTableWaited, when set (tests), is
+// told of each read that found it not ready, by rank.
 var (
-	rankTablePoll  = time.Second
-	rankTableReads atomic.Int64
+	rankTablePoll   = time.Second
+	rankTableWaited func(rank int)
 )
 
-// readCompletedRankTable reads and parses the table at path, again while
-// its status is not "completed", until ctx ends.
-func readCompletedRankTable(ctx context.Context, path string) ([]byte, *RankTable, error) {
+// readCompletedRankTable reads and parses the table at path for rank,
+// again while its status is not "completed", until ctx ends.
+func readCompletedRankTable(ctx context.Context, path string, rank int) ([]byte, *RankTable, error) {
 	for {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -342,7 +348,9 @@ func readCompletedRankTable(ctx context.Context, path string) ([]byte, *RankTabl
 		if !errors.Is(err, ErrRankTableNotReady) {
 			return data, rt, err
 		}
-		rankTableReads.Add(1)
+		if rankTableWaited != nil {
+			rankTableWaited(rank)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, nil, fmt.Errorf("%w, and was not completed while joining: %w", err, context.Cause(ctx))

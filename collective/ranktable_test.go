@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,6 +292,22 @@ func TestJoinRankTableQUIC(t *testing.T) {
 	}
 }
 
+// TestJoinRankTableSameAddress: two ranks that would listen on one
+// address (one host, the same device_id, no port in the table) are refused
+// when joining, naming both.
+func TestJoinRankTableSameAddress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rank_table.json")
+	table := `{"status": "completed", "version": "1.0", "server_list": [{"server_id": "127.0.0.1", "device": [
+		{"device_id": "0", "rank_id": "0"}, {"device_id": "0", "rank_id": "1"}]}]}`
+	if err := os.WriteFile(path, []byte(table), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := JoinRankTable(context.Background(), testConfig(t, "quic"), path, 0)
+	if err == nil || !strings.Contains(err.Error(), "ranks 0 and 1 both get the address 127.0.0.1:60100") {
+		t.Fatalf("two ranks on one address: %v", err)
+	}
+}
+
 // TestJoinRankTableNoAddress: over quic every rank needs an address: with
 // no port in the table and no RankTablePort, none.
 func TestJoinRankTableNoAddress(t *testing.T) {
@@ -314,6 +331,9 @@ func TestJoinRankTableWaits(t *testing.T) {
 	testutil.CheckLeaks(t, 10*time.Second)
 	defer func(p time.Duration) { rankTablePoll = p }(rankTablePoll)
 	rankTablePoll = 10 * time.Millisecond
+	var waited [2]atomic.Int64
+	rankTableWaited = func(rank int) { waited[rank].Add(1) }
+	defer func() { rankTableWaited = nil }()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "rank_table.json")
 	write := func(table string) {
@@ -338,10 +358,9 @@ func TestJoinRankTableWaits(t *testing.T) {
 			comms[r], errs[r] = JoinRankTable(context.Background(), cfg, path, r)
 		}()
 	}
-	// Both ranks have read the table incomplete, twice on the whole, before
-	// it completes.
-	before := rankTableReads.Load()
-	testutil.WaitFor(t, 10*time.Second, "the ranks reading the incomplete table", func() bool { return rankTableReads.Load() >= before+4 })
+	// Both ranks have read the table incomplete, twice each, before it
+	// completes.
+	testutil.WaitFor(t, 10*time.Second, "each rank reading the incomplete table twice", func() bool { return waited[0].Load() >= 2 && waited[1].Load() >= 2 })
 	write(rankTable(2))
 	wg.Wait()
 	allOK(t, "join a table completed late", errs)

@@ -39,7 +39,7 @@ type Config struct {
 	// Devices is the device list this node offers: "cpu:4", "npu:0-7".
 	Devices string
 	// DeviceIPs are its NPUs' own NIC addresses for HCCL rank tables
-	// ("0=192.168.100.101,..."; sched.HCCNDeviceIPs reads /etc/hccn.conf).
+	// ("0=192.168.100.101,..."; ReadDeviceIPs reads them from /etc/hccn.conf).
 	DeviceIPs string
 	// Version is advertised to the cluster.
 	Version string

@@ -195,6 +195,17 @@ func (d *Daemon) gossipConfig() membership.Config {
 	g.Key = d.cfg.Secret.GossipKey()
 	g.Meta = membership.NodeMeta{Name: d.cfg.Name, API: d.apiAddr, Raft: d.apiAddr, Devices: d.cfg.Devices, DeviceIPs: d.cfg.DeviceIPs,
 		Version: d.cfg.Version, Cluster: d.clusterID(), State: d.raft.hasState, Nonce: d.nonce, QUIC: d.xferAdv}
+	// The NPUs' addresses go only if every later update still fits
+	// memberlist's metadata limit with them; without them a rank table
+	// across nodes is not written (the warning says why), the node runs.
+	if g.Meta.DeviceIPs != "" && g.Meta.FitsWhenFull() != nil {
+		err := g.Meta.FitsWhenFull()
+		g.Meta.DeviceIPs = ""
+		if g.Meta.FitsWhenFull() == nil {
+			d.log.Warn("this node's NPU addresses (device_ip) do not fit its gossip metadata: left out, so NPU jobs across nodes get no HCCL rank table",
+				"device_ips", d.cfg.DeviceIPs, "err", err)
+		}
+	}
 	g.Accept = d.accept
 	g.Logger = quiet(d.log) // memberlist logs every packet a foreign node sends
 	return g

@@ -241,7 +241,8 @@ func (m *Membership) UpdateMeta(f func(*NodeMeta), timeout time.Duration) error 
 	if meta.Name == "" {
 		meta.Name = m.cfg.Name
 	}
-	if _, err := meta.encode(); err != nil {
+	meta, err := meta.fit()
+	if err != nil {
 		m.mu.Unlock()
 		return err
 	}

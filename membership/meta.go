@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 )
 
 // MetaMaxSize is memberlist's limit on a node's metadata.
@@ -61,6 +63,39 @@ func (m NodeMeta) encode() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d (shorten the device list or addresses)", ErrMetaTooLarge, len(b), MetaMaxSize)
 	}
 	return b, nil
+}
+
+// fit is m, its RaftErr shortened (ending in "…") as far as it takes for
+// the metadata to fit MetaMaxSize: a node near the limit still gossips a
+// flag (draining, leaving) or a figure when its disk's error text is long.
+// The error is encode's when even an empty RaftErr does not fit.
+func (m NodeMeta) fit() (NodeMeta, error) {
+	for {
+		b, err := m.encode()
+		if err == nil || !errors.Is(err, ErrMetaTooLarge) || m.RaftErr == "" {
+			return m, err
+		}
+		r := []rune(strings.TrimSuffix(m.RaftErr, "…"))
+		cut := max(1, (len(b)-MetaMaxSize+3+2)/3) // at least the excess, in runes of up to 3 bytes, and the "…"
+		if cut >= len(r) {
+			m.RaftErr = ""
+			continue
+		}
+		m.RaftErr = string(r[:len(r)-cut]) + "…"
+	}
+}
+
+// FitsWhenFull reports whether m still fits MetaMaxSize once every field the
+// daemon sets after start is at its longest (cluster id and bootstrap hash,
+// device health and memory figures, every flag; the Raft error text is
+// shortened to fit, fit): nil if so, else encode's error. A node checks
+// this at start, so that no later update is refused for size.
+func (m NodeMeta) FitsWhenFull() error {
+	m.Cluster, m.Boot = strings.Repeat("c", 16), strings.Repeat("b", 16)
+	m.DevicesHealthy, m.MemPerDevice = "1024/1024", math.MaxUint64
+	m.State, m.Leaving, m.Draining, m.RaftErr = true, true, true, ""
+	_, err := m.encode()
+	return err
 }
 
 // DecodeMeta reads metadata written by a peer. Unknown keys are ignored so

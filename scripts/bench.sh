@@ -11,6 +11,9 @@ PEER=scripts/bench/torch_bloom.py
 THREADS=${BENCH_THREADS:-"1 2"}
 # BENCH_PARTS: which of gemm, train, generate and serve to run (all).
 PARTS=${BENCH_PARTS:-"gemm train generate serve"}
+for p in $PARTS; do
+  case $p in gemm|train|generate|serve) ;; *) echo "BENCH_PARTS: unknown part '$p' (gemm, train, generate, serve)" >&2; exit 2 ;; esac
+done
 part() { [[ " $PARTS " == *" $1 "* ]]; }
 have_torch=0
 if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
@@ -19,14 +22,18 @@ if [ -x $PY ] && $PY -c 'import torch' 2>/dev/null; then have_torch=1; else
 # OpenBLAS builds; they slow a current one, so the peer runs without them.
 peer() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $PY $PEER "$@"; }
 # BENCH_ISA=avx2 runs both sides on their AVX2 kernels on a CPU with
-# AVX-512 (bloom: BLOOM_MAX_CPU_ISA=avx2; OpenBLAS: OPENBLAS_CORETYPE=Haswell,
-# its AVX2 kernels): the nearest this machine comes to a CPU without AVX-512
-# (its cores, caches and clocks, which are not such a CPU's).
+# AVX-512 (bloom: BLOOM_MAX_CPU_ISA=avx2; PyTorch: OpenBLAS's Haswell
+# kernels, OPENBLAS_CORETYPE, and its own and oneDNN's capped likewise,
+# ATEN_CPU_CAPABILITY and ONEDNN_MAX_CPU_ISA): the nearest this machine
+# comes to a CPU without AVX-512 (its cores, caches and clocks, which are
+# not such a CPU's).
 case "${BENCH_ISA:-}" in
-  "") ;;
+  "") if [ -n "${BLOOM_MAX_CPU_ISA:-}" ]; then
+        echo "BLOOM_MAX_CPU_ISA=$BLOOM_MAX_CPU_ISA caps bloom but not the peer: use BENCH_ISA=avx2 for both" >&2; exit 2
+      fi ;;
   avx2) export BLOOM_MAX_CPU_ISA=avx2
-        peer() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell $PY $PEER "$@"; }
-        echo "BENCH_ISA=avx2: bloom's and OpenBLAS's AVX2 kernels (BLOOM_MAX_CPU_ISA=avx2, OPENBLAS_CORETYPE=Haswell)" ;;
+        peer() { env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE=Haswell ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $PY $PEER "$@"; }
+        echo "BENCH_ISA=avx2: bloom's and PyTorch's AVX2 kernels (BLOOM_MAX_CPU_ISA=avx2; OPENBLAS_CORETYPE=Haswell, ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2)" ;;
   *) echo "BENCH_ISA must be avx2 or unset, got '$BENCH_ISA'" >&2; exit 2 ;;
 esac
 field() { $PY -c "import json,sys; print(json.loads(sys.stdin.readline())['$1'])"; }

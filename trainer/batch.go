@@ -37,8 +37,9 @@ type Batcher struct {
 	seqs    []bloom.Seq // per row
 	free    []int32     // the pool's free blocks
 	context int
-	// staging is one row: a joining request's prompt, prefilled alone
-	// (where !Chunks); allocated at first use (stagingCache)
+	// staging is one row: where !Chunks, a joining request's prompt,
+	// prefilled alone (made at the start); where Chunks, the prompts Score
+	// scores (made at the first one: stagingCache)
 	staging *bloom.Cache
 	staged  npu.Buf // the logits of its last position (on the last stage)
 	// prefilling: a prompt is in the staging cache, not yet joined (on

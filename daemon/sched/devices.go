@@ -96,3 +96,16 @@ func DeviceAt(devices string, pos int) (kind string, index int, err error) {
 	}
 	return "", 0, fmt.Errorf("daemon: device %d is not in --devices %q", pos, devices)
 }
+
+// NPUIndices are the NPU indices a node's --devices offers (none for a
+// list ParseDevices refuses: the daemon checks --devices at start).
+func NPUIndices(devices string) []int {
+	devs, _ := ParseDevices(devices)
+	var idx []int
+	for _, d := range devs {
+		if d.Kind == "npu" {
+			idx = append(idx, d.Indices...)
+		}
+	}
+	return idx
+}

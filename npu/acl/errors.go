@@ -41,7 +41,7 @@ const (
 // the runtime looks (aclnn_return_code.md): an installation problem, which
 // the error says how to mend.
 const (
-	codeFindKernel  = 561003 // ACLNN_ERR_INNER_FIND_KERNEL: the op's binary is not installed
+	codeFindKernel  = 561003 // ACLNN_ERR_INNER_FIND_KERNEL_ERROR: the op's binary is not installed
 	codeOppNotFound = 561107 // ACLNN_ERR_INNER_OPP_PATH_NOT_FOUND
 )
 

@@ -142,8 +142,10 @@ func (j Job) check() error {
 	switch {
 	case j.TP < 1 || j.PP < 1 || j.DP < 0:
 		return fmt.Errorf("%w: TP %d and PP %d must be ≥ 1, DP %d ≥ 0", ErrJob, j.TP, j.PP, j.DP)
-	case j.MicroBatch < 1 || j.SeqLength < 1 || j.MicroBatches < 0 || j.KVTokens < 0 || j.EngineCaches < 0:
+	case j.MicroBatch < 1 || j.SeqLength < 1:
 		return fmt.Errorf("%w: micro-batch %d and sequence length %d must be ≥ 1", ErrJob, j.MicroBatch, j.SeqLength)
+	case j.MicroBatches < 0 || j.KVTokens < 0 || j.EngineCaches < 0:
+		return fmt.Errorf("%w: micro-batches %d, key/value tokens %d and engine caches %d must be ≥ 0", ErrJob, j.MicroBatches, j.KVTokens, j.EngineCaches)
 	case j.Precision != FP32 && j.Precision != FP16 && j.Precision != BF16:
 		return fmt.Errorf("%w: precision %q: want fp32, fp16 or bf16", ErrJob, j.Precision)
 	}
