@@ -91,6 +91,8 @@ type HistoryPoint struct {
 	BatchSize    int     `json:"batch_size,omitempty"`
 	ValLoss      float64 `json:"val_loss,omitempty"`
 	ValPPL       float64 `json:"val_ppl,omitempty"`
+	FinalValLoss float64 `json:"final_val_loss,omitempty"` // on the last step: the validation at the end of training
+	FinalValPPL  float64 `json:"final_val_ppl,omitempty"`
 	Throughput
 }
 

@@ -83,7 +83,11 @@ type StepProgress struct {
 	// steps after which validation ran (--eval-interval).
 	ValLoss float64 `json:"val_loss,omitempty"`
 	ValPPL  float64 `json:"val_ppl,omitempty"`
-	At      int64   `json:"at"` // unix ms
+	// FinalValLoss and FinalValPPL: on the last step, the validation at
+	// the end of training (Megatron's "the end of training for val data").
+	FinalValLoss float64 `json:"final_val_loss,omitempty"`
+	FinalValPPL  float64 `json:"final_val_ppl,omitempty"`
+	At           int64   `json:"at"` // unix ms
 	// History marks the steps of the rank whose figures are the job's
 	// (its last, which holds the loss): kept in the job's history.
 	History bool `json:"history,omitempty"`
@@ -114,6 +118,9 @@ func (p StepProgress) Line() string {
 	s := stepLine(p.Step, p.Steps, p.Loss, p.LR, p.GradNorm, p.TokensPerSec, p.LossScale, p.SkippedSteps, p.Throughput)
 	if p.ValLoss != 0 {
 		s += fmt.Sprintf(" | validation loss %.4f ppl %.4g", p.ValLoss, p.ValPPL)
+	}
+	if p.FinalValLoss != 0 {
+		s += fmt.Sprintf(" | validation at the end of training: loss %.4f ppl %.4g", p.FinalValLoss, p.FinalValPPL)
 	}
 	return s
 }

@@ -262,7 +262,8 @@ func runLocal(c *ucli.Context) error {
 		}
 		tp := trainer.StepThroughput(m.Cfg, s.Batch, cfg.SeqLength, 1, s.Seconds, cfg.Recompute, 0)
 		fmt.Fprintln(w, api.StepProgress{Step: int64(s.Step), Steps: int64(cfg.Steps), Loss: s.Loss, LR: s.LR, GradNorm: s.GradNorm,
-			TokensPerSec: s.TokensPerSec, LossScale: s.LossScale, SkippedSteps: s.SkippedSteps,
+			TokensPerSec: s.TokensPerSec, LossScale: s.LossScale, SkippedSteps: s.SkippedSteps, ValLoss: s.ValLoss, ValPPL: s.ValPPL,
+			FinalValLoss: s.FinalValLoss, FinalValPPL: s.FinalValPPL,
 			Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice}}.Line())
 	})
 	sig := stopped()

@@ -92,7 +92,7 @@ func (d *Daemon) handleHistory(w http.ResponseWriter, r *http.Request) {
 	out := api.JobHistory{ID: job.ID, Name: job.Name, Points: make([]api.HistoryPoint, 0, len(job.History))}
 	for _, p := range job.History {
 		out.Points = append(out.Points, api.HistoryPoint{Attempt: p.Attempt, Step: p.Step, At: p.At, Loss: p.Loss, LR: p.LR,
-			GradNorm: p.GradNorm, LossScale: p.LossScale, SkippedSteps: p.SkippedSteps, Consumed: p.Consumed, BatchSize: p.Batch, ValLoss: p.ValLoss, ValPPL: p.ValPPL, TokensPerSec: p.TokensPerSec,
+			GradNorm: p.GradNorm, LossScale: p.LossScale, SkippedSteps: p.SkippedSteps, Consumed: p.Consumed, BatchSize: p.Batch, ValLoss: p.ValLoss, ValPPL: p.ValPPL, FinalValLoss: p.FinalValLoss, FinalValPPL: p.FinalValPPL, TokensPerSec: p.TokensPerSec,
 			Throughput: api.Throughput{SamplesPerSec: p.SamplesPerSec, SecondsPerStep: p.SecPerStep, TFLOPs: p.TFLOPs, MFU: p.MFU}})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -42,9 +42,10 @@ func byteDataset(t *testing.T, prefix string) {
 }
 
 // TestValidationJob: a PP2 job over two nodes with --eval-interval 4
-// --eval-iters 2 validates after steps 4, 8 and 12 on the split's held-out
-// documents (forward only, over QUIC between the stages): the losses are in
-// its history, its log lines and its TensorBoard events.
+// --eval-iters 2 validates after steps 4, 8 and 12, and at the end of
+// training, on the split's held-out documents (forward only, over QUIC
+// between the stages): the losses are in its history, its log lines and its
+// TensorBoard events.
 func TestValidationJob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("worker processes")
@@ -78,6 +79,11 @@ func TestValidationJob(t *testing.T) {
 	if len(steps) != 3 || steps[0] != 4 || steps[2] != 12 {
 		t.Errorf("validation ran after steps %v, want 4 8 12", steps)
 	}
+	// And once more at the end of training, as Megatron does, on samples of
+	// its own: on the last step's point.
+	if last := h.Points[len(h.Points)-1]; !(last.FinalValLoss > 0 && last.FinalValLoss < 10 && last.FinalValLoss != last.ValLoss && last.FinalValPPL > 1) {
+		t.Errorf("the validation at the end of training: %+v", last)
+	}
 	events, _ := filepath.Glob(filepath.Join(s.TensorBoardDir, "events.out.tfevents.*"))
 	if len(events) != 1 {
 		t.Fatalf("event files %v", events)
@@ -90,7 +96,7 @@ func TestValidationJob(t *testing.T) {
 	for _, sc := range scalars {
 		n[sc.Tag]++
 	}
-	if n[tensorboard.TagValidationLoss] != 3 || n[tensorboard.TagValidationPPL] != 3 || n[tensorboard.TagValidationLoss+tensorboard.VsTokens] != 3 {
+	if n[tensorboard.TagValidationLoss] != 4 || n[tensorboard.TagValidationPPL] != 4 || n[tensorboard.TagValidationLoss+tensorboard.VsTokens] != 4 {
 		t.Errorf("validation scalars in TensorBoard: %v", n)
 	}
 }

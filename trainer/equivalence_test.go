@@ -311,9 +311,10 @@ func TestLayoutsEquivalentRampup(t *testing.T) {
 }
 
 // TestValidation: --eval-interval 5 --eval-iters 2 validates after steps
-// 5, 10, 15 and 20 on every layout with the same losses (within the
-// layouts' tolerance), each on its own 2 global batches of the validation
-// samples; the training curve is the one without validation, bit for bit.
+// 5, 10, 15 and 20, and once more at the end of training (as Megatron
+// does), on every layout with the same losses (within the layouts'
+// tolerance), each on its own 2 global batches of the validation samples;
+// the training curve is the one without validation, bit for bit.
 func TestValidation(t *testing.T) {
 	base := tinyJob()
 	plain, _ := lossCurve(t, base)
@@ -329,8 +330,16 @@ func TestValidation(t *testing.T) {
 			t.Fatalf("%s: %v", layoutName(c), err)
 		}
 		var vals, losses []float64
-		for _, s := range res.stats[c.World()-1] {
+		var final float64
+		for i, s := range res.stats[c.World()-1] {
 			losses = append(losses, s.Loss)
+			// The validation at the end of training, on the last step only,
+			// on samples of its own.
+			if last := i == len(res.stats[c.World()-1])-1; last != (s.FinalValLoss != 0) || last && (s.FinalValLoss == s.ValLoss ||
+				math.Abs(s.FinalValPPL-math.Exp(s.FinalValLoss)) > 1e-9*s.FinalValPPL) {
+				t.Errorf("%s: step %d: validation at the end of training %v (ppl %v), after the step %v", layoutName(c), s.Step, s.FinalValLoss, s.FinalValPPL, s.ValLoss)
+			}
+			final = s.FinalValLoss
 			if s.ValLoss != 0 {
 				vals = append(vals, s.ValLoss)
 				if s.Step%5 != 0 || math.Abs(s.ValPPL-math.Exp(s.ValLoss)) > 1e-9*s.ValPPL {
@@ -338,7 +347,8 @@ func TestValidation(t *testing.T) {
 				}
 			}
 		}
-		if len(vals) != 4 || vals[0] == vals[1] {
+		vals = append(vals, final) // compared across layouts with the others
+		if len(vals) != 5 || vals[0] == vals[1] {
 			t.Fatalf("%s: validation losses %v", layoutName(c), vals)
 		}
 		if ref == nil {

@@ -53,8 +53,14 @@ type StepStats struct {
 	Batch    int     `json:"batch_size"` // the step's global batch (--rampup-batch-size makes it vary)
 	// ValLoss and ValPPL are the validation loss and perplexity exp(min(20,
 	// loss)), on the steps after which validation ran (Eval).
-	ValLoss      float64 `json:"val_loss,omitempty"`
-	ValPPL       float64 `json:"val_ppl,omitempty"`
+	ValLoss float64 `json:"val_loss,omitempty"`
+	ValPPL  float64 `json:"val_ppl,omitempty"`
+	// FinalValLoss and FinalValPPL, on the last step of a run with
+	// validation: Megatron's validation at the end of training ("the end
+	// of training for val data"), Eval.Iters more batches after every
+	// earlier validation's.
+	FinalValLoss float64 `json:"final_val_loss,omitempty"`
+	FinalValPPL  float64 `json:"final_val_ppl,omitempty"`
 	TokensPerSec float64 `json:"tokens_per_s"`
 	Seconds      float64 `json:"seconds"`
 	// Where a rank's step time went: its micro-batches' forward and

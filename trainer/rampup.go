@@ -87,15 +87,37 @@ func evalWindow(ramp Rampup, global int, ev Eval, step int) (base int64, batch i
 	return base, ramp.Batch(global, consumed)
 }
 
+// finalEvalWindow is where the validation at the end of training reads
+// (Megatron's "the end of training for val data", after the last step):
+// after every validation of the run, the last one's included, in batches
+// of the size the last step ran.
+func finalEvalWindow(ramp Rampup, global int, ev Eval, steps int) (base int64, batch int) {
+	var consumed int64
+	for s := 1; s <= steps; s++ {
+		batch = ramp.Batch(global, consumed)
+		consumed += int64(batch)
+		if s%ev.Interval == 0 {
+			base += int64(ev.Iters) * int64(batch)
+		}
+	}
+	return base, batch
+}
+
 // evaluate is this step's validation: Eval.Iters batches (evalWindow) of
 // the validation samples, forward only, the loss averaged over them and
 // the data-parallel replicas and passed from the last stage to every rank.
 func (r *Rank) evaluate(ctx context.Context) (float64, error) {
+	base, batch := evalWindow(r.Cfg.Rampup, r.Cfg.GlobalBatch, r.Cfg.Eval, r.step)
+	return r.evaluateAt(ctx, base, batch)
+}
+
+// evaluateAt is a validation of Eval.Iters batches of batch samples from
+// base.
+func (r *Rank) evaluateAt(ctx context.Context, base int64, batch int) (float64, error) {
 	c := r.Cfg
 	if r.env.Valid == nil {
 		return 0, fmt.Errorf("%w: --eval-iters needs validation data (Env.Valid)", ErrConfig)
 	}
-	base, batch := evalWindow(c.Rampup, c.GlobalBatch, c.Eval, r.step)
 	total := 0.0
 	for it := range c.Eval.Iters {
 		loss, err := r.pipe.evaluate(ctx, r.env.Valid, base+int64(it*batch), batch)

@@ -58,4 +58,12 @@ func TestEvalWindow(t *testing.T) {
 			t.Errorf("ramp-up, step %d: from %d, batches of %d; want from %d, batches of %d", c.step, base, b, c.base, c.batch)
 		}
 	}
+	// The validation at the end of training reads after every one before,
+	// the last step's included (10 steps: five of them), or not (9: four).
+	if base, b := finalEvalWindow(Rampup{}, 16, ev, 10); base != 5*3*16 || b != 16 {
+		t.Errorf("at the end of 10 steps: from %d, batches of %d", base, b)
+	}
+	if base, b := finalEvalWindow(r, 12, ev, 9); base != 3*4+3*4+3*8+3*12 || b != 12 {
+		t.Errorf("ramp-up, at the end of 9 steps: from %d, batches of %d", base, b)
+	}
 }

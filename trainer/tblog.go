@@ -56,7 +56,7 @@ func (t *TensorBoardLog) iterationTime(st StepStats, now time.Time) float64 {
 		extra := max(0, now.Sub(t.last).Seconds()-st.Seconds)
 		sec += t.carry
 		t.carry = 0
-		if st.ValLoss != 0 {
+		if st.ValLoss != 0 || st.FinalValLoss != 0 { // validation time is the next step's (none after the last)
 			t.carry = extra
 		} else {
 			sec += extra
@@ -79,9 +79,11 @@ func (t *TensorBoardLog) Step(st StepStats) error {
 	f := t.flags
 	f.LossScale = f.LossScale && st.NextLossScale > 0
 	points := it.Points(f)
-	if st.ValLoss != 0 {
-		points = append(points, tensorboard.Validation{Step: int64(st.Step), Samples: st.Consumed,
-			Tokens: st.Consumed * int64(c.SeqLength), LMLoss: st.ValLoss}.Points(f)...)
+	for _, v := range []float64{st.ValLoss, st.FinalValLoss} { // the same tags and x, as Megatron writes both
+		if v != 0 {
+			points = append(points, tensorboard.Validation{Step: int64(st.Step), Samples: st.Consumed,
+				Tokens: st.Consumed * int64(c.SeqLength), LMLoss: v}.Points(f)...)
+		}
 	}
 	if err := t.w.Points(points, now); err != nil {
 		return err

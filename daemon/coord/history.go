@@ -18,6 +18,8 @@ type HistoryPoint struct {
 	Batch         int     `json:"b,omitempty"`
 	ValLoss       float64 `json:"vl,omitempty"` // validation after this step (--eval-interval)
 	ValPPL        float64 `json:"vp,omitempty"`
+	FinalValLoss  float64 `json:"fvl,omitempty"` // the validation at the end of training, on the last step
+	FinalValPPL   float64 `json:"fvp,omitempty"`
 	TokensPerSec  float64 `json:"tps"`
 	SamplesPerSec float64 `json:"sps,omitempty"`
 	SecPerStep    float64 `json:"spi,omitempty"`

@@ -161,7 +161,7 @@ var seedFields = []Field{
 			return strings.Join(out, ",")
 		},
 		reset: func(s *Spec) { s.RampupBatchSize = s.RampupBatchSize[:0] }},
-	intField("eval-interval", "validate after every N steps (with --eval-iters)", func(s *Spec) *int { return &s.EvalInterval }),
+	intField("eval-interval", "validate after every N steps, and once more at the end of training, as Megatron does (with --eval-iters)", func(s *Spec) *int { return &s.EvalInterval }),
 	intField("eval-iters", "validation: the mean loss (and perplexity) of N global batches of the split's validation part, forward only (0: none; needs --data-path)", func(s *Spec) *int { return &s.EvalIters }),
 }
 

@@ -188,6 +188,7 @@ func (a *attempt) takeHistory(recent []api.StepProgress, now time.Time) {
 		a.histLast = p.Step
 		a.hist = append(a.hist, coord.HistoryPoint{Attempt: a.n, Step: p.Step, At: p.At, Loss: p.Loss, LR: p.LR,
 			GradNorm: p.GradNorm, LossScale: p.LossScale, SkippedSteps: p.SkippedSteps, Consumed: p.Consumed, Batch: p.BatchSize, ValLoss: p.ValLoss, ValPPL: p.ValPPL,
+			FinalValLoss: p.FinalValLoss, FinalValPPL: p.FinalValPPL,
 			TokensPerSec: p.TokensPerSec, SamplesPerSec: p.SamplesPerSec, SecPerStep: p.SecondsPerStep, TFLOPs: p.TFLOPs, MFU: p.MFU})
 	}
 }

@@ -77,7 +77,7 @@ func (w *worker) train(ctx context.Context, dev npu.Device) error {
 			}
 			tp := trainer.StepThroughput(cfg.Model, st.Batch, cfg.SeqLength, cfg.World(), st.Seconds, cfg.Recompute, peak)
 			w.reportStep(api.StepProgress{Step: int64(st.Step), Steps: int64(cfg.Steps), Loss: st.Loss, HasLoss: true,
-				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed, BatchSize: st.Batch, ValLoss: st.ValLoss, ValPPL: st.ValPPL,
+				LR: st.LR, GradNorm: st.GradNorm, TokensPerSec: st.TokensPerSec, Consumed: st.Consumed, BatchSize: st.Batch, ValLoss: st.ValLoss, ValPPL: st.ValPPL, FinalValLoss: st.FinalValLoss, FinalValPPL: st.FinalValPPL,
 				LossScale: st.LossScale, SkippedSteps: st.SkippedSteps, History: cfg.Rank == cfg.World()-1,
 				Throughput: api.Throughput{SamplesPerSec: tp.SamplesPerSec, TokensPerSecPerDevice: tp.TokensPerSecPerDevice, SecondsPerStep: tp.SecondsPerStep, TFLOPs: tp.TFLOPsPerDevice, MFU: tp.MFU}})
 			if st.Stop {
