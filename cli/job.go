@@ -21,6 +21,7 @@ import (
 func jobCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "job",
+		Args:  true,
 		Usage: "show a job: state, plan, progress (step, loss, tokens/s), attempts, checkpoints",
 		Description: `Shows one job in full: its state, its plan (every rank's node and device),
 progress and throughput, each attempt and why it ended, and its checkpoints.
@@ -281,11 +282,15 @@ func parseTrailingFlags(c *ucli.Context) error {
 			canonical[n] = f.Names()[0]
 		}
 	}
+	name := c.Command.HelpName // bloomctl checkpoints fetch
+	if name == "" {
+		name = "bloomctl " + c.Command.Name
+	}
 	if err := fs.Parse(c.Args().Tail()); err != nil {
-		return fmt.Errorf("bloomctl %s: %w", c.Command.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("bloomctl %s takes one job ID, got also %q", c.Command.Name, fs.Args())
+		return fmt.Errorf("%s takes one job ID, got also %q", name, fs.Args())
 	}
 	var err error
 	fs.Visit(func(f *flag.Flag) {
