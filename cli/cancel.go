@@ -12,6 +12,7 @@ import (
 func cancelCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "cancel",
+		Args:  true,
 		Usage: "cancel a job: its workers are stopped on every node",
 		Description: `Cancels a queued or running job: the coordinator records it in Raft and every
 node stops the job's workers; its checkpoints stay. --output json prints the

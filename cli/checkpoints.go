@@ -15,6 +15,7 @@ import (
 func checkpointsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "checkpoints",
+		Args:  true,
 		Usage: "list a job's committed checkpoints: step, directory, manifest checksum, and the nodes holding each shard",
 		Description: `Lists the checkpoints the job committed, oldest first, and the nodes that hold
 a verified copy of each shard; fetch copies one (the latest, or --step) into a

@@ -21,6 +21,7 @@ import (
 func checkpointsFetchCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "fetch",
+		Args:      true,
 		Usage:     "download every file of a committed checkpoint from the nodes holding them into one directory",
 		UsageText: "bloomctl checkpoints fetch ID [--step N] --out DIR",
 		Description: `Each node keeps only the shards its ranks wrote and the copies it took, so a

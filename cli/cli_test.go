@@ -48,6 +48,18 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"jbo"}, `bloomctl: unknown command "jbo" (did you mean "job"?)`},
 		{[]string{"bench", "gem"}, `bloomctl bench: unknown command "gem" (did you mean "gemm"?)`},
 		{[]string{"jobs", "extra", "--ouptut", "json"}, "bloomctl jobs: unknown flag --ouptut (did you mean --output?)"},
+		// A bad or missing value names the flag as typed and what it wants.
+		{[]string{"--threads", "abc", "version"}, `bloomctl: --threads: "abc" is not an integer (bloomctl --help)`},
+		{[]string{"bench", "gemm", "-m", "x"}, `bloomctl bench gemm: -m: "x" is not an integer (bloomctl bench gemm --help)`},
+		{[]string{"rollout", "--node-timeout", "5"}, `bloomctl rollout: --node-timeout: "5" is not a duration such as 30s, 5m or 1h30m (bloomctl rollout --help)`},
+		{[]string{"job", "x", "--watch=maybe"}, `bloomctl job: --watch: "maybe" is not true or false (bloomctl job --help)`},
+		{[]string{"jobs", "--addr"}, "bloomctl jobs: --addr needs a value (bloomctl jobs --help)"},
+		// A required flag left out: one line, not the help and urfave's `Required flag "out" not set`.
+		{[]string{"tokenizer", "train", "corpus.txt"}, "bloomctl tokenizer train: --out is required (bloomctl tokenizer train --help)"},
+		{[]string{"preprocess", "--input", "x"}, "bloomctl preprocess: --tokenizer-name-or-path, --output-prefix are required (bloomctl preprocess --help)"},
+		// A command that takes no arguments refuses them rather than ignore them.
+		{[]string{"jobs", "extra"}, `bloomctl jobs: unexpected arguments ["extra"]: it takes none, every setting is a --flag (quote a value with spaces; bloomctl jobs --help)`},
+		{[]string{"generate", "--model", "m", "--prompt", "hello", "world"}, `bloomctl generate: unexpected arguments ["world"]: it takes none, every setting is a --flag (quote a value with spaces; bloomctl generate --help)`},
 	} {
 		out, err := run(t, c.args...)
 		var ec ucli.ExitCoder

@@ -16,6 +16,7 @@ import (
 func CompletionCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "completion",
+		Args:      true,
 		Usage:     "print a shell completion script for bash, zsh or fish",
 		ArgsUsage: "bash|zsh|fish",
 		Description: "The script is generated from this binary's commands and flags: regenerate it after an upgrade.\n" +
@@ -23,6 +24,9 @@ func CompletionCommand() *ucli.Command {
 			"   zsh:  bloomctl completion zsh > \"${fpath[1]}/_bloomctl\" (then compinit)\n" +
 			"   fish: bloomctl completion fish > ~/.config/fish/completions/bloomctl.fish",
 		Action: func(c *ucli.Context) error {
+			if c.NArg() > 1 {
+				return fmt.Errorf("completion: give one shell, bash, zsh or fish, got %q", c.Args().Slice())
+			}
 			root := rootApp(c)
 			switch shell := c.Args().First(); shell {
 			case "bash":
@@ -53,6 +57,9 @@ func ManCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "out", Value: ".", Usage: "write NAME.1 into `DIR` (made if missing)"},
 		},
 		Action: func(c *ucli.Context) error {
+			if c.NArg() > 1 {
+				return fmt.Errorf("completion: give one shell, bash, zsh or fish, got %q", c.Args().Slice())
+			}
 			root := rootApp(c)
 			page, err := root.ToManWithSection(1)
 			if err != nil {

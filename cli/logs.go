@@ -16,6 +16,7 @@ import (
 func logsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "logs",
+		Args:  true,
 		Usage: "print a rank's log, from whichever node runs it (or the copy another node kept, when that node is gone)",
 		Description: `Prints a rank's log (rank 0 by default) of the latest attempt or --attempt, from
 the node that ran it or the copy another node kept; -f follows it until the

@@ -17,6 +17,7 @@ import (
 func metricsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "metrics",
+		Args:  true,
 		Usage: "a job's steps as the cluster keeps them (in Raft: they outlive leaders, nodes and rollouts): loss, learning rate, grad norm, loss scale, throughput",
 		UsageText: "bloomctl metrics ID [--output table|json|csv] [--last N]\n" +
 			"   every attempt's steps in order; a long run's older half is thinned to every other step",

@@ -21,6 +21,7 @@ func planCommand() *ucli.Command {
 	}
 	return &ucli.Command{
 		Name:      "plan",
+		Args:      true,
 		Usage:     "the memory each rank of a job needs, before it runs (no cluster needed)",
 		UsageText: "bloomctl plan [--devices-per-node 8] [--device-memory 64GiB] [Megatron flags of submit pretrain...] [job.yaml]",
 		Description: `Takes a job as bloomctl submit does, a job file or the flags of submit pretrain

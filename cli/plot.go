@@ -24,6 +24,7 @@ import (
 func plotCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "plot",
+		Args:  true,
 		Usage: "draw loss curves of jobs or TensorBoard runs to PNG or SVG; --compare draws the seed's figure: two runs step by step and their relative error",
 		UsageText: "bloomctl plot [--out loss.png] [--tag TAG] SOURCE...\n" +
 			"   bloomctl plot --compare --out compare.svg JOB_OR_DIR JOB_OR_DIR\n" +

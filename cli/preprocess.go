@@ -20,6 +20,7 @@ import (
 func preprocessCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "preprocess",
+		Args:  true,
 		Usage: "tokenize text into Megatron indexed datasets (.bin/.idx)",
 		UsageText: "bloomctl preprocess --input PATH --tokenizer-name-or-path DIR|FILE --output-prefix P\n" +
 			"    [--json-keys text] [--append-eod] [--workers N] [--log-interval N] [--format alpaca]",

@@ -19,6 +19,7 @@ import (
 func submitCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "submit",
+		Args:  true,
 		Usage: "submit a job: a job file (YAML or JSON), or `submit pretrain --FLAGS`",
 		UsageText: "bloomctl submit [--name NAME] [--watch] job.yaml\n   bloomctl submit pretrain [--name NAME] [--watch] [Megatron flags...]\n" +
 			"   bloomctl submit generate --load DIR --model-preset P --prompt TEXT ...\n   bloomctl submit evaluate --load DIR --model-preset P --task boolq --task-data-path PATH",
@@ -60,6 +61,7 @@ func pretrainCommand() *ucli.Command {
 	flags = append(flags, specFlags(nil)...)
 	return &ucli.Command{
 		Name:      "pretrain",
+		Args:      true, // refused below, with its own hint
 		Usage:     "submit a BLOOM pretraining job with Megatron's flag names",
 		UsageText: "bloomctl submit pretrain --model-preset bloom-tiny --train-iters 300 [--tensor-model-parallel-size 2 ...]",
 		Flags:     flags,
@@ -129,6 +131,7 @@ func inferCommand(kind string) *ucli.Command {
 	}
 	return &ucli.Command{
 		Name:  kind,
+		Args:  true, // refused below, with its own hint
 		Usage: usage,
 		Description: "The answer is kept with the job: bloomctl job ID (--output json: its result). The model's shape\n" +
 			"comes from --model-preset or --config, and must be the one --load holds.",

@@ -30,6 +30,7 @@ func tokenizerTrainCommand() *ucli.Command {
 	def := tokenizer.DefaultTrainConfig()
 	return &ucli.Command{
 		Name:      "train",
+		Args:      true,
 		Usage:     "train a byte-level BPE tokenizer with BLOOM's pipeline",
 		UsageText: "bloomctl tokenizer train --vocab-size N --out tokenizer.json FILES...",
 		Description: `Trains on UTF-8 text files, a line at a time, as Hugging Face's BpeTrainer does:

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,6 +45,7 @@ func OneLineUsageErrors(app *ucli.App) *ucli.App {
 		for _, cmd := range cmds {
 			name, flags := prefix+" "+cmd.Name, cmd.Flags
 			cmd.OnUsageError = func(c *ucli.Context, err error, _ bool) error { return usageError(name, flags, err) }
+			checkArgsAndRequired(name, cmd)
 			if subs := cmd.Subcommands; len(subs) > 0 && cmd.Action == nil {
 				cmd.Action = func(c *ucli.Context) error {
 					if c.Args().Present() {
@@ -60,7 +62,8 @@ func OneLineUsageErrors(app *ucli.App) *ucli.App {
 }
 
 // usageError is err, a flag parser's complaint, as one line: an unknown
-// flag with a did-you-mean among flags.
+// flag with a did-you-mean among flags, a bad value with what the flag
+// wants, a missing value.
 func usageError(cmd string, flags []ucli.Flag, err error) error {
 	msg := err.Error()
 	if bad, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
@@ -71,11 +74,106 @@ func usageError(cmd string, flags []ucli.Flag, err error) error {
 		}
 		hint := fmt.Sprintf(" (%s --help lists them)", cmd)
 		if near := suggest.Nearest(bad, names); near != "" {
-			hint = fmt.Sprintf(" (did you mean --%s?)", near)
+			hint = fmt.Sprintf(" (did you mean %s?)", dashed(near))
 		}
-		return ucli.Exit(fmt.Sprintf("%s: unknown flag --%s%s", cmd, bad, hint), 2)
+		return ucli.Exit(fmt.Sprintf("%s: unknown flag %s%s", cmd, dashed(bad), hint), 2)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		return ucli.Exit(fmt.Sprintf("%s: %s needs a value (%s --help)", cmd, dashed(strings.TrimLeft(name, "-")), cmd), 2)
+	}
+	// The flag package's `invalid value "abc" for flag -threads: parse error`
+	// (urfave/cli's own flag types: `invalid value "abc" for flag -threads:
+	// strconv.ParseInt: ...`): name the flag as users type it, and what it wants.
+	var val, name string
+	_, err1 := fmt.Sscanf(msg, "invalid value %q for flag %s", &val, &name)
+	_, err2 := fmt.Sscanf(msg, "invalid boolean value %q for %s", &val, &name)
+	if err1 == nil || err2 == nil {
+		name = strings.TrimSuffix(strings.TrimLeft(name, "-"), ":")
+		want := ""
+		for _, f := range flags {
+			if slices.Contains(f.Names(), name) {
+				want = wants(f)
+			}
+		}
+		return ucli.Exit(fmt.Sprintf("%s: %s: %q is not %s (%s --help)", cmd, dashed(name), val, want, cmd), 2)
 	}
 	return ucli.Exit(fmt.Sprintf("%s: %s (%s --help)", cmd, msg, cmd), 2)
+}
+
+// dashed is a flag's name as users type it: -o, --output.
+func dashed(name string) string {
+	if utf8.RuneCountInString(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
+// wants says what a value of f looks like, for an error about a bad one.
+func wants(f ucli.Flag) string {
+	switch f.(type) {
+	case *ucli.IntFlag, *ucli.Int64Flag, *ucli.IntSliceFlag, *ucli.Int64SliceFlag:
+		return "an integer"
+	case *ucli.UintFlag, *ucli.Uint64Flag, *ucli.UintSliceFlag, *ucli.Uint64SliceFlag:
+		return "a non-negative integer"
+	case *ucli.Float64Flag, *ucli.Float64SliceFlag:
+		return "a number"
+	case *ucli.DurationFlag:
+		return "a duration such as 30s, 5m or 1h30m"
+	case *ucli.BoolFlag:
+		return "true or false"
+	case *ucli.TimestampFlag:
+		return "a timestamp"
+	}
+	return "a valid value"
+}
+
+// checkArgsAndRequired makes cmd (full name name) refuse, as one-line
+// usage errors with exit status 2 and before it runs, what urfave/cli
+// would otherwise let through or answer with the whole help: positional
+// arguments to a command without subcommands that does not declare Args
+// (`bloomctl jobs extra` would list the jobs, the word ignored), and a
+// Required flag left out (urfave prints the help, then `Required flag "out"
+// not set`, exit 1). The flags stay required in effect; urfave no longer
+// checks them itself.
+func checkArgsAndRequired(name string, cmd *ucli.Command) {
+	var required []string
+	for _, f := range cmd.Flags {
+		if r, ok := f.(ucli.RequiredFlag); ok && r.IsRequired() {
+			required = append(required, f.Names()[0])
+			if v := reflect.ValueOf(f); v.Kind() == reflect.Pointer {
+				if field := v.Elem().FieldByName("Required"); field.CanSet() && field.Kind() == reflect.Bool {
+					field.SetBool(false)
+				}
+			}
+		}
+	}
+	refuseArgs := !cmd.Args && len(cmd.Subcommands) == 0 && !cmd.SkipFlagParsing && cmd.Action != nil
+	if len(required) == 0 && !refuseArgs {
+		return
+	}
+	before := cmd.Before
+	cmd.Before = func(c *ucli.Context) error {
+		if refuseArgs && c.Args().Present() {
+			return ucli.Exit(fmt.Sprintf("%s: unexpected arguments %q: it takes none, every setting is a --flag (quote a value with spaces; %s --help)", name, c.Args().Slice(), name), 2)
+		}
+		var missing []string
+		for _, r := range required {
+			if !c.IsSet(r) {
+				missing = append(missing, dashed(r))
+			}
+		}
+		switch len(missing) {
+		case 0:
+		case 1:
+			return ucli.Exit(fmt.Sprintf("%s: %s is required (%s --help)", name, missing[0], name), 2)
+		default:
+			return ucli.Exit(fmt.Sprintf("%s: %s are required (%s --help)", name, strings.Join(missing, ", "), name), 2)
+		}
+		if before != nil {
+			return before(c)
+		}
+		return nil
+	}
 }
 
 // printable is s for a terminal: control characters (escape sequences a

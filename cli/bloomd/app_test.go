@@ -67,3 +67,20 @@ func TestNoCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayArguments: a command that takes no arguments refuses them, exit
+// status 2, rather than run without them (bloomd keygen extra would print
+// a secret, the word ignored).
+func TestStrayArguments(t *testing.T) {
+	for _, args := range [][]string{{"keygen", "extra"}, {"devices", "extra"}, {"join", "extra"}} {
+		app := App()
+		var out bytes.Buffer
+		app.Writer, app.ErrWriter = &out, &out
+		app.ExitErrHandler = func(*ucli.Context, error) {}
+		err := app.Run(append([]string{"bloomd"}, args...))
+		var ec ucli.ExitCoder
+		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), `unexpected arguments ["extra"]`) || out.Len() > 0 {
+			t.Errorf("bloomd %v: %v, printed %q; want exit status 2 naming the argument", args, err, out.String())
+		}
+	}
+}
