@@ -279,6 +279,7 @@ func TestBadInputSaysWhatToDo(t *testing.T) {
 		{[]string{"score", "--model", golden, "--tokens", "5,x"}, "not a token id"},
 		{[]string{"score", "--model", golden, "--tokens", "5"}, "at least two"},
 		{[]string{"score", "--tokens", "5,6"}, "--model DIR is required"},
+		{[]string{"serve"}, "--model DIR is required"},
 		{[]string{"score", "--model", truncated, "--tokens", "5,6"}, "model.safetensors"},
 		{[]string{"generate", "--model", golden, "--prompt-tokens", "5", "--temperature", "0"}, "--temperature"},
 		{[]string{"train", "--preset", "bloom-tiny"}, "--local"},

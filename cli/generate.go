@@ -13,8 +13,9 @@ func generateCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "generate",
 		Usage:     "continue a prompt with a model (KV-cached decoding)",
-		UsageText: "bloomctl generate --model DIR (--prompt-tokens 5,17 | --tokenizer FILE --prompt TEXT) --max-new-tokens 20 [--greedy | --temperature T --top-k K --top-p P --seed S]",
-		Description: `Prints the new tokens only; with --output json, {"tokens":[...]}. With --tokenizer
+		UsageText: "bloomctl generate --model DIR (--prompt-tokens 5,17 | [--tokenizer FILE] --prompt TEXT) --max-new-tokens 20 [--greedy | --temperature T --top-k K --top-p P --seed S]",
+		Description: `Prints the new tokens only; with --output json, {"tokens":[...]}. With --prompt
+(encoded with --tokenizer, else the --model directory's tokenizer.json) or --tokenizer
 it also prints them decoded (in JSON, "text").
 Without --greedy, tokens are sampled: temperature, then top-k, then top-p, as
 Hugging Face's generate does; --seed makes sampling repeatable.`,
@@ -22,7 +23,7 @@ Hugging Face's generate does; --seed makes sampling repeatable.`,
 			modelFlag,
 			&ucli.StringFlag{Name: "prompt-tokens", Usage: "comma-separated prompt token ids"},
 			tokenizerFlag,
-			&ucli.StringFlag{Name: "prompt", Usage: "prompt `TEXT`, encoded with --tokenizer"},
+			&ucli.StringFlag{Name: "prompt", Usage: "prompt `TEXT`, encoded with --tokenizer (default: the --model directory's tokenizer.json)"},
 			&ucli.IntFlag{Name: "max-new-tokens", Value: 32, Usage: "tokens to generate"},
 			&ucli.BoolFlag{Name: "greedy", Usage: "always take the most likely token"},
 			&ucli.Float64Flag{Name: "temperature", Value: 1, Usage: "sampling temperature (> 0)"},

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -20,12 +21,15 @@ func openDevice(c *ucli.Context) (npu.Device, error) {
 	return npu.Open("cpu", npu.Options{Threads: globalInt(c, "threads")})
 }
 
+// errNoModel is the answer to a command that needs --model without it.
+var errNoModel = errors.New("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
+
 // loadModel opens --model DIR (a Hugging Face BLOOM directory or a native
 // checkpoint) on the CPU device.
 func loadModel(c *ucli.Context) (*bloom.Model, ckpt.BloomConfig, error) {
 	dir := c.String("model")
 	if dir == "" {
-		return nil, ckpt.BloomConfig{}, fmt.Errorf("--model DIR is required: a Hugging Face BLOOM directory (config.json and safetensors weights) or a native checkpoint (a job's --save directory or one of its iter_* steps)")
+		return nil, ckpt.BloomConfig{}, errNoModel
 	}
 	m, hf, err := openModel(c, dir)
 	if err != nil {

@@ -21,14 +21,14 @@ func scoreCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "score",
 		Usage:     "log-probabilities of a token sequence under a model",
-		UsageText: "bloomctl score --model DIR (--tokens 5,17,42 | --tokenizer FILE --text TEXT)",
+		UsageText: "bloomctl score --model DIR (--tokens 5,17,42 | [--tokenizer FILE] --text TEXT)",
 		Description: `Prints {"tokens":[...],"logprobs":[null,lp1,...],"loss":x}: logprobs[i] is
 log p(token i | tokens before it) and loss is the mean of -logprobs[1:].`,
 		Flags: append([]ucli.Flag{
 			modelFlag,
 			&ucli.StringFlag{Name: "tokens", Usage: "comma-separated token ids, at least two"},
 			tokenizerFlag,
-			&ucli.StringFlag{Name: "text", Usage: "`TEXT` to score, encoded with --tokenizer"},
+			&ucli.StringFlag{Name: "text", Usage: "`TEXT` to score, encoded with --tokenizer (default: the --model directory's tokenizer.json)"},
 		}, precisionFlags...),
 		Action: func(c *ucli.Context) error {
 			ids, _, err := textIDs(c, "text", "tokens")

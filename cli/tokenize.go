@@ -70,6 +70,9 @@ func loadTokenizer(c *ucli.Context) (*tokenizer.Tokenizer, error) {
 // --model directory; a model without one needs the flag.
 func modelTokenizerFlag(c *ucli.Context) (*tokenizer.Tokenizer, error) {
 	path := c.String("tokenizer")
+	if path == "" && c.String("model") == "" {
+		return nil, errNoModel
+	}
 	if path == "" {
 		path = filepath.Join(c.String("model"), "tokenizer.json")
 		if _, err := os.Stat(path); err != nil {
@@ -101,8 +104,14 @@ func decodeLine(tok *tokenizer.Tokenizer, skipSpecial bool) func([]byte) (any, e
 			IDs *[]int32 `json:"ids"`
 		}
 		if err := json.Unmarshal(b, &in); err != nil || in.IDs == nil {
-			if err == nil {
+			var ute *json.UnmarshalTypeError
+			switch {
+			case err == nil:
 				err = errors.New(`no "ids" key`)
+			case errors.As(err, &ute) && ute.Field == "":
+				err = fmt.Errorf("got a JSON %s", ute.Value)
+			case errors.As(err, &ute):
+				err = fmt.Errorf("%q holds a JSON %s, not token ids", ute.Field, ute.Value)
 			}
 			return nil, fmt.Errorf(`want an object such as {"ids":[5,17,42]}: %v`, err)
 		}
@@ -160,11 +169,20 @@ func textIDs(c *ucli.Context, textFlag, idsFlag string) (ids []int32, tok *token
 	if tok, err = loadTokenizer(c); err != nil {
 		return nil, nil, err
 	}
+	if text := c.String(textFlag); text != "" && tok == nil && c.String("model") != "" {
+		// No --tokenizer: the model directory's own, as serve and evaluate use it.
+		p := filepath.Join(c.String("model"), "tokenizer.json")
+		if _, err := os.Stat(p); err == nil {
+			if tok, err = tokenizer.Load(p); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
 	switch text := c.String(textFlag); {
 	case text != "" && c.String(idsFlag) != "":
 		return nil, nil, fmt.Errorf("give --%s or --%s, not both", textFlag, idsFlag)
 	case text != "" && tok == nil:
-		return nil, nil, fmt.Errorf("--%s needs --tokenizer FILE|DIR to encode it", textFlag)
+		return nil, nil, fmt.Errorf("--%s needs --tokenizer FILE|DIR to encode it (--model has no tokenizer.json)", textFlag)
 	case text != "":
 		if ids = tok.AppendIDs(nil, text); len(ids) == 0 {
 			return nil, nil, fmt.Errorf("--%s encodes to no tokens", textFlag)

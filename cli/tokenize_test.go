@@ -133,7 +133,8 @@ func TestTokenizeBadLines(t *testing.T) {
 		{"\"ok\"\nnot json\n", nil, "line 2"},
 		{"\"ok\"\n\n", nil, "line 2"},
 		{"{\"ids\":[1]}\n{\"text\":\"x\"}\n", []string{"--decode"}, "line 2"},
-		{"{\"ids\":[1,\"x\"]}\n", []string{"--decode"}, "line 1"},
+		{"{\"ids\":[1,\"x\"]}\n", []string{"--decode"}, `line 1: want an object such as {"ids":[5,17,42]}: "ids" holds a JSON string, not token ids`},
+		{"\"x\"\n", []string{"--decode"}, `line 1: want an object such as {"ids":[5,17,42]}: got a JSON string`},
 		{"\"x\"\n", []string{"--tokenizer", ""}, "--tokenizer is required"},
 	} {
 		args := append([]string{"tokenize", "--tokenizer", refTokenizer}, c.args...)
@@ -187,6 +188,27 @@ func TestTokenizerTrainScoreGenerate(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &g); err != nil || g.Text == nil || *g.Text != tok.Decode(g.Tokens, false) {
 		t.Errorf("generate: %s (%v)", out, err)
+	}
+	// Without --tokenizer, --text and --prompt use the model directory's own.
+	withTok := filepath.Join(dir, "m")
+	if err := os.MkdirAll(withTok, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(golden, "config.json"), filepath.Join(golden, "model.safetensors"), tokPath} {
+		b, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(withTok, filepath.Base(f)), b, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	out2, err := run(t, "score", "--model", withTok, "--text", "abab cab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if json.Unmarshal([]byte(out2), &s); !equalJSON(s.Tokens, tok.AppendIDs(nil, "abab cab")) {
+		t.Errorf("score with the model's tokenizer.json: %s", out2)
 	}
 	for _, c := range [][]string{
 		{"score", "--model", golden, "--text", "ab"},
