@@ -46,7 +46,7 @@ succeeded. --output json prints GET /v1/jobs/ID's answer on one line (with
 				return err
 			}
 			defer cl.Close()
-			return watchJob(c, cl, id)
+			return watchJob(c, cl, id, false)
 		},
 	}
 }
@@ -149,8 +149,12 @@ func progressLine(p *api.JobProgress) string {
 // watchJob prints a line per new step (and per state change) until the
 // job ends; it fails unless the job succeeded. With --output json the
 // lines go to stderr and stdout gets the ended job as JSON (as bloomctl
-// job ID -o json prints it).
-func watchJob(c *ucli.Context, cl *api.Client, id string) error {
+// job ID -o json prints it). A failed poll is retried (a leader election,
+// a node restarting in a rollout) once the cluster has answered, which
+// answered says it already has (submit --watch); before that, it is the
+// error: a job --watch at an address where no bloomd answers fails, as job
+// ID does, instead of retrying forever.
+func watchJob(c *ucli.Context, cl *api.Client, id string, answered bool) error {
 	asJSON, err := outputJSON(c)
 	if err != nil {
 		return err
@@ -171,9 +175,12 @@ func watchJob(c *ucli.Context, cl *api.Client, id string) error {
 		switch {
 		case errors.As(err, &se) && se.Code == 404:
 			return err
+		case err != nil && !answered:
+			return err
 		case err != nil:
 			fmt.Fprintf(c.App.ErrWriter, "(%v; retrying)\n", err)
 		default:
+			answered = true
 			end := api.JobTerminal(j.State)
 			if !end {
 				lastState = printState(w, j, lastState)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"bloom/api"
 	"bloom/daemon/identity"
@@ -72,5 +73,27 @@ func TestWatchJSON(t *testing.T) {
 	if err != nil || json.Unmarshal(out.Bytes(), &j) != nil || j.State != api.JobSucceeded || strings.Count(out.String(), "\n") != 1 ||
 		!strings.Contains(errOut.String(), "step 1/2") {
 		t.Errorf("job --watch -o json: %v\nstdout %q\nstderr %q", err, out.String(), errOut.String())
+	}
+}
+
+// TestWatchUnreachable: job --watch where no bloomd answers fails with the
+// reason, as job ID does, instead of retrying forever.
+func TestWatchUnreachable(t *testing.T) {
+	secret, err := identity.GenerateSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := run(t, "job", "j1", "--watch", "--addr", "127.0.0.1:1", "--token", secret.Token())
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "cannot be reached") {
+			t.Errorf("job --watch at 127.0.0.1:1: %v, want the address cannot be reached", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("job --watch at 127.0.0.1:1 still retrying after 30s")
 	}
 }

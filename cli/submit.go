@@ -196,7 +196,7 @@ func submit(c *ucli.Context, jf jobspec.File) error {
 		return err
 	}
 	defer cl.Close()
-	return watchJob(c, cl, job.ID)
+	return watchJob(c, cl, job.ID, true)
 }
 
 // retryElection retries a write while the cluster answers 503 (no leader:
