@@ -129,8 +129,9 @@ func benchGemmCommand() *ucli.Command {
 		Usage:     "GEMM GFLOP/s: C(m,n) = op(A)·op(B), float32 or half operands (GemmHalf)",
 		UsageText: "bloomctl bench gemm --m 1024 --n 1024 --k 1024 [--transa] [--transb] [--dtype fp32|fp16|bf16] [--threads N]",
 		Flags: []ucli.Flag{
-			&ucli.IntFlag{Name: "m", Value: 1024}, &ucli.IntFlag{Name: "n", Value: 1024}, &ucli.IntFlag{Name: "k", Value: 1024},
-			&ucli.BoolFlag{Name: "transa"}, &ucli.BoolFlag{Name: "transb"},
+			&ucli.IntFlag{Name: "m", Value: 1024, Usage: "rows of C and of op(A)"}, &ucli.IntFlag{Name: "n", Value: 1024, Usage: "columns of C and of op(B)"},
+			&ucli.IntFlag{Name: "k", Value: 1024, Usage: "the inner dimension: columns of op(A), rows of op(B)"},
+			&ucli.BoolFlag{Name: "transa", Usage: "A is stored k×m: op(A) = Aᵀ"}, &ucli.BoolFlag{Name: "transb", Usage: "B is stored n×k: op(B) = Bᵀ (a linear layer's forward)"},
 			&ucli.StringFlag{Name: "dtype", Value: "fp32", Usage: "A and B's type: fp32 (Gemm), fp16 or bf16 (GemmHalf: half operands, float32 products, sums and C)"},
 		},
 		Action: func(c *ucli.Context) error {

@@ -36,7 +36,7 @@ Progress goes to standard error.
   bloomctl checkpoints fetch job-1 --out step --step 200
   bloomctl convert --model step --out bloom-tuned`,
 		Flags: []ucli.Flag{
-			&ucli.Int64Flag{Name: "step", Usage: "the committed step `N` to fetch (default: the latest)"},
+			&ucli.Int64Flag{Name: "step", Usage: "the committed step `N` to fetch (0: the latest)"},
 			&ucli.StringFlag{Name: "out", Usage: "the `DIR` to write the step's files to (created)"},
 		},
 		Action: func(c *ucli.Context) error {

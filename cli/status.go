@@ -104,5 +104,5 @@ func ctlClientAt(c *ucli.Context, addr string) (*api.Client, error) {
 		}
 		return api.NewClient(addr, tlsConf, token)
 	}
-	return nil, errors.New("bloomctl needs the cluster's --secret-file, --token-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN_FILE, BLOOM_TOKEN)")
+	return nil, errors.New("no credentials: give the cluster's --secret-file, --token-file or --token (BLOOM_SECRET_FILE, BLOOM_TOKEN_FILE, BLOOM_TOKEN)")
 }
