@@ -159,17 +159,32 @@ func (h *HF) addShard(path string, want []string) error {
 	}
 	h.files = append(h.files, f)
 	for _, raw := range f.Names() {
-		name := normalizeName(raw)
-		if prev, dup := h.tensors[name]; dup {
-			if prev.file == f {
-				return errf(path, ErrCorrupt, "tensors %q and %q are the same after stripping %q", prev.name, raw, transformerPrefix)
-			}
-			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.path))
+		if err := h.add(hfTensor{file: f, path: path, name: raw}); err != nil {
+			return err
 		}
-		h.tensors[name] = hfTensor{file: f, path: path, name: raw}
 	}
+	return h.holds(path, want)
+}
+
+// add adds tensor t of file t.path under its normalized name; a name
+// already taken is corrupt.
+func (h *HF) add(t hfTensor) error {
+	name := normalizeName(t.name)
+	if prev, dup := h.tensors[name]; dup {
+		if prev.path == t.path {
+			return errf(t.path, ErrCorrupt, "tensors %q and %q are the same after stripping %q", prev.name, t.name, transformerPrefix)
+		}
+		return errf(t.path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.path))
+	}
+	h.tensors[name] = t
+	return nil
+}
+
+// holds checks that the file at path holds every tensor in want (the names
+// the index places in it).
+func (h *HF) holds(path string, want []string) error {
 	for _, name := range want {
-		if t, ok := h.tensors[name]; !ok || t.file != f {
+		if t, ok := h.tensors[name]; !ok || t.path != path {
 			return errf(path, ErrNotFound, "tensor %q, which the index places in this shard, is not in it", name)
 		}
 	}
@@ -195,18 +210,11 @@ func (h *HF) addTorch(path string, want []string) error {
 		if !ok || !isTensor {
 			return errf(path, ErrCorrupt, "state dict entry %v is a %T, not a named tensor", k, v)
 		}
-		name := normalizeName(raw)
-		if prev, dup := h.tensors[name]; dup {
-			return errf(path, ErrCorrupt, "tensor %q is also in %s", name, filepath.Base(prev.path))
-		}
-		h.tensors[name] = hfTensor{pt: t, path: path, name: raw}
-	}
-	for _, name := range want {
-		if t, ok := h.tensors[name]; !ok || t.path != path {
-			return errf(path, ErrNotFound, "tensor %q, which the index places in this shard, is not in it", name)
+		if err := h.add(hfTensor{pt: t, path: path, name: raw}); err != nil {
+			return err
 		}
 	}
-	return nil
+	return h.holds(path, want)
 }
 
 // Dir is the directory the model was opened from.

@@ -198,8 +198,7 @@ func (d *Daemon) gossipConfig() membership.Config {
 	// The NPUs' addresses go only if every later update still fits
 	// memberlist's metadata limit with them; without them a rank table
 	// across nodes is not written (the warning says why), the node runs.
-	if g.Meta.DeviceIPs != "" && g.Meta.FitsWhenFull() != nil {
-		err := g.Meta.FitsWhenFull()
+	if err := g.Meta.FitsWhenFull(); err != nil && g.Meta.DeviceIPs != "" {
 		g.Meta.DeviceIPs = ""
 		if g.Meta.FitsWhenFull() == nil {
 			d.log.Warn("this node's NPU addresses (device_ip) do not fit its gossip metadata: left out, so NPU jobs across nodes get no HCCL rank table",

@@ -71,32 +71,15 @@ type Eval struct {
 // just ran (under a ramp-up DeepSpeed's pipeline evaluates its current
 // micro-batches, not the full global batch) and advances its consumed
 // validation samples by them, so each evaluation starts after every
-// earlier one's samples.
-func evalWindow(ramp Rampup, global int, ev Eval, step int) (base int64, batch int) {
+// earlier one's samples. final is the validation at the end of training
+// after step (Megatron's "the end of training for val data"), which also
+// starts after step's own.
+func evalWindow(ramp Rampup, global int, ev Eval, step int, final bool) (base int64, batch int) {
 	var consumed int64
 	for s := 1; s <= step; s++ {
-		b := ramp.Batch(global, consumed)
-		consumed += int64(b)
-		if s == step {
-			return base, b
-		}
-		if s%ev.Interval == 0 {
-			base += int64(ev.Iters) * int64(b)
-		}
-	}
-	return base, ramp.Batch(global, consumed)
-}
-
-// finalEvalWindow is where the validation at the end of training reads
-// (Megatron's "the end of training for val data", after the last step):
-// after every validation of the run, the last one's included, in batches
-// of the size the last step ran.
-func finalEvalWindow(ramp Rampup, global int, ev Eval, steps int) (base int64, batch int) {
-	var consumed int64
-	for s := 1; s <= steps; s++ {
 		batch = ramp.Batch(global, consumed)
 		consumed += int64(batch)
-		if s%ev.Interval == 0 {
+		if s%ev.Interval == 0 && (s < step || final) {
 			base += int64(ev.Iters) * int64(batch)
 		}
 	}
@@ -107,7 +90,7 @@ func finalEvalWindow(ramp Rampup, global int, ev Eval, steps int) (base int64, b
 // the validation samples, forward only, the loss averaged over them and
 // the data-parallel replicas and passed from the last stage to every rank.
 func (r *Rank) evaluate(ctx context.Context) (float64, error) {
-	base, batch := evalWindow(r.Cfg.Rampup, r.Cfg.GlobalBatch, r.Cfg.Eval, r.step)
+	base, batch := evalWindow(r.Cfg.Rampup, r.Cfg.GlobalBatch, r.Cfg.Eval, r.step, false)
 	return r.evaluateAt(ctx, base, batch)
 }
 

@@ -42,7 +42,7 @@ func TestRampupIterations(t *testing.T) {
 func TestEvalWindow(t *testing.T) {
 	ev := Eval{Interval: 2, Iters: 3}
 	for _, step := range []int{2, 4, 10} {
-		if base, b := evalWindow(Rampup{}, 16, ev, step); base != int64(step/2-1)*3*16 || b != 16 {
+		if base, b := evalWindow(Rampup{}, 16, ev, step, false); base != int64(step/2-1)*3*16 || b != 16 {
 			t.Errorf("no ramp-up, step %d: from %d, batches of %d", step, base, b)
 		}
 	}
@@ -54,16 +54,16 @@ func TestEvalWindow(t *testing.T) {
 		base  int64
 		batch int
 	}{{2, 0, 4}, {4, 3 * 4, 4}, {6, 3*4 + 3*4, 8}, {8, 3*4 + 3*4 + 3*8, 12}, {10, 3*4 + 3*4 + 3*8 + 3*12, 12}} {
-		if base, b := evalWindow(r, 12, ev, c.step); base != c.base || b != c.batch {
+		if base, b := evalWindow(r, 12, ev, c.step, false); base != c.base || b != c.batch {
 			t.Errorf("ramp-up, step %d: from %d, batches of %d; want from %d, batches of %d", c.step, base, b, c.base, c.batch)
 		}
 	}
 	// The validation at the end of training reads after every one before,
 	// the last step's included (10 steps: five of them), or not (9: four).
-	if base, b := finalEvalWindow(Rampup{}, 16, ev, 10); base != 5*3*16 || b != 16 {
+	if base, b := evalWindow(Rampup{}, 16, ev, 10, true); base != 5*3*16 || b != 16 {
 		t.Errorf("at the end of 10 steps: from %d, batches of %d", base, b)
 	}
-	if base, b := finalEvalWindow(r, 12, ev, 9); base != 3*4+3*4+3*8+3*12 || b != 12 {
+	if base, b := evalWindow(r, 12, ev, 9, true); base != 3*4+3*4+3*8+3*12 || b != 12 {
 		t.Errorf("ramp-up, at the end of 9 steps: from %d, batches of %d", base, b)
 	}
 }

@@ -285,7 +285,7 @@ func (r *Rank) loop(ctx context.Context) error {
 		if e := r.Cfg.Eval; e.Iters > 0 && r.step == r.Cfg.Steps && !st.Stop {
 			// Megatron validates once more when training ends, on the
 			// samples after every earlier validation's.
-			base, batch := finalEvalWindow(r.Cfg.Rampup, r.Cfg.GlobalBatch, e, r.step)
+			base, batch := evalWindow(r.Cfg.Rampup, r.Cfg.GlobalBatch, e, r.step, true)
 			if st.FinalValLoss, err = r.evaluateAt(ctx, base, batch); err != nil {
 				return fmt.Errorf("%s: validation at the end of training: %w", r.tag, err)
 			}

@@ -28,9 +28,9 @@ func TestBloomOnFake(t *testing.T) {
 	t.Run("golden", func(t *testing.T) { child(t, "TestBloomGolden", fakeacl.Options{SoC: fakeacl.Ascend910B1}) })
 }
 
-// trainTiny runs 4 steps of a small BLOOM on d and returns the losses and
-// the final parameters.
-func trainTiny(t *testing.T, d npu.Device) ([]float64, []float32) {
+// runTiny trains a small BLOOM on d for steps steps (tune, when not nil,
+// adjusts the run) and returns each step's figures and the model.
+func runTiny(t *testing.T, d npu.Device, steps int, tune func(*trainer.RankConfig)) ([]trainer.StepStats, *bloom.Model) {
 	t.Helper()
 	m, err := bloom.New(d, bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 2, Eps: 1e-5})
 	if err != nil {
@@ -38,16 +38,31 @@ func trainTiny(t *testing.T, d npu.Device) ([]float64, []float32) {
 	}
 	m.InitRandom(3, 0.02)
 	cfg := trainer.DefaultRankConfig()
-	cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = 2, 4, 16, 4
+	cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = 2, 4, 16, steps
 	cfg.LR = trainer.Schedule{MaxLR: 3e-3, MinLR: 3e-3, Style: "constant"}
+	if tune != nil {
+		tune(&cfg)
+	}
 	src, err := data.NewByteCorpus(data.DemoText(), cfg.SeqLength, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var losses []float64
+	var stats []trainer.StepStats
 	loop := trainer.Local{Cfg: cfg, Model: m, Data: src}
-	if err := loop.Run(context.Background(), func(s trainer.StepStats) { losses = append(losses, s.Loss) }); err != nil {
+	if err := loop.Run(context.Background(), func(s trainer.StepStats) { stats = append(stats, s) }); err != nil {
 		t.Fatal(err)
+	}
+	return stats, m
+}
+
+// trainTiny runs 4 steps of a small BLOOM on d and returns the losses and
+// the final parameters.
+func trainTiny(t *testing.T, d npu.Device) ([]float64, []float32) {
+	t.Helper()
+	stats, m := runTiny(t, d, 4, nil)
+	var losses []float64
+	for _, s := range stats {
+		losses = append(losses, s.Loss)
 	}
 	params := make([]float32, m.Layout.Size)
 	d.Read(params, m.Params)
@@ -105,25 +120,10 @@ func TestBloomFP16Overflow(t *testing.T) {
 	}
 	d := open(t)
 	run := func(dev npu.Device) []trainer.StepStats {
-		m, err := bloom.New(dev, bloom.Config{Vocab: 264, Hidden: 32, Heads: 4, Layers: 2, Eps: 1e-5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.InitRandom(3, 0.02)
-		cfg := trainer.DefaultRankConfig()
-		cfg.MicroBatch, cfg.GlobalBatch, cfg.SeqLength, cfg.Steps = 2, 4, 16, 8
-		cfg.Precision = npu.F16
-		cfg.LossScale = trainer.LossScaleConfig{InitialScalePower: 24, Window: 100, Hysteresis: 1, MinScale: 1}
-		cfg.LR = trainer.Schedule{MaxLR: 3e-3, MinLR: 3e-3, Style: "constant"}
-		src, err := data.NewByteCorpus(data.DemoText(), cfg.SeqLength, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stats []trainer.StepStats
-		loop := trainer.Local{Cfg: cfg, Model: m, Data: src}
-		if err := loop.Run(context.Background(), func(s trainer.StepStats) { stats = append(stats, s) }); err != nil {
-			t.Fatal(err)
-		}
+		stats, _ := runTiny(t, dev, 8, func(cfg *trainer.RankConfig) {
+			cfg.Precision = npu.F16
+			cfg.LossScale = trainer.LossScaleConfig{InitialScalePower: 24, Window: 100, Hysteresis: 1, MinScale: 1}
+		})
 		return stats
 	}
 	want, got := run(cpu.New(1)), run(d)
