@@ -31,7 +31,8 @@
 // kind, as Gemm's do). That kernel is UNTESTED on real hardware: no machine
 // it was written on has AVX512_BF16. Its packers, its dispatch and a Go
 // model of its arithmetic, which it must match bit for bit, are tested
-// everywhere; the comparison with the model skips, saying so, where the
+// everywhere, and so are its hand-encoded instructions, read back by GNU
+// objdump; the comparison with the model skips, saying so, where the
 // instruction is missing.
 //
 // The backend registers itself as "cpu":

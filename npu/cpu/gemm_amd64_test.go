@@ -6,6 +6,12 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 
 	"bloom/internal/cpuid"
@@ -140,5 +146,54 @@ func TestHalfKernelsDispatch(t *testing.T) {
 	if gemmAVX512.halfF16 == nil || (gemmAVX512.halfBF16 != nil) != cpuid.X86.AVX512BW {
 		t.Errorf("AVX-512 kernels over half B: fp16 %v, bf16 %v, on a CPU with AVX-512BW %v",
 			gemmAVX512.halfF16 != nil, gemmAVX512.halfBF16 != nil, cpuid.X86.AVX512BW)
+	}
+}
+
+// TestVDPBF16PSEncoding reads the bf16 kernel's hand-encoded VDPBF16PS
+// instructions back with an independent decoder, GNU objdump (binutils), from
+// this test binary: every one must decode as VDPBF16PS with the accumulator,
+// B register and broadcast A pair KSTEPBF means (Zd += Zs·4r(AX){1to16}, row
+// r in Z2r and Z2r+1), three k-steps of 28 each, all in sbgemmKernel14x32
+// (found by address: go test strips the symbol table). It checks the bytes,
+// not their execution: that needs AVX512_BF16 (TestBF16KernelMatchesModel).
+func TestVDPBF16PSEncoding(t *testing.T) {
+	objdump, err := exec.LookPath("objdump")
+	if err != nil {
+		t.Skip("no objdump (apt-get install binutils): the VDPBF16PS encoding is not checked")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(objdump, "-d", "--no-show-raw-insn", exe).Output()
+	if err != nil {
+		t.Fatalf("objdump -d %s: %v", exe, err)
+	}
+	insn := regexp.MustCompile(`^([0-9a-f]+):\s+vdpbf16ps\s+(?:0x([0-9a-f]+))?\(%rax\)\{1to16\},%zmm(\d+),%zmm(\d+)$`)
+	var n int
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.Contains(line, "vdpbf16ps") {
+			continue
+		}
+		m := insn.FindStringSubmatch(line)
+		if m == nil {
+			t.Fatalf("instruction %d decodes as %q, not VDPBF16PS Zd, Zs, disp(AX){1to16}", n, line)
+		}
+		pc, _ := strconv.ParseUint(m[1], 16, 64)
+		if f := runtime.FuncForPC(uintptr(pc)); f == nil || !strings.HasSuffix(f.Name(), ".sbgemmKernel14x32") {
+			t.Fatalf("%q is not in sbgemmKernel14x32", line)
+		}
+		disp, _ := strconv.ParseInt("0"+m[2], 16, 64)
+		s, _ := strconv.Atoi(m[3])
+		d, _ := strconv.Atoi(m[4])
+		i := n % 28
+		if want := [3]int{4 * (i / 2), 28 + i%2, i}; [3]int{int(disp), s, d} != want {
+			t.Errorf("instruction %d: %q: (disp, zmm B, zmm acc) = (%d, %d, %d), want %v", n, line, disp, s, d, want)
+		}
+		n++
+	}
+	if n != 3*28 {
+		t.Errorf("%d VDPBF16PS in the binary, want 84 (sbgemmKernel14x32's three k-steps of 28)", n)
 	}
 }

@@ -34,8 +34,9 @@
 // of the 16 lanes j, Zd[j] += Zs.bf16[2j+1]·A.bf16[1], then
 // Zd[j] += Zs.bf16[2j]·A.bf16[0], A being the 32-bit pair at 4r(AX). For
 // example VDPBF16PS_BCST(0, 28, 0) is 62 f2 1e 50 52 40 00 and
-// VDPBF16PS_BCST(27, 29, 13) is 62 62 16 50 52 58 0d; the built kernel
-// disassembles as these instructions.
+// VDPBF16PS_BCST(27, 29, 13) is 62 62 16 50 52 58 0d; GNU objdump reads
+// every one in the built kernel back as the instruction meant
+// (TestVDPBF16PSEncoding).
 #define VDPBF16PS_BCST(d, s, r) \
 	BYTE $0x62; \
 	BYTE $(((1-(((d)>>3)&1))<<7) | 0x60 | ((1-(((d)>>4)&1))<<4) | 0x02); \
