@@ -118,8 +118,32 @@ func outputJSON(c *ucli.Context) (bool, error) {
 	case "table", "":
 		return false, nil
 	default:
-		return false, fmt.Errorf("unknown --output %q: use table or json (bloomctl metrics also csv)", f)
+		also := "" // bloomd's commands have no csv
+		if c.App != nil && c.App.Name == "bloomctl" {
+			also = " (bloomctl metrics also csv)"
+		}
+		return false, fmt.Errorf("unknown --output %q: use table or json%s", f, also)
 	}
+}
+
+// OutputFlag is --output (-o), table or json, for a command outside
+// bloomctl's global options: version, and bloomd's devices.
+func OutputFlag() ucli.Flag {
+	return &ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"}
+}
+
+// WriteOutput prints v as --output asks, as bloomctl's listings do: one
+// line of JSON with --output json, else table's; an unknown format is an
+// error.
+func WriteOutput(c *ucli.Context, v any, table func() error) error {
+	asJSON, err := outputJSON(c)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.App.Writer, v)
+	}
+	return table()
 }
 
 // writeJSON writes v as one line of JSON, the --output json format.

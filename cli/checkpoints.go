@@ -21,7 +21,8 @@ func checkpointsCommand() *ucli.Command {
 a verified copy of each shard; fetch copies one (the latest, or --step) into a
 local directory from whichever nodes hold it. --output json prints GET
 /v1/jobs/ID/checkpoints's answer on one line.`,
-		UsageText:   "bloomctl checkpoints ID\n   bloomctl checkpoints fetch ID [--step N] --out DIR",
+		UsageText: "bloomctl checkpoints ID [--output table|json]\n   bloomctl checkpoints fetch ID [--step N] --out DIR\n" +
+			"   bloomctl checkpoints ID -o json | jq '.checkpoints[-1].step'",
 		Subcommands: []*ucli.Command{checkpointsFetchCommand()},
 		Action: func(c *ucli.Context) error {
 			id, err := jobArg(c)

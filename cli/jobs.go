@@ -15,6 +15,8 @@ func jobsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "jobs",
 		Usage: "list the jobs: state, layout, step, loss, tokens/s",
+		UsageText: "bloomctl jobs [--output table|json]\n" +
+			"   bloomctl jobs -o json | jq -r '.jobs[] | select(.state == \"running\") | .id'",
 		Description: `Lists every job the cluster knows, oldest first: id, name, state, TP × PP × DP,
 step of steps, loss, tokens/s. Any node answers (the coordinator's view, from
 Raft). --output json prints GET /v1/jobs's answer, {"jobs": [...]}, on one line.

@@ -14,6 +14,9 @@ func membersCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "members",
 		Usage: "list the cluster's nodes: address, state (alive/suspect/dead/left), Raft role, devices and how many of them last probed healthy, version",
+		UsageText: "bloomctl members [--addr HOST:PORT] [--output table|json]\n" +
+			"   bloomctl members --addr 10.0.0.2:7950\n" +
+			"   bloomctl members -o json | jq -r '.members[] | select(.state != \"alive\") | .name'",
 		Description: `Lists the nodes gossip knows, as the answering node sees them. --output json
 prints GET /v1/members's answer on one line. Exits 1 with the reason on stderr
 when no node can be reached.`,

@@ -17,6 +17,8 @@ func statusCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "status",
 		Usage: "show the cluster: id, leader, Raft term and commit index, voters, health; and the answering node's devices (health, chip, memory)",
+		UsageText: "bloomctl status [--addr HOST:PORT] [--output table|json]\n" +
+			"   bloomctl status -o json | jq '.health'",
 		Description: `Shows the cluster from the answering node (--addr): its id and leader, Raft
 term and commit index, the voters, what is unhealthy, and that node's devices.
 --output json prints GET /v1/status's answer on one line. Exits 1 with the reason

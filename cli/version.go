@@ -26,7 +26,7 @@ func Build(name string) BuildInfo {
 
 func init() {
 	// --version prints what `version` prints, in both binaries.
-	ucli.VersionPrinter = func(c *ucli.Context) { writeVersion(c.App.Writer, Build(c.App.Name), false) }
+	ucli.VersionPrinter = func(c *ucli.Context) { writeVersion(c.App.Writer, Build(c.App.Name)) }
 }
 
 // VersionCommand is `version` of bloomctl and bloomd.
@@ -34,24 +34,16 @@ func VersionCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "version",
 		Usage: "print the version (from git at build time), the Go version and the platform",
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "output format: table or json"},
-		},
+		Flags: []ucli.Flag{OutputFlag()},
 		Action: func(c *ucli.Context) error {
-			asJSON, err := outputJSON(c)
-			if err != nil {
-				return err
-			}
-			return writeVersion(c.App.Writer, Build(c.App.Name), asJSON)
+			b := Build(c.App.Name)
+			return WriteOutput(c, b, func() error { return writeVersion(c.App.Writer, b) })
 		},
 	}
 }
 
-// writeVersion prints b as a table of two columns, or as one JSON object.
-func writeVersion(w io.Writer, b BuildInfo, asJSON bool) error {
-	if asJSON {
-		return writeJSON(w, b)
-	}
+// writeVersion prints b as a table of two columns.
+func writeVersion(w io.Writer, b BuildInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "%s\t%s\n", b.Name, b.Version)
 	fmt.Fprintf(tw, "go\t%s\n", b.Go)

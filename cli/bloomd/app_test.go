@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,5 +83,44 @@ func TestStrayArguments(t *testing.T) {
 		if !errors.As(err, &ec) || ec.ExitCode() != 2 || !strings.Contains(err.Error(), `unexpected arguments ["extra"]`) || out.Len() > 0 {
 			t.Errorf("bloomd %v: %v, printed %q; want exit status 2 naming the argument", args, err, out.String())
 		}
+	}
+}
+
+// TestDevicesOutput: bloomd devices prints the backends one a line, or with
+// --output json (-o json) as DeviceList; an unknown format is refused as
+// bloomctl's listings refuse it.
+func TestDevicesOutput(t *testing.T) {
+	table, err := runDaemon(t, "devices")
+	if err != nil {
+		t.Fatalf("devices: %v", err)
+	}
+	names := strings.Fields(table)
+	if !slices.Contains(names, "cpu") {
+		t.Errorf("devices printed %q, want cpu among them", table)
+	}
+	for _, args := range [][]string{{"devices", "-o", "json"}, {"devices", "--output", "json"}, {"devices", "--output=json"}} {
+		out, err := runDaemon(t, args...)
+		if err != nil || strings.Count(out, "\n") != 1 || !strings.HasSuffix(out, "\n") {
+			t.Fatalf("bloomd %v: %v, printed %q; want one line", args, err, out)
+		}
+		var keys map[string]json.RawMessage
+		var list DeviceList
+		if err := json.Unmarshal([]byte(out), &keys); err != nil || len(keys) != 1 || keys["backends"] == nil || !strings.Contains(out, `{"name":"cpu"}`) {
+			t.Errorf("bloomd %v printed %q (%v), want {\"backends\":[{\"name\":...},...]}", args, out, err)
+		}
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("bloomd %v printed %q: %v", args, out, err)
+		}
+		var got []string
+		for _, b := range list.Backends {
+			got = append(got, b.Name)
+		}
+		if !slices.Equal(got, names) {
+			t.Errorf("bloomd %v: backends %q, the table %q", args, got, names)
+		}
+	}
+	_, err = runDaemon(t, "devices", "-o", "yaml")
+	if err == nil || err.Error() != `unknown --output "yaml": use table or json` {
+		t.Errorf("devices -o yaml: %v, want unknown --output naming table and json", err)
 	}
 }

@@ -6,18 +6,47 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"bloom/cli"
 	"bloom/npu"
 )
+
+// DeviceList is what `bloomd devices --output json` prints, on one line:
+// the backends sorted by name, {"backends":[{"name":"acl"},{"name":"cpu"}]}.
+// Fields may be added to it; none is renamed or removed.
+type DeviceList struct {
+	Backends []Backend `json:"backends"`
+}
+
+// Backend is one compute backend of DeviceList.
+type Backend struct {
+	// Name is the backend's name: cpu (--devices cpu:N), acl (Ascend NPUs,
+	// --devices npu:...).
+	Name string `json:"name"`
+}
 
 func devicesCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:  "devices",
 		Usage: "list the compute backends compiled into this binary",
+		UsageText: "bloomd devices [--output table|json]\n" +
+			"   bloomd devices -o json | jq -r '.backends[].name'",
+		Description: `Lists the backends this binary can open devices with, one name a line: cpu
+(--devices cpu:N) and acl (Ascend NPUs, --devices npu:0-7; a binary built without
+make build-acl lists it too and refuses to open it). --output json prints
+{"backends":[{"name":"acl"},{"name":"cpu"}]} on one line.`,
+		Flags: []ucli.Flag{cli.OutputFlag()},
 		Action: func(c *ucli.Context) error {
-			for _, name := range npu.Backends() {
-				fmt.Fprintln(c.App.Writer, name)
+			names := npu.Backends()
+			list := DeviceList{Backends: make([]Backend, 0, len(names))}
+			for _, name := range names {
+				list.Backends = append(list.Backends, Backend{Name: name})
 			}
-			return nil
+			return cli.WriteOutput(c, list, func() error {
+				for _, b := range list.Backends {
+					fmt.Fprintln(c.App.Writer, b.Name)
+				}
+				return nil
+			})
 		},
 	}
 }
