@@ -2,6 +2,7 @@ package bloom
 
 import (
 	"fmt"
+	"slices"
 
 	"bloom/npu"
 )
@@ -112,6 +113,11 @@ func (m *Model) decodeStage(c *Cache, ids, mask []int32, in npu.Buf, every bool)
 			c.mask[b*c.Cap+t0+t] = v
 		}
 		copy(full[b*Tk:(b+1)*Tk], c.mask[b*c.Cap:b*c.Cap+Tk])
+	}
+	if !slices.Contains(full, 0) {
+		// No padding: attention without a mask, the same numbers (ALiBi
+		// counts every key either way) by the devices' unmasked paths.
+		full = nil
 	}
 	if !m.Part.Embed {
 		m.Dev.Copy(a.x0, in)
