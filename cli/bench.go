@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -190,17 +191,31 @@ func randomBuf(dev npu.Device, n int, seed uint64) npu.Buf {
 	return b
 }
 
-// shapeFlags are the model shape and batch of bench train and generate.
-var shapeFlags = []ucli.Flag{
-	&ucli.IntFlag{Name: "vocab", Value: 4096}, &ucli.IntFlag{Name: "hidden", Value: 256},
-	&ucli.IntFlag{Name: "heads", Value: 8}, &ucli.IntFlag{Name: "layers", Value: 4},
-	&ucli.IntFlag{Name: "seq", Value: 128}, &ucli.IntFlag{Name: "batch", Value: 8},
+// shapeFlags are the random model's shape flags of bench train, generate
+// and serve, then --seq (its usage says what a sequence is to the
+// command) and, when batch is not empty, --batch.
+func shapeFlags(seq, batch string) []ucli.Flag {
+	f := []ucli.Flag{
+		&ucli.IntFlag{Name: "vocab", Value: 4096, Usage: "the random model's vocabulary"},
+		&ucli.IntFlag{Name: "hidden", Value: 256, Usage: "the random model's hidden size"},
+		&ucli.IntFlag{Name: "heads", Value: 8, Usage: "the random model's attention heads (they divide --hidden)"},
+		&ucli.IntFlag{Name: "layers", Value: 4, Usage: "the random model's transformer blocks"},
+		&ucli.IntFlag{Name: "seq", Value: 128, Usage: seq},
+	}
+	if batch != "" {
+		f = append(f, &ucli.IntFlag{Name: "batch", Value: 8, Usage: batch})
+	}
+	return f
 }
 
-// benchModel makes a random model of the shape flags and a random batch.
+// benchModel makes a random model of the shape flags and a random batch
+// (one sequence where the command has no --batch).
 func benchModel(c *ucli.Context) (*bloom.Model, bloom.Batch, []int, error) {
 	cfg := bloom.Config{Vocab: c.Int("vocab"), Hidden: c.Int("hidden"), Heads: c.Int("heads"), Layers: c.Int("layers"), Eps: 1e-5}
 	B, T := c.Int("batch"), c.Int("seq")
+	if !slices.ContainsFunc(c.Command.Flags, func(f ucli.Flag) bool { return slices.Contains(f.Names(), "batch") }) {
+		B = 1
+	}
 	if B <= 0 || T <= 0 {
 		return nil, bloom.Batch{}, nil, fmt.Errorf("--batch and --seq must be positive")
 	}
@@ -230,7 +245,7 @@ func benchTrainCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "bf16", Usage: "mixed precision: bf16 matrix products over float32 master weights"},
 			&ucli.BoolFlag{Name: "fp16", Usage: "mixed precision: fp16 matrix products (loss scaled by 4096)"},
 			&ucli.BoolFlag{Name: "checkpoint-activations", Usage: "recompute each block in backward instead of keeping its activations"},
-		}, shapeFlags...),
+		}, shapeFlags("tokens per sequence", "sequences per step")...),
 		Action: func(c *ucli.Context) error {
 			m, b, shape, err := benchModel(c)
 			if err != nil {
@@ -267,8 +282,8 @@ func benchTrainCommand() *ucli.Command {
 }
 
 func benchGenerateCommand() *ucli.Command {
-	flags := append([]ucli.Flag{}, shapeFlags...)
-	flags = append(flags, &ucli.IntFlag{Name: "new-tokens", Value: 32})
+	flags := shapeFlags("prompt tokens", "prompts generated together")
+	flags = append(flags, &ucli.IntFlag{Name: "new-tokens", Value: 32, Usage: "tokens generated after each prompt"})
 	flags = append(flags, precisionFlags...)
 	return &ucli.Command{
 		Name:      "generate",

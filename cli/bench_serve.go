@@ -32,7 +32,7 @@ func benchServeCommand() *ucli.Command {
 		kvCacheFlag,
 		&ucli.IntFlag{Name: "max-context", Value: 512, Usage: "the engine's KV cache positions: requests join while their tokens fit before it"},
 		&ucli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the whole run (server and clients) to this path"},
-	}, append(shapeFlags, precisionFlags...)...)
+	}, append(shapeFlags("prompt length in bytes: tokens, to the byte-level tokenizer the server runs with", ""), precisionFlags...)...)
 	return &ucli.Command{
 		Name:      "serve",
 		Usage:     "the completions server under load: aggregate tokens/s, time to first token, inter-token latency, and each level against one stream",
@@ -102,7 +102,7 @@ func benchServeCommand() *ucli.Command {
 					return err
 				}
 				r.EngineTTFTp50, r.EngineTTFTp99, r.EngineITLp50, r.EngineITLp99 = rec.quantiles()
-				r.Shape, r.Threads = shape, m.Dev.Threads()
+				r.Shape, r.Threads = shape[:5], m.Dev.Threads() // vocab hidden heads layers seq
 				if n == 1 {
 					one = &r
 				}

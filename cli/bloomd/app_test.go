@@ -124,3 +124,25 @@ func TestDevicesOutput(t *testing.T) {
 		t.Errorf("devices -o yaml: %v, want unknown --output naming table and json", err)
 	}
 }
+
+// TestEveryFlagSaysWhatItIs: every flag of every command of bloomd and
+// bloomctl that --help shows has a usage text (hidden commands, internal
+// to the programs, aside).
+func TestEveryFlagSaysWhatItIs(t *testing.T) {
+	var walk func(path string, flags []ucli.Flag, cmds []*ucli.Command)
+	walk = func(path string, flags []ucli.Flag, cmds []*ucli.Command) {
+		for _, f := range flags {
+			if u, ok := f.(ucli.DocGenerationFlag); !ok || strings.TrimSpace(u.GetUsage()) == "" {
+				t.Errorf("%s --%s has no usage text", path, f.Names()[0])
+			}
+		}
+		for _, c := range cmds {
+			if !c.Hidden {
+				walk(path+" "+c.Name, c.Flags, c.Subcommands)
+			}
+		}
+	}
+	for _, app := range []*ucli.App{App(), cli.CtlApp()} {
+		walk(app.Name, app.Flags, app.Commands)
+	}
+}
