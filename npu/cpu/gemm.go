@@ -95,6 +95,17 @@ type gemmImpl struct {
 	// columns of both, 2·NR, in each row of c): a 2-row edge is a few FMA
 	// chains, which wait on their latency unless two panels share a pass.
 	rows2pair func(kc int, a []float32, csa int, b []float32, ldb, panel int, c []float32, ldc int, alpha float32)
+	// once, when not nil, computes n rows (onceMin ≤ n ≤ onceMax) of
+	// alpha·A·B against one NR-column panel of B, each row of B read once,
+	// into c (onceStride(n) rows of NR, ldc apart): the bits kern gives
+	// for those rows. A is k-major, onceStride(n) floats a step (packOnce),
+	// zero past n. It is for the few rows of a decoding step, whose weights
+	// (packed once, PackB) stream from L3 or memory: the 14-row tile and its
+	// edge read each panel twice, groups of 4 rows once per group.
+	once func(n, kc int, a []float32, b []float32, ldb int, c []float32, ldc int, alpha float32)
+	// packOnce packs rows [0, rows) of A stored m×k (stride lda), kc
+	// long, k-major with stride floats a step; rows past them are zero.
+	packOnce func(d, a []float32, lda, rows, kc, stride int)
 	// packAN interleaves mr rows of A (stride lda), kc long, into kc groups
 	// of mr floats; d has gemmPackSlack floats of room past them.
 	packAN func(d, a []float32, lda, kc int)
@@ -336,6 +347,10 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		g.blockHalf(st, s, i0, i1, panels)
 		return
 	}
+	if rows := min(i1, g.m) - i0; g.once != nil && g.pre != nil && g.a != nil && rows >= onceMin && rows <= onceMax {
+		g.blockOnce(st, s, i0, rows, panels)
+		return
+	}
 	for ic := i0; ic < i1; ic += g.mc {
 		tiles, full := g.chunkA(st, s, ic, i1)
 		// The last tile's rows when it is a 2-row edge, which two full
@@ -359,6 +374,60 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 				s.edge(g, st, a, rsa, csa, b, ldb, i, j)
 			}
 		}
+	}
+}
+
+// The rows a step's products take through gemmImpl.once: fewer go through
+// the row kernels, which are as fast there; more through the tiles.
+const (
+	onceMin = 5
+	onceMax = 12
+)
+
+// onceStride is the floats a k-step of A packed for gemmImpl.once holds
+// for n rows.
+func onceStride(n int) int {
+	if n <= 8 {
+		return 8
+	}
+	return 12
+}
+
+// blockOnce is block for the rows [i0, i0+rows) against weights packed once
+// (pre): A packed k-major (packOnce, or copied when stored k×m), then each
+// panel in one pass over B (once) through the scratch tile.
+func (g *gemmOp) blockOnce(st *gemmStep, s *gemmScratch, i0, rows, panels int) {
+	stride := onceStride(rows)
+	a := s.a[:st.kc*stride]
+	if g.transA {
+		for p := range st.kc {
+			d := a[p*stride : (p+1)*stride]
+			copy(d, g.a[(st.pc+p)*g.lda+i0:][:rows])
+			clear(d[rows:])
+		}
+	} else {
+		g.packOnce(a, g.a[i0*g.lda+st.pc:], g.lda, rows, st.kc, stride)
+	}
+	for jp := range panels {
+		j := st.jc + jp*g.nr
+		b, ldb := g.panelB(st, s, jp, j)
+		g.once(rows, st.kd, a, b, ldb, s.tile, g.nr, g.alpha)
+		g.putTile(st, s.tile, rows, i0, j)
+	}
+}
+
+// packOnceGo packs what packOnce packs but the first r0 rows' first k0
+// steps (the caller's), zeroing the rows past rows.
+func packOnceGo(d, a []float32, lda, rows, kc, stride, k0, r0 int) {
+	for p := range kc {
+		r := r0
+		if p >= k0 {
+			r = 0
+		}
+		for ; r < rows; r++ {
+			d[p*stride+r] = a[r*lda+p]
+		}
+		clear(d[p*stride+rows : (p+1)*stride])
 	}
 }
 
@@ -561,7 +630,7 @@ func getScratch(im *gemmImpl) *gemmScratch {
 	grow(&s.b, im.kc*im.nc)
 	grow(&s.edgeA, im.mr*im.kc+gemmPackSlack)
 	grow(&s.edgeB, im.kc*im.nr)
-	grow(&s.tile, im.mr*im.nr)
+	grow(&s.tile, max(im.mr, onceMax)*im.nr)
 	grow(&s.stage, max(im.mr*im.kc, im.nr*im.kc, im.mc, im.nc))
 	return s
 }

@@ -100,7 +100,8 @@ var gemmAVX2 = &gemmImpl{
 // MC×KC of A (336×512, 672 KiB) sits in the 1.25 MiB L2.
 var gemmAVX512 = &gemmImpl{
 	name: "avx512", mr: 14, nr: 32, kc: 512, mc: 14 * 24, nc: 1024, kmajorA: true,
-	kern: sgemmKernelAVX512, rows: sgemmRowsAVX512, rows2pair: sgemmRows2PairAVX512, packAN: packA14AVX2, packAT: packAT14AVX512, packBT: packBT32AVX2,
+	kern: sgemmKernelAVX512, rows: sgemmRowsAVX512, rows2pair: sgemmRows2PairAVX512, once: sgemmOnceAVX512, packOnce: packOnceAVX2,
+	packAN: packA14AVX2, packAT: packAT14AVX512, packBT: packBT32AVX2,
 }
 
 // sgemmKernelAVX2 is the gemmKernel in assembly.

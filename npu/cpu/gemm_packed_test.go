@@ -14,11 +14,13 @@ import (
 // stored either way, for every kernel this CPU has, on 1, 2 and 3 threads,
 // over shapes with partial tiles and several KC and NC blocks; beta ≠ 0 and
 // a transposed A included. The weights of a decode step (m of 1 to 16,
-// B stored n×k) are the case it is for.
+// B stored n×k) are the case it is for: every row count of the kernels'
+// paths (1, 2 and 4 rows, gemmImpl.once's 8 and 12, the tile's 14).
 func TestGemmPackedBitIdentical(t *testing.T) {
 	shapes := [][3]int{ // m, n, k
 		{1, 1, 1}, {1, 33, 7}, {3, 100, 513}, {16, 1024, 256}, {16, 257, 1100},
 		{1, 2100, 64}, {14, 64, 1025}, {29, 70, 300}, {64, 200, 90}, {5, 3000, 40},
+		{8, 300, 600}, {9, 100, 513}, {12, 70, 1030}, {13, 64, 200},
 	}
 	for _, im := range gemmImpls {
 		t.Run(im.name, func(t *testing.T) {

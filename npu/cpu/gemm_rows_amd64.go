@@ -77,3 +77,41 @@ func sgemmRows2PairAVX512(kc int, a []float32, csa int, b []float32, ldb, panel 
 	_ = c[ldc+63]
 	sgemmRows2x64(kc, &a[0], csa, &b[0], ldb, panel, &c[0], ldc, alpha)
 }
+
+// sgemmRows8x32 and sgemmRows12x32 are the one-pass row kernels: 8 or 12
+// rows of alpha·A·B (A k-major, 8 or 12 floats a step) against a 32-column
+// panel of B, into c (ldc apart), each row of B read once.
+//
+//go:noescape
+func sgemmRows8x32(k int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemmRows12x32(k int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+// sgemmOnceAVX512 is gemmImpl.once for the 14×32 kernel: n (5 to 12) rows
+// of A k-major with onceStride(n) floats a step, in one pass over B.
+func sgemmOnceAVX512(n, kc int, a []float32, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	st := onceStride(n)
+	_ = a[kc*st-1]
+	_ = b[(kc-1)*ldb+31]
+	_ = c[(st-1)*ldc+31]
+	if st == 8 {
+		sgemmRows8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
+		return
+	}
+	sgemmRows12x32(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
+}
+
+// packOnceAVX2 is gemmImpl.packOnce with 8-row transposes (transpose8) for
+// whole groups of 8 rows and 8 steps.
+func packOnceAVX2(d, a []float32, lda, rows, kc, stride int) {
+	k8, r8 := kc&^7, rows&^7
+	if k8 > 0 {
+		_ = d[k8*stride-1]
+		for r := 0; r < r8; r += 8 {
+			_ = a[(r+7)*lda+k8-1]
+			transpose8(&d[r], &a[r*lda], lda, k8/8, 4*stride)
+		}
+	}
+	packOnceGo(d, a, lda, rows, kc, stride, k8, r8)
+}
