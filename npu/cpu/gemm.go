@@ -62,6 +62,8 @@ type halfKernels struct {
 	// rows may be nil: edge tiles then run kern into a tile.
 	kern func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32)
 	rows func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32)
+	// once may be nil: gemmImpl.once over B of the half type.
+	once func(n, kc int, a []float32, b []uint16, ldb int, c []float32, ldc int, alpha float32)
 }
 
 // gemmImpl is one micro-kernel with the register tile, the blocking and the
@@ -347,8 +349,14 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		g.blockHalf(st, s, i0, i1, panels)
 		return
 	}
-	if rows := min(i1, g.m) - i0; g.once != nil && g.pre != nil && g.a != nil && rows >= onceMin && rows <= onceMax {
-		g.blockOnce(st, s, i0, rows, panels)
+	if rows := min(i1, g.m) - i0; g.once != nil && g.pre != nil && g.takesOnce(rows) {
+		a := g.packOnceA(st, s, i0, rows)
+		for jp := range panels {
+			j := st.jc + jp*g.nr
+			b, ldb := g.panelB(st, s, jp, j)
+			g.once(rows, st.kd, a, b, ldb, s.tile, g.nr, g.alpha)
+			g.putTile(st, s.tile, rows, i0, j)
+		}
 		return
 	}
 	for ic := i0; ic < i1; ic += g.mc {
@@ -393,10 +401,15 @@ func onceStride(n int) int {
 	return 12
 }
 
-// blockOnce is block for the rows [i0, i0+rows) against weights packed once
-// (pre): A packed k-major (packOnce, or copied when stored k×m), then each
-// panel in one pass over B (once) through the scratch tile.
-func (g *gemmOp) blockOnce(st *gemmStep, s *gemmScratch, i0, rows, panels int) {
+// takesOnce reports whether rows rows of A (all of a product's, with B
+// packed once) go through the one-pass row kernels.
+func (g *gemmOp) takesOnce(rows int) bool {
+	return g.a != nil && rows >= onceMin && rows <= onceMax
+}
+
+// packOnceA packs the rows [i0, i0+rows) of A at depth st for the one-pass
+// row kernels, k-major (packOnce, or copied when A is stored k×m), into s.
+func (g *gemmOp) packOnceA(st *gemmStep, s *gemmScratch, i0, rows int) []float32 {
 	stride := onceStride(rows)
 	a := s.a[:st.kc*stride]
 	if g.transA {
@@ -408,12 +421,7 @@ func (g *gemmOp) blockOnce(st *gemmStep, s *gemmScratch, i0, rows, panels int) {
 	} else {
 		g.packOnce(a, g.a[i0*g.lda+st.pc:], g.lda, rows, st.kc, stride)
 	}
-	for jp := range panels {
-		j := st.jc + jp*g.nr
-		b, ldb := g.panelB(st, s, jp, j)
-		g.once(rows, st.kd, a, b, ldb, s.tile, g.nr, g.alpha)
-		g.putTile(st, s.tile, rows, i0, j)
-	}
+	return a
 }
 
 // packOnceGo packs what packOnce packs but the first r0 rows' first k0
@@ -452,6 +460,15 @@ func (g *gemmOp) chunkA(st *gemmStep, s *gemmScratch, ic, i1 int) (tiles, full i
 // blockHalf is block for B packed in a half type (preh) whose kernels read
 // it in place (hk): each panel's full tiles, then its edge rows.
 func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
+	if rows := min(i1, g.m) - i0; g.hk.once != nil && g.takesOnce(rows) {
+		a := g.packOnceA(st, s, i0, rows)
+		for jp := range panels {
+			j := st.jc + jp*g.nr
+			g.hk.once(rows, st.kd, a, g.preh[j*g.k+st.pc*g.nr:], g.nr, s.tile, g.nr, g.alpha)
+			g.putTile(st, s.tile, rows, i0, j)
+		}
+		return
+	}
 	for ic := i0; ic < i1; ic += g.mc {
 		tiles, full := g.chunkA(st, s, ic, i1)
 		for jp := range panels {

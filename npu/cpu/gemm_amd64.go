@@ -23,9 +23,9 @@ func init() {
 		}
 	}
 	if hasAVX512F() {
-		gemmAVX512.halfF16 = halfKernelsAVX512(hgemmKernel14x32F16, hgemmRows4x32F16, hgemmRows2x32F16, hgemmRows1x32F16)
+		gemmAVX512.halfF16 = halfKernelsAVX512(hgemmKernel14x32F16, hgemmRows4x32F16, hgemmRows2x32F16, hgemmRows1x32F16, hgemmRows8x32F16, hgemmRows12x32F16)
 		if cpuid.X86.AVX512BW {
-			gemmAVX512.halfBF16 = halfKernelsAVX512(hgemmKernel14x32BF16, hgemmRows4x32BF16, hgemmRows2x32BF16, hgemmRows1x32BF16)
+			gemmAVX512.halfBF16 = halfKernelsAVX512(hgemmKernel14x32BF16, hgemmRows4x32BF16, hgemmRows2x32BF16, hgemmRows1x32BF16, hgemmRows8x32BF16, hgemmRows12x32BF16)
 		}
 	}
 	gemmImpls = gemmImplsFor(hasAVX512F(), hasAVX2FMA())
@@ -190,10 +190,14 @@ func halfKernelsAVX2(kern6 kernel6[uint16]) *halfKernels {
 	}}
 }
 
-// halfKernelsAVX512 are the 14×32 kernel and its edge rows for B of one
-// half type (kern14 and rows4, rows2, rows1 of that type).
-func halfKernelsAVX512(kern14 kernel14[uint16], rows4, rows2, rows1 rowsKernel[uint16]) *halfKernels {
+// halfKernelsAVX512 are the 14×32 kernel, its edge rows and its one-pass
+// rows for B of one half type (kern14; rows4, rows2, rows1; once8, once12
+// of that type).
+func halfKernelsAVX512(kern14 kernel14[uint16], rows4, rows2, rows1 rowsKernel[uint16], once8, once12 onceKernel[uint16]) *halfKernels {
 	return &halfKernels{
+		once: func(n, kc int, a []float32, b []uint16, ldb int, c []float32, ldc int, alpha float32) {
+			onceAVX512(n, kc, a, b, ldb, c, ldc, alpha, once8, once12)
+		},
 		kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
 			kernelAVX512(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern14)
 		},

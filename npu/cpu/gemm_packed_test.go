@@ -88,7 +88,7 @@ func TestGemmPackedNoDepth(t *testing.T) {
 func TestGemmPackedHalf(t *testing.T) {
 	shapes := [][3]int{ // m, n, k
 		{1, 33, 7}, {2, 96, 64}, {4, 64, 300}, {16, 1024, 256}, {16, 257, 1100}, {30, 160, 513},
-		{5, 3000, 40}, {64, 200, 90}, {300, 130, 600},
+		{5, 3000, 40}, {64, 200, 90}, {300, 130, 600}, {8, 100, 600}, {12, 70, 1030}, {9, 64, 77},
 	}
 	type variant struct {
 		name    string

@@ -78,9 +78,10 @@ func sgemmRows2PairAVX512(kc int, a []float32, csa int, b []float32, ldb, panel 
 	sgemmRows2x64(kc, &a[0], csa, &b[0], ldb, panel, &c[0], ldc, alpha)
 }
 
-// sgemmRows8x32 and sgemmRows12x32 are the one-pass row kernels: 8 or 12
-// rows of alpha·A·B (A k-major, 8 or 12 floats a step) against a 32-column
-// panel of B, into c (ldc apart), each row of B read once.
+// The one-pass row kernels (gemm_once_amd64.h): 8 or 12 rows of alpha·A·B
+// (A k-major, 8 or 12 floats a step) against a 32-column panel of B of
+// float32, fp16 or bf16 values (the bf16 ones need AVX-512BW), into c (ldc
+// apart), each row of B read once.
 //
 //go:noescape
 func sgemmRows8x32(k int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32)
@@ -88,18 +89,39 @@ func sgemmRows8x32(k int, a *float32, b *float32, ldb int, c *float32, ldc int, 
 //go:noescape
 func sgemmRows12x32(k int, a *float32, b *float32, ldb int, c *float32, ldc int, alpha float32)
 
-// sgemmOnceAVX512 is gemmImpl.once for the 14×32 kernel: n (5 to 12) rows
-// of A k-major with onceStride(n) floats a step, in one pass over B.
-func sgemmOnceAVX512(n, kc int, a []float32, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+//go:noescape
+func hgemmRows8x32F16(k int, a *float32, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows12x32F16(k int, a *float32, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows8x32BF16(k int, a *float32, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows12x32BF16(k int, a *float32, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+// onceKernel is a one-pass row kernel over B of type T.
+type onceKernel[T float32 | uint16] func(k int, a *float32, b *T, ldb int, c *float32, ldc int, alpha float32)
+
+// onceAVX512 is gemmImpl.once (halfKernels.once) for the 14×32 kernel: n
+// (5 to 12) rows of A k-major with onceStride(n) floats a step, in one pass
+// over B, by once8 or once12.
+func onceAVX512[T float32 | uint16](n, kc int, a []float32, b []T, ldb int, c []float32, ldc int, alpha float32, once8, once12 onceKernel[T]) {
 	st := onceStride(n)
 	_ = a[kc*st-1]
 	_ = b[(kc-1)*ldb+31]
 	_ = c[(st-1)*ldc+31]
 	if st == 8 {
-		sgemmRows8x32(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
+		once8(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
 		return
 	}
-	sgemmRows12x32(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
+	once12(kc, &a[0], &b[0], ldb, &c[0], ldc, alpha)
+}
+
+// sgemmOnceAVX512 is onceAVX512 over float32 B.
+func sgemmOnceAVX512(n, kc int, a []float32, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	onceAVX512(n, kc, a, b, ldb, c, ldc, alpha, sgemmRows8x32, sgemmRows12x32)
 }
 
 // packOnceAVX2 is gemmImpl.packOnce with 8-row transposes (transpose8) for
