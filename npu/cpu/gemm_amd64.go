@@ -17,9 +17,9 @@ import "bloom/internal/cpuid"
 
 func init() {
 	if hasAVX2FMA() {
-		gemmAVX2.halfBF16 = halfKernelsAVX2(hgemmKernel6x16BF16)
+		gemmAVX2.halfBF16 = halfKernelsAVX2(hgemmKernel6x16BF16, hgemmRows4x16BF16, hgemmRows2x16BF16, hgemmRows1x16BF16)
 		if cpuid.X86.F16C {
-			gemmAVX2.halfF16 = halfKernelsAVX2(hgemmKernel6x16F16)
+			gemmAVX2.halfF16 = halfKernelsAVX2(hgemmKernel6x16F16, hgemmRows4x16F16, hgemmRows2x16F16, hgemmRows1x16F16)
 		}
 	}
 	if hasAVX512F() {
@@ -84,7 +84,7 @@ func gemmImplsFor(avx512, avx2 bool) []*gemmImpl {
 // C, 8 MiB for m = 2048, stays in L3 (NC = 4096 went to DRAM).
 var gemmAVX2 = &gemmImpl{
 	name: "avx2", mr: gemmMR, nr: gemmNR, kc: 256, mc: 144, nc: 1024,
-	kern: sgemmKernelAVX2, packAN: packA6AVX2, packAT: packATAVX2, packBT: packBTAVX2,
+	kern: sgemmKernelAVX2, rows: sgemmRowsAVX2, packAN: packA6AVX2, packAT: packATAVX2, packBT: packBTAVX2,
 }
 
 // gemmAVX512 is the 14×32 AVX-512 kernel (sgemmKernel14x32). Its tile fills
@@ -182,12 +182,17 @@ func kernelAVX512[T float32 | uint16](tiles, kc int, a []float32, rsa, csa, tsa 
 	k(tiles, kc, &a[0], csa, tsa, &b[0], ldb, &c[0], ldc, alpha, beta)
 }
 
-// halfKernelsAVX2 is the 6×16 kernel for B of one half type (kern6); its
-// edge tiles run it into a tile.
-func halfKernelsAVX2(kern6 kernel6[uint16]) *halfKernels {
-	return &halfKernels{kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
-		kernelAVX2(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern6)
-	}}
+// halfKernelsAVX2 are the 6×16 kernel and its edge rows for B of one half
+// type (kern6 and rows4, rows2, rows1 of that type).
+func halfKernelsAVX2(kern6 kernel6[uint16], rows4, rows2, rows1 rowsKernel[uint16]) *halfKernels {
+	return &halfKernels{
+		kern: func(tiles, kc int, a []float32, rsa, csa, tsa int, b []uint16, ldb int, c []float32, ldc int, alpha, beta float32) {
+			kernelAVX2(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern6)
+		},
+		rows: func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32) {
+			rowsIn(16, n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
+		},
+	}
 }
 
 // halfKernelsAVX512 are the 14×32 kernel, its edge rows and its one-pass

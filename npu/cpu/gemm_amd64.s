@@ -1,12 +1,21 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "gemm_prefetch_amd64.h"
 
 #define LOADB0(r) VMOVUPS (BX), r
 #define LOADB1(r) VMOVUPS 32(BX), r
 #define BSHIFT 2
 #define KERN6 ·sgemmKernel6x16
 #include "gemm_kernel6_amd64.h"
+#define PFB PREFETCHT0 (DX)
+#define ROWS4 ·sgemmRows4x16
+#define ROWS2 ·sgemmRows2x16
+#define ROWS1 ·sgemmRows1x16
+#include "gemm_rows6_amd64.h"
+#undef ROWS4
+#undef ROWS2
+#undef ROWS1
 #undef LOADB0
 #undef LOADB1
 #undef BSHIFT
@@ -20,6 +29,13 @@
 #define LOADB1(r) VCVTPH2PS 16(BX), r
 #define KERN6 ·hgemmKernel6x16F16
 #include "gemm_kernel6_amd64.h"
+#define ROWS4 ·hgemmRows4x16F16
+#define ROWS2 ·hgemmRows2x16F16
+#define ROWS1 ·hgemmRows1x16F16
+#include "gemm_rows6_amd64.h"
+#undef ROWS4
+#undef ROWS2
+#undef ROWS1
 #undef LOADB0
 #undef LOADB1
 #undef KERN6
@@ -28,6 +44,14 @@
 #define LOADB1(r) VPMOVZXWD 16(BX), r; VPSLLD $16, r, r
 #define KERN6 ·hgemmKernel6x16BF16
 #include "gemm_kernel6_amd64.h"
+#define ROWS4 ·hgemmRows4x16BF16
+#define ROWS2 ·hgemmRows2x16BF16
+#define ROWS1 ·hgemmRows1x16BF16
+#include "gemm_rows6_amd64.h"
+#undef ROWS4
+#undef ROWS2
+#undef ROWS1
+#undef PFB
 #undef LOADB0
 #undef LOADB1
 #undef BSHIFT

@@ -16,9 +16,14 @@ type rowsKernel[T float32 | uint16] func(k int, a *float32, csa int, b *T, ldb i
 // rowsAVX512 computes n rows in groups of 4, 2 and 1 (rows4, rows2,
 // rows1), after checking the slices hold what the kernels read and write.
 func rowsAVX512[T float32 | uint16](n, kc int, a []float32, csa int, b []T, ldb int, c []float32, ldc int, alpha float32, rows4, rows2, rows1 rowsKernel[T]) {
+	rowsIn(32, n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
+}
+
+// rowsIn is rowsAVX512 for row kernels nr columns wide.
+func rowsIn[T float32 | uint16](nr, n, kc int, a []float32, csa int, b []T, ldb int, c []float32, ldc int, alpha float32, rows4, rows2, rows1 rowsKernel[T]) {
 	_ = a[n-1+(kc-1)*csa]
-	_ = b[(kc-1)*ldb+31]
-	_ = c[(n-1)*ldc+31]
+	_ = b[(kc-1)*ldb+nr-1]
+	_ = c[(n-1)*ldc+nr-1]
 	r := 0
 	for ; r+4 <= n; r += 4 {
 		rows4(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
@@ -31,6 +36,42 @@ func rowsAVX512[T float32 | uint16](n, kc int, a []float32, csa int, b []T, ldb 
 		rows1(kc, &a[r], csa, &b[0], ldb, &c[r*ldc], ldc, alpha)
 	}
 }
+
+// sgemmRowsAVX2 computes the first n (< 6) rows of an edge tile of the 6×16
+// AVX2 kernel, as sgemmRowsAVX512 does for the 14×32 one
+// (gemm_rows6_amd64.h).
+func sgemmRowsAVX2(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32) {
+	rowsIn(16, n, kc, a, csa, b, ldb, c, ldc, alpha, sgemmRows4x16, sgemmRows2x16, sgemmRows1x16)
+}
+
+// The AVX2 row kernels over float32, fp16 and bf16 B.
+//
+//go:noescape
+func sgemmRows4x16(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemmRows2x16(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func sgemmRows1x16(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows4x16F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows2x16F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows1x16F16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows4x16BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows2x16BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
+
+//go:noescape
+func hgemmRows1x16BF16(k int, a *float32, csa int, b *uint16, ldb int, c *float32, ldc int, alpha float32)
 
 //go:noescape
 func sgemmRows4x32(k int, a *float32, csa int, b *float32, ldb int, c *float32, ldc int, alpha float32)

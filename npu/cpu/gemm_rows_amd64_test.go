@@ -9,34 +9,53 @@ import (
 )
 
 // TestRowsKernelMatchesTile: the row kernels give, for the first n rows of
-// an edge tile, the bits the whole 14×32 tile gives (n = 1…13, several
-// depths, alpha 1 and not).
+// an edge tile, the bits the whole tile gives (n = 1…MR−1, several depths,
+// alpha 1 and not): the 14×32 AVX-512 tile's and the 6×16 AVX2 tile's.
 func TestRowsKernelMatchesTile(t *testing.T) {
-	if !hasAVX512F() {
-		t.Skip("UNTESTED here: this CPU has no AVX-512F")
+	type tile struct {
+		name   string
+		mr, nr int
+		has    bool
+		kern   func(kc int, a, b, c []float32, alpha float32)
+		rows   func(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32)
 	}
-	r := rand.New(rand.NewPCG(3, 3))
-	for _, kc := range []int{1, 3, 64, 512} {
-		a, b := normals(r, 14*kc+gemmPackSlack), normals(r, kc*32)
-		for _, alpha := range []float32{1, 0.37} {
-			want := make([]float32, 14*32)
-			sgemmKernel14x32(1, kc, &a[0], 14, 0, &b[0], 32, &want[0], 32, alpha, 0)
-			for n := 1; n < 14; n++ {
-				got := make([]float32, 14*32)
-				for i := range got {
-					got[i] = float32(math.NaN()) // rows past n must stay untouched
-				}
-				sgemmRowsAVX512(n, kc, a, 14, b, 32, got, 32, alpha)
-				for i, g := range got {
-					if i < n*32 && math.Float32bits(g) != math.Float32bits(want[i]) {
-						t.Fatalf("kc %d alpha %v rows %d: C[%d][%d] = %v, the tile gives %v", kc, alpha, n, i/32, i%32, g, want[i])
-					}
-					if i >= n*32 && !math.IsNaN(float64(g)) {
-						t.Fatalf("kc %d rows %d: row %d was written", kc, n, i/32)
+	for _, tl := range []tile{
+		{"avx512", 14, 32, hasAVX512F(), func(kc int, a, b, c []float32, alpha float32) {
+			sgemmKernel14x32(1, kc, &a[0], 14, 0, &b[0], 32, &c[0], 32, alpha, 0)
+		}, sgemmRowsAVX512},
+		{"avx2", gemmMR, gemmNR, hasAVX2FMA(), func(kc int, a, b, c []float32, alpha float32) {
+			sgemmKernel6x16(1, kc, &a[0], 1, gemmMR, 0, &b[0], gemmNR, &c[0], gemmNR, alpha, 0)
+		}, sgemmRowsAVX2},
+	} {
+		t.Run(tl.name, func(t *testing.T) {
+			if !tl.has {
+				t.Skipf("UNTESTED here: this CPU lacks %s", tl.name)
+			}
+			mr, nr := tl.mr, tl.nr
+			r := rand.New(rand.NewPCG(3, 3))
+			for _, kc := range []int{1, 3, 64, 512} {
+				a, b := normals(r, mr*kc+gemmPackSlack), normals(r, kc*nr)
+				for _, alpha := range []float32{1, 0.37} {
+					want := make([]float32, mr*nr)
+					tl.kern(kc, a, b, want, alpha)
+					for n := 1; n < mr; n++ {
+						got := make([]float32, mr*nr)
+						for i := range got {
+							got[i] = float32(math.NaN()) // rows past n must stay untouched
+						}
+						tl.rows(n, kc, a, mr, b, nr, got, nr, alpha)
+						for i, g := range got {
+							if i < n*nr && math.Float32bits(g) != math.Float32bits(want[i]) {
+								t.Fatalf("kc %d alpha %v rows %d: C[%d][%d] = %v, the tile gives %v", kc, alpha, n, i/nr, i%nr, g, want[i])
+							}
+							if i >= n*nr && !math.IsNaN(float64(g)) {
+								t.Fatalf("kc %d rows %d: row %d was written", kc, n, i/nr)
+							}
+						}
 					}
 				}
 			}
-		}
+		})
 	}
 }
 
