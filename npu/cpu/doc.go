@@ -16,7 +16,10 @@
 // else AVX2/FMA (6×16), both assembly on amd64, else a portable Go kernel
 // (which the purego build tag forces on amd64 too: make test-portable runs
 // the conformance suite on it);
-// the bits depend on the kernel, not on the thread count. Attention runs on
+// the bits depend on the kernel, not on the thread count. The few rows of a
+// decoding step against weights packed once (PackB) run row kernels, 1, 2
+// and 4 rows (and, on AVX-512, 8 and 12 in one pass over the weights), that
+// give the bits of the tile they stand in for. Attention runs on
 // it, one query block at a time. Exponentials and tanh use polynomial
 // approximations good to 10⁻¹¹, far below float32's rounding; GELU's
 // AVX2 kernels give the bits of its Go loops exactly, so they change no

@@ -12,7 +12,7 @@
 // lines PFK rows ahead asked for at DX), then for each row r a broadcast of
 // A[r] and two FMAs into Z(2r), Z(2r+1). k >= 1.
 // (go vet cannot match a kernel named by a macro to its Go declaration;
-// TestGemmPackedBitIdentical and TestGemmPackedHalf run every argument.)
+// TestOnceKernelsMatchTile runs every argument, ldb and ldc apart.)
 
 #define KSTEPO8 \
 	PFB; \

@@ -10,7 +10,8 @@
 // row's line at DX (PFK rows ahead), and ROWS4, ROWS2 and ROWS1 name the
 // kernels. k >= 1.
 // (go vet cannot match a kernel named by a macro to its Go declaration;
-// TestGemmPackedBitIdentical and TestGemmPackedHalf run every argument.)
+// TestRowsKernelMatchesTile, TestRowPathsInGemmPacked and the GEMM tests
+// run every argument.)
 
 #define KSTEPR6_4 \
 	PFB; \
