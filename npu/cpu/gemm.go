@@ -483,7 +483,7 @@ func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 				i := ic + t*g.mr
 				a, rsa, csa, _ := g.panelA(st, s, t, i)
 				rows := min(g.mr, g.m-i)
-				if g.hk.rows != nil && rsa == 1 && rows < g.mr {
+				if g.hk.rows != nil && rsa == 1 && rows < min(g.mr, onceMax+1) {
 					g.hk.rows(rows, st.kd, a, csa, b, g.nr, s.tile, g.nr, g.alpha)
 				} else {
 					g.hk.kern(1, st.kd, a, rsa, csa, 0, b, g.nr, s.tile, g.nr, g.alpha, 0)
@@ -553,10 +553,13 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 }
 
 // edge computes a partial tile at (i, j) through the scratch tile, so the
-// kernel never touches C outside the matrix.
+// kernel never touches C outside the matrix: its rows by the row kernels,
+// in groups of 4, 2 and 1, unless there are more than onceMax (13 of the
+// 14-row tile: four groups would read the panel four times), which the
+// whole tile computes.
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
 	rows := min(g.mr, g.m-i)
-	if g.rows != nil && rows < g.mr && rsa == 1 {
+	if g.rows != nil && rows < min(g.mr, onceMax+1) && rsa == 1 {
 		g.rows(rows, st.kd, a, csa, b, ldb, s.tile, g.nr, g.alpha)
 	} else {
 		g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)

@@ -55,7 +55,7 @@ func decodeGemms(b *testing.B, C, L, V int) {
 					d.ToHalf(h, f, s.k*s.n)
 					packed = append(packed, d.PackBHalf(true, s.k, s.n, h, s.k))
 				}
-				for _, m := range []int{1, 2, 4, 8, 12, 16, 32} {
+				for _, m := range []int{1, 2, 4, 8, 12, 13, 16, 32} {
 					b.Run(fmt.Sprintf("m=%d/threads=%d", m, threads), func(b *testing.B) {
 						a, c := d.Alloc(m*4*C), d.Alloc(m*V)
 						d.Fill(a, 0.5)
