@@ -44,7 +44,9 @@ save-interval: 50
 ` + "```" + `
 
 ` + "`bloomctl plan`" + ` shows the memory a spec needs before it is submitted. Defaults are
-Megatron's argparse defaults where Megatron has one. Kinds: *value* takes one
+Megatron's argparse defaults where Megatron has one, except where a row says
+otherwise and for ` + "`--log-interval`" + ` (1; Megatron's is 100) and validation
+(` + "`--eval-interval`" + `, ` + "`--eval-iters`" + `: 0, off; Megatron's are 1000 and 100). Kinds: *value* takes one
 value, *list* several, *switch* is set by the bare flag (` + "`--fp16`" + `, or ` + "`fp16: true`" + `).
 
 | setting | kind | default | meaning |
