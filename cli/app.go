@@ -17,7 +17,7 @@ var Version = "dev"
 
 // CtlApp is bloomctl: the user's tool.
 func CtlApp() *ucli.App {
-	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand(), VersionCommand(), CompletionCommand(), ManCommand()}
+	cmds := []*ucli.Command{scoreCommand(), generateCommand(), serveCommand(), trainCommand(), benchCommand(), tokenizeCommand(), tokenizerCommand(), preprocessCommand(), convertCommand(), evaluateCommand(), membersCommand(), statusCommand(), submitCommand(), planCommand(), jobsCommand(), jobCommand(), logsCommand(), cancelCommand(), checkpointsCommand(), metricsCommand(), plotCommand(), rolloutCommand(), VersionCommand(), CompletionCommand("bloomctl"), ManCommand()}
 	withGlobalFlags(cmds, ctlGlobalFlags)
 	return OneLineUsageErrors(&ucli.App{
 		Name:    "bloomctl",
@@ -42,7 +42,7 @@ func ctlGlobalFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "threads", Usage: "CPU threads for local compute (0 = every core)", EnvVars: []string{"BLOOM_THREADS"}},
 		&ucli.StringFlag{Name: "addr", Value: "127.0.0.1:7950", Usage: "a bloomd's API `HOST:PORT`, any node; several, comma-separated, are tried in turn while one cannot be reached", EnvVars: []string{"BLOOM_ADDR"}},
 		&ucli.StringFlag{Name: "secret-file", Usage: "the cluster secret `FILE`, to authenticate with a client certificate", EnvVars: []string{"BLOOM_SECRET_FILE"}},
-		&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token), instead of --secret-file; on the command line it shows in ps: prefer BLOOM_TOKEN or --token-file", EnvVars: []string{"BLOOM_TOKEN"}},
+		&ucli.StringFlag{Name: "token", Usage: "the cluster's API `TOKEN` (bloomd keygen --token --secret-file FILE), instead of --secret-file; on the command line it shows in ps: prefer BLOOM_TOKEN or --token-file", EnvVars: []string{"BLOOM_TOKEN"}},
 		&ucli.StringFlag{Name: "token-file", Usage: "read the API token from `FILE` (mode 600)", EnvVars: []string{"BLOOM_TOKEN_FILE"}},
 	}
 }

@@ -489,3 +489,35 @@ func TestTokenFile(t *testing.T) {
 		t.Errorf("a token file: %v (want the token read, then its own error)", err)
 	}
 }
+
+// TestInferenceHelp: each inference job's help offers the flags its kind
+// reads (a serve job takes no --seed or --micro-batch-size, an evaluate job
+// no --seed) and says where its answer goes; --watch's help reads as text.
+func TestInferenceHelp(t *testing.T) {
+	for _, tc := range []struct {
+		kind       string
+		has, lacks []string
+	}{
+		{"generate", []string{"--seed", "--micro-batch-size", "kept with the job"}, []string{"--max-batch"}},
+		{"evaluate", []string{"--micro-batch-size", "kept with the job"}, []string{"--seed", "--max-batch"}},
+		{"serve", []string{"--max-batch", "bloomctl cancel ID", "/v1/serve/JOB/"}, []string{"--seed", "--micro-batch-size", "kept with the job"}},
+	} {
+		out, err := run(t, "submit", tc.kind, "--help")
+		if err != nil {
+			t.Fatalf("submit %s --help: %v", tc.kind, err)
+		}
+		for _, s := range tc.has {
+			if !strings.Contains(out, s) {
+				t.Errorf("submit %s --help lacks %q", tc.kind, s)
+			}
+		}
+		for _, s := range tc.lacks {
+			if strings.Contains(out, s) {
+				t.Errorf("submit %s --help has %q", tc.kind, s)
+			}
+		}
+	}
+	if out, _ := run(t, "submit", "--help"); !strings.Contains(out, "--watch ") || strings.Contains(out, "--watch bloomctl") {
+		t.Errorf("submit --help's --watch line:\n%s", out)
+	}
+}

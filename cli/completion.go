@@ -13,16 +13,16 @@ import (
 
 // CompletionCommand is `completion bash|zsh|fish` of bloomctl and bloomd:
 // a completion script generated from the running app's commands and flags.
-func CompletionCommand() *ucli.Command {
+func CompletionCommand(program string) *ucli.Command {
 	return &ucli.Command{
 		Name:      "completion",
 		Args:      true,
 		Usage:     "print a shell completion script for bash, zsh or fish",
 		ArgsUsage: "bash|zsh|fish",
-		Description: "The script is generated from this binary's commands and flags: regenerate it after an upgrade.\n" +
-			"   bash: source <(bloomctl completion bash), or save it in /etc/bash_completion.d/bloomctl\n" +
-			"   zsh:  bloomctl completion zsh > \"${fpath[1]}/_bloomctl\" (then compinit)\n" +
-			"   fish: bloomctl completion fish > ~/.config/fish/completions/bloomctl.fish",
+		Description: strings.ReplaceAll("The script is generated from this binary's commands and flags: regenerate it after an upgrade.\n"+
+			"   bash: source <(PROG completion bash), or save it in /etc/bash_completion.d/PROG\n"+
+			"   zsh:  PROG completion zsh > \"${fpath[1]}/_PROG\" (then compinit)\n"+
+			"   fish: PROG completion fish > ~/.config/fish/completions/PROG.fish", "PROG", program),
 		Action: func(c *ucli.Context) error {
 			if c.NArg() > 1 {
 				return fmt.Errorf("completion: give one shell, bash, zsh or fish, got %q", c.Args().Slice())

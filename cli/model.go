@@ -52,7 +52,7 @@ var precisionFlags = []ucli.Flag{
 // packFlag is --no-pack-weights of the commands that decode; packWeights
 // packs m's weights once unless it is set.
 var packFlag = &ucli.BoolFlag{Name: "no-pack-weights",
-	Usage: "keep the weights once, without the copy laid out for the matrix products (in their type under --fp16/--bf16) that spares every decoding step laying out every weight again: 2-4x slower decoding, the copy's memory saved"}
+	Usage: "keep the weights once, without the copy laid out for the matrix products (in their type under --fp16/--bf16) that spares every decoding step laying out every weight again: 2-5x slower decoding, the copy's memory saved"}
 
 func packWeights(c *ucli.Context, m *bloom.Model) {
 	if !c.Bool("no-pack-weights") {

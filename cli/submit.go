@@ -29,7 +29,7 @@ func submitCommand() *ucli.Command {
 			"before it accepts it and says what to change when it cannot run.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Usage: "the job's `NAME` (default: the file's name, or pretrain)"},
-			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as `bloomctl job ID --watch`; with --output json, stdout has the submitted job, then the ended one, a JSON object a line)"},
+			&ucli.BoolFlag{Name: "watch", Usage: "then show progress until the job ends (as bloomctl job ID --watch does; with --output json, stdout has the submitted job, then the ended one, a JSON object a line)"},
 		},
 		Subcommands: []*ucli.Command{pretrainCommand(), inferCommand(jobspec.KindGenerate), inferCommand(jobspec.KindEvaluate), inferCommand(jobspec.KindServe)},
 		Action: func(c *ucli.Context) error {
@@ -90,9 +90,9 @@ func pretrainCommand() *ucli.Command {
 // the model and its placement, and each kind's own.
 var inferFields = map[string][]string{
 	"": {"model-preset", "load", "tokenizer-name-or-path", "tensor-model-parallel-size", "pipeline-model-parallel-size",
-		"partition-layers", "micro-batch-size", "seq-length", "seed", "max-restarts", "fp16", "bf16"},
-	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p", "no-pack-weights"},
-	jobspec.KindEvaluate: {"task", "task-data-path", "limit", "no-pack-weights"},
+		"partition-layers", "seq-length", "max-restarts", "fp16", "bf16"},
+	jobspec.KindGenerate: {"prompt", "max-new-tokens", "temperature", "top-k", "top-p", "seed", "micro-batch-size", "no-pack-weights"},
+	jobspec.KindEvaluate: {"task", "task-data-path", "limit", "micro-batch-size", "no-pack-weights"},
 	jobspec.KindServe:    {"max-batch", "kv-cache-tokens", "kv-cache-dtype", "prefill-chunk"},
 }
 
@@ -100,12 +100,23 @@ var inferFields = map[string][]string{
 var inferUsage = map[string]specFlag{
 	"load":             {usage: "the model to run: a Hugging Face directory or a native checkpoint (any layout), on every node"},
 	"micro-batch-size": {usage: "prompts or questions per batch"},
+	"seed":             {usage: "the sampling seed (with --temperature > 0)"},
 	"seq-length":       {usage: "tokens a prompt and its new tokens may take; longer prompts lose their beginning"},
 	"fp16":             {usage: "matrix products in fp16, as the seed generates, evaluates and serves (weights and activations rounded as they enter a product, float32 sums)"},
 	"bf16":             {usage: "matrix products in bf16 (weights and activations rounded as they enter a product, float32 sums)"},
 }
 
-// inferCommand is `submit generate` or `submit evaluate`: the model of
+// inferDescription is the help text of `submit KIND` for an inference kind.
+func inferDescription(kind string) string {
+	shape := "The model's shape comes from --model-preset or --config, and must be the one --load holds."
+	if kind == jobspec.KindServe {
+		return "The server runs until the job is cancelled (bloomctl cancel ID) or rolled out; clients reach it\n" +
+			"through any bloomd at /v1/serve/JOB/ with the cluster's API token. " + shape
+	}
+	return "The answer is kept with the job: bloomctl job ID (--output json: its result). " + shape
+}
+
+// inferCommand is `submit generate`, `submit evaluate` or `submit serve`: the model of
 // --load run across the nodes with tensor and pipeline parallelism, its
 // answer kept with the job (bloomctl job ID).
 func inferCommand(kind string) *ucli.Command {
@@ -130,12 +141,11 @@ func inferCommand(kind string) *ucli.Command {
 		usage = "serve a model on the cluster (bloomctl serve's API, continuous batching; one device, or TP inside a node and PP across nodes), reached through any bloomd at /v1/serve/JOB/"
 	}
 	return &ucli.Command{
-		Name:  kind,
-		Args:  true, // refused below, with its own hint
-		Usage: usage,
-		Description: "The answer is kept with the job: bloomctl job ID (--output json: its result). The model's shape\n" +
-			"comes from --model-preset or --config, and must be the one --load holds.",
-		Flags: append(flags, specFlags(only)...),
+		Name:        kind,
+		Args:        true, // refused below, with its own hint
+		Usage:       usage,
+		Description: inferDescription(kind),
+		Flags:       append(flags, specFlags(only)...),
 		Action: func(c *ucli.Context) error {
 			if c.NArg() > 0 {
 				return fmt.Errorf("unexpected arguments %v: every setting is a --flag (quote a prompt: --prompt \"...\")", c.Args().Slice())

@@ -17,7 +17,7 @@ func App() *ucli.App {
 		Description: "bloomd runs on every node of a bloom cluster: `bloomd join` gossips, takes part\n" +
 			"in Raft (the leader is the coordinator), serves the HTTPS API and runs one worker\n" +
 			"process per device the coordinator's plans put on this node.",
-		Commands:             []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand(), cli.VersionCommand(), cli.CompletionCommand(), cli.ManCommand()},
+		Commands:             []*ucli.Command{devicesCommand(), joinCommand(), keygenCommand(), workerCommand(), cli.VersionCommand(), cli.CompletionCommand("bloomd"), cli.ManCommand()},
 		EnableBashCompletion: true,
 		// With no command, the usage on standard error and exit status 2,
 		// as for any other usage mistake: a service manager that started

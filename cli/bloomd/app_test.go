@@ -26,6 +26,9 @@ func TestVersionCompletionMan(t *testing.T) {
 	if out, err := runDaemon(t, "--version"); err != nil || !strings.HasPrefix(out, "bloomd ") {
 		t.Errorf("--version: %q %v", out, err)
 	}
+	if help, err := runDaemon(t, "completion", "--help"); err != nil || !strings.Contains(help, "bloomd completion zsh") || strings.Contains(help, "bloomctl") {
+		t.Errorf("completion --help names the other program: %v\n%s", err, help)
+	}
 	script, err := runDaemon(t, "completion", "bash")
 	if err != nil || !strings.Contains(script, "'join'") || !strings.Contains(script, "--drain-timeout") {
 		t.Fatalf("completion bash: %v\n%s", err, script)

@@ -41,7 +41,7 @@ func joinCommand() *ucli.Command {
 			"rollout` asks each daemon in turn to do all of that and start itself again.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Value: host, Usage: "this node's unique, stable `NAME`", EnvVars: env("NAME")},
-			&ucli.StringFlag{Name: "data-dir", Usage: "`DIR` for the Raft log and snapshots", EnvVars: env("DATA_DIR")},
+			&ucli.StringFlag{Name: "data-dir", Usage: "`DIR` for this node's state: its identity (node.json), the Raft log and snapshots, the peers it knew, job logs and, unless a job names --save, checkpoints", EnvVars: env("DATA_DIR")},
 			&ucli.StringFlag{Name: "bind", Value: def.Bind, Usage: "gossip `HOST:PORT` (UDP and TCP)", EnvVars: env("BIND")},
 			&ucli.StringFlag{Name: "advertise", Usage: "gossip `HOST:PORT` peers dial, when --bind is 0.0.0.0 (a host name is resolved once, at start)", EnvVars: env("ADVERTISE")},
 			&ucli.StringFlag{Name: "api", Value: def.API, Usage: "HTTPS API `HOST:PORT` (Raft shares it)", EnvVars: env("API")},

@@ -21,8 +21,10 @@
 // The defaults are one set for every command and file: Megatron's argparse
 // defaults (AscendSpeed's megatron/arguments.py: Adam 0.9/0.999/1e-8,
 // weight decay 0.01, clip-grad 1.0, init-method-std 0.02, seed 1234, linear
-// decay to min-lr 0) where Megatron has one; small values that train
-// bloom-tiny where it has none (lr, batch sizes, seq-length). The seed's
+// decay to min-lr 0) where Megatron has one, but for logging every step and
+// no validation unless asked (--log-interval 1, --eval-interval and
+// --eval-iters 0, where Megatron's are 100, 1000 and 100); small values that
+// train bloom-tiny where it has none (lr, batch sizes, seq-length). The seed's
 // BLOOM scripts set their own values as flags, as a job carried over from
 // them does. See Default.
 //

@@ -200,7 +200,7 @@ var allFields = []Field{
 	intField("max-batch", "serve: requests decoded together (0: 8)", func(s *Spec) *int { return &s.MaxBatch }),
 	intField("kv-cache-tokens", "serve: positions the key/value cache holds, all requests together, in blocks of 16; a request reserves its prompt and max_tokens when it joins (0: max-batch × seq-length)", func(s *Spec) *int { return &s.KVCacheTokens }),
 	stringField("kv-cache-dtype", "serve: the key/value cache's type: fp32, fp16 or bf16 (empty: fp32); a half type halves the cache's memory and the bytes each decoding step reads from it, its keys and values rounded as they enter it (devices that attend over half values in place: the CPU device)", func(s *Spec) *string { return &s.KVCacheDType }),
-	boolField("no-pack-weights", "generate, evaluate: keep the weights once, without the copy laid out for the matrix products (in their type under --fp16/--bf16) that makes decoding 2-4x faster", func(s *Spec) *bool { return &s.NoPackWeights }),
+	boolField("no-pack-weights", "generate, evaluate: keep the weights once, without the copy laid out for the matrix products (in their type under --fp16/--bf16) that makes decoding 2-5x faster", func(s *Spec) *bool { return &s.NoPackWeights }),
 	intField("prefill-chunk", "serve: prompt tokens of joining requests prefilled per step while others decode (0: 128)", func(s *Spec) *int { return &s.PrefillChunk }),
 	intField("log-interval", "report every N steps", func(s *Spec) *int { return &s.LogInterval }),
 	floatField("device-peak-tflops", "one device's peak TFLOPs, for the MFU each step reports (0: measured when the rank starts, a float32 matrix product on its device; Ascend 910's fp16 peak is 256)", func(s *Spec) *float64 { return &s.DevicePeakTFLOPs }),

@@ -423,6 +423,12 @@ func TestInferenceSpecs(t *testing.T) {
 	if _, err := gen.MemoryPlanOn("gpu"); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `"gpu"`) {
 		t.Errorf("a plan on gpu: %v", err)
 	}
+	// A training job refuses what only inference reads, naming it, rather
+	// than ignoring it.
+	train.Prompts, train.KVCacheDType, train.NoPackWeights = []string{"hi"}, "fp16", true
+	if err := train.Validate(); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "runs no inference: drop --prompt, --kv-cache-dtype, --no-pack-weights") {
+		t.Errorf("a pretrain job with inference settings: %v", err)
+	}
 	jf, err := ParseFile([]byte("kind: evaluate\nmodel-preset: bloom-tiny\nload: /m\ntask: mmlu\ntask-data-path: /data/mmlu\nlimit: 10\n"), t.TempDir())
 	if err != nil || jf.Spec.Validate() != nil || jf.Spec.Limit != 10 {
 		t.Fatalf("evaluate job file: %+v %v", jf.Spec, err)

@@ -68,6 +68,9 @@ func (s *Spec) Validate() error {
 	} else {
 		errs = append(errs, s.checkBatch()...)
 		errs = append(errs, s.checkOptimizer()...)
+		if set := s.inferenceSettings(); len(set) > 0 {
+			bad("a %s job runs no inference: drop %s (for generate, evaluate and serve jobs)", s.Kind, strings.Join(set, ", "))
+		}
 	}
 	if s.MinNodes < 0 || s.NodeGrace < 0 {
 		bad("--min-nodes (%d) and --node-grace (%d) must be ≥ 0", s.MinNodes, s.NodeGrace)
@@ -91,6 +94,26 @@ func (s *Spec) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inferenceSettings lists the flags of s that only inference jobs read and
+// that s sets.
+func (s *Spec) inferenceSettings() []string {
+	var set []string
+	for _, f := range []struct {
+		flag string
+		on   bool
+	}{
+		{"--prompt", len(s.Prompts) > 0}, {"--max-new-tokens", s.MaxNewTokens != 0}, {"--temperature", s.Temperature != 0},
+		{"--top-k", s.TopK != 0}, {"--top-p", s.TopP != 0}, {"--task", s.Task != ""}, {"--task-data-path", s.TaskDataPath != ""},
+		{"--limit", s.Limit != 0}, {"--max-batch", s.MaxBatch != 0}, {"--kv-cache-tokens", s.KVCacheTokens != 0},
+		{"--kv-cache-dtype", s.KVCacheDType != ""}, {"--prefill-chunk", s.PrefillChunk != 0}, {"--no-pack-weights", s.NoPackWeights},
+	} {
+		if f.on {
+			set = append(set, f.flag)
+		}
+	}
+	return set
 }
 
 // checkInference checks a generate or evaluate job's settings.
