@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -126,6 +127,9 @@ func inferCommand(kind string) *ucli.Command {
 			only[name] = inferUsage[name]
 		}
 	}
+	seq := only["seq-length"]
+	seq.defaultText = strconv.Itoa(jobspec.DefaultFor(kind).SeqLength)
+	only["seq-length"] = seq
 	flags := []ucli.Flag{
 		&ucli.StringFlag{Name: "name", Value: kind, Usage: "the job's `NAME`"},
 		&ucli.StringFlag{Name: "config", Usage: "the model's config.json `FILE` for its shape (instead of --model-preset)"},
@@ -150,8 +154,7 @@ func inferCommand(kind string) *ucli.Command {
 			if c.NArg() > 0 {
 				return fmt.Errorf("unexpected arguments %v: every setting is a --flag (quote a prompt: --prompt \"...\")", c.Args().Slice())
 			}
-			jf := jobspec.File{Name: c.String("name"), Spec: jobspec.Default()}
-			jf.Spec.Kind = kind
+			jf := jobspec.File{Name: c.String("name"), Spec: jobspec.DefaultFor(kind)}
 			if p := c.String("config"); p != "" {
 				if err := jf.Spec.SetConfigFile(p); err != nil {
 					return err

@@ -116,7 +116,7 @@ var allFields = []Field{
 		reset: func(s *Spec) { s.PartitionLayers = s.PartitionLayers[:0] }},
 	intField("micro-batch-size", "sequences per forward/backward on one rank (Megatron has no default; bloom's is small)", func(s *Spec) *int { return &s.MicroBatch }),
 	intField("global-batch-size", "sequences per optimizer step, over every replica (Megatron: micro-batch × data-parallel; bloom's default is small)", func(s *Spec) *int { return &s.GlobalBatch }),
-	intField("seq-length", "tokens per sequence (Megatron has no default; bloom's is small)", func(s *Spec) *int { return &s.SeqLength }),
+	intField("seq-length", "tokens per sequence (Megatron has no default; bloom's is small for training, and generate and serve jobs take 2048, evaluate jobs 1024, as the local commands)", func(s *Spec) *int { return &s.SeqLength }),
 	floatField("lr", "peak learning rate (Megatron has no default; bloom's suits bloom-tiny)", func(s *Spec) *float64 { return &s.LR }),
 	floatField("min-lr", "learning rate at the end of the decay", func(s *Spec) *float64 { return &s.MinLR }),
 	stringField("lr-decay-style", "cosine, linear or constant", func(s *Spec) *string { return &s.LRDecayStyle }),

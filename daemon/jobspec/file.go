@@ -54,7 +54,13 @@ func ParseFile(b []byte, dir string) (File, error) {
 	if err != nil {
 		return File{}, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	jf := File{Spec: Default()}
+	kind := KindPretrain
+	for _, e := range entries {
+		if strings.ReplaceAll(e.Key, "_", "-") == "kind" && len(e.Values) == 1 {
+			kind = e.Values[0]
+		}
+	}
+	jf := File{Spec: DefaultFor(kind)}
 	for _, e := range entries {
 		if err := jf.apply(e, dir); err != nil {
 			if e.Line > 0 {

@@ -193,6 +193,22 @@ func Default() Spec {
 		Split: "969,30,1", LogInterval: 1, NodeGrace: 60}
 }
 
+// DefaultFor is Default for a job of kind: an inference job's context
+// (SeqLength) is its local command's — 2048 positions for generate and
+// serve, 1024 for evaluate — not a training run's 64, which would cut most
+// prompts.
+func DefaultFor(kind string) Spec {
+	s := Default()
+	s.Kind = kind
+	switch kind {
+	case KindGenerate, KindServe:
+		s.SeqLength = 2048
+	case KindEvaluate:
+		s.SeqLength = 1024
+	}
+	return s
+}
+
 // Inference reports whether the job runs a trained model rather than
 // training one.
 func (s *Spec) Inference() bool {

@@ -93,6 +93,34 @@ is-instruction-dataset: true
 	}
 }
 
+// TestInferenceContextDefault: an inference job that names no seq-length
+// gets its local command's context (generate and serve 2048, evaluate
+// 1024), from a job file and from DefaultFor, and one that names it keeps
+// it; a training job keeps 64.
+func TestInferenceContextDefault(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want int
+	}{
+		{"kind: serve\nmodel-preset: bloom-tiny\nload: /m\n", 2048},
+		{"load: /m\nmodel-preset: bloom-tiny\nkind: generate\nprompt: [hi]\n", 2048},
+		{"kind: evaluate\nmodel-preset: bloom-tiny\nload: /m\ntask: boolq\ntask-data-path: /d\n", 1024},
+		{"kind: serve\nmodel-preset: bloom-tiny\nload: /m\nseq-length: 300\n", 300},
+		{"seq_length: 300\nkind: serve\nmodel-preset: bloom-tiny\nload: /m\n", 300},
+		{"model-preset: bloom-tiny\ntrain-iters: 2\n", 64},
+	} {
+		jf, err := ParseFile([]byte(tc.file), t.TempDir())
+		if err != nil || jf.Spec.SeqLength != tc.want {
+			t.Errorf("%q: seq-length %d (%v), want %d", tc.file, jf.Spec.SeqLength, err, tc.want)
+		}
+	}
+	for kind, want := range map[string]int{KindPretrain: 64, KindGenerate: 2048, KindServe: 2048, KindEvaluate: 1024} {
+		if s := DefaultFor(kind); s.Kind != kind || s.SeqLength != want {
+			t.Errorf("DefaultFor(%s): kind %s, seq-length %d, want %d", kind, s.Kind, s.SeqLength, want)
+		}
+	}
+}
+
 func TestParseJobFileErrors(t *testing.T) {
 	tests := []struct{ file, want string }{
 		{"model-preset: bloom-tiny\ntrain-iters: 5\ntrain-iters: 6\n", "line 3: train-iters is already set on line 2"},
