@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -208,14 +207,11 @@ func shapeFlags(seq, batch string) []ucli.Flag {
 	return f
 }
 
-// benchModel makes a random model of the shape flags and a random batch
-// (one sequence where the command has no --batch).
-func benchModel(c *ucli.Context) (*bloom.Model, bloom.Batch, []int, error) {
+// benchModel makes a random model of the shape flags and a random batch of
+// B sequences of --seq tokens.
+func benchModel(c *ucli.Context, B int) (*bloom.Model, bloom.Batch, []int, error) {
 	cfg := bloom.Config{Vocab: c.Int("vocab"), Hidden: c.Int("hidden"), Heads: c.Int("heads"), Layers: c.Int("layers"), Eps: 1e-5}
-	B, T := c.Int("batch"), c.Int("seq")
-	if !slices.ContainsFunc(c.Command.Flags, func(f ucli.Flag) bool { return slices.Contains(f.Names(), "batch") }) {
-		B = 1
-	}
+	T := c.Int("seq")
 	if B <= 0 || T <= 0 {
 		return nil, bloom.Batch{}, nil, fmt.Errorf("--batch and --seq must be positive")
 	}
@@ -247,7 +243,7 @@ func benchTrainCommand() *ucli.Command {
 			&ucli.BoolFlag{Name: "checkpoint-activations", Usage: "recompute each block in backward instead of keeping its activations"},
 		}, shapeFlags("tokens per sequence", "sequences per step")...),
 		Action: func(c *ucli.Context) error {
-			m, b, shape, err := benchModel(c)
+			m, b, shape, err := benchModel(c, c.Int("batch"))
 			if err != nil {
 				return err
 			}
@@ -291,7 +287,7 @@ func benchGenerateCommand() *ucli.Command {
 		UsageText: "bloomctl bench generate --vocab V --hidden C --heads NH --layers L --seq T --batch B --new-tokens N [--fp16|--bf16]",
 		Flags:     flags,
 		Action: func(c *ucli.Context) error {
-			m, b, shape, err := benchModel(c)
+			m, b, shape, err := benchModel(c, c.Int("batch"))
 			if err != nil {
 				return err
 			}

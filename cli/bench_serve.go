@@ -39,7 +39,7 @@ func benchServeCommand() *ucli.Command {
 		UsageText: "bloomctl bench serve [--streams 1,4,16,64] [--requests 3] [--max-tokens 32] [--vocab V --hidden C ...]",
 		Flags:     flags,
 		Action: func(c *ucli.Context) error {
-			m, _, shape, err := benchModel(c)
+			m, _, shape, err := benchModel(c, 1)
 			if err != nil {
 				return err
 			}

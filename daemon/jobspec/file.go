@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"bloom/ckpt"
 	"bloom/trainer"
@@ -56,7 +55,7 @@ func ParseFile(b []byte, dir string) (File, error) {
 	}
 	kind := KindPretrain
 	for _, e := range entries {
-		if strings.ReplaceAll(e.Key, "_", "-") == "kind" && len(e.Values) == 1 {
+		if e.key() == "kind" && len(e.Values) == 1 {
 			kind = e.Values[0]
 		}
 	}
@@ -73,7 +72,7 @@ func ParseFile(b []byte, dir string) (File, error) {
 }
 
 func (jf *File) apply(e yamlEntry, dir string) error {
-	key := strings.ReplaceAll(e.Key, "_", "-")
+	key := e.key()
 	f, known := lookupField(key)
 	one := func() (string, error) {
 		if len(e.Values) > 1 || (e.List && len(e.Values) == 1 && !(known && f.List)) {

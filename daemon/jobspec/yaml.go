@@ -14,6 +14,9 @@ type yamlEntry struct {
 	Line   int
 }
 
+// key is the entry's key as a flag names it: underscores as dashes.
+func (e yamlEntry) key() string { return strings.ReplaceAll(e.Key, "_", "-") }
+
 // parseYAMLSubset reads the YAML a job file needs and nothing more: flat
 // `key: value` lines, lists as `key: [a, b]` or as `- item` lines under
 // `key:`, quoted strings, comments, and a leading `---`. Anything else — a

@@ -350,13 +350,10 @@ func (g *gemmOp) block(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 		return
 	}
 	if rows := min(i1, g.m) - i0; g.once != nil && g.pre != nil && g.takesOnce(rows) {
-		a := g.packOnceA(st, s, i0, rows)
-		for jp := range panels {
-			j := st.jc + jp*g.nr
+		g.blockOnce(st, s, i0, rows, panels, func(a []float32, jp, j int) {
 			b, ldb := g.panelB(st, s, jp, j)
 			g.once(rows, st.kd, a, b, ldb, s.tile, g.nr, g.alpha)
-			g.putTile(st, s.tile, rows, i0, j)
-		}
+		})
 		return
 	}
 	for ic := i0; ic < i1; ic += g.mc {
@@ -406,6 +403,24 @@ func onceStride(n int) int {
 func (g *gemmOp) takesOnce(rows int) bool {
 	return g.a != nil && rows >= onceMin && rows <= onceMax
 }
+
+// blockOnce is block for the rows [i0, i0+rows) through the one-pass row
+// kernels: A packed once for them (packOnceA), then for each panel jp
+// (columns from j) once computes the rows into s.tile, which goes into C.
+func (g *gemmOp) blockOnce(st *gemmStep, s *gemmScratch, i0, rows, panels int, once func(a []float32, jp, j int)) {
+	a := g.packOnceA(st, s, i0, rows)
+	for jp := range panels {
+		j := st.jc + jp*g.nr
+		once(a, jp, j)
+		g.putTile(st, s.tile, rows, i0, j)
+	}
+}
+
+// byRowKernels reports whether an edge tile of rows rows (< MR) runs as
+// row kernels, in groups of 4, 2 and 1, rather than as the whole tile: up
+// to onceMax rows (13 of the 14-row tile would be four groups, four reads
+// of the panel).
+func (g *gemmOp) byRowKernels(rows int) bool { return rows < min(g.mr, onceMax+1) }
 
 // packOnceA packs the rows [i0, i0+rows) of A at depth st for the one-pass
 // row kernels, k-major (packOnce, or copied when A is stored k×m), into s.
@@ -461,12 +476,9 @@ func (g *gemmOp) chunkA(st *gemmStep, s *gemmScratch, ic, i1 int) (tiles, full i
 // it in place (hk): each panel's full tiles, then its edge rows.
 func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 	if rows := min(i1, g.m) - i0; g.hk.once != nil && g.takesOnce(rows) {
-		a := g.packOnceA(st, s, i0, rows)
-		for jp := range panels {
-			j := st.jc + jp*g.nr
+		g.blockOnce(st, s, i0, rows, panels, func(a []float32, _, j int) {
 			g.hk.once(rows, st.kd, a, g.preh[j*g.k+st.pc*g.nr:], g.nr, s.tile, g.nr, g.alpha)
-			g.putTile(st, s.tile, rows, i0, j)
-		}
+		})
 		return
 	}
 	for ic := i0; ic < i1; ic += g.mc {
@@ -483,7 +495,7 @@ func (g *gemmOp) blockHalf(st *gemmStep, s *gemmScratch, i0, i1, panels int) {
 				i := ic + t*g.mr
 				a, rsa, csa, _ := g.panelA(st, s, t, i)
 				rows := min(g.mr, g.m-i)
-				if g.hk.rows != nil && rsa == 1 && rows < min(g.mr, onceMax+1) {
+				if g.hk.rows != nil && rsa == 1 && g.byRowKernels(rows) {
 					g.hk.rows(rows, st.kd, a, csa, b, g.nr, s.tile, g.nr, g.alpha)
 				} else {
 					g.hk.kern(1, st.kd, a, rsa, csa, 0, b, g.nr, s.tile, g.nr, g.alpha, 0)
@@ -553,13 +565,11 @@ func (g *gemmOp) panelB(st *gemmStep, s *gemmScratch, jp, j int) ([]float32, int
 }
 
 // edge computes a partial tile at (i, j) through the scratch tile, so the
-// kernel never touches C outside the matrix: its rows by the row kernels,
-// in groups of 4, 2 and 1, unless there are more than onceMax (13 of the
-// 14-row tile: four groups would read the panel four times), which the
-// whole tile computes.
+// kernel never touches C outside the matrix: by the row kernels or the
+// whole tile (byRowKernels).
 func (s *gemmScratch) edge(g *gemmOp, st *gemmStep, a []float32, rsa, csa int, b []float32, ldb, i, j int) {
 	rows := min(g.mr, g.m-i)
-	if g.rows != nil && rows < min(g.mr, onceMax+1) && rsa == 1 {
+	if g.rows != nil && g.byRowKernels(rows) && rsa == 1 {
 		g.rows(rows, st.kd, a, csa, b, ldb, s.tile, g.nr, g.alpha)
 	} else {
 		g.kern(1, st.kd, a, rsa, csa, 0, b, ldb, s.tile, g.nr, g.alpha, 0)

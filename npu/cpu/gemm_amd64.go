@@ -207,7 +207,7 @@ func halfKernelsAVX512(kern14 kernel14[uint16], rows4, rows2, rows1 rowsKernel[u
 			kernelAVX512(tiles, kc, a, rsa, csa, tsa, b, ldb, c, ldc, alpha, beta, kern14)
 		},
 		rows: func(n, kc int, a []float32, csa int, b []uint16, ldb int, c []float32, ldc int, alpha float32) {
-			rowsAVX512(n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
+			rowsIn(32, n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
 		},
 	}
 }

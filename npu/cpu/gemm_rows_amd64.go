@@ -7,19 +7,15 @@ package cpu
 // groups of 4, 2 and 1 rows (gemm_rows_amd64.s): the bits the whole tile
 // gives, for a fraction of its work.
 func sgemmRowsAVX512(n, kc int, a []float32, csa int, b []float32, ldb int, c []float32, ldc int, alpha float32) {
-	rowsAVX512(n, kc, a, csa, b, ldb, c, ldc, alpha, sgemmRows4x32, sgemmRows2x32, sgemmRows1x32)
+	rowsIn(32, n, kc, a, csa, b, ldb, c, ldc, alpha, sgemmRows4x32, sgemmRows2x32, sgemmRows1x32)
 }
 
 // rowsKernel is a row kernel of gemm_rows_amd64.h over B of type T.
 type rowsKernel[T float32 | uint16] func(k int, a *float32, csa int, b *T, ldb int, c *float32, ldc int, alpha float32)
 
-// rowsAVX512 computes n rows in groups of 4, 2 and 1 (rows4, rows2,
-// rows1), after checking the slices hold what the kernels read and write.
-func rowsAVX512[T float32 | uint16](n, kc int, a []float32, csa int, b []T, ldb int, c []float32, ldc int, alpha float32, rows4, rows2, rows1 rowsKernel[T]) {
-	rowsIn(32, n, kc, a, csa, b, ldb, c, ldc, alpha, rows4, rows2, rows1)
-}
-
-// rowsIn is rowsAVX512 for row kernels nr columns wide.
+// rowsIn computes n rows, nr columns wide, in groups of 4, 2 and 1 (rows4,
+// rows2, rows1), after checking the slices hold what the kernels read and
+// write.
 func rowsIn[T float32 | uint16](nr, n, kc int, a []float32, csa int, b []T, ldb int, c []float32, ldc int, alpha float32, rows4, rows2, rows1 rowsKernel[T]) {
 	_ = a[n-1+(kc-1)*csa]
 	_ = b[(kc-1)*ldb+nr-1]
